@@ -1,0 +1,2302 @@
+#!/usr/bin/env python3
+"""fakeflickr — a local, faithful emulation of the Flickr API, for tests.
+
+Nothing in the test environment can reach flickr.com, so flickrmirrorer is tested
+against this server: real HTTP/1.1 (keep-alive) on 127.0.0.1, real OAuth 1.0a
+(HMAC-SHA1, verified), REST answers shaped like the recorded real responses in
+/work/shared/flickr-api-samples, static image/video files, and switchable faults.
+
+Design
+------
+* **Account model** (``Account``, ``Photo``, ``Album``, ``Collection``): plain
+  slotted dataclasses held in memory.  Everything is generated deterministically
+  from ``seed`` by ``generate_account`` (100 000 photos take a few seconds).
+  File bytes are never stored: they are derived on demand from
+  ``(seed, photo id, version)`` by the *content generation* functions, so the
+  same URL always serves the same bytes until ``replace_photo`` bumps the
+  version (and the secrets, which makes the old URLs 404).
+* **Logical clock**: every mutation advances ``FakeFlickr.clock`` by at least one
+  second (``max(now, clock + 1)``), so ``lastupdate`` / ``date_update`` change
+  even when two mutations happen within the same wall-clock second.
+* **REST**: ``API_METHODS`` maps Flickr method names to small functions that
+  return plain dicts shaped like the JSON samples (``{"_content": ...}`` text
+  nodes, ids as strings, the samples' mix of ints and strings).  The same dict is
+  rendered as JSON, JSONP (``jsonFlickrApi(...)``) or Flickr XML by a generic
+  converter (scalars -> attributes, ``_content`` -> text, dicts -> child
+  elements, lists -> repeated elements).
+* **OAuth**: request-token / authorize (auto-approve) / access-token endpoints,
+  and signature verification of every REST call with oauthlib's RFC 5849
+  helpers (base string over the URL as the client requested it, Host header).
+  Nonces are remembered (a re-sent signed request is rejected), timestamps
+  must be within +-600 s.
+* **Faults** (``Faults``): latency, bandwidth, random 5xx/429/105/drop/truncate/
+  HTML answers, an hourly per-key quota, and deterministic one-shot faults
+  (``faults.schedule``).  Randomness comes from ``random.Random(fault_seed)``.
+* **Control endpoint** ``/_fake/...`` (stats, faults, mutations, tokens) for
+  shell use and benchmarks; not OAuth-protected.
+* **Server**: ``ThreadingHTTPServer`` in a daemon thread; ``FakeFlickr`` is the
+  Python API (context manager) used by tests.  ``python3 fakeflickr.py`` serves
+  from the command line.
+
+Notes
+-----
+* Titles are stored as given (including a NUL character in the hostile set);
+  JSON carries them verbatim, XML drops characters that XML 1.0 cannot carry.
+* ``login_with_flickrapi`` points ``flickrapi.FlickrAPI.REST_URL`` and the three
+  ``flickrapi.auth.OAuthFlickrInterface`` URL class attributes at this server and
+  does not restore them (later FlickrAPI objects in the same process talk to
+  the most recently logged-in fake).
+* Mutate the account through the ``FakeFlickr`` methods (they keep caches and
+  the clock right); read ``fake.account`` freely.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import html
+import json
+import math
+import random
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import zlib
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+# ---------------------------------------------------------------------------
+# Account model
+# ---------------------------------------------------------------------------
+
+START_EPOCH = 1262304000   # 2010-01-01: generated uploads start here ...
+END_EPOCH = 1704067200     # ... and end before 2024-01-01 (always < the clock)
+
+
+@dataclass(slots=True, eq=False)
+class Comment:
+    id: str
+    author: str
+    authorname: str
+    datecreate: int
+    text: str
+
+
+@dataclass(slots=True, eq=False)
+class Photo:
+    id: str
+    media: str                      # 'photo' | 'video'
+    title: str
+    description: str
+    tags: list                      # raw tags, e.g. 'New York'
+    machine_tags: list              # e.g. 'camera:make=canon'
+    secret: str
+    originalsecret: str
+    server: str
+    farm: int
+    originalformat: str             # 'jpg' | 'png' | 'gif'; 'jpg' (still frame) for videos
+    video_ext: str                  # 'mp4' | 'mov' for videos, '' for photos
+    video_original_available: bool
+    dateupload: int
+    datetaken: str                  # 'YYYY-MM-DD HH:MM:SS'
+    datetakenunknown: int
+    lastupdate: int
+    ispublic: int
+    isfriend: int
+    isfamily: int
+    license: int
+    latitude: float | None
+    longitude: float | None
+    views: int
+    comments: list
+    faves: int
+    version: int                    # bumped by replace_photo; part of the file content key
+    width: int                      # original dimensions
+    height: int
+    duration: int = 0               # seconds, videos only
+    owner: str = ''                 # '' = the account owner (set for favourites)
+    ownername: str = ''
+
+    @property
+    def is_video(self):
+        return self.media == 'video'
+
+    @property
+    def geotagged(self):
+        return self.latitude is not None
+
+
+@dataclass(slots=True, eq=False)
+class Album:
+    id: str
+    title: str
+    description: str
+    primary: str
+    photo_ids: list
+    date_create: int
+    date_update: int
+    views: int = 0
+    comments: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Collection:
+    id: str
+    title: str
+    description: str
+    children: list = field(default_factory=list)    # sub-collections ...
+    album_ids: list = field(default_factory=list)   # ... or albums (never both)
+
+
+@dataclass(slots=True)
+class OtherUser:
+    nsid: str
+    username: str
+    iconserver: str
+    iconfarm: int
+
+
+class Account:
+    """The emulated user's account; caches derived orders until the next touch()."""
+
+    def __init__(self, nsid, username, realname, user_digits):
+        self.nsid = nsid
+        self.username = username
+        self.realname = realname
+        self.user_digits = user_digits          # prefix of collection ids
+        self.location = 'Ærøskøbing, Denmark'
+        self.iconserver = '8033'
+        self.iconfarm = 9
+        self.photos: dict[str, Photo] = {}
+        self.albums: dict[str, Album] = {}      # in photosets.getList order
+        self.collections: list[Collection] = []
+        self.favorites: list[tuple[Photo, int]] = []   # (other user's photo, date_faved)
+        self.others: list[OtherUser] = []
+        self.version = 0
+        self._cache = {}
+
+    def touch(self):
+        self.version += 1
+        self._cache.clear()
+
+    def _cached(self, name, build):
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
+
+    def photostream_order(self):
+        """Ids in people.getPhotos order: date uploaded descending, ties by id descending."""
+        return self._cached('stream', lambda: [p.id for p in sorted(
+            self.photos.values(), key=lambda p: (p.dateupload, int(p.id)), reverse=True)])
+
+    def recently_updated_order(self):
+        """Ids by lastupdate descending, ties by id descending."""
+        return self._cached('recent', lambda: [p.id for p in sorted(
+            self.photos.values(), key=lambda p: (p.lastupdate, int(p.id)), reverse=True)])
+
+    def album_order(self):
+        return list(self.albums)
+
+    def albums_of(self, photo_id):
+        def build():
+            index = defaultdict(list)
+            for album in self.albums.values():
+                for pid in album.photo_ids:
+                    index[pid].append(album.id)
+            return index
+        return self._cached('albums_of', build).get(photo_id, [])
+
+    def not_in_set(self):
+        return self._cached('not_in_set', lambda: [
+            pid for pid in self.photostream_order() if not self.albums_of(pid)])
+
+    def find_photo(self, photo_id):
+        photo = self.photos.get(photo_id)
+        if photo is None:
+            for fav, _ in self.favorites:
+                if fav.id == photo_id:
+                    return fav
+        return photo
+
+    def iter_collections(self, tree=None):
+        """All collections, pre-order."""
+        for col in self.collections if tree is None else tree:
+            yield col
+            yield from self.iter_collections(col.children)
+
+    def find_collection(self, collection_id):
+        return next((c for c in self.iter_collections() if c.id == collection_id), None)
+
+
+# ---------------------------------------------------------------------------
+# Account generation (deterministic from the seed)
+# ---------------------------------------------------------------------------
+
+def _exact_bytes_title(n=300):
+    """A mixed-script title of exactly n UTF-8 bytes."""
+    unit, out, i = 'Långt albumnamn 夏 – ', '', 0
+    while len((out + unit[i % len(unit)]).encode()) <= n:
+        out += unit[i % len(unit)]
+        i += 1
+    return out + 'x' * (n - len(out.encode()))
+
+
+LONG_TITLE = _exact_bytes_title(300)
+# Album titles take these in order, collections continue where the albums
+# stopped (so 6 albums + 6 collections, the defaults, use every one once), and
+# every 7th photo gets one too.
+HOSTILE_TITLES = [
+    '..', '2019/2020', 'Beach', 'beach', 'Twin title', 'Twin title', '../../etc',
+    'Ærøskøbing – 夏 🌊', '.hidden', LONG_TITLE, '', 'a\x00b',
+]
+PHOTO_WORDS = ['Sunset', 'Harbour', 'Old town', 'Granny', 'Birthday', 'Snow', 'Market',
+               'Cat', 'Bridge', 'Forest walk', 'Café', 'Mountains', 'Beach day']
+TAG_WORDS = ['sunset', 'New York', 'family', 'bw', 'summer', 'winter', 'dog', 'cat',
+             'travel', 'Zürich', 'night', 'macro', 'street', 'holiday']
+MACHINE_TAGS = ['camera:make=canon', 'vision:night=077', 'geo:country=dk', 'upcoming:event=42']
+PHOTO_DIMS = [(4000, 3000), (3000, 4000), (6000, 4000), (2048, 1536), (1024, 768),
+              (640, 480), (800, 800)]
+VIDEO_DIMS = [(1280, 720), (640, 480), (1920, 1080)]
+PLACES = [  # (lat, lon, locality, county, region, country)
+    (55.8757, 10.4122, 'Ærøskøbing', 'Ærø', 'Syddanmark', 'Denmark'),
+    (45.8150, 15.9819, 'Zagreb', 'Grad Zagreb', 'Zagreb', 'Croatia'),
+    (35.6895, 139.6917, '東京', 'Tokyo', 'Tokyo Prefecture', 'Japan'),
+    (-33.8688, 151.2093, 'Sydney', 'Sydney', 'New South Wales', 'Australia'),
+    (64.1466, -21.9426, 'Reykjavík', 'Reykjavík', 'Capital Region', 'Iceland'),
+]
+
+
+def _hex(rng, n=10):
+    return '%0*x' % (n, rng.getrandbits(4 * n))
+
+
+def _fmt_time(epoch):
+    return time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(epoch))
+
+
+def new_photo(rng, photo_id, media, fmt, video_ext, dateupload, lastupdate, title,
+              video_original_available=True):
+    """One Photo with random (but rng-determined) metadata."""
+    geo = rng.random() < 0.3
+    place = PLACES[rng.randrange(len(PLACES))]
+    r = rng.random()
+    privacy = ((1, 0, 0) if r < 0.65 else (0, 1, 0) if r < 0.75 else (0, 0, 1) if r < 0.82
+               else (0, 1, 1) if r < 0.87 else (0, 0, 0))
+    tags = rng.sample(TAG_WORDS, rng.randrange(4))
+    machine = [rng.choice(MACHINE_TAGS)] if rng.random() < 0.1 else []
+    w, h = rng.choice(VIDEO_DIMS if media == 'video' else PHOTO_DIMS)
+    desc = '' if rng.random() < 0.7 else rng.choice(
+        ['A <b>bold</b> description\nwith two lines', 'Ünïcödé description – 夏', 'Plain words'])
+    taken = dateupload - rng.randrange(30 * 86400)
+    return Photo(
+        id=photo_id, media=media, title=title, description=desc, tags=tags,
+        machine_tags=machine, secret=_hex(rng), originalsecret=_hex(rng),
+        server=str(rng.randint(1000, 65535)), farm=rng.randint(1, 66),
+        originalformat='jpg' if media == 'video' else fmt,
+        video_ext=video_ext if media == 'video' else '',
+        video_original_available=video_original_available if media == 'video' else False,
+        dateupload=dateupload, datetaken=_fmt_time(taken),
+        datetakenunknown=1 if rng.random() < 0.03 else 0, lastupdate=lastupdate,
+        ispublic=privacy[0], isfriend=privacy[1], isfamily=privacy[2],
+        license=rng.choice([0, 0, 0, 1, 2, 4, 9]),
+        latitude=round(place[0] + rng.uniform(-0.05, 0.05), 6) if geo else None,
+        longitude=round(place[1] + rng.uniform(-0.05, 0.05), 6) if geo else None,
+        views=rng.randrange(2000), comments=[], faves=rng.randrange(5),
+        version=1, width=w, height=h,
+        duration=rng.randint(3, 120) if media == 'video' else 0)
+
+
+def _new_comment(rng, account, photo, when):
+    other = rng.choice(account.others)
+    cid = '%s-%s-72157%012d' % (account.user_digits, photo.id, rng.randrange(10 ** 12))
+    text = rng.choice(['Nice!', 'Wow 😍', 'Great <i>light</i>', 'Tolle Aufnahme', 'Where is this?'])
+    return Comment(cid, other.nsid, other.username, when, text)
+
+
+def _photo_title(rng, i, media, hostile):
+    if not hostile:
+        return '%s %d' % ('Video' if media == 'video' else 'Photo', i + 1)
+    if i % 7 == 3:
+        return HOSTILE_TITLES[(i // 7) % len(HOSTILE_TITLES)]
+    if rng.random() < 0.4:
+        return 'IMG_%04d' % rng.randrange(10000)
+    return rng.choice(PHOTO_WORDS)
+
+
+def _album_id(rng):
+    return '72157%012d' % rng.randrange(10 ** 12)
+
+
+def generate_account(seed=1, photos=40, videos=6, albums=6, collections=3, hostile_names=True):
+    rng = random.Random(seed)
+    digits = rng.randint(10_000_000, 199_999_999)
+    account = Account('%d@N0%d' % (digits, rng.randint(2, 8)), 'mirror-tester',
+                      'Zoë Ærøskøbing', str(digits + rng.randint(1, 999)))
+    account.others = [OtherUser('%d@N0%d' % (rng.randint(10_000_000, 199_999_999), k % 9 + 1),
+                                name, str(rng.randint(1000, 9999)), rng.randint(1, 9))
+                      for k, name in enumerate(['pellethepoet', 'Janko Marohnić', 'brampitoyo',
+                                                'jinxlib', '夏子'])]
+    _generate_photos(rng, account, photos, videos, hostile_names)
+    _generate_albums(rng, account, albums, hostile_names)
+    titles = HOSTILE_TITLES[albums % len(HOSTILE_TITLES):] + HOSTILE_TITLES
+    title_iter = iter(titles * (collections + 10)) if hostile_names else None
+    account.collections = _generate_collections(rng, account, collections, title_iter)
+    _generate_favorites(rng, account)
+    account.touch()
+    return account
+
+
+def _generate_photos(rng, account, n_photos, n_videos, hostile):
+    n = n_photos + n_videos
+    video_idx = set(rng.sample(range(n), n_videos)) if n_videos else set()
+    span = END_EPOCH - START_EPOCH - 100 * 86400
+    step = max(2, span * 4 // 5 // max(n, 1))
+    t, pid = START_EPOCH, 5_000_000_000 + rng.randrange(1_000_000)
+    k_photo = k_video = 0
+    for i in range(n):
+        if rng.random() >= 0.04:                    # ~4 % share an upload second
+            t = min(t + rng.randint(1, 2 * step - 1), END_EPOCH - 100 * 86400)
+        pid += rng.randint(1, 9999)
+        if i in video_idx:
+            media, fmt = 'video', 'jpg'
+            ext, vo = ('mov' if k_video % 3 == 1 else 'mp4'), (k_video % 5 != 2)
+            k_video += 1
+        else:
+            media, ext, vo = 'photo', '', False
+            fmt = 'png' if k_photo % 13 == 5 else 'gif' if k_photo % 29 == 11 else 'jpg'
+            k_photo += 1
+        lastupdate = t + (rng.randrange(90 * 86400) if rng.random() < 0.5 else rng.randrange(60))
+        photo = new_photo(rng, str(pid), media, fmt, ext, t, lastupdate,
+                          _photo_title(rng, i, media, hostile), vo)
+        if i == 1:
+            photo.ispublic = photo.isfriend = photo.isfamily = 0   # surely one private
+        if i == 2:
+            photo.ispublic, photo.isfriend, photo.isfamily = 1, 0, 0
+        if i == 0 or rng.random() < 0.15:
+            for _ in range(rng.randint(1, 3)):
+                photo.comments.append(_new_comment(rng, account, photo, t + rng.randrange(86400 * 30)))
+        account.photos[photo.id] = photo
+    if account.photos:
+        account.next_photo_id = pid + 10_000
+
+
+def _generate_albums(rng, account, n_albums, hostile):
+    if not n_albums or not account.photos:
+        return
+    ids = list(account.photos)               # chronological (oldest first)
+    lists = [[] for _ in range(n_albums)]
+    for i, pid in enumerate(ids):
+        if i == len(ids) - 1:                # the newest photo: in no album
+            continue
+        if i == len(ids) - 2 or rng.random() < 0.7:
+            a = rng.randrange(n_albums)
+            lists[a].append(pid)
+            if i == len(ids) - 2 or rng.random() < 0.25:
+                b = (a + 1 + rng.randrange(n_albums - 1)) % n_albums if n_albums > 1 else a
+                if b != a:
+                    lists[b].append(pid)
+    for k, photo_ids in enumerate(lists):
+        if not photo_ids:
+            photo_ids.append(ids[rng.randrange(len(ids))])
+        if k % 2 == 0:
+            rng.shuffle(photo_ids)           # a custom (non-chronological) order
+        title = HOSTILE_TITLES[k % len(HOSTILE_TITLES)] if hostile else 'Album %d' % (k + 1)
+        created = rng.randint(START_EPOCH, END_EPOCH - 86400)
+        album = Album(_album_id(rng), title,
+                      '' if k % 3 else 'Album description – %d' % (k + 1),
+                      rng.choice(photo_ids) if k % 4 == 1 else photo_ids[0], photo_ids,
+                      created, created + rng.randrange(86400 * 30), rng.randrange(500),
+                      rng.randrange(3))
+        account.albums[album.id] = album
+
+
+def _collection_id(rng, account):
+    return '%s-72157%012d' % (account.user_digits, rng.randrange(10 ** 12))
+
+
+def _generate_collections(rng, account, count, title_iter):
+    """`count` top-level collections: the first holds nested sub-collections,
+    the last (when count >= 2) is empty, about 2/3 of the albums are spread
+    over the leaves."""
+    if count <= 0:
+        return []
+    serial = iter(range(1, 10 ** 6))
+
+    def new(desc=''):
+        title = next(title_iter) if title_iter else 'Collection %d' % next(serial)
+        return Collection(_collection_id(rng, account), title, desc)
+
+    top = [new('Top-level collection') for _ in range(count)]
+    sub_a, sub_b = new('Nested'), new('Nested')
+    subsub = new('Nested twice')
+    sub_a.children = [subsub]
+    top[0].children = [sub_a, sub_b]
+    leaves = [subsub, sub_b] + top[1:count - 1 if count >= 2 else count]
+    album_ids = list(account.albums)
+    for j, aid in enumerate(album_ids[:max(1, len(album_ids) * 2 // 3)] if album_ids else []):
+        leaves[j % len(leaves)].album_ids.append(aid)
+    return top
+
+
+def _generate_favorites(rng, account):
+    t = END_EPOCH - 50 * 86400
+    for k, other in enumerate(account.others[:4]):
+        pid = str(3_000_000_000 + rng.randrange(10 ** 9))
+        photo = new_photo(rng, pid, 'photo', 'jpg', '', t - k * 86400, t - k * 86400,
+                          'Favourite %d' % (k + 1))
+        photo.owner, photo.ownername = other.nsid, other.username
+        photo.ispublic, photo.isfriend, photo.isfamily = 1, 0, 0
+        account.favorites.append((photo, t + k * 3600))
+
+
+# ---------------------------------------------------------------------------
+# Content generation: deterministic, valid image / video bytes
+# ---------------------------------------------------------------------------
+
+# A 16x16 baseline JPEG (made once with Pillow): SOI, APP0 JFIF, DQT, SOF0, DHT, SOS ... EOI.
+JPEG_TEMPLATE = bytes.fromhex(
+    'ffd8ffe000104a46494600010100000100010000ffdb0043000d090a0b0a080d0b0a0b0e0e0d0f1320151312'
+    '1213271c1e17202e2931302e292d2c333a4a3e333646372c2d405741464c4e525352323e5a615a50604a5152'
+    '4fffdb0043010e0e0e131113261515264f352d354f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f'
+    '4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4fffc000110800100010030122000211010311'
+    '01ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b5100002010303'
+    '020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f024'
+    '33627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63646566'
+    '6768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7'
+    'b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffc400'
+    '1f0100030101010101010101010000000000000102030405060708090a0bffc400b511000201020404030407'
+    '05040400010277000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a'
+    '162434e125f11718191a262728292a35363738393a434445464748494a535455565758595a63646566676869'
+    '6a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9'
+    'bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9faffda000c030100'
+    '02110311003f00e62d74ee9f2d6bdae9dd3e5ad7b5d3ba7cb5b16ba774f96aabe3bcc32acc76d4ffd9')
+JPEG_APP0_END = 20          # SOI (2) + APP0 JFIF segment (18)
+# A 4x4 two-colour GIF89a; the comment extension goes after the global colour table.
+GIF_TEMPLATE = bytes.fromhex(
+    '47494638396104000400810000ff00000000ff0000000000002c000000000400040000080c000104103870a0'
+    '4082070302003b')
+GIF_GCT_END = 25
+_ALNUM = b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-'
+_PAD_TABLE = bytes(_ALNUM[i % 64] for i in range(256))
+
+
+def _content_rng(seed, photo_id, version, variant):
+    return random.Random('fakeflickr:%s:%s:%s:%s' % (seed, photo_id, version, variant))
+
+
+def _padding(rng, n):
+    """n deterministic printable bytes."""
+    return rng.randbytes(max(0, n)).translate(_PAD_TABLE)
+
+
+def _target_size(rng, file_size):
+    return max(64, int(file_size * (0.7 + 0.6 * rng.random())))
+
+
+def make_jpeg(rng, target):
+    """The template JPEG with COM segments of padding after SOI+APP0."""
+    pad = max(0, target - len(JPEG_TEMPLATE))
+    segments = []
+    while pad > 4:
+        n = min(65533, pad - 4)
+        segments.append(b'\xff\xfe' + (n + 2).to_bytes(2, 'big') + _padding(rng, n))
+        pad -= n + 4
+    return JPEG_TEMPLATE[:JPEG_APP0_END] + b''.join(segments) + JPEG_TEMPLATE[JPEG_APP0_END:]
+
+
+def _png_chunk(kind, data):
+    return (len(data).to_bytes(4, 'big') + kind + data
+            + (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, 'big'))
+
+
+def make_png(rng, target):
+    """16x16 RGB PNG of a per-photo colour, padded with a private ancillary chunk."""
+    color = bytes(rng.randrange(256) for _ in range(3))
+    raw = b''.join(b'\x00' + color * 16 for _ in range(16))
+    ihdr = (16).to_bytes(4, 'big') * 2 + bytes([8, 2, 0, 0, 0])
+    head = b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr)
+    tail = _png_chunk(b'IDAT', zlib.compress(raw)) + _png_chunk(b'IEND', b'')
+    pad = max(0, target - len(head) - len(tail) - 12)
+    return head + _png_chunk(b'flPd', _padding(rng, pad)) + tail
+
+
+def make_gif(rng, target):
+    """The template GIF with a comment extension (255-byte sub-blocks) of padding."""
+    pad = _padding(rng, max(0, (target - len(GIF_TEMPLATE) - 3) * 255 // 256))
+    blocks = b''.join(bytes([len(pad[i:i + 255])]) + pad[i:i + 255] for i in range(0, len(pad), 255))
+    return (GIF_TEMPLATE[:GIF_GCT_END] + b'!\xfe' + blocks + b'\x00'
+            + GIF_TEMPLATE[GIF_GCT_END:])
+
+
+def make_video(rng, target, ext):
+    """An ISO-BMFF looking file: ftyp box, a free box of padding, a small mdat."""
+    if ext == 'mov':
+        ftyp = b'qt  ' + (0x20050300).to_bytes(4, 'big') + b'qt  '
+    else:
+        ftyp = b'isom' + (0x200).to_bytes(4, 'big') + b'isomiso2avc1mp41'
+    ftyp = (8 + len(ftyp)).to_bytes(4, 'big') + b'ftyp' + ftyp
+    mdat_data = rng.randbytes(64)
+    mdat = (8 + len(mdat_data)).to_bytes(4, 'big') + b'mdat' + mdat_data
+    pad = max(0, target - len(ftyp) - len(mdat) - 8)
+    free = (8 + pad).to_bytes(4, 'big') + b'free' + _padding(rng, pad)
+    return ftyp + free + mdat
+
+
+def original_bytes(seed, photo, file_size):
+    """The still original (`_o.<originalformat>`; the still frame for videos)."""
+    rng = _content_rng(seed, photo.id, photo.version, 'o')
+    target = _target_size(rng, file_size)
+    if photo.is_video:
+        return make_jpeg(rng, max(600, target // 10))
+    return {'png': make_png, 'gif': make_gif}.get(photo.originalformat, make_jpeg)(rng, target)
+
+
+def derived_bytes(seed, photo, suffix):
+    """A small JPEG for a derived size (`_q`, `_z`, ...)."""
+    rng = _content_rng(seed, photo.id, photo.version, 'size-' + (suffix or 'm'))
+    return make_jpeg(rng, 700 + rng.randrange(600))
+
+
+def video_bytes(seed, photo, variant, file_size):
+    """'orig' is the uploaded file (mp4 or mov); 'site' / 'mobile' are smaller mp4 encodes."""
+    rng = _content_rng(seed, photo.id, photo.version, 'video-' + variant)
+    target = _target_size(rng, file_size) * (2 if variant == 'orig' else 1)
+    return make_video(rng, target, photo.video_ext if variant == 'orig' else 'mp4')
+
+
+# ---------------------------------------------------------------------------
+# OAuth 1.0a (HMAC-SHA1, verified)
+# ---------------------------------------------------------------------------
+
+class ApiError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+PERM_LEVELS = {'none': 0, 'read': 1, 'write': 2, 'delete': 3}
+TIMESTAMP_WINDOW = 600
+
+
+@dataclass
+class SignedRequest:
+    """What signature checks need to know about an HTTP request."""
+    verb: str
+    host: str
+    path: str              # as requested (not unquoted)
+    query_pairs: list
+    body_pairs: list
+    header_pairs: list     # oauth params from the Authorization header
+
+    @property
+    def all_pairs(self):
+        return self.header_pairs + self.query_pairs + self.body_pairs
+
+    def oauth(self):
+        return {k: v for k, v in self.all_pairs if k.startswith('oauth_')}
+
+    def params(self):
+        """Non-header parameters as a dict (last one wins)."""
+        return dict(self.query_pairs + self.body_pairs)
+
+
+class OAuthStore:
+    """Consumers, request/access tokens, seen nonces; thread-safe."""
+
+    def __init__(self, consumers):
+        self.consumers = dict(consumers)
+        self.request_tokens = {}
+        self.access_tokens = {}
+        self.nonces = {}
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def new_token():
+        return '72157%012d-%s' % (secrets.randbelow(10 ** 12), secrets.token_hex(8))
+
+    def issue_access(self, consumer, perms, nsid):
+        token, secret = self.new_token(), secrets.token_hex(8)
+        with self.lock:
+            self.access_tokens[token] = {'secret': secret, 'consumer': consumer,
+                                         'perms': perms, 'nsid': nsid}
+        return token, secret
+
+    def issue_request(self, consumer, callback):
+        token, secret = self.new_token(), secrets.token_hex(8)
+        with self.lock:
+            self.request_tokens[token] = {'secret': secret, 'consumer': consumer,
+                                          'callback': callback, 'verifier': None, 'perms': None}
+        return token, secret
+
+    def check_signature(self, req, consumer_secret, token_secret):
+        """(ok, signature base string)."""
+        oauth = req.oauth()
+        pairs = [(k, v) for k, v in req.all_pairs if k != 'oauth_signature']
+        uri = oauth_signature.base_string_uri('http://%s%s' % (req.host, req.path))
+        sbs = oauth_signature.signature_base_string(
+            req.verb, uri, oauth_signature.normalize_parameters(pairs))
+        if oauth.get('oauth_signature_method', 'HMAC-SHA1') != 'HMAC-SHA1':
+            return False, sbs
+        key = '%s&%s' % (oauth_utils.escape(consumer_secret or ''), oauth_utils.escape(token_secret or ''))
+        expected = base64.b64encode(hmac.new(key.encode(), sbs.encode(), hashlib.sha1).digest()).decode()
+        return hmac.compare_digest(expected, oauth.get('oauth_signature', '')), sbs
+
+    def timestamp_ok(self, oauth):
+        try:
+            return abs(time.time() - int(oauth.get('oauth_timestamp', ''))) <= TIMESTAMP_WINDOW
+        except ValueError:
+            return False
+
+    def use_nonce(self, oauth):
+        """False when (consumer, nonce, timestamp) was seen before."""
+        key = (oauth.get('oauth_consumer_key'), oauth.get('oauth_nonce'), oauth.get('oauth_timestamp'))
+        now = time.time()
+        with self.lock:
+            if key in self.nonces:
+                return False
+            if len(self.nonces) > 50_000:
+                self.nonces = {k: t for k, t in self.nonces.items() if now - t < 2 * TIMESTAMP_WINDOW}
+            self.nonces[key] = now
+            return True
+
+    def authenticate_rest(self, req, params):
+        """The access-token record of a REST call, or None for an unsigned call.
+        Raises ApiError 100/96/97/98."""
+        oauth = req.oauth()
+        consumer = oauth.get('oauth_consumer_key') or params.get('api_key')
+        if not consumer or consumer not in self.consumers:
+            raise ApiError(100, 'Invalid API Key (Key has invalid format)')
+        if not oauth:
+            return None
+        if 'oauth_signature' not in oauth:
+            raise ApiError(97, 'Missing signature')
+        token = oauth.get('oauth_token')
+        record = None
+        if token:
+            with self.lock:
+                record = self.access_tokens.get(token)
+            if record is None or record['consumer'] != consumer:
+                raise ApiError(98, 'Invalid auth token')
+        ok, _ = self.check_signature(req, self.consumers[consumer], record and record['secret'])
+        if not ok or not self.timestamp_ok(oauth) or not self.use_nonce(oauth):
+            raise ApiError(96, 'Invalid signature')
+        return dict(record, token=token) if record else None
+
+
+# ---------------------------------------------------------------------------
+# REST methods
+# ---------------------------------------------------------------------------
+
+API_METHODS = {}
+NO_AUTH_METHODS = {'flickr.test.echo'}
+
+
+def api(name):
+    def register(func):
+        API_METHODS[name] = func
+        return func
+    return register
+
+
+class Ctx:
+    """Per-call context handed to the method functions."""
+
+    def __init__(self, fake, params, token):
+        self.fake, self.params, self.token = fake, params, token
+        self.account = fake.account
+        self.base = fake.base_url
+
+    def int_param(self, name, default):
+        try:
+            return int(self.params.get(name, default))
+        except (TypeError, ValueError):
+            return default
+
+    def extras(self, name='extras'):
+        return {e.strip().lower() for e in self.params.get(name, '').split(',') if e.strip()}
+
+    def check_user(self, required=False):
+        uid = self.params.get('user_id')
+        if uid in (None, '') and not required:
+            return
+        if uid not in ('me', self.account.nsid):
+            raise ApiError(2, 'Unknown user')
+
+    def photo(self):
+        photo = self.account.find_photo(self.params.get('photo_id', ''))
+        if photo is None:
+            raise ApiError(1, 'Photo not found')
+        return photo
+
+    def album(self):
+        album = self.account.albums.get(self.params.get('photoset_id', ''))
+        if album is None:
+            raise ApiError(1, 'Photoset not found')
+        return album
+
+
+def paginate(ctx, items, default=100, maximum=500):
+    """(chunk, page, pages, per_page, total).  A page past the end answers
+    with the requested page number and an empty list."""
+    per_page = min(max(ctx.int_param('per_page', default), 1), maximum)
+    page = max(ctx.int_param('page', 1), 1)
+    total = len(items)
+    pages = math.ceil(total / per_page)
+    return items[(page - 1) * per_page: page * per_page], page, pages, per_page, total
+
+
+# (extras key, URL suffix, sizes label, sizes path, longest side, square, height type, width type)
+# The int/str mix of heights and widths follows the recorded responses.
+SIZES = [
+    ('sq', '_s', 'Square', 'sq', 75, True, int, int),
+    ('q', '_q', 'Large Square', 'q', 150, True, str, str),
+    ('t', '_t', 'Thumbnail', 't', 100, False, str, str),
+    ('s', '_m', 'Small', 's', 240, False, str, str),
+    ('n', '_n', 'Small 320', 'n', 320, False, int, str),
+    ('w', '_w', 'Small 400', 'w', 400, False, str, str),
+    ('m', '', 'Medium', 'm', 500, False, str, str),
+    ('z', '_z', 'Medium 640', 'z', 640, False, str, str),
+    ('c', '_c', 'Medium 800', 'c', 800, False, int, str),
+    ('l', '_b', 'Large', 'l', 1024, False, str, str),
+    ('h', '_h', 'Large 1600', 'h', 1600, False, int, str),
+    ('k', '_k', 'Large 2048', 'k', 2048, False, int, str),
+]
+DERIVED_SUFFIXES = {s[1].lstrip('_') for s in SIZES}
+
+
+def size_dims(photo, longest, square):
+    """(width, height) of a derived size, or None when the original is smaller."""
+    if square:
+        return (longest, longest)
+    big = max(photo.width, photo.height)
+    if big < longest:
+        return None
+    scale = longest / big
+    return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+
+
+def static_url(base, photo, suffix):
+    if suffix == '_o':
+        return '%s/static/%s/%s_%s_o.%s' % (base, photo.server, photo.id, photo.originalsecret,
+                                           photo.originalformat)
+    return '%s/static/%s/%s_%s%s.jpg' % (base, photo.server, photo.id, photo.secret, suffix)
+
+
+def play_url(base, account, photo, variant):
+    secret = photo.originalsecret if variant == 'orig' else photo.secret
+    return '%s/photos/%s/%s/play/%s/%s/' % (base, photo.owner or account.nsid, photo.id,
+                                            variant, secret)
+
+
+def normalize_tag(raw):
+    if ':' in raw and '=' in raw:
+        return raw.lower()
+    return re.sub(r'[^\w]', '', raw.lower())
+
+
+def _owner_of(ctx, photo):
+    return photo.owner or ctx.account.nsid
+
+
+def _ownername_of(ctx, photo):
+    return photo.ownername or ctx.account.username
+
+
+def photo_extras(ctx, photo, extras):
+    """The extras fields of one photo record, in the samples' order and types."""
+    acct, d = ctx.account, {}
+    if 'description' in extras:
+        d['description'] = {'_content': photo.description}
+    if 'license' in extras:
+        d['license'] = str(photo.license)
+    if 'date_upload' in extras:
+        d['dateupload'] = str(photo.dateupload)
+    if 'date_taken' in extras:
+        d.update(datetaken=photo.datetaken, datetakengranularity='0',
+                 datetakenunknown=str(photo.datetakenunknown))
+    if 'owner_name' in extras:
+        d['ownername'] = _ownername_of(ctx, photo)
+    if 'icon_server' in extras:
+        d.update(iconserver=acct.iconserver, iconfarm=acct.iconfarm)
+    if 'original_format' in extras:
+        d.update(originalsecret=photo.originalsecret, originalformat=photo.originalformat)
+    if 'last_update' in extras:
+        d['lastupdate'] = str(photo.lastupdate)
+    if 'geo' in extras:
+        d.update(_geo_fields(photo))
+    if 'tags' in extras:
+        d['tags'] = ' '.join(normalize_tag(t) for t in photo.tags + photo.machine_tags)
+    if 'machine_tags' in extras:
+        d['machine_tags'] = ' '.join(photo.machine_tags)
+    if 'o_dims' in extras:
+        d.update(o_width=str(photo.width), o_height=str(photo.height))
+    if 'views' in extras:
+        d['views'] = str(photo.views)
+    if 'count_views' in extras:
+        d['count_views'] = str(photo.views)
+    if 'media' in extras:
+        d.update(media=photo.media, media_status='ready')
+    if 'path_alias' in extras:
+        d['pathalias'] = None
+    for key, suffix, _label, _path, longest, square, htype, wtype in SIZES:
+        if 'url_' + key in extras:
+            dims = size_dims(photo, longest, square)
+            if dims:
+                d['url_' + key] = static_url(ctx.base, photo, suffix)
+                d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
+    if 'url_o' in extras:
+        d.update(url_o=static_url(ctx.base, photo, '_o'), height_o=str(photo.height),
+                 width_o=str(photo.width))
+    if 'count_comments' in extras:
+        d['count_comments'] = str(len(photo.comments))
+    if 'count_faves' in extras:
+        d['count_faves'] = str(photo.faves)
+    return d
+
+
+def _place(photo):
+    return PLACES[int(photo.id) % len(PLACES)]
+
+
+def _place_ids(photo, level):
+    h = hashlib.sha1(('%s:%s' % (_place(photo)[2], level)).encode()).hexdigest()
+    return h[:15], str(int(h[15:22], 16) % 30_000_000)
+
+
+def _geo_fields(photo):
+    if not photo.geotagged:
+        return {'latitude': 0, 'longitude': 0, 'accuracy': 0, 'context': 0}
+    place_id, woeid = _place_ids(photo, 'locality')
+    return {'latitude': photo.latitude, 'longitude': photo.longitude, 'accuracy': '16',
+            'context': 0, 'place_id': place_id, 'woeid': woeid, 'geo_is_family': 0,
+            'geo_is_friend': 0, 'geo_is_contact': 0, 'geo_is_public': 1}
+
+
+def photo_record(ctx, photo, extras, album=None):
+    """A photo in a list (getPhotos & co.; with `album`: photosets.getPhotos)."""
+    d = {'id': photo.id}
+    if album is None:
+        d['owner'] = _owner_of(ctx, photo)
+    d.update(secret=photo.secret, server=photo.server, farm=photo.farm, title=photo.title)
+    if album is not None:
+        d['isprimary'] = '1' if album.primary == photo.id else '0'
+    d.update(ispublic=photo.ispublic, isfriend=photo.isfriend, isfamily=photo.isfamily)
+    d.update(photo_extras(ctx, photo, extras))
+    return d
+
+
+def photos_page(ctx, ids, extras=None, default=100, maximum=500):
+    chunk, page, pages, per_page, total = paginate(ctx, ids, default, maximum)
+    extras = ctx.extras() if extras is None else extras
+    photos = ctx.account.photos
+    return {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
+            'photo': [photo_record(ctx, photos[pid], extras) for pid in chunk]}
+
+
+def _epoch_param(value):
+    """Unix timestamp or MySQL datetime -> int, None if absent/invalid."""
+    if value in (None, ''):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return int(time.mktime(time.strptime(value[:19], '%Y-%m-%d %H:%M:%S')))
+        except ValueError:
+            try:
+                return int(time.mktime(time.strptime(value[:10], '%Y-%m-%d')))
+            except ValueError:
+                return None
+
+
+PRIVACY_FILTERS = {'1': (1, 0, 0), '2': (0, 1, 0), '3': (0, 0, 1), '4': (0, 1, 1), '5': (0, 0, 0)}
+
+
+def _privacy_ok(photo, flt):
+    want = PRIVACY_FILTERS.get(flt)
+    return want is None or (photo.ispublic, photo.isfriend, photo.isfamily) == want
+
+
+def _media_ok(photo, media):
+    media = (media or 'all').lower()
+    return media == 'all' or (media.startswith('photo') and not photo.is_video) or (
+        media.startswith('video') and photo.is_video)
+
+
+@api('flickr.test.echo')
+def m_test_echo(ctx):
+    return {k: {'_content': v} for k, v in ctx.params.items()
+            if not k.startswith('oauth_') and k not in ('format', 'nojsoncallback')}
+
+
+@api('flickr.test.login')
+def m_test_login(ctx):
+    return {'user': {'id': ctx.account.nsid, 'username': {'_content': ctx.account.username}}}
+
+
+@api('flickr.auth.oauth.checkToken')
+def m_check_token(ctx):
+    a = ctx.account
+    return {'oauth': {'token': {'_content': ctx.token['token']},
+                      'perms': {'_content': ctx.token['perms']},
+                      'user': {'nsid': a.nsid, 'username': a.username, 'fullname': a.realname}}}
+
+
+@api('flickr.people.getInfo')
+def m_people_get_info(ctx):
+    ctx.check_user(required=True)
+    a = ctx.account
+    stream = a.photostream_order()
+    first = min((p.dateupload for p in a.photos.values()), default=0)
+    first_taken = min((p.datetaken for p in a.photos.values()), default='')
+    return {'person': {
+        'id': a.nsid, 'nsid': a.nsid, 'ispro': 1, 'iconserver': a.iconserver,
+        'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
+        'realname': {'_content': a.realname},
+        'mbox_sha1sum': {'_content': hashlib.sha1(a.nsid.encode()).hexdigest()},
+        'location': {'_content': a.location},
+        'timezone': {'label': 'Brussels, Copenhagen, Madrid, Paris', 'offset': '+01:00'},
+        'description': {'_content': 'Emulated account'},
+        'photosurl': {'_content': 'https://www.flickr.com/photos/%s/' % a.nsid},
+        'profileurl': {'_content': 'https://www.flickr.com/people/%s/' % a.nsid},
+        'mobileurl': {'_content': 'https://m.flickr.com/photostream.gne?id=%s' % a.user_digits},
+        'photos': {'firstdatetaken': {'_content': first_taken},
+                   'firstdate': {'_content': str(first)}, 'count': {'_content': len(stream)},
+                   'views': {'_content': str(sum(p.views for p in a.photos.values()))}}}}
+
+
+@api('flickr.people.getPhotos')
+def m_people_get_photos(ctx):
+    ctx.check_user(required=True)
+    p, photos = ctx.params, ctx.account.photos
+    lo, hi = _epoch_param(p.get('min_upload_date')), _epoch_param(p.get('max_upload_date'))
+    ids = ctx.account.photostream_order()
+    if lo is not None or hi is not None or p.get('privacy_filter') or p.get('media'):
+        ids = [pid for pid in ids
+               if (lo is None or photos[pid].dateupload >= lo)
+               and (hi is None or photos[pid].dateupload <= hi)
+               and _privacy_ok(photos[pid], p.get('privacy_filter'))
+               and _media_ok(photos[pid], p.get('media'))]
+    return {'photos': photos_page(ctx, ids)}
+
+
+@api('flickr.photos.getNotInSet')
+def m_photos_get_not_in_set(ctx):
+    return {'photos': photos_page(ctx, ctx.account.not_in_set())}
+
+
+@api('flickr.photos.recentlyUpdated')
+def m_photos_recently_updated(ctx):
+    since = _epoch_param(ctx.params.get('min_date')) or 0
+    photos = ctx.account.photos
+    ids = [pid for pid in ctx.account.recently_updated_order() if photos[pid].lastupdate >= since]
+    return {'photos': photos_page(ctx, ids)}
+
+
+@api('flickr.photos.getInfo')
+def m_photos_get_info(ctx):
+    ph, a = ctx.photo(), ctx.account
+    owner_name = _ownername_of(ctx, ph)
+    d = {'id': ph.id, 'secret': ph.secret, 'server': ph.server, 'farm': ph.farm,
+         'dateuploaded': str(ph.dateupload), 'isfavorite': 0, 'license': str(ph.license),
+         'safety_level': '0', 'rotation': 0, 'originalsecret': ph.originalsecret,
+         'originalformat': ph.originalformat,
+         'owner': {'nsid': _owner_of(ctx, ph), 'username': owner_name,
+                   'realname': a.realname if not ph.owner else '', 'location': a.location,
+                   'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
+         'title': {'_content': ph.title}, 'description': {'_content': ph.description},
+         'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
+         'dates': {'posted': str(ph.dateupload), 'taken': ph.datetaken, 'takengranularity': '0',
+                   'takenunknown': str(ph.datetakenunknown), 'lastupdate': str(ph.lastupdate)},
+         'permissions': {'permcomment': 3, 'permaddmeta': 2},
+         'views': str(ph.views),
+         'editability': {'cancomment': 1, 'canaddmeta': 1},
+         'publiceditability': {'cancomment': 1, 'canaddmeta': 0},
+         'usage': {'candownload': 1, 'canblog': 1, 'canprint': 1, 'canshare': 1},
+         'comments': {'_content': str(len(ph.comments))},
+         'notes': {'note': []}, 'people': {'haspeople': 0},
+         'tags': {'tag': [_tag_record(a, ph, raw) for raw in ph.tags + ph.machine_tags]}}
+    if ph.geotagged:
+        d['location'] = _location(ph)
+        d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
+    d['urls'] = {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/%s/%s/'
+                          % (_owner_of(ctx, ph), ph.id)}]}
+    d['media'] = ph.media
+    if ph.is_video:
+        d['video'] = {'ready': 1, 'failed': 0, 'pending': 0, 'duration': str(ph.duration),
+                      'width': str(ph.width), 'height': str(ph.height)}
+    return {'photo': d}
+
+
+def _tag_record(account, photo, raw):
+    h = int(hashlib.md5(raw.encode()).hexdigest()[:6], 16)
+    return {'id': '%s-%s-%d' % (account.user_digits, photo.id, h), 'author': account.nsid,
+            'authorname': account.username, 'raw': raw, '_content': normalize_tag(raw),
+            'machine_tag': 1 if raw in photo.machine_tags else 0}
+
+
+def _location(photo):
+    place = _place(photo)
+    d = {'latitude': photo.latitude, 'longitude': photo.longitude, 'accuracy': '16', 'context': '0'}
+    for level, name in zip(('locality', 'county', 'region', 'country'), place[2:]):
+        place_id, woeid = _place_ids(photo, level)
+        d[level] = {'_content': name, 'place_id': place_id, 'woeid': woeid}
+    d['place_id'], d['woeid'] = _place_ids(photo, 'locality')
+    return d
+
+
+@api('flickr.photos.getSizes')
+def m_photos_get_sizes(ctx):
+    ph, a, base = ctx.photo(), ctx.account, ctx.base
+    page = 'https://www.flickr.com/photos/%s/%s/' % (_owner_of(ctx, ph), ph.id)
+    sizes = []
+    for _key, suffix, label, path, longest, square, htype, wtype in SIZES:
+        dims = size_dims(ph, longest, square)
+        if dims:
+            sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
+                          'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
+                          'media': 'photo'})
+    sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
+                  'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/', 'media': 'photo'})
+    if ph.is_video:
+        w, h = str(ph.width), str(ph.height)
+        sizes.append({'label': 'Video Player', 'width': w, 'height': h, 'media': 'video', 'url': page,
+                      'source': '%s/apps/video/stewart.swf?v=71377&photo_id=%s&photo_secret=%s'
+                      % (base, ph.id, ph.secret)})
+        sizes.append({'label': 'Site MP4', 'width': w, 'height': h, 'media': 'video', 'url': page,
+                      'source': play_url(base, a, ph, 'site')})
+        sizes.append({'label': 'Mobile MP4', 'width': '480', 'height': '360', 'media': 'video',
+                      'url': page, 'source': play_url(base, a, ph, 'mobile')})
+        if ph.video_original_available:
+            sizes.append({'label': 'Video Original', 'width': w, 'height': h, 'media': 'video',
+                          'url': page, 'source': play_url(base, a, ph, 'orig')})
+    return {'sizes': {'canblog': 1, 'canprint': 1, 'candownload': 1, 'size': sizes}}
+
+
+CAMERAS = [('Canon', 'Canon PowerShot G12'), ('NIKON CORPORATION', 'NIKON D750'),
+           ('Apple', 'iPhone 12 mini'), ('FUJIFILM', 'X-T3')]
+
+
+@api('flickr.photos.getExif')
+def m_photos_get_exif(ctx):
+    ph = ctx.photo()
+    d = {'id': ph.id, 'secret': ph.secret, 'server': ph.server, 'farm': ph.farm}
+    if ph.originalformat != 'jpg' or ph.is_video:
+        d.update(camera='', exif=[])
+        return {'photo': d}
+    make, model = CAMERAS[int(ph.id) % len(CAMERAS)]
+
+    def tag(space, space_id, name, label, raw, clean=None):
+        t = {'tagspace': space, 'tagspaceid': space_id, 'tag': name, 'label': label,
+             'raw': {'_content': raw}}
+        if clean:
+            t['clean'] = {'_content': clean}
+        return t
+    d.update(camera=model, exif=[
+        tag('IFD0', 0, 'Make', 'Make', make), tag('IFD0', 0, 'Model', 'Model', model),
+        tag('ExifIFD', 0, 'ExposureTime', 'Exposure', '1/250', '0.004 sec (1/250)'),
+        tag('ExifIFD', 0, 'FNumber', 'Aperture', '5.6', 'f/5.6'),
+        tag('ExifIFD', 0, 'ISO', 'ISO Speed', '200'),
+        tag('ExifIFD', 0, 'DateTimeOriginal', 'Date and Time (Original)',
+            ph.datetaken.replace('-', ':'))])
+    return {'photo': d}
+
+
+@api('flickr.photos.comments.getList')
+def m_comments_get_list(ctx):
+    ph = ctx.photo()
+    d = {'photo_id': ph.id}
+    if ph.comments:
+        d['comment'] = [{
+            'id': c.id, 'author': c.author, 'author_is_deleted': 0, 'authorname': c.authorname,
+            'iconserver': '2683', 'iconfarm': 3, 'datecreate': str(c.datecreate),
+            'permalink': 'https://www.flickr.com/photos/%s/%s/#comment%s'
+                         % (_owner_of(ctx, ph), ph.id, c.id.rsplit('-', 1)[-1]),
+            'path_alias': '', 'realname': '', '_content': c.text} for c in ph.comments]
+    return {'comments': d}
+
+
+@api('flickr.photos.getAllContexts')
+def m_photos_get_all_contexts(ctx):
+    ph, a = ctx.photo(), ctx.account
+    sets = []
+    for aid in a.albums_of(ph.id):
+        album = a.albums[aid]
+        primary = a.photos[album.primary]
+        n_video = sum(1 for pid in album.photo_ids if a.photos[pid].is_video)
+        sets.append({'title': album.title, 'id': album.id, 'primary': album.primary,
+                     'secret': primary.secret, 'server': primary.server, 'farm': primary.farm,
+                     'view_count': album.views, 'comment_count': album.comments,
+                     'count_photo': len(album.photo_ids) - n_video, 'count_video': n_video})
+    return {'set': sets} if sets else {}
+
+
+def _album_counts(account, album):
+    videos = sum(1 for pid in album.photo_ids if account.photos[pid].is_video)
+    return len(album.photo_ids) - videos, videos
+
+
+def _album_list_record(ctx, album, primary_extras):
+    a = ctx.account
+    primary = a.photos[album.primary]
+    n_photos, n_videos = _album_counts(a, album)
+    d = {'id': album.id, 'primary': album.primary, 'secret': primary.secret,
+         'server': primary.server, 'farm': primary.farm, 'photos': str(n_photos),
+         'videos': n_videos, 'title': {'_content': album.title},
+         'description': {'_content': album.description}, 'needs_interstitial': 0,
+         'visibility_can_see_set': 1, 'count_views': str(album.views),
+         'count_comments': str(album.comments), 'can_comment': 1,
+         'date_create': str(album.date_create), 'date_update': str(album.date_update)}
+    if primary_extras:
+        d['primary_photo_extras'] = photo_extras(ctx, primary, primary_extras)
+    return d
+
+
+@api('flickr.photosets.getList')
+def m_photosets_get_list(ctx):
+    ctx.check_user()
+    ids = ctx.account.album_order()
+    if 'per_page' in ctx.params or 'page' in ctx.params:
+        chunk, page, pages, per_page, total = paginate(ctx, ids, 500, 500)
+    else:
+        chunk, page, pages, per_page, total = ids, 1, 1, len(ids), len(ids)
+    extras = ctx.extras('primary_photo_extras')
+    return {'photosets': {'cancreate': 1, 'page': page, 'pages': pages, 'perpage': per_page,
+                          'total': total, 'photoset': [
+                              _album_list_record(ctx, ctx.account.albums[aid], extras)
+                              for aid in chunk]}}
+
+
+@api('flickr.photosets.getInfo')
+def m_photosets_get_info(ctx):
+    album, a = ctx.album(), ctx.account
+    primary = a.photos[album.primary]
+    n_photos, n_videos = _album_counts(a, album)
+    return {'photoset': {
+        'id': album.id, 'owner': a.nsid, 'username': a.username, 'primary': album.primary,
+        'secret': primary.secret, 'server': primary.server, 'farm': primary.farm,
+        'photos': len(album.photo_ids), 'count_views': str(album.views),
+        'count_comments': str(album.comments), 'count_photos': str(n_photos),
+        'count_videos': n_videos, 'title': {'_content': album.title},
+        'description': {'_content': album.description}, 'can_comment': 1,
+        'date_create': str(album.date_create), 'date_update': str(album.date_update),
+        'coverphoto_server': '0', 'coverphoto_farm': 0}}
+
+
+@api('flickr.photosets.getPhotos')
+def m_photosets_get_photos(ctx):
+    album, a, p = ctx.album(), ctx.account, ctx.params
+    ids = [pid for pid in album.photo_ids
+           if _media_ok(a.photos[pid], p.get('media')) and _privacy_ok(a.photos[pid], p.get('privacy_filter'))]
+    chunk, page, pages, per_page, total = paginate(ctx, ids, 500, 500)
+    extras = ctx.extras()
+    return {'photoset': {'id': album.id, 'primary': album.primary, 'owner': a.nsid,
+                         'ownername': a.username,
+                         'photo': [photo_record(ctx, a.photos[pid], extras, album) for pid in chunk],
+                         'page': page, 'per_page': per_page, 'perpage': per_page, 'pages': pages,
+                         'total': str(total), 'title': album.title}}
+
+
+def _collection_record(ctx, col):
+    d = {'id': col.id, 'title': col.title, 'description': col.description,
+         'iconlarge': ctx.base + '/images/collection_default_l.gif',
+         'iconsmall': ctx.base + '/images/collection_default_s.gif'}
+    if col.children:
+        d['collection'] = [_collection_record(ctx, c) for c in col.children]
+    elif col.album_ids:
+        albums = ctx.account.albums
+        d['set'] = [{'id': aid, 'title': albums[aid].title, 'description': albums[aid].description}
+                    for aid in col.album_ids if aid in albums]
+    return d
+
+
+@api('flickr.collections.getTree')
+def m_collections_get_tree(ctx):
+    ctx.check_user()
+    cid = ctx.params.get('collection_id', '0') or '0'
+    if cid == '0':
+        tree = ctx.account.collections
+    else:
+        col = ctx.account.find_collection(cid)
+        if col is None:
+            raise ApiError(1, 'Collection not found')
+        tree = [col]
+    return {'collections': {'collection': [_collection_record(ctx, c) for c in tree]} if tree else {}}
+
+
+@api('flickr.favorites.getList')
+def m_favorites_get_list(ctx):
+    ctx.check_user()
+    favs = sorted(ctx.account.favorites, key=lambda f: f[1], reverse=True)
+    chunk, page, pages, per_page, total = paginate(ctx, favs)
+    extras = ctx.extras()
+    return {'photos': {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
+                       'photo': [dict(photo_record(ctx, ph, extras), date_faved=str(when))
+                                 for ph, when in chunk]}}
+
+
+# ---------------------------------------------------------------------------
+# Response rendering: JSON, JSONP, Flickr XML
+# ---------------------------------------------------------------------------
+
+_XML_BAD = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+
+
+def _xml_text(value):
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        value = int(value)
+    return html.escape(_XML_BAD.sub('', str(value)), quote=False)
+
+
+def _xml_attr(value):
+    return '"%s"' % _xml_text(value).replace('"', '&quot;').replace('\n', '&#10;').replace(
+        '\r', '&#13;').replace('\t', '&#9;')
+
+
+def _xml_node(name, value, depth):
+    indent = '\t' * depth
+    if isinstance(value, list):
+        return ''.join(_xml_node(name, item, depth) for item in value)
+    if not isinstance(value, dict):
+        return '%s<%s>%s</%s>\n' % (indent, name, _xml_text(value), name)
+    attrs = ''.join(' %s=%s' % (k, _xml_attr(v)) for k, v in value.items()
+                    if k != '_content' and not isinstance(v, (dict, list)))
+    children = ''.join(_xml_node(k, v, depth + 1) for k, v in value.items()
+                       if isinstance(v, (dict, list)))
+    text = _xml_text(value.get('_content'))
+    if not children and not text:
+        return '%s<%s%s />\n' % (indent, name, attrs)
+    if not children:
+        return '%s<%s%s>%s</%s>\n' % (indent, name, attrs, text, name)
+    return '%s<%s%s>%s\n%s%s</%s>\n' % (indent, name, attrs, text, children, indent, name)
+
+
+def render_xml(payload):
+    head = '<?xml version="1.0" encoding="utf-8" ?>\n'
+    if payload.get('stat') == 'fail':
+        return (head + '<rsp stat="fail">\n\t<err code=%s msg=%s />\n</rsp>\n' % (
+            _xml_attr(payload['code']), _xml_attr(payload['message']))).encode()
+    body = ''.join(_xml_node(k, v, 0) for k, v in payload.items() if k != 'stat')
+    return (head + '<rsp stat="ok">\n' + body + '</rsp>\n').encode()
+
+
+def render(payload, params):
+    """(body, content type) for the response format the request asked for."""
+    fmt = params.get('format', 'rest')
+    if fmt == 'json':
+        text = json.dumps(payload, separators=(', ', ':'))
+        if params.get('nojsoncallback') not in ('1', 'true'):
+            text = '%s(%s)' % (params.get('jsoncallback') or 'jsonFlickrApi', text)
+        return text.encode(), 'application/json; charset=utf-8'
+    return render_xml(payload), 'text/xml; charset=utf-8'
+
+
+def fail_payload(code, message):
+    return {'stat': 'fail', 'code': code, 'message': message}
+
+
+# ---------------------------------------------------------------------------
+# Faults
+# ---------------------------------------------------------------------------
+
+FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty')
+
+
+@dataclass
+class Faults:
+    """Fault switches; settable at any time (from tests or POST /_fake/faults).
+
+    Random faults (rates are probabilities per request) hit requests of the kinds
+    named by `targets` ('api', 'file' or 'any'); `kind_targets` overrides it per
+    kind, e.g. {'drop': 'file'}.  '105' and `hourly_limit` only ever hit the API.
+    """
+    api_latency: float = 0.0       # seconds added to every REST call
+    file_latency: float = 0.0      # seconds added to every file request
+    bandwidth: int = 0             # bytes/s per response, 0 = unlimited
+    error_rate: float = 0.0        # HTTP 500/502/503 with a short HTML body
+    rate_429: float = 0.0          # HTTP 429 with Retry-After
+    retry_after: int = 1
+    fail_105_rate: float = 0.0     # HTTP 200, stat fail, code 105
+    drop_rate: float = 0.0         # close the connection without answering
+    truncate_rate: float = 0.0     # full Content-Length, half the body, close
+    html_rate: float = 0.0         # HTTP 200 with an HTML error page
+    hourly_limit: int = 0          # API calls per rolling hour per key (0 = none)
+    targets: str = 'any'
+    kind_targets: dict = field(default_factory=dict)
+    fault_seed: int = 0
+    _rng: random.Random = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default=None, repr=False, compare=False)
+    _scheduled: list = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.fault_seed)
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name == 'fault_seed' and getattr(self, '_lock', None) is not None:
+            with self._lock:
+                self._rng = random.Random(value)
+
+    def as_dict(self):
+        d = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith('_')}
+        d['scheduled'] = [dict(s) for s in self._scheduled]
+        return d
+
+    def update(self, **changes):
+        names = {f.name for f in fields(self) if not f.name.startswith('_')}
+        for name, value in changes.items():
+            if name == 'schedule':
+                for item in value if isinstance(value, list) else [value]:
+                    self.schedule(**item)
+            elif name in names:
+                setattr(self, name, value)
+            else:
+                raise ValueError('unknown fault field %r' % name)
+
+    def reset(self):
+        """All switches off, schedule cleared."""
+        for f in fields(self):
+            if not f.name.startswith('_'):
+                setattr(self, f.name, f.default_factory() if callable(f.default_factory) else f.default)
+        with self._lock:
+            self._scheduled.clear()
+
+    def schedule(self, kind, count=1, target='any', method=None):
+        """The next `count` matching requests get fault `kind` (one of FAULT_KINDS)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError('unknown fault kind %r' % kind)
+        if target not in ('api', 'file', 'any'):
+            raise ValueError('target must be api, file or any')
+        with self._lock:
+            self._scheduled.append({'kind': kind, 'count': int(count), 'target': target,
+                                    'method': method})
+
+    def clear_schedule(self):
+        with self._lock:
+            self._scheduled.clear()
+
+    def _hits(self, kind, target):
+        wanted = self.kind_targets.get(kind, self.targets)
+        if isinstance(wanted, str):
+            return wanted in ('any', 'both', target)
+        return target in wanted
+
+    def pick(self, target, method=None):
+        """The fault for this request ('api' or 'file'), or None."""
+        with self._lock:
+            for i, s in enumerate(self._scheduled):
+                if s['target'] in ('any', target) and s['method'] in (None, method):
+                    s['count'] -= 1
+                    if s['count'] <= 0:
+                        del self._scheduled[i]
+                    return s['kind']
+            for kind, rate in (('drop', self.drop_rate), ('error', self.error_rate),
+                               ('429', self.rate_429), ('105', self.fail_105_rate),
+                               ('html', self.html_rate), ('truncate', self.truncate_rate)):
+                if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target):
+                    continue
+                if self._rng.random() < rate:
+                    return self._rng.choice(('500', '502', '503')) if kind == 'error' else kind
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Static files & video play URLs
+# ---------------------------------------------------------------------------
+
+STATIC_RE = re.compile(r'^/static/(?P<server>\d+)/(?P<id>\d+)_(?P<secret>[0-9a-f]+)'
+                       r'(?:_(?P<suffix>[a-z0-9]+))?\.(?P<ext>jpg|png|gif)$')
+PLAY_RE = re.compile(r'^/photos/(?P<nsid>[^/]+)/(?P<id>\d+)/play/(?P<variant>[a-z0-9_]+)/'
+                     r'(?P<secret>[0-9a-f]+)/?$')
+VIDEO_RE = re.compile(r'^/video/(?P<id>\d+)/(?P<secret>[0-9a-f]+)/(?P<variant>orig|site|mobile)'
+                      r'\.(?P<ext>mp4|mov)$')
+IMAGE_TYPES = {'jpg': 'image/jpeg', 'png': 'image/png', 'gif': 'image/gif'}
+VIDEO_TYPES = {'mp4': 'video/mp4', 'mov': 'video/quicktime'}
+
+
+def resolve_static(fake, path):
+    """(bytes, content type) of a /static/ URL, or None (404)."""
+    m = STATIC_RE.match(path)
+    if not m:
+        return None
+    with fake.lock:
+        ph = fake.account.find_photo(m['id'])
+        if ph is None or ph.server != m['server']:
+            return None
+        if m['suffix'] == 'o':
+            if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat:
+                return None
+            return original_bytes(fake.seed, ph, fake.file_size), IMAGE_TYPES[ph.originalformat]
+        if m['secret'] != ph.secret or m['ext'] != 'jpg' or (
+                m['suffix'] is not None and m['suffix'] not in DERIVED_SUFFIXES):
+            return None
+        return derived_bytes(fake.seed, ph, m['suffix']), 'image/jpeg'
+
+
+def _video_token(fake, photo_id, secret, variant, expires):
+    mac = hmac.new(('%s:%s' % (fake.seed, fake.api_secret)).encode(),
+                   ('%s|%s|%s|%d' % (photo_id, secret, variant, expires)).encode(),
+                   hashlib.sha1).hexdigest()
+    raw = json.dumps({'i': int(photo_id), 'e': expires, 's': mac, 'v': 1}, separators=(',', ':'))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip('=')
+
+
+def resolve_play(fake, path):
+    """Location for a video play URL, or None (404)."""
+    m = PLAY_RE.match(path)
+    if not m:
+        return None
+    with fake.lock:
+        ph = fake.account.find_photo(m['id'])
+        if ph is None or not ph.is_video or m['variant'] not in ('orig', 'site', 'mobile'):
+            return None
+        variant = m['variant']
+        if variant == 'orig' and (m['secret'] != ph.originalsecret or not ph.video_original_available):
+            return None
+        if variant != 'orig' and m['secret'] != ph.secret:
+            return None
+        ext = ph.video_ext if variant == 'orig' else 'mp4'
+    expires = int(time.time()) + 86400
+    return '%s/video/%s/%s/%s.%s?s=%s' % (fake.base_url, ph.id, m['secret'], variant, ext,
+                                          _video_token(fake, ph.id, m['secret'], variant, expires))
+
+
+def resolve_video(fake, path, query):
+    """(bytes, content type), or an int HTTP status for failures."""
+    m = VIDEO_RE.match(path)
+    if not m:
+        return 404
+    token = urllib.parse.parse_qs(query).get('s', [''])[0]
+    try:
+        info = json.loads(base64.urlsafe_b64decode(token + '=' * (-len(token) % 4)))
+        expected = _video_token(fake, m['id'], m['secret'], m['variant'], info['e'])
+        if not hmac.compare_digest(token, expected) or info['e'] < time.time():
+            return 403
+    except (ValueError, KeyError, TypeError):
+        return 403
+    with fake.lock:
+        ph = fake.account.find_photo(m['id'])
+        if ph is None or not ph.is_video:
+            return 404
+        wanted = ph.originalsecret if m['variant'] == 'orig' else ph.secret
+        ext = ph.video_ext if m['variant'] == 'orig' else 'mp4'
+        if m['secret'] != wanted or m['ext'] != ext:
+            return 404
+        return video_bytes(fake.seed, ph, m['variant'], fake.file_size), VIDEO_TYPES[ext]
+
+
+def _parse_range(header, size):
+    """(start, end inclusive) for a single 'bytes=a-b' range, None if absent/unusable."""
+    m = re.fullmatch(r'bytes=(\d*)-(\d*)', (header or '').strip())
+    if not m or (not m[1] and not m[2]):
+        return None
+    if m[1]:
+        start, end = int(m[1]), int(m[2]) if m[2] else size - 1
+    else:
+        start, end = max(0, size - int(m[2])), size - 1
+    if start >= size or start > end:
+        return None
+    return start, min(end, size - 1)
+
+
+# ---------------------------------------------------------------------------
+# HTTP server: routing, fault application, OAuth endpoints, control endpoint
+# ---------------------------------------------------------------------------
+
+HTML_ERROR = ('<!DOCTYPE html><html><head><title>Flickr: %(status)s</title></head><body>'
+              '<h1>%(status)s %(reason)s</h1><p>Flickr is having a massage. Please try again '
+              'later.</p></body></html>')
+REASONS = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
+           503: 'Service Unavailable'}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'FakeFlickr/1.0'
+    sys_version = ''
+    timeout = 120                                   # idle keep-alive connections
+    disable_nagle_algorithm = True                  # headers and body go in separate writes
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self._handle('GET')
+
+    def do_POST(self):
+        self._handle('POST')
+
+    def do_HEAD(self):
+        self._handle('HEAD')
+
+    # -- plumbing ------------------------------------------------------------
+
+    @property
+    def fake(self):
+        return self.server.fake
+
+    def _handle(self, verb):
+        self.verb = verb
+        length = int(self.headers.get('Content-Length') or 0)
+        self.body = self.rfile.read(length) if length else b''
+        split = urllib.parse.urlsplit(self.path)
+        self.raw_path, self.query = split.path, split.query
+        path = urllib.parse.unquote(split.path)
+        try:
+            self._route(path)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:                                       # pragma: no cover
+            traceback.print_exc()
+            try:
+                self.reply(500, b'internal error', 'text/plain')
+            except OSError:
+                self.close_connection = True
+
+    def _route(self, path):
+        if path in ('/rest', '/rest/', '/services/rest', '/services/rest/'):
+            return self.serve_rest()
+        for name in ('request_token', 'authorize', 'access_token'):
+            if path in ('/oauth/' + name, '/services/oauth/' + name):
+                return getattr(self, 'serve_oauth_' + name)()
+        if path.startswith('/_fake/'):
+            return self.serve_control(path[len('/_fake/'):])
+        if path.startswith(('/static/', '/video/', '/photos/')):
+            return self.serve_file(path)
+        if path in ('/images/collection_default_l.gif', '/images/collection_default_s.gif'):
+            return self.reply(200, GIF_TEMPLATE, 'image/gif')
+        self.reply(404, b'<html><body>404 Not Found</body></html>', 'text/html; charset=utf-8')
+
+    def reply(self, status, body=b'', ctype='text/plain; charset=utf-8', headers=(),
+              truncate=False, file=False):
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.verb == 'HEAD':
+            return
+        data = body[:len(body) // 2] if truncate else body
+        self._write(data, self.fake.faults.bandwidth, file)
+        if truncate:
+            self.close_connection = True
+
+    def _write(self, data, bandwidth, file):
+        if not bandwidth:
+            self.wfile.write(data)
+            self.fake._count_bytes(len(data), file)
+            return
+        chunk, start, sent = max(256, int(bandwidth) // 20), time.monotonic(), 0
+        for off in range(0, len(data), chunk):
+            piece = data[off:off + chunk]
+            self.wfile.write(piece)
+            sent += len(piece)
+            self.fake._count_bytes(len(piece), file)
+            delay = sent / bandwidth - (time.monotonic() - start)
+            if delay > 0:
+                time.sleep(delay)
+
+    def signed_request(self):
+        auth = self.headers.get('Authorization', '')
+        header_pairs = []
+        if auth[:6].lower() == 'oauth ':
+            try:
+                header_pairs = [(k, oauth_utils.unescape(v))
+                                for k, v in oauth_utils.parse_authorization_header(auth)
+                                if k != 'realm']
+            except ValueError:
+                header_pairs = []
+        body_pairs = []
+        ctype = self.headers.get('Content-Type', '')
+        if self.body and (not ctype or ctype.startswith('application/x-www-form-urlencoded')):
+            body_pairs = urllib.parse.parse_qsl(self.body.decode('utf-8', 'replace'),
+                                                keep_blank_values=True)
+        return SignedRequest(self.verb, self.headers.get('Host') or '127.0.0.1', self.raw_path,
+                             urllib.parse.parse_qsl(self.query, keep_blank_values=True),
+                             body_pairs, header_pairs)
+
+    def apply_fault(self, kind, fmt_params=None):
+        """Answer with fault `kind`; returns False for kinds applied later (truncate)."""
+        if kind == 'truncate':
+            return False
+        if kind == 'drop':
+            self.close_connection = True
+            return True
+        if kind in ('500', '502', '503', '429'):
+            status = int(kind)
+            headers = [('Retry-After', str(self.fake.faults.retry_after))] if status == 429 else []
+            body = (HTML_ERROR % {'status': status, 'reason': REASONS[status]}).encode()
+            self.reply(status, body, 'text/html; charset=utf-8', headers)
+        elif kind == '105':
+            body, ctype = render(fail_payload(105, 'Service currently unavailable'), fmt_params or {})
+            self.reply(200, body, ctype)
+        elif kind == 'html':
+            body = (HTML_ERROR % {'status': 'Oops', 'reason': 'Something went wrong'}).encode()
+            self.reply(200, body, 'text/html; charset=utf-8')
+        elif kind == 'empty':
+            self.reply(200, b'', 'image/jpeg')
+        return True
+
+    # -- REST --------------------------------------------------------------
+
+    def serve_rest(self):
+        fake = self.fake
+        req = self.signed_request()
+        params = req.params()
+        method = params.get('method', '')
+        fake._count_api(method)
+        if fake.faults.api_latency:
+            time.sleep(fake.faults.api_latency)
+        key = req.oauth().get('oauth_consumer_key') or params.get('api_key') or ''
+        wait = fake._hourly_wait(key)
+        if wait is not None:
+            fake._count_fault('hourly_limit')
+            body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
+            return self.reply(429, body, 'text/html; charset=utf-8', [('Retry-After', str(wait))])
+        kind = fake.faults.pick('api', method)
+        if kind:
+            fake._count_fault(kind)
+            if self.apply_fault(kind, params):
+                return
+        payload = fake.call_api(req, params)
+        body, ctype = render(payload, params)
+        self.reply(200, body, ctype, truncate=kind == 'truncate')
+
+    # -- OAuth endpoints ---------------------------------------------------
+
+    def oauth_reply(self, status, pairs):
+        text = pairs if isinstance(pairs, str) else urllib.parse.urlencode(pairs)
+        self.reply(status, text.encode(), 'text/plain; charset=utf-8')
+
+    def _oauth_checks(self, req, token_secret):
+        """None if the consumer, timestamp, signature and nonce are fine, else the problem."""
+        oauth = req.oauth()
+        consumer_secret = self.fake.oauth.consumers.get(oauth.get('oauth_consumer_key'))
+        if consumer_secret is None:
+            return 'oauth_problem=consumer_key_unknown'
+        if 'oauth_signature' not in oauth:
+            return 'oauth_problem=parameter_absent&oauth_parameters_absent=oauth_signature'
+        if not self.fake.oauth.timestamp_ok(oauth):
+            return 'oauth_problem=timestamp_refused'
+        ok, sbs = self.fake.oauth.check_signature(req, consumer_secret, token_secret)
+        if not ok:
+            return 'oauth_problem=signature_invalid&debug_sbs=' + sbs
+        if not self.fake.oauth.use_nonce(oauth):
+            return 'oauth_problem=nonce_used'
+        return None
+
+    def serve_oauth_request_token(self):
+        req = self.signed_request()
+        problem = self._oauth_checks(req, '')
+        if problem:
+            return self.oauth_reply(401, problem)
+        oauth = req.oauth()
+        callback = oauth.get('oauth_callback')
+        if not callback:
+            return self.oauth_reply(400, 'oauth_problem=parameter_absent&'
+                                         'oauth_parameters_absent=oauth_callback')
+        token, secret = self.fake.oauth.issue_request(oauth['oauth_consumer_key'], callback)
+        self.oauth_reply(200, [('oauth_callback_confirmed', 'true'), ('oauth_token', token),
+                               ('oauth_token_secret', secret)])
+
+    def serve_oauth_authorize(self):
+        query = dict(urllib.parse.parse_qsl(self.query))
+        store = self.fake.oauth
+        perms = query.get('perms', 'read')
+        with store.lock:
+            record = store.request_tokens.get(query.get('oauth_token', ''))
+            if record is None or perms not in ('read', 'write', 'delete'):
+                return self.reply(400, b'<html><body><h1>Oops!</h1><p>Invalid oauth_token or '
+                                       b'perms.</p></body></html>', 'text/html; charset=utf-8')
+            record['verifier'] = '%03d-%03d-%03d' % tuple(secrets.randbelow(1000) for _ in range(3))
+            record['perms'] = perms
+        token, verifier, callback = query['oauth_token'], record['verifier'], record['callback']
+        if callback == 'oob':
+            page = ('<!DOCTYPE html><html><head><title>Flickr: Authorized</title></head><body>'
+                    '<p>You have successfully authorized the application. Enter this code:</p>'
+                    '<span id="verifier">%s</span></body></html>' % verifier)
+            return self.reply(200, page.encode(), 'text/html; charset=utf-8')
+        sep = '&' if '?' in callback else '?'
+        location = callback + sep + urllib.parse.urlencode(
+            [('oauth_token', token), ('oauth_verifier', verifier)])
+        self.reply(302, b'', 'text/html; charset=utf-8', [('Location', location)])
+
+    def serve_oauth_access_token(self):
+        req = self.signed_request()
+        oauth, store, acct = req.oauth(), self.fake.oauth, self.fake.account
+        with store.lock:
+            record = store.request_tokens.get(oauth.get('oauth_token', ''))
+        if record is None or record['consumer'] != oauth.get('oauth_consumer_key'):
+            if oauth.get('oauth_consumer_key') not in store.consumers:
+                return self.oauth_reply(401, 'oauth_problem=consumer_key_unknown')
+            return self.oauth_reply(401, 'oauth_problem=token_rejected')
+        problem = self._oauth_checks(req, record['secret'])
+        if problem:
+            return self.oauth_reply(401, problem)
+        if not record['verifier'] or not hmac.compare_digest(
+                record['verifier'], oauth.get('oauth_verifier', '')):
+            return self.oauth_reply(401, 'oauth_problem=token_rejected')
+        with store.lock:
+            store.request_tokens.pop(oauth['oauth_token'], None)
+        token, secret = store.issue_access(record['consumer'], record['perms'], acct.nsid)
+        self.oauth_reply(200, [('fullname', acct.realname), ('oauth_token', token),
+                               ('oauth_token_secret', secret), ('user_nsid', acct.nsid),
+                               ('username', acct.username)])
+
+    # -- files ---------------------------------------------------------------
+
+    def serve_file(self, path):
+        fake = self.fake
+        fake._count_file()
+        if fake.faults.file_latency:
+            time.sleep(fake.faults.file_latency)
+        kind = fake.faults.pick('file')
+        if kind:
+            fake._count_fault(kind)
+            if self.apply_fault(kind):
+                return
+        truncate = kind == 'truncate'
+        if path.startswith('/photos/'):
+            location = resolve_play(fake, path)
+            if location is None:
+                return self.reply(404, b'<html><body>Not found</body></html>', 'text/html')
+            return self.reply(302, b'', 'text/html; charset=utf-8', [('Location', location)])
+        found = resolve_video(fake, path, self.query) if path.startswith('/video/') \
+            else (resolve_static(fake, path) or 404)
+        if isinstance(found, int):
+            return self.reply(found, b'<html><body>%d</body></html>' % found, 'text/html')
+        data, ctype = found
+        headers = [('Accept-Ranges', 'bytes'), ('Cache-Control', 'max-age=315360000'),
+                   ('ETag', '"%s"' % hashlib.md5(data).hexdigest())]
+        rng = _parse_range(self.headers.get('Range'), len(data))
+        if rng and not truncate:
+            start, end = rng
+            headers.append(('Content-Range', 'bytes %d-%d/%d' % (start, end, len(data))))
+            return self.reply(206, data[start:end + 1], ctype, headers, file=True)
+        self.reply(200, data, ctype, headers, truncate=truncate, file=True)
+
+    # -- control endpoint --------------------------------------------------
+
+    def serve_control(self, name):
+        fake = self.fake
+        try:
+            args = json.loads(self.body or b'{}')
+        except ValueError:
+            return self.reply(400, b'{"error":"invalid JSON"}', 'application/json')
+        try:
+            if name == 'stats' and self.verb == 'GET':
+                result = fake.stats()
+            elif name == 'faults' and self.verb == 'GET':
+                result = fake.faults.as_dict()
+            elif name == 'info' and self.verb == 'GET':
+                result = {'base_url': fake.base_url, 'api_key': fake.api_key,
+                          'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
+                          'username': fake.username, 'photos': len(fake.account.photos),
+                          'albums': len(fake.account.albums)}
+            elif self.verb != 'POST':
+                return self.reply(405, b'{"error":"use POST"}', 'application/json')
+            elif name == 'reset_stats':
+                fake.reset_stats()
+                result = {'stat': 'ok'}
+            elif name == 'faults':
+                if args.pop('reset', False):
+                    fake.faults.reset()
+                fake.faults.update(**args)
+                result = fake.faults.as_dict()
+            elif name == 'mutate':
+                action = args.get('action', '')
+                if action not in MUTATIONS:
+                    raise ValueError('unknown action %r' % action)
+                result = {'stat': 'ok', 'result': getattr(fake, action)(**args.get('args', {}))}
+            elif name == 'token':
+                token, secret = fake.issue_token(args.get('perms', 'read'))
+                result = {'oauth_token': token, 'oauth_token_secret': secret,
+                          'api_key': fake.api_key, 'api_secret': fake.api_secret}
+            else:
+                return self.reply(404, b'{"error":"unknown control endpoint"}', 'application/json')
+        except (ValueError, KeyError, TypeError) as exc:
+            body = json.dumps({'stat': 'fail', 'error': '%s: %s' % (type(exc).__name__, exc)})
+            return self.reply(400, body.encode(), 'application/json')
+        self.reply(200, json.dumps(result).encode(), 'application/json')
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+# ---------------------------------------------------------------------------
+# The Python API
+# ---------------------------------------------------------------------------
+
+MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
+             'create_album', 'rename_album', 'reorder_album', 'add_to_album',
+             'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
+             'delete_collection')
+
+
+class FakeFlickr:
+    """A running fake Flickr: `with FakeFlickr(...) as fake: fake.base_url ...`."""
+
+    def __init__(self, seed=1, photos=40, videos=6, albums=6, collections=3, file_size=20_000,
+                 hostile_names=True, api_key='fake-api-key', api_secret='fake-api-secret',
+                 host='127.0.0.1', port=0):
+        self.seed, self.file_size, self.hostile_names = seed, file_size, hostile_names
+        self.api_key, self.api_secret = api_key, api_secret
+        self.host, self.port = host, port
+        self.account = generate_account(seed, photos, videos, albums, collections, hostile_names)
+        self.clock = 0
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.oauth = OAuthStore({api_key: api_secret})
+        self._mutation_rng = random.Random('mutations:%s' % seed)
+        self._stats_lock = threading.Lock()
+        self._hourly = defaultdict(deque)
+        self.reset_stats()
+        self._httpd = None
+        self._thread = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self):
+        if self._httpd is None:
+            self._httpd = _Server((self.host, self.port), Handler)
+            self._httpd.fake = self
+            self.port = self._httpd.server_address[1]
+            self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                             kwargs={'poll_interval': 0.1},
+                                             name='fakeflickr', daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self):
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(5)
+            self._httpd = self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def base_url(self):
+        return 'http://%s:%d' % (self.host, self.port)
+
+    @property
+    def user_nsid(self):
+        return self.account.nsid
+
+    @property
+    def username(self):
+        return self.account.username
+
+    # -- tokens ------------------------------------------------------------------
+
+    def add_consumer(self, api_key, api_secret):
+        """Register another valid API key."""
+        self.oauth.consumers[api_key] = api_secret
+
+    def issue_token(self, perms='read'):
+        """(token, token_secret) of a new access token for the default key."""
+        return self.oauth.issue_access(self.api_key, perms, self.account.nsid)
+
+    def revoke_token(self, token):
+        with self.oauth.lock:
+            self.oauth.access_tokens.pop(token, None)
+
+    def login_with_flickrapi(self, token_dir, perms='read'):
+        """Run the whole OAuth flow over HTTP with a plain flickrapi.FlickrAPI.
+
+        Sets the flickrapi URL class attributes to this server (not restored)."""
+        import flickrapi
+        import flickrapi.auth
+        import requests
+        flickrapi.FlickrAPI.REST_URL = self.base_url + '/services/rest/'
+        iface = flickrapi.auth.OAuthFlickrInterface
+        iface.REQUEST_TOKEN_URL = self.base_url + '/services/oauth/request_token'
+        iface.AUTHORIZE_URL = self.base_url + '/services/oauth/authorize'
+        iface.ACCESS_TOKEN_URL = self.base_url + '/services/oauth/access_token'
+        flickr = flickrapi.FlickrAPI(self.api_key, self.api_secret, format='parsed-json',
+                                     token_cache_location=str(token_dir))
+        flickr.get_request_token(oauth_callback='oob')
+        page = requests.get(flickr.auth_url(perms=perms), timeout=30)
+        page.raise_for_status()
+        verifier = re.search(r'<span id="verifier">([^<]+)</span>', page.text).group(1)
+        flickr.get_access_token(verifier)
+        return flickr
+
+    # -- REST dispatch -----------------------------------------------------------
+
+    def call_api(self, req, params):
+        """The payload (dict with 'stat') for one REST request."""
+        method = params.get('method', '')
+        try:
+            token = self.oauth.authenticate_rest(req, params)
+            func = API_METHODS.get(method)
+            if func is None:
+                raise ApiError(112, 'Method "%s" not found' % method)
+            if method not in NO_AUTH_METHODS:
+                if token is None or PERM_LEVELS.get(token['perms'], 0) < PERM_LEVELS['read']:
+                    raise ApiError(99, 'Insufficient permissions. Method requires read '
+                                       'privileges; none granted.')
+            with self.lock:
+                payload = func(Ctx(self, params, token))
+        except ApiError as err:
+            return fail_payload(err.code, err.message)
+        payload['stat'] = 'ok'
+        return payload
+
+    # -- statistics ------------------------------------------------------------
+
+    def stats(self):
+        with self._stats_lock:
+            return {'api_calls': dict(self._api_calls), 'api_total': sum(self._api_calls.values()),
+                    'file_requests': self._file_requests, 'bytes_served': self._bytes,
+                    'file_bytes': self._file_bytes, 'faults': dict(self._faults)}
+
+    def reset_stats(self):
+        with self._stats_lock:
+            self._api_calls = Counter()
+            self._faults = Counter()
+            self._file_requests = self._bytes = self._file_bytes = 0
+
+    def _count_api(self, method):
+        with self._stats_lock:
+            self._api_calls[method] += 1
+
+    def _count_file(self):
+        with self._stats_lock:
+            self._file_requests += 1
+
+    def _count_fault(self, kind):
+        with self._stats_lock:
+            self._faults[kind] += 1
+
+    def _count_bytes(self, n, file):
+        with self._stats_lock:
+            self._bytes += n
+            if file:
+                self._file_bytes += n
+
+    def _hourly_wait(self, key):
+        """None if the call is within the hourly limit, else seconds until a slot frees."""
+        limit = self.faults.hourly_limit
+        if not limit:
+            return None
+        now = time.time()
+        with self._stats_lock:
+            calls = self._hourly[key]
+            while calls and calls[0] <= now - 3600:
+                calls.popleft()
+            if len(calls) >= limit:
+                return max(1, math.ceil(calls[0] + 3600 - now))
+            calls.append(now)
+        return None
+
+    # -- file content ------------------------------------------------------------
+
+    def photo_file_bytes(self, photo_id):
+        """What the server serves as the original: the `_o` file for photos; for
+        videos the 'Video Original' file, or — for the videos that have no
+        Video Original — the 'Site MP4' file (the best a client can get)."""
+        with self.lock:
+            ph = self.account.find_photo(photo_id)
+            if ph is None:
+                raise KeyError(photo_id)
+            if ph.is_video:
+                return video_bytes(self.seed, ph, 'orig' if ph.video_original_available else 'site',
+                                   self.file_size)
+            return original_bytes(self.seed, ph, self.file_size)
+
+    def still_file_bytes(self, photo_id):
+        """The `_o.jpg` still frame of a video (the original of a photo)."""
+        with self.lock:
+            return original_bytes(self.seed, self.account.find_photo(photo_id), self.file_size)
+
+    def video_file_bytes(self, photo_id, variant='orig'):
+        """A video's bytes: variant 'orig', 'site' or 'mobile'."""
+        with self.lock:
+            return video_bytes(self.seed, self.account.find_photo(photo_id), variant, self.file_size)
+
+    def size_file_bytes(self, photo_id, suffix):
+        """A derived size's JPEG bytes, suffix like 'q', 'z', 'b' or '' (Medium)."""
+        with self.lock:
+            return derived_bytes(self.seed, self.account.find_photo(photo_id), suffix or None)
+
+    # -- mutations (each advances the logical clock) -----------------------------
+
+    def tick(self):
+        self.clock = max(int(time.time()), self.clock + 1)
+        return self.clock
+
+    def _photo(self, photo_id):
+        try:
+            return self.account.photos[photo_id]
+        except KeyError:
+            raise KeyError('no photo %r' % photo_id) from None
+
+    def _album(self, album_id):
+        try:
+            return self.account.albums[album_id]
+        except KeyError:
+            raise KeyError('no album %r' % album_id) from None
+
+    def add_photo(self, media='photo', fmt='jpg', title=None, albums=(), description=None,
+                  tags=None, ispublic=None):
+        """Upload a photo (fmt jpg/png/gif) or a video (fmt mp4/mov); returns its id."""
+        with self.lock:
+            now, rng, acct = self.tick(), self._mutation_rng, self.account
+            acct.next_photo_id = getattr(acct, 'next_photo_id', 5_000_000_000) + rng.randint(1, 9999)
+            video = media == 'video'
+            photo = new_photo(rng, str(acct.next_photo_id), media, 'jpg' if video else fmt,
+                              fmt if video else '', now, now,
+                              title if title is not None else 'Upload %d' % now)
+            photo.comments = []
+            if description is not None:
+                photo.description = description
+            if tags is not None:
+                photo.tags = list(tags)
+            if ispublic is not None:
+                photo.ispublic = int(ispublic)
+            acct.photos[photo.id] = photo
+            for album_id in albums:
+                self._album(album_id).photo_ids.append(photo.id)
+                self._album(album_id).date_update = now
+            acct.touch()
+            return photo.id
+
+    def delete_photo(self, photo_id):
+        with self.lock:
+            self._photo(photo_id)
+            now = self.tick()
+            del self.account.photos[photo_id]
+            for album in list(self.account.albums.values()):
+                if photo_id in album.photo_ids:
+                    self._drop_from_album(album, photo_id, now)
+            self.account.touch()
+
+    def _drop_from_album(self, album, photo_id, now):
+        album.photo_ids.remove(photo_id)
+        album.date_update = now
+        if not album.photo_ids:                 # Flickr deletes a set with no photos
+            self._forget_album(album.id)
+        elif album.primary == photo_id:
+            album.primary = album.photo_ids[0]
+
+    def _forget_album(self, album_id):
+        self.account.albums.pop(album_id, None)
+        for col in self.account.iter_collections():
+            if album_id in col.album_ids:
+                col.album_ids.remove(album_id)
+
+    def replace_photo(self, photo_id):
+        """New file content, new secret and originalsecret, newer lastupdate."""
+        with self.lock:
+            photo, rng = self._photo(photo_id), self._mutation_rng
+            photo.version += 1
+            photo.secret, photo.originalsecret = _hex(rng), _hex(rng)
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def edit_photo(self, photo_id, title=None, description=None, tags=None):
+        with self.lock:
+            photo = self._photo(photo_id)
+            if title is not None:
+                photo.title = title
+            if description is not None:
+                photo.description = description
+            if tags is not None:
+                photo.tags = list(tags)
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def add_comment(self, photo_id, text):
+        """Returns the comment id; lastupdate does not change (as on Flickr)."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            comment = _new_comment(self._mutation_rng, self.account, photo, self.tick())
+            comment.text = text
+            photo.comments.append(comment)
+            self.account.touch()
+            return comment.id
+
+    def create_album(self, title, photo_ids, description=''):
+        """A new album (first in photosets.getList); returns its id."""
+        photo_ids = list(photo_ids)
+        if not photo_ids:
+            raise ValueError('an album needs at least one photo (its primary)')
+        with self.lock:
+            for pid in photo_ids:
+                self._photo(pid)
+            now = self.tick()
+            album = Album(_album_id(self._mutation_rng), title, description, photo_ids[0],
+                          photo_ids, now, now)
+            self.account.albums = {album.id: album, **self.account.albums}
+            self.account.touch()
+            return album.id
+
+    def rename_album(self, album_id, title, description=None):
+        with self.lock:
+            album = self._album(album_id)
+            album.title = title
+            if description is not None:
+                album.description = description
+            album.date_update = self.tick()
+            self.account.touch()
+
+    def reorder_album(self, album_id, photo_ids):
+        with self.lock:
+            album = self._album(album_id)
+            photo_ids = list(photo_ids)
+            for pid in photo_ids:
+                self._photo(pid)
+            if not photo_ids:
+                raise ValueError('an album needs at least one photo')
+            album.photo_ids = photo_ids
+            if album.primary not in photo_ids:
+                album.primary = photo_ids[0]
+            album.date_update = self.tick()
+            self.account.touch()
+
+    def add_to_album(self, album_id, photo_id):
+        with self.lock:
+            album = self._album(album_id)
+            self._photo(photo_id)
+            if photo_id not in album.photo_ids:
+                album.photo_ids.append(photo_id)
+                album.date_update = self.tick()
+                self.account.touch()
+
+    def remove_from_album(self, album_id, photo_id):
+        """Removing the last photo deletes the album, as on Flickr."""
+        with self.lock:
+            album = self._album(album_id)
+            if photo_id in album.photo_ids:
+                self._drop_from_album(album, photo_id, self.tick())
+                self.account.touch()
+
+    def delete_album(self, album_id):
+        with self.lock:
+            self._album(album_id)
+            self.tick()
+            self._forget_album(album_id)
+            self.account.touch()
+
+    def set_collections(self, tree):
+        """Replace the collection tree.  tree: list of {'title', 'description',
+        'sets': [album ids]} or {'title', 'collections': [subtree]}.
+        Returns the new collection ids, depth-first (pre-order)."""
+        with self.lock:
+            new_ids = []
+
+            def build(nodes):
+                out = []
+                for node in nodes:
+                    col = Collection(_collection_id(self._mutation_rng, self.account),
+                                     node.get('title', ''), node.get('description', ''))
+                    new_ids.append(col.id)
+                    if node.get('collections'):
+                        col.children = build(node['collections'])
+                    else:
+                        col.album_ids = [self._album(a).id for a in node.get('sets', [])]
+                    out.append(col)
+                return out
+            self.account.collections = build(tree)
+            self.tick()
+            self.account.touch()
+            return new_ids
+
+    def rename_collection(self, collection_id, title):
+        with self.lock:
+            col = self.account.find_collection(collection_id)
+            if col is None:
+                raise KeyError('no collection %r' % collection_id)
+            col.title = title
+            self.tick()
+            self.account.touch()
+
+    def delete_collection(self, collection_id):
+        """Removes the collection and everything nested in it (albums stay)."""
+        with self.lock:
+            def prune(nodes):
+                kept = [c for c in nodes if c.id != collection_id]
+                for c in kept:
+                    c.children = prune(c.children)
+                return kept
+            if self.account.find_collection(collection_id) is None:
+                raise KeyError('no collection %r' % collection_id)
+            self.account.collections = prune(self.account.collections)
+            self.tick()
+            self.account.touch()
+
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description='Serve a fake Flickr API on 127.0.0.1.')
+    ap.add_argument('--photos', type=int, default=2000)
+    ap.add_argument('--videos', type=int, default=50)
+    ap.add_argument('--albums', type=int, default=40)
+    ap.add_argument('--collections', type=int, default=5)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--file-size', type=int, default=200_000)
+    ap.add_argument('--latency-ms', type=float, default=0)
+    ap.add_argument('--file-latency-ms', type=float, default=0)
+    ap.add_argument('--bandwidth', type=int, default=0, help='bytes/s per response, 0 = unlimited')
+    ap.add_argument('--host', default='127.0.0.1')
+    ap.add_argument('--port', type=int, default=0)
+    ap.add_argument('--api-key', default='fake-api-key')
+    ap.add_argument('--api-secret', default='fake-api-secret')
+    ap.add_argument('--no-hostile-names', action='store_true')
+    ap.add_argument('--issue-token', action='store_true',
+                    help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
+    args = ap.parse_args(argv)
+    fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
+                      collections=args.collections, file_size=args.file_size,
+                      hostile_names=not args.no_hostile_names, api_key=args.api_key,
+                      api_secret=args.api_secret, host=args.host, port=args.port)
+    fake.faults.api_latency = args.latency_ms / 1000
+    fake.faults.file_latency = args.file_latency_ms / 1000
+    fake.faults.bandwidth = args.bandwidth
+    fake.start()
+    lines = ['FLICKR_API_BASE=%s' % fake.base_url, 'FLICKR_API_KEY=%s' % fake.api_key,
+             'FLICKR_API_SECRET=%s' % fake.api_secret, 'FLICKR_USER_NSID=%s' % fake.user_nsid]
+    if args.issue_token:
+        token, secret = fake.issue_token()
+        lines += ['FLICKR_OAUTH_TOKEN=%s' % token, 'FLICKR_OAUTH_TOKEN_SECRET=%s' % secret]
+    print('\n'.join(lines), flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(0.5)
+    fake.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

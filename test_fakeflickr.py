@@ -1,0 +1,1036 @@
+"""Tests of fakeflickr: REST shapes against the recorded samples, OAuth, paging,
+files, mutations, faults, the control endpoint, the CLI and a real flickrapi login."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import pytest
+import requests
+from requests_oauthlib import OAuth1
+
+import fakeflickr
+
+SAMPLES = Path('/work/shared/flickr-api-samples')
+ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
+              'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
+              'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
+SAMPLE_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,'
+                 'original_format,last_update,geo,tags,machine_tags,views,media,path_alias,'
+                 'url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
+
+
+def sample(name):
+    return json.loads((SAMPLES / name).read_text())
+
+
+# -- fixtures & helpers -------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def fake():
+    with fakeflickr.FakeFlickr(seed=1, photos=40, videos=6, albums=6, collections=3,
+                               file_size=20_000, hostile_names=True) as f:
+        yield f
+
+
+@pytest.fixture(scope='module')
+def token(fake):
+    return fake.issue_token()
+
+
+@pytest.fixture
+def fresh():
+    with fakeflickr.FakeFlickr(seed=7, photos=14, videos=4, albums=3, collections=2,
+                               file_size=4_000) as f:
+        yield f
+
+
+@pytest.fixture(autouse=True)
+def _no_faults(request):
+    yield
+    if 'fake' in request.fixturenames:
+        f = request.getfixturevalue('fake')
+        f.faults.reset()
+
+
+SESSION = requests.Session()
+
+
+def post(fake, token, method, session=SESSION, **params):
+    """A signed POST like flickrapi's; returns the requests.Response."""
+    params.setdefault('format', 'json')
+    params.setdefault('nojsoncallback', '1')
+    auth = OAuth1(fake.api_key, fake.api_secret, token[0], token[1]) if token else None
+    return session.post(fake.base_url + '/services/rest/', data=dict(params, method=method),
+                        auth=auth, timeout=10)
+
+
+def api(fake, token, method, **params):
+    r = post(fake, token, method, **params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def ok(fake, token, method, **params):
+    data = api(fake, token, method, **params)
+    assert data['stat'] == 'ok', data
+    return data
+
+
+def walk_stream(fake, token, per_page, **params):
+    ids, page = [], 1
+    while True:
+        data = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=per_page,
+                  page=page, **params)['photos']
+        ids += [p['id'] for p in data['photo']]
+        if page >= data['pages']:
+            return ids, data
+        page += 1
+
+
+def pick(fake, pred):
+    return next(p for p in fake.account.photos.values() if pred(p))
+
+
+def jpeg_valid(b):
+    """Walk the JPEG marker segments up to SOS; SOI first, EOI last."""
+    assert b[:2] == b'\xff\xd8' and b[-2:] == b'\xff\xd9'
+    i, markers = 2, []
+    while True:
+        assert b[i] == 0xff, 'bad marker at %d' % i
+        marker = b[i + 1]
+        markers.append(marker)
+        if marker == 0xda:
+            break
+        i += 2 + int.from_bytes(b[i + 2:i + 4], 'big')
+    assert 0xc0 in markers and 0xdb in markers and 0xc4 in markers
+    return markers
+
+
+def png_valid(b):
+    assert b[:8] == b'\x89PNG\r\n\x1a\n'
+    i, kinds = 8, []
+    while i < len(b):
+        n = int.from_bytes(b[i:i + 4], 'big')
+        kind, data = b[i + 4:i + 8], b[i + 8:i + 8 + n]
+        crc = int.from_bytes(b[i + 8 + n:i + 12 + n], 'big')
+        assert zlib.crc32(kind + data) & 0xffffffff == crc, kind
+        kinds.append(kind)
+        if kind == b'IDAT':
+            zlib.decompress(data)
+        i += 12 + n
+    assert kinds[0] == b'IHDR' and kinds[-1] == b'IEND' and b'IDAT' in kinds
+    return kinds
+
+
+def gif_valid(b):
+    assert b[:6] in (b'GIF87a', b'GIF89a')
+
+    def skip_blocks(i):
+        while b[i]:
+            i += b[i] + 1
+        return i + 1
+    flags = b[10]
+    i = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    while True:
+        if b[i] == 0x3b:
+            assert i == len(b) - 1
+            return True
+        if b[i] == 0x21:
+            i = skip_blocks(i + 2)
+        elif b[i] == 0x2c:
+            lflags = b[i + 9]
+            i += 10 + (3 * 2 ** ((lflags & 7) + 1) if lflags & 0x80 else 0)
+            i = skip_blocks(i + 1)
+        else:
+            raise AssertionError('bad GIF block %r at %d' % (b[i], i))
+
+
+# -- the generated account ------------------------------------------------------
+
+def test_generated_account_has_the_required_variety(fake):
+    acct = fake.account
+    photos = list(acct.photos.values())
+    assert len(photos) == 46
+    assert {p.originalformat for p in photos if not p.is_video} == {'jpg', 'png', 'gif'}
+    videos = [p for p in photos if p.is_video]
+    assert len(videos) == 6 and {v.video_ext for v in videos} == {'mp4', 'mov'}
+    assert all(v.originalformat == 'jpg' for v in videos)
+    assert any(not v.video_original_available for v in videos)
+    assert any(v.video_original_available for v in videos)
+    assert any(p.ispublic for p in photos) and any(
+        not (p.ispublic or p.isfriend or p.isfamily) for p in photos)
+    assert any(p.geotagged for p in photos) and any(not p.geotagged for p in photos)
+    assert any(p.comments for p in photos)
+    assert any(len(acct.albums_of(p.id)) >= 2 for p in photos)
+    assert any(not acct.albums_of(p.id) for p in photos)
+    assert len(acct.albums) == 6
+    assert all(a.photo_ids and a.primary in a.photo_ids for a in acct.albums.values())
+    ordered = [a for a in acct.albums.values()
+               if a.photo_ids != sorted(a.photo_ids, key=lambda i: acct.photos[i].dateupload)]
+    assert ordered, 'some album should have a custom order'
+    cols = list(acct.iter_collections())
+    assert any(c.children for c in cols), 'nested collections'
+    assert any(not c.children and not c.album_ids for c in cols), 'an empty collection'
+    titles = [a.title for a in acct.albums.values()] + [c.title for c in cols]
+    for hostile in ('Ærøskøbing – 夏 🌊', '2019/2020', '..', '../../etc', '.hidden', '',
+                    'a\x00b', 'Beach', 'beach'):
+        assert hostile in titles, hostile
+    assert any(len(t.encode()) == 300 for t in titles)
+    assert len({p.title for p in photos} & set(fakeflickr.HOSTILE_TITLES)) >= 5
+    album_titles = [a.title for a in acct.albums.values()]
+    assert len(album_titles) != len(set(album_titles)), 'two albums with the same title'
+    assert 'Beach' in album_titles and 'beach' in album_titles and '..' in album_titles
+
+
+def test_ids_have_flickr_formats(fake):
+    acct = fake.account
+    assert re.fullmatch(r'\d{8,9}@N0\d', acct.nsid)
+    assert all(re.fullmatch(r'\d{10,11}', pid) for pid in acct.photos)
+    assert all(re.fullmatch(r'72157\d{12}', aid) for aid in acct.albums)
+    assert all(re.fullmatch(r'\d+-72157\d{12}', c.id) for c in acct.iter_collections())
+    assert all(re.fullmatch(r'[0-9a-f]{10}', p.secret) and re.fullmatch(r'[0-9a-f]{10}', p.originalsecret)
+               for p in acct.photos.values())
+
+
+def test_generation_is_deterministic_and_plain_names():
+    a = fakeflickr.generate_account(seed=3, photos=30, videos=3, albums=4, collections=2)
+    b = fakeflickr.generate_account(seed=3, photos=30, videos=3, albums=4, collections=2)
+    c = fakeflickr.generate_account(seed=4, photos=30, videos=3, albums=4, collections=2)
+    key = lambda acct: [(p.id, p.title, p.secret, p.dateupload, p.lastupdate, p.tags)
+                        for p in acct.photos.values()] + [(x.id, x.title, x.photo_ids)
+                                                          for x in acct.albums.values()]
+    assert key(a) == key(b) and key(a) != key(c)
+    plain = fakeflickr.generate_account(seed=3, photos=30, videos=3, albums=4, collections=2,
+                                        hostile_names=False)
+    assert [x.title for x in plain.albums.values()] == ['Album 1', 'Album 2', 'Album 3', 'Album 4']
+    assert all(re.fullmatch(r'(Photo|Video) \d+', p.title) for p in plain.photos.values())
+    assert all(re.fullmatch(r'Collection \d+', c.title) for c in plain.iter_collections())
+
+
+def test_large_account_generates_quickly():
+    t = time.time()
+    acct = fakeflickr.generate_account(seed=1, photos=100_000, videos=1000, albums=40, collections=5)
+    assert len(acct.photos) == 101_000
+    assert len(acct.photostream_order()) == 101_000
+    assert time.time() - t < 15
+
+
+def test_photostream_order_is_upload_date_then_id_descending(fake):
+    acct = fake.account
+    order = acct.photostream_order()
+    keys = [(acct.photos[i].dateupload, int(i)) for i in order]
+    assert keys == sorted(keys, reverse=True) and len(set(order)) == len(order)
+
+
+# -- REST shapes against the samples -------------------------------------------
+
+def check_types(ours, theirs, keys):
+    for k in keys:
+        if theirs.get(k) is None or k in ('latitude', 'longitude'):
+            continue
+        assert type(ours[k]) is type(theirs[k]), (k, ours[k], theirs[k])
+
+
+def test_people_getphotos_shape_matches_sample(fake, token):
+    big = pick(fake, lambda p: p.geotagged and max(p.width, p.height) >= 2048 and not p.is_video)
+    ids, _ = walk_stream(fake, token, 500)
+    data = ok(fake, token, 'flickr.people.getPhotos', user_id='me', extras=SAMPLE_EXTRAS,
+              per_page=500)['photos']
+    ref = sample('flickr.people.getPhotos.json')['photos']
+    assert set(data) == set(ref)
+    for k in ('page', 'pages', 'perpage', 'total'):
+        assert type(data[k]) is type(ref[k]), k
+    ours = next(p for p in data['photo'] if p['id'] == big.id)
+    theirs = ref['photo'][0]
+    assert set(ours) == set(theirs) | {'datetakenunknown'}
+    check_types(ours, theirs, theirs)
+    assert isinstance(ours['latitude'], float) and ours['description'] == {'_content': big.description}
+    assert ours['title'] == big.title and isinstance(ours['title'], str)
+    flat = next(p for p in data['photo'] if not fake.account.photos[p['id']].geotagged)
+    assert (flat['latitude'], flat['longitude'], flat['accuracy'], flat['context']) == (0, 0, 0, 0)
+    assert 'place_id' not in flat
+    media = ok(fake, token, 'flickr.people.getPhotos', user_id='me', extras='media')['photos']
+    assert set(media['photo'][0]) == set(sample('flickr.people.getPhotos.media.json')['photos']['photo'][0])
+    assert {p['media'] for p in media['photo']} == {'photo', 'video'}
+
+
+def test_getnotinset_and_recentlyupdated_shapes(fake, token):
+    ref = sample('flickr.photos.getNotInSet.json')['photos']
+    data = ok(fake, token, 'flickr.photos.getNotInSet', extras=SAMPLE_EXTRAS)['photos']
+    assert set(data) == set(ref)
+    assert [p['id'] for p in data['photo']] == fake.account.not_in_set()
+    assert set(data['photo'][0]) - {'datetakenunknown', 'place_id', 'woeid', 'geo_is_family',
+                                    'geo_is_friend', 'geo_is_contact', 'geo_is_public', 'url_h',
+                                    'url_k', 'height_h', 'width_h', 'height_k', 'width_k',
+                                    'url_c', 'height_c', 'width_c', 'url_l', 'height_l',
+                                    'width_l'} <= set(ref['photo'][0])
+    rec = ok(fake, token, 'flickr.photos.recentlyUpdated', min_date='0', extras='last_update',
+             per_page=500)['photos']
+    assert set(rec) == set(sample('flickr.photos.recentlyUpdated.json')['photos'])
+    stamps = [(int(p['lastupdate']), int(p['id'])) for p in rec['photo']]
+    assert stamps == sorted(stamps, reverse=True) and len(stamps) == 46
+    newest = max(p.lastupdate for p in fake.account.photos.values())
+    only = ok(fake, token, 'flickr.photos.recentlyUpdated', min_date=str(newest))['photos']
+    assert int(only['total']) >= 1 and all(
+        fake.account.photos[p['id']].lastupdate >= newest for p in only['photo'])
+
+
+def test_photos_getinfo_shape(fake, token):
+    geo = pick(fake, lambda p: p.geotagged and not p.is_video and p.tags)
+    info = ok(fake, token, 'flickr.photos.getInfo', photo_id=geo.id)['photo']
+    ref = sample('flickr.photos.getInfo.json')['photo']
+    assert set(ref) <= set(info)
+    check_types(info, ref, ['id', 'secret', 'server', 'farm', 'dateuploaded', 'license', 'views',
+                            'isfavorite', 'rotation', 'originalsecret', 'originalformat'])
+    assert info['title'] == {'_content': geo.title}
+    assert set(ref['dates']) <= set(info['dates']) and info['dates']['lastupdate'] == str(geo.lastupdate)
+    assert set(ref['tags']['tag'][0]) <= set(info['tags']['tag'][0])
+    assert set(ref['location']) <= set(info['location'])
+    assert info['urls']['url'][0] == {
+        'type': 'photopage',
+        '_content': 'https://www.flickr.com/photos/%s/%s/' % (fake.user_nsid, geo.id)}
+    assert info['comments'] == {'_content': str(len(geo.comments))}
+    video = pick(fake, lambda p: p.is_video)
+    vinfo = ok(fake, token, 'flickr.photos.getInfo', photo_id=video.id)['photo']
+    vref = sample('flickr.photos.getInfo.video.json')['photo']
+    assert set(vref) <= set(vinfo) and vinfo['media'] == 'video'
+    assert set(vinfo['video']) == set(vref['video'])
+    check_types(vinfo['video'], vref['video'], vref['video'])
+    assert vinfo['originalformat'] == 'jpg'
+
+
+def test_getsizes_photo_and_video(fake, token):
+    ph = pick(fake, lambda p: not p.is_video and max(p.width, p.height) >= 2048)
+    sizes = ok(fake, token, 'flickr.photos.getSizes', photo_id=ph.id)['sizes']
+    ref = sample('flickr.photos.getSizes.json')['sizes']
+    assert set(sizes) == set(ref)
+    assert all(set(s) == set(ref['size'][0]) for s in sizes['size'])
+    by_label = {s['label']: s for s in sizes['size']}
+    ref_labels = [s['label'] for s in ref['size']]
+    assert [s['label'] for s in sizes['size'] if s['label'] in ref_labels] == ref_labels
+    for s in ref['size']:
+        check_types(by_label[s['label']], s, ['width', 'height'])
+    assert by_label['Original']['source'].endswith('/%s_%s_o.%s' % (ph.id, ph.originalsecret, ph.originalformat))
+    for available in (True, False):
+        video = pick(fake, lambda p: p.is_video and p.video_original_available is available)
+        vs = ok(fake, token, 'flickr.photos.getSizes', photo_id=video.id)['sizes']['size']
+        labels = {s['label']: s for s in vs}
+        assert labels['Original']['media'] == 'photo'
+        assert labels['Site MP4']['media'] == 'video' and 'Mobile MP4' in labels
+        assert ('Video Original' in labels) is available
+        if available:
+            assert labels['Video Original']['source'] == '%s/photos/%s/%s/play/orig/%s/' % (
+                fake.base_url, fake.user_nsid, video.id, video.originalsecret)
+
+
+def test_photosets_shapes(fake, token):
+    lst = ok(fake, token, 'flickr.photosets.getList')['photosets']
+    ref = sample('flickr.photosets.getList.json')['photosets']
+    assert set(lst) == set(ref)
+    assert [s['id'] for s in lst['photoset']] == fake.account.album_order()
+    assert (lst['page'], lst['pages'], lst['perpage'], lst['total']) == (1, 1, 6, 6)
+    for s in lst['photoset']:
+        assert set(s) == set(ref['photoset'][0])
+        check_types(s, ref['photoset'][0], ref['photoset'][0])
+        assert s['title'] == {'_content': fake.account.albums[s['id']].title}
+    paged = ok(fake, token, 'flickr.photosets.getList', per_page=4, page=2,
+               primary_photo_extras='url_o,original_format')['photosets']
+    assert (paged['page'], paged['pages'], paged['perpage']) == (2, 2, 4)
+    assert len(paged['photoset']) == 2 and 'url_o' in paged['photoset'][0]['primary_photo_extras']
+    album = fake.account.albums[fake.account.album_order()[0]]
+    info = ok(fake, token, 'flickr.photosets.getInfo', photoset_id=album.id)['photoset']
+    iref = sample('flickr.photosets.getInfo.json')['photoset']
+    assert set(info) == set(iref)
+    check_types(info, iref, iref)
+    plain = ok(fake, token, 'flickr.photosets.getPhotos', photoset_id=album.id)['photoset']
+    pref = sample('flickr.photosets.getPhotos.plain.json')['photoset']
+    assert set(plain) == set(pref)
+    check_types(plain, pref, ['page', 'per_page', 'perpage', 'pages', 'total', 'title', 'id'])
+    assert plain['title'] == album.title and plain['total'] == str(len(album.photo_ids))
+    assert set(pref['photo'][0]) <= set(plain['photo'][0]) <= set(pref['photo'][0]) | {
+        'ispublic', 'isfriend', 'isfamily'}
+    assert [p['isprimary'] for p in plain['photo']].count('1') == 1
+    rich = ok(fake, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+              extras=SAMPLE_EXTRAS)['photoset']['photo'][0]
+    eref = sample('flickr.photosets.getPhotos.json')['photoset']['photo'][0]
+    assert set(eref) - {'url_h', 'url_k', 'height_h', 'width_h', 'height_k', 'width_k', 'url_c',
+                        'height_c', 'width_c', 'url_l', 'height_l', 'width_l', 'place_id',
+                        'woeid', 'geo_is_family', 'geo_is_friend', 'geo_is_contact',
+                        'geo_is_public'} <= set(rich)
+
+
+def test_other_method_shapes(fake, token):
+    commented = pick(fake, lambda p: p.comments)
+    comments = ok(fake, token, 'flickr.photos.comments.getList', photo_id=commented.id)['comments']
+    cref = sample('flickr.photos.comments.getList.json')['comments']
+    assert set(comments) == set(cref) and set(cref['comment'][0]) <= set(comments['comment'][0])
+    assert [c['_content'] for c in comments['comment']] == [c.text for c in commented.comments]
+    quiet = pick(fake, lambda p: not p.comments)
+    assert ok(fake, token, 'flickr.photos.comments.getList', photo_id=quiet.id)['comments'] == {
+        'photo_id': quiet.id}
+    in_sets = pick(fake, lambda p: fake.account.albums_of(p.id))
+    ctx = ok(fake, token, 'flickr.photos.getAllContexts', photo_id=in_sets.id)
+    sref = sample('flickr.photos.getAllContexts.json')['set'][0]
+    assert {s['id'] for s in ctx['set']} == set(fake.account.albums_of(in_sets.id))
+    assert set(ctx['set'][0]) == set(sref)
+    check_types(ctx['set'][0], sref, sref)
+    alone = pick(fake, lambda p: not fake.account.albums_of(p.id))
+    assert ok(fake, token, 'flickr.photos.getAllContexts', photo_id=alone.id) == {'stat': 'ok'}
+    jpg = pick(fake, lambda p: p.originalformat == 'jpg' and not p.is_video)
+    exif = ok(fake, token, 'flickr.photos.getExif', photo_id=jpg.id)['photo']
+    eref = sample('flickr.photos.getExif.json')['photo']
+    assert set(exif) == set(eref) and set(eref['exif'][0]) <= set(exif['exif'][0])
+    person = ok(fake, token, 'flickr.people.getInfo', user_id=fake.user_nsid)['person']
+    assert set(sample('flickr.people.getInfo.json')['person']) <= set(person)
+    assert person['photos']['count'] == {'_content': 46}
+    login = ok(fake, token, 'flickr.test.login')
+    assert login == {'user': {'id': fake.user_nsid, 'username': {'_content': fake.username}},
+                     'stat': 'ok'}
+    favs = ok(fake, token, 'flickr.favorites.getList', extras='url_o')['photos']
+    assert set(favs) == {'page', 'pages', 'perpage', 'total', 'photo'} and favs['photo']
+    assert all(f['owner'] != fake.user_nsid for f in favs['photo'])
+    r = SESSION.get(favs['photo'][0]['url_o'], timeout=10)
+    assert r.status_code == 200 and r.content[:2] == b'\xff\xd8'
+
+
+def test_collections_gettree(fake, token):
+    tree = ok(fake, token, 'flickr.collections.getTree')['collections']['collection']
+    ref = sample('flickr.collections.getTree.json')['collections']['collection'][0]
+    model = fake.account.collections
+    assert [c['id'] for c in tree] == [c.id for c in model]
+
+    def walk(nodes, cols):
+        for node, col in zip(nodes, cols):
+            assert set(ref) - {'set'} <= set(node)
+            assert node['title'] == col.title
+            if col.children:
+                assert 'set' not in node
+                walk(node['collection'], col.children)
+            elif col.album_ids:
+                assert 'collection' not in node
+                assert [s['id'] for s in node['set']] == col.album_ids
+                assert all(set(s) == set(ref['set'][0]) for s in node['set'])
+            else:
+                assert 'set' not in node and 'collection' not in node
+    walk(tree, model)
+    sub = model[0].children[0]
+    one = ok(fake, token, 'flickr.collections.getTree', collection_id=sub.id)['collections']
+    assert [c['id'] for c in one['collection']] == [sub.id]
+    r = SESSION.get(tree[0]['iconlarge'], timeout=10)
+    assert r.status_code == 200 and r.headers['Content-Type'] == 'image/gif'
+
+
+def test_errors_match_samples(fake, token):
+    assert api(fake, token, 'flickr.photos.getInfo', photo_id='1') == sample('error.photo_not_found.json')
+    assert api(fake, token, 'flickr.photosets.getPhotos', photoset_id='1') == {
+        'stat': 'fail', 'code': 1, 'message': 'Photoset not found'}
+    assert api(fake, token, 'flickr.nonExistingMethod') == sample('error.method_not_found.json')
+    r = SESSION.post(fake.base_url + '/rest/', data={'method': 'flickr.test.login', 'api_key': 'zzz',
+                                                      'format': 'json', 'nojsoncallback': 1})
+    assert r.json() == sample('error.invalid_api_key.json')
+    assert r.headers['Content-Type'].startswith('application/json')
+    assert api(fake, token, 'flickr.people.getPhotos', user_id='12@N01')['code'] == 2
+
+
+def test_xml_and_jsonp_rendering(fake, token):
+    r = post(fake, token, 'flickr.auth.oauth.checkToken', format='rest')
+    assert r.headers['Content-Type'].startswith('text/xml')
+    assert r.text.startswith('<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="ok">')
+    rsp = ET.fromstring(r.content)
+    assert rsp.findtext('oauth/perms') == 'read' and rsp.findtext('oauth/token') == token[0]
+    assert rsp.find('oauth/user').attrib['nsid'] == fake.user_nsid
+    err = ET.fromstring(post(fake, token, 'flickr.photos.getInfo', photo_id='1', format='rest').content)
+    assert err.attrib['stat'] == 'fail' and err.find('err').attrib == {'code': '1', 'msg': 'Photo not found'}
+    # every title (NUL, 300 bytes, unicode) must survive as well-formed XML
+    xml = post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+               extras='description,tags', format='rest').content
+    photos = ET.fromstring(xml).find('photos')
+    assert photos.attrib['total'] == '46' and len(photos.findall('photo')) == 46
+    titles = {p.attrib['id']: p.attrib['title'] for p in photos.findall('photo')}
+    assert all(titles[i] == fake.account.photos[i].title.replace('\x00', '') for i in titles)
+    sets = ET.fromstring(post(fake, token, 'flickr.photosets.getList', format='rest').content)
+    assert len(sets.findall('photosets/photoset')) == 6
+    assert sets.find('photosets/photoset/title') is not None
+    jsonp = post(fake, token, 'flickr.test.login', nojsoncallback=None)
+    assert jsonp.text.startswith('jsonFlickrApi({') and jsonp.text.endswith('})')
+
+
+# -- OAuth ----------------------------------------------------------------------
+
+def test_signature_required_and_verified(fake, token):
+    # unsigned call with only the api_key
+    r = SESSION.post(fake.base_url + '/services/rest/', data={
+        'method': 'flickr.people.getPhotos', 'api_key': fake.api_key, 'user_id': 'me',
+        'format': 'json', 'nojsoncallback': 1})
+    assert r.json() == {'stat': 'fail', 'code': 99, 'message':
+                        'Insufficient permissions. Method requires read privileges; none granted.'}
+    # flickr.test.echo needs no auth
+    echo = SESSION.get(fake.base_url + '/rest/', params={
+        'method': 'flickr.test.echo', 'api_key': fake.api_key, 'foo': 'bar', 'format': 'json',
+        'nojsoncallback': 1}).json()
+    assert echo['stat'] == 'ok' and echo['foo'] == {'_content': 'bar'}
+    # tampered after signing
+    req = requests.Request('POST', fake.base_url + '/services/rest/', data={
+        'method': 'flickr.people.getPhotos', 'user_id': 'me', 'per_page': '7', 'format': 'json',
+        'nojsoncallback': '1'}, auth=OAuth1(fake.api_key, fake.api_secret, *token)).prepare()
+    req.body = req.body.replace(b'per_page=7', b'per_page=8')
+    req.headers['Content-Length'] = str(len(req.body))
+    assert SESSION.send(req).json() == {'stat': 'fail', 'code': 96, 'message': 'Invalid signature'}
+    # wrong token secret, wrong consumer secret
+    assert api(fake, (token[0], 'nope'), 'flickr.test.login')['code'] == 96
+    r = SESSION.post(fake.base_url + '/rest/', data={'method': 'flickr.test.login', 'format': 'json',
+                                                     'nojsoncallback': 1},
+                     auth=OAuth1(fake.api_key, 'wrong-secret', *token))
+    assert r.json()['code'] == 96
+    # unknown consumer key, signed
+    r = SESSION.post(fake.base_url + '/rest/', data={'method': 'flickr.test.login', 'format': 'json',
+                                                     'nojsoncallback': 1},
+                     auth=OAuth1('unknown-key', fake.api_secret, *token))
+    assert r.json() == sample('error.invalid_api_key.json')
+    # unknown token
+    assert api(fake, ('72157000000000000-0000000000000000', 'x'), 'flickr.test.login')['code'] == 98
+    # oauth params but no signature
+    r = SESSION.post(fake.base_url + '/rest/', data={
+        'method': 'flickr.test.login', 'format': 'json', 'nojsoncallback': 1,
+        'oauth_consumer_key': fake.api_key, 'oauth_token': token[0], 'oauth_nonce': 'x',
+        'oauth_timestamp': str(int(time.time())), 'oauth_signature_method': 'HMAC-SHA1'})
+    assert r.json() == {'stat': 'fail', 'code': 97, 'message': 'Missing signature'}
+    # a stale timestamp
+    r = SESSION.post(fake.base_url + '/rest/', data={'method': 'flickr.test.login', 'format': 'json',
+                                                     'nojsoncallback': 1},
+                     auth=OAuth1(fake.api_key, fake.api_secret, *token,
+                                 timestamp=str(int(time.time()) - 3600)))
+    assert r.json()['code'] == 96
+
+
+def test_reused_nonce_rejected_and_query_signing_works(fake, token):
+    req = requests.Request('POST', fake.base_url + '/services/rest/', data={
+        'method': 'flickr.test.login', 'format': 'json', 'nojsoncallback': '1'},
+        auth=OAuth1(fake.api_key, fake.api_secret, *token)).prepare()
+    assert SESSION.send(req).json()['stat'] == 'ok'
+    assert SESSION.send(req).json() == {'stat': 'fail', 'code': 96, 'message': 'Invalid signature'}
+    r = SESSION.get(fake.base_url + '/services/rest/', params={
+        'method': 'flickr.photos.getInfo', 'photo_id': fake.account.photostream_order()[0],
+        'format': 'json', 'nojsoncallback': '1', 'extras': 'a b,c/ü'},
+        auth=OAuth1(fake.api_key, fake.api_secret, *token, signature_type='query'))
+    assert r.json()['stat'] == 'ok'
+    # unicode in a form body is signed over its UTF-8 percent-encoding
+    assert ok(fake, token, 'flickr.test.echo', text='Ærø 夏 🌊 a+b&c=d')['text'] == {
+        '_content': 'Ærø 夏 🌊 a+b&c=d'}
+
+
+def test_revoked_token_fails_with_98(fresh):
+    tok = fresh.issue_token()
+    assert ok(fresh, tok, 'flickr.test.login')
+    fresh.revoke_token(tok[0])
+    assert api(fresh, tok, 'flickr.test.login') == {'stat': 'fail', 'code': 98,
+                                                    'message': 'Invalid auth token'}
+
+
+def test_oauth_endpoints_errors_and_callback_flow(fake):
+    url = fake.base_url + '/services/oauth/request_token'
+    r = SESSION.post(url, data={'oauth_callback': 'oob'}, auth=OAuth1('nobody', 'x'))
+    assert (r.status_code, r.text) == (401, 'oauth_problem=consumer_key_unknown')
+    r = SESSION.post(url, data={'oauth_callback': 'oob'}, auth=OAuth1(fake.api_key, 'wrong'))
+    assert r.status_code == 401 and r.text.startswith('oauth_problem=signature_invalid&debug_sbs=POST&')
+    # callback flow: authorize redirects to the callback with the verifier
+    r = SESSION.get(fake.base_url + '/oauth/request_token',
+                    auth=OAuth1(fake.api_key, fake.api_secret,
+                                callback_uri='http://localhost:9/cb?x=1'))
+    assert r.status_code == 200 and r.text.startswith('oauth_callback_confirmed=true&oauth_token=')
+    rt = dict(x.split('=') for x in r.text.split('&'))
+    r = SESSION.get(fake.base_url + '/oauth/authorize', params={'oauth_token': rt['oauth_token'],
+                                                                'perms': 'write'},
+                    allow_redirects=False)
+    assert r.status_code == 302
+    loc = r.headers['Location']
+    assert loc.startswith('http://localhost:9/cb?x=1&oauth_token=%s&oauth_verifier=' % rt['oauth_token'])
+    verifier = loc.rsplit('=', 1)[1]
+    acc = fake.base_url + '/oauth/access_token'
+    bad = SESSION.post(acc, auth=OAuth1(fake.api_key, fake.api_secret, rt['oauth_token'],
+                                        rt['oauth_token_secret'], verifier='000-000-000'))
+    assert (bad.status_code, bad.text) == (401, 'oauth_problem=token_rejected')
+    good = SESSION.post(acc, auth=OAuth1(fake.api_key, fake.api_secret, rt['oauth_token'],
+                                         rt['oauth_token_secret'], verifier=verifier))
+    assert good.status_code == 200
+    fields = dict(requests.utils.parse_qsl(good.text) if hasattr(requests.utils, 'parse_qsl')
+                  else __import__('urllib.parse').parse.parse_qsl(good.text))
+    assert set(fields) == {'fullname', 'oauth_token', 'oauth_token_secret', 'user_nsid', 'username'}
+    assert fields['user_nsid'] == fake.user_nsid
+    check = ok(fake, (fields['oauth_token'], fields['oauth_token_secret']), 'flickr.auth.oauth.checkToken')
+    assert check['oauth']['perms'] == {'_content': 'write'}
+    # the request token is single-use
+    again = SESSION.post(acc, auth=OAuth1(fake.api_key, fake.api_secret, rt['oauth_token'],
+                                          rt['oauth_token_secret'], verifier=verifier))
+    assert again.status_code == 401
+
+
+def test_flickrapi_login_and_photostream_walk(fake, tmp_path):
+    import flickrapi
+    flickr = fake.login_with_flickrapi(tmp_path / 'tokens')
+    assert isinstance(flickr, flickrapi.FlickrAPI)
+    assert flickr.token_valid(perms='read')
+    seen, page = [], 1
+    while True:
+        rsp = flickr.people.getPhotos(user_id='me', extras='url_o,original_format', per_page=10,
+                                      page=page)
+        seen += [p['id'] for p in rsp['photos']['photo']]
+        assert all(p['url_o'].startswith(fake.base_url + '/static/') for p in rsp['photos']['photo'])
+        if page >= rsp['photos']['pages']:
+            break
+        page += 1
+    assert seen == fake.account.photostream_order()
+    # a new FlickrAPI object finds the token in the cache and it is still valid
+    again = flickrapi.FlickrAPI(fake.api_key, fake.api_secret, format='parsed-json',
+                                token_cache_location=str(tmp_path / 'tokens'))
+    assert again.token_valid(perms='read')
+    assert again.test.login()['user']['id'] == fake.user_nsid
+    assert not again.token_valid(perms='write')
+
+
+# -- paging -----------------------------------------------------------------------
+
+@pytest.mark.parametrize('per_page', [7, 500])
+def test_people_getphotos_paging_covers_everything_once(fake, token, per_page):
+    ids, last = walk_stream(fake, token, per_page)
+    assert ids == fake.account.photostream_order()
+    assert last['pages'] == -(-46 // per_page) and last['perpage'] == per_page and last['total'] == '46'
+
+
+def test_paging_edges(fake, token):
+    past = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=7, page=99)['photos']
+    assert past['photo'] == [] and past['pages'] == 7 and past['page'] == 99
+    capped = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5000)['photos']
+    assert capped['perpage'] == 500
+    default = ok(fake, token, 'flickr.people.getPhotos', user_id='me')['photos']
+    assert default['perpage'] == 100
+    stream = fake.account.photostream_order()
+    lo = fake.account.photos[stream[30]].dateupload
+    hi = fake.account.photos[stream[10]].dateupload
+    window, _ = walk_stream(fake, token, 5, min_upload_date=lo, max_upload_date=hi)
+    assert window == [i for i in stream if lo <= fake.account.photos[i].dateupload <= hi]
+    private, _ = walk_stream(fake, token, 100, privacy_filter=5)
+    assert private and all(not (fake.account.photos[i].ispublic or fake.account.photos[i].isfriend
+                                or fake.account.photos[i].isfamily) for i in private)
+
+
+def test_photosets_getphotos_paging(fake, token):
+    for album in fake.account.albums.values():
+        got, page = [], 1
+        while True:
+            data = ok(fake, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                      per_page=3, page=page)['photoset']
+            got += [p['id'] for p in data['photo']]
+            assert data['per_page'] == data['perpage'] == 3
+            if page >= data['pages']:
+                break
+            page += 1
+        assert got == album.photo_ids
+    album = next(a for a in fake.account.albums.values()
+                 if any(fake.account.photos[i].is_video for i in a.photo_ids))
+    vids = ok(fake, token, 'flickr.photosets.getPhotos', photoset_id=album.id, media='videos',
+              extras='media')['photoset']['photo']
+    assert vids and all(p['media'] == 'video' for p in vids)
+
+
+# -- files ------------------------------------------------------------------------
+
+def test_original_files_match_and_are_valid_images(fake, token):
+    data = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+              extras='url_o,original_format,media,url_q')['photos']['photo']
+    seen = set()
+    for p in data:
+        photo = fake.account.photos[p['id']]
+        r = SESSION.get(p['url_o'], timeout=10)
+        assert r.status_code == 200
+        assert int(r.headers['Content-Length']) == len(r.content)
+        fmt = p['originalformat']
+        assert r.headers['Content-Type'] == {'jpg': 'image/jpeg', 'png': 'image/png',
+                                             'gif': 'image/gif'}[fmt]
+        {'jpg': jpeg_valid, 'png': png_valid, 'gif': gif_valid}[fmt](r.content)
+        if photo.is_video:
+            assert r.content == fake.still_file_bytes(photo.id)
+        else:
+            assert r.content == fake.photo_file_bytes(photo.id)
+            assert 14_000 * 0.99 <= len(r.content) <= 26_000 * 1.01
+            seen.add(fmt)
+        q = SESSION.get(p['url_q'], timeout=10)
+        assert q.status_code == 200 and q.headers['Content-Type'] == 'image/jpeg'
+        jpeg_valid(q.content)
+        assert len(q.content) < 3000
+    assert seen == {'jpg', 'png', 'gif'}
+    sizes = {len(fake.photo_file_bytes(i)) for i in fake.account.photos}
+    assert len(sizes) > 10, 'sizes should vary per photo'
+
+
+def test_static_404s_head_and_range(fake):
+    ph = pick(fake, lambda p: not p.is_video)
+    url = fakeflickr.static_url(fake.base_url, ph, '_o')
+    assert SESSION.get(url.replace(ph.originalsecret, '0' * 10)).status_code == 404
+    assert SESSION.get(url.replace('/static/%s/' % ph.server, '/static/1/')).status_code == 404
+    assert SESSION.get(fake.base_url + '/static/1/1_abc_o.jpg').status_code == 404
+    assert SESSION.get(fake.base_url + '/nothing-here').status_code == 404
+    head = SESSION.head(url)
+    assert head.status_code == 200 and int(head.headers['Content-Length']) == len(
+        fake.photo_file_bytes(ph.id)) and head.content == b''
+    part = SESSION.get(url, headers={'Range': 'bytes=100-'})
+    assert part.status_code == 206 and part.content == fake.photo_file_bytes(ph.id)[100:]
+    assert part.headers['Content-Range'].startswith('bytes 100-')
+
+
+def test_video_play_redirects(fake, token):
+    for video in (p for p in fake.account.photos.values() if p.is_video):
+        sizes = {s['label']: s for s in ok(fake, token, 'flickr.photos.getSizes',
+                                            photo_id=video.id)['sizes']['size']}
+        label = 'Video Original' if video.video_original_available else 'Site MP4'
+        first = SESSION.get(sizes[label]['source'], allow_redirects=False)
+        assert first.status_code == 302
+        loc = first.headers['Location']
+        assert re.match(r'%s/video/%s/[0-9a-f]+/(orig|site)\.(mp4|mov)\?s=\S+$'
+                        % (re.escape(fake.base_url), video.id), loc)
+        r = SESSION.get(sizes[label]['source'])
+        assert r.status_code == 200 and r.content == fake.photo_file_bytes(video.id)
+        assert r.content[4:8] == b'ftyp'
+        want = 'video/quicktime' if video.video_original_available and video.video_ext == 'mov' \
+            else 'video/mp4'
+        assert r.headers['Content-Type'] == want
+        assert int(r.headers['Content-Length']) == len(r.content)
+        if not video.video_original_available:
+            assert SESSION.get(fakeflickr.play_url(fake.base_url, fake.account, video, 'orig')
+                               ).status_code == 404
+        assert SESSION.get(loc.split('?')[0]).status_code == 403       # unsigned static URL
+        mobile = SESSION.get(sizes['Mobile MP4']['source'])
+        assert mobile.status_code == 200 and mobile.content[4:8] == b'ftyp'
+
+
+# -- faults -------------------------------------------------------------------------
+
+def test_random_fault_switches(fake, token):
+    url = fakeflickr.static_url(fake.base_url, pick(fake, lambda p: not p.is_video), '_o')
+    f = fake.faults
+    f.error_rate = 1.0
+    assert post(fake, token, 'flickr.test.login').status_code in (500, 502, 503)
+    assert SESSION.get(url).status_code in (500, 502, 503)
+    f.reset()
+    f.rate_429, f.retry_after = 1.0, 7
+    r = post(fake, token, 'flickr.test.login')
+    assert r.status_code == 429 and r.headers['Retry-After'] == '7'
+    f.reset()
+    f.fail_105_rate = 1.0
+    assert api(fake, token, 'flickr.test.login') == {'stat': 'fail', 'code': 105,
+                                                     'message': 'Service currently unavailable'}
+    assert SESSION.get(url).status_code == 200, '105 never hits files'
+    f.reset()
+    f.html_rate = 1.0
+    r = post(fake, token, 'flickr.test.login')
+    assert r.status_code == 200 and r.headers['Content-Type'].startswith('text/html')
+    with pytest.raises(ValueError):
+        r.json()
+    f.reset()
+    f.drop_rate = 1.0
+    with pytest.raises(requests.ConnectionError):
+        post(fake, token, 'flickr.test.login', session=requests.Session())
+    f.reset()
+    f.truncate_rate = 1.0
+    for target in ('api', 'file'):
+        try:
+            r = SESSION.get(url) if target == 'file' else post(fake, token, 'flickr.test.login')
+            assert len(r.content) < int(r.headers['Content-Length'])
+        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError):
+            pass
+    f.reset()
+    f.drop_rate, f.targets = 1.0, 'file'
+    assert ok(fake, token, 'flickr.test.login')
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=5)
+    f.reset()
+    f.error_rate, f.kind_targets = 1.0, {'error': 'api'}
+    assert SESSION.get(url).status_code == 200
+    assert post(fake, token, 'flickr.test.login').status_code >= 500
+
+
+def test_fault_rates_are_probabilistic_and_seeded(fake, token):
+    fake.faults.update(error_rate=0.5, fault_seed=42, targets='api')
+    a = [post(fake, token, 'flickr.test.login').status_code for _ in range(40)]
+    fake.faults.fault_seed = 42
+    b = [post(fake, token, 'flickr.test.login').status_code for _ in range(40)]
+    assert a == b and 200 in a and any(s >= 500 for s in a)
+
+
+def test_scheduled_one_shot_faults(fake, token):
+    fake.reset_stats()
+    f = fake.faults
+    url = fakeflickr.static_url(fake.base_url, pick(fake, lambda p: not p.is_video), '_o')
+    f.schedule('503', count=2, target='api')
+    assert [post(fake, token, 'flickr.test.login').status_code for _ in range(3)] == [503, 503, 200]
+    f.schedule('429', target='api', method='flickr.people.getPhotos')
+    assert post(fake, token, 'flickr.test.login').status_code == 200
+    r = post(fake, token, 'flickr.people.getPhotos', user_id='me')
+    assert r.status_code == 429 and r.headers['Retry-After'] == '1'
+    f.schedule('empty', target='file')
+    r = SESSION.get(url)
+    assert r.status_code == 200 and r.content == b'' and r.headers['Content-Length'] == '0'
+    f.schedule('truncate', target='file')
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+        SESSION.get(url)
+    f.schedule('drop', target='file')
+    with pytest.raises(requests.ConnectionError):
+        SESSION.get(url)
+    assert SESSION.get(url).status_code == 200
+    f.schedule('105', target='api')
+    assert api(fake, token, 'flickr.test.login')['code'] == 105
+    f.schedule('html', target='any')
+    assert SESSION.get(url).headers['Content-Type'].startswith('text/html')
+    f.schedule('500')
+    f.schedule('502')
+    assert SESSION.get(url).status_code == 500
+    assert post(fake, token, 'flickr.test.login').status_code == 502
+    with pytest.raises(ValueError):
+        f.schedule('bogus')
+    stats = fake.stats()
+    assert stats['faults'] == {'503': 2, '429': 1, 'empty': 1, 'truncate': 1, 'drop': 1,
+                               '105': 1, 'html': 1, '500': 1, '502': 1}
+    assert stats['api_calls']['flickr.test.login'] >= 6 and stats['file_requests'] >= 6
+
+
+def test_hourly_limit(fresh):
+    tok = fresh.issue_token()
+    fresh.faults.hourly_limit = 3
+    assert [post(fresh, tok, 'flickr.test.login').status_code for _ in range(3)] == [200] * 3
+    r = post(fresh, tok, 'flickr.test.login')
+    assert r.status_code == 429 and 3500 <= int(r.headers['Retry-After']) <= 3600
+    assert fresh.stats()['faults'] == {'hourly_limit': 1}
+    fresh.add_consumer('other-key', 'other-secret')
+    other = fresh.oauth.issue_access('other-key', 'read', fresh.user_nsid)
+    r = SESSION.post(fresh.base_url + '/rest/', data={'method': 'flickr.test.login',
+                                                       'format': 'json', 'nojsoncallback': 1},
+                     auth=OAuth1('other-key', 'other-secret', *other))
+    assert r.json()['stat'] == 'ok', 'the limit is per key'
+
+
+def test_latency_and_bandwidth(fake, token):
+    fake.faults.api_latency = 0.3
+    t = time.time()
+    ok(fake, token, 'flickr.test.login')
+    assert time.time() - t >= 0.3
+    fake.faults.reset()
+    ph = pick(fake, lambda p: not p.is_video)
+    size = len(fake.photo_file_bytes(ph.id))
+    fake.faults.bandwidth = size * 3           # ~0.33 s for the file
+    fake.faults.file_latency = 0.1
+    t = time.time()
+    r = SESSION.get(fakeflickr.static_url(fake.base_url, ph, '_o'))
+    assert r.content == fake.photo_file_bytes(ph.id)
+    assert time.time() - t >= 0.35
+
+
+# -- mutations ----------------------------------------------------------------------
+
+def test_replace_photo(fresh):
+    tok = fresh.issue_token()
+    ph = pick(fresh, lambda p: not p.is_video)
+    before = ok(fresh, tok, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    old_url = fakeflickr.static_url(fresh.base_url, ph, '_o')
+    old_q = fakeflickr.static_url(fresh.base_url, ph, '_q')
+    old_bytes = SESSION.get(old_url).content
+    fresh.replace_photo(ph.id)
+    after = ok(fresh, tok, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    assert after['originalsecret'] != before['originalsecret'] and after['secret'] != before['secret']
+    assert int(after['dates']['lastupdate']) > int(before['dates']['lastupdate'])
+    assert SESSION.get(old_url).status_code == 404 and SESSION.get(old_q).status_code == 404
+    new = SESSION.get(fakeflickr.static_url(fresh.base_url, ph, '_o'))
+    assert new.status_code == 200 and new.content != old_bytes
+    assert new.content == fresh.photo_file_bytes(ph.id)
+    rec = ok(fresh, tok, 'flickr.photos.recentlyUpdated', min_date=str(ph.lastupdate),
+             extras='last_update')['photos']['photo']
+    assert [p['id'] for p in rec] == [ph.id]
+
+
+def test_edit_photo_and_logical_clock(fresh):
+    tok = fresh.issue_token()
+    ph = pick(fresh, lambda p: True)
+    stamps = []
+    for n in range(3):                            # same wall-clock second: still increasing
+        fresh.edit_photo(ph.id, title='T%d' % n, description='D', tags=['x y'])
+        stamps.append(ph.lastupdate)
+    assert stamps[0] < stamps[1] < stamps[2]
+    info = ok(fresh, tok, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    assert info['title'] == {'_content': 'T2'} and info['dates']['lastupdate'] == str(stamps[2])
+    assert info['tags']['tag'][0]['raw'] == 'x y' and info['tags']['tag'][0]['_content'] == 'xy'
+
+
+def test_add_comment_changes_count_not_lastupdate(fresh):
+    tok = fresh.issue_token()
+    ph = pick(fresh, lambda p: True)
+    last = ph.lastupdate
+
+    def count():
+        rows = ok(fresh, tok, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                  extras='count_comments,last_update')['photos']['photo']
+        row = next(r for r in rows if r['id'] == ph.id)
+        return int(row['count_comments']), row['lastupdate']
+    n, _ = count()
+    cid = fresh.add_comment(ph.id, 'Hello ☃')
+    assert count() == (n + 1, str(last))
+    comments = ok(fresh, tok, 'flickr.photos.comments.getList', photo_id=ph.id)['comments']['comment']
+    assert comments[-1]['id'] == cid and comments[-1]['_content'] == 'Hello ☃'
+
+
+def test_album_mutations(fresh):
+    tok = fresh.issue_token()
+    acct = fresh.account
+
+    def sets():
+        return {s['id']: s for s in ok(fresh, tok, 'flickr.photosets.getList')['photosets']['photoset']}
+    aid = acct.album_order()[0]
+    before = sets()[aid]
+    fresh.rename_album(aid, 'Renamed / album')
+    after = sets()[aid]
+    assert after['title'] == {'_content': 'Renamed / album'}
+    assert int(after['date_update']) > int(before['date_update'])
+    new_order = list(reversed(acct.albums[aid].photo_ids))
+    fresh.reorder_album(aid, new_order)
+    got = ok(fresh, tok, 'flickr.photosets.getPhotos', photoset_id=aid)['photoset']['photo']
+    assert [p['id'] for p in got] == new_order
+    assert int(sets()[aid]['date_update']) > int(after['date_update'])
+    outsider = next(i for i in acct.photos if i not in acct.albums[aid].photo_ids)
+    fresh.add_to_album(aid, outsider)
+    assert ok(fresh, tok, 'flickr.photosets.getPhotos', photoset_id=aid)['photoset']['photo'][-1]['id'] == outsider
+    fresh.remove_from_album(aid, outsider)
+    assert outsider not in acct.albums[aid].photo_ids
+    new = fresh.create_album('Brand new', [outsider], description='d')
+    assert list(sets())[0] == new and sets()[new]['primary'] == outsider
+    in_collection = next(a for c in acct.iter_collections() for a in c.album_ids)
+    fresh.delete_album(in_collection)
+    assert in_collection not in sets()
+    tree = json.dumps(ok(fresh, tok, 'flickr.collections.getTree'))
+    assert in_collection not in tree
+    assert api(fresh, tok, 'flickr.photosets.getPhotos', photoset_id=in_collection)['code'] == 1
+    fresh.remove_from_album(new, outsider)          # last photo: the album goes away
+    assert new not in sets()
+
+
+def test_add_and_delete_photo(fresh):
+    tok = fresh.issue_token()
+    aid = fresh.account.album_order()[-1]
+    pid = fresh.add_photo(media='photo', fmt='png', title='New one', albums=[aid])
+    vid = fresh.add_photo(media='video', fmt='mov', title='New clip')
+    stream, _ = walk_stream(fresh, tok, 500)
+    assert stream[:2] == [vid, pid]
+    assert re.fullmatch(r'\d{10,11}', pid)
+    png_valid(SESSION.get(fakeflickr.static_url(fresh.base_url, fresh.account.photos[pid], '_o')).content)
+    assert fresh.account.photos[vid].video_ext == 'mov' and fresh.photo_file_bytes(vid)[4:12] == b'ftypqt  '
+    assert pid in fresh.account.albums[aid].photo_ids
+    old = stream[-1]
+    url = fakeflickr.static_url(fresh.base_url, fresh.account.photos[old], '_o')
+    fresh.delete_photo(old)
+    assert api(fresh, tok, 'flickr.photos.getInfo', photo_id=old)['code'] == 1
+    assert old not in walk_stream(fresh, tok, 500)[0]
+    assert SESSION.get(url).status_code == 404
+    assert all(old not in a.photo_ids for a in fresh.account.albums.values())
+    with pytest.raises(KeyError):
+        fresh.delete_photo(old)
+
+
+def test_collection_mutations(fresh):
+    tok = fresh.issue_token()
+    a1, a2 = fresh.account.album_order()[:2]
+    ids = fresh.set_collections([
+        {'title': 'Outer', 'collections': [{'title': 'Inner', 'sets': [a1, a2]}]},
+        {'title': 'Empty', 'description': 'nothing'}])
+    assert len(ids) == 3
+    tree = ok(fresh, tok, 'flickr.collections.getTree')['collections']['collection']
+    assert [c['title'] for c in tree] == ['Outer', 'Empty'] and 'set' not in tree[1]
+    assert [s['id'] for s in tree[0]['collection'][0]['set']] == [a1, a2]
+    fresh.rename_collection(ids[1], 'Inner renamed')
+    tree = ok(fresh, tok, 'flickr.collections.getTree')['collections']['collection']
+    assert tree[0]['collection'][0]['title'] == 'Inner renamed'
+    fresh.delete_collection(ids[0])
+    tree = ok(fresh, tok, 'flickr.collections.getTree')['collections']['collection']
+    assert [c['title'] for c in tree] == ['Empty']
+
+
+# -- control endpoint, CLI, concurrency -------------------------------------------------
+
+def test_control_endpoint(fresh):
+    base = fresh.base_url + '/_fake/'
+    tok = requests.post(base + 'token', json={}).json()
+    assert ok(fresh, (tok['oauth_token'], tok['oauth_token_secret']), 'flickr.test.login')
+    stats = requests.get(base + 'stats').json()
+    assert stats['api_calls'] == {'flickr.test.login': 1} and stats['api_total'] == 1
+    assert requests.post(base + 'reset_stats').json() == {'stat': 'ok'}
+    assert requests.get(base + 'stats').json()['api_total'] == 0
+    faults = requests.post(base + 'faults', json={'api_latency': 0.01, 'schedule': {
+        'kind': '503', 'target': 'api'}}).json()
+    assert faults['api_latency'] == 0.01 and faults['scheduled'][0]['kind'] == '503'
+    assert fresh.faults.api_latency == 0.01
+    assert post(fresh, (tok['oauth_token'], tok['oauth_token_secret']), 'flickr.test.login').status_code == 503
+    assert requests.post(base + 'faults', json={'bogus': 1}).status_code == 400
+    pid = fresh.account.photostream_order()[0]
+    r = requests.post(base + 'mutate', json={'action': 'edit_photo',
+                                             'args': {'photo_id': pid, 'title': 'via http'}})
+    assert r.status_code == 200 and r.json()['stat'] == 'ok'
+    assert fresh.account.photos[pid].title == 'via http'
+    r = requests.post(base + 'mutate', json={'action': 'add_comment',
+                                             'args': {'photo_id': pid, 'text': 'hi'}})
+    assert r.json()['result'] == fresh.account.photos[pid].comments[-1].id
+    assert requests.post(base + 'mutate', json={'action': 'stop', 'args': {}}).status_code == 400
+    assert requests.post(base + 'mutate', json={'action': 'delete_photo',
+                                                'args': {'photo_id': '1'}}).status_code == 400
+    info = requests.get(base + 'info').json()
+    assert info['user_nsid'] == fresh.user_nsid and info['api_key'] == fresh.api_key
+
+
+def test_cli_serves_and_stops():
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), 'fakeflickr.py'),
+                             '--photos', '30', '--videos', '2', '--albums', '3', '--collections', '2',
+                             '--seed', '5', '--file-size', '3000', '--latency-ms', '1', '--port', '0',
+                             '--no-hostile-names'], stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline().strip()
+        assert first.startswith('FLICKR_API_BASE=http://127.0.0.1:')
+        key = proc.stdout.readline().strip()
+        assert key == 'FLICKR_API_KEY=fake-api-key'
+        base = first.split('=', 1)[1]
+        info = requests.get(base + '/_fake/info', timeout=5).json()
+        assert info['photos'] == 32 and info['albums'] == 3
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_concurrent_keep_alive_clients(fake, token):
+    errors = []
+
+    def worker():
+        s = requests.Session()
+        try:
+            for _ in range(10):
+                ids, _ = walk_stream_with(s)
+                assert ids == fake.account.photostream_order()
+        except Exception as exc:                       # pragma: no cover
+            errors.append(exc)
+
+    def walk_stream_with(s):
+        ids, page = [], 1
+        while True:
+            data = post(fake, token, 'flickr.people.getPhotos', session=s, user_id='me',
+                        per_page=20, page=page).json()['photos']
+            ids += [p['id'] for p in data['photo']]
+            if page >= data['pages']:
+                return ids, data
+            page += 1
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

@@ -1,0 +1,1465 @@
+#!/usr/bin/env python3
+"""flickrmirrorer: keep a complete, trustworthy local mirror of your own Flickr account.
+
+    ./flickrmirrorer.py /mnt/backup/flickr/
+
+The pipeline, one section of this file per stage, in data-flow order:
+
+  1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
+  2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
+  3. list       walk the photostream page by page (500 a page) with every extra we need,
+                then the albums (photosets.getList) and the collection tree
+  4. plan       compare each listed photo with what the destination holds (its .metadata
+                JSON): download, refresh metadata, or nothing.  Unchanged photos cost no
+                per-photo API call.
+  5. act        download in parallel to temporary names, check, fsync, rename; write the
+                metadata JSON atomically; rebuild album / collection symlink directories
+  6. tidy       delete what is gone from Flickr (only with --delete-unknown, only after a
+                complete listing, capped); drop stale album and collection directories
+  7. report     statistics; exit status 0 all mirrored, 1 some items failed,
+                2 usage / configuration / login error, 130 interrupted
+
+Output tree:
+
+    dest/photostream/12345.jpg                 the original file
+    dest/photostream/12345.jpg.metadata        JSON: photos.getInfo, listing extras, file hash
+    dest/Not in any album/12345.jpg -> ../photostream/12345.jpg
+    dest/Albums/Waterfalls - 6789/1_12346.jpg -> ../../photostream/12346.jpg
+    dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
+    dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
+"""
+
+import argparse
+import concurrent.futures
+import configparser
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import dateutil.parser
+import flickrapi
+import flickrapi.auth
+import requests
+import tenacity
+
+VERSION = '1.0.0'
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+PAGE_SIZE = 500
+# Everything the listing can tell us, so that unchanged photos need no per-photo call.
+# 'views' is left out on purpose: it changes daily and would rewrite every metadata file.
+LISTING_EXTRAS = ('description,license,date_upload,date_taken,owner_name,original_format,'
+                  'last_update,geo,tags,machine_tags,o_dims,media,path_alias,url_o,'
+                  'count_comments,count_faves')
+VOLATILE_KEYS = ('views', 'count_views')
+
+PHOTOSTREAM_DIR = 'photostream'
+ALBUMS_DIR = 'Albums'
+COLLECTIONS_DIR = 'Collections'
+NOT_IN_ALBUM_DIR = 'Not in any album'
+METADATA_SUFFIX = '.metadata'
+DIR_METADATA_NAME = 'metadata'
+TMP_PREFIX = '.flickrmirrorer-tmp-'
+LOCK_NAME = '.flickrmirrorer.lock'
+METADATA_FORMAT = 1
+
+MAX_NAME_BYTES = 255
+DOWNLOAD_CHUNK = 1 << 20
+DEFAULT_JOBS = 6
+DEFAULT_MAX_CALLS_PER_HOUR = 3500
+MAX_ERRORS_IN_A_ROW = 50
+DELETE_SHARE_LIMIT = 0.10
+DELETE_COUNT_FLOOR = 50
+
+NO_API_KEY_HELP = (
+    'No Flickr API key.  flickrmirrorer needs its own API key: create one (free, "non-commercial") '
+    'at https://www.flickr.com/services/apps/create/ and pass it with --api-key KEY --api-secret '
+    'SECRET, or set FLICKR_API_KEY and FLICKR_API_SECRET, or write them to %s as\n'
+    '[flickr]\napi_key = KEY\napi_secret = SECRET')
+
+# Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
+FLICKR_NOT_FOUND = 1
+FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
+FLICKR_TRANSIENT_CODES = (0, 105, 106)
+TRANSIENT_HTTP_STATUSES = (429, 500, 502, 503, 504)
+
+
+# ---------------------------------------------------------------------------
+# Errors: what stops the run (with its exit status) and what only skips an item
+# ---------------------------------------------------------------------------
+
+class FatalError(Exception):
+    """Stops the run with a one-line message and the given exit status."""
+
+    def __init__(self, message, status=EXIT_PARTIAL):
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(FatalError):
+    def __init__(self, message):
+        super().__init__(message, EXIT_USAGE)
+
+
+class TransientError(Exception):
+    """Worth retrying: the network, a 5xx, a 429, or Flickr's "service unavailable"."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ItemError(Exception):
+    """One photo cannot be mirrored now; report it, skip it, go on."""
+
+
+class NotFoundError(ItemError):
+    pass
+
+
+class VideoUnavailable(ItemError):
+    """Flickr offers no downloadable original of this video."""
+
+
+# ---------------------------------------------------------------------------
+# Configuration: API key, endpoints
+# ---------------------------------------------------------------------------
+
+def default_config_path():
+    base = os.environ.get('XDG_CONFIG_HOME') or os.path.expanduser('~/.config')
+    return os.path.join(base, 'flickrmirrorer', 'config.ini')
+
+
+def find_api_credentials(args, environ):
+    """The API key and secret from the flags, the environment or the config file, in that order."""
+    key, secret = args.api_key, args.api_secret
+    key = key or environ.get('FLICKR_API_KEY')
+    secret = secret or environ.get('FLICKR_API_SECRET')
+    config_path = args.config or default_config_path()
+    if not (key and secret) and os.path.exists(config_path):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(config_path, encoding='utf-8')
+        except (configparser.Error, UnicodeDecodeError) as e:
+            raise FatalError('Cannot read %s: %s' % (config_path, str(e).splitlines()[0]), EXIT_USAGE)
+        key = key or parser.get('flickr', 'api_key', fallback=None)
+        secret = secret or parser.get('flickr', 'api_secret', fallback=None)
+    elif args.config and not os.path.exists(config_path):
+        raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
+    if not (key and secret):
+        raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
+    return key.strip(), secret.strip()
+
+
+def configure_endpoints(base):
+    """Point flickrapi at another Flickr (the local emulation in tests).  Unset: the real one."""
+    if not base:
+        return
+    base = base.rstrip('/')
+    flickrapi.FlickrAPI.REST_URL = base + '/rest/'
+    oauth = flickrapi.auth.OAuthFlickrInterface
+    oauth.REQUEST_TOKEN_URL = base + '/oauth/request_token'
+    oauth.AUTHORIZE_URL = base + '/oauth/authorize'
+    oauth.ACCESS_TOKEN_URL = base + '/oauth/access_token'
+
+
+# ---------------------------------------------------------------------------
+# Reporting: stdout for routine status, stderr for errors, statistics
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    new: int = 0
+    updated: int = 0
+    metadata_updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    albums_updated: int = 0
+    collections_updated: int = 0
+    api_calls: Counter = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+
+    def lines(self):
+        calls = sum(self.api_calls.values())
+        by_method = ', '.join('%s %d' % (m.replace('flickr.', ''), n)
+                              for m, n in sorted(self.api_calls.items()))
+        return [
+            'New photos / videos: %d' % self.new,
+            'Updated photos / videos: %d' % self.updated,
+            'Updated metadata: %d' % self.metadata_updated,
+            'Deleted photos / videos: %d' % self.deleted,
+            'Skipped (ignored media type): %d' % self.skipped,
+            'Failed: %d' % self.failed,
+            'Updated albums: %d' % self.albums_updated,
+            'Updated collections: %d' % self.collections_updated,
+            'Downloaded: %s' % human_bytes(self.bytes),
+            'API calls: %d%s' % (calls, ' (%s)' % by_method if calls else ''),
+            'Elapsed: %.1f s' % (time.monotonic() - self.started),
+        ]
+
+
+def human_bytes(n):
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if n < 1024 or unit == 'GiB':
+            return ('%d %s' if unit == 'B' else '%.1f %s') % (n, unit)
+        n /= 1024.0
+
+
+class Reporter:
+    """Thread-safe output: info to stdout (not under -q), details under -v, errors to stderr."""
+
+    def __init__(self, quiet=False, verbose=False):
+        self.quiet = quiet
+        self.verbose = verbose
+        self._lock = threading.Lock()
+
+    def _write(self, stream, message):
+        with self._lock:
+            stream.write(message + '\n')
+            stream.flush()
+
+    def info(self, message):
+        if not self.quiet:
+            self._write(sys.stdout, message)
+
+    def detail(self, message):
+        if self.verbose and not self.quiet:
+            self._write(sys.stdout, message)
+
+    def error(self, message):
+        self._write(sys.stderr, 'Error: ' + message)
+
+    def warning(self, message):
+        self._write(sys.stderr, 'Warning: ' + message)
+
+    def prompt(self, message):
+        """Login instructions: always shown, on stderr so that stdout stays status only."""
+        self._write(sys.stderr, message)
+
+
+# ---------------------------------------------------------------------------
+# Pacing and retries: stay under Flickr's hourly budget, ride out transient failures
+# ---------------------------------------------------------------------------
+
+class CallPacer:
+    """At most `per_hour` API calls in any sliding hour; a 429 pauses everybody.
+
+    Flickr allows about 3600 calls per hour per key.  A sliding window lets a small run go
+    at full speed while a big first mirror is held to the budget."""
+
+    def __init__(self, per_hour, clock=time.monotonic, sleep=time.sleep, window=3600.0):
+        self.per_hour = per_hour
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._calls = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self):
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._calls and self._calls[0] <= now - self.window:
+                    self._calls.popleft()
+                wait = self._paused_until - now
+                if wait <= 0 and len(self._calls) < self.per_hour:
+                    self._calls.append(now)
+                    return
+                if wait <= 0:
+                    wait = self._calls[0] + self.window - now
+            self._sleep(min(max(wait, 0.01), 60))
+
+    def pause(self, seconds):
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 6
+    initial_wait: float = 1.0
+    max_wait: float = 120.0
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def sleep(self, seconds):
+        """Wait before a retry, but wake up at once on Ctrl+C."""
+        if self.stop_event.wait(seconds):
+            raise KeyboardInterrupt
+
+
+def retry_wait(policy):
+    """Exponential backoff with jitter, or what the server's Retry-After asked for."""
+    backoff = (tenacity.wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+               + tenacity.wait_random(0, policy.initial_wait))
+
+    def wait(retry_state):
+        exc = retry_state.outcome.exception()
+        retry_after = getattr(exc, 'retry_after', None)
+        if retry_after is not None:
+            return min(retry_after, 3600.0) + random.uniform(0, policy.initial_wait)
+        return backoff(retry_state)
+    return wait
+
+
+def with_retries(policy, operation, reporter, what):
+    """Run `operation()` until it succeeds, retrying TransientError as the policy says."""
+    def log(retry_state):
+        reporter.detail('Retrying %s after: %s' % (what, retry_state.outcome.exception()))
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientError),
+        wait=retry_wait(policy),
+        stop=tenacity.stop_after_attempt(policy.attempts),
+        before_sleep=log,
+        sleep=policy.sleep,
+        reraise=True)
+    return retrying(operation)
+
+
+def parse_retry_after(value):
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = dateutil.parser.parse(value)
+            return max(0.0, when.timestamp() - time.time())
+        except (ValueError, OverflowError):
+            return None
+
+
+def raise_for_transient_status(response, *args, **kwargs):
+    """requests response hook: turn 429 and 5xx into TransientError, keeping Retry-After.
+
+    flickrapi would otherwise collapse them into a FlickrError and lose the header."""
+    if response.status_code in TRANSIENT_HTTP_STATUSES:
+        raise TransientError('HTTP %d from %s' % (response.status_code, response.url.split('?')[0]),
+                             parse_retry_after(response.headers.get('Retry-After')))
+
+
+# ---------------------------------------------------------------------------
+# Flickr API: one method per Flickr method, paced, retried, errors classified
+# ---------------------------------------------------------------------------
+
+class FlickrClient:
+    """A thin wrapper around flickrapi, safe to share between worker threads.
+
+    Each thread gets its own flickrapi object with its own connection-pooled session."""
+
+    def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60):
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.token = token
+        self.pacer = pacer
+        self.stats = stats
+        self.policy = policy
+        self.reporter = reporter
+        self.timeout = timeout
+        self._local = threading.local()
+        self._stats_lock = threading.Lock()
+
+    def _flickr(self):
+        flickr = getattr(self._local, 'flickr', None)
+        if flickr is None:
+            flickr = flickrapi.FlickrAPI(self.api_key, self.api_secret, token=self.token,
+                                         format='parsed-json', timeout=self.timeout)
+            session = requests.Session()
+            session.hooks['response'].append(raise_for_transient_status)
+            flickr.flickr_oauth.session = session
+            self._local.flickr = flickr
+        return flickr
+
+    def call(self, method, **params):
+        """Call a Flickr method; returns the parsed JSON.  Every attempt is signed anew."""
+        def attempt():
+            self.pacer.acquire()
+            with self._stats_lock:
+                self.stats.api_calls[method] += 1
+            try:
+                return self._flickr().do_flickr_call(method, **params)
+            except TransientError as e:
+                if e.retry_after is not None:
+                    self.pacer.pause(e.retry_after)
+                raise
+            except flickrapi.FlickrError as e:
+                raise classify_flickr_error(method, e) from None
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as e:
+                raise TransientError('%s: network error: %s' % (method, first_line(e))) from None
+            except ValueError as e:  # malformed JSON: an HTML error page, a truncated body
+                raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
+        return with_retries(self.policy, attempt, self.reporter, method)
+
+    def paged(self, method, container, item, per_page=PAGE_SIZE, **params):
+        """Yield every item of a paged list, one page in memory at a time."""
+        page = 1
+        while True:
+            rsp = self.call(method, page=page, per_page=per_page, **params)
+            body = rsp.get(container) or {}
+            items = body.get(item) or []
+            yield from items
+            pages = to_int(body.get('pages'), 1)
+            if page >= pages or not items:
+                return
+            page += 1
+
+    # One method per Flickr method we use.
+    def test_login(self):
+        return self.call('flickr.test.login')['user']
+
+    def photostream(self):
+        return self.paged('flickr.people.getPhotos', 'photos', 'photo',
+                          user_id='me', extras=LISTING_EXTRAS)
+
+    def photo_info(self, photo_id):
+        return self.call('flickr.photos.getInfo', photo_id=photo_id)['photo']
+
+    def photo_sizes(self, photo_id):
+        return self.call('flickr.photos.getSizes', photo_id=photo_id)['sizes'].get('size', [])
+
+    def photo_comments(self, photo_id):
+        return self.call('flickr.photos.comments.getList', photo_id=photo_id)['comments'].get('comment', [])
+
+    def albums(self):
+        return self.paged('flickr.photosets.getList', 'photosets', 'photoset')
+
+    def album_photo_ids(self, album_id):
+        return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo',
+                                             photoset_id=album_id)]
+
+    def collection_tree(self):
+        return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
+
+
+def classify_flickr_error(method, error):
+    code = error.code
+    message = '%s: %s' % (method, first_line(error))
+    if code in FLICKR_TRANSIENT_CODES:
+        return TransientError(message)
+    if code in FLICKR_AUTH_CODES:
+        return AuthError('Flickr refused the login (%s).  Log in again: run flickrmirrorer by hand '
+                         'with --relogin.' % first_line(error))
+    if code == FLICKR_NOT_FOUND:
+        return NotFoundError(message)
+    if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
+        return TransientError(message)
+    return ItemError(message)
+
+
+def first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__
+
+
+def to_int(value, default=0):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def text_of(value):
+    """Flickr text nodes come as {'_content': ...} in some answers and plain strings in others."""
+    if isinstance(value, dict):
+        return value.get('_content', '') or ''
+    return value or ''
+
+
+# ---------------------------------------------------------------------------
+# Login: OAuth 1.0a with read permission, token cached by flickrapi
+# ---------------------------------------------------------------------------
+
+CONSOLE_LOGIN_PROMPT = """\
+flickrmirrorer needs read access to your Flickr account.
+
+1. Open this address in a web browser (on any computer) and log in to Flickr:
+   %s
+2. Click "OK, I'll authorize it".
+3. Type the code Flickr shows you here and press Enter.
+"""
+
+
+def token_cache_dir(args):
+    return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
+
+
+def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
+    """Return a cached access token, or run the OAuth flow to get one."""
+    try:
+        flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json',
+                                     token_cache_location=token_dir)
+        if relogin:
+            flickr.token_cache.forget()
+        token = flickr.token_cache.token
+    except (OSError, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    if token is None:
+        try:
+            if use_browser:
+                try:
+                    flickr.authenticate_via_browser(perms='read')
+                except flickrapi.FlickrError:  # no browser after all
+                    console_login(flickr, reporter)
+            else:
+                console_login(flickr, reporter)
+        except flickrapi.FlickrError as e:
+            raise AuthError('Login failed: %s' % first_line(e))
+        except requests.RequestException as e:
+            raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+        token = flickr.token_cache.token
+        if token is None:
+            raise AuthError('Login failed: Flickr gave no token.')
+        reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    protect_token_files(token_dir)
+    return token
+
+
+def console_login(flickr, reporter):
+    flickr.get_request_token(oauth_callback='oob')
+    reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
+    sys.stderr.write('Code: ')
+    sys.stderr.flush()
+    verifier = sys.stdin.readline().strip()
+    if not verifier:
+        raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
+                        '(cron jobs reuse the token it stores).')
+    flickr.get_access_token(verifier)
+
+
+def browser_available():
+    if os.environ.get('BROWSER'):
+        return True
+    if sys.platform in ('darwin', 'win32'):
+        return True
+    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+def protect_token_files(token_dir):
+    """The token is a password: only its owner may read it."""
+    try:
+        os.chmod(token_dir, 0o700)
+        for name in os.listdir(token_dir):
+            path = os.path.join(token_dir, name)
+            if os.path.isfile(path):
+                os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------
+# Destination: lock, leftover temporary files, safe names, atomic writes
+# ---------------------------------------------------------------------------
+
+def prepare_destination(dest):
+    """Create the destination if missing; refuse one we cannot use."""
+    if os.path.lexists(dest) and not os.path.isdir(dest):
+        raise FatalError('Destination %s exists and is not a directory.' % dest, EXIT_USAGE)
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as e:
+        raise FatalError('Cannot create destination %s: %s' % (dest, e.strerror), EXIT_USAGE)
+    if not os.access(dest, os.W_OK | os.X_OK):
+        raise FatalError('Destination %s is not writable.' % dest, EXIT_USAGE)
+
+
+def lock_destination(dest):
+    """One run at a time per destination.  The lock dies with the process, even on SIGKILL."""
+    path = os.path.join(dest, LOCK_NAME)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise FatalError('Cannot create lock file %s: %s' % (path, e.strerror), EXIT_USAGE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise FatalError('Another flickrmirrorer is already running on %s; try again when it has '
+                         'finished.' % dest, EXIT_USAGE)
+    os.ftruncate(fd, 0)
+    os.write(fd, b'%d\n' % os.getpid())
+    return fd
+
+
+def remove_leftover_temp_files(dest):
+    """A killed run leaves temporary files; they are never mistaken for complete ones."""
+    removed = 0
+    for root, dirs, files in os.walk(dest):
+        for name in files + [d for d in dirs if d.startswith(TMP_PREFIX)]:
+            if name.startswith(TMP_PREFIX):
+                path = os.path.join(root, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+                removed += 1
+        dirs[:] = [d for d in dirs if not d.startswith(TMP_PREFIX)]
+    return removed
+
+
+def safe_name(title, item_id):
+    """A file-system-safe, unique directory name: '<title> - <id>', at most 255 bytes.
+
+    No '/', no NUL or control characters, no leading dot (never '.' or '..'); the id
+    keeps two albums with the same title apart."""
+    clean = ''.join('_' if ch == '/' else ch for ch in title if ch >= ' ' and ch != '\x7f')
+    clean = clean.strip().lstrip('.').strip() or 'Untitled'
+    suffix = ' - %s' % item_id
+    budget = MAX_NAME_BYTES - len(suffix.encode('utf-8'))
+    encoded = clean.encode('utf-8')
+    if len(encoded) > budget:
+        clean = encoded[:budget].decode('utf-8', 'ignore').rstrip()
+    return clean + suffix
+
+
+ALBUM_NAME_RE = re.compile(r' - (\d+)$')
+COLLECTION_NAME_RE = re.compile(r' - (\d+-\d+)$')
+
+
+def fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path, data):
+    """Write, fsync, rename: a file at its final name is always complete."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try_unlink(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def json_bytes(data):
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
+
+
+def write_json_if_changed(path, data):
+    """Rewrite a JSON file only when its content changes (keeps mtimes and disks quiet)."""
+    if read_json(path) == data:
+        return False
+    atomic_write_bytes(path, json_bytes(data))
+    return True
+
+
+def read_json(path):
+    """The parsed file, or None when it is missing or unreadable (then it is rewritten)."""
+    try:
+        with open(path, 'rb') as f:
+            return json.loads(f.read().decode('utf-8'))
+    except (OSError, ValueError):
+        return None
+
+
+def try_unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_symlink(target, path):
+    """Create or retarget a symlink without a moment where it is missing or wrong."""
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + 'link-%d-%d' % (os.getpid(), threading.get_ident()))
+    try_unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Local state: what the destination already holds
+# ---------------------------------------------------------------------------
+
+PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
+
+
+def scan_photostream(photostream_dir):
+    """Map photo id -> media file name in photostream/ (one scandir, no file reads)."""
+    files = {}
+    try:
+        entries = os.scandir(photostream_dir)
+    except FileNotFoundError:
+        return files
+    with entries:
+        for entry in entries:
+            match = PHOTO_FILE_RE.match(entry.name)
+            if match and entry.is_file(follow_symlinks=False):
+                files[match.group(1)] = entry.name
+    return files
+
+
+def metadata_path_for(photostream_dir, filename):
+    return os.path.join(photostream_dir, filename + METADATA_SUFFIX)
+
+
+@dataclass
+class StoredPhoto:
+    """What a .metadata file says about its photo; legacy files (the original flickrmirrorer
+    stored the listing record itself) are read too."""
+    originalsecret: str = None
+    lastupdate: str = None
+    listing: dict = None
+    info: dict = None
+    comments: list = None
+    file: dict = None
+    legacy: bool = False
+
+    @classmethod
+    def from_json(cls, data):
+        if not isinstance(data, dict):
+            return None
+        if 'flickrmirrorer' not in data:
+            return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
+                       legacy=True)
+        listing = data.get('listing') or {}
+        return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
+                   listing=listing, info=data.get('photo'), comments=data.get('comments'),
+                   file=data.get('file'))
+
+
+# ---------------------------------------------------------------------------
+# Plan: what each listed photo needs
+# ---------------------------------------------------------------------------
+
+@dataclass
+class PhotoTask:
+    record: dict                 # the listing record (people.getPhotos with extras)
+    filename: str = None         # the current local media file, if any
+    stored: StoredPhoto = None
+    need_file: bool = False
+    need_info: bool = False
+    need_comments: bool = False
+
+    @property
+    def photo_id(self):
+        return self.record['id']
+
+
+def strip_volatile(record):
+    return {k: v for k, v in record.items() if k not in VOLATILE_KEYS}
+
+
+def plan_photo(record, filename, stored):
+    """Decide what a listed photo needs; None when the mirror already holds it as it is."""
+    listing = strip_volatile(record)
+    task = PhotoTask(record=listing, filename=filename, stored=stored)
+    secret = listing.get('originalsecret')
+    if filename is None or stored is None:
+        task.need_file = True
+    elif stored.originalsecret and secret and stored.originalsecret != secret:
+        task.need_file = True   # the photo was replaced on Flickr
+    task.need_info = (task.need_file or stored is None or stored.legacy or stored.info is None
+                      or str(stored.lastupdate) != str(listing.get('lastupdate')))
+    # Comments do not change lastupdate; their count in the listing tells when to re-read them.
+    comment_count = to_int(listing.get('count_comments'))
+    stored_count = len(stored.comments) if stored and stored.comments else 0
+    task.need_comments = comment_count > 0 and comment_count != stored_count
+    if not (task.need_file or task.need_info or task.need_comments) and stored.listing == listing:
+        return None
+    return task
+
+
+def wanted_media(record, args):
+    media = record.get('media', 'photo')
+    return not (media == 'video' and args.ignore_videos or media != 'video' and args.ignore_photos)
+
+
+# ---------------------------------------------------------------------------
+# Act: download originals, write metadata
+# ---------------------------------------------------------------------------
+
+VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvideo': 'avi',
+                    'video/mpeg': 'mpg', 'video/x-m4v': 'm4v', 'video/3gpp': '3gp',
+                    'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
+
+
+class Downloader:
+    """Streams one URL to a file in chunks: temporary name, size check, hash, fsync, rename."""
+
+    def __init__(self, policy, reporter, stop_event, timeout=(15, 120)):
+        self.policy = policy
+        self.reporter = reporter
+        self.stop_event = stop_event
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _session(self):
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
+        return session
+
+    def fetch(self, url, directory, name_for):
+        """Download `url` into `directory` under the name `name_for(response)` returns.
+        Returns (name, size, sha256)."""
+        return with_retries(self.policy, lambda: self._fetch_once(url, directory, name_for),
+                            self.reporter, url)
+
+    def _fetch_once(self, url, directory, name_for):
+        try:
+            response = self._session().get(url, stream=True, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise TransientError('download of %s failed: %s' % (url, first_line(e))) from None
+        with response:
+            if response.status_code in TRANSIENT_HTTP_STATUSES:
+                raise TransientError('HTTP %d for %s' % (response.status_code, url),
+                                     parse_retry_after(response.headers.get('Retry-After')))
+            if response.status_code != 200:
+                raise ItemError('HTTP %d for %s' % (response.status_code, url))
+            name = name_for(response)
+            expected = to_int(response.headers.get('Content-Length'), None)
+            size, digest = self._stream_to(response, os.path.join(directory, name), expected, url)
+        return name, size, digest
+
+    def _stream_to(self, response, path, expected, url):
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=os.path.dirname(path))
+        sha = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                try:
+                    for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                        if self.stop_event.is_set():
+                            raise KeyboardInterrupt
+                        f.write(chunk)
+                        sha.update(chunk)
+                        size += len(chunk)
+                except (requests.ConnectionError, requests.Timeout,
+                        requests.exceptions.ChunkedEncodingError) as e:
+                    raise TransientError('download of %s broke off after %d bytes: %s'
+                                         % (url, size, first_line(e))) from None
+                if expected is not None and size != expected:
+                    raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
+                if size == 0:
+                    raise TransientError('download of %s is empty' % url)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            try_unlink(tmp)
+            raise
+        fsync_dir(os.path.dirname(path))
+        return size, sha.hexdigest()
+
+
+def photo_file_name(photo_id, record):
+    return '%s.%s' % (photo_id, (record.get('originalformat') or 'jpg').lower())
+
+
+def video_file_name(photo_id, response):
+    """Flickr gives no extension for videos: take it from the final URL or the Content-Type."""
+    path = requests.utils.urlparse(response.url).path
+    ext = os.path.splitext(path)[1].lstrip('.').lower()
+    if not re.match(r'^[a-z0-9]{2,5}$', ext):
+        content_type = response.headers.get('Content-Type', '').split(';')[0].strip()
+        ext = VIDEO_EXTENSIONS.get(content_type, 'mp4')
+    return '%s.%s' % (photo_id, ext)
+
+
+def original_url(client, task):
+    """Where the original lives: url_o for photos, 'Video Original' for videos."""
+    record = task.record
+    if record.get('media') == 'video':
+        for size in client.photo_sizes(task.photo_id):
+            if size.get('label') == 'Video Original' and size.get('source'):
+                return size['source']
+        raise VideoUnavailable('Flickr offers no original file for video %s' % task.photo_id)
+    if record.get('url_o'):
+        return record['url_o']
+    for size in client.photo_sizes(task.photo_id):
+        if size.get('label') == 'Original' and size.get('source'):
+            return size['source']
+    raise ItemError('Flickr offers no original file for photo %s' % task.photo_id)
+
+
+def photo_page_url(record, info=None):
+    for url in ((info or {}).get('urls') or {}).get('url', []):
+        if url.get('type') == 'photopage':
+            return text_of(url)
+    return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
+
+
+def taken_timestamp(record):
+    """The photo's date taken as a local-time epoch, falling back to the upload date."""
+    taken = record.get('datetaken')
+    if taken and str(record.get('datetakenunknown', '0')) != '1':
+        try:
+            return time.mktime(dateutil.parser.parse(taken).timetuple())
+        except (ValueError, OverflowError):
+            pass
+    upload = to_int(record.get('dateupload'), None)
+    return float(upload) if upload else None
+
+
+class PhotoMirror:
+    """Does what the plan says for one photo; safe to run in many threads at once."""
+
+    def __init__(self, photostream_dir, client, downloader, stats, reporter):
+        self.dir = photostream_dir
+        self.client = client
+        self.downloader = downloader
+        self.stats = stats
+        self.reporter = reporter
+        self._lock = threading.Lock()
+
+    def _count(self, **increments):
+        with self._lock:
+            for name, n in increments.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
+
+    def _original_url(self, task):
+        try:
+            return original_url(self.client, task)
+        except VideoUnavailable:
+            if task.filename:   # the user downloaded it by hand, as we asked: adopt it
+                return None
+            raise
+
+    def run(self, task):
+        """Returns the media file name now in photostream/."""
+        photo_id = task.photo_id
+        record = task.record
+        filename = task.filename
+        file_info = task.stored.file if task.stored else None
+        url = self._original_url(task) if task.need_file else None
+        if url:
+            is_video = record.get('media') == 'video'
+            name, size, digest = self.downloader.fetch(
+                url, self.dir,
+                (lambda r: video_file_name(photo_id, r)) if is_video else (lambda r: photo_file_name(photo_id, record)))
+            if filename and filename != name:   # e.g. a legacy '.mov' for what is now '.mp4'
+                try_unlink(os.path.join(self.dir, filename))
+                try_unlink(metadata_path_for(self.dir, filename))
+            self._count(new=0 if filename else 1, updated=1 if filename else 0, bytes=size)
+            self.reporter.detail('%s %s (%s)' % ('Updated' if filename else 'Downloaded', name, human_bytes(size)))
+            filename = name
+            file_info = {'name': name, 'size': size, 'sha256': digest}
+        elif file_info is None or file_info.get('name') != filename:
+            file_info = describe_file(os.path.join(self.dir, filename))
+        info = self.client.photo_info(photo_id) if task.need_info else task.stored.info
+        comments = task.stored.comments if task.stored else None
+        if task.need_comments:
+            comments = self.client.photo_comments(photo_id)
+        elif to_int(record.get('count_comments')) == 0:
+            comments = None
+        metadata = build_photo_metadata(record, info, comments, file_info)
+        changed = write_json_if_changed(metadata_path_for(self.dir, filename), metadata)
+        if changed and not task.need_file:
+            self._count(metadata_updated=1)
+        set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
+        return filename
+
+
+def describe_file(path):
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(DOWNLOAD_CHUNK), b''):
+            sha.update(chunk)
+            size += len(chunk)
+    return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
+
+
+def build_photo_metadata(record, info, comments, file_info):
+    metadata = {
+        'flickrmirrorer': {'format': METADATA_FORMAT},
+        'photo': strip_volatile(info or {}),
+        'listing': record,
+        'file': file_info,
+    }
+    if comments:
+        metadata['comments'] = comments
+    return metadata
+
+
+def set_mtime(path, timestamp):
+    if timestamp is None:
+        return
+    try:
+        if os.stat(path).st_mtime != timestamp:
+            os.utime(path, (timestamp, timestamp))
+    except (OSError, OverflowError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------
+# Albums, "Not in any album" and collections: directories of relative symlinks
+# ---------------------------------------------------------------------------
+
+def dirs_by_id(parent, pattern):
+    """Map item id -> existing directory name, recognised by the ' - <id>' suffix."""
+    found = {}
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        match = pattern.search(entry.name)
+        if match and entry.is_dir(follow_symlinks=False):
+            found[match.group(1)] = entry.name
+    return found
+
+
+def place_dir(parent, existing_name, wanted_name):
+    """Rename an item's directory when its title changed; create it when new."""
+    wanted = os.path.join(parent, wanted_name)
+    if existing_name and existing_name != wanted_name:
+        if os.path.lexists(wanted):
+            remove_our_dir(wanted)
+        os.rename(os.path.join(parent, existing_name), wanted)
+    os.makedirs(wanted, exist_ok=True)
+    return wanted
+
+
+def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,)):
+    """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
+    links go; files and directories we did not make stay (and are reported).  Returns
+    True when anything changed."""
+    changed = False
+    for entry in list(os.scandir(directory)):
+        if entry.name in wanted or entry.name in keep:
+            continue
+        if entry.is_symlink():
+            os.unlink(entry.path)
+            changed = True
+        elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
+            reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
+    for name, target in wanted.items():
+        path = os.path.join(directory, name)
+        if os.path.lexists(path) and not os.path.islink(path):
+            reporter.warning('%s is in the way of a link; left it alone' % path)
+            continue
+        changed |= atomic_symlink(target, path)
+    return changed
+
+
+def remove_our_dir(path):
+    """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
+    Anything else in it is kept, and so is the directory then."""
+    for entry in list(os.scandir(path)):
+        if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
+            os.unlink(entry.path)
+        elif entry.is_dir(follow_symlinks=False) and COLLECTION_NAME_RE.search(entry.name):
+            remove_our_dir(entry.path)
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
+def album_link_names(photo_ids, files):
+    """Album member links, numbered in album order: '01_12345.jpg' -> photostream file."""
+    present = [files[p] for p in photo_ids if files.get(p)]
+    digits = len(str(len(present)))
+    return [('%s_%s' % (str(i + 1).zfill(digits), name), name) for i, name in enumerate(present)]
+
+
+class TreeBuilder:
+    """Builds Albums/, 'Not in any album/' and Collections/ from the listings."""
+
+    def __init__(self, dest, client, stats, reporter, args):
+        self.dest = dest
+        self.photostream_dir = os.path.join(dest, PHOTOSTREAM_DIR)
+        self.albums_dir = os.path.join(dest, ALBUMS_DIR)
+        self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
+        self.client = client
+        self.stats = stats
+        self.reporter = reporter
+        self.args = args
+        self.album_dir_names = {}   # album id -> directory name under Albums/
+
+    # -- albums --
+    def list_albums(self):
+        """[(album record, [photo ids in order])]; photosets.getPhotos only for albums that
+        changed since the last run (their date_update tells)."""
+        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
+        result = []
+        for album in self.client.albums():
+            album = strip_volatile(album)
+            stored = None
+            if album['id'] in existing:
+                stored = read_json(os.path.join(self.albums_dir, existing[album['id']], DIR_METADATA_NAME))
+            photo_ids = stored_album_order(stored, album)
+            if photo_ids is None:
+                photo_ids = self.client.album_photo_ids(album['id'])
+            result.append((album, photo_ids))
+        return result
+
+    def build_albums(self, albums, files):
+        os.makedirs(self.albums_dir, exist_ok=True)
+        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
+        for album, photo_ids in albums:
+            title = text_of(album.get('title'))
+            name = safe_name(title, album['id'])
+            path = place_dir(self.albums_dir, existing.pop(album['id'], None), name)
+            self.album_dir_names[album['id']] = name
+            wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
+                      for link, target in album_link_names(photo_ids, files)}
+            changed = sync_links(path, wanted, self.reporter)
+            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
+            if changed:
+                self.stats.albums_updated += 1
+                self.reporter.detail('Updated album %s' % name)
+        for stale in existing.values():   # deleted on Flickr
+            self.reporter.detail('Removing album %s (no longer on Flickr)' % stale)
+            if not remove_our_dir(os.path.join(self.albums_dir, stale)):
+                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
+                                      % os.path.join(self.albums_dir, stale))
+
+    def build_not_in_album(self, photostream_ids, albums, files):
+        in_albums = set()
+        for _, photo_ids in albums:
+            in_albums.update(photo_ids)
+        path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
+        os.makedirs(path, exist_ok=True)
+        wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
+                  for p in photostream_ids if p not in in_albums and files.get(p)}
+        sync_links(path, wanted, self.reporter, keep=())
+
+    # -- collections --
+    def build_collections(self, tree):
+        os.makedirs(self.collections_dir, exist_ok=True)
+        self._build_collection_level(self.collections_dir, tree, depth=1)
+
+    def _build_collection_level(self, parent, collections, depth):
+        existing = dirs_by_id(parent, COLLECTION_NAME_RE)
+        wanted_names = set()
+        for collection in collections:
+            name = safe_name(text_of(collection.get('title')), collection['id'])
+            wanted_names.add(name)
+            path = place_dir(parent, existing.pop(collection['id'], None), name)
+            children = []
+            links = {}
+            for album in collection.get('set') or []:
+                album_name = self.album_dir_names.get(album['id']) or safe_name(text_of(album.get('title')), album['id'])
+                links[album_name] = os.path.join(*(['..'] * (depth + 1)), ALBUMS_DIR, album_name)
+                children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
+            for sub in collection.get('collection') or []:
+                children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
+            changed = sync_links(path, links, self.reporter)
+            self._build_collection_level(path, collection.get('collection') or [], depth + 1)
+            record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
+            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
+            if changed:
+                self.stats.collections_updated += 1
+                self.reporter.detail('Updated collection %s' % name)
+        for stale in existing.values():
+            if not remove_our_dir(os.path.join(parent, stale)):
+                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
+                                      % os.path.join(parent, stale))
+
+
+def stored_album_order(stored, album):
+    """The album's photo order from the last run, if the album has not changed since."""
+    if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
+        return None
+    old = stored.get('photoset') or stored   # the original flickrmirrorer stored the record itself
+    if str(old.get('date_update')) != str(album.get('date_update')):
+        return None
+    count = to_int(album.get('photos')) + to_int(album.get('videos'))
+    if count != len(stored['photos']):
+        return None
+    return [str(p) for p in stored['photos']]
+
+
+# ---------------------------------------------------------------------------
+# The run: list, plan, act, tidy
+# ---------------------------------------------------------------------------
+
+class Mirror:
+    def __init__(self, args, client, stats, reporter, stop_event):
+        self.args = args
+        self.dest = args.destination
+        self.photostream_dir = os.path.join(self.dest, PHOTOSTREAM_DIR)
+        self.client = client
+        self.stats = stats
+        self.reporter = reporter
+        self.stop_event = stop_event
+        self.downloader = Downloader(client.policy, reporter, stop_event)
+        self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
+        self.files = {}               # photo id -> media file name, for every listed photo we hold
+        self.photostream_ids = []     # listed ids in Flickr's order
+        self.failed = []              # (photo id, message)
+        self.unavailable_videos = []  # photo page URLs to download by hand
+        self.errors_in_a_row = 0
+
+    def run(self):
+        os.makedirs(self.photostream_dir, exist_ok=True)
+        local_files = scan_photostream(self.photostream_dir)
+        self.mirror_photostream(local_files)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.args)
+        albums = builder.list_albums()
+        tree = self.client.collection_tree()
+        builder.build_albums(albums, self.files)
+        builder.build_not_in_album(self.photostream_ids, albums, self.files)
+        builder.build_collections(tree)
+        self.tidy_photostream(local_files)
+        self.report_unavailable_videos()
+
+    # -- photostream: list and plan page by page, act in a bounded worker pool --
+    def mirror_photostream(self, local_files):
+        self.reporter.info('Reading your photostream from Flickr...')
+        seen = set()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+            pending = {}
+            try:
+                for record in self.client.photostream():
+                    photo_id = record.get('id')
+                    if not photo_id or photo_id in seen:   # a photo can move pages during the walk
+                        continue
+                    seen.add(photo_id)
+                    self.photostream_ids.append(photo_id)
+                    task = self.plan(record, local_files.get(photo_id))
+                    if task is None:
+                        continue
+                    while len(pending) >= 2 * self.args.jobs:
+                        self._collect(pending, concurrent.futures.FIRST_COMPLETED)
+                    pending[pool.submit(self.photos.run, task)] = task
+                self._collect(pending, concurrent.futures.ALL_COMPLETED)
+            except BaseException:
+                self.stop_event.set()
+                for future in pending:
+                    future.cancel()
+                raise
+        self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream_ids))
+
+    def plan(self, record, filename):
+        photo_id = record['id']
+        if filename:
+            self.files[photo_id] = filename   # linked from albums even when its media type is ignored
+        if not wanted_media(record, self.args):
+            self.stats.skipped += 1
+            return None
+        stored = None
+        if filename:
+            stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
+        return plan_photo(record, filename, stored)
+
+    def _collect(self, pending, return_when):
+        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+        for future in done:
+            task = pending.pop(future)
+            self._finish(task, future)
+
+    def _finish(self, task, future):
+        photo_id = task.photo_id
+        try:
+            self.files[photo_id] = future.result()
+            self.errors_in_a_row = 0
+        except VideoUnavailable:
+            self.unavailable_videos.append(photo_page_url(task.record))
+        except (ItemError, TransientError) as e:
+            self.stats.failed += 1
+            self.failed.append((photo_id, str(e)))
+            self.reporter.error('could not mirror %s: %s' % (photo_id, first_line(e)))
+            self.errors_in_a_row += 1
+            if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
+                                 'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
+            self.stats.failed += 1
+            self.failed.append((photo_id, str(e)))
+            self.reporter.error('could not write %s: %s' % (photo_id, e))
+
+    # -- tidy: local photos no longer on Flickr --
+    def tidy_photostream(self, local_files):
+        listed = set(self.photostream_ids)
+        gone = sorted(pid for pid in local_files if pid not in listed)
+        if not gone:
+            return
+        if not self.args.delete_unknown:
+            self.reporter.info('%d local photos are no longer on Flickr; they are kept (use '
+                               '--delete-unknown to remove them).' % len(gone))
+            return
+        limit = max(DELETE_COUNT_FLOOR, int(len(local_files) * DELETE_SHARE_LIMIT))
+        if len(gone) > limit and not self.args.force:
+            for pid in gone:
+                self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
+            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check '
+                             'the list above and run again with --force if it is right.'
+                             % (len(gone), len(local_files), limit))
+        for pid in gone:
+            name = local_files[pid]
+            try_unlink(os.path.join(self.photostream_dir, name))
+            try_unlink(metadata_path_for(self.photostream_dir, name))
+            self.stats.deleted += 1
+            self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
+
+    def report_unavailable_videos(self):
+        if not self.unavailable_videos:
+            return
+        self.reporter.warning('%d videos cannot be downloaded through the Flickr API; download them '
+                              'by hand from their pages (Download > Original) into %s:\n%s'
+                              % (len(self.unavailable_videos), self.photostream_dir,
+                                 '\n'.join('  ' + url for url in self.unavailable_videos)))
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+EPILOG = """\
+examples:
+  %(prog)s /mnt/backup/flickr/                 first mirror (logs in once), or update it
+  %(prog)s -q /mnt/backup/flickr/              from cron: prints errors only
+  %(prog)s --statistics --delete-unknown DEST  also remove what you deleted on Flickr
+  %(prog)s --no-browser DEST                   log in on a machine without a browser
+
+exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
+error, 130 interrupted.
+"""
+
+
+def positive_int(value):
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a whole number' % value)
+    if number < 1:
+        raise argparse.ArgumentTypeError('%r must be at least 1' % value)
+    return number
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='flickrmirrorer.py',
+        description='Keep a complete local mirror of your own Flickr account: every photo and video '
+                    'original, metadata as JSON, albums and collections as directories of symlinks.  '
+                    'Run it again at any time: it fetches only what changed.',
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('destination', help='directory of the mirror (created if missing)')
+    parser.add_argument('-q', '--quiet', action='store_true', help='print errors only (for cron)')
+    parser.add_argument('-v', '--verbose', action='store_true', help='print every file handled')
+    parser.add_argument('--version', action='version', version='%(prog)s ' + VERSION)
+    parser.add_argument('-s', '--statistics', action='store_true',
+                        help='print counts of new, updated, deleted, failed items, bytes and API calls')
+    parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
+    parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
+    parser.add_argument('--delete-unknown', action='store_true',
+                        help='delete local photos that are no longer on Flickr (after a complete listing only)')
+    parser.add_argument('--force', action='store_true',
+                        help='with --delete-unknown: delete even more than %d percent of the mirror'
+                             % int(DELETE_SHARE_LIMIT * 100))
+    parser.add_argument('-j', '--jobs', type=positive_int, default=DEFAULT_JOBS,
+                        help='parallel downloads (default %d)' % DEFAULT_JOBS)
+    parser.add_argument('--max-calls-per-hour', type=positive_int, default=DEFAULT_MAX_CALLS_PER_HOUR,
+                        help='API call budget (default %d; Flickr allows about 3600)' % DEFAULT_MAX_CALLS_PER_HOUR)
+    parser.add_argument('--retries', type=positive_int, default=RetryPolicy.attempts,
+                        help='attempts per request before an item counts as failed (default %d)'
+                             % RetryPolicy.attempts)
+    parser.add_argument('--retry-wait', type=float, default=RetryPolicy.initial_wait, metavar='SECONDS',
+                        help='first wait before a retry, doubled each time (default %g)' % RetryPolicy.initial_wait)
+    parser.add_argument('--api-key', help='Flickr API key (or FLICKR_API_KEY, or the config file)')
+    parser.add_argument('--api-secret', help='Flickr API secret (or FLICKR_API_SECRET)')
+    parser.add_argument('--config', metavar='FILE', help='config file (default %s)' % default_config_path())
+    parser.add_argument('--token-dir', metavar='DIR',
+                        help='where the login token is kept (default ~/.flickr)')
+    parser.add_argument('--no-browser', action='store_true',
+                        help='log in by copying a code instead of opening a web browser')
+    parser.add_argument('--relogin', action='store_true', help='forget the stored login and log in again')
+    return parser
+
+
+def run(args, reporter, stats, stop_event):
+    if args.ignore_photos and args.ignore_videos:
+        raise FatalError('--ignore-photos and --ignore-videos together leave nothing to mirror.', EXIT_USAGE)
+    api_key, api_secret = find_api_credentials(args, os.environ)
+    configure_endpoints(os.environ.get('FLICKR_API_BASE'))
+    args.destination = os.path.abspath(os.path.expanduser(args.destination))
+    prepare_destination(args.destination)
+    lock = lock_destination(args.destination)
+    try:
+        remove_leftover_temp_files(args.destination)
+        token = login(api_key, api_secret, token_cache_dir(args), reporter,
+                      use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
+        policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
+        client = FlickrClient(api_key, api_secret, token, CallPacer(args.max_calls_per_hour),
+                              stats, policy, reporter)
+        try:
+            user = client.test_login()
+        except TransientError as e:
+            raise FatalError('Cannot reach Flickr: %s' % e)
+        reporter.info('Mirroring the Flickr account of %s into %s' % (text_of(user.get('username')), args.destination))
+        mirror = Mirror(args, client, stats, reporter, stop_event)
+        try:
+            mirror.run()
+        except TransientError as e:
+            raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
+                             'mirror resumes where it stopped.' % first_line(e))
+        return EXIT_PARTIAL if mirror.failed or mirror.unavailable_videos else EXIT_OK
+    finally:
+        os.close(lock)
+
+
+def interrupt(signum, frame):
+    """cron and service managers stop jobs with SIGTERM: treat it like Ctrl+C."""
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    reporter = Reporter(quiet=args.quiet, verbose=args.verbose)
+    stats = Stats()
+    stop_event = threading.Event()
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        status = run(args, reporter, stats, stop_event)
+    except KeyboardInterrupt:
+        stop_event.set()
+        reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
+        status = EXIT_INTERRUPTED
+    except FatalError as e:
+        reporter.error(str(e))
+        status = e.status
+    if args.statistics:
+        print('\n'.join(stats.lines()))
+    sys.stdout.flush()
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

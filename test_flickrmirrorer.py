@@ -1,0 +1,602 @@
+"""End-to-end tests: the real flickrmirrorer.py (a subprocess, real flickrapi and requests)
+against fakeflickr, the local emulation of the Flickr API.  Plus a few unit tests of pure
+functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+import flickrapi
+import flickrapi.auth
+import flickrapi.tokencache
+import pytest
+import requests
+
+import fakeflickr
+import flickrmirrorer as fm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAM = os.path.join(HERE, 'flickrmirrorer.py')
+
+
+# ---------------------------------------------------------------------------
+# Fixtures and helpers
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def fake():
+    with fakeflickr.FakeFlickr(seed=7, photos=30, videos=5, albums=12, collections=3,
+                               file_size=3000, hostile_names=True) as server:
+        yield server
+
+
+@pytest.fixture
+def plain_fake():
+    with fakeflickr.FakeFlickr(seed=3, photos=12, videos=2, albums=3, collections=2,
+                               file_size=2000, hostile_names=False) as server:
+        yield server
+
+
+def store_token(server, token_dir):
+    """Put an access token in flickrapi's own token cache, as a login would."""
+    token, secret = server.issue_token(perms='read')
+    cache = flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir))
+    cache.token = flickrapi.auth.FlickrAccessToken(token, secret, 'read', 'Fake User',
+                                                   server.username, server.user_nsid)
+    return token
+
+
+@pytest.fixture
+def token_dir(tmp_path, fake):
+    path = tmp_path / 'tokens'
+    store_token(fake, path)
+    return path
+
+
+@pytest.fixture
+def dest(tmp_path):
+    return tmp_path / 'mirror'
+
+
+def program_env(server, **extra):
+    env = dict(os.environ)
+    for name in ('FLICKR_API_KEY', 'FLICKR_API_SECRET', 'BROWSER', 'DISPLAY', 'WAYLAND_DISPLAY'):
+        env.pop(name, None)
+    env.update(FLICKR_API_BASE=server.base_url, FLICKR_API_KEY=server.api_key,
+               FLICKR_API_SECRET=server.api_secret, TZ='UTC', PYTHONUNBUFFERED='1')
+    env.update(extra)
+    return env
+
+
+def run_mirror(server, token_dir, dest, *args, env=None, stdin='', timeout=180):
+    cmd = [sys.executable, PROGRAM, '--token-dir', str(token_dir), '--retry-wait', '0.05',
+           str(dest), *args]
+    return subprocess.run(cmd, env=env or program_env(server), input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_ok(result, status=0):
+    assert result.returncode == status, 'exit %d\nstdout:\n%s\nstderr:\n%s' % (
+        result.returncode, result.stdout, result.stderr)
+    assert 'Traceback' not in result.stderr, result.stderr
+
+
+def snapshot(root, with_mtimes=False):
+    """The whole tree: relative path -> ('dir',) | ('link', target) | ('file', sha256[, mtime])."""
+    tree = {}
+    for path, dirs, files in os.walk(root):
+        for name in dirs + files:
+            full = os.path.join(path, name)
+            rel = os.path.relpath(full, root)
+            if name == fm.LOCK_NAME:
+                continue
+            if os.path.islink(full):
+                tree[rel] = ('link', os.readlink(full))
+            elif os.path.isdir(full):
+                tree[rel] = ('dir',)
+            else:
+                with open(full, 'rb') as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                tree[rel] = ('file', digest, os.stat(full).st_mtime) if with_mtimes else ('file', digest)
+    return tree
+
+
+def media_name(photo):
+    ext = photo.video_ext if photo.media == 'video' else photo.originalformat
+    return '%s.%s' % (photo.id, ext)
+
+
+def downloadable(photo):
+    return photo.media != 'video' or photo.video_original_available
+
+
+def expected_tree(server, ignore_videos=False, ignore_photos=False):
+    """What a complete mirror of the fake account must hold, from the account model alone."""
+    account = server.account
+    tree = {}
+    files = {}
+    for photo in account.photos.values():
+        if photo.media == 'video' and ignore_videos or photo.media != 'video' and ignore_photos:
+            continue
+        if downloadable(photo):
+            name = media_name(photo)
+            files[photo.id] = name
+            tree['photostream/' + name] = ('file', hashlib.sha256(server.photo_file_bytes(photo.id)).hexdigest())
+            tree['photostream/' + name + '.metadata'] = 'metadata'
+    tree['photostream'] = ('dir',)
+    tree['Albums'] = ('dir',)
+    in_albums = set()
+    album_dirs = {}
+    for album_id in account.album_order():
+        album = account.albums[album_id]
+        name = fm.safe_name(album.title, album.id)
+        album_dirs[album.id] = name
+        tree['Albums/' + name] = ('dir',)
+        tree['Albums/%s/metadata' % name] = 'metadata'
+        present = [files[p] for p in album.photo_ids if p in files]
+        in_albums.update(album.photo_ids)
+        width = len(str(len(present)))
+        for i, file_name in enumerate(present):
+            tree['Albums/%s/%s_%s' % (name, str(i + 1).zfill(width), file_name)] = (
+                'link', '../../photostream/' + file_name)
+    tree['Not in any album'] = ('dir',)
+    for photo_id in account.photostream_order():
+        if photo_id in files and photo_id not in in_albums:
+            tree['Not in any album/' + files[photo_id]] = ('link', '../photostream/' + files[photo_id])
+    tree['Collections'] = ('dir',)
+
+    def add_collections(prefix, collections, depth):
+        for collection in collections:
+            path = prefix + '/' + fm.safe_name(collection.title, collection.id)
+            tree[path] = ('dir',)
+            tree[path + '/metadata'] = 'metadata'
+            for album_id in collection.album_ids:
+                tree[path + '/' + album_dirs[album_id]] = (
+                    'link', '/'.join(['..'] * (depth + 1) + ['Albums', album_dirs[album_id]]))
+            add_collections(path, collection.children, depth + 1)
+    add_collections('Collections', account.collections, 1)
+    return tree
+
+
+def assert_tree_complete(server, dest, **kwargs):
+    expected = expected_tree(server, **kwargs)
+    actual = snapshot(dest)
+    for path, kind in expected.items():
+        if kind == 'metadata':
+            assert path in actual and actual[path][0] == 'file', 'missing ' + path
+    expected = {p: k for p, k in expected.items() if k != 'metadata'}
+    actual = {p: k for p, k in actual.items()
+              if not (p.endswith('.metadata') or p.endswith('/metadata'))}
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    wrong = sorted(p for p in expected if p in actual and actual[p] != expected[p])
+    assert not missing and not extra and not wrong, 'missing %s\nextra %s\nwrong %s' % (missing, extra, wrong)
+
+
+def load_metadata(dest, photo):
+    with open(os.path.join(dest, 'photostream', media_name(photo) + '.metadata'), encoding='utf-8') as f:
+        return json.load(f)
+
+
+def per_photo_calls(stats):
+    calls = stats['api_calls']
+    return sum(calls.get(m, 0) for m in ('flickr.photos.getInfo', 'flickr.photos.getSizes',
+                                         'flickr.photos.comments.getList', 'flickr.photos.getExif'))
+
+
+def first_photo(server, media='photo', in_album=None):
+    in_any = {p for a in server.account.albums.values() for p in a.photo_ids}
+    for photo_id in server.account.photostream_order():
+        photo = server.account.photos[photo_id]
+        if photo.media == media and downloadable(photo) and (in_album is None or (photo_id in in_any) == in_album):
+            return photo
+    raise AssertionError('no such photo in the fake account')
+
+
+# ---------------------------------------------------------------------------
+# Issue 3: the skeleton — configuration and endpoints
+# ---------------------------------------------------------------------------
+
+def test_no_api_key_explains_how_to_get_one(tmp_path, fake):
+    env = program_env(fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    result = subprocess.run([sys.executable, PROGRAM, str(tmp_path / 'd')], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert 'flickr.com/services/apps/create' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'd').exists()
+
+
+def test_api_key_from_config_file(tmp_path, fake, token_dir, dest):
+    config = tmp_path / 'config.ini'
+    config.write_text('[flickr]\napi_key = %s\napi_secret = %s\n' % (fake.api_key, fake.api_secret))
+    env = program_env(fake)
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    result = run_mirror(fake, token_dir, dest, '--config', str(config), env=env)
+    assert_ok(result, 1 if any(not downloadable(p) for p in fake.account.photos.values()) else 0)
+    assert (dest / 'photostream').is_dir()
+
+
+def test_wrong_api_key_is_a_login_error(tmp_path, fake, token_dir, dest):
+    result = run_mirror(fake, token_dir, dest, env=program_env(fake, FLICKR_API_KEY='not-a-key'))
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+
+
+def test_endpoints_untouched_without_base():
+    """Unset FLICKR_API_BASE leaves flickrapi's real-Flickr URLs alone; set, it moves all four.
+    (A fresh interpreter: other tests point flickrapi's class attributes at the fake.)"""
+    probe = ('import flickrapi.auth, flickrmirrorer as fm, sys\n'
+             'fm.configure_endpoints(sys.argv[1] if len(sys.argv) > 1 else None)\n'
+             'o = flickrapi.auth.OAuthFlickrInterface\n'
+             'print(flickrapi.FlickrAPI.REST_URL, o.REQUEST_TOKEN_URL, o.AUTHORIZE_URL, o.ACCESS_TOKEN_URL)\n')
+    real = subprocess.run([sys.executable, '-c', probe], cwd=HERE, capture_output=True, text=True).stdout.split()
+    assert real == ['https://api.flickr.com/services/rest/',
+                    'https://www.flickr.com/services/oauth/request_token',
+                    'https://www.flickr.com/services/oauth/authorize',
+                    'https://www.flickr.com/services/oauth/access_token']
+    moved = subprocess.run([sys.executable, '-c', probe, 'http://127.0.0.1:9/'], cwd=HERE,
+                           capture_output=True, text=True).stdout.split()
+    assert moved == ['http://127.0.0.1:9/rest/', 'http://127.0.0.1:9/oauth/request_token',
+                     'http://127.0.0.1:9/oauth/authorize', 'http://127.0.0.1:9/oauth/access_token']
+
+
+def test_version_and_help():
+    result = subprocess.run([sys.executable, PROGRAM, '--version'], capture_output=True, text=True)
+    assert result.returncode == 0 and fm.VERSION in result.stdout
+    result = subprocess.run([sys.executable, PROGRAM, '--help'], capture_output=True, text=True)
+    assert result.returncode == 0
+    for flag in ('--delete-unknown', '--ignore-videos', '--statistics', '--quiet', '--token-dir', 'examples:'):
+        assert flag in result.stdout
+
+
+# ---------------------------------------------------------------------------
+# Issue 4: the mirror
+# ---------------------------------------------------------------------------
+
+def expected_status(server):
+    """1 while some video has no downloadable original (the user must fetch it by hand)."""
+    return 1 if any(not downloadable(p) for p in server.account.photos.values()) else 0
+
+
+def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
+    result = run_mirror(fake, token_dir, dest, '--statistics')
+    assert_ok(result, expected_status(fake))
+    assert_tree_complete(fake, dest)
+    assert 'New photos / videos: %d' % sum(downloadable(p) for p in fake.account.photos.values()) in result.stdout
+    # no temporary file survives a run
+    assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
+
+
+def test_metadata_holds_getinfo_listing_and_file_hash(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    for photo in fake.account.photos.values():
+        if not downloadable(photo):
+            continue
+        path = os.path.join(dest, 'photostream', media_name(photo) + '.metadata')
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        data = json.loads(text)
+        assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
+        assert data['photo']['id'] == photo.id
+        assert data['photo']['title']['_content'] == photo.title
+        assert data['photo']['media'] == photo.media
+        assert data['listing']['originalsecret'] == photo.originalsecret
+        assert 'views' not in data['photo'] and 'views' not in data['listing']
+        content = fake.photo_file_bytes(photo.id)
+        assert data['file'] == {'name': media_name(photo), 'size': len(content),
+                                'sha256': hashlib.sha256(content).hexdigest()}
+
+
+def test_album_and_collection_metadata(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    for album in fake.account.albums.values():
+        with open(dest / 'Albums' / fm.safe_name(album.title, album.id) / 'metadata', encoding='utf-8') as f:
+            data = json.load(f)
+        assert data['photoset']['id'] == album.id
+        assert data['photoset']['title']['_content'] == album.title
+        assert data['photos'] == list(album.photo_ids)
+    top = fake.account.collections[0]
+    with open(dest / 'Collections' / fm.safe_name(top.title, top.id) / 'metadata', encoding='utf-8') as f:
+        data = json.load(f)
+    assert data['collection']['id'] == top.id
+    assert [c['id'] for c in data['children']] == list(top.album_ids) + [c.id for c in top.children]
+
+
+def test_rerun_with_nothing_changed_downloads_nothing(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    before = snapshot(dest, with_mtimes=True)
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    stats = fake.stats()
+    assert snapshot(dest, with_mtimes=True) == before
+    assert stats['file_requests'] == 0 or all(not downloadable(p) for p in fake.account.photos.values() if p.media == 'video')
+    assert stats['api_calls'].get('flickr.photos.getInfo', 0) == 0
+    assert stats['api_calls'].get('flickr.photos.comments.getList', 0) == 0
+    assert stats['api_calls'].get('flickr.photosets.getPhotos', 0) == 0
+    unavailable = sum(1 for p in fake.account.photos.values() if not downloadable(p))
+    assert stats['api_calls'].get('flickr.photos.getSizes', 0) == unavailable
+
+
+def test_unavailable_video_is_reported_once_with_its_page(fake, token_dir, dest):
+    missing = [p for p in fake.account.photos.values() if not downloadable(p)]
+    assert missing, 'the fake account should hold a video without an original'
+    result = run_mirror(fake, token_dir, dest)
+    assert_ok(result, 1)
+    for video in missing:
+        assert result.stderr.count('/%s/' % video.id) == 1
+    # downloaded by hand into photostream/, it is adopted and the run is clean
+    for video in missing:
+        (dest / 'photostream' / ('%s.mp4' % video.id)).write_bytes(b'hand-downloaded video')
+    result = run_mirror(fake, token_dir, dest)
+    assert_ok(result, 0)
+    data = load_metadata(dest, type('P', (), {'id': missing[0].id, 'media': 'video',
+                                               'video_ext': 'mp4', 'originalformat': 'jpg'})())
+    assert data['file']['size'] == len(b'hand-downloaded video')
+
+
+def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest), expected_status(fake))
+    added = fake.add_photo(media='photo', fmt='png', title='New one')
+    gone = [p for p in fake.account.photos.values() if p.id != added and downloadable(p)][0]
+    gone_name = media_name(gone)
+    fake.delete_photo(gone.id)
+    replaced = first_photo(fake, in_album=True)
+    old_bytes = (dest / 'photostream' / media_name(replaced)).read_bytes()
+    fake.replace_photo(replaced.id)
+    edited = [p for p in fake.account.photos.values() if p.media == 'photo' and p.id not in (replaced.id, added)][-1]
+    fake.edit_photo(edited.id, title='A new title', description='Now described', tags=['x', 'y'])
+    edited_before = (dest / 'photostream' / media_name(edited)).stat()
+    fake.reset_stats()
+
+    result = run_mirror(fake, tokens, dest, '--statistics')
+    assert_ok(result, expected_status(fake))
+    assert (dest / 'photostream' / ('%s.png' % added)).read_bytes() == fake.photo_file_bytes(added)
+    new_bytes = (dest / 'photostream' / media_name(replaced)).read_bytes()
+    assert new_bytes == fake.photo_file_bytes(replaced.id) and new_bytes != old_bytes
+    assert load_metadata(dest, replaced)['listing']['originalsecret'] == fake.account.photos[replaced.id].originalsecret
+    data = load_metadata(dest, edited)
+    assert data['photo']['title']['_content'] == 'A new title'
+    assert data['photo']['description']['_content'] == 'Now described'
+    assert (dest / 'photostream' / media_name(edited)).stat().st_ino == edited_before.st_ino  # not downloaded again
+    # deleted on Flickr: kept without --delete-unknown, but no longer linked
+    assert (dest / 'photostream' / gone_name).exists()
+    assert not (dest / 'Not in any album' / gone_name).exists()
+    assert 'no longer on Flickr' in result.stdout
+    stats = fake.stats()
+    assert stats['api_calls']['flickr.photos.getInfo'] == 3   # added, replaced, edited
+    assert stats['file_requests'] == 2                       # added, replaced
+
+    result = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
+    assert_ok(result, expected_status(fake))
+    assert not (dest / 'photostream' / gone_name).exists()
+    assert not (dest / 'photostream' / (gone_name + '.metadata')).exists()
+    assert 'Deleted photos / videos: 1' in result.stdout
+    assert_tree_complete(fake, dest)
+
+
+def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest), expected_status(fake))
+    albums = [fake.account.albums[a] for a in fake.account.album_order()]
+    renamed, reordered, deleted = albums[0], albums[1], albums[2]
+    old_name = fm.safe_name(renamed.title, renamed.id)
+    fake.rename_album(renamed.id, 'Renamed album')
+    fake.reorder_album(reordered.id, list(reversed(reordered.photo_ids)))
+    fake.delete_album(deleted.id)
+    fake.set_collections([{'title': 'Only one', 'description': 'd',
+                           'collections': [{'title': 'Inner', 'sets': [renamed.id]},
+                                           {'title': 'Empty inner', 'sets': []}]}])
+    fake.reset_stats()
+    result = run_mirror(fake, tokens, dest)
+    assert_ok(result, expected_status(fake))
+    assert not (dest / 'Albums' / old_name).exists()
+    assert (dest / 'Albums' / ('Renamed album - %s' % renamed.id)).is_dir()
+    assert_tree_complete(fake, dest)
+    # only the changed albums were read again
+    assert fake.stats()['api_calls'].get('flickr.photosets.getPhotos', 0) == 2
+
+
+def test_hostile_titles_are_safe_names(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    names = os.listdir(dest / 'Albums')
+    ids = [a.id for a in fake.account.albums.values()]
+    assert len(names) == len(ids)
+    for name in names:
+        assert '/' not in name and '\x00' not in name and not name.startswith('.')
+        assert len(name.encode('utf-8')) <= 255
+        assert re.search(r' - \d+$', name)
+    titles = {a.title for a in fake.account.albums.values()}
+    assert '..' in titles and any(len(t.encode('utf-8')) > 255 for t in titles)
+    # nothing escaped the destination
+    parent = os.listdir(dest.parent)
+    assert sorted(parent) == sorted(['mirror', 'tokens'])
+
+
+def test_safe_name_rules():
+    assert fm.safe_name('Waterfalls', '6789') == 'Waterfalls - 6789'
+    assert fm.safe_name('2019/2020', '1') == '2019_2020 - 1'
+    assert fm.safe_name('..', '2') == 'Untitled - 2'
+    assert fm.safe_name('../../etc', '3') == '_.._etc - 3'
+    assert fm.safe_name('.hidden', '4') == 'hidden - 4'
+    assert fm.safe_name('', '5') == 'Untitled - 5'
+    assert fm.safe_name('a\x00b\n', '6') == 'ab - 6'
+    long = fm.safe_name('é' * 300, '72157000000000001')
+    assert len(long.encode('utf-8')) <= 255 and long.endswith(' - 72157000000000001')
+    long.encode('utf-8').decode('utf-8')
+
+
+def test_ignore_photos_and_ignore_videos(fake, token_dir, dest, tmp_path):
+    result = run_mirror(fake, token_dir, dest, '--ignore-videos', '--statistics')
+    assert_ok(result, 0)
+    assert_tree_complete(fake, dest, ignore_videos=True)
+    videos = sum(1 for p in fake.account.photos.values() if p.media == 'video')
+    assert 'Skipped (ignored media type): %d' % videos in result.stdout
+    other = tmp_path / 'photos-ignored'
+    result = run_mirror(fake, token_dir, other, '--ignore-photos')
+    assert_ok(result, expected_status(fake))
+    assert_tree_complete(fake, other, ignore_photos=True)
+    result = run_mirror(fake, token_dir, other, '--ignore-photos', '--ignore-videos')
+    assert result.returncode == 2 and 'nothing to mirror' in result.stderr
+
+
+def test_quiet_prints_nothing_on_success(fake, token_dir, dest):
+    result = run_mirror(fake, token_dir, dest, '-q', '--ignore-videos')
+    assert_ok(result, 0)
+    assert result.stdout == '' and result.stderr == ''
+
+
+def test_verbose_names_files(plain_fake, tmp_path, dest):
+    store_token(plain_fake, tmp_path / 'tokens')
+    result = run_mirror(plain_fake, tmp_path / 'tokens', dest, '-v')
+    photo = first_photo(plain_fake)
+    assert 'Downloaded %s' % media_name(photo) in result.stdout
+
+
+def test_adopts_a_tree_in_the_original_layout(plain_fake, tmp_path, dest):
+    """A backup written by the original flickrmirrorer: legacy metadata (the listing record),
+    url-quoted album names, 'metadata' files; nothing is downloaded again."""
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    account = fake.account
+    (dest / 'photostream').mkdir(parents=True)
+    files = {}
+    for photo in account.photos.values():
+        if not downloadable(photo):
+            continue
+        name = media_name(photo)
+        files[photo.id] = name
+        (dest / 'photostream' / name).write_bytes(fake.photo_file_bytes(photo.id))
+        legacy = {'id': photo.id, 'title': photo.title, 'originalsecret': photo.originalsecret,
+                  'originalformat': photo.originalformat, 'lastupdate': str(photo.lastupdate),
+                  'media': photo.media}
+        (dest / 'photostream' / (name + '.metadata')).write_text(json.dumps(legacy))
+    for album in account.albums.values():
+        album_dir = dest / 'Albums' / ('%s - %s' % (album.title.replace(' ', '%20'), album.id))
+        album_dir.mkdir(parents=True)
+        for i, photo_id in enumerate(album.photo_ids):
+            os.symlink('../../photostream/' + files[photo_id], album_dir / ('%d_%s' % (i + 1, files[photo_id])))
+        (album_dir / 'metadata').write_text(json.dumps({'id': album.id, 'photos': album.photo_ids,
+                                                        'flickrmirrorer_album_metadata_version': 2}))
+    (dest / 'Not in any album').mkdir()
+    fake.reset_stats()
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert_ok(result, expected_status(fake))
+    assert fake.stats()['file_requests'] == 0
+    assert_tree_complete(fake, dest)
+    assert load_metadata(dest, first_photo(fake))['photo']['id'] == first_photo(fake).id
+
+
+# ---------------------------------------------------------------------------
+# Login
+# ---------------------------------------------------------------------------
+
+def test_console_login_then_mirror(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    cmd = [sys.executable, PROGRAM, '--no-browser', '--token-dir', str(tokens), '--ignore-videos', str(dest)]
+    proc = subprocess.Popen(cmd, env=program_env(fake), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = None
+    for line in proc.stderr:
+        match = re.search(r'(http://\S+/oauth/authorize\S*)', line)
+        if match:
+            url = match.group(1)
+            break
+    assert url, 'no authorization address printed'
+    page = requests.get(url, timeout=10).text
+    verifier = re.search(r'id="verifier">([^<]+)<', page).group(1)
+    out, err = proc.communicate(verifier + '\n', timeout=120)
+    assert proc.returncode == 0, err
+    assert (tokens / 'oauth-tokens.sqlite').exists()
+    assert os.stat(tokens / 'oauth-tokens.sqlite').st_mode & 0o077 == 0
+    token_values = [t for t in fake_tokens(tokens, fake)]
+    for secret in token_values:
+        assert secret not in out and secret not in err
+    # the second run needs no login
+    result = run_mirror(fake, tokens, dest, '--ignore-videos', stdin='')
+    assert_ok(result, 0)
+
+
+def fake_tokens(token_dir, server):
+    token = flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir)).token
+    return [token.token, token.token_secret]
+
+
+def test_login_without_a_code_fails_cleanly(plain_fake, tmp_path, dest):
+    result = subprocess.run([sys.executable, PROGRAM, '--no-browser', '--token-dir', str(tmp_path / 't'), str(dest)],
+                            env=program_env(plain_fake), input='', capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert 'Not logged in' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_browser_login(plain_fake, tmp_path, dest):
+    """The browser flow: flickrapi opens $BROWSER on the authorize page, which redirects to
+    flickrapi's local callback server."""
+    opener = tmp_path / 'browser.py'
+    opener.write_text('import sys, requests\nrequests.get(sys.argv[1], timeout=30)\n')
+    env = program_env(plain_fake, BROWSER='%s %s %%s &' % (sys.executable, opener))
+    result = subprocess.run([sys.executable, PROGRAM, '--token-dir', str(tmp_path / 't'), '--ignore-videos', str(dest)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert_ok(result, 0)
+    assert 'Logged in to Flickr as' in result.stdout
+
+
+def test_revoked_token_says_how_to_log_in_again(fake, token_dir, dest):
+    token = flickrapi.tokencache.OAuthTokenCache(fake.api_key, '', path=str(token_dir)).token
+    fake.revoke_token(token.token)
+    result = run_mirror(fake, token_dir, dest)
+    assert result.returncode == 2
+    assert '--relogin' in result.stderr and 'Traceback' not in result.stderr
+    assert not (dest / 'photostream').exists() or not os.listdir(dest / 'photostream')
+
+
+# ---------------------------------------------------------------------------
+# Unit tests of pure pieces
+# ---------------------------------------------------------------------------
+
+def test_pacer_holds_calls_to_the_hourly_budget():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+    pacer = fm.CallPacer(3, clock=lambda: now[0], sleep=sleep, window=10.0)
+    for _ in range(3):
+        pacer.acquire()
+    assert slept == []
+    pacer.acquire()          # the fourth call waits for the first to leave the window
+    assert now[0] >= 10.0
+    pacer.pause(5)
+    start = now[0]
+    pacer.acquire()
+    assert now[0] >= start + 5
+
+
+def test_plan_photo_decisions():
+    record = {'id': '1', 'originalsecret': 'a', 'lastupdate': '10', 'count_comments': '0', 'media': 'photo'}
+    stored = fm.StoredPhoto(originalsecret='a', lastupdate='10', listing=dict(record), info={'id': '1'})
+    assert fm.plan_photo(record, '1.jpg', stored) is None
+    task = fm.plan_photo(dict(record, originalsecret='b'), '1.jpg', stored)
+    assert task.need_file and task.need_info
+    task = fm.plan_photo(dict(record, lastupdate='11'), '1.jpg', stored)
+    assert not task.need_file and task.need_info
+    task = fm.plan_photo(dict(record, count_comments='2'), '1.jpg', stored)
+    assert task.need_comments and not task.need_info and not task.need_file
+    task = fm.plan_photo(dict(record, views='99'), '1.jpg', stored)
+    assert task is None
+    task = fm.plan_photo(record, None, None)
+    assert task.need_file and task.need_info
+    legacy = fm.StoredPhoto.from_json({'id': '1', 'originalsecret': 'a', 'lastupdate': '10'})
+    task = fm.plan_photo(record, '1.jpg', legacy)
+    assert not task.need_file and task.need_info

@@ -35,24 +35,28 @@ import configparser
 import errno
 import fcntl
 import hashlib
+import html
 import json
 import os
 import random
 import re
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
 import requests
 import tenacity
+import tqdm
 
 VERSION = '1.0.0'
 
@@ -194,6 +198,9 @@ class Stats:
     bytes: int = 0
     albums_updated: int = 0
     collections_updated: int = 0
+    verified: int = 0
+    damaged: int = 0
+    missing: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -226,15 +233,34 @@ def human_bytes(n):
 class Reporter:
     """Thread-safe output: info to stdout (not under -q), details under -v, errors to stderr."""
 
-    def __init__(self, quiet=False, verbose=False):
+    def __init__(self, quiet=False, verbose=False, progress=False):
         self.quiet = quiet
         self.verbose = verbose
+        self.show_progress = progress and not quiet
+        self._bar = None
         self._lock = threading.Lock()
 
     def _write(self, stream, message):
         with self._lock:
-            stream.write(message + '\n')
-            stream.flush()
+            if self._bar is not None:
+                self._bar.write(message, file=stream)
+            else:
+                stream.write(message + '\n')
+                stream.flush()
+
+    def progress_bar(self, description):
+        """A tqdm bar on a terminal (count, rate, ETA); None under -q or when not a terminal,
+        so that cron mail stays clean."""
+        if not self.show_progress:
+            return None
+        self._bar = tqdm.tqdm(desc=description, unit=' photos', file=sys.stdout, dynamic_ncols=True,
+                              leave=False)
+        return self._bar
+
+    def close_progress(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
     def info(self, message):
         if not self.quiet:
@@ -409,13 +435,15 @@ class FlickrClient:
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
 
-    def paged(self, method, container, item, per_page=PAGE_SIZE, **params):
+    def paged(self, method, container, item, per_page=PAGE_SIZE, on_total=None, **params):
         """Yield every item of a paged list, one page in memory at a time."""
         page = 1
         while True:
             rsp = self.call(method, page=page, per_page=per_page, **params)
             body = rsp.get(container) or {}
             items = body.get(item) or []
+            if page == 1 and on_total:
+                on_total(to_int(body.get('total'), None))
             yield from items
             pages = to_int(body.get('pages'), 1)
             if page >= pages or not items:
@@ -426,8 +454,8 @@ class FlickrClient:
     def test_login(self):
         return self.call('flickr.test.login')['user']
 
-    def photostream(self):
-        return self.paged('flickr.people.getPhotos', 'photos', 'photo',
+    def photostream(self, on_total=None):
+        return self.paged('flickr.people.getPhotos', 'photos', 'photo', on_total=on_total,
                           user_id='me', extras=LISTING_EXTRAS)
 
     def photo_info(self, photo_id):
@@ -668,12 +696,20 @@ def json_bytes(data):
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_json_if_changed(path, data):
-    """Rewrite a JSON file only when its content changes (keeps mtimes and disks quiet)."""
-    if read_json(path) == data:
-        return False
-    atomic_write_bytes(path, json_bytes(data))
+def write_file_if_changed(path, data):
+    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
+    try:
+        with open(path, 'rb') as f:
+            if f.read() == data:
+                return False
+    except OSError:
+        pass
+    atomic_write_bytes(path, data)
     return True
+
+
+def write_json_if_changed(path, data):
+    return write_file_if_changed(path, json_bytes(data))
 
 
 def read_json(path):
@@ -711,18 +747,26 @@ PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
 
 
 def scan_photostream(photostream_dir):
-    """Map photo id -> media file name in photostream/ (one scandir, no file reads)."""
+    """(photo id -> media file name, ids whose .metadata has lost its media file), from one
+    scandir of photostream/ and no file reads."""
     files = {}
+    metadata_ids = set()
     try:
         entries = os.scandir(photostream_dir)
     except FileNotFoundError:
-        return files
+        return files, set()
     with entries:
         for entry in entries:
-            match = PHOTO_FILE_RE.match(entry.name)
-            if match and entry.is_file(follow_symlinks=False):
-                files[match.group(1)] = entry.name
-    return files
+            name = entry.name
+            is_metadata = name.endswith(METADATA_SUFFIX)
+            match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
+            if not match or not entry.is_file(follow_symlinks=False):
+                continue
+            if is_metadata:
+                metadata_ids.add(match.group(1))
+            else:
+                files[match.group(1)] = name
+    return files, metadata_ids - set(files)
 
 
 def metadata_path_for(photostream_dir, filename):
@@ -766,6 +810,7 @@ class PhotoTask:
     need_file: bool = False
     need_info: bool = False
     need_comments: bool = False
+    verify: bool = False
 
     @property
     def photo_id(self):
@@ -946,6 +991,20 @@ class PhotoMirror:
             for name, n in increments.items():
                 setattr(self.stats, name, getattr(self.stats, name) + n)
 
+    def _intact(self, task):
+        """--verify: does the file still hash to what was recorded when it was written?"""
+        actual = describe_file(os.path.join(self.dir, task.filename))
+        self._count(verified=1)
+        recorded = task.stored.file if task.stored else None
+        if not recorded or recorded.get('name') != task.filename:
+            return True   # nothing recorded (an adopted file): record it now
+        if (actual['size'], actual['sha256']) == (recorded.get('size'), recorded.get('sha256')):
+            return True
+        self._count(damaged=1)
+        self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded); '
+                              'downloading it again' % task.filename)
+        return False
+
     def _original_url(self, task):
         try:
             return original_url(self.client, task)
@@ -960,6 +1019,8 @@ class PhotoMirror:
         record = task.record
         filename = task.filename
         file_info = task.stored.file if task.stored else None
+        if task.verify and filename and not task.need_file and not self._intact(task):
+            task.need_file = task.need_info = True   # repair: fetch it again
         url = self._original_url(task) if task.need_file else None
         if url:
             is_video = record.get('media') == 'video'
@@ -1147,6 +1208,21 @@ class TreeBuilder:
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
 
+    def report_album_changes(self, albums, files):
+        """--dry-run: name the albums whose directory would change."""
+        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
+        for album, photo_ids in albums:
+            name = safe_name(text_of(album.get('title')), album['id'])
+            path = os.path.join(self.albums_dir, name)
+            wanted = {link for link, _ in album_link_names(photo_ids, files)}
+            current = set(os.listdir(path)) - {DIR_METADATA_NAME} if existing.get(album['id']) == name else None
+            if current != wanted:
+                self.stats.albums_updated += 1
+                self.reporter.info('would update album %s' % name)
+        for stale_id, stale in existing.items():
+            if stale_id not in {album['id'] for album, _ in albums}:
+                self.reporter.info('would remove album %s' % stale)
+
     def build_not_in_album(self, photostream_ids, albums, files):
         in_albums = set()
         for _, photo_ids in albums:
@@ -1205,13 +1281,600 @@ def stored_album_order(stored, album):
 
 
 # ---------------------------------------------------------------------------
+# Browsable HTML view: dest/index.html and a page per album and collection
+# ---------------------------------------------------------------------------
+# Opened straight from disk (file://), maybe after the folder was copied elsewhere: every
+# link is relative and percent-encoded, nothing comes from the network, no JavaScript.
+# Page names depend on ids, never on titles, so a renamed album rewrites its page.
+#
+#     dest/index.html                   collections (nested) and albums with covers
+#     dest/html/style.css               the only stylesheet
+#     dest/html/album-<id>.html         an album, photos in album order (.page<n> beyond 500)
+#     dest/html/collection-<id>.html    a collection: sub-collections and albums
+#     dest/html/photostream-<n>.html    every photo, photostream order, 500 a page
+#     dest/html/not-in-any-album.html   photos in no album
+
+HTML_PAGE_SIZE = 500
+HTML_DIR = 'html'
+# Only files matching this are ever deleted from dest/html/ (never a user's own files).
+OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
+                         r'|not-in-any-album(?:\.page\d+)?)\.html$', re.ASCII)
+
+# -- small helpers
+
+def esc(text):
+    """HTML-escape text (quotes too: the same helper is used inside attributes)."""
+    return html.escape(text or '', quote=True)
+
+
+def title_of(item):
+    return (item.get('title') or '').strip() or 'Untitled'
+
+
+def url_path(path):
+    """Percent-encode each segment of a relative '/'-separated path for href/src."""
+    return '/'.join(quote(seg, safe='') for seg in path.split('/'))
+
+
+def to_page(root, name):
+    """href from a page at depth root ('' or '../') to a page in dest/html/."""
+    return (HTML_DIR + '/' if root == '' else '') + url_path(name)
+
+
+def page_id(item_id):
+    """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
+    return re.sub(r'[^0-9A-Za-z_-]', '_', str(item_id))
+
+
+def plural(n, word):
+    return '%d %s%s' % (n, word, '' if n == 1 else 's')
+
+
+def safe_relpath(rel):
+    """The photo's path inside dest, or None if it could point outside it."""
+    if not rel or rel.startswith('/') or '\\' in rel or '..' in rel.split('/'):
+        return None
+    return rel
+
+
+# -- image sizes
+
+def image_size(path):
+    """(width, height) as displayed, from the file header; None if unknown.
+
+    Only a few hundred bytes are read (JPEG segments are skipped by seeking), so this
+    stays cheap for 100,000 photos."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(26)
+            if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
+                return struct.unpack('>II', head[16:24])
+            if head[:6] in (b'GIF87a', b'GIF89a'):
+                return struct.unpack('<HH', head[6:10])
+            if head.startswith(b'\xff\xd8'):
+                f.seek(2)
+                return _jpeg_size(f)
+    except (OSError, struct.error):
+        pass
+    return None
+
+
+# JPEG start-of-frame markers (C4, C8, CC are other things).
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(f):
+    orientation = 1
+    while True:
+        byte = f.read(1)
+        if byte != b'\xff':
+            return None
+        marker = f.read(1)
+        while marker == b'\xff':  # fill bytes
+            marker = f.read(1)
+        if not marker:
+            return None
+        m = marker[0]
+        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
+            continue
+        if m in (0xD9, 0xDA):  # end of image / start of scan before any frame
+            return None
+        (length,) = struct.unpack('>H', f.read(2))
+        if m in _SOF:
+            _, h, w = struct.unpack('>BHH', f.read(5))
+            # EXIF orientations 5-8 are displayed rotated by 90 degrees.
+            return (h, w) if orientation >= 5 else (w, h)
+        if m == 0xE1 and length > 8:
+            data = f.read(length - 2)
+            orientation = _exif_orientation(data) or orientation
+        else:
+            f.seek(length - 2, os.SEEK_CUR)
+
+
+def _exif_orientation(data):
+    """The orientation tag (0x0112) of IFD0 in an APP1 'Exif' segment, or None."""
+    if not data.startswith(b'Exif\0\0') or len(data) < 14:
+        return None
+    tiff = data[6:]
+    order = {b'II': '<', b'MM': '>'}.get(tiff[:2])
+    if order is None:
+        return None
+    try:
+        (ifd,) = struct.unpack(order + 'I', tiff[4:8])
+        (count,) = struct.unpack(order + 'H', tiff[ifd:ifd + 2])
+        for i in range(count):
+            entry = tiff[ifd + 2 + 12 * i:ifd + 14 + 12 * i]
+            tag, typ, _, value = struct.unpack(order + 'HHIH', entry[:10])
+            if tag == 0x0112 and typ == 3:
+                return value
+    except struct.error:
+        return None
+    return None
+
+
+# -- the model
+
+class View:
+    """What every page needs, computed once: lookups, cover choice, image sizes."""
+
+    def __init__(self, dest, photos, albums, collections, page_size):
+        self.dest = dest
+        self.page_size = max(1, int(page_size))
+        self.photos = photos
+        self.by_id = {p['id']: p for p in photos}
+        self.albums = albums
+        self.album_by_id = {a['id']: a for a in albums}
+        self.collections = collections
+        self._media = {}  # photo id -> (relpath or None, width, height)
+
+    def media(self, photo):
+        """(relative path, width, height) of a photo's file on disk; path None if missing."""
+        pid = photo['id']
+        if pid not in self._media:
+            rel = safe_relpath(photo.get('file'))
+            w = h = None
+            if rel:
+                full = os.path.join(self.dest, *rel.split('/'))
+                if not os.path.isfile(full):
+                    rel = None
+                elif photo.get('width') and photo.get('height'):
+                    w, h = int(photo['width']), int(photo['height'])
+                elif photo.get('media') != 'video':
+                    w, h = image_size(full) or (None, None)
+            self._media[pid] = (rel, w, h)
+        return self._media[pid]
+
+    def first_image(self, photo_ids):
+        """The first of photo_ids that is a mirrored image (videos can't be an <img>)."""
+        for pid in photo_ids:
+            photo = self.by_id.get(pid)
+            if photo and photo.get('media') != 'video' and self.media(photo)[0]:
+                return photo
+        return None
+
+    def album_cover(self, album):
+        """The album's primary photo, else its first photo."""
+        return self.first_image([album.get('primary')] + list(album.get('photo_ids', [])))
+
+    def collection_cover(self, coll):
+        for aid in coll.get('album_ids', []):
+            album = self.album_by_id.get(aid)
+            cover = album and self.album_cover(album)
+            if cover:
+                return cover
+        for child in coll.get('children', []):
+            cover = self.collection_cover(child)
+            if cover:
+                return cover
+        return None
+
+    def media_counts(self, photo_ids):
+        videos = sum(1 for pid in photo_ids if self.by_id.get(pid, {}).get('media') == 'video')
+        parts = [plural(len(photo_ids) - videos, 'photo')]
+        if videos:
+            parts.append(plural(videos, 'video'))
+        return ', '.join(parts)
+
+
+# -- page pieces
+# Every function returns a list of strings (or extends one) so that pages are built by
+# one ''.join at the end: linear in the number of photos.
+
+def page_head(title, root):
+    """root: '' for dest/index.html, '../' for pages in dest/html/."""
+    return [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        # Defence in depth: all text is escaped, and no page needs scripts or plugins.
+        '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'; object-src \'none\'">\n',
+        '<title>', esc(title), ' \u2013 Flickr backup</title>\n',
+        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n</head>\n<body>\n',
+        '<header class="site"><a class="home" href="', root, 'index.html">Flickr backup</a>',
+        '<nav><a href="', to_page(root, photostream_page(1)), '">Photostream</a>',
+        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav></header>\n',
+        '<main>\n',
+    ]
+
+
+PAGE_FOOT = '</main>\n</body>\n</html>\n'
+
+
+def heading(out, title, description=None, count=None, crumbs=()):
+    """crumbs: (href, label) pairs shown above the title."""
+    if crumbs:
+        out.append('<nav class="crumbs">')
+        out.append(' \u203a '.join('<a href="%s">%s</a>' % (esc(h), esc(t)) for h, t in crumbs))
+        out.append('</nav>\n')
+    out.extend(('<h1>', esc(title), '</h1>\n'))
+    if count:
+        out.extend(('<p class="count">', esc(count), '</p>\n'))
+    if description and description.strip():
+        out.extend(('<p class="desc">', esc(description.strip()), '</p>\n'))
+
+
+def img_tag(view, photo, root, alt, cls=''):
+    rel, w, h = view.media(photo)
+    size = ' width="%d" height="%d"' % (w, h) if w and h else ''
+    return '<img%s src="%s%s" alt="%s" loading="lazy" decoding="async"%s>' % (
+        ' class="%s"' % cls if cls else '', root, esc(url_path(rel)), esc(alt), size)
+
+
+def cover_card(view, href, title, count, cover, root):
+    """One tile of an album/collection grid."""
+    if cover:
+        pic = img_tag(view, cover, root, '')
+    else:
+        pic = '<span class="nocover">No preview</span>'
+    return ('<li class="card"><a href="%s"><span class="thumb">%s</span>'
+            '<span class="name">%s</span><span class="meta">%s</span></a></li>\n'
+            % (esc(href), pic, esc(title), esc(count)))
+
+
+def album_grid(out, view, album_ids, root):
+    out.append('<ul class="grid covers">\n')
+    for aid in album_ids:
+        album = view.album_by_id[aid]
+        out.append(cover_card(view, to_page(root, album_page(aid)),
+                              title_of(album), view.media_counts(album.get('photo_ids', [])),
+                              view.album_cover(album), root))
+    out.append('</ul>\n')
+
+
+def known_albums(view, coll):
+    """The collection's album ids that have pages (a listing may name a deleted one)."""
+    return [a for a in coll.get('album_ids', []) if a in view.album_by_id]
+
+
+def collection_meta(view, coll):
+    meta = plural(len(known_albums(view, coll)), 'album')
+    if coll.get('children'):
+        meta += ', ' + plural(len(coll['children']), 'collection')
+    return meta
+
+
+def collection_tree(out, view, colls, root):
+    """Nested list of collections for the index page."""
+    out.append('<ul class="tree">\n')
+    for coll in colls:
+        cover = view.collection_cover(coll)
+        thumb = img_tag(view, cover, root, '', 'mini') if cover else '<span class="mini"></span>'
+        out.append('<li><a href="%s">%s<span><span class="name">%s</span><span class="meta">%s</span>'
+                   '</span></a>' % (to_page(root, collection_page(coll['id'])), thumb,
+                                    esc(title_of(coll)), esc(collection_meta(view, coll))))
+        if coll.get('children'):
+            out.append('\n')
+            collection_tree(out, view, coll['children'], root)
+        out.append('</li>\n')
+    out.append('</ul>\n')
+
+
+def photo_card(out, view, pid, root):
+    """One photo or video with its title, date taken, tags and description."""
+    photo = view.by_id.get(pid) or {'id': pid, 'title': 'Photo %s' % pid}
+    title = title_of(photo)
+    rel = view.media(photo)[0] if pid in view.by_id else None
+    out.append('<li class="photo" id="p%s">' % esc(page_id(pid)))
+    if rel is None:
+        out.append('<span class="frame missing">Not mirrored</span>')
+    elif photo.get('media') == 'video':
+        src = esc(root + url_path(rel))
+        out.append('<span class="frame"><video controls preload="none" src="%s"></video></span>' % src)
+    else:
+        out.append('<a class="frame" href="%s%s">%s</a>'
+                   % (root, esc(url_path(rel)), img_tag(view, photo, root, title)))
+    out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
+    taken = photo.get('datetaken') or ''
+    if taken:
+        out.append('<time datetime="%s">%s</time>' % (esc(taken.replace(' ', 'T')), esc(taken)))
+    if rel is not None and photo.get('media') == 'video':
+        out.append(' <a class="file" href="%s%s">video file</a>' % (root, esc(url_path(rel))))
+    desc = (photo.get('description') or '').strip()
+    if desc:
+        out.extend(('<p class="desc">', esc(desc), '</p>'))
+    tags = photo.get('tags') or []
+    if tags:
+        out.append('<ul class="tags">')
+        out.extend('<li>%s</li>' % esc(t) for t in tags)
+        out.append('</ul>')
+    out.append('</div></li>\n')
+
+
+def pager(out, page, pages, name_of):
+    """Links to the first, last, previous, next and nearby pages."""
+    if pages <= 1:
+        return
+    shown = sorted({1, pages} | set(range(max(1, page - 3), min(pages, page + 3) + 1)))
+    out.append('<nav class="pager">')
+    if page > 1:
+        out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(name_of(page - 1))))
+    last = 0
+    for n in shown:
+        if n > last + 1:
+            out.append('<span class="gap">\u2026</span>')
+        if n == page:
+            out.append('<span class="current">%d</span>' % n)
+        else:
+            out.append('<a href="%s">%d</a>' % (esc(url_path(name_of(n))), n))
+        last = n
+    if page < pages:
+        out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(name_of(page + 1))))
+    out.append('</nav>\n')
+
+
+# -- page names
+
+def album_page(album_id, n=1):
+    return 'album-%s.html' % page_id(album_id) if n == 1 else 'album-%s.page%d.html' % (page_id(album_id), n)
+
+
+def collection_page(coll_id):
+    return 'collection-%s.html' % page_id(coll_id)
+
+
+def photostream_page(n):
+    return 'photostream-%d.html' % n
+
+
+def orphan_page(n):
+    return 'not-in-any-album.html' if n == 1 else 'not-in-any-album.page%d.html' % n
+
+
+# -- whole pages
+
+def index_page(view):
+    out = page_head('Home', '')
+    heading(out, 'Flickr backup', count='%s, %s, %s' % (
+        view.media_counts([p['id'] for p in view.photos]), plural(len(view.albums), 'album'),
+        plural(len(view.collections), 'collection')))
+    out.append('<ul class="grid covers special">\n')
+    all_ids = [p['id'] for p in view.photos]
+    out.append(cover_card(view, to_page('', photostream_page(1)), 'Photostream',
+                          view.media_counts(all_ids), view.first_image(all_ids), ''))
+    orphans = orphan_ids(view)
+    out.append(cover_card(view, to_page('', orphan_page(1)), 'Not in any album',
+                          view.media_counts(orphans), view.first_image(orphans), ''))
+    out.append('</ul>\n')
+    if view.collections:
+        out.append('<h2 class="section">Collections</h2>\n')
+        collection_tree(out, view, view.collections, '')
+    out.append('<h2 class="section">Albums</h2>\n')
+    if view.albums:
+        album_grid(out, view, [a['id'] for a in view.albums], '')
+    else:
+        out.append('<p class="empty">No albums.</p>\n')
+    out.append(PAGE_FOOT)
+    return out
+
+
+def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=()):
+    """Yield (file name, parts) for a paginated list of photos, one page in memory at a time."""
+    pages = max(1, -(-len(photo_ids) // view.page_size))
+    for n in range(1, pages + 1):
+        chunk = photo_ids[(n - 1) * view.page_size:n * view.page_size]
+        page_title = title if pages == 1 else '%s (page %d of %d)' % (title, n, pages)
+        out = page_head(page_title, '../')
+        heading(out, page_title, description if n == 1 else None,
+                view.media_counts(photo_ids), crumbs)
+        pager(out, n, pages, name_of)
+        if chunk:
+            out.append('<ul class="grid photos">\n')
+            for pid in chunk:
+                photo_card(out, view, pid, '../')
+            out.append('</ul>\n')
+        else:
+            out.append('<p class="empty">Nothing here.</p>\n')
+        pager(out, n, pages, name_of)
+        out.append(PAGE_FOOT)
+        yield name_of(n), out
+
+
+def collection_pages(view, colls, parents=()):
+    """Yield (file name, parts) for each collection in the tree; parents: crumbs above it."""
+    for coll in colls:
+        title = title_of(coll)
+        out = page_head(title, '../')
+        albums = known_albums(view, coll)
+        children = coll.get('children', [])
+        heading(out, title, coll.get('description'), collection_meta(view, coll),
+                (('../index.html', 'Home'),) + parents)
+        if children:
+            out.append('<ul class="grid covers">\n')
+            for child in children:
+                out.append(cover_card(view, url_path(collection_page(child['id'])), title_of(child),
+                                      collection_meta(view, child), view.collection_cover(child), '../'))
+            out.append('</ul>\n')
+        if albums:
+            album_grid(out, view, albums, '../')
+        if not albums and not children:
+            out.append('<p class="empty">This collection is empty.</p>\n')
+        out.append(PAGE_FOOT)
+        yield collection_page(coll['id']), out
+        crumb = (url_path(collection_page(coll['id'])), title)
+        yield from collection_pages(view, children, parents + (crumb,))
+
+
+def orphan_ids(view):
+    in_album = set()
+    for album in view.albums:
+        in_album.update(album.get('photo_ids', []))
+    return [p['id'] for p in view.photos if p['id'] not in in_album]
+
+
+def all_pages(view):
+    """Yield (path relative to dest, parts) for every page of the view, one at a time."""
+    yield 'index.html', index_page(view)
+    home = (('../index.html', 'Home'),)
+    inner = [photo_list_pages(view, 'Photostream', [p['id'] for p in view.photos], photostream_page,
+                              crumbs=home),
+             photo_list_pages(view, 'Not in any album', orphan_ids(view), orphan_page, crumbs=home)]
+    for album in view.albums:
+        inner.append(photo_list_pages(
+            view, title_of(album), list(album.get('photo_ids', [])),
+            lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home))
+    inner.append(collection_pages(view, view.collections))
+    for pages in inner:
+        for name, parts in pages:
+            yield HTML_DIR + '/' + name, parts
+
+
+def remove_stale_pages(html_dir, keep):
+    """Delete our own pages (by name pattern) that the current view no longer has."""
+    removed = 0
+    for name in sorted(os.listdir(html_dir)):
+        if OUR_PAGE_RE.match(name) and name not in keep:
+            os.unlink(os.path.join(html_dir, name))
+            removed += 1
+    return removed
+
+
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE):
+    """Write dest/index.html and one page per album and collection under dest/html/.
+
+    photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
+            None (not mirrored), 'media': 'photo'|'video', 'title', 'description',
+            'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
+            'width'/'height' spare reading the image header for size hints.
+    albums: list in Flickr's album order of dicts {'id', 'title', 'description',
+            'primary': photo id or None, 'photo_ids': [ids in album order]}
+    collections: the collection tree, list of dicts {'id', 'title', 'description',
+            'album_ids': [...], 'children': [same shape...]}
+    Returns the number of files written (only files whose content changed are rewritten)."""
+    view = View(dest, photos, albums, collections, page_size)
+    html_dir = os.path.join(dest, HTML_DIR)
+    os.makedirs(html_dir, exist_ok=True)
+    written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8')))
+    names = set()
+    for rel, parts in all_pages(view):
+        names.add(rel.split('/', 1)[1] if '/' in rel else rel)
+        written += write_file_if_changed(os.path.join(dest, *rel.split('/')), ''.join(parts).encode('utf-8'))
+    remove_stale_pages(html_dir, names)
+    return written
+
+
+STYLE = """\
+/* flickrmirrorer HTML view: no web fonts, no external resources. */
+:root {
+  --bg: #f6f6f4; --fg: #1d1d1f; --muted: #6b6b70; --card: #fff; --line: #e2e2e0;
+  --accent: #0b63ce; --thumb: #e9e9e6;
+  color-scheme: light dark;
+}
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #161618; --fg: #ececee; --muted: #9d9da3; --card: #222226; --line: #333338;
+          --accent: #6aa8ff; --thumb: #2c2c31; }
+}
+* { box-sizing: border-box; }
+body {
+  margin: 0; background: var(--bg); color: var(--fg);
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+}
+a { color: var(--accent); text-decoration: none; }
+a:hover { text-decoration: underline; }
+header.site {
+  display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: baseline;
+  padding: .8rem 1.5rem; background: var(--card); border-bottom: 1px solid var(--line);
+}
+header.site .home { font-weight: 700; font-size: 1.1rem; color: var(--fg); }
+header.site nav { display: flex; gap: 1.2rem; }
+main { max-width: 1400px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+h1 { font-size: 1.8rem; margin: .4rem 0 .2rem; overflow-wrap: anywhere; }
+h2.section { font-size: 1.2rem; margin: 2rem 0 .8rem; }
+.crumbs { font-size: .9rem; color: var(--muted); overflow-wrap: anywhere; }
+.count, .meta, time { color: var(--muted); font-size: .9rem; }
+.count { margin: 0 0 .6rem; }
+.desc { white-space: pre-line; overflow-wrap: anywhere; max-width: 70ch; }
+.empty { color: var(--muted); }
+.grid { list-style: none; margin: 0; padding: 0; display: grid; gap: 1rem; }
+.covers { grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); }
+.photos { grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); align-items: start; }
+.card a, .photo {
+  display: block; background: var(--card); border: 1px solid var(--line); border-radius: 10px;
+  overflow: hidden; color: var(--fg);
+}
+.card a:hover { text-decoration: none; border-color: var(--accent); }
+.thumb, .frame {
+  display: flex; align-items: center; justify-content: center;
+  aspect-ratio: 4 / 3; background: var(--thumb); overflow: hidden;
+}
+.thumb img { width: 100%; height: 100%; object-fit: cover; display: block; }
+.frame img, .frame video { width: 100%; height: 100%; object-fit: contain; display: block; }
+.frame video { background: #000; }
+.nocover, .missing { color: var(--muted); font-size: .9rem; }
+.card .name { display: block; padding: .5rem .7rem 0; font-weight: 600; overflow-wrap: anywhere; }
+.card .meta { display: block; padding: 0 .7rem .6rem; }
+.special .card a { border-style: dashed; }
+.info { padding: .5rem .7rem .7rem; }
+.info h2 { font-size: 1rem; margin: 0 0 .1rem; overflow-wrap: anywhere; }
+.info .desc { font-size: .9rem; margin: .3rem 0 0; }
+.info .file { font-size: .85rem; }
+.tags { list-style: none; padding: 0; margin: .4rem 0 0; display: flex; flex-wrap: wrap; gap: .3rem; }
+.tags li { background: var(--thumb); border-radius: 999px; padding: .05rem .55rem; font-size: .8rem; }
+.tree, .tree ul { list-style: none; padding-left: 0; margin: 0; }
+.tree ul { padding-left: 1.8rem; border-left: 2px solid var(--line); margin-left: 1.2rem; }
+.tree li { margin: .35rem 0; }
+.tree a { display: inline-flex; align-items: center; gap: .7rem; }
+.tree .name { display: block; font-weight: 600; }
+.tree .meta { display: block; }
+.tree .mini {
+  width: 44px; height: 44px; object-fit: cover; border-radius: 6px; background: var(--thumb);
+  display: inline-block; flex: none;
+}
+.pager { display: flex; flex-wrap: wrap; gap: .35rem; margin: 1rem 0; align-items: center; }
+.pager a, .pager span {
+  padding: .2rem .6rem; border-radius: 6px; border: 1px solid var(--line); background: var(--card);
+}
+.pager .current { background: var(--accent); color: #fff; border-color: var(--accent); }
+.pager .gap { border: none; background: none; }
+"""
+
+
+# ---------------------------------------------------------------------------
 # The run: list, plan, act, tidy
 # ---------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class PhotoSummary:
+    """The little the run keeps about every listed photo: its order, its file and what the
+    HTML view shows.  Memory stays about this per photo, however large the account."""
+    id: str
+    media: str
+    dateupload: str
+    datetaken: str
+    title: str
+    description: str
+    tags: str
+
+    @classmethod
+    def from_record(cls, record):
+        return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
+                   record.get('datetaken', ''), text_of(record.get('title')),
+                   text_of(record.get('description')), record.get('tags', '') or '')
+
 
 class Mirror:
     def __init__(self, args, client, stats, reporter, stop_event):
         self.args = args
         self.dest = args.destination
+        self.dry_run = args.dry_run
         self.photostream_dir = os.path.join(self.dest, PHOTOSTREAM_DIR)
         self.client = client
         self.stats = stats
@@ -1220,68 +1883,120 @@ class Mirror:
         self.downloader = Downloader(client.policy, reporter, stop_event)
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
-        self.photostream_ids = []     # listed ids in Flickr's order
+        self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
         self.failed = []              # (photo id, message)
         self.unavailable_videos = []  # photo page URLs to download by hand
         self.errors_in_a_row = 0
+        self.progress = None
+
+    @property
+    def photostream_ids(self):
+        return [p.id for p in self.photostream]
 
     def run(self):
-        os.makedirs(self.photostream_dir, exist_ok=True)
-        local_files = scan_photostream(self.photostream_dir)
-        self.mirror_photostream(local_files)
+        local_files, orphaned_metadata = scan_photostream(self.photostream_dir)
+        if not self.dry_run:
+            os.makedirs(self.photostream_dir, exist_ok=True)
+        self.mirror_photostream(local_files, orphaned_metadata)
         builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.args)
         albums = builder.list_albums()
         tree = self.client.collection_tree()
+        if self.dry_run:
+            builder.report_album_changes(albums, self.files)
+            self.tidy_photostream(local_files)
+            return
         builder.build_albums(albums, self.files)
         builder.build_not_in_album(self.photostream_ids, albums, self.files)
         builder.build_collections(tree)
         self.tidy_photostream(local_files)
+        self.write_photostream_order()
+        if not self.args.no_html:
+            self.write_html(albums, tree)
         self.report_unavailable_videos()
+        self.report_verification()
 
     # -- photostream: list and plan page by page, act in a bounded worker pool --
-    def mirror_photostream(self, local_files):
+    def mirror_photostream(self, local_files, orphaned_metadata):
         self.reporter.info('Reading your photostream from Flickr...')
+        self.progress = self.reporter.progress_bar('Mirroring')
         seen = set()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            pending = {}
-            try:
-                for record in self.client.photostream():
-                    photo_id = record.get('id')
-                    if not photo_id or photo_id in seen:   # a photo can move pages during the walk
-                        continue
-                    seen.add(photo_id)
-                    self.photostream_ids.append(photo_id)
-                    task = self.plan(record, local_files.get(photo_id))
-                    if task is None:
-                        continue
-                    while len(pending) >= 2 * self.args.jobs:
-                        self._collect(pending, concurrent.futures.FIRST_COMPLETED)
-                    pending[pool.submit(self.photos.run, task)] = task
-                self._collect(pending, concurrent.futures.ALL_COMPLETED)
-            except BaseException:
-                self.stop_event.set()
-                for future in pending:
-                    future.cancel()
-                raise
-        self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream_ids))
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+                pending = {}
+                try:
+                    for record in self.client.photostream(on_total=self._set_total):
+                        photo_id = record.get('id')
+                        if not photo_id or photo_id in seen:   # a photo can move pages during the walk
+                            continue
+                        seen.add(photo_id)
+                        self.photostream.append(PhotoSummary.from_record(record))
+                        task = self.plan(record, local_files.get(photo_id), photo_id in orphaned_metadata)
+                        if task is None:
+                            self._advance()
+                            continue
+                        if self.dry_run:
+                            self.report_planned(task)
+                            self._advance()
+                            continue
+                        while len(pending) >= 2 * self.args.jobs:
+                            self._collect(pending, concurrent.futures.FIRST_COMPLETED)
+                        pending[pool.submit(self.photos.run, task)] = task
+                    self._collect(pending, concurrent.futures.ALL_COMPLETED)
+                except BaseException:
+                    self.stop_event.set()
+                    for future in pending:
+                        future.cancel()
+                    raise
+        finally:
+            self.reporter.close_progress()
+        self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
 
-    def plan(self, record, filename):
+    def _set_total(self, total):
+        if self.progress is not None:
+            self.progress.total = total
+            self.progress.refresh()
+
+    def _advance(self):
+        if self.progress is not None:
+            self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
+            self.progress.update(1)
+
+    def plan(self, record, filename, metadata_without_file):
         photo_id = record['id']
         if filename:
             self.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
             return None
+        if metadata_without_file:   # the file went missing since it was mirrored
+            self.stats.missing += 1
         stored = None
         if filename:
             stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
-        return plan_photo(record, filename, stored)
+        task = plan_photo(record, filename, stored)
+        if task is None and self.args.verify:
+            task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
+        if task is not None:
+            task.verify = self.args.verify
+        return task
+
+    def report_planned(self, task):
+        """--dry-run: say what the run would do for this photo."""
+        name = task.filename or 'photo %s' % task.photo_id
+        if task.need_file:
+            self.stats.new += 0 if task.filename else 1
+            self.stats.updated += 1 if task.filename else 0
+            self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
+        elif task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
+            self.stats.metadata_updated += 1
+            self.reporter.info('would update the metadata of %s' % name)
 
     def _collect(self, pending, return_when):
         done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
         for future in done:
             task = pending.pop(future)
             self._finish(task, future)
+            self._advance()
 
     def _finish(self, task, future):
         photo_id = task.photo_id
@@ -1291,23 +2006,24 @@ class Mirror:
         except VideoUnavailable:
             self.unavailable_videos.append(photo_page_url(task.record))
         except (ItemError, TransientError) as e:
-            self.stats.failed += 1
-            self.failed.append((photo_id, str(e)))
-            self.reporter.error('could not mirror %s: %s' % (photo_id, first_line(e)))
-            self.errors_in_a_row += 1
-            if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-                raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
-                                 'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
+            self._item_failed(photo_id, str(e))
         except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
-            self.stats.failed += 1
-            self.failed.append((photo_id, str(e)))
-            self.reporter.error('could not write %s: %s' % (photo_id, e))
+            self._item_failed(photo_id, 'cannot write: %s' % e)
+
+    def _item_failed(self, photo_id, message):
+        self.stats.failed += 1
+        self.failed.append((photo_id, message))
+        self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
+        self.errors_in_a_row += 1
+        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+            raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
+                             'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
 
     # -- tidy: local photos no longer on Flickr --
     def tidy_photostream(self, local_files):
-        listed = set(self.photostream_ids)
+        listed = {p.id for p in self.photostream}
         gone = sorted(pid for pid in local_files if pid not in listed)
         if not gone:
             return
@@ -1316,9 +2032,12 @@ class Mirror:
                                '--delete-unknown to remove them).' % len(gone))
             return
         limit = max(DELETE_COUNT_FLOOR, int(len(local_files) * DELETE_SHARE_LIMIT))
-        if len(gone) > limit and not self.args.force:
+        if self.dry_run or len(gone) > limit and not self.args.force:
             for pid in gone:
                 self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
+        if self.dry_run:
+            return
+        if len(gone) > limit and not self.args.force:
             raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check '
                              'the list above and run again with --force if it is right.'
                              % (len(gone), len(local_files), limit))
@@ -1329,6 +2048,25 @@ class Mirror:
             self.stats.deleted += 1
             self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
 
+    # -- order and the browsable view --
+    def write_photostream_order(self):
+        """dest/photostream.json: the photostream's order, which no directory can show."""
+        order = [{'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)}
+                 for p in self.photostream]
+        write_json_if_changed(os.path.join(self.dest, 'photostream.json'),
+                              {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photos': order})
+
+    def write_html(self, albums, tree):
+        photos = [{'id': p.id, 'media': p.media, 'title': p.title, 'description': p.description,
+                   'datetaken': p.datetaken, 'tags': p.tags.split(),
+                   'file': PHOTOSTREAM_DIR + '/' + self.files[p.id] if p.id in self.files else None}
+                  for p in self.photostream]
+        album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
+                       'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
+        written = write_html_view(self.dest, photos, album_list, html_collections(tree))
+        self.reporter.detail('HTML view: %d pages written' % written)
+
+    # -- what the user must know --
     def report_unavailable_videos(self):
         if not self.unavailable_videos:
             return
@@ -1336,6 +2074,22 @@ class Mirror:
                               'by hand from their pages (Download > Original) into %s:\n%s'
                               % (len(self.unavailable_videos), self.photostream_dir,
                                  '\n'.join('  ' + url for url in self.unavailable_videos)))
+
+    def report_verification(self):
+        if not self.args.verify:
+            return
+        broken = self.stats.damaged + self.stats.missing
+        unrepaired = len(self.failed)
+        self.reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
+            self.stats.verified, self.stats.damaged, self.stats.missing,
+            'all repaired' if broken and not unrepaired else
+            '%d could not be repaired' % unrepaired if unrepaired else 'all intact'))
+
+
+def html_collections(tree):
+    return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
+             'album_ids': [a['id'] for a in c.get('set') or []],
+             'children': html_collections(c.get('collection') or [])} for c in tree]
 
 
 # ---------------------------------------------------------------------------
@@ -1377,6 +2131,12 @@ def build_parser():
     parser.add_argument('--version', action='version', version='%(prog)s ' + VERSION)
     parser.add_argument('-s', '--statistics', action='store_true',
                         help='print counts of new, updated, deleted, failed items, bytes and API calls')
+    parser.add_argument('-n', '--dry-run', action='store_true',
+                        help='read Flickr and print what would be downloaded, updated and deleted; change nothing')
+    parser.add_argument('--verify', action='store_true',
+                        help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
+                             'download damaged or missing files again')
+    parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
     parser.add_argument('--delete-unknown', action='store_true',
@@ -1410,10 +2170,16 @@ def run(args, reporter, stats, stop_event):
     api_key, api_secret = find_api_credentials(args, os.environ)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
-    prepare_destination(args.destination)
-    lock = lock_destination(args.destination)
+    if args.dry_run:   # reads only: no directory, no lock, no clean-up
+        if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
+            raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+        lock = None
+    else:
+        prepare_destination(args.destination)
+        lock = lock_destination(args.destination)
     try:
-        remove_leftover_temp_files(args.destination)
+        if lock is not None:
+            remove_leftover_temp_files(args.destination)
         token = login(api_key, api_secret, token_cache_dir(args), reporter,
                       use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
@@ -1432,7 +2198,8 @@ def run(args, reporter, stats, stop_event):
                              'mirror resumes where it stopped.' % first_line(e))
         return EXIT_PARTIAL if mirror.failed or mirror.unavailable_videos else EXIT_OK
     finally:
-        os.close(lock)
+        if lock is not None:
+            os.close(lock)
 
 
 def interrupt(signum, frame):
@@ -1442,7 +2209,7 @@ def interrupt(signum, frame):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    reporter = Reporter(quiet=args.quiet, verbose=args.verbose)
+    reporter = Reporter(quiet=args.quiet, verbose=args.verbose, progress=sys.stdout.isatty())
     stats = Stats()
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, interrupt)

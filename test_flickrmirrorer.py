@@ -2,12 +2,19 @@
 against fakeflickr, the local emulation of the Flickr API.  Plus a few unit tests of pure
 functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
 
+import base64
 import hashlib
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import time
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import flickrapi
 import flickrapi.auth
@@ -127,6 +134,8 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
             tree['photostream/' + name] = ('file', hashlib.sha256(server.photo_file_bytes(photo.id)).hexdigest())
             tree['photostream/' + name + '.metadata'] = 'metadata'
     tree['photostream'] = ('dir',)
+    tree['photostream.json'] = 'metadata'
+    tree['index.html'] = 'metadata'   # the HTML view has tests of its own
     tree['Albums'] = ('dir',)
     in_albums = set()
     album_dirs = {}
@@ -169,7 +178,8 @@ def assert_tree_complete(server, dest, **kwargs):
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
     actual = {p: k for p, k in actual.items()
-              if not (p.endswith('.metadata') or p.endswith('/metadata'))}
+              if not (p.endswith('.metadata') or p.endswith('/metadata') or p in ('photostream.json', 'index.html')
+                      or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
     wrong = sorted(p for p in expected if p in actual and actual[p] != expected[p])
@@ -600,3 +610,458 @@ def test_plan_photo_decisions():
     legacy = fm.StoredPhoto.from_json({'id': '1', 'originalsecret': 'a', 'lastupdate': '10'})
     task = fm.plan_photo(record, '1.jpg', legacy)
     assert not task.need_file and task.need_info
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: the browsable HTML view, on a synthetic mirror (then in a real browser)
+# ---------------------------------------------------------------------------
+
+# A 48x32 baseline JPEG (made once with a browser canvas; writing a JPEG encoder here
+# would be longer than the test).
+JPEG_48x32 = base64.b64decode(
+    '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZG'
+    'NywtQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09P'
+    'T09PT09PT09PT09PT09PT09PT09PT09PT0//wAARCAAgADADASIAAhEBAxEB/8QAGAABAQEBAQAAAAAAAAAAAAAA'
+    'AwIEBQb/xAAiEAEAAgICAQQDAAAAAAAAAAACAAEDBAURMRITFCFhcaH/xAAVAQEBAAAAAAAAAAAAAAAAAAAEBf/E'
+    'ABkRAQEBAQEBAAAAAAAAAAAAAAIAAwERMf/aAAwDAQACEQMRAD8AwgxgZIMYGP0cIGoGa9TWy7OY4cI9TXioIM63'
+    'A7WPS5Csmb6CNm768fn+QTUsGra4Xb0sPu5KCFebF99fuZQZ6jk+T1Pg5MePKMjyGzVG+/M82DB7d5z5Jy57cQGM'
+    'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
+
+HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
+UNICODE_TITLE = 'Ünïcödé 日本 🌸'
+ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
+
+
+def png_bytes(width, height, hue=0):
+    """A valid RGB PNG with a diagonal gradient (so screenshots show distinct covers)."""
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    base = [(hue * 7 + 40) % 256, (hue * 53 + 90) % 256, (hue * 131 + 160) % 256]
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)  # filter: none
+        for x in range(width):
+            t = (x + y) * 255 // (width + height)
+            rows += bytes(min(255, (c + t) // 2 + 40) for c in base)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(bytes(rows))) + chunk(b'IEND', b''))
+
+
+def jpeg_with_orientation(orientation):
+    """JPEG_48x32 with an EXIF APP1 segment (IFD0 holding only the orientation tag)."""
+    tiff = b'MM\x00\x2a' + struct.pack('>I', 8) + struct.pack('>H', 1)
+    tiff += struct.pack('>HHIHH', 0x0112, 3, 1, orientation, 0) + struct.pack('>I', 0)
+    app1 = b'Exif\x00\x00' + tiff
+    return JPEG_48x32[:2] + b'\xff\xe1' + struct.pack('>H', len(app1) + 2) + app1 + JPEG_48x32[2:]
+
+
+def html_photo(pid, file, title, media='photo', description='', datetaken='', tags=()):
+    return {'id': pid, 'file': file, 'media': media, 'title': title, 'description': description,
+            'datetaken': datetaken, 'tags': list(tags)}
+
+
+def build_html_mirror(dest):
+    """Files on disk plus the photos/albums/collections that describe them."""
+    files = {
+        'photostream/101.jpg': JPEG_48x32,
+        'photostream/102.png': png_bytes(160, 120, 1),
+        ODD_FILE: png_bytes(120, 160, 2),
+        'photostream/104.mp4': b'not really a video',
+        'photostream/106.png': png_bytes(160, 100, 3),
+        'photostream/107.png': png_bytes(100, 100, 4),
+        'photostream/108.gif': b'GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\x00\x00\x00\x00\x00'
+                               b',\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;',
+    }
+    for rel, data in files.items():
+        path = os.path.join(dest, *rel.split('/'))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+    photos = [
+        html_photo('101', 'photostream/101.jpg', 'Sunset', datetaken='2019-07-01 20:15:00',
+              tags=['sky', 'orange & red']),
+        html_photo('102', 'photostream/102.png', '<script>alert(1)</script>',
+              description='Flickr <a href="http://example.com/">link</a> & more\nsecond line',
+              datetaken='2020-01-02 03:04:05', tags=['<tag>']),
+        html_photo('103', ODD_FILE, UNICODE_TITLE, datetaken='2021-12-24 18:00:00'),
+        html_photo('104', 'photostream/104.mp4', '', media='video'),
+        html_photo('105', None, 'Lost photo'),
+        html_photo('106', 'photostream/106.png', 'Orphan'),
+        html_photo('107', 'photostream/107.png', 'Square'),
+        html_photo('108', 'photostream/108.gif', '   '),
+    ]
+    albums = [
+        {'id': '6789', 'title': HOSTILE, 'description': 'Album <i>desc</i>', 'primary': '103',
+         'photo_ids': ['103', '101', '102', '104', '105']},
+        {'id': '6790', 'title': 'Ünïcödé album 日本', 'description': '', 'primary': None,
+         'photo_ids': ['102', '101']},
+        {'id': '6791', 'title': '', 'description': '', 'primary': None, 'photo_ids': ['107', '108']},
+    ]
+    collections = [
+        {'id': '2634-9876', 'title': 'Nature', 'description': 'Outside', 'album_ids': ['6789'],
+         'children': [{'id': '2634-1111', 'title': 'Sub & <i>', 'description': '',
+                       'album_ids': ['6790'], 'children': []}]},
+    ]
+    return photos, albums, collections
+
+
+class PageParser(HTMLParser):
+    """Collects links (href/src), <img> attributes and the text of each <h2>."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links, self.imgs, self.h2, self.tags = [], [], [], []
+        self._in_h2 = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        for key in ('href', 'src'):
+            if key in attrs:
+                self.links.append(attrs[key])
+        if tag == 'img':
+            self.imgs.append(attrs)
+        if tag == 'h2':
+            self._in_h2 = True
+            self.h2.append('')
+
+    def handle_endtag(self, tag):
+        if tag == 'h2':
+            self._in_h2 = False
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.h2[-1] += data
+
+
+def parse_page(path):
+    parser = PageParser()
+    parser.feed(Path(path).read_text('utf-8'))
+    return parser
+
+
+def html_pages(dest):
+    return [os.path.join(dest, 'index.html')] + sorted(
+        str(p) for p in Path(dest, 'html').glob('*.html'))
+
+
+@pytest.fixture
+def html_mirror(tmp_path):
+    dest = str(tmp_path / 'my backup #1 ?%')
+    os.makedirs(dest)
+    return (dest,) + build_html_mirror(dest)
+
+
+def html_snapshot(dest):
+    """Back-date every page, so a rewrite shows as a new mtime (and a new inode)."""
+    state = {}
+    for root, _, files in os.walk(dest):
+        for name in files:
+            path = os.path.join(root, name)
+            os.utime(path, (1000000000, 1000000000))
+            st = os.stat(path)
+            state[os.path.relpath(path, dest)] = (st.st_mtime_ns, st.st_ino)
+    return state
+
+
+def html_changed(dest, before):
+    after = {}
+    for root, _, files in os.walk(dest):
+        for name in files:
+            path = os.path.join(root, name)
+            st = os.stat(path)
+            after[os.path.relpath(path, dest)] = (st.st_mtime_ns, st.st_ino)
+    return {k for k in after if before.get(k) != after[k]}
+
+
+def test_index_links_every_album_and_collection(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    written = fm.write_html_view(dest, photos, albums, collections)
+    index = parse_page(os.path.join(dest, 'index.html'))
+    for aid in ('6789', '6790', '6791'):
+        assert 'html/album-%s.html' % aid in index.links
+    for cid in ('2634-9876', '2634-1111'):
+        assert 'html/collection-%s.html' % cid in index.links
+    assert 'html/photostream-1.html' in index.links
+    assert 'html/not-in-any-album.html' in index.links
+    assert 'html/style.css' in index.links
+    # index, css, 3 albums, 2 collections, photostream, not-in-any-album
+    assert written == 9 == len(html_pages(dest)) + 1
+    text = Path(dest, 'index.html').read_text('utf-8')
+    assert fm.esc(HOSTILE) in text and HOSTILE not in text
+    assert '>Untitled<' in text
+    # The primary photo is the cover; album 6790 has none, so its first photo is.
+    assert text.index(fm.url_path(ODD_FILE)) < text.index('album-6790.html')
+
+
+def test_album_page_order_and_escaping(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    path = os.path.join(dest, 'html', 'album-6789.html')
+    page = parse_page(path)
+    assert page.h2 == [UNICODE_TITLE, 'Sunset', '<script>alert(1)</script>', 'Untitled', 'Lost photo']
+    text = Path(path).read_text('utf-8')
+    assert '<script' not in text and '<i>' not in text
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text
+    assert 'Flickr &lt;a href=&quot;http://example.com/&quot;&gt;link&lt;/a&gt; &amp; more\nsecond line' in text
+    assert '<time datetime="2019-07-01T20:15:00">2019-07-01 20:15:00</time>' in text
+    assert '<li>orange &amp; red</li>' in text and '<li>&lt;tag&gt;</li>' in text
+    assert '<video controls preload="none" src="../photostream/104.mp4">' in text
+    assert 'Not mirrored' in text
+    assert '<title>%s \u2013 Flickr backup</title>' % fm.esc(HOSTILE) in text
+    imgs = {img['alt']: img for img in page.imgs}
+    assert imgs['Sunset']['loading'] == 'lazy'
+    assert (imgs['Sunset']['width'], imgs['Sunset']['height']) == ('48', '32')
+    assert (imgs[UNICODE_TITLE]['width'], imgs[UNICODE_TITLE]['height']) == ('120', '160')
+    assert imgs[UNICODE_TITLE]['src'] == '../photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'
+
+
+def test_every_link_is_relative_and_resolves(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, page_size=3)
+    checked = 0
+    for page in html_pages(dest):
+        for link in parse_page(page).links:
+            parts = urlsplit(link)
+            assert not parts.scheme and not parts.netloc and not link.startswith('/'), link
+            assert not parts.query and not parts.fragment, link
+            target = os.path.normpath(os.path.join(os.path.dirname(page), unquote(parts.path)))
+            assert os.path.isfile(target), (page, link)
+            assert target.startswith(dest + os.sep), (page, link)
+            checked += 1
+    assert checked > 50
+    for page in html_pages(dest):
+        assert dest not in Path(page).read_text('utf-8')  # no absolute paths anywhere
+
+
+def test_not_in_any_album_and_photostream(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    assert parse_page(os.path.join(dest, 'html', 'not-in-any-album.html')).h2 == ['Orphan']
+    stream = parse_page(os.path.join(dest, 'html', 'photostream-1.html')).h2
+    assert stream == [fm.title_of(p) for p in photos]
+
+
+def test_pagination_and_stale_pages(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, page_size=3)
+    names = sorted(os.listdir(os.path.join(dest, 'html')))
+    assert [n for n in names if n.startswith('photostream')] == [
+        'photostream-1.html', 'photostream-2.html', 'photostream-3.html']
+    assert 'album-6789.page2.html' in names
+    first = parse_page(os.path.join(dest, 'html', 'photostream-1.html'))
+    assert 'photostream-2.html' in first.links and 'photostream-3.html' in first.links
+    assert first.h2 == ['Sunset', '<script>alert(1)</script>', UNICODE_TITLE]
+    fm.write_html_view(dest, photos, albums, collections, page_size=500)
+    names = sorted(os.listdir(os.path.join(dest, 'html')))
+    assert 'photostream-2.html' not in names and 'album-6789.page2.html' not in names
+
+
+def test_second_run_writes_nothing(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    before = html_snapshot(dest)
+    assert fm.write_html_view(dest, photos, albums, collections) == 0
+    assert html_changed(dest, before) == set()
+
+
+def test_output_is_deterministic_and_independent_of_location(tmp_path):
+    outputs = []
+    for name in ('one', 'two'):
+        dest = str(tmp_path / name)
+        os.makedirs(dest)
+        fm.write_html_view(dest, *build_html_mirror(dest))
+        outputs.append({os.path.relpath(p, dest): Path(p).read_bytes() for p in html_pages(dest)})
+    assert outputs[0] == outputs[1]
+
+
+def test_renaming_an_album_rewrites_only_pages_showing_it(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    before = html_snapshot(dest)
+    albums[0]['title'] = 'Renamed'  # album 6789, shown in collection 2634-9876
+    assert fm.write_html_view(dest, photos, albums, collections) == 3
+    assert html_changed(dest, before) == {
+        'index.html', os.path.join('html', 'album-6789.html'),
+        os.path.join('html', 'collection-2634-9876.html')}
+    before = html_snapshot(dest)
+    albums[2]['title'] = 'Now titled'  # album 6791, in no collection
+    assert fm.write_html_view(dest, photos, albums, collections) == 2
+    assert html_changed(dest, before) == {'index.html', os.path.join('html', 'album-6791.html')}
+
+
+def test_deleted_album_and_collection_pages_are_removed(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    html_dir = os.path.join(dest, 'html')
+    for own in ('notes.txt', 'album-mine.htm', 'my-album-1.html'):  # a user's files: kept
+        Path(html_dir, own).write_text('mine')
+    del albums[1]
+    collections[0]['children'] = []
+    fm.write_html_view(dest, photos, albums, collections)
+    names = os.listdir(html_dir)
+    assert 'album-6790.html' not in names and 'collection-2634-1111.html' not in names
+    assert 'album-6789.html' in names and 'collection-2634-9876.html' in names
+    assert {'notes.txt', 'album-mine.htm', 'my-album-1.html'} <= set(names)
+    assert not [n for n in names if n.startswith(fm.TMP_PREFIX)]
+    assert 'album-6790.html' not in Path(dest, 'index.html').read_text('utf-8')
+
+
+def test_empty_account(tmp_path):
+    dest = str(tmp_path)
+    assert fm.write_html_view(dest, [], [], []) == 4  # index, css, photostream, orphans
+    assert 'No albums.' in Path(dest, 'index.html').read_text('utf-8')
+    assert 'Nothing here.' in Path(dest, 'html', 'photostream-1.html').read_text('utf-8')
+
+
+def test_image_size(tmp_path):
+    cases = {
+        'a.png': (png_bytes(7, 5), (7, 5)),
+        'b.jpg': (JPEG_48x32, (48, 32)),
+        'c.jpg': (jpeg_with_orientation(6), (32, 48)),  # rotated 90 degrees when shown
+        'd.jpg': (jpeg_with_orientation(3), (48, 32)),  # upside down: same size
+        'e.gif': (b'GIF89a\x03\x00\x02\x00' + b'\x00' * 20, (3, 2)),
+        'f.jpg': (b'\xff\xd8\xff\xe0\x00', None),  # truncated
+        'g.txt': (b'hello', None),
+    }
+    for name, (data, size) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert fm.image_size(str(tmp_path / name)) == size, name
+    assert fm.image_size(str(tmp_path / 'missing.jpg')) is None
+
+
+def test_unsafe_paths_and_ids_stay_inside(tmp_path):
+    dest = str(tmp_path / 'dest')
+    os.makedirs(dest)
+    (tmp_path / 'secret.png').write_bytes(png_bytes(2, 2))
+    photos = [html_photo('1', '../secret.png', 'Outside'), html_photo('2', '/etc/passwd', 'Abs')]
+    albums = [{'id': '../../x', 'title': 'Odd id', 'description': '', 'primary': None, 'photo_ids': ['1']}]
+    fm.write_html_view(dest, photos, albums, [])
+    assert set(os.listdir(tmp_path)) == {'dest', 'secret.png'}
+    assert 'album-______x.html' in os.listdir(os.path.join(dest, 'html'))
+    for page in html_pages(dest):
+        assert 'secret.png' not in Path(page).read_text('utf-8')
+
+
+def test_100k_photos_is_fast(tmp_path):
+    """Linear work: 100,000 photos (not mirrored: no file I/O) in 1,000 albums."""
+    photos = [html_photo(str(i), None, 'Photo %d' % i, tags=['t%d' % (i % 50)]) for i in range(100000)]
+    albums = [{'id': str(a), 'title': 'Album %d' % a, 'description': '', 'primary': None,
+               'photo_ids': [str(i) for i in range(a * 90, a * 90 + 90)]} for a in range(1000)]
+    start = time.monotonic()
+    written = fm.write_html_view(str(tmp_path), photos, albums, [])
+    elapsed = time.monotonic() - start
+    assert written == 2 + 1000 + 200 + 20  # index+css, albums, photostream, orphans (10,000)
+    assert elapsed < 60, elapsed  # about 2-4 s on a laptop; generous for slow CI
+
+
+# ---------------------------------------------------------------- real browser
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+
+
+def require_browser():
+    """Playwright's sync API, or a skip when the browser is missing outside CI (CI installs
+    both, so there a missing browser is a failure, not a skip)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    missing = ('the playwright Python package (pip install playwright)' if sync_playwright is None else
+               'Chromium at %s (apt-get install chromium)' % CHROMIUM if not os.path.exists(CHROMIUM) else None)
+    if missing:
+        if os.environ.get('CI'):
+            pytest.fail('the browser test needs ' + missing)
+        pytest.skip('the browser test needs ' + missing)
+    return sync_playwright
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def assert_images_loaded(page):
+    """Scroll each lazy <img> into view, then wait until it has decoded pixels."""
+    imgs = page.locator('img')
+    count = imgs.count()
+    for i in range(count):
+        img = imgs.nth(i)
+        img.scroll_into_view_if_needed()
+        page.wait_for_function('img => img.complete && img.naturalWidth > 0',
+                               arg=img.element_handle(), timeout=10000)
+    return count
+
+
+def test_in_a_real_browser(html_mirror):
+    sync_playwright = require_browser()
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    requests, failures = [], []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.on('request', lambda r: requests.append(r.url))
+            page.on('requestfailed', lambda r: failures.append(r.url))
+            page.goto(Path(dest, 'index.html').as_uri())
+            assert page.title() == 'Home \u2013 Flickr backup'
+            # The hostile title is shown as text, not interpreted as markup.
+            assert page.get_by_text(HOSTILE, exact=True).count() == 1
+            assert page.locator('main b').count() == 0
+            # The stylesheet applied (file:// sheets can't be read from script; styles can).
+            assert page.locator('ul.grid').first.evaluate('e => getComputedStyle(e).display') == 'grid'
+            assert assert_images_loaded(page) >= 4
+            page.screenshot(path='/tmp/htmlview-index.png', full_page=True)
+
+            page.locator('a[href="html/album-6789.html"]').click()
+            page.wait_for_url('**/html/album-6789.html')
+            text = page.locator('main').inner_text()
+            for title in ('Sunset', '<script>alert(1)</script>', UNICODE_TITLE, 'Untitled', 'Lost photo'):
+                assert title in text
+            assert 'orange & red' in text and '2019-07-01 20:15:00' in text
+            assert assert_images_loaded(page) == 3  # 103 (odd name), 101 (jpeg), 102
+            assert page.locator('video[preload=none]').count() == 1
+            page.evaluate('window.scrollTo(0, 0)')
+            page.screenshot(path='/tmp/htmlview-album.png', full_page=True)
+
+            page.get_by_role('link', name='Home').first.click()
+            page.locator('.tree a', has_text='Sub & <i>').click()
+            page.wait_for_url('**/html/collection-2634-1111.html')
+            assert assert_images_loaded(page) == 1
+            page.locator('.crumbs a', has_text='Nature').click()
+            page.wait_for_url('**/html/collection-2634-9876.html')
+            page.locator('header a', has_text='Photostream').click()
+            page.wait_for_url('**/html/photostream-1.html')
+            assert assert_images_loaded(page) == 6
+        finally:
+            browser.close()
+    assert failures == []
+    assert requests and all(u.startswith('file://') for u in requests), requests
+
+
+def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
+    """The program's own output, opened from disk in Chromium: index, an album, its images."""
+    sync_playwright = require_browser()
+    store_token(plain_fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(plain_fake, tmp_path / 'tokens', dest), expected_status(plain_fake))
+    album = plain_fake.account.albums[plain_fake.account.album_order()[0]]
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.goto((dest / 'index.html').as_uri())
+            assert assert_images_loaded(page) >= 1
+            page.locator('a[href="html/album-%s.html"]' % album.id).click()
+            page.wait_for_url('**/html/album-%s.html' % album.id)
+            text = page.locator('main').inner_text()
+            photos = [plain_fake.account.photos[pid] for pid in album.photo_ids]
+            positions = [text.index(p.title) for p in photos if p.title]
+            assert positions == sorted(positions)   # album order
+            images = sum(1 for p in photos if p.media == 'photo')
+            assert assert_images_loaded(page) == images
+            assert page.locator('video').count() == len(photos) - images
+            page.screenshot(path=str(tmp_path / 'album.png'))
+        finally:
+            browser.close()

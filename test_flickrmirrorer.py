@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -1065,3 +1066,190 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             page.screenshot(path=str(tmp_path / 'album.png'))
         finally:
             browser.close()
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: comments, order, file times, --verify, --dry-run, progress, Ctrl+C
+# ---------------------------------------------------------------------------
+
+def test_comments_are_kept_and_updated(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    commented = [p for p in fake.account.photos.values() if p.comments and downloadable(p)]
+    assert commented, 'the fake account should have commented photos'
+    for photo in commented:
+        data = load_metadata(dest, photo)
+        assert [(c['id'], c['_content']) for c in data['comments']] == [(c.id, c.text) for c in photo.comments]
+    quiet = first_photo(fake, media='photo')
+    fake.add_comment(quiet.id, 'A brand new comment')
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    calls = fake.stats()['api_calls']
+    assert calls.get('flickr.photos.comments.getList') == 1 and 'flickr.photos.getInfo' not in calls
+    assert load_metadata(dest, quiet)['comments'][-1]['_content'] == 'A brand new comment'
+
+
+def test_order_files_follow_flickr(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+
+    def photostream_json():
+        return json.loads((dest / 'photostream.json').read_text())['photos']
+    listed = photostream_json()
+    assert [p['id'] for p in listed] == fake.account.photostream_order()
+    assert [p['dateupload'] for p in listed] == [str(fake.account.photos[p['id']].dateupload) for p in listed]
+    album = fake.account.albums[fake.account.album_order()[0]]
+    new_order = list(reversed(album.photo_ids))
+    fake.reorder_album(album.id, new_order)
+    fake.set_collections([{'title': 'Z', 'sets': [a for a in reversed(fake.account.album_order())]},
+                          {'title': 'A', 'collections': [{'title': 'inner', 'sets': []}]}])
+    new_photo = fake.add_photo(title='Latest')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    assert photostream_json()[0]['id'] == new_photo
+    album_meta = json.loads((dest / 'Albums' / fm.safe_name(album.title, album.id) / 'metadata').read_text())
+    assert album_meta['photos'] == new_order
+    first, second = fake.account.collections
+    meta = json.loads((dest / 'Collections' / fm.safe_name(first.title, first.id) / 'metadata').read_text())
+    assert [c['id'] for c in meta['children']] == list(reversed(fake.account.album_order()))
+    assert sorted(os.listdir(dest / 'Collections')) == sorted(
+        [fm.safe_name(first.title, first.id), fm.safe_name(second.title, second.id)])
+
+
+def test_file_times_are_dates_taken(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    for photo in fake.account.photos.values():
+        if not downloadable(photo):
+            continue
+        if photo.datetakenunknown:
+            expected = photo.dateupload
+        else:
+            expected = time.mktime(time.strptime(photo.datetaken, '%Y-%m-%d %H:%M:%S'))  # TZ=UTC here too
+        assert os.stat(dest / 'photostream' / media_name(photo)).st_mtime == expected, photo.id
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """The program runs with TZ=UTC; so do the tests' own time conversions."""
+    monkeypatch.setenv('TZ', 'UTC')
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_verify_repairs_damage_and_missing_files(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest), expected_status(fake))
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo']
+    flipped, deleted = dest / 'photostream' / media_name(photos[0]), dest / 'photostream' / media_name(photos[1])
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    mtime = os.stat(dest / 'photostream' / media_name(photos[0])).st_mtime
+    os.utime(flipped, (mtime, mtime))   # bit rot does not touch the mtime
+    deleted.unlink()
+    result = run_mirror(fake, tokens, dest, '--verify')
+    assert_ok(result, expected_status(fake))
+    assert 'damaged' in result.stderr and media_name(photos[0]) in result.stderr
+    assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; all repaired', result.stdout)
+    assert_tree_complete(fake, dest)
+    # a damaged file that cannot be fetched again: reported, exit status 1
+    flipped.write_bytes(b'rotten')
+    fake.faults.schedule('500', count=1000, target='file')
+    result = run_mirror(fake, tokens, dest, '--verify', '--retries', '2')
+    assert result.returncode == 1 and 'could not be repaired' in result.stdout
+
+
+def tree_fingerprint(root):
+    return snapshot(root, with_mtimes=True) if os.path.exists(root) else None
+
+
+def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    result = run_mirror(fake, tokens, dest, '--dry-run')
+    assert_ok(result, 0)
+    assert not dest.exists()
+    assert result.stdout.count('would download') == sum(downloadable(p) for p in fake.account.photos.values())
+    assert_ok(run_mirror(fake, tokens, dest), expected_status(fake))
+    fake.add_photo(title='Not yet here')
+    gone = first_photo(fake, in_album=True)
+    fake.delete_photo(gone.id)
+    fake.edit_photo(first_photo(fake, in_album=True).id, title='Edited')
+    fake.rename_album(fake.account.album_order()[0], 'Renamed')
+    before = tree_fingerprint(dest)
+    fake.reset_stats()
+    result = run_mirror(fake, tokens, dest, '--dry-run', '--delete-unknown', '--statistics')
+    assert_ok(result, 0)
+    assert tree_fingerprint(dest) == before
+    assert fake.stats()['file_requests'] == 0
+    assert 'would download' in result.stdout and 'would update the metadata' in result.stdout
+    assert 'would update album Renamed' in result.stdout
+    assert 'would delete: photostream/%s' % media_name(gone) in result.stderr
+
+
+def run_in_pty(args, env, timeout=120):
+    """Run with stdout on a pseudo-terminal; returns (exit status, what the terminal showed)."""
+    import fcntl
+    import pty
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 120, 0, 0))   # a real terminal's size
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b''
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:   # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    return proc.wait(timeout=timeout), output.decode('utf-8', 'replace')
+
+
+def test_progress_only_on_a_terminal_and_never_under_quiet(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    fake.faults.file_latency = 0.05
+    base = [sys.executable, PROGRAM, '--token-dir', str(tokens), '--ignore-videos', '--jobs', '1']
+    status, shown = run_in_pty(base + [str(dest)], program_env(fake))
+    assert status == 0
+    assert re.search(r'Mirroring: .*\d+/%d' % len(fake.account.photos), shown), shown
+    status, shown = run_in_pty(base + ['-q', str(tmp_path / 'quiet')], program_env(fake))
+    assert status == 0 and shown == ''
+    result = run_mirror(fake, tokens, tmp_path / 'piped', '--ignore-videos')
+    assert_ok(result, 0)
+    assert 'Mirroring:' not in result.stdout + result.stderr and '\r' not in result.stdout
+
+
+def test_no_html(plain_fake, tmp_path, dest):
+    store_token(plain_fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(plain_fake, tmp_path / 'tokens', dest, '--no-html', '--ignore-videos'), 0)
+    assert not (dest / 'index.html').exists() and not (dest / 'html').exists()
+
+
+def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    fake.faults.file_latency = 0.5
+    cmd = [sys.executable, PROGRAM, '--token-dir', str(tmp_path / 'tokens'), '--statistics', '--jobs', '1', str(dest)]
+    proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if 'Reading your photostream' in line:
+            break
+    time.sleep(1.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert 'interrupted' in err and 'Traceback' not in err
+    assert 'New photos / videos:' in out and 'API calls:' in out
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]

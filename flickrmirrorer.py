@@ -1042,11 +1042,12 @@ class PhotoMirror:
             comments = self.client.photo_comments(photo_id)
         elif to_int(record.get('count_comments')) == 0:
             comments = None
+        # The file's time first: the metadata written last marks the photo as done.
+        set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
         metadata = build_photo_metadata(record, info, comments, file_info)
         changed = write_json_if_changed(metadata_path_for(self.dir, filename), metadata)
         if changed and not task.need_file:
             self._count(metadata_updated=1)
-        set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
         return filename
 
 
@@ -1182,7 +1183,10 @@ class TreeBuilder:
                 stored = read_json(os.path.join(self.albums_dir, existing[album['id']], DIR_METADATA_NAME))
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
-                photo_ids = self.client.album_photo_ids(album['id'])
+                try:
+                    photo_ids = self.client.album_photo_ids(album['id'])
+                except NotFoundError:   # deleted on Flickr while we were listing
+                    continue
             result.append((album, photo_ids))
         return result
 
@@ -2222,6 +2226,14 @@ def main(argv=None):
     except FatalError as e:
         reporter.error(str(e))
         status = e.status
+    except OSError as e:   # the destination failed us: disk full, read-only, vanished
+        where = ' (%s)' % e.filename if e.filename else ''
+        reporter.error('cannot write the mirror%s: %s.  Nothing complete was lost; fix this and run '
+                       'again.' % (where, e.strerror or e))
+        status = EXIT_PARTIAL
+    except ItemError as e:
+        reporter.error('Flickr refused a listing: %s' % first_line(e))
+        status = EXIT_PARTIAL
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

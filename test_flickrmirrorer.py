@@ -1253,3 +1253,36 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert 'New photos / videos:' in out and 'API calls:' in out
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
+
+
+# ---------------------------------------------------------------------------
+# Issue 6: API economy (call counts, not timings)
+# ---------------------------------------------------------------------------
+
+def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    calls = fake.stats()['api_calls']
+    photos = list(fake.account.photos.values())
+    assert calls['flickr.photos.getInfo'] == sum(downloadable(p) for p in photos)
+    assert calls.get('flickr.photos.getSizes', 0) == sum(p.media == 'video' for p in photos)   # videos only
+    assert calls.get('flickr.photos.comments.getList', 0) == sum(1 for p in photos if p.comments and downloadable(p))
+    assert calls['flickr.people.getPhotos'] == 1   # 500 a page
+    assert calls['flickr.photosets.getPhotos'] == len(fake.account.albums)
+    assert calls['flickr.collections.getTree'] == 1 and calls['flickr.photosets.getList'] == 1
+    assert not {'flickr.photos.getNotInSet', 'flickr.photos.getAllContexts', 'flickr.photos.getExif'} & set(calls)
+
+
+def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    album_id = fake.account.album_order()[-1]
+    extra = [p for p in fake.account.photostream_order() if p not in fake.account.albums[album_id].photo_ids][0]
+    fake.add_to_album(album_id, extra)
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    calls = fake.stats()['api_calls']
+    assert calls['flickr.photosets.getPhotos'] == 1 and per_photo_calls(fake.stats()) == sum(
+        1 for p in fake.account.photos.values() if not downloadable(p))
+    assert_tree_complete(fake, dest)

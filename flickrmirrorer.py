@@ -37,6 +37,7 @@ import fcntl
 import hashlib
 import html
 import json
+import logging
 import os
 import random
 import re
@@ -532,11 +533,13 @@ def token_cache_dir(args):
 
 def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
     """Return a cached access token, or run the OAuth flow to get one."""
+    def new_flickr():
+        return flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', token_cache_location=token_dir)
     try:
-        flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json',
-                                     token_cache_location=token_dir)
+        flickr = new_flickr()
         if relogin:
             flickr.token_cache.forget()
+            flickr = new_flickr()   # the old one signs with the forgotten token
         token = flickr.token_cache.token
     except (OSError, flickrapi.FlickrError) as e:  # includes a corrupt token database
         raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
@@ -2213,6 +2216,11 @@ def interrupt(signum, frame):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # flickrapi logs failed requests with their OAuth parameters (the token among them):
+    # keep that out of the output; our own messages say what went wrong.
+    flickrapi_log = logging.getLogger('flickrapi')
+    flickrapi_log.addHandler(logging.NullHandler())
+    flickrapi_log.propagate = False
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, progress=sys.stdout.isatty())
     stats = Stats()
     stop_event = threading.Event()

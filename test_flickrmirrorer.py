@@ -511,12 +511,8 @@ def test_adopts_a_tree_in_the_original_layout(plain_fake, tmp_path, dest):
 # Login
 # ---------------------------------------------------------------------------
 
-def test_console_login_then_mirror(plain_fake, tmp_path, dest):
-    fake = plain_fake
-    tokens = tmp_path / 'tokens'
-    cmd = [sys.executable, PROGRAM, '--no-browser', '--token-dir', str(tokens), '--ignore-videos', str(dest)]
-    proc = subprocess.Popen(cmd, env=program_env(fake), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def log_in_through_prompt(proc):
+    """Play the user: open the printed address, read the code off the page, type it."""
     url = None
     for line in proc.stderr:
         match = re.search(r'(http://\S+/oauth/authorize\S*)', line)
@@ -526,16 +522,44 @@ def test_console_login_then_mirror(plain_fake, tmp_path, dest):
     assert url, 'no authorization address printed'
     page = requests.get(url, timeout=10).text
     verifier = re.search(r'id="verifier">([^<]+)<', page).group(1)
-    out, err = proc.communicate(verifier + '\n', timeout=120)
+    return proc.communicate(verifier + '\n', timeout=120)
+
+
+def start_with_login(server, token_dir, dest, *args):
+    cmd = [sys.executable, PROGRAM, '--no-browser', '--token-dir', str(token_dir), *args, str(dest)]
+    return subprocess.Popen(cmd, env=program_env(server), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_console_login_then_mirror(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    proc = start_with_login(fake, tokens, dest, '--ignore-videos')
+    out, err = log_in_through_prompt(proc)
     assert proc.returncode == 0, err
     assert (tokens / 'oauth-tokens.sqlite').exists()
     assert os.stat(tokens / 'oauth-tokens.sqlite').st_mode & 0o077 == 0
-    token_values = [t for t in fake_tokens(tokens, fake)]
-    for secret in token_values:
+    assert os.stat(tokens).st_mode & 0o077 == 0
+    for secret in fake_tokens(tokens, fake):
         assert secret not in out and secret not in err
     # the second run needs no login
     result = run_mirror(fake, tokens, dest, '--ignore-videos', stdin='')
     assert_ok(result, 0)
+
+
+def test_relogin_replaces_a_revoked_token(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    old_token = store_token(fake, tokens)
+    fake.revoke_token(old_token)
+    refused = run_mirror(fake, tokens, dest, '--ignore-videos', '-v')
+    assert refused.returncode == 2
+    proc = start_with_login(fake, tokens, dest, '--ignore-videos', '--relogin')
+    out, err = log_in_through_prompt(proc)
+    assert proc.returncode == 0, err
+    for output in (refused.stdout, refused.stderr, out, err):   # flickrapi's logs carry tokens
+        assert old_token not in output
+    assert_ok(run_mirror(fake, tokens, dest, '--ignore-videos'), 0)
 
 
 def fake_tokens(token_dir, server):

@@ -678,13 +678,14 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write_bytes(path, data):
-    """Write, fsync, rename: a file at its final name is always complete."""
+def atomic_write(path, write):
+    """Write through `write(file)` to a temporary name in the same directory, fsync, rename:
+    a file at its final name is always complete.  Returns what `write` returned."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            result = write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -693,6 +694,11 @@ def atomic_write_bytes(path, data):
         try_unlink(tmp)
         raise
     fsync_dir(directory)
+    return result
+
+
+def atomic_write_bytes(path, data):
+    atomic_write(path, lambda f: f.write(data))
 
 
 def json_bytes(data):
@@ -898,34 +904,25 @@ class Downloader:
         return name, size, digest
 
     def _stream_to(self, response, path, expected, url):
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=os.path.dirname(path))
+        return atomic_write(path, lambda f: self._copy_body(response, f, expected, url))
+
+    def _copy_body(self, response, f, expected, url):
+        """Copy the body in chunks, hashing it; a short or empty body is an error, not a file."""
         sha = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, 'wb') as f:
-                try:
-                    for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                        if self.stop_event.is_set():
-                            raise KeyboardInterrupt
-                        f.write(chunk)
-                        sha.update(chunk)
-                        size += len(chunk)
-                except (requests.ConnectionError, requests.Timeout,
-                        requests.exceptions.ChunkedEncodingError) as e:
-                    raise TransientError('download of %s broke off after %d bytes: %s'
-                                         % (url, size, first_line(e))) from None
-                if expected is not None and size != expected:
-                    raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
-                if size == 0:
-                    raise TransientError('download of %s is empty' % url)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            try_unlink(tmp)
-            raise
-        fsync_dir(os.path.dirname(path))
+            for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                if self.stop_event.is_set():
+                    raise KeyboardInterrupt
+                f.write(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, first_line(e))) from None
+        if expected is not None and size != expected:
+            raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
+        if size == 0:
+            raise TransientError('download of %s is empty' % url)
         return size, sha.hexdigest()
 
 

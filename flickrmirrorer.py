@@ -898,6 +898,9 @@ class Downloader:
                                      parse_retry_after(response.headers.get('Retry-After')))
             if response.status_code != 200:
                 raise ItemError('HTTP %d for %s' % (response.status_code, url))
+            if response.headers.get('Content-Type', '').split(';')[0].strip().lower() == 'text/html':
+                # a proxy's or Flickr's error page with status 200: never keep it as a photo
+                raise TransientError('%s answered with an HTML page instead of the file' % url)
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
             size, digest = self._stream_to(response, os.path.join(directory, name), expected, url)

@@ -30,8 +30,9 @@ Design
   Nonces are remembered (a re-sent signed request is rejected), timestamps
   must be within +-600 s.
 * **Faults** (``Faults``): latency, bandwidth, random 5xx/429/105/drop/truncate/
-  HTML answers, an hourly per-key quota, and deterministic one-shot faults
-  (``faults.schedule``).  Randomness comes from ``random.Random(fault_seed)``.
+  HTML answers, an hourly per-key quota (its window configurable), and deterministic
+  one-shot faults (``faults.schedule``, optionally only for one method, parameter
+  value or file path).  Randomness comes from ``random.Random(fault_seed)``.
 * **Control endpoint** ``/_fake/...`` (stats, faults, mutations, tokens) for
   shell use and benchmarks; not OAuth-protected.
 * **Server**: ``ThreadingHTTPServer`` in a daemon thread; ``FakeFlickr`` is the
@@ -1334,6 +1335,7 @@ class Faults:
     truncate_rate: float = 0.0     # full Content-Length, half the body, close
     html_rate: float = 0.0         # HTTP 200 with an HTML error page
     hourly_limit: int = 0          # API calls per rolling hour per key (0 = none)
+    hourly_window: float = 3600.0  # the "hour" of hourly_limit, in seconds (shorter for tests)
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1375,15 +1377,24 @@ class Faults:
         with self._lock:
             self._scheduled.clear()
 
-    def schedule(self, kind, count=1, target='any', method=None):
-        """The next `count` matching requests get fault `kind` (one of FAULT_KINDS)."""
+    def schedule(self, kind, count=1, target='any', method=None, params=None, path=None):
+        """The next `count` matching requests get fault `kind` (one of FAULT_KINDS).
+
+        Optional filters: `method` (REST method name), `params` (a dict: REST requests whose
+        parameters include all these, compared as strings, e.g. {'page': 2}) and `path`
+        (file requests whose URL path contains this string, e.g. '/12345_').  A request that
+        does not match a filter is left alone."""
         if kind not in FAULT_KINDS:
             raise ValueError('unknown fault kind %r' % kind)
         if target not in ('api', 'file', 'any'):
             raise ValueError('target must be api, file or any')
+        if params is not None and not isinstance(params, dict):
+            raise ValueError('params must be a dict')
         with self._lock:
             self._scheduled.append({'kind': kind, 'count': int(count), 'target': target,
-                                    'method': method})
+                                    'method': method,
+                                    'params': {k: str(v) for k, v in (params or {}).items()} or None,
+                                    'path': path})
 
     def clear_schedule(self):
         with self._lock:
@@ -1395,11 +1406,19 @@ class Faults:
             return wanted in ('any', 'both', target)
         return target in wanted
 
-    def pick(self, target, method=None):
+    @staticmethod
+    def _matches(s, target, method, params, path):
+        if s['target'] not in ('any', target) or s['method'] not in (None, method):
+            return False
+        if s.get('params') and any(str((params or {}).get(k)) != v for k, v in s['params'].items()):
+            return False
+        return not s.get('path') or s['path'] in (path or '')
+
+    def pick(self, target, method=None, params=None, path=None):
         """The fault for this request ('api' or 'file'), or None."""
         with self._lock:
             for i, s in enumerate(self._scheduled):
-                if s['target'] in ('any', target) and s['method'] in (None, method):
+                if self._matches(s, target, method, params, path):
                     s['count'] -= 1
                     if s['count'] <= 0:
                         del self._scheduled[i]
@@ -1668,7 +1687,7 @@ class Handler(BaseHTTPRequestHandler):
             fake._count_fault('hourly_limit')
             body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
             return self.reply(429, body, 'text/html; charset=utf-8', [('Retry-After', str(wait))])
-        kind = fake.faults.pick('api', method)
+        kind = fake.faults.pick('api', method, params)
         if kind:
             fake._count_fault(kind)
             if self.apply_fault(kind, params):
@@ -1765,7 +1784,7 @@ class Handler(BaseHTTPRequestHandler):
         fake._count_file()
         if fake.faults.file_latency:
             time.sleep(fake.faults.file_latency)
-        kind = fake.faults.pick('file')
+        kind = fake.faults.pick('file', path=path)
         if kind:
             fake._count_fault(kind)
             if self.apply_fault(kind):
@@ -1840,6 +1859,12 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        """A client that went away (killed, timed out) is no error of the server's."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 # ---------------------------------------------------------------------------
@@ -2007,10 +2032,11 @@ class FakeFlickr:
         now = time.time()
         with self._stats_lock:
             calls = self._hourly[key]
-            while calls and calls[0] <= now - 3600:
+            window = float(self.faults.hourly_window or 3600.0)
+            while calls and calls[0] <= now - window:
                 calls.popleft()
             if len(calls) >= limit:
-                return max(1, math.ceil(calls[0] + 3600 - now))
+                return max(1, math.ceil(calls[0] + window - now))
             calls.append(now)
         return None
 

@@ -816,6 +816,42 @@ def test_hourly_limit(fresh):
     assert r.json()['stat'] == 'ok', 'the limit is per key'
 
 
+
+def test_hourly_limit_window_is_configurable(fresh):
+    tok = fresh.issue_token()
+    fresh.faults.update(hourly_limit=2, hourly_window=1.5)
+    assert [post(fresh, tok, 'flickr.test.login').status_code for _ in range(2)] == [200] * 2
+    r = post(fresh, tok, 'flickr.test.login')
+    assert r.status_code == 429 and 1 <= int(r.headers['Retry-After']) <= 2
+    time.sleep(1.6)
+    assert post(fresh, tok, 'flickr.test.login').status_code == 200, 'the window has passed'
+    assert fresh.stats()['faults'] == {'hourly_limit': 1}
+    fresh.faults.reset()
+    assert fresh.faults.hourly_window == 3600.0
+
+
+def test_scheduled_faults_filtered_by_params_and_path(fake, token):
+    fake.reset_stats()
+    f = fake.faults
+    photos = [p for p in fake.account.photos.values() if not p.is_video][:2]
+    urls = [fakeflickr.static_url(fake.base_url, p, '_o') for p in photos]
+    f.schedule('500', count=2, target='file', path='/%s_' % photos[0].id)
+    assert SESSION.get(urls[1]).status_code == 200, 'another file is left alone'
+    assert [SESSION.get(urls[0]).status_code for _ in range(3)] == [500, 500, 200]
+    f.schedule('503', count=2, target='api', method='flickr.people.getPhotos', params={'page': 2})
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5, page=1).status_code == 200
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5).status_code == 200
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5, page=2).status_code == 503
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5, page=3).status_code == 200
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5, page=2).status_code == 503
+    assert post(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=5, page=2).status_code == 200
+    assert fake.stats()['faults'] == {'500': 2, '503': 2}
+    with pytest.raises(ValueError):
+        f.schedule('500', params=['page'])
+    f.update(schedule={'kind': '502', 'target': 'api', 'params': {'page': '9'}})
+    assert f.as_dict()['scheduled'][0]['params'] == {'page': '9'}
+    f.clear_schedule()
+
 def test_latency_and_bandwidth(fake, token):
     fake.faults.api_latency = 0.3
     t = time.time()
@@ -988,6 +1024,20 @@ def test_control_endpoint(fresh):
     info = requests.get(base + 'info').json()
     assert info['user_nsid'] == fresh.user_nsid and info['api_key'] == fresh.api_key
 
+
+
+def test_client_reset_is_not_reported_as_a_server_error(fresh, capsys):
+    import socket
+    import struct
+    host, port = fresh.base_url.split('//')[1].split(':')
+    for _ in range(3):
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b'GET /static/')                    # half a request line, then a reset
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        s.close()
+    time.sleep(0.3)
+    assert requests.get(fresh.base_url + '/nothing-here').status_code == 404
+    assert 'Traceback' not in capsys.readouterr().err
 
 def test_cli_serves_and_stops():
     proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), 'fakeflickr.py'),

@@ -3,14 +3,20 @@ against fakeflickr, the local emulation of the Flickr API.  Plus a few unit test
 functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
 
 import base64
+import ctypes
 import hashlib
 import json
 import os
+import random
 import re
+import resource
+import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from html.parser import HTMLParser
@@ -1310,3 +1316,634 @@ def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
     assert calls['flickr.photosets.getPhotos'] == 1 and per_photo_calls(fake.stats()) == sum(
         1 for p in fake.account.photos.values() if not downloadable(p))
     assert_tree_complete(fake, dest)
+
+
+# ---------------------------------------------------------------------------
+# Issue 5: resilience -- faults, kills, failing items, safe deletion, bad input, locks, secrets
+# ---------------------------------------------------------------------------
+
+def tokens_for(server, tmp_path, name='tokens'):
+    path = tmp_path / name
+    store_token(server, path)
+    return path
+
+
+def program_cmd(token_dir, dest, *args):
+    return [sys.executable, PROGRAM, '--token-dir', str(token_dir), '--retry-wait', '0.05',
+            str(dest), *args]
+
+
+def run_program(server, token_dir, dest, *args, preexec_fn=None, timeout=180):
+    """run_mirror with a preexec_fn (another user, resource limits)."""
+    return subprocess.run(program_cmd(token_dir, dest, *args), env=program_env(server),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=preexec_fn)
+
+
+def start_program(server, token_dir, dest, *args):
+    return subprocess.Popen(program_cmd(token_dir, dest, *args), env=program_env(server),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def temp_files(root):
+    found = []
+    for path, dirs, files in os.walk(root):
+        found += [os.path.join(path, n) for n in dirs + files if n.startswith(fm.TMP_PREFIX)]
+    return found
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith('Error:')]
+
+
+def injected(server, kinds):
+    faults = server.stats()['faults']
+    return sum(faults.get(k, 0) for k in kinds)
+
+
+def is_media(rel):
+    return rel.startswith('photostream/') and not rel.endswith(fm.METADATA_SUFFIX)
+
+
+def comparable(root):
+    """The tree with file hashes; mtimes kept for the media files only (the mirror sets them
+    to the date taken; metadata files carry the time they were written)."""
+    tree = snapshot(root, with_mtimes=True)
+    return {p: (v if v[0] != 'file' or is_media(p) else v[:2]) for p, v in tree.items()}
+
+
+def assert_final_names_complete(server, root):
+    """A file at its final name is always complete: every media file holds exactly one of
+    the photo's versions served, every metadata file is whole JSON."""
+    photostream = os.path.join(root, 'photostream')
+    if not os.path.isdir(photostream):
+        return
+    for name in os.listdir(photostream):
+        path = os.path.join(photostream, name)
+        if name.startswith(fm.TMP_PREFIX):
+            continue
+        if name.endswith(fm.METADATA_SUFFIX):
+            assert fm.read_json(path) is not None, 'incomplete metadata file ' + name
+            continue
+        photo_id = name.split('.')[0]
+        with open(path, 'rb') as f:
+            data = f.read()
+        assert data == server.photo_file_bytes(photo_id), 'incomplete media file ' + name
+
+
+def media_snapshot(root):
+    return {p: v for p, v in snapshot(root, with_mtimes=True).items() if is_media(p)}
+
+
+# ---------------------------------------------------------------------------
+# Every fault switch: the mirror still ends complete and byte-identical
+# ---------------------------------------------------------------------------
+
+ALL_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html')
+
+FAULT_CASES = [
+    pytest.param({'error_rate': 0.25}, ('500', '502', '503'), id='5xx'),
+    pytest.param({'rate_429': 0.15, 'retry_after': 1}, ('429',), id='429-retry-after'),
+    pytest.param({'fail_105_rate': 0.3}, ('105',), id='stat-fail-105'),
+    pytest.param({'drop_rate': 0.25}, ('drop',), id='dropped-connections'),
+    pytest.param({'truncate_rate': 0.25}, ('truncate',), id='truncated-bodies'),
+    pytest.param({'html_rate': 0.3, 'targets': 'api'}, ('html',), id='html-instead-of-json'),
+    pytest.param({'html_rate': 0.3, 'targets': 'file'}, ('html',), id='html-instead-of-file'),
+    pytest.param({'hourly_limit': 8, 'hourly_window': 1.0}, ('hourly_limit',), id='hourly-limit'),
+    pytest.param({'error_rate': 0.06, 'rate_429': 0.03, 'retry_after': 1, 'fail_105_rate': 0.06,
+                  'drop_rate': 0.06, 'truncate_rate': 0.06, 'html_rate': 0.06}, ALL_KINDS,
+                 id='all-at-once'),
+]
+
+
+@pytest.mark.parametrize('switches,kinds', FAULT_CASES)
+def test_mirror_completes_through_faults(plain_fake, tmp_path, switches, kinds):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    fake.faults.update(fault_seed=11, **switches)
+    started = time.monotonic()
+    result = run_mirror(fake, tokens, mirror, '--retries', '10')
+    elapsed = time.monotonic() - started
+    assert_ok(result, expected_status(fake))
+    assert injected(fake, kinds) >= 2, 'the faults were not injected: %s' % fake.stats()['faults']
+    assert_tree_complete(fake, mirror)
+    assert not temp_files(mirror)
+    if 'retry_after' in switches:
+        assert elapsed >= switches['retry_after'], 'Retry-After was not honoured'
+    # byte-identical (metadata included) to a run without faults against the same server
+    fake.faults.reset()
+    reference = tmp_path / 'reference'
+    assert_ok(run_mirror(fake, tokens, reference), expected_status(fake))
+    assert comparable(mirror) == comparable(reference)
+
+
+# ---------------------------------------------------------------------------
+# Kill -9 at random moments, then resume
+# ---------------------------------------------------------------------------
+
+KILLS = 20
+
+
+@pytest.fixture
+def slow_fake():
+    """Files big enough that a bandwidth limit makes each download last about half a second."""
+    with fakeflickr.FakeFlickr(seed=3, photos=40, videos=2, albums=3, collections=2,
+                               file_size=30000, hostile_names=False) as server:
+        yield server
+
+
+def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_path):
+    fake = slow_fake
+    tokens = tokens_for(fake, tmp_path)
+    reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, reference), expected_status(fake))
+    wanted = [p for p in fake.account.photos.values() if downloadable(p)]
+    jobs, bandwidth, startup = 2, 60000, 0.7
+    per_file = 0.05 + fake.file_size / bandwidth
+    fake.faults.update(api_latency=0.01, file_latency=0.05, bandwidth=bandwidth)
+    rng = random.Random(5)
+    kills = with_temp = tries = 0
+    while kills < KILLS:
+        tries += 1
+        assert tries < 3 * KILLS, 'the runs end before they can be killed'
+        # The expected duration of this run: start-up and listing, then what is left to
+        # download, then albums, collections, HTML.  The kill comes at a random moment of it;
+        # mostly in the first few downloads, so that the kills spread over the whole mirror
+        # rather than finishing it in a few runs.
+        present = os.listdir(mirror / 'photostream') if (mirror / 'photostream').is_dir() else []
+        missing = sum(1 for p in wanted if media_name(p) + fm.METADATA_SUFFIX not in present)
+        expected = startup + 0.3 + per_file * -(-missing // jobs)
+        window = expected if rng.random() < 0.25 else min(expected, startup + 3 * per_file)
+        proc = start_program(fake, tokens, mirror, '-j', str(jobs))
+        time.sleep(rng.uniform(0.05, window))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode == -signal.SIGKILL:
+            with_temp += bool(temp_files(mirror))
+            assert_final_names_complete(fake, mirror)
+        else:
+            assert_ok(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), expected_status(fake))
+    assert with_temp >= 3, 'only %d kills landed mid-write' % with_temp
+    fake.faults.reset()
+    result = run_mirror(fake, tokens, mirror)
+    assert_ok(result, expected_status(fake))
+    assert not temp_files(mirror)
+    assert_tree_complete(fake, mirror)
+    assert comparable(mirror) == comparable(reference)
+
+
+def test_resume_after_a_kill_between_download_and_metadata(plain_fake, tmp_path):
+    """The kill window the random kills rarely hit: a file renamed to its final name (its
+    mtime still the download time) whose metadata was never written.  The next run must end
+    with the tree an uninterrupted run makes."""
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, reference), expected_status(fake))
+    assert_ok(run_mirror(fake, tokens, mirror), expected_status(fake))
+    for photo in (first_photo(fake), first_photo(fake, media='video')):
+        path = mirror / 'photostream' / media_name(photo)
+        os.unlink(str(path) + fm.METADATA_SUFFIX)
+        os.utime(path, (time.time(), time.time()))
+    assert_ok(run_mirror(fake, tokens, mirror), expected_status(fake))
+    assert comparable(mirror) == comparable(reference)
+
+
+# ---------------------------------------------------------------------------
+# Keep going: one failing photo is skipped; failures piling up stop the run
+# ---------------------------------------------------------------------------
+
+def test_a_photo_that_keeps_failing_is_skipped_and_mirrored_next_time(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    bad = first_photo(fake, in_album=True)
+    fake.faults.schedule('500', count=1000, target='file', path='/%s_' % bad.id)
+    result = run_mirror(fake, tokens, mirror)
+    assert result.returncode == 1, result.stderr
+    assert 'Traceback' not in result.stderr
+    assert [line for line in error_lines(result.stderr) if bad.id in line], result.stderr
+    assert fake.stats()['faults'].get('500', 0) >= 2, 'the file was not retried'
+    assert not (mirror / 'photostream' / media_name(bad)).exists()
+    assert not temp_files(mirror)
+    # everything else is there
+    for photo in fake.account.photos.values():
+        if downloadable(photo) and photo.id != bad.id:
+            assert (mirror / 'photostream' / media_name(photo)).read_bytes() == fake.photo_file_bytes(photo.id)
+            assert (mirror / 'photostream' / (media_name(photo) + '.metadata')).exists()
+    assert (mirror / 'Albums').is_dir() and (mirror / 'Collections').is_dir()
+    # the next run, the fault gone, completes the mirror
+    fake.faults.clear_schedule()
+    result = run_mirror(fake, tokens, mirror)
+    assert_ok(result, expected_status(fake))
+    assert_tree_complete(fake, mirror)
+
+
+def test_failures_piling_up_stop_the_run(tmp_path):
+    with fakeflickr.FakeFlickr(seed=9, photos=80, videos=0, albums=2, collections=1,
+                               file_size=400, hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        mirror = tmp_path / 'mirror'
+        fake.faults.update(error_rate=1.0, targets='file')
+        result = run_mirror(fake, tokens, mirror, '--retries', '1')
+        assert result.returncode == 1, result.stderr
+        assert 'Traceback' not in result.stderr
+        last = error_lines(result.stderr)[-1]
+        assert 'in a row' in last and 'stopping' in last, result.stderr
+        assert fake.stats()['file_requests'] < 70, 'the run did not stop early'
+        assert not temp_files(mirror)
+        assert not [n for n in os.listdir(mirror / 'photostream') if not n.startswith('.')]
+
+
+# ---------------------------------------------------------------------------
+# Safe deletion
+# ---------------------------------------------------------------------------
+
+UNRELATED = {
+    'notes.txt': b'my notes\n',
+    'IMG_0001.jpg': b'\xff\xd8 a photo of mine',
+    'photostream/IMG_0002.jpg': b'\xff\xd8 another photo of mine',
+    'photostream/notes.txt': b'about these photos\n',
+    'photostream/.hidden': b'hidden',
+    'My Photos/holiday.jpg': b'\xff\xd8 holiday',
+    'My Photos/sub/deep.txt': b'deep',
+    'Albums/My own album/x.jpg': b'\xff\xd8 x',
+    'Albums/readme.txt': b'readme',
+    'Collections/readme.txt': b'readme',
+    'Not in any album/mine.txt': b'mine',
+    'html/my-page.html': b'<p>mine</p>',
+}
+
+
+def add_unrelated(root):
+    for rel, data in UNRELATED.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+        os.utime(path, (1500000000, 1500000000))
+    return {rel: v for rel, v in snapshot(root, with_mtimes=True).items()
+            if rel in UNRELATED}
+
+
+def remove_unrelated(root):
+    for rel in UNRELATED:
+        os.unlink(os.path.join(root, rel))
+    for rel in ('My Photos/sub', 'My Photos', 'Albums/My own album'):
+        os.rmdir(os.path.join(root, rel))
+
+
+def unrelated_now(root):
+    tree = snapshot(root, with_mtimes=True)
+    return {rel: tree.get(rel) for rel in UNRELATED}
+
+
+@pytest.fixture
+def big_fake():
+    """More than one page (500) of photos."""
+    with fakeflickr.FakeFlickr(seed=5, photos=520, videos=0, albums=2, collections=1,
+                               file_size=300, hostile_names=False) as server:
+        yield server
+
+
+def test_delete_unknown_deletes_nothing_when_the_listing_fails_midway(big_fake, tmp_path):
+    fake = big_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror), 0)
+    order = fake.account.photostream_order()
+    for photo_id in order[:3]:                       # really gone from Flickr
+        fake.delete_photo(photo_id)
+    fake.faults.schedule('503', count=10000, target='api', method='flickr.people.getPhotos',
+                         params={'page': 2})
+    before = snapshot(mirror, with_mtimes=True)
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown', '--retries', '3')
+    assert result.returncode == 1, result.stderr
+    assert 'Traceback' not in result.stderr and error_lines(result.stderr), result.stderr
+    assert fake.stats()['faults'].get('503', 0) >= 3
+    assert fake.stats()['api_calls'].get('flickr.people.getPhotos', 0) >= 2, 'page 1 was not read'
+    assert snapshot(mirror, with_mtimes=True) == before, 'something changed or was deleted'
+    # the listing whole again: only the 3 are deleted
+    fake.faults.clear_schedule()
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown', '--statistics')
+    assert_ok(result, 0)
+    assert 'Deleted photos / videos: 3' in result.stdout
+    assert_tree_complete(fake, mirror)
+
+
+def test_delete_unknown_caps_deletion_unless_forced(big_fake, tmp_path):
+    fake = big_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror), 0)
+    order = fake.account.photostream_order()
+    names = {p: media_name(fake.account.photos[p]) for p in order}
+    # 52 of 520 is 10%: allowed without --force (the cap is max(50, 10%))
+    for photo_id in order[:52]:
+        fake.delete_photo(photo_id)
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown', '--statistics')
+    assert_ok(result, 0)
+    assert 'Deleted photos / videos: 52' in result.stdout
+    # 51 of the 468 left is more than max(50, 46): refused, listed, nothing deleted
+    gone = order[52:103]
+    for photo_id in gone:
+        fake.delete_photo(photo_id)
+    before = media_snapshot(mirror)
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown')
+    assert result.returncode != 0
+    assert 'Traceback' not in result.stderr
+    assert '--force' in error_lines(result.stderr)[-1], result.stderr
+    for photo_id in gone:
+        assert os.path.join('photostream', names[photo_id]) in result.stderr
+        assert (mirror / 'photostream' / names[photo_id]).exists()
+        assert (mirror / 'photostream' / (names[photo_id] + '.metadata')).exists()
+    assert media_snapshot(mirror) == before
+    # with --force they go
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown', '--force', '--statistics')
+    assert_ok(result, 0)
+    assert 'Deleted photos / videos: 51' in result.stdout
+    assert_tree_complete(fake, mirror)
+
+
+def test_unrelated_files_in_the_destination_are_never_touched(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    mine = add_unrelated(mirror)
+    result = run_mirror(fake, tokens, mirror)          # a destination that holds other files
+    assert_ok(result, expected_status(fake))
+    assert unrelated_now(mirror) == mine
+    gone = [p for p in fake.account.photos.values() if downloadable(p)][:2]
+    for photo in gone:
+        fake.delete_photo(photo.id)
+    fake.delete_album(fake.account.album_order()[0])
+    result = run_mirror(fake, tokens, mirror, '--delete-unknown', '--statistics')
+    assert_ok(result, expected_status(fake))
+    assert 'Deleted photos / videos: 2' in result.stdout
+    assert unrelated_now(mirror) == mine
+    for photo in gone:
+        assert not (mirror / 'photostream' / media_name(photo)).exists()
+    remove_unrelated(mirror)
+    assert_tree_complete(fake, mirror)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: a clear one-line message, the right exit status, nothing changed
+# ---------------------------------------------------------------------------
+
+def assert_one_line_error(result, status, *words):
+    assert result.returncode == status, 'exit %d\n%s' % (result.returncode, result.stderr)
+    assert 'Traceback' not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith('Error:'), result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+
+
+def test_destination_is_a_file(plain_fake, tmp_path):
+    tokens = tokens_for(plain_fake, tmp_path)
+    target = tmp_path / 'mirror'
+    target.write_bytes(b'not a directory')
+    result = run_mirror(plain_fake, tokens, target)
+    assert_one_line_error(result, 2, 'not a directory', str(target))
+    assert target.read_bytes() == b'not a directory'
+
+
+@pytest.mark.parametrize('where', ['under-a-file', 'proc'])
+def test_destination_cannot_be_created(plain_fake, tmp_path, where):
+    tokens = tokens_for(plain_fake, tmp_path)
+    if where == 'proc':
+        target = '/proc/1/flickr-mirror'
+    else:
+        (tmp_path / 'afile').write_bytes(b'x')
+        target = str(tmp_path / 'afile' / 'mirror')
+    result = run_mirror(plain_fake, tokens, target)
+    assert_one_line_error(result, 2, 'cannot create', target)
+    assert not os.path.exists(target)
+
+
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
+PR_CAPBSET_DROP = 24
+NOBODY = 65534
+
+
+def interpreter_runs_as_nobody():
+    try:
+        return subprocess.run([sys.executable, '-c', 'import flickrapi'], preexec_fn=become_nobody,
+                              capture_output=True, timeout=60).returncode == 0
+    except OSError:
+        return False
+
+
+def become_nobody():
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def drop_root_file_powers():
+    """Stay root but lose the capabilities that bypass file permissions (for when user
+    nobody cannot run this interpreter: it lives under /root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), 'prctl(PR_CAPBSET_DROP)')
+
+
+def test_destination_not_writable(plain_fake, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip('needs root to run the program as another user')
+    base = tempfile.mkdtemp(prefix='flickrmirrorer-test-')
+    try:
+        os.chmod(base, 0o755)
+        tokens = os.path.join(base, 'tokens')
+        store_token(plain_fake, tokens)
+        target = os.path.join(base, 'mirror')
+        os.mkdir(target)
+        with open(os.path.join(target, 'existing.txt'), 'wb') as f:
+            f.write(b'keep me')
+        if interpreter_runs_as_nobody():
+            # the program runs as nobody: the root-owned 0755 destination is not writable
+            for path, dirs, files in os.walk(tokens):
+                for name in [path] + [os.path.join(path, n) for n in files]:
+                    os.chown(name, NOBODY, NOBODY)
+            os.chmod(target, 0o755)
+            preexec = become_nobody
+        else:
+            # root without CAP_DAC_OVERRIDE: a 0755 destination owned by nobody is not writable
+            os.chown(target, NOBODY, NOBODY)
+            os.chmod(target, 0o755)
+            preexec = drop_root_file_powers
+        before = snapshot(target, with_mtimes=True)
+        result = run_program(plain_fake, tokens, target, preexec_fn=preexec)
+        assert_one_line_error(result, 2, 'not writable', target)
+        assert snapshot(target, with_mtimes=True) == before
+        assert os.listdir(target) == ['existing.txt']
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def file_size_limit(limit):
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_disk_full_stops_cleanly_and_changes_nothing(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror), expected_status(fake))
+    added = fake.add_photo(media='photo', fmt='jpg', title='Added')
+    replaced = first_photo(fake, in_album=True)
+    fake.replace_photo(replaced.id)
+    edited = [p for p in fake.account.photos.values()
+              if p.media == 'photo' and p.id not in (added, replaced.id)][-1]
+    fake.edit_photo(edited.id, title='Edited')
+    before = snapshot(mirror, with_mtimes=True)
+    # every file the run writes is bigger than 400 bytes: writes fail with EFBIG, as on a full disk
+    result = run_program(fake, tokens, mirror, preexec_fn=file_size_limit(400))
+    assert result.returncode == 1, 'exit %d\n%s' % (result.returncode, result.stderr)
+    assert 'Traceback' not in result.stderr, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1, 'the run did not stop at the first failed write:\n' + result.stderr
+    assert str(mirror) in errors[0] and 'too large' in errors[0].lower(), errors[0]
+    after = snapshot(mirror, with_mtimes=True)
+    changed = sorted(p for p in before if after.get(p) != before[p])
+    assert not changed, 'existing files changed: %s' % changed
+    assert not temp_files(mirror)
+    for rel in set(after) - set(before):      # a new file at its final name is complete
+        if is_media(rel):
+            assert (mirror / rel).read_bytes() == fake.photo_file_bytes(rel.split('/')[1].split('.')[0])
+    # room again: the next run completes the mirror
+    result = run_mirror(fake, tokens, mirror)
+    assert_ok(result, expected_status(fake))
+    assert_tree_complete(fake, mirror)
+
+
+MALFORMED_CASES = [
+    pytest.param('html', None, id='html-for-every-call'),
+    pytest.param('truncate', 'flickr.people.getPhotos', id='truncated-photostream'),
+    pytest.param('html', 'flickr.photosets.getList', id='html-album-list'),
+    pytest.param('truncate', 'flickr.collections.getTree', id='truncated-collections'),
+]
+
+
+@pytest.mark.parametrize('kind,method', MALFORMED_CASES)
+def test_persistently_malformed_answers_stop_cleanly(plain_fake, tmp_path, kind, method):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror), expected_status(fake))
+    before = snapshot(mirror, with_mtimes=True)
+    fake.faults.schedule(kind, count=10000, target='api', method=method)
+    result = run_mirror(fake, tokens, mirror, '--retries', '3', '--delete-unknown')
+    assert_one_line_error(result, 1, 'flickr')
+    assert fake.stats()['faults'].get(kind, 0) >= 3
+    assert snapshot(mirror, with_mtimes=True) == before, 'the mirror changed'
+
+
+def test_token_revoked_midway(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror), expected_status(fake))
+    replaced = [p for p in fake.account.photos.values() if p.media == 'photo'][:6]
+    old = {p.id: fake.photo_file_bytes(p.id) for p in replaced}
+    for photo in replaced:
+        fake.replace_photo(photo.id)
+    untouched = {p: v for p, v in media_snapshot(mirror).items()
+                 if p.split('/')[1].split('.')[0] not in old}
+    fake.faults.update(api_latency=0.3, file_latency=0.2)
+    proc = start_program(fake, tokens, mirror, '-v', '-j', '2')
+    for line in proc.stdout:
+        if line.startswith(('Updated ', 'Downloaded ')):
+            break
+    token = flickrapi.tokencache.OAuthTokenCache(fake.api_key, '', path=str(tokens)).token
+    fake.revoke_token(token.token)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, 'exit %d\n%s' % (proc.returncode, err)
+    assert 'Traceback' not in err, err
+    errors = error_lines(err)
+    assert len(errors) == 1 and '--relogin' in errors[0], err
+    assert not temp_files(mirror)
+    # photos replaced before the revocation hold the new version, the others the old one, whole
+    for photo_id, data in old.items():
+        name = mirror / 'photostream' / media_name(fake.account.photos[photo_id])
+        assert name.read_bytes() in (data, fake.photo_file_bytes(photo_id))
+    assert {p: v for p, v in media_snapshot(mirror).items() if p in untouched} == untouched
+
+
+# ---------------------------------------------------------------------------
+# One run at a time
+# ---------------------------------------------------------------------------
+
+def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    fake.faults.update(api_latency=0.1, file_latency=0.3)
+    first = start_program(fake, tokens, mirror)
+    lines = []
+    for line in first.stdout:
+        lines.append(line)
+        if line.startswith('Mirroring'):
+            break
+    assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
+    started = time.monotonic()
+    second = run_mirror(fake, tokens, mirror, timeout=60)
+    assert time.monotonic() - started < 10, 'the second run waited'
+    assert_one_line_error(second, 2, 'already running')
+    assert first.poll() is None, 'the first run ended too soon for this test'
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == expected_status(fake), err
+    assert 'Traceback' not in err
+    assert_tree_complete(fake, mirror)
+    assert not temp_files(mirror)
+
+
+# ---------------------------------------------------------------------------
+# Secrets
+# ---------------------------------------------------------------------------
+
+def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    secrets = fake_tokens(tokens, fake) + [fake.api_secret]
+    outputs = []
+    # verbose, with retries (their messages name the failed requests) and statistics
+    fake.faults.update(fault_seed=3, error_rate=0.1, drop_rate=0.1, html_rate=0.1,
+                       truncate_rate=0.1, fail_105_rate=0.1)
+    result = run_mirror(fake, tokens, mirror, '-v', '--statistics', '--retries', '8')
+    assert_ok(result, expected_status(fake))
+    assert injected(fake, ALL_KINDS) > 0
+    outputs.append(result)
+    # a run that fails for good, verbose
+    fake.faults.reset()
+    fake.faults.schedule('503', count=10000, target='api', method='flickr.photosets.getList')
+    outputs.append(run_mirror(fake, tokens, mirror, '-v', '--retries', '2'))
+    fake.faults.reset()
+    # a revoked token
+    fake.revoke_token(secrets[0])
+    outputs.append(run_mirror(fake, tokens, mirror, '-v'))
+    assert outputs[-1].returncode == 2
+    for result in outputs:
+        for secret in secrets:
+            assert secret not in result.stdout and secret not in result.stderr
+    for path, dirs, files in os.walk(mirror):
+        for name in files:
+            with open(os.path.join(path, name), 'rb') as f:
+                data = f.read()
+            for secret in secrets:
+                assert secret.encode() not in data, 'the token is in ' + os.path.join(path, name)
+    for path, dirs, files in os.walk(tokens):
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
+        for name in files:
+            assert stat.S_IMODE(os.stat(os.path.join(path, name)).st_mode) == 0o600, name

@@ -238,6 +238,23 @@ def test_api_key_from_config_file(tmp_path, fake, token_dir, dest):
     assert (dest / 'photostream').is_dir()
 
 
+def test_api_key_from_flags_beats_the_environment(plain_fake, tmp_path, dest):
+    store_token(plain_fake, tmp_path / 'tokens')
+    env = program_env(plain_fake, FLICKR_API_KEY='wrong', FLICKR_API_SECRET='wrong')
+    result = run_mirror(plain_fake, tmp_path / 'tokens', dest, '--ignore-videos', '--api-key', plain_fake.api_key,
+                        '--api-secret', plain_fake.api_secret, env=env)
+    assert_ok(result, 0)
+
+
+@pytest.mark.parametrize('bad', [['--jobs', '0'], ['--max-calls-per-hour', 'lots'], ['--retries', '-1'], []])
+def test_bad_arguments_exit_2(tmp_path, bad):
+    result = subprocess.run([sys.executable, PROGRAM, *bad] + ([str(tmp_path / 'd')] if bad else []),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'error:' in result.stderr.splitlines()[-1]
+    assert not (tmp_path / 'd').exists()
+
+
 def test_wrong_api_key_is_a_login_error(tmp_path, fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest, env=program_env(fake, FLICKR_API_KEY='not-a-key'))
     assert result.returncode == 2

@@ -15,9 +15,12 @@ The pipeline, one section of this file per stage, in data-flow order:
   5. act        download in parallel to temporary names, check, fsync, rename; write the
                 metadata JSON atomically; rebuild album / collection symlink directories
   6. tidy       delete what is gone from Flickr (only with --delete-unknown, only after a
-                complete listing, capped); drop stale album and collection directories
+                complete listing, capped); drop stale album and collection directories;
+                write photostream.json (the order) and the browsable HTML view
   7. report     statistics; exit status 0 all mirrored, 1 some items failed,
                 2 usage / configuration / login error, 130 interrupted
+
+--dry-run stops after the plan; --verify adds a re-hash of every file to it.
 
 Output tree:
 
@@ -27,6 +30,7 @@ Output tree:
     dest/Albums/Waterfalls - 6789/1_12346.jpg -> ../../photostream/12346.jpg
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
+    dest/photostream.json, dest/index.html, dest/html/
 """
 
 import argparse

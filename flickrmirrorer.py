@@ -40,6 +40,7 @@ import errno
 import fcntl
 import hashlib
 import html
+import io
 import json
 import logging
 import os
@@ -759,9 +760,10 @@ def atomic_symlink(target, path):
 PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
 
 
-def scan_photostream(photostream_dir):
+def scan_photostream(photostream_dir, find_orphans=False):
     """(photo id -> media file name, ids whose .metadata has lost its media file), from one
-    scandir of photostream/ and no file reads."""
+    scandir of photostream/ and no file reads.  Orphans are looked for only on request
+    (--verify reports them): the set costs memory on a big mirror."""
     files = {}
     metadata_ids = set()
     try:
@@ -776,7 +778,8 @@ def scan_photostream(photostream_dir):
             if not match or not entry.is_file(follow_symlinks=False):
                 continue
             if is_metadata:
-                metadata_ids.add(match.group(1))
+                if find_orphans:
+                    metadata_ids.add(match.group(1))
             else:
                 files[match.group(1)] = name
     return files, metadata_ids - set(files)
@@ -1914,7 +1917,7 @@ class Mirror:
         return [p.id for p in self.photostream]
 
     def run(self):
-        local_files, orphaned_metadata = scan_photostream(self.photostream_dir)
+        local_files, orphaned_metadata = scan_photostream(self.photostream_dir, find_orphans=self.args.verify)
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
         self.mirror_photostream(local_files, orphaned_metadata)
@@ -2071,12 +2074,15 @@ class Mirror:
     # -- order and the browsable view --
     def write_photostream_order(self):
         """dest/photostream.json: the photostream's order, which no directory can show.
-        One photo a line: for 100,000 photos an indented dump would cost ten times the memory."""
-        lines = [json.dumps({'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)},
-                            sort_keys=True, ensure_ascii=False) for p in self.photostream]
-        text = '{"flickrmirrorer": {"format": %d}, "photos": [\n%s\n]}\n' % (METADATA_FORMAT, ',\n'.join(lines))
-        del lines
-        write_file_if_changed(os.path.join(self.dest, 'photostream.json'), text.encode('utf-8'))
+        One photo a line, written to a buffer as it goes: for 100,000 photos an indented
+        dump would cost ten times the memory."""
+        out = io.BytesIO()
+        out.write(b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT)
+        for i, p in enumerate(self.photostream):
+            entry = {'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)}
+            out.write(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False)).encode('utf-8'))
+        out.write(b'\n]}\n')
+        write_file_if_changed(os.path.join(self.dest, 'photostream.json'), out.getbuffer())
 
     def write_html(self, albums, tree):
         for photo in self.photostream:

@@ -1169,15 +1169,13 @@ def album_link_names(photo_ids, files):
 class TreeBuilder:
     """Builds Albums/, 'Not in any album/' and Collections/ from the listings."""
 
-    def __init__(self, dest, client, stats, reporter, args):
+    def __init__(self, dest, client, stats, reporter):
         self.dest = dest
-        self.photostream_dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
-        self.args = args
         self.album_dir_names = {}   # album id -> directory name under Albums/
 
     # -- albums --
@@ -1921,7 +1919,7 @@ class Mirror:
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
         self.mirror_photostream(local_files, orphaned_metadata)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.args)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter)
         albums = builder.list_albums()
         tree = self.client.collection_tree()
         if self.dry_run:

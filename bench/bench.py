@@ -8,7 +8,8 @@ subprocess (``sys.executable flickrmirrorer.py --token-dir ... --max-calls-per-h
 prints one table.  For each --jobs setting: (a) first mirror into an empty directory,
 (b) unchanged re-run, (c) re-run after 1 % of the photos changed on Flickr (half
 replaced with new files, half with an edited title).  Per run: wall time, the program's
-CPU time and peak RSS (its own rusage, from os.wait4 on its pid: not this process),
+CPU time and peak RSS (its own rusage: os.wait4 on its pid in a tiny launcher process,
+not this process, see LAUNCHER),
 API calls in total and by method, files and bytes served (fakeflickr's stats()), and
 how many media files the mirror holds against how many it should.
 
@@ -32,10 +33,12 @@ minutes.
 
 import argparse
 import collections
+import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,33 +96,68 @@ class RunResult:
         self.__dict__.update(kw)
 
 
+# Why a launcher: on Linux a child's ru_maxrss is at least the RSS its parent had when it
+# forked (exec copies the high-water mark of the pre-exec address space, which is a copy
+# of -- or, with vfork, the same as -- the parent's, into the child's maxrss).  This process
+# hosts the fake, 200 MB for 100,000 photos, so a program started straight from here would
+# report this process's size.  A tiny isolated interpreter (about 8 MB) forks the program
+# instead and reports the program's own rusage and wall time in a JSON file.
+LAUNCHER = """
+import json, os, sys, time
+start = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - start
+with open(sys.argv[1], 'w') as f:
+    json.dump({'status': os.waitstatus_to_exitcode(status), 'wall': wall, 'maxrss_kib': ru.ru_maxrss,
+               'cpu': ru.ru_utime + ru.ru_stime}, f)
+"""
+
+
 def run_program(fake, token_dir, dest, jobs, timeout):
-    """Run flickrmirrorer once; its wall time, rusage (os.wait4 on its pid) and the fake's stats."""
+    """Run flickrmirrorer once (through LAUNCHER); its wall time, its own rusage and the fake's stats."""
     cmd = [sys.executable, PROGRAM, '--token-dir', token_dir, '--max-calls-per-hour', '1000000']
     if jobs != DEFAULT:
         cmd += ['--jobs', str(jobs)]
     cmd.append(dest)
     fake.reset_stats()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        usage_file = os.path.join(tmp, 'rusage.json')
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=program_env(fake))
-        timer = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen([sys.executable, '-I', '-S', '-c', LAUNCHER, usage_file] + cmd,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=program_env(fake), start_new_session=True)
+
+        def kill():
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # the launcher and the program
+            except OSError:
+                pass
+        timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
         wall = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)   # Popen must not wait again
+        try:
+            with open(usage_file) as f:
+                usage = json.load(f)
+        except (OSError, ValueError):   # the launcher was killed
+            usage = {'status': proc.returncode, 'wall': wall, 'maxrss_kib': 0, 'cpu': 0.0}
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode('utf-8', 'replace')
         stderr = err.read().decode('utf-8', 'replace')
     stats = fake.stats()
-    return RunResult(cmd=cmd, wall=wall, status=proc.returncode, killed=wall >= timeout,
-                     cpu=usage.ru_utime + usage.ru_stime,
-                     maxrss_kib=usage.ru_maxrss,               # KiB on Linux
+    return RunResult(cmd=cmd, wall=usage['wall'], status=usage['status'], killed=wall >= timeout,
+                     cpu=usage['cpu'], maxrss_kib=usage['maxrss_kib'],   # KiB on Linux
                      api_total=stats['api_total'], api_calls=stats['api_calls'],
                      files=stats['file_requests'], file_bytes=stats['file_bytes'],
                      faults=stats['faults'], stdout=stdout, stderr=stderr)

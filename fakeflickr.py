@@ -620,6 +620,7 @@ class OAuthStore:
         self.request_tokens = {}
         self.access_tokens = {}
         self.nonces = {}
+        self.nonce_order = deque()   # (key, time seen), oldest first: expiry in amortised O(1)
         self.lock = threading.Lock()
 
     @staticmethod
@@ -664,11 +665,14 @@ class OAuthStore:
         key = (oauth.get('oauth_consumer_key'), oauth.get('oauth_nonce'), oauth.get('oauth_timestamp'))
         now = time.time()
         with self.lock:
+            while self.nonce_order and now - self.nonce_order[0][1] >= 2 * TIMESTAMP_WINDOW:
+                old, seen = self.nonce_order.popleft()
+                if self.nonces.get(old) == seen:
+                    del self.nonces[old]
             if key in self.nonces:
                 return False
-            if len(self.nonces) > 50_000:
-                self.nonces = {k: t for k, t in self.nonces.items() if now - t < 2 * TIMESTAMP_WINDOW}
             self.nonces[key] = now
+            self.nonce_order.append((key, now))
             return True
 
     def authenticate_rest(self, req, params):

@@ -35,7 +35,6 @@ tiny files, no latency, default --jobs); it takes about 8-10 minutes.
 """
 
 import argparse
-import collections
 import json
 import os
 import random
@@ -271,35 +270,6 @@ def report_problems(rows):
 # Modes
 # ---------------------------------------------------------------------------
 
-def amortise_nonce_pruning(fake):
-    """Work around a quadratic cost in fakeflickr (not in the program under test).
-
-    fakeflickr's OAuthStore.use_nonce rebuilds its whole nonce dict on every call once more
-    than 50,000 nonces are younger than 2 * TIMESTAMP_WINDOW (20 minutes): O(n) per API call,
-    so a 100,000-photo first mirror spends most of its time in the fake's dict comprehension
-    and measures the fake, not the program.  For this benchmark's fake only, replace it with
-    the same check (a nonce is refused while it is younger than the window) over a
-    time-ordered queue, pruned in amortised O(1)."""
-    store = fake.oauth
-    window = 2 * fakeflickr.TIMESTAMP_WINDOW
-    order = collections.deque()
-
-    def use_nonce(oauth):
-        key = (oauth.get('oauth_consumer_key'), oauth.get('oauth_nonce'), oauth.get('oauth_timestamp'))
-        now = time.time()
-        with store.lock:
-            while order and now - order[0][1] >= window:
-                old, when = order.popleft()
-                if store.nonces.get(old) == when:
-                    del store.nonces[old]
-            if key in store.nonces:
-                return False
-            store.nonces[key] = now
-            order.append((key, now))
-            return True
-    store.use_nonce = use_nonce
-
-
 def make_fake(args, photos, videos, albums, file_size, latency_ms):
     t0 = time.monotonic()
     fake = fakeflickr.FakeFlickr(seed=args.seed, photos=photos, videos=videos, albums=albums,
@@ -309,8 +279,6 @@ def make_fake(args, photos, videos, albums, file_size, latency_ms):
     fake.faults.file_latency = (latency_ms if args.file_latency_ms is None
                                 else args.file_latency_ms) / 1000.0
     fake.faults.bandwidth = args.bandwidth
-    if not args.original_nonce_store:
-        amortise_nonce_pruning(fake)
     fake.start()
     print('fakeflickr: %d photos, %d videos, %d albums, %d collections, ~%s files, API latency '
           '%g ms, file latency %g ms, bandwidth %s; generated in %.1f s; serving %s'
@@ -441,9 +409,6 @@ def main(argv=None):
     ap.add_argument('--jobs-list', default='1,DEFAULT',
                     help="comma-separated --jobs values; DEFAULT = the program's default")
     ap.add_argument('--plain-names', action='store_true', help='no hostile album / photo titles')
-    ap.add_argument('--original-nonce-store', action='store_true',
-                    help="keep fakeflickr's own OAuth nonce store, which gets O(n) per call past "
-                         '50,000 calls in 20 minutes (see amortise_nonce_pruning)')
     ap.add_argument('--timeout', type=float, default=3600, help='seconds per program run')
     ap.add_argument('--keep', metavar='DIR', help='work in DIR and keep the mirrors')
     ap.add_argument('--rss-photos', type=int, default=0,

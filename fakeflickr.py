@@ -505,15 +505,21 @@ def _target_size(rng, file_size):
     return max(64, int(file_size * (0.7 + 0.6 * rng.random())))
 
 
-def make_jpeg(rng, target):
-    """The template JPEG with COM segments of padding after SOI+APP0."""
+def make_jpeg(rng, target, dims=None):
+    """The template JPEG with COM segments of padding after SOI+APP0.  `dims` (width,
+    height) go into its frame header, as a real original's would: a client compares them
+    with the listing's o_width / o_height (the pixels stay the template's 16x16 block)."""
     pad = max(0, target - len(JPEG_TEMPLATE))
     segments = []
     while pad > 4:
         n = min(65533, pad - 4)
         segments.append(b'\xff\xfe' + (n + 2).to_bytes(2, 'big') + _padding(rng, n))
         pad -= n + 4
-    return JPEG_TEMPLATE[:JPEG_APP0_END] + b''.join(segments) + JPEG_TEMPLATE[JPEG_APP0_END:]
+    template = JPEG_TEMPLATE
+    if dims:
+        sof = template.index(b'\xff\xc0') + 5   # marker, length, precision: then height, width
+        template = template[:sof] + dims[1].to_bytes(2, 'big') + dims[0].to_bytes(2, 'big') + template[sof + 4:]
+    return template[:JPEG_APP0_END] + b''.join(segments) + template[JPEG_APP0_END:]
 
 
 def _png_chunk(kind, data):
@@ -521,23 +527,29 @@ def _png_chunk(kind, data):
             + (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, 'big'))
 
 
-def make_png(rng, target):
-    """16x16 RGB PNG of a per-photo colour, padded with a private ancillary chunk."""
+def make_png(rng, target, dims=None):
+    """A PNG of one per-photo colour (16x16, or `dims`: 1-bit palette rows compress to
+    almost nothing), padded with a private ancillary chunk."""
     color = bytes(rng.randrange(256) for _ in range(3))
-    raw = b''.join(b'\x00' + color * 16 for _ in range(16))
-    ihdr = (16).to_bytes(4, 'big') * 2 + bytes([8, 2, 0, 0, 0])
-    head = b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr)
+    w, h = dims or (16, 16)
+    raw = (b'\x00' + bytes((w + 7) // 8)) * h
+    ihdr = w.to_bytes(4, 'big') + h.to_bytes(4, 'big') + bytes([1, 3, 0, 0, 0])
+    head = b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr) + _png_chunk(b'PLTE', color)
     tail = _png_chunk(b'IDAT', zlib.compress(raw)) + _png_chunk(b'IEND', b'')
     pad = max(0, target - len(head) - len(tail) - 12)
     return head + _png_chunk(b'flPd', _padding(rng, pad)) + tail
 
 
-def make_gif(rng, target):
-    """The template GIF with a comment extension (255-byte sub-blocks) of padding."""
+def make_gif(rng, target, dims=None):
+    """The template GIF with a comment extension (255-byte sub-blocks) of padding; `dims`
+    set its logical screen (the 4x4 image sits in its corner, as GIF allows)."""
     pad = _padding(rng, max(0, (target - len(GIF_TEMPLATE) - 3) * 255 // 256))
     blocks = b''.join(bytes([len(pad[i:i + 255])]) + pad[i:i + 255] for i in range(0, len(pad), 255))
-    return (GIF_TEMPLATE[:GIF_GCT_END] + b'!\xfe' + blocks + b'\x00'
-            + GIF_TEMPLATE[GIF_GCT_END:])
+    template = GIF_TEMPLATE
+    if dims:
+        template = template[:6] + dims[0].to_bytes(2, 'little') + dims[1].to_bytes(2, 'little') + template[10:]
+    return (template[:GIF_GCT_END] + b'!\xfe' + blocks + b'\x00'
+            + template[GIF_GCT_END:])
 
 
 def make_video(rng, target, ext):
@@ -558,9 +570,10 @@ def original_bytes(seed, photo, file_size):
     """The still original (`_o.<originalformat>`; the still frame for videos)."""
     rng = _content_rng(seed, photo.id, photo.version, 'o')
     target = _target_size(rng, file_size)
+    dims = (photo.width, photo.height)
     if photo.is_video:
-        return make_jpeg(rng, max(600, target // 10))
-    return {'png': make_png, 'gif': make_gif}.get(photo.originalformat, make_jpeg)(rng, target)
+        return make_jpeg(rng, max(600, target // 10), dims)
+    return {'png': make_png, 'gif': make_gif}.get(photo.originalformat, make_jpeg)(rng, target, dims)
 
 
 def derived_bytes(seed, photo, suffix):

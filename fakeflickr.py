@@ -33,11 +33,32 @@ Design
   HTML answers, an hourly per-key quota (its window configurable), and deterministic
   one-shot faults (``faults.schedule``, optionally only for one method, parameter
   value or file path).  Randomness comes from ``random.Random(fault_seed)``.
+* **The unkind Flickr** (all off by default; see "Unkind Flickr" below).
 * **Control endpoint** ``/_fake/...`` (stats, faults, mutations, tokens) for
   shell use and benchmarks; not OAuth-protected.
 * **Server**: ``ThreadingHTTPServer`` in a daemon thread; ``FakeFlickr`` is the
   Python API (context manager) used by tests.  ``python3 fakeflickr.py`` serves
   from the command line.
+
+Unkind Flickr
+-------------
+Behaviours the real service is documented to have, each off by default:
+
+* **Video renditions** (always on): a video's getSizes lists 'Video Player' (the Flash
+  .swf; same dims as Site MP4; not a rendition) and the MP4 renditions of
+  ``VIDEO_RENDITIONS`` that fit its height: 'Site MP4', 'Mobile MP4', 'HD MP4' (with
+  width/height) and '1080p', '720p', '360p', '288p', '700', 'iphone_wifi' (empty width and
+  height, as in the 2024 sample).  Heights among those with dims are distinct, so "the best
+  rendition = the greatest height" is unambiguous.  Each has its own play URL
+  (``/photos/<nsid>/<id>/play/<variant>/<secret>/`` -> 302 -> signed ``/video/...``) and its
+  own bytes.  ``video_renditions(id)``, ``rendition_bytes(id, label)``.
+* **Video originals refused** (``Faults.video_originals``): 'offered' (per video,
+  ``Photo.video_original_available``, changed by the ``offer_video_original`` mutation),
+  '404' (getSizes lists 'Video Original' for EVERY video, its play/orig URL answers 404) or
+  'login' (that URL answers 302 to ``/signin/?acf=...``, a 200 HTML login form).  The URL is
+  the same in every mode, so a client that kept it can try again later.
+* ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
+  switches; ``photo_file_bytes(id)`` is its bytes.
 
 Notes
 -----
@@ -128,6 +149,10 @@ class Photo:
     duration: int = 0               # seconds, videos only
     owner: str = ''                 # '' = the account owner (set for favourites)
     ownername: str = ''
+    # Account quirks (FakeFlickr(quirks=True) or the set_quirks mutation):
+    no_original: bool = False       # a photo without an "Original" size (no url_o, _o 404s)
+    no_originalformat: bool = False  # originalformat absent from listings and getInfo
+    zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
 
     @property
     def is_video(self):
@@ -569,11 +594,25 @@ def derived_bytes(seed, photo, suffix):
     return make_jpeg(rng, 700 + rng.randrange(600))
 
 
+# Relative sizes of a video's encodes (the Site / Mobile MP4 sizes as before renditions existed).
+VIDEO_SIZE_FACTORS = {'orig': 2, 'site': 1, 'mobile': 1, 'hd': 1.5, '1080p': 1.8, '720p': 1.4,
+                      '360p': 0.8, '288p': 0.6, '700': 0.9, 'iphone_wifi': 0.7}
+
+
 def video_bytes(seed, photo, variant, file_size):
-    """'orig' is the uploaded file (mp4 or mov); 'site' / 'mobile' are smaller mp4 encodes."""
+    """'orig' is the uploaded file (mp4 or mov); the other variants (VIDEO_RENDITIONS) are
+    smaller mp4 encodes, each with its own bytes."""
     rng = _content_rng(seed, photo.id, photo.version, 'video-' + variant)
-    target = _target_size(rng, file_size) * (2 if variant == 'orig' else 1)
+    target = int(_target_size(rng, file_size) * VIDEO_SIZE_FACTORS[variant])
     return make_video(rng, target, photo.video_ext if variant == 'orig' else 'mp4')
+
+
+def placeholder_gif():
+    """Flickr's /images/photo_unavailable.gif look-alike: a grey GIF89a whose header says
+    500x375 (a 4x4 image on a 500x375 logical screen: valid, and smaller than any original)."""
+    return (b'GIF89a' + (500).to_bytes(2, 'little') + (375).to_bytes(2, 'little')
+            + b'\x81\x00\x00' + bytes.fromhex('999999' 'cccccc' '999999' '999999')
+            + GIF_TEMPLATE[GIF_GCT_END:])
 
 
 # ---------------------------------------------------------------------------
@@ -791,6 +830,12 @@ def size_dims(photo, longest, square):
     return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
 
 
+def largest_size(photo):
+    """(label, URL suffix) of a photo's largest derived size (by longest side)."""
+    best = max((s for s in SIZES if size_dims(photo, s[4], s[5])), key=lambda s: s[4])
+    return best[2], best[1].lstrip('_')
+
+
 def static_url(base, photo, suffix):
     if suffix == '_o':
         return '%s/static/%s/%s_%s_o.%s' % (base, photo.server, photo.id, photo.originalsecret,
@@ -802,6 +847,46 @@ def play_url(base, account, photo, variant):
     secret = photo.originalsecret if variant == 'orig' else photo.secret
     return '%s/photos/%s/%s/play/%s/%s/' % (base, photo.owner or account.nsid, photo.id,
                                             variant, secret)
+
+
+def _even(x):
+    return max(2, int(round(x / 2)) * 2)
+
+
+# A video's MP4 renditions in getSizes order: (label, play URL variant, dims).  `dims(w, h)` is
+# (width, height), or None where Flickr leaves width and height empty (the stream labels, as
+# '700' and 'iphone_wifi' in the 2024 sample); `fits(h)` says whether a video of height h has
+# it.  Heights among the renditions with dims are distinct for every video size we generate, so
+# "the best rendition = the greatest height" is unambiguous.  'Video Player' (the Flash .swf)
+# and 'Video Original' are listed by getSizes but are not renditions.
+VIDEO_RENDITIONS = [
+    ('Site MP4', 'site', lambda w, h: (640, _even(640 * h / w)), lambda h: True),
+    ('Mobile MP4', 'mobile', lambda w, h: (480, _even(480 * h / w)), lambda h: True),
+    ('HD MP4', 'hd', lambda w, h: (_even(720 * w / h), 720), lambda h: h >= 720),
+    ('1080p', '1080p', None, lambda h: h >= 1080),
+    ('720p', '720p', None, lambda h: h >= 720),
+    ('360p', '360p', None, lambda h: h >= 360),
+    ('288p', '288p', None, lambda h: True),
+    ('700', '700', None, lambda h: True),
+    ('iphone_wifi', 'iphone_wifi', None, lambda h: True),
+]
+VIDEO_VARIANTS = {variant for _label, variant, _dims, _fits in VIDEO_RENDITIONS} | {'orig'}
+
+
+def renditions_of(photo):
+    """[(label, variant, width or None, height or None)] of a video's MP4 renditions."""
+    out = []
+    for label, variant, dims, fits in VIDEO_RENDITIONS:
+        if fits(photo.height):
+            w, h = dims(photo.width, photo.height) if dims else (None, None)
+            out.append((label, variant, w, h))
+    return out
+
+
+def best_rendition(photo):
+    """(label, variant) of the rendition with the greatest height (only those with dims)."""
+    label, variant, _w, _h = max((r for r in renditions_of(photo) if r[3]), key=lambda r: r[3])
+    return label, variant
 
 
 def normalize_tag(raw):
@@ -1075,17 +1160,20 @@ def m_photos_get_sizes(ctx):
     sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
                   'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/', 'media': 'photo'})
     if ph.is_video:
-        w, h = str(ph.width), str(ph.height)
-        sizes.append({'label': 'Video Player', 'width': w, 'height': h, 'media': 'video', 'url': page,
+        renditions = renditions_of(ph)
+        site_w, site_h = renditions[0][2:]       # the player plays the Site MP4 (2016 sample)
+        sizes.append({'label': 'Video Player', 'width': str(site_w), 'height': str(site_h),
+                      'media': 'video', 'url': page,
                       'source': '%s/apps/video/stewart.swf?v=71377&photo_id=%s&photo_secret=%s'
                       % (base, ph.id, ph.secret)})
-        sizes.append({'label': 'Site MP4', 'width': w, 'height': h, 'media': 'video', 'url': page,
-                      'source': play_url(base, a, ph, 'site')})
-        sizes.append({'label': 'Mobile MP4', 'width': '480', 'height': '360', 'media': 'video',
-                      'url': page, 'source': play_url(base, a, ph, 'mobile')})
-        if ph.video_original_available:
-            sizes.append({'label': 'Video Original', 'width': w, 'height': h, 'media': 'video',
-                          'url': page, 'source': play_url(base, a, ph, 'orig')})
+        for label, variant, w, h in renditions:
+            sizes.append({'label': label, 'width': '' if w is None else str(w),
+                          'height': '' if h is None else str(h), 'media': 'video', 'url': page,
+                          'source': play_url(base, a, ph, variant)})
+        if ph.video_original_available or ctx.fake.faults.video_originals != 'offered':
+            sizes.append({'label': 'Video Original', 'width': str(ph.width),
+                          'height': str(ph.height), 'media': 'video', 'url': page,
+                          'source': play_url(base, a, ph, 'orig')})
     return {'sizes': {'canblog': 1, 'canprint': 1, 'candownload': 1, 'size': sizes}}
 
 
@@ -1318,6 +1406,7 @@ def fail_payload(code, message):
 # ---------------------------------------------------------------------------
 
 FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty')
+VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
 
 
 @dataclass
@@ -1340,6 +1429,10 @@ class Faults:
     html_rate: float = 0.0         # HTTP 200 with an HTML error page
     hourly_limit: int = 0          # API calls per rolling hour per key (0 = none)
     hourly_window: float = 3600.0  # the "hour" of hourly_limit, in seconds (shorter for tests)
+    # Video originals: 'offered' (per video, Photo.video_original_available), '404' (getSizes
+    # lists "Video Original" for every video, its play/orig URL answers 404) or 'login' (that
+    # URL redirects to a sign-in HTML page), as Flickr does for a client without a browser session.
+    video_originals: str = 'offered'
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1364,6 +1457,8 @@ class Faults:
 
     def update(self, **changes):
         names = {f.name for f in fields(self) if not f.name.startswith('_')}
+        if changes.get('video_originals', self.video_originals) not in VIDEO_ORIGINAL_MODES:
+            raise ValueError('video_originals must be one of %s' % (VIDEO_ORIGINAL_MODES,))
         for name, value in changes.items():
             if name == 'schedule':
                 for item in value if isinstance(value, list) else [value]:
@@ -1445,7 +1540,7 @@ STATIC_RE = re.compile(r'^/static/(?P<server>\d+)/(?P<id>\d+)_(?P<secret>[0-9a-f
                        r'(?:_(?P<suffix>[a-z0-9]+))?\.(?P<ext>jpg|png|gif)$')
 PLAY_RE = re.compile(r'^/photos/(?P<nsid>[^/]+)/(?P<id>\d+)/play/(?P<variant>[a-z0-9_]+)/'
                      r'(?P<secret>[0-9a-f]+)/?$')
-VIDEO_RE = re.compile(r'^/video/(?P<id>\d+)/(?P<secret>[0-9a-f]+)/(?P<variant>orig|site|mobile)'
+VIDEO_RE = re.compile(r'^/video/(?P<id>\d+)/(?P<secret>[0-9a-f]+)/(?P<variant>[a-z0-9_]+)'
                       r'\.(?P<ext>mp4|mov)$')
 IMAGE_TYPES = {'jpg': 'image/jpeg', 'png': 'image/png', 'gif': 'image/gif'}
 VIDEO_TYPES = {'mp4': 'video/mp4', 'mov': 'video/quicktime'}
@@ -1485,12 +1580,18 @@ def resolve_play(fake, path):
         return None
     with fake.lock:
         ph = fake.account.find_photo(m['id'])
-        if ph is None or not ph.is_video or m['variant'] not in ('orig', 'site', 'mobile'):
+        if ph is None or not ph.is_video:
             return None
         variant = m['variant']
-        if variant == 'orig' and (m['secret'] != ph.originalsecret or not ph.video_original_available):
-            return None
-        if variant != 'orig' and m['secret'] != ph.secret:
+        if variant == 'orig':
+            if m['secret'] != ph.originalsecret:
+                return None
+            mode = fake.faults.video_originals
+            if mode == 'login':         # no browser session: Flickr wants a sign-in
+                return '%s/signin/?acf=%s' % (fake.base_url, urllib.parse.quote(path, safe=''))
+            if mode == '404' or not ph.video_original_available:
+                return None
+        elif m['secret'] != ph.secret or variant not in {r[1] for r in renditions_of(ph)}:
             return None
         ext = ph.video_ext if variant == 'orig' else 'mp4'
     expires = int(time.time()) + 86400
@@ -1513,7 +1614,7 @@ def resolve_video(fake, path, query):
         return 403
     with fake.lock:
         ph = fake.account.find_photo(m['id'])
-        if ph is None or not ph.is_video:
+        if ph is None or not ph.is_video or m['variant'] not in VIDEO_VARIANTS:
             return 404
         wanted = ph.originalsecret if m['variant'] == 'orig' else ph.secret
         ext = ph.video_ext if m['variant'] == 'orig' else 'mp4'
@@ -1543,6 +1644,11 @@ def _parse_range(header, size):
 HTML_ERROR = ('<!DOCTYPE html><html><head><title>Flickr: %(status)s</title></head><body>'
               '<h1>%(status)s %(reason)s</h1><p>Flickr is having a massage. Please try again '
               'later.</p></body></html>')
+SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><body>'
+               '<form method="post" action="/signin/"><h1>Log in to Flickr</h1>'
+               '<input type="email" name="username" placeholder="Email address">'
+               '<input type="password" name="password" placeholder="Password">'
+               '<button type="submit">Sign in</button></form></body></html>')
 REASONS = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
            503: 'Service Unavailable'}
 
@@ -1600,6 +1706,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_control(path[len('/_fake/'):])
         if path.startswith(('/static/', '/video/', '/photos/')):
             return self.serve_file(path)
+        if path in ('/signin', '/signin/'):
+            return self.reply(200, SIGNIN_PAGE.encode(), 'text/html; charset=utf-8')
         if path in ('/images/collection_default_l.gif', '/images/collection_default_s.gif'):
             return self.reply(200, GIF_TEMPLATE, 'image/gif')
         self.reply(404, b'<html><body>404 Not Found</body></html>', 'text/html; charset=utf-8')
@@ -1878,7 +1986,7 @@ class _Server(ThreadingHTTPServer):
 MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
-             'delete_collection')
+             'delete_collection', 'offer_video_original')
 
 
 class FakeFlickr:
@@ -2047,17 +2155,53 @@ class FakeFlickr:
     # -- file content ------------------------------------------------------------
 
     def photo_file_bytes(self, photo_id):
-        """What the server serves as the original: the `_o` file for photos; for
-        videos the 'Video Original' file, or — for the videos that have no
-        Video Original — the 'Site MP4' file (the best a client can get)."""
+        """= best_file(photo_id)[1]: the bytes a careful client keeps for this item now."""
+        return self.best_file(photo_id)[1]
+
+    def _find(self, photo_id):
+        ph = self.account.find_photo(photo_id)
+        if ph is None:
+            raise KeyError(photo_id)
+        return ph
+
+    def video_original_downloadable(self, photo_id):
+        """True when the video's play/orig URL serves the original under the current switches."""
         with self.lock:
-            ph = self.account.find_photo(photo_id)
-            if ph is None:
-                raise KeyError(photo_id)
+            ph = self._find(photo_id)
+            return (ph.is_video and ph.video_original_available
+                    and self.faults.video_originals == 'offered')
+
+    def best_file(self, photo_id):
+        """(label, bytes, ext) a careful client keeps under the CURRENT switches: 'Original'
+        for a photo that has one; 'Video Original' for a video whose original downloads now,
+        else the video's rendition with the greatest height (never the Video Player), 'mp4';
+        for a photo with no Original (quirk) its largest size by longest side, 'jpg'."""
+        with self.lock:
+            ph = self._find(photo_id)
             if ph.is_video:
-                return video_bytes(self.seed, ph, 'orig' if ph.video_original_available else 'site',
-                                   self.file_size)
-            return original_bytes(self.seed, ph, self.file_size)
+                if self.video_original_downloadable(photo_id):
+                    return ('Video Original', video_bytes(self.seed, ph, 'orig', self.file_size),
+                            ph.video_ext)
+                label, variant = best_rendition(ph)
+                return label, video_bytes(self.seed, ph, variant, self.file_size), 'mp4'
+            if not ph.no_original:
+                return 'Original', original_bytes(self.seed, ph, self.file_size), ph.originalformat
+            label, suffix = largest_size(ph)
+            return label, derived_bytes(self.seed, ph, suffix or None), 'jpg'
+
+    def video_renditions(self, photo_id):
+        """[(label, width or None, height or None)]: the video's MP4 renditions in getSizes
+        order (not the Video Player, not the Video Original)."""
+        with self.lock:
+            return [(label, w, h) for label, _v, w, h in renditions_of(self._find(photo_id))]
+
+    def rendition_bytes(self, photo_id, label):
+        """The bytes served for one rendition label (or 'Video Original') of a video."""
+        with self.lock:
+            ph = self._find(photo_id)
+            variants = {r[0]: r[1] for r in renditions_of(ph)}
+            variants['Video Original'] = 'orig'
+            return video_bytes(self.seed, ph, variants[label], self.file_size)
 
     def still_file_bytes(self, photo_id):
         """The `_o.jpg` still frame of a video (the original of a photo)."""
@@ -2115,6 +2259,16 @@ class FakeFlickr:
                 self._album(album_id).date_update = now
             acct.touch()
             return photo.id
+
+    def offer_video_original(self, photo_id, available=True):
+        """Flickr starts (or stops) offering a video's original: sets video_original_available.
+        Under video_originals '404' / 'login' the original stays refused all the same."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if not photo.is_video:
+                raise ValueError('%s is not a video' % photo_id)
+            photo.video_original_available = bool(available)
+            self.account.touch()
 
     def delete_photo(self, photo_id):
         with self.lock:

@@ -11,6 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -18,7 +19,9 @@ from requests_oauthlib import OAuth1
 
 import fakeflickr
 
-SAMPLES = Path('/work/shared/flickr-api-samples')
+SAMPLES = Path(__file__).resolve().parent.parent / 'shared' / 'flickr-api-samples'
+if not SAMPLES.is_dir():             # CI clones beside shared/; a worktree may live elsewhere
+    SAMPLES = Path('/work/shared/flickr-api-samples')
 ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
               'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
               'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
@@ -697,7 +700,7 @@ def test_video_play_redirects(fake, token):
         assert re.match(r'%s/video/%s/[0-9a-f]+/(orig|site)\.(mp4|mov)\?s=\S+$'
                         % (re.escape(fake.base_url), video.id), loc)
         r = SESSION.get(sizes[label]['source'])
-        assert r.status_code == 200 and r.content == fake.photo_file_bytes(video.id)
+        assert r.status_code == 200 and r.content == fake.rendition_bytes(video.id, label)
         assert r.content[4:8] == b'ftyp'
         want = 'video/quicktime' if video.video_original_available and video.video_ext == 'mov' \
             else 'video/mp4'
@@ -1084,3 +1087,122 @@ def test_concurrent_keep_alive_clients(fake, token):
     for t in threads:
         t.join()
     assert not errors
+
+
+# --- issue 12: the real Flickr is not kind ---
+
+def sizes_of(fake, token, photo_id):
+    return {s['label']: s for s in ok(fake, token, 'flickr.photos.getSizes',
+                                       photo_id=photo_id)['sizes']['size']}
+
+
+def videos_of(fake):
+    return [p for p in fake.account.photos.values() if p.is_video]
+
+
+def test_video_sizes_list_the_real_renditions(fake, token):
+    ref = ET.parse(SAMPLES / 'flickr.photos.getSizes.video.2024.xml').getroot()
+    ref_sizes = {s.get('label'): s for s in ref.iter('size')}
+    heights_seen = set()
+    for video in videos_of(fake):
+        sizes = sizes_of(fake, token, video.id)
+        labels = [label for label in sizes if sizes[label]['media'] == 'video']
+        expected = ['Video Player', 'Site MP4', 'Mobile MP4', 'HD MP4', '1080p', '720p', '360p',
+                    '288p', '700', 'iphone_wifi']
+        if video.height < 1080:
+            expected.remove('1080p')
+        if video.height < 720:
+            expected.remove('HD MP4')
+            expected.remove('720p')
+        assert [label for label in labels if label != 'Video Original'] == expected
+        renditions = fake.video_renditions(video.id)
+        assert [r[0] for r in renditions] == expected[1:]
+        with_dims = [(label, h) for label, w, h in renditions if h is not None]
+        assert len({h for _, h in with_dims}) == len(with_dims), with_dims
+        assert 'Site MP4' in dict(with_dims)
+        heights_seen |= {h for _, h in with_dims}
+        for label, w, h in renditions:
+            assert sizes[label]['width'] == ('' if w is None else str(w))
+            assert sizes[label]['height'] == ('' if h is None else str(h))
+            assert max(w or 0, h or 0) <= max(video.width, video.height)
+        for label in ('700', 'iphone_wifi'):
+            assert ref_sizes[label].get('width') == '' and ref_sizes[label].get('height') == ''
+            assert sizes[label]['source'].endswith('/play/%s/%s/' % (label, video.secret))
+        best = max(with_dims, key=lambda r: r[1])[0]
+        if not video.video_original_available:
+            assert fake.best_file(video.id)[0] == best and fake.best_file(video.id)[2] == 'mp4'
+        # every rendition downloads through its own play URL, with its own bytes
+        seen = set()
+        for label, _w, _h in renditions:
+            first = SESSION.get(sizes[label]['source'], allow_redirects=False)
+            assert first.status_code == 302 and '/video/%s/' % video.id in first.headers['Location']
+            r = SESSION.get(sizes[label]['source'])
+            assert r.status_code == 200 and r.headers['Content-Type'] == 'video/mp4'
+            assert r.content == fake.rendition_bytes(video.id, label) and r.content[4:8] == b'ftyp'
+            seen.add(r.content)
+        assert len(seen) == len(renditions)
+    assert len(heights_seen) >= 3, 'the generated videos should have several sizes'
+    xml = post(fake, token, 'flickr.photos.getSizes', photo_id=videos_of(fake)[0].id,
+               format='rest').text
+    node = next(s for s in ET.fromstring(xml).iter('size') if s.get('label') == '700')
+    assert set(node.attrib) == set(ref_sizes['700'].attrib) and node.get('width') == ''
+
+
+def test_video_originals_404_mode(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='404')
+    for video in videos_of(fresh):
+        sizes = sizes_of(fresh, token, video.id)
+        orig = sizes['Video Original']['source']
+        assert orig == '%s/photos/%s/%s/play/orig/%s/' % (fresh.base_url, fresh.user_nsid, video.id,
+                                                         video.originalsecret)
+        r = SESSION.get(orig)
+        assert r.status_code == 404 and r.headers['Content-Type'].startswith('text/html')
+        label, data, ext = fresh.best_file(video.id)
+        assert label not in ('Video Original', 'Video Player') and ext == 'mp4'
+        assert int(sizes[label]['height']) == max(h for _, _, h in fresh.video_renditions(video.id) if h)
+        got = SESSION.get(sizes[label]['source'])
+        assert got.status_code == 200 and got.content == data == fresh.photo_file_bytes(video.id)
+        assert data != fresh.video_file_bytes(video.id, 'orig')
+    assert any(v.video_original_available for v in videos_of(fresh)), 'refused even when offered'
+
+
+def test_video_originals_login_mode(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='login')
+    video = videos_of(fresh)[0]
+    orig = sizes_of(fresh, token, video.id)['Video Original']['source']
+    first = SESSION.get(orig, allow_redirects=False)
+    assert first.status_code == 302 and '/signin/?acf=' in first.headers['Location']
+    r = SESSION.get(orig)
+    assert r.status_code == 200 and r.headers['Content-Type'].startswith('text/html')
+    assert urlparse(r.url).path == '/signin/' and '<form' in r.text and 'password' in r.text
+    assert fresh.best_file(video.id)[0] != 'Video Original'
+
+
+def test_video_originals_offered_later(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='login')
+    listed = {v.id: sizes_of(fresh, token, v.id)['Video Original']['source'] for v in videos_of(fresh)}
+    renditions = {v.id: fresh.photo_file_bytes(v.id) for v in videos_of(fresh)}
+    r = requests.post(fresh.base_url + '/_fake/faults', json={'video_originals': 'offered'})
+    assert r.status_code == 200 and fresh.faults.video_originals == 'offered'
+    for i, video in enumerate(videos_of(fresh)):
+        if i % 2:
+            fresh.offer_video_original(video.id)
+        else:
+            r = requests.post(fresh.base_url + '/_fake/mutate', json={
+                'action': 'offer_video_original', 'args': {'photo_id': video.id}})
+            assert r.status_code == 200
+        assert video.video_original_available
+        got = SESSION.get(listed[video.id])
+        label, data, ext = fresh.best_file(video.id)
+        assert (label, ext) == ('Video Original', video.video_ext)
+        assert got.status_code == 200 and got.content == data != renditions[video.id]
+        assert got.headers['Content-Type'] == {'mp4': 'video/mp4', 'mov': 'video/quicktime'}[ext]
+    fresh.offer_video_original(videos_of(fresh)[0].id, available=False)
+    assert SESSION.get(listed[videos_of(fresh)[0].id]).status_code == 404
+    assert requests.post(fresh.base_url + '/_fake/faults',
+                         json={'video_originals': 'sometimes'}).status_code == 400
+    with pytest.raises(ValueError):
+        fresh.offer_video_original(pick(fresh, lambda p: not p.is_video).id)

@@ -57,6 +57,19 @@ Behaviours the real service is documented to have, each off by default:
   '404' (getSizes lists 'Video Original' for EVERY video, its play/orig URL answers 404) or
   'login' (that URL answers 302 to ``/signin/?acf=...``, a 200 HTML login form).  The URL is
   the same in every mode, so a client that kept it can try again later.
+* **Short pages** (``short_page_rate``; schedulable kind 'short'): a page of
+  people.getPhotos or photosets.getPhotos that is not the last comes back without 1..half
+  of its items (anywhere in the page) while page, pages, perpage / per_page and total stay
+  right; a repeat may come back whole.  ``faults.schedule('short', count=N, method=...,
+  params={'page': 2})`` shortens the next N matching listing requests (``count=10**6``: for
+  ever); a scheduled 'short' waits for a listing request (other methods do not use it up),
+  and one that hits the LAST page is used up but leaves that page whole.  Each page actually
+  shortened counts as fault 'short' in ``stats()``.
+* **Mid-walk mutations**: ``faults.schedule_mutation(action, args, method, params)`` runs
+  mutation ``action(**args)`` (one of MUTATIONS) once, just before the next REST request
+  that matches (e.g. page 2 of people.getPhotos): offset paging then shifts items across
+  page boundaries, as on Flickr.  Also ``POST /_fake/faults {"schedule_mutation": {...}}``
+  or ``POST /_fake/schedule_mutation {...}``; results in ``fake.mutation_log``.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches; ``photo_file_bytes(id)`` is its bytes.
 
@@ -756,8 +769,9 @@ def api(name):
 class Ctx:
     """Per-call context handed to the method functions."""
 
-    def __init__(self, fake, params, token):
+    def __init__(self, fake, params, token, short=False):
         self.fake, self.params, self.token = fake, params, token
+        self.short = short          # a scheduled 'short' fault hit this request
         self.account = fake.account
         self.base = fake.base_url
 
@@ -986,8 +1000,22 @@ def photo_record(ctx, photo, extras, album=None):
     return d
 
 
-def photos_page(ctx, ids, extras=None, default=100, maximum=500):
+def short_page(ctx, chunk, page, pages):
+    """Flickr's short pages (markdoliner/flickrmirrorer#21): a page that is not the last may
+    come back with items missing (1..half of them, anywhere), its page counts still right.
+    A scheduled 'short' that hits the last page leaves it whole (and is used up)."""
+    faults = ctx.fake.faults
+    if page >= pages or not chunk or not (ctx.short or faults.roll(faults.short_page_rate)):
+        return chunk
+    ctx.fake._count_fault('short')
+    drops = faults.short_page_drops(len(chunk))
+    return [item for i, item in enumerate(chunk) if i not in drops]
+
+
+def photos_page(ctx, ids, extras=None, default=100, maximum=500, shortable=False):
     chunk, page, pages, per_page, total = paginate(ctx, ids, default, maximum)
+    if shortable:
+        chunk = short_page(ctx, chunk, page, pages)
     extras = ctx.extras() if extras is None else extras
     photos = ctx.account.photos
     return {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
@@ -1078,7 +1106,7 @@ def m_people_get_photos(ctx):
                and (hi is None or photos[pid].dateupload <= hi)
                and _privacy_ok(photos[pid], p.get('privacy_filter'))
                and _media_ok(photos[pid], p.get('media'))]
-    return {'photos': photos_page(ctx, ids)}
+    return {'photos': photos_page(ctx, ids, shortable=True)}
 
 
 @api('flickr.photos.getNotInSet')
@@ -1293,6 +1321,7 @@ def m_photosets_get_photos(ctx):
     ids = [pid for pid in album.photo_ids
            if _media_ok(a.photos[pid], p.get('media')) and _privacy_ok(a.photos[pid], p.get('privacy_filter'))]
     chunk, page, pages, per_page, total = paginate(ctx, ids, 500, 500)
+    chunk = short_page(ctx, chunk, page, pages)
     extras = ctx.extras()
     return {'photoset': {'id': album.id, 'primary': album.primary, 'owner': a.nsid,
                          'ownername': a.username,
@@ -1405,7 +1434,12 @@ def fail_payload(code, message):
 # Faults
 # ---------------------------------------------------------------------------
 
-FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty')
+FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty',
+               'short', '201', 'placeholder', 'file_429')
+# Kinds that only make sense for some requests; a scheduled one waits for such a request.
+SHORT_METHODS = ('flickr.people.getPhotos', 'flickr.photosets.getPhotos')
+API_ONLY_KINDS = ('short', '201')
+FILE_ONLY_KINDS = ('placeholder', 'file_429')
 VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
 
 
@@ -1433,12 +1467,16 @@ class Faults:
     # lists "Video Original" for every video, its play/orig URL answers 404) or 'login' (that
     # URL redirects to a sign-in HTML page), as Flickr does for a client without a browser session.
     video_originals: str = 'offered'
+    # A page of people.getPhotos / photosets.getPhotos that is not the last comes back with
+    # 1..half of its items missing (page, pages, perpage and total stay right).
+    short_page_rate: float = 0.0
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
     _rng: random.Random = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default=None, repr=False, compare=False)
     _scheduled: list = field(default_factory=list, repr=False, compare=False)
+    _mutations: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -1453,6 +1491,7 @@ class Faults:
     def as_dict(self):
         d = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith('_')}
         d['scheduled'] = [dict(s) for s in self._scheduled]
+        d['scheduled_mutations'] = [dict(m) for m in self._mutations]
         return d
 
     def update(self, **changes):
@@ -1463,6 +1502,9 @@ class Faults:
             if name == 'schedule':
                 for item in value if isinstance(value, list) else [value]:
                     self.schedule(**item)
+            elif name == 'schedule_mutation':
+                for item in value if isinstance(value, list) else [value]:
+                    self.schedule_mutation(**item)
             elif name in names:
                 setattr(self, name, value)
             else:
@@ -1475,6 +1517,7 @@ class Faults:
                 setattr(self, f.name, f.default_factory() if callable(f.default_factory) else f.default)
         with self._lock:
             self._scheduled.clear()
+            self._mutations.clear()
 
     def schedule(self, kind, count=1, target='any', method=None, params=None, path=None):
         """The next `count` matching requests get fault `kind` (one of FAULT_KINDS).
@@ -1498,12 +1541,58 @@ class Faults:
     def clear_schedule(self):
         with self._lock:
             self._scheduled.clear()
+            self._mutations.clear()
+
+    def schedule_mutation(self, action, args=None, method=None, params=None):
+        """Before answering the next REST request that matches `method` / `params` (as in
+        `schedule`), run mutation `action(**args)` (one of MUTATIONS), once: the account
+        changes between two requests of a client's walk, e.g. between two listing pages."""
+        if action not in MUTATIONS:
+            raise ValueError('unknown mutation %r' % action)
+        if args is not None and not isinstance(args, dict):
+            raise ValueError('args must be a dict')
+        if params is not None and not isinstance(params, dict):
+            raise ValueError('params must be a dict')
+        with self._lock:
+            self._mutations.append({'action': action, 'args': dict(args or {}), 'target': 'api',
+                                    'method': method, 'path': None,
+                                    'params': {k: str(v) for k, v in (params or {}).items()} or None})
+
+    def take_mutations(self, method, params):
+        """The scheduled mutations due before this REST request (removed from the schedule)."""
+        with self._lock:
+            due = [m for m in self._mutations if self._matches(m, 'api', method, params, None)]
+            self._mutations = [m for m in self._mutations if m not in due]
+        return [(m['action'], m['args']) for m in due]
+
+    def roll(self, rate):
+        """One per-request random decision at `rate` (no draw when the rate is 0)."""
+        if not rate:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def short_page_drops(self, n):
+        """Which item positions (1..half of n, anywhere in the page) a short page leaves out."""
+        with self._lock:
+            k = self._rng.randint(1, max(1, n // 2))
+            return set(self._rng.sample(range(n), min(k, n)))
 
     def _hits(self, kind, target):
         wanted = self.kind_targets.get(kind, self.targets)
         if isinstance(wanted, str):
             return wanted in ('any', 'both', target)
         return target in wanted
+
+    @staticmethod
+    def _applies(kind, target, method, original):
+        if kind in API_ONLY_KINDS and target != 'api':
+            return False
+        if kind == 'short' and method not in SHORT_METHODS:
+            return False
+        if kind in FILE_ONLY_KINDS and target != 'file':
+            return False
+        return kind != 'placeholder' or original
 
     @staticmethod
     def _matches(s, target, method, params, path):
@@ -1513,11 +1602,14 @@ class Faults:
             return False
         return not s.get('path') or s['path'] in (path or '')
 
-    def pick(self, target, method=None, params=None, path=None):
-        """The fault for this request ('api' or 'file'), or None."""
+    def pick(self, target, method=None, params=None, path=None, original=False):
+        """The fault for this request ('api' or 'file'; `original`: a photo's `_o` file), or None.
+        'short' is only returned for a listing method's request: it is applied (or not, on
+        the last page) by the method itself."""
         with self._lock:
             for i, s in enumerate(self._scheduled):
-                if self._matches(s, target, method, params, path):
+                if self._matches(s, target, method, params, path) and self._applies(
+                        s['kind'], target, method, original):
                     s['count'] -= 1
                     if s['count'] <= 0:
                         del self._scheduled[i]
@@ -1791,6 +1883,8 @@ class Handler(BaseHTTPRequestHandler):
         params = req.params()
         method = params.get('method', '')
         fake._count_api(method)
+        for action, args in fake.faults.take_mutations(method, params):
+            fake.run_mutation(action, args)
         if fake.faults.api_latency:
             time.sleep(fake.faults.api_latency)
         key = req.oauth().get('oauth_consumer_key') or params.get('api_key') or ''
@@ -1800,11 +1894,11 @@ class Handler(BaseHTTPRequestHandler):
             body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
             return self.reply(429, body, 'text/html; charset=utf-8', [('Retry-After', str(wait))])
         kind = fake.faults.pick('api', method, params)
-        if kind:
+        if kind and kind != 'short':            # counted by the method when it shortens
             fake._count_fault(kind)
             if self.apply_fault(kind, params):
                 return
-        payload = fake.call_api(req, params)
+        payload = fake.call_api(req, params, short=kind == 'short')
         body, ctype = render(payload, params)
         self.reply(200, body, ctype, truncate=kind == 'truncate')
 
@@ -1949,6 +2043,9 @@ class Handler(BaseHTTPRequestHandler):
                     fake.faults.reset()
                 fake.faults.update(**args)
                 result = fake.faults.as_dict()
+            elif name == 'schedule_mutation':
+                fake.faults.schedule_mutation(**args)
+                result = fake.faults.as_dict()
             elif name == 'mutate':
                 action = args.get('action', '')
                 if action not in MUTATIONS:
@@ -2006,6 +2103,7 @@ class FakeFlickr:
         self._mutation_rng = random.Random('mutations:%s' % seed)
         self._stats_lock = threading.Lock()
         self._hourly = defaultdict(deque)
+        self.mutation_log = []          # scheduled mutations run: {'action', 'args', 'result' | 'error'}
         self.reset_stats()
         self._httpd = None
         self._thread = None
@@ -2085,7 +2183,7 @@ class FakeFlickr:
 
     # -- REST dispatch -----------------------------------------------------------
 
-    def call_api(self, req, params):
+    def call_api(self, req, params, short=False):
         """The payload (dict with 'stat') for one REST request."""
         method = params.get('method', '')
         try:
@@ -2098,11 +2196,20 @@ class FakeFlickr:
                     raise ApiError(99, 'Insufficient permissions. Method requires read '
                                        'privileges; none granted.')
             with self.lock:
-                payload = func(Ctx(self, params, token))
+                payload = func(Ctx(self, params, token, short))
         except ApiError as err:
             return fail_payload(err.code, err.message)
         payload['stat'] = 'ok'
         return payload
+
+    def run_mutation(self, action, args):
+        """Run a scheduled mutation; its result or error goes to `mutation_log`."""
+        try:
+            result = {'action': action, 'args': args, 'result': getattr(self, action)(**args)}
+        except (KeyError, ValueError, TypeError) as exc:
+            result = {'action': action, 'args': args, 'error': '%s: %s' % (type(exc).__name__, exc)}
+        with self._stats_lock:
+            self.mutation_log.append(result)
 
     # -- statistics ------------------------------------------------------------
 

@@ -1206,3 +1206,114 @@ def test_video_originals_offered_later(fresh):
                          json={'video_originals': 'sometimes'}).status_code == 400
     with pytest.raises(ValueError):
         fresh.offer_video_original(pick(fresh, lambda p: not p.is_video).id)
+
+
+def page_of(fake, token, page, per_page, method='flickr.people.getPhotos', **params):
+    if method == 'flickr.people.getPhotos':
+        params.setdefault('user_id', 'me')
+        data = ok(fake, token, method, page=page, per_page=per_page, **params)['photos']
+    else:
+        data = ok(fake, token, method, page=page, per_page=per_page, **params)['photoset']
+    return data, [p['id'] for p in data['photo']]
+
+
+def test_short_pages_at_a_rate(fake, token):
+    fake.faults.update(short_page_rate=0.5, fault_seed=3)
+    order = fake.account.photostream_order()
+    pages = -(-len(order) // 10)
+    shorts = 0
+    for page in range(1, pages + 1):
+        whole = order[(page - 1) * 10: page * 10]
+        for attempt in range(60):                 # a walker that re-requests short pages
+            data, ids = page_of(fake, token, page, 10)
+            assert (data['page'], data['pages'], data['perpage'], data['total']) == (
+                page, pages, 10, str(len(order)))
+            assert [i for i in whole if i in ids] == ids, 'a short page keeps the order'
+            if ids == whole:
+                break
+            assert page < pages, 'the last page is never short'
+            assert len(whole) // 2 <= len(ids) < len(whole)
+            shorts += 1
+        else:
+            pytest.fail('page %d never came back whole' % page)
+    assert shorts >= 2 and fake.stats()['faults']['short'] >= shorts
+    for _ in range(10):
+        assert page_of(fake, token, pages, 10)[1] == order[(pages - 1) * 10:]
+    album = max(fake.account.albums.values(), key=lambda a: len(a.photo_ids))
+    fake.faults.update(short_page_rate=1.0)
+    data, ids = page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)
+    assert len(ids) == 1 and ids[0] in album.photo_ids[:2]
+    assert (data['page'], data['per_page'], data['perpage'], data['total']) == (
+        1, 2, 2, str(len(album.photo_ids)))
+    assert data['pages'] == -(-len(album.photo_ids) // 2)
+    fake.faults.update(short_page_rate=0.0)
+    assert page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)[1] \
+        == album.photo_ids[:2]
+    assert len(ok(fake, token, 'flickr.photos.recentlyUpdated', per_page=10,
+                  min_date=0)['photos']['photo']) == 10, 'only the two listings shorten'
+
+
+def test_scheduled_short_pages(fake, token):
+    order = fake.account.photostream_order()
+    f = fake.faults
+    f.schedule('short', count=10 ** 6, method='flickr.people.getPhotos', params={'page': 2})
+    for _ in range(8):                              # "for ever"
+        assert len(page_of(fake, token, 2, 10)[1]) < 10
+        assert page_of(fake, token, 1, 10)[1] == order[:10]
+    assert fake.stats()['faults']['short'] >= 8
+    f.clear_schedule()
+    assert page_of(fake, token, 2, 10)[1] == order[10:20]
+    # other methods do not use a scheduled short page up; the last page uses it, stays whole
+    f.schedule('short', count=1)
+    ok(fake, token, 'flickr.test.login')
+    assert len(page_of(fake, token, 3, 10)[1]) < 10
+    assert page_of(fake, token, 3, 10)[1] == order[20:30]
+    f.schedule('short', count=1, method='flickr.people.getPhotos')
+    last = -(-len(order) // 10)
+    assert page_of(fake, token, last, 10)[1] == order[(last - 1) * 10:]
+    assert page_of(fake, token, 1, 10)[1] == order[:10] and not f.as_dict()['scheduled']
+    r = requests.post(fake.base_url + '/_fake/faults', json={'schedule': {
+        'kind': 'short', 'method': 'flickr.photosets.getPhotos'}})
+    assert r.status_code == 200
+    album = max(fake.account.albums.values(), key=lambda a: len(a.photo_ids))
+    assert len(page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)[1]) == 1
+
+
+def test_scheduled_mutation_shifts_offset_pages(fresh):
+    token = fresh.issue_token()
+    order = fresh.account.photostream_order()
+    assert len(order) > 10
+    fresh.faults.schedule_mutation('delete_photo', {'photo_id': order[0]},
+                                   method='flickr.people.getPhotos', params={'page': 2})
+    first = page_of(fresh, token, 1, 5)
+    second = page_of(fresh, token, 2, 5)
+    assert first[1] == order[:5] and first[0]['total'] == str(len(order))
+    assert second[1] == order[6:11] and second[0]['total'] == str(len(order) - 1)
+    assert order[0] not in fresh.account.photos
+    seen = set(first[1] + second[1])
+    assert order[5] not in seen and order[5] in fresh.account.photos, 'a naive walker misses it'
+    assert fresh.mutation_log == [{'action': 'delete_photo', 'args': {'photo_id': order[0]},
+                                   'result': None}]
+    assert page_of(fresh, token, 2, 5)[1] == order[6:11], 'it ran once'
+    # an upload mid-walk, over HTTP: page 2 repeats the end of page 1
+    order = fresh.account.photostream_order()
+    r = requests.post(fresh.base_url + '/_fake/faults', json={'schedule_mutation': {
+        'action': 'add_photo', 'args': {'title': 'mid-walk'}, 'method': 'flickr.people.getPhotos',
+        'params': {'page': 2}}})
+    assert r.status_code == 200 and r.json()['scheduled_mutations'][0]['action'] == 'add_photo'
+    assert page_of(fresh, token, 1, 5)[1] == order[:5]
+    assert page_of(fresh, token, 2, 5)[1] == order[4:9]
+    new_id = fresh.mutation_log[-1]['result']
+    assert fresh.account.photostream_order()[0] == new_id
+    r = requests.post(fresh.base_url + '/_fake/schedule_mutation', json={
+        'action': 'delete_photo', 'args': {'photo_id': new_id}, 'method': 'flickr.photos.getInfo'})
+    assert r.status_code == 200
+    ok(fresh, token, 'flickr.test.login')
+    assert new_id in fresh.account.photos
+    assert api(fresh, token, 'flickr.photos.getInfo', photo_id=new_id)['code'] == 1
+    assert new_id not in fresh.account.photos
+    fresh.faults.schedule_mutation('delete_photo', {'photo_id': 'nope'})
+    ok(fresh, token, 'flickr.test.login')
+    assert fresh.mutation_log[-1]['error'].startswith('KeyError')
+    assert requests.post(fresh.base_url + '/_fake/schedule_mutation',
+                         json={'action': 'stop'}).status_code == 400

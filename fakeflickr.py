@@ -70,6 +70,16 @@ Behaviours the real service is documented to have, each off by default:
   that matches (e.g. page 2 of people.getPhotos): offset paging then shifts items across
   page boundaries, as on Flickr.  Also ``POST /_fake/faults {"schedule_mutation": {...}}``
   or ``POST /_fake/schedule_mutation {...}``; results in ``fake.mutation_log``.
+* **Code 201** (``fail_201_rate``; kind '201'): HTTP 200, stat fail, code 201, "Sorry, the
+  Flickr API service is not currently available." (the Flickr-Foundation/flickr-photos-api
+  cassette), in JSON and XML like the 105 fault.
+* **Placeholders** (``placeholder_rate``; kind 'placeholder'): a photo's `_o` static URL
+  answers 302 to ``/images/photo_unavailable.gif``, a 200 ``image/gif`` whose header says
+  500x375 (no original has those dims).  Only photo originals, not derived sizes or a
+  video's still frame.
+* **File 429** (``file_429_rate``; kind 'file_429'): static, play and video file requests
+  answer 429, with ``Retry-After: <retry_after>`` per ``file_retry_after``: 'always',
+  'never' or 'mixed' (a seeded coin per answer).  ``rate_429`` is unchanged.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches; ``photo_file_bytes(id)`` is its bytes.
 
@@ -1441,6 +1451,8 @@ SHORT_METHODS = ('flickr.people.getPhotos', 'flickr.photosets.getPhotos')
 API_ONLY_KINDS = ('short', '201')
 FILE_ONLY_KINDS = ('placeholder', 'file_429')
 VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
+RETRY_AFTER_MODES = ('always', 'never', 'mixed')
+MESSAGE_201 = 'Sorry, the Flickr API service is not currently available.'   # as Flickr sends it
 
 
 @dataclass
@@ -1470,6 +1482,10 @@ class Faults:
     # A page of people.getPhotos / photosets.getPhotos that is not the last comes back with
     # 1..half of its items missing (page, pages, perpage and total stay right).
     short_page_rate: float = 0.0
+    fail_201_rate: float = 0.0     # HTTP 200, stat fail, code 201 "... not currently available."
+    placeholder_rate: float = 0.0  # a photo's `_o` URL redirects to /images/photo_unavailable.gif
+    file_429_rate: float = 0.0     # file requests answer 429 ...
+    file_retry_after: str = 'mixed'  # ... with Retry-After 'always', 'never' or 'mixed' (half)
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1498,6 +1514,8 @@ class Faults:
         names = {f.name for f in fields(self) if not f.name.startswith('_')}
         if changes.get('video_originals', self.video_originals) not in VIDEO_ORIGINAL_MODES:
             raise ValueError('video_originals must be one of %s' % (VIDEO_ORIGINAL_MODES,))
+        if changes.get('file_retry_after', self.file_retry_after) not in RETRY_AFTER_MODES:
+            raise ValueError('file_retry_after must be one of %s' % (RETRY_AFTER_MODES,))
         for name, value in changes.items():
             if name == 'schedule':
                 for item in value if isinstance(value, list) else [value]:
@@ -1616,8 +1634,11 @@ class Faults:
                     return s['kind']
             for kind, rate in (('drop', self.drop_rate), ('error', self.error_rate),
                                ('429', self.rate_429), ('105', self.fail_105_rate),
-                               ('html', self.html_rate), ('truncate', self.truncate_rate)):
-                if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target):
+                               ('html', self.html_rate), ('truncate', self.truncate_rate),
+                               ('201', self.fail_201_rate), ('placeholder', self.placeholder_rate),
+                               ('file_429', self.file_429_rate)):
+                if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target) \
+                        or not self._applies(kind, target, method, original):
                     continue
                 if self._rng.random() < rate:
                     return self._rng.choice(('500', '502', '503')) if kind == 'error' else kind
@@ -1655,6 +1676,16 @@ def resolve_static(fake, path):
                 m['suffix'] is not None and m['suffix'] not in DERIVED_SUFFIXES):
             return None
         return derived_bytes(fake.seed, ph, m['suffix']), 'image/jpeg'
+
+
+def is_photo_original(fake, path):
+    """True for the `_o` static URL of a photo (not a video's still frame)."""
+    m = STATIC_RE.match(path)
+    if not m or m['suffix'] != 'o':
+        return False
+    with fake.lock:
+        ph = fake.account.find_photo(m['id'])
+        return ph is not None and not ph.is_video
 
 
 def _video_token(fake, photo_id, secret, variant, expires):
@@ -1736,6 +1767,8 @@ def _parse_range(header, size):
 HTML_ERROR = ('<!DOCTYPE html><html><head><title>Flickr: %(status)s</title></head><body>'
               '<h1>%(status)s %(reason)s</h1><p>Flickr is having a massage. Please try again '
               'later.</p></body></html>')
+PLACEHOLDER_PATH = '/images/photo_unavailable.gif'
+PLACEHOLDER_GIF = placeholder_gif()
 SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><body>'
                '<form method="post" action="/signin/"><h1>Log in to Flickr</h1>'
                '<input type="email" name="username" placeholder="Email address">'
@@ -1798,6 +1831,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_control(path[len('/_fake/'):])
         if path.startswith(('/static/', '/video/', '/photos/')):
             return self.serve_file(path)
+        if path == PLACEHOLDER_PATH:
+            return self.reply(200, PLACEHOLDER_GIF, 'image/gif')
         if path in ('/signin', '/signin/'):
             return self.reply(200, SIGNIN_PAGE.encode(), 'text/html; charset=utf-8')
         if path in ('/images/collection_default_l.gif', '/images/collection_default_s.gif'):
@@ -1868,6 +1903,19 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == '105':
             body, ctype = render(fail_payload(105, 'Service currently unavailable'), fmt_params or {})
             self.reply(200, body, ctype)
+        elif kind == '201':
+            body, ctype = render(fail_payload(201, MESSAGE_201), fmt_params or {})
+            self.reply(200, body, ctype)
+        elif kind == 'placeholder':
+            self.reply(302, b'', 'text/html; charset=utf-8',
+                       [('Location', self.fake.base_url + PLACEHOLDER_PATH)])
+        elif kind == 'file_429':
+            faults = self.fake.faults
+            mode = faults.file_retry_after
+            headers = [('Retry-After', str(faults.retry_after))] if mode == 'always' or (
+                mode == 'mixed' and faults.roll(0.5)) else []
+            body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
+            self.reply(429, body, 'text/html; charset=utf-8', headers)
         elif kind == 'html':
             body = (HTML_ERROR % {'status': 'Oops', 'reason': 'Something went wrong'}).encode()
             self.reply(200, body, 'text/html; charset=utf-8')
@@ -1990,7 +2038,7 @@ class Handler(BaseHTTPRequestHandler):
         fake._count_file()
         if fake.faults.file_latency:
             time.sleep(fake.faults.file_latency)
-        kind = fake.faults.pick('file', path=path)
+        kind = fake.faults.pick('file', path=path, original=is_photo_original(fake, path))
         if kind:
             fake._count_fault(kind)
             if self.apply_fault(kind):

@@ -1317,3 +1317,84 @@ def test_scheduled_mutation_shifts_offset_pages(fresh):
     assert fresh.mutation_log[-1]['error'].startswith('KeyError')
     assert requests.post(fresh.base_url + '/_fake/schedule_mutation',
                          json={'action': 'stop'}).status_code == 400
+
+
+def test_code_201_in_json_and_xml(fake, token):
+    url = fakeflickr.static_url(fake.base_url, pick(fake, lambda p: not p.is_video), '_o')
+    fake.faults.update(fail_201_rate=1.0)
+    ref = sample('error.photo_not_found.json')
+    got = api(fake, token, 'flickr.people.getPhotos', user_id='me')
+    assert got == {'stat': 'fail', 'code': 201,
+                   'message': 'Sorry, the Flickr API service is not currently available.'}
+    assert set(got) == set(ref) and type(got['code']) is type(ref['code'])
+    r = post(fake, token, 'flickr.test.login', format='rest')
+    assert r.status_code == 200 and r.headers['Content-Type'] == 'text/xml; charset=utf-8'
+    # byte for byte what Flickr-Foundation/flickr-photos-api recorded (test_retries_error_code_201)
+    assert r.text == ('<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="fail">\n\t<err code="201" '
+                      'msg="Sorry, the Flickr API service is not currently available." />\n</rsp>\n')
+    assert SESSION.get(url).status_code == 200, '201 never hits files'
+    fake.faults.reset()
+    fake.faults.schedule('201', count=2, method='flickr.photos.getInfo')
+    ph = pick(fake, lambda p: not p.is_video)
+    assert ok(fake, token, 'flickr.test.login')
+    assert [api(fake, token, 'flickr.photos.getInfo', photo_id=ph.id)['stat'] for _ in range(3)] == [
+        'fail', 'fail', 'ok']
+    fake.faults.update(fail_201_rate=0.3, fault_seed=5)
+    codes = [api(fake, token, 'flickr.test.login').get('code') for _ in range(40)]
+    assert 201 in codes and None in codes
+    assert fake.stats()['faults']['201'] >= 2 + codes.count(201)
+
+
+def test_placeholder_for_originals(fake, token):
+    photos = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                extras='url_o,url_q,media')['photos']['photo']
+    photo = next(p for p in photos if p['media'] == 'photo')
+    video = next(p for p in photos if p['media'] == 'video')
+    fake.faults.update(placeholder_rate=1.0)
+    first = SESSION.get(photo['url_o'], allow_redirects=False)
+    assert first.status_code == 302
+    assert first.headers['Location'] == fake.base_url + '/images/photo_unavailable.gif'
+    r = SESSION.get(photo['url_o'])
+    assert r.status_code == 200 and r.headers['Content-Type'] == 'image/gif'
+    assert r.url.endswith('/images/photo_unavailable.gif') and gif_valid(r.content)
+    dims = (int.from_bytes(r.content[6:8], 'little'), int.from_bytes(r.content[8:10], 'little'))
+    assert dims == (500, 375)
+    assert all(dims != (p.width, p.height) for p in fake.account.photos.values())
+    assert SESSION.get(photo['url_q']).headers['Content-Type'] == 'image/jpeg', 'only originals'
+    assert SESSION.get(video['url_o']).status_code == 200, 'not a video still frame'
+    fake.faults.reset()
+    fake.faults.schedule('placeholder', count=1)
+    assert SESSION.get(photo['url_q']).status_code == 200, 'waits for an original'
+    assert SESSION.get(photo['url_o'], allow_redirects=False).status_code == 302
+    got = SESSION.get(photo['url_o'])
+    assert got.status_code == 200 and got.content == fake.photo_file_bytes(photo['id'])
+    fake.faults.update(placeholder_rate=0.2, fault_seed=9)
+    statuses = [SESSION.get(photo['url_o'], allow_redirects=False).status_code for _ in range(40)]
+    assert 302 in statuses and 200 in statuses
+
+
+def test_file_429_with_and_without_retry_after(fake, token):
+    ph = pick(fake, lambda p: not p.is_video)
+    url = fakeflickr.static_url(fake.base_url, ph, '_o')
+    video = pick(fake, lambda p: p.is_video)
+    play = fakeflickr.play_url(fake.base_url, fake.account, video, 'site')
+    fake.faults.update(file_429_rate=1.0, file_retry_after='always', retry_after=3)
+    for u in (url, play):
+        r = SESSION.get(u)
+        assert r.status_code == 429 and r.headers['Retry-After'] == '3'
+    assert ok(fake, token, 'flickr.test.login'), 'the API is not hit'
+    fake.faults.update(file_retry_after='never')
+    r = SESSION.get(url)
+    assert r.status_code == 429 and 'Retry-After' not in r.headers
+    fake.faults.update(file_retry_after='mixed', fault_seed=4)
+    headers = ['Retry-After' in SESSION.get(url).headers for _ in range(30)]
+    assert True in headers and False in headers
+    fake.faults.update(file_429_rate=0.3)
+    statuses = [SESSION.get(url).status_code for _ in range(40)]
+    assert 429 in statuses and 200 in statuses
+    assert requests.post(fake.base_url + '/_fake/faults',
+                         json={'file_retry_after': 'sometimes'}).status_code == 400
+    fake.faults.reset()
+    fake.faults.schedule('file_429', count=1)
+    assert ok(fake, token, 'flickr.test.login')
+    assert SESSION.get(url).status_code == 429 and SESSION.get(url).status_code == 200

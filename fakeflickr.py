@@ -80,8 +80,16 @@ Behaviours the real service is documented to have, each off by default:
 * **File 429** (``file_429_rate``; kind 'file_429'): static, play and video file requests
   answer 429, with ``Retry-After: <retry_after>`` per ``file_retry_after``: 'always',
   'never' or 'mixed' (a seeded coin per answer).  ``rate_429`` is unchanged.
+* **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
+  ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
+  least one, never a video): no url_o / o_width / o_height / originalsecret /
+  originalformat in listings and getInfo, no 'Original' in getSizes, its `_o` URL 404s;
+  ``no_originalformat`` (about 1 in 8 of the others, png or gif among them): originalformat
+  absent (url_o and originalsecret stay); ``zero_datetaken`` (about half the videos, at
+  least one): datetaken '0000-00-00 00:00:00' with datetakenunknown '0'.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
-  switches; ``photo_file_bytes(id)`` is its bytes.
+  switches (for a photo without an Original: its largest size, 'jpg');
+  ``photo_file_bytes(id)`` is its bytes.
 
 Notes
 -----
@@ -438,6 +446,36 @@ def _generate_photos(rng, account, n_photos, n_videos, hostile):
         account.photos[photo.id] = photo
     if account.photos:
         account.next_photo_id = pid + 10_000
+
+
+ZERO_DATETAKEN = '0000-00-00 00:00:00'      # what Flickr sends for some videos
+
+
+def apply_quirks(account, seed):
+    """Deterministic account quirks: about 1 in 8 photos (at least one) without an Original,
+    about 1 in 8 others (at least one, png or gif among them) without originalformat, about
+    half the videos (at least one) with datetaken '0000-00-00 00:00:00'."""
+    rng = random.Random('quirks:%s' % seed)
+    photos = [p for p in account.photos.values() if not p.is_video]
+    videos = [p for p in account.photos.values() if p.is_video]
+    if photos:
+        for photo in rng.sample(photos, max(1, round(len(photos) / 8))):
+            photo.no_original = True
+        rest = [p for p in photos if not p.no_original]
+        odd = [p for p in rest if p.originalformat != 'jpg']
+        chosen = [rng.choice(odd)] if odd else []
+        others = [p for p in rest if p not in chosen]
+        chosen += rng.sample(others, min(len(others), max(0, round(len(photos) / 8) - len(chosen))))
+        for photo in chosen or rest[:1]:
+            photo.no_originalformat = True
+    if videos:
+        for video in rng.sample(videos, max(1, round(len(videos) / 2))):
+            video.zero_datetaken = True
+            video.datetakenunknown = 0
+
+
+def datetaken_of(photo):
+    return ZERO_DATETAKEN if photo.zero_datetaken else photo.datetaken
 
 
 def _generate_albums(rng, account, n_albums, hostile):
@@ -937,14 +975,16 @@ def photo_extras(ctx, photo, extras):
     if 'date_upload' in extras:
         d['dateupload'] = str(photo.dateupload)
     if 'date_taken' in extras:
-        d.update(datetaken=photo.datetaken, datetakengranularity='0',
+        d.update(datetaken=datetaken_of(photo), datetakengranularity='0',
                  datetakenunknown=str(photo.datetakenunknown))
     if 'owner_name' in extras:
         d['ownername'] = _ownername_of(ctx, photo)
     if 'icon_server' in extras:
         d.update(iconserver=acct.iconserver, iconfarm=acct.iconfarm)
-    if 'original_format' in extras:
-        d.update(originalsecret=photo.originalsecret, originalformat=photo.originalformat)
+    if 'original_format' in extras and not photo.no_original:
+        d['originalsecret'] = photo.originalsecret
+        if not photo.no_originalformat:
+            d['originalformat'] = photo.originalformat
     if 'last_update' in extras:
         d['lastupdate'] = str(photo.lastupdate)
     if 'geo' in extras:
@@ -953,7 +993,7 @@ def photo_extras(ctx, photo, extras):
         d['tags'] = ' '.join(normalize_tag(t) for t in photo.tags + photo.machine_tags)
     if 'machine_tags' in extras:
         d['machine_tags'] = ' '.join(photo.machine_tags)
-    if 'o_dims' in extras:
+    if 'o_dims' in extras and not photo.no_original:
         d.update(o_width=str(photo.width), o_height=str(photo.height))
     if 'views' in extras:
         d['views'] = str(photo.views)
@@ -969,7 +1009,7 @@ def photo_extras(ctx, photo, extras):
             if dims:
                 d['url_' + key] = static_url(ctx.base, photo, suffix)
                 d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
-    if 'url_o' in extras:
+    if 'url_o' in extras and not photo.no_original:
         d.update(url_o=static_url(ctx.base, photo, '_o'), height_o=str(photo.height),
                  width_o=str(photo.width))
     if 'count_comments' in extras:
@@ -1087,7 +1127,7 @@ def m_people_get_info(ctx):
     a = ctx.account
     stream = a.photostream_order()
     first = min((p.dateupload for p in a.photos.values()), default=0)
-    first_taken = min((p.datetaken for p in a.photos.values()), default='')
+    first_taken = min((datetaken_of(p) for p in a.photos.values()), default='')
     return {'person': {
         'id': a.nsid, 'nsid': a.nsid, 'ispro': 1, 'iconserver': a.iconserver,
         'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
@@ -1145,7 +1185,7 @@ def m_photos_get_info(ctx):
                    'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
          'title': {'_content': ph.title}, 'description': {'_content': ph.description},
          'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
-         'dates': {'posted': str(ph.dateupload), 'taken': ph.datetaken, 'takengranularity': '0',
+         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph), 'takengranularity': '0',
                    'takenunknown': str(ph.datetakenunknown), 'lastupdate': str(ph.lastupdate)},
          'permissions': {'permcomment': 3, 'permaddmeta': 2},
          'views': str(ph.views),
@@ -1155,6 +1195,10 @@ def m_photos_get_info(ctx):
          'comments': {'_content': str(len(ph.comments))},
          'notes': {'note': []}, 'people': {'haspeople': 0},
          'tags': {'tag': [_tag_record(a, ph, raw) for raw in ph.tags + ph.machine_tags]}}
+    if ph.no_original:
+        del d['originalsecret'], d['originalformat']
+    elif ph.no_originalformat:
+        del d['originalformat']
     if ph.geotagged:
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
@@ -1195,8 +1239,10 @@ def m_photos_get_sizes(ctx):
             sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
                           'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
                           'media': 'photo'})
-    sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
-                  'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/', 'media': 'photo'})
+    if not ph.no_original:
+        sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
+                      'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/',
+                      'media': 'photo'})
     if ph.is_video:
         renditions = renditions_of(ph)
         site_w, site_h = renditions[0][2:]       # the player plays the Site MP4 (2016 sample)
@@ -1240,7 +1286,7 @@ def m_photos_get_exif(ctx):
         tag('ExifIFD', 0, 'FNumber', 'Aperture', '5.6', 'f/5.6'),
         tag('ExifIFD', 0, 'ISO', 'ISO Speed', '200'),
         tag('ExifIFD', 0, 'DateTimeOriginal', 'Date and Time (Original)',
-            ph.datetaken.replace('-', ':'))])
+            datetaken_of(ph).replace('-', ':'))])
     return {'photo': d}
 
 
@@ -1669,7 +1715,7 @@ def resolve_static(fake, path):
         if ph is None or ph.server != m['server']:
             return None
         if m['suffix'] == 'o':
-            if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat:
+            if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat or ph.no_original:
                 return None
             return original_bytes(fake.seed, ph, fake.file_size), IMAGE_TYPES[ph.originalformat]
         if m['secret'] != ph.secret or m['ext'] != 'jpg' or (
@@ -2131,7 +2177,7 @@ class _Server(ThreadingHTTPServer):
 MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
-             'delete_collection', 'offer_video_original')
+             'delete_collection', 'offer_video_original', 'set_quirks')
 
 
 class FakeFlickr:
@@ -2139,11 +2185,13 @@ class FakeFlickr:
 
     def __init__(self, seed=1, photos=40, videos=6, albums=6, collections=3, file_size=20_000,
                  hostile_names=True, api_key='fake-api-key', api_secret='fake-api-secret',
-                 host='127.0.0.1', port=0):
+                 host='127.0.0.1', port=0, quirks=False):
         self.seed, self.file_size, self.hostile_names = seed, file_size, hostile_names
         self.api_key, self.api_secret = api_key, api_secret
         self.host, self.port = host, port
         self.account = generate_account(seed, photos, videos, albums, collections, hostile_names)
+        if quirks:
+            apply_quirks(self.account, seed)
         self.clock = 0
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -2423,6 +2471,23 @@ class FakeFlickr:
             if not photo.is_video:
                 raise ValueError('%s is not a video' % photo_id)
             photo.video_original_available = bool(available)
+            self.account.touch()
+
+    def set_quirks(self, photo_id, no_original=None, no_originalformat=None, zero_datetaken=None):
+        """Turn a photo's quirks on or off (None: unchanged).  Not an edit on Flickr's side, so
+        lastupdate stays.  no_original is for photos only (a video's Original is its still)."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if no_original is not None:
+                if photo.is_video and no_original:
+                    raise ValueError('a video always has its still frame as Original')
+                photo.no_original = bool(no_original)
+            if no_originalformat is not None:
+                photo.no_originalformat = bool(no_originalformat)
+            if zero_datetaken is not None:
+                photo.zero_datetaken = bool(zero_datetaken)
+                if photo.zero_datetaken:
+                    photo.datetakenunknown = 0
             self.account.touch()
 
     def delete_photo(self, photo_id):

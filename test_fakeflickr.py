@@ -1398,3 +1398,99 @@ def test_file_429_with_and_without_retry_after(fake, token):
     fake.faults.schedule('file_429', count=1)
     assert ok(fake, token, 'flickr.test.login')
     assert SESSION.get(url).status_code == 429 and SESSION.get(url).status_code == 200
+
+
+@pytest.fixture
+def quirky():
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2,
+                               file_size=4_000, quirks=True) as f:
+        yield f
+
+
+def quirk_sets(fake):
+    photos = fake.account.photos.values()
+    return ({p.id for p in photos if p.no_original}, {p.id for p in photos if p.no_originalformat},
+            {p.id for p in photos if p.zero_datetaken})
+
+
+def test_quirks_are_deterministic_and_about_as_common_as_asked(quirky):
+    no_orig, no_fmt, zero = quirk_sets(quirky)
+    photos = [p for p in quirky.account.photos.values() if not p.is_video]
+    videos = [p for p in quirky.account.photos.values() if p.is_video]
+    assert 1 <= len(no_orig) <= len(photos) // 4 and 1 <= len(no_fmt) <= len(photos) // 4
+    assert not no_orig & no_fmt
+    assert all(not quirky.account.photos[i].is_video for i in no_orig | no_fmt)
+    assert {quirky.account.photos[i].originalformat for i in no_fmt} & {'png', 'gif'}
+    assert 1 <= len(zero) < len(videos) and zero <= {v.id for v in videos}
+    again = fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2, quirks=True)
+    assert quirk_sets(again) == (no_orig, no_fmt, zero)
+    plain = fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2)
+    assert quirk_sets(plain) == (set(), set(), set())
+    assert [p.datetaken for p in plain.account.photos.values()] == [
+        p.datetaken for p in quirky.account.photos.values()]
+
+
+def test_quirks_in_listings_getinfo_and_getsizes(quirky):
+    token = quirky.issue_token()
+    no_orig, no_fmt, zero = quirk_sets(quirky)
+    listed = {p['id']: p for p in ok(quirky, token, 'flickr.people.getPhotos', user_id='me',
+                                     per_page=500, extras=ALL_EXTRAS)['photos']['photo']}
+    original_keys = {'url_o', 'height_o', 'width_o', 'o_width', 'o_height', 'originalsecret',
+                     'originalformat'}
+    for pid, rec in listed.items():
+        photo = quirky.account.photos[pid]
+        info = ok(quirky, token, 'flickr.photos.getInfo', photo_id=pid)['photo']
+        if pid in no_orig:
+            assert not original_keys & set(rec) and 'url_q' in rec
+            assert 'originalsecret' not in info and 'originalformat' not in info
+            sizes = sizes_of(quirky, token, pid)
+            assert 'Original' not in sizes
+            assert SESSION.get(fakeflickr.static_url(quirky.base_url, photo, '_o')).status_code == 404
+            label, data, ext = quirky.best_file(pid)
+            assert ext == 'jpg' and label == max(sizes, key=lambda k: max(
+                int(sizes[k]['width']), int(sizes[k]['height'])))
+            got = SESSION.get(sizes[label]['source'])
+            assert got.status_code == 200 and got.content == data == quirky.photo_file_bytes(pid)
+        elif pid in no_fmt:
+            assert 'originalformat' not in rec and 'originalformat' not in info
+            assert rec['originalsecret'] == info['originalsecret'] == photo.originalsecret
+            assert rec['url_o'].endswith('_o.' + photo.originalformat)
+            assert SESSION.get(rec['url_o']).content == quirky.photo_file_bytes(pid)
+            assert 'Original' in sizes_of(quirky, token, pid)
+        else:
+            assert original_keys <= set(rec) and info['originalformat'] == photo.originalformat
+        if pid in zero:
+            assert (rec['datetaken'], rec['datetakenunknown']) == ('0000-00-00 00:00:00', '0')
+            assert (info['dates']['taken'], info['dates']['takenunknown']) == (
+                '0000-00-00 00:00:00', '0')
+        else:
+            assert rec['datetaken'] == info['dates']['taken'] == photo.datetaken
+    assert set(listed) == set(quirky.account.photos)
+    album = next(iter(quirky.account.albums.values()))
+    recs = ok(quirky, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+              extras='url_o,original_format')['photoset']['photo']
+    assert all(('url_o' in r) is (r['id'] not in no_orig) for r in recs)
+
+
+def test_set_quirks_mutation(fresh):
+    token = fresh.issue_token()
+    photo = pick(fresh, lambda p: not p.is_video)
+    video = pick(fresh, lambda p: p.is_video)
+    before = photo.lastupdate
+    r = requests.post(fresh.base_url + '/_fake/mutate', json={'action': 'set_quirks', 'args': {
+        'photo_id': photo.id, 'no_original': True}})
+    assert r.status_code == 200 and photo.no_original and photo.lastupdate == before
+    assert 'Original' not in sizes_of(fresh, token, photo.id)
+    assert fresh.best_file(photo.id)[0] != 'Original'
+    fresh.set_quirks(photo.id, no_original=False, no_originalformat=True)
+    assert 'Original' in sizes_of(fresh, token, photo.id)
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=photo.id)['photo']
+    assert 'originalformat' not in info and info['originalsecret'] == photo.originalsecret
+    fresh.set_quirks(video.id, zero_datetaken=True)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=video.id)['photo']['dates']['taken'] \
+        == '0000-00-00 00:00:00'
+    fresh.set_quirks(video.id, zero_datetaken=False)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=video.id)['photo']['dates']['taken'] \
+        == video.datetaken
+    with pytest.raises(ValueError):
+        fresh.set_quirks(video.id, no_original=True)

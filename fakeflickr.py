@@ -87,6 +87,16 @@ Behaviours the real service is documented to have, each off by default:
   ``no_originalformat`` (about 1 in 8 of the others, png or gif among them): originalformat
   absent (url_o and originalsecret stay); ``zero_datetaken`` (about half the videos, at
   least one): datetaken '0000-00-00 00:00:00' with datetakenunknown '0'.
+* **REALISTIC** (module dict): all of the above at rates a resilient client gets through
+  (video originals 'login', 10 % short pages, 5 % code 201, 5 % placeholders, 5 % file
+  429s with mixed Retry-After, retry_after 1, hourly_limit 3600).  ``python3 fakeflickr.py
+  --realistic`` applies it and ``--quirks``; ``POST /_fake/faults {"realistic": true}`` and
+  ``faults.update(realistic=True)`` apply the fault settings (quirks belong to the account:
+  construct with ``quirks=True``).  Each switch also has a CLI flag (``--video-originals``,
+  ``--short-page-rate``, ``--fail-201-rate``, ``--placeholder-rate``, ``--file-429-rate``,
+  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``).
+  Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
+  seed and the same request sequence give the same faults, and a retry can come back good.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
@@ -1498,6 +1508,11 @@ API_ONLY_KINDS = ('short', '201')
 FILE_ONLY_KINDS = ('placeholder', 'file_429')
 VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
 RETRY_AFTER_MODES = ('always', 'never', 'mixed')
+# The unkind Flickr at rates a resilient client gets through (CLI --realistic, which also
+# sets quirks=True; POST /_fake/faults {"realistic": true}; faults.update(realistic=True)).
+REALISTIC = {'video_originals': 'login', 'short_page_rate': 0.1, 'fail_201_rate': 0.05,
+             'placeholder_rate': 0.05, 'file_429_rate': 0.05, 'file_retry_after': 'mixed',
+             'retry_after': 1, 'hourly_limit': 3600}
 MESSAGE_201 = 'Sorry, the Flickr API service is not currently available.'   # as Flickr sends it
 
 
@@ -1557,7 +1572,11 @@ class Faults:
         return d
 
     def update(self, **changes):
+        """Set switches; `schedule` / `schedule_mutation` (a dict or a list of them) add to the
+        schedules; `realistic=True` applies REALISTIC first (other keys given override it)."""
         names = {f.name for f in fields(self) if not f.name.startswith('_')}
+        if changes.pop('realistic', False):
+            changes = dict(REALISTIC, **changes)
         if changes.get('video_originals', self.video_originals) not in VIDEO_ORIGINAL_MODES:
             raise ValueError('video_originals must be one of %s' % (VIDEO_ORIGINAL_MODES,))
         if changes.get('file_retry_after', self.file_retry_after) not in RETRY_AFTER_MODES:
@@ -2126,7 +2145,7 @@ class Handler(BaseHTTPRequestHandler):
                 result = {'base_url': fake.base_url, 'api_key': fake.api_key,
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
-                          'albums': len(fake.account.albums)}
+                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts()}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')
             elif name == 'reset_stats':
@@ -2473,6 +2492,12 @@ class FakeFlickr:
             photo.video_original_available = bool(available)
             self.account.touch()
 
+    def quirk_counts(self):
+        with self.lock:
+            photos = list(self.account.photos.values())
+        return {name: sum(1 for p in photos if getattr(p, name))
+                for name in ('no_original', 'no_originalformat', 'zero_datetaken')}
+
     def set_quirks(self, photo_id, no_original=None, no_originalformat=None, zero_datetaken=None):
         """Turn a photo's quirks on or off (None: unchanged).  Not an edit on Flickr's side, so
         lastupdate stays.  no_original is for photos only (a video's Original is its still)."""
@@ -2678,14 +2703,34 @@ def main(argv=None):
     ap.add_argument('--no-hostile-names', action='store_true')
     ap.add_argument('--issue-token', action='store_true',
                     help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
+    unkind = ap.add_argument_group('the unkind Flickr (see the module docstring)')
+    unkind.add_argument('--realistic', action='store_true',
+                        help='all of the below at REALISTIC rates, and --quirks')
+    unkind.add_argument('--quirks', action='store_true',
+                        help='photos without an Original or originalformat, zero datetaken')
+    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES)
+    unkind.add_argument('--short-page-rate', type=float)
+    unkind.add_argument('--fail-201-rate', type=float)
+    unkind.add_argument('--placeholder-rate', type=float)
+    unkind.add_argument('--file-429-rate', type=float)
+    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES)
+    unkind.add_argument('--retry-after', type=int)
+    unkind.add_argument('--hourly-limit', type=int)
+    unkind.add_argument('--fault-seed', type=int)
     args = ap.parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
                       hostile_names=not args.no_hostile_names, api_key=args.api_key,
-                      api_secret=args.api_secret, host=args.host, port=args.port)
+                      api_secret=args.api_secret, host=args.host, port=args.port,
+                      quirks=args.quirks or args.realistic)
     fake.faults.api_latency = args.latency_ms / 1000
     fake.faults.file_latency = args.file_latency_ms / 1000
     fake.faults.bandwidth = args.bandwidth
+    switches = {name: getattr(args, name) for name in (
+        'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
+        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed')
+        if getattr(args, name) is not None}
+    fake.faults.update(realistic=args.realistic, **switches)
     fake.start()
     lines = ['FLICKR_API_BASE=%s' % fake.base_url, 'FLICKR_API_KEY=%s' % fake.api_key,
              'FLICKR_API_SECRET=%s' % fake.api_secret, 'FLICKR_USER_NSID=%s' % fake.user_nsid]

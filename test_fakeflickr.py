@@ -1494,3 +1494,115 @@ def test_set_quirks_mutation(fresh):
         == video.datetaken
     with pytest.raises(ValueError):
         fresh.set_quirks(video.id, no_original=True)
+
+
+def resilient(fake, token, method, **params):
+    """A REST call retried through 201s and 429s, as a resilient client would."""
+    for _ in range(40):
+        r = post(fake, token, method, **params)
+        if r.status_code == 200:
+            data = r.json()
+            if data['stat'] == 'ok' or data['code'] not in (201, 105):
+                return data
+    pytest.fail('%s never succeeded' % method)
+
+
+def resilient_get(url, family):
+    """A file download retried through 429s and placeholders; None if it ends elsewhere."""
+    for _ in range(40):
+        r = SESSION.get(url)
+        if r.status_code == 429 or r.url.endswith('/images/photo_unavailable.gif'):
+            continue
+        if r.status_code != 200 or not r.headers['Content-Type'].startswith(family):
+            return None
+        return r.content
+    pytest.fail('%s never came' % url)
+
+
+def test_realistic_profile_is_survivable(quirky):
+    token = quirky.issue_token()
+    r = requests.post(quirky.base_url + '/_fake/faults', json={'realistic': True, 'fault_seed': 8})
+    assert r.status_code == 200
+    assert {k: r.json()[k] for k in fakeflickr.REALISTIC} == fakeflickr.REALISTIC
+    assert quirky.faults.video_originals == 'login' and quirky.faults.fault_seed == 8
+    order, page, per_page = quirky.account.photostream_order(), 1, 7
+    records = []
+    while True:                                      # re-request short pages
+        for _ in range(40):
+            data = resilient(quirky, token, 'flickr.people.getPhotos', user_id='me', page=page,
+                             per_page=per_page, extras='url_o,media,original_format')['photos']
+            if len(data['photo']) == min(per_page, int(data['total']) - (page - 1) * per_page):
+                break
+        records += data['photo']
+        if page >= data['pages']:
+            break
+        page += 1
+    assert [p['id'] for p in records] == order
+    for rec in records:
+        label, want, ext = quirky.best_file(rec['id'])
+        if rec['media'] == 'photo' and 'url_o' in rec:
+            assert label == 'Original' and resilient_get(rec['url_o'], 'image/') == want
+            continue
+        sizes = resilient(quirky, token, 'flickr.photos.getSizes', photo_id=rec['id'])['sizes']['size']
+        if rec['media'] == 'video':
+            orig = next(s for s in sizes if s['label'] == 'Video Original')
+            assert resilient_get(orig['source'], 'video/') is None, 'refused: a sign-in page'
+            best = max((s for s in sizes if s['media'] == 'video' and s['height']
+                        and s['label'] not in ('Video Player', 'Video Original')),
+                       key=lambda s: int(s['height']))
+            family = 'video/'
+        else:
+            best = max(sizes, key=lambda s: max(int(s['width']), int(s['height'])))
+            family = 'image/'
+        assert best['label'] == label and resilient_get(best['source'], family) == want
+    faults = quirky.stats()['faults']
+    assert sum(faults.values()) >= 3, faults
+
+
+def test_realistic_faults_are_deterministic_under_the_seed(quirky):
+    token = quirky.issue_token()
+    photo = pick(quirky, lambda p: not p.is_video and not p.no_original)
+    url = fakeflickr.static_url(quirky.base_url, photo, '_o')
+
+    def run():
+        seq = []
+        for _ in range(25):
+            data = api(quirky, token, 'flickr.people.getPhotos', user_id='me', per_page=10)
+            seq.append(('list', data.get('code'), len(data.get('photos', {}).get('photo', []))))
+            r = SESSION.get(url, allow_redirects=False)
+            seq.append(('file', r.status_code, r.headers.get('Retry-After')))
+        return seq
+    quirky.faults.update(realistic=True, fault_seed=13)
+    first = run()
+    quirky.faults.update(fault_seed=13)
+    assert run() == first
+    assert first != [(k, None, 10) if k == 'list' else (k, 200, None) for k, *_ in first]
+    quirky.faults.update(fault_seed=14)
+    assert run() != first
+
+
+def test_cli_realistic_and_switches():
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    common = [sys.executable, script, '--photos', '30', '--videos', '4', '--albums', '2',
+              '--collections', '1', '--file-size', '3000', '--port', '0']
+    for extra, want, quirks in (
+            (['--realistic'], dict(fakeflickr.REALISTIC), True),
+            (['--realistic', '--short-page-rate', '0.3', '--fault-seed', '5'],
+             dict(fakeflickr.REALISTIC, short_page_rate=0.3, fault_seed=5), True),
+            (['--video-originals', '404', '--fail-201-rate', '0.2', '--placeholder-rate', '0.1',
+              '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
+             dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
+                  file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
+            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0), False)):
+        proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
+        try:
+            first = proc.stdout.readline().strip()
+            assert first.startswith('FLICKR_API_BASE=http://127.0.0.1:')
+            base = first.split('=', 1)[1]
+            faults = requests.get(base + '/_fake/faults', timeout=5).json()
+            assert {k: faults[k] for k in want} == want
+            counts = requests.get(base + '/_fake/info', timeout=5).json()['quirks']
+            assert (min(counts.values()) >= 1) is quirks, counts
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0

@@ -1637,9 +1637,9 @@ class Faults:
         if params is not None and not isinstance(params, dict):
             raise ValueError('params must be a dict')
         with self._lock:
+            params = {k: str(v) for k, v in (params or {}).items()} or None
             self._mutations.append({'action': action, 'args': dict(args or {}), 'target': 'api',
-                                    'method': method, 'path': None,
-                                    'params': {k: str(v) for k, v in (params or {}).items()} or None})
+                                    'method': method, 'path': None, 'params': params})
 
     def take_mutations(self, method, params):
         """The scheduled mutations due before this REST request (removed from the schedule)."""
@@ -2218,7 +2218,7 @@ class FakeFlickr:
         self._mutation_rng = random.Random('mutations:%s' % seed)
         self._stats_lock = threading.Lock()
         self._hourly = defaultdict(deque)
-        self.mutation_log = []          # scheduled mutations run: {'action', 'args', 'result' | 'error'}
+        self.mutation_log = []      # scheduled mutations run: {'action', 'args', 'result' | 'error'}
         self.reset_stats()
         self._httpd = None
         self._thread = None
@@ -2431,7 +2431,7 @@ class FakeFlickr:
             return original_bytes(self.seed, self.account.find_photo(photo_id), self.file_size)
 
     def video_file_bytes(self, photo_id, variant='orig'):
-        """A video's bytes: variant 'orig', 'site' or 'mobile'."""
+        """A video's bytes: variant 'orig' or a rendition's (VIDEO_RENDITIONS: 'site', 'hd', ...)."""
         with self.lock:
             return video_bytes(self.seed, self.account.find_photo(photo_id), variant, self.file_size)
 

@@ -673,9 +673,12 @@ def original_bytes(seed, photo, file_size):
 
 
 def derived_bytes(seed, photo, suffix):
-    """A small JPEG for a derived size (`_q`, `_z`, ...)."""
+    """A small JPEG for a derived size (`_q`, `_z`, ...), its header carrying the size's
+    dimensions as getSizes gives them."""
     rng = _content_rng(seed, photo.id, photo.version, 'size-' + (suffix or 'm'))
-    return make_jpeg(rng, 700 + rng.randrange(600))
+    size = next((s for s in SIZES if s[1].lstrip('_') == (suffix or '')), None)
+    dims = size_dims(photo, size[4], size[5]) if size else None
+    return make_jpeg(rng, 700 + rng.randrange(600), dims)
 
 
 # Relative sizes of a video's encodes (the Site / Mobile MP4 sizes as before renditions existed).

@@ -449,8 +449,10 @@ class FlickrClient:
 
     Each thread gets its own flickrapi object with its own connection-pooled session."""
 
-    def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60):
+    def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60,
+                 page_size=PAGE_SIZE):
         self.api_key = api_key
+        self.page_size = min(page_size, PAGE_SIZE)   # Flickr's most
         self.api_secret = api_secret
         self.token = token
         self.pacer = pacer
@@ -499,14 +501,14 @@ class FlickrClient:
         if error.pause_all:
             self.pacer.pause(error.retry_after if error.retry_after is not None else self.policy.initial_wait)
 
-    def paged(self, method, container, item, check, per_page=PAGE_SIZE, on_total=None, **params):
+    def paged(self, method, container, item, check, on_total=None, **params):
         """Yield every item of a paged list, one page in memory at a time.
 
         Flickr sometimes answers a page that is not the last with fewer items than
         per_page while `total` stays right: such a page is asked for again (a few times,
         with backoff).  `check` (a ListingCheck) learns the total and the pages that never
         healed, so that the caller can tell a complete listing from an incomplete one."""
-        page = 1
+        page, per_page = 1, self.page_size
         while True:
             body, items = self._page(method, container, item, page, per_page, params)
             pages = to_int(body.get('pages'), 1)
@@ -522,7 +524,7 @@ class FlickrClient:
             else:
                 if is_short_page(items, page, pages, per_page, total):
                     check.short_pages += 1
-            check.total = total
+            check.saw_total(total)
             if page == 1 and on_total:
                 on_total(total)
             yield from items
@@ -576,12 +578,26 @@ def is_short_page(items, page, pages, per_page, total):
 
 @dataclass
 class ListingCheck:
-    """What a paged listing told us about its own completeness."""
+    """What a paged listing told us about its own completeness.  Flickr pages by offset:
+    a photo deleted or added while we read moves the others across page boundaries, so a
+    total that changed during the walk means some photo may have been missed."""
     total: int = None       # the total of the last page read (the freshest figure)
+    first_total: int = None
     short_pages: int = 0    # pages that stayed short after being asked for again
 
-    def complete(self, seen):
-        return self.short_pages == 0 and self.total is not None and seen == self.total
+    def saw_total(self, total):
+        if self.first_total is None:
+            self.first_total = total
+        self.total = total
+
+    def problem(self, seen, what):
+        """None for a complete listing, else what was wrong with it, in words."""
+        if self.first_total != self.total:
+            return 'the %s changed while it was read (%s, then %s %s)' % (
+                'photostream' if what == 'photos' else what, self.first_total, self.total, what)
+        if self.short_pages or self.total is None or seen != self.total:
+            return '%d of %s %s seen' % (seen, self.total, what)
+        return None
 
 
 def classify_flickr_error(method, error):
@@ -1574,9 +1590,10 @@ class TreeBuilder:
                 except NotFoundError:   # deleted on Flickr while we were listing
                     continue
             result.append((album, photo_ids))
-        if not check.complete(len(result)):
+        problem = check.problem(len(result), 'albums')
+        if problem:
             self.album_list_complete = False
-            self.incomplete.append('%d of %s albums seen' % (len(result), check.total))
+            self.incomplete.append(problem)
         return result
 
     def read_album(self, album):
@@ -1584,10 +1601,12 @@ class TreeBuilder:
         check = ListingCheck()
         photo_ids = self.client.album_photo_ids(album['id'], check)
         expected = to_int(album.get('photos')) + to_int(album.get('videos'))
-        if not check.complete(len(set(photo_ids))) or len(set(photo_ids)) != expected:
+        seen = len(set(photo_ids))
+        problem = check.problem(seen, 'photos') or (
+            '%d of %d photos seen' % (seen, expected) if seen != expected else None)
+        if problem:
             self.partial_albums.add(album['id'])
-            self.incomplete.append('album "%s": %d of %d photos seen'
-                                   % (text_of(album.get('title')), len(set(photo_ids)), expected))
+            self.incomplete.append('album "%s": %s' % (text_of(album.get('title')), problem))
         return photo_ids
 
     def build_albums(self, albums, files):
@@ -2347,11 +2366,16 @@ class Mirror:
         builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
         builder.build_collections(tree)
         self.tidy_photostream(local.files)
-        self.write_photostream_order()
-        self.write_not_original_list()
-        if not self.args.no_html:
+        # After an incomplete listing the order and the views of the last complete one stay:
+        # rewritten from a partial listing they would show photos we hold as missing.
+        views = not (self.incomplete and os.path.exists(os.path.join(self.dest, 'photostream.json')))
+        if views:
+            self.write_photostream_order()
+            self.write_not_original_list()
+        views = views and not self.args.no_html
+        if views:
             self.write_html(albums, tree)
-        if self.enrich_metadata() and not self.args.no_html:
+        if self.enrich_metadata() and views:
             self.write_html(albums, tree)   # refreshed with what enrichment read
         self.report_not_original()
         self.report_verification()
@@ -2400,10 +2424,10 @@ class Mirror:
         """Did the walk see every photo?  Short pages that never healed, or photos deleted
         or added on Flickr while we were paging, can hide some: then the photos we hold but
         did not see stay in the trees, and nothing is deleted."""
-        seen = len(self.photostream)
-        if self.listing.complete(seen):
+        problem = self.listing.problem(len(self.photostream), 'photos')
+        if problem is None:
             return
-        self.incomplete.append('%d of %s photos seen' % (seen, self.listing.total))
+        self.incomplete.append(problem)
         listed = set(self.photostream_ids)
         for photo_id, name in local.files.items():
             if photo_id not in listed:
@@ -2725,6 +2749,9 @@ def build_parser():
                         help='parallel downloads (default %d)' % DEFAULT_JOBS)
     parser.add_argument('--max-calls-per-hour', type=positive_int, default=DEFAULT_MAX_CALLS_PER_HOUR,
                         help='API call budget (default %d; Flickr allows about 3600)' % DEFAULT_MAX_CALLS_PER_HOUR)
+    parser.add_argument('--page-size', type=positive_int, default=PAGE_SIZE, metavar='N',
+                        help='photos per listing page (default and most %d); smaller pages mean more '
+                             'calls, but a short page costs less to ask for again' % PAGE_SIZE)
     parser.add_argument('--retries', type=positive_int, default=RetryPolicy.attempts,
                         help='attempts per request before an item counts as failed (default %d)'
                              % RetryPolicy.attempts)
@@ -2761,7 +2788,7 @@ def run(args, reporter, stats, stop_event):
                       use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
         client = FlickrClient(api_key, api_secret, token, CallPacer(args.max_calls_per_hour),
-                              stats, policy, reporter)
+                              stats, policy, reporter, page_size=args.page_size)
         try:
             user = client.test_login()
         except TransientError as e:

@@ -2134,3 +2134,211 @@ def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, d
     assert_ok(result)
     assert re.search(r'Metadata: %d photos to enrich, about \d+ min at 600 calls/hour; an interrupted run '
                      r'continues next time\.' % len(fake.account.photos), result.stdout), result.stdout
+
+
+# ---------------------------------------------------------------------------
+# Issue 12: the real Flickr is not kind
+# ---------------------------------------------------------------------------
+
+SMALL_PAGES = ('--page-size', '10')
+
+
+def refused_mode_best(server, video):
+    label, data, ext = server.best_file(video.id)
+    assert label not in ('Video Original', 'Video Player')
+    return '%s.%s' % (video.id, ext), data
+
+
+@pytest.mark.parametrize('mode', ['404', 'login'])
+def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_dir, dest, mode):
+    fake.faults.update(video_originals=mode)
+    videos = [p for p in fake.account.photos.values() if p.media == 'video']
+    result = run_mirror(fake, token_dir, dest)
+    assert_ok(result)
+    assert 'Flickr did not give the original of %d videos' % len(videos) in result.stderr
+    listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    for video in videos:
+        name, data = refused_mode_best(fake, video)
+        assert (dest / 'photostream' / name).read_bytes() == data
+        meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+        assert meta['file']['original'] is False and meta['file']['label'] == fake.best_file(video.id)[0]
+        assert meta['file']['original_url'].endswith('/play/orig/%s/' % video.originalsecret)
+        assert '\n%s\tphotostream/%s\t' % (video.id, name) in listed
+    assert (dest / 'index.html').exists() and any((dest / 'Albums').iterdir())
+    assert any((dest / 'Collections').iterdir())
+    assert_links_resolve(dest)
+    # a second run: no download, no per-photo API call, silent under -q, exit 0
+    fake.reset_stats()
+    before = snapshot(dest)
+    result = run_mirror(fake, token_dir, dest, '-q')
+    assert_ok(result)
+    assert result.stdout == result.stderr == ''
+    stats = fake.stats()
+    assert per_photo_calls(stats) == 0 and stats['file_bytes'] == 0
+    assert stats['file_requests'] == len(videos)     # the original asked for once per video
+    assert snapshot(dest) == before
+    # Flickr offers the originals later: they replace the renditions
+    fake.faults.update(video_originals='offered')
+    for video in videos:
+        fake.offer_video_original(video.id)
+    result = run_mirror(fake, token_dir, dest)
+    assert_ok(result)
+    for video in videos:
+        name = '%s.%s' % (video.id, video.video_ext)
+        assert (dest / 'photostream' / name).read_bytes() == fake.video_file_bytes(video.id, 'orig')
+        meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+        assert meta['file']['original'] is True and meta['file']['label'] == 'Video Original'
+        assert video.video_ext == 'mp4' or not (dest / 'photostream' / ('%s.mp4' % video.id)).exists()
+    assert not (dest / fm.NOT_ORIGINAL_LIST).exists()
+    assert_links_resolve(dest)
+    assert_ok(run_mirror(fake, token_dir, dest.parent / 'clean'))
+    assert comparable(dest) == comparable(dest.parent / 'clean')
+
+
+def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake, token_dir, dest):
+    fake.faults.update(video_originals='404')
+    assert_ok(run_mirror(fake, token_dir, dest))
+    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    rendition, _ = refused_mode_best(fake, video)
+    own = fake.video_file_bytes(video.id, 'orig')
+    (dest / 'photostream' / ('%s_%s_o.%s' % (video.id, video.originalsecret, video.video_ext))).write_bytes(own)
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest)
+    assert_ok(result)
+    assert per_photo_calls(fake.stats()) == 0
+    name = '%s.%s' % (video.id, video.video_ext)
+    assert (dest / 'photostream' / name).read_bytes() == own
+    assert name == rendition or not (dest / 'photostream' / rendition).exists()
+    meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+    assert meta['file']['original'] is True and meta['file']['sha256'] == hashlib.sha256(own).hexdigest()
+    assert '\n%s\t' % video.id not in (dest / fm.NOT_ORIGINAL_LIST).read_text()
+
+
+def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
+    before = snapshot(dest)
+    fake.faults.schedule('short', count=1, method='flickr.people.getPhotos', params={'page': 2})
+    fake.faults.schedule('short', count=1, method='flickr.photosets.getPhotos', params={'page': 1})
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest, *SMALL_PAGES, '--delete-unknown')
+    assert_ok(result)
+    assert fake.stats()['faults'].get('short', 0) >= 1
+    assert snapshot(dest) == before
+    assert_tree_complete(fake, dest)
+
+
+def test_a_listing_that_stays_short_deletes_nothing_and_says_so(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
+    before = snapshot(dest)
+    fake.faults.schedule('short', count=10**6, method='flickr.people.getPhotos', params={'page': 2})
+    result = run_mirror(fake, token_dir, dest, *SMALL_PAGES, '--delete-unknown')
+    assert_ok(result, 1)
+    total = len(fake.account.photos)
+    assert re.search(r'the listing was incomplete: \d+ of %d photos seen; nothing was deleted' % total,
+                     result.stderr), result.stderr
+    assert snapshot(dest) == before     # every file, link and metadata kept
+    fake.faults.clear_schedule()
+    assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES, '--delete-unknown'))
+    assert_tree_complete(fake, dest)
+
+
+def test_photos_deleted_on_flickr_during_the_walk_delete_nothing_that_still_exists(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
+    order = fake.account.photostream_order()
+    gone = order[3]                          # on page 1: page 2 shifts by one as it is read
+    moved = order[10]                        # the first photo of page 2 moves to page 1, unseen
+    fake.faults.schedule_mutation('delete_photo', {'photo_id': gone}, method='flickr.people.getPhotos',
+                                  params={'page': 2})
+    result = run_mirror(fake, token_dir, dest, *SMALL_PAGES, '--delete-unknown')
+    assert_ok(result, 1)
+    assert 'the listing was incomplete: the photostream changed while it was read (%d, then %d photos); ' \
+        'nothing was deleted' % (len(order), len(order) - 1) in result.stderr
+    moved_photo = fake.account.photos[moved]
+    assert (dest / 'photostream' / media_name(moved_photo)).exists()
+    assert list(dest.glob('photostream/%s.*' % gone)), 'nothing is deleted after an incomplete listing'
+    assert_links_resolve(dest)
+    # the next, complete listing deletes what is really gone
+    result = run_mirror(fake, token_dir, dest, *SMALL_PAGES, '--delete-unknown')
+    assert_ok(result)
+    assert not list(dest.glob('photostream/%s.*' % gone))
+    assert_tree_complete(fake, dest)
+
+
+@pytest.mark.parametrize('switches, kind', [
+    pytest.param({'fail_201_rate': 0.15}, '201', id='code-201'),
+    pytest.param({'placeholder_rate': 0.2}, 'placeholder', id='placeholders'),
+    pytest.param({'file_429_rate': 0.15, 'file_retry_after': 'mixed', 'retry_after': 1}, 'file_429',
+                 id='file-429'),
+])
+def test_unkind_answers_are_ridden_out(fake, token_dir, dest, tmp_path, switches, kind):
+    fake.faults.update(fault_seed=5, **switches)
+    result = run_mirror(fake, token_dir, dest, '--retries', '8')
+    assert_ok(result)
+    faults = fake.stats()['faults']
+    assert sum(n for k, n in faults.items() if k.startswith(kind.split('_')[0])) >= 2, faults
+    assert_tree_complete(fake, dest)         # every file's bytes: no placeholder was stored
+    fake.faults.reset()
+    assert_ok(run_mirror(fake, token_dir, tmp_path / 'clean'))
+    assert comparable(dest) == comparable(tmp_path / 'clean')
+
+
+@pytest.fixture
+def quirky_fake():
+    with fakeflickr.FakeFlickr(seed=8, photos=30, videos=4, albums=5, collections=2, file_size=2000,
+                               hostile_names=True, quirks=True) as server:
+        yield server
+
+
+def test_field_quirks(quirky_fake, tmp_path, dest):
+    """No Original size: the largest size is kept and marked; originalformat missing: the
+    extension comes from url_o; a zero date taken: the file time is the upload date."""
+    fake = quirky_fake
+    tokens = tokens_for(fake, tmp_path)
+    result = run_mirror(fake, tokens, dest)
+    assert_ok(result)
+    photos = fake.account.photos.values()
+    no_original = [p for p in photos if p.no_original]
+    no_format = [p for p in photos if p.no_originalformat]
+    zero_date = [p for p in photos if p.zero_datetaken]
+    assert no_original and no_format and zero_date
+    for photo in photos:
+        label, data, ext = fake.best_file(photo.id)
+        name = '%s.%s' % (photo.id, ext)
+        assert (dest / 'photostream' / name).read_bytes() == data, name
+        meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+        assert meta['file']['label'] == label
+    listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    for photo in no_original:
+        assert '\n%s\tphotostream/%s.jpg\tkept: %s\t' % (photo.id, photo.id, fake.best_file(photo.id)[0]) in listed
+    assert 'Flickr did not give the original of' in result.stderr
+    assert {p.originalformat for p in no_format} - {'jpg'}, 'a png or gif without originalformat'
+    for video in zero_date:
+        name = '%s.%s' % (video.id, fake.best_file(video.id)[2])
+        assert os.stat(dest / 'photostream' / name).st_mtime == video.dateupload
+    # reported once: the next run under -q is silent
+    result = run_mirror(fake, tokens, dest, '-q')
+    assert_ok(result)
+    assert result.stdout == result.stderr == ''
+
+
+def test_the_realistic_profile_ends_with_the_tree_of_a_clean_run(quirky_fake, tmp_path):
+    fake = quirky_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror, clean = tmp_path / 'mirror', tmp_path / 'clean'
+
+    def realistic():
+        fake.faults.update(fault_seed=3, **fakeflickr.REALISTIC)
+
+    def kind_only():
+        fake.faults.reset()
+        fake.faults.update(video_originals=fakeflickr.REALISTIC['video_originals'])
+
+    for step in ('first', 'rerun', 'delete'):
+        if step == 'delete':
+            fake.delete_photo(fake.account.photostream_order()[2])
+        realistic()
+        result = run_mirror(fake, tokens, mirror, *SMALL_PAGES, '--delete-unknown', '--retries', '8')
+        assert_ok(result)
+        kind_only()
+        assert_ok(run_mirror(fake, tokens, clean, '--delete-unknown'))
+        assert comparable(mirror) == comparable(clean), step

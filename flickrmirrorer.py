@@ -7,18 +7,28 @@ The pipeline, one section of this file per stage, in data-flow order:
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
-  3. list       walk the photostream page by page (500 a page) with every extra we need,
-                then the albums (photosets.getList) and the collection tree
+  3. list       walk the photostream page by page (500 a page) with every extra we need;
+                a page that comes back short is asked for again, and a walk that did not
+                see every photo (or saw the total change) is incomplete: nothing is
+                deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata
-                JSON): download, refresh metadata, or nothing.  Unchanged photos cost no
-                per-photo API call.
-  5. act        download in parallel to temporary names, check, fsync, rename; write the
-                metadata JSON atomically; rebuild album / collection symlink directories
-  6. tidy       delete what is gone from Flickr (only with --delete-unknown, only after a
-                complete listing, capped); drop stale album and collection directories;
-                write photostream.json (the order) and the browsable HTML view
-  7. report     statistics; exit status 0 all mirrored, 1 some items failed,
-                2 usage / configuration / login error, 130 interrupted
+                JSON): download, adopt an original put there by hand, ask again for a
+                refused video original, rewrite metadata, enrich, or nothing.
+  5. files      download in parallel from the listing alone (url_o; getSizes for videos),
+                with one table of what to fetch (the original, else the tallest rendition
+                or largest size) and one judge of what an answer means (transient,
+                refused, failed); temporary name, checks, fsync, rename; metadata from the
+                listing, written atomically
+  6. trees      album / collection / "Not in any album" directories of symlinks; delete
+                what is gone from Flickr (only with --delete-unknown, only after a
+                complete listing, capped); photostream.json, not-original.txt
+  7. views      the browsable HTML view
+  8. enrich     photos.getInfo and comments for each photo not yet read at its
+                lastupdate, paced evenly within the hourly budget (a token bucket); each
+                photo's metadata rewritten as its answers arrive, so a killed run resumes
+  9. report     statistics; exit status 0 all mirrored, 1 some items failed or the
+                listing was incomplete, 2 usage / configuration / login error,
+                130 interrupted
 
 --dry-run stops after the plan; --verify adds a re-hash of every file to it.
 
@@ -291,6 +301,7 @@ class Reporter:
 
     def close_progress(self):
         if self._bar is not None:
+            self._bar.refresh()   # the last count, however fast it came
             self._bar.close()
             self._bar = None
 

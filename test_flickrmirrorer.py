@@ -1331,6 +1331,8 @@ def test_progress_only_on_a_terminal_and_never_under_quiet(plain_fake, tmp_path,
     status, shown = run_in_pty(base + [str(dest)], program_env(fake))
     assert status == 0
     assert re.search(r'Files: .*\d+/%d' % len(fake.account.photos), shown), shown
+    photos = sum(p.media == 'photo' for p in fake.account.photos.values())
+    assert re.search(r'Metadata: .*%d/%d' % (photos, photos), shown), shown   # the second stage's bar
     status, shown = run_in_pty(base + ['-q', str(tmp_path / 'quiet')], program_env(fake))
     assert status == 0 and shown == ''
     result = run_mirror(fake, tokens, tmp_path / 'piped', '--ignore-videos')
@@ -2342,3 +2344,21 @@ def test_the_realistic_profile_ends_with_the_tree_of_a_clean_run(quirky_fake, tm
         kind_only()
         assert_ok(run_mirror(fake, tokens, clean, '--delete-unknown'))
         assert comparable(mirror) == comparable(clean), step
+
+
+def test_sixty_refused_videos_are_no_failures(tmp_path):
+    """The original program lost every video of a user with 60 of them, and then every later
+    run stopped at '50 photos in a row failed'."""
+    with fakeflickr.FakeFlickr(seed=4, photos=3, videos=60, albums=2, collections=1, file_size=800,
+                               hostile_names=False) as fake:
+        fake.faults.update(video_originals='login')
+        tokens = tokens_for(fake, tmp_path)
+        dest = tmp_path / 'mirror'
+        for run in range(2):
+            result = run_mirror(fake, tokens, dest, '--statistics')
+            assert_ok(result)
+            assert 'Failed: 0' in result.stdout and 'in a row' not in result.stderr
+        videos = [p for p in fake.account.photos.values() if p.media == 'video']
+        assert len(videos) == 60
+        for video in videos:
+            assert (dest / 'photostream' / ('%s.mp4' % video.id)).read_bytes() == fake.photo_file_bytes(video.id)

@@ -2667,7 +2667,8 @@ class Mirror:
         if self.newly_not_original:
             self.reporter.warning(message)
         else:
-            self.reporter.info(message)
+            self.reporter.info('%s kept as another version than the original (see %s).'
+                               % (what[0].upper() + what[1:], os.path.join(self.dest, NOT_ORIGINAL_LIST)))
 
     def report_verification(self):
         if not self.args.verify:

@@ -2362,3 +2362,20 @@ def test_sixty_refused_videos_are_no_failures(tmp_path):
         assert len(videos) == 60
         for video in videos:
             assert (dest / 'photostream' / ('%s.mp4' % video.id)).read_bytes() == fake.photo_file_bytes(video.id)
+
+
+def test_a_file_whose_getinfo_failed_is_not_downloaded_again(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    photo = first_photo(fake)
+    fake.faults.schedule('500', count=1000, method='flickr.photos.getInfo', params={'photo_id': photo.id})
+    result = run_mirror(fake, tokens, dest, '--retries', '2')
+    assert_ok(result, 1)
+    assert 'could not mirror %s: metadata' % photo.id in result.stderr
+    assert (dest / 'photostream' / media_name(photo)).read_bytes() == fake.photo_file_bytes(photo.id)
+    fake.faults.clear_schedule()
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert fake.stats()['file_requests'] == 0
+    assert fake.stats()['api_calls']['flickr.photos.getInfo'] == 1
+    assert load_metadata(dest, photo)['photo']['id'] == photo.id

@@ -2471,7 +2471,8 @@ class Mirror:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
             task.verify = self.args.verify
-        self.note_not_original(photo_id, stored.file if stored and task is None else None)
+        if task is None or not task.files_stage:   # else the files stage tells (_finish)
+            self.note_not_original(photo_id, stored.file if stored else None)
         return task
 
     def note_not_original(self, photo_id, file_info, new=False):
@@ -2513,8 +2514,8 @@ class Mirror:
             self._item_failed(photo_id, 'cannot write: %s' % e)
         else:
             self.files[photo_id] = name
-            was_original = not (task.stored and task.stored.file and task.stored.file.get('original') is False)
-            self.note_not_original(photo_id, file_info, new=was_original or task.need_file and not task.filename)
+            kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
+            self.note_not_original(photo_id, file_info, new=not kept_so_before)
             self.errors_in_a_row = 0
 
     def _item_failed(self, photo_id, message):
@@ -2531,7 +2532,8 @@ class Mirror:
     # -- stage 2, metadata: getInfo and comments within the API budget --
     def enrich_metadata(self):
         """Returns True when any metadata was rewritten."""
-        todo = [pid for pid in self.to_enrich if self.files.get(pid) and pid not in dict(self.failed)]
+        failed = {pid for pid, _ in self.failed}
+        todo = [pid for pid in self.to_enrich if self.files.get(pid) and pid not in failed]
         if not todo:
             return False
         pacer = self.client.pacer

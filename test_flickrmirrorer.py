@@ -2379,3 +2379,16 @@ def test_a_file_whose_getinfo_failed_is_not_downloaded_again(plain_fake, tmp_pat
     assert fake.stats()['file_requests'] == 0
     assert fake.stats()['api_calls']['flickr.photos.getInfo'] == 1
     assert load_metadata(dest, photo)['photo']['id'] == photo.id
+
+
+def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir, dest):
+    video = refused_videos(fake)[0]
+    fake.faults.schedule('500', count=1000, method='flickr.photos.getInfo', params={'photo_id': video.id})
+    assert_ok(run_mirror(fake, token_dir, dest, '--retries', '2'), 1)
+    before = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    assert '\n%s\t' % video.id in before
+    fake.faults.clear_schedule()
+    result = run_mirror(fake, token_dir, dest)   # the video needs enrichment only
+    assert_ok(result)
+    assert (dest / fm.NOT_ORIGINAL_LIST).read_text() == before
+    assert 'Flickr did not give' not in result.stderr   # said on the first run only

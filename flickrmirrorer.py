@@ -43,11 +43,13 @@ import html
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
 import shutil
 import signal
+import sqlite3
 import struct
 import sys
 import tempfile
@@ -106,6 +108,21 @@ NO_API_KEY_HELP = (
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
 FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
+# A wrong key or secret is fixed in the configuration; only a refused token needs a new login
+# (and a new login would not help the others: it would only throw away a good token).
+CHECK_KEY_SOURCES = '(--api-%s, FLICKR_API_%s or the config file)'
+AUTH_ERROR_ADVICE = {
+    100: 'Flickr does not know this API key (%%s).  Check the API key %s; your stored login is '
+         'fine.' % (CHECK_KEY_SOURCES % ('key', 'KEY')),
+    96: 'Flickr rejected the signature of our requests (%%s): the API secret does not belong to the '
+        'API key, or this computer\'s clock is far off.  Check the API secret %s; your stored login '
+        'is fine, do not log in again.' % (CHECK_KEY_SOURCES % ('secret', 'SECRET')),
+    98: 'Flickr refused the stored login (%s): it was revoked or has expired.  Log in again: run '
+        'flickrmirrorer by hand with --relogin.',
+    99: 'The stored login lacks read permission (%s).  Log in again: run flickrmirrorer by hand '
+        'with --relogin.',
+}
+AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
 FLICKR_TRANSIENT_CODES = (0, 105, 106)
 TRANSIENT_HTTP_STATUSES = (429, 500, 502, 503, 504)
 
@@ -172,9 +189,49 @@ def find_api_credentials(args, environ):
         secret = secret or parser.get('flickr', 'api_secret', fallback=None)
     elif args.config and not os.path.exists(config_path):
         raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
+    if bool(key) != bool(secret):   # half a key: say which half is missing, and where we looked
+        found, missing = ('key', 'secret') if key else ('secret', 'key')
+        raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
+                         '"api_%s = ..." under [flickr] in %s.'
+                         % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret):
+        key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
         raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
     return key.strip(), secret.strip()
+
+
+def ask_for_api_key(config_path):
+    """On a terminal: let the user type the key and secret once, and keep them in the config
+    file (0600: the secret is a password).  (None, None) when nothing was typed."""
+    sys.stderr.write(NO_API_KEY_HELP.split(' and pass it')[0] + '.\nType them here to keep them in %s '
+                     '(or press Enter to stop).\nAPI key: ' % config_path)
+    sys.stderr.flush()
+    key = sys.stdin.readline().strip()
+    if not key:
+        return None, None
+    sys.stderr.write('API secret: ')
+    sys.stderr.flush()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        return None, None
+    write_config(config_path, key, secret)
+    sys.stderr.write('Saved in %s.\n' % config_path)
+    return key, secret
+
+
+def write_config(path, key, secret):
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding='utf-8')   # keep anything else the file holds
+    if not parser.has_section('flickr'):
+        parser.add_section('flickr')
+    parser.set('flickr', 'api_key', key)
+    parser.set('flickr', 'api_secret', secret)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        parser.write(f)
 
 
 def configure_endpoints(base):
@@ -195,38 +252,92 @@ def configure_endpoints(base):
 
 @dataclass
 class Stats:
-    new: int = 0
-    updated: int = 0
+    new: int = 0                 # photos and videos, new_videos of them videos
+    new_videos: int = 0
+    updated: int = 0             # files replaced on Flickr
     metadata_updated: int = 0
     deleted: int = 0
     skipped: int = 0
     failed: int = 0
+    unavailable_videos: int = 0
+    dirs_left_alone: int = 0
+    unrepaired: int = 0
+    stopped: int = 0
     bytes: int = 0
+    albums_new: int = 0
     albums_updated: int = 0
+    albums_deleted: int = 0
+    collections_new: int = 0
     collections_updated: int = 0
+    collections_deleted: int = 0
     verified: int = 0
     damaged: int = 0
     missing: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
+    # What --statistics prints, in order: (label, attribute or function of the stats, does a
+    # non-zero count make the exit status 1?).  A new kind of outcome is one line here, and the
+    # exit status, the statistics and the end-of-run line then agree by construction.
+    OUTCOMES = (
+        ('New photos', lambda s: s.new - s.new_videos, False),
+        ('New videos', 'new_videos', False),
+        ('Updated photos / videos', 'updated', False),
+        ('Updated metadata', 'metadata_updated', False),
+        ('Deleted photos / videos', 'deleted', False),
+        ('Skipped (ignored media type)', 'skipped', False),
+        ('New albums', 'albums_new', False),
+        ('Updated albums', 'albums_updated', False),
+        ('Removed albums', 'albums_deleted', False),
+        ('New collections', 'collections_new', False),
+        ('Updated collections', 'collections_updated', False),
+        ('Removed collections', 'collections_deleted', False),
+        ('Failed (tried again next run)', 'failed', True),
+        ('Videos to download by hand', 'unavailable_videos', True),
+        ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
+        ('Damaged or missing files not repaired', 'unrepaired', True),
+        ('Run stopped early (see the error)', 'stopped', True),
+    )
+
+    def count(self, how):
+        return how(self) if callable(how) else getattr(self, how)
+
+    def failures(self):
+        """How many items make the exit status 1."""
+        return sum(self.count(how) for _, how, fails in self.OUTCOMES if fails)
+
+    def exit_status(self):
+        return EXIT_PARTIAL if self.failures() else EXIT_OK
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def summary(self):
+        """The end-of-run line."""
+        return '%d new, %d updated, %d deleted, %d failed, %s downloaded in %s.' % (
+            self.new, self.updated + self.metadata_updated, self.deleted, self.failures(),
+            human_bytes(self.bytes), human_duration(self.elapsed()))
+
     def lines(self):
         calls = sum(self.api_calls.values())
         by_method = ', '.join('%s %d' % (m.replace('flickr.', ''), n)
                               for m, n in sorted(self.api_calls.items()))
-        return [
-            'New photos / videos: %d' % self.new,
-            'Updated photos / videos: %d' % self.updated,
-            'Updated metadata: %d' % self.metadata_updated,
-            'Deleted photos / videos: %d' % self.deleted,
-            'Skipped (ignored media type): %d' % self.skipped,
-            'Failed: %d' % self.failed,
-            'Updated albums: %d' % self.albums_updated,
-            'Updated collections: %d' % self.collections_updated,
+        return ['%s: %d' % (label, self.count(how)) for label, how, _ in self.OUTCOMES] + [
             'Downloaded: %s' % human_bytes(self.bytes),
             'API calls: %d%s' % (calls, ' (%s)' % by_method if calls else ''),
-            'Elapsed: %.1f s' % (time.monotonic() - self.started),
+            'Elapsed: %.1f s' % self.elapsed(),
         ]
+
+
+def human_minutes(seconds):
+    return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
+
+
+def human_duration(seconds):
+    if seconds < 60:
+        return '%.1f s' % seconds
+    minutes, seconds = divmod(int(seconds), 60)
+    return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
 
 
 def human_bytes(n):
@@ -297,14 +408,22 @@ class CallPacer:
     Flickr allows about 3600 calls per hour per key.  A sliding window lets a small run go
     at full speed while a big first mirror is held to the budget."""
 
-    def __init__(self, per_hour, clock=time.monotonic, sleep=time.sleep, window=3600.0):
+    def __init__(self, per_hour, clock=time.monotonic, sleep=None, window=3600.0, stop_event=None,
+                 max_pause=3600.0):
         self.per_hour = per_hour
         self.window = window
+        self.max_pause = max_pause
         self._clock = clock
-        self._sleep = sleep
+        self._stop = stop_event or threading.Event()
+        self._sleep = sleep or self._wait_unless_stopped
         self._calls = deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()
+
+    def _wait_unless_stopped(self, seconds):
+        """Every waiting thread wakes at once on Ctrl+C or SIGTERM."""
+        if self._stop.wait(seconds):
+            raise KeyboardInterrupt
 
     def acquire(self):
         while True:
@@ -321,8 +440,15 @@ class CallPacer:
             self._sleep(min(max(wait, 0.01), 60))
 
     def pause(self, seconds):
+        """Hold every call for `seconds` (a 429's Retry-After), at most max_pause.  Returns the
+        seconds of the new pause, or None when an earlier pause already covers it."""
+        seconds = min(seconds, self.max_pause)
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            until = self._clock() + seconds
+            if until <= self._paused_until:
+                return None
+            self._paused_until = until
+            return seconds
 
 
 @dataclass
@@ -346,8 +472,8 @@ def retry_wait(policy):
     def wait(retry_state):
         exc = retry_state.outcome.exception()
         retry_after = getattr(exc, 'retry_after', None)
-        if retry_after is not None:
-            return min(retry_after, 3600.0) + random.uniform(0, policy.initial_wait)
+        if retry_after is not None:   # capped: a Retry-After of hours must not stall the run silently
+            return min(retry_after, policy.max_wait) + random.uniform(0, policy.initial_wait)
         return backoff(retry_state)
     return wait
 
@@ -430,7 +556,7 @@ class FlickrClient:
                 return self._flickr().do_flickr_call(method, **params)
             except TransientError as e:
                 if e.retry_after is not None:
-                    self.pacer.pause(e.retry_after)
+                    self._pause(method, e.retry_after)
                 raise
             except flickrapi.FlickrError as e:
                 raise classify_flickr_error(method, e) from None
@@ -440,6 +566,16 @@ class FlickrClient:
             except ValueError as e:  # malformed JSON: an HTML error page, a truncated body
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
+
+    def _pause(self, method, asked):
+        """Flickr said how long to wait (HTTP 429): tell the user, and wait at most the retry cap."""
+        waiting = self.pacer.pause(asked)
+        if waiting is None:
+            return
+        until = time.strftime('%H:%M', time.localtime(time.time() + asked))
+        say = self.reporter.info if asked >= 60 else self.reporter.detail   # short waits are routine
+        say('Flickr asked us to wait %s (until %s) before %s; trying again in %s '
+                           '(Ctrl+C stops).' % (human_minutes(asked), until, method, human_duration(waiting)))
 
     def paged(self, method, container, item, per_page=PAGE_SIZE, on_total=None, **params):
         """Yield every item of a paged list, one page in memory at a time."""
@@ -490,8 +626,7 @@ def classify_flickr_error(method, error):
     if code in FLICKR_TRANSIENT_CODES:
         return TransientError(message)
     if code in FLICKR_AUTH_CODES:
-        return AuthError('Flickr refused the login (%s).  Log in again: run flickrmirrorer by hand '
-                         'with --relogin.' % first_line(error))
+        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
     if code == FLICKR_NOT_FOUND:
         return NotFoundError(message)
     if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
@@ -536,41 +671,80 @@ def token_cache_dir(args):
     return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
 
 
+TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
+
+
 def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
-    """Return a cached access token, or run the OAuth flow to get one."""
-    def new_flickr():
-        return flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', token_cache_location=token_dir)
+    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
+    token stays stored until a new one replaces it: a failed login loses nothing."""
     try:
-        flickr = new_flickr()
-        if relogin:
-            flickr.token_cache.forget()
-            flickr = new_flickr()   # the old one signs with the forgotten token
-        token = flickr.token_cache.token
-    except (OSError, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        cache = open_token_cache(api_key, token_dir)
+        token = None if relogin else cache.token
+    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
         raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    if token is None:
-        try:
-            if use_browser:
-                try:
-                    flickr.authenticate_via_browser(perms='read')
-                except flickrapi.FlickrError:  # no browser after all
-                    console_login(flickr, reporter)
-            else:
+    if token is not None:
+        return token
+    try:
+        token = oauth_flow(api_key, api_secret, reporter, use_browser)
+    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
+        raise FatalError('interrupted; not logged in, nothing was changed.', EXIT_INTERRUPTED) from None
+    try:
+        cache.token = token
+    except (OSError, sqlite3.Error) as e:
+        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    finally:
+        protect_token_database(token_dir)
+    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    return token
+
+
+def open_token_cache(api_key, token_dir):
+    """flickrapi's token database, made readable by its owner only before a token goes in.
+    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
+    if not os.path.isdir(token_dir):
+        os.makedirs(token_dir, mode=0o700)
+        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
+    os.close(os.open(os.path.join(token_dir, TOKEN_DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+    protect_token_database(token_dir)
+    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
+
+
+def protect_token_database(token_dir):
+    """The token is a password: only its owner may read the database that holds it."""
+    try:
+        os.chmod(os.path.join(token_dir, TOKEN_DB_NAME), 0o600)
+    except OSError:
+        pass
+
+
+def oauth_flow(api_key, api_secret, reporter, use_browser):
+    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
+    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
+    try:
+        if use_browser:
+            try:
+                flickr.authenticate_via_browser(perms='read')
+            except flickrapi.FlickrError:  # no browser after all
                 console_login(flickr, reporter)
-        except flickrapi.FlickrError as e:
-            raise AuthError('Login failed: %s' % first_line(e))
-        except requests.RequestException as e:
-            raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
-        token = flickr.token_cache.token
-        if token is None:
-            raise AuthError('Login failed: Flickr gave no token.')
-        reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
-    protect_token_files(token_dir)
+        else:
+            console_login(flickr, reporter)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: %s' % first_line(e))
+    except requests.RequestException as e:
+        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+    token = flickr.token_cache.token
+    if token is None:
+        raise AuthError('Login failed: Flickr gave no token.')
     return token
 
 
 def console_login(flickr, reporter):
-    flickr.get_request_token(oauth_callback='oob')
+    try:
+        flickr.get_request_token(oauth_callback='oob')
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
+                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
+                        % first_line(e).replace('do_request: ', '')) from None
     reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
     sys.stderr.write('Code: ')
     sys.stderr.flush()
@@ -578,7 +752,12 @@ def console_login(flickr, reporter):
     if not verifier:
         raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
                         '(cron jobs reuse the token it stores).')
-    flickr.get_access_token(verifier)
+    try:
+        flickr.get_access_token(verifier)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
+                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
 
 
 def browser_available():
@@ -587,18 +766,6 @@ def browser_available():
     if sys.platform in ('darwin', 'win32'):
         return True
     return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
-
-
-def protect_token_files(token_dir):
-    """The token is a password: only its owner may read it."""
-    try:
-        os.chmod(token_dir, 0o700)
-        for name in os.listdir(token_dir):
-            path = os.path.join(token_dir, name)
-            if os.path.isfile(path):
-                os.chmod(path, 0o600)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -710,20 +877,22 @@ def json_bytes(data):
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_file_if_changed(path, data):
-    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
+def write_file_if_changed(path, data, dry_run=False):
+    """Rewrite a file only when its content changes (keeps mtimes and disks quiet).  A dry run
+    only tells whether it would."""
     try:
         with open(path, 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
         pass
-    atomic_write_bytes(path, data)
+    if not dry_run:
+        atomic_write_bytes(path, data)
     return True
 
 
-def write_json_if_changed(path, data):
-    return write_file_if_changed(path, json_bytes(data))
+def write_json_if_changed(path, data, dry_run=False):
+    return write_file_if_changed(path, json_bytes(data), dry_run)
 
 
 def read_json(path):
@@ -761,15 +930,16 @@ PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
 
 
 def scan_photostream(photostream_dir, find_orphans=False):
-    """(photo id -> media file name, ids whose .metadata has lost its media file), from one
-    scandir of photostream/ and no file reads.  Orphans are looked for only on request
-    (--verify reports them): the set costs memory on a big mirror."""
+    """(photo id -> media file name, photo id -> .metadata file that has lost its media file),
+    from one scandir of photostream/ and no file reads.  Orphans are looked for only on
+    request (--verify reports them, --delete-unknown removes them): they cost memory on a big
+    mirror."""
     files = {}
-    metadata_ids = set()
+    metadata_names = {}
     try:
         entries = os.scandir(photostream_dir)
     except FileNotFoundError:
-        return files, set()
+        return files, {}
     with entries:
         for entry in entries:
             name = entry.name
@@ -779,10 +949,10 @@ def scan_photostream(photostream_dir, find_orphans=False):
                 continue
             if is_metadata:
                 if find_orphans:
-                    metadata_ids.add(match.group(1))
+                    metadata_names[match.group(1)] = name
             else:
                 files[match.group(1)] = name
-    return files, metadata_ids - set(files)
+    return files, {pid: name for pid, name in metadata_names.items() if pid not in files}
 
 
 def metadata_path_for(photostream_dir, filename):
@@ -809,9 +979,28 @@ class StoredPhoto:
             return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
                        legacy=True)
         listing = data.get('listing') or {}
+        if not well_typed(data):   # hand-edited or from another tool: fetch it all again
+            return None
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
                    listing=listing, info=data.get('photo'), comments=data.get('comments'),
                    file=data.get('file'))
+
+
+# The fields a .metadata file must have, and their types; None is allowed for each.
+METADATA_FIELD_TYPES = {'listing': dict, 'photo': dict, 'comments': list, 'file': dict}
+FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str}
+
+
+def well_typed(data):
+    """Is this valid JSON of the shape we write?  Anything else counts as unreadable."""
+    if any(data.get(key) is not None and not isinstance(data[key], kind)
+           for key, kind in METADATA_FIELD_TYPES.items()):
+        return False
+    if not all(isinstance(c, dict) for c in data.get('comments') or []):
+        return False
+    file_info = data.get('file') or {}
+    return all(file_info.get(key) is None or isinstance(file_info[key], kind)
+               for key, kind in FILE_FIELD_TYPES.items())
 
 
 # ---------------------------------------------------------------------------
@@ -1032,6 +1221,7 @@ class PhotoMirror:
         if task.verify and filename and not task.need_file and not self._intact(task):
             task.need_file = task.need_info = True   # repair: fetch it again
         url = self._original_url(task) if task.need_file else None
+        downloaded = None
         if url:
             is_video = record.get('media') == 'video'
             name, size, digest = self.downloader.fetch(
@@ -1040,8 +1230,8 @@ class PhotoMirror:
             if filename and filename != name:   # e.g. a legacy '.mov' for what is now '.mp4'
                 try_unlink(os.path.join(self.dir, filename))
                 try_unlink(metadata_path_for(self.dir, filename))
-            self._count(new=0 if filename else 1, updated=1 if filename else 0, bytes=size)
-            self.reporter.detail('%s %s (%s)' % ('Updated' if filename else 'Downloaded', name, human_bytes(size)))
+            self._count(bytes=size)
+            downloaded = 'Updated' if filename else 'Downloaded'
             filename = name
             file_info = {'name': name, 'size': size, 'sha256': digest}
         elif file_info is None or file_info.get('name') != filename:
@@ -1056,9 +1246,30 @@ class PhotoMirror:
         set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
         metadata = build_photo_metadata(record, info, comments, file_info)
         changed = write_json_if_changed(metadata_path_for(self.dir, filename), metadata)
-        if changed and not task.need_file:
+        # Counted only now that the photo is complete: an item is new or failed, never both.
+        if downloaded:
+            is_video = record.get('media') == 'video'
+            new = downloaded == 'Downloaded'
+            self._count(new=int(new), new_videos=int(new and is_video), updated=int(not new))
+            self.reporter.detail('%s %s (%s)' % (downloaded, filename, human_bytes(file_info['size'])))
+        elif changed:
             self._count(metadata_updated=1)
         return filename
+
+
+def file_is_damaged(photostream_dir, task):
+    """--verify --dry-run: does the file no longer hash to what was recorded?"""
+    recorded = task.stored.file if task.stored else None
+    if not recorded or recorded.get('name') != task.filename:
+        return False
+    actual = describe_file(os.path.join(photostream_dir, task.filename))
+    return (actual['size'], actual['sha256']) != (recorded.get('size'), recorded.get('sha256'))
+
+
+def predicted_video_name(photo_id, url):
+    """What video_file_name will most likely call the download, from its address alone."""
+    ext = os.path.splitext(requests.utils.urlparse(url).path)[1].lstrip('.').lower()
+    return '%s.%s' % (photo_id, ext if re.match(r'^[a-z0-9]{2,5}$', ext) else 'mp4')
 
 
 def describe_file(path):
@@ -1111,9 +1322,14 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name):
-    """Rename an item's directory when its title changed; create it when new."""
+def place_dir(parent, existing_name, wanted_name, dry_run=False):
+    """Rename an item's directory when its title changed; create it when new.  Returns its
+    path (in a dry run: where its content is now); None when a symlink is in the way."""
     wanted = os.path.join(parent, wanted_name)
+    if os.path.islink(wanted):
+        return None
+    if dry_run:
+        return os.path.join(parent, existing_name or wanted_name)
     if existing_name and existing_name != wanted_name:
         if os.path.lexists(wanted):
             remove_our_dir(wanted)
@@ -1122,16 +1338,19 @@ def place_dir(parent, existing_name, wanted_name):
     return wanted
 
 
-def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,)):
+def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), dry_run=False):
     """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
     links go; files and directories we did not make stay (and are reported).  Returns
-    True when anything changed."""
+    True when anything changed (in a dry run: would change)."""
+    if dry_run and not os.path.isdir(directory):
+        return bool(wanted)
     changed = False
     for entry in list(os.scandir(directory)):
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            os.unlink(entry.path)
+            if not dry_run:
+                os.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
             reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
@@ -1140,13 +1359,19 @@ def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,)):
         if os.path.lexists(path) and not os.path.islink(path):
             reporter.warning('%s is in the way of a link; left it alone' % path)
             continue
-        changed |= atomic_symlink(target, path)
+        if dry_run:
+            changed |= not (os.path.islink(path) and os.readlink(path) == target)
+        else:
+            changed |= atomic_symlink(target, path)
     return changed
 
 
 def remove_our_dir(path):
     """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
-    Anything else in it is kept, and so is the directory then."""
+    Anything else in it is kept, and so is the directory then.  A symlink to a directory is
+    never followed: what it points to is not ours."""
+    if os.path.islink(path):
+        return False
     for entry in list(os.scandir(path)):
         if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
             os.unlink(entry.path)
@@ -1167,16 +1392,40 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings."""
+    """Builds Albums/, 'Not in any album/' and Collections/ from the listings.  A dry run goes
+    through the same steps, counting and naming what would change, writing nothing."""
 
-    def __init__(self, dest, client, stats, reporter):
+    def __init__(self, dest, client, stats, reporter, dry_run=False):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
+        self.dry_run = dry_run
         self.album_dir_names = {}   # album id -> directory name under Albums/
+
+    def _tell(self, did, would, what):
+        """-v names every change; a dry run names every change it would make."""
+        if self.dry_run:
+            self.reporter.info('would %s %s' % (would, what))
+        else:
+            self.reporter.detail('%s %s' % (did, what))
+
+    def _own_dir(self, path):
+        """Create a directory the mirror owns.  A symlink in its place may lead out of the
+        mirror: never write or delete through it; warn, leave it, go on (exit status 1)."""
+        if os.path.islink(path):
+            self._left_alone(path)
+            return False
+        if not self.dry_run:
+            os.makedirs(path, exist_ok=True)
+        return True
+
+    def _left_alone(self, path):
+        self.stats.dirs_left_alone += 1
+        self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
+                              "it.  Left it alone: move it away to let the mirror rebuild it." % path)
 
     # -- albums --
     def list_albums(self):
@@ -1199,64 +1448,61 @@ class TreeBuilder:
         return result
 
     def build_albums(self, albums, files):
-        os.makedirs(self.albums_dir, exist_ok=True)
+        if not self._own_dir(self.albums_dir):
+            return
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         for album, photo_ids in albums:
             title = text_of(album.get('title'))
             name = safe_name(title, album['id'])
-            path = place_dir(self.albums_dir, existing.pop(album['id'], None), name)
             self.album_dir_names[album['id']] = name
+            old_name = existing.pop(album['id'], None)
+            path = place_dir(self.albums_dir, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(self.albums_dir, name))
+                continue
             wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
                       for link, target in album_link_names(photo_ids, files)}
-            changed = sync_links(path, wanted, self.reporter)
+            changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.albums_new += 1
+                self._tell('Created album', 'create album', name)
+            elif changed or old_name != name:
                 self.stats.albums_updated += 1
-                self.reporter.detail('Updated album %s' % name)
+                self._tell('Updated album', 'update album', name)
         for stale in existing.values():   # deleted on Flickr
-            self.reporter.detail('Removing album %s (no longer on Flickr)' % stale)
-            if not remove_our_dir(os.path.join(self.albums_dir, stale)):
+            self.stats.albums_deleted += 1
+            self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
-
-    def report_album_changes(self, albums, files):
-        """--dry-run: name the albums whose directory would change."""
-        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
-        for album, photo_ids in albums:
-            name = safe_name(text_of(album.get('title')), album['id'])
-            path = os.path.join(self.albums_dir, name)
-            wanted = {link for link, _ in album_link_names(photo_ids, files)}
-            current = set(os.listdir(path)) - {DIR_METADATA_NAME} if existing.get(album['id']) == name else None
-            if current != wanted:
-                self.stats.albums_updated += 1
-                self.reporter.info('would update album %s' % name)
-        for stale_id, stale in existing.items():
-            if stale_id not in {album['id'] for album, _ in albums}:
-                self.reporter.info('would remove album %s' % stale)
 
     def build_not_in_album(self, photostream_ids, albums, files):
         in_albums = set()
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
         path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
-        os.makedirs(path, exist_ok=True)
+        if not self._own_dir(path):
+            return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.reporter, keep=())
+        sync_links(path, wanted, self.reporter, keep=(), dry_run=self.dry_run)
 
     # -- collections --
     def build_collections(self, tree):
-        os.makedirs(self.collections_dir, exist_ok=True)
-        self._build_collection_level(self.collections_dir, tree, depth=1)
+        if self._own_dir(self.collections_dir):
+            self._build_collection_level(self.collections_dir, tree, depth=1)
 
     def _build_collection_level(self, parent, collections, depth):
         existing = dirs_by_id(parent, COLLECTION_NAME_RE)
-        wanted_names = set()
         for collection in collections:
             name = safe_name(text_of(collection.get('title')), collection['id'])
-            wanted_names.add(name)
-            path = place_dir(parent, existing.pop(collection['id'], None), name)
+            old_name = existing.pop(collection['id'], None)
+            path = place_dir(parent, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(parent, name))
+                continue
             children = []
             links = {}
             for album in collection.get('set') or []:
@@ -1265,16 +1511,21 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.reporter)
+            changed = sync_links(path, links, self.reporter, dry_run=self.dry_run)
             self._build_collection_level(path, collection.get('collection') or [], depth + 1)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.collections_new += 1
+                self._tell('Created collection', 'create collection', name)
+            elif changed or old_name != name:
                 self.stats.collections_updated += 1
-                self.reporter.detail('Updated collection %s' % name)
+                self._tell('Updated collection', 'update collection', name)
         for stale in existing.values():
-            if not remove_our_dir(os.path.join(parent, stale)):
+            self.stats.collections_deleted += 1
+            self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(parent, stale))
 
@@ -1284,6 +1535,8 @@ def stored_album_order(stored, album):
     if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
         return None
     old = stored.get('photoset') or stored   # the original flickrmirrorer stored the record itself
+    if not isinstance(old, dict):
+        return None
     if str(old.get('date_update')) != str(album.get('date_update')):
         return None
     count = to_int(album.get('photos')) + to_int(album.get('videos'))
@@ -1915,24 +2168,23 @@ class Mirror:
         return [p.id for p in self.photostream]
 
     def run(self):
-        local_files, orphaned_metadata = scan_photostream(self.photostream_dir, find_orphans=self.args.verify)
+        find_orphans = self.args.verify or self.args.delete_unknown
+        local_files, orphaned_metadata = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
         self.mirror_photostream(local_files, orphaned_metadata)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.dry_run)
         albums = builder.list_albums()
         tree = self.client.collection_tree()
-        if self.dry_run:
-            builder.report_album_changes(albums, self.files)
-            self.tidy_photostream(local_files)
-            return
         builder.build_albums(albums, self.files)
         builder.build_not_in_album(self.photostream_ids, albums, self.files)
         builder.build_collections(tree)
         self.tidy_photostream(local_files)
-        self.write_photostream_order()
-        if not self.args.no_html:
-            self.write_html(albums, tree)
+        self.tidy_orphaned_metadata(orphaned_metadata)
+        if not self.dry_run:
+            self.write_photostream_order()
+            if not self.args.no_html:
+                self.write_html(albums, tree)
         self.report_unavailable_videos()
         self.report_verification()
 
@@ -2002,13 +2254,36 @@ class Mirror:
         return task
 
     def report_planned(self, task):
-        """--dry-run: say what the run would do for this photo."""
-        name = task.filename or 'photo %s' % task.photo_id
+        """--dry-run: say what the run would do for this photo, and count it as the run would
+        (the photo's future file name too, so that albums are predicted like the run builds them)."""
+        is_video = task.record.get('media') == 'video'
+        name = task.filename or '%s %s' % ('video' if is_video else 'photo', task.photo_id)
+        if task.verify and task.filename and not task.need_file:
+            self.stats.verified += 1
+            if file_is_damaged(self.photostream_dir, task):
+                self.stats.damaged += 1
+                self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
         if task.need_file:
-            self.stats.new += 0 if task.filename else 1
-            self.stats.updated += 1 if task.filename else 0
-            self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
-        elif task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
+            try:
+                url = original_url(self.client, task)
+            except VideoUnavailable:
+                if not task.filename:   # (a file downloaded by hand is kept)
+                    self.unavailable_videos.append(photo_page_url(task.record))
+                    self.stats.unavailable_videos += 1
+                    return
+                url = None
+            except ItemError as e:
+                self._item_failed(task.photo_id, str(e))
+                return
+            if url:
+                self.files[task.photo_id] = (predicted_video_name(task.photo_id, url) if is_video
+                                             else photo_file_name(task.photo_id, task.record))
+                self.stats.new += 0 if task.filename else 1
+                self.stats.new_videos += 1 if is_video and not task.filename else 0
+                self.stats.updated += 1 if task.filename else 0
+                self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
+                return
+        if task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
             self.stats.metadata_updated += 1
             self.reporter.info('would update the metadata of %s' % name)
 
@@ -2026,6 +2301,7 @@ class Mirror:
             self.errors_in_a_row = 0
         except VideoUnavailable:
             self.unavailable_videos.append(photo_page_url(task.record))
+            self.stats.unavailable_videos += 1
         except (ItemError, TransientError) as e:
             self._item_failed(photo_id, str(e))
         except OSError as e:
@@ -2056,18 +2332,39 @@ class Mirror:
         if self.dry_run or len(gone) > limit and not self.args.force:
             for pid in gone:
                 self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
-        if self.dry_run:
+        refuse = ('Refusing to delete %d of %d local photos (more than %d) in one run; check the list '
+                  'above and run again with --force if it is right.' % (len(gone), len(local_files), limit))
+        if self.dry_run:   # predict the real run: it would refuse (exit status 1), or delete these
+            if len(gone) > limit and not self.args.force:
+                self.stats.stopped += 1
+                self.reporter.error('the run would stop here: ' + refuse)
+            else:
+                self.stats.deleted += len(gone)
             return
         if len(gone) > limit and not self.args.force:
-            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check '
-                             'the list above and run again with --force if it is right.'
-                             % (len(gone), len(local_files), limit))
+            raise FatalError(refuse)
         for pid in gone:
             name = local_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
-            self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
+            self.reporter.info('Deleted %s (no longer on Flickr)' % os.path.join(PHOTOSTREAM_DIR, name))
+
+    def tidy_orphaned_metadata(self, orphaned_metadata):
+        """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
+        run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
+        listed = {p.id for p in self.photostream}
+        names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
+        for name in names:
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            if self.args.delete_unknown and not self.dry_run:
+                try_unlink(os.path.join(self.photostream_dir, name))
+                self.reporter.info('Deleted %s (its photo is gone from Flickr and from the mirror)' % path)
+            elif self.args.delete_unknown:
+                self.reporter.prompt('would delete: %s' % path)
+            else:
+                self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
+                                      '--delete-unknown removes it' % path)
 
     # -- order and the browsable view --
     def write_photostream_order(self):
@@ -2102,6 +2399,11 @@ class Mirror:
 
     def report_verification(self):
         if not self.args.verify:
+            return
+        if self.dry_run:   # nothing is repaired: what is broken stays broken (exit status 1)
+            self.stats.unrepaired = self.stats.damaged + self.stats.missing
+            self.reporter.info('Verified %d files: %d damaged, %d missing; nothing repaired (dry run).' % (
+                self.stats.verified, self.stats.damaged, self.stats.missing))
             return
         broken = self.stats.damaged + self.stats.missing
         unrepaired = len(self.failed)
@@ -2143,9 +2445,18 @@ def positive_int(value):
     return number
 
 
+def seconds(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number of seconds' % value)
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError('%r must be a finite number of seconds, 0 or more' % value)
+    return number
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog='flickrmirrorer.py',
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',
@@ -2176,7 +2487,7 @@ def build_parser():
     parser.add_argument('--retries', type=positive_int, default=RetryPolicy.attempts,
                         help='attempts per request before an item counts as failed (default %d)'
                              % RetryPolicy.attempts)
-    parser.add_argument('--retry-wait', type=float, default=RetryPolicy.initial_wait, metavar='SECONDS',
+    parser.add_argument('--retry-wait', type=seconds, default=RetryPolicy.initial_wait, metavar='SECONDS',
                         help='first wait before a retry, doubled each time (default %g)' % RetryPolicy.initial_wait)
     parser.add_argument('--api-key', help='Flickr API key (or FLICKR_API_KEY, or the config file)')
     parser.add_argument('--api-secret', help='Flickr API secret (or FLICKR_API_SECRET)')
@@ -2195,9 +2506,20 @@ def run(args, reporter, stats, stop_event):
     api_key, api_secret = find_api_credentials(args, os.environ)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
+    if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
+        raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+    # Log in before touching the destination: a failed first login leaves nothing behind.
+    token = login(api_key, api_secret, token_cache_dir(args), reporter,
+                  use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
+    policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
+    pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event, max_pause=policy.max_wait)
+    client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter)
+    try:
+        user = client.test_login()
+    except TransientError as e:
+        raise FatalError('Cannot reach Flickr: %s' % e)
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     if args.dry_run:   # reads only: no directory, no lock, no clean-up
-        if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
-            raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
         lock = None
     else:
         prepare_destination(args.destination)
@@ -2205,23 +2527,21 @@ def run(args, reporter, stats, stop_event):
     try:
         if lock is not None:
             remove_leftover_temp_files(args.destination)
-        token = login(api_key, api_secret, token_cache_dir(args), reporter,
-                      use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
-        policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        client = FlickrClient(api_key, api_secret, token, CallPacer(args.max_calls_per_hour),
-                              stats, policy, reporter)
-        try:
-            user = client.test_login()
-        except TransientError as e:
-            raise FatalError('Cannot reach Flickr: %s' % e)
-        reporter.info('Mirroring the Flickr account of %s into %s' % (text_of(user.get('username')), args.destination))
+        # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
+                                                                       args.destination))
         mirror = Mirror(args, client, stats, reporter, stop_event)
         try:
             mirror.run()
         except TransientError as e:
             raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
                              'mirror resumes where it stopped.' % first_line(e))
-        return EXIT_PARTIAL if mirror.failed or mirror.unavailable_videos else EXIT_OK
+        reporter.info('%s: %s' % ('Dry run, nothing changed; the run would do' if args.dry_run else 'Done',
+                                  stats.summary()))
+        return stats.exit_status()
     finally:
         if lock is not None:
             os.close(lock)
@@ -2260,6 +2580,8 @@ def main(argv=None):
     except ItemError as e:
         reporter.error('Flickr refused a listing: %s' % first_line(e))
         status = EXIT_PARTIAL
+    if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
+        stats.stopped += 1
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

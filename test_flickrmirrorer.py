@@ -57,6 +57,8 @@ def plain_fake():
 def store_token(server, token_dir):
     """Put an access token in flickrapi's own token cache, as a login would."""
     token, secret = server.issue_token(perms='read')
+    os.makedirs(token_dir, mode=0o700, exist_ok=True)   # private, as flickrmirrorer makes it
+    os.chmod(token_dir, 0o700)
     cache = flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir))
     cache.token = flickrapi.auth.FlickrAccessToken(token, secret, 'read', 'Fake User',
                                                    server.username, server.user_nsid)
@@ -301,7 +303,9 @@ def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest, '--statistics')
     assert_ok(result, expected_status(fake))
     assert_tree_complete(fake, dest)
-    assert 'New photos / videos: %d' % sum(downloadable(p) for p in fake.account.photos.values()) in result.stdout
+    for media in ('photo', 'video'):
+        assert 'New %ss: %d' % (media, sum(downloadable(p) for p in fake.account.photos.values()
+                                          if p.media == media)) in result.stdout
     # no temporary file survives a run
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -1297,7 +1301,7 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
-    assert 'New photos / videos:' in out and 'API calls:' in out
+    assert 'New photos:' in out and 'API calls:' in out
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 

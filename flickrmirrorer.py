@@ -1231,7 +1231,8 @@ class PhotoMirror:
                 try_unlink(os.path.join(self.dir, filename))
                 try_unlink(metadata_path_for(self.dir, filename))
             self._count(bytes=size)
-            downloaded = 'Updated' if filename else 'Downloaded'
+            # a file without its metadata was never complete (a failed or killed run): new
+            downloaded = 'Updated' if filename and task.stored else 'Downloaded'
             filename = name
             file_info = {'name': name, 'size': size, 'sha256': digest}
         elif file_info is None or file_info.get('name') != filename:
@@ -2278,10 +2279,11 @@ class Mirror:
             if url:
                 self.files[task.photo_id] = (predicted_video_name(task.photo_id, url) if is_video
                                              else photo_file_name(task.photo_id, task.record))
-                self.stats.new += 0 if task.filename else 1
-                self.stats.new_videos += 1 if is_video and not task.filename else 0
-                self.stats.updated += 1 if task.filename else 0
-                self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
+                replaced = bool(task.filename and task.stored)   # counted as PhotoMirror.run counts
+                self.stats.new += 0 if replaced else 1
+                self.stats.new_videos += 1 if is_video and not replaced else 0
+                self.stats.updated += 1 if replaced else 0
+                self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
                 return
         if task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
             self.stats.metadata_updated += 1

@@ -17,10 +17,15 @@ The pipeline, one section of this file per stage, in data-flow order:
   6. tidy       delete what is gone from Flickr (only with --delete-unknown, only after a
                 complete listing, capped); drop stale album and collection directories;
                 write photostream.json (the order) and the browsable HTML view
-  7. report     statistics; exit status 0 all mirrored, 1 some items failed,
-                2 usage / configuration / login error, 130 interrupted
+  7. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
+                makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
+                items failed, 2 usage / configuration / login error, 130 interrupted
 
---dry-run stops after the plan; --verify adds a re-hash of every file to it.
+--dry-run plans, then goes through the tree builder and the tidying without writing,
+counting as the real run counts; --verify adds a re-hash of every file (a dry run repairs
+nothing).  Nothing is ever written or deleted through a symlink where the mirror expects
+a directory of its own (Albums, Collections, 'Not in any album', album and collection
+directories).
 
 Output tree:
 
@@ -2473,7 +2478,7 @@ def build_parser():
                         help='read Flickr and print what would be downloaded, updated and deleted; change nothing')
     parser.add_argument('--verify', action='store_true',
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
-                             'download damaged or missing files again')
+                             'download damaged or missing files again (with --dry-run: report them only)')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
@@ -2490,7 +2495,8 @@ def build_parser():
                         help='attempts per request before an item counts as failed (default %d)'
                              % RetryPolicy.attempts)
     parser.add_argument('--retry-wait', type=seconds, default=RetryPolicy.initial_wait, metavar='SECONDS',
-                        help='first wait before a retry, doubled each time (default %g)' % RetryPolicy.initial_wait)
+                        help='first wait before a retry, doubled each time, at most %d s (default %g)'
+                             % (RetryPolicy.max_wait, RetryPolicy.initial_wait))
     parser.add_argument('--api-key', help='Flickr API key (or FLICKR_API_KEY, or the config file)')
     parser.add_argument('--api-secret', help='Flickr API secret (or FLICKR_API_SECRET)')
     parser.add_argument('--config', metavar='FILE', help='config file (default %s)' % default_config_path())
@@ -2498,7 +2504,8 @@ def build_parser():
                         help='where the login token is kept (default ~/.flickr)')
     parser.add_argument('--no-browser', action='store_true',
                         help='log in by copying a code instead of opening a web browser')
-    parser.add_argument('--relogin', action='store_true', help='forget the stored login and log in again')
+    parser.add_argument('--relogin', action='store_true',
+                        help='log in again; the stored login is replaced once the new one is stored')
     return parser
 
 

@@ -60,7 +60,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -95,6 +95,9 @@ DIR_METADATA_NAME = 'metadata'
 TMP_PREFIX = '.flickrmirrorer-tmp-'
 LOCK_NAME = '.flickrmirrorer.lock'
 METADATA_FORMAT = 1
+# A photo's .metadata: format 2 records the enrichment ('enriched': its lastupdate) and
+# whether the file is the original.
+PHOTO_METADATA_FORMAT = 2
 
 MAX_NAME_BYTES = 255
 DOWNLOAD_CHUNK = 1 << 20
@@ -128,7 +131,10 @@ AUTH_ERROR_ADVICE = {
         'with --relogin.',
 }
 AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
-FLICKR_TRANSIENT_CODES = (0, 105, 106)
+# 201 is "Sorry, the Flickr API service is not currently available." (HTTP 200); 105 and
+# 106 say much the same.  Like a 429, they pause every worker for a moment.
+FLICKR_TRANSIENT_CODES = (0, 105, 106, 201)
+SERVICE_UNAVAILABLE_RE = re.compile(r'not currently available|service unavailable|temporarily unavailable', re.I)
 TRANSIENT_HTTP_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -150,11 +156,13 @@ class AuthError(FatalError):
 
 
 class TransientError(Exception):
-    """Worth retrying: the network, a 5xx, a 429, or Flickr's "service unavailable"."""
+    """Worth retrying: the network, a 5xx, a 429, or Flickr's "service unavailable".
+    `pause_all`: the service as a whole is unwell, so every worker should hold back."""
 
-    def __init__(self, message, retry_after=None):
+    def __init__(self, message, retry_after=None, pause_all=False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.pause_all = pause_all or retry_after is not None
 
 
 class ItemError(Exception):
@@ -165,8 +173,9 @@ class NotFoundError(ItemError):
     pass
 
 
-class VideoUnavailable(ItemError):
-    """Flickr offers no downloadable original of this video."""
+class OriginalRefused(Exception):
+    """Flickr lists an original but will not hand it to an API client (video originals: a 404
+    or a sign-in page).  Not a failure: the best version it does give is kept instead."""
 
 
 # ---------------------------------------------------------------------------
@@ -259,12 +268,16 @@ def configure_endpoints(base):
 class Stats:
     new: int = 0                 # photos and videos, new_videos of them videos
     new_videos: int = 0
-    updated: int = 0             # files replaced on Flickr
+    updated: int = 0             # files replaced
     metadata_updated: int = 0
+    enriched: int = 0
+    originals_recovered: int = 0
+    not_original: int = 0        # items kept as another version than the original
     deleted: int = 0
     skipped: int = 0
-    failed: int = 0
-    unavailable_videos: int = 0
+    failed: int = 0              # files that could not be mirrored
+    metadata_failed: int = 0     # files mirrored whose getInfo / comments could not be read
+    listing_incomplete: int = 0
     dirs_left_alone: int = 0
     unrepaired: int = 0
     stopped: int = 0
@@ -289,6 +302,9 @@ class Stats:
         ('New videos', 'new_videos', False),
         ('Updated photos / videos', 'updated', False),
         ('Updated metadata', 'metadata_updated', False),
+        ('Enriched metadata (photos.getInfo)', 'enriched', False),
+        ('Originals that replaced a kept version', 'originals_recovered', False),
+        ('Kept as another version than the original', 'not_original', False),
         ('Deleted photos / videos', 'deleted', False),
         ('Skipped (ignored media type)', 'skipped', False),
         ('New albums', 'albums_new', False),
@@ -298,7 +314,8 @@ class Stats:
         ('Updated collections', 'collections_updated', False),
         ('Removed collections', 'collections_deleted', False),
         ('Failed (tried again next run)', 'failed', True),
-        ('Videos to download by hand', 'unavailable_videos', True),
+        ('Metadata not read (tried again next run)', 'metadata_failed', True),
+        ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
@@ -321,7 +338,13 @@ class Stats:
         """The end-of-run line."""
         return '%d new, %d updated, %d deleted, %d failed, %s downloaded in %s.' % (
             self.new, self.updated + self.metadata_updated, self.deleted, self.failures(),
-            human_bytes(self.bytes), human_duration(self.elapsed()))
+            human_bytes(self.bytes), human_elapsed(self.elapsed()))
+
+    def calls_by_stage(self):
+        stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
+        for method, n in self.api_calls.items():
+            stages[STAGE_OF_METHOD.get(method, 'listing')] += n
+        return list(stages.items())
 
     def lines(self):
         calls = sum(self.api_calls.values())
@@ -330,15 +353,22 @@ class Stats:
         return ['%s: %d' % (label, self.count(how)) for label, how, _ in self.OUTCOMES] + [
             'Downloaded: %s' % human_bytes(self.bytes),
             'API calls: %d%s' % (calls, ' (%s)' % by_method if calls else ''),
+            'API calls by stage: %s' % ', '.join('%s %d' % (stage, n) for stage, n in self.calls_by_stage()),
             'Elapsed: %.1f s' % self.elapsed(),
         ]
+
+
+# Which stage a Flickr method's calls belong to (for --statistics): the files stage asks
+# getSizes for videos only; enrichment reads getInfo and comments; the rest is listing.
+STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': 'metadata',
+                   'flickr.photos.comments.getList': 'metadata'}
 
 
 def human_minutes(seconds):
     return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
 
 
-def human_duration(seconds):
+def human_elapsed(seconds):
     if seconds < 60:
         return '%.1f s' % seconds
     minutes, seconds = divmod(int(seconds), 60)
@@ -370,13 +400,13 @@ class Reporter:
                 stream.write(message + '\n')
                 stream.flush()
 
-    def progress_bar(self, description):
+    def progress_bar(self, description, total=None):
         """A tqdm bar on a terminal (count, rate, ETA); None under -q or when not a terminal,
         so that cron mail stays clean."""
         if not self.show_progress:
             return None
-        self._bar = tqdm.tqdm(desc=description, unit=' photos', file=sys.stdout, dynamic_ncols=True,
-                              leave=False)
+        self._bar = tqdm.tqdm(desc=description, total=total, unit=' photos', file=sys.stdout,
+                              dynamic_ncols=True, leave=False)
         return self._bar
 
     def close_progress(self):
@@ -407,22 +437,65 @@ class Reporter:
 # Pacing and retries: stay under Flickr's hourly budget, ride out transient failures
 # ---------------------------------------------------------------------------
 
-class CallPacer:
-    """At most `per_hour` API calls in any sliding hour; a 429 pauses everybody.
+MAX_RETRY_WAIT = 120.0   # the longest wait before a retry, whatever Flickr's Retry-After says
 
-    Flickr allows about 3600 calls per hour per key.  A sliding window lets a small run go
-    at full speed while a big first mirror is held to the budget."""
 
-    def __init__(self, per_hour, clock=time.monotonic, sleep=None, window=3600.0, stop_event=None,
-                 max_pause=3600.0):
-        self.per_hour = per_hour
-        self.window = window
+def announce_pause(reporter, what, asked, waiting):
+    """Say how long Flickr asked us to wait; short waits are routine (-v only)."""
+    if waiting is None:
+        return
+    until = time.strftime('%H:%M', time.localtime(time.time() + asked))
+    say = reporter.info if asked >= 60 else reporter.detail
+    say('Flickr asked us to wait %s (until %s) before %s; trying again in %s (Ctrl+C stops).'
+        % (human_minutes(asked), until, what, human_minutes(waiting)))
+
+
+class PauseGate:
+    """Everybody waits while Flickr asked us to: a 429 (or a 201 / 503) pauses every worker
+    that talks to the same service, not only the one that was told."""
+
+    def __init__(self, clock=time.monotonic, max_pause=MAX_RETRY_WAIT):
+        self._clock = clock
         self.max_pause = max_pause
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds):
+        """Hold everybody for `seconds`, at most max_pause: a Retry-After of an hour must not
+        stall the run silently.  Returns the seconds of the new pause, or None when an
+        earlier pause already covers it (so that it is announced once)."""
+        seconds = min(seconds, self.max_pause)
+        with self._lock:
+            until = self._clock() + seconds
+            if until <= self._until:
+                return None
+            self._until = until
+            return seconds
+
+    def remaining(self):
+        with self._lock:
+            return self._until - self._clock()
+
+
+class CallPacer:
+    """A token bucket: `per_hour` API calls an hour at the most, spent evenly.
+
+    Flickr allows about 3600 calls per hour per key.  A sliding window would let a big
+    run spend the hour's budget in its first minutes and then stall for fifty; a bucket
+    refilled at an even rate, with a small burst for the listing, keeps enrichment going
+    steadily.  The refill rate leaves room for the burst, so any hour holds at most
+    `per_hour` calls.  A 429 pauses everybody (the gate)."""
+
+    def __init__(self, per_hour, burst=None, clock=time.monotonic, sleep=None, stop_event=None):
+        self.per_hour = per_hour
+        self.burst = burst if burst is not None else max(1, min(50, per_hour // 60))
+        self.rate = max(per_hour - self.burst, 1) / 3600.0   # tokens per second
         self._clock = clock
         self._stop = stop_event or threading.Event()
         self._sleep = sleep or self._wait_unless_stopped
-        self._calls = deque()
-        self._paused_until = 0.0
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self.gate = PauseGate(clock)
         self._lock = threading.Lock()
 
     def _wait_unless_stopped(self, seconds):
@@ -432,35 +505,32 @@ class CallPacer:
 
     def acquire(self):
         while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and self._calls[0] <= now - self.window:
-                    self._calls.popleft()
-                wait = self._paused_until - now
-                if wait <= 0 and len(self._calls) < self.per_hour:
-                    self._calls.append(now)
-                    return
-                if wait <= 0:
-                    wait = self._calls[0] + self.window - now
-            self._sleep(min(max(wait, 0.01), 60))
+            wait = self.gate.remaining()
+            if wait <= 0:
+                with self._lock:
+                    now = self._clock()
+                    self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                    self._last = now
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        return
+                    wait = (1 - self._tokens) / self.rate
+            self._sleep(min(max(wait, 0.001), 60))
 
     def pause(self, seconds):
-        """Hold every call for `seconds` (a 429's Retry-After), at most max_pause.  Returns the
-        seconds of the new pause, or None when an earlier pause already covers it."""
-        seconds = min(seconds, self.max_pause)
-        with self._lock:
-            until = self._clock() + seconds
-            if until <= self._paused_until:
-                return None
-            self._paused_until = until
-            return seconds
+        """Hold every call for `seconds` (a 429's Retry-After); see PauseGate.pause."""
+        return self.gate.pause(seconds)
+
+    def seconds_for(self, calls):
+        """How long `calls` more calls take at this budget (for an honest ETA)."""
+        return max(0.0, calls - self._tokens) / self.rate
 
 
 @dataclass
 class RetryPolicy:
     attempts: int = 6
     initial_wait: float = 1.0
-    max_wait: float = 120.0
+    max_wait: float = MAX_RETRY_WAIT
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def sleep(self, seconds):
@@ -560,11 +630,13 @@ class FlickrClient:
             try:
                 return self._flickr().do_flickr_call(method, **params)
             except TransientError as e:
-                if e.retry_after is not None:
-                    self._pause(method, e.retry_after)
+                self._pause_everybody(e, method)
                 raise
             except flickrapi.FlickrError as e:
-                raise classify_flickr_error(method, e) from None
+                error = classify_flickr_error(method, e)
+                if isinstance(error, TransientError):
+                    self._pause_everybody(error, method)
+                raise error from None
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as e:
                 raise TransientError('%s: network error: %s' % (method, first_line(e))) from None
@@ -572,37 +644,53 @@ class FlickrClient:
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
 
-    def _pause(self, method, asked):
-        """Flickr said how long to wait (HTTP 429): tell the user, and wait at most the retry cap."""
-        waiting = self.pacer.pause(asked)
-        if waiting is None:
-            return
-        until = time.strftime('%H:%M', time.localtime(time.time() + asked))
-        say = self.reporter.info if asked >= 60 else self.reporter.detail   # short waits are routine
-        say('Flickr asked us to wait %s (until %s) before %s; trying again in %s '
-                           '(Ctrl+C stops).' % (human_minutes(asked), until, method, human_duration(waiting)))
+    def _pause_everybody(self, error, method):
+        if error.pause_all:
+            asked = error.retry_after if error.retry_after is not None else self.policy.initial_wait
+            announce_pause(self.reporter, 'calling ' + method, asked, self.pacer.pause(asked))
 
-    def paged(self, method, container, item, per_page=PAGE_SIZE, on_total=None, **params):
-        """Yield every item of a paged list, one page in memory at a time."""
+    def paged(self, method, container, item, check, per_page=PAGE_SIZE, on_total=None, **params):
+        """Yield every item of a paged list, one page in memory at a time.
+
+        Flickr sometimes answers a page that is not the last with fewer items than
+        per_page while `total` stays right: such a page is asked for again (a few times,
+        with backoff).  `check` (a ListingCheck) learns the total and the pages that never
+        healed, so that the caller can tell a complete listing from an incomplete one."""
         page = 1
         while True:
-            rsp = self.call(method, page=page, per_page=per_page, **params)
-            body = rsp.get(container) or {}
-            items = body.get(item) or []
-            if page == 1 and on_total:
-                on_total(to_int(body.get('total'), None))
-            yield from items
+            body, items = self._page(method, container, item, page, per_page, params)
             pages = to_int(body.get('pages'), 1)
+            total = to_int(body.get('total'), None)
+            for attempt in range(SHORT_PAGE_RETRIES):
+                if not is_short_page(items, page, pages, per_page, total):
+                    break
+                self.reporter.detail('%s page %d came back with %d of %d items; asking again'
+                                     % (method, page, len(items), per_page))
+                self.policy.sleep(min(self.policy.initial_wait * 2 ** attempt, self.policy.max_wait))
+                body, items = self._page(method, container, item, page, per_page, params)
+                pages, total = to_int(body.get('pages'), 1), to_int(body.get('total'), None)
+            else:
+                if is_short_page(items, page, pages, per_page, total):
+                    check.short_pages += 1
+            check.total = total
+            if page == 1 and on_total:
+                on_total(total)
+            yield from items
             if page >= pages or not items:
                 return
             page += 1
+
+    def _page(self, method, container, item, page, per_page, params):
+        rsp = self.call(method, page=page, per_page=per_page, **params)
+        body = rsp.get(container) or {}
+        return body, body.get(item) or []
 
     # One method per Flickr method we use.
     def test_login(self):
         return self.call('flickr.test.login')['user']
 
-    def photostream(self, on_total=None):
-        return self.paged('flickr.people.getPhotos', 'photos', 'photo', on_total=on_total,
+    def photostream(self, check, on_total=None):
+        return self.paged('flickr.people.getPhotos', 'photos', 'photo', check, on_total=on_total,
                           user_id='me', extras=LISTING_EXTRAS)
 
     def photo_info(self, photo_id):
@@ -614,22 +702,44 @@ class FlickrClient:
     def photo_comments(self, photo_id):
         return self.call('flickr.photos.comments.getList', photo_id=photo_id)['comments'].get('comment', [])
 
-    def albums(self):
-        return self.paged('flickr.photosets.getList', 'photosets', 'photoset')
+    def albums(self, check):
+        return self.paged('flickr.photosets.getList', 'photosets', 'photoset', check)
 
-    def album_photo_ids(self, album_id):
-        return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo',
+    def album_photo_ids(self, album_id, check):
+        return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo', check,
                                              photoset_id=album_id)]
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
 
 
+# How many times a short listing page is asked for again before it counts as incomplete.
+SHORT_PAGE_RETRIES = 4
+
+
+def is_short_page(items, page, pages, per_page, total):
+    """A page before the last with fewer than per_page items (Flickr does that at times)."""
+    if page >= pages:
+        return False
+    return len(items) < per_page and (total is None or len(items) < total)
+
+
+@dataclass
+class ListingCheck:
+    """What a paged listing told us about its own completeness."""
+    total: int = None       # the total of the last page read (the freshest figure)
+    short_pages: int = 0    # pages that stayed short after being asked for again
+
+    def complete(self, seen):
+        return self.short_pages == 0 and self.total is not None and seen == self.total
+
+
 def classify_flickr_error(method, error):
+    """One place decides what a Flickr error answer means: transient, login, not found, failed."""
     code = error.code
     message = '%s: %s' % (method, first_line(error))
-    if code in FLICKR_TRANSIENT_CODES:
-        return TransientError(message)
+    if code in FLICKR_TRANSIENT_CODES or SERVICE_UNAVAILABLE_RE.search(str(error)):
+        return TransientError(message, pause_all=True)
     if code in FLICKR_AUTH_CODES:
         return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
     if code == FLICKR_NOT_FOUND:
@@ -932,80 +1042,105 @@ def atomic_symlink(target, path):
 # ---------------------------------------------------------------------------
 
 PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
+# A video's original that the user downloaded by hand from its Flickr page and put into
+# photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
+# name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
+HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$')
+HAND_ORIGINAL_NAME = '<id>.original.<ext>'
+
+
+@dataclass
+class LocalPhotos:
+    files: dict               # photo id -> media file name
+    orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
+    hand_originals: dict      # photo id -> a video original the user put there by hand
 
 
 def scan_photostream(photostream_dir, find_orphans=False):
-    """(photo id -> media file name, photo id -> .metadata file that has lost its media file),
-    from one scandir of photostream/ and no file reads.  Orphans are looked for only on
-    request (--verify reports them, --delete-unknown removes them): they cost memory on a big
-    mirror."""
+    """What photostream/ holds, from one scandir and no file reads.  Orphans are looked
+    for only on request (--verify reports them, --delete-unknown removes them): they cost
+    memory on a big mirror."""
     files = {}
     metadata_names = {}
+    hand_originals = {}
     try:
         entries = os.scandir(photostream_dir)
     except FileNotFoundError:
-        return files, {}
+        return LocalPhotos({}, {}, {})
     with entries:
         for entry in entries:
             name = entry.name
             is_metadata = name.endswith(METADATA_SUFFIX)
             match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
-            if not match or not entry.is_file(follow_symlinks=False):
+            if not match:
+                hand = HAND_ORIGINAL_RE.match(name)
+                if hand and entry.is_file():
+                    hand_originals[hand.group(1)] = name
+                continue
+            if not entry.is_file(follow_symlinks=False):
                 continue
             if is_metadata:
                 if find_orphans:
                     metadata_names[match.group(1)] = name
             else:
                 files[match.group(1)] = name
-    return files, {pid: name for pid, name in metadata_names.items() if pid not in files}
+    return LocalPhotos(files, {pid: name for pid, name in metadata_names.items() if pid not in files},
+                       hand_originals)
 
 
 def metadata_path_for(photostream_dir, filename):
     return os.path.join(photostream_dir, filename + METADATA_SUFFIX)
 
 
+def dict_or_none(value):
+    return value if isinstance(value, dict) else None
+
+
 @dataclass
 class StoredPhoto:
     """What a .metadata file says about its photo; legacy files (the original flickrmirrorer
-    stored the listing record itself) are read too."""
+    stored the listing record itself) are read too.  Fields of the wrong type count as
+    missing: the photo is then fetched again rather than the run crashing."""
     originalsecret: str = None
     lastupdate: str = None
     listing: dict = None
     info: dict = None
     comments: list = None
     file: dict = None
+    enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
     legacy: bool = False
 
     @classmethod
     def from_json(cls, data):
         if not isinstance(data, dict):
             return None
-        if 'flickrmirrorer' not in data:
+        header = data.get('flickrmirrorer')
+        if header is None:
             return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
                        legacy=True)
-        listing = data.get('listing') or {}
-        if not well_typed(data):   # hand-edited or from another tool: fetch it all again
+        if not isinstance(header, dict):
             return None
+        listing = dict_or_none(data.get('listing')) or {}
+        info = dict_or_none(data.get('photo'))
+        comments = data.get('comments') if isinstance(data.get('comments'), list) else None
+        enriched = header.get('enriched')
+        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
+            enriched = listing.get('lastupdate')
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=data.get('photo'), comments=data.get('comments'),
-                   file=data.get('file'))
+                   listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
+                   enriched=None if enriched is None else str(enriched))
 
 
-# The fields a .metadata file must have, and their types; None is allowed for each.
-METADATA_FIELD_TYPES = {'listing': dict, 'photo': dict, 'comments': list, 'file': dict}
+# A file record's fields and their types; a record with any of them wrong is no record
+# (the file is then hashed afresh, never called damaged for a bad record).
 FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str}
 
 
-def well_typed(data):
-    """Is this valid JSON of the shape we write?  Anything else counts as unreadable."""
-    if any(data.get(key) is not None and not isinstance(data[key], kind)
-           for key, kind in METADATA_FIELD_TYPES.items()):
-        return False
-    if not all(isinstance(c, dict) for c in data.get('comments') or []):
-        return False
-    file_info = data.get('file') or {}
-    return all(file_info.get(key) is None or isinstance(file_info[key], kind)
-               for key, kind in FILE_FIELD_TYPES.items())
+def file_record_or_none(value):
+    if not isinstance(value, dict) or not all(
+            value.get(key) is None or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -1017,21 +1152,39 @@ class PhotoTask:
     record: dict                 # the listing record (people.getPhotos with extras)
     filename: str = None         # the current local media file, if any
     stored: StoredPhoto = None
-    need_file: bool = False
-    need_info: bool = False
-    need_comments: bool = False
+    need_file: bool = False      # download it (new, replaced on Flickr, or damaged)
+    need_enrich: bool = False    # photos.getInfo / comments, in the enrichment stage
+    try_original: bool = False   # kept as a rendition: ask once more for the original
+    hand_original: str = None    # an original the user put into photostream/ by hand
     verify: bool = False
 
     @property
     def photo_id(self):
         return self.record['id']
 
+    @property
+    def files_stage(self):
+        """Anything to do before enrichment: a download, a probe, or metadata to rewrite."""
+        return (self.need_file or self.try_original or self.hand_original or self.verify
+                or self.stored is None or self.stored.listing != self.record)
+
 
 def strip_volatile(record):
     return {k: v for k, v in record.items() if k not in VOLATILE_KEYS}
 
 
-def plan_photo(record, filename, stored):
+def needs_enrichment(listing, stored):
+    """getInfo when never read or older than the photo's lastupdate; comments when their
+    count changed (a comment does not change lastupdate)."""
+    if stored is None or stored.legacy or stored.info is None:
+        return True
+    if str(stored.enriched) != str(listing.get('lastupdate')):
+        return True
+    stored_count = len(stored.comments) if stored.comments else 0
+    return to_int(listing.get('count_comments')) != stored_count
+
+
+def plan_photo(record, filename, stored, hand_original=None):
     """Decide what a listed photo needs; None when the mirror already holds it as it is."""
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
@@ -1040,13 +1193,14 @@ def plan_photo(record, filename, stored):
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
-    task.need_info = (task.need_file or stored is None or stored.legacy or stored.info is None
-                      or str(stored.lastupdate) != str(listing.get('lastupdate')))
-    # Comments do not change lastupdate; their count in the listing tells when to re-read them.
-    comment_count = to_int(listing.get('count_comments'))
-    stored_count = len(stored.comments) if stored and stored.comments else 0
-    task.need_comments = comment_count > 0 and comment_count != stored_count
-    if not (task.need_file or task.need_info or task.need_comments) and stored.listing == listing:
+    kept_file = (stored.file or {}) if stored else {}
+    if hand_original and (filename is None or kept_file.get('original') is False):
+        task.hand_original = hand_original
+        task.need_file = False
+    elif not task.need_file and kept_file.get('original') is False and kept_file.get('original_url'):
+        task.try_original = True
+    task.need_enrich = task.need_file or needs_enrichment(listing, stored)
+    if not (task.files_stage or task.need_enrich):
         return None
     return task
 
@@ -1057,22 +1211,155 @@ def wanted_media(record, args):
 
 
 # ---------------------------------------------------------------------------
-# Act: download originals, write metadata
+# Fetch files: what to fetch for a photo or a video, and fetching it
 # ---------------------------------------------------------------------------
+# Flickr gives API clients every photo original, but often not a video's: its getSizes
+# lists "Video Original" to the owner, yet the URL answers 404 or a sign-in page.  The
+# best rendition it does give is then kept, and the original asked for on later runs.
 
+ORIGINAL = 'Original'
+VIDEO_ORIGINAL = 'Video Original'
+# Video renditions, best first, with the height each stands for when getSizes leaves its
+# width and height empty (as it does for '700' and 'iphone_wifi').  'Video Player' is
+# the Flash player, never a file.
+VIDEO_RENDITIONS = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 540, '700': 480,
+                    '360p': 360, 'Mobile MP4': 360, '288p': 288, 'iphone_wifi': 240}
+NOT_A_FILE = ('Video Player',)
+
+IMAGE_EXTENSIONS = {'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
+                    'image/webp': 'webp', 'image/heic': 'heic', 'image/tiff': 'tif'}
 VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvideo': 'avi',
                     'video/mpeg': 'mpg', 'video/x-m4v': 'm4v', 'video/3gpp': '3gp',
                     'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
+# Where Flickr sends a request for an image it will not serve (a small grey GIF).
+PLACEHOLDER_RE = re.compile(r'/images/|photo_unavailable', re.I)
+HEAD_BYTES = 1 << 16   # kept in memory while downloading, to read an image's dimensions
+
+
+@dataclass
+class Choice:
+    """One file Flickr offers for a photo or video."""
+    label: str
+    url: str
+    kind: str                  # 'image' or 'video'
+    dims: tuple = None         # (width, height) where Flickr says
+    original: bool = True
+
+
+def dims_of(width, height):
+    w, h = to_int(width, 0), to_int(height, 0)
+    return (w, h) if w > 0 and h > 0 else None
+
+
+def is_video(record):
+    return record.get('media') == 'video'
+
+
+def listing_choice(record):
+    """The original from the listing's url_o: no API call."""
+    if record.get('url_o') and not is_video(record):
+        return Choice(ORIGINAL, record['url_o'], 'image',
+                      dims_of(record.get('o_width') or record.get('width_o'),
+                              record.get('o_height') or record.get('height_o')))
+    return None
+
+
+def choices_from_sizes(record, sizes):
+    """The files to try, best first: the original, then the best other version (for a video
+    the tallest rendition; for a photo without an original the largest size)."""
+    sizes = [s for s in sizes if isinstance(s, dict) and s.get('source') and s.get('label') not in NOT_A_FILE]
+    result = []
+    if is_video(record):
+        videos = [s for s in sizes if s.get('media') == 'video']
+        for s in videos:
+            if s['label'] == VIDEO_ORIGINAL:
+                result.append(Choice(VIDEO_ORIGINAL, s['source'], 'video', dims_of(s.get('width'), s.get('height'))))
+        renditions = [s for s in videos if s['label'] != VIDEO_ORIGINAL]
+        if renditions:
+            best = max(renditions, key=rendition_rank)
+            result.append(Choice(best['label'], best['source'], 'video',
+                                 dims_of(best.get('width'), best.get('height')), original=False))
+        return result
+    photos = [s for s in sizes if s.get('media', 'photo') == 'photo']
+    for s in photos:
+        if s['label'] == ORIGINAL:
+            return [Choice(ORIGINAL, s['source'], 'image', dims_of(s.get('width'), s.get('height')))]
+    if photos:
+        best = max(photos, key=lambda s: to_int(s.get('width')) * to_int(s.get('height')))
+        result.append(Choice(best['label'], best['source'], 'image',
+                             dims_of(best.get('width'), best.get('height')), original=False))
+    return result
+
+
+def rendition_rank(size):
+    """Taller is better; a rendition without dimensions counts as its label's usual height,
+    and among equals the table's order decides."""
+    label = size.get('label')
+    labels = list(VIDEO_RENDITIONS)
+    order = len(labels) - labels.index(label) if label in VIDEO_RENDITIONS else 0
+    height = to_int(size.get('height'), 0) or VIDEO_RENDITIONS.get(label, 0)
+    return (height, order)
+
+
+def judge_file_response(response, choice, url):
+    """One place decides what a file answer means: raises TransientError (try again),
+    OriginalRefused (Flickr will not give this original), ItemError (failed); returns
+    quietly when the answer may be the file announced."""
+    status = response.status_code
+    ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    refusable = choice.kind == 'video' and choice.original
+    if status in TRANSIENT_HTTP_STATUSES:
+        raise TransientError('HTTP %d for %s' % (status, url),
+                             parse_retry_after(response.headers.get('Retry-After')),
+                             pause_all=status in (429, 503))
+    # Flickr refuses with a 404, or by redirecting to its sign-in page; an HTML page that
+    # came without a redirect is an error page like any other (transient, below).
+    if refusable and (status in (401, 403, 404, 410) or ctype == 'text/html' and response.history):
+        raise OriginalRefused('Flickr refused the original of %s (HTTP %d%s)'
+                              % (url, status, ', a sign-in page' if ctype == 'text/html' else ''))
+    if status != 200:
+        raise ItemError('HTTP %d for %s' % (status, url))
+    if response.history and PLACEHOLDER_RE.search(requests.utils.urlparse(response.url).path):
+        raise TransientError('%s was redirected to a placeholder image' % url)
+    if ctype == 'text/html':
+        # a proxy's or Flickr's error page with status 200: never keep it as a photo
+        raise TransientError('%s answered with an HTML page instead of the file' % url)
+    if ctype and ctype != 'application/octet-stream' and not ctype.startswith(choice.kind + '/'):
+        raise TransientError('%s answered with %s instead of a%s %s' % (
+            url, ctype, 'n' if choice.kind == 'image' else '', choice.kind))
+
+
+def check_image_head(head, choice, url):
+    """Where Flickr told us the original's dimensions, the image header must agree (a
+    placeholder served in its place would not)."""
+    if choice.kind != 'image' or not choice.dims:
+        return
+    size = image_size_of(io.BytesIO(head))
+    if size and sorted(size) != sorted(choice.dims):
+        raise TransientError('%s is %dx%d, not the %dx%d announced: not the original'
+                             % ((url,) + tuple(size) + tuple(choice.dims)))
+
+
+def wait_for_gate(gate, stop_event):
+    """Sleep while the gate is closed, waking at once on Ctrl+C."""
+    while True:
+        remaining = gate.remaining()
+        if remaining <= 0:
+            return
+        if stop_event.wait(min(remaining, 1.0)):
+            raise KeyboardInterrupt
 
 
 class Downloader:
-    """Streams one URL to a file in chunks: temporary name, size check, hash, fsync, rename."""
+    """Streams one URL to a file in chunks: temporary name, checks, hash, fsync, rename.
+    A 429 or 503 from the file servers pauses every download, as Flickr asked."""
 
     def __init__(self, policy, reporter, stop_event, timeout=(15, 120)):
         self.policy = policy
         self.reporter = reporter
         self.stop_event = stop_event
         self.timeout = timeout
+        self.gate = PauseGate()
         self._local = threading.local()
 
     def _session(self):
@@ -1082,42 +1369,46 @@ class Downloader:
             session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
         return session
 
-    def fetch(self, url, directory, name_for):
-        """Download `url` into `directory` under the name `name_for(response)` returns.
+    def fetch(self, choice, directory, name_for):
+        """Download `choice` into `directory` under the name `name_for(response)` returns.
         Returns (name, size, sha256)."""
-        return with_retries(self.policy, lambda: self._fetch_once(url, directory, name_for),
-                            self.reporter, url)
+        return with_retries(self.policy, lambda: self._fetch_once(choice, directory, name_for),
+                            self.reporter, choice.url)
 
-    def _fetch_once(self, url, directory, name_for):
+    def _fetch_once(self, choice, directory, name_for):
+        wait_for_gate(self.gate, self.stop_event)
+        url = choice.url
         try:
             response = self._session().get(url, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as e:
             raise TransientError('download of %s failed: %s' % (url, first_line(e))) from None
         with response:
-            if response.status_code in TRANSIENT_HTTP_STATUSES:
-                raise TransientError('HTTP %d for %s' % (response.status_code, url),
-                                     parse_retry_after(response.headers.get('Retry-After')))
-            if response.status_code != 200:
-                raise ItemError('HTTP %d for %s' % (response.status_code, url))
-            if response.headers.get('Content-Type', '').split(';')[0].strip().lower() == 'text/html':
-                # a proxy's or Flickr's error page with status 200: never keep it as a photo
-                raise TransientError('%s answered with an HTML page instead of the file' % url)
+            try:
+                judge_file_response(response, choice, url)
+            except TransientError as e:
+                if e.pause_all:
+                    asked = e.retry_after if e.retry_after is not None else self.policy.initial_wait
+                    announce_pause(self.reporter, 'downloading files', asked, self.gate.pause(asked))
+                raise
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
-            size, digest = self._stream_to(response, os.path.join(directory, name), expected, url)
+            path = os.path.join(directory, name)
+            size, digest = atomic_write(path, lambda f: self._copy_body(response, f, expected, choice))
         return name, size, digest
 
-    def _stream_to(self, response, path, expected, url):
-        return atomic_write(path, lambda f: self._copy_body(response, f, expected, url))
-
-    def _copy_body(self, response, f, expected, url):
-        """Copy the body in chunks, hashing it; a short or empty body is an error, not a file."""
+    def _copy_body(self, response, f, expected, choice):
+        """Copy the body in chunks, hashing it; a short or empty body, or an image that is not
+        the one announced, is an error, not a file."""
+        url = choice.url
         sha = hashlib.sha256()
         size = 0
+        head = b''
         try:
             for chunk in response.iter_content(DOWNLOAD_CHUNK):
                 if self.stop_event.is_set():
                     raise KeyboardInterrupt
+                if len(head) < HEAD_BYTES:
+                    head += chunk[:HEAD_BYTES - len(head)]
                 f.write(chunk)
                 sha.update(chunk)
                 size += len(chunk)
@@ -1127,37 +1418,22 @@ class Downloader:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:
             raise TransientError('download of %s is empty' % url)
+        check_image_head(head, choice, url)
         return size, sha.hexdigest()
 
 
-def photo_file_name(photo_id, record):
-    return '%s.%s' % (photo_id, (record.get('originalformat') or 'jpg').lower())
-
-
-def video_file_name(photo_id, response):
-    """Flickr gives no extension for videos: take it from the final URL or the Content-Type."""
+def extension_for(record, choice, response):
+    """The file's extension: the photo's originalformat, else the final URL's, else the
+    Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
+    if choice.original and not is_video(record) and record.get('originalformat'):
+        return str(record['originalformat']).lower()
     path = requests.utils.urlparse(response.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
-    if not re.match(r'^[a-z0-9]{2,5}$', ext):
-        content_type = response.headers.get('Content-Type', '').split(';')[0].strip()
-        ext = VIDEO_EXTENSIONS.get(content_type, 'mp4')
-    return '%s.%s' % (photo_id, ext)
-
-
-def original_url(client, task):
-    """Where the original lives: url_o for photos, 'Video Original' for videos."""
-    record = task.record
-    if record.get('media') == 'video':
-        for size in client.photo_sizes(task.photo_id):
-            if size.get('label') == 'Video Original' and size.get('source'):
-                return size['source']
-        raise VideoUnavailable('Flickr offers no original file for video %s' % task.photo_id)
-    if record.get('url_o'):
-        return record['url_o']
-    for size in client.photo_sizes(task.photo_id):
-        if size.get('label') == 'Original' and size.get('source'):
-            return size['source']
-    raise ItemError('Flickr offers no original file for photo %s' % task.photo_id)
+    if re.match(r'^[a-z0-9]{2,5}$', ext):
+        return 'jpg' if ext == 'jpeg' else ext
+    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    table = VIDEO_EXTENSIONS if choice.kind == 'video' else IMAGE_EXTENSIONS
+    return table.get(content_type, 'mp4' if choice.kind == 'video' else 'jpg')
 
 
 def photo_page_url(record, info=None):
@@ -1167,10 +1443,22 @@ def photo_page_url(record, info=None):
     return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
 
 
+ZERO_DATE_RE = re.compile(r'^0000-00-00')
+
+
+def known_datetaken(record):
+    """The date taken, or '' when Flickr does not know it (some videos carry
+    '0000-00-00 00:00:00')."""
+    taken = str(record.get('datetaken') or '')
+    if not taken or ZERO_DATE_RE.match(taken) or str(record.get('datetakenunknown', '0')) == '1':
+        return ''
+    return taken
+
+
 def taken_timestamp(record):
     """The photo's date taken as a local-time epoch, falling back to the upload date."""
-    taken = record.get('datetaken')
-    if taken and str(record.get('datetakenunknown', '0')) != '1':
+    taken = known_datetaken(record)
+    if taken:
         try:
             return time.mktime(dateutil.parser.parse(taken).timetuple())
         except (ValueError, OverflowError):
@@ -1180,7 +1468,8 @@ def taken_timestamp(record):
 
 
 class PhotoMirror:
-    """Does what the plan says for one photo; safe to run in many threads at once."""
+    """The files stage for one photo: download what the plan says, write its metadata from
+    the listing (keeping what enrichment stored).  Safe to run in many threads at once."""
 
     def __init__(self, photostream_dir, client, downloader, stats, reporter):
         self.dir = photostream_dir
@@ -1209,58 +1498,99 @@ class PhotoMirror:
                               'downloading it again' % task.filename)
         return False
 
-    def _original_url(self, task):
-        try:
-            return original_url(self.client, task)
-        except VideoUnavailable:
-            if task.filename:   # the user downloaded it by hand, as we asked: adopt it
-                return None
-            raise
-
     def run(self, task):
-        """Returns the media file name now in photostream/."""
-        photo_id = task.photo_id
-        record = task.record
+        """Returns (the media file name now in photostream/, its file record)."""
         filename = task.filename
         file_info = task.stored.file if task.stored else None
         if task.verify and filename and not task.need_file and not self._intact(task):
-            task.need_file = task.need_info = True   # repair: fetch it again
-        url = self._original_url(task) if task.need_file else None
-        downloaded = None
-        if url:
-            is_video = record.get('media') == 'video'
-            name, size, digest = self.downloader.fetch(
-                url, self.dir,
-                (lambda r: video_file_name(photo_id, r)) if is_video else (lambda r: photo_file_name(photo_id, record)))
-            if filename and filename != name:   # e.g. a legacy '.mov' for what is now '.mp4'
-                try_unlink(os.path.join(self.dir, filename))
-                try_unlink(metadata_path_for(self.dir, filename))
-            self._count(bytes=size)
-            # a file without its metadata was never complete (a failed or killed run): new
-            downloaded = 'Updated' if filename and task.stored else 'Downloaded'
-            filename = name
-            file_info = {'name': name, 'size': size, 'sha256': digest}
+            task.need_file = True   # repair: fetch it again
+        if task.hand_original:
+            file_info = self.adopt_hand_original(task)
+        elif task.need_file:
+            file_info = self.download_best(task)
+        elif task.try_original and (recovered := self.try_recorded_original(task)):
+            file_info = recovered
         elif file_info is None or file_info.get('name') != filename:
-            file_info = describe_file(os.path.join(self.dir, filename))
-        info = self.client.photo_info(photo_id) if task.need_info else task.stored.info
-        comments = task.stored.comments if task.stored else None
-        if task.need_comments:
-            comments = self.client.photo_comments(photo_id)
-        elif to_int(record.get('count_comments')) == 0:
-            comments = None
+            # nothing recorded (an adopted or legacy file): record it now
+            file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
+        name = file_info['name']
         # The file's time first: the metadata written last marks the photo as done.
-        set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
-        metadata = build_photo_metadata(record, info, comments, file_info)
-        changed = write_json_if_changed(metadata_path_for(self.dir, filename), metadata)
-        # Counted only now that the photo is complete: an item is new or failed, never both.
-        if downloaded:
-            is_video = record.get('media') == 'video'
-            new = downloaded == 'Downloaded'
-            self._count(new=int(new), new_videos=int(new and is_video), updated=int(not new))
-            self.reporter.detail('%s %s (%s)' % (downloaded, filename, human_bytes(file_info['size'])))
-        elif changed:
+        set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
+        metadata = build_photo_metadata(task.record, file_info, task.stored)
+        changed = write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        if changed and not (task.need_file or task.hand_original) and name == filename:
             self._count(metadata_updated=1)
-        return filename
+        return name, file_info
+
+    def download_best(self, task):
+        """The original when Flickr gives it, else the best version it does give."""
+        record, photo_id = task.record, task.photo_id
+        choice = listing_choice(record)
+        choices = [choice] if choice else choices_from_sizes(record, self.client.photo_sizes(photo_id))
+        refused = None
+        for choice in choices:
+            try:
+                name, size, digest = self.downloader.fetch(
+                    choice, self.dir, lambda r, c=choice: '%s.%s' % (photo_id, extension_for(record, c, r)))
+            except OriginalRefused:
+                refused = choice
+                continue
+            self.replaced(task.filename, name)
+            # a file without its metadata was never complete (a killed run): new, not updated
+            replacing = bool(task.filename and task.stored)
+            self._count(new=int(not replacing), new_videos=int(not replacing and is_video(record)),
+                        updated=int(replacing), bytes=size)
+            self.reporter.detail('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name,
+                                                   human_bytes(size), '' if choice.original else ', ' + choice.label))
+            info = {'name': name, 'size': size, 'sha256': digest, 'label': choice.label,
+                    'original': choice.original}
+            if not choice.original and refused is not None:
+                info['original_url'] = refused.url
+            return info
+        raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+
+    def try_recorded_original(self, task):
+        """A video kept as a rendition: ask for its original once more (one file request, no
+        API call).  None when Flickr still refuses it."""
+        url = task.stored.file['original_url']
+        choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
+        try:
+            name, size, digest = self.downloader.fetch(
+                choice, self.dir, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)))
+        except (OriginalRefused, TransientError, ItemError) as e:
+            self.reporter.detail('The original of %s is still not available: %s' % (task.filename, first_line(e)))
+            return None
+        self.replaced(task.filename, name)
+        self._count(updated=1, bytes=size, originals_recovered=1)
+        self.reporter.info('Flickr now gives the original of %s: it replaces the %s kept so far'
+                           % (name, task.stored.file.get('label') or 'rendition'))
+        return {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL, 'original': True}
+
+    def adopt_hand_original(self, task):
+        """An original the user downloaded by hand and put into photostream/: it becomes the
+        photo's file, replacing the rendition kept so far."""
+        source = os.path.join(self.dir, task.hand_original)
+        ext = os.path.splitext(task.hand_original)[1].lstrip('.').lower()
+        name = '%s.%s' % (task.photo_id, ext)
+        info = describe_file(source)
+        os.replace(source, os.path.join(self.dir, name))
+        fsync_dir(self.dir)
+        self.replaced(task.filename, name)
+        self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
+                    new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
+        self.reporter.info('Adopted %s as the original of %s' % (task.hand_original, name))
+        return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
+
+    def replaced(self, old_name, new_name):
+        """A new file under another name (e.g. '.mp4' where a rendition was): drop the old."""
+        if old_name and old_name != new_name:
+            try_unlink(os.path.join(self.dir, old_name))
+            try_unlink(metadata_path_for(self.dir, old_name))
+
+
+def original_marks(file_info):
+    """What a file record says about being the original or not, carried to a fresh hash."""
+    return {k: v for k, v in (file_info or {}).items() if k in ('label', 'original', 'original_url', 'source')}
 
 
 def file_is_damaged(photostream_dir, task):
@@ -1272,10 +1602,11 @@ def file_is_damaged(photostream_dir, task):
     return (actual['size'], actual['sha256']) != (recorded.get('size'), recorded.get('sha256'))
 
 
-def predicted_video_name(photo_id, url):
-    """What video_file_name will most likely call the download, from its address alone."""
-    ext = os.path.splitext(requests.utils.urlparse(url).path)[1].lstrip('.').lower()
-    return '%s.%s' % (photo_id, ext if re.match(r'^[a-z0-9]{2,5}$', ext) else 'mp4')
+def predicted_file_name(record):
+    """What a download will most likely be called, without asking for it (a dry run): the
+    photo's original format; videos are mostly '.mp4'."""
+    ext = 'mp4' if is_video(record) else str(record.get('originalformat') or 'jpg').lower()
+    return '%s.%s' % (record['id'], ext)
 
 
 def describe_file(path):
@@ -1288,14 +1619,20 @@ def describe_file(path):
     return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
 
 
-def build_photo_metadata(record, info, comments, file_info):
+def build_photo_metadata(record, file_info, stored, info=None, comments=None, enriched=None):
+    """A photo's .metadata: the listing, the file, and what enrichment read (getInfo and
+    comments), with the lastupdate it was read at.  Without new enrichment, the stored one
+    is kept, so that a files-stage rewrite never loses it."""
+    if enriched is None and stored is not None and not stored.legacy:
+        info, comments, enriched = stored.info, stored.comments, stored.enriched
     metadata = {
-        'flickrmirrorer': {'format': METADATA_FORMAT},
-        'photo': strip_volatile(info or {}),
+        'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': enriched},
         'listing': record,
         'file': file_info,
     }
-    if comments:
+    if info:
+        metadata['photo'] = strip_volatile(info)
+    if comments and to_int(record.get('count_comments')) > 0:
         metadata['comments'] = comments
     return metadata
 
@@ -1308,6 +1645,41 @@ def set_mtime(path, timestamp):
             os.utime(path, (timestamp, timestamp))
     except (OSError, OverflowError, ValueError):
         pass
+
+
+# ---------------------------------------------------------------------------
+# Enrich metadata: photos.getInfo and comments, paced within Flickr's hourly budget
+# ---------------------------------------------------------------------------
+
+class Enricher:
+    """The second stage: for each photo whose metadata lacks getInfo (or has an older one),
+    read it and its comments, and rewrite the photo's .metadata atomically.  The files are
+    all in place by then; an interrupted run resumes here, photo by photo."""
+
+    def __init__(self, photostream_dir, client, stats, reporter):
+        self.dir = photostream_dir
+        self.client = client
+        self.stats = stats
+        self.reporter = reporter
+
+    def run(self, photo_id, filename):
+        path = metadata_path_for(self.dir, filename)
+        stored = StoredPhoto.from_json(read_json(path))
+        if stored is None or not stored.listing:
+            return False   # the files stage writes it first; nothing to enrich yet
+        listing = stored.listing
+        lastupdate = str(listing.get('lastupdate'))
+        info = stored.info
+        if info is None or str(stored.enriched) != lastupdate:
+            info = self.client.photo_info(photo_id)
+        comments = stored.comments
+        count = to_int(listing.get('count_comments'))
+        if count == 0:
+            comments = None
+        elif count != len(comments or []):
+            comments = self.client.photo_comments(photo_id)
+        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
+        return write_json_if_changed(path, metadata)
 
 
 # ---------------------------------------------------------------------------
@@ -1344,14 +1716,14 @@ def place_dir(parent, existing_name, wanted_name, dry_run=False):
     return wanted
 
 
-def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), dry_run=False):
+def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True, dry_run=False):
     """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
-    links go; files and directories we did not make stay (and are reported).  Returns
-    True when anything changed (in a dry run: would change)."""
+    links go (unless not `remove`); files and directories we did not make stay (and are
+    reported).  Returns True when anything changed (in a dry run: would change)."""
     if dry_run and not os.path.isdir(directory):
         return bool(wanted)
     changed = False
-    for entry in list(os.scandir(directory)):
+    for entry in list(os.scandir(directory)) if remove else ():
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
@@ -1410,6 +1782,9 @@ class TreeBuilder:
         self.reporter = reporter
         self.dry_run = dry_run
         self.album_dir_names = {}   # album id -> directory name under Albums/
+        self.incomplete = []        # albums (or the album list) Flickr did not list in full
+        self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.album_list_complete = True
 
     def _tell(self, did, would, what):
         """-v names every change; a dry run names every change it would make."""
@@ -1439,7 +1814,8 @@ class TreeBuilder:
         changed since the last run (their date_update tells)."""
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         result = []
-        for album in self.client.albums():
+        check = ListingCheck()
+        for album in self.client.albums(check):
             album = strip_volatile(album)
             stored = None
             if album['id'] in existing:
@@ -1447,11 +1823,25 @@ class TreeBuilder:
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
                 try:
-                    photo_ids = self.client.album_photo_ids(album['id'])
+                    photo_ids = self.read_album(album)
                 except NotFoundError:   # deleted on Flickr while we were listing
                     continue
             result.append((album, photo_ids))
+        if not check.complete(len(result)):
+            self.album_list_complete = False
+            self.incomplete.append('%d of %s albums seen' % (len(result), check.total))
         return result
+
+    def read_album(self, album):
+        """An album's photo ids; checked against the album's own photo and video counts."""
+        check = ListingCheck()
+        photo_ids = self.client.album_photo_ids(album['id'], check)
+        expected = to_int(album.get('photos')) + to_int(album.get('videos'))
+        if not check.complete(len(set(photo_ids))) or len(set(photo_ids)) != expected:
+            self.partial_albums.add(album['id'])
+            self.incomplete.append('album "%s": %d of %d photos seen'
+                                   % (text_of(album.get('title')), len(set(photo_ids)), expected))
+        return photo_ids
 
     def build_albums(self, albums, files):
         if not self._own_dir(self.albums_dir):
@@ -1468,23 +1858,30 @@ class TreeBuilder:
                 continue
             wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
                       for link, target in album_link_names(photo_ids, files)}
-            changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if album['id'] in self.partial_albums:
+                # a short listing never drops links, and its metadata is not stored, so that
+                # the next run reads the album again
+                changed = sync_links(path, wanted, self.reporter, remove=False, dry_run=self.dry_run)
+                self.reporter.detail('Album %s was listed short; kept its links' % name)
+            else:
+                changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
+                metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+                changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
             if old_name is None:
                 self.stats.albums_new += 1
                 self._tell('Created album', 'create album', name)
             elif changed or old_name != name:
                 self.stats.albums_updated += 1
                 self._tell('Updated album', 'update album', name)
-        for stale in existing.values():   # deleted on Flickr
+        for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
             if not self.dry_run and not remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
 
-    def build_not_in_album(self, photostream_ids, albums, files):
+    def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
+        """After an incomplete listing (keep_others) links are added, never dropped."""
         in_albums = set()
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
@@ -1493,7 +1890,7 @@ class TreeBuilder:
             return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.reporter, keep=(), dry_run=self.dry_run)
+        sync_links(path, wanted, self.reporter, keep=(), remove=not keep_others, dry_run=self.dry_run)
 
     # -- collections --
     def build_collections(self, tree):
@@ -1617,14 +2014,22 @@ def image_size(path):
     stays cheap for 100,000 photos."""
     try:
         with open(path, 'rb') as f:
-            head = f.read(26)
-            if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
-                return struct.unpack('>II', head[16:24])
-            if head[:6] in (b'GIF87a', b'GIF89a'):
-                return struct.unpack('<HH', head[6:10])
-            if head.startswith(b'\xff\xd8'):
-                f.seek(2)
-                return _jpeg_size(f)
+            return image_size_of(f)
+    except OSError:
+        return None
+
+
+def image_size_of(f):
+    """image_size() of an open binary file (or a download's first bytes in a BytesIO)."""
+    try:
+        head = f.read(26)
+        if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
+            return struct.unpack('>II', head[16:24])
+        if head[:6] in (b'GIF87a', b'GIF89a'):
+            return struct.unpack('<HH', head[6:10])
+        if head.startswith(b'\xff\xd8'):
+            f.seek(2)
+            return _jpeg_size(f)
     except (OSError, struct.error):
         pass
     return None
@@ -2138,7 +2543,7 @@ class PhotoSummary:
     @classmethod
     def from_record(cls, record):
         return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
-                   record.get('datetaken', ''), text_of(record.get('title')),
+                   known_datetaken(record), text_of(record.get('title')),
                    text_of(record.get('description')), record.get('tags', '') or '')
 
     def get(self, key, default=None):
@@ -2151,6 +2556,8 @@ class PhotoSummary:
 
 
 class Mirror:
+    """The run: list and fetch files, build the trees and views, then enrich metadata."""
+
     def __init__(self, args, client, stats, reporter, stop_event):
         self.args = args
         self.dest = args.destination
@@ -2164,8 +2571,13 @@ class Mirror:
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
         self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
+        self.to_enrich = []           # photo ids for the enrichment stage
+        self.not_original = {}        # photo id -> file record, for files that are not the original
+        self.newly_not_original = 0   # ... of which kept so for the first time in this run
         self.failed = []              # (photo id, message)
-        self.unavailable_videos = []  # photo page URLs to download by hand
+        self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
+        self.listing = ListingCheck()
+        self.owner = None             # the account's NSID, for photo page URLs
         self.errors_in_a_row = 0
         self.progress = None
 
@@ -2175,46 +2587,62 @@ class Mirror:
 
     def run(self):
         find_orphans = self.args.verify or self.args.delete_unknown
-        local_files, orphaned_metadata = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
+        local = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
-        self.mirror_photostream(local_files, orphaned_metadata)
+        self.fetch_files(local)
+        self.check_listing(local)
         builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.dry_run)
         albums = builder.list_albums()
+        self.incomplete.extend(builder.incomplete)
         tree = self.client.collection_tree()
+        # A dry run goes through the same steps, writing nothing, so that it counts as the run does.
         builder.build_albums(albums, self.files)
-        builder.build_not_in_album(self.photostream_ids, albums, self.files)
+        builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
         builder.build_collections(tree)
-        self.tidy_photostream(local_files)
-        self.tidy_orphaned_metadata(orphaned_metadata)
-        if not self.dry_run:
-            self.write_photostream_order()
-            if not self.args.no_html:
-                self.write_html(albums, tree)
-        self.report_unavailable_videos()
+        self.tidy_photostream(local.files)
+        self.tidy_orphaned_metadata(local.orphaned_metadata)
+        self.stats.listing_incomplete = len(self.incomplete)
+        if self.dry_run:
+            self.stats.not_original = len(self.not_original)   # of what is already here
+            self.report_enrichment_planned()
+            self.report_verification()
+            return
+        self.write_photostream_order()
+        self.write_not_original_list()
+        if not self.args.no_html:
+            self.write_html(albums, tree)
+        if self.enrich_metadata() and not self.args.no_html:
+            self.write_html(albums, tree)   # refreshed with what enrichment read
+        self.stats.not_original = len(self.not_original)
+        self.report_not_original()
         self.report_verification()
 
-    # -- photostream: list and plan page by page, act in a bounded worker pool --
-    def mirror_photostream(self, local_files, orphaned_metadata):
+    # -- stage 1, files: list and plan page by page, download in a bounded worker pool --
+    def fetch_files(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
-        self.progress = self.reporter.progress_bar('Mirroring')
+        self.progress = self.reporter.progress_bar('Files')
         seen = set()
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
                 pending = {}
                 try:
-                    for record in self.client.photostream(on_total=self._set_total):
+                    for record in self.client.photostream(self.listing, on_total=self._set_total):
                         photo_id = record.get('id')
                         if not photo_id or photo_id in seen:   # a photo can move pages during the walk
                             continue
                         seen.add(photo_id)
+                        self.owner = self.owner or record.get('owner')
                         self.photostream.append(PhotoSummary.from_record(record))
-                        task = self.plan(record, local_files.get(photo_id), photo_id in orphaned_metadata)
+                        task = self.plan(record, local, photo_id)
                         if task is None:
                             self._advance()
                             continue
-                        if self.dry_run:
-                            self.report_planned(task)
+                        if task.need_enrich:
+                            self.to_enrich.append(photo_id)
+                        if self.dry_run or not task.files_stage:
+                            if self.dry_run:
+                                self.report_planned(task)
                             self._advance()
                             continue
                         while len(pending) >= 2 * self.args.jobs:
@@ -2230,6 +2658,19 @@ class Mirror:
             self.reporter.close_progress()
         self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
 
+    def check_listing(self, local):
+        """Did the walk see every photo?  Short pages that never healed, or photos deleted
+        or added on Flickr while we were paging, can hide some: then the photos we hold but
+        did not see stay in the trees, and nothing is deleted."""
+        seen = len(self.photostream)
+        if self.listing.complete(seen):
+            return
+        self.incomplete.append('%d of %s photos seen' % (seen, self.listing.total))
+        listed = set(self.photostream_ids)
+        for photo_id, name in local.files.items():
+            if photo_id not in listed:
+                self.files[photo_id] = name
+
     def _set_total(self, total):
         if self.progress is not None:
             self.progress.total = total
@@ -2240,57 +2681,61 @@ class Mirror:
             self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
             self.progress.update(1)
 
-    def plan(self, record, filename, metadata_without_file):
-        photo_id = record['id']
+    def plan(self, record, local, photo_id):
+        filename = local.files.get(photo_id)
         if filename:
             self.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
             return None
-        if metadata_without_file:   # the file went missing since it was mirrored
+        if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
         stored = None
         if filename:
             stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
-        task = plan_photo(record, filename, stored)
+        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
         if task is None and self.args.verify:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
             task.verify = self.args.verify
+        self.note_not_original(photo_id, stored.file if stored and task is None else None)
         return task
+
+    def note_not_original(self, photo_id, file_info, new=False):
+        if file_info and file_info.get('original') is False:
+            self.not_original[photo_id] = file_info
+            self.newly_not_original += 1 if new else 0
+        else:
+            self.not_original.pop(photo_id, None)
 
     def report_planned(self, task):
         """--dry-run: say what the run would do for this photo, and count it as the run would
         (the photo's future file name too, so that albums are predicted like the run builds them)."""
-        is_video = task.record.get('media') == 'video'
-        name = task.filename or '%s %s' % ('video' if is_video else 'photo', task.photo_id)
+        video = is_video(task.record)
+        name = task.filename or '%s %s' % ('video' if video else 'photo', task.photo_id)
         if task.verify and task.filename and not task.need_file:
             self.stats.verified += 1
             if file_is_damaged(self.photostream_dir, task):
                 self.stats.damaged += 1
                 self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
         if task.need_file:
-            try:
-                url = original_url(self.client, task)
-            except VideoUnavailable:
-                if not task.filename:   # (a file downloaded by hand is kept)
-                    self.unavailable_videos.append(photo_page_url(task.record))
-                    self.stats.unavailable_videos += 1
-                    return
-                url = None
-            except ItemError as e:
-                self._item_failed(task.photo_id, str(e))
-                return
-            if url:
-                self.files[task.photo_id] = (predicted_video_name(task.photo_id, url) if is_video
-                                             else photo_file_name(task.photo_id, task.record))
-                replaced = bool(task.filename and task.stored)   # counted as PhotoMirror.run counts
-                self.stats.new += 0 if replaced else 1
-                self.stats.new_videos += 1 if is_video and not replaced else 0
-                self.stats.updated += 1 if replaced else 0
-                self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
-                return
-        if task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
+            replaced = bool(task.filename and task.stored)   # counted as download_best counts
+            self.files[task.photo_id] = predicted_file_name(task.record)
+            self.stats.new += 0 if replaced else 1
+            self.stats.new_videos += 1 if video and not replaced else 0
+            self.stats.updated += 1 if replaced else 0
+            self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
+            return
+        if task.hand_original:
+            self.stats.new += 0 if task.filename else 1
+            self.stats.new_videos += 1 if video and not task.filename else 0
+            self.stats.updated += 1 if task.filename else 0
+            self.stats.originals_recovered += 1
+            self.reporter.info('would adopt %s as the original of %s' % (task.hand_original, name))
+            return
+        if task.try_original:
+            self.reporter.detail('would ask Flickr again for the original of %s' % name)
+        if task.stored is None or task.stored.listing != task.record:
             self.stats.metadata_updated += 1
             self.reporter.info('would update the metadata of %s' % name)
 
@@ -2304,20 +2749,24 @@ class Mirror:
     def _finish(self, task, future):
         photo_id = task.photo_id
         try:
-            self.files[photo_id] = future.result()
-            self.errors_in_a_row = 0
-        except VideoUnavailable:
-            self.unavailable_videos.append(photo_page_url(task.record))
-            self.stats.unavailable_videos += 1
+            name, file_info = future.result()
         except (ItemError, TransientError) as e:
             self._item_failed(photo_id, str(e))
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
             self._item_failed(photo_id, 'cannot write: %s' % e)
+        else:
+            self.files[photo_id] = name
+            was_original = not (task.stored and task.stored.file and task.stored.file.get('original') is False)
+            self.note_not_original(photo_id, file_info, new=was_original or task.need_file and not task.filename)
+            self.errors_in_a_row = 0
 
-    def _item_failed(self, photo_id, message):
-        self.stats.failed += 1
+    def _item_failed(self, photo_id, message, counter='failed'):
+        """Only items attempted in this run and really failed count toward the stop; a video
+        kept as a rendition is no failure.  A file that came but whose metadata did not is
+        counted apart (counter): it is new, and its metadata failed."""
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         self.failed.append((photo_id, message))
         self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
         self.errors_in_a_row += 1
@@ -2325,12 +2774,69 @@ class Mirror:
             raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
                              'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
 
+    # -- stage 2, metadata: getInfo and comments within the API budget --
+    def enrich_metadata(self):
+        """Returns True when any metadata was rewritten."""
+        todo = [pid for pid in self.to_enrich if self.files.get(pid) and pid not in dict(self.failed)]
+        if not todo:
+            return False
+        pacer = self.client.pacer
+        eta = pacer.seconds_for(len(todo))
+        self.reporter.info('Metadata: %d photos to enrich%s; an interrupted run continues next time.'
+                           % (len(todo), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
+                                         if eta >= 60 else ''))
+        enricher = Enricher(self.photostream_dir, self.client, self.stats, self.reporter)
+        self.progress = self.reporter.progress_bar('Metadata', total=len(todo))
+        changed = False
+        self.errors_in_a_row = 0
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+                pending = {}
+                try:
+                    for pid in todo:
+                        while len(pending) >= 2 * self.args.jobs:
+                            changed |= self._collect_enriched(pending, concurrent.futures.FIRST_COMPLETED)
+                        pending[pool.submit(enricher.run, pid, self.files[pid])] = pid
+                    changed |= self._collect_enriched(pending, concurrent.futures.ALL_COMPLETED)
+                except BaseException:
+                    self.stop_event.set()
+                    for future in pending:
+                        future.cancel()
+                    raise
+        finally:
+            self.reporter.close_progress()
+        return changed
+
+    def _collect_enriched(self, pending, return_when):
+        changed = False
+        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+        for future in done:
+            pid = pending.pop(future)
+            try:
+                if future.result():
+                    self.stats.enriched += 1
+                    changed = True
+                self.errors_in_a_row = 0
+            except NotFoundError:
+                pass   # deleted on Flickr since the listing: the next run lets it go
+            except (ItemError, TransientError) as e:
+                self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
+            self._advance()
+        return changed
+
+    def report_enrichment_planned(self):
+        self.stats.enriched = len(self.to_enrich)   # as the real run would count them
+        if self.to_enrich:
+            self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.to_enrich))
+
     # -- tidy: local photos no longer on Flickr --
     def tidy_photostream(self, local_files):
         listed = {p.id for p in self.photostream}
         gone = sorted(pid for pid in local_files if pid not in listed)
         if not gone:
             return
+        if self.incomplete:
+            return   # check_listing kept them; report() says that nothing was deleted
         if not self.args.delete_unknown:
             self.reporter.info('%d local photos are no longer on Flickr; they are kept (use '
                                '--delete-unknown to remove them).' % len(gone))
@@ -2360,6 +2866,8 @@ class Mirror:
     def tidy_orphaned_metadata(self, orphaned_metadata):
         """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
         run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
+        if self.incomplete:
+            return   # an unseen photo may still be on Flickr
         listed = {p.id for p in self.photostream}
         names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
         for name in names:
@@ -2395,14 +2903,41 @@ class Mirror:
         written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree))
         self.reporter.detail('HTML view: %d pages written' % written)
 
-    # -- what the user must know --
-    def report_unavailable_videos(self):
-        if not self.unavailable_videos:
+    # -- files that are not the original --
+    def write_not_original_list(self):
+        """dest/not-original.txt: every item kept as another version than its original, with
+        what to do about it.  Removed when there is none."""
+        path = os.path.join(self.dest, NOT_ORIGINAL_LIST)
+        if not self.not_original:
+            if os.path.exists(path):
+                try_unlink(path)
             return
-        self.reporter.warning('%d videos cannot be downloaded through the Flickr API; download them '
-                              'by hand from their pages (Download > Original) into %s:\n%s'
-                              % (len(self.unavailable_videos), self.photostream_dir,
-                                 '\n'.join('  ' + url for url in self.unavailable_videos)))
+        lines = [NOT_ORIGINAL_HEADER]
+        for pid in sorted(self.not_original, key=int):
+            info = self.not_original[pid]
+            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
+                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
+                photo_page_url({'id': pid, 'owner': self.owner})))
+        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
+
+    def report_not_original(self):
+        """Said once, on the run that first keeps an item so (also under -q: cron mails it);
+        after that only without -q."""
+        count = len(self.not_original)
+        if not count:
+            return
+        videos = sum(1 for p in self.photostream if p.id in self.not_original and p.media == 'video')
+        what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
+            else plural(count, 'video' if videos else 'photo')
+        message = ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers '
+                   'is kept instead.  To keep a video\'s original, download it from its Flickr page '
+                   '(Download, Original) into %s as %s (Flickr\'s own download name works too): the next '
+                   'run adopts it.  The list is in %s.'
+                   % (what, self.photostream_dir, HAND_ORIGINAL_NAME, os.path.join(self.dest, NOT_ORIGINAL_LIST)))
+        if self.newly_not_original:
+            self.reporter.warning(message)
+        else:
+            self.reporter.info(message)
 
     def report_verification(self):
         if not self.args.verify:
@@ -2418,6 +2953,24 @@ class Mirror:
             self.stats.verified, self.stats.damaged, self.stats.missing,
             'all repaired' if broken and not unrepaired else
             '%d could not be repaired' % unrepaired if unrepaired else 'all intact'))
+
+
+NOT_ORIGINAL_LIST = 'not-original.txt'
+NOT_ORIGINAL_HEADER = '''\
+# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
+# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
+# programs.  To keep a video's original: open its page (last column), choose Download >
+# Original, and put the file into photostream/ as <id>.original.<ext> (for example
+# 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
+# The next run adopts it.  Every run also asks Flickr for the original once more.
+# id\tfile\tkept\tFlickr page'''
+
+
+def human_duration(seconds):
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return '%d min' % max(minutes, 1)
+    return '%d h %d min' % (minutes // 60, minutes % 60)
 
 
 def html_collections(tree):
@@ -2521,7 +3074,7 @@ def run(args, reporter, stats, stop_event):
     token = login(api_key, api_secret, token_cache_dir(args), reporter,
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
     policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-    pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event, max_pause=policy.max_wait)
+    pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event)
     client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter)
     try:
         user = client.test_login()
@@ -2548,6 +3101,10 @@ def run(args, reporter, stats, stop_event):
         except TransientError as e:
             raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
                              'mirror resumes where it stopped.' % first_line(e))
+        if mirror.incomplete:
+            reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
+                           'pages short or the account changed while it was read: run again later.'
+                           % '; '.join(mirror.incomplete))
         reporter.info('%s: %s' % ('Dry run, nothing changed; the run would do' if args.dry_run else 'Done',
                                   stats.summary()))
         return stats.exit_status()

@@ -968,9 +968,21 @@ def renditions_of(photo):
     return out
 
 
+# The height a stream label stands for when getSizes leaves width and height empty, and the
+# order that breaks ties (best first): what a careful client (gallery-dl's table) assumes.
+RENDITION_NOMINAL_HEIGHT = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 360, '360p': 360,
+                            '288p': 288, '700': 280, 'Mobile MP4': 270, 'iphone_wifi': 240}
+
+
 def best_rendition(photo):
-    """(label, variant) of the rendition with the greatest height (only those with dims)."""
-    label, variant, _w, _h = max((r for r in renditions_of(photo) if r[3]), key=lambda r: r[3])
+    """(label, variant) of the tallest rendition: its height where getSizes gives one, else
+    the height its label stands for; ties go to the label earlier in the table."""
+    order = list(RENDITION_NOMINAL_HEIGHT)
+
+    def rank(r):
+        label, _variant, _w, h = r
+        return (h or RENDITION_NOMINAL_HEIGHT[label], -order.index(label))
+    label, variant, _w, _h = max(renditions_of(photo), key=rank)
     return label, variant
 
 

@@ -1220,10 +1220,10 @@ def wanted_media(record, args):
 ORIGINAL = 'Original'
 VIDEO_ORIGINAL = 'Video Original'
 # Video renditions, best first, with the height each stands for when getSizes leaves its
-# width and height empty (as it does for '700' and 'iphone_wifi').  'Video Player' is
-# the Flash player, never a file.
-VIDEO_RENDITIONS = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 540, '700': 480,
-                    '360p': 360, 'Mobile MP4': 360, '288p': 288, 'iphone_wifi': 240}
+# width and height empty (as it does for the stream labels '1080p', '700', 'iphone_wifi',
+# ...); the order breaks ties.  'Video Player' is the Flash player, never a file.
+VIDEO_RENDITIONS = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 360, '360p': 360,
+                    '288p': 288, '700': 280, 'Mobile MP4': 270, 'iphone_wifi': 240}
 NOT_A_FILE = ('Video Player',)
 
 IMAGE_EXTENSIONS = {'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
@@ -1233,6 +1233,8 @@ VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvid
                     'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
 # Where Flickr sends a request for an image it will not serve (a small grey GIF).
 PLACEHOLDER_RE = re.compile(r'/images/|photo_unavailable', re.I)
+# Where Flickr sends a program that asks for a video original it keeps for browsers.
+SIGN_IN_RE = re.compile(r'sign-?in|login|identity\.flickr', re.I)
 HEAD_BYTES = 1 << 16   # kept in memory while downloading, to read an image's dimensions
 
 
@@ -1312,9 +1314,10 @@ def judge_file_response(response, choice, url):
         raise TransientError('HTTP %d for %s' % (status, url),
                              parse_retry_after(response.headers.get('Retry-After')),
                              pause_all=status in (429, 503))
-    # Flickr refuses with a 404, or by redirecting to its sign-in page; an HTML page that
-    # came without a redirect is an error page like any other (transient, below).
-    if refusable and (status in (401, 403, 404, 410) or ctype == 'text/html' and response.history):
+    # Flickr refuses with a 404, or by redirecting to its sign-in page; any other HTML page
+    # is an error page like any other (transient, below).
+    if refusable and (status in (401, 403, 404, 410) or ctype == 'text/html' and response.history
+                      and SIGN_IN_RE.search(response.url)):
         raise OriginalRefused('Flickr refused the original of %s (HTTP %d%s)'
                               % (url, status, ', a sign-in page' if ctype == 'text/html' else ''))
     if status != 200:

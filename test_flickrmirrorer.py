@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -340,8 +341,7 @@ def test_metadata_holds_getinfo_listing_and_file_hash(fake, token_dir, dest):
         assert {k: data['file'][k] for k in ('name', 'size', 'sha256', 'original')} == {
             'name': media_name(photo), 'size': len(content), 'sha256': hashlib.sha256(content).hexdigest(),
             'original': not refused}
-        assert data['file']['label'] == ('Site MP4' if refused else 'Video Original' if photo.media == 'video'
-                                         else 'Original')
+        assert data['file']['label'] == fake.best_file(photo.id)[0]
         assert data['flickrmirrorer'] == {'format': 2, 'enriched': str(photo.lastupdate)}
 
 
@@ -383,8 +383,8 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
     for video in refused:
         assert (dest / 'photostream' / media_name(video)).read_bytes() == fake.photo_file_bytes(video.id)
-        assert re.search(r'^%s\tphotostream/%s\tkept: Site MP4\thttps://www.flickr.com/photos/.*/%s/$'
-                         % (video.id, media_name(video), video.id), listed, re.M)
+        assert re.search(r'^%s\tphotostream/%s\tkept: %s\thttps://www.flickr.com/photos/.*/%s/$'
+                         % (video.id, media_name(video), fake.best_file(video.id)[0], video.id), listed, re.M)
     # later runs: silent under -q, exit 0
     result = run_mirror(fake, token_dir, dest, '-q')
     assert_ok(result)
@@ -1382,6 +1382,12 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     assert calls['flickr.photosets.getPhotos'] == len(fake.account.albums)
     assert calls['flickr.collections.getTree'] == 1 and calls['flickr.photosets.getList'] == 1
     assert not {'flickr.photos.getNotInSet', 'flickr.photos.getAllContexts', 'flickr.photos.getExif'} & set(calls)
+    # --statistics: the files stage asks getSizes for videos only; enrichment reads the rest
+    result = run_mirror(fake, token_dir, dest.parent / 'second', '--statistics')
+    videos = sum(p.media == 'video' for p in photos)
+    assert 'API calls by stage: listing %d, files %d, metadata %d\n' % (
+        2 + 1 + len(fake.account.albums) + 1, videos,
+        len(photos) + sum(1 for p in photos if p.comments)) in result.stdout
 
 
 def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
@@ -2029,6 +2035,108 @@ def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
         for name in files:
             assert stat.S_IMODE(os.stat(os.path.join(path, name)).st_mode) == 0o600, name
+
+
+# ---------------------------------------------------------------------------
+# Issue 13: files first, metadata enriched within Flickr's API budget
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def watch_getinfo(monkeypatch):
+    """Record, at every photos.getInfo the fake answers, which photo it was for and how many
+    media files the mirror held at that moment (the fake runs in this process)."""
+    watch = types.SimpleNamespace(calls=[], count_files=lambda: 0)
+    original = fakeflickr.API_METHODS['flickr.photos.getInfo']
+
+    def watched(ctx):
+        watch.calls.append((ctx.params.get('photo_id'), watch.count_files()))
+        return original(ctx)
+    monkeypatch.setitem(fakeflickr.API_METHODS, 'flickr.photos.getInfo', watched)
+    return watch
+
+
+def media_files(root):
+    directory = root / 'photostream'
+    return [p for p in directory.iterdir() if not p.name.endswith('.metadata')
+            and not p.name.startswith(fm.TMP_PREFIX)] if directory.is_dir() else []
+
+
+def test_every_original_is_in_place_before_enrichment_under_the_hourly_limit(fake, token_dir, dest, watch_getinfo):
+    """The emulation enforces an hourly limit (a short 'hour'), the program is paced to about
+    it: every file is in place before the first photos.getInfo, and the files stage spent
+    no per-photo call on photos and one per video."""
+    fake.faults.update(hourly_limit=25, hourly_window=2.0)
+    watch_getinfo.count_files = lambda: len(media_files(dest))
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest, '--max-calls-per-hour', '36000', '--statistics')
+    assert_ok(result)
+    assert_tree_complete(fake, dest)
+    photos = list(fake.account.photos.values())
+    assert len(watch_getinfo.calls) == len(photos)
+    assert all(count == len(photos) for _, count in watch_getinfo.calls), watch_getinfo.calls[:3]
+    assert fake.stats()['faults'].get('hourly_limit', 0) > 0, 'the hourly limit was never reached'
+    videos = sum(p.media == 'video' for p in photos)
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == videos
+
+
+def all_metadata(root):
+    return {p.name: json.loads(p.read_text()) for p in sorted((root / 'photostream').glob('*.metadata'))}
+
+
+def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_path, watch_getinfo):
+    tokens = tokens_for(fake, tmp_path)
+    reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, reference))
+    del watch_getinfo.calls[:]
+    fake.faults.update(api_latency=0.15)
+    proc = start_program(fake, tokens, mirror, '--jobs', '1')
+    deadline = time.monotonic() + 120
+    while len(watch_getinfo.calls) < 8 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.kill()
+    proc.communicate()
+    time.sleep(0.5)   # let the fake finish answering the killed run's last request
+    asked_first = [pid for pid, _ in watch_getinfo.calls]
+    assert 8 <= len(asked_first) < len(fake.account.photos), 'not killed during enrichment'
+    enriched = [name for name, data in all_metadata(mirror).items() if data['flickrmirrorer'].get('enriched')]
+    assert enriched, 'no photo was enriched before the kill'
+    fake.faults.update(api_latency=0)
+    del watch_getinfo.calls[:]
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, mirror))
+    assert fake.stats()['file_requests'] == 0            # the files were all in place
+    asked_again = [pid for pid, _ in watch_getinfo.calls]
+    enriched_ids = {name.split('.')[0] for name in enriched}
+    assert not enriched_ids & set(asked_again), 'a photo enriched before the kill was asked again'
+    assert len(asked_again) == len(fake.account.photos) - len(enriched_ids)
+    assert all_metadata(mirror) == all_metadata(reference)
+
+
+def test_a_photo_whose_lastupdate_moved_is_enriched_again(plain_fake, tmp_path, dest, watch_getinfo):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    assert_ok(run_mirror(fake, tokens, dest))
+    photo = first_photo(fake)
+    fake.edit_photo(photo.id, title='A new title')
+    del watch_getinfo.calls[:]
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert [pid for pid, _ in watch_getinfo.calls] == [photo.id]
+    assert fake.stats()['file_requests'] == 0
+    data = load_metadata(dest, photo)
+    assert data['photo']['title']['_content'] == 'A new title'
+    assert data['flickrmirrorer']['enriched'] == str(fake.account.photos[photo.id].lastupdate)
+
+
+def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, dest):
+    """At the default budget a first run's enrichment is paced; the run says how long it
+    will take (here the burst covers the small account, so it only counts)."""
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    result = run_mirror(fake, tokens, dest, '--max-calls-per-hour', '600', timeout=300)
+    assert_ok(result)
+    assert re.search(r'Metadata: %d photos to enrich, about \d+ min at 600 calls/hour; an interrupted run '
+                     r'continues next time\.' % len(fake.account.photos), result.stdout), result.stdout
 
 
 # --- issue 15: honest at the edges ---

@@ -55,6 +55,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat
 import struct
 import sys
 import tempfile
@@ -802,7 +803,7 @@ def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
     try:
         token = oauth_flow(api_key, api_secret, reporter, use_browser)
     except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
-        raise FatalError('interrupted; not logged in, nothing was changed.', EXIT_INTERRUPTED) from None
+        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
     try:
         cache.token = token
     except (OSError, sqlite3.Error) as e:
@@ -819,15 +820,21 @@ def open_token_cache(api_key, token_dir):
     if not os.path.isdir(token_dir):
         os.makedirs(token_dir, mode=0o700)
         os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
-    os.close(os.open(os.path.join(token_dir, TOKEN_DB_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+    database = os.path.join(token_dir, TOKEN_DB_NAME)
+    if not os.path.lexists(database):   # born private; an existing one may be read-only
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     protect_token_database(token_dir)
     return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
 
 
 def protect_token_database(token_dir):
-    """The token is a password: only its owner may read the database that holds it."""
+    """The token is a password: only its owner may read the database that holds it (0600;
+    one its owner made read-only stays so)."""
+    path = os.path.join(token_dir, TOKEN_DB_NAME)
     try:
-        os.chmod(os.path.join(token_dir, TOKEN_DB_NAME), 0o600)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
     except OSError:
         pass
 

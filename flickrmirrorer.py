@@ -108,11 +108,11 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-NO_API_KEY_HELP = (
-    'No Flickr API key.  flickrmirrorer needs its own API key: create one (free, "non-commercial") '
-    'at https://www.flickr.com/services/apps/create/ and pass it with --api-key KEY --api-secret '
-    'SECRET, or set FLICKR_API_KEY and FLICKR_API_SECRET, or write them to %s as\n'
-    '[flickr]\napi_key = KEY\napi_secret = SECRET')
+GET_AN_API_KEY = ('No Flickr API key.  flickrmirrorer needs its own API key: create one (free, '
+                  '"non-commercial") at https://www.flickr.com/services/apps/create/')
+NO_API_KEY_HELP = GET_AN_API_KEY + (
+    ' and pass it with --api-key KEY --api-secret SECRET, or set FLICKR_API_KEY and '
+    'FLICKR_API_SECRET, or write them to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -219,8 +219,8 @@ def find_api_credentials(args, environ):
 def ask_for_api_key(config_path):
     """On a terminal: let the user type the key and secret once, and keep them in the config
     file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(NO_API_KEY_HELP.split(' and pass it')[0] + '.\nType them here to keep them in %s '
-                     '(or press Enter to stop).\nAPI key: ' % config_path)
+    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+                     'Enter to stop).\nAPI key: ' % config_path)
     sys.stderr.flush()
     key = sys.stdin.readline().strip()
     if not key:
@@ -335,11 +335,13 @@ class Stats:
     def elapsed(self):
         return time.monotonic() - self.started
 
-    def summary(self):
+    def summary(self, dry_run=False):
         """The end-of-run line."""
-        return '%d new, %d updated, %d deleted, %d failed, %s downloaded in %s.' % (
-            self.new, self.updated + self.metadata_updated, self.deleted, self.failures(),
-            human_bytes(self.bytes), human_elapsed(self.elapsed()))
+        counts = '%d new, %d updated, %d deleted, %d failed' % (
+            self.new, self.updated + self.metadata_updated, self.deleted, self.failures())
+        if dry_run:
+            return 'Dry run, nothing changed; the run would make %s.' % counts
+        return 'Done: %s, %s downloaded in %s.' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
 
     def calls_by_stage(self):
         stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
@@ -3115,8 +3117,7 @@ def run(args, reporter, stats, stop_event):
             reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
                            'pages short or the account changed while it was read: run again later.'
                            % '; '.join(mirror.incomplete))
-        reporter.info('%s: %s' % ('Dry run, nothing changed; the run would do' if args.dry_run else 'Done',
-                                  stats.summary()))
+        reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
     finally:
         if lock is not None:

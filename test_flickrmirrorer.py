@@ -2468,6 +2468,8 @@ def test_dry_run_predicts_the_real_run(fake, tmp_path):
     assert predictable(dry.stdout) == predictable(real.stdout)
     assert dry.returncode == real.returncode
     assert outcome_counts(dry.stdout)['New videos'] > 0 and outcome_counts(dry.stdout)['New albums'] > 0
+    new = re.search(r'^Done: (\d+ new, \d+ updated, \d+ deleted, \d+ failed)', real.stdout, re.M).group(1)
+    assert 'Dry run, nothing changed; the run would make %s.' % new in dry.stdout
     assert re.search(r'would download video \d+', dry.stdout)
     # changes of every kind
     fake.add_photo(title='Fresh', albums=[fake.account.album_order()[0]])

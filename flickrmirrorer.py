@@ -2589,6 +2589,7 @@ class Mirror:
         self.failed = []              # (photo id, message)
         self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
         self.listing = ListingCheck()
+        self.missing = set()          # photo ids whose file went missing (--verify)
         self.owner = None             # the account's NSID, for photo page URLs
         self.errors_in_a_row = 0
         self.progress = None
@@ -2702,6 +2703,7 @@ class Mirror:
             return None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
+            self.missing.add(photo_id)
         stored = None
         if filename:
             stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
@@ -2730,6 +2732,9 @@ class Mirror:
             if file_is_damaged(self.photostream_dir, task):
                 self.stats.damaged += 1
                 self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
+        if task.need_file and task.photo_id in self.missing:   # not repaired by a dry run
+            self.reporter.warning('%s %s is missing from the mirror' % ('video' if video else 'photo', task.photo_id))
+            return
         if task.need_file:
             replaced = bool(task.filename and task.stored)   # counted as download_best counts
             self.files[task.photo_id] = predicted_file_name(task.record)

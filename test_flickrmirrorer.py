@@ -2502,7 +2502,9 @@ def test_dry_run_verify_reports_damage_and_repairs_nothing(plain_fake, tmp_path)
     assert result.returncode == 1, result.stderr
     assert media_name(photos[0]) in result.stderr and 'damaged' in result.stderr
     assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; nothing repaired', result.stdout), result.stdout
-    assert outcome_counts(result.stdout)['Damaged or missing files not repaired'] == 2
+    counts = outcome_counts(result.stdout)
+    assert counts['Damaged or missing files not repaired'] == 2
+    assert counts['New photos'] == counts['Updated photos / videos'] == 0   # never both new and failing
     assert tree_fingerprint(mirror) == before
     assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--verify'), 0)
     assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--dry-run', '--verify'), 0)

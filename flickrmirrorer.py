@@ -26,11 +26,16 @@ The pipeline, one section of this file per stage, in data-flow order:
   8. enrich     photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes
-  9. report     statistics; exit status 0 all mirrored, 1 some items failed or the
-                listing was incomplete, 2 usage / configuration / login error,
-                130 interrupted
+  9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
+                makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
+                items failed or the listing was incomplete, 2 usage / configuration /
+                login error, 130 interrupted
 
---dry-run stops after the plan; --verify adds a re-hash of every file to it.
+--dry-run plans, then goes through the tree builder and the tidying without writing,
+counting as the real run counts; --verify adds a re-hash of every file (a dry run repairs
+nothing).  Nothing is ever written or deleted through a symlink where the mirror expects
+a directory of its own (Albums, Collections, 'Not in any album', album and collection
+directories).
 
 Output tree:
 
@@ -53,11 +58,14 @@ import html
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
 import shutil
 import signal
+import sqlite3
+import stat
 import struct
 import sys
 import tempfile
@@ -110,15 +118,30 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-NO_API_KEY_HELP = (
-    'No Flickr API key.  flickrmirrorer needs its own API key: create one (free, "non-commercial") '
-    'at https://www.flickr.com/services/apps/create/ and pass it with --api-key KEY --api-secret '
-    'SECRET, or set FLICKR_API_KEY and FLICKR_API_SECRET, or write them to %s as\n'
-    '[flickr]\napi_key = KEY\napi_secret = SECRET')
+GET_AN_API_KEY = ('No Flickr API key.  flickrmirrorer needs its own API key: create one (free, '
+                  '"non-commercial") at https://www.flickr.com/services/apps/create/')
+NO_API_KEY_HELP = GET_AN_API_KEY + (
+    ' and pass it with --api-key KEY --api-secret SECRET, or set FLICKR_API_KEY and '
+    'FLICKR_API_SECRET, or write them to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
 FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
+# A wrong key or secret is fixed in the configuration; only a refused token needs a new login
+# (and a new login would not help the others: it would only throw away a good token).
+CHECK_KEY_SOURCES = '(--api-%s, FLICKR_API_%s or the config file)'
+AUTH_ERROR_ADVICE = {
+    100: 'Flickr does not know this API key (%%s).  Check the API key %s; your stored login is '
+         'fine.' % (CHECK_KEY_SOURCES % ('key', 'KEY')),
+    96: 'Flickr rejected the signature of our requests (%%s): the API secret does not belong to the '
+        'API key, or this computer\'s clock is far off.  Check the API secret %s; your stored login '
+        'is fine, do not log in again.' % (CHECK_KEY_SOURCES % ('secret', 'SECRET')),
+    98: 'Flickr refused the stored login (%s): it was revoked or has expired.  Log in again: run '
+        'flickrmirrorer by hand with --relogin.',
+    99: 'The stored login lacks read permission (%s).  Log in again: run flickrmirrorer by hand '
+        'with --relogin.',
+}
+AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
 # 201 is "Sorry, the Flickr API service is not currently available." (HTTP 200); 105 and
 # 106 say much the same.  Like a 429, they pause every worker for a moment.
 FLICKR_TRANSIENT_CODES = (0, 105, 106, 201)
@@ -191,9 +214,49 @@ def find_api_credentials(args, environ):
         secret = secret or parser.get('flickr', 'api_secret', fallback=None)
     elif args.config and not os.path.exists(config_path):
         raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
+    if bool(key) != bool(secret):   # half a key: say which half is missing, and where we looked
+        found, missing = ('key', 'secret') if key else ('secret', 'key')
+        raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
+                         '"api_%s = ..." under [flickr] in %s.'
+                         % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret):
+        key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
         raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
     return key.strip(), secret.strip()
+
+
+def ask_for_api_key(config_path):
+    """On a terminal: let the user type the key and secret once, and keep them in the config
+    file (0600: the secret is a password).  (None, None) when nothing was typed."""
+    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+                     'Enter to stop).\nAPI key: ' % config_path)
+    sys.stderr.flush()
+    key = sys.stdin.readline().strip()
+    if not key:
+        return None, None
+    sys.stderr.write('API secret: ')
+    sys.stderr.flush()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        return None, None
+    write_config(config_path, key, secret)
+    sys.stderr.write('Saved in %s.\n' % config_path)
+    return key, secret
+
+
+def write_config(path, key, secret):
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding='utf-8')   # keep anything else the file holds
+    if not parser.has_section('flickr'):
+        parser.add_section('flickr')
+    parser.set('flickr', 'api_key', key)
+    parser.set('flickr', 'api_secret', secret)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        parser.write(f)
 
 
 def configure_endpoints(base):
@@ -214,22 +277,81 @@ def configure_endpoints(base):
 
 @dataclass
 class Stats:
-    new: int = 0
-    updated: int = 0
+    new: int = 0                 # photos and videos, new_videos of them videos
+    new_videos: int = 0
+    updated: int = 0             # files replaced
     metadata_updated: int = 0
+    enriched: int = 0
+    originals_recovered: int = 0
+    not_original: int = 0        # items kept as another version than the original
     deleted: int = 0
     skipped: int = 0
-    failed: int = 0
+    failed: int = 0              # files that could not be mirrored
+    metadata_failed: int = 0     # files mirrored whose getInfo / comments could not be read
+    listing_incomplete: int = 0
+    dirs_left_alone: int = 0
+    unrepaired: int = 0
+    stopped: int = 0
     bytes: int = 0
+    albums_new: int = 0
     albums_updated: int = 0
+    albums_deleted: int = 0
+    collections_new: int = 0
     collections_updated: int = 0
+    collections_deleted: int = 0
     verified: int = 0
     damaged: int = 0
     missing: int = 0
-    enriched: int = 0
-    originals_recovered: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
+
+    # What --statistics prints, in order: (label, attribute or function of the stats, does a
+    # non-zero count make the exit status 1?).  A new kind of outcome is one line here, and the
+    # exit status, the statistics and the end-of-run line then agree by construction.
+    OUTCOMES = (
+        ('New photos', lambda s: s.new - s.new_videos, False),
+        ('New videos', 'new_videos', False),
+        ('Updated photos / videos', 'updated', False),
+        ('Updated metadata', 'metadata_updated', False),
+        ('Enriched metadata (photos.getInfo)', 'enriched', False),
+        ('Originals that replaced a kept version', 'originals_recovered', False),
+        ('Kept as another version than the original', 'not_original', False),
+        ('Deleted photos / videos', 'deleted', False),
+        ('Skipped (ignored media type)', 'skipped', False),
+        ('New albums', 'albums_new', False),
+        ('Updated albums', 'albums_updated', False),
+        ('Removed albums', 'albums_deleted', False),
+        ('New collections', 'collections_new', False),
+        ('Updated collections', 'collections_updated', False),
+        ('Removed collections', 'collections_deleted', False),
+        ('Failed (tried again next run)', 'failed', True),
+        ('Metadata not read (tried again next run)', 'metadata_failed', True),
+        ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
+        ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
+        ('Damaged or missing files not repaired', 'unrepaired', True),
+        ('Run stopped early (see the error)', 'stopped', True),
+    )
+
+    def count(self, how):
+        return how(self) if callable(how) else getattr(self, how)
+
+    def failures(self):
+        """How many items make the exit status 1."""
+        return sum(self.count(how) for _, how, fails in self.OUTCOMES if fails)
+
+    def exit_status(self):
+        return EXIT_PARTIAL if self.failures() else EXIT_OK
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def summary(self, dry_run=False):
+        """The end-of-run line."""
+        counts = '%d new, %d updated, %d deleted, %d failed' % (
+            self.new, self.updated + self.metadata_updated, self.deleted, self.failures())
+        if dry_run:
+            return 'Dry run, nothing changed; the run would make %s.' % counts
+        return 'Done: %s, %s downloaded in %s.' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
 
     def calls_by_stage(self):
         stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
@@ -241,21 +363,11 @@ class Stats:
         calls = sum(self.api_calls.values())
         by_method = ', '.join('%s %d' % (m.replace('flickr.', ''), n)
                               for m, n in sorted(self.api_calls.items()))
-        return [
-            'New photos / videos: %d' % self.new,
-            'Updated photos / videos: %d' % self.updated,
-            'Updated metadata: %d' % self.metadata_updated,
-            'Enriched metadata (photos.getInfo): %d' % self.enriched,
-            'Originals that replaced a kept version: %d' % self.originals_recovered,
-            'Deleted photos / videos: %d' % self.deleted,
-            'Skipped (ignored media type): %d' % self.skipped,
-            'Failed: %d' % self.failed,
-            'Updated albums: %d' % self.albums_updated,
-            'Updated collections: %d' % self.collections_updated,
+        return ['%s: %d' % (label, self.count(how)) for label, how, _ in self.OUTCOMES] + [
             'Downloaded: %s' % human_bytes(self.bytes),
             'API calls: %d%s' % (calls, ' (%s)' % by_method if calls else ''),
             'API calls by stage: %s' % ', '.join('%s %d' % (stage, n) for stage, n in self.calls_by_stage()),
-            'Elapsed: %.1f s' % (time.monotonic() - self.started),
+            'Elapsed: %.1f s' % self.elapsed(),
         ]
 
 
@@ -263,6 +375,17 @@ class Stats:
 # getSizes for videos only; enrichment reads getInfo and comments; the rest is listing.
 STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': 'metadata',
                    'flickr.photos.comments.getList': 'metadata'}
+
+
+def human_minutes(seconds):
+    return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
+
+
+def human_elapsed(seconds):
+    if seconds < 60:
+        return '%.1f s' % seconds
+    minutes, seconds = divmod(int(seconds), 60)
+    return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
 
 
 def human_bytes(n):
@@ -328,18 +451,40 @@ class Reporter:
 # Pacing and retries: stay under Flickr's hourly budget, ride out transient failures
 # ---------------------------------------------------------------------------
 
+MAX_RETRY_WAIT = 120.0   # the longest wait before a retry, whatever Flickr's Retry-After says
+
+
+def announce_pause(reporter, what, asked, waiting):
+    """Say how long Flickr asked us to wait; short waits are routine (-v only)."""
+    if waiting is None:
+        return
+    until = time.strftime('%H:%M', time.localtime(time.time() + asked))
+    say = reporter.info if asked >= 60 else reporter.detail
+    say('Flickr asked us to wait %s (until %s) before %s; trying again in %s (Ctrl+C stops).'
+        % (human_minutes(asked), until, what, human_minutes(waiting)))
+
+
 class PauseGate:
     """Everybody waits while Flickr asked us to: a 429 (or a 201 / 503) pauses every worker
     that talks to the same service, not only the one that was told."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, max_pause=MAX_RETRY_WAIT):
         self._clock = clock
+        self.max_pause = max_pause
         self._until = 0.0
         self._lock = threading.Lock()
 
     def pause(self, seconds):
+        """Hold everybody for `seconds`, at most max_pause: a Retry-After of an hour must not
+        stall the run silently.  Returns the seconds of the new pause, or None when an
+        earlier pause already covers it (so that it is announced once)."""
+        seconds = min(seconds, self.max_pause)
         with self._lock:
-            self._until = max(self._until, self._clock() + seconds)
+            until = self._clock() + seconds
+            if until <= self._until:
+                return None
+            self._until = until
+            return seconds
 
     def remaining(self):
         with self._lock:
@@ -355,16 +500,22 @@ class CallPacer:
     steadily.  The refill rate leaves room for the burst, so any hour holds at most
     `per_hour` calls.  A 429 pauses everybody (the gate)."""
 
-    def __init__(self, per_hour, burst=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, per_hour, burst=None, clock=time.monotonic, sleep=None, stop_event=None):
         self.per_hour = per_hour
         self.burst = burst if burst is not None else max(1, min(50, per_hour // 60))
         self.rate = max(per_hour - self.burst, 1) / 3600.0   # tokens per second
         self._clock = clock
-        self._sleep = sleep
+        self._stop = stop_event or threading.Event()
+        self._sleep = sleep or self._wait_unless_stopped
         self._tokens = float(self.burst)
         self._last = clock()
         self.gate = PauseGate(clock)
         self._lock = threading.Lock()
+
+    def _wait_unless_stopped(self, seconds):
+        """Every waiting thread wakes at once on Ctrl+C or SIGTERM."""
+        if self._stop.wait(seconds):
+            raise KeyboardInterrupt
 
     def acquire(self):
         while True:
@@ -381,7 +532,8 @@ class CallPacer:
             self._sleep(min(max(wait, 0.001), 60))
 
     def pause(self, seconds):
-        self.gate.pause(seconds)
+        """Hold every call for `seconds` (a 429's Retry-After); see PauseGate.pause."""
+        return self.gate.pause(seconds)
 
     def seconds_for(self, calls):
         """How long `calls` more calls take at this budget (for an honest ETA)."""
@@ -392,7 +544,7 @@ class CallPacer:
 class RetryPolicy:
     attempts: int = 6
     initial_wait: float = 1.0
-    max_wait: float = 120.0
+    max_wait: float = MAX_RETRY_WAIT
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def sleep(self, seconds):
@@ -409,8 +561,8 @@ def retry_wait(policy):
     def wait(retry_state):
         exc = retry_state.outcome.exception()
         retry_after = getattr(exc, 'retry_after', None)
-        if retry_after is not None:
-            return min(retry_after, 3600.0) + random.uniform(0, policy.initial_wait)
+        if retry_after is not None:   # capped: a Retry-After of hours must not stall the run silently
+            return min(retry_after, policy.max_wait) + random.uniform(0, policy.initial_wait)
         return backoff(retry_state)
     return wait
 
@@ -494,12 +646,12 @@ class FlickrClient:
             try:
                 return self._flickr().do_flickr_call(method, **params)
             except TransientError as e:
-                self._pause_everybody(e)
+                self._pause_everybody(e, method)
                 raise
             except flickrapi.FlickrError as e:
                 error = classify_flickr_error(method, e)
                 if isinstance(error, TransientError):
-                    self._pause_everybody(error)
+                    self._pause_everybody(error, method)
                 raise error from None
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as e:
@@ -508,9 +660,10 @@ class FlickrClient:
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
 
-    def _pause_everybody(self, error):
+    def _pause_everybody(self, error, method):
         if error.pause_all:
-            self.pacer.pause(error.retry_after if error.retry_after is not None else self.policy.initial_wait)
+            asked = error.retry_after if error.retry_after is not None else self.policy.initial_wait
+            announce_pause(self.reporter, 'calling ' + method, asked, self.pacer.pause(asked))
 
     def paged(self, method, container, item, check, on_total=None, **params):
         """Yield every item of a paged list, one page in memory at a time.
@@ -618,8 +771,7 @@ def classify_flickr_error(method, error):
     if code in FLICKR_TRANSIENT_CODES or SERVICE_UNAVAILABLE_RE.search(str(error)):
         return TransientError(message, pause_all=True)
     if code in FLICKR_AUTH_CODES:
-        return AuthError('Flickr refused the login (%s).  Log in again: run flickrmirrorer by hand '
-                         'with --relogin.' % first_line(error))
+        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
     if code == FLICKR_NOT_FOUND:
         return NotFoundError(message)
     if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
@@ -664,41 +816,86 @@ def token_cache_dir(args):
     return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
 
 
+TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
+
+
 def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
-    """Return a cached access token, or run the OAuth flow to get one."""
-    def new_flickr():
-        return flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', token_cache_location=token_dir)
+    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
+    token stays stored until a new one replaces it: a failed login loses nothing."""
     try:
-        flickr = new_flickr()
-        if relogin:
-            flickr.token_cache.forget()
-            flickr = new_flickr()   # the old one signs with the forgotten token
-        token = flickr.token_cache.token
-    except (OSError, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        cache = open_token_cache(api_key, token_dir)
+        token = None if relogin else cache.token
+    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
         raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    if token is None:
-        try:
-            if use_browser:
-                try:
-                    flickr.authenticate_via_browser(perms='read')
-                except flickrapi.FlickrError:  # no browser after all
-                    console_login(flickr, reporter)
-            else:
+    if token is not None:
+        return token
+    try:
+        token = oauth_flow(api_key, api_secret, reporter, use_browser)
+    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
+        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
+    try:
+        cache.token = token
+    except (OSError, sqlite3.Error) as e:
+        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    finally:
+        protect_token_database(token_dir)
+    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    return token
+
+
+def open_token_cache(api_key, token_dir):
+    """flickrapi's token database, made readable by its owner only before a token goes in.
+    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
+    if not os.path.isdir(token_dir):
+        os.makedirs(token_dir, mode=0o700)
+        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
+    database = os.path.join(token_dir, TOKEN_DB_NAME)
+    if not os.path.lexists(database):   # born private; an existing one may be read-only
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    protect_token_database(token_dir)
+    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
+
+
+def protect_token_database(token_dir):
+    """The token is a password: only its owner may read the database that holds it (0600;
+    one its owner made read-only stays so)."""
+    path = os.path.join(token_dir, TOKEN_DB_NAME)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        pass
+
+
+def oauth_flow(api_key, api_secret, reporter, use_browser):
+    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
+    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
+    try:
+        if use_browser:
+            try:
+                flickr.authenticate_via_browser(perms='read')
+            except flickrapi.FlickrError:  # no browser after all
                 console_login(flickr, reporter)
-        except flickrapi.FlickrError as e:
-            raise AuthError('Login failed: %s' % first_line(e))
-        except requests.RequestException as e:
-            raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
-        token = flickr.token_cache.token
-        if token is None:
-            raise AuthError('Login failed: Flickr gave no token.')
-        reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
-    protect_token_files(token_dir)
+        else:
+            console_login(flickr, reporter)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: %s' % first_line(e))
+    except requests.RequestException as e:
+        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+    token = flickr.token_cache.token
+    if token is None:
+        raise AuthError('Login failed: Flickr gave no token.')
     return token
 
 
 def console_login(flickr, reporter):
-    flickr.get_request_token(oauth_callback='oob')
+    try:
+        flickr.get_request_token(oauth_callback='oob')
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
+                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
+                        % first_line(e).replace('do_request: ', '')) from None
     reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
     sys.stderr.write('Code: ')
     sys.stderr.flush()
@@ -706,7 +903,12 @@ def console_login(flickr, reporter):
     if not verifier:
         raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
                         '(cron jobs reuse the token it stores).')
-    flickr.get_access_token(verifier)
+    try:
+        flickr.get_access_token(verifier)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
+                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
 
 
 def browser_available():
@@ -715,18 +917,6 @@ def browser_available():
     if sys.platform in ('darwin', 'win32'):
         return True
     return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
-
-
-def protect_token_files(token_dir):
-    """The token is a password: only its owner may read it."""
-    try:
-        os.chmod(token_dir, 0o700)
-        for name in os.listdir(token_dir):
-            path = os.path.join(token_dir, name)
-            if os.path.isfile(path):
-                os.chmod(path, 0o600)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -838,20 +1028,22 @@ def json_bytes(data):
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_file_if_changed(path, data):
-    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
+def write_file_if_changed(path, data, dry_run=False):
+    """Rewrite a file only when its content changes (keeps mtimes and disks quiet).  A dry run
+    only tells whether it would."""
     try:
         with open(path, 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
         pass
-    atomic_write_bytes(path, data)
+    if not dry_run:
+        atomic_write_bytes(path, data)
     return True
 
 
-def write_json_if_changed(path, data):
-    return write_file_if_changed(path, json_bytes(data))
+def write_json_if_changed(path, data, dry_run=False):
+    return write_file_if_changed(path, json_bytes(data), dry_run)
 
 
 def read_json(path):
@@ -896,20 +1088,21 @@ HAND_ORIGINAL_NAME = '<id>.original.<ext>'
 @dataclass
 class LocalPhotos:
     files: dict               # photo id -> media file name
-    orphaned_metadata: set    # ids whose .metadata has lost its media file (--verify)
+    orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
     hand_originals: dict      # photo id -> a video original the user put there by hand
 
 
 def scan_photostream(photostream_dir, find_orphans=False):
     """What photostream/ holds, from one scandir and no file reads.  Orphans are looked
-    for only on request (--verify reports them): the set costs memory on a big mirror."""
+    for only on request (--verify reports them, --delete-unknown removes them): they cost
+    memory on a big mirror."""
     files = {}
-    metadata_ids = set()
+    metadata_names = {}
     hand_originals = {}
     try:
         entries = os.scandir(photostream_dir)
     except FileNotFoundError:
-        return LocalPhotos({}, set(), {})
+        return LocalPhotos({}, {}, {})
     with entries:
         for entry in entries:
             name = entry.name
@@ -924,10 +1117,11 @@ def scan_photostream(photostream_dir, find_orphans=False):
                 continue
             if is_metadata:
                 if find_orphans:
-                    metadata_ids.add(match.group(1))
+                    metadata_names[match.group(1)] = name
             else:
                 files[match.group(1)] = name
-    return LocalPhotos(files, metadata_ids - set(files), hand_originals)
+    return LocalPhotos(files, {pid: name for pid, name in metadata_names.items() if pid not in files},
+                       hand_originals)
 
 
 def metadata_path_for(photostream_dir, filename):
@@ -969,8 +1163,20 @@ class StoredPhoto:
         if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
             enriched = listing.get('lastupdate')
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=info, comments=comments, file=dict_or_none(data.get('file')),
+                   listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
                    enriched=None if enriched is None else str(enriched))
+
+
+# A file record's fields and their types; a record with any of them wrong is no record
+# (the file is then hashed afresh, never called damaged for a bad record).
+FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str}
+
+
+def file_record_or_none(value):
+    if not isinstance(value, dict) or not all(
+            value.get(key) is None or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -1220,7 +1426,8 @@ class Downloader:
                 judge_file_response(response, choice, url)
             except TransientError as e:
                 if e.pause_all:
-                    self.gate.pause(e.retry_after if e.retry_after is not None else self.policy.initial_wait)
+                    asked = e.retry_after if e.retry_after is not None else self.policy.initial_wait
+                    announce_pause(self.reporter, 'downloading files', asked, self.gate.pause(asked))
                 raise
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
@@ -1368,8 +1575,11 @@ class PhotoMirror:
                 refused = choice
                 continue
             self.replaced(task.filename, name)
-            self._count(new=0 if task.filename else 1, updated=1 if task.filename else 0, bytes=size)
-            self.reporter.detail('%s %s (%s%s)' % ('Updated' if task.filename else 'Downloaded', name,
+            # a file without its metadata was never complete (a killed run): new, not updated
+            replacing = bool(task.filename and task.stored)
+            self._count(new=int(not replacing), new_videos=int(not replacing and is_video(record)),
+                        updated=int(replacing), bytes=size)
+            self.reporter.detail('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name,
                                                    human_bytes(size), '' if choice.original else ', ' + choice.label))
             info = {'name': name, 'size': size, 'sha256': digest, 'label': choice.label,
                     'original': choice.original}
@@ -1405,7 +1615,8 @@ class PhotoMirror:
         os.replace(source, os.path.join(self.dir, name))
         fsync_dir(self.dir)
         self.replaced(task.filename, name)
-        self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1, originals_recovered=1)
+        self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
+                    new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
         self.reporter.info('Adopted %s as the original of %s' % (task.hand_original, name))
         return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
 
@@ -1419,6 +1630,22 @@ class PhotoMirror:
 def original_marks(file_info):
     """What a file record says about being the original or not, carried to a fresh hash."""
     return {k: v for k, v in (file_info or {}).items() if k in ('label', 'original', 'original_url', 'source')}
+
+
+def file_is_damaged(photostream_dir, task):
+    """--verify --dry-run: does the file no longer hash to what was recorded?"""
+    recorded = task.stored.file if task.stored else None
+    if not recorded or recorded.get('name') != task.filename:
+        return False
+    actual = describe_file(os.path.join(photostream_dir, task.filename))
+    return (actual['size'], actual['sha256']) != (recorded.get('size'), recorded.get('sha256'))
+
+
+def predicted_file_name(record):
+    """What a download will most likely be called, without asking for it (a dry run): the
+    photo's original format; videos are mostly '.mp4'."""
+    ext = 'mp4' if is_video(record) else str(record.get('originalformat') or 'jpg').lower()
+    return '%s.%s' % (record['id'], ext)
 
 
 def describe_file(path):
@@ -1512,9 +1739,14 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name):
-    """Rename an item's directory when its title changed; create it when new."""
+def place_dir(parent, existing_name, wanted_name, dry_run=False):
+    """Rename an item's directory when its title changed; create it when new.  Returns its
+    path (in a dry run: where its content is now); None when a symlink is in the way."""
     wanted = os.path.join(parent, wanted_name)
+    if os.path.islink(wanted):
+        return None
+    if dry_run:
+        return os.path.join(parent, existing_name or wanted_name)
     if existing_name and existing_name != wanted_name:
         if os.path.lexists(wanted):
             remove_our_dir(wanted)
@@ -1523,16 +1755,19 @@ def place_dir(parent, existing_name, wanted_name):
     return wanted
 
 
-def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True):
+def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True, dry_run=False):
     """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
     links go (unless not `remove`); files and directories we did not make stay (and are
-    reported).  Returns True when anything changed."""
+    reported).  Returns True when anything changed (in a dry run: would change)."""
+    if dry_run and not os.path.isdir(directory):
+        return bool(wanted)
     changed = False
     for entry in list(os.scandir(directory)) if remove else ():
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            os.unlink(entry.path)
+            if not dry_run:
+                os.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
             reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
@@ -1541,13 +1776,19 @@ def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=Tr
         if os.path.lexists(path) and not os.path.islink(path):
             reporter.warning('%s is in the way of a link; left it alone' % path)
             continue
-        changed |= atomic_symlink(target, path)
+        if dry_run:
+            changed |= not (os.path.islink(path) and os.readlink(path) == target)
+        else:
+            changed |= atomic_symlink(target, path)
     return changed
 
 
 def remove_our_dir(path):
     """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
-    Anything else in it is kept, and so is the directory then."""
+    Anything else in it is kept, and so is the directory then.  A symlink to a directory is
+    never followed: what it points to is not ours."""
+    if os.path.islink(path):
+        return False
     for entry in list(os.scandir(path)):
         if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
             os.unlink(entry.path)
@@ -1568,19 +1809,43 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings."""
+    """Builds Albums/, 'Not in any album/' and Collections/ from the listings.  A dry run goes
+    through the same steps, counting and naming what would change, writing nothing."""
 
-    def __init__(self, dest, client, stats, reporter):
+    def __init__(self, dest, client, stats, reporter, dry_run=False):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
+        self.dry_run = dry_run
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
         self.album_list_complete = True
+
+    def _tell(self, did, would, what):
+        """-v names every change; a dry run names every change it would make."""
+        if self.dry_run:
+            self.reporter.info('would %s %s' % (would, what))
+        else:
+            self.reporter.detail('%s %s' % (did, what))
+
+    def _own_dir(self, path):
+        """Create a directory the mirror owns.  A symlink in its place may lead out of the
+        mirror: never write or delete through it; warn, leave it, go on (exit status 1)."""
+        if os.path.islink(path):
+            self._left_alone(path)
+            return False
+        if not self.dry_run:
+            os.makedirs(path, exist_ok=True)
+        return True
+
+    def _left_alone(self, path):
+        self.stats.dirs_left_alone += 1
+        self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
+                              "it.  Left it alone: move it away to let the mirror rebuild it." % path)
 
     # -- albums --
     def list_albums(self):
@@ -1621,47 +1886,41 @@ class TreeBuilder:
         return photo_ids
 
     def build_albums(self, albums, files):
-        os.makedirs(self.albums_dir, exist_ok=True)
+        if not self._own_dir(self.albums_dir):
+            return
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         for album, photo_ids in albums:
             title = text_of(album.get('title'))
             name = safe_name(title, album['id'])
-            path = place_dir(self.albums_dir, existing.pop(album['id'], None), name)
             self.album_dir_names[album['id']] = name
+            old_name = existing.pop(album['id'], None)
+            path = place_dir(self.albums_dir, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(self.albums_dir, name))
+                continue
             wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
                       for link, target in album_link_names(photo_ids, files)}
             if album['id'] in self.partial_albums:
                 # a short listing never drops links, and its metadata is not stored, so that
                 # the next run reads the album again
-                changed = sync_links(path, wanted, self.reporter, remove=False)
+                changed = sync_links(path, wanted, self.reporter, remove=False, dry_run=self.dry_run)
                 self.reporter.detail('Album %s was listed short; kept its links' % name)
-                continue
-            changed = sync_links(path, wanted, self.reporter)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            else:
+                changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
+                metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+                changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.albums_new += 1
+                self._tell('Created album', 'create album', name)
+            elif changed or old_name != name:
                 self.stats.albums_updated += 1
-                self.reporter.detail('Updated album %s' % name)
+                self._tell('Updated album', 'update album', name)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
-            self.reporter.detail('Removing album %s (no longer on Flickr)' % stale)
-            if not remove_our_dir(os.path.join(self.albums_dir, stale)):
+            self.stats.albums_deleted += 1
+            self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
-
-    def report_album_changes(self, albums, files):
-        """--dry-run: name the albums whose directory would change."""
-        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
-        for album, photo_ids in albums:
-            name = safe_name(text_of(album.get('title')), album['id'])
-            path = os.path.join(self.albums_dir, name)
-            wanted = {link for link, _ in album_link_names(photo_ids, files)}
-            current = set(os.listdir(path)) - {DIR_METADATA_NAME} if existing.get(album['id']) == name else None
-            if current != wanted:
-                self.stats.albums_updated += 1
-                self.reporter.info('would update album %s' % name)
-        for stale_id, stale in existing.items():
-            if stale_id not in {album['id'] for album, _ in albums}:
-                self.reporter.info('would remove album %s' % stale)
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
@@ -1669,23 +1928,26 @@ class TreeBuilder:
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
         path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
-        os.makedirs(path, exist_ok=True)
+        if not self._own_dir(path):
+            return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.reporter, keep=(), remove=not keep_others)
+        sync_links(path, wanted, self.reporter, keep=(), remove=not keep_others, dry_run=self.dry_run)
 
     # -- collections --
     def build_collections(self, tree):
-        os.makedirs(self.collections_dir, exist_ok=True)
-        self._build_collection_level(self.collections_dir, tree, depth=1)
+        if self._own_dir(self.collections_dir):
+            self._build_collection_level(self.collections_dir, tree, depth=1)
 
     def _build_collection_level(self, parent, collections, depth):
         existing = dirs_by_id(parent, COLLECTION_NAME_RE)
-        wanted_names = set()
         for collection in collections:
             name = safe_name(text_of(collection.get('title')), collection['id'])
-            wanted_names.add(name)
-            path = place_dir(parent, existing.pop(collection['id'], None), name)
+            old_name = existing.pop(collection['id'], None)
+            path = place_dir(parent, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(parent, name))
+                continue
             children = []
             links = {}
             for album in collection.get('set') or []:
@@ -1694,16 +1956,21 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.reporter)
+            changed = sync_links(path, links, self.reporter, dry_run=self.dry_run)
             self._build_collection_level(path, collection.get('collection') or [], depth + 1)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.collections_new += 1
+                self._tell('Created collection', 'create collection', name)
+            elif changed or old_name != name:
                 self.stats.collections_updated += 1
-                self.reporter.detail('Updated collection %s' % name)
+                self._tell('Updated collection', 'update collection', name)
         for stale in existing.values():
-            if not remove_our_dir(os.path.join(parent, stale)):
+            self.stats.collections_deleted += 1
+            self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(parent, stale))
 
@@ -1713,6 +1980,8 @@ def stored_album_order(stored, album):
     if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
         return None
     old = stored.get('photoset') or stored   # the original flickrmirrorer stored the record itself
+    if not isinstance(old, dict):
+        return None
     if str(old.get('date_update')) != str(album.get('date_update')):
         return None
     count = to_int(album.get('photos')) + to_int(album.get('videos'))
@@ -2350,6 +2619,7 @@ class Mirror:
         self.failed = []              # (photo id, message)
         self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
         self.listing = ListingCheck()
+        self.missing = set()          # photo ids whose file went missing (--verify)
         self.owner = None             # the account's NSID, for photo page URLs
         self.errors_in_a_row = 0
         self.progress = None
@@ -2359,24 +2629,28 @@ class Mirror:
         return [p.id for p in self.photostream]
 
     def run(self):
-        local = scan_photostream(self.photostream_dir, find_orphans=self.args.verify)
+        find_orphans = self.args.verify or self.args.delete_unknown
+        local = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
         self.fetch_files(local)
         self.check_listing(local)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.dry_run)
         albums = builder.list_albums()
         self.incomplete.extend(builder.incomplete)
         tree = self.client.collection_tree()
-        if self.dry_run:
-            builder.report_album_changes(albums, self.files)
-            self.tidy_photostream(local.files)
-            self.report_enrichment_planned()
-            return
+        # A dry run goes through the same steps, writing nothing, so that it counts as the run does.
         builder.build_albums(albums, self.files)
         builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
         builder.build_collections(tree)
         self.tidy_photostream(local.files)
+        self.tidy_orphaned_metadata(local.orphaned_metadata)
+        self.stats.listing_incomplete = len(self.incomplete)
+        if self.dry_run:
+            self.stats.not_original = len(self.not_original)   # of what is already here
+            self.report_enrichment_planned()
+            self.report_verification()
+            return
         # After an incomplete listing the order and the views of the last complete one stay:
         # rewritten from a partial listing they would show photos we hold as missing.
         views = not (self.incomplete and os.path.exists(os.path.join(self.dest, 'photostream.json')))
@@ -2388,6 +2662,7 @@ class Mirror:
             self.write_html(albums, tree)
         if self.enrich_metadata() and views:
             self.write_html(albums, tree)   # refreshed with what enrichment read
+        self.stats.not_original = len(self.not_original)
         self.report_not_original()
         self.report_verification()
 
@@ -2463,6 +2738,7 @@ class Mirror:
             return None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
+            self.missing.add(photo_id)
         stored = None
         if filename:
             stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
@@ -2483,15 +2759,36 @@ class Mirror:
             self.not_original.pop(photo_id, None)
 
     def report_planned(self, task):
-        """--dry-run: say what the run would do for this photo."""
-        name = task.filename or 'photo %s' % task.photo_id
+        """--dry-run: say what the run would do for this photo, and count it as the run would
+        (the photo's future file name too, so that albums are predicted like the run builds them)."""
+        video = is_video(task.record)
+        name = task.filename or '%s %s' % ('video' if video else 'photo', task.photo_id)
+        if task.verify and task.filename and not task.need_file:
+            self.stats.verified += 1
+            if file_is_damaged(self.photostream_dir, task):
+                self.stats.damaged += 1
+                self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
+        if task.need_file and task.photo_id in self.missing:   # not repaired by a dry run
+            self.reporter.warning('%s %s is missing from the mirror' % ('video' if video else 'photo', task.photo_id))
+            return
         if task.need_file:
+            replaced = bool(task.filename and task.stored)   # counted as download_best counts
+            self.files[task.photo_id] = predicted_file_name(task.record)
+            self.stats.new += 0 if replaced else 1
+            self.stats.new_videos += 1 if video and not replaced else 0
+            self.stats.updated += 1 if replaced else 0
+            self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
+            return
+        if task.hand_original:
             self.stats.new += 0 if task.filename else 1
+            self.stats.new_videos += 1 if video and not task.filename else 0
             self.stats.updated += 1 if task.filename else 0
-            self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
-        elif task.hand_original:
+            self.stats.originals_recovered += 1
             self.reporter.info('would adopt %s as the original of %s' % (task.hand_original, name))
-        elif task.stored is None or task.stored.listing != task.record:
+            return
+        if task.try_original:
+            self.reporter.detail('would ask Flickr again for the original of %s' % name)
+        if task.stored is None or task.stored.listing != task.record:
             self.stats.metadata_updated += 1
             self.reporter.info('would update the metadata of %s' % name)
 
@@ -2518,10 +2815,11 @@ class Mirror:
             self.note_not_original(photo_id, file_info, new=not kept_so_before)
             self.errors_in_a_row = 0
 
-    def _item_failed(self, photo_id, message):
+    def _item_failed(self, photo_id, message, counter='failed'):
         """Only items attempted in this run and really failed count toward the stop; a video
-        kept as a rendition is no failure."""
-        self.stats.failed += 1
+        kept as a rendition is no failure.  A file that came but whose metadata did not is
+        counted apart (counter): it is new, and its metadata failed."""
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         self.failed.append((photo_id, message))
         self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
         self.errors_in_a_row += 1
@@ -2576,11 +2874,12 @@ class Mirror:
             except NotFoundError:
                 pass   # deleted on Flickr since the listing: the next run lets it go
             except (ItemError, TransientError) as e:
-                self._item_failed(pid, 'metadata: %s' % e)
+                self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
             self._advance()
         return changed
 
     def report_enrichment_planned(self):
+        self.stats.enriched = len(self.to_enrich)   # as the real run would count them
         if self.to_enrich:
             self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.to_enrich))
 
@@ -2600,18 +2899,41 @@ class Mirror:
         if self.dry_run or len(gone) > limit and not self.args.force:
             for pid in gone:
                 self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
-        if self.dry_run:
+        refuse = ('Refusing to delete %d of %d local photos (more than %d) in one run; check the list '
+                  'above and run again with --force if it is right.' % (len(gone), len(local_files), limit))
+        if self.dry_run:   # predict the real run: it would refuse (exit status 1), or delete these
+            if len(gone) > limit and not self.args.force:
+                self.stats.stopped += 1
+                self.reporter.error('the run would stop here: ' + refuse)
+            else:
+                self.stats.deleted += len(gone)
             return
         if len(gone) > limit and not self.args.force:
-            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check '
-                             'the list above and run again with --force if it is right.'
-                             % (len(gone), len(local_files), limit))
+            raise FatalError(refuse)
         for pid in gone:
             name = local_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
-            self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
+            self.reporter.info('Deleted %s (no longer on Flickr)' % os.path.join(PHOTOSTREAM_DIR, name))
+
+    def tidy_orphaned_metadata(self, orphaned_metadata):
+        """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
+        run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
+        if self.incomplete:
+            return   # an unseen photo may still be on Flickr
+        listed = {p.id for p in self.photostream}
+        names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
+        for name in names:
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            if self.args.delete_unknown and not self.dry_run:
+                try_unlink(os.path.join(self.photostream_dir, name))
+                self.reporter.info('Deleted %s (its photo is gone from Flickr and from the mirror)' % path)
+            elif self.args.delete_unknown:
+                self.reporter.prompt('would delete: %s' % path)
+            else:
+                self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
+                                      '--delete-unknown removes it' % path)
 
     # -- order and the browsable view --
     def write_photostream_order(self):
@@ -2675,6 +2997,11 @@ class Mirror:
     def report_verification(self):
         if not self.args.verify:
             return
+        if self.dry_run:   # nothing is repaired: what is broken stays broken (exit status 1)
+            self.stats.unrepaired = self.stats.damaged + self.stats.missing
+            self.reporter.info('Verified %d files: %d damaged, %d missing; nothing repaired (dry run).' % (
+                self.stats.verified, self.stats.damaged, self.stats.missing))
+            return
         broken = self.stats.damaged + self.stats.missing
         unrepaired = len(self.failed)
         self.reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
@@ -2733,9 +3060,18 @@ def positive_int(value):
     return number
 
 
+def seconds(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number of seconds' % value)
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError('%r must be a finite number of seconds, 0 or more' % value)
+    return number
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog='flickrmirrorer.py',
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',
@@ -2750,7 +3086,7 @@ def build_parser():
                         help='read Flickr and print what would be downloaded, updated and deleted; change nothing')
     parser.add_argument('--verify', action='store_true',
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
-                             'download damaged or missing files again')
+                             'download damaged or missing files again (with --dry-run: report them only)')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
@@ -2769,8 +3105,9 @@ def build_parser():
     parser.add_argument('--retries', type=positive_int, default=RetryPolicy.attempts,
                         help='attempts per request before an item counts as failed (default %d)'
                              % RetryPolicy.attempts)
-    parser.add_argument('--retry-wait', type=float, default=RetryPolicy.initial_wait, metavar='SECONDS',
-                        help='first wait before a retry, doubled each time (default %g)' % RetryPolicy.initial_wait)
+    parser.add_argument('--retry-wait', type=seconds, default=RetryPolicy.initial_wait, metavar='SECONDS',
+                        help='first wait before a retry, doubled each time, at most %d s (default %g)'
+                             % (RetryPolicy.max_wait, RetryPolicy.initial_wait))
     parser.add_argument('--api-key', help='Flickr API key (or FLICKR_API_KEY, or the config file)')
     parser.add_argument('--api-secret', help='Flickr API secret (or FLICKR_API_SECRET)')
     parser.add_argument('--config', metavar='FILE', help='config file (default %s)' % default_config_path())
@@ -2778,7 +3115,8 @@ def build_parser():
                         help='where the login token is kept (default ~/.flickr)')
     parser.add_argument('--no-browser', action='store_true',
                         help='log in by copying a code instead of opening a web browser')
-    parser.add_argument('--relogin', action='store_true', help='forget the stored login and log in again')
+    parser.add_argument('--relogin', action='store_true',
+                        help='log in again; the stored login is replaced once the new one is stored')
     return parser
 
 
@@ -2788,9 +3126,20 @@ def run(args, reporter, stats, stop_event):
     api_key, api_secret = find_api_credentials(args, os.environ)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
+    if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
+        raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+    # Log in before touching the destination: a failed first login leaves nothing behind.
+    token = login(api_key, api_secret, token_cache_dir(args), reporter,
+                  use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
+    policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
+    pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event)
+    client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter, page_size=args.page_size)
+    try:
+        user = client.test_login()
+    except TransientError as e:
+        raise FatalError('Cannot reach Flickr: %s' % e)
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     if args.dry_run:   # reads only: no directory, no lock, no clean-up
-        if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
-            raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
         lock = None
     else:
         prepare_destination(args.destination)
@@ -2798,16 +3147,12 @@ def run(args, reporter, stats, stop_event):
     try:
         if lock is not None:
             remove_leftover_temp_files(args.destination)
-        token = login(api_key, api_secret, token_cache_dir(args), reporter,
-                      use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
-        policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        client = FlickrClient(api_key, api_secret, token, CallPacer(args.max_calls_per_hour),
-                              stats, policy, reporter, page_size=args.page_size)
-        try:
-            user = client.test_login()
-        except TransientError as e:
-            raise FatalError('Cannot reach Flickr: %s' % e)
-        reporter.info('Mirroring the Flickr account of %s into %s' % (text_of(user.get('username')), args.destination))
+        # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
+                                                                       args.destination))
         mirror = Mirror(args, client, stats, reporter, stop_event)
         try:
             mirror.run()
@@ -2818,7 +3163,8 @@ def run(args, reporter, stats, stop_event):
             reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
                            'pages short or the account changed while it was read: run again later.'
                            % '; '.join(mirror.incomplete))
-        return EXIT_PARTIAL if mirror.failed or mirror.incomplete else EXIT_OK
+        reporter.info(stats.summary(args.dry_run))
+        return stats.exit_status()
     finally:
         if lock is not None:
             os.close(lock)
@@ -2857,6 +3203,8 @@ def main(argv=None):
     except ItemError as e:
         reporter.error('Flickr refused a listing: %s' % first_line(e))
         status = EXIT_PARTIAL
+    if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
+        stats.stopped += 1
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

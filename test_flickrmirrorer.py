@@ -58,6 +58,8 @@ def plain_fake():
 def store_token(server, token_dir):
     """Put an access token in flickrapi's own token cache, as a login would."""
     token, secret = server.issue_token(perms='read')
+    os.makedirs(token_dir, mode=0o700, exist_ok=True)   # private, as flickrmirrorer makes it
+    os.chmod(token_dir, 0o700)
     cache = flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir))
     cache.token = flickrapi.auth.FlickrAccessToken(token, secret, 'read', 'Fake User',
                                                    server.username, server.user_nsid)
@@ -315,7 +317,8 @@ def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest, '--statistics')
     assert_ok(result)
     assert_tree_complete(fake, dest)
-    assert 'New photos / videos: %d' % len(fake.account.photos.values()) in result.stdout
+    for media in ('photo', 'video'):
+        assert 'New %ss: %d' % (media, sum(p.media == media for p in fake.account.photos.values())) in result.stdout
     # no temporary file survives a run
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -1360,7 +1363,7 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
-    assert 'New photos / videos:' in out and 'API calls:' in out
+    assert 'New photos:' in out and 'API calls:' in out
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -2357,7 +2360,7 @@ def test_sixty_refused_videos_are_no_failures(tmp_path):
         for run in range(2):
             result = run_mirror(fake, tokens, dest, '--statistics')
             assert_ok(result)
-            assert 'Failed: 0' in result.stdout and 'in a row' not in result.stderr
+            assert 'Failed (tried again next run): 0' in result.stdout and 'in a row' not in result.stderr
         videos = [p for p in fake.account.photos.values() if p.media == 'video']
         assert len(videos) == 60
         for video in videos:
@@ -2392,3 +2395,467 @@ def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir
     assert_ok(result)
     assert (dest / fm.NOT_ORIGINAL_LIST).read_text() == before
     assert 'Flickr did not give' not in result.stderr   # said on the first run only
+
+
+# --- issue 15: honest at the edges ---
+
+def statistics(output):
+    """The --statistics lines as label -> count (the count lines only)."""
+    found = {}
+    for line in output.splitlines():
+        match = re.match(r'^([A-Z][^:]*): (\d+)$', line)
+        if match:
+            found[match.group(1)] = int(match.group(2))
+    return found
+
+
+def outcome_counts(output):
+    """Every outcome line of --statistics, from the program's own table of outcomes."""
+    found = statistics(output)
+    labels = [label for label, _, _ in fm.Stats.OUTCOMES]
+    assert set(labels) <= set(found), output
+    return {label: found[label] for label in labels}
+
+
+def failing_count(output):
+    return sum(outcome_counts(output)[label] for label, _, fails in fm.Stats.OUTCOMES if fails)
+
+
+def read_until(stream, pattern, timeout):
+    """What `stream` says up to the first line matching `pattern` (None if it never came).
+    Reads the pipe itself: a prompt waits unbuffered, without its line's end."""
+    import selectors
+    selector = selectors.DefaultSelector()
+    selector.register(stream.fileno(), selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    seen = ''
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        seen += chunk.decode('utf-8', 'replace')
+        if re.search(pattern, seen):
+            return seen
+    return None
+
+
+# -- nothing outside DEST, nothing crashes
+
+def test_symlinked_album_and_not_in_album_dirs_are_left_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos'), 0)
+    outside = {}
+    album_dir = sorted((mirror / 'Albums').iterdir())[0]
+    for victim in (mirror / 'Not in any album', album_dir):
+        shutil.rmtree(victim)
+        elsewhere = tmp_path / ('outside-' + victim.name)
+        elsewhere.mkdir()
+        (elsewhere / 'my link').symlink_to('/etc/hostname')
+        (elsewhere / 'notes.txt').write_text('mine')
+        victim.symlink_to(elsewhere, target_is_directory=True)
+        outside[victim] = snapshot(elsewhere)
+    fake.add_photo(title='New, in no album')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--statistics')
+    assert_ok(result, 1)
+    for victim, before in outside.items():
+        assert "'%s' is a symbolic link" % victim in result.stderr
+        assert snapshot(os.path.realpath(victim)) == before   # nothing written or deleted there
+    assert outcome_counts(result.stdout)['Directories left alone (symlinks out of the mirror)'] == 2
+    # the rest of the mirror is complete
+    assert len(list((mirror / 'photostream').glob('*.metadata'))) == sum(
+        p.media == 'photo' for p in fake.account.photos.values())
+
+
+def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tmp_path / 'my-tokens'
+    tokens.mkdir(mode=0o755)
+    os.chmod(tokens, 0o755)
+    script = tokens / 'renew.sh'
+    script.write_text('#!/bin/sh\n')
+    os.chmod(script, 0o755)
+    cache = flickrapi.tokencache.OAuthTokenCache(fake.api_key, '', path=str(tokens))
+    token, secret = fake.issue_token(perms='read')
+    cache.token = flickrapi.auth.FlickrAccessToken(token, secret, 'read', 'Fake User', fake.username,
+                                                   fake.user_nsid)
+    os.chmod(tokens / 'oauth-tokens.sqlite', 0o644)
+    assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos'), 0)
+    assert stat.S_IMODE(os.stat(script).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(tokens).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(tokens / 'oauth-tokens.sqlite').st_mode) == 0o600
+    # a token directory the program creates is private, and so is the database a failed login leaves
+    fresh = tmp_path / 'fresh' / 'tokens'
+    result = subprocess.run([sys.executable, PROGRAM, '--no-browser', '--token-dir', str(fresh),
+                             str(tmp_path / 'other')], env=program_env(fake), input='',
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'Not logged in' in result.stderr
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(fresh / 'oauth-tokens.sqlite').st_mode) == 0o600
+
+
+def test_metadata_with_wrong_types_is_fetched_again(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos'), 0)
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo'][:3]
+    for photo, damage in zip(photos, ({'comments': 5}, {'listing': 'x'}, {'file': {'size': 'big'}})):
+        path = mirror / 'photostream' / (media_name(photo) + '.metadata')
+        data = json.loads(path.read_text())
+        data.update(damage)
+        path.write_text(json.dumps(data))
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--verify')
+    assert_ok(result, 0)
+    assert re.search(r'Verified \d+ files: 0 damaged, 0 missing; all intact', result.stdout), result.stdout
+    for photo in photos:
+        data = load_metadata(mirror, photo)
+        assert isinstance(data['listing'], dict) and isinstance(data['file']['size'], int)
+        assert data['photo']['id'] == photo.id
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos'), 0)
+    assert (mirror / 'index.html').exists()
+
+
+def test_pacer_pause_is_capped_and_wakes_on_stop():
+    stop = __import__('threading').Event()
+    pacer = fm.CallPacer(100, stop_event=stop)
+    assert pacer.pause(3600) == fm.MAX_RETRY_WAIT == fm.RetryPolicy.max_wait
+    assert pacer.pause(10) is None   # already covered by the longer pause
+    outcome = []
+
+    def call():
+        try:
+            pacer.acquire()
+            outcome.append('called')
+        except KeyboardInterrupt:
+            outcome.append('stopped')
+    threads = [__import__('threading').Thread(target=call) for _ in range(3)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert outcome == ['stopped'] * 3 and time.monotonic() - started < 3
+
+
+def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    fake.faults.retry_after = 3600
+    fake.faults.schedule('429', count=1000, target='api', method='flickr.photosets.getList')
+    proc = start_program(fake, tokens, tmp_path / 'mirror', '--ignore-videos', '--jobs', '3')
+    try:
+        said = read_until(proc.stdout, r'Flickr asked us to wait 60 min \(until \d\d:\d\d\)', timeout=60)
+        assert said, 'no word about the wait'
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err
+    # the wait itself is capped at the retry wait's cap, not what Flickr asked
+    assert fm.retry_wait(fm.RetryPolicy(initial_wait=0.01))(
+        type('State', (), {'outcome': type('O', (), {'exception': lambda self: fm.TransientError('429', 3600)})()})()
+    ) <= fm.RetryPolicy.max_wait + 0.01
+
+
+def test_metadata_left_by_a_kill_inside_delete_unknown_is_removed(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos'), 0)
+    gone = first_photo(fake)
+    fake.delete_photo(gone.id)
+    (mirror / 'photostream' / media_name(gone)).unlink()   # killed between the two deletions
+    leftover = 'photostream/%s.metadata' % media_name(gone)
+    verified = run_mirror(fake, tokens, mirror, '--ignore-videos', '--verify')
+    assert_ok(verified, 0)
+    assert leftover in verified.stderr
+    assert (mirror / leftover).exists()
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown')
+    assert_ok(result, 0)
+    assert not (mirror / leftover).exists()
+    assert leftover in result.stdout
+
+
+# -- logins that keep working
+
+def test_wrong_secret_with_a_good_token_says_to_fix_the_secret(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    env = program_env(fake, FLICKR_API_SECRET='0123456789abcdef')
+    result = run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos', env=env)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'API secret' in result.stderr and '--relogin' not in result.stderr
+    assert not (tmp_path / 'mirror').exists()
+    assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos'), 0)   # the token is intact
+
+
+def test_relogin_keeps_the_old_token_until_a_new_one_is_stored(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    result = run_mirror(fake, tokens, tmp_path / 'mirror', '--relogin', '--no-browser', stdin='')
+    assert result.returncode == 2 and 'Not logged in' in result.stderr
+    assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos', stdin=''), 0)
+
+
+def test_failed_logins_say_what_to_fix_and_leave_nothing_behind(plain_fake, tmp_path):
+    fake = plain_fake
+    dest = tmp_path / 'mirror'
+    # a wrong API key: Flickr answers 401 when asked for a login
+    env = program_env(fake, FLICKR_API_KEY='0123456789abcdef0123456789abcdef')
+    result = subprocess.run([sys.executable, PROGRAM, '--no-browser', '--token-dir', str(tmp_path / 't1'), str(dest)],
+                            env=env, input='', capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert 'API key or secret' in result.stderr and 'do_request' not in result.stderr
+    assert not dest.exists()
+    # a wrong code
+    proc = start_with_login(fake, tmp_path / 't2', dest)
+    assert read_until(proc.stderr, r'/oauth/authorize', timeout=30)
+    out, err = proc.communicate('123-456-789\n', timeout=60)
+    assert proc.returncode == 2, err
+    assert 'did not accept the code' in err and 'do_request' not in err
+    assert not dest.exists()
+
+
+def test_ctrl_c_at_the_code_prompt(plain_fake, tmp_path):
+    dest = tmp_path / 'mirror'
+    proc = start_with_login(plain_fake, tmp_path / 'tokens', dest)
+    assert read_until(proc.stderr, r'/oauth/authorize', timeout=30)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert 'not logged in' in err and 'resume' not in err and 'Traceback' not in err
+    assert not dest.exists()
+
+
+def test_config_file_with_a_key_but_no_secret(plain_fake, tmp_path):
+    config = tmp_path / 'config.ini'
+    config.write_text('[flickr]\napi_key = %s\n' % plain_fake.api_key)
+    env = program_env(plain_fake)
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    result = run_mirror(plain_fake, tmp_path / 'tokens', tmp_path / 'mirror', '--config', str(config), env=env)
+    assert result.returncode == 2
+    assert 'no API secret' in result.stderr and str(config) in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+# -- output that tells the truth
+
+def test_one_line_at_the_end_and_deletions_named(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos')
+    assert_ok(result, 0)
+    photos = sum(p.media == 'photo' for p in fake.account.photos.values())
+    last = result.stdout.splitlines()[-1]
+    assert re.match(r'^Done: %d new, 0 updated, 0 deleted, 0 failed, [\d.]+ KiB downloaded in [\d.]+ s\.$'
+                    % photos, last), last
+    gone = first_photo(fake)
+    fake.delete_photo(gone.id)
+    fake.edit_photo(first_photo(fake).id, title='Edited')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown')
+    assert_ok(result, 0)
+    assert 'Deleted photostream/%s' % media_name(gone) in result.stdout
+    assert re.search(r'^Done: 0 new, 1 updated, 1 deleted, 0 failed, ', result.stdout, re.M), result.stdout
+    assert run_mirror(fake, tokens, mirror, '--ignore-videos', '-q').stdout == ''
+
+
+def test_statistics_and_exit_status_agree(fake, tmp_path):
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo']
+    no_metadata, no_file = photos[0], photos[1]
+    fake.faults.schedule('500', count=1000, target='api', method='flickr.photos.getInfo',
+                         params={'photo_id': no_metadata.id})
+    fake.faults.schedule('500', count=1000, target='file', path=no_file.id)
+    result = run_mirror(fake, tokens, mirror, '--statistics', '--retries', '2')
+    assert_ok(result, 1)
+    counts = outcome_counts(result.stdout)
+    assert counts['Failed (tried again next run)'] == 1
+    assert counts['Metadata not read (tried again next run)'] == 1
+    # the photo whose file came but whose metadata did not is new (and its metadata failed);
+    # the photo whose file did not come is failed, not new
+    assert counts['New photos'] == len(photos) - 1
+    assert failing_count(result.stdout) == 2
+    assert re.search(r'^Done: .* 2 failed, ', result.stdout, re.M), result.stdout
+    # the next run mends both: exit 0 and no failing line
+    fake.faults.reset()
+    result = run_mirror(fake, tokens, mirror, '--statistics', '--ignore-videos')
+    assert_ok(result, 0)
+    counts = outcome_counts(result.stdout)
+    assert failing_count(result.stdout) == 0 and counts['New photos'] == 1
+    assert counts['Enriched metadata (photos.getInfo)'] == 2
+
+
+def predictable(output):
+    """The outcomes a dry run can know: whether Flickr hands over a video's original shows
+    only when the file is asked for."""
+    counts = outcome_counts(output)
+    del counts['Kept as another version than the original']
+    return counts
+
+
+def dry_and_real(server, tokens, mirror, *args):
+    """A dry run, then the real run, both with --statistics: (dry result, real result)."""
+    before = tree_fingerprint(mirror)
+    dry = run_mirror(server, tokens, mirror, '--dry-run', '--statistics', *args)
+    assert 'Traceback' not in dry.stderr, dry.stderr
+    assert tree_fingerprint(mirror) == before
+    real = run_mirror(server, tokens, mirror, '--statistics', *args)
+    assert 'Traceback' not in real.stderr, real.stderr
+    return dry, real
+
+
+def test_dry_run_predicts_the_real_run(fake, tmp_path):
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    dry, real = dry_and_real(fake, tokens, mirror)
+    assert predictable(dry.stdout) == predictable(real.stdout)
+    assert dry.returncode == real.returncode
+    assert outcome_counts(dry.stdout)['New videos'] > 0 and outcome_counts(dry.stdout)['New albums'] > 0
+    new = re.search(r'^Done: (\d+ new, \d+ updated, \d+ deleted, \d+ failed)', real.stdout, re.M).group(1)
+    assert 'Dry run, nothing changed; the run would make %s.' % new in dry.stdout
+    assert re.search(r'would download video \d+', dry.stdout)
+    # changes of every kind
+    fake.add_photo(title='Fresh', albums=[fake.account.album_order()[0]])
+    fake.add_photo(media='video', fmt='mov', title='Fresh video')
+    fake.delete_photo(first_photo(fake, in_album=False).id)
+    fake.edit_photo(first_photo(fake, in_album=True).id, title='Edited')
+    fake.rename_album(fake.account.album_order()[1], 'Renamed')
+    fake.delete_album(fake.account.album_order()[2])
+    fake.rename_collection(fake.account.collections[0].id, 'Renamed collection')
+    dry, real = dry_and_real(fake, tokens, mirror, '--delete-unknown')
+    assert predictable(dry.stdout) == predictable(real.stdout)
+    assert dry.returncode == real.returncode
+    counts = outcome_counts(real.stdout)
+    for label in ('New photos', 'New videos', 'Deleted photos / videos', 'Updated albums', 'Removed albums',
+                  'Updated collections'):
+        assert counts[label] > 0, label
+
+
+def test_dry_run_verify_reports_damage_and_repairs_nothing(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos'), 0)
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo']
+    flipped = mirror / 'photostream' / media_name(photos[0])
+    flipped.write_bytes(flipped.read_bytes()[:-1] + b'!')
+    (mirror / 'photostream' / media_name(photos[1])).unlink()
+    before = tree_fingerprint(mirror)
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--dry-run', '--verify', '--statistics')
+    assert result.returncode == 1, result.stderr
+    assert media_name(photos[0]) in result.stderr and 'damaged' in result.stderr
+    assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; nothing repaired', result.stdout), result.stdout
+    counts = outcome_counts(result.stdout)
+    assert counts['Damaged or missing files not repaired'] == 2
+    assert counts['New photos'] == counts['Updated photos / videos'] == 0   # never both new and failing
+    assert tree_fingerprint(mirror) == before
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--verify'), 0)
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--dry-run', '--verify'), 0)
+
+
+def test_a_new_mirror_is_announced_with_its_path_quoted(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror '   # a trailing space, as a careless shell line leaves it
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '-v')
+    assert_ok(result, 0)
+    assert "Creating a new mirror in '%s'\n" % mirror in result.stdout
+    created = re.findall(r'^Created album (.*)$', result.stdout, re.M)
+    assert len(created) == len(fake.account.albums) and 'Updated album' not in result.stdout
+    assert len(re.findall(r'^Created collection ', result.stdout, re.M)) == sum(
+        1 for _ in fake.account.iter_collections())
+    fake.rename_album(fake.account.album_order()[0], 'Renamed')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '-v')
+    assert_ok(result, 0)
+    assert 'Creating a new mirror' not in result.stdout
+    assert re.findall(r'^(?:Created|Updated) album (.*)$', result.stdout, re.M) == [
+        fm.safe_name('Renamed', fake.account.album_order()[0])]
+    assert result.stdout.count('Updated album') == 1
+
+
+@pytest.mark.parametrize('bad', ['-1', 'nan', 'inf', 'soon'])
+def test_retry_wait_refuses_negative_and_non_finite(tmp_path, bad):
+    result = subprocess.run([sys.executable, PROGRAM, '--retry-wait', bad, str(tmp_path / 'd')],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert '--retry-wait' in result.stderr.splitlines()[-1]
+    assert not (tmp_path / 'd').exists()
+
+
+# -- installable like a Python tool
+
+def test_installed_command_runs(tmp_path):
+    """`pip install .` gives a `flickrmirrorer` command; offline: no build isolation, no
+    dependencies fetched (the new environment sees the test environment's packages)."""
+    import sysconfig
+    source = tmp_path / 'source'
+    source.mkdir()
+    for name in ('pyproject.toml', 'flickrmirrorer.py', 'README.md', 'LICENSE', 'requirements.txt'):
+        shutil.copy(os.path.join(HERE, name), source / name)
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=120)
+    python = venv / 'bin' / 'python'
+    site = subprocess.run([str(python), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, 'parent.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
+    install = subprocess.run([str(python), '-m', 'pip', 'install', '--no-deps', '--no-build-isolation',
+                              '--no-index', '--disable-pip-version-check', '-q', str(source)],
+                             capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    command = venv / 'bin' / 'flickrmirrorer'
+    result = subprocess.run([str(command), '--version'], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == 'flickrmirrorer %s' % fm.VERSION
+    # main()'s return value is the exit status: no API key is a configuration error (2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('FLICKR_')}
+    env['XDG_CONFIG_HOME'] = str(tmp_path / 'config')
+    result = subprocess.run([str(command), str(tmp_path / 'd')], env=env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'flickr.com/services/apps/create' in result.stderr
+
+
+def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
+    import pty
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    env = program_env(fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, PROGRAM, '--token-dir', str(tokens), '--ignore-videos',
+                             str(tmp_path / 'mirror')], env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave)
+    os.close(slave)
+    shown = b''
+    try:
+        for prompt, answer in ((b'API key: ', fake.api_key), (b'API secret: ', fake.api_secret)):
+            deadline = time.monotonic() + 30
+            while prompt not in shown and time.monotonic() < deadline:
+                shown += os.read(master, 4096)
+            assert prompt in shown, shown
+            os.write(master, answer.encode() + b'\n')
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert proc.returncode == 0, shown
+    config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
+    assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
+    assert 'api_secret = %s' % fake.api_secret in config.read_text()
+    # the next run finds the key in the file, on no terminal
+    assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos', env=env), 0)

@@ -39,13 +39,15 @@ directories).
 
 Output tree:
 
-    dest/photostream/12345.jpg                 the original file
-    dest/photostream/12345.jpg.metadata        JSON: photos.getInfo, listing extras, file hash
+    dest/photostream/12345.jpg                 the original file (else the best Flickr gives)
+    dest/photostream/12345.jpg.metadata        JSON: listing extras, file hash and label, then
+                                               photos.getInfo and comments once enriched
     dest/Not in any album/12345.jpg -> ../photostream/12345.jpg
     dest/Albums/Waterfalls - 6789/1_12346.jpg -> ../../photostream/12346.jpg
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/not-original.txt                      what is kept as another version, and what to do
 """
 
 import argparse

@@ -2668,45 +2668,60 @@ class Mirror:
         self.report_not_original()
         self.report_verification()
 
-    # -- stage 1, files: list and plan page by page, download in a bounded worker pool --
+    # -- a bounded worker pool, for both stages --
+    def run_in_pool(self, work, finish):
+        """Run `work` (an iterable of (key, function, *args), produced as the pool drains) on
+        --jobs threads with at most twice that many waiting, handing each (key, future) to
+        `finish` as it completes.  On any error or Ctrl+C the rest is cancelled."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+            pending = {}
+            try:
+                for key, function, *args in work:
+                    while len(pending) >= 2 * self.args.jobs:
+                        self._finish_done(pending, finish, concurrent.futures.FIRST_COMPLETED)
+                    pending[pool.submit(function, *args)] = key
+                self._finish_done(pending, finish, concurrent.futures.ALL_COMPLETED)
+            except BaseException:
+                self.stop_event.set()
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _finish_done(self, pending, finish, return_when):
+        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+        for future in done:
+            finish(pending.pop(future), future)
+            self._advance()
+
+    # -- stage 1, files: list and plan page by page, download in the pool --
     def fetch_files(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
         self.progress = self.reporter.progress_bar('Files')
-        seen = set()
         try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-                pending = {}
-                try:
-                    for record in self.client.photostream(self.listing, on_total=self._set_total):
-                        photo_id = record.get('id')
-                        if not photo_id or photo_id in seen:   # a photo can move pages during the walk
-                            continue
-                        seen.add(photo_id)
-                        self.owner = self.owner or record.get('owner')
-                        self.photostream.append(PhotoSummary.from_record(record))
-                        task = self.plan(record, local, photo_id)
-                        if task is None:
-                            self._advance()
-                            continue
-                        if task.need_enrich:
-                            self.to_enrich.append(photo_id)
-                        if self.dry_run or not task.files_stage:
-                            if self.dry_run:
-                                self.report_planned(task)
-                            self._advance()
-                            continue
-                        while len(pending) >= 2 * self.args.jobs:
-                            self._collect(pending, concurrent.futures.FIRST_COMPLETED)
-                        pending[pool.submit(self.photos.run, task)] = task
-                    self._collect(pending, concurrent.futures.ALL_COMPLETED)
-                except BaseException:
-                    self.stop_event.set()
-                    for future in pending:
-                        future.cancel()
-                    raise
+            self.run_in_pool(self.file_tasks(local), self._finish)
         finally:
             self.reporter.close_progress()
         self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
+
+    def file_tasks(self, local):
+        """The files stage's work, planned photo by photo as the listing pages arrive."""
+        seen = set()
+        for record in self.client.photostream(self.listing, on_total=self._set_total):
+            photo_id = record.get('id')
+            if not photo_id or photo_id in seen:   # a photo can move pages during the walk
+                continue
+            seen.add(photo_id)
+            self.owner = self.owner or record.get('owner')
+            self.photostream.append(PhotoSummary.from_record(record))
+            task = self.plan(record, local, photo_id)
+            if task is not None and task.need_enrich:
+                self.to_enrich.append(photo_id)
+            if task is not None and self.dry_run:
+                self.report_planned(task)
+            if task is None or self.dry_run or not task.files_stage:
+                self._advance()
+                continue
+            yield task, self.photos.run, task
 
     def check_listing(self, local):
         """Did the walk see every photo?  Short pages that never healed, or photos deleted
@@ -2794,13 +2809,6 @@ class Mirror:
             self.stats.metadata_updated += 1
             self.reporter.info('would update the metadata of %s' % name)
 
-    def _collect(self, pending, return_when):
-        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-        for future in done:
-            task = pending.pop(future)
-            self._finish(task, future)
-            self._advance()
-
     def _finish(self, task, future):
         photo_id = task.photo_id
         try:
@@ -2843,42 +2851,23 @@ class Mirror:
                                          if eta >= 60 else ''))
         enricher = Enricher(self.photostream_dir, self.client, self.stats, self.reporter)
         self.progress = self.reporter.progress_bar('Metadata', total=len(todo))
-        changed = False
         self.errors_in_a_row = 0
+        enriched_before = self.stats.enriched
         try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-                pending = {}
-                try:
-                    for pid in todo:
-                        while len(pending) >= 2 * self.args.jobs:
-                            changed |= self._collect_enriched(pending, concurrent.futures.FIRST_COMPLETED)
-                        pending[pool.submit(enricher.run, pid, self.files[pid])] = pid
-                    changed |= self._collect_enriched(pending, concurrent.futures.ALL_COMPLETED)
-                except BaseException:
-                    self.stop_event.set()
-                    for future in pending:
-                        future.cancel()
-                    raise
+            self.run_in_pool(((pid, enricher.run, pid, self.files[pid]) for pid in todo), self._finish_enriched)
         finally:
             self.reporter.close_progress()
-        return changed
+        return self.stats.enriched > enriched_before
 
-    def _collect_enriched(self, pending, return_when):
-        changed = False
-        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-        for future in done:
-            pid = pending.pop(future)
-            try:
-                if future.result():
-                    self.stats.enriched += 1
-                    changed = True
-                self.errors_in_a_row = 0
-            except NotFoundError:
-                pass   # deleted on Flickr since the listing: the next run lets it go
-            except (ItemError, TransientError) as e:
-                self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
-            self._advance()
-        return changed
+    def _finish_enriched(self, pid, future):
+        try:
+            if future.result():
+                self.stats.enriched += 1
+            self.errors_in_a_row = 0
+        except NotFoundError:
+            pass   # deleted on Flickr since the listing: the next run lets it go
+        except (ItemError, TransientError) as e:
+            self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
 
     def report_enrichment_planned(self):
         self.stats.enriched = len(self.to_enrich)   # as the real run would count them

@@ -2672,11 +2672,16 @@ class Mirror:
     def run_in_pool(self, work, finish):
         """Run `work` (an iterable of (key, function, *args), produced as the pool drains) on
         --jobs threads with at most twice that many waiting, handing each (key, future) to
-        `finish` as it completes.  On any error or Ctrl+C the rest is cancelled."""
+        `finish` as it completes; a None in `work` waits for all before it.  On any error or
+        Ctrl+C the rest is cancelled."""
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
             pending = {}
             try:
-                for key, function, *args in work:
+                for item in work:
+                    if item is None:
+                        self._finish_done(pending, finish, concurrent.futures.ALL_COMPLETED)
+                        continue
+                    key, function, *args = item
                     while len(pending) >= 2 * self.args.jobs:
                         self._finish_done(pending, finish, concurrent.futures.FIRST_COMPLETED)
                     pending[pool.submit(function, *args)] = key
@@ -2704,8 +2709,11 @@ class Mirror:
         self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
 
     def file_tasks(self, local):
-        """The files stage's work, planned photo by photo as the listing pages arrive."""
+        """The files stage's work, planned photo by photo as the listing pages arrive.  Those
+        that need an API call first (a video's getSizes, a photo without url_o) come last:
+        waiting for the budget, they would hold a download worker from the photos."""
         seen = set()
+        need_a_call = []
         for record in self.client.photostream(self.listing, on_total=self._set_total):
             photo_id = record.get('id')
             if not photo_id or photo_id in seen:   # a photo can move pages during the walk
@@ -2721,6 +2729,12 @@ class Mirror:
             if task is None or self.dry_run or not task.files_stage:
                 self._advance()
                 continue
+            if task.need_file and listing_choice(task.record) is None:
+                need_a_call.append(task)
+                continue
+            yield task, self.photos.run, task
+        yield None   # the photos are all in place before the first of these
+        for task in need_a_call:
             yield task, self.photos.run, task
 
     def check_listing(self, local):

@@ -2859,3 +2859,18 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
     assert 'api_secret = %s' % fake.api_secret in config.read_text()
     # the next run finds the key in the file, on no terminal
     assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos', env=env), 0)
+
+
+def test_files_that_need_an_api_call_do_not_hold_up_the_photos(fake, token_dir, dest, monkeypatch):
+    """A video's getSizes waits for the API budget; the photos' downloads must not wait
+    behind it.  Every photo is in place before the first getSizes is answered."""
+    counts = []
+    original = fakeflickr.API_METHODS['flickr.photos.getSizes']
+
+    def watched(ctx):
+        counts.append(len(media_files(dest)))
+        return original(ctx)
+    monkeypatch.setitem(fakeflickr.API_METHODS, 'flickr.photos.getSizes', watched)
+    assert_ok(run_mirror(fake, token_dir, dest, '--jobs', '2'))
+    photos = sum(p.media == 'photo' for p in fake.account.photos.values())
+    assert counts and min(counts) >= photos, counts

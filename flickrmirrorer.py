@@ -504,7 +504,9 @@ class CallPacer:
 
     def __init__(self, per_hour, burst=None, clock=time.monotonic, sleep=None, stop_event=None):
         self.per_hour = per_hour
-        self.burst = burst if burst is not None else max(1, min(50, per_hour // 60))
+        # a small burst (at most 50 calls, five minutes of the budget) for the listing and
+        # the files stage, so that those rarely wait for the budget
+        self.burst = burst if burst is not None else max(1, min(50, per_hour // 12))
         self.rate = max(per_hour - self.burst, 1) / 3600.0   # tokens per second
         self._clock = clock
         self._stop = stop_event or threading.Event()
@@ -1211,15 +1213,22 @@ def strip_volatile(record):
     return {k: v for k, v in record.items() if k not in VOLATILE_KEYS}
 
 
+def enrichment_calls(listing, stored):
+    """The API calls a photo's enrichment will make: getInfo when never read or older than
+    the photo's lastupdate; comments when their count changed (a comment does not change
+    lastupdate) and is not zero."""
+    info = (stored is None or stored.legacy or stored.info is None
+            or str(stored.enriched) != str(listing.get('lastupdate')))
+    count = to_int(listing.get('count_comments'))
+    stored_count = len(stored.comments) if stored and stored.comments else 0
+    return int(info) + int(count != stored_count and count > 0)
+
+
 def needs_enrichment(listing, stored):
-    """getInfo when never read or older than the photo's lastupdate; comments when their
-    count changed (a comment does not change lastupdate)."""
-    if stored is None or stored.legacy or stored.info is None:
-        return True
-    if str(stored.enriched) != str(listing.get('lastupdate')):
+    if enrichment_calls(listing, stored):
         return True
     stored_count = len(stored.comments) if stored.comments else 0
-    return to_int(listing.get('count_comments')) != stored_count
+    return to_int(listing.get('count_comments')) != stored_count   # all comments deleted
 
 
 def plan_photo(record, filename, stored, hand_original=None):
@@ -2616,6 +2625,7 @@ class Mirror:
         self.files = {}               # photo id -> media file name, for every listed photo we hold
         self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
         self.to_enrich = []           # photo ids for the enrichment stage
+        self.enrich_calls = 0         # ... and the API calls it will take (for the ETA)
         self.not_original = {}        # photo id -> file record, for files that are not the original
         self.newly_not_original = 0   # ... of which kept so for the first time in this run
         self.failed = []              # (photo id, message)
@@ -2724,6 +2734,7 @@ class Mirror:
             task = self.plan(record, local, photo_id)
             if task is not None and task.need_enrich:
                 self.to_enrich.append(photo_id)
+                self.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
             if task is not None and self.dry_run:
                 self.report_planned(task)
             if task is None or self.dry_run or not task.files_stage:
@@ -2859,7 +2870,7 @@ class Mirror:
         if not todo:
             return False
         pacer = self.client.pacer
-        eta = pacer.seconds_for(len(todo))
+        eta = pacer.seconds_for(self.enrich_calls)
         self.reporter.info('Metadata: %d photos to enrich%s; an interrupted run continues next time.'
                            % (len(todo), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
                                          if eta >= 60 else ''))

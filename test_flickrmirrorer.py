@@ -2131,14 +2131,29 @@ def test_a_photo_whose_lastupdate_moved_is_enriched_again(plain_fake, tmp_path, 
 
 
 def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, dest):
-    """At the default budget a first run's enrichment is paced; the run says how long it
-    will take (here the burst covers the small account, so it only counts)."""
+    """A tight budget: the files come at once (the burst covers the listing and the
+    videos), then the run says how long enrichment takes, comment calls included."""
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
-    result = run_mirror(fake, tokens, dest, '--max-calls-per-hour', '600', timeout=300)
-    assert_ok(result)
-    assert re.search(r'Metadata: %d photos to enrich, about \d+ min at 600 calls/hour; an interrupted run '
-                     r'continues next time\.' % len(fake.account.photos), result.stdout), result.stdout
+    proc = start_program(fake, tokens, dest, '--max-calls-per-hour', '120')
+    try:
+        line = ''
+        for line in proc.stdout:
+            if line.startswith('Metadata:'):
+                break
+        held = len(media_files(dest))
+    finally:
+        proc.kill()
+        proc.communicate()
+    photos = list(fake.account.photos.values())
+    assert held == len(photos)
+    calls = len(photos) + sum(1 for p in photos if p.comments)     # getInfo, and comments where any
+    pacer = fm.CallPacer(120)
+    match = re.match(r'Metadata: (\d+) photos to enrich, about (\d+) min at 120 calls/hour; an interrupted '
+                     r'run continues next time\.$', line)
+    assert match and int(match.group(1)) == len(photos), line
+    # the tokens left after the listing lie between none and the whole burst
+    assert int(pacer.seconds_for(calls) // 60) <= int(match.group(2)) <= int(calls / pacer.rate // 60), line
 
 
 # ---------------------------------------------------------------------------

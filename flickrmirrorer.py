@@ -40,6 +40,7 @@ import errno
 import fcntl
 import hashlib
 import html
+import html.parser
 import io
 import json
 import logging
@@ -1860,6 +1861,275 @@ h2.section { font-size: 1.2rem; margin: 2rem 0 .8rem; }
 
 
 # ---------------------------------------------------------------------------
+# Views: XMP sidecars that other photo managers read
+# ---------------------------------------------------------------------------
+# Beside every media file, '<file>.xmp' (the 'photo.jpg.xmp' naming digiKam, darktable and
+# Immich look for): title, description as text, tags, albums and collections as
+# hierarchical keywords, date taken, GPS, license and the Flickr page.  Derived from the
+# stored .metadata files alone (no API call), so an adopted or older mirror gets them on
+# its next run; rewritten only when their content changes.  Originals are never touched.
+
+XMP_SUFFIX = '.xmp'
+XMP_HIERARCHY_ROOT = 'Flickr'
+# flickr.photos.licenses.getInfo (stable for years; ids 11-16 are newer Creative Commons).
+FLICKR_LICENSES = {
+    '0': ('All Rights Reserved', ''),
+    '1': ('Attribution-NonCommercial-ShareAlike License', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    '2': ('Attribution-NonCommercial License', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    '3': ('Attribution-NonCommercial-NoDerivs License', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    '4': ('Attribution License', 'https://creativecommons.org/licenses/by/2.0/'),
+    '5': ('Attribution-ShareAlike License', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    '6': ('Attribution-NoDerivs License', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
+    '8': ('United States Government Work', 'http://www.usa.gov/copyright.shtml'),
+    '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
+    '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
+    '11': ('Attribution 4.0 International', 'https://creativecommons.org/licenses/by/4.0/'),
+    '12': ('Attribution-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    '13': ('Attribution-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    '14': ('Attribution-NonCommercial 4.0 International', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    '15': ('Attribution-NonCommercial-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+}
+PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
+XMP_NAMESPACES = (
+    ('dc', 'http://purl.org/dc/elements/1.1/'),
+    ('digiKam', 'http://www.digikam.org/ns/1.0/'),
+    ('exif', 'http://ns.adobe.com/exif/1.0/'),
+    ('lr', 'http://ns.adobe.com/lightroom/1.0/'),
+    ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
+    ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
+)
+# What XML 1.0 cannot carry, and the C0/C1 controls a photo manager would show as junk
+# (tab and newline stay: descriptions have lines).
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
+# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
+DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
+
+
+def clean_text(text):
+    """Text without control characters (NUL included) or what XML cannot hold."""
+    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
+
+
+def xml_text(text):
+    return html.escape(clean_text(text), quote=True)
+
+
+class _TextOfHTML(html.parser.HTMLParser):
+    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
+    address written after its text when the text does not already show it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == 'br':
+            self.parts.append('\n')
+        elif tag == 'a':
+            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
+
+    def handle_endtag(self, tag):
+        if tag == 'a' and self.links:
+            href, start = self.links.pop()
+            shown = ''.join(self.parts[start:])
+            if href and href not in shown:
+                self.parts.append(' (%s)' % href)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(markup):
+    parser = _TextOfHTML()
+    parser.feed(markup or '')
+    parser.close()
+    return clean_text(''.join(parser.parts)).strip()
+
+
+def album_keyword_paths(albums, tree):
+    """album id -> the hierarchical keywords it gives its photos: ['Flickr', 'Albums', title]
+    and ['Flickr', 'Collections', collection, ..., title] for every collection holding it."""
+    titles = {a['id']: text_of(a.get('title')) for a, _ in albums}
+    paths = {aid: [[XMP_HIERARCHY_ROOT, 'Albums', title]] for aid, title in titles.items()}
+
+    def walk(collections, above):
+        for coll in collections:
+            here = above + [text_of(coll.get('title'))]
+            for album in coll.get('set') or []:
+                if album['id'] in paths:
+                    paths[album['id']].append([XMP_HIERARCHY_ROOT, 'Collections'] + here + [titles[album['id']]])
+            walk(coll.get('collection') or [], here)
+    walk(tree or [], [])
+    return paths
+
+
+def keyword_path(path, separator):
+    """'Flickr|Albums|Title': the separator inside a title would split it, so it becomes '_'."""
+    return separator.join(clean_text(p).replace(separator, '_').strip() or 'Untitled' for p in path)
+
+
+@dataclass
+class XmpFields:
+    """What a sidecar holds, in plain Python values (tests compare these with exiftool)."""
+    title: str = ''
+    description: str = ''
+    tags: list = field(default_factory=list)
+    hierarchy: list = field(default_factory=list)    # lists of path segments
+    date_taken: str = ''                              # XMP date: 'YYYY', 'YYYY-MM' or 'YYYY-MM-DDThh:mm:ss'
+    latitude: float = None
+    longitude: float = None
+    license: tuple = None                             # (name, url, rights-managed)
+    page_url: str = ''
+
+
+def xmp_fields(metadata, keyword_paths=()):
+    """Fields from a stored .metadata: the photos.getInfo part when present, else the
+    listing (a photo may have only listing data until it is enriched)."""
+    info = metadata.get('photo') or {}
+    listing = metadata.get('listing') or {}
+    fields = XmpFields()
+    fields.title = clean_text(text_of(info.get('title') if info else listing.get('title'))).strip()
+    fields.description = html_to_text(text_of(info.get('description') if info else listing.get('description')))
+    fields.tags = photo_tags(info, listing)
+    fields.hierarchy = [list(p) for p in keyword_paths]
+    fields.date_taken = xmp_date_taken(info, listing)
+    fields.latitude, fields.longitude = photo_position(info, listing)
+    license_id = str(info.get('license', listing.get('license', '')))
+    if license_id in FLICKR_LICENSES:
+        name, url = FLICKR_LICENSES[license_id]
+        fields.license = (name, url, license_id not in PUBLIC_DOMAIN_LICENSES)
+    if listing.get('id') or info.get('id'):
+        fields.page_url = photo_page_url({'id': listing.get('id') or info.get('id'),
+                                          'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}, info)
+    return fields
+
+
+def photo_tags(info, listing):
+    """Tags as the user typed them (getInfo's 'raw'), machine tags included; the listing
+    only has Flickr's normalised forms."""
+    tags = []
+    if info.get('tags') is not None:
+        tags = [t.get('raw') or text_of(t) for t in (info.get('tags') or {}).get('tag', [])]
+    else:
+        tags = (listing.get('tags') or '').split() + (listing.get('machine_tags') or '').split()
+    seen = set()
+    result = []
+    for tag in (clean_text(t).strip() for t in tags):
+        if tag and tag not in seen:
+            seen.add(tag)
+            result.append(tag)
+    return result
+
+
+def xmp_date_taken(info, listing):
+    if info.get('dates'):
+        dates = info['dates']
+        taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
+    else:
+        taken = listing.get('datetaken')
+        granularity, unknown = listing.get('datetakengranularity'), listing.get('datetakenunknown')
+    if not taken or str(unknown or '0') == '1':
+        return ''
+    if not re.match(r'^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$', str(taken)):
+        return ''
+    return str(taken).replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(str(granularity or '0'), 19)]
+
+
+def photo_position(info, listing):
+    """(latitude, longitude) when the photo has a place; Flickr lists 0, 0 when it has none."""
+    where = info.get('location') if info else listing
+    if not where:
+        return None, None
+    try:
+        lat, lon = float(where.get('latitude')), float(where.get('longitude'))
+    except (TypeError, ValueError):
+        return None, None
+    if lat == 0 and lon == 0 or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    return lat, lon
+
+
+def xmp_coordinate(value, positive, negative):
+    """XMP's GPSCoordinate notation: 'DDD,MM.mmmmmmmmR' (degrees, decimal minutes, N/S/E/W)."""
+    degrees = int(abs(value))
+    minutes = (abs(value) - degrees) * 60
+    return '%d,%.8f%s' % (degrees, minutes, positive if value >= 0 else negative)
+
+
+def _xmp_list(out, name, kind, items, lang=False):
+    out.append('   <%s>\n    <rdf:%s>\n' % (name, kind))
+    for item in items:
+        out.append('     <rdf:li%s>%s</rdf:li>\n' % (' xml:lang="x-default"' if lang else '', xml_text(item)))
+    out.append('    </rdf:%s>\n   </%s>\n' % (kind, name))
+
+
+def xmp_packet(fields):
+    """A complete XMP packet (UTF-8 bytes), deterministic for the same fields."""
+    out = ['<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n',
+           '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="flickrmirrorer %s">\n' % VERSION,
+           ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n',
+           '  <rdf:Description rdf:about=""']
+    out.extend('\n    xmlns:%s="%s"' % ns for ns in XMP_NAMESPACES)
+    simple = []
+    if fields.date_taken:
+        simple += [('exif:DateTimeOriginal', fields.date_taken), ('photoshop:DateCreated', fields.date_taken)]
+    if fields.latitude is not None:
+        simple += [('exif:GPSLatitude', xmp_coordinate(fields.latitude, 'N', 'S')),
+                   ('exif:GPSLongitude', xmp_coordinate(fields.longitude, 'E', 'W')),
+                   ('exif:GPSMapDatum', 'WGS-84'), ('exif:GPSVersionID', '2.2.0.0')]
+    if fields.license:
+        simple.append(('xmpRights:Marked', 'True' if fields.license[2] else 'False'))
+        if fields.license[1]:
+            simple.append(('xmpRights:WebStatement', fields.license[1]))
+    out.extend('\n    %s="%s"' % (name, xml_text(value)) for name, value in simple)
+    out.append('>\n')
+    if fields.title:
+        _xmp_list(out, 'dc:title', 'Alt', [fields.title], lang=True)
+    if fields.description:
+        _xmp_list(out, 'dc:description', 'Alt', [fields.description], lang=True)
+    if fields.page_url:
+        out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
+    if fields.license:
+        _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
+    if fields.tags:
+        _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
+    if fields.hierarchy:
+        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in fields.hierarchy])
+        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in fields.hierarchy])
+    out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
+    return ''.join(out).encode('utf-8')
+
+
+def xmp_path_for(photostream_dir, filename):
+    return os.path.join(photostream_dir, filename + XMP_SUFFIX)
+
+
+def write_xmp_sidecars(photostream_dir, photo_albums, keyword_paths):
+    """Write '<file>.xmp' beside every media file of photostream/ that has its .metadata,
+    and remove our sidecars whose media file is gone.  photo_albums: photo id -> album ids;
+    keyword_paths: album id -> hierarchical keyword paths.  Returns (written, removed)."""
+    files, _ = scan_photostream(photostream_dir)
+    written = removed = 0
+    for photo_id, filename in files.items():
+        metadata = read_json(metadata_path_for(photostream_dir, filename))
+        if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
+            continue   # not mirrored yet, or a legacy file that the next download upgrades
+        paths = [p for aid in photo_albums.get(photo_id, ()) for p in keyword_paths.get(aid, ())]
+        packet = xmp_packet(xmp_fields(metadata, paths))
+        written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
+    for name in os.listdir(photostream_dir):
+        if name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(name[:-len(XMP_SUFFIX)]):
+            media = name[:-len(XMP_SUFFIX)]
+            if files.get(media.split('.')[0]) != media:
+                try_unlink(os.path.join(photostream_dir, name))
+                removed += 1
+    return written, removed
+
+
+# ---------------------------------------------------------------------------
 # The run: list, plan, act, tidy
 # ---------------------------------------------------------------------------
 
@@ -1931,6 +2201,8 @@ class Mirror:
         builder.build_collections(tree)
         self.tidy_photostream(local_files)
         self.write_photostream_order()
+        if not self.args.no_xmp:
+            self.write_xmp(albums, tree)
         if not self.args.no_html:
             self.write_html(albums, tree)
         self.report_unavailable_videos()
@@ -2066,6 +2338,7 @@ class Mirror:
             name = local_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
+            try_unlink(xmp_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
             self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
 
@@ -2090,6 +2363,14 @@ class Mirror:
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree))
         self.reporter.detail('HTML view: %d pages written' % written)
+
+    def write_xmp(self, albums, tree):
+        photo_albums = {}
+        for album, ids in albums:
+            for pid in ids:
+                photo_albums.setdefault(pid, []).append(album['id'])
+        written, removed = write_xmp_sidecars(self.photostream_dir, photo_albums, album_keyword_paths(albums, tree))
+        self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
     # -- what the user must know --
     def report_unavailable_videos(self):
@@ -2162,6 +2443,8 @@ def build_parser():
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
                              'download damaged or missing files again')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
+    parser.add_argument('--no-xmp', action='store_true',
+                        help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
     parser.add_argument('--delete-unknown', action='store_true',

@@ -177,15 +177,19 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     return tree
 
 
-def assert_tree_complete(server, dest, **kwargs):
+def assert_tree_complete(server, dest, xmp=True, **kwargs):
     expected = expected_tree(server, **kwargs)
+    if xmp:   # every media file has its sidecar (issue 14)
+        expected.update({p + '.xmp': 'metadata' for p, k in list(expected.items())
+                         if p.startswith('photostream/') and k != 'metadata'})
     actual = snapshot(dest)
     for path, kind in expected.items():
         if kind == 'metadata':
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
     actual = {p: k for p, k in actual.items()
-              if not (p.endswith('.metadata') or p.endswith('/metadata') or p in ('photostream.json', 'index.html')
+              if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
+                      or p in ('photostream.json', 'index.html')
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -1380,7 +1384,7 @@ def injected(server, kinds):
 
 
 def is_media(rel):
-    return rel.startswith('photostream/') and not rel.endswith(fm.METADATA_SUFFIX)
+    return rel.startswith('photostream/') and not rel.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX))
 
 
 def comparable(root):
@@ -1402,6 +1406,10 @@ def assert_final_names_complete(server, root):
             continue
         if name.endswith(fm.METADATA_SUFFIX):
             assert fm.read_json(path) is not None, 'incomplete metadata file ' + name
+            continue
+        if name.endswith(fm.XMP_SUFFIX):
+            with open(path, 'rb') as f:
+                assert f.read().endswith(b'<?xpacket end="w"?>\n'), 'incomplete sidecar ' + name
             continue
         photo_id = name.split('.')[0]
         with open(path, 'rb') as f:
@@ -1966,3 +1974,224 @@ def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
         for name in files:
             assert stat.S_IMODE(os.stat(os.path.join(path, name)).st_mode) == 0o600, name
+
+
+# --- issue 14: XMP sidecars, thumbnails, photo pages, search ---
+
+EXIFTOOL = shutil.which('exiftool')
+
+
+def require_exiftool():
+    """exiftool is the real reader the sidecars are tested with (CI installs it)."""
+    if EXIFTOOL is None:
+        if os.environ.get('CI'):
+            pytest.fail('the XMP tests need exiftool (apt-get install libimage-exiftool-perl)')
+        pytest.skip('the XMP tests need exiftool (apt-get install libimage-exiftool-perl)')
+
+
+def exiftool_read(paths, *options):
+    """exiftool's JSON for each file, keyed by file name (one process for all files)."""
+    result = subprocess.run([EXIFTOOL, '-j', '-n', '-charset', 'utf8', *options, *map(str, paths)],
+                            capture_output=True, text=True, encoding='utf-8', timeout=120)
+    assert result.returncode == 0, result.stderr
+    return {os.path.basename(entry['SourceFile']): entry for entry in json.loads(result.stdout)}
+
+
+def as_list(value):
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def shown_text(text):
+    """A text as the sidecar must carry it: controls (NUL too) removed, outer blanks trimmed."""
+    return re.sub(r'[\x00-\x08\x0b-\x1f\x7f]', '', text).strip()
+
+
+def description_text(markup):
+    """The fake's descriptions hold simple inline HTML; as plain text the tags go."""
+    return shown_text(re.sub(r'<[^>]*>', '', markup))
+
+
+def album_keywords(server, photo_id):
+    """Every 'Flickr|...' path the photo's albums and their collections give it."""
+    account = server.account
+    titles = {a.id: shown_text(a.title).replace('|', '_') or 'Untitled' for a in account.albums.values()}
+    wanted = set()
+    for album in account.albums.values():
+        if photo_id in album.photo_ids:
+            wanted.add('Flickr|Albums|' + titles[album.id])
+
+    def walk(collections, above):
+        for coll in collections:
+            here = above + [shown_text(coll.title).replace('|', '_') or 'Untitled']
+            for album_id in coll.album_ids:
+                if photo_id in account.albums[album_id].photo_ids:
+                    wanted.add('|'.join(['Flickr', 'Collections'] + here + [titles[album_id]]))
+            walk(coll.children, here)
+    walk(account.collections, [])
+    return wanted
+
+
+def sidecar_of(dest, photo):
+    return dest / 'photostream' / (media_name(photo) + '.xmp')
+
+
+def mirrored_photos(server):
+    return [p for p in server.account.photos.values() if downloadable(p)]
+
+
+def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
+    require_exiftool()
+    fake.edit_photo(first_photo(fake).id, title='a\x00b "q" <script>alert(1)</script>\x1f & \u590f \U0001f30a')
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    photos = mirrored_photos(fake)
+    assert all(sidecar_of(dest, p).is_file() for p in photos)
+    read = exiftool_read([sidecar_of(dest, p) for p in photos])
+    with_gps = with_date = hostile = 0
+    for photo in photos:
+        got = read[media_name(photo) + '.xmp']
+        assert got.get('Title', '') == shown_text(photo.title), photo.id
+        assert got.get('Description', '') == description_text(photo.description), photo.id
+        assert as_list(got.get('Subject')) == photo.tags + photo.machine_tags
+        assert set(as_list(got.get('HierarchicalSubject'))) == album_keywords(fake, photo.id)
+        assert set(as_list(got.get('TagsList'))) == {k.replace('/', '_').replace('|', '/')
+                                                     for k in album_keywords(fake, photo.id)}
+        if photo.datetakenunknown:
+            assert 'DateTimeOriginal' not in got and 'DateCreated' not in got
+        else:
+            assert got['DateTimeOriginal'] == got['DateCreated'] == photo.datetaken.replace('-', ':')
+            with_date += 1
+        if photo.latitude is not None:
+            assert abs(got['GPSLatitude'] - photo.latitude) < 1e-7
+            assert abs(got['GPSLongitude'] - photo.longitude) < 1e-7
+            with_gps += 1
+        else:
+            assert 'GPSLatitude' not in got
+        assert got['UsageTerms'] == fm.FLICKR_LICENSES[str(photo.license)][0]
+        assert got['Source'] == 'https://www.flickr.com/photos/%s/%s/' % (fake.user_nsid, photo.id)
+        hostile += photo.title in fakeflickr.HOSTILE_TITLES
+    assert with_gps and with_date and hostile   # the account exercises each case
+    assert any('\x00' in a.title for a in fake.account.albums.values())
+    assert any('\u590f' in p.description for p in photos)
+    # Valid XML everywhere, and the originals are untouched.
+    import xml.dom.minidom
+    for photo in photos:
+        xml.dom.minidom.parseString(sidecar_of(dest, photo).read_bytes())
+        data = (dest / 'photostream' / media_name(photo)).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == load_metadata(dest, photo)['file']['sha256']
+
+
+def test_xmp_tags_copied_into_a_jpeg_by_exiftool(fake, token_dir, dest, tmp_path):
+    require_exiftool()
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    photo = next(p for p in mirrored_photos(fake) if p.media == 'photo' and p.originalformat == 'jpg'
+                 and p.latitude is not None and p.tags and shown_text(p.title))
+    copy = tmp_path / 'copy.jpg'
+    shutil.copyfile(dest / 'photostream' / media_name(photo), copy)
+    result = subprocess.run([EXIFTOOL, '-q', '-overwrite_original', '-tagsfromfile', str(sidecar_of(dest, photo)),
+                             '-xmp:all', str(copy)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = exiftool_read([copy])['copy.jpg']
+    assert got['Title'] == shown_text(photo.title)
+    assert as_list(got['Subject']) == photo.tags + photo.machine_tags
+    assert abs(got['GPSLatitude'] - photo.latitude) < 1e-7 and abs(got['GPSLongitude'] - photo.longitude) < 1e-7
+    assert (dest / 'photostream' / media_name(photo)).read_bytes() == fake.photo_file_bytes(photo.id)
+
+
+def sidecar_states(dest):
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes())
+            for p in (dest / 'photostream').glob('*.xmp')}
+
+
+def test_a_changed_title_rewrites_only_its_sidecar(plain_fake, tmp_path, dest):
+    require_exiftool()
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    before = sidecar_states(dest)
+    assert len(before) == len(mirrored_photos(fake))
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    assert sidecar_states(dest) == before   # nothing changed: nothing rewritten
+    edited = first_photo(fake, in_album=True)
+    fake.edit_photo(edited.id, title='Renamed on Flickr & <now>')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    after = sidecar_states(dest)
+    assert {n for n in after if after[n] != before[n]} == {sidecar_of(dest, edited).name}
+    assert exiftool_read([sidecar_of(dest, edited)])[sidecar_of(dest, edited).name]['Title'] == \
+        'Renamed on Flickr & <now>'
+
+
+def test_an_album_change_reaches_the_sidecars_of_its_photos(plain_fake, tmp_path, dest):
+    require_exiftool()
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    album = fake.account.albums[fake.account.album_order()[0]]
+    fake.rename_album(album.id, 'Waterfalls | 2024')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    members = [fake.account.photos[p] for p in album.photo_ids if downloadable(fake.account.photos[p])]
+    read = exiftool_read([sidecar_of(dest, p) for p in members])
+    for photo in members:
+        got = read[sidecar_of(dest, photo).name]
+        assert 'Flickr|Albums|Waterfalls _ 2024' in as_list(got['HierarchicalSubject'])
+        assert set(as_list(got['HierarchicalSubject'])) == album_keywords(fake, photo.id)
+
+
+def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--no-xmp'), expected_status(fake))
+    assert list((dest / 'photostream').glob('*.xmp')) == []
+    assert_tree_complete(fake, dest, xmp=False)   # nothing else is missing
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    assert {p.name for p in (dest / 'photostream').glob('*.xmp')} == {
+        sidecar_of(dest, p).name for p in mirrored_photos(fake)}
+    assert per_photo_calls(fake.stats()) == 0
+
+
+def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    photos = [p for p in mirrored_photos(fake) if p.media == 'photo']
+    damaged, gone = photos[0], photos[1]
+    good = sidecar_of(dest, damaged).read_bytes()
+    sidecar_of(dest, damaged).write_bytes(b'<x:xmpmeta>broken')
+    stray = dest / 'photostream' / '999.jpg.xmp'   # a sidecar whose photo file is gone
+    stray.write_bytes(good)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--verify'), expected_status(fake))
+    assert sidecar_of(dest, damaged).read_bytes() == good
+    assert not stray.exists()
+    fake.delete_photo(gone.id)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    assert sidecar_of(dest, gone).exists()   # kept, like the photo, without --delete-unknown
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--delete-unknown'), expected_status(fake))
+    assert not sidecar_of(dest, gone).exists()
+    assert not (dest / 'photostream' / media_name(gone)).exists()
+
+
+def test_xmp_fields_from_the_listing_alone():
+    """Until a photo is enriched (photos.getInfo), its metadata has only the listing."""
+    listing = {'id': '42', 'owner': '1@N01', 'title': 'Only\x07 listed', 'license': '9',
+               'description': {'_content': 'See <a href="https://example.com/x">this</a> &amp; '
+                                           '<a href="https://example.com/">https://example.com/</a><br>next'},
+               'tags': 'newyork camera:make=canon', 'machine_tags': 'camera:make=canon',
+               'datetaken': '2019-07-01 00:00:00', 'datetakengranularity': '4', 'datetakenunknown': '0',
+               'latitude': -33.8688, 'longitude': 151.2093}
+    fields = fm.xmp_fields({'flickrmirrorer': {'format': 1}, 'listing': listing},
+                           [['Flickr', 'Albums', 'A|B']])
+    assert fields.title == 'Only listed'
+    assert fields.description == 'See this (https://example.com/x) & https://example.com/\nnext'
+    assert fields.tags == ['newyork', 'camera:make=canon']
+    assert fields.date_taken == '2019-07'
+    assert (fields.latitude, fields.longitude) == (-33.8688, 151.2093)
+    assert fields.license[0] == 'Public Domain Dedication (CC0)' and fields.license[2] is False
+    assert fields.page_url == 'https://www.flickr.com/photos/1@N01/42/'
+    packet = fm.xmp_packet(fields).decode('utf-8')
+    assert 'exif:GPSLatitude="33,52.12800000S"' in packet and 'exif:GPSLongitude="151,12.55800000E"' in packet
+    assert '<rdf:li>Flickr|Albums|A_B</rdf:li>' in packet and '&amp; https' in packet
+    year_only = dict(listing, datetakengranularity='6', latitude=0, longitude=0)
+    fields = fm.xmp_fields({'listing': year_only})
+    assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
+    unknown = dict(listing, datetakenunknown='1')
+    assert fm.xmp_fields({'listing': unknown}).date_taken == ''

@@ -54,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -61,6 +62,7 @@ from urllib.parse import quote
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
+import nh3
 import requests
 import tenacity
 import tqdm
@@ -75,9 +77,10 @@ EXIT_INTERRUPTED = 130
 PAGE_SIZE = 500
 # Everything the listing can tell us, so that unchanged photos need no per-photo call.
 # 'views' is left out on purpose: it changes daily and would rewrite every metadata file.
+# url_n is the HTML view's thumbnail (THUMB_EXTRA).
 LISTING_EXTRAS = ('description,license,date_upload,date_taken,owner_name,original_format,'
                   'last_update,geo,tags,machine_tags,o_dims,media,path_alias,url_o,'
-                  'count_comments,count_faves')
+                  'count_comments,count_faves,url_n')
 VOLATILE_KEYS = ('views', 'count_views')
 
 PHOTOSTREAM_DIR = 'photostream'
@@ -1297,7 +1300,8 @@ def stored_album_order(stored, album):
 # Browsable HTML view: dest/index.html and a page per album and collection
 # ---------------------------------------------------------------------------
 # Opened straight from disk (file://), maybe after the folder was copied elsewhere: every
-# link is relative and percent-encoded, nothing comes from the network, no JavaScript.
+# link is relative and percent-encoded, nothing is loaded from the network.  Only the search
+# page runs a script (its own, from html/); every other page forbids scripts outright.
 # Page names depend on ids, never on titles, so a renamed album rewrites its page.
 #
 #     dest/index.html                   collections (nested) and albums with covers
@@ -1306,18 +1310,83 @@ def stored_album_order(stored, album):
 #     dest/html/collection-<id>.html    a collection: sub-collections and albums
 #     dest/html/photostream-<n>.html    every photo, photostream order, 500 a page
 #     dest/html/not-in-any-album.html   photos in no album
+#     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
+#     dest/html/search.html             search box; search.js over search-index.js
+#     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'
-# Only files matching this are ever deleted from dest/html/ (never a user's own files).
+THUMBS_DIR = 'thumbs'
+# Flickr's "Small 320" size, from the listing (url_n costs no API call).  320 px fills a
+# grid cell; 100 of them weigh about 3-4 MB where the originals weigh gigabytes.  For videos
+# it is the poster frame.
+THUMB_EXTRA = 'url_n'
+THUMB_MAX_SIDE = 320
+# An original this small (no Flickr size exists below it) is its own thumbnail.
+SMALL_ORIGINAL_BYTES = 100 * 1024
+# Only files matching these are ever deleted from dest/html/ (never a user's own files).
 OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
-                         r'|not-in-any-album(?:\.page\d+)?)\.html$', re.ASCII)
+                         r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+)\.html$', re.ASCII)
+OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
+# The HTML Flickr allows in descriptions and comments; everything else is removed by nh3
+# (scripts with their content, event handlers, javascript: links, styles, images).
+FLICKR_HTML_TAGS = {'a', 'abbr', 'acronym', 'b', 'blockquote', 'br', 'cite', 'code', 'del', 'em',
+                    'i', 'ins', 'q', 's', 'strike', 'strong', 'sub', 'sup', 'tt', 'u'}
+FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': {'title'}}
+# What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
+# junk (tab and newline stay: descriptions have lines).
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
 
 # -- small helpers
 
+def clean_text(text):
+    """Text without control characters (NUL included) or what XML cannot hold."""
+    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
+
+
 def esc(text):
     """HTML-escape text (quotes too: the same helper is used inside attributes)."""
-    return html.escape(text or '', quote=True)
+    return html.escape(clean_text(text), quote=True)
+
+
+class _TextOfHTML(html.parser.HTMLParser):
+    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
+    address written after its text when the text does not already show it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == 'br':
+            self.parts.append('\n')
+        elif tag == 'a':
+            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
+
+    def handle_endtag(self, tag):
+        if tag == 'a' and self.links:
+            href, start = self.links.pop()
+            shown = ''.join(self.parts[start:])
+            if href and href not in shown:
+                self.parts.append(' (%s)' % href)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(markup):
+    parser = _TextOfHTML()
+    parser.feed(markup or '')
+    parser.close()
+    return clean_text(''.join(parser.parts)).strip()
+
+
+def rich_text(markup):
+    """Flickr's description or comment HTML as Flickr shows it: its few inline tags kept,
+    everything executable removed, links opened without handing over this page."""
+    return nh3.clean(clean_text(markup).strip(), tags=FLICKR_HTML_TAGS, attributes=FLICKR_HTML_ATTRIBUTES,
+                     url_schemes={'http', 'https', 'mailto'}, link_rel='nofollow noopener noreferrer')
 
 
 def title_of(item):
@@ -1430,7 +1499,7 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None):
         self.dest = dest
         self.page_size = max(1, int(page_size))
         self.photos = photos
@@ -1439,6 +1508,8 @@ class View:
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
         self._media = {}  # photo id -> (relpath or None, width, height)
+        self._grid = {}   # photo id -> (relpath, width, height) of its grid image, or None
+        self.details = details or (lambda pid: {})
 
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing."""
@@ -1457,11 +1528,35 @@ class View:
             self._media[pid] = (rel, w, h)
         return self._media[pid]
 
+    def grid_image(self, photo):
+        """(path relative to dest, width, height) of the small image grids show, or None:
+        its thumbnail, or an original too small to have one.  Never a large original."""
+        pid = photo['id']
+        if pid not in self._grid:
+            self._grid[pid] = self._find_grid_image(photo)
+        return self._grid[pid]
+
+    def _find_grid_image(self, photo):
+        thumb = safe_relpath(photo.get('thumb'))
+        if thumb:
+            full = os.path.join(self.dest, *thumb.split('/'))
+            if os.path.isfile(full):
+                w, h = image_size(full) or (None, None)
+                return thumb, w, h
+        rel, w, h = self.media(photo)
+        if rel and photo.get('media') != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
+            try:
+                if os.path.getsize(os.path.join(self.dest, *rel.split('/'))) <= SMALL_ORIGINAL_BYTES:
+                    return rel, w, h
+            except OSError:
+                pass
+        return None
+
     def first_image(self, photo_ids):
-        """The first of photo_ids that is a mirrored image (videos can't be an <img>)."""
+        """The first of photo_ids that has a grid image (a video's is its poster)."""
         for pid in photo_ids:
             photo = self.by_id.get(pid)
-            if photo and photo.get('media') != 'video' and self.media(photo)[0]:
+            if photo and self.grid_image(photo):
                 return photo
         return None
 
@@ -1493,20 +1588,30 @@ class View:
 # Every function returns a list of strings (or extends one) so that pages are built by
 # one ''.join at the end: linear in the number of photos.
 
-def page_head(title, root):
-    """root: '' for dest/index.html, '../' for pages in dest/html/."""
-    return [
+def page_head(title, root, scripts=()):
+    """root: '' for dest/index.html, '../' for pages in dest/html/.  scripts: our own script
+    files in dest/html/ (the search page's); every other page may run none at all."""
+    # Defence in depth: all text is escaped or sanitized, and only the search page runs
+    # scripts, its own files only ('self'; never inline).
+    policy = "script-src 'self'" if scripts else "script-src 'none'"
+    out = [
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        # Defence in depth: all text is escaped, and no page needs scripts or plugins.
-        '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'; object-src \'none\'">\n',
+        '<meta http-equiv="Content-Security-Policy" content="%s; object-src \'none\'">\n' % policy,
         '<title>', esc(title), ' \u2013 Flickr backup</title>\n',
-        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n</head>\n<body>\n',
+        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n']
+    out.extend('<script defer src="%s"></script>\n' % to_page(root, name) for name in scripts)
+    out.extend([
+        '</head>\n<body>\n',
         '<header class="site"><a class="home" href="', root, 'index.html">Flickr backup</a>',
         '<nav><a href="', to_page(root, photostream_page(1)), '">Photostream</a>',
-        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav></header>\n',
-        '<main>\n',
-    ]
+        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav>',
+        # A plain form: it opens the search page with ?q=, which reads it.
+        '<form class="search" role="search" action="', to_page(root, SEARCH_PAGE), '">',
+        '<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form>',
+        '</header>\n<main>\n',
+    ])
+    return out
 
 
 PAGE_FOOT = '</main>\n</body>\n</html>\n'
@@ -1521,12 +1626,14 @@ def heading(out, title, description=None, count=None, crumbs=()):
     out.extend(('<h1>', esc(title), '</h1>\n'))
     if count:
         out.extend(('<p class="count">', esc(count), '</p>\n'))
-    if description and description.strip():
-        out.extend(('<p class="desc">', esc(description.strip()), '</p>\n'))
+    description = rich_text(description)
+    if description:
+        out.extend(('<p class="desc">', description, '</p>\n'))
 
 
 def img_tag(view, photo, root, alt, cls=''):
-    rel, w, h = view.media(photo)
+    """The photo's grid image (a thumbnail; see View.grid_image)."""
+    rel, w, h = view.grid_image(photo)
     size = ' width="%d" height="%d"' % (w, h) if w and h else ''
     return '<img%s src="%s%s" alt="%s" loading="lazy" decoding="async"%s>' % (
         ' class="%s"' % cls if cls else '', root, esc(url_path(rel)), esc(alt), size)
@@ -1582,28 +1689,28 @@ def collection_tree(out, view, colls, root):
 
 
 def photo_card(out, view, pid, root):
-    """One photo or video with its title, date taken, tags and description."""
+    """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
+    and description."""
     photo = view.by_id.get(pid) or {'id': pid, 'title': 'Photo %s' % pid}
     title = title_of(photo)
     rel = view.media(photo)[0] if pid in view.by_id else None
+    is_video = photo.get('media') == 'video'
     out.append('<li class="photo" id="p%s">' % esc(page_id(pid)))
     if rel is None:
         out.append('<span class="frame missing">Not mirrored</span>')
-    elif photo.get('media') == 'video':
-        src = esc(root + url_path(rel))
-        out.append('<span class="frame"><video controls preload="none" src="%s"></video></span>' % src)
     else:
-        out.append('<a class="frame" href="%s%s">%s</a>'
-                   % (root, esc(url_path(rel)), img_tag(view, photo, root, title)))
+        pic = (img_tag(view, photo, root, title) if view.grid_image(photo) else
+               '<span class="nocover">%s</span>' % ('Video' if is_video else 'No preview'))
+        badge = '<span class="play" title="Video">\u25b6</span>' if is_video else ''
+        out.append('<a class="frame%s" href="%s">%s%s</a>' % (
+            ' video' if is_video else '', esc(to_page(root, photo_page(pid))), pic, badge))
     out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
     taken = photo.get('datetaken') or ''
     if taken:
         out.append('<time datetime="%s">%s</time>' % (esc(taken.replace(' ', 'T')), esc(taken)))
-    if rel is not None and photo.get('media') == 'video':
-        out.append(' <a class="file" href="%s%s">video file</a>' % (root, esc(url_path(rel))))
-    desc = (photo.get('description') or '').strip()
+    desc = rich_text(photo.get('description'))
     if desc:
-        out.extend(('<p class="desc">', esc(desc), '</p>'))
+        out.extend(('<p class="desc">', desc, '</p>'))
     tags = photo.get('tags') or []
     if tags:
         out.append('<ul class="tags">')
@@ -1650,6 +1757,15 @@ def photostream_page(n):
 
 def orphan_page(n):
     return 'not-in-any-album.html' if n == 1 else 'not-in-any-album.page%d.html' % n
+
+
+def photo_page(photo_id):
+    return 'photo-%s.html' % page_id(photo_id)
+
+
+SEARCH_PAGE = 'search.html'
+SEARCH_SCRIPT = 'search.js'
+SEARCH_INDEX = 'search-index.js'
 
 
 # -- whole pages
@@ -1733,6 +1849,249 @@ def orphan_ids(view):
     return [p['id'] for p in view.photos if p['id'] not in in_album]
 
 
+def album_places(view):
+    """photo id -> [(album, index in the album)], in album order; only photos with a page."""
+    places = {}
+    for album in view.albums:
+        for i, pid in enumerate(album.get('photo_ids', [])):
+            photo = view.by_id.get(pid)
+            if photo is not None and view.media(photo)[0]:
+                places.setdefault(pid, []).append((album, i))
+    return places
+
+
+def neighbours(view, ids, i):
+    """The nearest photos before and after position i of ids that have a page."""
+    def near(step):
+        j = i + step
+        while 0 <= j < len(ids):
+            photo = view.by_id.get(ids[j])
+            if photo is not None and view.media(photo)[0]:
+                return ids[j]
+            j += step
+        return None
+    return near(-1), near(1)
+
+
+def step_links(out, prev_id, next_id, label):
+    out.append('<nav class="steps">')
+    out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(photo_page(prev_id)))
+               if prev_id else '<span class="off">\u2190 Previous</span>')
+    out.append('<span class="where">%s</span>' % label)
+    out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(photo_page(next_id)))
+               if next_id else '<span class="off">Next \u2192</span>')
+    out.append('</nav>\n')
+
+
+def describe_place(detail):
+    """'Locality, Region, Country (lat, lon)' from whatever the photo's metadata has."""
+    names = [clean_text(n).strip() for n in detail.get('place_names') or []]
+    text = ', '.join(n for n in names if n)
+    lat, lon = detail.get('latitude'), detail.get('longitude')
+    if lat is not None and lon is not None:
+        text += '%s(%.5f, %.5f)' % (' ' if text else '', lat, lon)
+    return text
+
+
+def photo_page_parts(view, photo, stream_ids, index, places):
+    """A photo's own page: the original, its words, place, albums, comments, Flickr link."""
+    pid = photo['id']
+    title = title_of(photo)
+    rel, w, h = view.media(photo)
+    detail = view.details(pid) or {}
+    out = page_head(title, '../')
+    stream_page = photostream_page(index // view.page_size + 1)
+    heading(out, title, crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream')))
+    step_links(out, *neighbours(view, stream_ids, index), label='Photostream')
+    src = esc('../' + url_path(rel))
+    out.append('<figure class="original">')
+    if photo.get('media') == 'video':
+        poster = view.grid_image(photo)
+        out.append('<video controls preload="metadata" src="%s"%s></video>' % (
+            src, ' poster="%s"' % esc('../' + url_path(poster[0])) if poster else ''))
+    else:
+        size = ' width="%d" height="%d"' % (w, h) if w and h else ''
+        out.append('<a href="%s"><img src="%s" alt="%s"%s></a>' % (src, src, esc(title), size))
+    out.append('</figure>\n')
+    desc = rich_text(photo.get('description'))
+    if desc:
+        out.extend(('<p class="desc">', desc, '</p>\n'))
+    out.append('<dl class="facts">\n')
+    taken = photo.get('datetaken') or ''
+    if taken:
+        out.append('<dt>Taken</dt><dd><time datetime="%s">%s</time></dd>\n'
+                   % (esc(taken.replace(' ', 'T')), esc(taken)))
+    place = describe_place(detail)
+    if place:
+        out.append('<dt>Place</dt><dd>%s</dd>\n' % esc(place))
+    tags = photo.get('tags') or []
+    if tags:
+        out.append('<dt>Tags</dt><dd><ul class="tags">%s</ul></dd>\n' % ''.join('<li>%s</li>' % esc(t) for t in tags))
+    if places.get(pid):
+        out.append('<dt>Albums</dt><dd><ul class="albums">\n')
+        for album, i in places[pid]:
+            ids = album.get('photo_ids', [])
+            prev_id, next_id = neighbours(view, ids, i)
+            link = '<a href="%s">%s</a>' % (esc(url_path(album_page(album['id'], i // view.page_size + 1))),
+                                            esc(title_of(album)))
+            out.append('<li>')
+            step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
+            out.append('</li>\n')
+        out.append('</ul></dd>\n')
+    out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
+    url = detail.get('url') or ''
+    if re.match(r'^https://[\w.-]*flickr\.com/', url):
+        out.append('<dt>On Flickr</dt><dd><a href="%s" rel="noopener noreferrer">%s</a></dd>\n'
+                   % (esc(url), esc(url)))
+    out.append('</dl>\n')
+    comments = detail.get('comments') or []
+    if comments:
+        out.append('<h2 class="section">%s</h2>\n<ol class="comments">\n' % esc(plural(len(comments), 'comment')))
+        for c in comments:
+            out.append('<li><span class="author">%s</span> <time>%s</time><div class="text">%s</div></li>\n'
+                       % (esc(c.get('author')), esc(c.get('date')), rich_text(c.get('text'))))
+        out.append('</ol>\n')
+    out.append(PAGE_FOOT)
+    return out
+
+
+def photo_pages(view):
+    """Yield (file name, parts) for every photo that is mirrored, one page at a time."""
+    stream_ids = [p['id'] for p in view.photos]
+    places = album_places(view)
+    for index, photo in enumerate(view.photos):
+        if view.media(photo)[0]:
+            yield photo_page(photo['id']), photo_page_parts(view, photo, stream_ids, index, places)
+
+
+# -- search without a server
+# The index is a script (browsers refuse to fetch local JSON from file://), one photo per
+# line: [page, grid image, title, words].  "words" is title, description, tags and album
+# titles, lower-cased and without accents, so 'zurich' finds 'Zürich'.  A plain scan of
+# 100,000 of them answers in tens of milliseconds.
+
+def fold(text):
+    return ''.join(c for c in unicodedata.normalize('NFKD', text)
+                   if not unicodedata.category(c).startswith('M')).lower()
+
+
+def search_index(view):
+    album_titles = {}
+    for album in view.albums:
+        for pid in album.get('photo_ids', []):
+            album_titles.setdefault(pid, []).append(title_of(album))
+    out = io.BytesIO()
+    out.write(b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [')
+    for i, photo in enumerate(view.photos):
+        pid = photo['id']
+        title = clean_text(photo.get('title')).strip()
+        page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
+        image = view.grid_image(photo)
+        words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
+                         + album_titles.get(pid, []))
+        entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
+        out.write(((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8'))
+    out.write(b'\n];\n')
+    return out.getvalue()
+
+
+def search_page():
+    out = page_head('Search', '../', scripts=(SEARCH_INDEX, SEARCH_SCRIPT))
+    heading(out, 'Search', crumbs=(('../index.html', 'Home'),))
+    out.append('<form class="bigsearch" role="search" action="%s"><input id="q" type="search" name="q" '
+               'placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" '
+               'autofocus></form>\n' % url_path(SEARCH_PAGE))
+    out.append('<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>\n')
+    out.append('<ul class="grid covers" id="results"></ul>\n')
+    out.append(PAGE_FOOT)
+    return out
+
+
+# Builds results with the DOM (textContent, never innerHTML): a title is never markup.
+SEARCH_JS = r"""'use strict';
+/* flickrmirrorer search: scans window.FLICKR_SEARCH (search-index.js); no server, no network. */
+(function () {
+  var photos = window.FLICKR_SEARCH || [];
+  var input = document.getElementById('q');
+  var status = document.getElementById('status');
+  var results = document.getElementById('results');
+  var LIMIT = 200;
+
+  function fold(text) {
+    return text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+  }
+
+  function find(query) {
+    var words = fold(query).split(/\s+/).filter(Boolean);
+    var found = [], total = 0;
+    if (!words.length) return {found: found, total: 0};
+    next: for (var i = 0; i < photos.length; i++) {
+      var hay = photos[i][3];
+      for (var j = 0; j < words.length; j++) {
+        if (hay.indexOf(words[j]) < 0) continue next;
+      }
+      total++;
+      if (found.length < LIMIT) found.push(photos[i]);
+    }
+    return {found: found, total: total};
+  }
+
+  function card(p) {
+    var li = document.createElement('li');
+    li.className = 'card';
+    var link = document.createElement(p[0] ? 'a' : 'span');
+    if (p[0]) link.href = p[0];
+    var thumb = document.createElement('span');
+    thumb.className = 'thumb';
+    if (p[1]) {
+      var img = document.createElement('img');
+      img.src = p[1];
+      img.alt = '';
+      img.loading = 'lazy';
+      thumb.appendChild(img);
+    } else {
+      var none = document.createElement('span');
+      none.className = 'nocover';
+      none.textContent = p[0] ? 'No preview' : 'Not mirrored';
+      thumb.appendChild(none);
+    }
+    var name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = p[2] || 'Untitled';
+    link.appendChild(thumb);
+    link.appendChild(name);
+    li.appendChild(link);
+    return li;
+  }
+
+  function show(query) {
+    var started = performance.now();
+    var r = find(query);
+    var list = document.createDocumentFragment();
+    r.found.forEach(function (p) { list.appendChild(card(p)); });
+    results.replaceChildren(list);
+    if (!query.trim()) {
+      status.textContent = photos.length + ' photos and videos; type a word to search.';
+    } else {
+      status.textContent = r.total + (r.total === 1 ? ' match' : ' matches') +
+        (r.total > r.found.length ? ', the first ' + r.found.length + ' shown' : '') + '.';
+    }
+    // For bench/search.py: how long the scan took, and when (since the page was opened).
+    document.body.setAttribute('data-search-ms', String(performance.now() - started));
+    document.body.setAttribute('data-shown-at-ms', String(performance.now()));
+  }
+
+  var timer = null;
+  input.addEventListener('input', function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { show(input.value); }, 100);
+  });
+  input.value = new URLSearchParams(location.search).get('q') || '';
+  show(input.value);
+})();
+"""
+
+
 def all_pages(view):
     """Yield (path relative to dest, parts) for every page of the view, one at a time."""
     yield 'index.html', index_page(view)
@@ -1745,6 +2104,8 @@ def all_pages(view):
             view, title_of(album), list(album.get('photo_ids', [])),
             lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home))
     inner.append(collection_pages(view, view.collections))
+    inner.append(photo_pages(view))
+    inner.append([(SEARCH_PAGE, search_page())])
     for pages in inner:
         for name, parts in pages:
             yield HTML_DIR + '/' + name, parts
@@ -1760,28 +2121,130 @@ def remove_stale_pages(html_dir, keep):
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE):
-    """Write dest/index.html and one page per album and collection under dest/html/.
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None):
+    """Write dest/index.html, one page per album, collection and mirrored photo, and the
+    search page with its index under dest/html/.
 
     photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
-            None (not mirrored), 'media': 'photo'|'video', 'title', 'description',
-            'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
-            'width'/'height' spare reading the image header for size hints.
+            None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
+            HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
+            'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
+            image header for size hints.
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
             'primary': photo id or None, 'photo_ids': [ids in album order]}
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
+    details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
+            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
     Returns the number of files written (only files whose content changed are rewritten)."""
-    view = View(dest, photos, albums, collections, page_size)
+    view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
     os.makedirs(html_dir, exist_ok=True)
     written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8')))
+    written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'))
+    written += write_file_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view))
     names = set()
     for rel, parts in all_pages(view):
         names.add(rel.split('/', 1)[1] if '/' in rel else rel)
         written += write_file_if_changed(os.path.join(dest, *rel.split('/')), ''.join(parts).encode('utf-8'))
     remove_stale_pages(html_dir, names)
     return written
+
+
+# -- thumbnails: Flickr's own small size, fetched once per photo version
+
+def thumb_name(photo_id, url):
+    """A replaced photo has new secrets, so a new URL and a new thumbnail."""
+    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8')).hexdigest()[:12])
+
+
+class ThumbnailFetcher:
+    """Downloads thumbnails in parallel.  A thumbnail that cannot be fetched leaves its
+    photo without a preview until the next run: never a failed run or another exit status."""
+
+    def __init__(self, policy, reporter, timeout=(15, 60)):
+        self.policy = policy
+        self.reporter = reporter
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _session(self):
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
+        return session
+
+    def _fetch_once(self, url, path):
+        try:
+            response = self._session().get(url, timeout=self.timeout)
+        except requests.RequestException as e:   # a broken-off body too: worth another try
+            raise TransientError('thumbnail %s failed: %s' % (url, first_line(e))) from None
+        if response.status_code in TRANSIENT_HTTP_STATUSES:
+            raise TransientError('HTTP %d for %s' % (response.status_code, url),
+                                 parse_retry_after(response.headers.get('Retry-After')))
+        content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+        expected = to_int(response.headers.get('Content-Length'), None)
+        if response.status_code != 200 or not content_type.startswith('image/') or not response.content \
+                or expected is not None and len(response.content) != expected:
+            raise TransientError('no thumbnail at %s (HTTP %d, %s, %d bytes)'
+                                 % (url, response.status_code, content_type or '?', len(response.content)))
+        atomic_write_bytes(path, response.content)
+
+    def fetch(self, url, path):
+        """True when the thumbnail is now at path."""
+        try:
+            with_retries(self.policy, lambda: self._fetch_once(url, path), self.reporter, url)
+            return True
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
+            self.reporter.detail('No thumbnail for %s this time: %s' % (os.path.basename(path), first_line(e)))
+            return False
+
+
+def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
+    """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
+    dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
+    thumbnails no listed photo uses any more.  Returns (fetched, failed)."""
+    thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+    os.makedirs(thumbs_dir, exist_ok=True)
+    present = set(os.listdir(thumbs_dir))
+    wanted, missing = set(), []
+    for photo in photos:
+        url = photo.get('thumb_url')
+        if not url:
+            continue
+        name = thumb_name(photo['id'], url)
+        wanted.add(name)
+        if name in present:
+            photo['thumb'] = '/'.join((HTML_DIR, THUMBS_DIR, name))
+        else:
+            missing.append((photo, name, url))
+    fetched = failed = 0
+    if missing:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            pending = {}
+
+            def collect(return_when):
+                nonlocal fetched, failed
+                done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+                for future in done:
+                    photo, name = pending.pop(future)
+                    if future.result():
+                        photo['thumb'] = '/'.join((HTML_DIR, THUMBS_DIR, name))
+                        fetched += 1
+                    else:
+                        failed += 1
+            for photo, name, url in missing:   # bounded: 100,000 futures at once would be heavy
+                while len(pending) >= 2 * jobs:
+                    collect(concurrent.futures.FIRST_COMPLETED)
+                pending[pool.submit(fetcher.fetch, url, os.path.join(thumbs_dir, name))] = (photo, name)
+            collect(concurrent.futures.ALL_COMPLETED)
+    for name in present - wanted:
+        if OUR_THUMB_RE.match(name):
+            try_unlink(os.path.join(thumbs_dir, name))
+    return fetched, failed
 
 
 STYLE = """\
@@ -1857,6 +2320,33 @@ h2.section { font-size: 1.2rem; margin: 2rem 0 .8rem; }
 }
 .pager .current { background: var(--accent); color: #fff; border-color: var(--accent); }
 .pager .gap { border: none; background: none; }
+.frame { position: relative; }
+.frame img { object-fit: cover; }
+.frame .play {
+  position: absolute; left: .5rem; bottom: .5rem; background: rgba(0,0,0,.6); color: #fff;
+  border-radius: 999px; padding: .1rem .55rem; font-size: .85rem;
+}
+header.site form.search { margin-left: auto; }
+header.site input, .bigsearch input {
+  font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: 8px;
+  background: var(--bg); color: var(--fg); width: 16rem; max-width: 100%;
+}
+.bigsearch input { width: 100%; font-size: 1.1rem; padding: .5rem .8rem; margin: .5rem 0 .8rem; }
+figure.original { margin: 1rem 0; background: var(--thumb); border-radius: 10px; overflow: hidden; }
+figure.original img, figure.original video {
+  display: block; max-width: 100%; height: auto; max-height: 85vh; margin: 0 auto; object-fit: contain;
+}
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; max-width: 70ch; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; overflow-wrap: anywhere; }
+.facts .tags { margin: 0; }
+.albums { list-style: none; padding: 0; margin: 0; }
+.steps { display: flex; gap: .8rem; align-items: baseline; flex-wrap: wrap; margin: .3rem 0; }
+.steps .off { color: var(--muted); }
+.comments { padding-left: 1.2rem; max-width: 70ch; }
+.comments li { margin: .6rem 0; }
+.comments .author { font-weight: 600; }
+.comments .text { overflow-wrap: anywhere; }
 """
 
 
@@ -1900,53 +2390,12 @@ XMP_NAMESPACES = (
     ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
     ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
 )
-# What XML 1.0 cannot carry, and the C0/C1 controls a photo manager would show as junk
-# (tab and newline stay: descriptions have lines).
-_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
 # Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
 DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
 
 
-def clean_text(text):
-    """Text without control characters (NUL included) or what XML cannot hold."""
-    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
-
-
 def xml_text(text):
     return html.escape(clean_text(text), quote=True)
-
-
-class _TextOfHTML(html.parser.HTMLParser):
-    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
-    address written after its text when the text does not already show it."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts = []
-        self.links = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == 'br':
-            self.parts.append('\n')
-        elif tag == 'a':
-            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
-
-    def handle_endtag(self, tag):
-        if tag == 'a' and self.links:
-            href, start = self.links.pop()
-            shown = ''.join(self.parts[start:])
-            if href and href not in shown:
-                self.parts.append(' (%s)' % href)
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_to_text(markup):
-    parser = _TextOfHTML()
-    parser.feed(markup or '')
-    parser.close()
-    return clean_text(''.join(parser.parts)).strip()
 
 
 def album_keyword_paths(albums, tree):
@@ -2145,12 +2594,15 @@ class PhotoSummary:
     description: str
     tags: str
     file: str = None   # relative to dest, once the photo is mirrored
+    thumb_url: str = None   # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    thumb: str = None       # its local copy, relative to dest, once fetched
 
     @classmethod
     def from_record(cls, record):
         return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
                    record.get('datetaken', ''), text_of(record.get('title')),
-                   text_of(record.get('description')), record.get('tags', '') or '')
+                   text_of(record.get('description')), record.get('tags', '') or '',
+                   thumb_url=record.get(THUMB_EXTRA) or None)
 
     def get(self, key, default=None):
         """The mapping interface the HTML view reads photos through (no copy per photo)."""
@@ -2159,6 +2611,9 @@ class PhotoSummary:
         return getattr(self, key, default)
 
     __getitem__ = get
+
+    def __setitem__(self, key, value):
+        setattr(self, key, value)
 
 
 class Mirror:
@@ -2361,8 +2816,20 @@ class Mirror:
             photo.file = PHOTOSTREAM_DIR + '/' + name if name else None
         album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
-        written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree))
-        self.reporter.detail('HTML view: %d pages written' % written)
+        fetcher = ThumbnailFetcher(self.client.policy, self.reporter)
+        fetched, failed = fetch_thumbnails(self.dest, self.photostream, fetcher, self.args.jobs)
+        if failed:
+            self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
+                               'until the next run.' % failed)
+        written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree),
+                                  details=self.photo_details)
+        self.reporter.detail('HTML view: %d thumbnails fetched, %d pages written' % (fetched, written))
+
+    def photo_details(self, photo_id):
+        """What a photo's own page shows beyond the listing, from its stored .metadata."""
+        name = self.files.get(photo_id)
+        metadata = read_json(metadata_path_for(self.photostream_dir, name)) if name else None
+        return photo_details(metadata) if isinstance(metadata, dict) else {}
 
     def write_xmp(self, albums, tree):
         photo_albums = {}
@@ -2390,6 +2857,25 @@ class Mirror:
             self.stats.verified, self.stats.damaged, self.stats.missing,
             'all repaired' if broken and not unrepaired else
             '%d could not be repaired' % unrepaired if unrepaired else 'all intact'))
+
+
+def photo_details(metadata):
+    info = metadata.get('photo') or {}
+    listing = metadata.get('listing') or {}
+    location = info.get('location') or {}
+    latitude, longitude = photo_position(info, listing)
+    comments = []
+    for c in metadata.get('comments') or []:
+        when = to_int(c.get('datecreate'), None)
+        comments.append({'author': c.get('authorname') or c.get('realname') or c.get('author') or '',
+                         'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else '',
+                         'text': text_of(c)})
+    record = {'id': listing.get('id') or info.get('id'),
+              'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}
+    return {'place_names': [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                            if location.get(k)],
+            'latitude': latitude, 'longitude': longitude, 'comments': comments,
+            'url': photo_page_url(record, info) if record['id'] else ''}
 
 
 def html_collections(tree):

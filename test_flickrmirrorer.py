@@ -410,7 +410,8 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert 'no longer on Flickr' in result.stdout
     stats = fake.stats()
     assert stats['api_calls']['flickr.photos.getInfo'] == 3   # added, replaced, edited
-    assert stats['file_requests'] == 2                       # added, replaced
+    # added, replaced, and their new thumbnails (issue 14)
+    assert stats['file_requests'] == 2 + has_thumb(fake.account.photos[added]) + has_thumb(replaced)
 
     result = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
     assert_ok(result, expected_status(fake))
@@ -529,7 +530,8 @@ def test_adopts_a_tree_in_the_original_layout(plain_fake, tmp_path, dest):
     fake.reset_stats()
     result = run_mirror(fake, tmp_path / 'tokens', dest)
     assert_ok(result, expected_status(fake))
-    assert fake.stats()['file_requests'] == 0
+    # nothing downloaded again: the only files fetched are the HTML view's thumbnails
+    assert fake.stats()['file_requests'] == sum(has_thumb(p) for p in account.photos.values())
     assert_tree_complete(fake, dest)
     assert load_metadata(dest, first_photo(fake))['photo']['id'] == first_photo(fake).id
 
@@ -837,8 +839,9 @@ def test_index_links_every_album_and_collection(html_mirror):
     assert 'html/photostream-1.html' in index.links
     assert 'html/not-in-any-album.html' in index.links
     assert 'html/style.css' in index.links
-    # index, css, 3 albums, 2 collections, photostream, not-in-any-album
-    assert written == 9 == len(html_pages(dest)) + 1
+    # index, css, 3 albums, 2 collections, photostream, not-in-any-album, 7 photo pages,
+    # the search page, its script and its index
+    assert written == 19 == len(html_pages(dest)) + 3
     text = Path(dest, 'index.html').read_text('utf-8')
     assert fm.esc(HOSTILE) in text and HOSTILE not in text
     assert '>Untitled<' in text
@@ -853,12 +856,13 @@ def test_album_page_order_and_escaping(html_mirror):
     page = parse_page(path)
     assert page.h2 == [UNICODE_TITLE, 'Sunset', '<script>alert(1)</script>', 'Untitled', 'Lost photo']
     text = Path(path).read_text('utf-8')
-    assert '<script' not in text and '<i>' not in text
+    assert '<script' not in text and 'Album <i>desc</i>' in text   # Flickr's HTML, sanitized
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text
-    assert 'Flickr &lt;a href=&quot;http://example.com/&quot;&gt;link&lt;/a&gt; &amp; more\nsecond line' in text
+    assert ('Flickr <a href="http://example.com/" rel="nofollow noopener noreferrer">link</a> &amp; more\n'
+            'second line') in text
     assert '<time datetime="2019-07-01T20:15:00">2019-07-01 20:15:00</time>' in text
     assert '<li>orange &amp; red</li>' in text and '<li>&lt;tag&gt;</li>' in text
-    assert '<video controls preload="none" src="../photostream/104.mp4">' in text
+    assert '<a class="frame video" href="photo-104.html"><span class="nocover">Video</span>' in text
     assert 'Not mirrored' in text
     assert '<title>%s \u2013 Flickr backup</title>' % fm.esc(HOSTILE) in text
     imgs = {img['alt']: img for img in page.imgs}
@@ -875,7 +879,10 @@ def test_every_link_is_relative_and_resolves(html_mirror):
     for page in html_pages(dest):
         for link in parse_page(page).links:
             parts = urlsplit(link)
-            assert not parts.scheme and not parts.netloc and not link.startswith('/'), link
+            if parts.scheme:   # only the link a description holds leaves the backup
+                assert link == 'http://example.com/', link
+                continue
+            assert not parts.netloc and not link.startswith('/'), link
             assert not parts.query and not parts.fragment, link
             target = os.path.normpath(os.path.join(os.path.dirname(page), unquote(parts.path)))
             assert os.path.isfile(target), (page, link)
@@ -932,14 +939,19 @@ def test_renaming_an_album_rewrites_only_pages_showing_it(html_mirror):
     fm.write_html_view(dest, photos, albums, collections)
     before = html_snapshot(dest)
     albums[0]['title'] = 'Renamed'  # album 6789, shown in collection 2634-9876
-    assert fm.write_html_view(dest, photos, albums, collections) == 3
+    # ... and on the pages of its mirrored photos and in the search index
+    assert fm.write_html_view(dest, photos, albums, collections) == 8
     assert html_changed(dest, before) == {
         'index.html', os.path.join('html', 'album-6789.html'),
-        os.path.join('html', 'collection-2634-9876.html')}
+        os.path.join('html', 'collection-2634-9876.html'), os.path.join('html', 'search-index.js')} | {
+        os.path.join('html', 'photo-%s.html' % pid) for pid in ('101', '102', '103', '104')}
     before = html_snapshot(dest)
     albums[2]['title'] = 'Now titled'  # album 6791, in no collection
-    assert fm.write_html_view(dest, photos, albums, collections) == 2
-    assert html_changed(dest, before) == {'index.html', os.path.join('html', 'album-6791.html')}
+    assert fm.write_html_view(dest, photos, albums, collections) == 5
+    assert html_changed(dest, before) == {'index.html', os.path.join('html', 'album-6791.html'),
+                                          os.path.join('html', 'search-index.js'),
+                                          os.path.join('html', 'photo-107.html'),
+                                          os.path.join('html', 'photo-108.html')}
 
 
 def test_deleted_album_and_collection_pages_are_removed(html_mirror):
@@ -961,7 +973,7 @@ def test_deleted_album_and_collection_pages_are_removed(html_mirror):
 
 def test_empty_account(tmp_path):
     dest = str(tmp_path)
-    assert fm.write_html_view(dest, [], [], []) == 4  # index, css, photostream, orphans
+    assert fm.write_html_view(dest, [], [], []) == 7  # index, css, photostream, orphans, search (3)
     assert 'No albums.' in Path(dest, 'index.html').read_text('utf-8')
     assert 'Nothing here.' in Path(dest, 'html', 'photostream-1.html').read_text('utf-8')
 
@@ -1003,7 +1015,7 @@ def test_100k_photos_is_fast(tmp_path):
     start = time.monotonic()
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
     elapsed = time.monotonic() - start
-    assert written == 2 + 1000 + 200 + 20  # index+css, albums, photostream, orphans (10,000)
+    assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
     assert elapsed < 60, elapsed  # about 2-4 s on a laptop; generous for slow CI
 
 
@@ -1074,7 +1086,7 @@ def test_in_a_real_browser(html_mirror):
                 assert title in text
             assert 'orange & red' in text and '2019-07-01 20:15:00' in text
             assert assert_images_loaded(page) == 3  # 103 (odd name), 101 (jpeg), 102
-            assert page.locator('video[preload=none]').count() == 1
+            assert page.locator('a.frame.video').count() == 1   # plays on its own page
             page.evaluate('window.scrollTo(0, 0)')
             page.screenshot(path='/tmp/htmlview-album.png', full_page=True)
 
@@ -1111,9 +1123,9 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             photos = [plain_fake.account.photos[pid] for pid in album.photo_ids]
             positions = [text.index(p.title) for p in photos if p.title]
             assert positions == sorted(positions)   # album order
-            images = sum(1 for p in photos if p.media == 'photo')
-            assert assert_images_loaded(page) == images
-            assert page.locator('video').count() == len(photos) - images
+            # thumbnails for photos, posters for videos (issue 14)
+            assert assert_images_loaded(page) == sum(has_thumb(p) for p in photos)
+            assert page.locator('a.frame.video').count() == sum(p.media == 'video' for p in photos)
             page.screenshot(path=str(tmp_path / 'album.png'))
         finally:
             browser.close()
@@ -2195,3 +2207,189 @@ def test_xmp_fields_from_the_listing_alone():
     assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
     unknown = dict(listing, datetakenunknown='1')
     assert fm.xmp_fields({'listing': unknown}).date_taken == ''
+
+
+def has_thumb(photo):
+    """Does Flickr offer the thumbnail size (THUMB_EXTRA) of this fake photo?"""
+    return fakeflickr.size_dims(photo, fm.THUMB_MAX_SIDE, False) is not None
+
+
+CONTROL_CHARS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+
+def thumbs_of(dest):
+    return sorted(p.name for p in (dest / 'html' / 'thumbs').glob('*.jpg'))
+
+
+def test_thumbnails_are_flickrs_small_size_and_never_fail_the_run(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    assert has_thumb(photo)
+    # Every attempt at this one thumbnail fails: the run still succeeds, with its usual status.
+    fake.faults.schedule('503', count=1000, target='file', path='/%s_%s_n.jpg' % (photo.id, photo.secret))
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert_ok(result, expected_status(fake))
+    assert '1 thumbnails could not be fetched' in result.stdout
+    assert_tree_complete(fake, dest)
+    thumbs = thumbs_of(dest)
+    assert len(thumbs) == sum(has_thumb(p) for p in fake.account.photos.values()) - 1
+    for p in fake.account.photos.values():   # the bytes of Flickr's 320-pixel size, nothing else
+        name = [t for t in thumbs if t.startswith(p.id + '-')]
+        if has_thumb(p) and p.id != photo.id:
+            assert (dest / 'html' / 'thumbs' / name[0]).read_bytes() == fake.size_file_bytes(p.id, 'n')
+    # Grids show thumbnails; only an original as small as the failed one's (16 pixels here)
+    # stands in for its missing thumbnail.
+    srcs = [img['src'] for img in parse_page(dest / 'html' / 'photostream-1.html').imgs]
+    assert len(srcs) == len(fake.account.photos)
+    assert [s for s in srcs if not s.startswith('../html/thumbs/')] == ['../photostream/' + media_name(photo)]
+    fake.faults.clear_schedule()
+    # Re-created when missing (here: the failed one and one deleted by hand); --verify ignores them.
+    (dest / 'html' / 'thumbs' / thumbs[0]).unlink()
+    fake.reset_stats()
+    result = run_mirror(fake, tmp_path / 'tokens', dest, '--verify')
+    assert_ok(result, expected_status(fake))
+    assert 'all intact' in result.stdout
+    assert len(thumbs_of(dest)) == sum(has_thumb(p) for p in fake.account.photos.values())
+    assert fake.stats()['file_requests'] == 2
+    # A replaced photo gets a new thumbnail; the old one goes.
+    old = [t for t in thumbs_of(dest) if t.startswith(photo.id + '-')]
+    fake.replace_photo(photo.id)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest), expected_status(fake))
+    new = [t for t in thumbs_of(dest) if t.startswith(photo.id + '-')]
+    assert len(new) == 1 and new != old
+
+
+def image_bytes_loaded(page, url_requests):
+    """Bytes of every image the page requested (file:// URLs: the files' sizes)."""
+    total = 0
+    for url in url_requests:
+        path = unquote(urlsplit(url).path)
+        if os.path.splitext(path)[1].lower() in ('.jpg', '.jpeg', '.png', '.gif'):
+            total += os.path.getsize(path)
+    return total
+
+
+def test_an_album_of_100_photos_loads_under_5_mb_of_images(tmp_path):
+    sync_playwright = require_browser()
+    with fakeflickr.FakeFlickr(seed=11, photos=104, videos=4, albums=2, collections=1,
+                               file_size=400_000, hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        ids = [pid for pid in fake.account.photostream_order()
+               if downloadable(fake.account.photos[pid])][:100]
+        album_id = fake.create_album('A hundred', ids)
+        dest = tmp_path / 'mirror'
+        assert_ok(run_mirror(fake, tokens, dest), expected_status(fake))
+    originals = sum((dest / 'photostream' / media_name(fake.account.photos[p])).stat().st_size for p in ids)
+    assert originals > 30_000_000   # what the grid would pull without thumbnails
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            urls = []
+            page.on('request', lambda r: urls.append(r.url))
+            page.goto((dest / 'html' / ('album-%s.html' % album_id)).as_uri())
+            assert assert_images_loaded(page) == sum(has_thumb(fake.account.photos[p]) for p in ids) >= 95
+            loaded = image_bytes_loaded(page, urls)
+            assert 0 < loaded < 5_000_000, loaded
+            assert not [u for u in urls if '/photostream/' in u], 'a grid loaded an original'
+        finally:
+            browser.close()
+
+
+def test_view_in_a_browser_search_photo_page_and_sanitized_descriptions(fake, token_dir, dest):
+    """index.html from disk: search for a tag and for a word of a description, open a result's
+    photo page, see the original; <b> shows bold, <script> runs nothing."""
+    sync_playwright = require_browser()
+    photos = [p for p in mirrored_photos(fake) if p.media == 'photo']
+    target, tagged = photos[0], photos[1]
+    fake.edit_photo(target.id, title='<script>window.pwned = 1</script> "Quoted" \x00title',
+                    description='Seen at <b>Zebrafalls</b> <script>window.pwned = 2</script>'
+                                '<a href="javascript:window.pwned=3" onclick="window.pwned=4">click</a>'
+                                '<img src=x onerror="window.pwned=5">\nnext line')
+    fake.edit_photo(tagged.id, tags=['Kingfisher', 'river'])
+    fake.add_comment(target.id, 'A <i>lovely</i> one <script>window.pwned = 6</script>')
+    assert_ok(run_mirror(fake, token_dir, dest), expected_status(fake))
+    for path in (dest / 'html').glob('*.html'):
+        assert not CONTROL_CHARS.search(path.read_text('utf-8')), path
+    assert not CONTROL_CHARS.search((dest / 'html' / 'search-index.js').read_text('utf-8'))
+    dialogs, failures = [], []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on('requestfailed', lambda r: failures.append(r.url))
+            page.goto((dest / 'index.html').as_uri())
+            # A tag, typed in the header's box: the search page opens with the results.
+            page.fill('header input[name=q]', 'kingfisher')
+            page.press('header input[name=q]', 'Enter')
+            page.wait_for_url('**/html/search.html?q=kingfisher')
+            page.wait_for_selector('#results li')
+            assert page.locator('#results .name').all_inner_texts() == [shown_text(tagged.title)]
+            # A word of a description, typed into the search page's own box.
+            page.fill('#q', 'zebrafalls')
+            page.locator('#results .name', has_text='Quoted').wait_for()
+            assert page.locator('#status').inner_text().startswith('1 match')
+            name = page.locator('#results .name').inner_text()
+            assert name == '<script>window.pwned = 1</script> "Quoted" title'
+            page.locator('#results a').click()
+            page.wait_for_url('**/html/photo-%s.html' % target.id)
+            original = page.locator('figure.original img')
+            page.wait_for_function('img => img.complete && img.naturalWidth > 0', arg=original.element_handle())
+            assert original.get_attribute('src') == '../photostream/' + media_name(target)
+            assert page.locator('main .desc b').inner_text() == 'Zebrafalls'
+            assert 'lovely' in page.locator('.comments i').all_inner_texts()
+            assert page.locator('main script, main img[onerror], main [onclick]').count() == 0
+            assert page.locator('main a', has_text='click').get_attribute('href') is None
+            page.locator('main a', has_text='click').click()
+            assert page.evaluate('() => window.pwned') is None and dialogs == []
+            text = page.locator('main').inner_text()
+            assert 'Seen at Zebrafalls' in text and 'next line' in text
+            assert page.locator('h1').inner_text() == '<script>window.pwned = 1</script> "Quoted" title'
+            flickr_link = page.locator('.facts a[href^="https://www.flickr.com/"]')
+            assert flickr_link.get_attribute('href') == 'https://www.flickr.com/photos/%s/%s/' % (
+                fake.user_nsid, target.id)
+            # Its albums, linked, with previous/next in album order.
+            albums = [a for a in fake.account.albums.values() if target.id in a.photo_ids]
+            assert page.locator('.albums li').count() == len(albums)
+            shot = page.screenshot(full_page=True)
+            assert shot == page.screenshot(full_page=True) and len(shot) > 10_000   # a stable, drawn page
+        finally:
+            browser.close()
+    assert failures == []
+
+
+def test_photo_pages_link_neighbours_in_album_and_photostream_order(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    details = {'101': {'place_names': ['Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
+                       'url': 'https://www.flickr.com/photos/me/101/',
+                       'comments': [{'author': 'Ann <x>', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'}]}}
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: details.get(pid, {}))
+    page = parse_page(os.path.join(dest, 'html', 'photo-101.html'))
+    text = Path(dest, 'html', 'photo-101.html').read_text('utf-8')
+    # photostream: 101 is first; album 6789 is 103, 101, 102, 104, (105 not mirrored); album 6790: 102, 101
+    assert text.count('rel="next" href="photo-102.html"') == 2   # photostream and album 6789
+    assert 'rel="prev" href="photo-103.html"' in text and 'rel="prev" href="photo-102.html"' in text
+    assert 'album-6789.html' in page.links and 'album-6790.html' in page.links
+    assert 'Z\u00fcrich, Switzerland (47.37000, 8.54000)' in text
+    assert 'Ann &lt;x&gt;' in text and 'So <b>good</b>' in text
+    assert '../photostream/101.jpg' in page.links and 'https://www.flickr.com/photos/me/101/' in page.links
+    assert not os.path.exists(os.path.join(dest, 'html', 'photo-105.html'))   # not mirrored: no page
+    assert 'href="photo-105.html"' not in Path(dest, 'html', 'album-6789.html').read_text('utf-8')
+
+
+def test_search_index_words():
+    class FakeView:
+        photos = [html_photo('1', None, 'Z\u00fcrich\x00 <b>', description='A <b>bold</b> &amp; brave day',
+                             tags=['Kingfisher'])]
+        albums = [{'id': '9', 'title': 'Caf\u00e9 trips', 'photo_ids': ['1']}]
+
+        def media(self, photo):
+            return (None, None, None)
+
+        def grid_image(self, photo):
+            return None
+    script = fm.search_index(FakeView()).decode('utf-8')
+    entries = json.loads(script[script.index('= [') + 2:script.rindex(']') + 1])
+    assert entries == [['', '', 'Z\u00fcrich <b>', 'zurich <b> a bold & brave day kingfisher cafe trips']]

@@ -2545,9 +2545,12 @@ def xmp_packet(fields):
         _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
     if fields.tags:
         _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
-    if fields.hierarchy:
-        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in fields.hierarchy])
-        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in fields.hierarchy])
+    # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone
+    # when it is there, and digiKam and Lightroom list every keyword in these too.
+    paths = [[tag] for tag in fields.tags] + fields.hierarchy
+    if paths:
+        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
+        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
     out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
     return ''.join(out).encode('utf-8')
 

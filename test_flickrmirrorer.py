@@ -2064,9 +2064,11 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
         assert got.get('Title', '') == shown_text(photo.title), photo.id
         assert got.get('Description', '') == description_text(photo.description), photo.id
         assert as_list(got.get('Subject')) == photo.tags + photo.machine_tags
-        assert set(as_list(got.get('HierarchicalSubject'))) == album_keywords(fake, photo.id)
+        # albums and collections, and the tags as one-level keywords (Immich reads only TagsList)
+        tags = set(photo.tags + photo.machine_tags)
+        assert set(as_list(got.get('HierarchicalSubject'))) == album_keywords(fake, photo.id) | tags
         assert set(as_list(got.get('TagsList'))) == {k.replace('/', '_').replace('|', '/')
-                                                     for k in album_keywords(fake, photo.id)}
+                                                     for k in album_keywords(fake, photo.id)} | tags
         if photo.datetakenunknown:
             assert 'DateTimeOriginal' not in got and 'DateCreated' not in got
         else:
@@ -2145,7 +2147,8 @@ def test_an_album_change_reaches_the_sidecars_of_its_photos(plain_fake, tmp_path
     for photo in members:
         got = read[sidecar_of(dest, photo).name]
         assert 'Flickr|Albums|Waterfalls _ 2024' in as_list(got['HierarchicalSubject'])
-        assert set(as_list(got['HierarchicalSubject'])) == album_keywords(fake, photo.id)
+        assert set(as_list(got['HierarchicalSubject'])) == album_keywords(fake, photo.id) | set(
+            photo.tags + photo.machine_tags)
 
 
 def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fake, tmp_path, dest):
@@ -2202,6 +2205,7 @@ def test_xmp_fields_from_the_listing_alone():
     packet = fm.xmp_packet(fields).decode('utf-8')
     assert 'exif:GPSLatitude="33,52.12800000S"' in packet and 'exif:GPSLongitude="151,12.55800000E"' in packet
     assert '<rdf:li>Flickr|Albums|A_B</rdf:li>' in packet and '&amp; https' in packet
+    assert '<rdf:li>Flickr/Albums/A|B</rdf:li>' in packet and '<rdf:li>newyork</rdf:li>' in packet
     year_only = dict(listing, datetakengranularity='6', latitude=0, longitude=0)
     fields = fm.xmp_fields({'listing': year_only})
     assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()

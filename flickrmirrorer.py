@@ -2334,7 +2334,7 @@ header.site input, .bigsearch input {
 .bigsearch input { width: 100%; font-size: 1.1rem; padding: .5rem .8rem; margin: .5rem 0 .8rem; }
 figure.original { margin: 1rem 0; background: var(--thumb); border-radius: 10px; overflow: hidden; }
 figure.original img, figure.original video {
-  display: block; max-width: 100%; height: auto; max-height: 85vh; margin: 0 auto; object-fit: contain;
+  display: block; max-width: 100%; height: auto; max-height: 75vh; margin: 0 auto; object-fit: contain;
 }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; max-width: 70ch; }
 .facts dt { color: var(--muted); }

@@ -726,6 +726,38 @@ def write_file_if_changed(path, data):
     return True
 
 
+def write_chunks_if_changed(path, chunks):
+    """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
+    temporary file, which replaces the old one only when their SHA-256 differs."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
+    new = hashlib.sha256()
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            for chunk in chunks:
+                new.update(chunk)
+                f.write(chunk)
+            f.flush()
+            old = hashlib.sha256()
+            try:
+                with open(path, 'rb') as current:
+                    for block in iter(lambda: current.read(DOWNLOAD_CHUNK), b''):
+                        old.update(block)
+            except OSError:
+                old = None
+            if old is not None and old.digest() == new.digest():
+                try_unlink(tmp)
+                return False
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try_unlink(tmp)
+        raise
+    fsync_dir(directory)
+    return True
+
+
 def write_json_if_changed(path, data):
     return write_file_if_changed(path, json_bytes(data))
 
@@ -1508,7 +1540,6 @@ class View:
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
         self._media = {}  # photo id -> (relpath or None, width, height)
-        self._grid = {}   # photo id -> (relpath, width, height) of its grid image, or None
         self.details = details or (lambda pid: {})
 
     def media(self, photo):
@@ -1530,19 +1561,12 @@ class View:
 
     def grid_image(self, photo):
         """(path relative to dest, width, height) of the small image grids show, or None:
-        its thumbnail, or an original too small to have one.  Never a large original."""
-        pid = photo['id']
-        if pid not in self._grid:
-            self._grid[pid] = self._find_grid_image(photo)
-        return self._grid[pid]
-
-    def _find_grid_image(self, photo):
+        its thumbnail, or an original too small to have one.  Never a large original.
+        Not cached (a stat is cheap; 100,000 cached answers are not), and a thumbnail's
+        size is not read: grid cells have a fixed shape."""
         thumb = safe_relpath(photo.get('thumb'))
-        if thumb:
-            full = os.path.join(self.dest, *thumb.split('/'))
-            if os.path.isfile(full):
-                w, h = image_size(full) or (None, None)
-                return thumb, w, h
+        if thumb and os.path.isfile(os.path.join(self.dest, *thumb.split('/'))):
+            return thumb, None, None
         rel, w, h = self.media(photo)
         if rel and photo.get('media') != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
             try:
@@ -1850,14 +1874,24 @@ def orphan_ids(view):
 
 
 def album_places(view):
-    """photo id -> [(album, index in the album)], in album order; only photos with a page."""
+    """photo id -> where it is in albums, packed as album number << 32 | position (a tuple
+    of them for a photo in several albums): a small int per photo, not a list of tuples,
+    for 100,000 photos.  Read it with places_of()."""
     places = {}
-    for album in view.albums:
+    for n, album in enumerate(view.albums):
         for i, pid in enumerate(album.get('photo_ids', [])):
             photo = view.by_id.get(pid)
             if photo is not None and view.media(photo)[0]:
-                places.setdefault(pid, []).append((album, i))
+                held = places.get(pid)
+                packed = n << 32 | i
+                places[pid] = packed if held is None else (held if isinstance(held, tuple) else (held,)) + (packed,)
     return places
+
+
+def places_of(view, places, pid):
+    """[(album, position in it)] of a photo, in album order."""
+    held = places.get(pid, ())
+    return [(view.albums[p >> 32], p & 0xffffffff) for p in (held if isinstance(held, tuple) else (held,))]
 
 
 def neighbours(view, ids, i):
@@ -1927,9 +1961,10 @@ def photo_page_parts(view, photo, stream_ids, index, places):
     tags = photo.get('tags') or []
     if tags:
         out.append('<dt>Tags</dt><dd><ul class="tags">%s</ul></dd>\n' % ''.join('<li>%s</li>' % esc(t) for t in tags))
-    if places.get(pid):
+    in_albums = places_of(view, places, pid)
+    if in_albums:
         out.append('<dt>Albums</dt><dd><ul class="albums">\n')
-        for album, i in places[pid]:
+        for album, i in in_albums:
             ids = album.get('photo_ids', [])
             prev_id, next_id = neighbours(view, ids, i)
             link = '<a href="%s">%s</a>' % (esc(url_path(album_page(album['id'], i // view.page_size + 1))),
@@ -1976,23 +2011,33 @@ def fold(text):
 
 
 def search_index(view):
-    album_titles = {}
-    for album in view.albums:
+    """Yield the index script in chunks of about a megabyte (it never is in memory whole:
+    some 15 MB for 100,000 photos)."""
+    album_titles = {}   # photo id -> index into titles (a photo in several albums: a tuple)
+    titles = [title_of(album) for album in view.albums]
+    for n, album in enumerate(view.albums):
         for pid in album.get('photo_ids', []):
-            album_titles.setdefault(pid, []).append(title_of(album))
-    out = io.BytesIO()
-    out.write(b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [')
+            held = album_titles.get(pid)
+            album_titles[pid] = n if held is None else (held if isinstance(held, tuple) else (held,)) + (n,)
+    out = [b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [']
+    size = 0
     for i, photo in enumerate(view.photos):
         pid = photo['id']
         title = clean_text(photo.get('title')).strip()
         page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
         image = view.grid_image(photo)
+        held = album_titles.get(pid, ())
         words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
-                         + album_titles.get(pid, []))
+                         + [titles[n] for n in (held if isinstance(held, tuple) else (held,))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
-        out.write(((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8'))
-    out.write(b'\n];\n')
-    return out.getvalue()
+        line = ((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
+        out.append(line)
+        size += len(line)
+        if size >= DOWNLOAD_CHUNK:
+            yield b''.join(out)
+            out, size = [], 0
+    out.append(b'\n];\n')
+    yield b''.join(out)
 
 
 def search_page():
@@ -2142,7 +2187,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     os.makedirs(html_dir, exist_ok=True)
     written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8')))
     written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'))
-    written += write_file_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view))
+    written += write_chunks_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view))
     names = set()
     for rel, parts in all_pages(view):
         names.add(rel.split('/', 1)[1] if '/' in rel else rel)
@@ -2156,6 +2201,11 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
 def thumb_name(photo_id, url):
     """A replaced photo has new secrets, so a new URL and a new thumbnail."""
     return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8')).hexdigest()[:12])
+
+
+def thumb_path(photo_id, url):
+    """The thumbnail's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
 
 
 class ThumbnailFetcher:
@@ -2209,41 +2259,43 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
     thumbnails no listed photo uses any more.  Returns (fetched, failed)."""
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
     os.makedirs(thumbs_dir, exist_ok=True)
-    present = set(os.listdir(thumbs_dir))
-    wanted, missing = set(), []
-    for photo in photos:
-        url = photo.get('thumb_url')
-        if not url:
-            continue
-        name = thumb_name(photo['id'], url)
-        wanted.add(name)
-        if name in present:
-            photo['thumb'] = '/'.join((HTML_DIR, THUMBS_DIR, name))
-        else:
-            missing.append((photo, name, url))
-    fetched = failed = 0
-    if missing:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            pending = {}
+    wanted = set()
 
-            def collect(return_when):
-                nonlocal fetched, failed
-                done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-                for future in done:
-                    photo, name = pending.pop(future)
-                    if future.result():
-                        photo['thumb'] = '/'.join((HTML_DIR, THUMBS_DIR, name))
-                        fetched += 1
-                    else:
-                        failed += 1
-            for photo, name, url in missing:   # bounded: 100,000 futures at once would be heavy
-                while len(pending) >= 2 * jobs:
-                    collect(concurrent.futures.FIRST_COMPLETED)
-                pending[pool.submit(fetcher.fetch, url, os.path.join(thumbs_dir, name))] = (photo, name)
+    def missing():   # a generator: 100,000 pending items at once would be heavy
+        for photo in photos:
+            url = photo.get('thumb_url')
+            if not url:
+                continue
+            name = thumb_name(photo['id'], url)
+            wanted.add(name)
+            if os.path.exists(os.path.join(thumbs_dir, name)):
+                photo['thumb'] = thumb_path(photo['id'], url)
+            else:
+                yield photo, name, url
+    fetched = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+
+        def collect(return_when):
+            nonlocal fetched, failed
+            done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+            for future in done:
+                photo, url = pending.pop(future)
+                if future.result():
+                    photo['thumb'] = thumb_path(photo['id'], url)
+                    fetched += 1
+                else:
+                    failed += 1
+        for photo, name, url in missing():
+            while len(pending) >= 2 * jobs:
+                collect(concurrent.futures.FIRST_COMPLETED)
+            pending[pool.submit(fetcher.fetch, url, os.path.join(thumbs_dir, name))] = (photo, url)
+        if pending:
             collect(concurrent.futures.ALL_COMPLETED)
-    for name in present - wanted:
-        if OUR_THUMB_RE.match(name):
-            try_unlink(os.path.join(thumbs_dir, name))
+    with os.scandir(thumbs_dir) as entries:
+        stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]
+    for name in stale:
+        try_unlink(os.path.join(thumbs_dir, name))
     return fetched, failed
 
 
@@ -2598,7 +2650,7 @@ class PhotoSummary:
     tags: str
     file: str = None   # relative to dest, once the photo is mirrored
     thumb_url: str = None   # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
-    thumb: str = None       # its local copy, relative to dest, once fetched
+    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
 
     @classmethod
     def from_record(cls, record):
@@ -2611,12 +2663,16 @@ class PhotoSummary:
         """The mapping interface the HTML view reads photos through (no copy per photo)."""
         if key == 'tags':
             return self.tags.split()
+        if key == 'thumb':
+            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
         return getattr(self, key, default)
 
     __getitem__ = get
 
     def __setitem__(self, key, value):
-        setattr(self, key, value)
+        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
+        assert key == 'thumb', key
+        self.has_thumb = value is not None
 
 
 class Mirror:

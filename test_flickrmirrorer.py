@@ -2394,6 +2394,6 @@ def test_search_index_words():
 
         def grid_image(self, photo):
             return None
-    script = fm.search_index(FakeView()).decode('utf-8')
+    script = b''.join(fm.search_index(FakeView())).decode('utf-8')
     entries = json.loads(script[script.index('= [') + 2:script.rindex(']') + 1])
     assert entries == [['', '', 'Z\u00fcrich <b>', 'zurich <b> a bold & brave day kingfisher cafe trips']]

@@ -2611,17 +2611,32 @@ def xmp_path_for(photostream_dir, filename):
     return os.path.join(photostream_dir, filename + XMP_SUFFIX)
 
 
-def write_xmp_sidecars(photostream_dir, photo_albums, keyword_paths):
+def albums_by_photo(albums):
+    """photo id -> the number of its album in `albums` (a tuple of them for a photo in
+    several): a small int per photo rather than a list, for 100,000 photos."""
+    held = {}
+    for n, (_, photo_ids) in enumerate(albums):
+        for pid in photo_ids:
+            before = held.get(pid)
+            held[pid] = n if before is None else (before if isinstance(before, tuple) else (before,)) + (n,)
+    return held
+
+
+def write_xmp_sidecars(photostream_dir, albums, tree):
     """Write '<file>.xmp' beside every media file of photostream/ that has its .metadata,
-    and remove our sidecars whose media file is gone.  photo_albums: photo id -> album ids;
-    keyword_paths: album id -> hierarchical keyword paths.  Returns (written, removed)."""
+    and remove our sidecars whose media file is gone.  albums: [(album record, photo ids)];
+    tree: the collection tree.  Returns (written, removed)."""
     files, _ = scan_photostream(photostream_dir)
+    by_id = album_keyword_paths(albums, tree)
+    keyword_paths = [by_id[album['id']] for album, _ in albums]
+    photo_albums = albums_by_photo(albums)
     written = removed = 0
     for photo_id, filename in files.items():
         metadata = read_json(metadata_path_for(photostream_dir, filename))
         if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
             continue   # not mirrored yet, or a legacy file that the next download upgrades
-        paths = [p for aid in photo_albums.get(photo_id, ()) for p in keyword_paths.get(aid, ())]
+        held = photo_albums.get(photo_id, ())
+        paths = [p for n in (held if isinstance(held, tuple) else (held,)) for p in keyword_paths[n]]
         packet = xmp_packet(xmp_fields(metadata, paths))
         written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
     for name in os.listdir(photostream_dir):
@@ -2891,11 +2906,7 @@ class Mirror:
         return photo_details(metadata) if isinstance(metadata, dict) else {}
 
     def write_xmp(self, albums, tree):
-        photo_albums = {}
-        for album, ids in albums:
-            for pid in ids:
-                photo_albums.setdefault(pid, []).append(album['id'])
-        written, removed = write_xmp_sidecars(self.photostream_dir, photo_albums, album_keyword_paths(albums, tree))
+        written, removed = write_xmp_sidecars(self.photostream_dir, albums, tree)
         self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
     # -- what the user must know --

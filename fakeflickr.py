@@ -33,11 +33,73 @@ Design
   HTML answers, an hourly per-key quota (its window configurable), and deterministic
   one-shot faults (``faults.schedule``, optionally only for one method, parameter
   value or file path).  Randomness comes from ``random.Random(fault_seed)``.
+* **The unkind Flickr** (all off by default; see "Unkind Flickr" below).
 * **Control endpoint** ``/_fake/...`` (stats, faults, mutations, tokens) for
   shell use and benchmarks; not OAuth-protected.
 * **Server**: ``ThreadingHTTPServer`` in a daemon thread; ``FakeFlickr`` is the
   Python API (context manager) used by tests.  ``python3 fakeflickr.py`` serves
   from the command line.
+
+Unkind Flickr
+-------------
+Behaviours the real service is documented to have, each off by default:
+
+* **Video renditions** (always on): a video's getSizes lists 'Video Player' (the Flash
+  .swf; same dims as Site MP4; not a rendition) and the MP4 renditions of
+  ``VIDEO_RENDITIONS`` that fit its height: 'Site MP4', 'Mobile MP4', 'HD MP4' (with
+  width/height) and '1080p', '720p', '360p', '288p', '700', 'iphone_wifi' (empty width and
+  height, as in the 2024 sample).  Heights among those with dims are distinct, so "the best
+  rendition = the greatest height" is unambiguous.  Each has its own play URL
+  (``/photos/<nsid>/<id>/play/<variant>/<secret>/`` -> 302 -> signed ``/video/...``) and its
+  own bytes.  ``video_renditions(id)``, ``rendition_bytes(id, label)``.
+* **Video originals refused** (``Faults.video_originals``): 'offered' (per video,
+  ``Photo.video_original_available``, changed by the ``offer_video_original`` mutation),
+  '404' (getSizes lists 'Video Original' for EVERY video, its play/orig URL answers 404) or
+  'login' (that URL answers 302 to ``/signin/?acf=...``, a 200 HTML login form).  The URL is
+  the same in every mode, so a client that kept it can try again later.
+* **Short pages** (``short_page_rate``; schedulable kind 'short'): a page of
+  people.getPhotos or photosets.getPhotos that is not the last comes back without 1..half
+  of its items (anywhere in the page) while page, pages, perpage / per_page and total stay
+  right; a repeat may come back whole.  ``faults.schedule('short', count=N, method=...,
+  params={'page': 2})`` shortens the next N matching listing requests (``count=10**6``: for
+  ever); a scheduled 'short' waits for a listing request (other methods do not use it up),
+  and one that hits the LAST page is used up but leaves that page whole.  Each page actually
+  shortened counts as fault 'short' in ``stats()``.
+* **Mid-walk mutations**: ``faults.schedule_mutation(action, args, method, params)`` runs
+  mutation ``action(**args)`` (one of MUTATIONS) once, just before the next REST request
+  that matches (e.g. page 2 of people.getPhotos): offset paging then shifts items across
+  page boundaries, as on Flickr.  Also ``POST /_fake/faults {"schedule_mutation": {...}}``
+  or ``POST /_fake/schedule_mutation {...}``; results in ``fake.mutation_log``.
+* **Code 201** (``fail_201_rate``; kind '201'): HTTP 200, stat fail, code 201, "Sorry, the
+  Flickr API service is not currently available." (the Flickr-Foundation/flickr-photos-api
+  cassette), in JSON and XML like the 105 fault.
+* **Placeholders** (``placeholder_rate``; kind 'placeholder'): a photo's `_o` static URL
+  answers 302 to ``/images/photo_unavailable.gif``, a 200 ``image/gif`` whose header says
+  500x375 (no original has those dims).  Only photo originals, not derived sizes or a
+  video's still frame.
+* **File 429** (``file_429_rate``; kind 'file_429'): static, play and video file requests
+  answer 429, with ``Retry-After: <retry_after>`` per ``file_retry_after``: 'always',
+  'never' or 'mixed' (a seeded coin per answer).  ``rate_429`` is unchanged.
+* **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
+  ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
+  least one, never a video): no url_o / o_width / o_height / originalsecret /
+  originalformat in listings and getInfo, no 'Original' in getSizes, its `_o` URL 404s;
+  ``no_originalformat`` (about 1 in 8 of the others, png or gif among them): originalformat
+  absent (url_o and originalsecret stay); ``zero_datetaken`` (about half the videos, at
+  least one): datetaken '0000-00-00 00:00:00' with datetakenunknown '0'.
+* **REALISTIC** (module dict): all of the above at rates a resilient client gets through
+  (video originals 'login', 10 % short pages, 5 % code 201, 5 % placeholders, 5 % file
+  429s with mixed Retry-After, retry_after 1, hourly_limit 3600).  ``python3 fakeflickr.py
+  --realistic`` applies it and ``--quirks``; ``POST /_fake/faults {"realistic": true}`` and
+  ``faults.update(realistic=True)`` apply the fault settings (quirks belong to the account:
+  construct with ``quirks=True``).  Each switch also has a CLI flag (``--video-originals``,
+  ``--short-page-rate``, ``--fail-201-rate``, ``--placeholder-rate``, ``--file-429-rate``,
+  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``).
+  Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
+  seed and the same request sequence give the same faults, and a retry can come back good.
+* ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
+  switches (for a photo without an Original: its largest size, 'jpg');
+  ``photo_file_bytes(id)`` is its bytes.
 
 Notes
 -----
@@ -128,6 +190,10 @@ class Photo:
     duration: int = 0               # seconds, videos only
     owner: str = ''                 # '' = the account owner (set for favourites)
     ownername: str = ''
+    # Account quirks (FakeFlickr(quirks=True) or the set_quirks mutation):
+    no_original: bool = False       # a photo without an "Original" size (no url_o, _o 404s)
+    no_originalformat: bool = False  # originalformat absent from listings and getInfo
+    zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
 
     @property
     def is_video(self):
@@ -392,6 +458,36 @@ def _generate_photos(rng, account, n_photos, n_videos, hostile):
         account.next_photo_id = pid + 10_000
 
 
+ZERO_DATETAKEN = '0000-00-00 00:00:00'      # what Flickr sends for some videos
+
+
+def apply_quirks(account, seed):
+    """Deterministic account quirks: about 1 in 8 photos (at least one) without an Original,
+    about 1 in 8 others (at least one, png or gif among them) without originalformat, about
+    half the videos (at least one) with datetaken '0000-00-00 00:00:00'."""
+    rng = random.Random('quirks:%s' % seed)
+    photos = [p for p in account.photos.values() if not p.is_video]
+    videos = [p for p in account.photos.values() if p.is_video]
+    if photos:
+        for photo in rng.sample(photos, max(1, round(len(photos) / 8))):
+            photo.no_original = True
+        rest = [p for p in photos if not p.no_original]
+        odd = [p for p in rest if p.originalformat != 'jpg']
+        chosen = [rng.choice(odd)] if odd else []
+        others = [p for p in rest if p not in chosen]
+        chosen += rng.sample(others, min(len(others), max(0, round(len(photos) / 8) - len(chosen))))
+        for photo in chosen or rest[:1]:
+            photo.no_originalformat = True
+    if videos:
+        for video in rng.sample(videos, max(1, round(len(videos) / 2))):
+            video.zero_datetaken = True
+            video.datetakenunknown = 0
+
+
+def datetaken_of(photo):
+    return ZERO_DATETAKEN if photo.zero_datetaken else photo.datetaken
+
+
 def _generate_albums(rng, account, n_albums, hostile):
     if not n_albums or not account.photos:
         return
@@ -505,15 +601,21 @@ def _target_size(rng, file_size):
     return max(64, int(file_size * (0.7 + 0.6 * rng.random())))
 
 
-def make_jpeg(rng, target):
-    """The template JPEG with COM segments of padding after SOI+APP0."""
+def make_jpeg(rng, target, dims=None):
+    """The template JPEG with COM segments of padding after SOI+APP0.  `dims` (width,
+    height) go into its frame header, as a real original's would: a client compares them
+    with the listing's o_width / o_height (the pixels stay the template's 16x16 block)."""
     pad = max(0, target - len(JPEG_TEMPLATE))
     segments = []
     while pad > 4:
         n = min(65533, pad - 4)
         segments.append(b'\xff\xfe' + (n + 2).to_bytes(2, 'big') + _padding(rng, n))
         pad -= n + 4
-    return JPEG_TEMPLATE[:JPEG_APP0_END] + b''.join(segments) + JPEG_TEMPLATE[JPEG_APP0_END:]
+    template = JPEG_TEMPLATE
+    if dims:
+        sof = template.index(b'\xff\xc0') + 5   # marker, length, precision: then height, width
+        template = template[:sof] + dims[1].to_bytes(2, 'big') + dims[0].to_bytes(2, 'big') + template[sof + 4:]
+    return template[:JPEG_APP0_END] + b''.join(segments) + template[JPEG_APP0_END:]
 
 
 def _png_chunk(kind, data):
@@ -521,23 +623,29 @@ def _png_chunk(kind, data):
             + (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, 'big'))
 
 
-def make_png(rng, target):
-    """16x16 RGB PNG of a per-photo colour, padded with a private ancillary chunk."""
+def make_png(rng, target, dims=None):
+    """A PNG of one per-photo colour (16x16, or `dims`: 1-bit palette rows compress to
+    almost nothing), padded with a private ancillary chunk."""
     color = bytes(rng.randrange(256) for _ in range(3))
-    raw = b''.join(b'\x00' + color * 16 for _ in range(16))
-    ihdr = (16).to_bytes(4, 'big') * 2 + bytes([8, 2, 0, 0, 0])
-    head = b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr)
+    w, h = dims or (16, 16)
+    raw = (b'\x00' + bytes((w + 7) // 8)) * h
+    ihdr = w.to_bytes(4, 'big') + h.to_bytes(4, 'big') + bytes([1, 3, 0, 0, 0])
+    head = b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', ihdr) + _png_chunk(b'PLTE', color)
     tail = _png_chunk(b'IDAT', zlib.compress(raw)) + _png_chunk(b'IEND', b'')
     pad = max(0, target - len(head) - len(tail) - 12)
     return head + _png_chunk(b'flPd', _padding(rng, pad)) + tail
 
 
-def make_gif(rng, target):
-    """The template GIF with a comment extension (255-byte sub-blocks) of padding."""
+def make_gif(rng, target, dims=None):
+    """The template GIF with a comment extension (255-byte sub-blocks) of padding; `dims`
+    set its logical screen (the 4x4 image sits in its corner, as GIF allows)."""
     pad = _padding(rng, max(0, (target - len(GIF_TEMPLATE) - 3) * 255 // 256))
     blocks = b''.join(bytes([len(pad[i:i + 255])]) + pad[i:i + 255] for i in range(0, len(pad), 255))
-    return (GIF_TEMPLATE[:GIF_GCT_END] + b'!\xfe' + blocks + b'\x00'
-            + GIF_TEMPLATE[GIF_GCT_END:])
+    template = GIF_TEMPLATE
+    if dims:
+        template = template[:6] + dims[0].to_bytes(2, 'little') + dims[1].to_bytes(2, 'little') + template[10:]
+    return (template[:GIF_GCT_END] + b'!\xfe' + blocks + b'\x00'
+            + template[GIF_GCT_END:])
 
 
 def make_video(rng, target, ext):
@@ -558,22 +666,40 @@ def original_bytes(seed, photo, file_size):
     """The still original (`_o.<originalformat>`; the still frame for videos)."""
     rng = _content_rng(seed, photo.id, photo.version, 'o')
     target = _target_size(rng, file_size)
+    dims = (photo.width, photo.height)
     if photo.is_video:
-        return make_jpeg(rng, max(600, target // 10))
-    return {'png': make_png, 'gif': make_gif}.get(photo.originalformat, make_jpeg)(rng, target)
+        return make_jpeg(rng, max(600, target // 10), dims)
+    return {'png': make_png, 'gif': make_gif}.get(photo.originalformat, make_jpeg)(rng, target, dims)
 
 
 def derived_bytes(seed, photo, suffix):
-    """A small JPEG for a derived size (`_q`, `_z`, ...)."""
+    """A small JPEG for a derived size (`_q`, `_z`, ...), its header carrying the size's
+    dimensions as getSizes gives them."""
     rng = _content_rng(seed, photo.id, photo.version, 'size-' + (suffix or 'm'))
-    return make_jpeg(rng, 700 + rng.randrange(600))
+    size = next((s for s in SIZES if s[1].lstrip('_') == (suffix or '')), None)
+    dims = size_dims(photo, size[4], size[5]) if size else None
+    return make_jpeg(rng, 700 + rng.randrange(600), dims)
+
+
+# Relative sizes of a video's encodes (the Site / Mobile MP4 sizes as before renditions existed).
+VIDEO_SIZE_FACTORS = {'orig': 2, 'site': 1, 'mobile': 1, 'hd': 1.5, '1080p': 1.8, '720p': 1.4,
+                      '360p': 0.8, '288p': 0.6, '700': 0.9, 'iphone_wifi': 0.7}
 
 
 def video_bytes(seed, photo, variant, file_size):
-    """'orig' is the uploaded file (mp4 or mov); 'site' / 'mobile' are smaller mp4 encodes."""
+    """'orig' is the uploaded file (mp4 or mov); the other variants (VIDEO_RENDITIONS) are
+    smaller mp4 encodes, each with its own bytes."""
     rng = _content_rng(seed, photo.id, photo.version, 'video-' + variant)
-    target = _target_size(rng, file_size) * (2 if variant == 'orig' else 1)
+    target = int(_target_size(rng, file_size) * VIDEO_SIZE_FACTORS[variant])
     return make_video(rng, target, photo.video_ext if variant == 'orig' else 'mp4')
+
+
+def placeholder_gif():
+    """Flickr's /images/photo_unavailable.gif look-alike: a grey GIF89a whose header says
+    500x375 (a 4x4 image on a 500x375 logical screen: valid, and smaller than any original)."""
+    return (b'GIF89a' + (500).to_bytes(2, 'little') + (375).to_bytes(2, 'little')
+            + b'\x81\x00\x00' + bytes.fromhex('999999' 'cccccc' '999999' '999999')
+            + GIF_TEMPLATE[GIF_GCT_END:])
 
 
 # ---------------------------------------------------------------------------
@@ -717,8 +843,9 @@ def api(name):
 class Ctx:
     """Per-call context handed to the method functions."""
 
-    def __init__(self, fake, params, token):
+    def __init__(self, fake, params, token, short=False):
         self.fake, self.params, self.token = fake, params, token
+        self.short = short          # a scheduled 'short' fault hit this request
         self.account = fake.account
         self.base = fake.base_url
 
@@ -791,6 +918,12 @@ def size_dims(photo, longest, square):
     return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
 
 
+def largest_size(photo):
+    """(label, URL suffix) of a photo's largest derived size (by longest side)."""
+    best = max((s for s in SIZES if size_dims(photo, s[4], s[5])), key=lambda s: s[4])
+    return best[2], best[1].lstrip('_')
+
+
 def static_url(base, photo, suffix):
     if suffix == '_o':
         return '%s/static/%s/%s_%s_o.%s' % (base, photo.server, photo.id, photo.originalsecret,
@@ -802,6 +935,58 @@ def play_url(base, account, photo, variant):
     secret = photo.originalsecret if variant == 'orig' else photo.secret
     return '%s/photos/%s/%s/play/%s/%s/' % (base, photo.owner or account.nsid, photo.id,
                                             variant, secret)
+
+
+def _even(x):
+    return max(2, int(round(x / 2)) * 2)
+
+
+# A video's MP4 renditions in getSizes order: (label, play URL variant, dims).  `dims(w, h)` is
+# (width, height), or None where Flickr leaves width and height empty (the stream labels, as
+# '700' and 'iphone_wifi' in the 2024 sample); `fits(h)` says whether a video of height h has
+# it.  Heights among the renditions with dims are distinct for every video size we generate, so
+# "the best rendition = the greatest height" is unambiguous.  'Video Player' (the Flash .swf)
+# and 'Video Original' are listed by getSizes but are not renditions.
+VIDEO_RENDITIONS = [
+    ('Site MP4', 'site', lambda w, h: (640, _even(640 * h / w)), lambda h: True),
+    ('Mobile MP4', 'mobile', lambda w, h: (480, _even(480 * h / w)), lambda h: True),
+    ('HD MP4', 'hd', lambda w, h: (_even(720 * w / h), 720), lambda h: h >= 720),
+    ('1080p', '1080p', None, lambda h: h >= 1080),
+    ('720p', '720p', None, lambda h: h >= 720),
+    ('360p', '360p', None, lambda h: h >= 360),
+    ('288p', '288p', None, lambda h: True),
+    ('700', '700', None, lambda h: True),
+    ('iphone_wifi', 'iphone_wifi', None, lambda h: True),
+]
+VIDEO_VARIANTS = {variant for _label, variant, _dims, _fits in VIDEO_RENDITIONS} | {'orig'}
+
+
+def renditions_of(photo):
+    """[(label, variant, width or None, height or None)] of a video's MP4 renditions."""
+    out = []
+    for label, variant, dims, fits in VIDEO_RENDITIONS:
+        if fits(photo.height):
+            w, h = dims(photo.width, photo.height) if dims else (None, None)
+            out.append((label, variant, w, h))
+    return out
+
+
+# The height a stream label stands for when getSizes leaves width and height empty, and the
+# order that breaks ties (best first): what a careful client (gallery-dl's table) assumes.
+RENDITION_NOMINAL_HEIGHT = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 360, '360p': 360,
+                            '288p': 288, '700': 280, 'Mobile MP4': 270, 'iphone_wifi': 240}
+
+
+def best_rendition(photo):
+    """(label, variant) of the tallest rendition: its height where getSizes gives one, else
+    the height its label stands for; ties go to the label earlier in the table."""
+    order = list(RENDITION_NOMINAL_HEIGHT)
+
+    def rank(r):
+        label, _variant, _w, h = r
+        return (h or RENDITION_NOMINAL_HEIGHT[label], -order.index(label))
+    label, variant, _w, _h = max(renditions_of(photo), key=rank)
+    return label, variant
 
 
 def normalize_tag(raw):
@@ -828,14 +1013,16 @@ def photo_extras(ctx, photo, extras):
     if 'date_upload' in extras:
         d['dateupload'] = str(photo.dateupload)
     if 'date_taken' in extras:
-        d.update(datetaken=photo.datetaken, datetakengranularity='0',
+        d.update(datetaken=datetaken_of(photo), datetakengranularity='0',
                  datetakenunknown=str(photo.datetakenunknown))
     if 'owner_name' in extras:
         d['ownername'] = _ownername_of(ctx, photo)
     if 'icon_server' in extras:
         d.update(iconserver=acct.iconserver, iconfarm=acct.iconfarm)
-    if 'original_format' in extras:
-        d.update(originalsecret=photo.originalsecret, originalformat=photo.originalformat)
+    if 'original_format' in extras and not photo.no_original:
+        d['originalsecret'] = photo.originalsecret
+        if not photo.no_originalformat:
+            d['originalformat'] = photo.originalformat
     if 'last_update' in extras:
         d['lastupdate'] = str(photo.lastupdate)
     if 'geo' in extras:
@@ -844,7 +1031,7 @@ def photo_extras(ctx, photo, extras):
         d['tags'] = ' '.join(normalize_tag(t) for t in photo.tags + photo.machine_tags)
     if 'machine_tags' in extras:
         d['machine_tags'] = ' '.join(photo.machine_tags)
-    if 'o_dims' in extras:
+    if 'o_dims' in extras and not photo.no_original:
         d.update(o_width=str(photo.width), o_height=str(photo.height))
     if 'views' in extras:
         d['views'] = str(photo.views)
@@ -860,7 +1047,7 @@ def photo_extras(ctx, photo, extras):
             if dims:
                 d['url_' + key] = static_url(ctx.base, photo, suffix)
                 d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
-    if 'url_o' in extras:
+    if 'url_o' in extras and not photo.no_original:
         d.update(url_o=static_url(ctx.base, photo, '_o'), height_o=str(photo.height),
                  width_o=str(photo.width))
     if 'count_comments' in extras:
@@ -901,8 +1088,22 @@ def photo_record(ctx, photo, extras, album=None):
     return d
 
 
-def photos_page(ctx, ids, extras=None, default=100, maximum=500):
+def short_page(ctx, chunk, page, pages):
+    """Flickr's short pages (markdoliner/flickrmirrorer#21): a page that is not the last may
+    come back with items missing (1..half of them, anywhere), its page counts still right.
+    A scheduled 'short' that hits the last page leaves it whole (and is used up)."""
+    faults = ctx.fake.faults
+    if page >= pages or not chunk or not (ctx.short or faults.roll(faults.short_page_rate)):
+        return chunk
+    ctx.fake._count_fault('short')
+    drops = faults.short_page_drops(len(chunk))
+    return [item for i, item in enumerate(chunk) if i not in drops]
+
+
+def photos_page(ctx, ids, extras=None, default=100, maximum=500, shortable=False):
     chunk, page, pages, per_page, total = paginate(ctx, ids, default, maximum)
+    if shortable:
+        chunk = short_page(ctx, chunk, page, pages)
     extras = ctx.extras() if extras is None else extras
     photos = ctx.account.photos
     return {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
@@ -964,7 +1165,7 @@ def m_people_get_info(ctx):
     a = ctx.account
     stream = a.photostream_order()
     first = min((p.dateupload for p in a.photos.values()), default=0)
-    first_taken = min((p.datetaken for p in a.photos.values()), default='')
+    first_taken = min((datetaken_of(p) for p in a.photos.values()), default='')
     return {'person': {
         'id': a.nsid, 'nsid': a.nsid, 'ispro': 1, 'iconserver': a.iconserver,
         'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
@@ -993,7 +1194,7 @@ def m_people_get_photos(ctx):
                and (hi is None or photos[pid].dateupload <= hi)
                and _privacy_ok(photos[pid], p.get('privacy_filter'))
                and _media_ok(photos[pid], p.get('media'))]
-    return {'photos': photos_page(ctx, ids)}
+    return {'photos': photos_page(ctx, ids, shortable=True)}
 
 
 @api('flickr.photos.getNotInSet')
@@ -1022,7 +1223,7 @@ def m_photos_get_info(ctx):
                    'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
          'title': {'_content': ph.title}, 'description': {'_content': ph.description},
          'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
-         'dates': {'posted': str(ph.dateupload), 'taken': ph.datetaken, 'takengranularity': '0',
+         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph), 'takengranularity': '0',
                    'takenunknown': str(ph.datetakenunknown), 'lastupdate': str(ph.lastupdate)},
          'permissions': {'permcomment': 3, 'permaddmeta': 2},
          'views': str(ph.views),
@@ -1032,6 +1233,10 @@ def m_photos_get_info(ctx):
          'comments': {'_content': str(len(ph.comments))},
          'notes': {'note': []}, 'people': {'haspeople': 0},
          'tags': {'tag': [_tag_record(a, ph, raw) for raw in ph.tags + ph.machine_tags]}}
+    if ph.no_original:
+        del d['originalsecret'], d['originalformat']
+    elif ph.no_originalformat:
+        del d['originalformat']
     if ph.geotagged:
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
@@ -1072,20 +1277,25 @@ def m_photos_get_sizes(ctx):
             sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
                           'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
                           'media': 'photo'})
-    sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
-                  'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/', 'media': 'photo'})
+    if not ph.no_original:
+        sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
+                      'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/',
+                      'media': 'photo'})
     if ph.is_video:
-        w, h = str(ph.width), str(ph.height)
-        sizes.append({'label': 'Video Player', 'width': w, 'height': h, 'media': 'video', 'url': page,
+        renditions = renditions_of(ph)
+        site_w, site_h = renditions[0][2:]       # the player plays the Site MP4 (2016 sample)
+        sizes.append({'label': 'Video Player', 'width': str(site_w), 'height': str(site_h),
+                      'media': 'video', 'url': page,
                       'source': '%s/apps/video/stewart.swf?v=71377&photo_id=%s&photo_secret=%s'
                       % (base, ph.id, ph.secret)})
-        sizes.append({'label': 'Site MP4', 'width': w, 'height': h, 'media': 'video', 'url': page,
-                      'source': play_url(base, a, ph, 'site')})
-        sizes.append({'label': 'Mobile MP4', 'width': '480', 'height': '360', 'media': 'video',
-                      'url': page, 'source': play_url(base, a, ph, 'mobile')})
-        if ph.video_original_available:
-            sizes.append({'label': 'Video Original', 'width': w, 'height': h, 'media': 'video',
-                          'url': page, 'source': play_url(base, a, ph, 'orig')})
+        for label, variant, w, h in renditions:
+            sizes.append({'label': label, 'width': '' if w is None else str(w),
+                          'height': '' if h is None else str(h), 'media': 'video', 'url': page,
+                          'source': play_url(base, a, ph, variant)})
+        if ph.video_original_available or ctx.fake.faults.video_originals != 'offered':
+            sizes.append({'label': 'Video Original', 'width': str(ph.width),
+                          'height': str(ph.height), 'media': 'video', 'url': page,
+                          'source': play_url(base, a, ph, 'orig')})
     return {'sizes': {'canblog': 1, 'canprint': 1, 'candownload': 1, 'size': sizes}}
 
 
@@ -1114,7 +1324,7 @@ def m_photos_get_exif(ctx):
         tag('ExifIFD', 0, 'FNumber', 'Aperture', '5.6', 'f/5.6'),
         tag('ExifIFD', 0, 'ISO', 'ISO Speed', '200'),
         tag('ExifIFD', 0, 'DateTimeOriginal', 'Date and Time (Original)',
-            ph.datetaken.replace('-', ':'))])
+            datetaken_of(ph).replace('-', ':'))])
     return {'photo': d}
 
 
@@ -1205,6 +1415,7 @@ def m_photosets_get_photos(ctx):
     ids = [pid for pid in album.photo_ids
            if _media_ok(a.photos[pid], p.get('media')) and _privacy_ok(a.photos[pid], p.get('privacy_filter'))]
     chunk, page, pages, per_page, total = paginate(ctx, ids, 500, 500)
+    chunk = short_page(ctx, chunk, page, pages)
     extras = ctx.extras()
     return {'photoset': {'id': album.id, 'primary': album.primary, 'owner': a.nsid,
                          'ownername': a.username,
@@ -1317,7 +1528,20 @@ def fail_payload(code, message):
 # Faults
 # ---------------------------------------------------------------------------
 
-FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty')
+FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty',
+               'short', '201', 'placeholder', 'file_429')
+# Kinds that only make sense for some requests; a scheduled one waits for such a request.
+SHORT_METHODS = ('flickr.people.getPhotos', 'flickr.photosets.getPhotos')
+API_ONLY_KINDS = ('short', '201')
+FILE_ONLY_KINDS = ('placeholder', 'file_429')
+VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
+RETRY_AFTER_MODES = ('always', 'never', 'mixed')
+# The unkind Flickr at rates a resilient client gets through (CLI --realistic, which also
+# sets quirks=True; POST /_fake/faults {"realistic": true}; faults.update(realistic=True)).
+REALISTIC = {'video_originals': 'login', 'short_page_rate': 0.1, 'fail_201_rate': 0.05,
+             'placeholder_rate': 0.05, 'file_429_rate': 0.05, 'file_retry_after': 'mixed',
+             'retry_after': 1, 'hourly_limit': 3600}
+MESSAGE_201 = 'Sorry, the Flickr API service is not currently available.'   # as Flickr sends it
 
 
 @dataclass
@@ -1340,12 +1564,24 @@ class Faults:
     html_rate: float = 0.0         # HTTP 200 with an HTML error page
     hourly_limit: int = 0          # API calls per rolling hour per key (0 = none)
     hourly_window: float = 3600.0  # the "hour" of hourly_limit, in seconds (shorter for tests)
+    # Video originals: 'offered' (per video, Photo.video_original_available), '404' (getSizes
+    # lists "Video Original" for every video, its play/orig URL answers 404) or 'login' (that
+    # URL redirects to a sign-in HTML page), as Flickr does for a client without a browser session.
+    video_originals: str = 'offered'
+    # A page of people.getPhotos / photosets.getPhotos that is not the last comes back with
+    # 1..half of its items missing (page, pages, perpage and total stay right).
+    short_page_rate: float = 0.0
+    fail_201_rate: float = 0.0     # HTTP 200, stat fail, code 201 "... not currently available."
+    placeholder_rate: float = 0.0  # a photo's `_o` URL redirects to /images/photo_unavailable.gif
+    file_429_rate: float = 0.0     # file requests answer 429 ...
+    file_retry_after: str = 'mixed'  # ... with Retry-After 'always', 'never' or 'mixed' (half)
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
     _rng: random.Random = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default=None, repr=False, compare=False)
     _scheduled: list = field(default_factory=list, repr=False, compare=False)
+    _mutations: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -1360,14 +1596,26 @@ class Faults:
     def as_dict(self):
         d = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith('_')}
         d['scheduled'] = [dict(s) for s in self._scheduled]
+        d['scheduled_mutations'] = [dict(m) for m in self._mutations]
         return d
 
     def update(self, **changes):
+        """Set switches; `schedule` / `schedule_mutation` (a dict or a list of them) add to the
+        schedules; `realistic=True` applies REALISTIC first (other keys given override it)."""
         names = {f.name for f in fields(self) if not f.name.startswith('_')}
+        if changes.pop('realistic', False):
+            changes = dict(REALISTIC, **changes)
+        if changes.get('video_originals', self.video_originals) not in VIDEO_ORIGINAL_MODES:
+            raise ValueError('video_originals must be one of %s' % (VIDEO_ORIGINAL_MODES,))
+        if changes.get('file_retry_after', self.file_retry_after) not in RETRY_AFTER_MODES:
+            raise ValueError('file_retry_after must be one of %s' % (RETRY_AFTER_MODES,))
         for name, value in changes.items():
             if name == 'schedule':
                 for item in value if isinstance(value, list) else [value]:
                     self.schedule(**item)
+            elif name == 'schedule_mutation':
+                for item in value if isinstance(value, list) else [value]:
+                    self.schedule_mutation(**item)
             elif name in names:
                 setattr(self, name, value)
             else:
@@ -1380,6 +1628,7 @@ class Faults:
                 setattr(self, f.name, f.default_factory() if callable(f.default_factory) else f.default)
         with self._lock:
             self._scheduled.clear()
+            self._mutations.clear()
 
     def schedule(self, kind, count=1, target='any', method=None, params=None, path=None):
         """The next `count` matching requests get fault `kind` (one of FAULT_KINDS).
@@ -1403,12 +1652,58 @@ class Faults:
     def clear_schedule(self):
         with self._lock:
             self._scheduled.clear()
+            self._mutations.clear()
+
+    def schedule_mutation(self, action, args=None, method=None, params=None):
+        """Before answering the next REST request that matches `method` / `params` (as in
+        `schedule`), run mutation `action(**args)` (one of MUTATIONS), once: the account
+        changes between two requests of a client's walk, e.g. between two listing pages."""
+        if action not in MUTATIONS:
+            raise ValueError('unknown mutation %r' % action)
+        if args is not None and not isinstance(args, dict):
+            raise ValueError('args must be a dict')
+        if params is not None and not isinstance(params, dict):
+            raise ValueError('params must be a dict')
+        with self._lock:
+            params = {k: str(v) for k, v in (params or {}).items()} or None
+            self._mutations.append({'action': action, 'args': dict(args or {}), 'target': 'api',
+                                    'method': method, 'path': None, 'params': params})
+
+    def take_mutations(self, method, params):
+        """The scheduled mutations due before this REST request (removed from the schedule)."""
+        with self._lock:
+            due = [m for m in self._mutations if self._matches(m, 'api', method, params, None)]
+            self._mutations = [m for m in self._mutations if m not in due]
+        return [(m['action'], m['args']) for m in due]
+
+    def roll(self, rate):
+        """One per-request random decision at `rate` (no draw when the rate is 0)."""
+        if not rate:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def short_page_drops(self, n):
+        """Which item positions (1..half of n, anywhere in the page) a short page leaves out."""
+        with self._lock:
+            k = self._rng.randint(1, max(1, n // 2))
+            return set(self._rng.sample(range(n), min(k, n)))
 
     def _hits(self, kind, target):
         wanted = self.kind_targets.get(kind, self.targets)
         if isinstance(wanted, str):
             return wanted in ('any', 'both', target)
         return target in wanted
+
+    @staticmethod
+    def _applies(kind, target, method, original):
+        if kind in API_ONLY_KINDS and target != 'api':
+            return False
+        if kind == 'short' and method not in SHORT_METHODS:
+            return False
+        if kind in FILE_ONLY_KINDS and target != 'file':
+            return False
+        return kind != 'placeholder' or original
 
     @staticmethod
     def _matches(s, target, method, params, path):
@@ -1418,19 +1713,25 @@ class Faults:
             return False
         return not s.get('path') or s['path'] in (path or '')
 
-    def pick(self, target, method=None, params=None, path=None):
-        """The fault for this request ('api' or 'file'), or None."""
+    def pick(self, target, method=None, params=None, path=None, original=False):
+        """The fault for this request ('api' or 'file'; `original`: a photo's `_o` file), or None.
+        'short' is only returned for a listing method's request: it is applied (or not, on
+        the last page) by the method itself."""
         with self._lock:
             for i, s in enumerate(self._scheduled):
-                if self._matches(s, target, method, params, path):
+                if self._matches(s, target, method, params, path) and self._applies(
+                        s['kind'], target, method, original):
                     s['count'] -= 1
                     if s['count'] <= 0:
                         del self._scheduled[i]
                     return s['kind']
             for kind, rate in (('drop', self.drop_rate), ('error', self.error_rate),
                                ('429', self.rate_429), ('105', self.fail_105_rate),
-                               ('html', self.html_rate), ('truncate', self.truncate_rate)):
-                if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target):
+                               ('html', self.html_rate), ('truncate', self.truncate_rate),
+                               ('201', self.fail_201_rate), ('placeholder', self.placeholder_rate),
+                               ('file_429', self.file_429_rate)):
+                if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target) \
+                        or not self._applies(kind, target, method, original):
                     continue
                 if self._rng.random() < rate:
                     return self._rng.choice(('500', '502', '503')) if kind == 'error' else kind
@@ -1445,7 +1746,7 @@ STATIC_RE = re.compile(r'^/static/(?P<server>\d+)/(?P<id>\d+)_(?P<secret>[0-9a-f
                        r'(?:_(?P<suffix>[a-z0-9]+))?\.(?P<ext>jpg|png|gif)$')
 PLAY_RE = re.compile(r'^/photos/(?P<nsid>[^/]+)/(?P<id>\d+)/play/(?P<variant>[a-z0-9_]+)/'
                      r'(?P<secret>[0-9a-f]+)/?$')
-VIDEO_RE = re.compile(r'^/video/(?P<id>\d+)/(?P<secret>[0-9a-f]+)/(?P<variant>orig|site|mobile)'
+VIDEO_RE = re.compile(r'^/video/(?P<id>\d+)/(?P<secret>[0-9a-f]+)/(?P<variant>[a-z0-9_]+)'
                       r'\.(?P<ext>mp4|mov)$')
 IMAGE_TYPES = {'jpg': 'image/jpeg', 'png': 'image/png', 'gif': 'image/gif'}
 VIDEO_TYPES = {'mp4': 'video/mp4', 'mov': 'video/quicktime'}
@@ -1461,13 +1762,23 @@ def resolve_static(fake, path):
         if ph is None or ph.server != m['server']:
             return None
         if m['suffix'] == 'o':
-            if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat:
+            if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat or ph.no_original:
                 return None
             return original_bytes(fake.seed, ph, fake.file_size), IMAGE_TYPES[ph.originalformat]
         if m['secret'] != ph.secret or m['ext'] != 'jpg' or (
                 m['suffix'] is not None and m['suffix'] not in DERIVED_SUFFIXES):
             return None
         return derived_bytes(fake.seed, ph, m['suffix']), 'image/jpeg'
+
+
+def is_photo_original(fake, path):
+    """True for the `_o` static URL of a photo (not a video's still frame)."""
+    m = STATIC_RE.match(path)
+    if not m or m['suffix'] != 'o':
+        return False
+    with fake.lock:
+        ph = fake.account.find_photo(m['id'])
+        return ph is not None and not ph.is_video
 
 
 def _video_token(fake, photo_id, secret, variant, expires):
@@ -1485,12 +1796,18 @@ def resolve_play(fake, path):
         return None
     with fake.lock:
         ph = fake.account.find_photo(m['id'])
-        if ph is None or not ph.is_video or m['variant'] not in ('orig', 'site', 'mobile'):
+        if ph is None or not ph.is_video:
             return None
         variant = m['variant']
-        if variant == 'orig' and (m['secret'] != ph.originalsecret or not ph.video_original_available):
-            return None
-        if variant != 'orig' and m['secret'] != ph.secret:
+        if variant == 'orig':
+            if m['secret'] != ph.originalsecret:
+                return None
+            mode = fake.faults.video_originals
+            if mode == 'login':         # no browser session: Flickr wants a sign-in
+                return '%s/signin/?acf=%s' % (fake.base_url, urllib.parse.quote(path, safe=''))
+            if mode == '404' or not ph.video_original_available:
+                return None
+        elif m['secret'] != ph.secret or variant not in {r[1] for r in renditions_of(ph)}:
             return None
         ext = ph.video_ext if variant == 'orig' else 'mp4'
     expires = int(time.time()) + 86400
@@ -1513,7 +1830,7 @@ def resolve_video(fake, path, query):
         return 403
     with fake.lock:
         ph = fake.account.find_photo(m['id'])
-        if ph is None or not ph.is_video:
+        if ph is None or not ph.is_video or m['variant'] not in VIDEO_VARIANTS:
             return 404
         wanted = ph.originalsecret if m['variant'] == 'orig' else ph.secret
         ext = ph.video_ext if m['variant'] == 'orig' else 'mp4'
@@ -1543,6 +1860,13 @@ def _parse_range(header, size):
 HTML_ERROR = ('<!DOCTYPE html><html><head><title>Flickr: %(status)s</title></head><body>'
               '<h1>%(status)s %(reason)s</h1><p>Flickr is having a massage. Please try again '
               'later.</p></body></html>')
+PLACEHOLDER_PATH = '/images/photo_unavailable.gif'
+PLACEHOLDER_GIF = placeholder_gif()
+SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><body>'
+               '<form method="post" action="/signin/"><h1>Log in to Flickr</h1>'
+               '<input type="email" name="username" placeholder="Email address">'
+               '<input type="password" name="password" placeholder="Password">'
+               '<button type="submit">Sign in</button></form></body></html>')
 REASONS = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
            503: 'Service Unavailable'}
 
@@ -1600,6 +1924,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_control(path[len('/_fake/'):])
         if path.startswith(('/static/', '/video/', '/photos/')):
             return self.serve_file(path)
+        if path == PLACEHOLDER_PATH:
+            return self.reply(200, PLACEHOLDER_GIF, 'image/gif')
+        if path in ('/signin', '/signin/'):
+            return self.reply(200, SIGNIN_PAGE.encode(), 'text/html; charset=utf-8')
         if path in ('/images/collection_default_l.gif', '/images/collection_default_s.gif'):
             return self.reply(200, GIF_TEMPLATE, 'image/gif')
         self.reply(404, b'<html><body>404 Not Found</body></html>', 'text/html; charset=utf-8')
@@ -1668,6 +1996,19 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == '105':
             body, ctype = render(fail_payload(105, 'Service currently unavailable'), fmt_params or {})
             self.reply(200, body, ctype)
+        elif kind == '201':
+            body, ctype = render(fail_payload(201, MESSAGE_201), fmt_params or {})
+            self.reply(200, body, ctype)
+        elif kind == 'placeholder':
+            self.reply(302, b'', 'text/html; charset=utf-8',
+                       [('Location', self.fake.base_url + PLACEHOLDER_PATH)])
+        elif kind == 'file_429':
+            faults = self.fake.faults
+            mode = faults.file_retry_after
+            headers = [('Retry-After', str(faults.retry_after))] if mode == 'always' or (
+                mode == 'mixed' and faults.roll(0.5)) else []
+            body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
+            self.reply(429, body, 'text/html; charset=utf-8', headers)
         elif kind == 'html':
             body = (HTML_ERROR % {'status': 'Oops', 'reason': 'Something went wrong'}).encode()
             self.reply(200, body, 'text/html; charset=utf-8')
@@ -1683,6 +2024,8 @@ class Handler(BaseHTTPRequestHandler):
         params = req.params()
         method = params.get('method', '')
         fake._count_api(method)
+        for action, args in fake.faults.take_mutations(method, params):
+            fake.run_mutation(action, args)
         if fake.faults.api_latency:
             time.sleep(fake.faults.api_latency)
         key = req.oauth().get('oauth_consumer_key') or params.get('api_key') or ''
@@ -1692,11 +2035,11 @@ class Handler(BaseHTTPRequestHandler):
             body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
             return self.reply(429, body, 'text/html; charset=utf-8', [('Retry-After', str(wait))])
         kind = fake.faults.pick('api', method, params)
-        if kind:
+        if kind and kind != 'short':            # counted by the method when it shortens
             fake._count_fault(kind)
             if self.apply_fault(kind, params):
                 return
-        payload = fake.call_api(req, params)
+        payload = fake.call_api(req, params, short=kind == 'short')
         body, ctype = render(payload, params)
         self.reply(200, body, ctype, truncate=kind == 'truncate')
 
@@ -1788,7 +2131,7 @@ class Handler(BaseHTTPRequestHandler):
         fake._count_file()
         if fake.faults.file_latency:
             time.sleep(fake.faults.file_latency)
-        kind = fake.faults.pick('file', path=path)
+        kind = fake.faults.pick('file', path=path, original=is_photo_original(fake, path))
         if kind:
             fake._count_fault(kind)
             if self.apply_fault(kind):
@@ -1830,7 +2173,7 @@ class Handler(BaseHTTPRequestHandler):
                 result = {'base_url': fake.base_url, 'api_key': fake.api_key,
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
-                          'albums': len(fake.account.albums)}
+                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts()}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')
             elif name == 'reset_stats':
@@ -1840,6 +2183,9 @@ class Handler(BaseHTTPRequestHandler):
                 if args.pop('reset', False):
                     fake.faults.reset()
                 fake.faults.update(**args)
+                result = fake.faults.as_dict()
+            elif name == 'schedule_mutation':
+                fake.faults.schedule_mutation(**args)
                 result = fake.faults.as_dict()
             elif name == 'mutate':
                 action = args.get('action', '')
@@ -1878,7 +2224,7 @@ class _Server(ThreadingHTTPServer):
 MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
-             'delete_collection')
+             'delete_collection', 'offer_video_original', 'set_quirks')
 
 
 class FakeFlickr:
@@ -1886,11 +2232,13 @@ class FakeFlickr:
 
     def __init__(self, seed=1, photos=40, videos=6, albums=6, collections=3, file_size=20_000,
                  hostile_names=True, api_key='fake-api-key', api_secret='fake-api-secret',
-                 host='127.0.0.1', port=0):
+                 host='127.0.0.1', port=0, quirks=False):
         self.seed, self.file_size, self.hostile_names = seed, file_size, hostile_names
         self.api_key, self.api_secret = api_key, api_secret
         self.host, self.port = host, port
         self.account = generate_account(seed, photos, videos, albums, collections, hostile_names)
+        if quirks:
+            apply_quirks(self.account, seed)
         self.clock = 0
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -1898,6 +2246,7 @@ class FakeFlickr:
         self._mutation_rng = random.Random('mutations:%s' % seed)
         self._stats_lock = threading.Lock()
         self._hourly = defaultdict(deque)
+        self.mutation_log = []      # scheduled mutations run: {'action', 'args', 'result' | 'error'}
         self.reset_stats()
         self._httpd = None
         self._thread = None
@@ -1977,7 +2326,7 @@ class FakeFlickr:
 
     # -- REST dispatch -----------------------------------------------------------
 
-    def call_api(self, req, params):
+    def call_api(self, req, params, short=False):
         """The payload (dict with 'stat') for one REST request."""
         method = params.get('method', '')
         try:
@@ -1990,11 +2339,20 @@ class FakeFlickr:
                     raise ApiError(99, 'Insufficient permissions. Method requires read '
                                        'privileges; none granted.')
             with self.lock:
-                payload = func(Ctx(self, params, token))
+                payload = func(Ctx(self, params, token, short))
         except ApiError as err:
             return fail_payload(err.code, err.message)
         payload['stat'] = 'ok'
         return payload
+
+    def run_mutation(self, action, args):
+        """Run a scheduled mutation; its result or error goes to `mutation_log`."""
+        try:
+            result = {'action': action, 'args': args, 'result': getattr(self, action)(**args)}
+        except (KeyError, ValueError, TypeError) as exc:
+            result = {'action': action, 'args': args, 'error': '%s: %s' % (type(exc).__name__, exc)}
+        with self._stats_lock:
+            self.mutation_log.append(result)
 
     # -- statistics ------------------------------------------------------------
 
@@ -2047,17 +2405,53 @@ class FakeFlickr:
     # -- file content ------------------------------------------------------------
 
     def photo_file_bytes(self, photo_id):
-        """What the server serves as the original: the `_o` file for photos; for
-        videos the 'Video Original' file, or — for the videos that have no
-        Video Original — the 'Site MP4' file (the best a client can get)."""
+        """= best_file(photo_id)[1]: the bytes a careful client keeps for this item now."""
+        return self.best_file(photo_id)[1]
+
+    def _find(self, photo_id):
+        ph = self.account.find_photo(photo_id)
+        if ph is None:
+            raise KeyError(photo_id)
+        return ph
+
+    def video_original_downloadable(self, photo_id):
+        """True when the video's play/orig URL serves the original under the current switches."""
         with self.lock:
-            ph = self.account.find_photo(photo_id)
-            if ph is None:
-                raise KeyError(photo_id)
+            ph = self._find(photo_id)
+            return (ph.is_video and ph.video_original_available
+                    and self.faults.video_originals == 'offered')
+
+    def best_file(self, photo_id):
+        """(label, bytes, ext) a careful client keeps under the CURRENT switches: 'Original'
+        for a photo that has one; 'Video Original' for a video whose original downloads now,
+        else the video's rendition with the greatest height (never the Video Player), 'mp4';
+        for a photo with no Original (quirk) its largest size by longest side, 'jpg'."""
+        with self.lock:
+            ph = self._find(photo_id)
             if ph.is_video:
-                return video_bytes(self.seed, ph, 'orig' if ph.video_original_available else 'site',
-                                   self.file_size)
-            return original_bytes(self.seed, ph, self.file_size)
+                if self.video_original_downloadable(photo_id):
+                    return ('Video Original', video_bytes(self.seed, ph, 'orig', self.file_size),
+                            ph.video_ext)
+                label, variant = best_rendition(ph)
+                return label, video_bytes(self.seed, ph, variant, self.file_size), 'mp4'
+            if not ph.no_original:
+                return 'Original', original_bytes(self.seed, ph, self.file_size), ph.originalformat
+            label, suffix = largest_size(ph)
+            return label, derived_bytes(self.seed, ph, suffix or None), 'jpg'
+
+    def video_renditions(self, photo_id):
+        """[(label, width or None, height or None)]: the video's MP4 renditions in getSizes
+        order (not the Video Player, not the Video Original)."""
+        with self.lock:
+            return [(label, w, h) for label, _v, w, h in renditions_of(self._find(photo_id))]
+
+    def rendition_bytes(self, photo_id, label):
+        """The bytes served for one rendition label (or 'Video Original') of a video."""
+        with self.lock:
+            ph = self._find(photo_id)
+            variants = {r[0]: r[1] for r in renditions_of(ph)}
+            variants['Video Original'] = 'orig'
+            return video_bytes(self.seed, ph, variants[label], self.file_size)
 
     def still_file_bytes(self, photo_id):
         """The `_o.jpg` still frame of a video (the original of a photo)."""
@@ -2065,7 +2459,7 @@ class FakeFlickr:
             return original_bytes(self.seed, self.account.find_photo(photo_id), self.file_size)
 
     def video_file_bytes(self, photo_id, variant='orig'):
-        """A video's bytes: variant 'orig', 'site' or 'mobile'."""
+        """A video's bytes: variant 'orig' or a rendition's (VIDEO_RENDITIONS: 'site', 'hd', ...)."""
         with self.lock:
             return video_bytes(self.seed, self.account.find_photo(photo_id), variant, self.file_size)
 
@@ -2115,6 +2509,39 @@ class FakeFlickr:
                 self._album(album_id).date_update = now
             acct.touch()
             return photo.id
+
+    def offer_video_original(self, photo_id, available=True):
+        """Flickr starts (or stops) offering a video's original: sets video_original_available.
+        Under video_originals '404' / 'login' the original stays refused all the same."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if not photo.is_video:
+                raise ValueError('%s is not a video' % photo_id)
+            photo.video_original_available = bool(available)
+            self.account.touch()
+
+    def quirk_counts(self):
+        with self.lock:
+            photos = list(self.account.photos.values())
+        return {name: sum(1 for p in photos if getattr(p, name))
+                for name in ('no_original', 'no_originalformat', 'zero_datetaken')}
+
+    def set_quirks(self, photo_id, no_original=None, no_originalformat=None, zero_datetaken=None):
+        """Turn a photo's quirks on or off (None: unchanged).  Not an edit on Flickr's side, so
+        lastupdate stays.  no_original is for photos only (a video's Original is its still)."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if no_original is not None:
+                if photo.is_video and no_original:
+                    raise ValueError('a video always has its still frame as Original')
+                photo.no_original = bool(no_original)
+            if no_originalformat is not None:
+                photo.no_originalformat = bool(no_originalformat)
+            if zero_datetaken is not None:
+                photo.zero_datetaken = bool(zero_datetaken)
+                if photo.zero_datetaken:
+                    photo.datetakenunknown = 0
+            self.account.touch()
 
     def delete_photo(self, photo_id):
         with self.lock:
@@ -2304,14 +2731,34 @@ def main(argv=None):
     ap.add_argument('--no-hostile-names', action='store_true')
     ap.add_argument('--issue-token', action='store_true',
                     help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
+    unkind = ap.add_argument_group('the unkind Flickr (see the module docstring)')
+    unkind.add_argument('--realistic', action='store_true',
+                        help='all of the below at REALISTIC rates, and --quirks')
+    unkind.add_argument('--quirks', action='store_true',
+                        help='photos without an Original or originalformat, zero datetaken')
+    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES)
+    unkind.add_argument('--short-page-rate', type=float)
+    unkind.add_argument('--fail-201-rate', type=float)
+    unkind.add_argument('--placeholder-rate', type=float)
+    unkind.add_argument('--file-429-rate', type=float)
+    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES)
+    unkind.add_argument('--retry-after', type=int)
+    unkind.add_argument('--hourly-limit', type=int)
+    unkind.add_argument('--fault-seed', type=int)
     args = ap.parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
                       hostile_names=not args.no_hostile_names, api_key=args.api_key,
-                      api_secret=args.api_secret, host=args.host, port=args.port)
+                      api_secret=args.api_secret, host=args.host, port=args.port,
+                      quirks=args.quirks or args.realistic)
     fake.faults.api_latency = args.latency_ms / 1000
     fake.faults.file_latency = args.file_latency_ms / 1000
     fake.faults.bandwidth = args.bandwidth
+    switches = {name: getattr(args, name) for name in (
+        'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
+        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed')
+        if getattr(args, name) is not None}
+    fake.faults.update(realistic=args.realistic, **switches)
     fake.start()
     lines = ['FLICKR_API_BASE=%s' % fake.base_url, 'FLICKR_API_KEY=%s' % fake.api_key,
              'FLICKR_API_SECRET=%s' % fake.api_secret, 'FLICKR_USER_NSID=%s' % fake.user_nsid]

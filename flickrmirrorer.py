@@ -7,30 +7,47 @@ The pipeline, one section of this file per stage, in data-flow order:
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
-  3. list       walk the photostream page by page (500 a page) with every extra we need,
-                then the albums (photosets.getList) and the collection tree
+  3. list       walk the photostream page by page (500 a page) with every extra we need;
+                a page that comes back short is asked for again, and a walk that did not
+                see every photo (or saw the total change) is incomplete: nothing is
+                deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata
-                JSON): download, refresh metadata, or nothing.  Unchanged photos cost no
-                per-photo API call.
-  5. act        download in parallel to temporary names, check, fsync, rename; write the
-                metadata JSON atomically; rebuild album / collection symlink directories
-  6. tidy       delete what is gone from Flickr (only with --delete-unknown, only after a
-                complete listing, capped); drop stale album and collection directories;
-                write photostream.json (the order) and the browsable HTML view
-  7. report     statistics; exit status 0 all mirrored, 1 some items failed,
-                2 usage / configuration / login error, 130 interrupted
+                JSON): download, adopt an original put there by hand, ask again for a
+                refused video original, rewrite metadata, enrich, or nothing.
+  5. files      download in parallel from the listing alone (url_o; getSizes for videos),
+                with one table of what to fetch (the original, else the tallest rendition
+                or largest size) and one judge of what an answer means (transient,
+                refused, failed); temporary name, checks, fsync, rename; metadata from the
+                listing, written atomically
+  6. trees      album / collection / "Not in any album" directories of symlinks; delete
+                what is gone from Flickr (only with --delete-unknown, only after a
+                complete listing, capped); photostream.json, not-original.txt
+  7. views      the browsable HTML view
+  8. enrich     photos.getInfo and comments for each photo not yet read at its
+                lastupdate, paced evenly within the hourly budget (a token bucket); each
+                photo's metadata rewritten as its answers arrive, so a killed run resumes
+  9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
+                makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
+                items failed or the listing was incomplete, 2 usage / configuration /
+                login error, 130 interrupted
 
---dry-run stops after the plan; --verify adds a re-hash of every file to it.
+--dry-run plans, then goes through the tree builder and the tidying without writing,
+counting as the real run counts; --verify adds a re-hash of every file (a dry run repairs
+nothing).  Nothing is ever written or deleted through a symlink where the mirror expects
+a directory of its own (Albums, Collections, 'Not in any album', album and collection
+directories).
 
 Output tree:
 
-    dest/photostream/12345.jpg                 the original file
-    dest/photostream/12345.jpg.metadata        JSON: photos.getInfo, listing extras, file hash
+    dest/photostream/12345.jpg                 the original file (else the best Flickr gives)
+    dest/photostream/12345.jpg.metadata        JSON: listing extras, file hash and label, then
+                                               photos.getInfo and comments once enriched
     dest/Not in any album/12345.jpg -> ../photostream/12345.jpg
     dest/Albums/Waterfalls - 6789/1_12346.jpg -> ../../photostream/12346.jpg
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/not-original.txt                      what is kept as another version, and what to do
 """
 
 import argparse
@@ -44,18 +61,21 @@ import html.parser
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
 import shutil
 import signal
+import sqlite3
+import stat
 import struct
 import sys
 import tempfile
 import threading
 import time
 import unicodedata
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -92,6 +112,9 @@ DIR_METADATA_NAME = 'metadata'
 TMP_PREFIX = '.flickrmirrorer-tmp-'
 LOCK_NAME = '.flickrmirrorer.lock'
 METADATA_FORMAT = 1
+# A photo's .metadata: format 2 records the enrichment ('enriched': its lastupdate) and
+# whether the file is the original.
+PHOTO_METADATA_FORMAT = 2
 
 MAX_NAME_BYTES = 255
 DOWNLOAD_CHUNK = 1 << 20
@@ -101,16 +124,34 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-NO_API_KEY_HELP = (
-    'No Flickr API key.  flickrmirrorer needs its own API key: create one (free, "non-commercial") '
-    'at https://www.flickr.com/services/apps/create/ and pass it with --api-key KEY --api-secret '
-    'SECRET, or set FLICKR_API_KEY and FLICKR_API_SECRET, or write them to %s as\n'
-    '[flickr]\napi_key = KEY\napi_secret = SECRET')
+GET_AN_API_KEY = ('No Flickr API key.  flickrmirrorer needs its own API key: create one (free, '
+                  '"non-commercial") at https://www.flickr.com/services/apps/create/')
+NO_API_KEY_HELP = GET_AN_API_KEY + (
+    ' and pass it with --api-key KEY --api-secret SECRET, or set FLICKR_API_KEY and '
+    'FLICKR_API_SECRET, or write them to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
 FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
-FLICKR_TRANSIENT_CODES = (0, 105, 106)
+# A wrong key or secret is fixed in the configuration; only a refused token needs a new login
+# (and a new login would not help the others: it would only throw away a good token).
+CHECK_KEY_SOURCES = '(--api-%s, FLICKR_API_%s or the config file)'
+AUTH_ERROR_ADVICE = {
+    100: 'Flickr does not know this API key (%%s).  Check the API key %s; your stored login is '
+         'fine.' % (CHECK_KEY_SOURCES % ('key', 'KEY')),
+    96: 'Flickr rejected the signature of our requests (%%s): the API secret does not belong to the '
+        'API key, or this computer\'s clock is far off.  Check the API secret %s; your stored login '
+        'is fine, do not log in again.' % (CHECK_KEY_SOURCES % ('secret', 'SECRET')),
+    98: 'Flickr refused the stored login (%s): it was revoked or has expired.  Log in again: run '
+        'flickrmirrorer by hand with --relogin.',
+    99: 'The stored login lacks read permission (%s).  Log in again: run flickrmirrorer by hand '
+        'with --relogin.',
+}
+AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
+# 201 is "Sorry, the Flickr API service is not currently available." (HTTP 200); 105 and
+# 106 say much the same.  Like a 429, they pause every worker for a moment.
+FLICKR_TRANSIENT_CODES = (0, 105, 106, 201)
+SERVICE_UNAVAILABLE_RE = re.compile(r'not currently available|service unavailable|temporarily unavailable', re.I)
 TRANSIENT_HTTP_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -132,11 +173,13 @@ class AuthError(FatalError):
 
 
 class TransientError(Exception):
-    """Worth retrying: the network, a 5xx, a 429, or Flickr's "service unavailable"."""
+    """Worth retrying: the network, a 5xx, a 429, or Flickr's "service unavailable".
+    `pause_all`: the service as a whole is unwell, so every worker should hold back."""
 
-    def __init__(self, message, retry_after=None):
+    def __init__(self, message, retry_after=None, pause_all=False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.pause_all = pause_all or retry_after is not None
 
 
 class ItemError(Exception):
@@ -147,8 +190,9 @@ class NotFoundError(ItemError):
     pass
 
 
-class VideoUnavailable(ItemError):
-    """Flickr offers no downloadable original of this video."""
+class OriginalRefused(Exception):
+    """Flickr lists an original but will not hand it to an API client (video originals: a 404
+    or a sign-in page).  Not a failure: the best version it does give is kept instead."""
 
 
 # ---------------------------------------------------------------------------
@@ -176,9 +220,49 @@ def find_api_credentials(args, environ):
         secret = secret or parser.get('flickr', 'api_secret', fallback=None)
     elif args.config and not os.path.exists(config_path):
         raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
+    if bool(key) != bool(secret):   # half a key: say which half is missing, and where we looked
+        found, missing = ('key', 'secret') if key else ('secret', 'key')
+        raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
+                         '"api_%s = ..." under [flickr] in %s.'
+                         % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret):
+        key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
         raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
     return key.strip(), secret.strip()
+
+
+def ask_for_api_key(config_path):
+    """On a terminal: let the user type the key and secret once, and keep them in the config
+    file (0600: the secret is a password).  (None, None) when nothing was typed."""
+    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+                     'Enter to stop).\nAPI key: ' % config_path)
+    sys.stderr.flush()
+    key = sys.stdin.readline().strip()
+    if not key:
+        return None, None
+    sys.stderr.write('API secret: ')
+    sys.stderr.flush()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        return None, None
+    write_config(config_path, key, secret)
+    sys.stderr.write('Saved in %s.\n' % config_path)
+    return key, secret
+
+
+def write_config(path, key, secret):
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding='utf-8')   # keep anything else the file holds
+    if not parser.has_section('flickr'):
+        parser.add_section('flickr')
+    parser.set('flickr', 'api_key', key)
+    parser.set('flickr', 'api_secret', secret)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        parser.write(f)
 
 
 def configure_endpoints(base):
@@ -199,38 +283,115 @@ def configure_endpoints(base):
 
 @dataclass
 class Stats:
-    new: int = 0
-    updated: int = 0
+    new: int = 0                 # photos and videos, new_videos of them videos
+    new_videos: int = 0
+    updated: int = 0             # files replaced
     metadata_updated: int = 0
+    enriched: int = 0
+    originals_recovered: int = 0
+    not_original: int = 0        # items kept as another version than the original
     deleted: int = 0
     skipped: int = 0
-    failed: int = 0
+    failed: int = 0              # files that could not be mirrored
+    metadata_failed: int = 0     # files mirrored whose getInfo / comments could not be read
+    listing_incomplete: int = 0
+    dirs_left_alone: int = 0
+    unrepaired: int = 0
+    stopped: int = 0
     bytes: int = 0
+    albums_new: int = 0
     albums_updated: int = 0
+    albums_deleted: int = 0
+    collections_new: int = 0
     collections_updated: int = 0
+    collections_deleted: int = 0
     verified: int = 0
     damaged: int = 0
     missing: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
+    # What --statistics prints, in order: (label, attribute or function of the stats, does a
+    # non-zero count make the exit status 1?).  A new kind of outcome is one line here, and the
+    # exit status, the statistics and the end-of-run line then agree by construction.
+    OUTCOMES = (
+        ('New photos', lambda s: s.new - s.new_videos, False),
+        ('New videos', 'new_videos', False),
+        ('Updated photos / videos', 'updated', False),
+        ('Updated metadata', 'metadata_updated', False),
+        ('Enriched metadata (photos.getInfo)', 'enriched', False),
+        ('Originals that replaced a kept version', 'originals_recovered', False),
+        ('Kept as another version than the original', 'not_original', False),
+        ('Deleted photos / videos', 'deleted', False),
+        ('Skipped (ignored media type)', 'skipped', False),
+        ('New albums', 'albums_new', False),
+        ('Updated albums', 'albums_updated', False),
+        ('Removed albums', 'albums_deleted', False),
+        ('New collections', 'collections_new', False),
+        ('Updated collections', 'collections_updated', False),
+        ('Removed collections', 'collections_deleted', False),
+        ('Failed (tried again next run)', 'failed', True),
+        ('Metadata not read (tried again next run)', 'metadata_failed', True),
+        ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
+        ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
+        ('Damaged or missing files not repaired', 'unrepaired', True),
+        ('Run stopped early (see the error)', 'stopped', True),
+    )
+
+    def count(self, how):
+        return how(self) if callable(how) else getattr(self, how)
+
+    def failures(self):
+        """How many items make the exit status 1."""
+        return sum(self.count(how) for _, how, fails in self.OUTCOMES if fails)
+
+    def exit_status(self):
+        return EXIT_PARTIAL if self.failures() else EXIT_OK
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def summary(self, dry_run=False):
+        """The end-of-run line."""
+        counts = '%d new, %d updated, %d deleted, %d failed' % (
+            self.new, self.updated + self.metadata_updated, self.deleted, self.failures())
+        if dry_run:
+            return 'Dry run, nothing changed; the run would make %s.' % counts
+        return 'Done: %s, %s downloaded in %s.' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
+
+    def calls_by_stage(self):
+        stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
+        for method, n in self.api_calls.items():
+            stages[STAGE_OF_METHOD.get(method, 'listing')] += n
+        return list(stages.items())
+
     def lines(self):
         calls = sum(self.api_calls.values())
         by_method = ', '.join('%s %d' % (m.replace('flickr.', ''), n)
                               for m, n in sorted(self.api_calls.items()))
-        return [
-            'New photos / videos: %d' % self.new,
-            'Updated photos / videos: %d' % self.updated,
-            'Updated metadata: %d' % self.metadata_updated,
-            'Deleted photos / videos: %d' % self.deleted,
-            'Skipped (ignored media type): %d' % self.skipped,
-            'Failed: %d' % self.failed,
-            'Updated albums: %d' % self.albums_updated,
-            'Updated collections: %d' % self.collections_updated,
+        return ['%s: %d' % (label, self.count(how)) for label, how, _ in self.OUTCOMES] + [
             'Downloaded: %s' % human_bytes(self.bytes),
             'API calls: %d%s' % (calls, ' (%s)' % by_method if calls else ''),
-            'Elapsed: %.1f s' % (time.monotonic() - self.started),
+            'API calls by stage: %s' % ', '.join('%s %d' % (stage, n) for stage, n in self.calls_by_stage()),
+            'Elapsed: %.1f s' % self.elapsed(),
         ]
+
+
+# Which stage a Flickr method's calls belong to (for --statistics): the files stage asks
+# getSizes for videos only; enrichment reads getInfo and comments; the rest is listing.
+STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': 'metadata',
+                   'flickr.photos.comments.getList': 'metadata'}
+
+
+def human_minutes(seconds):
+    return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
+
+
+def human_elapsed(seconds):
+    if seconds < 60:
+        return '%.1f s' % seconds
+    minutes, seconds = divmod(int(seconds), 60)
+    return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
 
 
 def human_bytes(n):
@@ -258,17 +419,18 @@ class Reporter:
                 stream.write(message + '\n')
                 stream.flush()
 
-    def progress_bar(self, description):
+    def progress_bar(self, description, total=None):
         """A tqdm bar on a terminal (count, rate, ETA); None under -q or when not a terminal,
         so that cron mail stays clean."""
         if not self.show_progress:
             return None
-        self._bar = tqdm.tqdm(desc=description, unit=' photos', file=sys.stdout, dynamic_ncols=True,
-                              leave=False)
+        self._bar = tqdm.tqdm(desc=description, total=total, unit=' photos', file=sys.stdout,
+                              dynamic_ncols=True, leave=False)
         return self._bar
 
     def close_progress(self):
         if self._bar is not None:
+            self._bar.refresh()   # the last count, however fast it came
             self._bar.close()
             self._bar = None
 
@@ -295,45 +457,100 @@ class Reporter:
 # Pacing and retries: stay under Flickr's hourly budget, ride out transient failures
 # ---------------------------------------------------------------------------
 
-class CallPacer:
-    """At most `per_hour` API calls in any sliding hour; a 429 pauses everybody.
+MAX_RETRY_WAIT = 120.0   # the longest wait before a retry, whatever Flickr's Retry-After says
 
-    Flickr allows about 3600 calls per hour per key.  A sliding window lets a small run go
-    at full speed while a big first mirror is held to the budget."""
 
-    def __init__(self, per_hour, clock=time.monotonic, sleep=time.sleep, window=3600.0):
-        self.per_hour = per_hour
-        self.window = window
+def announce_pause(reporter, what, asked, waiting):
+    """Say how long Flickr asked us to wait; short waits are routine (-v only)."""
+    if waiting is None:
+        return
+    until = time.strftime('%H:%M', time.localtime(time.time() + asked))
+    say = reporter.info if asked >= 60 else reporter.detail
+    say('Flickr asked us to wait %s (until %s) before %s; trying again in %s (Ctrl+C stops).'
+        % (human_minutes(asked), until, what, human_minutes(waiting)))
+
+
+class PauseGate:
+    """Everybody waits while Flickr asked us to: a 429 (or a 201 / 503) pauses every worker
+    that talks to the same service, not only the one that was told."""
+
+    def __init__(self, clock=time.monotonic, max_pause=MAX_RETRY_WAIT):
         self._clock = clock
-        self._sleep = sleep
-        self._calls = deque()
-        self._paused_until = 0.0
+        self.max_pause = max_pause
+        self._until = 0.0
         self._lock = threading.Lock()
+
+    def pause(self, seconds):
+        """Hold everybody for `seconds`, at most max_pause: a Retry-After of an hour must not
+        stall the run silently.  Returns the seconds of the new pause, or None when an
+        earlier pause already covers it (so that it is announced once)."""
+        seconds = min(seconds, self.max_pause)
+        with self._lock:
+            until = self._clock() + seconds
+            if until <= self._until:
+                return None
+            self._until = until
+            return seconds
+
+    def remaining(self):
+        with self._lock:
+            return self._until - self._clock()
+
+
+class CallPacer:
+    """A token bucket: `per_hour` API calls an hour at the most, spent evenly.
+
+    Flickr allows about 3600 calls per hour per key.  A sliding window would let a big
+    run spend the hour's budget in its first minutes and then stall for fifty; a bucket
+    refilled at an even rate, with a small burst for the listing, keeps enrichment going
+    steadily.  The refill rate leaves room for the burst, so any hour holds at most
+    `per_hour` calls.  A 429 pauses everybody (the gate)."""
+
+    def __init__(self, per_hour, burst=None, clock=time.monotonic, sleep=None, stop_event=None):
+        self.per_hour = per_hour
+        self.burst = burst if burst is not None else max(1, min(50, per_hour // 60))
+        self.rate = max(per_hour - self.burst, 1) / 3600.0   # tokens per second
+        self._clock = clock
+        self._stop = stop_event or threading.Event()
+        self._sleep = sleep or self._wait_unless_stopped
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self.gate = PauseGate(clock)
+        self._lock = threading.Lock()
+
+    def _wait_unless_stopped(self, seconds):
+        """Every waiting thread wakes at once on Ctrl+C or SIGTERM."""
+        if self._stop.wait(seconds):
+            raise KeyboardInterrupt
 
     def acquire(self):
         while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and self._calls[0] <= now - self.window:
-                    self._calls.popleft()
-                wait = self._paused_until - now
-                if wait <= 0 and len(self._calls) < self.per_hour:
-                    self._calls.append(now)
-                    return
-                if wait <= 0:
-                    wait = self._calls[0] + self.window - now
-            self._sleep(min(max(wait, 0.01), 60))
+            wait = self.gate.remaining()
+            if wait <= 0:
+                with self._lock:
+                    now = self._clock()
+                    self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                    self._last = now
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        return
+                    wait = (1 - self._tokens) / self.rate
+            self._sleep(min(max(wait, 0.001), 60))
 
     def pause(self, seconds):
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+        """Hold every call for `seconds` (a 429's Retry-After); see PauseGate.pause."""
+        return self.gate.pause(seconds)
+
+    def seconds_for(self, calls):
+        """How long `calls` more calls take at this budget (for an honest ETA)."""
+        return max(0.0, calls - self._tokens) / self.rate
 
 
 @dataclass
 class RetryPolicy:
     attempts: int = 6
     initial_wait: float = 1.0
-    max_wait: float = 120.0
+    max_wait: float = MAX_RETRY_WAIT
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def sleep(self, seconds):
@@ -350,8 +567,8 @@ def retry_wait(policy):
     def wait(retry_state):
         exc = retry_state.outcome.exception()
         retry_after = getattr(exc, 'retry_after', None)
-        if retry_after is not None:
-            return min(retry_after, 3600.0) + random.uniform(0, policy.initial_wait)
+        if retry_after is not None:   # capped: a Retry-After of hours must not stall the run silently
+            return min(retry_after, policy.max_wait) + random.uniform(0, policy.initial_wait)
         return backoff(retry_state)
     return wait
 
@@ -401,8 +618,10 @@ class FlickrClient:
 
     Each thread gets its own flickrapi object with its own connection-pooled session."""
 
-    def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60):
+    def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60,
+                 page_size=PAGE_SIZE):
         self.api_key = api_key
+        self.page_size = min(page_size, PAGE_SIZE)   # Flickr's most
         self.api_secret = api_secret
         self.token = token
         self.pacer = pacer
@@ -433,11 +652,13 @@ class FlickrClient:
             try:
                 return self._flickr().do_flickr_call(method, **params)
             except TransientError as e:
-                if e.retry_after is not None:
-                    self.pacer.pause(e.retry_after)
+                self._pause_everybody(e, method)
                 raise
             except flickrapi.FlickrError as e:
-                raise classify_flickr_error(method, e) from None
+                error = classify_flickr_error(method, e)
+                if isinstance(error, TransientError):
+                    self._pause_everybody(error, method)
+                raise error from None
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as e:
                 raise TransientError('%s: network error: %s' % (method, first_line(e))) from None
@@ -445,27 +666,53 @@ class FlickrClient:
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
 
-    def paged(self, method, container, item, per_page=PAGE_SIZE, on_total=None, **params):
-        """Yield every item of a paged list, one page in memory at a time."""
-        page = 1
+    def _pause_everybody(self, error, method):
+        if error.pause_all:
+            asked = error.retry_after if error.retry_after is not None else self.policy.initial_wait
+            announce_pause(self.reporter, 'calling ' + method, asked, self.pacer.pause(asked))
+
+    def paged(self, method, container, item, check, on_total=None, **params):
+        """Yield every item of a paged list, one page in memory at a time.
+
+        Flickr sometimes answers a page that is not the last with fewer items than
+        per_page while `total` stays right: such a page is asked for again (a few times,
+        with backoff).  `check` (a ListingCheck) learns the total and the pages that never
+        healed, so that the caller can tell a complete listing from an incomplete one."""
+        page, per_page = 1, self.page_size
         while True:
-            rsp = self.call(method, page=page, per_page=per_page, **params)
-            body = rsp.get(container) or {}
-            items = body.get(item) or []
-            if page == 1 and on_total:
-                on_total(to_int(body.get('total'), None))
-            yield from items
+            body, items = self._page(method, container, item, page, per_page, params)
             pages = to_int(body.get('pages'), 1)
+            total = to_int(body.get('total'), None)
+            for attempt in range(SHORT_PAGE_RETRIES):
+                if not is_short_page(items, page, pages, per_page, total):
+                    break
+                self.reporter.detail('%s page %d came back with %d of %d items; asking again'
+                                     % (method, page, len(items), per_page))
+                self.policy.sleep(min(self.policy.initial_wait * 2 ** attempt, self.policy.max_wait))
+                body, items = self._page(method, container, item, page, per_page, params)
+                pages, total = to_int(body.get('pages'), 1), to_int(body.get('total'), None)
+            else:
+                if is_short_page(items, page, pages, per_page, total):
+                    check.short_pages += 1
+            check.saw_total(total)
+            if page == 1 and on_total:
+                on_total(total)
+            yield from items
             if page >= pages or not items:
                 return
             page += 1
+
+    def _page(self, method, container, item, page, per_page, params):
+        rsp = self.call(method, page=page, per_page=per_page, **params)
+        body = rsp.get(container) or {}
+        return body, body.get(item) or []
 
     # One method per Flickr method we use.
     def test_login(self):
         return self.call('flickr.test.login')['user']
 
-    def photostream(self, on_total=None):
-        return self.paged('flickr.people.getPhotos', 'photos', 'photo', on_total=on_total,
+    def photostream(self, check, on_total=None):
+        return self.paged('flickr.people.getPhotos', 'photos', 'photo', check, on_total=on_total,
                           user_id='me', extras=LISTING_EXTRAS)
 
     def photo_info(self, photo_id):
@@ -477,25 +724,60 @@ class FlickrClient:
     def photo_comments(self, photo_id):
         return self.call('flickr.photos.comments.getList', photo_id=photo_id)['comments'].get('comment', [])
 
-    def albums(self):
-        return self.paged('flickr.photosets.getList', 'photosets', 'photoset')
+    def albums(self, check):
+        return self.paged('flickr.photosets.getList', 'photosets', 'photoset', check)
 
-    def album_photo_ids(self, album_id):
-        return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo',
+    def album_photo_ids(self, album_id, check):
+        return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo', check,
                                              photoset_id=album_id)]
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
 
 
+# How many times a short listing page is asked for again before it counts as incomplete.
+SHORT_PAGE_RETRIES = 4
+
+
+def is_short_page(items, page, pages, per_page, total):
+    """A page before the last with fewer than per_page items (Flickr does that at times)."""
+    if page >= pages:
+        return False
+    return len(items) < per_page and (total is None or len(items) < total)
+
+
+@dataclass
+class ListingCheck:
+    """What a paged listing told us about its own completeness.  Flickr pages by offset:
+    a photo deleted or added while we read moves the others across page boundaries, so a
+    total that changed during the walk means some photo may have been missed."""
+    total: int = None       # the total of the last page read (the freshest figure)
+    first_total: int = None
+    short_pages: int = 0    # pages that stayed short after being asked for again
+
+    def saw_total(self, total):
+        if self.first_total is None:
+            self.first_total = total
+        self.total = total
+
+    def problem(self, seen, what):
+        """None for a complete listing, else what was wrong with it, in words."""
+        if self.first_total != self.total:
+            return 'the %s changed while it was read (%s, then %s %s)' % (
+                'photostream' if what == 'photos' else what, self.first_total, self.total, what)
+        if self.short_pages or self.total is None or seen != self.total:
+            return '%d of %s %s seen' % (seen, self.total, what)
+        return None
+
+
 def classify_flickr_error(method, error):
+    """One place decides what a Flickr error answer means: transient, login, not found, failed."""
     code = error.code
     message = '%s: %s' % (method, first_line(error))
-    if code in FLICKR_TRANSIENT_CODES:
-        return TransientError(message)
+    if code in FLICKR_TRANSIENT_CODES or SERVICE_UNAVAILABLE_RE.search(str(error)):
+        return TransientError(message, pause_all=True)
     if code in FLICKR_AUTH_CODES:
-        return AuthError('Flickr refused the login (%s).  Log in again: run flickrmirrorer by hand '
-                         'with --relogin.' % first_line(error))
+        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
     if code == FLICKR_NOT_FOUND:
         return NotFoundError(message)
     if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
@@ -540,41 +822,86 @@ def token_cache_dir(args):
     return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
 
 
+TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
+
+
 def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
-    """Return a cached access token, or run the OAuth flow to get one."""
-    def new_flickr():
-        return flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', token_cache_location=token_dir)
+    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
+    token stays stored until a new one replaces it: a failed login loses nothing."""
     try:
-        flickr = new_flickr()
-        if relogin:
-            flickr.token_cache.forget()
-            flickr = new_flickr()   # the old one signs with the forgotten token
-        token = flickr.token_cache.token
-    except (OSError, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        cache = open_token_cache(api_key, token_dir)
+        token = None if relogin else cache.token
+    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
         raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    if token is None:
-        try:
-            if use_browser:
-                try:
-                    flickr.authenticate_via_browser(perms='read')
-                except flickrapi.FlickrError:  # no browser after all
-                    console_login(flickr, reporter)
-            else:
+    if token is not None:
+        return token
+    try:
+        token = oauth_flow(api_key, api_secret, reporter, use_browser)
+    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
+        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
+    try:
+        cache.token = token
+    except (OSError, sqlite3.Error) as e:
+        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    finally:
+        protect_token_database(token_dir)
+    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    return token
+
+
+def open_token_cache(api_key, token_dir):
+    """flickrapi's token database, made readable by its owner only before a token goes in.
+    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
+    if not os.path.isdir(token_dir):
+        os.makedirs(token_dir, mode=0o700)
+        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
+    database = os.path.join(token_dir, TOKEN_DB_NAME)
+    if not os.path.lexists(database):   # born private; an existing one may be read-only
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    protect_token_database(token_dir)
+    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
+
+
+def protect_token_database(token_dir):
+    """The token is a password: only its owner may read the database that holds it (0600;
+    one its owner made read-only stays so)."""
+    path = os.path.join(token_dir, TOKEN_DB_NAME)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        pass
+
+
+def oauth_flow(api_key, api_secret, reporter, use_browser):
+    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
+    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
+    try:
+        if use_browser:
+            try:
+                flickr.authenticate_via_browser(perms='read')
+            except flickrapi.FlickrError:  # no browser after all
                 console_login(flickr, reporter)
-        except flickrapi.FlickrError as e:
-            raise AuthError('Login failed: %s' % first_line(e))
-        except requests.RequestException as e:
-            raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
-        token = flickr.token_cache.token
-        if token is None:
-            raise AuthError('Login failed: Flickr gave no token.')
-        reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
-    protect_token_files(token_dir)
+        else:
+            console_login(flickr, reporter)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: %s' % first_line(e))
+    except requests.RequestException as e:
+        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+    token = flickr.token_cache.token
+    if token is None:
+        raise AuthError('Login failed: Flickr gave no token.')
     return token
 
 
 def console_login(flickr, reporter):
-    flickr.get_request_token(oauth_callback='oob')
+    try:
+        flickr.get_request_token(oauth_callback='oob')
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
+                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
+                        % first_line(e).replace('do_request: ', '')) from None
     reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
     sys.stderr.write('Code: ')
     sys.stderr.flush()
@@ -582,7 +909,12 @@ def console_login(flickr, reporter):
     if not verifier:
         raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
                         '(cron jobs reuse the token it stores).')
-    flickr.get_access_token(verifier)
+    try:
+        flickr.get_access_token(verifier)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
+                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
 
 
 def browser_available():
@@ -591,18 +923,6 @@ def browser_available():
     if sys.platform in ('darwin', 'win32'):
         return True
     return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
-
-
-def protect_token_files(token_dir):
-    """The token is a password: only its owner may read it."""
-    try:
-        os.chmod(token_dir, 0o700)
-        for name in os.listdir(token_dir):
-            path = os.path.join(token_dir, name)
-            if os.path.isfile(path):
-                os.chmod(path, 0o600)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -714,16 +1034,22 @@ def json_bytes(data):
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_file_if_changed(path, data):
-    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
+def write_file_if_changed(path, data, dry_run=False):
+    """Rewrite a file only when its content changes (keeps mtimes and disks quiet).  A dry run
+    only tells whether it would."""
     try:
         with open(path, 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
         pass
-    atomic_write_bytes(path, data)
+    if not dry_run:
+        atomic_write_bytes(path, data)
     return True
+
+
+def write_json_if_changed(path, data, dry_run=False):
+    return write_file_if_changed(path, json_bytes(data), dry_run)
 
 
 def write_chunks_if_changed(path, chunks):
@@ -758,10 +1084,6 @@ def write_chunks_if_changed(path, chunks):
     return True
 
 
-def write_json_if_changed(path, data):
-    return write_file_if_changed(path, json_bytes(data))
-
-
 def read_json(path):
     """The parsed file, or None when it is missing or unreadable (then it is rewritten)."""
     try:
@@ -794,60 +1116,105 @@ def atomic_symlink(target, path):
 # ---------------------------------------------------------------------------
 
 PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
+# A video's original that the user downloaded by hand from its Flickr page and put into
+# photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
+# name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
+HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$')
+HAND_ORIGINAL_NAME = '<id>.original.<ext>'
+
+
+@dataclass
+class LocalPhotos:
+    files: dict               # photo id -> media file name
+    orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
+    hand_originals: dict      # photo id -> a video original the user put there by hand
 
 
 def scan_photostream(photostream_dir, find_orphans=False):
-    """(photo id -> media file name, ids whose .metadata has lost its media file), from one
-    scandir of photostream/ and no file reads.  Orphans are looked for only on request
-    (--verify reports them): the set costs memory on a big mirror."""
+    """What photostream/ holds, from one scandir and no file reads.  Orphans are looked
+    for only on request (--verify reports them, --delete-unknown removes them): they cost
+    memory on a big mirror."""
     files = {}
-    metadata_ids = set()
+    metadata_names = {}
+    hand_originals = {}
     try:
         entries = os.scandir(photostream_dir)
     except FileNotFoundError:
-        return files, set()
+        return LocalPhotos({}, {}, {})
     with entries:
         for entry in entries:
             name = entry.name
             is_metadata = name.endswith(METADATA_SUFFIX)
             match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
-            if not match or not entry.is_file(follow_symlinks=False):
+            if not match:
+                hand = HAND_ORIGINAL_RE.match(name)
+                if hand and entry.is_file():
+                    hand_originals[hand.group(1)] = name
+                continue
+            if not entry.is_file(follow_symlinks=False):
                 continue
             if is_metadata:
                 if find_orphans:
-                    metadata_ids.add(match.group(1))
+                    metadata_names[match.group(1)] = name
             else:
                 files[match.group(1)] = name
-    return files, metadata_ids - set(files)
+    return LocalPhotos(files, {pid: name for pid, name in metadata_names.items() if pid not in files},
+                       hand_originals)
 
 
 def metadata_path_for(photostream_dir, filename):
     return os.path.join(photostream_dir, filename + METADATA_SUFFIX)
 
 
+def dict_or_none(value):
+    return value if isinstance(value, dict) else None
+
+
 @dataclass
 class StoredPhoto:
     """What a .metadata file says about its photo; legacy files (the original flickrmirrorer
-    stored the listing record itself) are read too."""
+    stored the listing record itself) are read too.  Fields of the wrong type count as
+    missing: the photo is then fetched again rather than the run crashing."""
     originalsecret: str = None
     lastupdate: str = None
     listing: dict = None
     info: dict = None
     comments: list = None
     file: dict = None
+    enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
     legacy: bool = False
 
     @classmethod
     def from_json(cls, data):
         if not isinstance(data, dict):
             return None
-        if 'flickrmirrorer' not in data:
+        header = data.get('flickrmirrorer')
+        if header is None:
             return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
                        legacy=True)
-        listing = data.get('listing') or {}
+        if not isinstance(header, dict):
+            return None
+        listing = dict_or_none(data.get('listing')) or {}
+        info = dict_or_none(data.get('photo'))
+        comments = data.get('comments') if isinstance(data.get('comments'), list) else None
+        enriched = header.get('enriched')
+        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
+            enriched = listing.get('lastupdate')
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=data.get('photo'), comments=data.get('comments'),
-                   file=data.get('file'))
+                   listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
+                   enriched=None if enriched is None else str(enriched))
+
+
+# A file record's fields and their types; a record with any of them wrong is no record
+# (the file is then hashed afresh, never called damaged for a bad record).
+FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str}
+
+
+def file_record_or_none(value):
+    if not isinstance(value, dict) or not all(
+            value.get(key) is None or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -859,21 +1226,39 @@ class PhotoTask:
     record: dict                 # the listing record (people.getPhotos with extras)
     filename: str = None         # the current local media file, if any
     stored: StoredPhoto = None
-    need_file: bool = False
-    need_info: bool = False
-    need_comments: bool = False
+    need_file: bool = False      # download it (new, replaced on Flickr, or damaged)
+    need_enrich: bool = False    # photos.getInfo / comments, in the enrichment stage
+    try_original: bool = False   # kept as a rendition: ask once more for the original
+    hand_original: str = None    # an original the user put into photostream/ by hand
     verify: bool = False
 
     @property
     def photo_id(self):
         return self.record['id']
 
+    @property
+    def files_stage(self):
+        """Anything to do before enrichment: a download, a probe, or metadata to rewrite."""
+        return (self.need_file or self.try_original or self.hand_original or self.verify
+                or self.stored is None or self.stored.listing != self.record)
+
 
 def strip_volatile(record):
     return {k: v for k, v in record.items() if k not in VOLATILE_KEYS}
 
 
-def plan_photo(record, filename, stored):
+def needs_enrichment(listing, stored):
+    """getInfo when never read or older than the photo's lastupdate; comments when their
+    count changed (a comment does not change lastupdate)."""
+    if stored is None or stored.legacy or stored.info is None:
+        return True
+    if str(stored.enriched) != str(listing.get('lastupdate')):
+        return True
+    stored_count = len(stored.comments) if stored.comments else 0
+    return to_int(listing.get('count_comments')) != stored_count
+
+
+def plan_photo(record, filename, stored, hand_original=None):
     """Decide what a listed photo needs; None when the mirror already holds it as it is."""
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
@@ -882,13 +1267,14 @@ def plan_photo(record, filename, stored):
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
-    task.need_info = (task.need_file or stored is None or stored.legacy or stored.info is None
-                      or str(stored.lastupdate) != str(listing.get('lastupdate')))
-    # Comments do not change lastupdate; their count in the listing tells when to re-read them.
-    comment_count = to_int(listing.get('count_comments'))
-    stored_count = len(stored.comments) if stored and stored.comments else 0
-    task.need_comments = comment_count > 0 and comment_count != stored_count
-    if not (task.need_file or task.need_info or task.need_comments) and stored.listing == listing:
+    kept_file = (stored.file or {}) if stored else {}
+    if hand_original and (filename is None or kept_file.get('original') is False):
+        task.hand_original = hand_original
+        task.need_file = False
+    elif not task.need_file and kept_file.get('original') is False and kept_file.get('original_url'):
+        task.try_original = True
+    task.need_enrich = task.need_file or needs_enrichment(listing, stored)
+    if not (task.files_stage or task.need_enrich):
         return None
     return task
 
@@ -899,22 +1285,158 @@ def wanted_media(record, args):
 
 
 # ---------------------------------------------------------------------------
-# Act: download originals, write metadata
+# Fetch files: what to fetch for a photo or a video, and fetching it
 # ---------------------------------------------------------------------------
+# Flickr gives API clients every photo original, but often not a video's: its getSizes
+# lists "Video Original" to the owner, yet the URL answers 404 or a sign-in page.  The
+# best rendition it does give is then kept, and the original asked for on later runs.
 
+ORIGINAL = 'Original'
+VIDEO_ORIGINAL = 'Video Original'
+# Video renditions, best first, with the height each stands for when getSizes leaves its
+# width and height empty (as it does for the stream labels '1080p', '700', 'iphone_wifi',
+# ...); the order breaks ties.  'Video Player' is the Flash player, never a file.
+VIDEO_RENDITIONS = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 360, '360p': 360,
+                    '288p': 288, '700': 280, 'Mobile MP4': 270, 'iphone_wifi': 240}
+NOT_A_FILE = ('Video Player',)
+
+IMAGE_EXTENSIONS = {'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
+                    'image/webp': 'webp', 'image/heic': 'heic', 'image/tiff': 'tif'}
 VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvideo': 'avi',
                     'video/mpeg': 'mpg', 'video/x-m4v': 'm4v', 'video/3gpp': '3gp',
                     'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
+# Where Flickr sends a request for an image it will not serve (a small grey GIF).
+PLACEHOLDER_RE = re.compile(r'/images/|photo_unavailable', re.I)
+# Where Flickr sends a program that asks for a video original it keeps for browsers.
+SIGN_IN_RE = re.compile(r'sign-?in|login|identity\.flickr', re.I)
+HEAD_BYTES = 1 << 16   # kept in memory while downloading, to read an image's dimensions
+
+
+@dataclass
+class Choice:
+    """One file Flickr offers for a photo or video."""
+    label: str
+    url: str
+    kind: str                  # 'image' or 'video'
+    dims: tuple = None         # (width, height) where Flickr says
+    original: bool = True
+
+
+def dims_of(width, height):
+    w, h = to_int(width, 0), to_int(height, 0)
+    return (w, h) if w > 0 and h > 0 else None
+
+
+def is_video(record):
+    return record.get('media') == 'video'
+
+
+def listing_choice(record):
+    """The original from the listing's url_o: no API call."""
+    if record.get('url_o') and not is_video(record):
+        return Choice(ORIGINAL, record['url_o'], 'image',
+                      dims_of(record.get('o_width') or record.get('width_o'),
+                              record.get('o_height') or record.get('height_o')))
+    return None
+
+
+def choices_from_sizes(record, sizes):
+    """The files to try, best first: the original, then the best other version (for a video
+    the tallest rendition; for a photo without an original the largest size)."""
+    sizes = [s for s in sizes if isinstance(s, dict) and s.get('source') and s.get('label') not in NOT_A_FILE]
+    result = []
+    if is_video(record):
+        videos = [s for s in sizes if s.get('media') == 'video']
+        for s in videos:
+            if s['label'] == VIDEO_ORIGINAL:
+                result.append(Choice(VIDEO_ORIGINAL, s['source'], 'video', dims_of(s.get('width'), s.get('height'))))
+        renditions = [s for s in videos if s['label'] != VIDEO_ORIGINAL]
+        if renditions:
+            best = max(renditions, key=rendition_rank)
+            result.append(Choice(best['label'], best['source'], 'video',
+                                 dims_of(best.get('width'), best.get('height')), original=False))
+        return result
+    photos = [s for s in sizes if s.get('media', 'photo') == 'photo']
+    for s in photos:
+        if s['label'] == ORIGINAL:
+            return [Choice(ORIGINAL, s['source'], 'image', dims_of(s.get('width'), s.get('height')))]
+    if photos:
+        best = max(photos, key=lambda s: to_int(s.get('width')) * to_int(s.get('height')))
+        result.append(Choice(best['label'], best['source'], 'image',
+                             dims_of(best.get('width'), best.get('height')), original=False))
+    return result
+
+
+def rendition_rank(size):
+    """Taller is better; a rendition without dimensions counts as its label's usual height,
+    and among equals the table's order decides."""
+    label = size.get('label')
+    labels = list(VIDEO_RENDITIONS)
+    order = len(labels) - labels.index(label) if label in VIDEO_RENDITIONS else 0
+    height = to_int(size.get('height'), 0) or VIDEO_RENDITIONS.get(label, 0)
+    return (height, order)
+
+
+def judge_file_response(response, choice, url):
+    """One place decides what a file answer means: raises TransientError (try again),
+    OriginalRefused (Flickr will not give this original), ItemError (failed); returns
+    quietly when the answer may be the file announced."""
+    status = response.status_code
+    ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    refusable = choice.kind == 'video' and choice.original
+    if status in TRANSIENT_HTTP_STATUSES:
+        raise TransientError('HTTP %d for %s' % (status, url),
+                             parse_retry_after(response.headers.get('Retry-After')),
+                             pause_all=status in (429, 503))
+    # Flickr refuses with a 404, or by redirecting to its sign-in page; any other HTML page
+    # is an error page like any other (transient, below).
+    if refusable and (status in (401, 403, 404, 410) or ctype == 'text/html' and response.history
+                      and SIGN_IN_RE.search(response.url)):
+        raise OriginalRefused('Flickr refused the original of %s (HTTP %d%s)'
+                              % (url, status, ', a sign-in page' if ctype == 'text/html' else ''))
+    if status != 200:
+        raise ItemError('HTTP %d for %s' % (status, url))
+    if response.history and PLACEHOLDER_RE.search(requests.utils.urlparse(response.url).path):
+        raise TransientError('%s was redirected to a placeholder image' % url)
+    if ctype == 'text/html':
+        # a proxy's or Flickr's error page with status 200: never keep it as a photo
+        raise TransientError('%s answered with an HTML page instead of the file' % url)
+    if ctype and ctype != 'application/octet-stream' and not ctype.startswith(choice.kind + '/'):
+        raise TransientError('%s answered with %s instead of a%s %s' % (
+            url, ctype, 'n' if choice.kind == 'image' else '', choice.kind))
+
+
+def check_image_head(head, choice, url):
+    """Where Flickr told us the original's dimensions, the image header must agree (a
+    placeholder served in its place would not)."""
+    if choice.kind != 'image' or not choice.dims:
+        return
+    size = image_size_of(io.BytesIO(head))
+    if size and sorted(size) != sorted(choice.dims):
+        raise TransientError('%s is %dx%d, not the %dx%d announced: not the original'
+                             % ((url,) + tuple(size) + tuple(choice.dims)))
+
+
+def wait_for_gate(gate, stop_event):
+    """Sleep while the gate is closed, waking at once on Ctrl+C."""
+    while True:
+        remaining = gate.remaining()
+        if remaining <= 0:
+            return
+        if stop_event.wait(min(remaining, 1.0)):
+            raise KeyboardInterrupt
 
 
 class Downloader:
-    """Streams one URL to a file in chunks: temporary name, size check, hash, fsync, rename."""
+    """Streams one URL to a file in chunks: temporary name, checks, hash, fsync, rename.
+    A 429 or 503 from the file servers pauses every download, as Flickr asked."""
 
     def __init__(self, policy, reporter, stop_event, timeout=(15, 120)):
         self.policy = policy
         self.reporter = reporter
         self.stop_event = stop_event
         self.timeout = timeout
+        self.gate = PauseGate()
         self._local = threading.local()
 
     def _session(self):
@@ -924,42 +1446,46 @@ class Downloader:
             session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
         return session
 
-    def fetch(self, url, directory, name_for):
-        """Download `url` into `directory` under the name `name_for(response)` returns.
+    def fetch(self, choice, directory, name_for):
+        """Download `choice` into `directory` under the name `name_for(response)` returns.
         Returns (name, size, sha256)."""
-        return with_retries(self.policy, lambda: self._fetch_once(url, directory, name_for),
-                            self.reporter, url)
+        return with_retries(self.policy, lambda: self._fetch_once(choice, directory, name_for),
+                            self.reporter, choice.url)
 
-    def _fetch_once(self, url, directory, name_for):
+    def _fetch_once(self, choice, directory, name_for):
+        wait_for_gate(self.gate, self.stop_event)
+        url = choice.url
         try:
             response = self._session().get(url, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as e:
             raise TransientError('download of %s failed: %s' % (url, first_line(e))) from None
         with response:
-            if response.status_code in TRANSIENT_HTTP_STATUSES:
-                raise TransientError('HTTP %d for %s' % (response.status_code, url),
-                                     parse_retry_after(response.headers.get('Retry-After')))
-            if response.status_code != 200:
-                raise ItemError('HTTP %d for %s' % (response.status_code, url))
-            if response.headers.get('Content-Type', '').split(';')[0].strip().lower() == 'text/html':
-                # a proxy's or Flickr's error page with status 200: never keep it as a photo
-                raise TransientError('%s answered with an HTML page instead of the file' % url)
+            try:
+                judge_file_response(response, choice, url)
+            except TransientError as e:
+                if e.pause_all:
+                    asked = e.retry_after if e.retry_after is not None else self.policy.initial_wait
+                    announce_pause(self.reporter, 'downloading files', asked, self.gate.pause(asked))
+                raise
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
-            size, digest = self._stream_to(response, os.path.join(directory, name), expected, url)
+            path = os.path.join(directory, name)
+            size, digest = atomic_write(path, lambda f: self._copy_body(response, f, expected, choice))
         return name, size, digest
 
-    def _stream_to(self, response, path, expected, url):
-        return atomic_write(path, lambda f: self._copy_body(response, f, expected, url))
-
-    def _copy_body(self, response, f, expected, url):
-        """Copy the body in chunks, hashing it; a short or empty body is an error, not a file."""
+    def _copy_body(self, response, f, expected, choice):
+        """Copy the body in chunks, hashing it; a short or empty body, or an image that is not
+        the one announced, is an error, not a file."""
+        url = choice.url
         sha = hashlib.sha256()
         size = 0
+        head = b''
         try:
             for chunk in response.iter_content(DOWNLOAD_CHUNK):
                 if self.stop_event.is_set():
                     raise KeyboardInterrupt
+                if len(head) < HEAD_BYTES:
+                    head += chunk[:HEAD_BYTES - len(head)]
                 f.write(chunk)
                 sha.update(chunk)
                 size += len(chunk)
@@ -969,37 +1495,22 @@ class Downloader:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:
             raise TransientError('download of %s is empty' % url)
+        check_image_head(head, choice, url)
         return size, sha.hexdigest()
 
 
-def photo_file_name(photo_id, record):
-    return '%s.%s' % (photo_id, (record.get('originalformat') or 'jpg').lower())
-
-
-def video_file_name(photo_id, response):
-    """Flickr gives no extension for videos: take it from the final URL or the Content-Type."""
+def extension_for(record, choice, response):
+    """The file's extension: the photo's originalformat, else the final URL's, else the
+    Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
+    if choice.original and not is_video(record) and record.get('originalformat'):
+        return str(record['originalformat']).lower()
     path = requests.utils.urlparse(response.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
-    if not re.match(r'^[a-z0-9]{2,5}$', ext):
-        content_type = response.headers.get('Content-Type', '').split(';')[0].strip()
-        ext = VIDEO_EXTENSIONS.get(content_type, 'mp4')
-    return '%s.%s' % (photo_id, ext)
-
-
-def original_url(client, task):
-    """Where the original lives: url_o for photos, 'Video Original' for videos."""
-    record = task.record
-    if record.get('media') == 'video':
-        for size in client.photo_sizes(task.photo_id):
-            if size.get('label') == 'Video Original' and size.get('source'):
-                return size['source']
-        raise VideoUnavailable('Flickr offers no original file for video %s' % task.photo_id)
-    if record.get('url_o'):
-        return record['url_o']
-    for size in client.photo_sizes(task.photo_id):
-        if size.get('label') == 'Original' and size.get('source'):
-            return size['source']
-    raise ItemError('Flickr offers no original file for photo %s' % task.photo_id)
+    if re.match(r'^[a-z0-9]{2,5}$', ext):
+        return 'jpg' if ext == 'jpeg' else ext
+    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    table = VIDEO_EXTENSIONS if choice.kind == 'video' else IMAGE_EXTENSIONS
+    return table.get(content_type, 'mp4' if choice.kind == 'video' else 'jpg')
 
 
 def photo_page_url(record, info=None):
@@ -1009,10 +1520,22 @@ def photo_page_url(record, info=None):
     return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
 
 
+ZERO_DATE_RE = re.compile(r'^0000-00-00')
+
+
+def known_datetaken(record):
+    """The date taken, or '' when Flickr does not know it (some videos carry
+    '0000-00-00 00:00:00')."""
+    taken = str(record.get('datetaken') or '')
+    if not taken or ZERO_DATE_RE.match(taken) or str(record.get('datetakenunknown', '0')) == '1':
+        return ''
+    return taken
+
+
 def taken_timestamp(record):
     """The photo's date taken as a local-time epoch, falling back to the upload date."""
-    taken = record.get('datetaken')
-    if taken and str(record.get('datetakenunknown', '0')) != '1':
+    taken = known_datetaken(record)
+    if taken:
         try:
             return time.mktime(dateutil.parser.parse(taken).timetuple())
         except (ValueError, OverflowError):
@@ -1022,7 +1545,8 @@ def taken_timestamp(record):
 
 
 class PhotoMirror:
-    """Does what the plan says for one photo; safe to run in many threads at once."""
+    """The files stage for one photo: download what the plan says, write its metadata from
+    the listing (keeping what enrichment stored).  Safe to run in many threads at once."""
 
     def __init__(self, photostream_dir, client, downloader, stats, reporter):
         self.dir = photostream_dir
@@ -1051,50 +1575,115 @@ class PhotoMirror:
                               'downloading it again' % task.filename)
         return False
 
-    def _original_url(self, task):
-        try:
-            return original_url(self.client, task)
-        except VideoUnavailable:
-            if task.filename:   # the user downloaded it by hand, as we asked: adopt it
-                return None
-            raise
-
     def run(self, task):
-        """Returns the media file name now in photostream/."""
-        photo_id = task.photo_id
-        record = task.record
+        """Returns (the media file name now in photostream/, its file record)."""
         filename = task.filename
         file_info = task.stored.file if task.stored else None
         if task.verify and filename and not task.need_file and not self._intact(task):
-            task.need_file = task.need_info = True   # repair: fetch it again
-        url = self._original_url(task) if task.need_file else None
-        if url:
-            is_video = record.get('media') == 'video'
-            name, size, digest = self.downloader.fetch(
-                url, self.dir,
-                (lambda r: video_file_name(photo_id, r)) if is_video else (lambda r: photo_file_name(photo_id, record)))
-            if filename and filename != name:   # e.g. a legacy '.mov' for what is now '.mp4'
-                try_unlink(os.path.join(self.dir, filename))
-                try_unlink(metadata_path_for(self.dir, filename))
-            self._count(new=0 if filename else 1, updated=1 if filename else 0, bytes=size)
-            self.reporter.detail('%s %s (%s)' % ('Updated' if filename else 'Downloaded', name, human_bytes(size)))
-            filename = name
-            file_info = {'name': name, 'size': size, 'sha256': digest}
+            task.need_file = True   # repair: fetch it again
+        if task.hand_original:
+            file_info = self.adopt_hand_original(task)
+        elif task.need_file:
+            file_info = self.download_best(task)
+        elif task.try_original and (recovered := self.try_recorded_original(task)):
+            file_info = recovered
         elif file_info is None or file_info.get('name') != filename:
-            file_info = describe_file(os.path.join(self.dir, filename))
-        info = self.client.photo_info(photo_id) if task.need_info else task.stored.info
-        comments = task.stored.comments if task.stored else None
-        if task.need_comments:
-            comments = self.client.photo_comments(photo_id)
-        elif to_int(record.get('count_comments')) == 0:
-            comments = None
+            # nothing recorded (an adopted or legacy file): record it now
+            file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
+        name = file_info['name']
         # The file's time first: the metadata written last marks the photo as done.
-        set_mtime(os.path.join(self.dir, filename), taken_timestamp(record))
-        metadata = build_photo_metadata(record, info, comments, file_info)
-        changed = write_json_if_changed(metadata_path_for(self.dir, filename), metadata)
-        if changed and not task.need_file:
+        set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
+        metadata = build_photo_metadata(task.record, file_info, task.stored)
+        changed = write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        if changed and not (task.need_file or task.hand_original) and name == filename:
             self._count(metadata_updated=1)
-        return filename
+        return name, file_info
+
+    def download_best(self, task):
+        """The original when Flickr gives it, else the best version it does give."""
+        record, photo_id = task.record, task.photo_id
+        choice = listing_choice(record)
+        choices = [choice] if choice else choices_from_sizes(record, self.client.photo_sizes(photo_id))
+        refused = None
+        for choice in choices:
+            try:
+                name, size, digest = self.downloader.fetch(
+                    choice, self.dir, lambda r, c=choice: '%s.%s' % (photo_id, extension_for(record, c, r)))
+            except OriginalRefused:
+                refused = choice
+                continue
+            self.replaced(task.filename, name)
+            # a file without its metadata was never complete (a killed run): new, not updated
+            replacing = bool(task.filename and task.stored)
+            self._count(new=int(not replacing), new_videos=int(not replacing and is_video(record)),
+                        updated=int(replacing), bytes=size)
+            self.reporter.detail('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name,
+                                                   human_bytes(size), '' if choice.original else ', ' + choice.label))
+            info = {'name': name, 'size': size, 'sha256': digest, 'label': choice.label,
+                    'original': choice.original}
+            if not choice.original and refused is not None:
+                info['original_url'] = refused.url
+            return info
+        raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+
+    def try_recorded_original(self, task):
+        """A video kept as a rendition: ask for its original once more (one file request, no
+        API call).  None when Flickr still refuses it."""
+        url = task.stored.file['original_url']
+        choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
+        try:
+            name, size, digest = self.downloader.fetch(
+                choice, self.dir, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)))
+        except (OriginalRefused, TransientError, ItemError) as e:
+            self.reporter.detail('The original of %s is still not available: %s' % (task.filename, first_line(e)))
+            return None
+        self.replaced(task.filename, name)
+        self._count(updated=1, bytes=size, originals_recovered=1)
+        self.reporter.info('Flickr now gives the original of %s: it replaces the %s kept so far'
+                           % (name, task.stored.file.get('label') or 'rendition'))
+        return {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL, 'original': True}
+
+    def adopt_hand_original(self, task):
+        """An original the user downloaded by hand and put into photostream/: it becomes the
+        photo's file, replacing the rendition kept so far."""
+        source = os.path.join(self.dir, task.hand_original)
+        ext = os.path.splitext(task.hand_original)[1].lstrip('.').lower()
+        name = '%s.%s' % (task.photo_id, ext)
+        info = describe_file(source)
+        os.replace(source, os.path.join(self.dir, name))
+        fsync_dir(self.dir)
+        self.replaced(task.filename, name)
+        self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
+                    new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
+        self.reporter.info('Adopted %s as the original of %s' % (task.hand_original, name))
+        return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
+
+    def replaced(self, old_name, new_name):
+        """A new file under another name (e.g. '.mp4' where a rendition was): drop the old."""
+        if old_name and old_name != new_name:
+            try_unlink(os.path.join(self.dir, old_name))
+            try_unlink(metadata_path_for(self.dir, old_name))
+
+
+def original_marks(file_info):
+    """What a file record says about being the original or not, carried to a fresh hash."""
+    return {k: v for k, v in (file_info or {}).items() if k in ('label', 'original', 'original_url', 'source')}
+
+
+def file_is_damaged(photostream_dir, task):
+    """--verify --dry-run: does the file no longer hash to what was recorded?"""
+    recorded = task.stored.file if task.stored else None
+    if not recorded or recorded.get('name') != task.filename:
+        return False
+    actual = describe_file(os.path.join(photostream_dir, task.filename))
+    return (actual['size'], actual['sha256']) != (recorded.get('size'), recorded.get('sha256'))
+
+
+def predicted_file_name(record):
+    """What a download will most likely be called, without asking for it (a dry run): the
+    photo's original format; videos are mostly '.mp4'."""
+    ext = 'mp4' if is_video(record) else str(record.get('originalformat') or 'jpg').lower()
+    return '%s.%s' % (record['id'], ext)
 
 
 def describe_file(path):
@@ -1107,14 +1696,20 @@ def describe_file(path):
     return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
 
 
-def build_photo_metadata(record, info, comments, file_info):
+def build_photo_metadata(record, file_info, stored, info=None, comments=None, enriched=None):
+    """A photo's .metadata: the listing, the file, and what enrichment read (getInfo and
+    comments), with the lastupdate it was read at.  Without new enrichment, the stored one
+    is kept, so that a files-stage rewrite never loses it."""
+    if enriched is None and stored is not None and not stored.legacy:
+        info, comments, enriched = stored.info, stored.comments, stored.enriched
     metadata = {
-        'flickrmirrorer': {'format': METADATA_FORMAT},
-        'photo': strip_volatile(info or {}),
+        'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': enriched},
         'listing': record,
         'file': file_info,
     }
-    if comments:
+    if info:
+        metadata['photo'] = strip_volatile(info)
+    if comments and to_int(record.get('count_comments')) > 0:
         metadata['comments'] = comments
     return metadata
 
@@ -1127,6 +1722,41 @@ def set_mtime(path, timestamp):
             os.utime(path, (timestamp, timestamp))
     except (OSError, OverflowError, ValueError):
         pass
+
+
+# ---------------------------------------------------------------------------
+# Enrich metadata: photos.getInfo and comments, paced within Flickr's hourly budget
+# ---------------------------------------------------------------------------
+
+class Enricher:
+    """The second stage: for each photo whose metadata lacks getInfo (or has an older one),
+    read it and its comments, and rewrite the photo's .metadata atomically.  The files are
+    all in place by then; an interrupted run resumes here, photo by photo."""
+
+    def __init__(self, photostream_dir, client, stats, reporter):
+        self.dir = photostream_dir
+        self.client = client
+        self.stats = stats
+        self.reporter = reporter
+
+    def run(self, photo_id, filename):
+        path = metadata_path_for(self.dir, filename)
+        stored = StoredPhoto.from_json(read_json(path))
+        if stored is None or not stored.listing:
+            return False   # the files stage writes it first; nothing to enrich yet
+        listing = stored.listing
+        lastupdate = str(listing.get('lastupdate'))
+        info = stored.info
+        if info is None or str(stored.enriched) != lastupdate:
+            info = self.client.photo_info(photo_id)
+        comments = stored.comments
+        count = to_int(listing.get('count_comments'))
+        if count == 0:
+            comments = None
+        elif count != len(comments or []):
+            comments = self.client.photo_comments(photo_id)
+        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
+        return write_json_if_changed(path, metadata)
 
 
 # ---------------------------------------------------------------------------
@@ -1147,9 +1777,14 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name):
-    """Rename an item's directory when its title changed; create it when new."""
+def place_dir(parent, existing_name, wanted_name, dry_run=False):
+    """Rename an item's directory when its title changed; create it when new.  Returns its
+    path (in a dry run: where its content is now); None when a symlink is in the way."""
     wanted = os.path.join(parent, wanted_name)
+    if os.path.islink(wanted):
+        return None
+    if dry_run:
+        return os.path.join(parent, existing_name or wanted_name)
     if existing_name and existing_name != wanted_name:
         if os.path.lexists(wanted):
             remove_our_dir(wanted)
@@ -1158,16 +1793,19 @@ def place_dir(parent, existing_name, wanted_name):
     return wanted
 
 
-def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,)):
+def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True, dry_run=False):
     """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
-    links go; files and directories we did not make stay (and are reported).  Returns
-    True when anything changed."""
+    links go (unless not `remove`); files and directories we did not make stay (and are
+    reported).  Returns True when anything changed (in a dry run: would change)."""
+    if dry_run and not os.path.isdir(directory):
+        return bool(wanted)
     changed = False
-    for entry in list(os.scandir(directory)):
+    for entry in list(os.scandir(directory)) if remove else ():
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            os.unlink(entry.path)
+            if not dry_run:
+                os.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
             reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
@@ -1176,13 +1814,19 @@ def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,)):
         if os.path.lexists(path) and not os.path.islink(path):
             reporter.warning('%s is in the way of a link; left it alone' % path)
             continue
-        changed |= atomic_symlink(target, path)
+        if dry_run:
+            changed |= not (os.path.islink(path) and os.readlink(path) == target)
+        else:
+            changed |= atomic_symlink(target, path)
     return changed
 
 
 def remove_our_dir(path):
     """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
-    Anything else in it is kept, and so is the directory then."""
+    Anything else in it is kept, and so is the directory then.  A symlink to a directory is
+    never followed: what it points to is not ours."""
+    if os.path.islink(path):
+        return False
     for entry in list(os.scandir(path)):
         if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
             os.unlink(entry.path)
@@ -1203,16 +1847,43 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings."""
+    """Builds Albums/, 'Not in any album/' and Collections/ from the listings.  A dry run goes
+    through the same steps, counting and naming what would change, writing nothing."""
 
-    def __init__(self, dest, client, stats, reporter):
+    def __init__(self, dest, client, stats, reporter, dry_run=False):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
+        self.dry_run = dry_run
         self.album_dir_names = {}   # album id -> directory name under Albums/
+        self.incomplete = []        # albums (or the album list) Flickr did not list in full
+        self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.album_list_complete = True
+
+    def _tell(self, did, would, what):
+        """-v names every change; a dry run names every change it would make."""
+        if self.dry_run:
+            self.reporter.info('would %s %s' % (would, what))
+        else:
+            self.reporter.detail('%s %s' % (did, what))
+
+    def _own_dir(self, path):
+        """Create a directory the mirror owns.  A symlink in its place may lead out of the
+        mirror: never write or delete through it; warn, leave it, go on (exit status 1)."""
+        if os.path.islink(path):
+            self._left_alone(path)
+            return False
+        if not self.dry_run:
+            os.makedirs(path, exist_ok=True)
+        return True
+
+    def _left_alone(self, path):
+        self.stats.dirs_left_alone += 1
+        self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
+                              "it.  Left it alone: move it away to let the mirror rebuild it." % path)
 
     # -- albums --
     def list_albums(self):
@@ -1220,7 +1891,8 @@ class TreeBuilder:
         changed since the last run (their date_update tells)."""
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         result = []
-        for album in self.client.albums():
+        check = ListingCheck()
+        for album in self.client.albums(check):
             album = strip_volatile(album)
             stored = None
             if album['id'] in existing:
@@ -1228,71 +1900,92 @@ class TreeBuilder:
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
                 try:
-                    photo_ids = self.client.album_photo_ids(album['id'])
+                    photo_ids = self.read_album(album)
                 except NotFoundError:   # deleted on Flickr while we were listing
                     continue
             result.append((album, photo_ids))
+        problem = check.problem(len(result), 'albums')
+        if problem:
+            self.album_list_complete = False
+            self.incomplete.append(problem)
         return result
 
+    def read_album(self, album):
+        """An album's photo ids; checked against the album's own photo and video counts."""
+        check = ListingCheck()
+        photo_ids = self.client.album_photo_ids(album['id'], check)
+        expected = to_int(album.get('photos')) + to_int(album.get('videos'))
+        seen = len(set(photo_ids))
+        problem = check.problem(seen, 'photos') or (
+            '%d of %d photos seen' % (seen, expected) if seen != expected else None)
+        if problem:
+            self.partial_albums.add(album['id'])
+            self.incomplete.append('album "%s": %s' % (text_of(album.get('title')), problem))
+        return photo_ids
+
     def build_albums(self, albums, files):
-        os.makedirs(self.albums_dir, exist_ok=True)
+        if not self._own_dir(self.albums_dir):
+            return
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         for album, photo_ids in albums:
             title = text_of(album.get('title'))
             name = safe_name(title, album['id'])
-            path = place_dir(self.albums_dir, existing.pop(album['id'], None), name)
             self.album_dir_names[album['id']] = name
+            old_name = existing.pop(album['id'], None)
+            path = place_dir(self.albums_dir, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(self.albums_dir, name))
+                continue
             wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
                       for link, target in album_link_names(photo_ids, files)}
-            changed = sync_links(path, wanted, self.reporter)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            if album['id'] in self.partial_albums:
+                # a short listing never drops links, and its metadata is not stored, so that
+                # the next run reads the album again
+                changed = sync_links(path, wanted, self.reporter, remove=False, dry_run=self.dry_run)
+                self.reporter.detail('Album %s was listed short; kept its links' % name)
+            else:
+                changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
+                metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+                changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.albums_new += 1
+                self._tell('Created album', 'create album', name)
+            elif changed or old_name != name:
                 self.stats.albums_updated += 1
-                self.reporter.detail('Updated album %s' % name)
-        for stale in existing.values():   # deleted on Flickr
-            self.reporter.detail('Removing album %s (no longer on Flickr)' % stale)
-            if not remove_our_dir(os.path.join(self.albums_dir, stale)):
+                self._tell('Updated album', 'update album', name)
+        for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
+            self.stats.albums_deleted += 1
+            self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
 
-    def report_album_changes(self, albums, files):
-        """--dry-run: name the albums whose directory would change."""
-        existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
-        for album, photo_ids in albums:
-            name = safe_name(text_of(album.get('title')), album['id'])
-            path = os.path.join(self.albums_dir, name)
-            wanted = {link for link, _ in album_link_names(photo_ids, files)}
-            current = set(os.listdir(path)) - {DIR_METADATA_NAME} if existing.get(album['id']) == name else None
-            if current != wanted:
-                self.stats.albums_updated += 1
-                self.reporter.info('would update album %s' % name)
-        for stale_id, stale in existing.items():
-            if stale_id not in {album['id'] for album, _ in albums}:
-                self.reporter.info('would remove album %s' % stale)
-
-    def build_not_in_album(self, photostream_ids, albums, files):
+    def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
+        """After an incomplete listing (keep_others) links are added, never dropped."""
         in_albums = set()
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
         path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
-        os.makedirs(path, exist_ok=True)
+        if not self._own_dir(path):
+            return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.reporter, keep=())
+        sync_links(path, wanted, self.reporter, keep=(), remove=not keep_others, dry_run=self.dry_run)
 
     # -- collections --
     def build_collections(self, tree):
-        os.makedirs(self.collections_dir, exist_ok=True)
-        self._build_collection_level(self.collections_dir, tree, depth=1)
+        if self._own_dir(self.collections_dir):
+            self._build_collection_level(self.collections_dir, tree, depth=1)
 
     def _build_collection_level(self, parent, collections, depth):
         existing = dirs_by_id(parent, COLLECTION_NAME_RE)
-        wanted_names = set()
         for collection in collections:
             name = safe_name(text_of(collection.get('title')), collection['id'])
-            wanted_names.add(name)
-            path = place_dir(parent, existing.pop(collection['id'], None), name)
+            old_name = existing.pop(collection['id'], None)
+            path = place_dir(parent, old_name, name, self.dry_run)
+            if path is None:
+                self._left_alone(os.path.join(parent, name))
+                continue
             children = []
             links = {}
             for album in collection.get('set') or []:
@@ -1301,16 +1994,21 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.reporter)
+            changed = sync_links(path, links, self.reporter, dry_run=self.dry_run)
             self._build_collection_level(path, collection.get('collection') or [], depth + 1)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            if changed:
+            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            if old_name is None:
+                self.stats.collections_new += 1
+                self._tell('Created collection', 'create collection', name)
+            elif changed or old_name != name:
                 self.stats.collections_updated += 1
-                self.reporter.detail('Updated collection %s' % name)
+                self._tell('Updated collection', 'update collection', name)
         for stale in existing.values():
-            if not remove_our_dir(os.path.join(parent, stale)):
+            self.stats.collections_deleted += 1
+            self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
+            if not self.dry_run and not remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(parent, stale))
 
@@ -1320,6 +2018,8 @@ def stored_album_order(stored, album):
     if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
         return None
     old = stored.get('photoset') or stored   # the original flickrmirrorer stored the record itself
+    if not isinstance(old, dict):
+        return None
     if str(old.get('date_update')) != str(album.get('date_update')):
         return None
     count = to_int(album.get('photos')) + to_int(album.get('videos'))
@@ -1460,14 +2160,22 @@ def image_size(path):
     stays cheap for 100,000 photos."""
     try:
         with open(path, 'rb') as f:
-            head = f.read(26)
-            if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
-                return struct.unpack('>II', head[16:24])
-            if head[:6] in (b'GIF87a', b'GIF89a'):
-                return struct.unpack('<HH', head[6:10])
-            if head.startswith(b'\xff\xd8'):
-                f.seek(2)
-                return _jpeg_size(f)
+            return image_size_of(f)
+    except OSError:
+        return None
+
+
+def image_size_of(f):
+    """image_size() of an open binary file (or a download's first bytes in a BytesIO)."""
+    try:
+        head = f.read(26)
+        if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
+            return struct.unpack('>II', head[16:24])
+        if head[:6] in (b'GIF87a', b'GIF89a'):
+            return struct.unpack('<HH', head[6:10])
+        if head.startswith(b'\xff\xd8'):
+            f.seek(2)
+            return _jpeg_size(f)
     except (OSError, struct.error):
         pass
     return None
@@ -2626,7 +3334,7 @@ def write_xmp_sidecars(photostream_dir, albums, tree):
     """Write '<file>.xmp' beside every media file of photostream/ that has its .metadata,
     and remove our sidecars whose media file is gone.  albums: [(album record, photo ids)];
     tree: the collection tree.  Returns (written, removed)."""
-    files, _ = scan_photostream(photostream_dir)
+    files = scan_photostream(photostream_dir).files
     by_id = album_keyword_paths(albums, tree)
     keyword_paths = [by_id[album['id']] for album, _ in albums]
     photo_albums = albums_by_photo(albums)
@@ -2670,7 +3378,7 @@ class PhotoSummary:
     @classmethod
     def from_record(cls, record):
         return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
-                   record.get('datetaken', ''), text_of(record.get('title')),
+                   known_datetaken(record), text_of(record.get('title')),
                    text_of(record.get('description')), record.get('tags', '') or '',
                    thumb_url=record.get(THUMB_EXTRA) or None)
 
@@ -2691,6 +3399,8 @@ class PhotoSummary:
 
 
 class Mirror:
+    """The run: list and fetch files, build the trees and views, then enrich metadata."""
+
     def __init__(self, args, client, stats, reporter, stop_event):
         self.args = args
         self.dest = args.destination
@@ -2704,8 +3414,14 @@ class Mirror:
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
         self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
+        self.to_enrich = []           # photo ids for the enrichment stage
+        self.not_original = {}        # photo id -> file record, for files that are not the original
+        self.newly_not_original = 0   # ... of which kept so for the first time in this run
         self.failed = []              # (photo id, message)
-        self.unavailable_videos = []  # photo page URLs to download by hand
+        self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
+        self.listing = ListingCheck()
+        self.missing = set()          # photo ids whose file went missing (--verify)
+        self.owner = None             # the account's NSID, for photo page URLs
         self.errors_in_a_row = 0
         self.progress = None
 
@@ -2714,64 +3430,116 @@ class Mirror:
         return [p.id for p in self.photostream]
 
     def run(self):
-        local_files, orphaned_metadata = scan_photostream(self.photostream_dir, find_orphans=self.args.verify)
+        find_orphans = self.args.verify or self.args.delete_unknown
+        local = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
         if not self.dry_run:
             os.makedirs(self.photostream_dir, exist_ok=True)
-        self.mirror_photostream(local_files, orphaned_metadata)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter)
+        self.fetch_files(local)
+        self.check_listing(local)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.dry_run)
         albums = builder.list_albums()
+        self.incomplete.extend(builder.incomplete)
         tree = self.client.collection_tree()
-        if self.dry_run:
-            builder.report_album_changes(albums, self.files)
-            self.tidy_photostream(local_files)
-            return
+        # A dry run goes through the same steps, writing nothing, so that it counts as the run does.
         builder.build_albums(albums, self.files)
-        builder.build_not_in_album(self.photostream_ids, albums, self.files)
+        builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
         builder.build_collections(tree)
-        self.tidy_photostream(local_files)
-        self.write_photostream_order()
-        if not self.args.no_xmp:
+        self.tidy_photostream(local.files)
+        self.tidy_orphaned_metadata(local.orphaned_metadata)
+        self.stats.listing_incomplete = len(self.incomplete)
+        if self.dry_run:
+            self.stats.not_original = len(self.not_original)   # of what is already here
+            self.report_enrichment_planned()
+            self.report_verification()
+            return
+        # After an incomplete listing the order and the views of the last complete one stay:
+        # rewritten from a partial listing they would show photos we hold as missing.
+        views = not (self.incomplete and os.path.exists(os.path.join(self.dest, 'photostream.json')))
+        if views:
+            self.write_photostream_order()
+            self.write_not_original_list()
+        xmp = views and not self.args.no_xmp
+        if xmp:
             self.write_xmp(albums, tree)
-        if not self.args.no_html:
+        views = views and not self.args.no_html
+        if views:
             self.write_html(albums, tree)
-        self.report_unavailable_videos()
+        enriched = self.enrich_metadata()
+        if enriched and xmp:
+            self.write_xmp(albums, tree)    # the sidecars gain what enrichment read
+        if enriched and views:
+            self.write_html(albums, tree)   # refreshed with what enrichment read
+        self.stats.not_original = len(self.not_original)
+        self.report_not_original()
         self.report_verification()
 
-    # -- photostream: list and plan page by page, act in a bounded worker pool --
-    def mirror_photostream(self, local_files, orphaned_metadata):
+    # -- a bounded worker pool, for both stages --
+    def run_in_pool(self, work, finish):
+        """Run `work` (an iterable of (key, function, *args), produced as the pool drains) on
+        --jobs threads with at most twice that many waiting, handing each (key, future) to
+        `finish` as it completes.  On any error or Ctrl+C the rest is cancelled."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+            pending = {}
+            try:
+                for key, function, *args in work:
+                    while len(pending) >= 2 * self.args.jobs:
+                        self._finish_done(pending, finish, concurrent.futures.FIRST_COMPLETED)
+                    pending[pool.submit(function, *args)] = key
+                self._finish_done(pending, finish, concurrent.futures.ALL_COMPLETED)
+            except BaseException:
+                self.stop_event.set()
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _finish_done(self, pending, finish, return_when):
+        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+        for future in done:
+            finish(pending.pop(future), future)
+            self._advance()
+
+    # -- stage 1, files: list and plan page by page, download in the pool --
+    def fetch_files(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
-        self.progress = self.reporter.progress_bar('Mirroring')
-        seen = set()
+        self.progress = self.reporter.progress_bar('Files')
         try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-                pending = {}
-                try:
-                    for record in self.client.photostream(on_total=self._set_total):
-                        photo_id = record.get('id')
-                        if not photo_id or photo_id in seen:   # a photo can move pages during the walk
-                            continue
-                        seen.add(photo_id)
-                        self.photostream.append(PhotoSummary.from_record(record))
-                        task = self.plan(record, local_files.get(photo_id), photo_id in orphaned_metadata)
-                        if task is None:
-                            self._advance()
-                            continue
-                        if self.dry_run:
-                            self.report_planned(task)
-                            self._advance()
-                            continue
-                        while len(pending) >= 2 * self.args.jobs:
-                            self._collect(pending, concurrent.futures.FIRST_COMPLETED)
-                        pending[pool.submit(self.photos.run, task)] = task
-                    self._collect(pending, concurrent.futures.ALL_COMPLETED)
-                except BaseException:
-                    self.stop_event.set()
-                    for future in pending:
-                        future.cancel()
-                    raise
+            self.run_in_pool(self.file_tasks(local), self._finish)
         finally:
             self.reporter.close_progress()
         self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
+
+    def file_tasks(self, local):
+        """The files stage's work, planned photo by photo as the listing pages arrive."""
+        seen = set()
+        for record in self.client.photostream(self.listing, on_total=self._set_total):
+            photo_id = record.get('id')
+            if not photo_id or photo_id in seen:   # a photo can move pages during the walk
+                continue
+            seen.add(photo_id)
+            self.owner = self.owner or record.get('owner')
+            self.photostream.append(PhotoSummary.from_record(record))
+            task = self.plan(record, local, photo_id)
+            if task is not None and task.need_enrich:
+                self.to_enrich.append(photo_id)
+            if task is not None and self.dry_run:
+                self.report_planned(task)
+            if task is None or self.dry_run or not task.files_stage:
+                self._advance()
+                continue
+            yield task, self.photos.run, task
+
+    def check_listing(self, local):
+        """Did the walk see every photo?  Short pages that never healed, or photos deleted
+        or added on Flickr while we were paging, can hide some: then the photos we hold but
+        did not see stay in the trees, and nothing is deleted."""
+        problem = self.listing.problem(len(self.photostream), 'photos')
+        if problem is None:
+            return
+        self.incomplete.append(problem)
+        listed = set(self.photostream_ids)
+        for photo_id, name in local.files.items():
+            if photo_id not in listed:
+                self.files[photo_id] = name
 
     def _set_total(self, total):
         if self.progress is not None:
@@ -2783,59 +3551,90 @@ class Mirror:
             self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
             self.progress.update(1)
 
-    def plan(self, record, filename, metadata_without_file):
-        photo_id = record['id']
+    def plan(self, record, local, photo_id):
+        filename = local.files.get(photo_id)
         if filename:
             self.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
             return None
-        if metadata_without_file:   # the file went missing since it was mirrored
+        if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
+            self.missing.add(photo_id)
         stored = None
         if filename:
             stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
-        task = plan_photo(record, filename, stored)
+        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
         if task is None and self.args.verify:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
             task.verify = self.args.verify
+        if task is None or not task.files_stage:   # else the files stage tells (_finish)
+            self.note_not_original(photo_id, stored.file if stored else None)
         return task
 
+    def note_not_original(self, photo_id, file_info, new=False):
+        if file_info and file_info.get('original') is False:
+            self.not_original[photo_id] = file_info
+            self.newly_not_original += 1 if new else 0
+        else:
+            self.not_original.pop(photo_id, None)
+
     def report_planned(self, task):
-        """--dry-run: say what the run would do for this photo."""
-        name = task.filename or 'photo %s' % task.photo_id
+        """--dry-run: say what the run would do for this photo, and count it as the run would
+        (the photo's future file name too, so that albums are predicted like the run builds them)."""
+        video = is_video(task.record)
+        name = task.filename or '%s %s' % ('video' if video else 'photo', task.photo_id)
+        if task.verify and task.filename and not task.need_file:
+            self.stats.verified += 1
+            if file_is_damaged(self.photostream_dir, task):
+                self.stats.damaged += 1
+                self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
+        if task.need_file and task.photo_id in self.missing:   # not repaired by a dry run
+            self.reporter.warning('%s %s is missing from the mirror' % ('video' if video else 'photo', task.photo_id))
+            return
         if task.need_file:
+            replaced = bool(task.filename and task.stored)   # counted as download_best counts
+            self.files[task.photo_id] = predicted_file_name(task.record)
+            self.stats.new += 0 if replaced else 1
+            self.stats.new_videos += 1 if video and not replaced else 0
+            self.stats.updated += 1 if replaced else 0
+            self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
+            return
+        if task.hand_original:
             self.stats.new += 0 if task.filename else 1
+            self.stats.new_videos += 1 if video and not task.filename else 0
             self.stats.updated += 1 if task.filename else 0
-            self.reporter.info('would %s %s' % ('update' if task.filename else 'download', name))
-        elif task.need_info or task.need_comments or task.stored is None or task.stored.listing != task.record:
+            self.stats.originals_recovered += 1
+            self.reporter.info('would adopt %s as the original of %s' % (task.hand_original, name))
+            return
+        if task.try_original:
+            self.reporter.detail('would ask Flickr again for the original of %s' % name)
+        if task.stored is None or task.stored.listing != task.record:
             self.stats.metadata_updated += 1
             self.reporter.info('would update the metadata of %s' % name)
-
-    def _collect(self, pending, return_when):
-        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-        for future in done:
-            task = pending.pop(future)
-            self._finish(task, future)
-            self._advance()
 
     def _finish(self, task, future):
         photo_id = task.photo_id
         try:
-            self.files[photo_id] = future.result()
-            self.errors_in_a_row = 0
-        except VideoUnavailable:
-            self.unavailable_videos.append(photo_page_url(task.record))
+            name, file_info = future.result()
         except (ItemError, TransientError) as e:
             self._item_failed(photo_id, str(e))
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
             self._item_failed(photo_id, 'cannot write: %s' % e)
+        else:
+            self.files[photo_id] = name
+            kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
+            self.note_not_original(photo_id, file_info, new=not kept_so_before)
+            self.errors_in_a_row = 0
 
-    def _item_failed(self, photo_id, message):
-        self.stats.failed += 1
+    def _item_failed(self, photo_id, message, counter='failed'):
+        """Only items attempted in this run and really failed count toward the stop; a video
+        kept as a rendition is no failure.  A file that came but whose metadata did not is
+        counted apart (counter): it is new, and its metadata failed."""
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         self.failed.append((photo_id, message))
         self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
         self.errors_in_a_row += 1
@@ -2843,12 +3642,51 @@ class Mirror:
             raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
                              'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
 
+    # -- stage 2, metadata: getInfo and comments within the API budget --
+    def enrich_metadata(self):
+        """Returns True when any metadata was rewritten."""
+        failed = {pid for pid, _ in self.failed}
+        todo = [pid for pid in self.to_enrich if self.files.get(pid) and pid not in failed]
+        if not todo:
+            return False
+        pacer = self.client.pacer
+        eta = pacer.seconds_for(len(todo))
+        self.reporter.info('Metadata: %d photos to enrich%s; an interrupted run continues next time.'
+                           % (len(todo), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
+                                         if eta >= 60 else ''))
+        enricher = Enricher(self.photostream_dir, self.client, self.stats, self.reporter)
+        self.progress = self.reporter.progress_bar('Metadata', total=len(todo))
+        self.errors_in_a_row = 0
+        enriched_before = self.stats.enriched
+        try:
+            self.run_in_pool(((pid, enricher.run, pid, self.files[pid]) for pid in todo), self._finish_enriched)
+        finally:
+            self.reporter.close_progress()
+        return self.stats.enriched > enriched_before
+
+    def _finish_enriched(self, pid, future):
+        try:
+            if future.result():
+                self.stats.enriched += 1
+            self.errors_in_a_row = 0
+        except NotFoundError:
+            pass   # deleted on Flickr since the listing: the next run lets it go
+        except (ItemError, TransientError) as e:
+            self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
+
+    def report_enrichment_planned(self):
+        self.stats.enriched = len(self.to_enrich)   # as the real run would count them
+        if self.to_enrich:
+            self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.to_enrich))
+
     # -- tidy: local photos no longer on Flickr --
     def tidy_photostream(self, local_files):
         listed = {p.id for p in self.photostream}
         gone = sorted(pid for pid in local_files if pid not in listed)
         if not gone:
             return
+        if self.incomplete:
+            return   # check_listing kept them; report() says that nothing was deleted
         if not self.args.delete_unknown:
             self.reporter.info('%d local photos are no longer on Flickr; they are kept (use '
                                '--delete-unknown to remove them).' % len(gone))
@@ -2857,19 +3695,42 @@ class Mirror:
         if self.dry_run or len(gone) > limit and not self.args.force:
             for pid in gone:
                 self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
-        if self.dry_run:
+        refuse = ('Refusing to delete %d of %d local photos (more than %d) in one run; check the list '
+                  'above and run again with --force if it is right.' % (len(gone), len(local_files), limit))
+        if self.dry_run:   # predict the real run: it would refuse (exit status 1), or delete these
+            if len(gone) > limit and not self.args.force:
+                self.stats.stopped += 1
+                self.reporter.error('the run would stop here: ' + refuse)
+            else:
+                self.stats.deleted += len(gone)
             return
         if len(gone) > limit and not self.args.force:
-            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check '
-                             'the list above and run again with --force if it is right.'
-                             % (len(gone), len(local_files), limit))
+            raise FatalError(refuse)
         for pid in gone:
             name = local_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
             try_unlink(xmp_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
-            self.reporter.detail('Deleted %s (no longer on Flickr)' % name)
+            self.reporter.info('Deleted %s (no longer on Flickr)' % os.path.join(PHOTOSTREAM_DIR, name))
+
+    def tidy_orphaned_metadata(self, orphaned_metadata):
+        """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
+        run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
+        if self.incomplete:
+            return   # an unseen photo may still be on Flickr
+        listed = {p.id for p in self.photostream}
+        names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
+        for name in names:
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            if self.args.delete_unknown and not self.dry_run:
+                try_unlink(os.path.join(self.photostream_dir, name))
+                self.reporter.info('Deleted %s (its photo is gone from Flickr and from the mirror)' % path)
+            elif self.args.delete_unknown:
+                self.reporter.prompt('would delete: %s' % path)
+            else:
+                self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
+                                      '--delete-unknown removes it' % path)
 
     # -- order and the browsable view --
     def write_photostream_order(self):
@@ -2909,17 +3770,50 @@ class Mirror:
         written, removed = write_xmp_sidecars(self.photostream_dir, albums, tree)
         self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
-    # -- what the user must know --
-    def report_unavailable_videos(self):
-        if not self.unavailable_videos:
+    # -- files that are not the original --
+    def write_not_original_list(self):
+        """dest/not-original.txt: every item kept as another version than its original, with
+        what to do about it.  Removed when there is none."""
+        path = os.path.join(self.dest, NOT_ORIGINAL_LIST)
+        if not self.not_original:
+            if os.path.exists(path):
+                try_unlink(path)
             return
-        self.reporter.warning('%d videos cannot be downloaded through the Flickr API; download them '
-                              'by hand from their pages (Download > Original) into %s:\n%s'
-                              % (len(self.unavailable_videos), self.photostream_dir,
-                                 '\n'.join('  ' + url for url in self.unavailable_videos)))
+        lines = [NOT_ORIGINAL_HEADER]
+        for pid in sorted(self.not_original, key=int):
+            info = self.not_original[pid]
+            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
+                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
+                photo_page_url({'id': pid, 'owner': self.owner})))
+        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
+
+    def report_not_original(self):
+        """Said once, on the run that first keeps an item so (also under -q: cron mails it);
+        after that only without -q."""
+        count = len(self.not_original)
+        if not count:
+            return
+        videos = sum(1 for p in self.photostream if p.id in self.not_original and p.media == 'video')
+        what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
+            else plural(count, 'video' if videos else 'photo')
+        message = ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers '
+                   'is kept instead.  To keep a video\'s original, download it from its Flickr page '
+                   '(Download, Original) into %s as %s (Flickr\'s own download name works too): the next '
+                   'run adopts it.  The list is in %s.'
+                   % (what, self.photostream_dir, HAND_ORIGINAL_NAME, os.path.join(self.dest, NOT_ORIGINAL_LIST)))
+        if self.newly_not_original:
+            self.reporter.warning(message)
+        else:
+            self.reporter.info('%s kept as another version than the original (see %s).'
+                               % (what[0].upper() + what[1:], os.path.join(self.dest, NOT_ORIGINAL_LIST)))
 
     def report_verification(self):
         if not self.args.verify:
+            return
+        if self.dry_run:   # nothing is repaired: what is broken stays broken (exit status 1)
+            self.stats.unrepaired = self.stats.damaged + self.stats.missing
+            self.reporter.info('Verified %d files: %d damaged, %d missing; nothing repaired (dry run).' % (
+                self.stats.verified, self.stats.damaged, self.stats.missing))
             return
         broken = self.stats.damaged + self.stats.missing
         unrepaired = len(self.failed)
@@ -2927,6 +3821,24 @@ class Mirror:
             self.stats.verified, self.stats.damaged, self.stats.missing,
             'all repaired' if broken and not unrepaired else
             '%d could not be repaired' % unrepaired if unrepaired else 'all intact'))
+
+
+NOT_ORIGINAL_LIST = 'not-original.txt'
+NOT_ORIGINAL_HEADER = '''\
+# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
+# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
+# programs.  To keep a video's original: open its page (last column), choose Download >
+# Original, and put the file into photostream/ as <id>.original.<ext> (for example
+# 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
+# The next run adopts it.  Every run also asks Flickr for the original once more.
+# id\tfile\tkept\tFlickr page'''
+
+
+def human_duration(seconds):
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return '%d min' % max(minutes, 1)
+    return '%d h %d min' % (minutes // 60, minutes % 60)
 
 
 def photo_details(metadata):
@@ -2980,9 +3892,18 @@ def positive_int(value):
     return number
 
 
+def seconds(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number of seconds' % value)
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError('%r must be a finite number of seconds, 0 or more' % value)
+    return number
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog='flickrmirrorer.py',
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',
@@ -2997,7 +3918,7 @@ def build_parser():
                         help='read Flickr and print what would be downloaded, updated and deleted; change nothing')
     parser.add_argument('--verify', action='store_true',
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
-                             'download damaged or missing files again')
+                             'download damaged or missing files again (with --dry-run: report them only)')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
     parser.add_argument('--no-xmp', action='store_true',
                         help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')
@@ -3012,11 +3933,15 @@ def build_parser():
                         help='parallel downloads (default %d)' % DEFAULT_JOBS)
     parser.add_argument('--max-calls-per-hour', type=positive_int, default=DEFAULT_MAX_CALLS_PER_HOUR,
                         help='API call budget (default %d; Flickr allows about 3600)' % DEFAULT_MAX_CALLS_PER_HOUR)
+    parser.add_argument('--page-size', type=positive_int, default=PAGE_SIZE, metavar='N',
+                        help='photos per listing page (default and most %d); smaller pages mean more '
+                             'calls, but a short page costs less to ask for again' % PAGE_SIZE)
     parser.add_argument('--retries', type=positive_int, default=RetryPolicy.attempts,
                         help='attempts per request before an item counts as failed (default %d)'
                              % RetryPolicy.attempts)
-    parser.add_argument('--retry-wait', type=float, default=RetryPolicy.initial_wait, metavar='SECONDS',
-                        help='first wait before a retry, doubled each time (default %g)' % RetryPolicy.initial_wait)
+    parser.add_argument('--retry-wait', type=seconds, default=RetryPolicy.initial_wait, metavar='SECONDS',
+                        help='first wait before a retry, doubled each time, at most %d s (default %g)'
+                             % (RetryPolicy.max_wait, RetryPolicy.initial_wait))
     parser.add_argument('--api-key', help='Flickr API key (or FLICKR_API_KEY, or the config file)')
     parser.add_argument('--api-secret', help='Flickr API secret (or FLICKR_API_SECRET)')
     parser.add_argument('--config', metavar='FILE', help='config file (default %s)' % default_config_path())
@@ -3024,7 +3949,8 @@ def build_parser():
                         help='where the login token is kept (default ~/.flickr)')
     parser.add_argument('--no-browser', action='store_true',
                         help='log in by copying a code instead of opening a web browser')
-    parser.add_argument('--relogin', action='store_true', help='forget the stored login and log in again')
+    parser.add_argument('--relogin', action='store_true',
+                        help='log in again; the stored login is replaced once the new one is stored')
     return parser
 
 
@@ -3034,9 +3960,20 @@ def run(args, reporter, stats, stop_event):
     api_key, api_secret = find_api_credentials(args, os.environ)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
+    if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
+        raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+    # Log in before touching the destination: a failed first login leaves nothing behind.
+    token = login(api_key, api_secret, token_cache_dir(args), reporter,
+                  use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
+    policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
+    pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event)
+    client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter, page_size=args.page_size)
+    try:
+        user = client.test_login()
+    except TransientError as e:
+        raise FatalError('Cannot reach Flickr: %s' % e)
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     if args.dry_run:   # reads only: no directory, no lock, no clean-up
-        if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
-            raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
         lock = None
     else:
         prepare_destination(args.destination)
@@ -3044,23 +3981,24 @@ def run(args, reporter, stats, stop_event):
     try:
         if lock is not None:
             remove_leftover_temp_files(args.destination)
-        token = login(api_key, api_secret, token_cache_dir(args), reporter,
-                      use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
-        policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        client = FlickrClient(api_key, api_secret, token, CallPacer(args.max_calls_per_hour),
-                              stats, policy, reporter)
-        try:
-            user = client.test_login()
-        except TransientError as e:
-            raise FatalError('Cannot reach Flickr: %s' % e)
-        reporter.info('Mirroring the Flickr account of %s into %s' % (text_of(user.get('username')), args.destination))
+        # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
+                                                                       args.destination))
         mirror = Mirror(args, client, stats, reporter, stop_event)
         try:
             mirror.run()
         except TransientError as e:
             raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
                              'mirror resumes where it stopped.' % first_line(e))
-        return EXIT_PARTIAL if mirror.failed or mirror.unavailable_videos else EXIT_OK
+        if mirror.incomplete:
+            reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
+                           'pages short or the account changed while it was read: run again later.'
+                           % '; '.join(mirror.incomplete))
+        reporter.info(stats.summary(args.dry_run))
+        return stats.exit_status()
     finally:
         if lock is not None:
             os.close(lock)
@@ -3099,6 +4037,8 @@ def main(argv=None):
     except ItemError as e:
         reporter.error('Flickr refused a listing: %s' % first_line(e))
         status = EXIT_PARTIAL
+    if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
+        stats.stopped += 1
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

@@ -11,6 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -18,7 +19,9 @@ from requests_oauthlib import OAuth1
 
 import fakeflickr
 
-SAMPLES = Path('/work/shared/flickr-api-samples')
+SAMPLES = Path(__file__).resolve().parent.parent / 'shared' / 'flickr-api-samples'
+if not SAMPLES.is_dir():             # CI clones beside shared/; a worktree may live elsewhere
+    SAMPLES = Path('/work/shared/flickr-api-samples')
 ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
               'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
               'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
@@ -697,7 +700,7 @@ def test_video_play_redirects(fake, token):
         assert re.match(r'%s/video/%s/[0-9a-f]+/(orig|site)\.(mp4|mov)\?s=\S+$'
                         % (re.escape(fake.base_url), video.id), loc)
         r = SESSION.get(sizes[label]['source'])
-        assert r.status_code == 200 and r.content == fake.photo_file_bytes(video.id)
+        assert r.status_code == 200 and r.content == fake.rendition_bytes(video.id, label)
         assert r.content[4:8] == b'ftyp'
         want = 'video/quicktime' if video.video_original_available and video.video_ext == 'mov' \
             else 'video/mp4'
@@ -1084,3 +1087,531 @@ def test_concurrent_keep_alive_clients(fake, token):
     for t in threads:
         t.join()
     assert not errors
+
+
+# --- issue 12: the real Flickr is not kind ---
+
+def sizes_of(fake, token, photo_id):
+    return {s['label']: s for s in ok(fake, token, 'flickr.photos.getSizes',
+                                       photo_id=photo_id)['sizes']['size']}
+
+
+def videos_of(fake):
+    return [p for p in fake.account.photos.values() if p.is_video]
+
+
+def test_video_sizes_list_the_real_renditions(fake, token):
+    ref = ET.parse(SAMPLES / 'flickr.photos.getSizes.video.2024.xml').getroot()
+    ref_sizes = {s.get('label'): s for s in ref.iter('size')}
+    heights_seen = set()
+    for video in videos_of(fake):
+        sizes = sizes_of(fake, token, video.id)
+        labels = [label for label in sizes if sizes[label]['media'] == 'video']
+        expected = ['Video Player', 'Site MP4', 'Mobile MP4', 'HD MP4', '1080p', '720p', '360p',
+                    '288p', '700', 'iphone_wifi']
+        if video.height < 1080:
+            expected.remove('1080p')
+        if video.height < 720:
+            expected.remove('HD MP4')
+            expected.remove('720p')
+        assert [label for label in labels if label != 'Video Original'] == expected
+        renditions = fake.video_renditions(video.id)
+        assert [r[0] for r in renditions] == expected[1:]
+        with_dims = [(label, h) for label, w, h in renditions if h is not None]
+        assert len({h for _, h in with_dims}) == len(with_dims), with_dims
+        assert 'Site MP4' in dict(with_dims)
+        heights_seen |= {h for _, h in with_dims}
+        for label, w, h in renditions:
+            assert sizes[label]['width'] == ('' if w is None else str(w))
+            assert sizes[label]['height'] == ('' if h is None else str(h))
+            assert max(w or 0, h or 0) <= max(video.width, video.height)
+        for label in ('700', 'iphone_wifi'):
+            assert ref_sizes[label].get('width') == '' and ref_sizes[label].get('height') == ''
+            assert sizes[label]['source'].endswith('/play/%s/%s/' % (label, video.secret))
+        best = tallest_rendition(renditions)
+        if not video.video_original_available:
+            assert fake.best_file(video.id)[0] == best and fake.best_file(video.id)[2] == 'mp4'
+        # every rendition downloads through its own play URL, with its own bytes
+        seen = set()
+        for label, _w, _h in renditions:
+            first = SESSION.get(sizes[label]['source'], allow_redirects=False)
+            assert first.status_code == 302 and '/video/%s/' % video.id in first.headers['Location']
+            r = SESSION.get(sizes[label]['source'])
+            assert r.status_code == 200 and r.headers['Content-Type'] == 'video/mp4'
+            assert r.content == fake.rendition_bytes(video.id, label) and r.content[4:8] == b'ftyp'
+            seen.add(r.content)
+        assert len(seen) == len(renditions)
+    assert len(heights_seen) >= 3, 'the generated videos should have several sizes'
+    xml = post(fake, token, 'flickr.photos.getSizes', photo_id=videos_of(fake)[0].id,
+               format='rest').text
+    node = next(s for s in ET.fromstring(xml).iter('size') if s.get('label') == '700')
+    assert set(node.attrib) == set(ref_sizes['700'].attrib) and node.get('width') == ''
+
+
+def tallest_rendition(renditions):
+    """The label of the tallest of [(label, width, height)]: its height where given, else the
+    height its stream label stands for; ties to the label earlier in the table."""
+    table = list(fakeflickr.RENDITION_NOMINAL_HEIGHT)
+    return max(renditions, key=lambda r: (int(r[2] or 0) or fakeflickr.RENDITION_NOMINAL_HEIGHT[r[0]],
+                                          -table.index(r[0])))[0]
+
+
+def test_video_originals_404_mode(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='404')
+    for video in videos_of(fresh):
+        sizes = sizes_of(fresh, token, video.id)
+        orig = sizes['Video Original']['source']
+        assert orig == '%s/photos/%s/%s/play/orig/%s/' % (fresh.base_url, fresh.user_nsid, video.id,
+                                                         video.originalsecret)
+        r = SESSION.get(orig)
+        assert r.status_code == 404 and r.headers['Content-Type'].startswith('text/html')
+        label, data, ext = fresh.best_file(video.id)
+        assert label not in ('Video Original', 'Video Player') and ext == 'mp4'
+        assert label == tallest_rendition(fresh.video_renditions(video.id))
+        got = SESSION.get(sizes[label]['source'])
+        assert got.status_code == 200 and got.content == data == fresh.photo_file_bytes(video.id)
+        assert data != fresh.video_file_bytes(video.id, 'orig')
+    assert any(v.video_original_available for v in videos_of(fresh)), 'refused even when offered'
+
+
+def test_video_originals_login_mode(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='login')
+    video = videos_of(fresh)[0]
+    orig = sizes_of(fresh, token, video.id)['Video Original']['source']
+    first = SESSION.get(orig, allow_redirects=False)
+    assert first.status_code == 302 and '/signin/?acf=' in first.headers['Location']
+    r = SESSION.get(orig)
+    assert r.status_code == 200 and r.headers['Content-Type'].startswith('text/html')
+    assert urlparse(r.url).path == '/signin/' and '<form' in r.text and 'password' in r.text
+    assert fresh.best_file(video.id)[0] != 'Video Original'
+
+
+def test_video_originals_offered_later(fresh):
+    token = fresh.issue_token()
+    fresh.faults.update(video_originals='login')
+    listed = {v.id: sizes_of(fresh, token, v.id)['Video Original']['source'] for v in videos_of(fresh)}
+    renditions = {v.id: fresh.photo_file_bytes(v.id) for v in videos_of(fresh)}
+    r = requests.post(fresh.base_url + '/_fake/faults', json={'video_originals': 'offered'})
+    assert r.status_code == 200 and fresh.faults.video_originals == 'offered'
+    for i, video in enumerate(videos_of(fresh)):
+        if i % 2:
+            fresh.offer_video_original(video.id)
+        else:
+            r = requests.post(fresh.base_url + '/_fake/mutate', json={
+                'action': 'offer_video_original', 'args': {'photo_id': video.id}})
+            assert r.status_code == 200
+        assert video.video_original_available
+        got = SESSION.get(listed[video.id])
+        label, data, ext = fresh.best_file(video.id)
+        assert (label, ext) == ('Video Original', video.video_ext)
+        assert got.status_code == 200 and got.content == data != renditions[video.id]
+        assert got.headers['Content-Type'] == {'mp4': 'video/mp4', 'mov': 'video/quicktime'}[ext]
+    fresh.offer_video_original(videos_of(fresh)[0].id, available=False)
+    assert SESSION.get(listed[videos_of(fresh)[0].id]).status_code == 404
+    assert requests.post(fresh.base_url + '/_fake/faults',
+                         json={'video_originals': 'sometimes'}).status_code == 400
+    with pytest.raises(ValueError):
+        fresh.offer_video_original(pick(fresh, lambda p: not p.is_video).id)
+
+
+def page_of(fake, token, page, per_page, method='flickr.people.getPhotos', **params):
+    if method == 'flickr.people.getPhotos':
+        params.setdefault('user_id', 'me')
+        data = ok(fake, token, method, page=page, per_page=per_page, **params)['photos']
+    else:
+        data = ok(fake, token, method, page=page, per_page=per_page, **params)['photoset']
+    return data, [p['id'] for p in data['photo']]
+
+
+def test_short_pages_at_a_rate(fake, token):
+    fake.faults.update(short_page_rate=0.5, fault_seed=3)
+    order = fake.account.photostream_order()
+    pages = -(-len(order) // 10)
+    shorts = 0
+    for page in range(1, pages + 1):
+        whole = order[(page - 1) * 10: page * 10]
+        for attempt in range(60):                 # a walker that re-requests short pages
+            data, ids = page_of(fake, token, page, 10)
+            assert (data['page'], data['pages'], data['perpage'], data['total']) == (
+                page, pages, 10, str(len(order)))
+            assert [i for i in whole if i in ids] == ids, 'a short page keeps the order'
+            if ids == whole:
+                break
+            assert page < pages, 'the last page is never short'
+            assert len(whole) // 2 <= len(ids) < len(whole)
+            shorts += 1
+        else:
+            pytest.fail('page %d never came back whole' % page)
+    assert shorts >= 2 and fake.stats()['faults']['short'] >= shorts
+    for _ in range(10):
+        assert page_of(fake, token, pages, 10)[1] == order[(pages - 1) * 10:]
+    album = max(fake.account.albums.values(), key=lambda a: len(a.photo_ids))
+    fake.faults.update(short_page_rate=1.0)
+    data, ids = page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)
+    assert len(ids) == 1 and ids[0] in album.photo_ids[:2]
+    assert (data['page'], data['per_page'], data['perpage'], data['total']) == (
+        1, 2, 2, str(len(album.photo_ids)))
+    assert data['pages'] == -(-len(album.photo_ids) // 2)
+    fake.faults.update(short_page_rate=0.0)
+    assert page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)[1] \
+        == album.photo_ids[:2]
+    assert len(ok(fake, token, 'flickr.photos.recentlyUpdated', per_page=10,
+                  min_date=0)['photos']['photo']) == 10, 'only the two listings shorten'
+
+
+def test_scheduled_short_pages(fake, token):
+    order = fake.account.photostream_order()
+    f = fake.faults
+    f.schedule('short', count=10 ** 6, method='flickr.people.getPhotos', params={'page': 2})
+    for _ in range(8):                              # "for ever"
+        assert len(page_of(fake, token, 2, 10)[1]) < 10
+        assert page_of(fake, token, 1, 10)[1] == order[:10]
+    assert fake.stats()['faults']['short'] >= 8
+    f.clear_schedule()
+    assert page_of(fake, token, 2, 10)[1] == order[10:20]
+    # other methods do not use a scheduled short page up; the last page uses it, stays whole
+    f.schedule('short', count=1)
+    ok(fake, token, 'flickr.test.login')
+    assert len(page_of(fake, token, 3, 10)[1]) < 10
+    assert page_of(fake, token, 3, 10)[1] == order[20:30]
+    f.schedule('short', count=1, method='flickr.people.getPhotos')
+    last = -(-len(order) // 10)
+    assert page_of(fake, token, last, 10)[1] == order[(last - 1) * 10:]
+    assert page_of(fake, token, 1, 10)[1] == order[:10] and not f.as_dict()['scheduled']
+    r = requests.post(fake.base_url + '/_fake/faults', json={'schedule': {
+        'kind': 'short', 'method': 'flickr.photosets.getPhotos'}})
+    assert r.status_code == 200
+    album = max(fake.account.albums.values(), key=lambda a: len(a.photo_ids))
+    assert len(page_of(fake, token, 1, 2, 'flickr.photosets.getPhotos', photoset_id=album.id)[1]) == 1
+
+
+def test_scheduled_mutation_shifts_offset_pages(fresh):
+    token = fresh.issue_token()
+    order = fresh.account.photostream_order()
+    assert len(order) > 10
+    fresh.faults.schedule_mutation('delete_photo', {'photo_id': order[0]},
+                                   method='flickr.people.getPhotos', params={'page': 2})
+    first = page_of(fresh, token, 1, 5)
+    second = page_of(fresh, token, 2, 5)
+    assert first[1] == order[:5] and first[0]['total'] == str(len(order))
+    assert second[1] == order[6:11] and second[0]['total'] == str(len(order) - 1)
+    assert order[0] not in fresh.account.photos
+    seen = set(first[1] + second[1])
+    assert order[5] not in seen and order[5] in fresh.account.photos, 'a naive walker misses it'
+    assert fresh.mutation_log == [{'action': 'delete_photo', 'args': {'photo_id': order[0]},
+                                   'result': None}]
+    assert page_of(fresh, token, 2, 5)[1] == order[6:11], 'it ran once'
+    # an upload mid-walk, over HTTP: page 2 repeats the end of page 1
+    order = fresh.account.photostream_order()
+    r = requests.post(fresh.base_url + '/_fake/faults', json={'schedule_mutation': {
+        'action': 'add_photo', 'args': {'title': 'mid-walk'}, 'method': 'flickr.people.getPhotos',
+        'params': {'page': 2}}})
+    assert r.status_code == 200 and r.json()['scheduled_mutations'][0]['action'] == 'add_photo'
+    assert page_of(fresh, token, 1, 5)[1] == order[:5]
+    assert page_of(fresh, token, 2, 5)[1] == order[4:9]
+    new_id = fresh.mutation_log[-1]['result']
+    assert fresh.account.photostream_order()[0] == new_id
+    r = requests.post(fresh.base_url + '/_fake/schedule_mutation', json={
+        'action': 'delete_photo', 'args': {'photo_id': new_id}, 'method': 'flickr.photos.getInfo'})
+    assert r.status_code == 200
+    ok(fresh, token, 'flickr.test.login')
+    assert new_id in fresh.account.photos
+    assert api(fresh, token, 'flickr.photos.getInfo', photo_id=new_id)['code'] == 1
+    assert new_id not in fresh.account.photos
+    fresh.faults.schedule_mutation('delete_photo', {'photo_id': 'nope'})
+    ok(fresh, token, 'flickr.test.login')
+    assert fresh.mutation_log[-1]['error'].startswith('KeyError')
+    assert requests.post(fresh.base_url + '/_fake/schedule_mutation',
+                         json={'action': 'stop'}).status_code == 400
+
+
+def test_code_201_in_json_and_xml(fake, token):
+    url = fakeflickr.static_url(fake.base_url, pick(fake, lambda p: not p.is_video), '_o')
+    fake.faults.update(fail_201_rate=1.0)
+    ref = sample('error.photo_not_found.json')
+    got = api(fake, token, 'flickr.people.getPhotos', user_id='me')
+    assert got == {'stat': 'fail', 'code': 201,
+                   'message': 'Sorry, the Flickr API service is not currently available.'}
+    assert set(got) == set(ref) and type(got['code']) is type(ref['code'])
+    r = post(fake, token, 'flickr.test.login', format='rest')
+    assert r.status_code == 200 and r.headers['Content-Type'] == 'text/xml; charset=utf-8'
+    # byte for byte what Flickr-Foundation/flickr-photos-api recorded (test_retries_error_code_201)
+    assert r.text == ('<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="fail">\n\t<err code="201" '
+                      'msg="Sorry, the Flickr API service is not currently available." />\n</rsp>\n')
+    assert SESSION.get(url).status_code == 200, '201 never hits files'
+    fake.faults.reset()
+    fake.faults.schedule('201', count=2, method='flickr.photos.getInfo')
+    ph = pick(fake, lambda p: not p.is_video)
+    assert ok(fake, token, 'flickr.test.login')
+    assert [api(fake, token, 'flickr.photos.getInfo', photo_id=ph.id)['stat'] for _ in range(3)] == [
+        'fail', 'fail', 'ok']
+    fake.faults.update(fail_201_rate=0.3, fault_seed=5)
+    codes = [api(fake, token, 'flickr.test.login').get('code') for _ in range(40)]
+    assert 201 in codes and None in codes
+    assert fake.stats()['faults']['201'] >= 2 + codes.count(201)
+
+
+def test_placeholder_for_originals(fake, token):
+    photos = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                extras='url_o,url_q,media')['photos']['photo']
+    photo = next(p for p in photos if p['media'] == 'photo')
+    video = next(p for p in photos if p['media'] == 'video')
+    fake.faults.update(placeholder_rate=1.0)
+    first = SESSION.get(photo['url_o'], allow_redirects=False)
+    assert first.status_code == 302
+    assert first.headers['Location'] == fake.base_url + '/images/photo_unavailable.gif'
+    r = SESSION.get(photo['url_o'])
+    assert r.status_code == 200 and r.headers['Content-Type'] == 'image/gif'
+    assert r.url.endswith('/images/photo_unavailable.gif') and gif_valid(r.content)
+    dims = (int.from_bytes(r.content[6:8], 'little'), int.from_bytes(r.content[8:10], 'little'))
+    assert dims == (500, 375)
+    assert all(dims != (p.width, p.height) for p in fake.account.photos.values())
+    assert SESSION.get(photo['url_q']).headers['Content-Type'] == 'image/jpeg', 'only originals'
+    assert SESSION.get(video['url_o']).status_code == 200, 'not a video still frame'
+    fake.faults.reset()
+    fake.faults.schedule('placeholder', count=1)
+    assert SESSION.get(photo['url_q']).status_code == 200, 'waits for an original'
+    assert SESSION.get(photo['url_o'], allow_redirects=False).status_code == 302
+    got = SESSION.get(photo['url_o'])
+    assert got.status_code == 200 and got.content == fake.photo_file_bytes(photo['id'])
+    fake.faults.update(placeholder_rate=0.2, fault_seed=9)
+    statuses = [SESSION.get(photo['url_o'], allow_redirects=False).status_code for _ in range(40)]
+    assert 302 in statuses and 200 in statuses
+
+
+def test_file_429_with_and_without_retry_after(fake, token):
+    ph = pick(fake, lambda p: not p.is_video)
+    url = fakeflickr.static_url(fake.base_url, ph, '_o')
+    video = pick(fake, lambda p: p.is_video)
+    play = fakeflickr.play_url(fake.base_url, fake.account, video, 'site')
+    fake.faults.update(file_429_rate=1.0, file_retry_after='always', retry_after=3)
+    for u in (url, play):
+        r = SESSION.get(u)
+        assert r.status_code == 429 and r.headers['Retry-After'] == '3'
+    assert ok(fake, token, 'flickr.test.login'), 'the API is not hit'
+    fake.faults.update(file_retry_after='never')
+    r = SESSION.get(url)
+    assert r.status_code == 429 and 'Retry-After' not in r.headers
+    fake.faults.update(file_retry_after='mixed', fault_seed=4)
+    headers = ['Retry-After' in SESSION.get(url).headers for _ in range(30)]
+    assert True in headers and False in headers
+    fake.faults.update(file_429_rate=0.3)
+    statuses = [SESSION.get(url).status_code for _ in range(40)]
+    assert 429 in statuses and 200 in statuses
+    assert requests.post(fake.base_url + '/_fake/faults',
+                         json={'file_retry_after': 'sometimes'}).status_code == 400
+    fake.faults.reset()
+    fake.faults.schedule('file_429', count=1)
+    assert ok(fake, token, 'flickr.test.login')
+    assert SESSION.get(url).status_code == 429 and SESSION.get(url).status_code == 200
+
+
+@pytest.fixture
+def quirky():
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2,
+                               file_size=4_000, quirks=True) as f:
+        yield f
+
+
+def quirk_sets(fake):
+    photos = fake.account.photos.values()
+    return ({p.id for p in photos if p.no_original}, {p.id for p in photos if p.no_originalformat},
+            {p.id for p in photos if p.zero_datetaken})
+
+
+def test_quirks_are_deterministic_and_about_as_common_as_asked(quirky):
+    no_orig, no_fmt, zero = quirk_sets(quirky)
+    photos = [p for p in quirky.account.photos.values() if not p.is_video]
+    videos = [p for p in quirky.account.photos.values() if p.is_video]
+    assert 1 <= len(no_orig) <= len(photos) // 4 and 1 <= len(no_fmt) <= len(photos) // 4
+    assert not no_orig & no_fmt
+    assert all(not quirky.account.photos[i].is_video for i in no_orig | no_fmt)
+    assert {quirky.account.photos[i].originalformat for i in no_fmt} & {'png', 'gif'}
+    assert 1 <= len(zero) < len(videos) and zero <= {v.id for v in videos}
+    again = fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2, quirks=True)
+    assert quirk_sets(again) == (no_orig, no_fmt, zero)
+    plain = fakeflickr.FakeFlickr(seed=11, photos=40, videos=6, albums=3, collections=2)
+    assert quirk_sets(plain) == (set(), set(), set())
+    assert [p.datetaken for p in plain.account.photos.values()] == [
+        p.datetaken for p in quirky.account.photos.values()]
+
+
+def test_quirks_in_listings_getinfo_and_getsizes(quirky):
+    token = quirky.issue_token()
+    no_orig, no_fmt, zero = quirk_sets(quirky)
+    listed = {p['id']: p for p in ok(quirky, token, 'flickr.people.getPhotos', user_id='me',
+                                     per_page=500, extras=ALL_EXTRAS)['photos']['photo']}
+    original_keys = {'url_o', 'height_o', 'width_o', 'o_width', 'o_height', 'originalsecret',
+                     'originalformat'}
+    for pid, rec in listed.items():
+        photo = quirky.account.photos[pid]
+        info = ok(quirky, token, 'flickr.photos.getInfo', photo_id=pid)['photo']
+        if pid in no_orig:
+            assert not original_keys & set(rec) and 'url_q' in rec
+            assert 'originalsecret' not in info and 'originalformat' not in info
+            sizes = sizes_of(quirky, token, pid)
+            assert 'Original' not in sizes
+            assert SESSION.get(fakeflickr.static_url(quirky.base_url, photo, '_o')).status_code == 404
+            label, data, ext = quirky.best_file(pid)
+            assert ext == 'jpg' and label == max(sizes, key=lambda k: max(
+                int(sizes[k]['width']), int(sizes[k]['height'])))
+            got = SESSION.get(sizes[label]['source'])
+            assert got.status_code == 200 and got.content == data == quirky.photo_file_bytes(pid)
+        elif pid in no_fmt:
+            assert 'originalformat' not in rec and 'originalformat' not in info
+            assert rec['originalsecret'] == info['originalsecret'] == photo.originalsecret
+            assert rec['url_o'].endswith('_o.' + photo.originalformat)
+            assert SESSION.get(rec['url_o']).content == quirky.photo_file_bytes(pid)
+            assert 'Original' in sizes_of(quirky, token, pid)
+        else:
+            assert original_keys <= set(rec) and info['originalformat'] == photo.originalformat
+        if pid in zero:
+            assert (rec['datetaken'], rec['datetakenunknown']) == ('0000-00-00 00:00:00', '0')
+            assert (info['dates']['taken'], info['dates']['takenunknown']) == (
+                '0000-00-00 00:00:00', '0')
+        else:
+            assert rec['datetaken'] == info['dates']['taken'] == photo.datetaken
+    assert set(listed) == set(quirky.account.photos)
+    album = next(iter(quirky.account.albums.values()))
+    recs = ok(quirky, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+              extras='url_o,original_format')['photoset']['photo']
+    assert all(('url_o' in r) is (r['id'] not in no_orig) for r in recs)
+
+
+def test_set_quirks_mutation(fresh):
+    token = fresh.issue_token()
+    photo = pick(fresh, lambda p: not p.is_video)
+    video = pick(fresh, lambda p: p.is_video)
+    before = photo.lastupdate
+    r = requests.post(fresh.base_url + '/_fake/mutate', json={'action': 'set_quirks', 'args': {
+        'photo_id': photo.id, 'no_original': True}})
+    assert r.status_code == 200 and photo.no_original and photo.lastupdate == before
+    assert 'Original' not in sizes_of(fresh, token, photo.id)
+    assert fresh.best_file(photo.id)[0] != 'Original'
+    fresh.set_quirks(photo.id, no_original=False, no_originalformat=True)
+    assert 'Original' in sizes_of(fresh, token, photo.id)
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=photo.id)['photo']
+    assert 'originalformat' not in info and info['originalsecret'] == photo.originalsecret
+    fresh.set_quirks(video.id, zero_datetaken=True)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=video.id)['photo']['dates']['taken'] \
+        == '0000-00-00 00:00:00'
+    fresh.set_quirks(video.id, zero_datetaken=False)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=video.id)['photo']['dates']['taken'] \
+        == video.datetaken
+    with pytest.raises(ValueError):
+        fresh.set_quirks(video.id, no_original=True)
+
+
+def resilient(fake, token, method, **params):
+    """A REST call retried through 201s and 429s, as a resilient client would."""
+    for _ in range(40):
+        r = post(fake, token, method, **params)
+        if r.status_code == 200:
+            data = r.json()
+            if data['stat'] == 'ok' or data['code'] not in (201, 105):
+                return data
+    pytest.fail('%s never succeeded' % method)
+
+
+def resilient_get(url, family):
+    """A file download retried through 429s and placeholders; None if it ends elsewhere."""
+    for _ in range(40):
+        r = SESSION.get(url)
+        if r.status_code == 429 or r.url.endswith('/images/photo_unavailable.gif'):
+            continue
+        if r.status_code != 200 or not r.headers['Content-Type'].startswith(family):
+            return None
+        return r.content
+    pytest.fail('%s never came' % url)
+
+
+def test_realistic_profile_is_survivable(quirky):
+    token = quirky.issue_token()
+    r = requests.post(quirky.base_url + '/_fake/faults', json={'realistic': True, 'fault_seed': 8})
+    assert r.status_code == 200
+    assert {k: r.json()[k] for k in fakeflickr.REALISTIC} == fakeflickr.REALISTIC
+    assert quirky.faults.video_originals == 'login' and quirky.faults.fault_seed == 8
+    order, page, per_page = quirky.account.photostream_order(), 1, 7
+    records = []
+    while True:                                      # re-request short pages
+        for _ in range(40):
+            data = resilient(quirky, token, 'flickr.people.getPhotos', user_id='me', page=page,
+                             per_page=per_page, extras='url_o,media,original_format')['photos']
+            if len(data['photo']) == min(per_page, int(data['total']) - (page - 1) * per_page):
+                break
+        records += data['photo']
+        if page >= data['pages']:
+            break
+        page += 1
+    assert [p['id'] for p in records] == order
+    for rec in records:
+        label, want, ext = quirky.best_file(rec['id'])
+        if rec['media'] == 'photo' and 'url_o' in rec:
+            assert label == 'Original' and resilient_get(rec['url_o'], 'image/') == want
+            continue
+        sizes = resilient(quirky, token, 'flickr.photos.getSizes', photo_id=rec['id'])['sizes']['size']
+        if rec['media'] == 'video':
+            orig = next(s for s in sizes if s['label'] == 'Video Original')
+            assert resilient_get(orig['source'], 'video/') is None, 'refused: a sign-in page'
+            label_of = tallest_rendition([(s['label'], s['width'], s['height']) for s in sizes
+                                          if s['media'] == 'video'
+                                          and s['label'] not in ('Video Player', 'Video Original')])
+            best = next(s for s in sizes if s['label'] == label_of)
+            family = 'video/'
+        else:
+            best = max(sizes, key=lambda s: max(int(s['width']), int(s['height'])))
+            family = 'image/'
+        assert best['label'] == label and resilient_get(best['source'], family) == want
+    faults = quirky.stats()['faults']
+    assert sum(faults.values()) >= 3, faults
+
+
+def test_realistic_faults_are_deterministic_under_the_seed(quirky):
+    token = quirky.issue_token()
+    photo = pick(quirky, lambda p: not p.is_video and not p.no_original)
+    url = fakeflickr.static_url(quirky.base_url, photo, '_o')
+
+    def run():
+        seq = []
+        for _ in range(25):
+            data = api(quirky, token, 'flickr.people.getPhotos', user_id='me', per_page=10)
+            seq.append(('list', data.get('code'), len(data.get('photos', {}).get('photo', []))))
+            r = SESSION.get(url, allow_redirects=False)
+            seq.append(('file', r.status_code, r.headers.get('Retry-After')))
+        return seq
+    quirky.faults.update(realistic=True, fault_seed=13)
+    first = run()
+    quirky.faults.update(fault_seed=13)
+    assert run() == first
+    assert first != [(k, None, 10) if k == 'list' else (k, 200, None) for k, *_ in first]
+    quirky.faults.update(fault_seed=14)
+    assert run() != first
+
+
+def test_cli_realistic_and_switches():
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    common = [sys.executable, script, '--photos', '30', '--videos', '4', '--albums', '2',
+              '--collections', '1', '--file-size', '3000', '--port', '0']
+    for extra, want, quirks in (
+            (['--realistic'], dict(fakeflickr.REALISTIC), True),
+            (['--realistic', '--short-page-rate', '0.3', '--fault-seed', '5'],
+             dict(fakeflickr.REALISTIC, short_page_rate=0.3, fault_seed=5), True),
+            (['--video-originals', '404', '--fail-201-rate', '0.2', '--placeholder-rate', '0.1',
+              '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
+             dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
+                  file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
+            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0), False)):
+        proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
+        try:
+            first = proc.stdout.readline().strip()
+            assert first.startswith('FLICKR_API_BASE=http://127.0.0.1:')
+            base = first.split('=', 1)[1]
+            faults = requests.get(base + '/_fake/faults', timeout=5).json()
+            assert {k: faults[k] for k in want} == want
+            counts = requests.get(base + '/_fake/info', timeout=5).json()['quirks']
+            assert (min(counts.values()) >= 1) is quirks, counts
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0

@@ -57,6 +57,7 @@ import errno
 import fcntl
 import hashlib
 import html
+import html.parser
 import io
 import json
 import logging
@@ -73,6 +74,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -80,6 +82,7 @@ from urllib.parse import quote
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
+import nh3
 import requests
 import tenacity
 import tqdm
@@ -94,9 +97,10 @@ EXIT_INTERRUPTED = 130
 PAGE_SIZE = 500
 # Everything the listing can tell us, so that unchanged photos need no per-photo call.
 # 'views' is left out on purpose: it changes daily and would rewrite every metadata file.
+# url_n is the HTML view's thumbnail (THUMB_EXTRA).
 LISTING_EXTRAS = ('description,license,date_upload,date_taken,owner_name,original_format,'
                   'last_update,geo,tags,machine_tags,o_dims,media,path_alias,url_o,'
-                  'count_comments,count_faves')
+                  'count_comments,count_faves,url_n')
 VOLATILE_KEYS = ('views', 'count_views')
 
 PHOTOSTREAM_DIR = 'photostream'
@@ -1048,6 +1052,38 @@ def write_file_if_changed(path, data, dry_run=False):
 
 def write_json_if_changed(path, data, dry_run=False):
     return write_file_if_changed(path, json_bytes(data), dry_run)
+
+
+def write_chunks_if_changed(path, chunks):
+    """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
+    temporary file, which replaces the old one only when their SHA-256 differs."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
+    new = hashlib.sha256()
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            for chunk in chunks:
+                new.update(chunk)
+                f.write(chunk)
+            f.flush()
+            old = hashlib.sha256()
+            try:
+                with open(path, 'rb') as current:
+                    for block in iter(lambda: current.read(DOWNLOAD_CHUNK), b''):
+                        old.update(block)
+            except OSError:
+                old = None
+            if old is not None and old.digest() == new.digest():
+                try_unlink(tmp)
+                return False
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try_unlink(tmp)
+        raise
+    fsync_dir(directory)
+    return True
 
 
 def read_json(path):
@@ -2005,7 +2041,8 @@ def stored_album_order(stored, album):
 # Browsable HTML view: dest/index.html and a page per album and collection
 # ---------------------------------------------------------------------------
 # Opened straight from disk (file://), maybe after the folder was copied elsewhere: every
-# link is relative and percent-encoded, nothing comes from the network, no JavaScript.
+# link is relative and percent-encoded, nothing is loaded from the network.  Only the search
+# page runs a script (its own, from html/); every other page forbids scripts outright.
 # Page names depend on ids, never on titles, so a renamed album rewrites its page.
 #
 #     dest/index.html                   collections (nested) and albums with covers
@@ -2014,18 +2051,83 @@ def stored_album_order(stored, album):
 #     dest/html/collection-<id>.html    a collection: sub-collections and albums
 #     dest/html/photostream-<n>.html    every photo, photostream order, 500 a page
 #     dest/html/not-in-any-album.html   photos in no album
+#     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
+#     dest/html/search.html             search box; search.js over search-index.js
+#     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'
-# Only files matching this are ever deleted from dest/html/ (never a user's own files).
+THUMBS_DIR = 'thumbs'
+# Flickr's "Small 320" size, from the listing (url_n costs no API call).  320 px fills a
+# grid cell; 100 of them weigh about 3-4 MB where the originals weigh gigabytes.  For videos
+# it is the poster frame.
+THUMB_EXTRA = 'url_n'
+THUMB_MAX_SIDE = 320
+# An original this small (no Flickr size exists below it) is its own thumbnail.
+SMALL_ORIGINAL_BYTES = 100 * 1024
+# Only files matching these are ever deleted from dest/html/ (never a user's own files).
 OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
-                         r'|not-in-any-album(?:\.page\d+)?)\.html$', re.ASCII)
+                         r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+)\.html$', re.ASCII)
+OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
+# The HTML Flickr allows in descriptions and comments; everything else is removed by nh3
+# (scripts with their content, event handlers, javascript: links, styles, images).
+FLICKR_HTML_TAGS = {'a', 'abbr', 'acronym', 'b', 'blockquote', 'br', 'cite', 'code', 'del', 'em',
+                    'i', 'ins', 'q', 's', 'strike', 'strong', 'sub', 'sup', 'tt', 'u'}
+FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': {'title'}}
+# What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
+# junk (tab and newline stay: descriptions have lines).
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
 
 # -- small helpers
 
+def clean_text(text):
+    """Text without control characters (NUL included) or what XML cannot hold."""
+    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
+
+
 def esc(text):
     """HTML-escape text (quotes too: the same helper is used inside attributes)."""
-    return html.escape(text or '', quote=True)
+    return html.escape(clean_text(text), quote=True)
+
+
+class _TextOfHTML(html.parser.HTMLParser):
+    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
+    address written after its text when the text does not already show it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == 'br':
+            self.parts.append('\n')
+        elif tag == 'a':
+            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
+
+    def handle_endtag(self, tag):
+        if tag == 'a' and self.links:
+            href, start = self.links.pop()
+            shown = ''.join(self.parts[start:])
+            if href and href not in shown:
+                self.parts.append(' (%s)' % href)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(markup):
+    parser = _TextOfHTML()
+    parser.feed(markup or '')
+    parser.close()
+    return clean_text(''.join(parser.parts)).strip()
+
+
+def rich_text(markup):
+    """Flickr's description or comment HTML as Flickr shows it: its few inline tags kept,
+    everything executable removed, links opened without handing over this page."""
+    return nh3.clean(clean_text(markup).strip(), tags=FLICKR_HTML_TAGS, attributes=FLICKR_HTML_ATTRIBUTES,
+                     url_schemes={'http', 'https', 'mailto'}, link_rel='nofollow noopener noreferrer')
 
 
 def title_of(item):
@@ -2146,7 +2248,7 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None):
         self.dest = dest
         self.page_size = max(1, int(page_size))
         self.photos = photos
@@ -2155,6 +2257,7 @@ class View:
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
         self._media = {}  # photo id -> (relpath or None, width, height)
+        self.details = details or (lambda pid: {})
 
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing."""
@@ -2173,11 +2276,28 @@ class View:
             self._media[pid] = (rel, w, h)
         return self._media[pid]
 
+    def grid_image(self, photo):
+        """(path relative to dest, width, height) of the small image grids show, or None:
+        its thumbnail, or an original too small to have one.  Never a large original.
+        Not cached (a stat is cheap; 100,000 cached answers are not), and a thumbnail's
+        size is not read: grid cells have a fixed shape."""
+        thumb = safe_relpath(photo.get('thumb'))
+        if thumb and os.path.isfile(os.path.join(self.dest, *thumb.split('/'))):
+            return thumb, None, None
+        rel, w, h = self.media(photo)
+        if rel and photo.get('media') != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
+            try:
+                if os.path.getsize(os.path.join(self.dest, *rel.split('/'))) <= SMALL_ORIGINAL_BYTES:
+                    return rel, w, h
+            except OSError:
+                pass
+        return None
+
     def first_image(self, photo_ids):
-        """The first of photo_ids that is a mirrored image (videos can't be an <img>)."""
+        """The first of photo_ids that has a grid image (a video's is its poster)."""
         for pid in photo_ids:
             photo = self.by_id.get(pid)
-            if photo and photo.get('media') != 'video' and self.media(photo)[0]:
+            if photo and self.grid_image(photo):
                 return photo
         return None
 
@@ -2209,20 +2329,30 @@ class View:
 # Every function returns a list of strings (or extends one) so that pages are built by
 # one ''.join at the end: linear in the number of photos.
 
-def page_head(title, root):
-    """root: '' for dest/index.html, '../' for pages in dest/html/."""
-    return [
+def page_head(title, root, scripts=()):
+    """root: '' for dest/index.html, '../' for pages in dest/html/.  scripts: our own script
+    files in dest/html/ (the search page's); every other page may run none at all."""
+    # Defence in depth: all text is escaped or sanitized, and only the search page runs
+    # scripts, its own files only ('self'; never inline).
+    policy = "script-src 'self'" if scripts else "script-src 'none'"
+    out = [
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        # Defence in depth: all text is escaped, and no page needs scripts or plugins.
-        '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'; object-src \'none\'">\n',
+        '<meta http-equiv="Content-Security-Policy" content="%s; object-src \'none\'">\n' % policy,
         '<title>', esc(title), ' \u2013 Flickr backup</title>\n',
-        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n</head>\n<body>\n',
+        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n']
+    out.extend('<script defer src="%s"></script>\n' % to_page(root, name) for name in scripts)
+    out.extend([
+        '</head>\n<body>\n',
         '<header class="site"><a class="home" href="', root, 'index.html">Flickr backup</a>',
         '<nav><a href="', to_page(root, photostream_page(1)), '">Photostream</a>',
-        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav></header>\n',
-        '<main>\n',
-    ]
+        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav>',
+        # A plain form: it opens the search page with ?q=, which reads it.
+        '<form class="search" role="search" action="', to_page(root, SEARCH_PAGE), '">',
+        '<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form>',
+        '</header>\n<main>\n',
+    ])
+    return out
 
 
 PAGE_FOOT = '</main>\n</body>\n</html>\n'
@@ -2237,12 +2367,14 @@ def heading(out, title, description=None, count=None, crumbs=()):
     out.extend(('<h1>', esc(title), '</h1>\n'))
     if count:
         out.extend(('<p class="count">', esc(count), '</p>\n'))
-    if description and description.strip():
-        out.extend(('<p class="desc">', esc(description.strip()), '</p>\n'))
+    description = rich_text(description)
+    if description:
+        out.extend(('<p class="desc">', description, '</p>\n'))
 
 
 def img_tag(view, photo, root, alt, cls=''):
-    rel, w, h = view.media(photo)
+    """The photo's grid image (a thumbnail; see View.grid_image)."""
+    rel, w, h = view.grid_image(photo)
     size = ' width="%d" height="%d"' % (w, h) if w and h else ''
     return '<img%s src="%s%s" alt="%s" loading="lazy" decoding="async"%s>' % (
         ' class="%s"' % cls if cls else '', root, esc(url_path(rel)), esc(alt), size)
@@ -2298,28 +2430,28 @@ def collection_tree(out, view, colls, root):
 
 
 def photo_card(out, view, pid, root):
-    """One photo or video with its title, date taken, tags and description."""
+    """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
+    and description."""
     photo = view.by_id.get(pid) or {'id': pid, 'title': 'Photo %s' % pid}
     title = title_of(photo)
     rel = view.media(photo)[0] if pid in view.by_id else None
+    is_video = photo.get('media') == 'video'
     out.append('<li class="photo" id="p%s">' % esc(page_id(pid)))
     if rel is None:
         out.append('<span class="frame missing">Not mirrored</span>')
-    elif photo.get('media') == 'video':
-        src = esc(root + url_path(rel))
-        out.append('<span class="frame"><video controls preload="none" src="%s"></video></span>' % src)
     else:
-        out.append('<a class="frame" href="%s%s">%s</a>'
-                   % (root, esc(url_path(rel)), img_tag(view, photo, root, title)))
+        pic = (img_tag(view, photo, root, title) if view.grid_image(photo) else
+               '<span class="nocover">%s</span>' % ('Video' if is_video else 'No preview'))
+        badge = '<span class="play" title="Video">\u25b6</span>' if is_video else ''
+        out.append('<a class="frame%s" href="%s">%s%s</a>' % (
+            ' video' if is_video else '', esc(to_page(root, photo_page(pid))), pic, badge))
     out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
     taken = photo.get('datetaken') or ''
     if taken:
         out.append('<time datetime="%s">%s</time>' % (esc(taken.replace(' ', 'T')), esc(taken)))
-    if rel is not None and photo.get('media') == 'video':
-        out.append(' <a class="file" href="%s%s">video file</a>' % (root, esc(url_path(rel))))
-    desc = (photo.get('description') or '').strip()
+    desc = rich_text(photo.get('description'))
     if desc:
-        out.extend(('<p class="desc">', esc(desc), '</p>'))
+        out.extend(('<p class="desc">', desc, '</p>'))
     tags = photo.get('tags') or []
     if tags:
         out.append('<ul class="tags">')
@@ -2366,6 +2498,15 @@ def photostream_page(n):
 
 def orphan_page(n):
     return 'not-in-any-album.html' if n == 1 else 'not-in-any-album.page%d.html' % n
+
+
+def photo_page(photo_id):
+    return 'photo-%s.html' % page_id(photo_id)
+
+
+SEARCH_PAGE = 'search.html'
+SEARCH_SCRIPT = 'search.js'
+SEARCH_INDEX = 'search-index.js'
 
 
 # -- whole pages
@@ -2449,6 +2590,270 @@ def orphan_ids(view):
     return [p['id'] for p in view.photos if p['id'] not in in_album]
 
 
+def album_places(view):
+    """photo id -> where it is in albums, packed as album number << 32 | position (a tuple
+    of them for a photo in several albums): a small int per photo, not a list of tuples,
+    for 100,000 photos.  Read it with places_of()."""
+    places = {}
+    for n, album in enumerate(view.albums):
+        for i, pid in enumerate(album.get('photo_ids', [])):
+            photo = view.by_id.get(pid)
+            if photo is not None and view.media(photo)[0]:
+                held = places.get(pid)
+                packed = n << 32 | i
+                places[pid] = packed if held is None else (held if isinstance(held, tuple) else (held,)) + (packed,)
+    return places
+
+
+def places_of(view, places, pid):
+    """[(album, position in it)] of a photo, in album order."""
+    held = places.get(pid, ())
+    return [(view.albums[p >> 32], p & 0xffffffff) for p in (held if isinstance(held, tuple) else (held,))]
+
+
+def neighbours(view, ids, i):
+    """The nearest photos before and after position i of ids that have a page."""
+    def near(step):
+        j = i + step
+        while 0 <= j < len(ids):
+            photo = view.by_id.get(ids[j])
+            if photo is not None and view.media(photo)[0]:
+                return ids[j]
+            j += step
+        return None
+    return near(-1), near(1)
+
+
+def step_links(out, prev_id, next_id, label):
+    out.append('<nav class="steps">')
+    out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(photo_page(prev_id)))
+               if prev_id else '<span class="off">\u2190 Previous</span>')
+    out.append('<span class="where">%s</span>' % label)
+    out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(photo_page(next_id)))
+               if next_id else '<span class="off">Next \u2192</span>')
+    out.append('</nav>\n')
+
+
+def describe_place(detail):
+    """'Locality, Region, Country (lat, lon)' from whatever the photo's metadata has."""
+    names = [clean_text(n).strip() for n in detail.get('place_names') or []]
+    text = ', '.join(n for n in names if n)
+    lat, lon = detail.get('latitude'), detail.get('longitude')
+    if lat is not None and lon is not None:
+        text += '%s(%.5f, %.5f)' % (' ' if text else '', lat, lon)
+    return text
+
+
+def photo_page_parts(view, photo, stream_ids, index, places):
+    """A photo's own page: the original, its words, place, albums, comments, Flickr link."""
+    pid = photo['id']
+    title = title_of(photo)
+    rel, w, h = view.media(photo)
+    detail = view.details(pid) or {}
+    out = page_head(title, '../')
+    stream_page = photostream_page(index // view.page_size + 1)
+    heading(out, title, crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream')))
+    step_links(out, *neighbours(view, stream_ids, index), label='Photostream')
+    src = esc('../' + url_path(rel))
+    out.append('<figure class="original">')
+    if photo.get('media') == 'video':
+        poster = view.grid_image(photo)
+        out.append('<video controls preload="metadata" src="%s"%s></video>' % (
+            src, ' poster="%s"' % esc('../' + url_path(poster[0])) if poster else ''))
+    else:
+        size = ' width="%d" height="%d"' % (w, h) if w and h else ''
+        out.append('<a href="%s"><img src="%s" alt="%s"%s></a>' % (src, src, esc(title), size))
+    out.append('</figure>\n')
+    desc = rich_text(photo.get('description'))
+    if desc:
+        out.extend(('<p class="desc">', desc, '</p>\n'))
+    out.append('<dl class="facts">\n')
+    taken = photo.get('datetaken') or ''
+    if taken:
+        out.append('<dt>Taken</dt><dd><time datetime="%s">%s</time></dd>\n'
+                   % (esc(taken.replace(' ', 'T')), esc(taken)))
+    place = describe_place(detail)
+    if place:
+        out.append('<dt>Place</dt><dd>%s</dd>\n' % esc(place))
+    tags = photo.get('tags') or []
+    if tags:
+        out.append('<dt>Tags</dt><dd><ul class="tags">%s</ul></dd>\n' % ''.join('<li>%s</li>' % esc(t) for t in tags))
+    in_albums = places_of(view, places, pid)
+    if in_albums:
+        out.append('<dt>Albums</dt><dd><ul class="albums">\n')
+        for album, i in in_albums:
+            ids = album.get('photo_ids', [])
+            prev_id, next_id = neighbours(view, ids, i)
+            link = '<a href="%s">%s</a>' % (esc(url_path(album_page(album['id'], i // view.page_size + 1))),
+                                            esc(title_of(album)))
+            out.append('<li>')
+            step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
+            out.append('</li>\n')
+        out.append('</ul></dd>\n')
+    out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
+    url = detail.get('url') or ''
+    if re.match(r'^https://[\w.-]*flickr\.com/', url):
+        out.append('<dt>On Flickr</dt><dd><a href="%s" rel="noopener noreferrer">%s</a></dd>\n'
+                   % (esc(url), esc(url)))
+    out.append('</dl>\n')
+    comments = detail.get('comments') or []
+    if comments:
+        out.append('<h2 class="section">%s</h2>\n<ol class="comments">\n' % esc(plural(len(comments), 'comment')))
+        for c in comments:
+            out.append('<li><span class="author">%s</span> <time>%s</time><div class="text">%s</div></li>\n'
+                       % (esc(c.get('author')), esc(c.get('date')), rich_text(c.get('text'))))
+        out.append('</ol>\n')
+    out.append(PAGE_FOOT)
+    return out
+
+
+def photo_pages(view):
+    """Yield (file name, parts) for every photo that is mirrored, one page at a time."""
+    stream_ids = [p['id'] for p in view.photos]
+    places = album_places(view)
+    for index, photo in enumerate(view.photos):
+        if view.media(photo)[0]:
+            yield photo_page(photo['id']), photo_page_parts(view, photo, stream_ids, index, places)
+
+
+# -- search without a server
+# The index is a script (browsers refuse to fetch local JSON from file://), one photo per
+# line: [page, grid image, title, words].  "words" is title, description, tags and album
+# titles, lower-cased and without accents, so 'zurich' finds 'Zürich'.  A plain scan of
+# 100,000 of them answers in tens of milliseconds.
+
+def fold(text):
+    return ''.join(c for c in unicodedata.normalize('NFKD', text)
+                   if not unicodedata.category(c).startswith('M')).lower()
+
+
+def search_index(view):
+    """Yield the index script in chunks of about a megabyte (it never is in memory whole:
+    some 15 MB for 100,000 photos)."""
+    album_titles = {}   # photo id -> index into titles (a photo in several albums: a tuple)
+    titles = [title_of(album) for album in view.albums]
+    for n, album in enumerate(view.albums):
+        for pid in album.get('photo_ids', []):
+            held = album_titles.get(pid)
+            album_titles[pid] = n if held is None else (held if isinstance(held, tuple) else (held,)) + (n,)
+    out = [b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [']
+    size = 0
+    for i, photo in enumerate(view.photos):
+        pid = photo['id']
+        title = clean_text(photo.get('title')).strip()
+        page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
+        image = view.grid_image(photo)
+        held = album_titles.get(pid, ())
+        words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
+                         + [titles[n] for n in (held if isinstance(held, tuple) else (held,))])
+        entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
+        line = ((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
+        out.append(line)
+        size += len(line)
+        if size >= DOWNLOAD_CHUNK:
+            yield b''.join(out)
+            out, size = [], 0
+    out.append(b'\n];\n')
+    yield b''.join(out)
+
+
+def search_page():
+    out = page_head('Search', '../', scripts=(SEARCH_INDEX, SEARCH_SCRIPT))
+    heading(out, 'Search', crumbs=(('../index.html', 'Home'),))
+    out.append('<form class="bigsearch" role="search" action="%s"><input id="q" type="search" name="q" '
+               'placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" '
+               'autofocus></form>\n' % url_path(SEARCH_PAGE))
+    out.append('<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>\n')
+    out.append('<ul class="grid covers" id="results"></ul>\n')
+    out.append(PAGE_FOOT)
+    return out
+
+
+# Builds results with the DOM (textContent, never innerHTML): a title is never markup.
+SEARCH_JS = r"""'use strict';
+/* flickrmirrorer search: scans window.FLICKR_SEARCH (search-index.js); no server, no network. */
+(function () {
+  var photos = window.FLICKR_SEARCH || [];
+  var input = document.getElementById('q');
+  var status = document.getElementById('status');
+  var results = document.getElementById('results');
+  var LIMIT = 200;
+
+  function fold(text) {
+    return text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+  }
+
+  function find(query) {
+    var words = fold(query).split(/\s+/).filter(Boolean);
+    var found = [], total = 0;
+    if (!words.length) return {found: found, total: 0};
+    next: for (var i = 0; i < photos.length; i++) {
+      var hay = photos[i][3];
+      for (var j = 0; j < words.length; j++) {
+        if (hay.indexOf(words[j]) < 0) continue next;
+      }
+      total++;
+      if (found.length < LIMIT) found.push(photos[i]);
+    }
+    return {found: found, total: total};
+  }
+
+  function card(p) {
+    var li = document.createElement('li');
+    li.className = 'card';
+    var link = document.createElement(p[0] ? 'a' : 'span');
+    if (p[0]) link.href = p[0];
+    var thumb = document.createElement('span');
+    thumb.className = 'thumb';
+    if (p[1]) {
+      var img = document.createElement('img');
+      img.src = p[1];
+      img.alt = '';
+      img.loading = 'lazy';
+      thumb.appendChild(img);
+    } else {
+      var none = document.createElement('span');
+      none.className = 'nocover';
+      none.textContent = p[0] ? 'No preview' : 'Not mirrored';
+      thumb.appendChild(none);
+    }
+    var name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = p[2] || 'Untitled';
+    link.appendChild(thumb);
+    link.appendChild(name);
+    li.appendChild(link);
+    return li;
+  }
+
+  function show(query) {
+    var started = performance.now();
+    var r = find(query);
+    var list = document.createDocumentFragment();
+    r.found.forEach(function (p) { list.appendChild(card(p)); });
+    results.replaceChildren(list);
+    if (!query.trim()) {
+      status.textContent = photos.length + ' photos and videos; type a word to search.';
+    } else {
+      status.textContent = r.total + (r.total === 1 ? ' match' : ' matches') +
+        (r.total > r.found.length ? ', the first ' + r.found.length + ' shown' : '') + '.';
+    }
+    // For bench/search.py: how long the scan took, and when (since the page was opened).
+    document.body.setAttribute('data-search-ms', String(performance.now() - started));
+    document.body.setAttribute('data-shown-at-ms', String(performance.now()));
+  }
+
+  var timer = null;
+  input.addEventListener('input', function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { show(input.value); }, 100);
+  });
+  input.value = new URLSearchParams(location.search).get('q') || '';
+  show(input.value);
+})();
+"""
+
+
 def all_pages(view):
     """Yield (path relative to dest, parts) for every page of the view, one at a time."""
     yield 'index.html', index_page(view)
@@ -2461,6 +2866,8 @@ def all_pages(view):
             view, title_of(album), list(album.get('photo_ids', [])),
             lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home))
     inner.append(collection_pages(view, view.collections))
+    inner.append(photo_pages(view))
+    inner.append([(SEARCH_PAGE, search_page())])
     for pages in inner:
         for name, parts in pages:
             yield HTML_DIR + '/' + name, parts
@@ -2476,28 +2883,137 @@ def remove_stale_pages(html_dir, keep):
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE):
-    """Write dest/index.html and one page per album and collection under dest/html/.
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None):
+    """Write dest/index.html, one page per album, collection and mirrored photo, and the
+    search page with its index under dest/html/.
 
     photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
-            None (not mirrored), 'media': 'photo'|'video', 'title', 'description',
-            'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
-            'width'/'height' spare reading the image header for size hints.
+            None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
+            HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
+            'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
+            image header for size hints.
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
             'primary': photo id or None, 'photo_ids': [ids in album order]}
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
+    details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
+            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
     Returns the number of files written (only files whose content changed are rewritten)."""
-    view = View(dest, photos, albums, collections, page_size)
+    view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
     os.makedirs(html_dir, exist_ok=True)
     written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8')))
+    written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'))
+    written += write_chunks_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view))
     names = set()
     for rel, parts in all_pages(view):
         names.add(rel.split('/', 1)[1] if '/' in rel else rel)
         written += write_file_if_changed(os.path.join(dest, *rel.split('/')), ''.join(parts).encode('utf-8'))
     remove_stale_pages(html_dir, names)
     return written
+
+
+# -- thumbnails: Flickr's own small size, fetched once per photo version
+
+def thumb_name(photo_id, url):
+    """A replaced photo has new secrets, so a new URL and a new thumbnail."""
+    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8')).hexdigest()[:12])
+
+
+def thumb_path(photo_id, url):
+    """The thumbnail's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
+
+
+class ThumbnailFetcher:
+    """Downloads thumbnails in parallel.  A thumbnail that cannot be fetched leaves its
+    photo without a preview until the next run: never a failed run or another exit status."""
+
+    def __init__(self, policy, reporter, timeout=(15, 60)):
+        self.policy = policy
+        self.reporter = reporter
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _session(self):
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
+        return session
+
+    def _fetch_once(self, url, path):
+        try:
+            response = self._session().get(url, timeout=self.timeout)
+        except requests.RequestException as e:   # a broken-off body too: worth another try
+            raise TransientError('thumbnail %s failed: %s' % (url, first_line(e))) from None
+        if response.status_code in TRANSIENT_HTTP_STATUSES:
+            raise TransientError('HTTP %d for %s' % (response.status_code, url),
+                                 parse_retry_after(response.headers.get('Retry-After')))
+        content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+        expected = to_int(response.headers.get('Content-Length'), None)
+        if response.status_code != 200 or not content_type.startswith('image/') or not response.content \
+                or expected is not None and len(response.content) != expected:
+            raise TransientError('no thumbnail at %s (HTTP %d, %s, %d bytes)'
+                                 % (url, response.status_code, content_type or '?', len(response.content)))
+        atomic_write_bytes(path, response.content)
+
+    def fetch(self, url, path):
+        """True when the thumbnail is now at path."""
+        try:
+            with_retries(self.policy, lambda: self._fetch_once(url, path), self.reporter, url)
+            return True
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
+            self.reporter.detail('No thumbnail for %s this time: %s' % (os.path.basename(path), first_line(e)))
+            return False
+
+
+def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
+    """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
+    dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
+    thumbnails no listed photo uses any more.  Returns (fetched, failed)."""
+    thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+    os.makedirs(thumbs_dir, exist_ok=True)
+    wanted = set()
+
+    def missing():   # a generator: 100,000 pending items at once would be heavy
+        for photo in photos:
+            url = photo.get('thumb_url')
+            if not url:
+                continue
+            name = thumb_name(photo['id'], url)
+            wanted.add(name)
+            if os.path.exists(os.path.join(thumbs_dir, name)):
+                photo['thumb'] = thumb_path(photo['id'], url)
+            else:
+                yield photo, name, url
+    fetched = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+
+        def collect(return_when):
+            nonlocal fetched, failed
+            done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+            for future in done:
+                photo, url = pending.pop(future)
+                if future.result():
+                    photo['thumb'] = thumb_path(photo['id'], url)
+                    fetched += 1
+                else:
+                    failed += 1
+        for photo, name, url in missing():
+            while len(pending) >= 2 * jobs:
+                collect(concurrent.futures.FIRST_COMPLETED)
+            pending[pool.submit(fetcher.fetch, url, os.path.join(thumbs_dir, name))] = (photo, url)
+        if pending:
+            collect(concurrent.futures.ALL_COMPLETED)
+    with os.scandir(thumbs_dir) as entries:
+        stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]
+    for name in stale:
+        try_unlink(os.path.join(thumbs_dir, name))
+    return fetched, failed
 
 
 STYLE = """\
@@ -2573,7 +3089,280 @@ h2.section { font-size: 1.2rem; margin: 2rem 0 .8rem; }
 }
 .pager .current { background: var(--accent); color: #fff; border-color: var(--accent); }
 .pager .gap { border: none; background: none; }
+.frame { position: relative; }
+.frame img { object-fit: cover; }
+.frame .play {
+  position: absolute; left: .5rem; bottom: .5rem; background: rgba(0,0,0,.6); color: #fff;
+  border-radius: 999px; padding: .1rem .55rem; font-size: .85rem;
+}
+header.site form.search { margin-left: auto; }
+header.site input, .bigsearch input {
+  font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: 8px;
+  background: var(--bg); color: var(--fg); width: 16rem; max-width: 100%;
+}
+.bigsearch input { width: 100%; font-size: 1.1rem; padding: .5rem .8rem; margin: .5rem 0 .8rem; }
+figure.original { margin: 1rem 0; background: var(--thumb); border-radius: 10px; overflow: hidden; }
+figure.original img, figure.original video {
+  display: block; max-width: 100%; height: auto; max-height: 75vh; margin: 0 auto; object-fit: contain;
+}
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .4rem 1rem; max-width: 70ch; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; overflow-wrap: anywhere; }
+.facts .tags { margin: 0; }
+.albums { list-style: none; padding: 0; margin: 0; }
+.steps { display: flex; gap: .8rem; align-items: baseline; flex-wrap: wrap; margin: .3rem 0; }
+.steps .off { color: var(--muted); }
+.comments { padding-left: 1.2rem; max-width: 70ch; }
+.comments li { margin: .6rem 0; }
+.comments .author { font-weight: 600; }
+.comments .text { overflow-wrap: anywhere; }
 """
+
+
+# ---------------------------------------------------------------------------
+# Views: XMP sidecars that other photo managers read
+# ---------------------------------------------------------------------------
+# Beside every media file, '<file>.xmp' (the 'photo.jpg.xmp' naming digiKam, darktable and
+# Immich look for): title, description as text, tags, albums and collections as
+# hierarchical keywords, date taken, GPS, license and the Flickr page.  Derived from the
+# stored .metadata files alone (no API call), so an adopted or older mirror gets them on
+# its next run; rewritten only when their content changes.  Originals are never touched.
+
+XMP_SUFFIX = '.xmp'
+XMP_HIERARCHY_ROOT = 'Flickr'
+# flickr.photos.licenses.getInfo (stable for years; ids 11-16 are newer Creative Commons).
+FLICKR_LICENSES = {
+    '0': ('All Rights Reserved', ''),
+    '1': ('Attribution-NonCommercial-ShareAlike License', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    '2': ('Attribution-NonCommercial License', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    '3': ('Attribution-NonCommercial-NoDerivs License', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    '4': ('Attribution License', 'https://creativecommons.org/licenses/by/2.0/'),
+    '5': ('Attribution-ShareAlike License', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    '6': ('Attribution-NoDerivs License', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
+    '8': ('United States Government Work', 'http://www.usa.gov/copyright.shtml'),
+    '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
+    '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
+    '11': ('Attribution 4.0 International', 'https://creativecommons.org/licenses/by/4.0/'),
+    '12': ('Attribution-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    '13': ('Attribution-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    '14': ('Attribution-NonCommercial 4.0 International', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    '15': ('Attribution-NonCommercial-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+}
+PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
+XMP_NAMESPACES = (
+    ('dc', 'http://purl.org/dc/elements/1.1/'),
+    ('digiKam', 'http://www.digikam.org/ns/1.0/'),
+    ('exif', 'http://ns.adobe.com/exif/1.0/'),
+    ('lr', 'http://ns.adobe.com/lightroom/1.0/'),
+    ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
+    ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
+)
+# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
+DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
+
+
+def xml_text(text):
+    return html.escape(clean_text(text), quote=True)
+
+
+def album_keyword_paths(albums, tree):
+    """album id -> the hierarchical keywords it gives its photos: ['Flickr', 'Albums', title]
+    and ['Flickr', 'Collections', collection, ..., title] for every collection holding it."""
+    titles = {a['id']: text_of(a.get('title')) for a, _ in albums}
+    paths = {aid: [[XMP_HIERARCHY_ROOT, 'Albums', title]] for aid, title in titles.items()}
+
+    def walk(collections, above):
+        for coll in collections:
+            here = above + [text_of(coll.get('title'))]
+            for album in coll.get('set') or []:
+                if album['id'] in paths:
+                    paths[album['id']].append([XMP_HIERARCHY_ROOT, 'Collections'] + here + [titles[album['id']]])
+            walk(coll.get('collection') or [], here)
+    walk(tree or [], [])
+    return paths
+
+
+def keyword_path(path, separator):
+    """'Flickr|Albums|Title': the separator inside a title would split it, so it becomes '_'."""
+    return separator.join(clean_text(p).replace(separator, '_').strip() or 'Untitled' for p in path)
+
+
+@dataclass
+class XmpFields:
+    """What a sidecar holds, in plain Python values (tests compare these with exiftool)."""
+    title: str = ''
+    description: str = ''
+    tags: list = field(default_factory=list)
+    hierarchy: list = field(default_factory=list)    # lists of path segments
+    date_taken: str = ''                              # XMP date: 'YYYY', 'YYYY-MM' or 'YYYY-MM-DDThh:mm:ss'
+    latitude: float = None
+    longitude: float = None
+    license: tuple = None                             # (name, url, rights-managed)
+    page_url: str = ''
+
+
+def xmp_fields(metadata, keyword_paths=()):
+    """Fields from a stored .metadata: the photos.getInfo part when present, else the
+    listing (a photo may have only listing data until it is enriched)."""
+    info = metadata.get('photo') or {}
+    listing = metadata.get('listing') or {}
+    fields = XmpFields()
+    fields.title = clean_text(text_of(info.get('title') if info else listing.get('title'))).strip()
+    fields.description = html_to_text(text_of(info.get('description') if info else listing.get('description')))
+    fields.tags = photo_tags(info, listing)
+    fields.hierarchy = [list(p) for p in keyword_paths]
+    fields.date_taken = xmp_date_taken(info, listing)
+    fields.latitude, fields.longitude = photo_position(info, listing)
+    license_id = str(info.get('license', listing.get('license', '')))
+    if license_id in FLICKR_LICENSES:
+        name, url = FLICKR_LICENSES[license_id]
+        fields.license = (name, url, license_id not in PUBLIC_DOMAIN_LICENSES)
+    if listing.get('id') or info.get('id'):
+        fields.page_url = photo_page_url({'id': listing.get('id') or info.get('id'),
+                                          'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}, info)
+    return fields
+
+
+def photo_tags(info, listing):
+    """Tags as the user typed them (getInfo's 'raw'), machine tags included; the listing
+    only has Flickr's normalised forms."""
+    tags = []
+    if info.get('tags') is not None:
+        tags = [t.get('raw') or text_of(t) for t in (info.get('tags') or {}).get('tag', [])]
+    else:
+        tags = (listing.get('tags') or '').split() + (listing.get('machine_tags') or '').split()
+    seen = set()
+    result = []
+    for tag in (clean_text(t).strip() for t in tags):
+        if tag and tag not in seen:
+            seen.add(tag)
+            result.append(tag)
+    return result
+
+
+def xmp_date_taken(info, listing):
+    if info.get('dates'):
+        dates = info['dates']
+        taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
+    else:
+        taken = listing.get('datetaken')
+        granularity, unknown = listing.get('datetakengranularity'), listing.get('datetakenunknown')
+    if not taken or str(unknown or '0') == '1':
+        return ''
+    if not re.match(r'^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$', str(taken)):
+        return ''
+    return str(taken).replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(str(granularity or '0'), 19)]
+
+
+def photo_position(info, listing):
+    """(latitude, longitude) when the photo has a place; Flickr lists 0, 0 when it has none."""
+    where = info.get('location') if info else listing
+    if not where:
+        return None, None
+    try:
+        lat, lon = float(where.get('latitude')), float(where.get('longitude'))
+    except (TypeError, ValueError):
+        return None, None
+    if lat == 0 and lon == 0 or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    return lat, lon
+
+
+def xmp_coordinate(value, positive, negative):
+    """XMP's GPSCoordinate notation: 'DDD,MM.mmmmmmmmR' (degrees, decimal minutes, N/S/E/W)."""
+    degrees = int(abs(value))
+    minutes = (abs(value) - degrees) * 60
+    return '%d,%.8f%s' % (degrees, minutes, positive if value >= 0 else negative)
+
+
+def _xmp_list(out, name, kind, items, lang=False):
+    out.append('   <%s>\n    <rdf:%s>\n' % (name, kind))
+    for item in items:
+        out.append('     <rdf:li%s>%s</rdf:li>\n' % (' xml:lang="x-default"' if lang else '', xml_text(item)))
+    out.append('    </rdf:%s>\n   </%s>\n' % (kind, name))
+
+
+def xmp_packet(fields):
+    """A complete XMP packet (UTF-8 bytes), deterministic for the same fields."""
+    out = ['<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n',
+           '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="flickrmirrorer %s">\n' % VERSION,
+           ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n',
+           '  <rdf:Description rdf:about=""']
+    out.extend('\n    xmlns:%s="%s"' % ns for ns in XMP_NAMESPACES)
+    simple = []
+    if fields.date_taken:
+        simple += [('exif:DateTimeOriginal', fields.date_taken), ('photoshop:DateCreated', fields.date_taken)]
+    if fields.latitude is not None:
+        simple += [('exif:GPSLatitude', xmp_coordinate(fields.latitude, 'N', 'S')),
+                   ('exif:GPSLongitude', xmp_coordinate(fields.longitude, 'E', 'W')),
+                   ('exif:GPSMapDatum', 'WGS-84'), ('exif:GPSVersionID', '2.2.0.0')]
+    if fields.license:
+        simple.append(('xmpRights:Marked', 'True' if fields.license[2] else 'False'))
+        if fields.license[1]:
+            simple.append(('xmpRights:WebStatement', fields.license[1]))
+    out.extend('\n    %s="%s"' % (name, xml_text(value)) for name, value in simple)
+    out.append('>\n')
+    if fields.title:
+        _xmp_list(out, 'dc:title', 'Alt', [fields.title], lang=True)
+    if fields.description:
+        _xmp_list(out, 'dc:description', 'Alt', [fields.description], lang=True)
+    if fields.page_url:
+        out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
+    if fields.license:
+        _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
+    if fields.tags:
+        _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
+    # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone
+    # when it is there, and digiKam and Lightroom list every keyword in these too.
+    paths = [[tag] for tag in fields.tags] + fields.hierarchy
+    if paths:
+        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
+        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
+    out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
+    return ''.join(out).encode('utf-8')
+
+
+def xmp_path_for(photostream_dir, filename):
+    return os.path.join(photostream_dir, filename + XMP_SUFFIX)
+
+
+def albums_by_photo(albums):
+    """photo id -> the number of its album in `albums` (a tuple of them for a photo in
+    several): a small int per photo rather than a list, for 100,000 photos."""
+    held = {}
+    for n, (_, photo_ids) in enumerate(albums):
+        for pid in photo_ids:
+            before = held.get(pid)
+            held[pid] = n if before is None else (before if isinstance(before, tuple) else (before,)) + (n,)
+    return held
+
+
+def write_xmp_sidecars(photostream_dir, albums, tree):
+    """Write '<file>.xmp' beside every media file of photostream/ that has its .metadata,
+    and remove our sidecars whose media file is gone.  albums: [(album record, photo ids)];
+    tree: the collection tree.  Returns (written, removed)."""
+    files = scan_photostream(photostream_dir).files
+    by_id = album_keyword_paths(albums, tree)
+    keyword_paths = [by_id[album['id']] for album, _ in albums]
+    photo_albums = albums_by_photo(albums)
+    written = removed = 0
+    for photo_id, filename in files.items():
+        metadata = read_json(metadata_path_for(photostream_dir, filename))
+        if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
+            continue   # not mirrored yet, or a legacy file that the next download upgrades
+        held = photo_albums.get(photo_id, ())
+        paths = [p for n in (held if isinstance(held, tuple) else (held,)) for p in keyword_paths[n]]
+        packet = xmp_packet(xmp_fields(metadata, paths))
+        written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
+    for name in os.listdir(photostream_dir):
+        if name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(name[:-len(XMP_SUFFIX)]):
+            media = name[:-len(XMP_SUFFIX)]
+            if files.get(media.split('.')[0]) != media:
+                try_unlink(os.path.join(photostream_dir, name))
+                removed += 1
+    return written, removed
 
 
 # ---------------------------------------------------------------------------
@@ -2592,20 +3381,30 @@ class PhotoSummary:
     description: str
     tags: str
     file: str = None   # relative to dest, once the photo is mirrored
+    thumb_url: str = None   # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
 
     @classmethod
     def from_record(cls, record):
         return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
                    known_datetaken(record), text_of(record.get('title')),
-                   text_of(record.get('description')), record.get('tags', '') or '')
+                   text_of(record.get('description')), record.get('tags', '') or '',
+                   thumb_url=record.get(THUMB_EXTRA) or None)
 
     def get(self, key, default=None):
         """The mapping interface the HTML view reads photos through (no copy per photo)."""
         if key == 'tags':
             return self.tags.split()
+        if key == 'thumb':
+            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
         return getattr(self, key, default)
 
     __getitem__ = get
+
+    def __setitem__(self, key, value):
+        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
+        assert key == 'thumb', key
+        self.has_thumb = value is not None
 
 
 class Mirror:
@@ -2669,10 +3468,16 @@ class Mirror:
         if views:
             self.write_photostream_order()
             self.write_not_original_list()
+        xmp = views and not self.args.no_xmp
+        if xmp:
+            self.write_xmp(albums, tree)
         views = views and not self.args.no_html
         if views:
             self.write_html(albums, tree)
-        if self.enrich_metadata() and views:
+        enriched = self.enrich_metadata()
+        if enriched and xmp:
+            self.write_xmp(albums, tree)    # the sidecars gain what enrichment read
+        if enriched and views:
             self.write_html(albums, tree)   # refreshed with what enrichment read
         self.stats.not_original = len(self.not_original)
         self.report_not_original()
@@ -2930,6 +3735,7 @@ class Mirror:
             name = local_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
+            try_unlink(xmp_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
             self.reporter.info('Deleted %s (no longer on Flickr)' % os.path.join(PHOTOSTREAM_DIR, name))
 
@@ -2970,8 +3776,24 @@ class Mirror:
             photo.file = PHOTOSTREAM_DIR + '/' + name if name else None
         album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
-        written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree))
-        self.reporter.detail('HTML view: %d pages written' % written)
+        fetcher = ThumbnailFetcher(self.client.policy, self.reporter)
+        fetched, failed = fetch_thumbnails(self.dest, self.photostream, fetcher, self.args.jobs)
+        if failed:
+            self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
+                               'until the next run.' % failed)
+        written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree),
+                                  details=self.photo_details)
+        self.reporter.detail('HTML view: %d thumbnails fetched, %d pages written' % (fetched, written))
+
+    def photo_details(self, photo_id):
+        """What a photo's own page shows beyond the listing, from its stored .metadata."""
+        name = self.files.get(photo_id)
+        metadata = read_json(metadata_path_for(self.photostream_dir, name)) if name else None
+        return photo_details(metadata) if isinstance(metadata, dict) else {}
+
+    def write_xmp(self, albums, tree):
+        written, removed = write_xmp_sidecars(self.photostream_dir, albums, tree)
+        self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
     # -- files that are not the original --
     def write_not_original_list(self):
@@ -3044,6 +3866,25 @@ def human_duration(seconds):
     return '%d h %d min' % (minutes // 60, minutes % 60)
 
 
+def photo_details(metadata):
+    info = metadata.get('photo') or {}
+    listing = metadata.get('listing') or {}
+    location = info.get('location') or {}
+    latitude, longitude = photo_position(info, listing)
+    comments = []
+    for c in metadata.get('comments') or []:
+        when = to_int(c.get('datecreate'), None)
+        comments.append({'author': c.get('authorname') or c.get('realname') or c.get('author') or '',
+                         'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else '',
+                         'text': text_of(c)})
+    record = {'id': listing.get('id') or info.get('id'),
+              'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}
+    return {'place_names': [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                            if location.get(k)],
+            'latitude': latitude, 'longitude': longitude, 'comments': comments,
+            'url': photo_page_url(record, info) if record['id'] else ''}
+
+
 def html_collections(tree):
     return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
              'album_ids': [a['id'] for a in c.get('set') or []],
@@ -3104,6 +3945,8 @@ def build_parser():
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
                              'download damaged or missing files again (with --dry-run: report them only)')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
+    parser.add_argument('--no-xmp', action='store_true',
+                        help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
     parser.add_argument('--delete-unknown', action='store_true',

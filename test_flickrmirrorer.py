@@ -191,15 +191,18 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     return tree
 
 
-def assert_tree_complete(server, dest, **kwargs):
+def assert_tree_complete(server, dest, xmp=True, **kwargs):
     expected = expected_tree(server, **kwargs)
+    if xmp:   # every media file has its sidecar (issue 14)
+        expected.update({p + '.xmp': 'metadata' for p, k in list(expected.items())
+                         if p.startswith('photostream/') and k != 'metadata'})
     actual = snapshot(dest)
     for path, kind in expected.items():
         if kind == 'metadata':
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
     actual = {p: k for p, k in actual.items()
-              if not (p.endswith('.metadata') or p.endswith('/metadata')
+              if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
                       or p in ('photostream.json', 'index.html', fm.NOT_ORIGINAL_LIST)
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
@@ -436,7 +439,8 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert 'no longer on Flickr' in result.stdout
     stats = fake.stats()
     assert stats['api_calls']['flickr.photos.getInfo'] == 3   # added, replaced, edited
-    assert stats['file_requests'] == 2                       # added, replaced
+    # added, replaced, and their new thumbnails (issue 14)
+    assert stats['file_requests'] == 2 + has_thumb(fake.account.photos[added]) + has_thumb(replaced)
 
     result = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
     assert_ok(result)
@@ -553,7 +557,8 @@ def test_adopts_a_tree_in_the_original_layout(plain_fake, tmp_path, dest):
     fake.reset_stats()
     result = run_mirror(fake, tmp_path / 'tokens', dest)
     assert_ok(result)
-    assert fake.stats()['file_requests'] == 0
+    # nothing downloaded again: the only files fetched are the HTML view's thumbnails
+    assert fake.stats()['file_requests'] == sum(has_thumb(p) for p in account.photos.values())
     assert_tree_complete(fake, dest)
     assert load_metadata(dest, first_photo(fake))['photo']['id'] == first_photo(fake).id
 
@@ -899,8 +904,9 @@ def test_index_links_every_album_and_collection(html_mirror):
     assert 'html/photostream-1.html' in index.links
     assert 'html/not-in-any-album.html' in index.links
     assert 'html/style.css' in index.links
-    # index, css, 3 albums, 2 collections, photostream, not-in-any-album
-    assert written == 9 == len(html_pages(dest)) + 1
+    # index, css, 3 albums, 2 collections, photostream, not-in-any-album, 7 photo pages,
+    # the search page, its script and its index
+    assert written == 19 == len(html_pages(dest)) + 3
     text = Path(dest, 'index.html').read_text('utf-8')
     assert fm.esc(HOSTILE) in text and HOSTILE not in text
     assert '>Untitled<' in text
@@ -915,12 +921,13 @@ def test_album_page_order_and_escaping(html_mirror):
     page = parse_page(path)
     assert page.h2 == [UNICODE_TITLE, 'Sunset', '<script>alert(1)</script>', 'Untitled', 'Lost photo']
     text = Path(path).read_text('utf-8')
-    assert '<script' not in text and '<i>' not in text
+    assert '<script' not in text and 'Album <i>desc</i>' in text   # Flickr's HTML, sanitized
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in text
-    assert 'Flickr &lt;a href=&quot;http://example.com/&quot;&gt;link&lt;/a&gt; &amp; more\nsecond line' in text
+    assert ('Flickr <a href="http://example.com/" rel="nofollow noopener noreferrer">link</a> &amp; more\n'
+            'second line') in text
     assert '<time datetime="2019-07-01T20:15:00">2019-07-01 20:15:00</time>' in text
     assert '<li>orange &amp; red</li>' in text and '<li>&lt;tag&gt;</li>' in text
-    assert '<video controls preload="none" src="../photostream/104.mp4">' in text
+    assert '<a class="frame video" href="photo-104.html"><span class="nocover">Video</span>' in text
     assert 'Not mirrored' in text
     assert '<title>%s \u2013 Flickr backup</title>' % fm.esc(HOSTILE) in text
     imgs = {img['alt']: img for img in page.imgs}
@@ -937,7 +944,10 @@ def test_every_link_is_relative_and_resolves(html_mirror):
     for page in html_pages(dest):
         for link in parse_page(page).links:
             parts = urlsplit(link)
-            assert not parts.scheme and not parts.netloc and not link.startswith('/'), link
+            if parts.scheme:   # only the link a description holds leaves the backup
+                assert link == 'http://example.com/', link
+                continue
+            assert not parts.netloc and not link.startswith('/'), link
             assert not parts.query and not parts.fragment, link
             target = os.path.normpath(os.path.join(os.path.dirname(page), unquote(parts.path)))
             assert os.path.isfile(target), (page, link)
@@ -994,14 +1004,19 @@ def test_renaming_an_album_rewrites_only_pages_showing_it(html_mirror):
     fm.write_html_view(dest, photos, albums, collections)
     before = html_snapshot(dest)
     albums[0]['title'] = 'Renamed'  # album 6789, shown in collection 2634-9876
-    assert fm.write_html_view(dest, photos, albums, collections) == 3
+    # ... and on the pages of its mirrored photos and in the search index
+    assert fm.write_html_view(dest, photos, albums, collections) == 8
     assert html_changed(dest, before) == {
         'index.html', os.path.join('html', 'album-6789.html'),
-        os.path.join('html', 'collection-2634-9876.html')}
+        os.path.join('html', 'collection-2634-9876.html'), os.path.join('html', 'search-index.js')} | {
+        os.path.join('html', 'photo-%s.html' % pid) for pid in ('101', '102', '103', '104')}
     before = html_snapshot(dest)
     albums[2]['title'] = 'Now titled'  # album 6791, in no collection
-    assert fm.write_html_view(dest, photos, albums, collections) == 2
-    assert html_changed(dest, before) == {'index.html', os.path.join('html', 'album-6791.html')}
+    assert fm.write_html_view(dest, photos, albums, collections) == 5
+    assert html_changed(dest, before) == {'index.html', os.path.join('html', 'album-6791.html'),
+                                          os.path.join('html', 'search-index.js'),
+                                          os.path.join('html', 'photo-107.html'),
+                                          os.path.join('html', 'photo-108.html')}
 
 
 def test_deleted_album_and_collection_pages_are_removed(html_mirror):
@@ -1023,7 +1038,7 @@ def test_deleted_album_and_collection_pages_are_removed(html_mirror):
 
 def test_empty_account(tmp_path):
     dest = str(tmp_path)
-    assert fm.write_html_view(dest, [], [], []) == 4  # index, css, photostream, orphans
+    assert fm.write_html_view(dest, [], [], []) == 7  # index, css, photostream, orphans, search (3)
     assert 'No albums.' in Path(dest, 'index.html').read_text('utf-8')
     assert 'Nothing here.' in Path(dest, 'html', 'photostream-1.html').read_text('utf-8')
 
@@ -1065,7 +1080,7 @@ def test_100k_photos_is_fast(tmp_path):
     start = time.monotonic()
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
     elapsed = time.monotonic() - start
-    assert written == 2 + 1000 + 200 + 20  # index+css, albums, photostream, orphans (10,000)
+    assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
     assert elapsed < 60, elapsed  # about 2-4 s on a laptop; generous for slow CI
 
 
@@ -1136,7 +1151,7 @@ def test_in_a_real_browser(html_mirror):
                 assert title in text
             assert 'orange & red' in text and '2019-07-01 20:15:00' in text
             assert assert_images_loaded(page) == 3  # 103 (odd name), 101 (jpeg), 102
-            assert page.locator('video[preload=none]').count() == 1
+            assert page.locator('a.frame.video').count() == 1   # plays on its own page
             page.evaluate('window.scrollTo(0, 0)')
             page.screenshot(path='/tmp/htmlview-album.png', full_page=True)
 
@@ -1173,9 +1188,9 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             photos = [plain_fake.account.photos[pid] for pid in album.photo_ids]
             positions = [text.index(p.title) for p in photos if p.title]
             assert positions == sorted(positions)   # album order
-            images = sum(1 for p in photos if p.media == 'photo')
-            assert assert_images_loaded(page) == images
-            assert page.locator('video').count() == len(photos) - images
+            # thumbnails for photos, posters for videos (issue 14)
+            assert assert_images_loaded(page) == sum(has_thumb(p) for p in photos)
+            assert page.locator('a.frame.video').count() == sum(p.media == 'video' for p in photos)
             page.screenshot(path=str(tmp_path / 'album.png'))
         finally:
             browser.close()
@@ -1451,7 +1466,7 @@ def injected(server, kinds):
 
 
 def is_media(rel):
-    return rel.startswith('photostream/') and not rel.endswith(fm.METADATA_SUFFIX)
+    return rel.startswith('photostream/') and not rel.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX))
 
 
 def comparable(root):
@@ -1473,6 +1488,10 @@ def assert_final_names_complete(server, root):
             continue
         if name.endswith(fm.METADATA_SUFFIX):
             assert fm.read_json(path) is not None, 'incomplete metadata file ' + name
+            continue
+        if name.endswith(fm.XMP_SUFFIX):
+            with open(path, 'rb') as f:
+                assert f.read().endswith(b'<?xpacket end="w"?>\n'), 'incomplete sidecar ' + name
             continue
         photo_id = name.split('.')[0]
         with open(path, 'rb') as f:
@@ -2059,7 +2078,7 @@ def watch_getinfo(monkeypatch):
 
 def media_files(root):
     directory = root / 'photostream'
-    return [p for p in directory.iterdir() if not p.name.endswith('.metadata')
+    return [p for p in directory.iterdir() if not p.name.endswith(('.metadata', fm.XMP_SUFFIX))
             and not p.name.startswith(fm.TMP_PREFIX)] if directory.is_dir() else []
 
 
@@ -2889,3 +2908,416 @@ def test_files_that_need_an_api_call_do_not_hold_up_the_photos(fake, token_dir, 
     assert_ok(run_mirror(fake, token_dir, dest, '--jobs', '2'))
     photos = sum(p.media == 'photo' for p in fake.account.photos.values())
     assert counts and min(counts) >= photos, counts
+
+
+# --- issue 14: XMP sidecars, thumbnails, photo pages, search ---
+
+EXIFTOOL = shutil.which('exiftool')
+
+
+def require_exiftool():
+    """exiftool is the real reader the sidecars are tested with (CI installs it)."""
+    if EXIFTOOL is None:
+        if os.environ.get('CI'):
+            pytest.fail('the XMP tests need exiftool (apt-get install libimage-exiftool-perl)')
+        pytest.skip('the XMP tests need exiftool (apt-get install libimage-exiftool-perl)')
+
+
+def exiftool_read(paths, *options):
+    """exiftool's JSON for each file, keyed by file name (one process for all files)."""
+    result = subprocess.run([EXIFTOOL, '-j', '-n', '-charset', 'utf8', *options, *map(str, paths)],
+                            capture_output=True, text=True, encoding='utf-8', timeout=120)
+    assert result.returncode == 0, result.stderr
+    return {os.path.basename(entry['SourceFile']): entry for entry in json.loads(result.stdout)}
+
+
+def as_list(value):
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def shown_text(text):
+    """A text as the sidecar must carry it: controls (NUL too) removed, outer blanks trimmed."""
+    return re.sub(r'[\x00-\x08\x0b-\x1f\x7f]', '', text).strip()
+
+
+def description_text(markup):
+    """The fake's descriptions hold simple inline HTML; as plain text the tags go."""
+    return shown_text(re.sub(r'<[^>]*>', '', markup))
+
+
+def album_keywords(server, photo_id):
+    """Every 'Flickr|...' path the photo's albums and their collections give it."""
+    account = server.account
+    titles = {a.id: shown_text(a.title).replace('|', '_') or 'Untitled' for a in account.albums.values()}
+    wanted = set()
+    for album in account.albums.values():
+        if photo_id in album.photo_ids:
+            wanted.add('Flickr|Albums|' + titles[album.id])
+
+    def walk(collections, above):
+        for coll in collections:
+            here = above + [shown_text(coll.title).replace('|', '_') or 'Untitled']
+            for album_id in coll.album_ids:
+                if photo_id in account.albums[album_id].photo_ids:
+                    wanted.add('|'.join(['Flickr', 'Collections'] + here + [titles[album_id]]))
+            walk(coll.children, here)
+    walk(account.collections, [])
+    return wanted
+
+
+def sidecar_of(dest, photo):
+    return dest / 'photostream' / (media_name(photo) + '.xmp')
+
+
+def mirrored_photos(server):
+    return list(server.account.photos.values())   # every item is mirrored (a refused video as a rendition)
+
+
+def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
+    require_exiftool()
+    fake.edit_photo(first_photo(fake).id, title='a\x00b "q" <script>alert(1)</script>\x1f & \u590f \U0001f30a')
+    assert_ok(run_mirror(fake, token_dir, dest))
+    photos = mirrored_photos(fake)
+    assert all(sidecar_of(dest, p).is_file() for p in photos)
+    read = exiftool_read([sidecar_of(dest, p) for p in photos])
+    with_gps = with_date = hostile = 0
+    for photo in photos:
+        got = read[media_name(photo) + '.xmp']
+        assert got.get('Title', '') == shown_text(photo.title), photo.id
+        assert got.get('Description', '') == description_text(photo.description), photo.id
+        assert as_list(got.get('Subject')) == photo.tags + photo.machine_tags
+        # albums and collections, and the tags as one-level keywords (Immich reads only TagsList)
+        tags = set(photo.tags + photo.machine_tags)
+        assert set(as_list(got.get('HierarchicalSubject'))) == album_keywords(fake, photo.id) | tags
+        assert set(as_list(got.get('TagsList'))) == {k.replace('/', '_').replace('|', '/')
+                                                     for k in album_keywords(fake, photo.id)} | tags
+        if photo.datetakenunknown:
+            assert 'DateTimeOriginal' not in got and 'DateCreated' not in got
+        else:
+            assert got['DateTimeOriginal'] == got['DateCreated'] == photo.datetaken.replace('-', ':')
+            with_date += 1
+        if photo.latitude is not None:
+            assert abs(got['GPSLatitude'] - photo.latitude) < 1e-7
+            assert abs(got['GPSLongitude'] - photo.longitude) < 1e-7
+            with_gps += 1
+        else:
+            assert 'GPSLatitude' not in got
+        assert got['UsageTerms'] == fm.FLICKR_LICENSES[str(photo.license)][0]
+        assert got['Source'] == 'https://www.flickr.com/photos/%s/%s/' % (fake.user_nsid, photo.id)
+        hostile += photo.title in fakeflickr.HOSTILE_TITLES
+    assert with_gps and with_date and hostile   # the account exercises each case
+    assert any('\x00' in a.title for a in fake.account.albums.values())
+    assert any('\u590f' in p.description for p in photos)
+    # Valid XML everywhere, and the originals are untouched.
+    import xml.dom.minidom
+    for photo in photos:
+        xml.dom.minidom.parseString(sidecar_of(dest, photo).read_bytes())
+        data = (dest / 'photostream' / media_name(photo)).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == load_metadata(dest, photo)['file']['sha256']
+
+
+def test_xmp_tags_copied_into_a_jpeg_by_exiftool(fake, token_dir, dest, tmp_path):
+    require_exiftool()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    photo = next(p for p in mirrored_photos(fake) if p.media == 'photo' and p.originalformat == 'jpg'
+                 and p.latitude is not None and p.tags and shown_text(p.title))
+    copy = tmp_path / 'copy.jpg'
+    shutil.copyfile(dest / 'photostream' / media_name(photo), copy)
+    result = subprocess.run([EXIFTOOL, '-q', '-overwrite_original', '-tagsfromfile', str(sidecar_of(dest, photo)),
+                             '-xmp:all', str(copy)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    got = exiftool_read([copy])['copy.jpg']
+    assert got['Title'] == shown_text(photo.title)
+    assert as_list(got['Subject']) == photo.tags + photo.machine_tags
+    assert abs(got['GPSLatitude'] - photo.latitude) < 1e-7 and abs(got['GPSLongitude'] - photo.longitude) < 1e-7
+    assert (dest / 'photostream' / media_name(photo)).read_bytes() == fake.photo_file_bytes(photo.id)
+
+
+def sidecar_states(dest):
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes())
+            for p in (dest / 'photostream').glob('*.xmp')}
+
+
+def test_a_changed_title_rewrites_only_its_sidecar(plain_fake, tmp_path, dest):
+    require_exiftool()
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    before = sidecar_states(dest)
+    assert len(before) == len(mirrored_photos(fake))
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert sidecar_states(dest) == before   # nothing changed: nothing rewritten
+    edited = first_photo(fake, in_album=True)
+    fake.edit_photo(edited.id, title='Renamed on Flickr & <now>')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    after = sidecar_states(dest)
+    assert {n for n in after if after[n] != before[n]} == {sidecar_of(dest, edited).name}
+    assert exiftool_read([sidecar_of(dest, edited)])[sidecar_of(dest, edited).name]['Title'] == \
+        'Renamed on Flickr & <now>'
+
+
+def test_an_album_change_reaches_the_sidecars_of_its_photos(plain_fake, tmp_path, dest):
+    require_exiftool()
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    album = fake.account.albums[fake.account.album_order()[0]]
+    fake.rename_album(album.id, 'Waterfalls | 2024')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    members = [fake.account.photos[p] for p in album.photo_ids]
+    read = exiftool_read([sidecar_of(dest, p) for p in members])
+    for photo in members:
+        got = read[sidecar_of(dest, photo).name]
+        assert 'Flickr|Albums|Waterfalls _ 2024' in as_list(got['HierarchicalSubject'])
+        assert set(as_list(got['HierarchicalSubject'])) == album_keywords(fake, photo.id) | set(
+            photo.tags + photo.machine_tags)
+
+
+def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--no-xmp'))
+    assert list((dest / 'photostream').glob('*.xmp')) == []
+    assert_tree_complete(fake, dest, xmp=False)   # nothing else is missing
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert {p.name for p in (dest / 'photostream').glob('*.xmp')} == {
+        sidecar_of(dest, p).name for p in mirrored_photos(fake)}
+    assert per_photo_calls(fake.stats()) == 0
+
+
+def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    photos = [p for p in mirrored_photos(fake) if p.media == 'photo']
+    damaged, gone = photos[0], photos[1]
+    good = sidecar_of(dest, damaged).read_bytes()
+    sidecar_of(dest, damaged).write_bytes(b'<x:xmpmeta>broken')
+    stray = dest / 'photostream' / '999.jpg.xmp'   # a sidecar whose photo file is gone
+    stray.write_bytes(good)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--verify'))
+    assert sidecar_of(dest, damaged).read_bytes() == good
+    assert not stray.exists()
+    fake.delete_photo(gone.id)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert sidecar_of(dest, gone).exists()   # kept, like the photo, without --delete-unknown
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--delete-unknown'))
+    assert not sidecar_of(dest, gone).exists()
+    assert not (dest / 'photostream' / media_name(gone)).exists()
+
+
+def test_xmp_fields_from_the_listing_alone():
+    """Until a photo is enriched (photos.getInfo), its metadata has only the listing."""
+    listing = {'id': '42', 'owner': '1@N01', 'title': 'Only\x07 listed', 'license': '9',
+               'description': {'_content': 'See <a href="https://example.com/x">this</a> &amp; '
+                                           '<a href="https://example.com/">https://example.com/</a><br>next'},
+               'tags': 'newyork camera:make=canon', 'machine_tags': 'camera:make=canon',
+               'datetaken': '2019-07-01 00:00:00', 'datetakengranularity': '4', 'datetakenunknown': '0',
+               'latitude': -33.8688, 'longitude': 151.2093}
+    fields = fm.xmp_fields({'flickrmirrorer': {'format': 1}, 'listing': listing},
+                           [['Flickr', 'Albums', 'A|B']])
+    assert fields.title == 'Only listed'
+    assert fields.description == 'See this (https://example.com/x) & https://example.com/\nnext'
+    assert fields.tags == ['newyork', 'camera:make=canon']
+    assert fields.date_taken == '2019-07'
+    assert (fields.latitude, fields.longitude) == (-33.8688, 151.2093)
+    assert fields.license[0] == 'Public Domain Dedication (CC0)' and fields.license[2] is False
+    assert fields.page_url == 'https://www.flickr.com/photos/1@N01/42/'
+    packet = fm.xmp_packet(fields).decode('utf-8')
+    assert 'exif:GPSLatitude="33,52.12800000S"' in packet and 'exif:GPSLongitude="151,12.55800000E"' in packet
+    assert '<rdf:li>Flickr|Albums|A_B</rdf:li>' in packet and '&amp; https' in packet
+    assert '<rdf:li>Flickr/Albums/A|B</rdf:li>' in packet and '<rdf:li>newyork</rdf:li>' in packet
+    year_only = dict(listing, datetakengranularity='6', latitude=0, longitude=0)
+    fields = fm.xmp_fields({'listing': year_only})
+    assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
+    unknown = dict(listing, datetakenunknown='1')
+    assert fm.xmp_fields({'listing': unknown}).date_taken == ''
+
+
+def has_thumb(photo):
+    """Does Flickr offer the thumbnail size (THUMB_EXTRA) of this fake photo?"""
+    return fakeflickr.size_dims(photo, fm.THUMB_MAX_SIDE, False) is not None
+
+
+CONTROL_CHARS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+
+def thumbs_of(dest):
+    return sorted(p.name for p in (dest / 'html' / 'thumbs').glob('*.jpg'))
+
+
+def test_thumbnails_are_flickrs_small_size_and_never_fail_the_run(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    assert has_thumb(photo)
+    # Every attempt at this one thumbnail fails: the run still succeeds, with its usual status.
+    fake.faults.schedule('503', count=1000, target='file', path='/%s_%s_n.jpg' % (photo.id, photo.secret))
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert_ok(result)
+    assert '1 thumbnails could not be fetched' in result.stdout
+    assert_tree_complete(fake, dest)
+    thumbs = thumbs_of(dest)
+    assert len(thumbs) == sum(has_thumb(p) for p in fake.account.photos.values()) - 1
+    for p in fake.account.photos.values():   # the bytes of Flickr's 320-pixel size, nothing else
+        name = [t for t in thumbs if t.startswith(p.id + '-')]
+        if has_thumb(p) and p.id != photo.id:
+            assert (dest / 'html' / 'thumbs' / name[0]).read_bytes() == fake.size_file_bytes(p.id, 'n')
+    # Grids show thumbnails; the photo without one shows no image, or its original only when
+    # that is tiny (at most 320 pixels and 100 KB).
+    srcs = [img['src'] for img in parse_page(dest / 'html' / 'photostream-1.html').imgs]
+    assert len([s for s in srcs if s.startswith('../html/thumbs/')]) == len(fake.account.photos) - 1
+    others = [s for s in srcs if not s.startswith('../html/thumbs/')]
+    assert others in ([], ['../photostream/' + media_name(photo)])
+    if others:
+        assert max(fm.image_size(str(dest / 'photostream' / media_name(photo)))) <= fm.THUMB_MAX_SIDE
+    fake.faults.clear_schedule()
+    # Re-created when missing (here: the failed one and one deleted by hand); --verify ignores them.
+    (dest / 'html' / 'thumbs' / thumbs[0]).unlink()
+    fake.reset_stats()
+    result = run_mirror(fake, tmp_path / 'tokens', dest, '--verify')
+    assert_ok(result)
+    assert 'all intact' in result.stdout
+    assert len(thumbs_of(dest)) == sum(has_thumb(p) for p in fake.account.photos.values())
+    assert fake.stats()['file_requests'] == 2
+    # A replaced photo gets a new thumbnail; the old one goes.
+    old = [t for t in thumbs_of(dest) if t.startswith(photo.id + '-')]
+    fake.replace_photo(photo.id)
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    new = [t for t in thumbs_of(dest) if t.startswith(photo.id + '-')]
+    assert len(new) == 1 and new != old
+
+
+def image_bytes_loaded(page, url_requests):
+    """Bytes of every image the page requested (file:// URLs: the files' sizes)."""
+    total = 0
+    for url in url_requests:
+        path = unquote(urlsplit(url).path)
+        if os.path.splitext(path)[1].lower() in ('.jpg', '.jpeg', '.png', '.gif'):
+            total += os.path.getsize(path)
+    return total
+
+
+def test_an_album_of_100_photos_loads_under_5_mb_of_images(tmp_path):
+    sync_playwright = require_browser()
+    with fakeflickr.FakeFlickr(seed=11, photos=104, videos=4, albums=2, collections=1,
+                               file_size=400_000, hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        ids = fake.account.photostream_order()[:100]
+        album_id = fake.create_album('A hundred', ids)
+        dest = tmp_path / 'mirror'
+        assert_ok(run_mirror(fake, tokens, dest))
+    originals = sum((dest / 'photostream' / media_name(fake.account.photos[p])).stat().st_size for p in ids)
+    assert originals > 30_000_000   # what the grid would pull without thumbnails
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            urls = []
+            page.on('request', lambda r: urls.append(r.url))
+            page.goto((dest / 'html' / ('album-%s.html' % album_id)).as_uri())
+            assert assert_images_loaded(page) == sum(has_thumb(fake.account.photos[p]) for p in ids) >= 95
+            loaded = image_bytes_loaded(page, urls)
+            assert 0 < loaded < 5_000_000, loaded
+            assert not [u for u in urls if '/photostream/' in u], 'a grid loaded an original'
+        finally:
+            browser.close()
+
+
+def test_view_in_a_browser_search_photo_page_and_sanitized_descriptions(fake, token_dir, dest):
+    """index.html from disk: search for a tag and for a word of a description, open a result's
+    photo page, see the original; <b> shows bold, <script> runs nothing."""
+    sync_playwright = require_browser()
+    photos = [p for p in mirrored_photos(fake) if p.media == 'photo']
+    target, tagged = photos[0], photos[1]
+    fake.edit_photo(target.id, title='<script>window.pwned = 1</script> "Quoted" \x00title',
+                    description='Seen at <b>Zebrafalls</b> <script>window.pwned = 2</script>'
+                                '<a href="javascript:window.pwned=3" onclick="window.pwned=4">click</a>'
+                                '<img src=x onerror="window.pwned=5">\nnext line')
+    fake.edit_photo(tagged.id, tags=['Kingfisher', 'river'])
+    fake.add_comment(target.id, 'A <i>lovely</i> one <script>window.pwned = 6</script>')
+    assert_ok(run_mirror(fake, token_dir, dest))
+    for path in (dest / 'html').glob('*.html'):
+        assert not CONTROL_CHARS.search(path.read_text('utf-8')), path
+    assert not CONTROL_CHARS.search((dest / 'html' / 'search-index.js').read_text('utf-8'))
+    dialogs, failures = [], []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on('requestfailed', lambda r: failures.append(r.url))
+            page.goto((dest / 'index.html').as_uri())
+            # A tag, typed in the header's box: the search page opens with the results.
+            page.fill('header input[name=q]', 'kingfisher')
+            page.press('header input[name=q]', 'Enter')
+            page.wait_for_url('**/html/search.html?q=kingfisher')
+            page.wait_for_selector('#results li')
+            assert page.locator('#results .name').all_inner_texts() == [shown_text(tagged.title)]
+            # A word of a description, typed into the search page's own box.
+            page.fill('#q', 'zebrafalls')
+            page.locator('#results .name', has_text='Quoted').wait_for()
+            assert page.locator('#status').inner_text().startswith('1 match')
+            name = page.locator('#results .name').inner_text()
+            assert name == '<script>window.pwned = 1</script> "Quoted" title'
+            page.locator('#results a').click()
+            page.wait_for_url('**/html/photo-%s.html' % target.id)
+            original = page.locator('figure.original img')
+            page.wait_for_function('img => img.complete && img.naturalWidth > 0', arg=original.element_handle())
+            assert original.get_attribute('src') == '../photostream/' + media_name(target)
+            assert page.locator('main .desc b').inner_text() == 'Zebrafalls'
+            assert 'lovely' in page.locator('.comments i').all_inner_texts()
+            assert page.locator('main script, main img[onerror], main [onclick]').count() == 0
+            assert page.locator('main a', has_text='click').get_attribute('href') is None
+            page.locator('main a', has_text='click').click()
+            assert page.evaluate('() => window.pwned') is None and dialogs == []
+            text = page.locator('main').inner_text()
+            assert 'Seen at Zebrafalls' in text and 'next line' in text
+            assert page.locator('h1').inner_text() == '<script>window.pwned = 1</script> "Quoted" title'
+            flickr_link = page.locator('.facts a[href^="https://www.flickr.com/"]')
+            assert flickr_link.get_attribute('href') == 'https://www.flickr.com/photos/%s/%s/' % (
+                fake.user_nsid, target.id)
+            # Its albums, linked, with previous/next in album order.
+            albums = [a for a in fake.account.albums.values() if target.id in a.photo_ids]
+            assert page.locator('.albums li').count() == len(albums)
+            shot = page.screenshot(full_page=True)
+            assert shot == page.screenshot(full_page=True) and len(shot) > 10_000   # a stable, drawn page
+        finally:
+            browser.close()
+    assert failures == []
+
+
+def test_photo_pages_link_neighbours_in_album_and_photostream_order(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    details = {'101': {'place_names': ['Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
+                       'url': 'https://www.flickr.com/photos/me/101/',
+                       'comments': [{'author': 'Ann <x>', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'}]}}
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: details.get(pid, {}))
+    page = parse_page(os.path.join(dest, 'html', 'photo-101.html'))
+    text = Path(dest, 'html', 'photo-101.html').read_text('utf-8')
+    # photostream: 101 is first; album 6789 is 103, 101, 102, 104, (105 not mirrored); album 6790: 102, 101
+    assert text.count('rel="next" href="photo-102.html"') == 2   # photostream and album 6789
+    assert 'rel="prev" href="photo-103.html"' in text and 'rel="prev" href="photo-102.html"' in text
+    assert 'album-6789.html' in page.links and 'album-6790.html' in page.links
+    assert 'Z\u00fcrich, Switzerland (47.37000, 8.54000)' in text
+    assert 'Ann &lt;x&gt;' in text and 'So <b>good</b>' in text
+    assert '../photostream/101.jpg' in page.links and 'https://www.flickr.com/photos/me/101/' in page.links
+    assert not os.path.exists(os.path.join(dest, 'html', 'photo-105.html'))   # not mirrored: no page
+    assert 'href="photo-105.html"' not in Path(dest, 'html', 'album-6789.html').read_text('utf-8')
+
+
+def test_search_index_words():
+    class FakeView:
+        photos = [html_photo('1', None, 'Z\u00fcrich\x00 <b>', description='A <b>bold</b> &amp; brave day',
+                             tags=['Kingfisher'])]
+        albums = [{'id': '9', 'title': 'Caf\u00e9 trips', 'photo_ids': ['1']}]
+
+        def media(self, photo):
+            return (None, None, None)
+
+        def grid_image(self, photo):
+            return None
+    script = b''.join(fm.search_index(FakeView())).decode('utf-8')
+    entries = json.loads(script[script.index('= [') + 2:script.rindex(']') + 1])
+    assert entries == [['', '', 'Z\u00fcrich <b>', 'zurich <b> a bold & brave day kingfisher cafe trips']]

@@ -688,7 +688,7 @@ def print_budget_table(runs, free, args):
     for label, r in runs:
         if r is free:
             continue
-        burst = max(1, min(50, r.per_hour // 60))
+        burst = flickrmirrorer.CallPacer(r.per_hour).burst   # the program's own figure
         when, how, rate = enriched_at_budget(r, free, args.budget_measure / 2)
         if rate:
             print('%s: paced rate over the %g s before the stop %.3f calls/s = %.0f calls/hour '

@@ -1436,6 +1436,15 @@ def wait_for_gate(gate, stop_event):
             raise KeyboardInterrupt
 
 
+def thread_session(local):
+    """This thread's connection-pooled requests session (sessions are not thread-safe)."""
+    session = getattr(local, 'session', None)
+    if session is None:
+        session = local.session = requests.Session()
+        session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
+    return session
+
+
 class Downloader:
     """Streams one URL to a file in chunks: temporary name, checks, hash, fsync, rename.
     A 429 or 503 from the file servers pauses every download, as Flickr asked."""
@@ -1449,11 +1458,7 @@ class Downloader:
         self._local = threading.local()
 
     def _session(self):
-        session = getattr(self._local, 'session', None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
-        return session
+        return thread_session(self._local)
 
     def fetch(self, choice, directory, name_for):
         """Download `choice` into `directory` under the name `name_for(response)` returns.
@@ -2936,11 +2941,7 @@ class ThumbnailFetcher:
         self._local = threading.local()
 
     def _session(self):
-        session = getattr(self._local, 'session', None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
-        return session
+        return thread_session(self._local)
 
     def _fetch_once(self, url, path):
         try:

@@ -387,6 +387,13 @@ def human_minutes(seconds):
     return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
 
 
+def human_duration(seconds):
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return '%d min' % max(minutes, 1)
+    return '%d h %d min' % (minutes // 60, minutes % 60)
+
+
 def human_elapsed(seconds):
     if seconds < 60:
         return '%.1f s' % seconds
@@ -1009,14 +1016,18 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, unchanged=None):
     """Write through `write(file)` to a temporary name in the same directory, fsync, rename:
-    a file at its final name is always complete.  Returns what `write` returned."""
+    a file at its final name is always complete.  Returns what `write` returned.  When
+    `unchanged(result)` says the new content is the old one, the old file stays."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
             result = write(f)
+            if unchanged is not None and unchanged(result):
+                try_unlink(tmp)
+                return result
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -1057,33 +1068,18 @@ def write_json_if_changed(path, data, dry_run=False):
 def write_chunks_if_changed(path, chunks):
     """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
     temporary file, which replaces the old one only when their SHA-256 differs."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
-    new = hashlib.sha256()
     try:
-        with os.fdopen(fd, 'wb') as f:
-            for chunk in chunks:
-                new.update(chunk)
-                f.write(chunk)
-            f.flush()
-            old = hashlib.sha256()
-            try:
-                with open(path, 'rb') as current:
-                    for block in iter(lambda: current.read(DOWNLOAD_CHUNK), b''):
-                        old.update(block)
-            except OSError:
-                old = None
-            if old is not None and old.digest() == new.digest():
-                try_unlink(tmp)
-                return False
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try_unlink(tmp)
-        raise
-    fsync_dir(directory)
-    return True
+        old = describe_file(path)['sha256']
+    except OSError:
+        old = None
+
+    def write(f):
+        new = hashlib.sha256()
+        for chunk in chunks:
+            new.update(chunk)
+            f.write(chunk)
+        return new.hexdigest()
+    return atomic_write(path, write, unchanged=lambda digest: digest == old) != old
 
 
 def read_json(path):
@@ -1443,6 +1439,35 @@ def thread_session(local):
         session = local.session = requests.Session()
         session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
     return session
+
+
+def run_bounded(jobs, work, finish, stop_event=None):
+    """Run `work` (an iterable of (key, function, *args), produced as the pool drains) on
+    `jobs` threads with at most twice that many waiting, handing each (key, future) to
+    `finish` as it completes; a None in `work` waits for all before it.  On any error or
+    Ctrl+C the rest is cancelled, and `stop_event` set to wake the waiting workers."""
+    def finish_done(pending, return_when):
+        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
+        for future in done:
+            finish(pending.pop(future), future)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+        try:
+            for item in work:
+                if item is None:
+                    finish_done(pending, concurrent.futures.ALL_COMPLETED)
+                    continue
+                key, function, *args = item
+                while len(pending) >= 2 * jobs:
+                    finish_done(pending, concurrent.futures.FIRST_COMPLETED)
+                pending[pool.submit(function, *args)] = key
+            finish_done(pending, concurrent.futures.ALL_COMPLETED)
+        except BaseException:
+            if stop_event is not None:
+                stop_event.set()
+            for future in pending:
+                future.cancel()
+            raise
 
 
 class Downloader:
@@ -2991,25 +3016,17 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
             else:
                 yield photo, name, url
     fetched = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        pending = {}
 
-        def collect(return_when):
-            nonlocal fetched, failed
-            done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-            for future in done:
-                photo, url = pending.pop(future)
-                if future.result():
-                    photo['thumb'] = thumb_path(photo['id'], url)
-                    fetched += 1
-                else:
-                    failed += 1
-        for photo, name, url in missing():
-            while len(pending) >= 2 * jobs:
-                collect(concurrent.futures.FIRST_COMPLETED)
-            pending[pool.submit(fetcher.fetch, url, os.path.join(thumbs_dir, name))] = (photo, url)
-        if pending:
-            collect(concurrent.futures.ALL_COMPLETED)
+    def finish(key, future):
+        nonlocal fetched, failed
+        photo, url = key
+        if future.result():
+            photo['thumb'] = thumb_path(photo['id'], url)
+            fetched += 1
+        else:
+            failed += 1
+    run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name))
+                       for photo, name, url in missing()), finish)
     with os.scandir(thumbs_dir) as entries:
         stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]
     for name in stale:
@@ -3484,35 +3501,12 @@ class Mirror:
         self.report_not_original()
         self.report_verification()
 
-    # -- a bounded worker pool, for both stages --
     def run_in_pool(self, work, finish):
-        """Run `work` (an iterable of (key, function, *args), produced as the pool drains) on
-        --jobs threads with at most twice that many waiting, handing each (key, future) to
-        `finish` as it completes; a None in `work` waits for all before it.  On any error or
-        Ctrl+C the rest is cancelled."""
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            pending = {}
-            try:
-                for item in work:
-                    if item is None:
-                        self._finish_done(pending, finish, concurrent.futures.ALL_COMPLETED)
-                        continue
-                    key, function, *args = item
-                    while len(pending) >= 2 * self.args.jobs:
-                        self._finish_done(pending, finish, concurrent.futures.FIRST_COMPLETED)
-                    pending[pool.submit(function, *args)] = key
-                self._finish_done(pending, finish, concurrent.futures.ALL_COMPLETED)
-            except BaseException:
-                self.stop_event.set()
-                for future in pending:
-                    future.cancel()
-                raise
-
-    def _finish_done(self, pending, finish, return_when):
-        done, _ = concurrent.futures.wait(list(pending), return_when=return_when)
-        for future in done:
-            finish(pending.pop(future), future)
+        """run_bounded() on --jobs threads, the progress bar advancing with each result."""
+        def finish_and_advance(key, future):
+            finish(key, future)
             self._advance()
+        run_bounded(self.args.jobs, work, finish_and_advance, self.stop_event)
 
     # -- stage 1, files: list and plan page by page, download in the pool --
     def fetch_files(self, local):
@@ -3858,13 +3852,6 @@ NOT_ORIGINAL_HEADER = '''\
 # 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
 # The next run adopts it.  Every run also asks Flickr for the original once more.
 # id\tfile\tkept\tFlickr page'''
-
-
-def human_duration(seconds):
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return '%d min' % max(minutes, 1)
-    return '%d h %d min' % (minutes // 60, minutes % 60)
 
 
 def photo_details(metadata):

@@ -1902,6 +1902,18 @@ class TreeBuilder:
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
         self.album_list_complete = True
 
+    def _count_change(self, kind, old_name, name, changed):
+        """A new album or collection directory, or one whose name or content changed."""
+        if old_name is None:
+            how, did, would = 'new', 'Created', 'create'
+        elif changed or old_name != name:
+            how, did, would = 'updated', 'Updated', 'update'
+        else:
+            return
+        counter = '%ss_%s' % (kind, how)
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self._tell('%s %s' % (did, kind), '%s %s' % (would, kind), name)
+
     def _tell(self, did, would, what):
         """-v names every change; a dry run names every change it would make."""
         if self.dry_run:
@@ -1986,12 +1998,7 @@ class TreeBuilder:
                 changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
                 metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
                 changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
-            if old_name is None:
-                self.stats.albums_new += 1
-                self._tell('Created album', 'create album', name)
-            elif changed or old_name != name:
-                self.stats.albums_updated += 1
-                self._tell('Updated album', 'update album', name)
+            self._count_change('album', old_name, name, changed)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
@@ -2038,12 +2045,7 @@ class TreeBuilder:
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
             changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
-            if old_name is None:
-                self.stats.collections_new += 1
-                self._tell('Created collection', 'create collection', name)
-            elif changed or old_name != name:
-                self.stats.collections_updated += 1
-                self._tell('Updated collection', 'update collection', name)
+            self._count_change('collection', old_name, name, changed)
         for stale in existing.values():
             self.stats.collections_deleted += 1
             self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)

@@ -59,6 +59,7 @@ import hashlib
 import html
 import html.parser
 import io
+import itertools
 import json
 import logging
 import math
@@ -1123,9 +1124,23 @@ HAND_ORIGINAL_NAME = '<id>.original.<ext>'
 
 @dataclass
 class LocalPhotos:
-    files: dict               # photo id -> media file name
+    files: dict               # photo id -> media file name; the listing takes its photos out
     orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
     hand_originals: dict      # photo id -> a video original the user put there by hand
+
+    def __post_init__(self):
+        self.count = len(self.files)   # media files found, taken or not
+
+    def take(self, photo_id):
+        """The file of a listed photo, no longer kept here: after the listing, `files` holds
+        only what Flickr did not list, and a big mirror's scan is not held twice."""
+        return self.files.pop(photo_id, None)
+
+    def unlisted(self):
+        """photo id -> file name of what the listing did not take (compacted: a dict keeps
+        its size after pops)."""
+        self.files = dict(self.files)
+        return self.files
 
 
 def scan_photostream(photostream_dir, find_orphans=False):
@@ -2288,25 +2303,34 @@ class View:
         self.albums = albums
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
-        self._media = {}  # photo id -> (relpath or None, width, height)
+        self._media = {}  # photo id -> MISSING, or its width << 32 | height (0: unknown)
         self.details = details or (lambda pid: {})
 
+    MISSING = -1
+
     def media(self, photo):
-        """(relative path, width, height) of a photo's file on disk; path None if missing."""
-        pid = photo['id']
-        if pid not in self._media:
-            rel = safe_relpath(photo.get('file'))
-            w = h = None
-            if rel:
-                full = os.path.join(self.dest, *rel.split('/'))
-                if not os.path.isfile(full):
-                    rel = None
-                elif photo.get('width') and photo.get('height'):
-                    w, h = int(photo['width']), int(photo['height'])
-                elif photo.get('media') != 'video':
-                    w, h = image_size(full) or (None, None)
-            self._media[pid] = (rel, w, h)
-        return self._media[pid]
+        """(relative path, width, height) of a photo's file on disk; path None if missing.
+        What is cached is one int a photo: 100,000 tuples and paths would be 20 MB."""
+        rel = safe_relpath(photo.get('file'))
+        if not rel:
+            return None, None, None
+        known = self._media.get(photo['id'])
+        if known is None:
+            known = self._media[photo['id']] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
+        if known == self.MISSING:
+            return None, None, None
+        w, h = known >> 32, known & 0xffffffff
+        return rel, w or None, h or None
+
+    def _measure(self, photo, path):
+        if not os.path.isfile(path):
+            return self.MISSING
+        w = h = 0
+        if photo.get('width') and photo.get('height'):
+            w, h = int(photo['width']), int(photo['height'])
+        elif photo.get('media') != 'video':
+            w, h = image_size(path) or (0, 0)
+        return w << 32 | h
 
     def grid_image(self, photo):
         """(path relative to dest, width, height) of the small image grids show, or None:
@@ -3359,16 +3383,15 @@ def albums_by_photo(albums):
     return held
 
 
-def write_xmp_sidecars(photostream_dir, albums, tree):
-    """Write '<file>.xmp' beside every media file of photostream/ that has its .metadata,
-    and remove our sidecars whose media file is gone.  albums: [(album record, photo ids)];
-    tree: the collection tree.  Returns (written, removed)."""
-    files = scan_photostream(photostream_dir).files
+def write_xmp_sidecars(photostream_dir, files, albums, tree):
+    """Write '<file>.xmp' beside every media file of `files` ((photo id, file name) pairs, what
+    the run holds) that has its .metadata, and remove our sidecars whose media file is gone.
+    albums: [(album record, photo ids)]; tree: the collection tree.  Returns (written, removed)."""
     by_id = album_keyword_paths(albums, tree)
     keyword_paths = [by_id[album['id']] for album, _ in albums]
     photo_albums = albums_by_photo(albums)
     written = removed = 0
-    for photo_id, filename in files.items():
+    for photo_id, filename in files:
         metadata = read_json(metadata_path_for(photostream_dir, filename))
         if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
             continue   # not mirrored yet, or a legacy file that the next download upgrades
@@ -3376,11 +3399,13 @@ def write_xmp_sidecars(photostream_dir, albums, tree):
         paths = [p for n in (held if isinstance(held, tuple) else (held,)) for p in keyword_paths[n]]
         packet = xmp_packet(xmp_fields(metadata, paths))
         written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
-    for name in os.listdir(photostream_dir):
-        if name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(name[:-len(XMP_SUFFIX)]):
-            media = name[:-len(XMP_SUFFIX)]
-            if files.get(media.split('.')[0]) != media:
-                try_unlink(os.path.join(photostream_dir, name))
+    del photo_albums
+    with os.scandir(photostream_dir) as entries:   # streamed: 300,000 names are not listed at once
+        for entry in entries:
+            media = entry.name[:-len(XMP_SUFFIX)]
+            if entry.name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(media) \
+                    and not os.path.isfile(os.path.join(photostream_dir, media)):
+                try_unlink(entry.path)
                 removed += 1
     return written, removed
 
@@ -3394,29 +3419,32 @@ class PhotoSummary:
     """The little the run keeps about every listed photo: its order, its file and what the
     HTML view shows.  Memory stays about this per photo, however large the account."""
     id: str
-    media: str
+    media: str               # one of two shared strings, not a copy per photo
     dateupload: str
     datetaken: str
     title: str
     description: str
     tags: str
-    file: str = None   # relative to dest, once the photo is mirrored
-    thumb_url: str = None   # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    filename: str = None     # its media file in photostream/ (the run's own string, shared)
+    thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
 
     @classmethod
     def from_record(cls, record):
-        return cls(record['id'], record.get('media', 'photo'), str(record.get('dateupload', '')),
+        return cls(record['id'], 'video' if is_video(record) else 'photo', str(record.get('dateupload', '')),
                    known_datetaken(record), text_of(record.get('title')),
                    text_of(record.get('description')), record.get('tags', '') or '',
                    thumb_url=record.get(THUMB_EXTRA) or None)
 
     def get(self, key, default=None):
-        """The mapping interface the HTML view reads photos through (no copy per photo)."""
+        """The mapping interface the HTML view reads photos through (no copy per photo:
+        what is derived is derived when asked)."""
         if key == 'tags':
             return self.tags.split()
         if key == 'thumb':
             return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
+        if key == 'file':
+            return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
         return getattr(self, key, default)
 
     __getitem__ = get
@@ -3442,6 +3470,7 @@ class Mirror:
         self.downloader = Downloader(client.policy, reporter, stop_event)
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
+        self.unlisted = {}            # ... and for the local photos the listing did not show
         self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
         self.to_enrich = []           # photo ids for the enrichment stage
         self.enrich_calls = 0         # ... and the API calls it will take (for the ETA)
@@ -3474,7 +3503,8 @@ class Mirror:
         builder.build_albums(albums, self.files)
         builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
         builder.build_collections(tree)
-        self.tidy_photostream(local.files)
+        self.unlisted = local.unlisted()
+        self.tidy_photostream(self.unlisted, local.count)
         self.tidy_orphaned_metadata(local.orphaned_metadata)
         self.stats.listing_incomplete = len(self.incomplete)
         if self.dry_run:
@@ -3558,10 +3588,7 @@ class Mirror:
         if problem is None:
             return
         self.incomplete.append(problem)
-        listed = set(self.photostream_ids)
-        for photo_id, name in local.files.items():
-            if photo_id not in listed:
-                self.files[photo_id] = name
+        self.files.update(local.unlisted())
 
     def _set_total(self, total):
         if self.progress is not None:
@@ -3574,7 +3601,7 @@ class Mirror:
             self.progress.update(1)
 
     def plan(self, record, local, photo_id):
-        filename = local.files.get(photo_id)
+        filename = local.take(photo_id)
         if filename:
             self.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
@@ -3702,9 +3729,10 @@ class Mirror:
             self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.to_enrich))
 
     # -- tidy: local photos no longer on Flickr --
-    def tidy_photostream(self, local_files):
-        listed = {p.id for p in self.photostream}
-        gone = sorted(pid for pid in local_files if pid not in listed)
+    def tidy_photostream(self, gone_files, local_count):
+        """gone_files: photo id -> file name of the local photos the listing did not show;
+        local_count: how many local photos there are in all."""
+        gone = sorted(gone_files)
         if not gone:
             return
         if self.incomplete:
@@ -3713,12 +3741,12 @@ class Mirror:
             self.reporter.info('%d local photos are no longer on Flickr; they are kept (use '
                                '--delete-unknown to remove them).' % len(gone))
             return
-        limit = max(DELETE_COUNT_FLOOR, int(len(local_files) * DELETE_SHARE_LIMIT))
+        limit = max(DELETE_COUNT_FLOOR, int(local_count * DELETE_SHARE_LIMIT))
         if self.dry_run or len(gone) > limit and not self.args.force:
             for pid in gone:
-                self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, local_files[pid]))
+                self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, gone_files[pid]))
         refuse = ('Refusing to delete %d of %d local photos (more than %d) in one run; check the list '
-                  'above and run again with --force if it is right.' % (len(gone), len(local_files), limit))
+                  'above and run again with --force if it is right.' % (len(gone), local_count, limit))
         if self.dry_run:   # predict the real run: it would refuse (exit status 1), or delete these
             if len(gone) > limit and not self.args.force:
                 self.stats.stopped += 1
@@ -3729,7 +3757,7 @@ class Mirror:
         if len(gone) > limit and not self.args.force:
             raise FatalError(refuse)
         for pid in gone:
-            name = local_files[pid]
+            name = gone_files[pid]
             try_unlink(os.path.join(self.photostream_dir, name))
             try_unlink(metadata_path_for(self.photostream_dir, name))
             try_unlink(xmp_path_for(self.photostream_dir, name))
@@ -3757,20 +3785,23 @@ class Mirror:
     # -- order and the browsable view --
     def write_photostream_order(self):
         """dest/photostream.json: the photostream's order, which no directory can show.
-        One photo a line, written to a buffer as it goes: for 100,000 photos an indented
-        dump would cost ten times the memory."""
-        out = io.BytesIO()
-        out.write(b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT)
-        for i, p in enumerate(self.photostream):
-            entry = {'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)}
-            out.write(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False)).encode('utf-8'))
-        out.write(b'\n]}\n')
-        write_file_if_changed(os.path.join(self.dest, 'photostream.json'), out.getbuffer())
+        One photo a line, streamed in chunks: for 100,000 photos the file is 10 MB."""
+        def chunks():
+            out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
+            for i, p in enumerate(self.photostream):
+                entry = {'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)}
+                out.append(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+                           .encode('utf-8'))
+                if len(out) >= 5000:
+                    yield b''.join(out)
+                    out = []
+            out.append(b'\n]}\n')
+            yield b''.join(out)
+        write_chunks_if_changed(os.path.join(self.dest, 'photostream.json'), chunks())
 
     def write_html(self, albums, tree):
         for photo in self.photostream:
-            name = self.files.get(photo.id)
-            photo.file = PHOTOSTREAM_DIR + '/' + name if name else None
+            photo.filename = self.files.get(photo.id)
         album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         fetcher = ThumbnailFetcher(self.client.policy, self.reporter)
@@ -3789,7 +3820,9 @@ class Mirror:
         return photo_details(metadata) if isinstance(metadata, dict) else {}
 
     def write_xmp(self, albums, tree):
-        written, removed = write_xmp_sidecars(self.photostream_dir, albums, tree)
+        kept_unlisted = ((pid, name) for pid, name in self.unlisted.items() if pid not in self.files)
+        written, removed = write_xmp_sidecars(self.photostream_dir, itertools.chain(self.files.items(), kept_unlisted),
+                                              albums, tree)
         self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
     # -- files that are not the original --

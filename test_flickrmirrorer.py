@@ -3100,8 +3100,11 @@ def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_
     assert sidecar_of(dest, damaged).read_bytes() == good
     assert not stray.exists()
     fake.delete_photo(gone.id)
+    gone_sidecar = sidecar_of(dest, gone).read_bytes()
+    sidecar_of(dest, gone).write_bytes(b'<x:xmpmeta>broken')
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
-    assert sidecar_of(dest, gone).exists()   # kept, like the photo, without --delete-unknown
+    # kept, like the photo, without --delete-unknown, and still looked after
+    assert sidecar_of(dest, gone).read_bytes() == gone_sidecar
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--delete-unknown'))
     assert not sidecar_of(dest, gone).exists()
     assert not (dest / 'photostream' / media_name(gone)).exists()

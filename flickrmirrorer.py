@@ -59,7 +59,6 @@ import hashlib
 import html
 import html.parser
 import io
-import itertools
 import json
 import logging
 import math
@@ -3410,6 +3409,64 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
     return written, removed
 
 
+# -- a view whose inputs did not change is not made again
+# Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
+# not.  Each view's inputs (this program's own code, the listing's fields, albums and
+# collections, and every .metadata file's size and mtime) are hashed, and the view is made
+# again only when the hash differs from the one stored when it was last made complete.
+# --verify makes them all again.
+
+VIEWS_STATE = '.flickrmirrorer-views.json'
+
+
+def program_digest():
+    """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
+    with open(os.path.abspath(__file__), 'rb') as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+def file_stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class ViewInputs:
+    """The hash of what a view is made from, fed piece by piece (never all in memory)."""
+
+    def __init__(self, *parts):
+        self.hash = hashlib.sha256(program_digest())
+        self.add(*parts)
+
+    def add(self, *parts):
+        self.hash.update(repr(parts).encode('utf-8', 'surrogatepass'))
+
+    def hexdigest(self):
+        return self.hash.hexdigest()
+
+
+class ViewsState:
+    """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
+
+    def __init__(self, dest, force=False):
+        self.path = os.path.join(dest, VIEWS_STATE)
+        self.force = force
+
+    def read(self):
+        state = read_json(self.path)
+        return state if isinstance(state, dict) else {}
+
+    def current(self, name, digest):
+        return not self.force and self.read().get(name) == digest
+
+    def remember(self, name, digest):
+        state = self.read()
+        state[name] = digest
+        write_json_if_changed(self.path, state)
+
+
 # ---------------------------------------------------------------------------
 # The run: list, plan, act, tidy
 # ---------------------------------------------------------------------------
@@ -3481,6 +3538,7 @@ class Mirror:
         self.listing = ListingCheck()
         self.missing = set()          # photo ids whose file went missing (--verify)
         self.owner = None             # the account's NSID, for photo page URLs
+        self.views_state = ViewsState(self.dest, force=args.verify)
         self.errors_in_a_row = 0
         self.progress = None
 
@@ -3804,13 +3862,23 @@ class Mirror:
             photo.filename = self.files.get(photo.id)
         album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
+        collections = html_collections(tree)
         fetcher = ThumbnailFetcher(self.client.policy, self.reporter)
         fetched, failed = fetch_thumbnails(self.dest, self.photostream, fetcher, self.args.jobs)
         if failed:
             self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
                                'until the next run.' % failed)
-        written = write_html_view(self.dest, self.photostream, album_list, html_collections(tree),
-                                  details=self.photo_details)
+        inputs = ViewInputs(HTML_PAGE_SIZE, album_list, collections)
+        for p in self.photostream:
+            inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
+                       p.has_thumb, file_stamp(metadata_path_for(self.photostream_dir, p.filename))
+                       if p.filename else None)
+        digest = inputs.hexdigest()
+        if self.views_state.current('html', digest) and os.path.isfile(os.path.join(self.dest, 'index.html')):
+            self.reporter.detail('HTML view: %d thumbnails fetched, its pages are up to date' % fetched)
+            return
+        written = write_html_view(self.dest, self.photostream, album_list, collections, details=self.photo_details)
+        self.views_state.remember('html', digest)
         self.reporter.detail('HTML view: %d thumbnails fetched, %d pages written' % (fetched, written))
 
     def photo_details(self, photo_id):
@@ -3819,10 +3887,26 @@ class Mirror:
         metadata = read_json(metadata_path_for(self.photostream_dir, name)) if name else None
         return photo_details(metadata) if isinstance(metadata, dict) else {}
 
+    def held_files(self):
+        """(photo id, file name) of every media file the run holds, listed or not, in the same
+        order on every run (the order files arrive in is not)."""
+        for photo in self.photostream:
+            name = self.files.get(photo.id)
+            if name:
+                yield photo.id, name
+        for pid in sorted(self.unlisted):
+            yield pid, self.unlisted[pid]
+
     def write_xmp(self, albums, tree):
-        kept_unlisted = ((pid, name) for pid, name in self.unlisted.items() if pid not in self.files)
-        written, removed = write_xmp_sidecars(self.photostream_dir, itertools.chain(self.files.items(), kept_unlisted),
-                                              albums, tree)
+        inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in albums], tree)
+        for pid, name in self.held_files():
+            inputs.add(pid, name, file_stamp(metadata_path_for(self.photostream_dir, name)))
+        digest = inputs.hexdigest()
+        if self.views_state.current('xmp', digest):
+            self.reporter.detail('XMP sidecars: up to date')
+            return
+        written, removed = write_xmp_sidecars(self.photostream_dir, self.held_files(), albums, tree)
+        self.views_state.remember('xmp', digest)
         self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
 
     # -- files that are not the original --

@@ -113,7 +113,7 @@ def snapshot(root, with_mtimes=False):
         for name in dirs + files:
             full = os.path.join(path, name)
             rel = os.path.relpath(full, root)
-            if name == fm.LOCK_NAME:
+            if name in (fm.LOCK_NAME, fm.VIEWS_STATE):   # the run's own bookkeeping (mtimes, pids)
                 continue
             if os.path.islink(full):
                 tree[rel] = ('link', os.readlink(full))
@@ -3084,6 +3084,34 @@ def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fa
     assert {p.name for p in (dest / 'photostream').glob('*.xmp')} == {
         sidecar_of(dest, p).name for p in mirrored_photos(fake)}
     assert per_photo_calls(fake.stats()) == 0
+
+
+def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path, dest):
+    """An unchanged run does not re-derive every page and sidecar; an edit, or --verify, does."""
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    photo = first_photo(fake, in_album=True)
+    page, sidecar = dest / 'html' / fm.photo_page(photo.id), sidecar_of(dest, photo)
+    good_page, good_sidecar = page.read_bytes(), sidecar.read_bytes()
+    result = run_mirror(fake, tmp_path / 'tokens', dest, '-v')
+    assert_ok(result)
+    assert 'its pages are up to date' in result.stdout and 'XMP sidecars: up to date' in result.stdout, result.stdout
+    page.write_bytes(b'damaged by hand')   # what skipping costs: only --verify looks at them then
+    sidecar.write_bytes(b'damaged by hand')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert page.read_bytes() == b'damaged by hand'
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--verify'))
+    assert page.read_bytes() == good_page and sidecar.read_bytes() == good_sidecar
+    fake.edit_photo(photo.id, title='Edited on Flickr')
+    result = run_mirror(fake, tmp_path / 'tokens', dest, '-v')
+    assert_ok(result)
+    assert 'up to date' not in result.stdout
+    assert 'Edited on Flickr' in page.read_text('utf-8') and b'Edited on Flickr' in sidecar.read_bytes()
+    shutil.rmtree(dest / 'html')   # a view deleted by hand is made again (its pages are checked for)
+    os.unlink(dest / 'index.html')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert page.read_bytes() != good_page and 'Edited on Flickr' in page.read_text('utf-8')
 
 
 def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_path, dest):

@@ -3868,13 +3868,17 @@ class Mirror:
         if failed:
             self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
                                'until the next run.' % failed)
+        html_dir = os.path.join(self.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, album_list, collections)
+        whole = all(os.path.isfile(path) for path in (os.path.join(self.dest, 'index.html'),
+                                                      os.path.join(html_dir, SEARCH_PAGE)))
         for p in self.photostream:
+            stamp = file_stamp(metadata_path_for(self.photostream_dir, p.filename)) if p.filename else None
             inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
-                       p.has_thumb, file_stamp(metadata_path_for(self.photostream_dir, p.filename))
-                       if p.filename else None)
+                       p.has_thumb, stamp)
+            whole = whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
         digest = inputs.hexdigest()
-        if self.views_state.current('html', digest) and os.path.isfile(os.path.join(self.dest, 'index.html')):
+        if whole and self.views_state.current('html', digest):   # and no page was deleted by hand
             self.reporter.detail('HTML view: %d thumbnails fetched, its pages are up to date' % fetched)
             return
         written = write_html_view(self.dest, self.photostream, album_list, collections, details=self.photo_details)
@@ -3899,10 +3903,13 @@ class Mirror:
 
     def write_xmp(self, albums, tree):
         inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in albums], tree)
+        whole = True
         for pid, name in self.held_files():
-            inputs.add(pid, name, file_stamp(metadata_path_for(self.photostream_dir, name)))
+            stamp = file_stamp(metadata_path_for(self.photostream_dir, name))
+            inputs.add(pid, name, stamp)
+            whole = whole and not (stamp and not os.path.exists(xmp_path_for(self.photostream_dir, name)))
         digest = inputs.hexdigest()
-        if self.views_state.current('xmp', digest):
+        if whole and self.views_state.current('xmp', digest):   # and no sidecar was deleted by hand
             self.reporter.detail('XMP sidecars: up to date')
             return
         written, removed = write_xmp_sidecars(self.photostream_dir, self.held_files(), albums, tree)

@@ -22,7 +22,8 @@ The pipeline, one section of this file per stage, in data-flow order:
   6. trees      album / collection / "Not in any album" directories of symlinks; delete
                 what is gone from Flickr (only with --delete-unknown, only after a
                 complete listing, capped); photostream.json, not-original.txt
-  7. views      the browsable HTML view
+  7. views      the browsable HTML view and the XMP sidecars, made again only when the hash
+                of their inputs changed (.flickrmirrorer-views.json) or --verify asks
   8. enrich     photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes
@@ -47,6 +48,7 @@ Output tree:
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
 """
 
@@ -4057,7 +4059,8 @@ def build_parser():
                         help='read Flickr and print what would be downloaded, updated and deleted; change nothing')
     parser.add_argument('--verify', action='store_true',
                         help='re-hash every local file against the SHA-256 recorded when it was downloaded; '
-                             'download damaged or missing files again (with --dry-run: report them only)')
+                             'download damaged or missing files again, and make the HTML view and XMP '
+                             'sidecars again (with --dry-run: report them only)')
     parser.add_argument('--no-html', action='store_true', help='do not write the browsable index.html pages')
     parser.add_argument('--no-xmp', action='store_true',
                         help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')

@@ -57,6 +57,7 @@ import concurrent.futures
 import configparser
 import errno
 import fcntl
+import functools
 import hashlib
 import html
 import html.parser
@@ -479,6 +480,12 @@ def announce_pause(reporter, what, asked, waiting):
         % (human_minutes(asked), until, what, human_minutes(waiting)))
 
 
+def pause_everybody(gate, error, policy, reporter, what):
+    """Hold every worker behind `gate` as long as Flickr asked (else a moment), and say so."""
+    asked = error.retry_after if error.retry_after is not None else policy.initial_wait
+    announce_pause(reporter, what, asked, gate.pause(asked))
+
+
 class PauseGate:
     """Everybody waits while Flickr asked us to: a 429 (or a 201 / 503) pauses every worker
     that talks to the same service, not only the one that was told."""
@@ -679,8 +686,7 @@ class FlickrClient:
 
     def _pause_everybody(self, error, method):
         if error.pause_all:
-            asked = error.retry_after if error.retry_after is not None else self.policy.initial_wait
-            announce_pause(self.reporter, 'calling ' + method, asked, self.pacer.pause(asked))
+            pause_everybody(self.pacer.gate, error, self.policy, self.reporter, 'calling ' + method)
 
     def paged(self, method, container, item, check, on_total=None, **params):
         """Yield every item of a paged list, one page in memory at a time.
@@ -1519,8 +1525,7 @@ class Downloader:
                 judge_file_response(response, choice, url)
             except TransientError as e:
                 if e.pause_all:
-                    asked = e.retry_after if e.retry_after is not None else self.policy.initial_wait
-                    announce_pause(self.reporter, 'downloading files', asked, self.gate.pause(asked))
+                    pause_everybody(self.gate, e, self.policy, self.reporter, 'downloading files')
                 raise
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
@@ -2128,6 +2133,26 @@ _NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff
 
 # -- small helpers
 
+def add_packed(mapping, key, value):
+    """mapping[key] holds one int as itself and several as a tuple: for 100,000 photos a
+    small int each, not a list each.  Read it back with packed_values()."""
+    held = mapping.get(key)
+    mapping[key] = value if held is None else packed_values(held) + (value,)
+
+
+def packed_values(held):
+    return held if isinstance(held, tuple) else (held,)
+
+
+def albums_by_photo(albums):
+    """photo id -> the number of its album in `albums` ((album, photo ids) pairs), packed."""
+    held = {}
+    for n, (_, photo_ids) in enumerate(albums):
+        for pid in photo_ids:
+            add_packed(held, pid, n)
+    return held
+
+
 def clean_text(text):
     """Text without control characters (NUL included) or what XML cannot hold."""
     return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
@@ -2656,16 +2681,13 @@ def album_places(view):
         for i, pid in enumerate(album.get('photo_ids', [])):
             photo = view.by_id.get(pid)
             if photo is not None and view.media(photo)[0]:
-                held = places.get(pid)
-                packed = n << 32 | i
-                places[pid] = packed if held is None else (held if isinstance(held, tuple) else (held,)) + (packed,)
+                add_packed(places, pid, n << 32 | i)
     return places
 
 
 def places_of(view, places, pid):
     """[(album, position in it)] of a photo, in album order."""
-    held = places.get(pid, ())
-    return [(view.albums[p >> 32], p & 0xffffffff) for p in (held if isinstance(held, tuple) else (held,))]
+    return [(view.albums[p >> 32], p & 0xffffffff) for p in packed_values(places.get(pid, ()))]
 
 
 def neighbours(view, ids, i):
@@ -2787,12 +2809,8 @@ def fold(text):
 def search_index(view):
     """Yield the index script in chunks of about a megabyte (it never is in memory whole:
     some 15 MB for 100,000 photos)."""
-    album_titles = {}   # photo id -> index into titles (a photo in several albums: a tuple)
+    album_titles = albums_by_photo((album, album.get('photo_ids', [])) for album in view.albums)
     titles = [title_of(album) for album in view.albums]
-    for n, album in enumerate(view.albums):
-        for pid in album.get('photo_ids', []):
-            held = album_titles.get(pid)
-            album_titles[pid] = n if held is None else (held if isinstance(held, tuple) else (held,)) + (n,)
     out = [b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [']
     size = 0
     for i, photo in enumerate(view.photos):
@@ -2800,9 +2818,8 @@ def search_index(view):
         title = clean_text(photo.get('title')).strip()
         page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
         image = view.grid_image(photo)
-        held = album_titles.get(pid, ())
         words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
-                         + [titles[n] for n in (held if isinstance(held, tuple) else (held,))])
+                         + [titles[n] for n in packed_values(album_titles.get(pid, ()))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
         line = ((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
         out.append(line)
@@ -3373,17 +3390,6 @@ def xmp_path_for(photostream_dir, filename):
     return os.path.join(photostream_dir, filename + XMP_SUFFIX)
 
 
-def albums_by_photo(albums):
-    """photo id -> the number of its album in `albums` (a tuple of them for a photo in
-    several): a small int per photo rather than a list, for 100,000 photos."""
-    held = {}
-    for n, (_, photo_ids) in enumerate(albums):
-        for pid in photo_ids:
-            before = held.get(pid)
-            held[pid] = n if before is None else (before if isinstance(before, tuple) else (before,)) + (n,)
-    return held
-
-
 def write_xmp_sidecars(photostream_dir, files, albums, tree):
     """Write '<file>.xmp' beside every media file of `files` ((photo id, file name) pairs, what
     the run holds) that has its .metadata, and remove our sidecars whose media file is gone.
@@ -3396,8 +3402,7 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
         metadata = read_json(metadata_path_for(photostream_dir, filename))
         if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
             continue   # not mirrored yet, or a legacy file that the next download upgrades
-        held = photo_albums.get(photo_id, ())
-        paths = [p for n in (held if isinstance(held, tuple) else (held,)) for p in keyword_paths[n]]
+        paths = [p for n in packed_values(photo_albums.get(photo_id, ())) for p in keyword_paths[n]]
         packet = xmp_packet(xmp_fields(metadata, paths))
         written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
     del photo_albums
@@ -3421,6 +3426,7 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
 VIEWS_STATE = '.flickrmirrorer-views.json'
 
 
+@functools.lru_cache(maxsize=None)
 def program_digest():
     """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
     with open(os.path.abspath(__file__), 'rb') as f:

@@ -3804,8 +3804,9 @@ class Mirror:
         if self.incomplete:
             return   # check_listing kept them; report() says that nothing was deleted
         if not self.args.delete_unknown:
-            self.reporter.info('%d local photos are no longer on Flickr; they are kept (use '
-                               '--delete-unknown to remove them).' % len(gone))
+            self.reporter.info(('%s is no longer on Flickr; it is kept (use --delete-unknown to remove it).'
+                                if len(gone) == 1 else '%s are no longer on Flickr; they are kept (use '
+                                '--delete-unknown to remove them).') % plural(len(gone), 'local photo'))
             return
         limit = max(DELETE_COUNT_FLOOR, int(local_count * DELETE_SHARE_LIMIT))
         if self.dry_run or len(gone) > limit and not self.args.force:

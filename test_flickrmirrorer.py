@@ -3134,7 +3134,9 @@ def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_
     fake.delete_photo(gone.id)
     gone_sidecar = sidecar_of(dest, gone).read_bytes()
     sidecar_of(dest, gone).write_bytes(b'<x:xmpmeta>broken')
-    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert_ok(result)
+    assert '1 local photo is no longer on Flickr; it is kept (use --delete-unknown' in result.stdout
     # kept, like the photo, without --delete-unknown, and still looked after
     assert sidecar_of(dest, gone).read_bytes() == gone_sidecar
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest, '--delete-unknown'))

@@ -77,6 +77,7 @@ import sys
 import tempfile
 import threading
 import time
+import datetime
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -618,13 +619,98 @@ def parse_retry_after(value):
             return None
 
 
-def raise_for_transient_status(response, *args, **kwargs):
-    """requests response hook: turn 429 and 5xx into TransientError, keeping Retry-After.
+# -- one judge: what an HTTP answer or a failed request means
+# The API client, the downloads and the thumbnails all act on these verdicts; nowhere else
+# reads an HTTP status or lists the network's exceptions.
 
-    flickrapi would otherwise collapse them into a FlickrError and lose the header."""
-    if response.status_code in TRANSIENT_HTTP_STATUSES:
-        raise TransientError('HTTP %d from %s' % (response.status_code, response.url.split('?')[0]),
-                             parse_retry_after(response.headers.get('Retry-After')))
+NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                  requests.exceptions.ContentDecodingError)
+# Where Flickr may refuse what was asked for (a video original it keeps for browsers).
+REFUSED_STATUSES = (401, 403, 404, 410)
+
+
+def judge_status(response, what, refusable=False):
+    """None for a 200; else the verdict, as the exception to raise: TransientError (429 and
+    503, or any Retry-After, pause everybody), OriginalRefused (a 401/403/404/410 where
+    `refusable`), ItemError (failed)."""
+    status = response.status_code
+    if status == 200:
+        return None
+    if status in TRANSIENT_HTTP_STATUSES:
+        return TransientError('HTTP %d for %s' % (status, what),
+                              parse_retry_after(response.headers.get('Retry-After')),
+                              pause_all=status in (429, 503))
+    if refusable and status in REFUSED_STATUSES:
+        return OriginalRefused('Flickr refused the original of %s (HTTP %d)' % (what, status))
+    return ItemError('HTTP %d for %s' % (status, what))
+
+
+def network_failure(error, what):
+    """The verdict on a request that got no answer (or a broken one): worth another try."""
+    return TransientError('%s: network error: %s' % (what, first_line(error)))
+
+
+def raise_for_transient_status(response, *args, **kwargs):
+    """requests response hook of the API client: a transient verdict is raised with its
+    Retry-After (flickrapi would collapse it into a FlickrError and lose the header)."""
+    verdict = judge_status(response, response.url.split('?')[0])
+    if isinstance(verdict, TransientError):
+        raise verdict
+
+
+def wait_for_gate(gate, stop_event):
+    """Sleep while the gate is closed, waking at once on Ctrl+C."""
+    while True:
+        remaining = gate.remaining()
+        if remaining <= 0:
+            return
+        if stop_event.wait(min(remaining, 1.0)):
+            raise KeyboardInterrupt
+
+
+def thread_session(local):
+    """This thread's connection-pooled requests session (sessions are not thread-safe)."""
+    session = getattr(local, 'session', None)
+    if session is None:
+        session = local.session = requests.Session()
+        session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
+    return session
+
+
+class Transport:
+    """The one session layer for Flickr's file servers (originals, renditions, thumbnails):
+    a session per thread with our User-Agent, one pause gate (a 429 or 503 on any file
+    holds every download, thumbnails included, as Flickr asked), the judge, retries."""
+
+    def __init__(self, policy, reporter, stop_event):
+        self.policy = policy
+        self.reporter = reporter
+        self.stop_event = stop_event
+        self.gate = PauseGate()
+        self._local = threading.local()
+
+    def get(self, url, judge, stream=False, timeout=(15, 120)):
+        """One request, after any pause: the response (open when streamed) once `judge`
+        let it pass, else the verdict raised (a transient one pausing everybody first)."""
+        wait_for_gate(self.gate, self.stop_event)
+        try:
+            response = thread_session(self._local).get(url, stream=stream, timeout=timeout)
+        except NETWORK_ERRORS as e:
+            raise network_failure(e, 'request for %s' % url) from None
+        try:
+            judge(response)
+        except TransientError as e:
+            response.close()
+            if e.pause_all:
+                pause_everybody(self.gate, e, self.policy, self.reporter, 'downloading files')
+            raise
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def retrying(self, operation, what):
+        return with_retries(self.policy, operation, self.reporter, what)
 
 
 # ---------------------------------------------------------------------------
@@ -655,7 +741,7 @@ class FlickrClient:
         if flickr is None:
             flickr = flickrapi.FlickrAPI(self.api_key, self.api_secret, token=self.token,
                                          format='parsed-json', timeout=self.timeout)
-            session = requests.Session()
+            session = thread_session(self._local)
             session.hooks['response'].append(raise_for_transient_status)
             flickr.flickr_oauth.session = session
             self._local.flickr = flickr
@@ -677,9 +763,8 @@ class FlickrClient:
                 if isinstance(error, TransientError):
                     self._pause_everybody(error, method)
                 raise error from None
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as e:
-                raise TransientError('%s: network error: %s' % (method, first_line(e))) from None
+            except NETWORK_ERRORS as e:
+                raise network_failure(e, method) from None
             except ValueError as e:  # malformed JSON: an HTML error page, a truncated body
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
         return with_retries(self.policy, attempt, self.reporter, method)
@@ -815,10 +900,11 @@ def to_int(value, default=0):
 
 
 def text_of(value):
-    """Flickr text nodes come as {'_content': ...} in some answers and plain strings in others."""
+    """Flickr text nodes come as {'_content': ...} in some answers and plain strings in
+    others; anything else (a damaged file) is no text."""
     if isinstance(value, dict):
-        return value.get('_content', '') or ''
-    return value or ''
+        value = value.get('_content')
+    return value if isinstance(value, str) else ''
 
 
 # ---------------------------------------------------------------------------
@@ -1203,38 +1289,192 @@ class StoredPhoto:
     file: dict = None
     enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
     legacy: bool = False
+    file_broken: bool = False   # a file record of the wrong shape: fetch the file again
 
     @classmethod
     def from_json(cls, data):
         if not isinstance(data, dict):
             return None
-        header = data.get('flickrmirrorer')
-        if header is None:
+        if 'flickrmirrorer' not in data:
             return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
                        legacy=True)
-        if not isinstance(header, dict):
-            return None
+        header = data['flickrmirrorer']
+        if not isinstance(header, dict) or not isinstance(header.get('format'), int):
+            return None   # damaged: fetched again
         listing = dict_or_none(data.get('listing')) or {}
-        info = dict_or_none(data.get('photo'))
-        comments = data.get('comments') if isinstance(data.get('comments'), list) else None
+        info = data.get('photo') if well_formed(data.get('photo'), INFO_SHAPE) else None
+        comments = data.get('comments') if well_formed(data.get('comments'), [COMMENT_SHAPE]) else None
         enriched = header.get('enriched')
         if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
             enriched = listing.get('lastupdate')
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
                    listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
-                   enriched=None if enriched is None else str(enriched))
+                   file_broken='file' in data and file_record_or_none(data.get('file')) is None,
+                   enriched=as_scalar(enriched) or None)
 
 
-# A file record's fields and their types; a record with any of them wrong is no record
-# (the file is then hashed afresh, never called damaged for a bad record).
-FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str}
+# A file record's fields and their types.  A record with any of them wrong is no record,
+# and its file is fetched again: what it said (the original or not) cannot be trusted.
+FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str, 'label': str, 'original': bool,
+                    'original_url': str, 'source': str}
 
 
 def file_record_or_none(value):
     if not isinstance(value, dict) or not all(
-            value.get(key) is None or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
+            key not in value or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
         return None
     return value
+
+
+# ---------------------------------------------------------------------------
+# One photo: what every view knows of a photo, from its .metadata
+# ---------------------------------------------------------------------------
+# The HTML view, the XMP sidecars, the search index and photostream.json read a photo
+# through this one record, so that they cannot disagree.  getInfo's answer is used where it
+# was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
+# (a damaged or hand-edited file) counts as missing: never a traceback.
+
+SCALAR = 'scalar'                # a shape: a string or a number
+CONTENT = {'_content': str}      # a shape: getInfo's text nodes
+# What the program reads of a stored getInfo answer and of a comment.  A stored answer
+# that does not fit is read again from Flickr, as if it were missing.
+INFO_SHAPE = {
+    'id': str, 'title': CONTENT, 'description': CONTENT, 'license': SCALAR, 'rotation': SCALAR,
+    'owner': {'nsid': str},
+    'tags': {'tag': [{'raw': str, '_content': str, 'machine_tag': SCALAR}]},
+    'dates': {'taken': str, 'takengranularity': SCALAR, 'takenunknown': SCALAR},
+    'location': {'latitude': SCALAR, 'longitude': SCALAR, 'locality': CONTENT, 'county': CONTENT,
+                 'region': CONTENT, 'country': CONTENT},
+    'urls': {'url': [{'type': str, '_content': str}]},
+}
+COMMENT_SHAPE = {'authorname': str, 'realname': str, 'author': str, 'datecreate': SCALAR, '_content': str}
+
+
+def well_formed(value, shape):
+    """Does `value` fit `shape` (a type, SCALAR, {key: shape} whose keys may be absent but
+    never null, or [shape] for a list of them)?"""
+    if shape == SCALAR:
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(well_formed(value[k], s) for k, s in shape.items() if k in value)
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(well_formed(v, shape[0]) for v in value)
+    return isinstance(value, shape)
+
+
+def as_dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else []
+
+
+def as_scalar(value):
+    """A string or a number as a string; anything else ''."""
+    return str(value) if well_formed(value, SCALAR) else ''
+
+
+def calendar_date(taken):
+    """'YYYY-MM-DD HH:MM:SS' when `taken` is one and a real date and time (not year 0,
+    month 13, 30 February, hour 25, ...), else ''."""
+    taken = taken if isinstance(taken, str) else ''
+    try:
+        datetime.datetime.strptime(taken, '%Y-%m-%d %H:%M:%S')
+    except ValueError:
+        return ''
+    return taken
+
+
+def known_datetaken(record):
+    """The date taken of a listing record, or '' when Flickr does not know it (some videos
+    carry '0000-00-00 00:00:00') or it is no real date."""
+    if as_scalar(record.get('datetakenunknown')) == '1':
+        return ''
+    return calendar_date(record.get('datetaken'))
+
+
+def clean_tag(tag):
+    return ' '.join(clean_text(tag).split())
+
+
+@dataclass
+class Photo:
+    """One photo as every view shows it."""
+    id: str = ''
+    owner: str = ''
+    media: str = 'photo'
+    title: str = ''
+    description: str = ''          # Flickr's HTML
+    tags: list = field(default_factory=list)   # as the owner wrote them, machine tags too
+    taken: str = ''                # 'YYYY-MM-DD HH:MM:SS', '' when unknown or not a date
+    granularity: str = '0'         # Flickr's: 0 second, 4 month, 6 year, 8 circa
+    dateupload: str = ''
+    latitude: float = None
+    longitude: float = None
+    place_names: list = field(default_factory=list)
+    license: str = ''
+    url: str = ''                  # its Flickr page
+    thumb_url: str = ''
+    comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
+
+    @classmethod
+    def from_listing(cls, record):
+        return cls.from_metadata({'listing': record})
+
+    @classmethod
+    def from_metadata(cls, metadata):
+        metadata = as_dict(metadata)
+        listing = as_dict(metadata.get('listing'))
+        info = as_dict(metadata.get('photo'))
+        header = as_dict(metadata.get('flickrmirrorer'))
+        enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
+        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')) or not well_formed(info, INFO_SHAPE):
+            info = {}   # read at an older lastupdate: the listing is fresher
+        photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
+                    owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
+                    media='video' if (listing.get('media') or info.get('media')) == 'video' else 'photo',
+                    dateupload=as_scalar(listing.get('dateupload')),
+                    thumb_url=as_scalar(listing.get(THUMB_EXTRA)))
+        source = info or listing
+        photo.title = clean_text(text_of(source.get('title'))).strip()
+        photo.description = text_of(source.get('description'))
+        photo.license = as_scalar(source.get('license'))
+        if info:
+            tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
+            dates = as_dict(info.get('dates'))
+            taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
+        else:
+            tags = (as_scalar(listing.get('tags')).split() + as_scalar(listing.get('machine_tags')).split())
+            taken, granularity = listing.get('datetaken'), listing.get('datetakengranularity')
+            unknown = listing.get('datetakenunknown')
+        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
+        photo.granularity = as_scalar(granularity) or '0'
+        location = as_dict(info.get('location')) if info else listing
+        photo.latitude, photo.longitude = position_of(location)
+        photo.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                             if text_of(location.get(k))] if info else []
+        photo.url = photo_page_url({'id': photo.id, 'owner': photo.owner}, info) if photo.id else ''
+        for c in as_list(metadata.get('comments')):
+            c = as_dict(c)
+            when = to_int(c.get('datecreate'), None)
+            author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
+                           if isinstance(a, str) and a), '')
+            photo.comments.append({'author': author, 'text': text_of(c),
+                                   'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
+        return photo
+
+
+def position_of(where):
+    """(latitude, longitude) when the photo has a place; Flickr lists 0, 0 when it has none."""
+    try:
+        lat, lon = float(as_scalar(where.get('latitude'))), float(as_scalar(where.get('longitude')))
+    except ValueError:
+        return None, None
+    if lat == 0 and lon == 0 or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None, None
+    return lat, lon
 
 
 # ---------------------------------------------------------------------------
@@ -1251,6 +1491,8 @@ class PhotoTask:
     try_original: bool = False   # kept as a rendition: ask once more for the original
     hand_original: str = None    # an original the user put into photostream/ by hand
     verify: bool = False
+    summary: object = None       # its PhotoSummary, refreshed from the metadata written
+    repair: bool = False         # --verify found its file damaged or missing
 
     @property
     def photo_id(self):
@@ -1290,7 +1532,7 @@ def plan_photo(record, filename, stored, hand_original=None):
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
     secret = listing.get('originalsecret')
-    if filename is None or stored is None:
+    if filename is None or stored is None or stored.file_broken:
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
@@ -1405,24 +1647,18 @@ def rendition_rank(size):
 
 
 def judge_file_response(response, choice, url):
-    """One place decides what a file answer means: raises TransientError (try again),
-    OriginalRefused (Flickr will not give this original), ItemError (failed); returns
-    quietly when the answer may be the file announced."""
-    status = response.status_code
+    """What a file answer means: judge_status() for its status, then what only a file can
+    be: a sign-in page for a refused video original, a placeholder, an HTML error page or
+    the wrong type.  Raises the verdict; returns quietly when it may be the file announced."""
+    verdict = judge_status(response, url, refusable=choice.kind == 'video' and choice.original)
+    if verdict is not None:
+        raise verdict
     ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
-    refusable = choice.kind == 'video' and choice.original
-    if status in TRANSIENT_HTTP_STATUSES:
-        raise TransientError('HTTP %d for %s' % (status, url),
-                             parse_retry_after(response.headers.get('Retry-After')),
-                             pause_all=status in (429, 503))
     # Flickr refuses with a 404, or by redirecting to its sign-in page; any other HTML page
     # is an error page like any other (transient, below).
-    if refusable and (status in (401, 403, 404, 410) or ctype == 'text/html' and response.history
-                      and SIGN_IN_RE.search(response.url)):
-        raise OriginalRefused('Flickr refused the original of %s (HTTP %d%s)'
-                              % (url, status, ', a sign-in page' if ctype == 'text/html' else ''))
-    if status != 200:
-        raise ItemError('HTTP %d for %s' % (status, url))
+    if choice.kind == 'video' and choice.original and ctype == 'text/html' and response.history \
+            and SIGN_IN_RE.search(response.url):
+        raise OriginalRefused('Flickr refused the original of %s (HTTP 200, a sign-in page)' % url)
     if response.history and PLACEHOLDER_RE.search(requests.utils.urlparse(response.url).path):
         raise TransientError('%s was redirected to a placeholder image' % url)
     if ctype == 'text/html':
@@ -1442,25 +1678,6 @@ def check_image_head(head, choice, url):
     if size and sorted(size) != sorted(choice.dims):
         raise TransientError('%s is %dx%d, not the %dx%d announced: not the original'
                              % ((url,) + tuple(size) + tuple(choice.dims)))
-
-
-def wait_for_gate(gate, stop_event):
-    """Sleep while the gate is closed, waking at once on Ctrl+C."""
-    while True:
-        remaining = gate.remaining()
-        if remaining <= 0:
-            return
-        if stop_event.wait(min(remaining, 1.0)):
-            raise KeyboardInterrupt
-
-
-def thread_session(local):
-    """This thread's connection-pooled requests session (sessions are not thread-safe)."""
-    session = getattr(local, 'session', None)
-    if session is None:
-        session = local.session = requests.Session()
-        session.headers['User-Agent'] = 'flickrmirrorer/%s' % VERSION
-    return session
 
 
 def run_bounded(jobs, work, finish, stop_event=None):
@@ -1493,40 +1710,21 @@ def run_bounded(jobs, work, finish, stop_event=None):
 
 
 class Downloader:
-    """Streams one URL to a file in chunks: temporary name, checks, hash, fsync, rename.
-    A 429 or 503 from the file servers pauses every download, as Flickr asked."""
+    """Streams one file to disk in chunks, through the transport: temporary name, checks,
+    hash, fsync, rename."""
 
-    def __init__(self, policy, reporter, stop_event, timeout=(15, 120)):
-        self.policy = policy
-        self.reporter = reporter
-        self.stop_event = stop_event
-        self.timeout = timeout
-        self.gate = PauseGate()
-        self._local = threading.local()
-
-    def _session(self):
-        return thread_session(self._local)
+    def __init__(self, transport):
+        self.transport = transport
+        self.stop_event = transport.stop_event
 
     def fetch(self, choice, directory, name_for):
         """Download `choice` into `directory` under the name `name_for(response)` returns.
         Returns (name, size, sha256)."""
-        return with_retries(self.policy, lambda: self._fetch_once(choice, directory, name_for),
-                            self.reporter, choice.url)
+        return self.transport.retrying(lambda: self._fetch_once(choice, directory, name_for), choice.url)
 
     def _fetch_once(self, choice, directory, name_for):
-        wait_for_gate(self.gate, self.stop_event)
         url = choice.url
-        try:
-            response = self._session().get(url, stream=True, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            raise TransientError('download of %s failed: %s' % (url, first_line(e))) from None
-        with response:
-            try:
-                judge_file_response(response, choice, url)
-            except TransientError as e:
-                if e.pause_all:
-                    pause_everybody(self.gate, e, self.policy, self.reporter, 'downloading files')
-                raise
+        with self.transport.get(url, lambda r: judge_file_response(r, choice, url), stream=True) as response:
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
             path = os.path.join(directory, name)
@@ -1549,7 +1747,7 @@ class Downloader:
                 f.write(chunk)
                 sha.update(chunk)
                 size += len(chunk)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+        except NETWORK_ERRORS as e:
             raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, first_line(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
@@ -1574,22 +1772,10 @@ def extension_for(record, choice, response):
 
 
 def photo_page_url(record, info=None):
-    for url in ((info or {}).get('urls') or {}).get('url', []):
-        if url.get('type') == 'photopage':
+    for url in as_list(as_dict(as_dict(info).get('urls')).get('url')):
+        if as_dict(url).get('type') == 'photopage' and text_of(url):
             return text_of(url)
     return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
-
-
-ZERO_DATE_RE = re.compile(r'^0000-00-00')
-
-
-def known_datetaken(record):
-    """The date taken, or '' when Flickr does not know it (some videos carry
-    '0000-00-00 00:00:00')."""
-    taken = str(record.get('datetaken') or '')
-    if not taken or ZERO_DATE_RE.match(taken) or str(record.get('datetakenunknown', '0')) == '1':
-        return ''
-    return taken
 
 
 def taken_timestamp(record):
@@ -1636,11 +1822,11 @@ class PhotoMirror:
         return False
 
     def run(self, task):
-        """Returns (the media file name now in photostream/, its file record)."""
+        """Returns (the media file name now in photostream/, its file record, its metadata)."""
         filename = task.filename
         file_info = task.stored.file if task.stored else None
         if task.verify and filename and not task.need_file and not self._intact(task):
-            task.need_file = True   # repair: fetch it again
+            task.need_file = task.repair = True   # fetch it again
         if task.hand_original:
             file_info = self.adopt_hand_original(task)
         elif task.need_file:
@@ -1657,7 +1843,7 @@ class PhotoMirror:
         changed = write_json_if_changed(metadata_path_for(self.dir, name), metadata)
         if changed and not (task.need_file or task.hand_original) and name == filename:
             self._count(metadata_updated=1)
-        return name, file_info
+        return name, file_info, metadata
 
     def download_best(self, task):
         """The original when Flickr gives it, else the best version it does give."""
@@ -1800,10 +1986,11 @@ class Enricher:
         self.reporter = reporter
 
     def run(self, photo_id, filename):
+        """The photo's new metadata once rewritten, else None."""
         path = metadata_path_for(self.dir, filename)
         stored = StoredPhoto.from_json(read_json(path))
         if stored is None or not stored.listing:
-            return False   # the files stage writes it first; nothing to enrich yet
+            return None   # the files stage writes it first; nothing to enrich yet
         listing = stored.listing
         lastupdate = str(listing.get('lastupdate'))
         info = stored.info
@@ -1816,7 +2003,7 @@ class Enricher:
         elif count != len(comments or []):
             comments = self.client.photo_comments(photo_id)
         metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
-        return write_json_if_changed(path, metadata)
+        return metadata if write_json_if_changed(path, metadata) else None
 
 
 # ---------------------------------------------------------------------------
@@ -3000,44 +3187,42 @@ def thumb_path(photo_id, url):
 
 
 class ThumbnailFetcher:
-    """Downloads thumbnails in parallel.  A thumbnail that cannot be fetched leaves its
-    photo without a preview until the next run: never a failed run or another exit status."""
+    """Downloads thumbnails through the transport (its pause gate too).  A thumbnail that
+    cannot be fetched leaves its photo without a preview until the next run: never a failed
+    run or another exit status."""
 
-    def __init__(self, policy, reporter, timeout=(15, 60)):
-        self.policy = policy
-        self.reporter = reporter
-        self.timeout = timeout
-        self._local = threading.local()
-
-    def _session(self):
-        return thread_session(self._local)
+    def __init__(self, transport):
+        self.transport = transport
 
     def _fetch_once(self, url, path):
-        try:
-            response = self._session().get(url, timeout=self.timeout)
-        except requests.RequestException as e:   # a broken-off body too: worth another try
-            raise TransientError('thumbnail %s failed: %s' % (url, first_line(e))) from None
-        if response.status_code in TRANSIENT_HTTP_STATUSES:
-            raise TransientError('HTTP %d for %s' % (response.status_code, url),
-                                 parse_retry_after(response.headers.get('Retry-After')))
-        content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
-        expected = to_int(response.headers.get('Content-Length'), None)
-        if response.status_code != 200 or not content_type.startswith('image/') or not response.content \
-                or expected is not None and len(response.content) != expected:
-            raise TransientError('no thumbnail at %s (HTTP %d, %s, %d bytes)'
-                                 % (url, response.status_code, content_type or '?', len(response.content)))
-        atomic_write_bytes(path, response.content)
+        with self.transport.get(url, lambda r: judge_thumbnail(r, url), timeout=(15, 60)) as response:
+            atomic_write_bytes(path, response.content)
 
     def fetch(self, url, path):
         """True when the thumbnail is now at path."""
         try:
-            with_retries(self.policy, lambda: self._fetch_once(url, path), self.reporter, url)
+            self.transport.retrying(lambda: self._fetch_once(url, path), url)
             return True
         except KeyboardInterrupt:
             raise
         except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
-            self.reporter.detail('No thumbnail for %s this time: %s' % (os.path.basename(path), first_line(e)))
+            self.transport.reporter.detail('No thumbnail for %s this time: %s'
+                                           % (os.path.basename(path), first_line(e)))
             return False
+
+
+def judge_thumbnail(response, url):
+    verdict = judge_status(response, url)
+    if verdict is not None:
+        raise verdict
+    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    expected = to_int(response.headers.get('Content-Length'), None)
+    try:
+        body = response.content
+    except NETWORK_ERRORS as e:   # a broken-off body: worth another try
+        raise network_failure(e, 'thumbnail %s' % url) from None
+    if not content_type.startswith('image/') or not body or expected is not None and len(body) != expected:
+        raise TransientError('no thumbnail at %s (%s, %d bytes)' % (url, content_type or '?', len(body)))
 
 
 def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
@@ -3266,70 +3451,17 @@ class XmpFields:
 
 
 def xmp_fields(metadata, keyword_paths=()):
-    """Fields from a stored .metadata: the photos.getInfo part when present, else the
-    listing (a photo may have only listing data until it is enriched)."""
-    info = metadata.get('photo') or {}
-    listing = metadata.get('listing') or {}
-    fields = XmpFields()
-    fields.title = clean_text(text_of(info.get('title') if info else listing.get('title'))).strip()
-    fields.description = html_to_text(text_of(info.get('description') if info else listing.get('description')))
-    fields.tags = photo_tags(info, listing)
-    fields.hierarchy = [list(p) for p in keyword_paths]
-    fields.date_taken = xmp_date_taken(info, listing)
-    fields.latitude, fields.longitude = photo_position(info, listing)
-    license_id = str(info.get('license', listing.get('license', '')))
-    if license_id in FLICKR_LICENSES:
-        name, url = FLICKR_LICENSES[license_id]
-        fields.license = (name, url, license_id not in PUBLIC_DOMAIN_LICENSES)
-    if listing.get('id') or info.get('id'):
-        fields.page_url = photo_page_url({'id': listing.get('id') or info.get('id'),
-                                          'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}, info)
+    """A sidecar's fields from a stored .metadata, through the one photo model."""
+    photo = Photo.from_metadata(metadata)
+    fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
+                       hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
+                       longitude=photo.longitude, page_url=photo.url)
+    if photo.taken:
+        fields.date_taken = photo.taken.replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(photo.granularity, 19)]
+    if photo.license in FLICKR_LICENSES:
+        name, url = FLICKR_LICENSES[photo.license]
+        fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)
     return fields
-
-
-def photo_tags(info, listing):
-    """Tags as the user typed them (getInfo's 'raw'), machine tags included; the listing
-    only has Flickr's normalised forms."""
-    tags = []
-    if info.get('tags') is not None:
-        tags = [t.get('raw') or text_of(t) for t in (info.get('tags') or {}).get('tag', [])]
-    else:
-        tags = (listing.get('tags') or '').split() + (listing.get('machine_tags') or '').split()
-    seen = set()
-    result = []
-    for tag in (clean_text(t).strip() for t in tags):
-        if tag and tag not in seen:
-            seen.add(tag)
-            result.append(tag)
-    return result
-
-
-def xmp_date_taken(info, listing):
-    if info.get('dates'):
-        dates = info['dates']
-        taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
-    else:
-        taken = listing.get('datetaken')
-        granularity, unknown = listing.get('datetakengranularity'), listing.get('datetakenunknown')
-    if not taken or str(unknown or '0') == '1':
-        return ''
-    if not re.match(r'^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$', str(taken)):
-        return ''
-    return str(taken).replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(str(granularity or '0'), 19)]
-
-
-def photo_position(info, listing):
-    """(latitude, longitude) when the photo has a place; Flickr lists 0, 0 when it has none."""
-    where = info.get('location') if info else listing
-    if not where:
-        return None, None
-    try:
-        lat, lon = float(where.get('latitude')), float(where.get('longitude'))
-    except (TypeError, ValueError):
-        return None, None
-    if lat == 0 and lon == 0 or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None, None
-    return lat, lon
 
 
 def xmp_coordinate(value, positive, negative):
@@ -3489,23 +3621,28 @@ class PhotoSummary:
     datetaken: str
     title: str
     description: str
-    tags: str
+    tags: str                # one a line, as the owner wrote them
     filename: str = None     # its media file in photostream/ (the run's own string, shared)
     thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
 
     @classmethod
-    def from_record(cls, record):
-        return cls(record['id'], 'video' if is_video(record) else 'photo', str(record.get('dateupload', '')),
-                   known_datetaken(record), text_of(record.get('title')),
-                   text_of(record.get('description')), record.get('tags', '') or '',
-                   thumb_url=record.get(THUMB_EXTRA) or None)
+    def of(cls, photo):
+        """The summary of a Photo (the one model): the views show what the sidecars hold."""
+        return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
+                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None)
+
+    def refresh(self, metadata):
+        """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
+        photo = Photo.from_metadata(metadata)
+        self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
+        self.tags = '\n'.join(photo.tags)
 
     def get(self, key, default=None):
         """The mapping interface the HTML view reads photos through (no copy per photo:
         what is derived is derived when asked)."""
         if key == 'tags':
-            return self.tags.split()
+            return self.tags.split('\n') if self.tags else []
         if key == 'thumb':
             return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
         if key == 'file':
@@ -3532,7 +3669,8 @@ class Mirror:
         self.stats = stats
         self.reporter = reporter
         self.stop_event = stop_event
-        self.downloader = Downloader(client.policy, reporter, stop_event)
+        self.transport = Transport(client.policy, reporter, stop_event)
+        self.downloader = Downloader(self.transport)
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
         self.unlisted = {}            # ... and for the local photos the listing did not show
@@ -3545,6 +3683,7 @@ class Mirror:
         self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
         self.listing = ListingCheck()
         self.missing = set()          # photo ids whose file went missing (--verify)
+        self.not_repaired = 0         # damaged or missing files whose download failed
         self.owner = None             # the account's NSID, for photo page URLs
         self.views_state = ViewsState(self.dest, force=args.verify)
         self.errors_in_a_row = 0
@@ -3628,10 +3767,11 @@ class Mirror:
                 continue
             seen.add(photo_id)
             self.owner = self.owner or record.get('owner')
-            self.photostream.append(PhotoSummary.from_record(record))
-            task = self.plan(record, local, photo_id)
+            summary = PhotoSummary.of(Photo.from_listing(record))
+            self.photostream.append(summary)
+            task = self.plan(record, local, summary)
             if task is not None and task.need_enrich:
-                self.to_enrich.append(photo_id)
+                self.to_enrich.append(summary)
                 self.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
             if task is not None and self.dry_run:
                 self.report_planned(task)
@@ -3666,7 +3806,8 @@ class Mirror:
             self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
             self.progress.update(1)
 
-    def plan(self, record, local, photo_id):
+    def plan(self, record, local, summary):
+        photo_id = summary.id
         filename = local.take(photo_id)
         if filename:
             self.files[photo_id] = filename   # linked from albums even when its media type is ignored
@@ -3676,16 +3817,20 @@ class Mirror:
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
             self.missing.add(photo_id)
-        stored = None
+        stored = raw = None
         if filename:
-            stored = StoredPhoto.from_json(read_json(metadata_path_for(self.photostream_dir, filename)))
+            raw = read_json(metadata_path_for(self.photostream_dir, filename))
+            stored = StoredPhoto.from_json(raw)
         task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
         if task is None and self.args.verify:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
             task.verify = self.args.verify
+            task.summary = summary
         if task is None or not task.files_stage:   # else the files stage tells (_finish)
             self.note_not_original(photo_id, stored.file if stored else None)
+            if stored is not None:
+                summary.refresh(raw)   # as the views will read it
         return task
 
     def note_not_original(self, photo_id, file_info, new=False):
@@ -3732,15 +3877,15 @@ class Mirror:
     def _finish(self, task, future):
         photo_id = task.photo_id
         try:
-            name, file_info = future.result()
-        except (ItemError, TransientError) as e:
-            self._item_failed(photo_id, str(e))
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+            name, file_info, metadata = future.result()
+        except (ItemError, TransientError, OSError) as e:
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
-            self._item_failed(photo_id, 'cannot write: %s' % e)
+            self.not_repaired += int(task.repair or photo_id in self.missing)
+            self._item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e))
         else:
             self.files[photo_id] = name
+            task.summary.refresh(metadata)
             kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
             self.note_not_original(photo_id, file_info, new=not kept_so_before)
             self.errors_in_a_row = 0
@@ -3761,7 +3906,7 @@ class Mirror:
     def enrich_metadata(self):
         """Returns True when any metadata was rewritten."""
         failed = {pid for pid, _ in self.failed}
-        todo = [pid for pid in self.to_enrich if self.files.get(pid) and pid not in failed]
+        todo = [s for s in self.to_enrich if self.files.get(s.id) and s.id not in failed]
         if not todo:
             return False
         pacer = self.client.pacer
@@ -3774,15 +3919,18 @@ class Mirror:
         self.errors_in_a_row = 0
         enriched_before = self.stats.enriched
         try:
-            self.run_in_pool(((pid, enricher.run, pid, self.files[pid]) for pid in todo), self._finish_enriched)
+            self.run_in_pool(((s, enricher.run, s.id, self.files[s.id]) for s in todo), self._finish_enriched)
         finally:
             self.reporter.close_progress()
         return self.stats.enriched > enriched_before
 
-    def _finish_enriched(self, pid, future):
+    def _finish_enriched(self, summary, future):
+        pid = summary.id
         try:
-            if future.result():
+            metadata = future.result()
+            if metadata is not None:
                 self.stats.enriched += 1
+                summary.refresh(metadata)
             self.errors_in_a_row = 0
         except NotFoundError:
             pass   # deleted on Flickr since the listing: the next run lets it go
@@ -3872,7 +4020,7 @@ class Mirror:
         album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         collections = html_collections(tree)
-        fetcher = ThumbnailFetcher(self.client.policy, self.reporter)
+        fetcher = ThumbnailFetcher(self.transport)
         fetched, failed = fetch_thumbnails(self.dest, self.photostream, fetcher, self.args.jobs)
         if failed:
             self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
@@ -3971,7 +4119,7 @@ class Mirror:
                 self.stats.verified, self.stats.damaged, self.stats.missing))
             return
         broken = self.stats.damaged + self.stats.missing
-        unrepaired = len(self.failed)
+        unrepaired = self.not_repaired
         self.reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
             self.stats.verified, self.stats.damaged, self.stats.missing,
             'all repaired' if broken and not unrepaired else
@@ -3990,22 +4138,10 @@ NOT_ORIGINAL_HEADER = '''\
 
 
 def photo_details(metadata):
-    info = metadata.get('photo') or {}
-    listing = metadata.get('listing') or {}
-    location = info.get('location') or {}
-    latitude, longitude = photo_position(info, listing)
-    comments = []
-    for c in metadata.get('comments') or []:
-        when = to_int(c.get('datecreate'), None)
-        comments.append({'author': c.get('authorname') or c.get('realname') or c.get('author') or '',
-                         'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else '',
-                         'text': text_of(c)})
-    record = {'id': listing.get('id') or info.get('id'),
-              'owner': listing.get('owner') or (info.get('owner') or {}).get('nsid')}
-    return {'place_names': [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
-                            if location.get(k)],
-            'latitude': latitude, 'longitude': longitude, 'comments': comments,
-            'url': photo_page_url(record, info) if record['id'] else ''}
+    """What a photo's own page shows beyond the listing, through the one photo model."""
+    photo = Photo.from_metadata(metadata)
+    return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
+            'comments': photo.comments, 'url': photo.url}
 
 
 def html_collections(tree):

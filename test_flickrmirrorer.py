@@ -5,6 +5,7 @@ functions (naming, pacing, planning) where a subprocess cannot reach the edge ca
 import base64
 import ctypes
 import hashlib
+import html
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import zlib
@@ -3358,3 +3360,164 @@ def test_search_index_words():
     script = b''.join(fm.search_index(FakeView())).decode('utf-8')
     entries = json.loads(script[script.index('= [') + 2:script.rindex(']') + 1])
     assert entries == [['', '', 'Z\u00fcrich <b>', 'zurich <b> a bold & brave day kingfisher cafe trips']]
+
+
+# ---------------------------------------------------------------------------
+# Issue 19: one transport, one judge, one photo
+# ---------------------------------------------------------------------------
+
+def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
+    """Thumbnails and originals go through one transport: a 429 with Retry-After on a
+    thumbnail holds every download until it has run out, as one on an original does."""
+    photos = [p for p in plain_fake.account.photos.values() if p.media == 'photo'][:2]
+    thumb = fakeflickr.static_url(plain_fake.base_url, photos[0], '_n')
+    original = fakeflickr.static_url(plain_fake.base_url, photos[1], '_o')
+    plain_fake.faults.update(file_retry_after='always', retry_after=3)
+    plain_fake.faults.schedule('file_429', target='file', path='/%s_' % photos[0].id)
+    stop = threading.Event()
+    transport = fm.Transport(fm.RetryPolicy(attempts=3, initial_wait=0.01, stop_event=stop),
+                             fm.Reporter(quiet=True), stop)
+    fetched = []
+    worker = threading.Thread(target=lambda: fetched.append(
+        fm.ThumbnailFetcher(transport).fetch(thumb, str(tmp_path / 'thumb.jpg'))))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while plain_fake.stats()['faults'].get('file_429', 0) < 1:
+        assert time.monotonic() < deadline, 'the thumbnail was never asked for'
+        time.sleep(0.01)
+    told = time.monotonic()
+    choice = fm.Choice('Original', original, 'image')
+    name, size, _ = fm.Downloader(transport).fetch(choice, str(tmp_path), lambda response: 'original.jpg')
+    waited = time.monotonic() - told
+    worker.join(10)
+    assert fetched == [True]
+    assert (tmp_path / 'original.jpg').read_bytes() == requests.get(original).content
+    # Retry-After: 3 (set above) held the original's download too; 0.5 s of slack for
+    # the time between the 429 and this thread seeing it.
+    assert waited >= 2.5, waited
+
+
+def search_entries(dest):
+    """The search index's entries: [page, image, title, words]."""
+    text = (dest / 'html' / 'search-index.js').read_text('utf-8')
+    return json.loads(text[text.index('= [') + 2:].rstrip().rstrip(';'))
+
+
+def xmp_subjects(path):
+    packet = path.read_text('utf-8')
+    bag = re.search(r'<dc:subject>(.*?)</dc:subject>', packet, re.S).group(1)
+    return [html.unescape(li) for li in re.findall(r'<rdf:li>(.*?)</rdf:li>', bag)]
+
+
+def test_tags_read_the_same_in_the_photo_page_search_and_sidecar(plain_fake, tmp_path, dest):
+    """A tag with a space, accents and '&' is shown as the owner typed it on the photo's
+    page and in its sidecar, and the search index finds it by its words."""
+    photo = first_photo(plain_fake)
+    typed = ['New York', 'Zürich Café', 'Tom & Jerry']
+    plain_fake.edit_photo(photo.id, tags=typed)
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text('utf-8')
+    shown = [html.unescape(li) for li in re.findall(
+        r'<li>(.*?)</li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))]
+    assert shown == typed
+    assert xmp_subjects(dest / 'photostream' / (media_name(photo) + '.xmp')) == typed
+    words = {entry[2]: entry[3] for entry in search_entries(dest)}[photo.title]
+    for folded in ('new york', 'zurich cafe', 'tom & jerry'):   # lower case, accents off
+        assert folded in words, (folded, words)
+
+
+# What the program reads of a photo's .metadata (written out by hand from the format's
+# description, not taken from the program): a field here of the wrong type must be fetched
+# again, so that the file ends as a clean run's.  Any other field may stay as it was, but
+# must never break the run.
+READ_FIELDS = re.compile(r'^(?:listing(?:\..*)?|file(?:\..*)?|flickrmirrorer(?:\.(?:format|enriched))?'
+                         r'|photo(?:\.(?:id|title|description|license|rotation)(?:\._content)?)?'
+                         r'|photo\.owner(?:\.nsid)?'
+                         r'|photo\.tags(?:\.tag(?:\.\d+(?:\.(?:raw|_content|machine_tag))?)?)?'
+                         r'|photo\.dates(?:\.(?:taken|takengranularity|takenunknown))?'
+                         r'|photo\.location(?:\.(?:latitude|longitude|locality|county|region|country)(?:\._content)?)?'
+                         r'|photo\.urls(?:\.url(?:\.\d+(?:\.(?:type|_content))?)?)?'
+                         r'|comments(?:\.\d+(?:\.(?:authorname|realname|author|datecreate|_content))?)?)$')
+
+
+def json_paths(value, path=()):
+    """Every place in a JSON document: (path, value), containers before what they hold."""
+    if path:
+        yield path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        yield from json_paths(inner, path + (key,))
+
+
+def wrong_values(value):
+    """Values of another type than `value`: null, a list, an object, and for a container a
+    string and a number."""
+    others = [None, [], {}] + (['a string', 5] if isinstance(value, (dict, list)) else [])
+    return [v for v in others if type(v) is not type(value)]
+
+
+def set_path(document, path, value):
+    for key in path[:-1]:
+        document = document[key]
+    document[path[-1]] = value
+
+
+@pytest.mark.slow
+def test_every_metadata_field_of_the_wrong_type_is_fetched_again(tmp_path):
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1500,
+                               hostile_names=False) as server:
+        for photo in list(server.account.photos.values())[:10]:
+            server.add_comment(photo.id, 'A comment')
+        tokens, dest = tokens_for(server, tmp_path), tmp_path / 'dest'
+        assert_ok(run_program(server, tokens, dest))
+        stream = dest / 'photostream'
+        clean = {p.name: p.read_bytes() for p in stream.iterdir()}
+        names = sorted(n for n in clean if n.endswith('.metadata'))
+        mutations = [(path, wrong) for name in names[:1] + [n for n in names if '"comments"' in clean[n].decode()][:1]
+                     for path, value in json_paths(json.loads(clean[name])) for wrong in wrong_values(value)]
+        mutations = list({(p, repr(w)): (p, w) for p, w in mutations}.values())
+        checked = 0
+        while mutations:
+            batch = {}
+            for name in names:
+                document = json.loads(clean[name])
+                for i, (path, wrong) in enumerate(mutations):
+                    try:
+                        set_path(document, path, wrong)
+                    except (KeyError, IndexError, TypeError):
+                        continue   # this photo has no such field
+                    batch[name] = mutations.pop(i)[0]
+                    (stream / name).write_text(json.dumps(document))
+                    break
+            assert batch, mutations[:3]   # some photo takes each mutation
+            result = run_program(server, tokens, dest)
+            assert result.returncode == 0, (batch, result.stderr)
+            assert 'Traceback' not in result.stderr
+            for name, path in batch.items():
+                dotted = '.'.join(map(str, path))
+                if READ_FIELDS.match(dotted):
+                    checked += 1
+                    assert json.loads((stream / name).read_bytes()) == json.loads(clean[name]), dotted
+                    sidecar = name[:-len('.metadata')] + '.xmp'
+                    assert (stream / sidecar).read_bytes() == clean[sidecar], dotted
+                (stream / name).write_bytes(clean[name])
+        assert checked > 50
+
+
+def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, dest):
+    """A photo whose getInfo fails is a failure of the run, not a file --verify could not
+    repair."""
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    damaged, unlucky = [p for p in plain_fake.account.photos.values() if p.media == 'photo'][:2]
+    path = dest / 'photostream' / media_name(damaged)
+    path.write_bytes(b'rotten' + path.read_bytes()[6:])
+    plain_fake.edit_photo(unlucky.id, title='Read again')   # its lastupdate moves: getInfo again
+    plain_fake.faults.schedule('500', count=10 ** 6, method='flickr.photos.getInfo',
+                               params={'photo_id': unlucky.id})
+    result = run_program(plain_fake, tokens, dest, '--verify', '--retries', '2', '--retry-wait', '0')
+    assert result.returncode == 1, result.stderr   # the metadata failure
+    assert 'Verified %d files: 1 damaged, 0 missing; all repaired.' % len(plain_fake.account.photos) \
+        in result.stdout, result.stdout
+    assert path.read_bytes() == plain_fake.photo_file_bytes(damaged.id)

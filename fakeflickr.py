@@ -80,6 +80,17 @@ Behaviours the real service is documented to have, each off by default:
 * **File 429** (``file_429_rate``; kind 'file_429'): static, play and video file requests
   answer 429, with ``Retry-After: <retry_after>`` per ``file_retry_after``: 'always',
   'never' or 'mixed' (a seeded coin per answer).  ``rate_429`` is unchanged.
+* **Free account** (``free_account``; CLI ``--free-account``; ``POST /_fake/faults
+  {"free_account": true}``): Flickr's limit on free accounts since 15 May 2025 (its blog,
+  2025-04-15; gallery-dl #7381, #8591).  people.getInfo says ``ispro`` 0 (1 when off).  For
+  the account's own photos whose longest side is over 1024 px: listings offer no ``url_h`` /
+  ``url_k`` / ``url_o`` (nor their width/height), getSizes stops at 'Large' (1024), and the
+  static ``_h``, ``_k`` and ``_o`` URLs answer 403 with an HTML body.  ``originalsecret``,
+  ``originalformat`` and ``o_width`` / ``o_height`` stay: the original is still stored (the
+  data export holds it, and its name uses them), only its download is refused; nothing
+  reports those fields gone, so a client must not take o_dims as a promise of ``url_o``.
+  Photos of 1024 px or less keep their Original; videos and favourites are unchanged.
+  ``best_file`` gives 'Large' (the ``_b`` JPEG) for the limited photos.
 * **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
   ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
   least one, never a video): no url_o / o_width / o_height / originalsecret /
@@ -905,6 +916,8 @@ SIZES = [
     ('k', '_k', 'Large 2048', 'k', 2048, False, int, str),
 ]
 DERIVED_SUFFIXES = {s[1].lstrip('_') for s in SIZES}
+FREE_REFUSED_SUFFIXES = {s[1].lstrip('_') for s in SIZES if s[4] > 1024}     # 'h', 'k'
+
 
 
 def size_dims(photo, longest, square):
@@ -916,6 +929,31 @@ def size_dims(photo, longest, square):
         return None
     scale = longest / big
     return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+
+
+# Flickr's blog, 2025-04-15, "Service Update: Original & Large Size Download Limitations on
+# Free Accounts": from 15 May 2025 the downloads of original and large sizes (larger than
+# 1024 px) of photos owned by free accounts are restricted, "both your own content and ...
+# content shared by other free members" (gallery-dl #7381; #8591: only the 1024 px size comes
+# through the API).  The fake applies it to the account's own photos (favourites belong to
+# other users, whose plan the fake does not model) and never to videos.
+FREE_LIMIT = 1024
+
+
+def free_limited(fake, photo):
+    """True when the free-account limit hides this photo's sizes past 1024 px and its Original."""
+    return (fake.faults.free_account and not photo.is_video and not photo.owner
+            and max(photo.width, photo.height) > FREE_LIMIT)
+
+
+def offered_sizes(fake, photo):
+    """The SIZES rows whose URL the API offers for this photo (as in getSizes and url_*)."""
+    limited = free_limited(fake, photo)
+    return [s for s in SIZES if size_dims(photo, s[4], s[5]) and not (limited and s[4] > FREE_LIMIT)]
+
+
+def original_offered(fake, photo):
+    return not photo.no_original and not free_limited(fake, photo)
 
 
 def largest_size(photo):
@@ -1041,13 +1079,12 @@ def photo_extras(ctx, photo, extras):
         d.update(media=photo.media, media_status='ready')
     if 'path_alias' in extras:
         d['pathalias'] = None
-    for key, suffix, _label, _path, longest, square, htype, wtype in SIZES:
+    for key, suffix, _label, _path, longest, square, htype, wtype in offered_sizes(ctx.fake, photo):
         if 'url_' + key in extras:
             dims = size_dims(photo, longest, square)
-            if dims:
-                d['url_' + key] = static_url(ctx.base, photo, suffix)
-                d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
-    if 'url_o' in extras and not photo.no_original:
+            d['url_' + key] = static_url(ctx.base, photo, suffix)
+            d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
+    if 'url_o' in extras and original_offered(ctx.fake, photo):
         d.update(url_o=static_url(ctx.base, photo, '_o'), height_o=str(photo.height),
                  width_o=str(photo.width))
     if 'count_comments' in extras:
@@ -1167,7 +1204,8 @@ def m_people_get_info(ctx):
     first = min((p.dateupload for p in a.photos.values()), default=0)
     first_taken = min((datetaken_of(p) for p in a.photos.values()), default='')
     return {'person': {
-        'id': a.nsid, 'nsid': a.nsid, 'ispro': 1, 'iconserver': a.iconserver,
+        'id': a.nsid, 'nsid': a.nsid, 'ispro': 0 if ctx.fake.faults.free_account else 1,
+        'iconserver': a.iconserver,
         'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
         'realname': {'_content': a.realname},
         'mbox_sha1sum': {'_content': hashlib.sha1(a.nsid.encode()).hexdigest()},
@@ -1271,13 +1309,12 @@ def m_photos_get_sizes(ctx):
     ph, a, base = ctx.photo(), ctx.account, ctx.base
     page = 'https://www.flickr.com/photos/%s/%s/' % (_owner_of(ctx, ph), ph.id)
     sizes = []
-    for _key, suffix, label, path, longest, square, htype, wtype in SIZES:
+    for _key, suffix, label, path, longest, square, htype, wtype in offered_sizes(ctx.fake, ph):
         dims = size_dims(ph, longest, square)
-        if dims:
-            sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
-                          'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
-                          'media': 'photo'})
-    if not ph.no_original:
+        sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
+                      'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
+                      'media': 'photo'})
+    if original_offered(ctx.fake, ph):
         sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
                       'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/',
                       'media': 'photo'})
@@ -1575,6 +1612,9 @@ class Faults:
     placeholder_rate: float = 0.0  # a photo's `_o` URL redirects to /images/photo_unavailable.gif
     file_429_rate: float = 0.0     # file requests answer 429 ...
     file_retry_after: str = 'mixed'  # ... with Retry-After 'always', 'never' or 'mixed' (half)
+    # A free (non-Pro) account since 15 May 2025: its own photos larger than 1024 px are offered
+    # through the API up to 'Large' (1024) only; their larger sizes and `_o` answer 403.
+    free_account: bool = False
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1753,7 +1793,8 @@ VIDEO_TYPES = {'mp4': 'video/mp4', 'mov': 'video/quicktime'}
 
 
 def resolve_static(fake, path):
-    """(bytes, content type) of a /static/ URL, or None (404)."""
+    """(bytes, content type) of a /static/ URL, None (404) or 403 (a size the free-account
+    limit refuses)."""
     m = STATIC_RE.match(path)
     if not m:
         return None
@@ -1764,10 +1805,14 @@ def resolve_static(fake, path):
         if m['suffix'] == 'o':
             if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat or ph.no_original:
                 return None
+            if free_limited(fake, ph):
+                return 403
             return original_bytes(fake.seed, ph, fake.file_size), IMAGE_TYPES[ph.originalformat]
         if m['secret'] != ph.secret or m['ext'] != 'jpg' or (
                 m['suffix'] is not None and m['suffix'] not in DERIVED_SUFFIXES):
             return None
+        if free_limited(fake, ph) and m['suffix'] in FREE_REFUSED_SUFFIXES:
+            return 403
         return derived_bytes(fake.seed, ph, m['suffix']), 'image/jpeg'
 
 
@@ -1867,6 +1912,10 @@ SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><bo
                '<input type="email" name="username" placeholder="Email address">'
                '<input type="password" name="password" placeholder="Password">'
                '<button type="submit">Sign in</button></form></body></html>')
+# What the CDN answers for a refused file (an HTML page, not an image).
+FORBIDDEN_PAGE = (b'<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>'
+                  b'<h1>403 Forbidden</h1><p>You don\'t have permission to access this '
+                  b'resource.</p></body></html>')
 REASONS = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
            503: 'Service Unavailable'}
 
@@ -2144,6 +2193,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b'', 'text/html; charset=utf-8', [('Location', location)])
         found = resolve_video(fake, path, self.query) if path.startswith('/video/') \
             else (resolve_static(fake, path) or 404)
+        if found == 403:
+            return self.reply(403, FORBIDDEN_PAGE, 'text/html; charset=utf-8')
         if isinstance(found, int):
             return self.reply(found, b'<html><body>%d</body></html>' % found, 'text/html')
         data, ctype = found
@@ -2425,7 +2476,8 @@ class FakeFlickr:
         """(label, bytes, ext) a careful client keeps under the CURRENT switches: 'Original'
         for a photo that has one; 'Video Original' for a video whose original downloads now,
         else the video's rendition with the greatest height (never the Video Player), 'mp4';
-        for a photo with no Original (quirk) its largest size by longest side, 'jpg'."""
+        for a photo with no Original (quirk) its largest size by longest side, 'jpg'; under
+        free_account, for an own photo larger than 1024 px, 'Large' (the `_b` JPEG), 'jpg'."""
         with self.lock:
             ph = self._find(photo_id)
             if ph.is_video:
@@ -2434,6 +2486,8 @@ class FakeFlickr:
                             ph.video_ext)
                 label, variant = best_rendition(ph)
                 return label, video_bytes(self.seed, ph, variant, self.file_size), 'mp4'
+            if free_limited(self, ph):
+                return 'Large', derived_bytes(self.seed, ph, 'b'), 'jpg'
             if not ph.no_original:
                 return 'Original', original_bytes(self.seed, ph, self.file_size), ph.originalformat
             label, suffix = largest_size(ph)
@@ -2745,6 +2799,9 @@ def main(argv=None):
     unkind.add_argument('--retry-after', type=int)
     unkind.add_argument('--hourly-limit', type=int)
     unkind.add_argument('--fault-seed', type=int)
+    unkind.add_argument('--free-account', action='store_true', default=None,
+                        help='a free account: ispro 0, own photos over 1024 px offered up to '
+                             'Large (1024) only, their larger sizes and _o answer 403')
     args = ap.parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
@@ -2756,7 +2813,8 @@ def main(argv=None):
     fake.faults.bandwidth = args.bandwidth
     switches = {name: getattr(args, name) for name in (
         'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
-        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed')
+        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed',
+        'free_account')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
     fake.start()

@@ -1602,7 +1602,9 @@ def test_cli_realistic_and_switches():
               '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
              dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
                   file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
-            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0), False)):
+            (['--free-account'], dict(free_account=True, video_originals='offered'), False),
+            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0,
+                      free_account=False), False)):
         proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
         try:
             first = proc.stdout.readline().strip()
@@ -1615,3 +1617,58 @@ def test_cli_realistic_and_switches():
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+# -- free account (Flickr's 1024 px limit since 15 May 2025) ----------------------------------
+
+def test_free_account_limits_own_photos_past_1024(fresh):
+    token = fresh.issue_token()
+    big = [p for p in fresh.account.photos.values() if not p.is_video and max(p.width, p.height) > 1024]
+    small = [p for p in fresh.account.photos.values() if not p.is_video and max(p.width, p.height) <= 1024]
+    video = next(p for p in fresh.account.photos.values() if p.is_video)
+    assert big and small
+    extras = 'url_l,url_h,url_k,url_o,o_dims,original_format,media'
+    before = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me',
+                                      per_page=500, extras=extras)['photos']['photo']}
+    assert ok(fresh, token, 'flickr.people.getInfo', user_id='me')['person']['ispro'] == 1
+    assert all('url_o' in before[p.id] for p in big + small)
+    old_o = {p.id: before[p.id]['url_o'] for p in big}
+    old_k = {p.id: before[p.id]['url_k'] for p in big if 'url_k' in before[p.id]}
+    assert old_k, 'some big photo has a Large 2048'
+
+    assert requests.post(fresh.base_url + '/_fake/faults', json={'free_account': True}).ok
+    assert ok(fresh, token, 'flickr.people.getInfo', user_id='me')['person']['ispro'] == 0
+    listing = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me',
+                                       per_page=500, extras=extras)['photos']['photo']}
+    album = next(iter(fresh.account.albums.values()))
+    in_album = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                  extras=extras)['photoset']['photo']
+    for rec in list(listing.values()) + in_album:
+        ph = fresh.account.photos[rec['id']]
+        if ph in big:
+            assert not {'url_o', 'url_h', 'url_k', 'width_o', 'height_o', 'width_k'} & set(rec), rec
+            assert max(int(rec['width_l']), int(rec['height_l'])) == 1024
+            assert rec['originalsecret'] == ph.originalsecret and rec['o_width'] == str(ph.width)
+        else:
+            assert 'url_o' in rec, rec
+    for ph in big:
+        labels = list(sizes_of(fresh, token, ph.id))
+        assert labels[-1] == 'Large' and 'Original' not in labels and 'Large 1600' not in labels
+        for url in (old_o[ph.id], old_k.get(ph.id)):
+            if url:
+                r = SESSION.get(url)
+                assert r.status_code == 403 and r.headers['Content-Type'].startswith('text/html')
+                assert b'<html' in r.content.lower()
+        b = SESSION.get(fakeflickr.static_url(fresh.base_url, ph, '_b'))
+        assert b.status_code == 200 and jpeg_valid(b.content)
+        assert fresh.best_file(ph.id) == ('Large', b.content, 'jpg')
+    for ph in small:
+        r = SESSION.get(listing[ph.id]['url_o'])
+        assert r.status_code == 200 and r.content == fresh.best_file(ph.id)[1]
+        assert fresh.best_file(ph.id)[0] == 'Original'
+        assert 'Original' in sizes_of(fresh, token, ph.id)
+    video_sizes = sizes_of(fresh, token, video.id)
+    assert 'Original' in video_sizes and 'Video Original' in video_sizes
+    fresh.faults.update(free_account=False)
+    assert SESSION.get(old_o[big[0].id]).status_code == 200
+    assert fresh.best_file(big[0].id)[0] == 'Original'

@@ -91,6 +91,15 @@ Behaviours the real service is documented to have, each off by default:
   reports those fields gone, so a client must not take o_dims as a promise of ``url_o``.
   Photos of 1024 px or less keep their Original; videos and favourites are unchanged.
   ``best_file`` gives 'Large' (the ``_b`` JPEG) for the limited photos.
+* **CDN 403 on originals** (``cdn_403_rate``, ``cdn_403_burst``; kind 'cdn_403'; CLI
+  ``--cdn-403-rate`` / ``--cdn-403-burst``): a photo's ``_o`` static URL answers ``403
+  Forbidden`` with an HTML body, in bursts: a hit (a seeded draw per ``_o`` request) starts a
+  burst of 1..``cdn_403_burst`` (default 3) such answers to that and the next ``_o``
+  requests, whichever photo they are for; after it a retry succeeds.  Evidence:
+  markdoliner/flickrmirrorer PR #25 (2024-10), Flickr's CDN answering 403 to ``_o``
+  requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
+  count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
+  derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
 * **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
   ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
   least one, never a video): no url_o / o_width / o_height / originalsecret /
@@ -1566,11 +1575,12 @@ def fail_payload(code, message):
 # ---------------------------------------------------------------------------
 
 FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty',
-               'short', '201', 'placeholder', 'file_429')
+               'short', '201', 'placeholder', 'file_429', 'cdn_403')
 # Kinds that only make sense for some requests; a scheduled one waits for such a request.
 SHORT_METHODS = ('flickr.people.getPhotos', 'flickr.photosets.getPhotos')
 API_ONLY_KINDS = ('short', '201')
-FILE_ONLY_KINDS = ('placeholder', 'file_429')
+FILE_ONLY_KINDS = ('placeholder', 'file_429', 'cdn_403')
+ORIGINAL_ONLY_KINDS = ('placeholder', 'cdn_403')      # only a photo's `_o` static URL
 VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
 RETRY_AFTER_MODES = ('always', 'never', 'mixed')
 # The unkind Flickr at rates a resilient client gets through (CLI --realistic, which also
@@ -1615,6 +1625,11 @@ class Faults:
     # A free (non-Pro) account since 15 May 2025: its own photos larger than 1024 px are offered
     # through the API up to 'Large' (1024) only; their larger sizes and `_o` answer 403.
     free_account: bool = False
+    # A photo's `_o` static URL answers 403 Forbidden (HTML) in bursts: a hit at this rate per
+    # `_o` request starts a burst of 1..cdn_403_burst such answers (that request and the next
+    # `_o` requests); a retry after the burst succeeds (markdoliner/flickrmirrorer PR #25).
+    cdn_403_rate: float = 0.0
+    cdn_403_burst: int = 3
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1622,6 +1637,7 @@ class Faults:
     _lock: threading.Lock = field(default=None, repr=False, compare=False)
     _scheduled: list = field(default_factory=list, repr=False, compare=False)
     _mutations: list = field(default_factory=list, repr=False, compare=False)
+    _cdn_burst_left: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -1669,6 +1685,7 @@ class Faults:
         with self._lock:
             self._scheduled.clear()
             self._mutations.clear()
+            self._cdn_burst_left = 0
 
     def schedule(self, kind, count=1, target='any', method=None, params=None, path=None):
         """The next `count` matching requests get fault `kind` (one of FAULT_KINDS).
@@ -1743,7 +1760,7 @@ class Faults:
             return False
         if kind in FILE_ONLY_KINDS and target != 'file':
             return False
-        return kind != 'placeholder' or original
+        return kind not in ORIGINAL_ONLY_KINDS or original
 
     @staticmethod
     def _matches(s, target, method, params, path):
@@ -1765,15 +1782,20 @@ class Faults:
                     if s['count'] <= 0:
                         del self._scheduled[i]
                     return s['kind']
+            if original and self._cdn_burst_left > 0:       # a CDN 403 burst goes on
+                self._cdn_burst_left -= 1
+                return 'cdn_403'
             for kind, rate in (('drop', self.drop_rate), ('error', self.error_rate),
                                ('429', self.rate_429), ('105', self.fail_105_rate),
                                ('html', self.html_rate), ('truncate', self.truncate_rate),
                                ('201', self.fail_201_rate), ('placeholder', self.placeholder_rate),
-                               ('file_429', self.file_429_rate)):
+                               ('file_429', self.file_429_rate), ('cdn_403', self.cdn_403_rate)):
                 if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target) \
                         or not self._applies(kind, target, method, original):
                     continue
                 if self._rng.random() < rate:
+                    if kind == 'cdn_403':
+                        self._cdn_burst_left = self._rng.randint(1, max(1, int(self.cdn_403_burst))) - 1
                     return self._rng.choice(('500', '502', '503')) if kind == 'error' else kind
         return None
 
@@ -2058,6 +2080,8 @@ class Handler(BaseHTTPRequestHandler):
                 mode == 'mixed' and faults.roll(0.5)) else []
             body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
             self.reply(429, body, 'text/html; charset=utf-8', headers)
+        elif kind == 'cdn_403':
+            self.reply(403, FORBIDDEN_PAGE, 'text/html; charset=utf-8')
         elif kind == 'html':
             body = (HTML_ERROR % {'status': 'Oops', 'reason': 'Something went wrong'}).encode()
             self.reply(200, body, 'text/html; charset=utf-8')
@@ -2802,6 +2826,10 @@ def main(argv=None):
     unkind.add_argument('--free-account', action='store_true', default=None,
                         help='a free account: ispro 0, own photos over 1024 px offered up to '
                              'Large (1024) only, their larger sizes and _o answer 403')
+    unkind.add_argument('--cdn-403-rate', type=float,
+                        help="probability per photo _o request of a burst of 403 Forbidden")
+    unkind.add_argument('--cdn-403-burst', type=int,
+                        help='longest CDN 403 burst, in _o requests (default 3)')
     args = ap.parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
@@ -2814,7 +2842,7 @@ def main(argv=None):
     switches = {name: getattr(args, name) for name in (
         'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
         'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed',
-        'free_account')
+        'free_account', 'cdn_403_rate', 'cdn_403_burst')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
     fake.start()

@@ -1602,7 +1602,8 @@ def test_cli_realistic_and_switches():
               '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
              dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
                   file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
-            (['--free-account'], dict(free_account=True, video_originals='offered'), False),
+            (['--free-account', '--cdn-403-rate', '0.25', '--cdn-403-burst', '5'],
+             dict(free_account=True, cdn_403_rate=0.25, cdn_403_burst=5), False),
             ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0,
                       free_account=False), False)):
         proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
@@ -1672,3 +1673,54 @@ def test_free_account_limits_own_photos_past_1024(fresh):
     fresh.faults.update(free_account=False)
     assert SESSION.get(old_o[big[0].id]).status_code == 200
     assert fresh.best_file(big[0].id)[0] == 'Original'
+
+
+# -- CDN 403 bursts on photo originals (markdoliner/flickrmirrorer PR #25) ---------------------
+
+def test_cdn_403_bursts_on_originals_and_retry_succeeds(fake, token):
+    photo = pick(fake, lambda p: not p.is_video and not p.no_original)
+    other = pick(fake, lambda p: not p.is_video and p.id != photo.id)
+    video = pick(fake, lambda p: p.is_video)
+    url = fakeflickr.static_url(fake.base_url, photo, '_o')
+    fake.faults.update(cdn_403_rate=1.0)
+    r = SESSION.get(url)
+    assert r.status_code == 403 and r.headers['Content-Type'].startswith('text/html')
+    assert b'403 Forbidden' in r.content
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, photo, '_q')).status_code == 200
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, video, '_o')).status_code == 200
+    assert ok(fake, token, 'flickr.test.login')
+    fake.faults.reset()
+    before = fake.stats()['faults'].get('cdn_403', 0)
+    # bursts: a hit makes the next _o requests (any photo) 403 too, up to cdn_403_burst in all
+    fake.faults.update(cdn_403_rate=0.15, cdn_403_burst=4, fault_seed=3)
+    statuses = [SESSION.get(url if i % 2 else fakeflickr.static_url(fake.base_url, other, '_o')).status_code
+                for i in range(200)]
+    assert set(statuses) == {200, 403}
+    runs, n = [], 0
+    for st in statuses + [200]:
+        if st == 403:
+            n += 1
+        elif n:
+            runs.append(n)
+            n = 0
+    assert max(runs) > 1, 'bursts, not lone 403s'
+    assert max(runs) <= 4 * 3, 'bursts end (back-to-back bursts at most)'
+    assert fake.stats()['faults']['cdn_403'] - before == statuses.count(403)
+    good = SESSION.get(url)
+    while good.status_code == 403:
+        good = SESSION.get(url)
+    assert good.content == fake.photo_file_bytes(photo.id)
+
+    def run():
+        fake.faults.reset()
+        fake.faults.update(cdn_403_rate=0.3, fault_seed=11)
+        return [SESSION.get(url).status_code for _ in range(30)]
+    assert run() == run(), 'deterministic under fault_seed'
+    fake.faults.reset()
+    fake.faults.schedule('cdn_403', count=2, path='/%s_' % photo.id)
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, photo, '_q')).status_code == 200
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, other, '_o')).status_code == 200
+    assert [SESSION.get(url).status_code for _ in range(3)] == [403, 403, 200]
+    assert requests.post(fake.base_url + '/_fake/faults',
+                         json={'schedule': {'kind': 'cdn_403'}}).ok
+    assert SESSION.get(url).status_code == 403 and SESSION.get(url).status_code == 200

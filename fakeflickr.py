@@ -121,6 +121,41 @@ Behaviours the real service is documented to have, each off by default:
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
 
+The data export
+---------------
+``fake.write_export(dir, files_per_zip=500, naming='data', empty_albums=False,
+merge_friend_family=False, drop_zip=None)`` (also ``POST /_fake/export {"dir": ..., ...}``
+with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
+``--export-files-per-zip``, ``--export-naming``, ``--export-empty-albums``,
+``--export-merge-friend-family``, ``--export-drop-zip``) writes what "Request my Flickr
+data" at flickr.com/account gives, from the same account and the same bytes the fake
+serves:
+
+* ``<17 digits>_<12 hex>_part1.zip``: ``account_profile.json``, ``account_testimonials.json``,
+  ``albums.json`` (albums in getList order, each with its photos in album order),
+  ``contacts_part001.json``, ``faves_part001.json``, ``followers_part001.json``,
+  ``galleries.json``, ``group_discussions.json``, ``photos_comments_part001.json``,
+  ``received_flickrmail_part001.json``, ``sent_flickrmail_part001.json``,
+  ``sets_comments_part001.json`` and one ``photo_<id>.json`` per photo and video.
+* media zips of ``files_per_zip`` files each (oldest upload first), named
+  ``data_<digits>_<hex>_<n>.zip`` (naming 'data', Flickr's since 2025) or
+  ``data-download-<n>.zip`` (naming 'data-download'), holding the TRUE originals, whatever
+  the API refuses (free_account, video_originals, the no_original quirk):
+  ``<title>_<id>_o.<ext>`` for photos, ``<title>_<id>.<ext>`` for videos, ``<id>_o.<ext>``
+  when the title gives nothing.  The title is lower-cased, runs of characters other than
+  letters, digits and '-' become one '_', '_' is stripped at both ends, 100 UTF-8 bytes at
+  most (``export_slug``): the fake's choice, where Flickr's rule is undocumented.  The id is
+  the last run of digits before ``_o.`` or the extension (``export_id_of``).
+* Faults: ``empty_albums`` (every photo_<id>.json has ``"albums": []``; ``"people"`` is always
+  ``[]``), ``merge_friend_family`` (friends-only and family-only both ``"friend & family"``),
+  ``drop_zip=N`` (media zip N is not written; the manifest names it in ``missing_zips``).
+* Returns a manifest ``{'dir', 'metadata_zip', 'media_zips', 'missing_zips', 'files': {id:
+  [zip name, member name]}}``.  Zip member times are fixed (the JSON files 2024-01-01, a
+  media file its upload time), so the same account state gives the same zips byte for byte.
+  ``export_file_bytes(id)`` is the exact bytes the export holds for an item,
+  ``export_file_name(id)`` its name in the zip.  The evidence for every shape is in the
+  comment above ``EXPORT_LICENSES``.
+
 Notes
 -----
 * Titles are stored as given (including a NUL character in the hostile set);
@@ -151,6 +186,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import zipfile
 import zlib
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, fields
@@ -214,6 +250,7 @@ class Photo:
     no_original: bool = False       # a photo without an "Original" size (no url_o, _o 404s)
     no_originalformat: bool = False  # originalformat absent from listings and getInfo
     zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
+    rotation: int = 0               # degrees clockwise the derived sizes are turned (0/90/180/270)
 
     @property
     def is_video(self):
@@ -263,6 +300,7 @@ class Account:
         self.realname = realname
         self.user_digits = user_digits          # prefix of collection ids
         self.location = 'Ærøskøbing, Denmark'
+        self.path_alias = None                  # the user's URL name, when they chose one
         self.iconserver = '8033'
         self.iconfarm = 9
         self.photos: dict[str, Photo] = {}
@@ -2267,6 +2305,10 @@ class Handler(BaseHTTPRequestHandler):
                 if action not in MUTATIONS:
                     raise ValueError('unknown action %r' % action)
                 result = {'stat': 'ok', 'result': getattr(fake, action)(**args.get('args', {}))}
+            elif name == 'export':
+                if not args.get('dir'):
+                    raise ValueError('export needs "dir"')
+                result = fake.write_export(args.pop('dir'), **args)
             elif name == 'token':
                 token, secret = fake.issue_token(args.get('perms', 'read'))
                 result = {'oauth_token': token, 'oauth_token_secret': secret,
@@ -2546,6 +2588,30 @@ class FakeFlickr:
         with self.lock:
             return derived_bytes(self.seed, self.account.find_photo(photo_id), suffix or None)
 
+    # -- the data export -----------------------------------------------------------
+
+    def write_export(self, directory, files_per_zip=500, naming='data', empty_albums=False,
+                     merge_friend_family=False, drop_zip=None):
+        """Write the account's data export ("Request my Flickr data") into `directory`: one
+        metadata zip and media zips of `files_per_zip` true originals each.  `naming` 'data'
+        ('data_<digits>_<hex>_<n>.zip', Flickr's since 2025) or 'data-download'
+        ('data-download-<n>.zip', the older one).  Faults: `empty_albums` (per-photo "albums"
+        empty), `merge_friend_family` (friends-only and family-only both "friend & family"),
+        `drop_zip` (1-based number of a media zip left out).  Returns the manifest (see
+        module function write_export)."""
+        return write_export(self, directory, files_per_zip, naming, empty_albums,
+                            merge_friend_family, drop_zip)
+
+    def export_file_bytes(self, photo_id):
+        """The exact bytes the export holds for this photo or video (its true original)."""
+        with self.lock:
+            return export_true_bytes(self, self._photo(photo_id))
+
+    def export_file_name(self, photo_id):
+        """The name of this photo's or video's file inside its media zip."""
+        with self.lock:
+            return export_member_name(self._photo(photo_id))
+
     # -- mutations (each advances the logical clock) -----------------------------
 
     def tick(self):
@@ -2788,6 +2854,252 @@ class FakeFlickr:
 
 
 # ---------------------------------------------------------------------------
+# The data export ("Request my Flickr data" at flickr.com/account)
+# ---------------------------------------------------------------------------
+#
+# Where each shape comes from (public readers and samples of real exports):
+# * zip names: the metadata zip '<17 digits>_<12 hex>_part1.zip' ('72157706876334384_
+#   ff8f2206a90f_part1.zip' on madmode.com 2023, '72157724905358313_3ac1836c2225_part1.zip' in
+#   simulot/immich-go #1354); the media zips 'data-download-<n>.zip' (the older naming, in
+#   every reader's README) and 'data_<digits>_<hex>_<n>.zip' since about 2025-04
+#   (brownphotographic/Flickr2Any-Tool PR #15, "Flickr changed media data file name format";
+#   its regex '^data_\d+_[a-f0-9]+_\d+\.zip$').  500 files a media zip (Flickr2Any-Tool #6:
+#   "9 export zip files, and each of those zip files has 500 files in it").
+# * photo_<id>.json: the keys, their order and their types follow a real file quoted on a blog
+#   ("Flickr Exports in Jekyll", photo 2634391576 of flickr.com/photos/boris, 2019) and the
+#   readers' types (FlickrRestore's C# Metadata class, a TypeScript PhotoInfo, the
+#   flickr-to-smugmug README): counts as strings, 'rotation' an int, dates 'YYYY-MM-DD
+#   HH:MM:SS', 'original' the static `_o` URL, 'geo' {latitude, longitude, accuracy} as
+#   strings of integer micro-degrees ("49696401"; flickr-unbox: "stored as integers with no
+#   decimal point") or [] when none, tags [{tag (raw), user (URL), date_create}], privacy
+#   'public' / 'private' / 'friend' / 'family' / 'friend & family' (Flickr2Any-Tool #5),
+#   'comment_permissions' 'any flickr member', 'tagging_permissions' 'people you follow',
+#   'safety' 'safe'; comments [{id, date, user, comment}] (what Flickr2Any-Tool reads);
+#   albums [{id, title}] (what the autobiographer and trove readers read).
+# * albums.json: {"albums": [{photo_count, id, url, title, description, view_count, created,
+#   last_updated (epoch seconds as strings), cover_photo (a photo page URL), photos: [ids]}]}
+#   (flickr-to-smugmug README; immich-go and Flickr2Any read 'albums' -> id/title/photos).
+# * account_profile.json, contacts/followers/faves, galleries, group_discussions, the
+#   comments and flickrmail parts, account_testimonials: the key names of the "Technical
+#   Documentation for Flickr Data Export" (docs of a public reader), 'join_date' as
+#   Flickr2Any-Tool reads it, 'faves' the key Flickr2Any-Tool loads from faves_part*.json.
+# * media names '<title>_<id>_o.<ext>' for photos, '<title>_<id>.<ext>' for videos
+#   (readers' READMEs: "your pics have the following naming convention: {title}_{id}_o.jpg",
+#   'sunset_123456_o.jpg'; immich-go's regex '_(\d+)_o\.\w+$'; Flickr2Any-Tool matches
+#   '_<id>_' or '_<id>.', so videos carry no '_o'), '<id>_o.<ext>' for an empty title.  How
+#   Flickr turns a title into the name is not documented: every example seen is lower case
+#   with '_' or '-' between words ('my-photo_12345678_o.jpg', 'sunset-at-the-beach_...' in
+#   immich-go's tests), so the fake lower-cases, keeps letters, digits and '-', turns every
+#   other run of characters into one '_', strips '_' at both ends and cuts the result to 100
+#   UTF-8 bytes (its own choice, documented; a reader must take the id from the name by the
+#   rule "the last run of digits before '_o.' or before the extension").
+# Known faults of real exports (each a switch of write_export, off by default):
+# * empty_albums: every photo_<id>.json has "albums": [] (and "people": [], which the fake
+#   always writes: it has no people tags) — immich-go PR #1355, "the albums field in
+#   per-photo JSON is always empty in real Flickr exports; ... Flickr's export always
+#   produces an empty people field".
+# * merge_friend_family: friends-only and family-only photos are both written as
+#   "friend & family" (Flickr2Any-Tool #5).
+# * drop_zip=N: media zip number N (1-based) is missing from the export, as in
+#   Flickr2Any-Tool #6 (5,463 photos, 9 zips of 500).
+
+EXPORT_LICENSES = {0: 'All Rights Reserved', 1: 'Attribution-NonCommercial-ShareAlike License',
+                   2: 'Attribution-NonCommercial License', 3: 'Attribution-NonCommercial-NoDerivs License',
+                   4: 'Attribution License', 5: 'Attribution-ShareAlike License',
+                   6: 'Attribution-NoDerivs License', 7: 'No known copyright restrictions',
+                   8: 'United States Government Work', 9: 'Public Domain Dedication (CC0)',
+                   10: 'Public Domain Mark'}
+EXPORT_NAMINGS = ('data', 'data-download')
+EXPORT_META_TIME = (2024, 1, 1, 0, 0, 0)         # zip member time of the JSON files
+EXPORT_SLUG_BYTES = 100
+
+
+def export_slug(title):
+    """The title part of a media file's name in the export (see the notes above)."""
+    slug = re.sub(r'(?:[^\w-]|_)+', '_', title.lower()).strip('_')
+    raw = slug.encode('utf-8')[:EXPORT_SLUG_BYTES]
+    return raw.decode('utf-8', 'ignore').rstrip('_')
+
+
+def export_member_name(photo):
+    """'<title>_<id>_o.<ext>' (photo) or '<title>_<id>.<ext>' (video); no title: '<id>...'."""
+    slug = export_slug(photo.title)
+    stem = '%s_%s' % (slug, photo.id) if slug else photo.id
+    if photo.is_video:
+        return '%s.%s' % (stem, photo.video_ext)
+    return '%s_o.%s' % (stem, photo.originalformat)
+
+
+EXPORT_ID_RE = re.compile(r'(\d+)(?:_o)?\.[A-Za-z0-9]+$')
+
+
+def export_id_of(name):
+    """The photo id in a media file's name: the last run of digits before '_o.' or before
+    the extension (None if there is none)."""
+    m = EXPORT_ID_RE.search(name.rsplit('/', 1)[-1])
+    return m.group(1) if m else None
+
+
+def export_true_bytes(fake, photo):
+    """The bytes the export holds: the true original (a video's uploaded file), whatever the
+    API's switches refuse (free_account, video_originals, the no_original quirk)."""
+    if photo.is_video:
+        return video_bytes(fake.seed, photo, 'orig', fake.file_size)
+    return original_bytes(fake.seed, photo, fake.file_size)
+
+
+def _export_ids(fake):
+    h = hashlib.sha1(('export:%s:%s' % (fake.seed, fake.account.nsid)).encode()).hexdigest()
+    return '72157%012d' % (int(h[:15], 16) % 10 ** 12), h[15:27]
+
+
+def _zip_time(epoch):
+    return time.gmtime(max(int(epoch), 315532800))[:6]       # zip times start in 1980
+
+
+def _zip_put(zf, name, data, date_time, compress):
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def _user_path(account):
+    return account.path_alias or account.nsid
+
+
+def _export_privacy(photo, merge_friend_family):
+    if photo.ispublic:
+        return 'public'
+    if photo.isfriend and photo.isfamily:
+        return 'friend & family'
+    if photo.isfriend or photo.isfamily:
+        if merge_friend_family:
+            return 'friend & family'
+        return 'friend' if photo.isfriend else 'family'
+    return 'private'
+
+
+def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False):
+    """The dict written as photo_<id>.json."""
+    acct = fake.account
+    user = _user_path(acct)
+    imported = _fmt_time(photo.dateupload)
+    tags = [{'tag': raw, 'user': 'https://www.flickr.com/photos/%s/' % user, 'date_create': imported}
+            for raw in photo.tags + photo.machine_tags]
+    geo = ({'latitude': str(round(photo.latitude * 1e6)), 'longitude': str(round(photo.longitude * 1e6)),
+            'accuracy': '16'} if photo.geotagged else [])
+    albums = [] if empty_albums else [{'id': aid, 'title': acct.albums[aid].title}
+                                      for aid in acct.albums_of(photo.id)]
+    ext = photo.originalformat
+    return {
+        'id': photo.id, 'name': photo.title, 'description': photo.description,
+        'count_views': str(photo.views), 'count_faves': str(photo.faves),
+        'count_comments': str(len(photo.comments)), 'date_taken': datetaken_of(photo),
+        'count_tags': str(len(tags)), 'count_notes': '0', 'rotation': photo.rotation,
+        'date_imported': imported,
+        'photopage': 'https://www.flickr.com/photos/%s/%s/' % (user, photo.id),
+        'original': 'https://live.staticflickr.com/%s/%s_%s_o.%s' % (photo.server, photo.id,
+                                                                    photo.originalsecret, ext),
+        'license': EXPORT_LICENSES.get(photo.license, 'All Rights Reserved'),
+        'geo': geo, 'groups': [], 'albums': albums, 'tags': tags, 'people': [], 'notes': [],
+        'privacy': _export_privacy(photo, merge_friend_family),
+        'comment_permissions': 'any flickr member', 'tagging_permissions': 'people you follow',
+        'safety': 'safe',
+        'comments': [{'id': c.id, 'date': _fmt_time(c.datecreate),
+                      'user': 'https://www.flickr.com/photos/%s/' % c.author, 'comment': c.text}
+                     for c in photo.comments]}
+
+
+def _export_metadata_files(fake, empty_albums, merge_friend_family):
+    """[(name, dict)] of the metadata zip, in the order written."""
+    acct = fake.account
+    user = _user_path(acct)
+    people = lambda o: 'https://www.flickr.com/people/%s/' % o.nsid      # noqa: E731
+    first = min((p.dateupload for p in acct.photos.values()), default=START_EPOCH)
+    albums = []
+    for album in acct.albums.values():
+        albums.append({
+            'photo_count': str(len(album.photo_ids)), 'id': album.id,
+            'url': 'https://www.flickr.com/photos/%s/albums/%s' % (user, album.id),
+            'title': album.title, 'description': album.description,
+            'view_count': str(album.views), 'created': str(album.date_create),
+            'last_updated': str(album.date_update),
+            'cover_photo': 'https://www.flickr.com/photos/%s/%s' % (user, album.primary),
+            'photos': list(album.photo_ids)})
+    files = [
+        ('account_profile.json', {
+            'real_name': acct.realname, 'join_date': time.strftime('%Y-%m-%d', time.gmtime(first)),
+            'description': 'Emulated account', 'website': '', 'hometown': acct.location,
+            'city': acct.location.split(',')[0], 'country': acct.location.rsplit(', ', 1)[-1],
+            'email': '%s@example.invalid' % acct.username,
+            'profile_url': 'https://www.flickr.com/people/%s/' % user, 'nsid': acct.nsid,
+            'screen_name': acct.username, 'is_pro': not fake.faults.free_account}),
+        ('account_testimonials.json', {'testimonials_given': [], 'testimonials_received': []}),
+        ('albums.json', {'albums': albums}),
+        ('contacts_part001.json', {'contacts': {o.username: people(o) for o in acct.others}}),
+        ('faves_part001.json', {'faves': [
+            {'photo_id': ph.id, 'photo_url': 'https://www.flickr.com/photos/%s/%s/' % (ph.owner, ph.id),
+             'favedate': _fmt_time(when)}
+            for ph, when in sorted(acct.favorites, key=lambda f: f[1], reverse=True)]}),
+        ('followers_part001.json', {'followers': {o.username: people(o) for o in acct.others[:3]}}),
+        ('galleries.json', {'galleries': []}),
+        ('group_discussions.json', {'group_discussions': []}),
+        ('photos_comments_part001.json', {'comments': []}),
+        ('received_flickrmail_part001.json', {'flickrmail': []}),
+        ('sent_flickrmail_part001.json', {'flickrmail': []}),
+        ('sets_comments_part001.json', {'comments': []}),
+    ]
+    for pid in reversed(acct.photostream_order()):
+        files.append(('photo_%s.json' % pid, export_photo_json(
+            fake, acct.photos[pid], empty_albums, merge_friend_family)))
+    return files
+
+
+def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums=False,
+                 merge_friend_family=False, drop_zip=None):
+    """Write the account's data export into `directory` (created if needed); see the notes
+    above.  Returns a manifest: {'dir', 'metadata_zip', 'media_zips' (written, in order),
+    'missing_zips' (names of dropped zips), 'files': {photo id: [zip name, member name]}}.
+    The same account state and arguments give the same zips byte for byte."""
+    import os
+    if naming not in EXPORT_NAMINGS:
+        raise ValueError('naming must be one of %s' % (EXPORT_NAMINGS,))
+    files_per_zip = int(files_per_zip)
+    if files_per_zip < 1:
+        raise ValueError('files_per_zip must be at least 1')
+    drop_zip = None if drop_zip in (None, '', 0) else int(drop_zip)
+    os.makedirs(directory, exist_ok=True)
+    with fake.lock:
+        acct = fake.account
+        digits, hexpart = _export_ids(fake)
+        meta_name = '%s_%s_part1.zip' % (digits, hexpart)
+        with zipfile.ZipFile(os.path.join(directory, meta_name), 'w') as zf:
+            for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family):
+                text = json.dumps(data, indent='\t', ensure_ascii=False)
+                _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
+        order = [acct.photos[pid] for pid in reversed(acct.photostream_order())]
+        chunks = [order[i:i + files_per_zip] for i in range(0, len(order), files_per_zip)]
+        manifest = {'dir': str(directory), 'metadata_zip': meta_name, 'media_zips': [],
+                    'missing_zips': [], 'files': {}}
+        for n, chunk in enumerate(chunks, 1):
+            zname = ('data_%s_%s_%d.zip' % (digits, hexpart, n) if naming == 'data'
+                     else 'data-download-%d.zip' % n)
+            for ph in chunk:
+                manifest['files'][ph.id] = [zname, export_member_name(ph)]
+            if n == drop_zip:
+                manifest['missing_zips'].append(zname)
+                continue
+            manifest['media_zips'].append(zname)
+            with zipfile.ZipFile(os.path.join(directory, zname), 'w') as zf:
+                for ph in chunk:
+                    _zip_put(zf, export_member_name(ph), export_true_bytes(fake, ph),
+                             _zip_time(ph.dateupload), False)
+    return manifest
+
+
+# ---------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------
 
@@ -2830,6 +3142,22 @@ def main(argv=None):
                         help="probability per photo _o request of a burst of 403 Forbidden")
     unkind.add_argument('--cdn-403-burst', type=int,
                         help='longest CDN 403 burst, in _o requests (default 3)')
+    export = ap.add_argument_group('the data export (see the module docstring)')
+    export.add_argument('--write-export', metavar='DIR',
+                        help='write the account\'s data export ("Request my Flickr data") into '
+                             'DIR, print its manifest as JSON and exit (does not serve)')
+    export.add_argument('--export-files-per-zip', type=int, default=500,
+                        help='files per media zip (default 500)')
+    export.add_argument('--export-naming', choices=EXPORT_NAMINGS, default='data',
+                        help="media zip names: 'data' (data_<digits>_<hex>_<n>.zip, the "
+                             "current one) or 'data-download' (data-download-<n>.zip)")
+    export.add_argument('--export-empty-albums', action='store_true',
+                        help='fault: every photo_<id>.json has "albums": []')
+    export.add_argument('--export-merge-friend-family', action='store_true',
+                        help='fault: friends-only and family-only photos exported as '
+                             '"friend & family"')
+    export.add_argument('--export-drop-zip', type=int, metavar='N',
+                        help='fault: media zip number N (1-based) is missing')
     args = ap.parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
@@ -2845,6 +3173,12 @@ def main(argv=None):
         'free_account', 'cdn_403_rate', 'cdn_403_burst')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
+    if args.write_export:
+        manifest = fake.write_export(args.write_export, args.export_files_per_zip,
+                                     args.export_naming, args.export_empty_albums,
+                                     args.export_merge_friend_family, args.export_drop_zip)
+        print(json.dumps({k: v for k, v in manifest.items() if k != 'files'}), flush=True)
+        return 0
     fake.start()
     lines = ['FLICKR_API_BASE=%s' % fake.base_url, 'FLICKR_API_KEY=%s' % fake.api_key,
              'FLICKR_API_SECRET=%s' % fake.api_secret, 'FLICKR_USER_NSID=%s' % fake.user_nsid]

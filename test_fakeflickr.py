@@ -1724,3 +1724,176 @@ def test_cdn_403_bursts_on_originals_and_retry_succeeds(fake, token):
     assert requests.post(fake.base_url + '/_fake/faults',
                          json={'schedule': {'kind': 'cdn_403'}}).ok
     assert SESSION.get(url).status_code == 403 and SESSION.get(url).status_code == 200
+
+
+# -- the data export ----------------------------------------------------------------------------
+
+import zipfile  # noqa: E402
+
+META_FILES = {'account_profile.json', 'albums.json', 'contacts_part001.json',
+              'followers_part001.json', 'faves_part001.json', 'galleries.json',
+              'group_discussions.json', 'photos_comments_part001.json',
+              'sets_comments_part001.json', 'received_flickrmail_part001.json',
+              'sent_flickrmail_part001.json', 'account_testimonials.json'}
+PHOTO_KEYS = ['id', 'name', 'description', 'count_views', 'count_faves', 'count_comments',
+              'date_taken', 'date_imported', 'photopage', 'original', 'license', 'geo', 'groups',
+              'albums', 'tags', 'people', 'notes', 'privacy', 'comment_permissions',
+              'tagging_permissions', 'safety', 'comments']
+# The reader's rule, written here independently of fakeflickr.export_id_of.
+ID_RULE = re.compile(r'(\d+)(?:_o)?\.[^._]+$')
+
+
+def zip_members(path):
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def served_original(fake, ph):
+    """The true original as the fake serves it over HTTP with every switch off."""
+    if ph.is_video:
+        if not ph.video_original_available:
+            return fake.video_file_bytes(ph.id, 'orig')
+        url = fakeflickr.play_url(fake.base_url, fake.account, ph, 'orig')
+    else:
+        url = fakeflickr.static_url(fake.base_url, ph, '_o')
+    r = SESSION.get(url)
+    assert r.status_code == 200, url
+    return r.content
+
+
+@pytest.fixture
+def exporter():
+    with fakeflickr.FakeFlickr(seed=5, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as f:
+        yield f
+
+
+def test_export_holds_every_original_once_with_the_served_bytes(exporter, tmp_path):
+    fake = exporter
+    fake.edit_photo(pick(fake, lambda p: not p.is_video).id, title='20150612_153012')
+    fake.edit_photo(pick(fake, lambda p: p.is_video).id, title='Clip 2019')
+    truth = {pid: served_original(fake, ph) for pid, ph in fake.account.photos.items()}
+    fake.faults.update(free_account=True, video_originals='404')     # the export does not care
+    m = fake.write_export(tmp_path / 'new', files_per_zip=7)
+    assert re.fullmatch(r'\d+_[0-9a-f]+_part1\.zip', m['metadata_zip'])
+    assert sorted(os.listdir(tmp_path / 'new')) == sorted([m['metadata_zip']] + m['media_zips'])
+    n_items = len(fake.account.photos)
+    assert len(m['media_zips']) == -(-n_items // 7) and not m['missing_zips']
+    seen = {}
+    for k, name in enumerate(m['media_zips'], 1):
+        assert re.fullmatch(r'data_\d+_[0-9a-f]+_%d\.zip' % k, name), name
+        members = zip_members(tmp_path / 'new' / name)
+        assert len(members) == (7 if k < len(m['media_zips']) else n_items - 7 * (k - 1))
+        for member, data in members.items():
+            pid = ID_RULE.search(member).group(1)
+            assert pid not in seen, 'each item once'
+            seen[pid] = member
+            ph = fake.account.photos[pid]
+            assert data == truth[pid] == fake.export_file_bytes(pid)
+            assert member.endswith('.' + ph.video_ext if ph.is_video else '_o.' + ph.originalformat)
+            assert m['files'][pid] == [name, member] and fake.export_file_name(pid) == member
+            assert fakeflickr.export_id_of(member) == pid
+    assert set(seen) == set(fake.account.photos)
+    names = set(seen.values())
+    titled = [n for n in names if n.startswith('20150612_153012_')]
+    assert len(titled) == 1 and re.fullmatch(r'20150612_153012_\d+_o\.(jpg|png|gif)', titled[0])
+    assert any(re.fullmatch(r'clip_2019_\d+\.(mp4|mov)', n) for n in names)
+    untitled = [p for p in fake.account.photos.values() if fakeflickr.export_slug(p.title) == '']
+    assert untitled, 'the hostile titles include ones that give no name'
+    for p in untitled:
+        assert seen[p.id] in ('%s_o.%s' % (p.id, p.originalformat), '%s.%s' % (p.id, p.video_ext))
+    assert all(n == n.lower() and ' ' not in n and '/' not in n and len(n.encode()) < 200
+               for n in names)
+
+    meta = zip_members(tmp_path / 'new' / m['metadata_zip'])
+    assert set(meta) == META_FILES | {'photo_%s.json' % pid for pid in fake.account.photos}
+    profile = json.loads(meta['account_profile.json'])
+    assert profile['nsid'] == fake.user_nsid and profile['screen_name'] == fake.username
+    assert profile['real_name'] == fake.account.realname
+    albums = json.loads(meta['albums.json'])['albums']
+    assert [a['id'] for a in albums] == list(fake.account.albums)
+    for a in albums:
+        album = fake.account.albums[a['id']]
+        assert a['photos'] == album.photo_ids and a['photo_count'] == str(len(album.photo_ids))
+        assert a['title'] == album.title and a['description'] == album.description
+        assert a['cover_photo'].endswith('/%s' % album.primary)
+        assert a['url'].endswith('/albums/%s' % album.id) and a['created'].isdigit()
+        assert a['last_updated'] == str(album.date_update)
+    for pid, ph in fake.account.photos.items():
+        rec = json.loads(meta['photo_%s.json' % pid])
+        assert [k for k in rec if k in PHOTO_KEYS] == PHOTO_KEYS
+        assert rec['id'] == pid and rec['name'] == ph.title and rec['count_views'] == str(ph.views)
+        assert rec['original'].endswith('/%s_%s_o.%s' % (pid, ph.originalsecret, ph.originalformat))
+        assert {a['id'] for a in rec['albums']} == {a.id for a in fake.account.albums.values()
+                                                    if pid in a.photo_ids}
+        want = ('public' if ph.ispublic else 'friend & family' if ph.isfriend and ph.isfamily
+                else 'friend' if ph.isfriend else 'family' if ph.isfamily else 'private')
+        assert rec['privacy'] == want
+        if ph.geotagged:
+            assert int(rec['geo']['latitude']) == round(ph.latitude * 10 ** 6)
+        else:
+            assert rec['geo'] == []
+        assert [c['comment'] for c in rec['comments']] == [c.text for c in ph.comments]
+
+    # the older naming, the same files
+    old = fake.write_export(tmp_path / 'old', files_per_zip=7, naming='data-download')
+    assert old['media_zips'] == ['data-download-%d.zip' % k for k in range(1, len(m['media_zips']) + 1)]
+    for a, b in zip(m['media_zips'], old['media_zips']):
+        assert zip_members(tmp_path / 'new' / a) == zip_members(tmp_path / 'old' / b)
+
+
+def test_export_is_deterministic_and_its_faults(exporter, tmp_path):
+    fake = exporter
+    first = fake.write_export(tmp_path / 'a', files_per_zip=10)
+    with fakeflickr.FakeFlickr(seed=5, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as twin:
+        second = twin.write_export(tmp_path / 'b', files_per_zip=10)
+    assert first['media_zips'] == second['media_zips'] and first['metadata_zip'] == second['metadata_zip']
+    for name in [first['metadata_zip']] + first['media_zips']:
+        assert (tmp_path / 'a' / name).read_bytes() == (tmp_path / 'b' / name).read_bytes(), name
+    with fakeflickr.FakeFlickr(seed=6, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as other:
+        assert other.write_export(tmp_path / 'c')['metadata_zip'] != first['metadata_zip']
+
+    friends = [p for p in fake.account.photos.values() if not p.ispublic and p.isfriend != p.isfamily]
+    in_albums = [p for p in fake.account.photos.values() if fake.account.albums_of(p.id)]
+    assert friends and in_albums
+    r = requests.post(fake.base_url + '/_fake/export', json={
+        'dir': str(tmp_path / 'faulty'), 'files_per_zip': 10, 'empty_albums': True,
+        'merge_friend_family': True, 'drop_zip': 2, 'naming': 'data-download'})
+    assert r.status_code == 200, r.text
+    m = r.json()
+    assert m['media_zips'] == ['data-download-1.zip', 'data-download-3.zip']
+    assert m['missing_zips'] == ['data-download-2.zip']
+    assert not (tmp_path / 'faulty' / 'data-download-2.zip').exists()
+    present = set()
+    for name in m['media_zips']:
+        present |= {ID_RULE.search(n).group(1) for n in zip_members(tmp_path / 'faulty' / name)}
+    missing = {pid for pid, (z, _n) in m['files'].items() if z == 'data-download-2.zip'}
+    assert len(missing) == 10 and present == set(fake.account.photos) - missing
+    meta = zip_members(tmp_path / 'faulty' / m['metadata_zip'])
+    for ph in fake.account.photos.values():
+        rec = json.loads(meta['photo_%s.json' % ph.id])
+        assert rec['albums'] == [] and rec['people'] == []
+        if ph in friends:
+            assert rec['privacy'] == 'friend & family'
+    assert json.loads(meta['albums.json'])['albums'], 'albums.json still lists the albums'
+    assert requests.post(fake.base_url + '/_fake/export', json={'dir': str(tmp_path / 'x'),
+                                                                 'naming': 'zip'}).status_code == 400
+    assert requests.post(fake.base_url + '/_fake/export', json={}).status_code == 400
+
+
+def test_cli_write_export(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
+                          '--collections', '1', '--file-size', '2000', '--write-export',
+                          str(tmp_path), '--export-files-per-zip', '5', '--export-naming',
+                          'data-download', '--export-drop-zip', '3'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert m['media_zips'] == ['data-download-1.zip', 'data-download-2.zip']
+    assert m['missing_zips'] == ['data-download-3.zip']
+    assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
+    assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10

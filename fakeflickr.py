@@ -100,6 +100,18 @@ Behaviours the real service is documented to have, each off by default:
   requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
   count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
   derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
+* **Dates taken and turns** (mutations ``set_date_taken(id, taken=None, granularity=None,
+  unknown=None)`` and ``rotate_photo(id, rotation)``, also ``POST /_fake/mutate {"action":
+  "set_date_taken", "args": {...}}``): ``taken`` is any string and is served verbatim
+  (listing ``datetaken``, getInfo ``dates.taken``), invalid ones included ('0000-00-00
+  00:00:00', '2019-02-30 25:61:00', '1850-07-04 12:00:00'); ``granularity`` 0 / 4 / 6 / 8 goes
+  to ``datetakengranularity`` / ``takengranularity`` and ``unknown`` to ``datetakenunknown`` /
+  ``takenunknown`` (strings, as in the samples).  ``rotation`` (0/90/180/270) is getInfo's
+  ``rotation`` attribute; as Flickr's getInfo documentation says, the smaller sizes are the
+  ones turned: getSizes, ``url_*`` and the ``_s``..``_k`` files carry turned dimensions
+  (width and height swapped for 90 and 270) while the Original (``o_width`` / ``o_height``,
+  ``width_o`` / ``height_o``, the ``_o`` file) stays as uploaded.  Rotating renews ``secret``
+  (flickr.photos.transform.rotate answers with a new one).  Both are edits (lastupdate).
 * **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
   ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
   least one, never a video): no url_o / o_width / o_height / originalsecret /
@@ -251,6 +263,7 @@ class Photo:
     no_originalformat: bool = False  # originalformat absent from listings and getInfo
     zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
     rotation: int = 0               # degrees clockwise the derived sizes are turned (0/90/180/270)
+    datetakengranularity: int = 0   # 0 exact, 4 month, 6 year, 8 circa
 
     @property
     def is_video(self):
@@ -517,6 +530,7 @@ def _generate_photos(rng, account, n_photos, n_videos, hostile):
 
 
 ZERO_DATETAKEN = '0000-00-00 00:00:00'      # what Flickr sends for some videos
+TAKEN_GRANULARITIES = (0, 4, 6, 8)          # exact, month, year, circa (Flickr's date docs)
 
 
 def apply_quirks(account, seed):
@@ -967,15 +981,27 @@ FREE_REFUSED_SUFFIXES = {s[1].lstrip('_') for s in SIZES if s[4] > 1024}     # '
 
 
 
+def turned_dims(photo):
+    """(width, height) of the photo as its derived sizes show it: turned by its rotation.
+    Flickr's getInfo documentation: rotation is the clockwise rotation, in degrees, by which
+    the smaller sizes have been turned from the original, which is itself left as uploaded
+    (so it also tells how far to turn the original back)."""
+    if photo.rotation in (90, 270):
+        return photo.height, photo.width
+    return photo.width, photo.height
+
+
 def size_dims(photo, longest, square):
-    """(width, height) of a derived size, or None when the original is smaller."""
+    """(width, height) of a derived size (turned by the photo's rotation), or None when the
+    original is smaller."""
     if square:
         return (longest, longest)
-    big = max(photo.width, photo.height)
+    width, height = turned_dims(photo)
+    big = max(width, height)
     if big < longest:
         return None
     scale = longest / big
-    return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    return (max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 # Flickr's blog, 2025-04-15, "Service Update: Original & Large Size Download Limitations on
@@ -1098,7 +1124,7 @@ def photo_extras(ctx, photo, extras):
     if 'date_upload' in extras:
         d['dateupload'] = str(photo.dateupload)
     if 'date_taken' in extras:
-        d.update(datetaken=datetaken_of(photo), datetakengranularity='0',
+        d.update(datetaken=datetaken_of(photo), datetakengranularity=str(photo.datetakengranularity),
                  datetakenunknown=str(photo.datetakenunknown))
     if 'owner_name' in extras:
         d['ownername'] = _ownername_of(ctx, photo)
@@ -1301,14 +1327,15 @@ def m_photos_get_info(ctx):
     owner_name = _ownername_of(ctx, ph)
     d = {'id': ph.id, 'secret': ph.secret, 'server': ph.server, 'farm': ph.farm,
          'dateuploaded': str(ph.dateupload), 'isfavorite': 0, 'license': str(ph.license),
-         'safety_level': '0', 'rotation': 0, 'originalsecret': ph.originalsecret,
+         'safety_level': '0', 'rotation': ph.rotation, 'originalsecret': ph.originalsecret,
          'originalformat': ph.originalformat,
          'owner': {'nsid': _owner_of(ctx, ph), 'username': owner_name,
                    'realname': a.realname if not ph.owner else '', 'location': a.location,
                    'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
          'title': {'_content': ph.title}, 'description': {'_content': ph.description},
          'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
-         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph), 'takengranularity': '0',
+         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph),
+                   'takengranularity': str(ph.datetakengranularity),
                    'takenunknown': str(ph.datetakenunknown), 'lastupdate': str(ph.lastupdate)},
          'permissions': {'permcomment': 3, 'permaddmeta': 2},
          'views': str(ph.views),
@@ -2341,7 +2368,8 @@ class _Server(ThreadingHTTPServer):
 MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
-             'delete_collection', 'offer_video_original', 'set_quirks')
+             'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
+             'rotate_photo')
 
 
 class FakeFlickr:
@@ -2685,6 +2713,39 @@ class FakeFlickr:
                 photo.zero_datetaken = bool(zero_datetaken)
                 if photo.zero_datetaken:
                     photo.datetakenunknown = 0
+            self.account.touch()
+
+    def set_date_taken(self, photo_id, taken=None, granularity=None, unknown=None):
+        """Set a photo's date taken as Flickr then sends it: `taken` any string, served verbatim
+        (invalid ones too: '0000-00-00 00:00:00', '2019-02-30 25:61:00', '1850-07-04 12:00:00');
+        `granularity` 0, 4, 6 or 8; `unknown` the datetakenunknown flag.  None: unchanged.
+        An edit (lastupdate changes); setting `taken` ends the zero_datetaken quirk."""
+        if granularity is not None and int(granularity) not in TAKEN_GRANULARITIES:
+            raise ValueError('granularity must be one of %s' % (TAKEN_GRANULARITIES,))
+        with self.lock:
+            photo = self._photo(photo_id)
+            if taken is not None:
+                photo.datetaken = str(taken)
+                photo.zero_datetaken = False
+            if granularity is not None:
+                photo.datetakengranularity = int(granularity)
+            if unknown is not None:
+                photo.datetakenunknown = 1 if int(unknown) else 0
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def rotate_photo(self, photo_id, rotation):
+        """Set a photo's rotation (0, 90, 180 or 270, clockwise, from the original): its derived
+        sizes are served turned (width and height swapped for 90 and 270), the original file
+        is not.  As flickr.photos.transform.rotate, which answers with a new secret: the
+        derived sizes get a new secret (their old URLs 404); lastupdate changes."""
+        if int(rotation) not in (0, 90, 180, 270):
+            raise ValueError('rotation must be 0, 90, 180 or 270')
+        with self.lock:
+            photo = self._photo(photo_id)
+            photo.rotation = int(rotation)
+            photo.secret = _hex(self._mutation_rng)
+            photo.lastupdate = self.tick()
             self.account.touch()
 
     def delete_photo(self, photo_id):

@@ -1897,3 +1897,97 @@ def test_cli_write_export(tmp_path):
     assert m['missing_zips'] == ['data-download-3.zip']
     assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
     assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+
+
+# -- dates taken and turns ------------------------------------------------------------------------
+
+def jpeg_dims(b):
+    """(width, height) from a JPEG's SOF0 frame header."""
+    i = b.index(b'\xff\xc0') + 5
+    return int.from_bytes(b[i + 2:i + 4], 'big'), int.from_bytes(b[i:i + 2], 'big')
+
+
+def listing_record(fake, token, photo_id, extras):
+    photos = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                extras=extras)['photos']['photo']
+    return next(p for p in photos if p['id'] == photo_id)
+
+
+@pytest.mark.parametrize('taken,granularity,unknown', [
+    ('0000-00-00 00:00:00', 0, 0), ('2019-02-30 25:61:00', 4, 0), ('1850-07-04 12:00:00', 6, 1),
+    ('2001-01-01 00:00:00', 8, 1), ('', 0, 1), ('circa nineteen-ten', 8, 0)])
+def test_set_date_taken_is_served_verbatim(fresh, taken, granularity, unknown):
+    token = fresh.issue_token()
+    ph = pick(fresh, lambda p: not p.is_video)
+    before = ph.lastupdate
+    r = requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'set_date_taken', 'args': {'photo_id': ph.id, 'taken': taken,
+                                             'granularity': granularity, 'unknown': unknown}})
+    assert r.status_code == 200, r.text
+    rec = listing_record(fresh, token, ph.id, 'date_taken,last_update')
+    assert (rec['datetaken'], rec['datetakengranularity'], rec['datetakenunknown']) == (
+        taken, str(granularity), str(unknown))
+    assert int(rec['lastupdate']) > before
+    dates = ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['dates']
+    assert (dates['taken'], dates['takengranularity'], dates['takenunknown']) == (
+        taken, str(granularity), str(unknown))
+    xml = post(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id, format='rest').text
+    node = ET.fromstring(xml).find('photo/dates')
+    assert (node.get('taken'), node.get('takengranularity'), node.get('takenunknown')) == (
+        taken, str(granularity), str(unknown))
+    album = next(a for a in fresh.account.albums.values() if ph.id in a.photo_ids) \
+        if fresh.account.albums_of(ph.id) else None
+    if album:
+        recs = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                  extras='date_taken')['photoset']['photo']
+        assert next(p for p in recs if p['id'] == ph.id)['datetaken'] == taken
+
+
+def test_set_date_taken_rejects_bad_granularity_and_ends_zero_quirk(fresh):
+    video = pick(fresh, lambda p: p.is_video)
+    fresh.set_quirks(video.id, zero_datetaken=True)
+    fresh.set_date_taken(video.id, granularity=6)
+    token = fresh.issue_token()
+    assert listing_record(fresh, token, video.id, 'date_taken')['datetaken'] == '0000-00-00 00:00:00'
+    fresh.set_date_taken(video.id, taken='2012-05-06 07:08:09')
+    assert listing_record(fresh, token, video.id, 'date_taken')['datetaken'] == '2012-05-06 07:08:09'
+    with pytest.raises(ValueError):
+        fresh.set_date_taken(video.id, granularity=5)
+    assert requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'set_date_taken', 'args': {'photo_id': video.id, 'granularity': 2}}).status_code == 400
+
+
+@pytest.mark.parametrize('rotation', [90, 180, 270])
+def test_rotated_photo_turns_its_smaller_sizes_not_its_original(fresh, rotation):
+    token = fresh.issue_token()
+    ph = pick(fresh, lambda p: not p.is_video and p.width != p.height and p.originalformat == 'jpg'
+              and max(p.width, p.height) >= 2048)
+    w, h = ph.width, ph.height
+    old_b = fakeflickr.static_url(fresh.base_url, ph, '_b')
+    assert requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'rotate_photo', 'args': {'photo_id': ph.id, 'rotation': rotation}}).ok
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    assert info['rotation'] == rotation
+    xml = post(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id, format='rest').text
+    assert ET.fromstring(xml).find('photo').get('rotation') == str(rotation)
+    tw, th = (h, w) if rotation in (90, 270) else (w, h)          # turned
+    scale = 1024 / max(tw, th)
+    want_large = (round(tw * scale), round(th * scale))
+    sizes = sizes_of(fresh, token, ph.id)
+    assert (int(sizes['Large']['width']), int(sizes['Large']['height'])) == want_large
+    assert (int(sizes['Original']['width']), int(sizes['Original']['height'])) == (w, h)
+    assert (int(sizes['Large Square']['width']), int(sizes['Large Square']['height'])) == (150, 150)
+    rec = listing_record(fresh, token, ph.id, 'url_l,url_k,url_o,o_dims')
+    assert (int(rec['width_l']), int(rec['height_l'])) == want_large
+    assert (int(rec['width_o']), int(rec['height_o'])) == (w, h) == (int(rec['o_width']), int(rec['o_height']))
+    assert jpeg_dims(SESSION.get(rec['url_l']).content) == want_large
+    k = SESSION.get(rec['url_k']).content
+    assert jpeg_dims(k) == (int(rec['width_k']), int(rec['height_k']))
+    assert (jpeg_dims(k)[0] > jpeg_dims(k)[1]) == (tw > th)
+    assert jpeg_dims(SESSION.get(rec['url_o']).content) == (w, h), 'the original is not turned'
+    assert SESSION.get(old_b).status_code == 404, 'a new secret for the turned sizes'
+    fresh.rotate_photo(ph.id, 0)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['rotation'] == 0
+    assert sizes_of(fresh, token, ph.id)['Original']['width'] == str(w)
+    with pytest.raises(ValueError):
+        fresh.rotate_photo(ph.id, 45)

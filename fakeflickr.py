@@ -52,6 +52,16 @@ Behaviours the real service is documented to have, each off by default:
   rendition = the greatest height" is unambiguous.  Each has its own play URL
   (``/photos/<nsid>/<id>/play/<variant>/<secret>/`` -> 302 -> signed ``/video/...``) and its
   own bytes.  ``video_renditions(id)``, ``rendition_bytes(id, label)``.
+* **Video play addresses** (always on): what getSizes lists for a video is exactly what a
+  client builds from a listing record, relative to the fake's base:
+  ``/photos/<owner>/<id>/play/orig/<originalsecret>/`` (Video Original) and
+  ``/photos/<owner>/<id>/play/<variant>/<secret>/`` (a rendition: 'site', 'mobile', 'hd',
+  '1080p', '720p', '360p', '288p', '700', 'iphone_wifi'), ``<owner>`` being the listing's
+  ``owner`` NSID (photosets.getPhotos: the photoset's) or its ``pathalias``; any other user
+  part answers 404.  Same URL, same redirect, same bytes, same refusal as the getSizes one.
+  With a path alias (``FakeFlickr(path_alias=...)``, CLI ``--path-alias``, mutation
+  ``set_path_alias``) getSizes, getInfo and the photo pages use it, as in the 2024 samples
+  ('brampitoyo'); without one ``pathalias`` is null and they use the NSID.
 * **Video originals refused** (``Faults.video_originals``): 'offered' (per video,
   ``Photo.video_original_available``, changed by the ``offer_video_original`` mutation),
   '404' (getSizes lists 'Video Original' for EVERY video, its play/orig URL answers 404) or
@@ -1042,9 +1052,20 @@ def static_url(base, photo, suffix):
     return '%s/static/%s/%s_%s%s.jpg' % (base, photo.server, photo.id, photo.secret, suffix)
 
 
+def url_name(account, photo):
+    """The user part of a photo's flickr.com URLs: the owner's path alias when they chose one,
+    else their NSID (the samples: '78733179@N04' with pathalias null, 'brampitoyo' with
+    pathalias "brampitoyo").  Favourites belong to others, whose alias the fake leaves unset."""
+    if photo.owner:
+        return photo.owner
+    return account.path_alias or account.nsid
+
+
 def play_url(base, account, photo, variant):
+    """A video's play address as getSizes lists it, relative to the fake's base:
+    /photos/<alias or nsid>/<id>/play/<variant>/<secret>/, the originalsecret for 'orig'."""
     secret = photo.originalsecret if variant == 'orig' else photo.secret
-    return '%s/photos/%s/%s/play/%s/%s/' % (base, photo.owner or account.nsid, photo.id,
+    return '%s/photos/%s/%s/play/%s/%s/' % (base, url_name(account, photo), photo.id,
                                             variant, secret)
 
 
@@ -1106,6 +1127,10 @@ def normalize_tag(raw):
     return re.sub(r'[^\w]', '', raw.lower())
 
 
+def _page_user(ctx, photo):
+    return url_name(ctx.account, photo)
+
+
 def _owner_of(ctx, photo):
     return photo.owner or ctx.account.nsid
 
@@ -1151,7 +1176,7 @@ def photo_extras(ctx, photo, extras):
     if 'media' in extras:
         d.update(media=photo.media, media_status='ready')
     if 'path_alias' in extras:
-        d['pathalias'] = None
+        d['pathalias'] = None if photo.owner else ctx.account.path_alias
     for key, suffix, _label, _path, longest, square, htype, wtype in offered_sizes(ctx.fake, photo):
         if 'url_' + key in extras:
             dims = size_dims(photo, longest, square)
@@ -1279,14 +1304,14 @@ def m_people_get_info(ctx):
     return {'person': {
         'id': a.nsid, 'nsid': a.nsid, 'ispro': 0 if ctx.fake.faults.free_account else 1,
         'iconserver': a.iconserver,
-        'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
+        'iconfarm': a.iconfarm, 'path_alias': a.path_alias, 'username': {'_content': a.username},
         'realname': {'_content': a.realname},
         'mbox_sha1sum': {'_content': hashlib.sha1(a.nsid.encode()).hexdigest()},
         'location': {'_content': a.location},
         'timezone': {'label': 'Brussels, Copenhagen, Madrid, Paris', 'offset': '+01:00'},
         'description': {'_content': 'Emulated account'},
-        'photosurl': {'_content': 'https://www.flickr.com/photos/%s/' % a.nsid},
-        'profileurl': {'_content': 'https://www.flickr.com/people/%s/' % a.nsid},
+        'photosurl': {'_content': 'https://www.flickr.com/photos/%s/' % (a.path_alias or a.nsid)},
+        'profileurl': {'_content': 'https://www.flickr.com/people/%s/' % (a.path_alias or a.nsid)},
         'mobileurl': {'_content': 'https://m.flickr.com/photostream.gne?id=%s' % a.user_digits},
         'photos': {'firstdatetaken': {'_content': first_taken},
                    'firstdate': {'_content': str(first)}, 'count': {'_content': len(stream)},
@@ -1331,7 +1356,8 @@ def m_photos_get_info(ctx):
          'originalformat': ph.originalformat,
          'owner': {'nsid': _owner_of(ctx, ph), 'username': owner_name,
                    'realname': a.realname if not ph.owner else '', 'location': a.location,
-                   'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
+                   'iconserver': a.iconserver, 'iconfarm': a.iconfarm,
+                   'path_alias': None if ph.owner else a.path_alias},
          'title': {'_content': ph.title}, 'description': {'_content': ph.description},
          'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
          'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph),
@@ -1353,7 +1379,7 @@ def m_photos_get_info(ctx):
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
     d['urls'] = {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/%s/%s/'
-                          % (_owner_of(ctx, ph), ph.id)}]}
+                          % (_page_user(ctx, ph), ph.id)}]}
     d['media'] = ph.media
     if ph.is_video:
         d['video'] = {'ready': 1, 'failed': 0, 'pending': 0, 'duration': str(ph.duration),
@@ -1381,7 +1407,7 @@ def _location(photo):
 @api('flickr.photos.getSizes')
 def m_photos_get_sizes(ctx):
     ph, a, base = ctx.photo(), ctx.account, ctx.base
-    page = 'https://www.flickr.com/photos/%s/%s/' % (_owner_of(ctx, ph), ph.id)
+    page = 'https://www.flickr.com/photos/%s/%s/' % (_page_user(ctx, ph), ph.id)
     sizes = []
     for _key, suffix, label, path, longest, square, htype, wtype in offered_sizes(ctx.fake, ph):
         dims = size_dims(ph, longest, square)
@@ -1930,6 +1956,9 @@ def resolve_play(fake, path):
         ph = fake.account.find_photo(m['id'])
         if ph is None or not ph.is_video:
             return None
+        owners = {ph.owner} if ph.owner else {fake.account.nsid, fake.account.path_alias}
+        if m['nsid'] not in owners:         # another user's address for this video
+            return None
         variant = m['variant']
         if variant == 'orig':
             if m['secret'] != ph.originalsecret:
@@ -2313,7 +2342,8 @@ class Handler(BaseHTTPRequestHandler):
                 result = {'base_url': fake.base_url, 'api_key': fake.api_key,
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
-                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts()}
+                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts(),
+                          'path_alias': fake.account.path_alias}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')
             elif name == 'reset_stats':
@@ -2369,7 +2399,7 @@ MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_co
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
              'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
-             'rotate_photo')
+             'rotate_photo', 'set_path_alias')
 
 
 class FakeFlickr:
@@ -2377,13 +2407,14 @@ class FakeFlickr:
 
     def __init__(self, seed=1, photos=40, videos=6, albums=6, collections=3, file_size=20_000,
                  hostile_names=True, api_key='fake-api-key', api_secret='fake-api-secret',
-                 host='127.0.0.1', port=0, quirks=False):
+                 host='127.0.0.1', port=0, quirks=False, path_alias=None):
         self.seed, self.file_size, self.hostile_names = seed, file_size, hostile_names
         self.api_key, self.api_secret = api_key, api_secret
         self.host, self.port = host, port
         self.account = generate_account(seed, photos, videos, albums, collections, hostile_names)
         if quirks:
             apply_quirks(self.account, seed)
+        self.account.path_alias = path_alias
         self.clock = 0
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -2746,6 +2777,17 @@ class FakeFlickr:
             photo.rotation = int(rotation)
             photo.secret = _hex(self._mutation_rng)
             photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def set_path_alias(self, alias=None):
+        """Give the account a path alias (its URL name; None: none).  getSizes, getInfo and the
+        photo pages then use it instead of the NSID, as Flickr does; play addresses work with
+        either.  Not a photo edit: no lastupdate changes."""
+        if alias is not None and not re.fullmatch(r'[A-Za-z0-9_-]{1,50}', str(alias)):
+            raise ValueError('a path alias is letters, digits, _ and -')
+        with self.lock:
+            self.account.path_alias = None if alias is None else str(alias)
+            self.tick()
             self.account.touch()
 
     def delete_photo(self, photo_id):
@@ -3180,6 +3222,8 @@ def main(argv=None):
     ap.add_argument('--api-key', default='fake-api-key')
     ap.add_argument('--api-secret', default='fake-api-secret')
     ap.add_argument('--no-hostile-names', action='store_true')
+    ap.add_argument('--path-alias', metavar='NAME',
+                    help="the account's path alias (its URL name; getSizes and photo pages use it)")
     ap.add_argument('--issue-token', action='store_true',
                     help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
     unkind = ap.add_argument_group('the unkind Flickr (see the module docstring)')
@@ -3224,7 +3268,7 @@ def main(argv=None):
                       collections=args.collections, file_size=args.file_size,
                       hostile_names=not args.no_hostile_names, api_key=args.api_key,
                       api_secret=args.api_secret, host=args.host, port=args.port,
-                      quirks=args.quirks or args.realistic)
+                      quirks=args.quirks or args.realistic, path_alias=args.path_alias)
     fake.faults.api_latency = args.latency_ms / 1000
     fake.faults.file_latency = args.file_latency_ms / 1000
     fake.faults.bandwidth = args.bandwidth

@@ -1602,8 +1602,8 @@ def test_cli_realistic_and_switches():
               '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
              dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
                   file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
-            (['--free-account', '--cdn-403-rate', '0.25', '--cdn-403-burst', '5'],
-             dict(free_account=True, cdn_403_rate=0.25, cdn_403_burst=5), False),
+            (['--free-account', '--cdn-403-rate', '0.25', '--cdn-403-burst', '5', '--path-alias',
+              'zoe'], dict(free_account=True, cdn_403_rate=0.25, cdn_403_burst=5), False),
             ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0,
                       free_account=False), False)):
         proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
@@ -1613,8 +1613,10 @@ def test_cli_realistic_and_switches():
             base = first.split('=', 1)[1]
             faults = requests.get(base + '/_fake/faults', timeout=5).json()
             assert {k: faults[k] for k in want} == want
-            counts = requests.get(base + '/_fake/info', timeout=5).json()['quirks']
+            info = requests.get(base + '/_fake/info', timeout=5).json()
+            counts = info['quirks']
             assert (min(counts.values()) >= 1) is quirks, counts
+            assert info['path_alias'] == ('zoe' if '--path-alias' in extra else None)
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
@@ -1991,3 +1993,87 @@ def test_rotated_photo_turns_its_smaller_sizes_not_its_original(fresh, rotation)
     assert sizes_of(fresh, token, ph.id)['Original']['width'] == str(w)
     with pytest.raises(ValueError):
         fresh.rotate_photo(ph.id, 45)
+
+
+# -- video play addresses built from the listing ---------------------------------------------
+
+# The play-URL names of the getSizes labels, from the samples ('Site MP4' -> play/site/,
+# 'Mobile MP4' -> play/mobile/, '700' -> play/700/); the stream labels are their own names.
+PLAY_NAMES = {'Site MP4': 'site', 'Mobile MP4': 'mobile', 'HD MP4': 'hd', 'Video Original': 'orig'}
+NOT_RENDITIONS = {'Square', 'Large Square', 'Thumbnail', 'Small', 'Small 320', 'Small 400', 'Medium',
+                  'Medium 640', 'Medium 800', 'Large', 'Large 1600', 'Large 2048', 'Original',
+                  'Video Player'}
+
+
+def built_play_url(base, owner, rec, label):
+    """What a client builds from a listing record alone (the original flickrmirrorer)."""
+    name = PLAY_NAMES.get(label, label)
+    secret = rec['originalsecret'] if name == 'orig' else rec['secret']
+    return '%s/photos/%s/%s/play/%s/%s/' % (base, owner, rec['id'], name, secret)
+
+
+def fetch_video(url):
+    first = SESSION.get(url, allow_redirects=False)
+    if first.status_code != 302:
+        return first.status_code, None, first.content
+    r = SESSION.get(first.headers['Location'])
+    return r.status_code, urlparse(first.headers['Location']).path, r.content
+
+
+@pytest.mark.parametrize('alias', [None, 'mirror-tester-alias'])
+def test_play_addresses_built_from_the_listing_match_getsizes(fresh, alias):
+    token = fresh.issue_token()
+    if alias:
+        assert requests.post(fresh.base_url + '/_fake/mutate', json={
+            'action': 'set_path_alias', 'args': {'alias': alias}}).ok
+    extras = 'original_format,path_alias,media'
+    stream = [p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                            extras=extras)['photos']['photo'] if p['media'] == 'video']
+    assert stream and all(p['pathalias'] == alias for p in stream)
+    owners_of = {p['id']: [p['owner']] + ([p['pathalias']] if p['pathalias'] else []) for p in stream}
+    for album in fresh.account.albums.values():
+        ps = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                extras=extras)['photoset']
+        for p in ps['photo']:
+            if p['media'] == 'video':
+                assert ps['owner'] in owners_of[p['id']] and p['originalsecret'] and p['secret']
+    checked = offered = 0
+    for rec in stream:
+        sizes = sizes_of(fresh, token, rec['id'])
+        labels = [label for label in sizes if label not in NOT_RENDITIONS]
+        assert len(labels) >= 3
+        if 'Video Original' not in labels:         # not offered for this one: nor built
+            built = built_play_url(fresh.base_url, rec['owner'], rec, 'Video Original')
+            assert SESSION.get(built, allow_redirects=False).status_code == 404
+        else:
+            offered += 1
+        for label in labels:
+            listed = sizes[label]['source']
+            page_user = urlparse(listed).path.split('/')[2]
+            assert page_user == (alias or rec['owner'])
+            assert built_play_url(fresh.base_url, page_user, rec, label) == listed
+            want = fetch_video(listed)
+            for owner in owners_of[rec['id']]:
+                got = fetch_video(built_play_url(fresh.base_url, owner, rec, label))
+                assert got == want
+            if want[0] == 200:
+                assert want[2] == fresh.rendition_bytes(rec['id'], label)
+                checked += 1
+        wrong = built_play_url(fresh.base_url, '12345678@N01', rec, 'Site MP4')
+        assert SESSION.get(wrong, allow_redirects=False).status_code == 404
+    assert checked > len(stream) and offered
+    # the refusals are the same for the built address
+    video = stream[0]
+    for mode, status in (('404', 404), ('login', 302)):
+        fresh.faults.update(video_originals=mode)
+        listed = sizes_of(fresh, token, video['id'])['Video Original']['source']
+        a = SESSION.get(listed, allow_redirects=False)
+        b = SESSION.get(built_play_url(fresh.base_url, video['pathalias'] or video['owner'], video,
+                                       'Video Original'), allow_redirects=False)
+        assert a.status_code == b.status_code == status
+        assert a.headers.get('Location') == b.headers.get('Location')
+    fresh.faults.reset()
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=video['id'])['photo']
+    assert info['owner']['path_alias'] == alias
+    assert info['urls']['url'][0]['_content'] == 'https://www.flickr.com/photos/%s/%s/' % (
+        alias or video['owner'], video['id'])

@@ -4,7 +4,8 @@
 Nothing in the test environment can reach flickr.com, so flickrmirrorer is tested
 against this server: real HTTP/1.1 (keep-alive) on 127.0.0.1, real OAuth 1.0a
 (HMAC-SHA1, verified), REST answers shaped like the recorded real responses in
-/work/shared/flickr-api-samples, static image/video files, and switchable faults.
+../shared/flickr-api-samples (relative to the project root), static image/video files, and
+switchable faults.
 
 Design
 ------
@@ -129,14 +130,17 @@ Behaviours the real service is documented to have, each off by default:
   ``no_originalformat`` (about 1 in 8 of the others, png or gif among them): originalformat
   absent (url_o and originalsecret stay); ``zero_datetaken`` (about half the videos, at
   least one): datetaken '0000-00-00 00:00:00' with datetakenunknown '0'.
-* **REALISTIC** (module dict): all of the above at rates a resilient client gets through
+* **REALISTIC** (module dict): the switches above (but free_account, cdn_403 and the
+  mutations) at rates a resilient client gets through
   (video originals 'login', 10 % short pages, 5 % code 201, 5 % placeholders, 5 % file
   429s with mixed Retry-After, retry_after 1, hourly_limit 3600).  ``python3 fakeflickr.py
   --realistic`` applies it and ``--quirks``; ``POST /_fake/faults {"realistic": true}`` and
   ``faults.update(realistic=True)`` apply the fault settings (quirks belong to the account:
   construct with ``quirks=True``).  Each switch also has a CLI flag (``--video-originals``,
   ``--short-page-rate``, ``--fail-201-rate``, ``--placeholder-rate``, ``--file-429-rate``,
-  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``).
+  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``,
+  ``--free-account``, ``--cdn-403-rate``, ``--cdn-403-burst``; ``python3 fakeflickr.py --help``
+  describes every flag).
   Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
   seed and the same request sequence give the same faults, and a retry can come back good.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
@@ -3206,40 +3210,57 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
 # CLI
 # ---------------------------------------------------------------------------
 
-def main(argv=None):
+def build_parser():
     ap = argparse.ArgumentParser(description='Serve a fake Flickr API on 127.0.0.1.')
-    ap.add_argument('--photos', type=int, default=2000)
-    ap.add_argument('--videos', type=int, default=50)
-    ap.add_argument('--albums', type=int, default=40)
-    ap.add_argument('--collections', type=int, default=5)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--file-size', type=int, default=200_000)
-    ap.add_argument('--latency-ms', type=float, default=0)
-    ap.add_argument('--file-latency-ms', type=float, default=0)
+    ap.add_argument('--photos', type=int, default=2000, help='photos in the account (default 2000)')
+    ap.add_argument('--videos', type=int, default=50, help='videos in the account (default 50)')
+    ap.add_argument('--albums', type=int, default=40, help='albums (photosets; default 40)')
+    ap.add_argument('--collections', type=int, default=5,
+                    help='top-level collections (default 5; the first holds nested ones)')
+    ap.add_argument('--seed', type=int, default=1,
+                    help='seed of the generated account and of every file\'s bytes (default 1)')
+    ap.add_argument('--file-size', type=int, default=200_000,
+                    help='typical size in bytes of a photo original (default 200000; videos larger)')
+    ap.add_argument('--latency-ms', type=float, default=0,
+                    help='milliseconds added to every REST call (default 0)')
+    ap.add_argument('--file-latency-ms', type=float, default=0,
+                    help='milliseconds added to every file request (default 0)')
     ap.add_argument('--bandwidth', type=int, default=0, help='bytes/s per response, 0 = unlimited')
-    ap.add_argument('--host', default='127.0.0.1')
-    ap.add_argument('--port', type=int, default=0)
-    ap.add_argument('--api-key', default='fake-api-key')
-    ap.add_argument('--api-secret', default='fake-api-secret')
-    ap.add_argument('--no-hostile-names', action='store_true')
+    ap.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
+    ap.add_argument('--port', type=int, default=0, help='port to listen on (default 0: any free one)')
+    ap.add_argument('--api-key', default='fake-api-key', help='the valid API key (default fake-api-key)')
+    ap.add_argument('--api-secret', default='fake-api-secret',
+                    help='its secret (default fake-api-secret)')
+    ap.add_argument('--no-hostile-names', action='store_true',
+                    help="plain titles ('Photo 1', 'Album 1') instead of the hostile ones ('..', '2019/2020', ...)")
     ap.add_argument('--path-alias', metavar='NAME',
                     help="the account's path alias (its URL name; getSizes and photo pages use it)")
     ap.add_argument('--issue-token', action='store_true',
                     help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
     unkind = ap.add_argument_group('the unkind Flickr (see the module docstring)')
     unkind.add_argument('--realistic', action='store_true',
-                        help='all of the below at REALISTIC rates, and --quirks')
+                        help='the REALISTIC rates (module docstring) of the switches below, '
+                             'and --quirks')
     unkind.add_argument('--quirks', action='store_true',
                         help='photos without an Original or originalformat, zero datetaken')
-    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES)
-    unkind.add_argument('--short-page-rate', type=float)
-    unkind.add_argument('--fail-201-rate', type=float)
-    unkind.add_argument('--placeholder-rate', type=float)
-    unkind.add_argument('--file-429-rate', type=float)
-    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES)
-    unkind.add_argument('--retry-after', type=int)
-    unkind.add_argument('--hourly-limit', type=int)
-    unkind.add_argument('--fault-seed', type=int)
+    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES,
+                        help="'offered' (per video), '404' or 'login': how a video's play/orig URL answers")
+    unkind.add_argument('--short-page-rate', type=float,
+                        help='probability that a listing page (not the last) comes back short')
+    unkind.add_argument('--fail-201-rate', type=float,
+                        help='probability of a stat fail code 201 answer per REST call')
+    unkind.add_argument('--placeholder-rate', type=float,
+                        help="probability that a photo's _o URL redirects to photo_unavailable.gif")
+    unkind.add_argument('--file-429-rate', type=float,
+                        help='probability that a file request answers 429')
+    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES,
+                        help="whether a file 429 carries Retry-After: 'always', 'never' or 'mixed'")
+    unkind.add_argument('--retry-after', type=int,
+                        help='seconds of the Retry-After header of 429 answers')
+    unkind.add_argument('--hourly-limit', type=int,
+                        help='REST calls per rolling hour per API key (0: none)')
+    unkind.add_argument('--fault-seed', type=int,
+                        help='seed of every random fault decision')
     unkind.add_argument('--free-account', action='store_true', default=None,
                         help='a free account: ispro 0, own photos over 1024 px offered up to '
                              'Large (1024) only, their larger sizes and _o answer 403')
@@ -3263,7 +3284,11 @@ def main(argv=None):
                              '"friend & family"')
     export.add_argument('--export-drop-zip', type=int, metavar='N',
                         help='fault: media zip number N (1-based) is missing')
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
                       hostile_names=not args.no_hostile_names, api_key=args.api_key,

@@ -20,8 +20,6 @@ from requests_oauthlib import OAuth1
 import fakeflickr
 
 SAMPLES = Path(__file__).resolve().parent.parent / 'shared' / 'flickr-api-samples'
-if not SAMPLES.is_dir():             # CI clones beside shared/; a worktree may live elsewhere
-    SAMPLES = Path('/work/shared/flickr-api-samples')
 ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
               'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
               'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
@@ -2077,3 +2075,18 @@ def test_play_addresses_built_from_the_listing_match_getsizes(fresh, alias):
     assert info['owner']['path_alias'] == alias
     assert info['urls']['url'][0]['_content'] == 'https://www.flickr.com/photos/%s/%s/' % (
         alias or video['owner'], video['id'])
+
+
+def test_cli_help_describes_every_flag():
+    parser = fakeflickr.build_parser()
+    options = [a for a in parser._actions if a.option_strings and a.dest != 'help']
+    assert len(options) > 30
+    assert all(a.help and a.help.strip() for a in options), [a.option_strings for a in options
+                                                             if not a.help]
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    out = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True,
+                         timeout=30, env=dict(os.environ, COLUMNS='200'))
+    assert out.returncode == 0
+    for a in options:
+        assert a.option_strings[0] in out.stdout
+    assert SAMPLES.is_dir(), 'the samples are at ../shared/flickr-api-samples'

@@ -4,7 +4,8 @@
 Nothing in the test environment can reach flickr.com, so flickrmirrorer is tested
 against this server: real HTTP/1.1 (keep-alive) on 127.0.0.1, real OAuth 1.0a
 (HMAC-SHA1, verified), REST answers shaped like the recorded real responses in
-/work/shared/flickr-api-samples, static image/video files, and switchable faults.
+../shared/flickr-api-samples (relative to the project root), static image/video files, and
+switchable faults.
 
 Design
 ------
@@ -52,6 +53,16 @@ Behaviours the real service is documented to have, each off by default:
   rendition = the greatest height" is unambiguous.  Each has its own play URL
   (``/photos/<nsid>/<id>/play/<variant>/<secret>/`` -> 302 -> signed ``/video/...``) and its
   own bytes.  ``video_renditions(id)``, ``rendition_bytes(id, label)``.
+* **Video play addresses** (always on): what getSizes lists for a video is exactly what a
+  client builds from a listing record, relative to the fake's base:
+  ``/photos/<owner>/<id>/play/orig/<originalsecret>/`` (Video Original) and
+  ``/photos/<owner>/<id>/play/<variant>/<secret>/`` (a rendition: 'site', 'mobile', 'hd',
+  '1080p', '720p', '360p', '288p', '700', 'iphone_wifi'), ``<owner>`` being the listing's
+  ``owner`` NSID (photosets.getPhotos: the photoset's) or its ``pathalias``; any other user
+  part answers 404.  Same URL, same redirect, same bytes, same refusal as the getSizes one.
+  With a path alias (``FakeFlickr(path_alias=...)``, CLI ``--path-alias``, mutation
+  ``set_path_alias``) getSizes, getInfo and the photo pages use it, as in the 2024 samples
+  ('brampitoyo'); without one ``pathalias`` is null and they use the NSID.
 * **Video originals refused** (``Faults.video_originals``): 'offered' (per video,
   ``Photo.video_original_available``, changed by the ``offer_video_original`` mutation),
   '404' (getSizes lists 'Video Original' for EVERY video, its play/orig URL answers 404) or
@@ -80,6 +91,38 @@ Behaviours the real service is documented to have, each off by default:
 * **File 429** (``file_429_rate``; kind 'file_429'): static, play and video file requests
   answer 429, with ``Retry-After: <retry_after>`` per ``file_retry_after``: 'always',
   'never' or 'mixed' (a seeded coin per answer).  ``rate_429`` is unchanged.
+* **Free account** (``free_account``; CLI ``--free-account``; ``POST /_fake/faults
+  {"free_account": true}``): Flickr's limit on free accounts since 15 May 2025 (its blog,
+  2025-04-15; gallery-dl #7381, #8591).  people.getInfo says ``ispro`` 0 (1 when off).  For
+  the account's own photos whose longest side is over 1024 px: listings offer no ``url_h`` /
+  ``url_k`` / ``url_o`` (nor their width/height), getSizes stops at 'Large' (1024), and the
+  static ``_h``, ``_k`` and ``_o`` URLs answer 403 with an HTML body.  ``originalsecret``,
+  ``originalformat`` and ``o_width`` / ``o_height`` stay: the original is still stored (the
+  data export holds it, and its name uses them), only its download is refused; nothing
+  reports those fields gone, so a client must not take o_dims as a promise of ``url_o``.
+  Photos of 1024 px or less keep their Original; videos and favourites are unchanged.
+  ``best_file`` gives 'Large' (the ``_b`` JPEG) for the limited photos.
+* **CDN 403 on originals** (``cdn_403_rate``, ``cdn_403_burst``; kind 'cdn_403'; CLI
+  ``--cdn-403-rate`` / ``--cdn-403-burst``): a photo's ``_o`` static URL answers ``403
+  Forbidden`` with an HTML body, in bursts: a hit (a seeded draw per ``_o`` request) starts a
+  burst of 1..``cdn_403_burst`` (default 3) such answers to that and the next ``_o``
+  requests, whichever photo they are for; after it a retry succeeds.  Evidence:
+  markdoliner/flickrmirrorer PR #25 (2024-10), Flickr's CDN answering 403 to ``_o``
+  requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
+  count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
+  derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
+* **Dates taken and turns** (mutations ``set_date_taken(id, taken=None, granularity=None,
+  unknown=None)`` and ``rotate_photo(id, rotation)``, also ``POST /_fake/mutate {"action":
+  "set_date_taken", "args": {...}}``): ``taken`` is any string and is served verbatim
+  (listing ``datetaken``, getInfo ``dates.taken``), invalid ones included ('0000-00-00
+  00:00:00', '2019-02-30 25:61:00', '1850-07-04 12:00:00'); ``granularity`` 0 / 4 / 6 / 8 goes
+  to ``datetakengranularity`` / ``takengranularity`` and ``unknown`` to ``datetakenunknown`` /
+  ``takenunknown`` (strings, as in the samples).  ``rotation`` (0/90/180/270) is getInfo's
+  ``rotation`` attribute; as Flickr's getInfo documentation says, the smaller sizes are the
+  ones turned: getSizes, ``url_*`` and the ``_s``..``_k`` files carry turned dimensions
+  (width and height swapped for 90 and 270) while the Original (``o_width`` / ``o_height``,
+  ``width_o`` / ``height_o``, the ``_o`` file) stays as uploaded.  Rotating renews ``secret``
+  (flickr.photos.transform.rotate answers with a new one).  Both are edits (lastupdate).
 * **Account quirks** (``FakeFlickr(quirks=True)``, CLI ``--quirks``; per photo the
   ``set_quirks`` mutation; flags on ``Photo``): ``no_original`` (about 1 photo in 8, at
   least one, never a video): no url_o / o_width / o_height / originalsecret /
@@ -87,19 +130,57 @@ Behaviours the real service is documented to have, each off by default:
   ``no_originalformat`` (about 1 in 8 of the others, png or gif among them): originalformat
   absent (url_o and originalsecret stay); ``zero_datetaken`` (about half the videos, at
   least one): datetaken '0000-00-00 00:00:00' with datetakenunknown '0'.
-* **REALISTIC** (module dict): all of the above at rates a resilient client gets through
+* **REALISTIC** (module dict): the switches above (but free_account, cdn_403 and the
+  mutations) at rates a resilient client gets through
   (video originals 'login', 10 % short pages, 5 % code 201, 5 % placeholders, 5 % file
   429s with mixed Retry-After, retry_after 1, hourly_limit 3600).  ``python3 fakeflickr.py
   --realistic`` applies it and ``--quirks``; ``POST /_fake/faults {"realistic": true}`` and
   ``faults.update(realistic=True)`` apply the fault settings (quirks belong to the account:
   construct with ``quirks=True``).  Each switch also has a CLI flag (``--video-originals``,
   ``--short-page-rate``, ``--fail-201-rate``, ``--placeholder-rate``, ``--file-429-rate``,
-  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``).
+  ``--file-retry-after``, ``--retry-after``, ``--hourly-limit``, ``--fault-seed``,
+  ``--free-account``, ``--cdn-403-rate``, ``--cdn-403-burst``; ``python3 fakeflickr.py --help``
+  describes every flag).
   Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
   seed and the same request sequence give the same faults, and a retry can come back good.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
+
+The data export
+---------------
+``fake.write_export(dir, files_per_zip=500, naming='data', empty_albums=False,
+merge_friend_family=False, drop_zip=None)`` (also ``POST /_fake/export {"dir": ..., ...}``
+with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
+``--export-files-per-zip``, ``--export-naming``, ``--export-empty-albums``,
+``--export-merge-friend-family``, ``--export-drop-zip``) writes what "Request my Flickr
+data" at flickr.com/account gives, from the same account and the same bytes the fake
+serves:
+
+* ``<17 digits>_<12 hex>_part1.zip``: ``account_profile.json``, ``account_testimonials.json``,
+  ``albums.json`` (albums in getList order, each with its photos in album order),
+  ``contacts_part001.json``, ``faves_part001.json``, ``followers_part001.json``,
+  ``galleries.json``, ``group_discussions.json``, ``photos_comments_part001.json``,
+  ``received_flickrmail_part001.json``, ``sent_flickrmail_part001.json``,
+  ``sets_comments_part001.json`` and one ``photo_<id>.json`` per photo and video.
+* media zips of ``files_per_zip`` files each (oldest upload first), named
+  ``data_<digits>_<hex>_<n>.zip`` (naming 'data', Flickr's since 2025) or
+  ``data-download-<n>.zip`` (naming 'data-download'), holding the TRUE originals, whatever
+  the API refuses (free_account, video_originals, the no_original quirk):
+  ``<title>_<id>_o.<ext>`` for photos, ``<title>_<id>.<ext>`` for videos, ``<id>_o.<ext>``
+  when the title gives nothing.  The title is lower-cased, runs of characters other than
+  letters, digits and '-' become one '_', '_' is stripped at both ends, 100 UTF-8 bytes at
+  most (``export_slug``): the fake's choice, where Flickr's rule is undocumented.  The id is
+  the last run of digits before ``_o.`` or the extension (``export_id_of``).
+* Faults: ``empty_albums`` (every photo_<id>.json has ``"albums": []``; ``"people"`` is always
+  ``[]``), ``merge_friend_family`` (friends-only and family-only both ``"friend & family"``),
+  ``drop_zip=N`` (media zip N is not written; the manifest names it in ``missing_zips``).
+* Returns a manifest ``{'dir', 'metadata_zip', 'media_zips', 'missing_zips', 'files': {id:
+  [zip name, member name]}}``.  Zip member times are fixed (the JSON files 2024-01-01, a
+  media file its upload time), so the same account state gives the same zips byte for byte.
+  ``export_file_bytes(id)`` is the exact bytes the export holds for an item,
+  ``export_file_name(id)`` its name in the zip.  The evidence for every shape is in the
+  comment above ``EXPORT_LICENSES``.
 
 Notes
 -----
@@ -131,6 +212,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import zipfile
 import zlib
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, fields
@@ -194,6 +276,8 @@ class Photo:
     no_original: bool = False       # a photo without an "Original" size (no url_o, _o 404s)
     no_originalformat: bool = False  # originalformat absent from listings and getInfo
     zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
+    rotation: int = 0               # degrees clockwise the derived sizes are turned (0/90/180/270)
+    datetakengranularity: int = 0   # 0 exact, 4 month, 6 year, 8 circa
 
     @property
     def is_video(self):
@@ -243,6 +327,7 @@ class Account:
         self.realname = realname
         self.user_digits = user_digits          # prefix of collection ids
         self.location = 'Ærøskøbing, Denmark'
+        self.path_alias = None                  # the user's URL name, when they chose one
         self.iconserver = '8033'
         self.iconfarm = 9
         self.photos: dict[str, Photo] = {}
@@ -459,6 +544,7 @@ def _generate_photos(rng, account, n_photos, n_videos, hostile):
 
 
 ZERO_DATETAKEN = '0000-00-00 00:00:00'      # what Flickr sends for some videos
+TAKEN_GRANULARITIES = (0, 4, 6, 8)          # exact, month, year, circa (Flickr's date docs)
 
 
 def apply_quirks(account, seed):
@@ -905,17 +991,56 @@ SIZES = [
     ('k', '_k', 'Large 2048', 'k', 2048, False, int, str),
 ]
 DERIVED_SUFFIXES = {s[1].lstrip('_') for s in SIZES}
+FREE_REFUSED_SUFFIXES = {s[1].lstrip('_') for s in SIZES if s[4] > 1024}     # 'h', 'k'
+
+
+
+def turned_dims(photo):
+    """(width, height) of the photo as its derived sizes show it: turned by its rotation.
+    Flickr's getInfo documentation: rotation is the clockwise rotation, in degrees, by which
+    the smaller sizes have been turned from the original, which is itself left as uploaded
+    (so it also tells how far to turn the original back)."""
+    if photo.rotation in (90, 270):
+        return photo.height, photo.width
+    return photo.width, photo.height
 
 
 def size_dims(photo, longest, square):
-    """(width, height) of a derived size, or None when the original is smaller."""
+    """(width, height) of a derived size (turned by the photo's rotation), or None when the
+    original is smaller."""
     if square:
         return (longest, longest)
-    big = max(photo.width, photo.height)
+    width, height = turned_dims(photo)
+    big = max(width, height)
     if big < longest:
         return None
     scale = longest / big
-    return (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    return (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+# Flickr's blog, 2025-04-15, "Service Update: Original & Large Size Download Limitations on
+# Free Accounts": from 15 May 2025 the downloads of original and large sizes (larger than
+# 1024 px) of photos owned by free accounts are restricted, "both your own content and ...
+# content shared by other free members" (gallery-dl #7381; #8591: only the 1024 px size comes
+# through the API).  The fake applies it to the account's own photos (favourites belong to
+# other users, whose plan the fake does not model) and never to videos.
+FREE_LIMIT = 1024
+
+
+def free_limited(fake, photo):
+    """True when the free-account limit hides this photo's sizes past 1024 px and its Original."""
+    return (fake.faults.free_account and not photo.is_video and not photo.owner
+            and max(photo.width, photo.height) > FREE_LIMIT)
+
+
+def offered_sizes(fake, photo):
+    """The SIZES rows whose URL the API offers for this photo (as in getSizes and url_*)."""
+    limited = free_limited(fake, photo)
+    return [s for s in SIZES if size_dims(photo, s[4], s[5]) and not (limited and s[4] > FREE_LIMIT)]
+
+
+def original_offered(fake, photo):
+    return not photo.no_original and not free_limited(fake, photo)
 
 
 def largest_size(photo):
@@ -931,9 +1056,20 @@ def static_url(base, photo, suffix):
     return '%s/static/%s/%s_%s%s.jpg' % (base, photo.server, photo.id, photo.secret, suffix)
 
 
+def url_name(account, photo):
+    """The user part of a photo's flickr.com URLs: the owner's path alias when they chose one,
+    else their NSID (the samples: '78733179@N04' with pathalias null, 'brampitoyo' with
+    pathalias "brampitoyo").  Favourites belong to others, whose alias the fake leaves unset."""
+    if photo.owner:
+        return photo.owner
+    return account.path_alias or account.nsid
+
+
 def play_url(base, account, photo, variant):
+    """A video's play address as getSizes lists it, relative to the fake's base:
+    /photos/<alias or nsid>/<id>/play/<variant>/<secret>/, the originalsecret for 'orig'."""
     secret = photo.originalsecret if variant == 'orig' else photo.secret
-    return '%s/photos/%s/%s/play/%s/%s/' % (base, photo.owner or account.nsid, photo.id,
+    return '%s/photos/%s/%s/play/%s/%s/' % (base, url_name(account, photo), photo.id,
                                             variant, secret)
 
 
@@ -995,6 +1131,10 @@ def normalize_tag(raw):
     return re.sub(r'[^\w]', '', raw.lower())
 
 
+def _page_user(ctx, photo):
+    return url_name(ctx.account, photo)
+
+
 def _owner_of(ctx, photo):
     return photo.owner or ctx.account.nsid
 
@@ -1013,7 +1153,7 @@ def photo_extras(ctx, photo, extras):
     if 'date_upload' in extras:
         d['dateupload'] = str(photo.dateupload)
     if 'date_taken' in extras:
-        d.update(datetaken=datetaken_of(photo), datetakengranularity='0',
+        d.update(datetaken=datetaken_of(photo), datetakengranularity=str(photo.datetakengranularity),
                  datetakenunknown=str(photo.datetakenunknown))
     if 'owner_name' in extras:
         d['ownername'] = _ownername_of(ctx, photo)
@@ -1040,14 +1180,13 @@ def photo_extras(ctx, photo, extras):
     if 'media' in extras:
         d.update(media=photo.media, media_status='ready')
     if 'path_alias' in extras:
-        d['pathalias'] = None
-    for key, suffix, _label, _path, longest, square, htype, wtype in SIZES:
+        d['pathalias'] = None if photo.owner else ctx.account.path_alias
+    for key, suffix, _label, _path, longest, square, htype, wtype in offered_sizes(ctx.fake, photo):
         if 'url_' + key in extras:
             dims = size_dims(photo, longest, square)
-            if dims:
-                d['url_' + key] = static_url(ctx.base, photo, suffix)
-                d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
-    if 'url_o' in extras and not photo.no_original:
+            d['url_' + key] = static_url(ctx.base, photo, suffix)
+            d['height_' + key], d['width_' + key] = htype(dims[1]), wtype(dims[0])
+    if 'url_o' in extras and original_offered(ctx.fake, photo):
         d.update(url_o=static_url(ctx.base, photo, '_o'), height_o=str(photo.height),
                  width_o=str(photo.width))
     if 'count_comments' in extras:
@@ -1167,15 +1306,16 @@ def m_people_get_info(ctx):
     first = min((p.dateupload for p in a.photos.values()), default=0)
     first_taken = min((datetaken_of(p) for p in a.photos.values()), default='')
     return {'person': {
-        'id': a.nsid, 'nsid': a.nsid, 'ispro': 1, 'iconserver': a.iconserver,
-        'iconfarm': a.iconfarm, 'path_alias': None, 'username': {'_content': a.username},
+        'id': a.nsid, 'nsid': a.nsid, 'ispro': 0 if ctx.fake.faults.free_account else 1,
+        'iconserver': a.iconserver,
+        'iconfarm': a.iconfarm, 'path_alias': a.path_alias, 'username': {'_content': a.username},
         'realname': {'_content': a.realname},
         'mbox_sha1sum': {'_content': hashlib.sha1(a.nsid.encode()).hexdigest()},
         'location': {'_content': a.location},
         'timezone': {'label': 'Brussels, Copenhagen, Madrid, Paris', 'offset': '+01:00'},
         'description': {'_content': 'Emulated account'},
-        'photosurl': {'_content': 'https://www.flickr.com/photos/%s/' % a.nsid},
-        'profileurl': {'_content': 'https://www.flickr.com/people/%s/' % a.nsid},
+        'photosurl': {'_content': 'https://www.flickr.com/photos/%s/' % (a.path_alias or a.nsid)},
+        'profileurl': {'_content': 'https://www.flickr.com/people/%s/' % (a.path_alias or a.nsid)},
         'mobileurl': {'_content': 'https://m.flickr.com/photostream.gne?id=%s' % a.user_digits},
         'photos': {'firstdatetaken': {'_content': first_taken},
                    'firstdate': {'_content': str(first)}, 'count': {'_content': len(stream)},
@@ -1216,14 +1356,16 @@ def m_photos_get_info(ctx):
     owner_name = _ownername_of(ctx, ph)
     d = {'id': ph.id, 'secret': ph.secret, 'server': ph.server, 'farm': ph.farm,
          'dateuploaded': str(ph.dateupload), 'isfavorite': 0, 'license': str(ph.license),
-         'safety_level': '0', 'rotation': 0, 'originalsecret': ph.originalsecret,
+         'safety_level': '0', 'rotation': ph.rotation, 'originalsecret': ph.originalsecret,
          'originalformat': ph.originalformat,
          'owner': {'nsid': _owner_of(ctx, ph), 'username': owner_name,
                    'realname': a.realname if not ph.owner else '', 'location': a.location,
-                   'iconserver': a.iconserver, 'iconfarm': a.iconfarm, 'path_alias': None},
+                   'iconserver': a.iconserver, 'iconfarm': a.iconfarm,
+                   'path_alias': None if ph.owner else a.path_alias},
          'title': {'_content': ph.title}, 'description': {'_content': ph.description},
          'visibility': {'ispublic': ph.ispublic, 'isfriend': ph.isfriend, 'isfamily': ph.isfamily},
-         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph), 'takengranularity': '0',
+         'dates': {'posted': str(ph.dateupload), 'taken': datetaken_of(ph),
+                   'takengranularity': str(ph.datetakengranularity),
                    'takenunknown': str(ph.datetakenunknown), 'lastupdate': str(ph.lastupdate)},
          'permissions': {'permcomment': 3, 'permaddmeta': 2},
          'views': str(ph.views),
@@ -1241,7 +1383,7 @@ def m_photos_get_info(ctx):
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
     d['urls'] = {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/%s/%s/'
-                          % (_owner_of(ctx, ph), ph.id)}]}
+                          % (_page_user(ctx, ph), ph.id)}]}
     d['media'] = ph.media
     if ph.is_video:
         d['video'] = {'ready': 1, 'failed': 0, 'pending': 0, 'duration': str(ph.duration),
@@ -1269,15 +1411,14 @@ def _location(photo):
 @api('flickr.photos.getSizes')
 def m_photos_get_sizes(ctx):
     ph, a, base = ctx.photo(), ctx.account, ctx.base
-    page = 'https://www.flickr.com/photos/%s/%s/' % (_owner_of(ctx, ph), ph.id)
+    page = 'https://www.flickr.com/photos/%s/%s/' % (_page_user(ctx, ph), ph.id)
     sizes = []
-    for _key, suffix, label, path, longest, square, htype, wtype in SIZES:
+    for _key, suffix, label, path, longest, square, htype, wtype in offered_sizes(ctx.fake, ph):
         dims = size_dims(ph, longest, square)
-        if dims:
-            sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
-                          'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
-                          'media': 'photo'})
-    if not ph.no_original:
+        sizes.append({'label': label, 'width': wtype(dims[0]), 'height': htype(dims[1]),
+                      'source': static_url(base, ph, suffix), 'url': page + 'sizes/%s/' % path,
+                      'media': 'photo'})
+    if original_offered(ctx.fake, ph):
         sizes.append({'label': 'Original', 'width': str(ph.width), 'height': str(ph.height),
                       'source': static_url(base, ph, '_o'), 'url': page + 'sizes/o/',
                       'media': 'photo'})
@@ -1529,11 +1670,12 @@ def fail_payload(code, message):
 # ---------------------------------------------------------------------------
 
 FAULT_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html', 'empty',
-               'short', '201', 'placeholder', 'file_429')
+               'short', '201', 'placeholder', 'file_429', 'cdn_403')
 # Kinds that only make sense for some requests; a scheduled one waits for such a request.
 SHORT_METHODS = ('flickr.people.getPhotos', 'flickr.photosets.getPhotos')
 API_ONLY_KINDS = ('short', '201')
-FILE_ONLY_KINDS = ('placeholder', 'file_429')
+FILE_ONLY_KINDS = ('placeholder', 'file_429', 'cdn_403')
+ORIGINAL_ONLY_KINDS = ('placeholder', 'cdn_403')      # only a photo's `_o` static URL
 VIDEO_ORIGINAL_MODES = ('offered', '404', 'login')
 RETRY_AFTER_MODES = ('always', 'never', 'mixed')
 # The unkind Flickr at rates a resilient client gets through (CLI --realistic, which also
@@ -1575,6 +1717,14 @@ class Faults:
     placeholder_rate: float = 0.0  # a photo's `_o` URL redirects to /images/photo_unavailable.gif
     file_429_rate: float = 0.0     # file requests answer 429 ...
     file_retry_after: str = 'mixed'  # ... with Retry-After 'always', 'never' or 'mixed' (half)
+    # A free (non-Pro) account since 15 May 2025: its own photos larger than 1024 px are offered
+    # through the API up to 'Large' (1024) only; their larger sizes and `_o` answer 403.
+    free_account: bool = False
+    # A photo's `_o` static URL answers 403 Forbidden (HTML) in bursts: a hit at this rate per
+    # `_o` request starts a burst of 1..cdn_403_burst such answers (that request and the next
+    # `_o` requests); a retry after the burst succeeds (markdoliner/flickrmirrorer PR #25).
+    cdn_403_rate: float = 0.0
+    cdn_403_burst: int = 3
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -1582,6 +1732,7 @@ class Faults:
     _lock: threading.Lock = field(default=None, repr=False, compare=False)
     _scheduled: list = field(default_factory=list, repr=False, compare=False)
     _mutations: list = field(default_factory=list, repr=False, compare=False)
+    _cdn_burst_left: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -1629,6 +1780,7 @@ class Faults:
         with self._lock:
             self._scheduled.clear()
             self._mutations.clear()
+            self._cdn_burst_left = 0
 
     def schedule(self, kind, count=1, target='any', method=None, params=None, path=None):
         """The next `count` matching requests get fault `kind` (one of FAULT_KINDS).
@@ -1703,7 +1855,7 @@ class Faults:
             return False
         if kind in FILE_ONLY_KINDS and target != 'file':
             return False
-        return kind != 'placeholder' or original
+        return kind not in ORIGINAL_ONLY_KINDS or original
 
     @staticmethod
     def _matches(s, target, method, params, path):
@@ -1725,15 +1877,20 @@ class Faults:
                     if s['count'] <= 0:
                         del self._scheduled[i]
                     return s['kind']
+            if original and self._cdn_burst_left > 0:       # a CDN 403 burst goes on
+                self._cdn_burst_left -= 1
+                return 'cdn_403'
             for kind, rate in (('drop', self.drop_rate), ('error', self.error_rate),
                                ('429', self.rate_429), ('105', self.fail_105_rate),
                                ('html', self.html_rate), ('truncate', self.truncate_rate),
                                ('201', self.fail_201_rate), ('placeholder', self.placeholder_rate),
-                               ('file_429', self.file_429_rate)):
+                               ('file_429', self.file_429_rate), ('cdn_403', self.cdn_403_rate)):
                 if not rate or (kind == '105' and target != 'api') or not self._hits(kind, target) \
                         or not self._applies(kind, target, method, original):
                     continue
                 if self._rng.random() < rate:
+                    if kind == 'cdn_403':
+                        self._cdn_burst_left = self._rng.randint(1, max(1, int(self.cdn_403_burst))) - 1
                     return self._rng.choice(('500', '502', '503')) if kind == 'error' else kind
         return None
 
@@ -1753,7 +1910,8 @@ VIDEO_TYPES = {'mp4': 'video/mp4', 'mov': 'video/quicktime'}
 
 
 def resolve_static(fake, path):
-    """(bytes, content type) of a /static/ URL, or None (404)."""
+    """(bytes, content type) of a /static/ URL, None (404) or 403 (a size the free-account
+    limit refuses)."""
     m = STATIC_RE.match(path)
     if not m:
         return None
@@ -1764,10 +1922,14 @@ def resolve_static(fake, path):
         if m['suffix'] == 'o':
             if m['secret'] != ph.originalsecret or m['ext'] != ph.originalformat or ph.no_original:
                 return None
+            if free_limited(fake, ph):
+                return 403
             return original_bytes(fake.seed, ph, fake.file_size), IMAGE_TYPES[ph.originalformat]
         if m['secret'] != ph.secret or m['ext'] != 'jpg' or (
                 m['suffix'] is not None and m['suffix'] not in DERIVED_SUFFIXES):
             return None
+        if free_limited(fake, ph) and m['suffix'] in FREE_REFUSED_SUFFIXES:
+            return 403
         return derived_bytes(fake.seed, ph, m['suffix']), 'image/jpeg'
 
 
@@ -1797,6 +1959,9 @@ def resolve_play(fake, path):
     with fake.lock:
         ph = fake.account.find_photo(m['id'])
         if ph is None or not ph.is_video:
+            return None
+        owners = {ph.owner} if ph.owner else {fake.account.nsid, fake.account.path_alias}
+        if m['nsid'] not in owners:         # another user's address for this video
             return None
         variant = m['variant']
         if variant == 'orig':
@@ -1867,6 +2032,10 @@ SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><bo
                '<input type="email" name="username" placeholder="Email address">'
                '<input type="password" name="password" placeholder="Password">'
                '<button type="submit">Sign in</button></form></body></html>')
+# What the CDN answers for a refused file (an HTML page, not an image).
+FORBIDDEN_PAGE = (b'<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>'
+                  b'<h1>403 Forbidden</h1><p>You don\'t have permission to access this '
+                  b'resource.</p></body></html>')
 REASONS = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
            503: 'Service Unavailable'}
 
@@ -2009,6 +2178,8 @@ class Handler(BaseHTTPRequestHandler):
                 mode == 'mixed' and faults.roll(0.5)) else []
             body = (HTML_ERROR % {'status': 429, 'reason': REASONS[429]}).encode()
             self.reply(429, body, 'text/html; charset=utf-8', headers)
+        elif kind == 'cdn_403':
+            self.reply(403, FORBIDDEN_PAGE, 'text/html; charset=utf-8')
         elif kind == 'html':
             body = (HTML_ERROR % {'status': 'Oops', 'reason': 'Something went wrong'}).encode()
             self.reply(200, body, 'text/html; charset=utf-8')
@@ -2144,6 +2315,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b'', 'text/html; charset=utf-8', [('Location', location)])
         found = resolve_video(fake, path, self.query) if path.startswith('/video/') \
             else (resolve_static(fake, path) or 404)
+        if found == 403:
+            return self.reply(403, FORBIDDEN_PAGE, 'text/html; charset=utf-8')
         if isinstance(found, int):
             return self.reply(found, b'<html><body>%d</body></html>' % found, 'text/html')
         data, ctype = found
@@ -2173,7 +2346,8 @@ class Handler(BaseHTTPRequestHandler):
                 result = {'base_url': fake.base_url, 'api_key': fake.api_key,
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
-                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts()}
+                          'albums': len(fake.account.albums), 'quirks': fake.quirk_counts(),
+                          'path_alias': fake.account.path_alias}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')
             elif name == 'reset_stats':
@@ -2192,6 +2366,10 @@ class Handler(BaseHTTPRequestHandler):
                 if action not in MUTATIONS:
                     raise ValueError('unknown action %r' % action)
                 result = {'stat': 'ok', 'result': getattr(fake, action)(**args.get('args', {}))}
+            elif name == 'export':
+                if not args.get('dir'):
+                    raise ValueError('export needs "dir"')
+                result = fake.write_export(args.pop('dir'), **args)
             elif name == 'token':
                 token, secret = fake.issue_token(args.get('perms', 'read'))
                 result = {'oauth_token': token, 'oauth_token_secret': secret,
@@ -2224,7 +2402,8 @@ class _Server(ThreadingHTTPServer):
 MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_comment',
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
-             'delete_collection', 'offer_video_original', 'set_quirks')
+             'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
+             'rotate_photo', 'set_path_alias')
 
 
 class FakeFlickr:
@@ -2232,13 +2411,14 @@ class FakeFlickr:
 
     def __init__(self, seed=1, photos=40, videos=6, albums=6, collections=3, file_size=20_000,
                  hostile_names=True, api_key='fake-api-key', api_secret='fake-api-secret',
-                 host='127.0.0.1', port=0, quirks=False):
+                 host='127.0.0.1', port=0, quirks=False, path_alias=None):
         self.seed, self.file_size, self.hostile_names = seed, file_size, hostile_names
         self.api_key, self.api_secret = api_key, api_secret
         self.host, self.port = host, port
         self.account = generate_account(seed, photos, videos, albums, collections, hostile_names)
         if quirks:
             apply_quirks(self.account, seed)
+        self.account.path_alias = path_alias
         self.clock = 0
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -2425,7 +2605,8 @@ class FakeFlickr:
         """(label, bytes, ext) a careful client keeps under the CURRENT switches: 'Original'
         for a photo that has one; 'Video Original' for a video whose original downloads now,
         else the video's rendition with the greatest height (never the Video Player), 'mp4';
-        for a photo with no Original (quirk) its largest size by longest side, 'jpg'."""
+        for a photo with no Original (quirk) its largest size by longest side, 'jpg'; under
+        free_account, for an own photo larger than 1024 px, 'Large' (the `_b` JPEG), 'jpg'."""
         with self.lock:
             ph = self._find(photo_id)
             if ph.is_video:
@@ -2434,6 +2615,8 @@ class FakeFlickr:
                             ph.video_ext)
                 label, variant = best_rendition(ph)
                 return label, video_bytes(self.seed, ph, variant, self.file_size), 'mp4'
+            if free_limited(self, ph):
+                return 'Large', derived_bytes(self.seed, ph, 'b'), 'jpg'
             if not ph.no_original:
                 return 'Original', original_bytes(self.seed, ph, self.file_size), ph.originalformat
             label, suffix = largest_size(ph)
@@ -2467,6 +2650,30 @@ class FakeFlickr:
         """A derived size's JPEG bytes, suffix like 'q', 'z', 'b' or '' (Medium)."""
         with self.lock:
             return derived_bytes(self.seed, self.account.find_photo(photo_id), suffix or None)
+
+    # -- the data export -----------------------------------------------------------
+
+    def write_export(self, directory, files_per_zip=500, naming='data', empty_albums=False,
+                     merge_friend_family=False, drop_zip=None):
+        """Write the account's data export ("Request my Flickr data") into `directory`: one
+        metadata zip and media zips of `files_per_zip` true originals each.  `naming` 'data'
+        ('data_<digits>_<hex>_<n>.zip', Flickr's since 2025) or 'data-download'
+        ('data-download-<n>.zip', the older one).  Faults: `empty_albums` (per-photo "albums"
+        empty), `merge_friend_family` (friends-only and family-only both "friend & family"),
+        `drop_zip` (1-based number of a media zip left out).  Returns the manifest (see
+        module function write_export)."""
+        return write_export(self, directory, files_per_zip, naming, empty_albums,
+                            merge_friend_family, drop_zip)
+
+    def export_file_bytes(self, photo_id):
+        """The exact bytes the export holds for this photo or video (its true original)."""
+        with self.lock:
+            return export_true_bytes(self, self._photo(photo_id))
+
+    def export_file_name(self, photo_id):
+        """The name of this photo's or video's file inside its media zip."""
+        with self.lock:
+            return export_member_name(self._photo(photo_id))
 
     # -- mutations (each advances the logical clock) -----------------------------
 
@@ -2541,6 +2748,50 @@ class FakeFlickr:
                 photo.zero_datetaken = bool(zero_datetaken)
                 if photo.zero_datetaken:
                     photo.datetakenunknown = 0
+            self.account.touch()
+
+    def set_date_taken(self, photo_id, taken=None, granularity=None, unknown=None):
+        """Set a photo's date taken as Flickr then sends it: `taken` any string, served verbatim
+        (invalid ones too: '0000-00-00 00:00:00', '2019-02-30 25:61:00', '1850-07-04 12:00:00');
+        `granularity` 0, 4, 6 or 8; `unknown` the datetakenunknown flag.  None: unchanged.
+        An edit (lastupdate changes); setting `taken` ends the zero_datetaken quirk."""
+        if granularity is not None and int(granularity) not in TAKEN_GRANULARITIES:
+            raise ValueError('granularity must be one of %s' % (TAKEN_GRANULARITIES,))
+        with self.lock:
+            photo = self._photo(photo_id)
+            if taken is not None:
+                photo.datetaken = str(taken)
+                photo.zero_datetaken = False
+            if granularity is not None:
+                photo.datetakengranularity = int(granularity)
+            if unknown is not None:
+                photo.datetakenunknown = 1 if int(unknown) else 0
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def rotate_photo(self, photo_id, rotation):
+        """Set a photo's rotation (0, 90, 180 or 270, clockwise, from the original): its derived
+        sizes are served turned (width and height swapped for 90 and 270), the original file
+        is not.  As flickr.photos.transform.rotate, which answers with a new secret: the
+        derived sizes get a new secret (their old URLs 404); lastupdate changes."""
+        if int(rotation) not in (0, 90, 180, 270):
+            raise ValueError('rotation must be 0, 90, 180 or 270')
+        with self.lock:
+            photo = self._photo(photo_id)
+            photo.rotation = int(rotation)
+            photo.secret = _hex(self._mutation_rng)
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def set_path_alias(self, alias=None):
+        """Give the account a path alias (its URL name; None: none).  getSizes, getInfo and the
+        photo pages then use it instead of the NSID, as Flickr does; play addresses work with
+        either.  Not a photo edit: no lastupdate changes."""
+        if alias is not None and not re.fullmatch(r'[A-Za-z0-9_-]{1,50}', str(alias)):
+            raise ValueError('a path alias is letters, digits, _ and -')
+        with self.lock:
+            self.account.path_alias = None if alias is None else str(alias)
+            self.tick()
             self.account.touch()
 
     def delete_photo(self, photo_id):
@@ -2710,55 +2961,354 @@ class FakeFlickr:
 
 
 # ---------------------------------------------------------------------------
+# The data export ("Request my Flickr data" at flickr.com/account)
+# ---------------------------------------------------------------------------
+#
+# Where each shape comes from (public readers and samples of real exports):
+# * zip names: the metadata zip '<17 digits>_<12 hex>_part1.zip' ('72157706876334384_
+#   ff8f2206a90f_part1.zip' on madmode.com 2023, '72157724905358313_3ac1836c2225_part1.zip' in
+#   simulot/immich-go #1354); the media zips 'data-download-<n>.zip' (the older naming, in
+#   every reader's README) and 'data_<digits>_<hex>_<n>.zip' since about 2025-04
+#   (brownphotographic/Flickr2Any-Tool PR #15, "Flickr changed media data file name format";
+#   its regex '^data_\d+_[a-f0-9]+_\d+\.zip$').  500 files a media zip (Flickr2Any-Tool #6:
+#   "9 export zip files, and each of those zip files has 500 files in it").
+# * photo_<id>.json: the keys, their order and their types follow a real file quoted on a blog
+#   ("Flickr Exports in Jekyll", photo 2634391576 of flickr.com/photos/boris, 2019) and the
+#   readers' types (FlickrRestore's C# Metadata class, a TypeScript PhotoInfo, the
+#   flickr-to-smugmug README): counts as strings, 'rotation' an int, dates 'YYYY-MM-DD
+#   HH:MM:SS', 'original' the static `_o` URL, 'geo' {latitude, longitude, accuracy} as
+#   strings of integer micro-degrees ("49696401"; flickr-unbox: "stored as integers with no
+#   decimal point") or [] when none, tags [{tag (raw), user (URL), date_create}], privacy
+#   'public' / 'private' / 'friend' / 'family' / 'friend & family' (Flickr2Any-Tool #5),
+#   'comment_permissions' 'any flickr member', 'tagging_permissions' 'people you follow',
+#   'safety' 'safe'; comments [{id, date, user, comment}] (what Flickr2Any-Tool reads);
+#   albums [{id, title}] (what the autobiographer and trove readers read).
+# * albums.json: {"albums": [{photo_count, id, url, title, description, view_count, created,
+#   last_updated (epoch seconds as strings), cover_photo (a photo page URL), photos: [ids]}]}
+#   (flickr-to-smugmug README; immich-go and Flickr2Any read 'albums' -> id/title/photos).
+# * account_profile.json, contacts/followers/faves, galleries, group_discussions, the
+#   comments and flickrmail parts, account_testimonials: the key names of the "Technical
+#   Documentation for Flickr Data Export" (docs of a public reader), 'join_date' as
+#   Flickr2Any-Tool reads it, 'faves' the key Flickr2Any-Tool loads from faves_part*.json.
+# * media names '<title>_<id>_o.<ext>' for photos, '<title>_<id>.<ext>' for videos
+#   (readers' READMEs: "your pics have the following naming convention: {title}_{id}_o.jpg",
+#   'sunset_123456_o.jpg'; immich-go's regex '_(\d+)_o\.\w+$'; Flickr2Any-Tool matches
+#   '_<id>_' or '_<id>.', so videos carry no '_o'), '<id>_o.<ext>' for an empty title.  How
+#   Flickr turns a title into the name is not documented: every example seen is lower case
+#   with '_' or '-' between words ('my-photo_12345678_o.jpg', 'sunset-at-the-beach_...' in
+#   immich-go's tests), so the fake lower-cases, keeps letters, digits and '-', turns every
+#   other run of characters into one '_', strips '_' at both ends and cuts the result to 100
+#   UTF-8 bytes (its own choice, documented; a reader must take the id from the name by the
+#   rule "the last run of digits before '_o.' or before the extension").
+# Known faults of real exports (each a switch of write_export, off by default):
+# * empty_albums: every photo_<id>.json has "albums": [] (and "people": [], which the fake
+#   always writes: it has no people tags) — immich-go PR #1355, "the albums field in
+#   per-photo JSON is always empty in real Flickr exports; ... Flickr's export always
+#   produces an empty people field".
+# * merge_friend_family: friends-only and family-only photos are both written as
+#   "friend & family" (Flickr2Any-Tool #5).
+# * drop_zip=N: media zip number N (1-based) is missing from the export, as in
+#   Flickr2Any-Tool #6 (5,463 photos, 9 zips of 500).
+
+EXPORT_LICENSES = {0: 'All Rights Reserved', 1: 'Attribution-NonCommercial-ShareAlike License',
+                   2: 'Attribution-NonCommercial License', 3: 'Attribution-NonCommercial-NoDerivs License',
+                   4: 'Attribution License', 5: 'Attribution-ShareAlike License',
+                   6: 'Attribution-NoDerivs License', 7: 'No known copyright restrictions',
+                   8: 'United States Government Work', 9: 'Public Domain Dedication (CC0)',
+                   10: 'Public Domain Mark'}
+EXPORT_NAMINGS = ('data', 'data-download')
+EXPORT_META_TIME = (2024, 1, 1, 0, 0, 0)         # zip member time of the JSON files
+EXPORT_SLUG_BYTES = 100
+
+
+def export_slug(title):
+    """The title part of a media file's name in the export (see the notes above)."""
+    slug = re.sub(r'(?:[^\w-]|_)+', '_', title.lower()).strip('_')
+    raw = slug.encode('utf-8')[:EXPORT_SLUG_BYTES]
+    return raw.decode('utf-8', 'ignore').rstrip('_')
+
+
+def export_member_name(photo):
+    """'<title>_<id>_o.<ext>' (photo) or '<title>_<id>.<ext>' (video); no title: '<id>...'."""
+    slug = export_slug(photo.title)
+    stem = '%s_%s' % (slug, photo.id) if slug else photo.id
+    if photo.is_video:
+        return '%s.%s' % (stem, photo.video_ext)
+    return '%s_o.%s' % (stem, photo.originalformat)
+
+
+EXPORT_ID_RE = re.compile(r'(\d+)(?:_o)?\.[A-Za-z0-9]+$')
+
+
+def export_id_of(name):
+    """The photo id in a media file's name: the last run of digits before '_o.' or before
+    the extension (None if there is none)."""
+    m = EXPORT_ID_RE.search(name.rsplit('/', 1)[-1])
+    return m.group(1) if m else None
+
+
+def export_true_bytes(fake, photo):
+    """The bytes the export holds: the true original (a video's uploaded file), whatever the
+    API's switches refuse (free_account, video_originals, the no_original quirk)."""
+    if photo.is_video:
+        return video_bytes(fake.seed, photo, 'orig', fake.file_size)
+    return original_bytes(fake.seed, photo, fake.file_size)
+
+
+def _export_ids(fake):
+    h = hashlib.sha1(('export:%s:%s' % (fake.seed, fake.account.nsid)).encode()).hexdigest()
+    return '72157%012d' % (int(h[:15], 16) % 10 ** 12), h[15:27]
+
+
+def _zip_time(epoch):
+    return time.gmtime(max(int(epoch), 315532800))[:6]       # zip times start in 1980
+
+
+def _zip_put(zf, name, data, date_time, compress):
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def _user_path(account):
+    return account.path_alias or account.nsid
+
+
+def _export_privacy(photo, merge_friend_family):
+    if photo.ispublic:
+        return 'public'
+    if photo.isfriend and photo.isfamily:
+        return 'friend & family'
+    if photo.isfriend or photo.isfamily:
+        if merge_friend_family:
+            return 'friend & family'
+        return 'friend' if photo.isfriend else 'family'
+    return 'private'
+
+
+def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False):
+    """The dict written as photo_<id>.json."""
+    acct = fake.account
+    user = _user_path(acct)
+    imported = _fmt_time(photo.dateupload)
+    tags = [{'tag': raw, 'user': 'https://www.flickr.com/photos/%s/' % user, 'date_create': imported}
+            for raw in photo.tags + photo.machine_tags]
+    geo = ({'latitude': str(round(photo.latitude * 1e6)), 'longitude': str(round(photo.longitude * 1e6)),
+            'accuracy': '16'} if photo.geotagged else [])
+    albums = [] if empty_albums else [{'id': aid, 'title': acct.albums[aid].title}
+                                      for aid in acct.albums_of(photo.id)]
+    ext = photo.originalformat
+    return {
+        'id': photo.id, 'name': photo.title, 'description': photo.description,
+        'count_views': str(photo.views), 'count_faves': str(photo.faves),
+        'count_comments': str(len(photo.comments)), 'date_taken': datetaken_of(photo),
+        'count_tags': str(len(tags)), 'count_notes': '0', 'rotation': photo.rotation,
+        'date_imported': imported,
+        'photopage': 'https://www.flickr.com/photos/%s/%s/' % (user, photo.id),
+        'original': 'https://live.staticflickr.com/%s/%s_%s_o.%s' % (photo.server, photo.id,
+                                                                    photo.originalsecret, ext),
+        'license': EXPORT_LICENSES.get(photo.license, 'All Rights Reserved'),
+        'geo': geo, 'groups': [], 'albums': albums, 'tags': tags, 'people': [], 'notes': [],
+        'privacy': _export_privacy(photo, merge_friend_family),
+        'comment_permissions': 'any flickr member', 'tagging_permissions': 'people you follow',
+        'safety': 'safe',
+        'comments': [{'id': c.id, 'date': _fmt_time(c.datecreate),
+                      'user': 'https://www.flickr.com/photos/%s/' % c.author, 'comment': c.text}
+                     for c in photo.comments]}
+
+
+def _export_metadata_files(fake, empty_albums, merge_friend_family):
+    """[(name, dict)] of the metadata zip, in the order written."""
+    acct = fake.account
+    user = _user_path(acct)
+    people = lambda o: 'https://www.flickr.com/people/%s/' % o.nsid      # noqa: E731
+    first = min((p.dateupload for p in acct.photos.values()), default=START_EPOCH)
+    albums = []
+    for album in acct.albums.values():
+        albums.append({
+            'photo_count': str(len(album.photo_ids)), 'id': album.id,
+            'url': 'https://www.flickr.com/photos/%s/albums/%s' % (user, album.id),
+            'title': album.title, 'description': album.description,
+            'view_count': str(album.views), 'created': str(album.date_create),
+            'last_updated': str(album.date_update),
+            'cover_photo': 'https://www.flickr.com/photos/%s/%s' % (user, album.primary),
+            'photos': list(album.photo_ids)})
+    files = [
+        ('account_profile.json', {
+            'real_name': acct.realname, 'join_date': time.strftime('%Y-%m-%d', time.gmtime(first)),
+            'description': 'Emulated account', 'website': '', 'hometown': acct.location,
+            'city': acct.location.split(',')[0], 'country': acct.location.rsplit(', ', 1)[-1],
+            'email': '%s@example.invalid' % acct.username,
+            'profile_url': 'https://www.flickr.com/people/%s/' % user, 'nsid': acct.nsid,
+            'screen_name': acct.username, 'is_pro': not fake.faults.free_account}),
+        ('account_testimonials.json', {'testimonials_given': [], 'testimonials_received': []}),
+        ('albums.json', {'albums': albums}),
+        ('contacts_part001.json', {'contacts': {o.username: people(o) for o in acct.others}}),
+        ('faves_part001.json', {'faves': [
+            {'photo_id': ph.id, 'photo_url': 'https://www.flickr.com/photos/%s/%s/' % (ph.owner, ph.id),
+             'favedate': _fmt_time(when)}
+            for ph, when in sorted(acct.favorites, key=lambda f: f[1], reverse=True)]}),
+        ('followers_part001.json', {'followers': {o.username: people(o) for o in acct.others[:3]}}),
+        ('galleries.json', {'galleries': []}),
+        ('group_discussions.json', {'group_discussions': []}),
+        ('photos_comments_part001.json', {'comments': []}),
+        ('received_flickrmail_part001.json', {'flickrmail': []}),
+        ('sent_flickrmail_part001.json', {'flickrmail': []}),
+        ('sets_comments_part001.json', {'comments': []}),
+    ]
+    for pid in reversed(acct.photostream_order()):
+        files.append(('photo_%s.json' % pid, export_photo_json(
+            fake, acct.photos[pid], empty_albums, merge_friend_family)))
+    return files
+
+
+def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums=False,
+                 merge_friend_family=False, drop_zip=None):
+    """Write the account's data export into `directory` (created if needed); see the notes
+    above.  Returns a manifest: {'dir', 'metadata_zip', 'media_zips' (written, in order),
+    'missing_zips' (names of dropped zips), 'files': {photo id: [zip name, member name]}}.
+    The same account state and arguments give the same zips byte for byte."""
+    import os
+    if naming not in EXPORT_NAMINGS:
+        raise ValueError('naming must be one of %s' % (EXPORT_NAMINGS,))
+    files_per_zip = int(files_per_zip)
+    if files_per_zip < 1:
+        raise ValueError('files_per_zip must be at least 1')
+    drop_zip = None if drop_zip in (None, '', 0) else int(drop_zip)
+    os.makedirs(directory, exist_ok=True)
+    with fake.lock:
+        acct = fake.account
+        digits, hexpart = _export_ids(fake)
+        meta_name = '%s_%s_part1.zip' % (digits, hexpart)
+        with zipfile.ZipFile(os.path.join(directory, meta_name), 'w') as zf:
+            for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family):
+                text = json.dumps(data, indent='\t', ensure_ascii=False)
+                _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
+        order = [acct.photos[pid] for pid in reversed(acct.photostream_order())]
+        chunks = [order[i:i + files_per_zip] for i in range(0, len(order), files_per_zip)]
+        manifest = {'dir': str(directory), 'metadata_zip': meta_name, 'media_zips': [],
+                    'missing_zips': [], 'files': {}}
+        for n, chunk in enumerate(chunks, 1):
+            zname = ('data_%s_%s_%d.zip' % (digits, hexpart, n) if naming == 'data'
+                     else 'data-download-%d.zip' % n)
+            for ph in chunk:
+                manifest['files'][ph.id] = [zname, export_member_name(ph)]
+            if n == drop_zip:
+                manifest['missing_zips'].append(zname)
+                continue
+            manifest['media_zips'].append(zname)
+            with zipfile.ZipFile(os.path.join(directory, zname), 'w') as zf:
+                for ph in chunk:
+                    _zip_put(zf, export_member_name(ph), export_true_bytes(fake, ph),
+                             _zip_time(ph.dateupload), False)
+    return manifest
+
+
+# ---------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------
 
-def main(argv=None):
+def build_parser():
     ap = argparse.ArgumentParser(description='Serve a fake Flickr API on 127.0.0.1.')
-    ap.add_argument('--photos', type=int, default=2000)
-    ap.add_argument('--videos', type=int, default=50)
-    ap.add_argument('--albums', type=int, default=40)
-    ap.add_argument('--collections', type=int, default=5)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--file-size', type=int, default=200_000)
-    ap.add_argument('--latency-ms', type=float, default=0)
-    ap.add_argument('--file-latency-ms', type=float, default=0)
+    ap.add_argument('--photos', type=int, default=2000, help='photos in the account (default 2000)')
+    ap.add_argument('--videos', type=int, default=50, help='videos in the account (default 50)')
+    ap.add_argument('--albums', type=int, default=40, help='albums (photosets; default 40)')
+    ap.add_argument('--collections', type=int, default=5,
+                    help='top-level collections (default 5; the first holds nested ones)')
+    ap.add_argument('--seed', type=int, default=1,
+                    help='seed of the generated account and of every file\'s bytes (default 1)')
+    ap.add_argument('--file-size', type=int, default=200_000,
+                    help='typical size in bytes of a photo original (default 200000; videos larger)')
+    ap.add_argument('--latency-ms', type=float, default=0,
+                    help='milliseconds added to every REST call (default 0)')
+    ap.add_argument('--file-latency-ms', type=float, default=0,
+                    help='milliseconds added to every file request (default 0)')
     ap.add_argument('--bandwidth', type=int, default=0, help='bytes/s per response, 0 = unlimited')
-    ap.add_argument('--host', default='127.0.0.1')
-    ap.add_argument('--port', type=int, default=0)
-    ap.add_argument('--api-key', default='fake-api-key')
-    ap.add_argument('--api-secret', default='fake-api-secret')
-    ap.add_argument('--no-hostile-names', action='store_true')
+    ap.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
+    ap.add_argument('--port', type=int, default=0, help='port to listen on (default 0: any free one)')
+    ap.add_argument('--api-key', default='fake-api-key', help='the valid API key (default fake-api-key)')
+    ap.add_argument('--api-secret', default='fake-api-secret',
+                    help='its secret (default fake-api-secret)')
+    ap.add_argument('--no-hostile-names', action='store_true',
+                    help="plain titles ('Photo 1', 'Album 1') instead of the hostile ones ('..', '2019/2020', ...)")
+    ap.add_argument('--path-alias', metavar='NAME',
+                    help="the account's path alias (its URL name; getSizes and photo pages use it)")
     ap.add_argument('--issue-token', action='store_true',
                     help='also print FLICKR_OAUTH_TOKEN / FLICKR_OAUTH_TOKEN_SECRET')
     unkind = ap.add_argument_group('the unkind Flickr (see the module docstring)')
     unkind.add_argument('--realistic', action='store_true',
-                        help='all of the below at REALISTIC rates, and --quirks')
+                        help='the REALISTIC rates (module docstring) of the switches below, '
+                             'and --quirks')
     unkind.add_argument('--quirks', action='store_true',
                         help='photos without an Original or originalformat, zero datetaken')
-    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES)
-    unkind.add_argument('--short-page-rate', type=float)
-    unkind.add_argument('--fail-201-rate', type=float)
-    unkind.add_argument('--placeholder-rate', type=float)
-    unkind.add_argument('--file-429-rate', type=float)
-    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES)
-    unkind.add_argument('--retry-after', type=int)
-    unkind.add_argument('--hourly-limit', type=int)
-    unkind.add_argument('--fault-seed', type=int)
-    args = ap.parse_args(argv)
+    unkind.add_argument('--video-originals', choices=VIDEO_ORIGINAL_MODES,
+                        help="'offered' (per video), '404' or 'login': how a video's play/orig URL answers")
+    unkind.add_argument('--short-page-rate', type=float,
+                        help='probability that a listing page (not the last) comes back short')
+    unkind.add_argument('--fail-201-rate', type=float,
+                        help='probability of a stat fail code 201 answer per REST call')
+    unkind.add_argument('--placeholder-rate', type=float,
+                        help="probability that a photo's _o URL redirects to photo_unavailable.gif")
+    unkind.add_argument('--file-429-rate', type=float,
+                        help='probability that a file request answers 429')
+    unkind.add_argument('--file-retry-after', choices=RETRY_AFTER_MODES,
+                        help="whether a file 429 carries Retry-After: 'always', 'never' or 'mixed'")
+    unkind.add_argument('--retry-after', type=int,
+                        help='seconds of the Retry-After header of 429 answers')
+    unkind.add_argument('--hourly-limit', type=int,
+                        help='REST calls per rolling hour per API key (0: none)')
+    unkind.add_argument('--fault-seed', type=int,
+                        help='seed of every random fault decision')
+    unkind.add_argument('--free-account', action='store_true', default=None,
+                        help='a free account: ispro 0, own photos over 1024 px offered up to '
+                             'Large (1024) only, their larger sizes and _o answer 403')
+    unkind.add_argument('--cdn-403-rate', type=float,
+                        help="probability per photo _o request of a burst of 403 Forbidden")
+    unkind.add_argument('--cdn-403-burst', type=int,
+                        help='longest CDN 403 burst, in _o requests (default 3)')
+    export = ap.add_argument_group('the data export (see the module docstring)')
+    export.add_argument('--write-export', metavar='DIR',
+                        help='write the account\'s data export ("Request my Flickr data") into '
+                             'DIR, print its manifest as JSON and exit (does not serve)')
+    export.add_argument('--export-files-per-zip', type=int, default=500,
+                        help='files per media zip (default 500)')
+    export.add_argument('--export-naming', choices=EXPORT_NAMINGS, default='data',
+                        help="media zip names: 'data' (data_<digits>_<hex>_<n>.zip, the "
+                             "current one) or 'data-download' (data-download-<n>.zip)")
+    export.add_argument('--export-empty-albums', action='store_true',
+                        help='fault: every photo_<id>.json has "albums": []')
+    export.add_argument('--export-merge-friend-family', action='store_true',
+                        help='fault: friends-only and family-only photos exported as '
+                             '"friend & family"')
+    export.add_argument('--export-drop-zip', type=int, metavar='N',
+                        help='fault: media zip number N (1-based) is missing')
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     fake = FakeFlickr(seed=args.seed, photos=args.photos, videos=args.videos, albums=args.albums,
                       collections=args.collections, file_size=args.file_size,
                       hostile_names=not args.no_hostile_names, api_key=args.api_key,
                       api_secret=args.api_secret, host=args.host, port=args.port,
-                      quirks=args.quirks or args.realistic)
+                      quirks=args.quirks or args.realistic, path_alias=args.path_alias)
     fake.faults.api_latency = args.latency_ms / 1000
     fake.faults.file_latency = args.file_latency_ms / 1000
     fake.faults.bandwidth = args.bandwidth
     switches = {name: getattr(args, name) for name in (
         'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
-        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed')
+        'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed',
+        'free_account', 'cdn_403_rate', 'cdn_403_burst')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
+    if args.write_export:
+        manifest = fake.write_export(args.write_export, args.export_files_per_zip,
+                                     args.export_naming, args.export_empty_albums,
+                                     args.export_merge_friend_family, args.export_drop_zip)
+        print(json.dumps({k: v for k, v in manifest.items() if k != 'files'}), flush=True)
+        return 0
     fake.start()
     lines = ['FLICKR_API_BASE=%s' % fake.base_url, 'FLICKR_API_KEY=%s' % fake.api_key,
              'FLICKR_API_SECRET=%s' % fake.api_secret, 'FLICKR_USER_NSID=%s' % fake.user_nsid]

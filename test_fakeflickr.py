@@ -20,8 +20,6 @@ from requests_oauthlib import OAuth1
 import fakeflickr
 
 SAMPLES = Path(__file__).resolve().parent.parent / 'shared' / 'flickr-api-samples'
-if not SAMPLES.is_dir():             # CI clones beside shared/; a worktree may live elsewhere
-    SAMPLES = Path('/work/shared/flickr-api-samples')
 ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
               'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
               'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
@@ -1602,7 +1600,10 @@ def test_cli_realistic_and_switches():
               '--file-429-rate', '0.4', '--file-retry-after', 'never', '--quirks'],
              dict(video_originals='404', fail_201_rate=0.2, placeholder_rate=0.1,
                   file_429_rate=0.4, file_retry_after='never', hourly_limit=0), True),
-            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0), False)):
+            (['--free-account', '--cdn-403-rate', '0.25', '--cdn-403-burst', '5', '--path-alias',
+              'zoe'], dict(free_account=True, cdn_403_rate=0.25, cdn_403_burst=5), False),
+            ([], dict(video_originals='offered', short_page_rate=0.0, hourly_limit=0,
+                      free_account=False), False)):
         proc = subprocess.Popen(common + extra, stdout=subprocess.PIPE, text=True)
         try:
             first = proc.stdout.readline().strip()
@@ -1610,8 +1611,482 @@ def test_cli_realistic_and_switches():
             base = first.split('=', 1)[1]
             faults = requests.get(base + '/_fake/faults', timeout=5).json()
             assert {k: faults[k] for k in want} == want
-            counts = requests.get(base + '/_fake/info', timeout=5).json()['quirks']
+            info = requests.get(base + '/_fake/info', timeout=5).json()
+            counts = info['quirks']
             assert (min(counts.values()) >= 1) is quirks, counts
+            assert info['path_alias'] == ('zoe' if '--path-alias' in extra else None)
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+# -- free account (Flickr's 1024 px limit since 15 May 2025) ----------------------------------
+
+def test_free_account_limits_own_photos_past_1024(fresh):
+    token = fresh.issue_token()
+    big = [p for p in fresh.account.photos.values() if not p.is_video and max(p.width, p.height) > 1024]
+    small = [p for p in fresh.account.photos.values() if not p.is_video and max(p.width, p.height) <= 1024]
+    video = next(p for p in fresh.account.photos.values() if p.is_video)
+    assert big and small
+    extras = 'url_l,url_h,url_k,url_o,o_dims,original_format,media'
+    before = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me',
+                                      per_page=500, extras=extras)['photos']['photo']}
+    assert ok(fresh, token, 'flickr.people.getInfo', user_id='me')['person']['ispro'] == 1
+    assert all('url_o' in before[p.id] for p in big + small)
+    old_o = {p.id: before[p.id]['url_o'] for p in big}
+    old_k = {p.id: before[p.id]['url_k'] for p in big if 'url_k' in before[p.id]}
+    assert old_k, 'some big photo has a Large 2048'
+
+    assert requests.post(fresh.base_url + '/_fake/faults', json={'free_account': True}).ok
+    assert ok(fresh, token, 'flickr.people.getInfo', user_id='me')['person']['ispro'] == 0
+    listing = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me',
+                                       per_page=500, extras=extras)['photos']['photo']}
+    album = next(iter(fresh.account.albums.values()))
+    in_album = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                  extras=extras)['photoset']['photo']
+    for rec in list(listing.values()) + in_album:
+        ph = fresh.account.photos[rec['id']]
+        if ph in big:
+            assert not {'url_o', 'url_h', 'url_k', 'width_o', 'height_o', 'width_k'} & set(rec), rec
+            assert max(int(rec['width_l']), int(rec['height_l'])) == 1024
+            assert rec['originalsecret'] == ph.originalsecret and rec['o_width'] == str(ph.width)
+        else:
+            assert 'url_o' in rec, rec
+    for ph in big:
+        labels = list(sizes_of(fresh, token, ph.id))
+        assert labels[-1] == 'Large' and 'Original' not in labels and 'Large 1600' not in labels
+        for url in (old_o[ph.id], old_k.get(ph.id)):
+            if url:
+                r = SESSION.get(url)
+                assert r.status_code == 403 and r.headers['Content-Type'].startswith('text/html')
+                assert b'<html' in r.content.lower()
+        b = SESSION.get(fakeflickr.static_url(fresh.base_url, ph, '_b'))
+        assert b.status_code == 200 and jpeg_valid(b.content)
+        assert fresh.best_file(ph.id) == ('Large', b.content, 'jpg')
+    for ph in small:
+        r = SESSION.get(listing[ph.id]['url_o'])
+        assert r.status_code == 200 and r.content == fresh.best_file(ph.id)[1]
+        assert fresh.best_file(ph.id)[0] == 'Original'
+        assert 'Original' in sizes_of(fresh, token, ph.id)
+    video_sizes = sizes_of(fresh, token, video.id)
+    assert 'Original' in video_sizes and 'Video Original' in video_sizes
+    fresh.faults.update(free_account=False)
+    assert SESSION.get(old_o[big[0].id]).status_code == 200
+    assert fresh.best_file(big[0].id)[0] == 'Original'
+
+
+# -- CDN 403 bursts on photo originals (markdoliner/flickrmirrorer PR #25) ---------------------
+
+def test_cdn_403_bursts_on_originals_and_retry_succeeds(fake, token):
+    photo = pick(fake, lambda p: not p.is_video and not p.no_original)
+    other = pick(fake, lambda p: not p.is_video and p.id != photo.id)
+    video = pick(fake, lambda p: p.is_video)
+    url = fakeflickr.static_url(fake.base_url, photo, '_o')
+    fake.faults.update(cdn_403_rate=1.0)
+    r = SESSION.get(url)
+    assert r.status_code == 403 and r.headers['Content-Type'].startswith('text/html')
+    assert b'403 Forbidden' in r.content
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, photo, '_q')).status_code == 200
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, video, '_o')).status_code == 200
+    assert ok(fake, token, 'flickr.test.login')
+    fake.faults.reset()
+    before = fake.stats()['faults'].get('cdn_403', 0)
+    # bursts: a hit makes the next _o requests (any photo) 403 too, up to cdn_403_burst in all
+    fake.faults.update(cdn_403_rate=0.15, cdn_403_burst=4, fault_seed=3)
+    statuses = [SESSION.get(url if i % 2 else fakeflickr.static_url(fake.base_url, other, '_o')).status_code
+                for i in range(200)]
+    assert set(statuses) == {200, 403}
+    runs, n = [], 0
+    for st in statuses + [200]:
+        if st == 403:
+            n += 1
+        elif n:
+            runs.append(n)
+            n = 0
+    assert max(runs) > 1, 'bursts, not lone 403s'
+    assert max(runs) <= 4 * 3, 'bursts end (back-to-back bursts at most)'
+    assert fake.stats()['faults']['cdn_403'] - before == statuses.count(403)
+    good = SESSION.get(url)
+    while good.status_code == 403:
+        good = SESSION.get(url)
+    assert good.content == fake.photo_file_bytes(photo.id)
+
+    def run():
+        fake.faults.reset()
+        fake.faults.update(cdn_403_rate=0.3, fault_seed=11)
+        return [SESSION.get(url).status_code for _ in range(30)]
+    assert run() == run(), 'deterministic under fault_seed'
+    fake.faults.reset()
+    fake.faults.schedule('cdn_403', count=2, path='/%s_' % photo.id)
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, photo, '_q')).status_code == 200
+    assert SESSION.get(fakeflickr.static_url(fake.base_url, other, '_o')).status_code == 200
+    assert [SESSION.get(url).status_code for _ in range(3)] == [403, 403, 200]
+    assert requests.post(fake.base_url + '/_fake/faults',
+                         json={'schedule': {'kind': 'cdn_403'}}).ok
+    assert SESSION.get(url).status_code == 403 and SESSION.get(url).status_code == 200
+
+
+# -- the data export ----------------------------------------------------------------------------
+
+import zipfile  # noqa: E402
+
+META_FILES = {'account_profile.json', 'albums.json', 'contacts_part001.json',
+              'followers_part001.json', 'faves_part001.json', 'galleries.json',
+              'group_discussions.json', 'photos_comments_part001.json',
+              'sets_comments_part001.json', 'received_flickrmail_part001.json',
+              'sent_flickrmail_part001.json', 'account_testimonials.json'}
+PHOTO_KEYS = ['id', 'name', 'description', 'count_views', 'count_faves', 'count_comments',
+              'date_taken', 'date_imported', 'photopage', 'original', 'license', 'geo', 'groups',
+              'albums', 'tags', 'people', 'notes', 'privacy', 'comment_permissions',
+              'tagging_permissions', 'safety', 'comments']
+# The reader's rule, written here independently of fakeflickr.export_id_of.
+ID_RULE = re.compile(r'(\d+)(?:_o)?\.[^._]+$')
+
+
+def zip_members(path):
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def served_original(fake, ph):
+    """The true original as the fake serves it over HTTP with every switch off."""
+    if ph.is_video:
+        if not ph.video_original_available:
+            return fake.video_file_bytes(ph.id, 'orig')
+        url = fakeflickr.play_url(fake.base_url, fake.account, ph, 'orig')
+    else:
+        url = fakeflickr.static_url(fake.base_url, ph, '_o')
+    r = SESSION.get(url)
+    assert r.status_code == 200, url
+    return r.content
+
+
+@pytest.fixture
+def exporter():
+    with fakeflickr.FakeFlickr(seed=5, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as f:
+        yield f
+
+
+def test_export_holds_every_original_once_with_the_served_bytes(exporter, tmp_path):
+    fake = exporter
+    fake.edit_photo(pick(fake, lambda p: not p.is_video).id, title='20150612_153012')
+    fake.edit_photo(pick(fake, lambda p: p.is_video).id, title='Clip 2019')
+    truth = {pid: served_original(fake, ph) for pid, ph in fake.account.photos.items()}
+    fake.faults.update(free_account=True, video_originals='404')     # the export does not care
+    m = fake.write_export(tmp_path / 'new', files_per_zip=7)
+    assert re.fullmatch(r'\d+_[0-9a-f]+_part1\.zip', m['metadata_zip'])
+    assert sorted(os.listdir(tmp_path / 'new')) == sorted([m['metadata_zip']] + m['media_zips'])
+    n_items = len(fake.account.photos)
+    assert len(m['media_zips']) == -(-n_items // 7) and not m['missing_zips']
+    seen = {}
+    for k, name in enumerate(m['media_zips'], 1):
+        assert re.fullmatch(r'data_\d+_[0-9a-f]+_%d\.zip' % k, name), name
+        members = zip_members(tmp_path / 'new' / name)
+        assert len(members) == (7 if k < len(m['media_zips']) else n_items - 7 * (k - 1))
+        for member, data in members.items():
+            pid = ID_RULE.search(member).group(1)
+            assert pid not in seen, 'each item once'
+            seen[pid] = member
+            ph = fake.account.photos[pid]
+            assert data == truth[pid] == fake.export_file_bytes(pid)
+            assert member.endswith('.' + ph.video_ext if ph.is_video else '_o.' + ph.originalformat)
+            assert m['files'][pid] == [name, member] and fake.export_file_name(pid) == member
+            assert fakeflickr.export_id_of(member) == pid
+    assert set(seen) == set(fake.account.photos)
+    names = set(seen.values())
+    titled = [n for n in names if n.startswith('20150612_153012_')]
+    assert len(titled) == 1 and re.fullmatch(r'20150612_153012_\d+_o\.(jpg|png|gif)', titled[0])
+    assert any(re.fullmatch(r'clip_2019_\d+\.(mp4|mov)', n) for n in names)
+    untitled = [p for p in fake.account.photos.values() if fakeflickr.export_slug(p.title) == '']
+    assert untitled, 'the hostile titles include ones that give no name'
+    for p in untitled:
+        assert seen[p.id] in ('%s_o.%s' % (p.id, p.originalformat), '%s.%s' % (p.id, p.video_ext))
+    assert all(n == n.lower() and ' ' not in n and '/' not in n and len(n.encode()) < 200
+               for n in names)
+
+    meta = zip_members(tmp_path / 'new' / m['metadata_zip'])
+    assert set(meta) == META_FILES | {'photo_%s.json' % pid for pid in fake.account.photos}
+    profile = json.loads(meta['account_profile.json'])
+    assert profile['nsid'] == fake.user_nsid and profile['screen_name'] == fake.username
+    assert profile['real_name'] == fake.account.realname
+    albums = json.loads(meta['albums.json'])['albums']
+    assert [a['id'] for a in albums] == list(fake.account.albums)
+    for a in albums:
+        album = fake.account.albums[a['id']]
+        assert a['photos'] == album.photo_ids and a['photo_count'] == str(len(album.photo_ids))
+        assert a['title'] == album.title and a['description'] == album.description
+        assert a['cover_photo'].endswith('/%s' % album.primary)
+        assert a['url'].endswith('/albums/%s' % album.id) and a['created'].isdigit()
+        assert a['last_updated'] == str(album.date_update)
+    for pid, ph in fake.account.photos.items():
+        rec = json.loads(meta['photo_%s.json' % pid])
+        assert [k for k in rec if k in PHOTO_KEYS] == PHOTO_KEYS
+        assert rec['id'] == pid and rec['name'] == ph.title and rec['count_views'] == str(ph.views)
+        assert rec['original'].endswith('/%s_%s_o.%s' % (pid, ph.originalsecret, ph.originalformat))
+        assert {a['id'] for a in rec['albums']} == {a.id for a in fake.account.albums.values()
+                                                    if pid in a.photo_ids}
+        want = ('public' if ph.ispublic else 'friend & family' if ph.isfriend and ph.isfamily
+                else 'friend' if ph.isfriend else 'family' if ph.isfamily else 'private')
+        assert rec['privacy'] == want
+        if ph.geotagged:
+            assert int(rec['geo']['latitude']) == round(ph.latitude * 10 ** 6)
+        else:
+            assert rec['geo'] == []
+        assert [c['comment'] for c in rec['comments']] == [c.text for c in ph.comments]
+
+    # the older naming, the same files
+    old = fake.write_export(tmp_path / 'old', files_per_zip=7, naming='data-download')
+    assert old['media_zips'] == ['data-download-%d.zip' % k for k in range(1, len(m['media_zips']) + 1)]
+    for a, b in zip(m['media_zips'], old['media_zips']):
+        assert zip_members(tmp_path / 'new' / a) == zip_members(tmp_path / 'old' / b)
+
+
+def test_export_is_deterministic_and_its_faults(exporter, tmp_path):
+    fake = exporter
+    first = fake.write_export(tmp_path / 'a', files_per_zip=10)
+    with fakeflickr.FakeFlickr(seed=5, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as twin:
+        second = twin.write_export(tmp_path / 'b', files_per_zip=10)
+    assert first['media_zips'] == second['media_zips'] and first['metadata_zip'] == second['metadata_zip']
+    for name in [first['metadata_zip']] + first['media_zips']:
+        assert (tmp_path / 'a' / name).read_bytes() == (tmp_path / 'b' / name).read_bytes(), name
+    with fakeflickr.FakeFlickr(seed=6, photos=23, videos=4, albums=4, collections=1,
+                               file_size=3_000) as other:
+        assert other.write_export(tmp_path / 'c')['metadata_zip'] != first['metadata_zip']
+
+    friends = [p for p in fake.account.photos.values() if not p.ispublic and p.isfriend != p.isfamily]
+    in_albums = [p for p in fake.account.photos.values() if fake.account.albums_of(p.id)]
+    assert friends and in_albums
+    r = requests.post(fake.base_url + '/_fake/export', json={
+        'dir': str(tmp_path / 'faulty'), 'files_per_zip': 10, 'empty_albums': True,
+        'merge_friend_family': True, 'drop_zip': 2, 'naming': 'data-download'})
+    assert r.status_code == 200, r.text
+    m = r.json()
+    assert m['media_zips'] == ['data-download-1.zip', 'data-download-3.zip']
+    assert m['missing_zips'] == ['data-download-2.zip']
+    assert not (tmp_path / 'faulty' / 'data-download-2.zip').exists()
+    present = set()
+    for name in m['media_zips']:
+        present |= {ID_RULE.search(n).group(1) for n in zip_members(tmp_path / 'faulty' / name)}
+    missing = {pid for pid, (z, _n) in m['files'].items() if z == 'data-download-2.zip'}
+    assert len(missing) == 10 and present == set(fake.account.photos) - missing
+    meta = zip_members(tmp_path / 'faulty' / m['metadata_zip'])
+    for ph in fake.account.photos.values():
+        rec = json.loads(meta['photo_%s.json' % ph.id])
+        assert rec['albums'] == [] and rec['people'] == []
+        if ph in friends:
+            assert rec['privacy'] == 'friend & family'
+    assert json.loads(meta['albums.json'])['albums'], 'albums.json still lists the albums'
+    assert requests.post(fake.base_url + '/_fake/export', json={'dir': str(tmp_path / 'x'),
+                                                                 'naming': 'zip'}).status_code == 400
+    assert requests.post(fake.base_url + '/_fake/export', json={}).status_code == 400
+
+
+def test_cli_write_export(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
+                          '--collections', '1', '--file-size', '2000', '--write-export',
+                          str(tmp_path), '--export-files-per-zip', '5', '--export-naming',
+                          'data-download', '--export-drop-zip', '3'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert m['media_zips'] == ['data-download-1.zip', 'data-download-2.zip']
+    assert m['missing_zips'] == ['data-download-3.zip']
+    assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
+    assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+
+
+# -- dates taken and turns ------------------------------------------------------------------------
+
+def jpeg_dims(b):
+    """(width, height) from a JPEG's SOF0 frame header."""
+    i = b.index(b'\xff\xc0') + 5
+    return int.from_bytes(b[i + 2:i + 4], 'big'), int.from_bytes(b[i:i + 2], 'big')
+
+
+def listing_record(fake, token, photo_id, extras):
+    photos = ok(fake, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                extras=extras)['photos']['photo']
+    return next(p for p in photos if p['id'] == photo_id)
+
+
+@pytest.mark.parametrize('taken,granularity,unknown', [
+    ('0000-00-00 00:00:00', 0, 0), ('2019-02-30 25:61:00', 4, 0), ('1850-07-04 12:00:00', 6, 1),
+    ('2001-01-01 00:00:00', 8, 1), ('', 0, 1), ('circa nineteen-ten', 8, 0)])
+def test_set_date_taken_is_served_verbatim(fresh, taken, granularity, unknown):
+    token = fresh.issue_token()
+    ph = pick(fresh, lambda p: not p.is_video)
+    before = ph.lastupdate
+    r = requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'set_date_taken', 'args': {'photo_id': ph.id, 'taken': taken,
+                                             'granularity': granularity, 'unknown': unknown}})
+    assert r.status_code == 200, r.text
+    rec = listing_record(fresh, token, ph.id, 'date_taken,last_update')
+    assert (rec['datetaken'], rec['datetakengranularity'], rec['datetakenunknown']) == (
+        taken, str(granularity), str(unknown))
+    assert int(rec['lastupdate']) > before
+    dates = ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['dates']
+    assert (dates['taken'], dates['takengranularity'], dates['takenunknown']) == (
+        taken, str(granularity), str(unknown))
+    xml = post(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id, format='rest').text
+    node = ET.fromstring(xml).find('photo/dates')
+    assert (node.get('taken'), node.get('takengranularity'), node.get('takenunknown')) == (
+        taken, str(granularity), str(unknown))
+    album = next(a for a in fresh.account.albums.values() if ph.id in a.photo_ids) \
+        if fresh.account.albums_of(ph.id) else None
+    if album:
+        recs = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                  extras='date_taken')['photoset']['photo']
+        assert next(p for p in recs if p['id'] == ph.id)['datetaken'] == taken
+
+
+def test_set_date_taken_rejects_bad_granularity_and_ends_zero_quirk(fresh):
+    video = pick(fresh, lambda p: p.is_video)
+    fresh.set_quirks(video.id, zero_datetaken=True)
+    fresh.set_date_taken(video.id, granularity=6)
+    token = fresh.issue_token()
+    assert listing_record(fresh, token, video.id, 'date_taken')['datetaken'] == '0000-00-00 00:00:00'
+    fresh.set_date_taken(video.id, taken='2012-05-06 07:08:09')
+    assert listing_record(fresh, token, video.id, 'date_taken')['datetaken'] == '2012-05-06 07:08:09'
+    with pytest.raises(ValueError):
+        fresh.set_date_taken(video.id, granularity=5)
+    assert requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'set_date_taken', 'args': {'photo_id': video.id, 'granularity': 2}}).status_code == 400
+
+
+@pytest.mark.parametrize('rotation', [90, 180, 270])
+def test_rotated_photo_turns_its_smaller_sizes_not_its_original(fresh, rotation):
+    token = fresh.issue_token()
+    ph = pick(fresh, lambda p: not p.is_video and p.width != p.height and p.originalformat == 'jpg'
+              and max(p.width, p.height) >= 2048)
+    w, h = ph.width, ph.height
+    old_b = fakeflickr.static_url(fresh.base_url, ph, '_b')
+    assert requests.post(fresh.base_url + '/_fake/mutate', json={
+        'action': 'rotate_photo', 'args': {'photo_id': ph.id, 'rotation': rotation}}).ok
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    assert info['rotation'] == rotation
+    xml = post(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id, format='rest').text
+    assert ET.fromstring(xml).find('photo').get('rotation') == str(rotation)
+    tw, th = (h, w) if rotation in (90, 270) else (w, h)          # turned
+    scale = 1024 / max(tw, th)
+    want_large = (round(tw * scale), round(th * scale))
+    sizes = sizes_of(fresh, token, ph.id)
+    assert (int(sizes['Large']['width']), int(sizes['Large']['height'])) == want_large
+    assert (int(sizes['Original']['width']), int(sizes['Original']['height'])) == (w, h)
+    assert (int(sizes['Large Square']['width']), int(sizes['Large Square']['height'])) == (150, 150)
+    rec = listing_record(fresh, token, ph.id, 'url_l,url_k,url_o,o_dims')
+    assert (int(rec['width_l']), int(rec['height_l'])) == want_large
+    assert (int(rec['width_o']), int(rec['height_o'])) == (w, h) == (int(rec['o_width']), int(rec['o_height']))
+    assert jpeg_dims(SESSION.get(rec['url_l']).content) == want_large
+    k = SESSION.get(rec['url_k']).content
+    assert jpeg_dims(k) == (int(rec['width_k']), int(rec['height_k']))
+    assert (jpeg_dims(k)[0] > jpeg_dims(k)[1]) == (tw > th)
+    assert jpeg_dims(SESSION.get(rec['url_o']).content) == (w, h), 'the original is not turned'
+    assert SESSION.get(old_b).status_code == 404, 'a new secret for the turned sizes'
+    fresh.rotate_photo(ph.id, 0)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['rotation'] == 0
+    assert sizes_of(fresh, token, ph.id)['Original']['width'] == str(w)
+    with pytest.raises(ValueError):
+        fresh.rotate_photo(ph.id, 45)
+
+
+# -- video play addresses built from the listing ---------------------------------------------
+
+# The play-URL names of the getSizes labels, from the samples ('Site MP4' -> play/site/,
+# 'Mobile MP4' -> play/mobile/, '700' -> play/700/); the stream labels are their own names.
+PLAY_NAMES = {'Site MP4': 'site', 'Mobile MP4': 'mobile', 'HD MP4': 'hd', 'Video Original': 'orig'}
+NOT_RENDITIONS = {'Square', 'Large Square', 'Thumbnail', 'Small', 'Small 320', 'Small 400', 'Medium',
+                  'Medium 640', 'Medium 800', 'Large', 'Large 1600', 'Large 2048', 'Original',
+                  'Video Player'}
+
+
+def built_play_url(base, owner, rec, label):
+    """What a client builds from a listing record alone (the original flickrmirrorer)."""
+    name = PLAY_NAMES.get(label, label)
+    secret = rec['originalsecret'] if name == 'orig' else rec['secret']
+    return '%s/photos/%s/%s/play/%s/%s/' % (base, owner, rec['id'], name, secret)
+
+
+def fetch_video(url):
+    first = SESSION.get(url, allow_redirects=False)
+    if first.status_code != 302:
+        return first.status_code, None, first.content
+    r = SESSION.get(first.headers['Location'])
+    return r.status_code, urlparse(first.headers['Location']).path, r.content
+
+
+@pytest.mark.parametrize('alias', [None, 'mirror-tester-alias'])
+def test_play_addresses_built_from_the_listing_match_getsizes(fresh, alias):
+    token = fresh.issue_token()
+    if alias:
+        assert requests.post(fresh.base_url + '/_fake/mutate', json={
+            'action': 'set_path_alias', 'args': {'alias': alias}}).ok
+    extras = 'original_format,path_alias,media'
+    stream = [p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                            extras=extras)['photos']['photo'] if p['media'] == 'video']
+    assert stream and all(p['pathalias'] == alias for p in stream)
+    owners_of = {p['id']: [p['owner']] + ([p['pathalias']] if p['pathalias'] else []) for p in stream}
+    for album in fresh.account.albums.values():
+        ps = ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                extras=extras)['photoset']
+        for p in ps['photo']:
+            if p['media'] == 'video':
+                assert ps['owner'] in owners_of[p['id']] and p['originalsecret'] and p['secret']
+    checked = offered = 0
+    for rec in stream:
+        sizes = sizes_of(fresh, token, rec['id'])
+        labels = [label for label in sizes if label not in NOT_RENDITIONS]
+        assert len(labels) >= 3
+        if 'Video Original' not in labels:         # not offered for this one: nor built
+            built = built_play_url(fresh.base_url, rec['owner'], rec, 'Video Original')
+            assert SESSION.get(built, allow_redirects=False).status_code == 404
+        else:
+            offered += 1
+        for label in labels:
+            listed = sizes[label]['source']
+            page_user = urlparse(listed).path.split('/')[2]
+            assert page_user == (alias or rec['owner'])
+            assert built_play_url(fresh.base_url, page_user, rec, label) == listed
+            want = fetch_video(listed)
+            for owner in owners_of[rec['id']]:
+                got = fetch_video(built_play_url(fresh.base_url, owner, rec, label))
+                assert got == want
+            if want[0] == 200:
+                assert want[2] == fresh.rendition_bytes(rec['id'], label)
+                checked += 1
+        wrong = built_play_url(fresh.base_url, '12345678@N01', rec, 'Site MP4')
+        assert SESSION.get(wrong, allow_redirects=False).status_code == 404
+    assert checked > len(stream) and offered
+    # the refusals are the same for the built address
+    video = stream[0]
+    for mode, status in (('404', 404), ('login', 302)):
+        fresh.faults.update(video_originals=mode)
+        listed = sizes_of(fresh, token, video['id'])['Video Original']['source']
+        a = SESSION.get(listed, allow_redirects=False)
+        b = SESSION.get(built_play_url(fresh.base_url, video['pathalias'] or video['owner'], video,
+                                       'Video Original'), allow_redirects=False)
+        assert a.status_code == b.status_code == status
+        assert a.headers.get('Location') == b.headers.get('Location')
+    fresh.faults.reset()
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=video['id'])['photo']
+    assert info['owner']['path_alias'] == alias
+    assert info['urls']['url'][0]['_content'] == 'https://www.flickr.com/photos/%s/%s/' % (
+        alias or video['owner'], video['id'])
+
+
+def test_cli_help_describes_every_flag():
+    parser = fakeflickr.build_parser()
+    options = [a for a in parser._actions if a.option_strings and a.dest != 'help']
+    assert len(options) > 30
+    assert all(a.help and a.help.strip() for a in options), [a.option_strings for a in options
+                                                             if not a.help]
+    script = os.path.join(os.path.dirname(__file__), 'fakeflickr.py')
+    out = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True,
+                         timeout=30, env=dict(os.environ, COLUMNS='200'))
+    assert out.returncode == 0
+    for a in options:
+        assert a.option_strings[0] in out.stdout
+    assert SAMPLES.is_dir(), 'the samples are at ../shared/flickr-api-samples'

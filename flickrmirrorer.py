@@ -1141,22 +1141,20 @@ def json_bytes(data):
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_file_if_changed(path, data, dry_run=False):
-    """Rewrite a file only when its content changes (keeps mtimes and disks quiet).  A dry run
-    only tells whether it would."""
+def write_file_if_changed(path, data):
+    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
     try:
         with open(path, 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
         pass
-    if not dry_run:
-        atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)
     return True
 
 
-def write_json_if_changed(path, data, dry_run=False):
-    return write_file_if_changed(path, json_bytes(data), dry_run)
+def write_json_if_changed(path, data):
+    return write_file_if_changed(path, json_bytes(data))
 
 
 def write_chunks_if_changed(path, chunks):
@@ -1201,6 +1199,100 @@ def atomic_symlink(target, path):
     os.symlink(target, tmp)
     os.replace(tmp, path)
     return True
+
+
+class Effects:
+    """Every change a run makes to the destination goes through here, and is told here:
+    -v names each one.  The dry run is the same run with DryEffects: the same code plans,
+    fetches and counts, and only this layer differs (it says what it would do)."""
+    dry = False
+
+    def __init__(self, reporter):
+        self.reporter = reporter
+
+    def say(self, did, would, loud=False):
+        """`did` under -v (always when `loud`); a dry run says `would` instead."""
+        (self.reporter.info if loud else self.reporter.detail)(did)
+
+    def asks_flickr(self, choice):
+        """Is the file requested?  (A dry run asks only where Flickr may refuse it.)"""
+        return True
+
+    def write_stream(self, path, write, expected_size):
+        """A download: atomic_write(path, write); returns what `write` returned."""
+        return atomic_write(path, write)
+
+    def write_if_changed(self, path, data):
+        return write_file_if_changed(path, data)
+
+    def write_json_if_changed(self, path, data):
+        return self.write_if_changed(path, json_bytes(data))
+
+    def set_mtime(self, path, timestamp):
+        set_mtime(path, timestamp)
+
+    def replace(self, source, target):
+        os.replace(source, target)
+        fsync_dir(os.path.dirname(target))
+
+    def unlink(self, path):
+        try_unlink(path)
+
+    def makedirs(self, path):
+        os.makedirs(path, exist_ok=True)
+
+    def symlink(self, target, path):
+        return atomic_symlink(target, path)
+
+    def remove_our_dir(self, path):
+        return remove_our_dir(path)
+
+    def rename_dir(self, source, target):
+        """Returns where the directory's content is from now on."""
+        os.rename(source, target)
+        return target
+
+
+class DryEffects(Effects):
+    """--dry-run: reads like the real run, writes nothing, says what it would change."""
+    dry = True
+
+    def say(self, did, would, loud=False):
+        self.reporter.info(would)
+
+    def asks_flickr(self, choice):
+        return choice.kind == 'video' and choice.original   # refused or not: only its answer tells
+
+    def write_stream(self, path, write, expected_size):
+        return expected_size or 0, None   # the answer was judged; its body is not read
+
+    def write_if_changed(self, path, data):
+        try:
+            with open(path, 'rb') as f:
+                return f.read() != data
+        except OSError:
+            return True
+
+    def set_mtime(self, path, timestamp):
+        pass
+
+    def replace(self, source, target):
+        pass
+
+    def unlink(self, path):
+        pass
+
+    def makedirs(self, path):
+        pass
+
+    def symlink(self, target, path):
+        return not (os.path.islink(path) and os.readlink(path) == target)
+
+    def remove_our_dir(self, path):
+        return True
+
+    def rename_dir(self, source, target):
+        return source   # the content stays where it is
 
 
 # ---------------------------------------------------------------------------
@@ -1713,13 +1805,16 @@ class Downloader:
     """Streams one file to disk in chunks, through the transport: temporary name, checks,
     hash, fsync, rename."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, fx):
         self.transport = transport
+        self.fx = fx
         self.stop_event = transport.stop_event
 
     def fetch(self, choice, directory, name_for):
         """Download `choice` into `directory` under the name `name_for(response)` returns.
         Returns (name, size, sha256)."""
+        if not self.fx.asks_flickr(choice):
+            return name_for(None), 0, None
         return self.transport.retrying(lambda: self._fetch_once(choice, directory, name_for), choice.url)
 
     def _fetch_once(self, choice, directory, name_for):
@@ -1728,7 +1823,8 @@ class Downloader:
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
             path = os.path.join(directory, name)
-            size, digest = atomic_write(path, lambda f: self._copy_body(response, f, expected, choice))
+            size, digest = self.fx.write_stream(path, lambda f: self._copy_body(response, f, expected, choice),
+                                                expected)
         return name, size, digest
 
     def _copy_body(self, response, f, expected, choice):
@@ -1762,11 +1858,12 @@ def extension_for(record, choice, response):
     Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
     if choice.original and not is_video(record) and record.get('originalformat'):
         return str(record['originalformat']).lower()
-    path = requests.utils.urlparse(response.url).path
+    path = requests.utils.urlparse(response.url if response is not None else choice.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
     if re.match(r'^[a-z0-9]{2,5}$', ext):
         return 'jpg' if ext == 'jpeg' else ext
-    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower() if response is not None else ''
+
     table = VIDEO_EXTENSIONS if choice.kind == 'video' else IMAGE_EXTENSIONS
     return table.get(content_type, 'mp4' if choice.kind == 'video' else 'jpg')
 
@@ -1798,6 +1895,7 @@ class PhotoMirror:
         self.dir = photostream_dir
         self.client = client
         self.downloader = downloader
+        self.fx = downloader.fx
         self.stats = stats
         self.reporter = reporter
         self._lock = threading.Lock()
@@ -1838,11 +1936,12 @@ class PhotoMirror:
             file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
         name = file_info['name']
         # The file's time first: the metadata written last marks the photo as done.
-        set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
+        self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
         metadata = build_photo_metadata(task.record, file_info, task.stored)
-        changed = write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        changed = self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
         if changed and not (task.need_file or task.hand_original) and name == filename:
             self._count(metadata_updated=1)
+            self.fx.say('Updated the metadata of %s' % name, 'would update the metadata of %s' % name)
         return name, file_info, metadata
 
     def download_best(self, task):
@@ -1863,8 +1962,10 @@ class PhotoMirror:
             replacing = bool(task.filename and task.stored)
             self._count(new=int(not replacing), new_videos=int(not replacing and is_video(record)),
                         updated=int(replacing), bytes=size)
-            self.reporter.detail('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name,
-                                                   human_bytes(size), '' if choice.original else ', ' + choice.label))
+            self.fx.say('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name, human_bytes(size),
+                                          '' if choice.original else ', ' + choice.label),
+                        'would %s %s' % ('update' if replacing else 'download',
+                                         task.filename or '%s %s' % ('video' if is_video(record) else 'photo', photo_id)))
             info = {'name': name, 'size': size, 'sha256': digest, 'label': choice.label,
                     'original': choice.original}
             if not choice.original and refused is not None:
@@ -1885,8 +1986,10 @@ class PhotoMirror:
             return None
         self.replaced(task.filename, name)
         self._count(updated=1, bytes=size, originals_recovered=1)
-        self.reporter.info('Flickr now gives the original of %s: it replaces the %s kept so far'
-                           % (name, task.stored.file.get('label') or 'rendition'))
+        kept = task.stored.file.get('label') or 'rendition'
+        self.fx.say('Flickr now gives the original of %s: it replaces the %s kept so far' % (name, kept),
+                    'would replace the %s of %s with its original, which Flickr now gives' % (kept, task.filename),
+                    loud=True)
         return {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL, 'original': True}
 
     def adopt_hand_original(self, task):
@@ -1896,40 +1999,24 @@ class PhotoMirror:
         ext = os.path.splitext(task.hand_original)[1].lstrip('.').lower()
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
-        os.replace(source, os.path.join(self.dir, name))
-        fsync_dir(self.dir)
+        self.fx.replace(source, os.path.join(self.dir, name))
         self.replaced(task.filename, name)
         self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
                     new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
-        self.reporter.info('Adopted %s as the original of %s' % (task.hand_original, name))
+        self.fx.say('Adopted %s as the original of %s' % (task.hand_original, name),
+                    'would adopt %s as the original of %s' % (task.hand_original, name), loud=True)
         return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
 
     def replaced(self, old_name, new_name):
         """A new file under another name (e.g. '.mp4' where a rendition was): drop the old."""
         if old_name and old_name != new_name:
-            try_unlink(os.path.join(self.dir, old_name))
-            try_unlink(metadata_path_for(self.dir, old_name))
+            self.fx.unlink(os.path.join(self.dir, old_name))
+            self.fx.unlink(metadata_path_for(self.dir, old_name))
 
 
 def original_marks(file_info):
     """What a file record says about being the original or not, carried to a fresh hash."""
     return {k: v for k, v in (file_info or {}).items() if k in ('label', 'original', 'original_url', 'source')}
-
-
-def file_is_damaged(photostream_dir, task):
-    """--verify --dry-run: does the file no longer hash to what was recorded?"""
-    recorded = task.stored.file if task.stored else None
-    if not recorded or recorded.get('name') != task.filename:
-        return False
-    actual = describe_file(os.path.join(photostream_dir, task.filename))
-    return (actual['size'], actual['sha256']) != (recorded.get('size'), recorded.get('sha256'))
-
-
-def predicted_file_name(record):
-    """What a download will most likely be called, without asking for it (a dry run): the
-    photo's original format; videos are mostly '.mp4'."""
-    ext = 'mp4' if is_video(record) else str(record.get('originalformat') or 'jpg').lower()
-    return '%s.%s' % (record['id'], ext)
 
 
 def describe_file(path):
@@ -2024,47 +2111,44 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name, dry_run=False):
-    """Rename an item's directory when its title changed; create it when new.  Returns its
-    path (in a dry run: where its content is now); None when a symlink is in the way."""
+def place_dir(parent, existing_name, wanted_name, fx):
+    """Rename an item's directory when its title changed; create it when new.  Returns where
+    its content is (in a dry run: still where it was); None when a symlink is in the way."""
     wanted = os.path.join(parent, wanted_name)
     if os.path.islink(wanted):
         return None
-    if dry_run:
-        return os.path.join(parent, existing_name or wanted_name)
     if existing_name and existing_name != wanted_name:
         if os.path.lexists(wanted):
-            remove_our_dir(wanted)
-        os.rename(os.path.join(parent, existing_name), wanted)
-    os.makedirs(wanted, exist_ok=True)
+            fx.remove_our_dir(wanted)
+        if fx.rename_dir(os.path.join(parent, existing_name), wanted) != wanted:
+            return os.path.join(parent, existing_name)
+    fx.makedirs(wanted)
     return wanted
 
 
-def sync_links(directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True, dry_run=False):
+def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
     """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
     links go (unless not `remove`); files and directories we did not make stay (and are
-    reported).  Returns True when anything changed (in a dry run: would change)."""
-    if dry_run and not os.path.isdir(directory):
-        return bool(wanted)
+    reported).  Returns True when anything changed."""
     changed = False
-    for entry in list(os.scandir(directory)) if remove else ():
+    try:
+        entries = list(os.scandir(directory)) if remove else ()
+    except FileNotFoundError:   # a dry run's new directory
+        entries = ()
+    for entry in entries:
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            if not dry_run:
-                os.unlink(entry.path)
+            fx.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
-            reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
+            fx.reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
     for name, target in wanted.items():
         path = os.path.join(directory, name)
         if os.path.lexists(path) and not os.path.islink(path):
-            reporter.warning('%s is in the way of a link; left it alone' % path)
+            fx.reporter.warning('%s is in the way of a link; left it alone' % path)
             continue
-        if dry_run:
-            changed |= not (os.path.islink(path) and os.readlink(path) == target)
-        else:
-            changed |= atomic_symlink(target, path)
+        changed |= fx.symlink(target, path)
     return changed
 
 
@@ -2094,17 +2178,17 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings.  A dry run goes
-    through the same steps, counting and naming what would change, writing nothing."""
+    """Builds Albums/, 'Not in any album/' and Collections/ from the listings, every change
+    through the Effects (a dry run's say what they would change)."""
 
-    def __init__(self, dest, client, stats, reporter, dry_run=False):
+    def __init__(self, dest, client, stats, reporter, fx):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
-        self.dry_run = dry_run
+        self.fx = fx
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
@@ -2123,11 +2207,7 @@ class TreeBuilder:
         self._tell('%s %s' % (did, kind), '%s %s' % (would, kind), name)
 
     def _tell(self, did, would, what):
-        """-v names every change; a dry run names every change it would make."""
-        if self.dry_run:
-            self.reporter.info('would %s %s' % (would, what))
-        else:
-            self.reporter.detail('%s %s' % (did, what))
+        self.fx.say('%s %s' % (did, what), 'would %s %s' % (would, what))
 
     def _own_dir(self, path):
         """Create a directory the mirror owns.  A symlink in its place may lead out of the
@@ -2135,8 +2215,7 @@ class TreeBuilder:
         if os.path.islink(path):
             self._left_alone(path)
             return False
-        if not self.dry_run:
-            os.makedirs(path, exist_ok=True)
+        self.fx.makedirs(path)
         return True
 
     def _left_alone(self, path):
@@ -2191,7 +2270,7 @@ class TreeBuilder:
             name = safe_name(title, album['id'])
             self.album_dir_names[album['id']] = name
             old_name = existing.pop(album['id'], None)
-            path = place_dir(self.albums_dir, old_name, name, self.dry_run)
+            path = place_dir(self.albums_dir, old_name, name, self.fx)
             if path is None:
                 self._left_alone(os.path.join(self.albums_dir, name))
                 continue
@@ -2200,17 +2279,17 @@ class TreeBuilder:
             if album['id'] in self.partial_albums:
                 # a short listing never drops links, and its metadata is not stored, so that
                 # the next run reads the album again
-                changed = sync_links(path, wanted, self.reporter, remove=False, dry_run=self.dry_run)
+                changed = sync_links(path, wanted, self.fx, remove=False)
                 self.reporter.detail('Album %s was listed short; kept its links' % name)
             else:
-                changed = sync_links(path, wanted, self.reporter, dry_run=self.dry_run)
+                changed = sync_links(path, wanted, self.fx)
                 metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-                changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+                changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
             self._count_change('album', old_name, name, changed)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
-            if not self.dry_run and not remove_our_dir(os.path.join(self.albums_dir, stale)):
+            if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
 
@@ -2224,7 +2303,7 @@ class TreeBuilder:
             return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.reporter, keep=(), remove=not keep_others, dry_run=self.dry_run)
+        sync_links(path, wanted, self.fx, keep=(), remove=not keep_others)
 
     # -- collections --
     def build_collections(self, tree):
@@ -2236,7 +2315,7 @@ class TreeBuilder:
         for collection in collections:
             name = safe_name(text_of(collection.get('title')), collection['id'])
             old_name = existing.pop(collection['id'], None)
-            path = place_dir(parent, old_name, name, self.dry_run)
+            path = place_dir(parent, old_name, name, self.fx)
             if path is None:
                 self._left_alone(os.path.join(parent, name))
                 continue
@@ -2248,16 +2327,16 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.reporter, dry_run=self.dry_run)
+            changed = sync_links(path, links, self.fx)
             self._build_collection_level(path, collection.get('collection') or [], depth + 1)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata, self.dry_run)
+            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
             self._count_change('collection', old_name, name, changed)
         for stale in existing.values():
             self.stats.collections_deleted += 1
             self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
-            if not self.dry_run and not remove_our_dir(os.path.join(parent, stale)):
+            if not self.fx.remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(parent, stale))
 
@@ -3663,14 +3742,14 @@ class Mirror:
     def __init__(self, args, client, stats, reporter, stop_event):
         self.args = args
         self.dest = args.destination
-        self.dry_run = args.dry_run
         self.photostream_dir = os.path.join(self.dest, PHOTOSTREAM_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
         self.stop_event = stop_event
         self.transport = Transport(client.policy, reporter, stop_event)
-        self.downloader = Downloader(self.transport)
+        self.fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
+        self.downloader = Downloader(self.transport, self.fx)
         self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
         self.files = {}               # photo id -> media file name, for every listed photo we hold
         self.unlisted = {}            # ... and for the local photos the listing did not show
@@ -3683,7 +3762,6 @@ class Mirror:
         self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
         self.listing = ListingCheck()
         self.missing = set()          # photo ids whose file went missing (--verify)
-        self.not_repaired = 0         # damaged or missing files whose download failed
         self.owner = None             # the account's NSID, for photo page URLs
         self.views_state = ViewsState(self.dest, force=args.verify)
         self.errors_in_a_row = 0
@@ -3696,11 +3774,10 @@ class Mirror:
     def run(self):
         find_orphans = self.args.verify or self.args.delete_unknown
         local = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
-        if not self.dry_run:
-            os.makedirs(self.photostream_dir, exist_ok=True)
+        self.fx.makedirs(self.photostream_dir)
         self.fetch_files(local)
         self.check_listing(local)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.dry_run)
+        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.fx)
         albums = builder.list_albums()
         self.incomplete.extend(builder.incomplete)
         tree = self.client.collection_tree()
@@ -3712,8 +3789,8 @@ class Mirror:
         self.tidy_photostream(self.unlisted, local.count)
         self.tidy_orphaned_metadata(local.orphaned_metadata)
         self.stats.listing_incomplete = len(self.incomplete)
-        if self.dry_run:
-            self.stats.not_original = len(self.not_original)   # of what is already here
+        if self.fx.dry:   # the views and enrichment are not predicted, only counted
+            self.stats.not_original = len(self.not_original)
             self.report_enrichment_planned()
             self.report_verification()
             return
@@ -3773,9 +3850,7 @@ class Mirror:
             if task is not None and task.need_enrich:
                 self.to_enrich.append(summary)
                 self.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
-            if task is not None and self.dry_run:
-                self.report_planned(task)
-            if task is None or self.dry_run or not task.files_stage:
+            if task is None or not task.files_stage:
                 self._advance()
                 continue
             if task.need_file and listing_choice(task.record) is None:
@@ -3840,40 +3915,6 @@ class Mirror:
         else:
             self.not_original.pop(photo_id, None)
 
-    def report_planned(self, task):
-        """--dry-run: say what the run would do for this photo, and count it as the run would
-        (the photo's future file name too, so that albums are predicted like the run builds them)."""
-        video = is_video(task.record)
-        name = task.filename or '%s %s' % ('video' if video else 'photo', task.photo_id)
-        if task.verify and task.filename and not task.need_file:
-            self.stats.verified += 1
-            if file_is_damaged(self.photostream_dir, task):
-                self.stats.damaged += 1
-                self.reporter.warning('%s is damaged (its SHA-256 changed since it was downloaded)' % task.filename)
-        if task.need_file and task.photo_id in self.missing:   # not repaired by a dry run
-            self.reporter.warning('%s %s is missing from the mirror' % ('video' if video else 'photo', task.photo_id))
-            return
-        if task.need_file:
-            replaced = bool(task.filename and task.stored)   # counted as download_best counts
-            self.files[task.photo_id] = predicted_file_name(task.record)
-            self.stats.new += 0 if replaced else 1
-            self.stats.new_videos += 1 if video and not replaced else 0
-            self.stats.updated += 1 if replaced else 0
-            self.reporter.info('would %s %s' % ('update' if replaced else 'download', name))
-            return
-        if task.hand_original:
-            self.stats.new += 0 if task.filename else 1
-            self.stats.new_videos += 1 if video and not task.filename else 0
-            self.stats.updated += 1 if task.filename else 0
-            self.stats.originals_recovered += 1
-            self.reporter.info('would adopt %s as the original of %s' % (task.hand_original, name))
-            return
-        if task.try_original:
-            self.reporter.detail('would ask Flickr again for the original of %s' % name)
-        if task.stored is None or task.stored.listing != task.record:
-            self.stats.metadata_updated += 1
-            self.reporter.info('would update the metadata of %s' % name)
-
     def _finish(self, task, future):
         photo_id = task.photo_id
         try:
@@ -3881,8 +3922,8 @@ class Mirror:
         except (ItemError, TransientError, OSError) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
-            self.not_repaired += int(task.repair or photo_id in self.missing)
-            self._item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e))
+            self._item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
+                              counter='unrepaired' if task.repair or photo_id in self.missing else 'failed')
         else:
             self.files[photo_id] = name
             task.summary.refresh(metadata)
@@ -3957,27 +3998,19 @@ class Mirror:
                                 '--delete-unknown to remove them).') % plural(len(gone), 'local photo'))
             return
         limit = max(DELETE_COUNT_FLOOR, int(local_count * DELETE_SHARE_LIMIT))
-        if self.dry_run or len(gone) > limit and not self.args.force:
+        if len(gone) > limit and not self.args.force:   # a check on the plan, the dry run's too
             for pid in gone:
                 self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, gone_files[pid]))
-        refuse = ('Refusing to delete %d of %d local photos (more than %d) in one run; check the list '
-                  'above and run again with --force if it is right.' % (len(gone), local_count, limit))
-        if self.dry_run:   # predict the real run: it would refuse (exit status 1), or delete these
-            if len(gone) > limit and not self.args.force:
-                self.stats.stopped += 1
-                self.reporter.error('the run would stop here: ' + refuse)
-            else:
-                self.stats.deleted += len(gone)
-            return
-        if len(gone) > limit and not self.args.force:
-            raise FatalError(refuse)
+            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check the '
+                             'list above and run again with --force if it is right.' % (len(gone), local_count, limit))
         for pid in gone:
             name = gone_files[pid]
-            try_unlink(os.path.join(self.photostream_dir, name))
-            try_unlink(metadata_path_for(self.photostream_dir, name))
-            try_unlink(xmp_path_for(self.photostream_dir, name))
+            self.fx.unlink(os.path.join(self.photostream_dir, name))
+            self.fx.unlink(metadata_path_for(self.photostream_dir, name))
+            self.fx.unlink(xmp_path_for(self.photostream_dir, name))
             self.stats.deleted += 1
-            self.reporter.info('Deleted %s (no longer on Flickr)' % os.path.join(PHOTOSTREAM_DIR, name))
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            self.fx.say('Deleted %s (no longer on Flickr)' % path, 'would delete: %s' % path, loud=True)
 
     def tidy_orphaned_metadata(self, orphaned_metadata):
         """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
@@ -3988,11 +4021,10 @@ class Mirror:
         names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
         for name in names:
             path = os.path.join(PHOTOSTREAM_DIR, name)
-            if self.args.delete_unknown and not self.dry_run:
-                try_unlink(os.path.join(self.photostream_dir, name))
-                self.reporter.info('Deleted %s (its photo is gone from Flickr and from the mirror)' % path)
-            elif self.args.delete_unknown:
-                self.reporter.prompt('would delete: %s' % path)
+            if self.args.delete_unknown:
+                self.fx.unlink(os.path.join(self.photostream_dir, name))
+                self.fx.say('Deleted %s (its photo is gone from Flickr and from the mirror)' % path,
+                            'would delete: %s' % path, loud=True)
             else:
                 self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
                                       '--delete-unknown removes it' % path)
@@ -4113,17 +4145,11 @@ class Mirror:
     def report_verification(self):
         if not self.args.verify:
             return
-        if self.dry_run:   # nothing is repaired: what is broken stays broken (exit status 1)
-            self.stats.unrepaired = self.stats.damaged + self.stats.missing
-            self.reporter.info('Verified %d files: %d damaged, %d missing; nothing repaired (dry run).' % (
-                self.stats.verified, self.stats.damaged, self.stats.missing))
-            return
-        broken = self.stats.damaged + self.stats.missing
-        unrepaired = self.not_repaired
+        broken, unrepaired = self.stats.damaged + self.stats.missing, self.stats.unrepaired
         self.reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
             self.stats.verified, self.stats.damaged, self.stats.missing,
-            'all repaired' if broken and not unrepaired else
-            '%d could not be repaired' % unrepaired if unrepaired else 'all intact'))
+            'all intact' if not broken else '%d could not be repaired' % unrepaired if unrepaired
+            else 'the run would repair them' if self.fx.dry else 'all repaired'))
 
 
 NOT_ORIGINAL_LIST = 'not-original.txt'

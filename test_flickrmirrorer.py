@@ -1316,7 +1316,9 @@ def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
     assert fake.stats()['file_requests'] == 0
     assert 'would download' in result.stdout and 'would update the metadata' in result.stdout
     assert 'would update album Renamed' in result.stdout
-    assert 'would delete: photostream/%s' % media_name(gone) in result.stderr
+    # what a dry run would do is told on one stream, deletions too
+    assert 'would delete: photostream/%s' % media_name(gone) in result.stdout
+    assert 'would' not in result.stderr
 
 
 def run_in_pty(args, env, timeout=120):
@@ -2737,11 +2739,9 @@ def test_statistics_and_exit_status_agree(fake, tmp_path):
 
 
 def predictable(output):
-    """The outcomes a dry run can know: whether Flickr hands over a video's original shows
-    only when the file is asked for."""
-    counts = outcome_counts(output)
-    del counts['Kept as another version than the original']
-    return counts
+    """The outcomes a dry run predicts: all of them (it asks whether Flickr hands over a
+    video's original, as the run does, and reads no file)."""
+    return outcome_counts(output)
 
 
 def dry_and_real(server, tokens, mirror, *args):
@@ -2782,7 +2782,7 @@ def test_dry_run_predicts_the_real_run(fake, tmp_path):
         assert counts[label] > 0, label
 
 
-def test_dry_run_verify_reports_damage_and_repairs_nothing(plain_fake, tmp_path):
+def test_dry_run_verify_reports_damage_repairs_nothing_and_predicts_the_repairs(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
@@ -2791,17 +2791,46 @@ def test_dry_run_verify_reports_damage_and_repairs_nothing(plain_fake, tmp_path)
     flipped = mirror / 'photostream' / media_name(photos[0])
     flipped.write_bytes(flipped.read_bytes()[:-1] + b'!')
     (mirror / 'photostream' / media_name(photos[1])).unlink()
-    before = tree_fingerprint(mirror)
-    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--dry-run', '--verify', '--statistics')
-    assert result.returncode == 1, result.stderr
-    assert media_name(photos[0]) in result.stderr and 'damaged' in result.stderr
-    assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; nothing repaired', result.stdout), result.stdout
-    counts = outcome_counts(result.stdout)
-    assert counts['Damaged or missing files not repaired'] == 2
-    assert counts['New photos'] == counts['Updated photos / videos'] == 0   # never both new and failing
-    assert tree_fingerprint(mirror) == before
-    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--verify'), 0)
+    dry, real = dry_and_real(fake, tokens, mirror, '--ignore-videos', '--verify')   # the tree unchanged by the dry run
+    assert media_name(photos[0]) in dry.stderr and 'damaged' in dry.stderr
+    assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; the run would repair them\.', dry.stdout), dry.stdout
+    assert re.search(r'Verified \d+ files: 1 damaged, 1 missing; all repaired\.', real.stdout), real.stdout
+    assert predictable(dry.stdout) == predictable(real.stdout)
+    assert dry.returncode == real.returncode == 0
+    assert outcome_counts(dry.stdout)['Damaged or missing files not repaired'] == 0
     assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', '--dry-run', '--verify'), 0)
+
+
+def test_dry_run_counts_equal_the_real_runs_for_every_kind_of_change(tmp_path):
+    """Videos kept as renditions, an original Flickr gives at last, a hand-adopted original,
+    deletions, album renames and a --verify repair: the dry run counts as the run does."""
+    with fakeflickr.FakeFlickr(seed=5, photos=12, videos=4, albums=3, collections=1, file_size=1500,
+                               hostile_names=False) as fake:
+        fake.faults.update(video_originals='404')
+        tokens, mirror = tokens_for(fake, tmp_path), tmp_path / 'mirror'
+        dry, real = dry_and_real(fake, tokens, mirror)
+        kept = outcome_counts(real.stdout)['Kept as another version than the original']
+        assert kept == sum(1 for p in fake.account.photos.values() if p.media == 'video') == 4
+        assert predictable(dry.stdout) == predictable(real.stdout)
+        videos = [p for p in fake.account.photos.values() if p.media == 'video']
+        fake.faults.update(video_originals='offered')
+        fake.offer_video_original(videos[0].id)
+        hand = mirror / 'photostream' / ('%s.original.mp4' % videos[1].id)
+        hand.write_bytes(fake.video_file_bytes(videos[1].id))
+        photos = [p for p in fake.account.photos.values() if p.media == 'photo']
+        (mirror / 'photostream' / media_name(photos[0])).write_bytes(b'bit rot')
+        fake.delete_photo(photos[1].id)
+        fake.edit_photo(photos[2].id, title='Edited')
+        fake.rename_album(fake.account.album_order()[0], 'Renamed')
+        fake.add_photo(media='video', title='New video')
+        dry, real = dry_and_real(fake, tokens, mirror, '--delete-unknown', '--verify')
+        assert predictable(dry.stdout) == predictable(real.stdout)
+        assert dry.returncode == real.returncode == 0, real.stderr
+        counts = outcome_counts(real.stdout)
+        for label in ('New videos', 'Updated photos / videos', 'Updated metadata', 'Deleted photos / videos',
+                      'Updated albums', 'Originals that replaced a kept version',
+                      'Kept as another version than the original'):
+            assert counts[label] > 0, (label, counts)
 
 
 def test_a_new_mirror_is_announced_with_its_path_quoted(plain_fake, tmp_path):
@@ -3387,7 +3416,8 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
         time.sleep(0.01)
     told = time.monotonic()
     choice = fm.Choice('Original', original, 'image')
-    name, size, _ = fm.Downloader(transport).fetch(choice, str(tmp_path), lambda response: 'original.jpg')
+    downloader = fm.Downloader(transport, fm.Effects(fm.Reporter(quiet=True)))
+    name, size, _ = downloader.fetch(choice, str(tmp_path), lambda response: 'original.jpg')
     waited = time.monotonic() - told
     worker.join(10)
     assert fetched == [True]

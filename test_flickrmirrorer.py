@@ -702,12 +702,14 @@ def test_pacer_holds_calls_to_the_hourly_budget():
         pacer.acquire()
         times.append(now[0])
     assert times[19] == 0.0 and times[20] > 0.0       # the burst goes at once, then the refill
-    # any 10-second window: at most the burst plus what refills in 10 s
+    # any 10-second window: at most the burst plus what refills in 10 s (the refill: the hour's
+    # budget less the burst, spread evenly, so that any hour holds at most the budget)
+    refill = (3600 - 20) / 3600.0   # calls a second
     j = 0
     for i, t in enumerate(times):
         while times[j] <= t - 10.0:
             j += 1
-        assert i - j + 1 <= 20 + 10 * pacer.rate + 1
+        assert i - j + 1 <= 20 + 10 * refill + 1
     # any hour holds at most per_hour calls
     j = 0
     for i, t in enumerate(times):
@@ -2196,12 +2198,15 @@ def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, d
     photos = list(fake.account.photos.values())
     assert held == len(photos)
     calls = len(photos) + sum(1 for p in photos if p.comments)     # getInfo, and comments where any
-    pacer = fm.CallPacer(120)
     match = re.match(r'Metadata: (\d+) photos to enrich, about (\d+) min at 120 calls/hour; an interrupted '
                      r'run continues next time\.$', line)
     assert match and int(match.group(1)) == len(photos), line
-    # the tokens left after the listing lie between none and the whole burst
-    assert int(pacer.seconds_for(calls) // 60) <= int(match.group(2)) <= int(calls / pacer.rate // 60), line
+    # The budget by hand: a burst of min(50, 120 / 12) = 10 calls, and the rest of the hour's
+    # 120 spread evenly (so that no hour holds more than 120): a call every 3600 / 110 s.
+    # The calls left of the burst after the listing lie between none and all 10.
+    burst, every = 10, 3600 / (120 - 10)
+    fewest, most = int((calls - burst) * every // 60), int(calls * every // 60)
+    assert fewest <= int(match.group(2)) <= most, (fewest, most, line)
 
 
 # ---------------------------------------------------------------------------

@@ -88,6 +88,11 @@ def program_env(server, **extra):
     return env
 
 
+# The mirror's own files, named as the README names them (not taken from the program).
+NOT_ORIGINAL = 'not-original.txt'
+LOCK_FILE = '.flickrmirrorer.lock'
+VIEWS_STATE = '.flickrmirrorer-views.json'
+
 # Tests run unpaced (the pacer has a unit test of its own and a test with the hourly limit);
 # a test that wants the budget passes --max-calls-per-hour itself, which wins.
 UNPACED = ('--max-calls-per-hour', '1000000')
@@ -113,7 +118,7 @@ def snapshot(root, with_mtimes=False):
         for name in dirs + files:
             full = os.path.join(path, name)
             rel = os.path.relpath(full, root)
-            if name in (fm.LOCK_NAME, fm.VIEWS_STATE):   # the run's own bookkeeping (mtimes, pids)
+            if name in (LOCK_FILE, VIEWS_STATE):   # the run's own bookkeeping (mtimes, pids)
                 continue
             if os.path.islink(full):
                 tree[rel] = ('link', os.readlink(full))
@@ -183,7 +188,7 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     tree['photostream'] = ('dir',)
     tree['photostream.json'] = 'metadata'
     if any(p.id in files for p in refused_videos(server)):
-        tree[fm.NOT_ORIGINAL_LIST] = 'metadata'   # the videos kept as renditions, and what to do
+        tree[NOT_ORIGINAL] = 'metadata'   # the videos kept as renditions, and what to do
     tree['index.html'] = 'metadata'   # the HTML view has tests of its own
     tree['Albums'] = ('dir',)
     in_albums = set()
@@ -231,7 +236,7 @@ def assert_tree_complete(server, dest, xmp=True, **kwargs):
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
     actual = {p: k for p, k in actual.items()
               if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
-                      or p in ('photostream.json', 'index.html', fm.NOT_ORIGINAL_LIST)
+                      or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -411,7 +416,7 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     result = run_mirror(fake, token_dir, dest)
     assert_ok(result)    # a video kept as a rendition is no failure
     assert result.stderr.count('Flickr did not give the original of %d video' % len(refused)) == 1
-    listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    listed = (dest / NOT_ORIGINAL).read_text()
     for video in refused:
         assert (dest / 'photostream' / media_name(video)).read_bytes() == fake.photo_file_bytes(video.id)
         assert re.search(r'^%s\tphotostream/%s\tkept: %s\thttps://www.flickr.com/photos/.*/%s/$'
@@ -429,8 +434,8 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     assert (dest / 'photostream' / ('%s.mov' % video.id)).read_bytes() == b'hand-downloaded video'
     data = json.loads((dest / 'photostream' / ('%s.mov.metadata' % video.id)).read_text())
     assert data['file']['size'] == len(b'hand-downloaded video') and data['file']['original'] is True
-    assert video.id not in (dest / fm.NOT_ORIGINAL_LIST).read_text() if len(refused) > 1 \
-        else not (dest / fm.NOT_ORIGINAL_LIST).exists()
+    assert video.id not in (dest / NOT_ORIGINAL).read_text() if len(refused) > 1 \
+        else not (dest / NOT_ORIGINAL).exists()
     assert_links_resolve(dest)
 
 
@@ -778,8 +783,10 @@ JPEG_48x32 = base64.b64decode(
     'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
 
 HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
+HOSTILE_ESCAPED = '&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
 UNICODE_TITLE = 'Ünïcödé 日本 🌸'
 ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
+ODD_FILE_URL = 'photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'   # each segment percent-encoded
 
 
 def png_bytes(width, height, hue=0):
@@ -939,10 +946,10 @@ def test_index_links_every_album_and_collection(html_mirror):
     # the search page, its script and its index
     assert written == 19 == len(html_pages(dest)) + 3
     text = Path(dest, 'index.html').read_text('utf-8')
-    assert fm.esc(HOSTILE) in text and HOSTILE not in text
+    assert HOSTILE_ESCAPED in text and HOSTILE not in text
     assert '>Untitled<' in text
     # The primary photo is the cover; album 6790 has none, so its first photo is.
-    assert text.index(fm.url_path(ODD_FILE)) < text.index('album-6790.html')
+    assert text.index(ODD_FILE_URL) < text.index('album-6790.html')
 
 
 def test_album_page_order_and_escaping(html_mirror):
@@ -960,12 +967,12 @@ def test_album_page_order_and_escaping(html_mirror):
     assert '<li>orange &amp; red</li>' in text and '<li>&lt;tag&gt;</li>' in text
     assert '<a class="frame video" href="photo-104.html"><span class="nocover">Video</span>' in text
     assert 'Not mirrored' in text
-    assert '<title>%s \u2013 Flickr backup</title>' % fm.esc(HOSTILE) in text
+    assert '<title>%s \u2013 Flickr backup</title>' % HOSTILE_ESCAPED in text
     imgs = {img['alt']: img for img in page.imgs}
     assert imgs['Sunset']['loading'] == 'lazy'
     assert (imgs['Sunset']['width'], imgs['Sunset']['height']) == ('48', '32')
     assert (imgs[UNICODE_TITLE]['width'], imgs[UNICODE_TITLE]['height']) == ('120', '160')
-    assert imgs[UNICODE_TITLE]['src'] == '../photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'
+    assert imgs[UNICODE_TITLE]['src'] == '../' + ODD_FILE_URL
 
 
 def test_every_link_is_relative_and_resolves(html_mirror):
@@ -994,7 +1001,9 @@ def test_not_in_any_album_and_photostream(html_mirror):
     fm.write_html_view(dest, photos, albums, collections)
     assert parse_page(os.path.join(dest, 'html', 'not-in-any-album.html')).h2 == ['Orphan']
     stream = parse_page(os.path.join(dest, 'html', 'photostream-1.html')).h2
-    assert stream == [fm.title_of(p) for p in photos]
+    # every photo in photostream order, mirrored or not; a blank title shows as 'Untitled'
+    assert stream == ['Sunset', '<script>alert(1)</script>', UNICODE_TITLE, 'Untitled', 'Lost photo',
+                      'Orphan', 'Square', 'Untitled']
 
 
 def test_pagination_and_stale_pages(html_mirror):
@@ -1497,7 +1506,7 @@ def injected(server, kinds):
 
 
 def is_media(rel):
-    return rel.startswith('photostream/') and not rel.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX))
+    return rel.startswith('photostream/') and not rel.endswith(('.metadata', '.xmp'))
 
 
 def comparable(root):
@@ -1517,10 +1526,14 @@ def assert_final_names_complete(server, root):
         path = os.path.join(photostream, name)
         if name.startswith(fm.TMP_PREFIX):
             continue
-        if name.endswith(fm.METADATA_SUFFIX):
-            assert fm.read_json(path) is not None, 'incomplete metadata file ' + name
+        if name.endswith('.metadata'):
+            with open(path, 'rb') as f:
+                try:
+                    json.loads(f.read().decode('utf-8'))
+                except ValueError:
+                    raise AssertionError('incomplete metadata file ' + name) from None
             continue
-        if name.endswith(fm.XMP_SUFFIX):
+        if name.endswith('.xmp'):
             with open(path, 'rb') as f:
                 assert f.read().endswith(b'<?xpacket end="w"?>\n'), 'incomplete sidecar ' + name
             continue
@@ -1611,7 +1624,7 @@ def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_p
         # mostly in the first few downloads, so that the kills spread over the whole mirror
         # rather than finishing it in a few runs.
         present = os.listdir(mirror / 'photostream') if (mirror / 'photostream').is_dir() else []
-        missing = sum(1 for p in wanted if media_name(p) + fm.METADATA_SUFFIX not in present)
+        missing = sum(1 for p in wanted if media_name(p) + '.metadata' not in present)
         expected = startup + 0.3 + per_file * -(-missing // jobs)
         window = expected if rng.random() < 0.25 else min(expected, startup + 3 * per_file)
         proc = start_program(fake, tokens, mirror, '-j', str(jobs))
@@ -1645,7 +1658,7 @@ def test_resume_after_a_kill_between_download_and_metadata(plain_fake, tmp_path)
     assert_ok(run_mirror(fake, tokens, mirror))
     for photo in (first_photo(fake), first_photo(fake, media='video')):
         path = mirror / 'photostream' / media_name(photo)
-        os.unlink(str(path) + fm.METADATA_SUFFIX)
+        os.unlink(str(path) + '.metadata')
         os.utime(path, (time.time(), time.time()))
     assert_ok(run_mirror(fake, tokens, mirror))
     assert comparable(mirror) == comparable(reference)
@@ -2109,7 +2122,7 @@ def watch_getinfo(monkeypatch):
 
 def media_files(root):
     directory = root / 'photostream'
-    return [p for p in directory.iterdir() if not p.name.endswith(('.metadata', fm.XMP_SUFFIX))
+    return [p for p in directory.iterdir() if not p.name.endswith(('.metadata', '.xmp'))
             and not p.name.startswith(fm.TMP_PREFIX)] if directory.is_dir() else []
 
 
@@ -2229,7 +2242,7 @@ def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_d
     result = run_mirror(fake, token_dir, dest)
     assert_ok(result)
     assert 'Flickr did not give the original of %d videos' % len(videos) in result.stderr
-    listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    listed = (dest / NOT_ORIGINAL).read_text()
     for video in videos:
         name, data = refused_mode_best(fake, video)
         assert (dest / 'photostream' / name).read_bytes() == data
@@ -2262,7 +2275,7 @@ def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_d
         meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
         assert meta['file']['original'] is True and meta['file']['label'] == 'Video Original'
         assert video.video_ext == 'mp4' or not (dest / 'photostream' / ('%s.mp4' % video.id)).exists()
-    assert not (dest / fm.NOT_ORIGINAL_LIST).exists()
+    assert not (dest / NOT_ORIGINAL).exists()
     assert_links_resolve(dest)
     assert_ok(run_mirror(fake, token_dir, dest.parent / 'clean'))
     assert comparable(dest) == comparable(dest.parent / 'clean')
@@ -2284,7 +2297,7 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
     assert name == rendition or not (dest / 'photostream' / rendition).exists()
     meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
     assert meta['file']['original'] is True and meta['file']['sha256'] == hashlib.sha256(own).hexdigest()
-    assert '\n%s\t' % video.id not in (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    assert '\n%s\t' % video.id not in (dest / NOT_ORIGINAL).read_text()
 
 
 def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
@@ -2380,7 +2393,7 @@ def test_field_quirks(quirky_fake, tmp_path, dest):
         assert (dest / 'photostream' / name).read_bytes() == data, name
         meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
         assert meta['file']['label'] == label
-    listed = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    listed = (dest / NOT_ORIGINAL).read_text()
     for photo in no_original:
         assert '\n%s\tphotostream/%s.jpg\tkept: %s\t' % (photo.id, photo.id, fake.best_file(photo.id)[0]) in listed
     assert 'Flickr did not give the original of' in result.stderr
@@ -2456,12 +2469,12 @@ def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir
     video = refused_videos(fake)[0]
     fake.faults.schedule('500', count=1000, method='flickr.photos.getInfo', params={'photo_id': video.id})
     assert_ok(run_mirror(fake, token_dir, dest, '--retries', '2'), 1)
-    before = (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    before = (dest / NOT_ORIGINAL).read_text()
     assert '\n%s\t' % video.id in before
     fake.faults.clear_schedule()
     result = run_mirror(fake, token_dir, dest)   # the video needs enrichment only
     assert_ok(result)
-    assert (dest / fm.NOT_ORIGINAL_LIST).read_text() == before
+    assert (dest / NOT_ORIGINAL).read_text() == before
     assert 'Flickr did not give' not in result.stderr   # said on the first run only
 
 
@@ -3018,6 +3031,16 @@ def album_keywords(server, photo_id):
     return wanted
 
 
+# Flickr's names of the licenses the fake account gives its photos (flickr.photos.licenses.getInfo).
+LICENSE_NAMES = {
+    0: 'All Rights Reserved',
+    1: 'Attribution-NonCommercial-ShareAlike License',
+    2: 'Attribution-NonCommercial License',
+    4: 'Attribution License',
+    9: 'Public Domain Dedication (CC0)',
+}
+
+
 def sidecar_of(dest, photo):
     return dest / 'photostream' / (media_name(photo) + '.xmp')
 
@@ -3055,7 +3078,7 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
             with_gps += 1
         else:
             assert 'GPSLatitude' not in got
-        assert got['UsageTerms'] == fm.FLICKR_LICENSES[str(photo.license)][0]
+        assert got['UsageTerms'] == LICENSE_NAMES[photo.license]
         assert got['Source'] == 'https://www.flickr.com/photos/%s/%s/' % (fake.user_nsid, photo.id)
         hostile += photo.title in fakeflickr.HOSTILE_TITLES
     assert with_gps and with_date and hostile   # the account exercises each case
@@ -3145,7 +3168,7 @@ def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path
     store_token(fake, tmp_path / 'tokens')
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     photo = first_photo(fake, in_album=True)
-    page, sidecar = dest / 'html' / fm.photo_page(photo.id), sidecar_of(dest, photo)
+    page, sidecar = dest / 'html' / ('photo-%s.html' % photo.id), sidecar_of(dest, photo)
     good_page, good_sidecar = page.read_bytes(), sidecar.read_bytes()
     result = run_mirror(fake, tmp_path / 'tokens', dest, '-v')
     assert_ok(result)
@@ -3168,7 +3191,7 @@ def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path
     edited_page = page.read_bytes()
     shutil.rmtree(dest / 'html')   # the whole view deleted by hand is made again
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
-    assert page.read_bytes() == edited_page and (dest / 'html' / fm.SEARCH_PAGE).exists()
+    assert page.read_bytes() == edited_page and (dest / 'html' / 'search.html').exists()
 
 
 def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_path, dest):
@@ -3225,9 +3248,12 @@ def test_xmp_fields_from_the_listing_alone():
     assert fm.xmp_fields({'listing': unknown}).date_taken == ''
 
 
+THUMB_SIDE = 320   # the grids' thumbnails: Flickr's own 320-pixel size (README)
+
+
 def has_thumb(photo):
-    """Does Flickr offer the thumbnail size (THUMB_EXTRA) of this fake photo?"""
-    return fakeflickr.size_dims(photo, fm.THUMB_MAX_SIDE, False) is not None
+    """Does Flickr offer the 320-pixel size of this fake photo?"""
+    return fakeflickr.size_dims(photo, THUMB_SIDE, False) is not None
 
 
 CONTROL_CHARS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
@@ -3260,8 +3286,9 @@ def test_thumbnails_are_flickrs_small_size_and_never_fail_the_run(plain_fake, tm
     assert len([s for s in srcs if s.startswith('../html/thumbs/')]) == len(fake.account.photos) - 1
     others = [s for s in srcs if not s.startswith('../html/thumbs/')]
     assert others in ([], ['../photostream/' + media_name(photo)])
-    if others:
-        assert max(fm.image_size(str(dest / 'photostream' / media_name(photo)))) <= fm.THUMB_MAX_SIDE
+    if others:   # the fake's own size of that original
+        assert max(photo.width, photo.height) <= THUMB_SIDE
+        assert (dest / 'photostream' / media_name(photo)).stat().st_size <= 100 * 1024
     fake.faults.clear_schedule()
     # Re-created when missing (here: the failed one and one deleted by hand); --verify ignores them.
     (dest / 'html' / 'thumbs' / thumbs[0]).unlink()

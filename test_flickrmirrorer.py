@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import zlib
@@ -259,6 +260,15 @@ def per_photo_calls(stats):
     calls = stats['api_calls']
     return sum(calls.get(m, 0) for m in ('flickr.photos.getInfo', 'flickr.photos.getSizes',
                                          'flickr.photos.comments.getList', 'flickr.photos.getExif'))
+
+
+def wait_until(condition, what, timeout=120):
+    """Poll `condition` (a moment the test can see: the fake's request counts, a line of
+    output, a file) instead of sleeping a guessed time before acting."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out waiting for ' + what
+        time.sleep(0.005)
 
 
 def first_photo(server, media='photo', in_album=None):
@@ -1410,10 +1420,9 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     fake.faults.file_latency = 0.5
     cmd = [sys.executable, PROGRAM, '--token-dir', str(tmp_path / 'tokens'), '--statistics', '--jobs', '1', str(dest)]
     proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if 'Reading your photostream' in line:
-            break
-    time.sleep(1.2)
+    # in the middle of the downloads: two files served, the third asked for (and held 0.5 s)
+    wait_until(lambda: fake.stats()['file_requests'] >= 3 or proc.poll() is not None, 'the third download')
+    assert proc.poll() is None, 'the run ended before it could be interrupted'
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -1611,24 +1620,31 @@ def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_p
     reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
     assert_ok(run_mirror(fake, tokens, reference))
     wanted = list(fake.account.photos.values())
-    jobs, bandwidth, startup = 2, 60000, 0.7
-    per_file = 0.05 + fake.file_size / bandwidth
-    fake.faults.update(api_latency=0.01, file_latency=0.05, bandwidth=bandwidth)
+    jobs = 2
+    fake.faults.update(api_latency=0.01, file_latency=0.05, bandwidth=60000)
     rng = random.Random(5)
     kills = with_temp = tries = 0
     while kills < KILLS:
         tries += 1
         assert tries < 3 * KILLS, 'the runs end before they can be killed'
-        # The expected duration of this run: start-up and listing, then what is left to
-        # download, then albums, collections, HTML.  The kill comes at a random moment of it;
-        # mostly in the first few downloads, so that the kills spread over the whole mirror
-        # rather than finishing it in a few runs.
+        # The kill comes at a random moment of what this run has left to download, counted
+        # in the bytes the fake has sent (the bandwidth limit sends them a chunk at a time),
+        # not in seconds, which a loaded machine stretches: mostly in the first few files, so
+        # that the kills spread over the whole mirror rather than finishing it in a few runs.
+        # Now and then, and whenever no file is left to fetch, it comes as soon as the run has
+        # asked for its listing.
         present = os.listdir(mirror / 'photostream') if (mirror / 'photostream').is_dir() else []
         missing = sum(1 for p in wanted if media_name(p) + '.metadata' not in present)
-        expected = startup + 0.3 + per_file * -(-missing // jobs)
-        window = expected if rng.random() < 0.25 else min(expected, startup + 3 * per_file)
+        stats = fake.stats()
+        if not missing or rng.random() < 0.2:
+            listings = stats['api_calls'].get('flickr.people.getPhotos', 0)
+            moment = lambda: fake.stats()['api_calls'].get('flickr.people.getPhotos', 0) > listings  # noqa: E731
+        else:
+            left = missing * fake.file_size
+            target = stats['file_bytes'] + rng.uniform(1, left if rng.random() < 0.25 else min(left, 3 * fake.file_size))
+            moment = lambda: fake.stats()['file_bytes'] >= target  # noqa: E731
         proc = start_program(fake, tokens, mirror, '-j', str(jobs))
-        time.sleep(rng.uniform(0.05, window))
+        wait_until(lambda: moment() or proc.poll() is not None, 'the moment of kill %d' % (kills + 1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -2109,12 +2125,14 @@ def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
 @pytest.fixture
 def watch_getinfo(monkeypatch):
     """Record, at every photos.getInfo the fake answers, which photo it was for and how many
-    media files the mirror held at that moment (the fake runs in this process)."""
-    watch = types.SimpleNamespace(calls=[], count_files=lambda: 0)
+    media files the mirror held at that moment (the fake runs in this process); and in
+    `asked`, (access token, photo) for each, which tells the calls of two runs apart."""
+    watch = types.SimpleNamespace(calls=[], asked=[], count_files=lambda: 0)
     original = fakeflickr.API_METHODS['flickr.photos.getInfo']
 
     def watched(ctx):
         watch.calls.append((ctx.params.get('photo_id'), watch.count_files()))
+        watch.asked.append(((ctx.token or {}).get('token'), ctx.params.get('photo_id')))
         return original(ctx)
     monkeypatch.setitem(fakeflickr.API_METHODS, 'flickr.photos.getInfo', watched)
     return watch
@@ -2149,28 +2167,29 @@ def all_metadata(root):
 
 
 def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_path, watch_getinfo):
-    tokens = tokens_for(fake, tmp_path)
     reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
-    assert_ok(run_mirror(fake, tokens, reference))
-    del watch_getinfo.calls[:]
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), reference))
+    # Each run with a token of its own: the killed run's last request, answered after the
+    # kill, is not mistaken for one of the next run's (no guessed wait for it to end).
+    killed_tokens, again_tokens = tmp_path / 'tokens-killed', tmp_path / 'tokens-again'
+    killed, again = store_token(fake, killed_tokens), store_token(fake, again_tokens)
+
+    def asked_by(token):
+        return [pid for by, pid in list(watch_getinfo.asked) if by == token]
     fake.faults.update(api_latency=0.15)
-    proc = start_program(fake, tokens, mirror, '--jobs', '1')
-    deadline = time.monotonic() + 120
-    while len(watch_getinfo.calls) < 8 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    proc = start_program(fake, killed_tokens, mirror, '--jobs', '1')
+    wait_until(lambda: len(asked_by(killed)) >= 8 or proc.poll() is not None, 'the 8th photos.getInfo')
     proc.kill()
     proc.communicate()
-    time.sleep(0.5)   # let the fake finish answering the killed run's last request
-    asked_first = [pid for pid, _ in watch_getinfo.calls]
+    asked_first = asked_by(killed)
     assert 8 <= len(asked_first) < len(fake.account.photos), 'not killed during enrichment'
     enriched = [name for name, data in all_metadata(mirror).items() if data['flickrmirrorer'].get('enriched')]
     assert enriched, 'no photo was enriched before the kill'
     fake.faults.update(api_latency=0)
-    del watch_getinfo.calls[:]
     fake.reset_stats()
-    assert_ok(run_mirror(fake, tokens, mirror))
+    assert_ok(run_mirror(fake, again_tokens, mirror))
     assert fake.stats()['file_requests'] == 0            # the files were all in place
-    asked_again = [pid for pid, _ in watch_getinfo.calls]
+    asked_again = asked_by(again)
     enriched_ids = {name.split('.')[0] for name in enriched}
     assert not enriched_ids & set(asked_again), 'a photo enriched before the kill was asked again'
     assert len(asked_again) == len(fake.account.photos) - len(enriched_ids)
@@ -2619,8 +2638,22 @@ def test_metadata_with_wrong_types_is_fetched_again(plain_fake, tmp_path):
     assert (mirror / 'index.html').exists()
 
 
+class CountingEvent(threading.Event):
+    """An Event that counts the waits on it: the test sees when every thread waits."""
+
+    def __init__(self):
+        super().__init__()
+        self.waits = 0
+        self._count_lock = threading.Lock()
+
+    def wait(self, timeout=None):
+        with self._count_lock:
+            self.waits += 1
+        return super().wait(timeout)
+
+
 def test_pacer_pause_is_capped_and_wakes_on_stop():
-    stop = __import__('threading').Event()
+    stop = CountingEvent()
     pacer = fm.CallPacer(100, stop_event=stop)
     assert pacer.pause(3600) == 120   # a Retry-After of an hour is capped at 2 minutes (README)
     assert pacer.pause(10) is None   # already covered by the longer pause
@@ -2632,11 +2665,11 @@ def test_pacer_pause_is_capped_and_wakes_on_stop():
             outcome.append('called')
         except KeyboardInterrupt:
             outcome.append('stopped')
-    threads = [__import__('threading').Thread(target=call) for _ in range(3)]
+    threads = [threading.Thread(target=call) for _ in range(3)]
     started = time.monotonic()
     for thread in threads:
         thread.start()
-    time.sleep(0.2)
+    wait_until(lambda: stop.waits >= 3, 'the three calls to wait', timeout=5)   # all held by the pause
     stop.set()
     for thread in threads:
         thread.join(timeout=5)
@@ -2650,9 +2683,9 @@ def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path
     fake.faults.schedule('429', count=1000, target='api', method='flickr.photosets.getList')
     proc = start_program(fake, tokens, tmp_path / 'mirror', '--ignore-videos', '--jobs', '3')
     try:
+        # the pause is in force once it is announced (the gate closes first)
         said = read_until(proc.stdout, r'Flickr asked us to wait 60 min \(until \d\d:\d\d\)', timeout=60)
         assert said, 'no word about the wait'
-        time.sleep(0.3)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
@@ -2731,8 +2764,7 @@ def test_failed_logins_say_what_to_fix_and_leave_nothing_behind(plain_fake, tmp_
 def test_ctrl_c_at_the_code_prompt(plain_fake, tmp_path):
     dest = tmp_path / 'mirror'
     proc = start_with_login(plain_fake, tmp_path / 'tokens', dest)
-    assert read_until(proc.stderr, r'/oauth/authorize', timeout=30)
-    time.sleep(0.5)
+    assert read_until(proc.stderr, r'/oauth/authorize[\s\S]*Code: $', timeout=30)   # waiting at the prompt
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -37,6 +37,10 @@ import flickrmirrorer as fm
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, 'flickrmirrorer.py')
 
+# `pytest -m "not slow"` is the fast tier (README).  Marked slow: the tests of more than about
+# a second each here (kill -9 twenty times, the browsers, big accounts, most fault runs, the
+# installed command); every area keeps fast tests of its own.
+
 
 # ---------------------------------------------------------------------------
 # Fixtures and helpers
@@ -547,6 +551,7 @@ def test_safe_name_rules():
     assert long == 'é' * 117 + ' - 72157000000000001'
 
 
+@pytest.mark.slow
 def test_ignore_photos_and_ignore_videos(fake, token_dir, dest, tmp_path):
     result = run_mirror(fake, token_dir, dest, '--ignore-videos', '--statistics')
     assert_ok(result, 0)
@@ -1122,6 +1127,7 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
         assert 'secret.png' not in Path(page).read_text('utf-8')
 
 
+@pytest.mark.slow
 def test_100k_photos_is_fast(tmp_path):
     """Linear work: 100,000 photos (not mirrored: no file I/O) in 1,000 albums."""
     photos = [html_photo(str(i), None, 'Photo %d' % i, tags=['t%d' % (i % 50)]) for i in range(100000)]
@@ -1173,6 +1179,7 @@ def assert_images_loaded(page):
     return count
 
 
+@pytest.mark.slow
 def test_in_a_real_browser(html_mirror):
     sync_playwright = require_browser()
     dest, photos, albums, collections = html_mirror
@@ -1390,6 +1397,7 @@ def run_in_pty(args, env, timeout=120):
     return proc.wait(timeout=timeout), output.decode('utf-8', 'replace')
 
 
+@pytest.mark.slow
 def test_progress_only_on_a_terminal_and_never_under_quiet(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -1414,6 +1422,7 @@ def test_no_html(plain_fake, tmp_path, dest):
     assert not (dest / 'index.html').exists() and not (dest / 'html').exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -1563,17 +1572,18 @@ def media_snapshot(root):
 ALL_KINDS = ('500', '502', '503', '429', '105', 'drop', 'truncate', 'html')
 
 FAULT_CASES = [
-    pytest.param({'error_rate': 0.25}, ('500', '502', '503'), id='5xx'),
-    pytest.param({'rate_429': 0.15, 'retry_after': 1}, ('429',), id='429-retry-after'),
+    pytest.param({'error_rate': 0.25}, ('500', '502', '503'), id='5xx', marks=pytest.mark.slow),
+    pytest.param({'rate_429': 0.15, 'retry_after': 1}, ('429',), id='429-retry-after', marks=pytest.mark.slow),
     pytest.param({'fail_105_rate': 0.3}, ('105',), id='stat-fail-105'),
-    pytest.param({'drop_rate': 0.25}, ('drop',), id='dropped-connections'),
-    pytest.param({'truncate_rate': 0.25}, ('truncate',), id='truncated-bodies'),
+    pytest.param({'drop_rate': 0.25}, ('drop',), id='dropped-connections', marks=pytest.mark.slow),
+    pytest.param({'truncate_rate': 0.25}, ('truncate',), id='truncated-bodies', marks=pytest.mark.slow),
     pytest.param({'html_rate': 0.3, 'targets': 'api'}, ('html',), id='html-instead-of-json'),
-    pytest.param({'html_rate': 0.3, 'targets': 'file'}, ('html',), id='html-instead-of-file'),
-    pytest.param({'hourly_limit': 8, 'hourly_window': 1.0}, ('hourly_limit',), id='hourly-limit'),
+    pytest.param({'html_rate': 0.3, 'targets': 'file'}, ('html',), id='html-instead-of-file', marks=pytest.mark.slow),
+    pytest.param({'hourly_limit': 8, 'hourly_window': 1.0}, ('hourly_limit',), id='hourly-limit',
+                 marks=pytest.mark.slow),
     pytest.param({'error_rate': 0.06, 'rate_429': 0.03, 'retry_after': 1, 'fail_105_rate': 0.06,
                   'drop_rate': 0.06, 'truncate_rate': 0.06, 'html_rate': 0.06}, ALL_KINDS,
-                 id='all-at-once'),
+                 id='all-at-once', marks=pytest.mark.slow),
 ]
 
 
@@ -1614,6 +1624,7 @@ def slow_fake():
         yield server
 
 
+@pytest.mark.slow
 def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_path):
     fake = slow_fake
     tokens = tokens_for(fake, tmp_path)
@@ -1641,7 +1652,8 @@ def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_p
             moment = lambda: fake.stats()['api_calls'].get('flickr.people.getPhotos', 0) > listings  # noqa: E731
         else:
             left = missing * fake.file_size
-            target = stats['file_bytes'] + rng.uniform(1, left if rng.random() < 0.25 else min(left, 3 * fake.file_size))
+            window = left if rng.random() < 0.25 else min(left, 3 * fake.file_size)
+            target = stats['file_bytes'] + rng.uniform(1, window)
             moment = lambda: fake.stats()['file_bytes'] >= target  # noqa: E731
         proc = start_program(fake, tokens, mirror, '-j', str(jobs))
         wait_until(lambda: moment() or proc.poll() is not None, 'the moment of kill %d' % (kills + 1))
@@ -1684,6 +1696,7 @@ def test_resume_after_a_kill_between_download_and_metadata(plain_fake, tmp_path)
 # Keep going: one failing photo is skipped; failures piling up stop the run
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_photo_that_keeps_failing_is_skipped_and_mirrored_next_time(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -1777,6 +1790,7 @@ def big_fake():
         yield server
 
 
+@pytest.mark.slow
 def test_delete_unknown_deletes_nothing_when_the_listing_fails_midway(big_fake, tmp_path):
     fake = big_fake
     tokens = tokens_for(fake, tmp_path)
@@ -1802,6 +1816,7 @@ def test_delete_unknown_deletes_nothing_when_the_listing_fails_midway(big_fake, 
     assert_tree_complete(fake, mirror)
 
 
+@pytest.mark.slow
 def test_delete_unknown_caps_deletion_unless_forced(big_fake, tmp_path):
     fake = big_fake
     tokens = tokens_for(fake, tmp_path)
@@ -1997,8 +2012,8 @@ def test_disk_full_stops_cleanly_and_changes_nothing(plain_fake, tmp_path):
 MALFORMED_CASES = [
     pytest.param('html', None, id='html-for-every-call'),
     pytest.param('truncate', 'flickr.people.getPhotos', id='truncated-photostream'),
-    pytest.param('html', 'flickr.photosets.getList', id='html-album-list'),
-    pytest.param('truncate', 'flickr.collections.getTree', id='truncated-collections'),
+    pytest.param('html', 'flickr.photosets.getList', id='html-album-list', marks=pytest.mark.slow),
+    pytest.param('truncate', 'flickr.collections.getTree', id='truncated-collections', marks=pytest.mark.slow),
 ]
 
 
@@ -2016,6 +2031,7 @@ def test_persistently_malformed_answers_stop_cleanly(plain_fake, tmp_path, kind,
     assert snapshot(mirror, with_mtimes=True) == before, 'the mirror changed'
 
 
+@pytest.mark.slow
 def test_token_revoked_midway(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2051,6 +2067,7 @@ def test_token_revoked_midway(plain_fake, tmp_path):
 # One run at a time
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2079,6 +2096,7 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
 # Secrets
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2144,6 +2162,7 @@ def media_files(root):
             and not p.name.startswith(fm.TMP_PREFIX)] if directory.is_dir() else []
 
 
+@pytest.mark.slow
 def test_every_original_is_in_place_before_enrichment_under_the_hourly_limit(fake, token_dir, dest, watch_getinfo):
     """The emulation enforces an hourly limit (a short 'hour'), the program is paced to about
     it: every file is in place before the first photos.getInfo, and the files stage spent
@@ -2166,6 +2185,7 @@ def all_metadata(root):
     return {p.name: json.loads(p.read_text()) for p in sorted((root / 'photostream').glob('*.metadata'))}
 
 
+@pytest.mark.slow
 def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_path, watch_getinfo):
     reference, mirror = tmp_path / 'reference', tmp_path / 'mirror'
     assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), reference))
@@ -2254,6 +2274,7 @@ def refused_mode_best(server, video):
     return '%s.%s' % (video.id, ext), data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['404', 'login'])
 def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_dir, dest, mode):
     fake.faults.update(video_originals=mode)
@@ -2319,6 +2340,7 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
     assert '\n%s\t' % video.id not in (dest / NOT_ORIGINAL).read_text()
 
 
+@pytest.mark.slow
 def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
     before = snapshot(dest)
@@ -2332,6 +2354,7 @@ def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
     assert_tree_complete(fake, dest)
 
 
+@pytest.mark.slow
 def test_a_listing_that_stays_short_deletes_nothing_and_says_so(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
     before = snapshot(dest)
@@ -2370,10 +2393,10 @@ def test_photos_deleted_on_flickr_during_the_walk_delete_nothing_that_still_exis
 
 
 @pytest.mark.parametrize('switches, kind', [
-    pytest.param({'fail_201_rate': 0.15}, '201', id='code-201'),
-    pytest.param({'placeholder_rate': 0.2}, 'placeholder', id='placeholders'),
+    pytest.param({'fail_201_rate': 0.15}, '201', id='code-201', marks=pytest.mark.slow),
+    pytest.param({'placeholder_rate': 0.2}, 'placeholder', id='placeholders', marks=pytest.mark.slow),
     pytest.param({'file_429_rate': 0.15, 'file_retry_after': 'mixed', 'retry_after': 1}, 'file_429',
-                 id='file-429'),
+                 id='file-429', marks=pytest.mark.slow),
 ])
 def test_unkind_answers_are_ridden_out(fake, token_dir, dest, tmp_path, switches, kind):
     fake.faults.update(fault_seed=5, **switches)
@@ -2426,6 +2449,7 @@ def test_field_quirks(quirky_fake, tmp_path, dest):
     assert result.stdout == result.stderr == ''
 
 
+@pytest.mark.slow
 def test_the_realistic_profile_ends_with_the_tree_of_a_clean_run(quirky_fake, tmp_path):
     fake = quirky_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2449,6 +2473,7 @@ def test_the_realistic_profile_ends_with_the_tree_of_a_clean_run(quirky_fake, tm
         assert comparable(mirror) == comparable(clean), step
 
 
+@pytest.mark.slow
 def test_sixty_refused_videos_are_no_failures(tmp_path):
     """The original program lost every video of a user with 60 of them, and then every later
     run stopped at '50 photos in a row failed'."""
@@ -2855,6 +2880,7 @@ def dry_and_real(server, tokens, mirror, *args):
     return dry, real
 
 
+@pytest.mark.slow
 def test_dry_run_predicts_the_real_run(fake, tmp_path):
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
@@ -2882,6 +2908,7 @@ def test_dry_run_predicts_the_real_run(fake, tmp_path):
         assert counts[label] > 0, label
 
 
+@pytest.mark.slow
 def test_dry_run_verify_reports_damage_and_repairs_nothing(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2935,6 +2962,7 @@ def test_retry_wait_refuses_negative_and_non_finite(tmp_path, bad):
 
 # -- installable like a Python tool
 
+@pytest.mark.slow
 def test_installed_command_runs(tmp_path):
     """`pip install .` gives a `flickrmirrorer` command; offline: no build isolation, no
     dependencies fetched (the new environment sees the test environment's packages)."""
@@ -3128,6 +3156,7 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
         assert hashlib.sha256(data).hexdigest() == load_metadata(dest, photo)['file']['sha256']
 
 
+@pytest.mark.slow
 def test_xmp_tags_copied_into_a_jpeg_by_exiftool(fake, token_dir, dest, tmp_path):
     require_exiftool()
     assert_ok(run_mirror(fake, token_dir, dest))
@@ -3150,6 +3179,7 @@ def sidecar_states(dest):
             for p in (dest / 'photostream').glob('*.xmp')}
 
 
+@pytest.mark.slow
 def test_a_changed_title_rewrites_only_its_sidecar(plain_fake, tmp_path, dest):
     require_exiftool()
     fake = plain_fake
@@ -3198,6 +3228,7 @@ def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fa
     assert per_photo_calls(fake.stats()) == 0
 
 
+@pytest.mark.slow
 def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path, dest):
     """An unchanged run does not re-derive every page and sidecar; an edit, or --verify, does."""
     fake = plain_fake
@@ -3230,6 +3261,7 @@ def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path
     assert page.read_bytes() == edited_page and (dest / 'html' / 'search.html').exists()
 
 
+@pytest.mark.slow
 def test_delete_unknown_and_verify_treat_sidecars_like_metadata(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -3299,6 +3331,7 @@ def thumbs_of(dest):
     return sorted(p.name for p in (dest / 'html' / 'thumbs').glob('*.jpg'))
 
 
+@pytest.mark.slow
 def test_thumbnails_are_flickrs_small_size_and_never_fail_the_run(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -3352,6 +3385,7 @@ def image_bytes_loaded(page, url_requests):
     return total
 
 
+@pytest.mark.slow
 def test_an_album_of_100_photos_loads_under_5_mb_of_images(tmp_path):
     sync_playwright = require_browser()
     with fakeflickr.FakeFlickr(seed=11, photos=104, videos=4, albums=2, collections=1,
@@ -3378,6 +3412,7 @@ def test_an_album_of_100_photos_loads_under_5_mb_of_images(tmp_path):
             browser.close()
 
 
+@pytest.mark.slow
 def test_view_in_a_browser_search_photo_page_and_sanitized_descriptions(fake, token_dir, dest):
     """index.html from disk: search for a tag and for a word of a description, open a result's
     photo page, see the original; <b> shows bold, <script> runs nothing."""

@@ -3,38 +3,45 @@
 
     ./flickrmirrorer.py /mnt/backup/flickr/
 
-The pipeline, one section of this file per stage, in data-flow order:
+The pipeline, one section of this file per stage, in data-flow order (after the errors
+and the reporting every stage uses):
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
-  3. list       walk the photostream page by page (500 a page) with every extra we need;
-                a page that comes back short is asked for again, and a walk that did not
-                see every photo (or saw the total change) is incomplete: nothing is
+  3. list       the transport (one session layer per service, one judge of every answer:
+                judge_status; the pacer within the hourly budget; retries) and the API
+                client: walk the photostream page by page (500 a page) with every extra we
+                need; a page that comes back short is asked for again, and a walk that did
+                not see every photo (or saw the total change) is incomplete: nothing is
                 deleted after it.  Then the albums and the collection tree.
-  4. plan       compare each listed photo with what the destination holds (its .metadata
-                JSON): download, adopt an original put there by hand, ask again for a
-                refused video original, rewrite metadata, enrich, or nothing.
-  5. files      download in parallel from the listing alone (url_o; getSizes for videos),
-                with one table of what to fetch (the original, else the tallest rendition
-                or largest size) and one judge of what an answer means (transient,
-                refused, failed); temporary name, checks, fsync, rename; metadata from the
-                listing, written atomically
-  6. trees      album / collection / "Not in any album" directories of symlinks; delete
-                what is gone from Flickr (only with --delete-unknown, only after a
-                complete listing, capped); photostream.json, not-original.txt
-  7. views      the browsable HTML view and the XMP sidecars, made again only when the hash
-                of their inputs changed (.flickrmirrorer-views.json) or --verify asks
-  8. enrich     photos.getInfo and comments for each photo not yet read at its
+  4. plan       compare each listed photo with what the destination holds (its .metadata,
+                read through StoredPhoto; the views read it through the one Photo model):
+                download, adopt an original put there by hand, ask again for a refused
+                video original, rewrite metadata, enrich, or nothing (a PhotoTask).
+  5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
+                getSizes for videos), with one table of what to fetch (the original, else
+                the tallest rendition or largest size); temporary name, checks, fsync,
+                rename; metadata from the listing, written atomically
+  6. trees      TreeBuilder: album / collection / "Not in any album" directories of
+                symlinks; Tidier: delete what is gone from Flickr (only with
+                --delete-unknown, only after a complete listing, capped)
+  7. views      make_views(): photostream.json, not-original.txt, the XMP sidecars and the
+                browsable HTML view, each made again only when the hash of its inputs
+                changed (.flickrmirrorer-views.json) or --verify asks
+  8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
-                photo's metadata rewritten as its answers arrive, so a killed run resumes
+                photo's metadata rewritten as its answers arrive, so a killed run resumes;
+                then the views again
   9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
                 makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
                 items failed or the listing was incomplete, 2 usage / configuration /
-                login error, 130 interrupted
+                login error, 130 interrupted.  mirror_account() wires the stages.
 
---dry-run plans, then goes through the tree builder and the tidying without writing,
-counting as the real run counts; --verify adds a re-hash of every file (a dry run repairs
-nothing).  Nothing is ever written or deleted through a symlink where the mirror expects
+Every change to the destination goes through an Effects object.  --dry-run is the same run
+with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
+original), builds the trees and tidies through the same code, counting as the real run
+counts, and says what it would change instead of changing it.  --verify adds a re-hash of
+every file.  Nothing is ever written or deleted through a symlink where the mirror expects
 a directory of its own (Albums, Collections, 'Not in any album', album and collection
 directories).
 
@@ -197,88 +204,6 @@ class NotFoundError(ItemError):
 class OriginalRefused(Exception):
     """Flickr lists an original but will not hand it to an API client (video originals: a 404
     or a sign-in page).  Not a failure: the best version it does give is kept instead."""
-
-
-# ---------------------------------------------------------------------------
-# Configuration: API key, endpoints
-# ---------------------------------------------------------------------------
-
-def default_config_path():
-    base = os.environ.get('XDG_CONFIG_HOME') or os.path.expanduser('~/.config')
-    return os.path.join(base, 'flickrmirrorer', 'config.ini')
-
-
-def find_api_credentials(args, environ):
-    """The API key and secret from the flags, the environment or the config file, in that order."""
-    key, secret = args.api_key, args.api_secret
-    key = key or environ.get('FLICKR_API_KEY')
-    secret = secret or environ.get('FLICKR_API_SECRET')
-    config_path = args.config or default_config_path()
-    if not (key and secret) and os.path.exists(config_path):
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(config_path, encoding='utf-8')
-        except (configparser.Error, UnicodeDecodeError) as e:
-            raise FatalError('Cannot read %s: %s' % (config_path, str(e).splitlines()[0]), EXIT_USAGE)
-        key = key or parser.get('flickr', 'api_key', fallback=None)
-        secret = secret or parser.get('flickr', 'api_secret', fallback=None)
-    elif args.config and not os.path.exists(config_path):
-        raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
-    if bool(key) != bool(secret):   # half a key: say which half is missing, and where we looked
-        found, missing = ('key', 'secret') if key else ('secret', 'key')
-        raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
-                         '"api_%s = ..." under [flickr] in %s.'
-                         % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
-    if not (key and secret):
-        key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
-    if not (key and secret):
-        raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
-    return key.strip(), secret.strip()
-
-
-def ask_for_api_key(config_path):
-    """On a terminal: let the user type the key and secret once, and keep them in the config
-    file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
-                     'Enter to stop).\nAPI key: ' % config_path)
-    sys.stderr.flush()
-    key = sys.stdin.readline().strip()
-    if not key:
-        return None, None
-    sys.stderr.write('API secret: ')
-    sys.stderr.flush()
-    secret = sys.stdin.readline().strip()
-    if not secret:
-        return None, None
-    write_config(config_path, key, secret)
-    sys.stderr.write('Saved in %s.\n' % config_path)
-    return key, secret
-
-
-def write_config(path, key, secret):
-    parser = configparser.ConfigParser()
-    parser.read(path, encoding='utf-8')   # keep anything else the file holds
-    if not parser.has_section('flickr'):
-        parser.add_section('flickr')
-    parser.set('flickr', 'api_key', key)
-    parser.set('flickr', 'api_secret', secret)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-        parser.write(f)
-
-
-def configure_endpoints(base):
-    """Point flickrapi at another Flickr (the local emulation in tests).  Unset: the real one."""
-    if not base:
-        return
-    base = base.rstrip('/')
-    flickrapi.FlickrAPI.REST_URL = base + '/rest/'
-    oauth = flickrapi.auth.OAuthFlickrInterface
-    oauth.REQUEST_TOKEN_URL = base + '/oauth/request_token'
-    oauth.AUTHORIZE_URL = base + '/oauth/authorize'
-    oauth.ACCESS_TOKEN_URL = base + '/oauth/access_token'
 
 
 # ---------------------------------------------------------------------------
@@ -465,7 +390,210 @@ class Reporter:
 
 
 # ---------------------------------------------------------------------------
-# Pacing and retries: stay under Flickr's hourly budget, ride out transient failures
+# Configuration: API key, endpoints
+# ---------------------------------------------------------------------------
+
+def default_config_path():
+    base = os.environ.get('XDG_CONFIG_HOME') or os.path.expanduser('~/.config')
+    return os.path.join(base, 'flickrmirrorer', 'config.ini')
+
+
+def find_api_credentials(args, environ):
+    """The API key and secret from the flags, the environment or the config file, in that order."""
+    key, secret = args.api_key, args.api_secret
+    key = key or environ.get('FLICKR_API_KEY')
+    secret = secret or environ.get('FLICKR_API_SECRET')
+    config_path = args.config or default_config_path()
+    if not (key and secret) and os.path.exists(config_path):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(config_path, encoding='utf-8')
+        except (configparser.Error, UnicodeDecodeError) as e:
+            raise FatalError('Cannot read %s: %s' % (config_path, str(e).splitlines()[0]), EXIT_USAGE)
+        key = key or parser.get('flickr', 'api_key', fallback=None)
+        secret = secret or parser.get('flickr', 'api_secret', fallback=None)
+    elif args.config and not os.path.exists(config_path):
+        raise FatalError('Config file %s does not exist.' % config_path, EXIT_USAGE)
+    if bool(key) != bool(secret):   # half a key: say which half is missing, and where we looked
+        found, missing = ('key', 'secret') if key else ('secret', 'key')
+        raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
+                         '"api_%s = ..." under [flickr] in %s.'
+                         % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret):
+        key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
+    if not (key and secret):
+        raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
+    return key.strip(), secret.strip()
+
+
+def ask_for_api_key(config_path):
+    """On a terminal: let the user type the key and secret once, and keep them in the config
+    file (0600: the secret is a password).  (None, None) when nothing was typed."""
+    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+                     'Enter to stop).\nAPI key: ' % config_path)
+    sys.stderr.flush()
+    key = sys.stdin.readline().strip()
+    if not key:
+        return None, None
+    sys.stderr.write('API secret: ')
+    sys.stderr.flush()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        return None, None
+    write_config(config_path, key, secret)
+    sys.stderr.write('Saved in %s.\n' % config_path)
+    return key, secret
+
+
+def write_config(path, key, secret):
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding='utf-8')   # keep anything else the file holds
+    if not parser.has_section('flickr'):
+        parser.add_section('flickr')
+    parser.set('flickr', 'api_key', key)
+    parser.set('flickr', 'api_secret', secret)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        parser.write(f)
+
+
+def configure_endpoints(base):
+    """Point flickrapi at another Flickr (the local emulation in tests).  Unset: the real one."""
+    if not base:
+        return
+    base = base.rstrip('/')
+    flickrapi.FlickrAPI.REST_URL = base + '/rest/'
+    oauth = flickrapi.auth.OAuthFlickrInterface
+    oauth.REQUEST_TOKEN_URL = base + '/oauth/request_token'
+    oauth.AUTHORIZE_URL = base + '/oauth/authorize'
+    oauth.ACCESS_TOKEN_URL = base + '/oauth/access_token'
+
+
+# ---------------------------------------------------------------------------
+# Login: OAuth 1.0a with read permission, token cached by flickrapi
+# ---------------------------------------------------------------------------
+
+CONSOLE_LOGIN_PROMPT = """\
+flickrmirrorer needs read access to your Flickr account.
+
+1. Open this address in a web browser (on any computer) and log in to Flickr:
+   %s
+2. Click "OK, I'll authorize it".
+3. Type the code Flickr shows you here and press Enter.
+"""
+
+
+def token_cache_dir(args):
+    return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
+
+
+TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
+
+
+def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
+    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
+    token stays stored until a new one replaces it: a failed login loses nothing."""
+    try:
+        cache = open_token_cache(api_key, token_dir)
+        token = None if relogin else cache.token
+    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    if token is not None:
+        return token
+    try:
+        token = oauth_flow(api_key, api_secret, reporter, use_browser)
+    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
+        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
+    try:
+        cache.token = token
+    except (OSError, sqlite3.Error) as e:
+        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    finally:
+        protect_token_database(token_dir)
+    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    return token
+
+
+def open_token_cache(api_key, token_dir):
+    """flickrapi's token database, made readable by its owner only before a token goes in.
+    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
+    if not os.path.isdir(token_dir):
+        os.makedirs(token_dir, mode=0o700)
+        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
+    database = os.path.join(token_dir, TOKEN_DB_NAME)
+    if not os.path.lexists(database):   # born private; an existing one may be read-only
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    protect_token_database(token_dir)
+    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
+
+
+def protect_token_database(token_dir):
+    """The token is a password: only its owner may read the database that holds it (0600;
+    one its owner made read-only stays so)."""
+    path = os.path.join(token_dir, TOKEN_DB_NAME)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        pass
+
+
+def oauth_flow(api_key, api_secret, reporter, use_browser):
+    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
+    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
+    try:
+        if use_browser:
+            try:
+                flickr.authenticate_via_browser(perms='read')
+            except flickrapi.FlickrError:  # no browser after all
+                console_login(flickr, reporter)
+        else:
+            console_login(flickr, reporter)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: %s' % first_line(e))
+    except requests.RequestException as e:
+        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+    token = flickr.token_cache.token
+    if token is None:
+        raise AuthError('Login failed: Flickr gave no token.')
+    return token
+
+
+def console_login(flickr, reporter):
+    try:
+        flickr.get_request_token(oauth_callback='oob')
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
+                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
+                        % first_line(e).replace('do_request: ', '')) from None
+    reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
+    sys.stderr.write('Code: ')
+    sys.stderr.flush()
+    verifier = sys.stdin.readline().strip()
+    if not verifier:
+        raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
+                        '(cron jobs reuse the token it stores).')
+    try:
+        flickr.get_access_token(verifier)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
+                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
+
+
+def browser_available():
+    if os.environ.get('BROWSER'):
+        return True
+    if sys.platform in ('darwin', 'win32'):
+        return True
+    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+# ---------------------------------------------------------------------------
+# Transport: stay under Flickr's hourly budget, one judge of answers, ride out failures
 # ---------------------------------------------------------------------------
 
 MAX_RETRY_WAIT = 120.0   # the longest wait before a retry, whatever Flickr's Retry-After says
@@ -905,127 +1033,6 @@ def text_of(value):
     if isinstance(value, dict):
         value = value.get('_content')
     return value if isinstance(value, str) else ''
-
-
-# ---------------------------------------------------------------------------
-# Login: OAuth 1.0a with read permission, token cached by flickrapi
-# ---------------------------------------------------------------------------
-
-CONSOLE_LOGIN_PROMPT = """\
-flickrmirrorer needs read access to your Flickr account.
-
-1. Open this address in a web browser (on any computer) and log in to Flickr:
-   %s
-2. Click "OK, I'll authorize it".
-3. Type the code Flickr shows you here and press Enter.
-"""
-
-
-def token_cache_dir(args):
-    return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
-
-
-TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
-
-
-def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
-    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
-    token stays stored until a new one replaces it: a failed login loses nothing."""
-    try:
-        cache = open_token_cache(api_key, token_dir)
-        token = None if relogin else cache.token
-    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
-        raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    if token is not None:
-        return token
-    try:
-        token = oauth_flow(api_key, api_secret, reporter, use_browser)
-    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
-        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
-    try:
-        cache.token = token
-    except (OSError, sqlite3.Error) as e:
-        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    finally:
-        protect_token_database(token_dir)
-    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
-    return token
-
-
-def open_token_cache(api_key, token_dir):
-    """flickrapi's token database, made readable by its owner only before a token goes in.
-    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
-    if not os.path.isdir(token_dir):
-        os.makedirs(token_dir, mode=0o700)
-        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
-    database = os.path.join(token_dir, TOKEN_DB_NAME)
-    if not os.path.lexists(database):   # born private; an existing one may be read-only
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    protect_token_database(token_dir)
-    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
-
-
-def protect_token_database(token_dir):
-    """The token is a password: only its owner may read the database that holds it (0600;
-    one its owner made read-only stays so)."""
-    path = os.path.join(token_dir, TOKEN_DB_NAME)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if mode & 0o077:
-            os.chmod(path, mode & 0o700)
-    except OSError:
-        pass
-
-
-def oauth_flow(api_key, api_secret, reporter, use_browser):
-    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
-    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
-    try:
-        if use_browser:
-            try:
-                flickr.authenticate_via_browser(perms='read')
-            except flickrapi.FlickrError:  # no browser after all
-                console_login(flickr, reporter)
-        else:
-            console_login(flickr, reporter)
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: %s' % first_line(e))
-    except requests.RequestException as e:
-        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
-    token = flickr.token_cache.token
-    if token is None:
-        raise AuthError('Login failed: Flickr gave no token.')
-    return token
-
-
-def console_login(flickr, reporter):
-    try:
-        flickr.get_request_token(oauth_callback='oob')
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
-                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
-                        % first_line(e).replace('do_request: ', '')) from None
-    reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
-    sys.stderr.write('Code: ')
-    sys.stderr.flush()
-    verifier = sys.stdin.readline().strip()
-    if not verifier:
-        raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
-                        '(cron jobs reuse the token it stores).')
-    try:
-        flickr.get_access_token(verifier)
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
-                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
-                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
-
-
-def browser_available():
-    if os.environ.get('BROWSER'):
-        return True
-    if sys.platform in ('darwin', 'win32'):
-        return True
-    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
 
 
 # ---------------------------------------------------------------------------
@@ -1569,6 +1576,52 @@ def position_of(where):
     return lat, lon
 
 
+@dataclass(slots=True)
+class PhotoSummary:
+    """The little the run keeps about every listed photo: its order, its file and what the
+    HTML view shows.  Memory stays about this per photo, however large the account."""
+    id: str
+    media: str               # one of two shared strings, not a copy per photo
+    dateupload: str
+    datetaken: str
+    title: str
+    description: str
+    tags: str                # one a line, as the owner wrote them
+    filename: str = None     # its media file in photostream/ (the run's own string, shared)
+    thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
+
+    @classmethod
+    def of(cls, photo):
+        """The summary of a Photo (the one model): the views show what the sidecars hold."""
+        return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
+                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None)
+
+    def refresh(self, metadata):
+        """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
+        photo = Photo.from_metadata(metadata)
+        self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
+        self.tags = '\n'.join(photo.tags)
+
+    def get(self, key, default=None):
+        """The mapping interface the HTML view reads photos through (no copy per photo:
+        what is derived is derived when asked)."""
+        if key == 'tags':
+            return self.tags.split('\n') if self.tags else []
+        if key == 'thumb':
+            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
+        if key == 'file':
+            return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
+        return getattr(self, key, default)
+
+    __getitem__ = get
+
+    def __setitem__(self, key, value):
+        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
+        assert key == 'thumb', key
+        self.has_thumb = value is not None
+
+
 # ---------------------------------------------------------------------------
 # Plan: what each listed photo needs
 # ---------------------------------------------------------------------------
@@ -2057,40 +2110,230 @@ def set_mtime(path, timestamp):
         pass
 
 
-# ---------------------------------------------------------------------------
-# Enrich metadata: photos.getInfo and comments, paced within Flickr's hourly budget
-# ---------------------------------------------------------------------------
+# -- thumbnails
 
-class Enricher:
-    """The second stage: for each photo whose metadata lacks getInfo (or has an older one),
-    read it and its comments, and rewrite the photo's .metadata atomically.  The files are
-    all in place by then; an interrupted run resumes here, photo by photo."""
+class ThumbnailFetcher:
+    """Downloads thumbnails through the transport (its pause gate too).  A thumbnail that
+    cannot be fetched leaves its photo without a preview until the next run: never a failed
+    run or another exit status."""
 
-    def __init__(self, photostream_dir, client, stats, reporter):
-        self.dir = photostream_dir
-        self.client = client
+    def __init__(self, transport):
+        self.transport = transport
+
+    def _fetch_once(self, url, path):
+        with self.transport.get(url, lambda r: judge_thumbnail(r, url), timeout=(15, 60)) as response:
+            atomic_write_bytes(path, response.content)
+
+    def fetch(self, url, path):
+        """True when the thumbnail is now at path."""
+        try:
+            self.transport.retrying(lambda: self._fetch_once(url, path), url)
+            return True
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
+            self.transport.reporter.detail('No thumbnail for %s this time: %s'
+                                           % (os.path.basename(path), first_line(e)))
+            return False
+
+
+def judge_thumbnail(response, url):
+    verdict = judge_status(response, url)
+    if verdict is not None:
+        raise verdict
+    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
+    expected = to_int(response.headers.get('Content-Length'), None)
+    try:
+        body = response.content
+    except NETWORK_ERRORS as e:   # a broken-off body: worth another try
+        raise network_failure(e, 'thumbnail %s' % url) from None
+    if not content_type.startswith('image/') or not body or expected is not None and len(body) != expected:
+        raise TransientError('no thumbnail at %s (%s, %d bytes)' % (url, content_type or '?', len(body)))
+
+
+# -- the files stage: list and plan page by page, download in the pool
+
+@dataclass
+class RunState:
+    """What the listing and the files stage found, which the later stages read."""
+    dest: str
+    photostream: list = field(default_factory=list)   # PhotoSummary of every listed photo, Flickr's order
+    files: dict = field(default_factory=dict)         # photo id -> media file name, every listed photo held
+    unlisted: dict = field(default_factory=dict)      # ... and the local photos the listing did not show
+    to_enrich: list = field(default_factory=list)     # PhotoSummary of each photo to enrich
+    enrich_calls: int = 0                             # ... and the API calls it will take (for the ETA)
+    not_original: dict = field(default_factory=dict)  # photo id -> file record of a file not the original
+    newly_not_original: int = 0                       # ... of which kept so for the first time this run
+    failed: list = field(default_factory=list)        # (photo id, message)
+    incomplete: list = field(default_factory=list)    # what made the listing incomplete (nothing deleted)
+    missing: set = field(default_factory=set)         # photo ids whose file went missing (--verify)
+    owner: str = None                                 # the account's NSID, for photo page URLs
+
+    @property
+    def photostream_dir(self):
+        return os.path.join(self.dest, PHOTOSTREAM_DIR)
+
+    def note_not_original(self, photo_id, file_info, new=False):
+        if file_info and file_info.get('original') is False:
+            self.not_original[photo_id] = file_info
+            self.newly_not_original += 1 if new else 0
+        else:
+            self.not_original.pop(photo_id, None)
+
+
+class WorkPool:
+    """run_bounded() on --jobs threads, a progress bar on a terminal, and the one place an
+    item's failure is counted and told: too many in a row stop the run."""
+
+    def __init__(self, jobs, state, stats, reporter, stop_event):
+        self.jobs = jobs
+        self.state = state
         self.stats = stats
         self.reporter = reporter
+        self.stop_event = stop_event
+        self.errors_in_a_row = 0
+        self.progress = None
 
-    def run(self, photo_id, filename):
-        """The photo's new metadata once rewritten, else None."""
-        path = metadata_path_for(self.dir, filename)
-        stored = StoredPhoto.from_json(read_json(path))
-        if stored is None or not stored.listing:
-            return None   # the files stage writes it first; nothing to enrich yet
-        listing = stored.listing
-        lastupdate = str(listing.get('lastupdate'))
-        info = stored.info
-        if info is None or str(stored.enriched) != lastupdate:
-            info = self.client.photo_info(photo_id)
-        comments = stored.comments
-        count = to_int(listing.get('count_comments'))
-        if count == 0:
-            comments = None
-        elif count != len(comments or []):
-            comments = self.client.photo_comments(photo_id)
-        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
-        return metadata if write_json_if_changed(path, metadata) else None
+    def run(self, description, work, finish, total=None):
+        def finish_and_advance(key, future):
+            finish(key, future)
+            self.advance()
+        self.progress = self.reporter.progress_bar(description, total=total)
+        self.errors_in_a_row = 0
+        try:
+            run_bounded(self.jobs, work, finish_and_advance, self.stop_event)
+        finally:
+            self.reporter.close_progress()
+            self.progress = None
+
+    def set_total(self, total):
+        if self.progress is not None:
+            self.progress.total = total
+            self.progress.refresh()
+
+    def advance(self):
+        if self.progress is not None:
+            self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
+            self.progress.update(1)
+
+    def succeeded(self):
+        self.errors_in_a_row = 0
+
+    def item_failed(self, photo_id, message, counter='failed'):
+        """Only items attempted in this run and really failed count toward the stop; a video
+        kept as a rendition is no failure.  `counter`: a file that came but whose metadata
+        did not, or a --verify repair, is counted apart."""
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        self.state.failed.append((photo_id, message))
+        self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
+        self.errors_in_a_row += 1
+        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+            raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
+                             'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
+
+
+class FilesStage:
+    """List the photostream, plan each photo as its page arrives, and fetch its file in the
+    pool: every original is in place before enrichment spends a call."""
+
+    def __init__(self, args, state, client, photos, pool, stats, reporter):
+        self.args = args
+        self.state = state
+        self.client = client
+        self.photos = photos
+        self.pool = pool
+        self.stats = stats
+        self.reporter = reporter
+        self.listing = ListingCheck()
+
+    def run(self, local):
+        self.reporter.info('Reading your photostream from Flickr...')
+        self.pool.run('Files', self.tasks(local), self.finish)
+        self.reporter.info('Photostream: %d items on Flickr.' % len(self.state.photostream))
+        self.check_listing(local)
+
+    def tasks(self, local):
+        """The files stage's work, planned photo by photo as the listing pages arrive.  Those
+        that need an API call first (a video's getSizes, a photo without url_o) come last:
+        waiting for the budget, they would hold a download worker from the photos."""
+        state = self.state
+        seen = set()
+        need_a_call = []
+        for record in self.client.photostream(self.listing, on_total=self.pool.set_total):
+            photo_id = record.get('id')
+            if not photo_id or photo_id in seen:   # a photo can move pages during the walk
+                continue
+            seen.add(photo_id)
+            state.owner = state.owner or record.get('owner')
+            summary = PhotoSummary.of(Photo.from_listing(record))
+            state.photostream.append(summary)
+            task = self.plan(record, local, summary)
+            if task is not None and task.need_enrich:
+                state.to_enrich.append(summary)
+                state.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
+            if task is None or not task.files_stage:
+                self.pool.advance()
+                continue
+            if task.need_file and listing_choice(task.record) is None:
+                need_a_call.append(task)
+                continue
+            yield task, self.photos.run, task
+        yield None   # the photos are all in place before the first of these
+        for task in need_a_call:
+            yield task, self.photos.run, task
+
+    def check_listing(self, local):
+        """Did the walk see every photo?  Short pages that never healed, or photos deleted
+        or added on Flickr while we were paging, can hide some: then the photos we hold but
+        did not see stay in the trees, and nothing is deleted."""
+        problem = self.listing.problem(len(self.state.photostream), 'photos')
+        if problem is None:
+            return
+        self.state.incomplete.append(problem)
+        self.state.files.update(local.unlisted())
+
+    def plan(self, record, local, summary):
+        state, photo_id = self.state, summary.id
+        filename = local.take(photo_id)
+        if filename:
+            state.files[photo_id] = filename   # linked from albums even when its media type is ignored
+        if not wanted_media(record, self.args):
+            self.stats.skipped += 1
+            return None
+        if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
+            self.stats.missing += 1
+            state.missing.add(photo_id)
+        stored = raw = None
+        if filename:
+            raw = read_json(metadata_path_for(state.photostream_dir, filename))
+            stored = StoredPhoto.from_json(raw)
+        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
+        if task is None and self.args.verify:
+            task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
+        if task is not None:
+            task.verify = self.args.verify
+            task.summary = summary
+        if task is None or not task.files_stage:   # else the files stage tells (finish)
+            state.note_not_original(photo_id, stored.file if stored else None)
+            if stored is not None:
+                summary.refresh(raw)   # as the views will read it
+        return task
+
+    def finish(self, task, future):
+        photo_id = task.photo_id
+        try:
+            name, file_info, metadata = future.result()
+        except (ItemError, TransientError, OSError) as e:
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
+                raise FatalError('Cannot write to %s: %s' % (self.state.dest, e.strerror)) from None
+            self.pool.item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
+                                  counter='unrepaired' if task.repair or photo_id in self.state.missing else 'failed')
+        else:
+            self.state.files[photo_id] = name
+            task.summary.refresh(metadata)
+            kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
+            self.state.note_not_original(photo_id, file_info, new=not kept_so_before)
+            self.pool.succeeded()
 
 
 # ---------------------------------------------------------------------------
@@ -2354,6 +2597,306 @@ def stored_album_order(stored, album):
     if count != len(stored['photos']):
         return None
     return [str(p) for p in stored['photos']]
+
+
+# -- tidy: local photos no longer on Flickr
+
+class Tidier:
+    """Local photos the listing did not show.  Kept unless --delete-unknown, and then only
+    after a complete listing, capped: a check on the plan, the dry run's too."""
+
+    def __init__(self, args, state, fx, stats, reporter):
+        self.args = args
+        self.state = state
+        self.fx = fx
+        self.stats = stats
+        self.reporter = reporter
+        self.dir = state.photostream_dir
+
+    def photostream(self, gone_files, local_count):
+        """gone_files: photo id -> file name of the local photos the listing did not show;
+        local_count: how many local photos there are in all."""
+        gone = sorted(gone_files)
+        if not gone or self.state.incomplete:
+            return   # after an incomplete listing they stay in the trees; nothing is deleted
+        if not self.args.delete_unknown:
+            self.reporter.info(('%s is no longer on Flickr; it is kept (use --delete-unknown to remove it).'
+                                if len(gone) == 1 else '%s are no longer on Flickr; they are kept (use '
+                                '--delete-unknown to remove them).') % plural(len(gone), 'local photo'))
+            return
+        limit = max(DELETE_COUNT_FLOOR, int(local_count * DELETE_SHARE_LIMIT))
+        if len(gone) > limit and not self.args.force:
+            for pid in gone:
+                self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, gone_files[pid]))
+            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check the '
+                             'list above and run again with --force if it is right.' % (len(gone), local_count, limit))
+        for pid in gone:
+            name = gone_files[pid]
+            self.fx.unlink(os.path.join(self.dir, name))
+            self.fx.unlink(metadata_path_for(self.dir, name))
+            self.fx.unlink(xmp_path_for(self.dir, name))
+            self.stats.deleted += 1
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            self.fx.say('Deleted %s (no longer on Flickr)' % path, 'would delete: %s' % path, loud=True)
+
+    def orphaned_metadata(self, orphaned_metadata):
+        """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
+        run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
+        if self.state.incomplete:
+            return   # an unseen photo may still be on Flickr
+        listed = {p.id for p in self.state.photostream}
+        names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
+        for name in names:
+            path = os.path.join(PHOTOSTREAM_DIR, name)
+            if self.args.delete_unknown:
+                self.fx.unlink(os.path.join(self.dir, name))
+                self.fx.say('Deleted %s (its photo is gone from Flickr and from the mirror)' % path,
+                            'would delete: %s' % path, loud=True)
+            else:
+                self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
+                                      '--delete-unknown removes it' % path)
+
+
+# ---------------------------------------------------------------------------
+# Views: what is derived from the mirror, each made again only when its inputs change
+# ---------------------------------------------------------------------------
+# A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
+# paths, writes itself and removes what it no longer owns.  A view that declares its
+# inputs is made again only when their hash changes, or when its output is not whole.
+# Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
+# not.  The inputs are this program's own code, the listing's fields, albums and
+# collections, and every .metadata file's size and mtime.  --verify makes them all again.
+
+VIEWS_STATE = '.flickrmirrorer-views.json'
+
+
+@functools.lru_cache(maxsize=None)
+def program_digest():
+    """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
+    with open(os.path.abspath(__file__), 'rb') as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+def file_stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class ViewInputs:
+    """The hash of what a view is made from, fed piece by piece (never all in memory)."""
+
+    def __init__(self, *parts):
+        self.hash = hashlib.sha256(program_digest())
+        self.whole = True   # are the view's outputs all there?
+        self.add(*parts)
+
+    def add(self, *parts):
+        self.hash.update(repr(parts).encode('utf-8', 'surrogatepass'))
+
+    def hexdigest(self):
+        return self.hash.hexdigest()
+
+
+class ViewsState:
+    """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
+
+    def __init__(self, dest, force=False):
+        self.path = os.path.join(dest, VIEWS_STATE)
+        self.force = force
+
+    def read(self):
+        state = read_json(self.path)
+        return state if isinstance(state, dict) else {}
+
+    def current(self, name, digest):
+        return not self.force and self.read().get(name) == digest
+
+    def remember(self, name, digest):
+        state = self.read()
+        state[name] = digest
+        write_json_if_changed(self.path, state)
+
+
+def make_views(views, views_state, reporter):
+    """The one driver: each view is made unless its inputs are unchanged and it is whole."""
+    for view in views:
+        inputs = view.inputs()
+        digest = inputs.hexdigest() if inputs is not None else None
+        if inputs is not None and inputs.whole and views_state.current(view.name, digest):
+            reporter.detail(view.up_to_date())
+            continue
+        said = view.write()
+        if digest is not None:
+            views_state.remember(view.name, digest)
+        if said:
+            reporter.detail(said)
+
+
+def held_files(state):
+    """(photo id, file name) of every media file the run holds, listed or not, in the same
+    order on every run (the order files arrive in is not)."""
+    for photo in state.photostream:
+        name = state.files.get(photo.id)
+        if name:
+            yield photo.id, name
+    for pid in sorted(state.unlisted):
+        yield pid, state.unlisted[pid]
+
+
+class PhotostreamOrderView:
+    """dest/photostream.json: the photostream's order, which no directory can show.  One
+    photo a line, streamed in chunks (for 100,000 photos the file is 10 MB), rewritten only
+    when its hash changes: no inputs to declare."""
+    name = 'photostream.json'
+
+    def __init__(self, state):
+        self.state = state
+
+    def inputs(self):
+        return None
+
+    def write(self):
+        state = self.state
+
+        def chunks():
+            out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
+            for i, p in enumerate(state.photostream):
+                entry = {'id': p.id, 'dateupload': p.dateupload, 'file': state.files.get(p.id)}
+                out.append(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+                           .encode('utf-8'))
+                if len(out) >= 5000:
+                    yield b''.join(out)
+                    out = []
+            out.append(b'\n]}\n')
+            yield b''.join(out)
+        write_chunks_if_changed(os.path.join(state.dest, self.name), chunks())
+
+
+NOT_ORIGINAL_LIST = 'not-original.txt'
+NOT_ORIGINAL_HEADER = '''\
+# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
+# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
+# programs.  To keep a video's original: open its page (last column), choose Download >
+# Original, and put the file into photostream/ as <id>.original.<ext> (for example
+# 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
+# The next run adopts it.  Every run also asks Flickr for the original once more.
+# id\tfile\tkept\tFlickr page'''
+
+
+class NotOriginalView:
+    """dest/not-original.txt: every item kept as another version than its original, with
+    what to do about it.  Removed when there is none."""
+    name = NOT_ORIGINAL_LIST
+
+    def __init__(self, state):
+        self.state = state
+
+    def inputs(self):
+        return None
+
+    def write(self):
+        path = os.path.join(self.state.dest, NOT_ORIGINAL_LIST)
+        not_original = self.state.not_original
+        if not not_original:
+            if os.path.exists(path):
+                try_unlink(path)
+            return
+        lines = [NOT_ORIGINAL_HEADER]
+        for pid in sorted(not_original, key=int):
+            info = not_original[pid]
+            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
+                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
+                photo_page_url({'id': pid, 'owner': self.state.owner})))
+        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
+
+
+class XmpView:
+    """The sidecars beside every media file the run holds (see the XMP section)."""
+    name = 'xmp'
+
+    def __init__(self, state, albums, tree):
+        self.state, self.albums, self.tree = state, albums, tree
+
+    def inputs(self):
+        directory = self.state.photostream_dir
+        inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in self.albums],
+                            self.tree)
+        for pid, name in held_files(self.state):
+            stamp = file_stamp(metadata_path_for(directory, name))
+            inputs.add(pid, name, stamp)
+            inputs.whole = inputs.whole and not (stamp and not os.path.exists(xmp_path_for(directory, name)))
+        return inputs
+
+    def up_to_date(self):
+        return 'XMP sidecars: up to date'
+
+    def write(self):
+        written, removed = write_xmp_sidecars(self.state.photostream_dir, held_files(self.state),
+                                              self.albums, self.tree)
+        return 'XMP sidecars: %d written, %d removed' % (written, removed)
+
+
+class HtmlView:
+    """dest/index.html and dest/html/ (see the HTML section); its thumbnails are fetched
+    first, through the files' transport."""
+    name = 'html'
+
+    def __init__(self, state, albums, tree, transport, jobs, reporter):
+        self.state, self.transport, self.jobs, self.reporter = state, transport, jobs, reporter
+        self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
+                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
+        self.collections = html_collections(tree)
+        self.fetched = 0
+
+    def inputs(self):
+        state = self.state
+        for photo in state.photostream:
+            photo.filename = state.files.get(photo.id)
+        self.fetched, failed = fetch_thumbnails(state.dest, state.photostream, ThumbnailFetcher(self.transport),
+                                                self.jobs)
+        if failed:
+            self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
+                               'until the next run.' % failed)
+        html_dir = os.path.join(state.dest, HTML_DIR)
+        inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections)
+        inputs.whole = all(os.path.isfile(path) for path in (os.path.join(state.dest, 'index.html'),
+                                                             os.path.join(html_dir, SEARCH_PAGE)))
+        for p in state.photostream:
+            stamp = file_stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
+            inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
+                       p.has_thumb, stamp)
+            inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
+        return inputs
+
+    def up_to_date(self):
+        return 'HTML view: %d thumbnails fetched, its pages are up to date' % self.fetched
+
+    def write(self):
+        written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
+                                  details=self.photo_details)
+        return 'HTML view: %d thumbnails fetched, %d pages written' % (self.fetched, written)
+
+    def photo_details(self, photo_id):
+        """What a photo's own page shows beyond the listing, from its stored .metadata."""
+        name = self.state.files.get(photo_id)
+        metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
+        return photo_details(metadata) if isinstance(metadata, dict) else {}
+
+
+def photo_details(metadata):
+    """What a photo's own page shows beyond the listing, through the one photo model."""
+    photo = Photo.from_metadata(metadata)
+    return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
+            'comments': photo.comments, 'url': photo.url}
+
+
+def html_collections(tree):
+    return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
+             'album_ids': [a['id'] for a in c.get('set') or []],
+             'children': html_collections(c.get('collection') or [])} for c in tree]
 
 
 # ---------------------------------------------------------------------------
@@ -3265,45 +3808,6 @@ def thumb_path(photo_id, url):
     return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
 
 
-class ThumbnailFetcher:
-    """Downloads thumbnails through the transport (its pause gate too).  A thumbnail that
-    cannot be fetched leaves its photo without a preview until the next run: never a failed
-    run or another exit status."""
-
-    def __init__(self, transport):
-        self.transport = transport
-
-    def _fetch_once(self, url, path):
-        with self.transport.get(url, lambda r: judge_thumbnail(r, url), timeout=(15, 60)) as response:
-            atomic_write_bytes(path, response.content)
-
-    def fetch(self, url, path):
-        """True when the thumbnail is now at path."""
-        try:
-            self.transport.retrying(lambda: self._fetch_once(url, path), url)
-            return True
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
-            self.transport.reporter.detail('No thumbnail for %s this time: %s'
-                                           % (os.path.basename(path), first_line(e)))
-            return False
-
-
-def judge_thumbnail(response, url):
-    verdict = judge_status(response, url)
-    if verdict is not None:
-        raise verdict
-    content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
-    expected = to_int(response.headers.get('Content-Length'), None)
-    try:
-        body = response.content
-    except NETWORK_ERRORS as e:   # a broken-off body: worth another try
-        raise network_failure(e, 'thumbnail %s' % url) from None
-    if not content_type.startswith('image/') or not body or expected is not None and len(body) != expected:
-        raise TransientError('no thumbnail at %s (%s, %d bytes)' % (url, content_type or '?', len(body)))
-
-
 def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS):
     """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
     dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
@@ -3627,553 +4131,179 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
     return written, removed
 
 
-# -- a view whose inputs did not change is not made again
-# Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
-# not.  Each view's inputs (this program's own code, the listing's fields, albums and
-# collections, and every .metadata file's size and mtime) are hashed, and the view is made
-# again only when the hash differs from the one stored when it was last made complete.
-# --verify makes them all again.
-
-VIEWS_STATE = '.flickrmirrorer-views.json'
-
-
-@functools.lru_cache(maxsize=None)
-def program_digest():
-    """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
-    with open(os.path.abspath(__file__), 'rb') as f:
-        return hashlib.sha256(f.read()).digest()
-
-
-def file_stamp(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-class ViewInputs:
-    """The hash of what a view is made from, fed piece by piece (never all in memory)."""
-
-    def __init__(self, *parts):
-        self.hash = hashlib.sha256(program_digest())
-        self.add(*parts)
-
-    def add(self, *parts):
-        self.hash.update(repr(parts).encode('utf-8', 'surrogatepass'))
-
-    def hexdigest(self):
-        return self.hash.hexdigest()
-
-
-class ViewsState:
-    """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
-
-    def __init__(self, dest, force=False):
-        self.path = os.path.join(dest, VIEWS_STATE)
-        self.force = force
-
-    def read(self):
-        state = read_json(self.path)
-        return state if isinstance(state, dict) else {}
-
-    def current(self, name, digest):
-        return not self.force and self.read().get(name) == digest
-
-    def remember(self, name, digest):
-        state = self.read()
-        state[name] = digest
-        write_json_if_changed(self.path, state)
-
-
 # ---------------------------------------------------------------------------
-# The run: list, plan, act, tidy
+# Enrich metadata: photos.getInfo and comments, paced within Flickr's hourly budget
 # ---------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class PhotoSummary:
-    """The little the run keeps about every listed photo: its order, its file and what the
-    HTML view shows.  Memory stays about this per photo, however large the account."""
-    id: str
-    media: str               # one of two shared strings, not a copy per photo
-    dateupload: str
-    datetaken: str
-    title: str
-    description: str
-    tags: str                # one a line, as the owner wrote them
-    filename: str = None     # its media file in photostream/ (the run's own string, shared)
-    thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
-    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
+class Enricher:
+    """The second stage: for each photo whose metadata lacks getInfo (or has an older one),
+    read it and its comments, and rewrite the photo's .metadata atomically.  The files are
+    all in place by then; an interrupted run resumes here, photo by photo."""
 
-    @classmethod
-    def of(cls, photo):
-        """The summary of a Photo (the one model): the views show what the sidecars hold."""
-        return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None)
-
-    def refresh(self, metadata):
-        """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
-        photo = Photo.from_metadata(metadata)
-        self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
-        self.tags = '\n'.join(photo.tags)
-
-    def get(self, key, default=None):
-        """The mapping interface the HTML view reads photos through (no copy per photo:
-        what is derived is derived when asked)."""
-        if key == 'tags':
-            return self.tags.split('\n') if self.tags else []
-        if key == 'thumb':
-            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
-        if key == 'file':
-            return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
-        return getattr(self, key, default)
-
-    __getitem__ = get
-
-    def __setitem__(self, key, value):
-        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
-        assert key == 'thumb', key
-        self.has_thumb = value is not None
-
-
-class Mirror:
-    """The run: list and fetch files, build the trees and views, then enrich metadata."""
-
-    def __init__(self, args, client, stats, reporter, stop_event):
-        self.args = args
-        self.dest = args.destination
-        self.photostream_dir = os.path.join(self.dest, PHOTOSTREAM_DIR)
+    def __init__(self, photostream_dir, client, stats, reporter):
+        self.dir = photostream_dir
         self.client = client
         self.stats = stats
         self.reporter = reporter
-        self.stop_event = stop_event
-        self.transport = Transport(client.policy, reporter, stop_event)
-        self.fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
-        self.downloader = Downloader(self.transport, self.fx)
-        self.photos = PhotoMirror(self.photostream_dir, client, self.downloader, stats, reporter)
-        self.files = {}               # photo id -> media file name, for every listed photo we hold
-        self.unlisted = {}            # ... and for the local photos the listing did not show
-        self.photostream = []         # PhotoSummary of every listed photo, in Flickr's order
-        self.to_enrich = []           # photo ids for the enrichment stage
-        self.enrich_calls = 0         # ... and the API calls it will take (for the ETA)
-        self.not_original = {}        # photo id -> file record, for files that are not the original
-        self.newly_not_original = 0   # ... of which kept so for the first time in this run
-        self.failed = []              # (photo id, message)
-        self.incomplete = []          # what made the listing incomplete (nothing is deleted then)
-        self.listing = ListingCheck()
-        self.missing = set()          # photo ids whose file went missing (--verify)
-        self.owner = None             # the account's NSID, for photo page URLs
-        self.views_state = ViewsState(self.dest, force=args.verify)
-        self.errors_in_a_row = 0
-        self.progress = None
 
-    @property
-    def photostream_ids(self):
-        return [p.id for p in self.photostream]
+    def run(self, photo_id, filename):
+        """The photo's new metadata once rewritten, else None."""
+        path = metadata_path_for(self.dir, filename)
+        stored = StoredPhoto.from_json(read_json(path))
+        if stored is None or not stored.listing:
+            return None   # the files stage writes it first; nothing to enrich yet
+        listing = stored.listing
+        lastupdate = str(listing.get('lastupdate'))
+        info = stored.info
+        if info is None or str(stored.enriched) != lastupdate:
+            info = self.client.photo_info(photo_id)
+        comments = stored.comments
+        count = to_int(listing.get('count_comments'))
+        if count == 0:
+            comments = None
+        elif count != len(comments or []):
+            comments = self.client.photo_comments(photo_id)
+        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
+        return metadata if write_json_if_changed(path, metadata) else None
+
+
+class EnrichStage:
+    """The last stage: getInfo and comments for the photos the plan marked, in the pool,
+    paced within the hourly budget."""
+
+    def __init__(self, state, client, pool, stats, reporter):
+        self.state = state
+        self.client = client
+        self.pool = pool
+        self.stats = stats
+        self.reporter = reporter
 
     def run(self):
-        find_orphans = self.args.verify or self.args.delete_unknown
-        local = scan_photostream(self.photostream_dir, find_orphans=find_orphans)
-        self.fx.makedirs(self.photostream_dir)
-        self.fetch_files(local)
-        self.check_listing(local)
-        builder = TreeBuilder(self.dest, self.client, self.stats, self.reporter, self.fx)
-        albums = builder.list_albums()
-        self.incomplete.extend(builder.incomplete)
-        tree = self.client.collection_tree()
-        # A dry run goes through the same steps, writing nothing, so that it counts as the run does.
-        builder.build_albums(albums, self.files)
-        builder.build_not_in_album(self.photostream_ids, albums, self.files, keep_others=bool(self.incomplete))
-        builder.build_collections(tree)
-        self.unlisted = local.unlisted()
-        self.tidy_photostream(self.unlisted, local.count)
-        self.tidy_orphaned_metadata(local.orphaned_metadata)
-        self.stats.listing_incomplete = len(self.incomplete)
-        if self.fx.dry:   # the views and enrichment are not predicted, only counted
-            self.stats.not_original = len(self.not_original)
-            self.report_enrichment_planned()
-            self.report_verification()
-            return
-        # After an incomplete listing the order and the views of the last complete one stay:
-        # rewritten from a partial listing they would show photos we hold as missing.
-        views = not (self.incomplete and os.path.exists(os.path.join(self.dest, 'photostream.json')))
-        if views:
-            self.write_photostream_order()
-            self.write_not_original_list()
-        xmp = views and not self.args.no_xmp
-        if xmp:
-            self.write_xmp(albums, tree)
-        views = views and not self.args.no_html
-        if views:
-            self.write_html(albums, tree)
-        enriched = self.enrich_metadata()
-        if enriched and xmp:
-            self.write_xmp(albums, tree)    # the sidecars gain what enrichment read
-        if enriched and views:
-            self.write_html(albums, tree)   # refreshed with what enrichment read
-        self.stats.not_original = len(self.not_original)
-        self.report_not_original()
-        self.report_verification()
-
-    def run_in_pool(self, work, finish):
-        """run_bounded() on --jobs threads, the progress bar advancing with each result."""
-        def finish_and_advance(key, future):
-            finish(key, future)
-            self._advance()
-        run_bounded(self.args.jobs, work, finish_and_advance, self.stop_event)
-
-    # -- stage 1, files: list and plan page by page, download in the pool --
-    def fetch_files(self, local):
-        self.reporter.info('Reading your photostream from Flickr...')
-        self.progress = self.reporter.progress_bar('Files')
-        try:
-            self.run_in_pool(self.file_tasks(local), self._finish)
-        finally:
-            self.reporter.close_progress()
-        self.reporter.info('Photostream: %d items on Flickr.' % len(self.photostream))
-
-    def file_tasks(self, local):
-        """The files stage's work, planned photo by photo as the listing pages arrive.  Those
-        that need an API call first (a video's getSizes, a photo without url_o) come last:
-        waiting for the budget, they would hold a download worker from the photos."""
-        seen = set()
-        need_a_call = []
-        for record in self.client.photostream(self.listing, on_total=self._set_total):
-            photo_id = record.get('id')
-            if not photo_id or photo_id in seen:   # a photo can move pages during the walk
-                continue
-            seen.add(photo_id)
-            self.owner = self.owner or record.get('owner')
-            summary = PhotoSummary.of(Photo.from_listing(record))
-            self.photostream.append(summary)
-            task = self.plan(record, local, summary)
-            if task is not None and task.need_enrich:
-                self.to_enrich.append(summary)
-                self.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
-            if task is None or not task.files_stage:
-                self._advance()
-                continue
-            if task.need_file and listing_choice(task.record) is None:
-                need_a_call.append(task)
-                continue
-            yield task, self.photos.run, task
-        yield None   # the photos are all in place before the first of these
-        for task in need_a_call:
-            yield task, self.photos.run, task
-
-    def check_listing(self, local):
-        """Did the walk see every photo?  Short pages that never healed, or photos deleted
-        or added on Flickr while we were paging, can hide some: then the photos we hold but
-        did not see stay in the trees, and nothing is deleted."""
-        problem = self.listing.problem(len(self.photostream), 'photos')
-        if problem is None:
-            return
-        self.incomplete.append(problem)
-        self.files.update(local.unlisted())
-
-    def _set_total(self, total):
-        if self.progress is not None:
-            self.progress.total = total
-            self.progress.refresh()
-
-    def _advance(self):
-        if self.progress is not None:
-            self.progress.set_postfix_str(human_bytes(self.stats.bytes), refresh=False)
-            self.progress.update(1)
-
-    def plan(self, record, local, summary):
-        photo_id = summary.id
-        filename = local.take(photo_id)
-        if filename:
-            self.files[photo_id] = filename   # linked from albums even when its media type is ignored
-        if not wanted_media(record, self.args):
-            self.stats.skipped += 1
-            return None
-        if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
-            self.stats.missing += 1
-            self.missing.add(photo_id)
-        stored = raw = None
-        if filename:
-            raw = read_json(metadata_path_for(self.photostream_dir, filename))
-            stored = StoredPhoto.from_json(raw)
-        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
-        if task is None and self.args.verify:
-            task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
-        if task is not None:
-            task.verify = self.args.verify
-            task.summary = summary
-        if task is None or not task.files_stage:   # else the files stage tells (_finish)
-            self.note_not_original(photo_id, stored.file if stored else None)
-            if stored is not None:
-                summary.refresh(raw)   # as the views will read it
-        return task
-
-    def note_not_original(self, photo_id, file_info, new=False):
-        if file_info and file_info.get('original') is False:
-            self.not_original[photo_id] = file_info
-            self.newly_not_original += 1 if new else 0
-        else:
-            self.not_original.pop(photo_id, None)
-
-    def _finish(self, task, future):
-        photo_id = task.photo_id
-        try:
-            name, file_info, metadata = future.result()
-        except (ItemError, TransientError, OSError) as e:
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
-                raise FatalError('Cannot write to %s: %s' % (self.dest, e.strerror)) from None
-            self._item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
-                              counter='unrepaired' if task.repair or photo_id in self.missing else 'failed')
-        else:
-            self.files[photo_id] = name
-            task.summary.refresh(metadata)
-            kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
-            self.note_not_original(photo_id, file_info, new=not kept_so_before)
-            self.errors_in_a_row = 0
-
-    def _item_failed(self, photo_id, message, counter='failed'):
-        """Only items attempted in this run and really failed count toward the stop; a video
-        kept as a rendition is no failure.  A file that came but whose metadata did not is
-        counted apart (counter): it is new, and its metadata failed."""
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self.failed.append((photo_id, message))
-        self.reporter.error('could not mirror %s: %s' % (photo_id, message.splitlines()[0]))
-        self.errors_in_a_row += 1
-        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-            raise FatalError('%d photos in a row failed; stopping.  Flickr may be down: run again '
-                             'later, the mirror resumes where it stopped.' % self.errors_in_a_row)
-
-    # -- stage 2, metadata: getInfo and comments within the API budget --
-    def enrich_metadata(self):
         """Returns True when any metadata was rewritten."""
-        failed = {pid for pid, _ in self.failed}
-        todo = [s for s in self.to_enrich if self.files.get(s.id) and s.id not in failed]
+        state = self.state
+        failed = {pid for pid, _ in state.failed}
+        todo = [s for s in state.to_enrich if state.files.get(s.id) and s.id not in failed]
         if not todo:
             return False
         pacer = self.client.pacer
-        eta = pacer.seconds_for(self.enrich_calls)
+        eta = pacer.seconds_for(state.enrich_calls)
         self.reporter.info('Metadata: %d photos to enrich%s; an interrupted run continues next time.'
                            % (len(todo), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
                                          if eta >= 60 else ''))
-        enricher = Enricher(self.photostream_dir, self.client, self.stats, self.reporter)
-        self.progress = self.reporter.progress_bar('Metadata', total=len(todo))
-        self.errors_in_a_row = 0
+        enricher = Enricher(state.photostream_dir, self.client, self.stats, self.reporter)
         enriched_before = self.stats.enriched
-        try:
-            self.run_in_pool(((s, enricher.run, s.id, self.files[s.id]) for s in todo), self._finish_enriched)
-        finally:
-            self.reporter.close_progress()
+        self.pool.run('Metadata', ((s, enricher.run, s.id, state.files[s.id]) for s in todo), self.finish,
+                      total=len(todo))
         return self.stats.enriched > enriched_before
 
-    def _finish_enriched(self, summary, future):
-        pid = summary.id
+    def finish(self, summary, future):
         try:
             metadata = future.result()
             if metadata is not None:
                 self.stats.enriched += 1
                 summary.refresh(metadata)
-            self.errors_in_a_row = 0
+            self.pool.succeeded()
         except NotFoundError:
             pass   # deleted on Flickr since the listing: the next run lets it go
         except (ItemError, TransientError) as e:
-            self._item_failed(pid, 'metadata: %s' % e, counter='metadata_failed')
+            self.pool.item_failed(summary.id, 'metadata: %s' % e, counter='metadata_failed')
 
-    def report_enrichment_planned(self):
-        self.stats.enriched = len(self.to_enrich)   # as the real run would count them
-        if self.to_enrich:
-            self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.to_enrich))
-
-    # -- tidy: local photos no longer on Flickr --
-    def tidy_photostream(self, gone_files, local_count):
-        """gone_files: photo id -> file name of the local photos the listing did not show;
-        local_count: how many local photos there are in all."""
-        gone = sorted(gone_files)
-        if not gone:
-            return
-        if self.incomplete:
-            return   # check_listing kept them; report() says that nothing was deleted
-        if not self.args.delete_unknown:
-            self.reporter.info(('%s is no longer on Flickr; it is kept (use --delete-unknown to remove it).'
-                                if len(gone) == 1 else '%s are no longer on Flickr; they are kept (use '
-                                '--delete-unknown to remove them).') % plural(len(gone), 'local photo'))
-            return
-        limit = max(DELETE_COUNT_FLOOR, int(local_count * DELETE_SHARE_LIMIT))
-        if len(gone) > limit and not self.args.force:   # a check on the plan, the dry run's too
-            for pid in gone:
-                self.reporter.prompt('would delete: %s' % os.path.join(PHOTOSTREAM_DIR, gone_files[pid]))
-            raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check the '
-                             'list above and run again with --force if it is right.' % (len(gone), local_count, limit))
-        for pid in gone:
-            name = gone_files[pid]
-            self.fx.unlink(os.path.join(self.photostream_dir, name))
-            self.fx.unlink(metadata_path_for(self.photostream_dir, name))
-            self.fx.unlink(xmp_path_for(self.photostream_dir, name))
-            self.stats.deleted += 1
-            path = os.path.join(PHOTOSTREAM_DIR, name)
-            self.fx.say('Deleted %s (no longer on Flickr)' % path, 'would delete: %s' % path, loud=True)
-
-    def tidy_orphaned_metadata(self, orphaned_metadata):
-        """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
-        run killed inside --delete-unknown leaves.  --delete-unknown removes it, --verify names it."""
-        if self.incomplete:
-            return   # an unseen photo may still be on Flickr
-        listed = {p.id for p in self.photostream}
-        names = sorted(name for pid, name in orphaned_metadata.items() if pid not in listed)
-        for name in names:
-            path = os.path.join(PHOTOSTREAM_DIR, name)
-            if self.args.delete_unknown:
-                self.fx.unlink(os.path.join(self.photostream_dir, name))
-                self.fx.say('Deleted %s (its photo is gone from Flickr and from the mirror)' % path,
-                            'would delete: %s' % path, loud=True)
-            else:
-                self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
-                                      '--delete-unknown removes it' % path)
-
-    # -- order and the browsable view --
-    def write_photostream_order(self):
-        """dest/photostream.json: the photostream's order, which no directory can show.
-        One photo a line, streamed in chunks: for 100,000 photos the file is 10 MB."""
-        def chunks():
-            out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
-            for i, p in enumerate(self.photostream):
-                entry = {'id': p.id, 'dateupload': p.dateupload, 'file': self.files.get(p.id)}
-                out.append(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
-                           .encode('utf-8'))
-                if len(out) >= 5000:
-                    yield b''.join(out)
-                    out = []
-            out.append(b'\n]}\n')
-            yield b''.join(out)
-        write_chunks_if_changed(os.path.join(self.dest, 'photostream.json'), chunks())
-
-    def write_html(self, albums, tree):
-        for photo in self.photostream:
-            photo.filename = self.files.get(photo.id)
-        album_list = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
-                       'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
-        collections = html_collections(tree)
-        fetcher = ThumbnailFetcher(self.transport)
-        fetched, failed = fetch_thumbnails(self.dest, self.photostream, fetcher, self.args.jobs)
-        if failed:
-            self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
-                               'until the next run.' % failed)
-        html_dir = os.path.join(self.dest, HTML_DIR)
-        inputs = ViewInputs(HTML_PAGE_SIZE, album_list, collections)
-        whole = all(os.path.isfile(path) for path in (os.path.join(self.dest, 'index.html'),
-                                                      os.path.join(html_dir, SEARCH_PAGE)))
-        for p in self.photostream:
-            stamp = file_stamp(metadata_path_for(self.photostream_dir, p.filename)) if p.filename else None
-            inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
-                       p.has_thumb, stamp)
-            whole = whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
-        digest = inputs.hexdigest()
-        if whole and self.views_state.current('html', digest):   # and no page was deleted by hand
-            self.reporter.detail('HTML view: %d thumbnails fetched, its pages are up to date' % fetched)
-            return
-        written = write_html_view(self.dest, self.photostream, album_list, collections, details=self.photo_details)
-        self.views_state.remember('html', digest)
-        self.reporter.detail('HTML view: %d thumbnails fetched, %d pages written' % (fetched, written))
-
-    def photo_details(self, photo_id):
-        """What a photo's own page shows beyond the listing, from its stored .metadata."""
-        name = self.files.get(photo_id)
-        metadata = read_json(metadata_path_for(self.photostream_dir, name)) if name else None
-        return photo_details(metadata) if isinstance(metadata, dict) else {}
-
-    def held_files(self):
-        """(photo id, file name) of every media file the run holds, listed or not, in the same
-        order on every run (the order files arrive in is not)."""
-        for photo in self.photostream:
-            name = self.files.get(photo.id)
-            if name:
-                yield photo.id, name
-        for pid in sorted(self.unlisted):
-            yield pid, self.unlisted[pid]
-
-    def write_xmp(self, albums, tree):
-        inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in albums], tree)
-        whole = True
-        for pid, name in self.held_files():
-            stamp = file_stamp(metadata_path_for(self.photostream_dir, name))
-            inputs.add(pid, name, stamp)
-            whole = whole and not (stamp and not os.path.exists(xmp_path_for(self.photostream_dir, name)))
-        digest = inputs.hexdigest()
-        if whole and self.views_state.current('xmp', digest):   # and no sidecar was deleted by hand
-            self.reporter.detail('XMP sidecars: up to date')
-            return
-        written, removed = write_xmp_sidecars(self.photostream_dir, self.held_files(), albums, tree)
-        self.views_state.remember('xmp', digest)
-        self.reporter.detail('XMP sidecars: %d written, %d removed' % (written, removed))
-
-    # -- files that are not the original --
-    def write_not_original_list(self):
-        """dest/not-original.txt: every item kept as another version than its original, with
-        what to do about it.  Removed when there is none."""
-        path = os.path.join(self.dest, NOT_ORIGINAL_LIST)
-        if not self.not_original:
-            if os.path.exists(path):
-                try_unlink(path)
-            return
-        lines = [NOT_ORIGINAL_HEADER]
-        for pid in sorted(self.not_original, key=int):
-            info = self.not_original[pid]
-            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
-                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
-                photo_page_url({'id': pid, 'owner': self.owner})))
-        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
-
-    def report_not_original(self):
-        """Said once, on the run that first keeps an item so (also under -q: cron mails it);
-        after that only without -q."""
-        count = len(self.not_original)
-        if not count:
-            return
-        videos = sum(1 for p in self.photostream if p.id in self.not_original and p.media == 'video')
-        what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
-            else plural(count, 'video' if videos else 'photo')
-        message = ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers '
-                   'is kept instead.  To keep a video\'s original, download it from its Flickr page '
-                   '(Download, Original) into %s as %s (Flickr\'s own download name works too): the next '
-                   'run adopts it.  The list is in %s.'
-                   % (what, self.photostream_dir, HAND_ORIGINAL_NAME, os.path.join(self.dest, NOT_ORIGINAL_LIST)))
-        if self.newly_not_original:
-            self.reporter.warning(message)
-        else:
-            self.reporter.info('%s kept as another version than the original (see %s).'
-                               % (what[0].upper() + what[1:], os.path.join(self.dest, NOT_ORIGINAL_LIST)))
-
-    def report_verification(self):
-        if not self.args.verify:
-            return
-        broken, unrepaired = self.stats.damaged + self.stats.missing, self.stats.unrepaired
-        self.reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
-            self.stats.verified, self.stats.damaged, self.stats.missing,
-            'all intact' if not broken else '%d could not be repaired' % unrepaired if unrepaired
-            else 'the run would repair them' if self.fx.dry else 'all repaired'))
+    def count_planned(self):
+        """A dry run: counted as the real run would count them."""
+        self.stats.enriched = len(self.state.to_enrich)
+        if self.state.to_enrich:
+            self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.state.to_enrich))
 
 
-NOT_ORIGINAL_LIST = 'not-original.txt'
-NOT_ORIGINAL_HEADER = '''\
-# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
-# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
-# programs.  To keep a video's original: open its page (last column), choose Download >
-# Original, and put the file into photostream/ as <id>.original.<ext> (for example
-# 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
-# The next run adopts it.  Every run also asks Flickr for the original once more.
-# id\tfile\tkept\tFlickr page'''
+# ---------------------------------------------------------------------------
+# Report: what the run kept as another version, what --verify found
+# ---------------------------------------------------------------------------
+# The end-of-run line and the statistics are Stats' (see "Reporting" above).
+
+def report_not_original(state, reporter):
+    """Said once, on the run that first keeps an item so (also under -q: cron mails it);
+    after that only without -q."""
+    count = len(state.not_original)
+    if not count:
+        return
+    videos = sum(1 for p in state.photostream if p.id in state.not_original and p.media == 'video')
+    what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
+        else plural(count, 'video' if videos else 'photo')
+    listed = os.path.join(state.dest, NOT_ORIGINAL_LIST)
+    message = ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers '
+               'is kept instead.  To keep a video\'s original, download it from its Flickr page '
+               '(Download, Original) into %s as %s (Flickr\'s own download name works too): the next '
+               'run adopts it.  The list is in %s.' % (what, state.photostream_dir, HAND_ORIGINAL_NAME, listed))
+    if state.newly_not_original:
+        reporter.warning(message)
+    else:
+        reporter.info('%s kept as another version than the original (see %s).' % (what[0].upper() + what[1:], listed))
 
 
-def photo_details(metadata):
-    """What a photo's own page shows beyond the listing, through the one photo model."""
-    photo = Photo.from_metadata(metadata)
-    return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
-            'comments': photo.comments, 'url': photo.url}
+def report_verification(stats, reporter, dry):
+    broken = stats.damaged + stats.missing
+    reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
+        stats.verified, stats.damaged, stats.missing,
+        'all intact' if not broken else '%d could not be repaired' % stats.unrepaired if stats.unrepaired
+        else 'the run would repair them' if dry else 'all repaired'))
 
 
-def html_collections(tree):
-    return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
-             'album_ids': [a['id'] for a in c.get('set') or []],
-             'children': html_collections(c.get('collection') or [])} for c in tree]
+# ---------------------------------------------------------------------------
+# The run: the stages, wired
+# ---------------------------------------------------------------------------
+
+def mirror_account(args, client, stats, reporter, stop_event):
+    """List, plan and fetch the files; build the trees; tidy; make the views; enrich;
+    report.  Returns the run's state (its `incomplete` says whether the listing was)."""
+    state = RunState(args.destination)
+    fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
+    transport = Transport(client.policy, reporter, stop_event)
+    pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
+    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), stats, reporter)
+    local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
+    fx.makedirs(state.photostream_dir)
+    FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
+
+    builder = TreeBuilder(state.dest, client, stats, reporter, fx)
+    albums = builder.list_albums()
+    state.incomplete.extend(builder.incomplete)
+    tree = client.collection_tree()
+    builder.build_albums(albums, state.files)
+    builder.build_not_in_album([p.id for p in state.photostream], albums, state.files,
+                               keep_others=bool(state.incomplete))
+    builder.build_collections(tree)
+    state.unlisted = local.unlisted()
+    tidy = Tidier(args, state, fx, stats, reporter)
+    tidy.photostream(state.unlisted, local.count)
+    tidy.orphaned_metadata(local.orphaned_metadata)
+    stats.listing_incomplete = len(state.incomplete)
+
+    enrich = EnrichStage(state, client, pool, stats, reporter)
+    if fx.dry:   # the views and enrichment are counted, not predicted page by page
+        enrich.count_planned()
+    else:
+        make_all_views(args, state, albums, tree, transport, enrich, reporter)
+    stats.not_original = len(state.not_original)
+    if not fx.dry:
+        report_not_original(state, reporter)
+    if args.verify:
+        report_verification(stats, reporter, fx.dry)
+    return state
+
+
+def make_all_views(args, state, albums, tree, transport, enrich, reporter):
+    """The views, then enrichment, then the views that show what it read.  After an
+    incomplete listing the order and the views of the last complete one stay: rewritten from
+    a partial listing they would show photos we hold as missing."""
+    if state.incomplete and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name)):
+        enrich.run()
+        return
+    views_state = ViewsState(state.dest, force=args.verify)
+    shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
+        ([] if args.no_html else [HtmlView(state, albums, tree, transport, args.jobs, reporter)])
+    make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown, views_state, reporter)
+    if enrich.run():
+        make_views(shown, views_state, reporter)   # they gain what enrichment read
 
 
 # ---------------------------------------------------------------------------
@@ -4298,16 +4428,15 @@ def run(args, reporter, stats, stop_event):
                                                        args.destination))
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
                                                                        args.destination))
-        mirror = Mirror(args, client, stats, reporter, stop_event)
         try:
-            mirror.run()
+            state = mirror_account(args, client, stats, reporter, stop_event)
         except TransientError as e:
             raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
                              'mirror resumes where it stopped.' % first_line(e))
-        if mirror.incomplete:
+        if state.incomplete:
             reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
                            'pages short or the account changed while it was read: run again later.'
-                           % '; '.join(mirror.incomplete))
+                           % '; '.join(state.incomplete))
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
     finally:

@@ -1515,6 +1515,7 @@ class Photo:
     license: str = ''
     url: str = ''                  # its Flickr page
     thumb_url: str = ''
+    rotation: int = 0              # how far Flickr turns it (getInfo): its smaller sizes are turned
     comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
 
     @classmethod
@@ -1539,6 +1540,7 @@ class Photo:
         photo.title = clean_text(text_of(source.get('title'))).strip()
         photo.description = text_of(source.get('description'))
         photo.license = as_scalar(source.get('license'))
+        photo.rotation = to_int(as_scalar(info.get('rotation')), 0) % 360
         if info:
             tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
             dates = as_dict(info.get('dates'))
@@ -1932,10 +1934,11 @@ def taken_timestamp(record):
     """The photo's date taken as a local-time epoch, falling back to the upload date."""
     taken = known_datetaken(record)
     if taken:
+        when = datetime.datetime.strptime(taken, '%Y-%m-%d %H:%M:%S')
         try:
-            return time.mktime(dateutil.parser.parse(taken).timetuple())
-        except (ValueError, OverflowError):
-            pass
+            return when.timestamp()   # local time; before 1970 too (negative)
+        except (ValueError, OverflowError, OSError):   # before year 2 or so: read as UTC
+            return (when - datetime.datetime(1970, 1, 1)).total_seconds()
     upload = to_int(record.get('dateupload'), None)
     return float(upload) if upload else None
 
@@ -3077,7 +3080,30 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 
 
 def _jpeg_size(f):
-    orientation = 1
+    header = _jpeg_header(f)
+    if header is None:
+        return None
+    w, h, orientation = header
+    # EXIF orientations 5-8 are displayed rotated by 90 degrees.
+    return (h, w) if (orientation or 1) >= 5 else (w, h)
+
+
+def image_orientation(path):
+    """A JPEG's own EXIF orientation (1-8), or None when it has none (or is no JPEG)."""
+    try:
+        with open(path, 'rb') as f:
+            if f.read(2) != b'\xff\xd8':
+                return None
+            header = _jpeg_header(f)
+    except (OSError, struct.error):
+        return None
+    return header[2] if header else None
+
+
+def _jpeg_header(f):
+    """(width, height as stored, EXIF orientation or None) from a JPEG after its first two
+    bytes; None when no frame header comes."""
+    orientation = None
     while True:
         byte = f.read(1)
         if byte != b'\xff':
@@ -3095,8 +3121,7 @@ def _jpeg_size(f):
         (length,) = struct.unpack('>H', f.read(2))
         if m in _SOF:
             _, h, w = struct.unpack('>BHH', f.read(5))
-            # EXIF orientations 5-8 are displayed rotated by 90 degrees.
-            return (h, w) if orientation >= 5 else (w, h)
+            return w, h, orientation
         if m == 0xE1 and length > 8:
             data = f.read(length - 2)
             orientation = _exif_orientation(data) or orientation
@@ -3560,6 +3585,8 @@ def photo_page_parts(view, photo, stream_ids, index, places):
     if taken:
         out.append('<dt>Taken</dt><dd><time datetime="%s">%s</time></dd>\n'
                    % (esc(taken.replace(' ', 'T')), esc(taken)))
+    else:   # unknown to Flickr, or no real date (the raw value stays in .metadata)
+        out.append('<dt>Taken</dt><dd class="unknown">date unknown</dd>\n')
     place = describe_place(detail)
     if place:
         out.append('<dt>Place</dt><dd>%s</dd>\n' % esc(place))
@@ -3987,6 +4014,7 @@ XMP_NAMESPACES = (
     ('exif', 'http://ns.adobe.com/exif/1.0/'),
     ('lr', 'http://ns.adobe.com/lightroom/1.0/'),
     ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
+    ('tiff', 'http://ns.adobe.com/tiff/1.0/'),
     ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
 )
 # Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
@@ -4031,10 +4059,16 @@ class XmpFields:
     longitude: float = None
     license: tuple = None                             # (name, url, rights-managed)
     page_url: str = ''
+    orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
 
 
-def xmp_fields(metadata, keyword_paths=()):
-    """A sidecar's fields from a stored .metadata, through the one photo model."""
+# Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
+ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
+
+
+def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
+    """A sidecar's fields from a stored .metadata, through the one photo model.
+    `own_orientation()`: the file's own EXIF orientation (asked only for a turned photo)."""
     photo = Photo.from_metadata(metadata)
     fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
@@ -4044,6 +4078,10 @@ def xmp_fields(metadata, keyword_paths=()):
     if photo.license in FLICKR_LICENSES:
         name, url = FLICKR_LICENSES[photo.license]
         fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)
+    # A photo turned on Flickr is shown turned by photo managers too, unless the file has an
+    # orientation of its own: that one is the owner's, and stays (Flickr's is in .metadata).
+    if photo.media == 'photo' and photo.rotation in ORIENTATION_OF_ROTATION and own_orientation() in (None, 1):
+        fields.orientation = ORIENTATION_OF_ROTATION[photo.rotation]
     return fields
 
 
@@ -4075,6 +4113,8 @@ def xmp_packet(fields):
         simple += [('exif:GPSLatitude', xmp_coordinate(fields.latitude, 'N', 'S')),
                    ('exif:GPSLongitude', xmp_coordinate(fields.longitude, 'E', 'W')),
                    ('exif:GPSMapDatum', 'WGS-84'), ('exif:GPSVersionID', '2.2.0.0')]
+    if fields.orientation:
+        simple.append(('tiff:Orientation', str(fields.orientation)))
     if fields.license:
         simple.append(('xmpRights:Marked', 'True' if fields.license[2] else 'False'))
         if fields.license[1]:
@@ -4118,7 +4158,8 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
         if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
             continue   # not mirrored yet, or a legacy file that the next download upgrades
         paths = [p for n in packed_values(photo_albums.get(photo_id, ())) for p in keyword_paths[n]]
-        packet = xmp_packet(xmp_fields(metadata, paths))
+        packet = xmp_packet(xmp_fields(metadata, paths,
+                                       lambda: image_orientation(os.path.join(photostream_dir, filename))))
         written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet)
     del photo_albums
     with os.scandir(photostream_dir) as entries:   # streamed: 300,000 names are not listed at once

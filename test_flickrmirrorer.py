@@ -3,6 +3,7 @@ against fakeflickr, the local emulation of the Flickr API.  Plus a few unit test
 functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
 
 import base64
+import calendar
 import ctypes
 import hashlib
 import html
@@ -3703,3 +3704,82 @@ def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, 
     assert 'Verified %d files: 1 damaged, 0 missing; all repaired.' % len(plain_fake.account.photos) \
         in result.stdout, result.stdout
     assert path.read_bytes() == plain_fake.photo_file_bytes(damaged.id)
+
+
+# ---------------------------------------------------------------------------
+# Issue 23: dates and turns as Flickr means them
+# ---------------------------------------------------------------------------
+
+def xmp_attributes(path):
+    """The simple properties of a sidecar (name -> value), from its raw XML."""
+    return dict(re.findall(r'\s([\w]+:[\w]+)="([^"]*)"', path.read_text('utf-8')))
+
+
+NOT_DATES = ['0000-00-00 00:00:00', '2019-02-30 10:00:00', '2019-13-01 10:00:00', '2019-07-01 25:61:00']
+
+
+def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake, tmp_path, dest):
+    photos = [p for p in plain_fake.account.photos.values() if p.media == 'photo'][:len(NOT_DATES)]
+    for photo, taken in zip(photos, NOT_DATES):
+        plain_fake.set_date_taken(photo.id, taken=taken, unknown=0)
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    for photo, taken in zip(photos, NOT_DATES):
+        name = media_name(photo)
+        sidecar = xmp_attributes(dest / 'photostream' / (name + '.xmp'))
+        assert 'exif:DateTimeOriginal' not in sidecar and 'photoshop:DateCreated' not in sidecar, (taken, sidecar)
+        # the file time: the upload date, as for an unknown date
+        assert os.stat(dest / 'photostream' / name).st_mtime == photo.dateupload, taken
+        page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text('utf-8')
+        assert 'date unknown' in page and taken not in page, taken
+        metadata = load_metadata(dest, photo)   # the raw value is kept
+        assert metadata['listing']['datetaken'] == metadata['photo']['dates']['taken'] == taken
+
+
+def test_file_times_before_1901(plain_fake, tmp_path):
+    """Old scans: a date taken in 1850 is the file's time, where the file system can hold it
+    (tmpfs can; many ext4 file systems clamp at 1901-12-13)."""
+    if not os.path.isdir('/dev/shm'):
+        pytest.skip('no tmpfs at /dev/shm')
+    shm = Path(tempfile.mkdtemp(dir='/dev/shm'))
+    try:
+        probe = shm / 'probe'
+        probe.write_bytes(b'')
+        os.utime(probe, (-3770884800, -3770884800))
+        if os.stat(probe).st_mtime != -3770884800:
+            pytest.skip('/dev/shm cannot hold file times before 1901')
+        old, older = [p for p in plain_fake.account.photos.values() if p.media == 'photo'][:2]
+        plain_fake.set_date_taken(old.id, taken='1850-07-04 12:00:00', granularity=0, unknown=0)
+        plain_fake.set_date_taken(older.id, taken='0800-01-01 00:00:00', granularity=0, unknown=0)
+        dest = shm / 'dest'
+        assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+        # the dates in seconds since 1970, by the calendar (TZ=UTC here)
+        assert os.stat(dest / 'photostream' / media_name(old)).st_mtime == calendar.timegm((1850, 7, 4, 12, 0, 0))
+        assert os.stat(dest / 'photostream' / media_name(older)).st_mtime == calendar.timegm((800, 1, 1, 0, 0, 0))
+        assert xmp_attributes(dest / 'photostream' / (media_name(old) + '.xmp'))['exif:DateTimeOriginal'] \
+            == '1850-07-04T12:00:00'
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_flickrs_rotation_reaches_the_sidecar_unless_the_file_has_its_own(plain_fake, tmp_path, dest):
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    photos = [p for p in plain_fake.account.photos.values() if p.media == 'photo']
+    own = photos[3]
+    (dest / 'photostream' / media_name(own)).write_bytes(jpeg_with_orientation(3))   # its own EXIF turn
+    turns = {photos[0].id: 90, photos[1].id: 180, photos[2].id: 270, own.id: 90}
+    for photo_id, rotation in turns.items():
+        plain_fake.rotate_photo(photo_id, rotation)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    expected = {photos[0].id: '6', photos[1].id: '3', photos[2].id: '8', own.id: None}   # EXIF's numbers
+    for photo in photos[:4]:
+        sidecar = dest / 'photostream' / (media_name(photo) + '.xmp')
+        assert xmp_attributes(sidecar).get('tiff:Orientation') == expected[photo.id], photo.id
+        assert load_metadata(dest, photo)['photo']['rotation'] == turns[photo.id]
+    if shutil.which('exiftool'):   # a real reader agrees
+        sidecar = dest / 'photostream' / (media_name(photos[0]) + '.xmp')
+        assert exiftool_read([sidecar], '-XMP-tiff:Orientation')[sidecar.name]['Orientation'] == 6
+    assert 'tiff:Orientation' not in xmp_attributes(dest / 'photostream' / (media_name(photos[4]) + '.xmp'))
+    # the HTML view shows the thumbnail as Flickr serves it: turned
+    thumbs = {p.name.split('-')[0]: p.read_bytes() for p in (dest / 'html' / 'thumbs').glob('*.jpg')}
+    assert thumbs[photos[0].id] == plain_fake.size_file_bytes(photos[0].id, 'n')

@@ -459,11 +459,17 @@ def write_config(path, key, secret):
         parser.write(f)
 
 
+# Where a video's play addresses are (built from the listing, as Flickr's own pages do).
+WEB_BASE = 'https://www.flickr.com'
+
+
 def configure_endpoints(base):
     """Point flickrapi at another Flickr (the local emulation in tests).  Unset: the real one."""
+    global WEB_BASE
     if not base:
         return
     base = base.rstrip('/')
+    WEB_BASE = base
     flickrapi.FlickrAPI.REST_URL = base + '/rest/'
     oauth = flickrapi.auth.OAuthFlickrInterface
     oauth.REQUEST_TOKEN_URL = base + '/oauth/request_token'
@@ -1268,7 +1274,7 @@ class DryEffects(Effects):
         self.reporter.info(would)
 
     def asks_flickr(self, choice):
-        return choice.kind == 'video' and choice.original   # refused or not: only its answer tells
+        return choice.kind == 'video'   # refused or not, offered or not: only its answer tells
 
     def write_stream(self, path, write, expected_size):
         return expected_size or 0, None   # the answer was judged; its body is not read
@@ -1709,11 +1715,17 @@ def wanted_media(record, args):
 
 ORIGINAL = 'Original'
 VIDEO_ORIGINAL = 'Video Original'
-# Video renditions, best first, with the height each stands for when getSizes leaves its
-# width and height empty (as it does for the stream labels '1080p', '700', 'iphone_wifi',
-# ...); the order breaks ties.  'Video Player' is the Flash player, never a file.
-VIDEO_RENDITIONS = {'1080p': 1080, 'HD MP4': 720, '720p': 720, 'Site MP4': 360, '360p': 360,
-                    '288p': 288, '700': 280, 'Mobile MP4': 270, 'iphone_wifi': 240}
+# The one table of what to fetch for a video: its renditions, best first, each with the
+# height it stands for when getSizes leaves width and height empty (as it does for the
+# stream labels '1080p', '700', 'iphone_wifi', ...), the order breaking ties, and its play
+# address's name (https://www.flickr.com/photos/<owner>/<id>/play/<variant>/<secret>/; the
+# original's is play/orig/<originalsecret>/).  'Site MP4' and 'Mobile MP4' have a fixed
+# width (640 and 480): their height follows the video's shape.  'Video Player' is the
+# Flash player, never a file.
+VIDEO_RENDITIONS = {'1080p': (1080, '1080p'), 'HD MP4': (720, 'hd'), '720p': (720, '720p'),
+                    'Site MP4': (360, 'site'), '360p': (360, '360p'), '288p': (288, '288p'),
+                    '700': (280, '700'), 'Mobile MP4': (270, 'mobile'), 'iphone_wifi': (240, 'iphone_wifi')}
+RENDITION_WIDTHS = {'Site MP4': 640, 'Mobile MP4': 480}
 NOT_A_FILE = ('Video Player',)
 
 IMAGE_EXTENSIONS = {'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
@@ -1736,6 +1748,7 @@ class Choice:
     kind: str                  # 'image' or 'video'
     dims: tuple = None         # (width, height) where Flickr says
     original: bool = True
+    guessed: bool = False      # an address built from the listing: a 404 says "not offered"
 
 
 def dims_of(width, height):
@@ -1747,13 +1760,28 @@ def is_video(record):
     return record.get('media') == 'video'
 
 
-def listing_choice(record):
-    """The original from the listing's url_o: no API call."""
-    if record.get('url_o') and not is_video(record):
-        return Choice(ORIGINAL, record['url_o'], 'image',
-                      dims_of(record.get('o_width') or record.get('width_o'),
-                              record.get('o_height') or record.get('height_o')))
-    return None
+def listing_choices(record):
+    """What to fetch, best first, from the listing alone (no API call): a photo's url_o; a
+    video's play addresses, the original then its renditions.  None when the listing lacks
+    what is needed (getSizes then)."""
+    if not is_video(record):
+        if record.get('url_o'):
+            return [Choice(ORIGINAL, record['url_o'], 'image',
+                           dims_of(record.get('o_width') or record.get('width_o'),
+                                   record.get('o_height') or record.get('height_o')))]
+        return None
+    owner = record.get('pathalias') or record.get('owner')
+    dims = dims_of(record.get('o_width') or record.get('width_o'), record.get('o_height') or record.get('height_o'))
+    if not (owner and record.get('secret') and record.get('originalsecret') and dims):
+        return None
+    play = '%s/photos/%s/%s/play/' % (WEB_BASE, quote(str(owner), safe='@'), record['id'])
+    choices = [Choice(VIDEO_ORIGINAL, play + 'orig/%s/' % record['originalsecret'], 'video', dims)]
+    labels = sorted(VIDEO_RENDITIONS, key=lambda label: rendition_rank(
+        {'label': label, 'height': RENDITION_WIDTHS[label] * dims[1] // dims[0] if label in RENDITION_WIDTHS else 0}),
+        reverse=True)
+    choices += [Choice(label, play + '%s/%s/' % (VIDEO_RENDITIONS[label][1], record['secret']), 'video',
+                       original=False, guessed=True) for label in labels]
+    return choices
 
 
 def choices_from_sizes(record, sizes):
@@ -1789,7 +1817,7 @@ def rendition_rank(size):
     label = size.get('label')
     labels = list(VIDEO_RENDITIONS)
     order = len(labels) - labels.index(label) if label in VIDEO_RENDITIONS else 0
-    height = to_int(size.get('height'), 0) or VIDEO_RENDITIONS.get(label, 0)
+    height = to_int(size.get('height'), 0) or VIDEO_RENDITIONS.get(label, (0,))[0]
     return (height, order)
 
 
@@ -1797,7 +1825,7 @@ def judge_file_response(response, choice, url):
     """What a file answer means: judge_status() for its status, then what only a file can
     be: a sign-in page for a refused video original, a placeholder, an HTML error page or
     the wrong type.  Raises the verdict; returns quietly when it may be the file announced."""
-    verdict = judge_status(response, url, refusable=choice.kind == 'video' and choice.original)
+    verdict = judge_status(response, url, refusable=choice.kind == 'video' and (choice.original or choice.guessed))
     if verdict is not None:
         raise verdict
     ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
@@ -2003,16 +2031,15 @@ class PhotoMirror:
     def download_best(self, task):
         """The original when Flickr gives it, else the best version it does give."""
         record, photo_id = task.record, task.photo_id
-        choice = listing_choice(record)
-        choices = [choice] if choice else choices_from_sizes(record, self.client.photo_sizes(photo_id))
+        choices = listing_choices(record) or choices_from_sizes(record, self.client.photo_sizes(photo_id))
         refused = None
         for choice in choices:
             try:
                 name, size, digest = self.downloader.fetch(
                     choice, self.dir, lambda r, c=choice: '%s.%s' % (photo_id, extension_for(record, c, r)))
             except OriginalRefused:
-                refused = choice
-                continue
+                refused = refused or (choice if choice.original else None)
+                continue   # refused, or a rendition this video does not have
             self.replaced(task.filename, name)
             # a file without its metadata was never complete (a killed run): new, not updated
             replacing = bool(task.filename and task.stored)
@@ -2277,7 +2304,7 @@ class FilesStage:
             if task is None or not task.files_stage:
                 self.pool.advance()
                 continue
-            if task.need_file and listing_choice(task.record) is None:
+            if task.need_file and listing_choices(task.record) is None:
                 need_a_call.append(task)
                 continue
             yield task, self.photos.run, task

@@ -82,6 +82,7 @@ import stat
 import struct
 import sys
 import tempfile
+import termios
 import threading
 import time
 import datetime
@@ -280,13 +281,16 @@ class Stats:
     def elapsed(self):
         return time.monotonic() - self.started
 
-    def summary(self, dry_run=False):
+    def summary(self, dry_run=False, interrupted=False):
         """The end-of-run line."""
         counts = '%d new, %d updated, %d deleted, %d failed' % (
             self.new, self.updated + self.metadata_updated, self.deleted, self.failures())
         if dry_run:
             return 'Dry run, nothing changed; the run would make %s.' % counts
-        return 'Done: %s, %s downloaded in %s.' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
+        done = '%s, %s downloaded in %s' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
+        if interrupted:
+            return 'Interrupted after %s; the next run goes on from there.' % done
+        return 'Done: %s.' % done
 
     def calls_by_stage(self):
         stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
@@ -328,6 +332,11 @@ def human_elapsed(seconds):
         return '%.1f s' % seconds
     minutes, seconds = divmod(int(seconds), 60)
     return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
+
+
+def plural(n, word):
+    """'1 photo', '2 photos': every count the program says goes through here."""
+    return '%s %s%s' % ('{:,}'.format(n) if n >= 10000 else n, word, '' if n == 1 else 's')
 
 
 def human_bytes(n):
@@ -435,14 +444,29 @@ def ask_for_api_key(config_path):
     key = sys.stdin.readline().strip()
     if not key:
         return None, None
-    sys.stderr.write('API secret: ')
-    sys.stderr.flush()
-    secret = sys.stdin.readline().strip()
+    secret = read_without_echo('API secret: ')
     if not secret:
         return None, None
     write_config(config_path, key, secret)
     sys.stderr.write('Saved in %s.\n' % config_path)
     return key, secret
+
+
+def read_without_echo(prompt):
+    """A line typed on the terminal of stdin, not shown (the API secret is a password).
+    getpass would read /dev/tty, which a terminal that started us need not be."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    fd = sys.stdin.fileno()
+    before = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    try:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        return sys.stdin.readline().strip()
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+        sys.stderr.write('\n')
 
 
 def write_config(path, key, secret):
@@ -1992,7 +2016,6 @@ class PhotoMirror:
     def _intact(self, task):
         """--verify: does the file still hash to what was recorded when it was written?"""
         actual = describe_file(os.path.join(self.dir, task.filename))
-        self._count(verified=1)
         recorded = task.stored.file if task.stored else None
         if not recorded or recorded.get('name') != task.filename:
             return True   # nothing recorded (an adopted file): record it now
@@ -2007,6 +2030,8 @@ class PhotoMirror:
         """Returns (the media file name now in photostream/, its file record, its metadata)."""
         filename = task.filename
         file_info = task.stored.file if task.stored else None
+        if task.verify:
+            self._count(verified=1)   # hashed, found missing, or fetched anew: each item once
         if task.verify and filename and not task.need_file and not self._intact(task):
             task.need_file = task.repair = True   # fetch it again
         if task.hand_original:
@@ -2279,7 +2304,7 @@ class FilesStage:
     def run(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
         self.pool.run('Files', self.tasks(local), self.finish)
-        self.reporter.info('Photostream: %d items on Flickr.' % len(self.state.photostream))
+        self.reporter.info('Photostream: %s on Flickr.' % plural(len(self.state.photostream), 'item'))
         self.check_listing(local)
 
     def tasks(self, local):
@@ -2888,8 +2913,8 @@ class HtmlView:
         self.fetched, failed = fetch_thumbnails(state.dest, state.photostream, ThumbnailFetcher(self.transport),
                                                 self.jobs)
         if failed:
-            self.reporter.info('%d thumbnails could not be fetched; their photos show without a preview '
-                               'until the next run.' % failed)
+            self.reporter.info('%s could not be fetched; their photos show without a preview until the '
+                               'next run.' % plural(failed, 'thumbnail'))
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections)
         inputs.whole = all(os.path.isfile(path) for path in (os.path.join(state.dest, 'index.html'),
@@ -2902,12 +2927,12 @@ class HtmlView:
         return inputs
 
     def up_to_date(self):
-        return 'HTML view: %d thumbnails fetched, its pages are up to date' % self.fetched
+        return 'HTML view: %s fetched, its pages are up to date' % plural(self.fetched, 'thumbnail')
 
     def write(self):
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
                                   details=self.photo_details)
-        return 'HTML view: %d thumbnails fetched, %d pages written' % (self.fetched, written)
+        return 'HTML view: %s fetched, %s written' % (plural(self.fetched, 'thumbnail'), plural(written, 'page'))
 
     def photo_details(self, photo_id):
         """What a photo's own page shows beyond the listing, from its stored .metadata."""
@@ -3059,10 +3084,6 @@ def to_page(root, name):
 def page_id(item_id):
     """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
     return re.sub(r'[^0-9A-Za-z_-]', '_', str(item_id))
-
-
-def plural(n, word):
-    return '%d %s%s' % (n, word, '' if n == 1 else 's')
 
 
 def safe_relpath(rel):
@@ -4255,8 +4276,8 @@ class EnrichStage:
             return False
         pacer = self.client.pacer
         eta = pacer.seconds_for(state.enrich_calls)
-        self.reporter.info('Metadata: %d photos to enrich%s; an interrupted run continues next time.'
-                           % (len(todo), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
+        self.reporter.info('Metadata: %s to enrich%s; an interrupted run continues next time.'
+                           % (plural(len(todo), 'photo'), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
                                          if eta >= 60 else ''))
         enricher = Enricher(state.photostream_dir, self.client, self.stats, self.reporter)
         enriched_before = self.stats.enriched
@@ -4280,7 +4301,8 @@ class EnrichStage:
         """A dry run: counted as the real run would count them."""
         self.stats.enriched = len(self.state.to_enrich)
         if self.state.to_enrich:
-            self.reporter.info('would read the metadata (photos.getInfo) of %d photos' % len(self.state.to_enrich))
+            self.reporter.info('would read the metadata (photos.getInfo) of %s'
+                               % plural(len(self.state.to_enrich), 'photo'))
 
 
 # ---------------------------------------------------------------------------
@@ -4310,8 +4332,8 @@ def report_not_original(state, reporter):
 
 def report_verification(stats, reporter, dry):
     broken = stats.damaged + stats.missing
-    reporter.info('Verified %d files: %d damaged, %d missing; %s.' % (
-        stats.verified, stats.damaged, stats.missing,
+    reporter.info('Verified %s: %d damaged, %d missing; %s.' % (
+        plural(stats.verified, 'file'), stats.damaged, stats.missing,
         'all intact' if not broken else '%d could not be repaired' % stats.unrepaired if stats.unrepaired
         else 'the run would repair them' if dry else 'all repaired'))
 
@@ -4463,9 +4485,21 @@ def build_parser():
     return parser
 
 
-def run(args, reporter, stats, stop_event):
+def check_flags(args, reporter):
+    """Flags that contradict each other are refused; one that does nothing is said so."""
     if args.ignore_photos and args.ignore_videos:
         raise FatalError('--ignore-photos and --ignore-videos together leave nothing to mirror.', EXIT_USAGE)
+    if args.quiet and args.verbose:
+        raise FatalError('-q (errors only) and -v (every file) ask for opposite things; choose one.', EXIT_USAGE)
+    if args.page_size > PAGE_SIZE:
+        raise FatalError('--page-size %d: Flickr lists at most %d photos a page.' % (args.page_size, PAGE_SIZE),
+                         EXIT_USAGE)
+    if args.force and not args.delete_unknown:
+        reporter.warning('--force only matters with --delete-unknown; nothing is deleted in this run.')
+
+
+def run(args, reporter, stats, stop_event):
+    check_flags(args, reporter)
     api_key, api_secret = find_api_credentials(args, os.environ)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
@@ -4533,6 +4567,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         stop_event.set()
         reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
+        stats.stopped += 1
+        reporter.info(stats.summary(args.dry_run, interrupted=True))
         status = EXIT_INTERRUPTED
     except FatalError as e:
         reporter.error(str(e))

@@ -1442,6 +1442,9 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
     assert 'New photos:' in out and 'API calls:' in out
+    # the end-of-run line says it was interrupted, and the statistics count the stop
+    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, \d+ failed, .* downloaded in ', out, re.M), out
+    assert 'Run stopped early (see the error): 1' in out
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -3043,12 +3046,21 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
             assert prompt in shown, shown
             os.write(master, answer.encode() + b'\n')
         out, _ = proc.communicate(timeout=120)
+        while True:   # what the terminal showed after the secret was typed
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         os.close(master)
     assert proc.returncode == 0, shown
+    assert fake.api_key.encode() in shown and fake.api_secret.encode() not in shown   # a password: not echoed
     config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
     assert 'api_secret = %s' % fake.api_secret in config.read_text()
@@ -3806,3 +3818,31 @@ def test_the_files_stage_asks_the_api_nothing_beyond_the_listing(fake, token_dir
         label, data, ext = fake.best_file(photo.id)
         assert held[photo.id].name == '%s.%s' % (photo.id, ext) and held[photo.id].read_bytes() == data, label
         assert json.loads(Path(str(held[photo.id]) + '.metadata').read_text())['file']['label'] == label
+
+
+@pytest.mark.parametrize('flags, words', [(['-q', '-v'], ['-q', '-v']), (['--page-size', '1000'], ['--page-size', '500'])])
+def test_conflicting_or_out_of_range_flags_are_refused_in_one_line(plain_fake, tmp_path, flags, words):
+    result = run_program(plain_fake, tokens_for(plain_fake, tmp_path), tmp_path / 'mirror', *flags)
+    assert_one_line_error(result, 2, *words)
+    assert not (tmp_path / 'mirror').exists()
+
+
+def test_force_without_delete_unknown_is_said_to_do_nothing(plain_fake, tmp_path):
+    result = run_program(plain_fake, tokens_for(plain_fake, tmp_path), tmp_path / 'mirror', '--force', '--ignore-videos')
+    assert_ok(result)
+    assert result.stderr.count('\n') == 1 and '--force only matters with --delete-unknown' in result.stderr
+
+
+def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    plain_fake.edit_photo(first_photo(plain_fake).id, title='Once more')
+    dry = run_program(plain_fake, tokens, dest, '--dry-run')
+    assert 'would read the metadata (photos.getInfo) of 1 photo\n' in dry.stdout, dry.stdout
+    real = run_program(plain_fake, tokens, dest, '--verify')
+    assert 'Metadata: 1 photo to enrich;' in real.stdout, real.stdout
+    # --verify counts every item it looked at: all of them, the missing one too
+    (dest / 'photostream' / media_name(first_photo(plain_fake))).unlink()
+    again = run_program(plain_fake, tokens, dest, '--verify')
+    assert 'Verified %d files: 0 damaged, 1 missing; all repaired.' % len(plain_fake.account.photos) in again.stdout, \
+        again.stdout

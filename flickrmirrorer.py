@@ -207,6 +207,17 @@ class OriginalRefused(Exception):
     or a sign-in page).  Not a failure: the best version it does give is kept instead."""
 
 
+class QuotaSpent(Exception):
+    """Flickr's hourly limit of API calls for this key is used up (a 429 whose Retry-After
+    is longer than any passing load asks for).  Not an outage: it frees up `at`."""
+
+    def __init__(self, seconds):
+        super().__init__('Flickr\'s hourly limit of API calls for this key is used up; it frees up at %s (in %s)'
+                         % (time.strftime('%H:%M', time.localtime(time.time() + seconds)), human_minutes(seconds)))
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+
 # ---------------------------------------------------------------------------
 # Reporting: stdout for routine status, stderr for errors, statistics
 # ---------------------------------------------------------------------------
@@ -236,6 +247,8 @@ class Stats:
     collections_updated: int = 0
     collections_deleted: int = 0
     verified: int = 0
+    metadata_left: int = 0       # photos not enriched: the hour's quota was spent
+    metadata_left_eta: str = ''
     damaged: int = 0
     missing: int = 0
     api_calls: Counter = field(default_factory=Counter)
@@ -290,6 +303,9 @@ class Stats:
         done = '%s, %s downloaded in %s' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
         if interrupted:
             return 'Interrupted after %s; the next run goes on from there.' % done
+        if self.metadata_left:
+            return 'Done: %s; metadata of %s left: %s.' % (done, plural(self.metadata_left, 'photo'),
+                                                           self.metadata_left_eta)
         return 'Done: %s.' % done
 
     def calls_by_stage(self):
@@ -645,6 +661,18 @@ def pause_everybody(gate, error, policy, reporter, what):
     announce_pause(reporter, what, asked, gate.pause(asked))
 
 
+def wait_unless_stopped(stop_event, seconds):
+    """Sleep, every waiting thread waking at once on Ctrl+C or SIGTERM.  In slices: a signal
+    that comes just as a long wait begins is otherwise handled only when it ends."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if stop_event.wait(min(max(left, 0), 0.25)):
+            raise KeyboardInterrupt
+        if left <= 0.25:
+            return
+
+
 class PauseGate:
     """Everybody waits while Flickr asked us to: a 429 (or a 201 / 503) pauses every worker
     that talks to the same service, not only the one that was told."""
@@ -655,11 +683,12 @@ class PauseGate:
         self._until = 0.0
         self._lock = threading.Lock()
 
-    def pause(self, seconds):
-        """Hold everybody for `seconds`, at most max_pause: a Retry-After of an hour must not
-        stall the run silently.  Returns the seconds of the new pause, or None when an
-        earlier pause already covers it (so that it is announced once)."""
-        seconds = min(seconds, self.max_pause)
+    def pause(self, seconds, cap=True):
+        """Hold everybody for `seconds`, at most max_pause unless not `cap` (waiting for the
+        quota, said so): a Retry-After of an hour must not stall the run silently.  Returns
+        the seconds of the new pause, or None when an earlier pause already covers it (so
+        that it is announced once)."""
+        seconds = min(seconds, self.max_pause) if cap else seconds
         with self._lock:
             until = self._clock() + seconds
             if until <= self._until:
@@ -696,9 +725,7 @@ class CallPacer:
         self._lock = threading.Lock()
 
     def _wait_unless_stopped(self, seconds):
-        """Every waiting thread wakes at once on Ctrl+C or SIGTERM."""
-        if self._stop.wait(seconds):
-            raise KeyboardInterrupt
+        wait_unless_stopped(self._stop, seconds)
 
     def acquire(self):
         while True:
@@ -732,8 +759,7 @@ class RetryPolicy:
 
     def sleep(self, seconds):
         """Wait before a retry, but wake up at once on Ctrl+C."""
-        if self.stop_event.wait(seconds):
-            raise KeyboardInterrupt
+        wait_unless_stopped(self.stop_event, seconds)
 
 
 def retry_wait(policy):
@@ -787,13 +813,17 @@ NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exception
 REFUSED_STATUSES = (401, 403, 404, 410)
 
 
-def judge_status(response, what, refusable=False):
-    """None for a 200; else the verdict, as the exception to raise: TransientError (429 and
-    503, or any Retry-After, pause everybody), OriginalRefused (a 401/403/404/410 where
+def judge_status(response, what, refusable=False, api=False):
+    """None for a 200; else the verdict, as the exception to raise: QuotaSpent (from the
+    `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), TransientError (429 and 503,
+    or any Retry-After, pause everybody), OriginalRefused (a 401/403/404/410 where
     `refusable`), ItemError (failed)."""
     status = response.status_code
     if status == 200:
         return None
+    asked = parse_retry_after(response.headers.get('Retry-After'))
+    if api and status == 429 and asked is not None and asked > MAX_RETRY_WAIT:
+        return QuotaSpent(asked)
     if status in TRANSIENT_HTTP_STATUSES:
         return TransientError('HTTP %d for %s' % (status, what),
                               parse_retry_after(response.headers.get('Retry-After')),
@@ -811,8 +841,8 @@ def network_failure(error, what):
 def raise_for_transient_status(response, *args, **kwargs):
     """requests response hook of the API client: a transient verdict is raised with its
     Retry-After (flickrapi would collapse it into a FlickrError and lose the header)."""
-    verdict = judge_status(response, response.url.split('?')[0])
-    if isinstance(verdict, TransientError):
+    verdict = judge_status(response, response.url.split('?')[0], api=True)
+    if isinstance(verdict, (TransientError, QuotaSpent)):
         raise verdict
 
 
@@ -881,8 +911,9 @@ class FlickrClient:
     Each thread gets its own flickrapi object with its own connection-pooled session."""
 
     def __init__(self, api_key, api_secret, token, pacer, stats, policy, reporter, timeout=60,
-                 page_size=PAGE_SIZE):
+                 page_size=PAGE_SIZE, wait_for_quota=False):
         self.api_key = api_key
+        self.wait_for_quota = wait_for_quota
         self.page_size = min(page_size, PAGE_SIZE)   # Flickr's most
         self.api_secret = api_secret
         self.token = token
@@ -925,7 +956,20 @@ class FlickrClient:
                 raise network_failure(e, method) from None
             except ValueError as e:  # malformed JSON: an HTML error page, a truncated body
                 raise TransientError('%s: malformed answer from Flickr (%s)' % (method, first_line(e))) from None
-        return with_retries(self.policy, attempt, self.reporter, method)
+        while True:
+            try:
+                return with_retries(self.policy, attempt, self.reporter, method)
+            except QuotaSpent as spent:
+                if not self.wait_for_quota:
+                    raise
+                self.wait_out(spent)
+
+    def wait_out(self, spent):
+        """--wait-for-quota (or a person at the terminal): every call waits until the hour's
+        calls free up, said once."""
+        if self.pacer.gate.pause(spent.seconds, cap=False) is not None:
+            self.reporter.info('%s.  Waiting for it (Ctrl+C stops; a later run goes on from here).' % spent)
+        wait_for_gate(self.pacer.gate, self.policy.stop_event)
 
     def _pause_everybody(self, error, method):
         if error.pause_all:
@@ -4281,21 +4325,33 @@ class EnrichStage:
                                          if eta >= 60 else ''))
         enricher = Enricher(state.photostream_dir, self.client, self.stats, self.reporter)
         enriched_before = self.stats.enriched
-        self.pool.run('Metadata', ((s, enricher.run, s.id, state.files[s.id]) for s in todo), self.finish,
-                      total=len(todo))
+        self.spent, self.finished = None, 0   # once the hour's quota is spent, nothing more is asked
+        self.pool.run('Metadata', ((s, enricher.run, s.id, state.files[s.id]) for s in todo if self.spent is None),
+                      self.finish, total=len(todo))
+        if self.spent is not None:
+            self.stats.metadata_left = len(todo) - self.finished
+            self.stats.metadata_left_eta = 'about %s at %d calls/hour' % (
+                human_duration(pacer.seconds_for(self.stats.metadata_left)), pacer.per_hour)
+            self.reporter.info('%s.  The metadata of %s is left for the next run; every file is in place.'
+                               % (self.spent, plural(self.stats.metadata_left, 'photo')))
         return self.stats.enriched > enriched_before
 
     def finish(self, summary, future):
         try:
             metadata = future.result()
-            if metadata is not None:
-                self.stats.enriched += 1
-                summary.refresh(metadata)
-            self.pool.succeeded()
+        except QuotaSpent as spent:   # not a failure: the next run goes on
+            self.spent = self.spent or spent
+            return
         except NotFoundError:
             pass   # deleted on Flickr since the listing: the next run lets it go
         except (ItemError, TransientError) as e:
             self.pool.item_failed(summary.id, 'metadata: %s' % e, counter='metadata_failed')
+        else:
+            if metadata is not None:
+                self.stats.enriched += 1
+                summary.refresh(metadata)
+            self.pool.succeeded()
+        self.finished += 1
 
     def count_planned(self):
         """A dry run: counted as the real run would count them."""
@@ -4464,6 +4520,10 @@ def build_parser():
                         help='parallel downloads (default %d)' % DEFAULT_JOBS)
     parser.add_argument('--max-calls-per-hour', type=positive_int, default=DEFAULT_MAX_CALLS_PER_HOUR,
                         help='API call budget (default %d; Flickr allows about 3600)' % DEFAULT_MAX_CALLS_PER_HOUR)
+    parser.add_argument('--wait-for-quota', action='store_true',
+                        help='when Flickr\'s hourly limit of API calls is used up, wait for it to free up '
+                             'and go on (the default on a terminal); otherwise the run stops cleanly, '
+                             'keeping every file, and the next run goes on')
     parser.add_argument('--page-size', type=positive_int, default=PAGE_SIZE, metavar='N',
                         help='photos per listing page (default and most %d); smaller pages mean more '
                              'calls, but a short page costs less to ask for again' % PAGE_SIZE)
@@ -4510,11 +4570,14 @@ def run(args, reporter, stats, stop_event):
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
     policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
     pacer = CallPacer(args.max_calls_per_hour, stop_event=stop_event)
-    client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter, page_size=args.page_size)
+    client = FlickrClient(api_key, api_secret, token, pacer, stats, policy, reporter, page_size=args.page_size,
+                          wait_for_quota=args.wait_for_quota or sys.stdout.isatty())
     try:
         user = client.test_login()
     except TransientError as e:
         raise FatalError('Cannot reach Flickr: %s' % e)
+    except QuotaSpent as e:
+        raise FatalError('%s.  Run again then, or with --wait-for-quota.' % e)
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     if args.dry_run:   # reads only: no directory, no lock, no clean-up
         lock = None
@@ -4532,6 +4595,9 @@ def run(args, reporter, stats, stop_event):
                                                                        args.destination))
         try:
             state = mirror_account(args, client, stats, reporter, stop_event)
+        except QuotaSpent as e:
+            raise FatalError('%s.  Nothing was deleted; run again then, or with --wait-for-quota, and the '
+                             'mirror goes on from where it stopped.' % e)
         except TransientError as e:
             raise FatalError('Flickr kept failing: %s.  Nothing was deleted; run again later and the '
                              'mirror resumes where it stopped.' % first_line(e))

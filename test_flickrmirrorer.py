@@ -2214,7 +2214,8 @@ def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_p
     fake.faults.update(api_latency=0)
     fake.reset_stats()
     assert_ok(run_mirror(fake, again_tokens, mirror))
-    assert fake.stats()['file_requests'] == 0            # the files were all in place
+    # the files were all in place: only the refused video originals are asked for again
+    assert fake.stats()['file_requests'] == len(refused_videos(fake))
     asked_again = asked_by(again)
     enriched_ids = {name.split('.')[0] for name in enriched}
     assert not enriched_ids & set(asked_again), 'a photo enriched before the kill was asked again'
@@ -2708,29 +2709,33 @@ def test_pacer_pause_is_capped_and_wakes_on_stop():
 
 
 def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path):
+    """A 429 asking for an hour is Flickr's hourly quota spent: said in those words, waited
+    for with --wait-for-quota, and a SIGTERM during the wait is obeyed at once."""
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
     fake.faults.retry_after = 3600
     fake.faults.schedule('429', count=1000, target='api', method='flickr.photosets.getList')
-    proc = start_program(fake, tokens, tmp_path / 'mirror', '--ignore-videos', '--jobs', '3')
+    proc = start_program(fake, tokens, tmp_path / 'mirror', '--ignore-videos', '--jobs', '3', '--wait-for-quota')
     try:
-        said = read_until(proc.stdout, r'Flickr asked us to wait 60 min \(until \d\d:\d\d\)', timeout=60)
+        said = read_until(proc.stdout, r"Flickr's hourly limit of API calls for this key is used up; it frees up "
+                                       r"at \d\d:\d\d \(in 60 min\)\.  Waiting for it", timeout=60)
         assert said, 'no word about the wait'
-        # A moment for the program to be inside its wait: the announcement comes just before
-        # it, and a SIGTERM at that very instant was lost in 1 of 30 tries (the wait then ran
-        # its whole 2 minutes; CPython runs the handler only once the blocked wait returns).
-        # Nothing the test can see marks the wait begun, hence this sleep.
-        time.sleep(0.3)
+        # The wait is in slices of a quarter of a second: a SIGTERM that comes as it begins
+        # is obeyed at once too.
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 5
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
     assert 'Traceback' not in err
+    # without --wait-for-quota (and not on a terminal): the run stops at once, in one line
+    result = run_program(fake, tokens, tmp_path / 'mirror', '--ignore-videos')
+    assert_one_line_error(result, 1, "hourly limit of API calls for this key is used up", '--wait-for-quota')
+    assert 'Cannot reach' not in result.stderr
     # the wait itself is capped at 2 minutes (and a jitter of up to initial_wait), not what Flickr asked
     wait = fm.retry_wait(fm.RetryPolicy(initial_wait=0.01))(
         type('State', (), {'outcome': type('O', (), {'exception': lambda self: fm.TransientError('429', 3600)})()})())
@@ -3846,3 +3851,27 @@ def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
     again = run_program(plain_fake, tokens, dest, '--verify')
     assert 'Verified %d files: 0 damaged, 1 missing; all repaired.' % len(plain_fake.account.photos) in again.stdout, \
         again.stdout
+
+
+def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
+    """Issue 21: Flickr's hourly limit runs out while the metadata is read: said so, with when
+    it frees up; every file in place, exit 0, the Done line says what is left; the next run
+    goes on and ends as a run that never stopped."""
+    with fakeflickr.FakeFlickr(seed=3, photos=12, videos=2, albums=3, collections=2, file_size=2000,
+                               hostile_names=False) as fake:
+        reference = tmp_path / 'reference'
+        assert_ok(run_program(fake, tokens_for(fake, tmp_path, 'reference-tokens'), reference))
+        tokens, mirror = tokens_for(fake, tmp_path), tmp_path / 'mirror'
+        listing_calls = 2 + 1 + len(fake.account.albums) + 1   # login, photostream, albums, tree
+        fake.faults.update(hourly_limit=listing_calls + 4)          # a real hour: Retry-After near 3600
+        result = run_program(fake, tokens, mirror, '--max-calls-per-hour', '100000')
+        assert_ok(result)
+        assert "Flickr's hourly limit of API calls for this key is used up; it frees up at" in result.stdout
+        assert 'Cannot reach' not in result.stdout + result.stderr
+        left = re.search(r'^Done: .*; metadata of (\d+) photos left: about \d+ min at 100000 calls/hour\.$',
+                         result.stdout, re.M)
+        assert left and 0 < int(left.group(1)) < len(fake.account.photos), result.stdout
+        assert sorted(p.name for p in media_files(mirror)) == sorted(p.name for p in media_files(reference))
+        fake.faults.update(hourly_limit=0)
+        assert_ok(run_program(fake, tokens, mirror))
+        assert all_metadata(mirror) == all_metadata(reference)

@@ -30,8 +30,9 @@ and the reporting every stage uses):
                 changed (.flickrmirrorer-views.json) or --verify asks
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
-                photo's metadata rewritten as its answers arrive, so a killed run resumes;
-                then the views again
+                photo's metadata rewritten as its answers arrive, so a killed run resumes.
+                A quick enrichment comes before the views (made once); a long one after
+                them, and they are made again when it is done
   9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
                 makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
                 items failed or the listing was incomplete, 2 usage / configuration /
@@ -4353,6 +4354,10 @@ class EnrichStage:
             self.pool.succeeded()
         self.finished += 1
 
+    def seconds_needed(self):
+        """How long enrichment takes at the budget (0 when there is nothing to enrich)."""
+        return self.client.pacer.seconds_for(self.state.enrich_calls) if self.state.to_enrich else 0.0
+
     def count_planned(self):
         """A dry run: counted as the real run would count them."""
         self.stats.enriched = len(self.state.to_enrich)
@@ -4437,8 +4442,14 @@ def mirror_account(args, client, stats, reporter, stop_event):
     return state
 
 
+# Enrichment that takes less than this within the budget comes before the views, which are
+# then made once; a longer one comes after them, and they are made again when it is done.
+QUICK_ENRICHMENT = 60.0
+
+
 def make_all_views(args, state, albums, tree, transport, enrich, reporter):
-    """The views, then enrichment, then the views that show what it read.  After an
+    """The views and enrichment: a quick enrichment first and the views once; a long one
+    (hours, at a small budget) after the views, which then show what it read.  After an
     incomplete listing the order and the views of the last complete one stay: rewritten from
     a partial listing they would show photos we hold as missing."""
     if state.incomplete and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name)):
@@ -4447,7 +4458,12 @@ def make_all_views(args, state, albums, tree, transport, enrich, reporter):
     views_state = ViewsState(state.dest, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
         ([] if args.no_html else [HtmlView(state, albums, tree, transport, args.jobs, reporter)])
-    make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown, views_state, reporter)
+    views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown
+    if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
+        enrich.run()
+        make_views(views, views_state, reporter)
+        return
+    make_views(views, views_state, reporter)   # browsable while the metadata is read for hours
     if enrich.run():
         make_views(shown, views_state, reporter)   # they gain what enrichment read
 

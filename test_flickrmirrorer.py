@@ -3392,7 +3392,7 @@ def test_thumbnails_are_flickrs_small_size_and_never_fail_the_run(plain_fake, tm
     fake.faults.schedule('503', count=1000, target='file', path='/%s_%s_n.jpg' % (photo.id, photo.secret))
     result = run_mirror(fake, tmp_path / 'tokens', dest)
     assert_ok(result)
-    assert '1 thumbnails could not be fetched' in result.stdout
+    assert '1 thumbnail could not be fetched' in result.stdout
     assert_tree_complete(fake, dest)
     thumbs = thumbs_of(dest)
     assert len(thumbs) == sum(has_thumb(p) for p in fake.account.photos.values()) - 1

@@ -588,8 +588,28 @@ def retry_wait(policy):
         retry_after = getattr(exc, 'retry_after', None)
         if retry_after is not None:   # capped: a Retry-After of hours must not stall the run silently
             return min(retry_after, policy.max_wait) + random.uniform(0, policy.initial_wait)
+        if getattr(exc, 'cdn_burst', False):
+            return min(backoff(retry_state), CDN_BURST_MAX_WAIT)
         return backoff(retry_state)
     return wait
+
+
+# Flickr's CDN answers 403 to originals in bursts that pass (a retry after about 10 s works:
+# markdoliner/flickrmirrorer PR #25).  Such a 403 spends a third of an attempt, and its
+# waits stay short: a burst slows the downloads, it does not fail them.
+CDN_BURST_PATIENCE = 3
+CDN_BURST_MAX_WAIT = 15.0
+
+
+def attempts_spent(attempts):
+    """A tenacity stop: after `attempts` failed tries, a CDN burst's 403 counting a third."""
+    spent = [0]
+
+    def stop(retry_state):
+        burst = getattr(retry_state.outcome.exception(), 'cdn_burst', False)
+        spent[0] += 1 if burst else CDN_BURST_PATIENCE
+        return spent[0] >= attempts * CDN_BURST_PATIENCE
+    return stop
 
 
 def with_retries(policy, operation, reporter, what):
@@ -599,7 +619,7 @@ def with_retries(policy, operation, reporter, what):
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
         wait=retry_wait(policy),
-        stop=tenacity.stop_after_attempt(policy.attempts),
+        stop=attempts_spent(policy.attempts),
         before_sleep=log,
         sleep=policy.sleep,
         reraise=True)
@@ -629,17 +649,21 @@ NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exception
 REFUSED_STATUSES = (401, 403, 404, 410)
 
 
-def judge_status(response, what, refusable=False):
+def judge_status(response, what, refusable=False, cdn_original=False):
     """None for a 200; else the verdict, as the exception to raise: TransientError (429 and
-    503, or any Retry-After, pause everybody), OriginalRefused (a 401/403/404/410 where
-    `refusable`), ItemError (failed)."""
+    503, or any Retry-After, pause everybody; so does a 403 where `cdn_original`, a photo
+    original, which Flickr's CDN refuses in bursts that a retry after a while gets through),
+    OriginalRefused (a 401/403/404/410 where `refusable`), ItemError (failed)."""
     status = response.status_code
     if status == 200:
         return None
-    if status in TRANSIENT_HTTP_STATUSES:
-        return TransientError('HTTP %d for %s' % (status, what),
-                              parse_retry_after(response.headers.get('Retry-After')),
-                              pause_all=status in (429, 503))
+    cdn_burst = cdn_original and status == 403 and not refusable
+    if status in TRANSIENT_HTTP_STATUSES or cdn_burst:
+        verdict = TransientError('HTTP %d for %s' % (status, what),
+                                 parse_retry_after(response.headers.get('Retry-After')),
+                                 pause_all=status in (429, 503) or cdn_burst)
+        verdict.cdn_burst = cdn_burst
+        return verdict
     if refusable and status in REFUSED_STATUSES:
         return OriginalRefused('Flickr refused the original of %s (HTTP %d)' % (what, status))
     return ItemError('HTTP %d for %s' % (status, what))
@@ -1650,7 +1674,8 @@ def judge_file_response(response, choice, url):
     """What a file answer means: judge_status() for its status, then what only a file can
     be: a sign-in page for a refused video original, a placeholder, an HTML error page or
     the wrong type.  Raises the verdict; returns quietly when it may be the file announced."""
-    verdict = judge_status(response, url, refusable=choice.kind == 'video' and choice.original)
+    verdict = judge_status(response, url, refusable=choice.kind == 'video' and choice.original,
+                           cdn_original=choice.kind == 'image' and choice.original)
     if verdict is not None:
         raise verdict
     ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()

@@ -3521,3 +3521,40 @@ def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, 
     assert 'Verified %d files: 1 damaged, 0 missing; all repaired.' % len(plain_fake.account.photos) \
         in result.stdout, result.stdout
     assert path.read_bytes() == plain_fake.photo_file_bytes(damaged.id)
+
+
+# ---------------------------------------------------------------------------
+# Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,
+# the CDN's 403s
+# ---------------------------------------------------------------------------
+
+def test_cdn_403_bursts_on_originals_are_ridden_out_in_one_run(fake, token_dir, dest):
+    """A third of the original requests answered 403 (in bursts): one run, exit 0, the whole
+    tree, and the bursts held every download (the shared pause gate) instead of failing items."""
+    fake.faults.update(cdn_403_rate=0.3, cdn_403_burst=3, fault_seed=5)
+    result = run_mirror(fake, token_dir, dest, '--statistics')
+    assert_ok(result)
+    assert injected(fake, ('cdn_403',)) >= 5, fake.stats()['faults']
+    assert_tree_complete(fake, dest)
+    assert not temp_files(dest)
+    assert 'Failed (tried again next run): 0' in result.stdout
+
+
+def test_a_403_on_a_thumbnail_is_no_reason_to_retry():
+    """Only a photo original's 403 is the CDN's burst; a thumbnail's stays a failure, and a
+    video original's a refusal."""
+    response = types.SimpleNamespace(status_code=403, headers={})
+    assert isinstance(fm.judge_status(response, 'x', cdn_original=True), fm.TransientError)
+    assert fm.judge_status(response, 'x', cdn_original=True).pause_all
+    assert type(fm.judge_status(response, 'x')) is fm.ItemError
+    assert isinstance(fm.judge_status(response, 'x', refusable=True), fm.OriginalRefused)
+    # a burst's 403 spends a third of an attempt; a CDN that never stops refusing still ends
+    tries = []
+
+    def refused():
+        tries.append(1)
+        raise fm.judge_status(response, 'x', cdn_original=True)
+    policy = fm.RetryPolicy(attempts=4, initial_wait=0)
+    with pytest.raises(fm.TransientError):
+        fm.with_retries(policy, refused, fm.Reporter(quiet=True), 'x')
+    assert len(tries) == 4 * fm.CDN_BURST_PATIENCE

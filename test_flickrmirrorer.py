@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import types
+import zipfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -1405,7 +1406,7 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest.parent / 'second', '--statistics')
     videos = sum(p.media == 'video' for p in photos)
     assert 'API calls by stage: listing %d, files %d, metadata %d\n' % (
-        2 + 1 + len(fake.account.albums) + 1, videos,
+        2 + 1 + len(fake.account.albums) + 1 + 1, videos,   # + people.getInfo: is the account Pro?
         len(photos) + sum(1 for p in photos if p.comments)) in result.stdout
 
 
@@ -3558,3 +3559,157 @@ def test_a_403_on_a_thumbnail_is_no_reason_to_retry():
     with pytest.raises(fm.TransientError):
         fm.with_retries(policy, refused, fm.Reporter(quiet=True), 'x')
     assert len(tries) == 4 * fm.CDN_BURST_PATIENCE
+
+
+def limited_photos(server):
+    """The photos a free account is given at 1024 px only."""
+    return [p for p in server.account.photos.values()
+            if p.media == 'photo' and max(p.width, p.height) > fakeflickr.FREE_LIMIT]
+
+
+def original_name(photo):
+    return '%s.%s' % (photo.id, photo.video_ext if photo.media == 'video' else photo.originalformat)
+
+
+def free_account_mirror(server, tokens, dest):
+    """A free account whose video originals Flickr refuses, mirrored once."""
+    server.faults.update(free_account=True, video_originals='404')
+    result = run_mirror(server, tokens, dest)
+    assert_ok(result)
+    return result
+
+
+def import_export(server, tokens, dest, *paths, args=()):
+    return run_mirror(server, tokens, dest, *args, '--import-export', *map(str, paths))
+
+
+def assert_every_original(server, dest):
+    """Every photo and video is its true original, the export's bytes, recorded as such."""
+    for photo in server.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == server.export_file_bytes(photo.id), path
+        record = json.loads(Path(str(path) + fm.METADATA_SUFFIX).read_text())['file']
+        assert record['original'] is True and record['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not (dest / fm.NOT_ORIGINAL_LIST).exists() or not (dest / fm.NOT_ORIGINAL_LIST).read_text().strip()
+
+
+def metadata_of(dest, name):
+    return json.loads((dest / 'photostream' / (name + fm.METADATA_SUFFIX)).read_text())
+
+
+def pro_account_reference(server, tokens, tmp_path):
+    """A mirror made with every original offered (a Pro account, every video original
+    given): what a mirror filled in from the export must hold."""
+    server.faults.reset()
+    for photo in server.account.photos.values():
+        if photo.media == 'video':
+            server.offer_video_original(photo.id)
+    reference = tmp_path / 'pro-reference'
+    assert_ok(run_mirror(server, tokens, reference))
+    return reference
+
+
+def assert_same_files_and_links(mirror, reference):
+    """The same media files (bytes and times) and the same album, collection and 'Not in
+    any album' links."""
+    def files_and_links(root):
+        return {p: v for p, v in snapshot(root, with_mtimes=True).items()
+                if is_media(p) or v[0] in ('link', 'dir') and not p.startswith(('html', 'account'))}
+    assert files_and_links(mirror) == files_and_links(reference)
+
+
+def warnings_of(stderr):
+    return [line for line in stderr.splitlines() if line.startswith('Warning:')]
+
+
+def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fake, token_dir, dest, tmp_path):
+    limited = limited_photos(fake)
+    videos = [p for p in fake.account.photos.values() if p.media == 'video']
+    assert limited and videos
+    fake.reset_stats()
+    result = free_account_mirror(fake, token_dir, dest)
+    calls = fake.stats()['api_calls']
+    assert calls['flickr.people.getInfo'] == 1   # ispro, once a run
+    assert calls['flickr.photos.getSizes'] == len(limited) + len(videos)   # no url_o: getSizes, 'Large'
+    # one warning: the limit named, how many are kept at 1024 px, the export and its command
+    [warning] = warnings_of(result.stderr)
+    assert 'since 15 May 2025' in warning and '%d photos are kept at 1024 px' % len(limited) in warning
+    assert "--import-export FOLDER" in warning and str(dest) in warning and fm.EXPORT_REQUEST_URL in warning
+    assert 'Request my Flickr data' in warning and '%d videos' % len(videos) in warning
+    for photo in limited:
+        meta = metadata_of(dest, '%s.jpg' % photo.id)
+        assert meta['file']['label'] == 'Large' and meta['file']['original'] is False
+    # a held original that rotted since (the same size, other bytes) is less than the original
+    small = next(p for p in fake.account.photos.values() if p.media == 'photo' and p not in limited)
+    rotten = dest / 'photostream' / original_name(small)
+    rotten.write_bytes(b'\0' * 8 + rotten.read_bytes()[8:])
+    # the export comes: every original imported, no download
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+    fake.reset_stats()
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert fake.stats()['file_bytes'] == 0 and per_photo_calls(fake.stats()) == 0
+    imported = len(limited) + len(videos) + 1
+    assert ('Data export: %d originals imported (%d photos, %d videos), %d already held, 0 not matching.'
+            % (imported, len(limited) + 1, len(videos), len(fake.account.photos) - imported)) in result.stdout
+    assert not warnings_of(result.stderr), result.stderr
+    assert_every_original(fake, dest)
+    assert_links_resolve(dest)
+    for photo in limited + videos + [small]:
+        meta = metadata_of(dest, original_name(photo))
+        zip_name, member = manifest['files'][photo.id]
+        assert meta['file']['source'] == fm.EXPORT_SOURCE
+        assert (meta['file']['zip'], meta['file']['member']) == (zip_name, member)
+        assert meta['file']['label'] == ('Video Original' if photo.media == 'video' else 'Original')
+    # each photo_<id>.json kept in its .metadata as Flickr wrote it
+    with zipfile.ZipFile(tmp_path / 'export' / manifest['metadata_zip']) as zf:
+        for photo in fake.account.photos.values():
+            meta = metadata_of(dest, original_name(photo))
+            assert meta['export'] == json.loads(zf.read('photo_%s.json' % photo.id))
+        # the account files, verbatim in dest/account/, and linked from the index
+        account_files = [n for n in zf.namelist() if not n.startswith('photo_')]
+        for name in account_files:
+            assert (dest / 'account' / name).read_bytes() == zf.read(name), name
+    assert sorted(n for n in os.listdir(dest / 'account') if not n.startswith('.')) == sorted(account_files)
+    index = (dest / 'index.html').read_text()
+    assert 'href="html/account.html"' in index
+    page = (dest / 'html' / 'account.html').read_text()
+    for other in fake.account.others:
+        assert 'href="https://www.flickr.com/people/%s/"' % other.nsid in page
+    for faved, _ in fake.account.favorites:
+        assert 'https://www.flickr.com/photos/%s/%s/' % (faved.owner, faved.id) in page
+    assert 'Galleries (0)' in page and 'Followers (3)' in page
+    # the next runs: no download, no probe, no warning, nothing changed; --verify finds all intact
+    before = snapshot(dest)
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest, '-q')
+    assert_ok(result)
+    assert result.stdout == result.stderr == ''
+    stats = fake.stats()
+    assert stats['file_requests'] == 0 and per_photo_calls(stats) == 0
+    assert snapshot(dest) == before
+    result = run_mirror(fake, token_dir, dest, '--verify')
+    assert_ok(result)
+    assert 'Verified %d files: 0 damaged, 0 missing; all intact.' % len(fake.account.photos) in result.stdout
+    # importing the same export again: everything already held, nothing rewritten
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert 'Data export: 0 originals imported (0 photos, 0 videos), %d already held' % len(fake.account.photos) \
+        in result.stdout
+    assert snapshot(dest) == before
+    # Flickr replaces a photo: its new version is what Flickr gives (1024 px), and the old
+    # export's original (of the old version) is not taken for it
+    replaced = limited[0]
+    fake.replace_photo(replaced.id)
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert '1 not matching' in result.stdout and 'replaced on Flickr after this export' in result.stderr
+    meta = metadata_of(dest, '%s.jpg' % replaced.id)
+    assert meta['file']['original'] is False and meta['file']['label'] == 'Large'
+    assert (dest / 'photostream' / ('%s.jpg' % replaced.id)).read_bytes() == fake.photo_file_bytes(replaced.id)
+    assert '\n%s\t' % replaced.id in (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    # a new export has it
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=10)
+    assert_ok(import_export(fake, token_dir, dest, tmp_path / 'export2'))
+    assert_every_original(fake, dest)
+    assert_same_files_and_links(dest, pro_account_reference(fake, token_dir, tmp_path))

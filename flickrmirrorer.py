@@ -3908,9 +3908,12 @@ def looks_like_export_media(name):
 def find_export_sources(paths):
     """The export's parts under the paths given: each zip, and each directory's loose files
     (the export unzipped).  A path that is missing or unreadable stops the run (exit 2)."""
-    sources = []
+    sources, seen = [], set()
     for path in paths:
         path = os.path.abspath(os.path.expanduser(path))
+        if os.path.realpath(path) in seen:   # given twice, or a folder and a zip in it
+            continue
+        seen.add(os.path.realpath(path))
         if not os.path.exists(path):
             raise FatalError('Cannot read the export %s: no such file or directory.' % path, EXIT_USAGE)
         if not os.access(path, os.R_OK) or os.path.isdir(path) and not os.access(path, os.X_OK):
@@ -3924,7 +3927,9 @@ def find_export_sources(paths):
             for name in sorted(files):
                 full = os.path.join(root, name)
                 if name.lower().endswith('.zip') and not os.path.islink(full):
-                    sources.append(ZipSource(full))
+                    if os.path.realpath(full) not in seen:
+                        seen.add(os.path.realpath(full))
+                        sources.append(ZipSource(full))
                 else:
                     loose.append(os.path.relpath(full, path).replace(os.sep, '/'))
         if loose:
@@ -3984,9 +3989,11 @@ def export_misfit(listing, ext, head):
     header's dimensions with o_width / o_height where given."""
     if is_video(listing):
         if ext not in VIDEO_FILE_EXTENSIONS or not is_video_container(head):
-            return 'not a video file (a .%s file%s)' % (ext, '' if is_video_container(head) else ' without a video header')
+            return 'not a video file (a .%s file%s)' % (
+                ext, '' if is_video_container(head) else ' without a video header')
         return None
-    said = SAME_FORMAT.get(str(listing.get('originalformat') or '').lower(), str(listing.get('originalformat') or '').lower())
+    said = str(listing.get('originalformat') or '').lower()
+    said = SAME_FORMAT.get(said, said)
     ext = SAME_FORMAT.get(ext, ext)
     sniffed = sniff_image(head)
     if ext not in IMAGE_FILE_EXTENSIONS:
@@ -4041,8 +4048,9 @@ class DataExport:
     read, or an export of another account, stops the run before anything is downloaded),
     imported after the files stage."""
 
-    def __init__(self, paths, reporter, stats, dry_run=False):
+    def __init__(self, paths, reporter, stats, stop_event, dry_run=False):
         self.reporter = reporter
+        self.stop_event = stop_event
         self.stats = stats
         self.dry_run = dry_run
         self.counts = ExportCounts()
@@ -4108,7 +4116,14 @@ class DataExport:
     def import_into(self, dest, photostream, files, on_adopted, args):
         """Fill the mirror in from the export.  photostream: the listed photos (.id, .media);
         files: photo id -> media file name, updated as originals come in; on_adopted(id,
-        file record) for each.  Returns the counts."""
+        file record) for each.  Returns the counts.  The work runs on a worker thread, as
+        downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
+        temporary file is always removed."""
+        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args)],
+                    lambda key, future: future.result(), self.stop_event)
+        return self.counts
+
+    def _import_all(self, dest, photostream, files, on_adopted, args):
         self.dest = dest
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.files = files
@@ -4141,7 +4156,6 @@ class DataExport:
         if not self.dry_run:
             self._import_account_files(args.no_html)
         self._report()
-        return self.counts
 
     def _import_media(self, source):
         try:
@@ -4164,6 +4178,8 @@ class DataExport:
                 source.close()
 
     def _import_member(self, member):
+        if self.stop_event.is_set():
+            raise KeyboardInterrupt
         why = unsafe_member(member)
         found = None if why else export_media_id(member.base)
         if why or found is None:
@@ -4182,7 +4198,8 @@ class DataExport:
         raw = read_json(metadata_path_for(self.dir, name)) if name else None
         stored = StoredPhoto.from_json(raw)
         if stored is None or not stored.listing or not os.path.isfile(os.path.join(self.dir, name)):
-            return self._unmatched(member, 'the mirror has no %s %s yet (its download failed?): run again' % (media, pid))
+            return self._unmatched(member, 'the mirror has no %s %s yet (its download failed?): run again'
+                                   % (media, pid))
         photo_json = self._photo_json(pid)
         if held_original(self.dir, name, stored.file):
             self.counts.held += 1
@@ -4241,6 +4258,8 @@ class DataExport:
         f.write(head)
         size = len(head)
         while True:
+            if self.stop_event.is_set():
+                raise KeyboardInterrupt
             chunk = self._read(src, member, DOWNLOAD_CHUNK)
             if not chunk:
                 break
@@ -4297,9 +4316,11 @@ class DataExport:
         newest = None
         for source in self.metadata:
             try:
-                members = [m for m in source.open().members() if '/' not in m.name.strip('/')
-                           and EXPORT_ACCOUNT_FILE_RE.match(m.name) and not EXPORT_PHOTO_JSON_RE.match(m.name)
-                           and not unsafe_member(m)]
+                members = [m for m in source.open().members() if EXPORT_ACCOUNT_FILE_RE.match(m.base)
+                           and not EXPORT_PHOTO_JSON_RE.match(m.base) and not unsafe_member(m)]
+                # beside account_profile.json (the export unzipped may hold it in a folder)
+                home = next((m.name[:-len(m.base)] for m in members if m.base == 'account_profile.json'), '')
+                members = [m for m in members if m.name == home + m.base]
                 date = source.date(members)
             except ExportReadError:
                 continue   # said when it was surveyed
@@ -4317,20 +4338,18 @@ class DataExport:
                                'not used.' % (account_dir, stamp.get('date'), source.label, date))
             return
         os.makedirs(account_dir, exist_ok=True)
-        written = set()
         try:
             source.open()
             for member in members:
                 try:
                     with source.reader(member) as src:
-                        write_chunks_if_changed(os.path.join(account_dir, member.name),
+                        write_chunks_if_changed(os.path.join(account_dir, member.base),
                                                 iter(lambda: self._read(src, member, DOWNLOAD_CHUNK), b''))
-                    written.add(member.name)
                 except ExportReadError as e:
                     self._failed(str(e))
         finally:
             source.close()
-        names = {m.name for m in members}
+        names = {m.base for m in members}
         for name in os.listdir(account_dir):
             if EXPORT_ACCOUNT_FILE_RE.match(name) and name not in names:
                 try_unlink(os.path.join(account_dir, name))   # from an older export
@@ -4344,13 +4363,13 @@ class DataExport:
         c = self.counts
         self.stats.export_imported += c.photos + c.videos
         self.stats.export_unmatched += c.unmatched
-        line = ('Data export: %s%d originals imported (%d photos, %d videos), %d already held, %d not matching'
-                % ('would import; ' if self.dry_run else '', c.photos + c.videos, c.photos, c.videos, c.held,
-                   c.unmatched))
+        line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
+                % (c.photos + c.videos, 'would be imported' if self.dry_run else 'imported',
+                   plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
         if c.failed:
             line += ', %d could not be read' % c.failed
         if c.no_media:
-            line += '; %s kept as another version %s no file in this export (a media zip missing?)' % (
+            line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
                 plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
         self.reporter.info(line + '.')
 
@@ -5045,7 +5064,8 @@ def run(args, reporter, stats, stop_event):
     if args.ignore_photos and args.ignore_videos:
         raise FatalError('--ignore-photos and --ignore-videos together leave nothing to mirror.', EXIT_USAGE)
     api_key, api_secret = find_api_credentials(args, os.environ)
-    args.export = DataExport(args.import_export, reporter, stats, args.dry_run) if args.import_export else None
+    args.export = (DataExport(args.import_export, reporter, stats, stop_event, args.dry_run)
+                   if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
     if os.path.lexists(args.destination) and not os.path.isdir(args.destination):

@@ -3713,3 +3713,250 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     assert_ok(import_export(fake, token_dir, dest, tmp_path / 'export2'))
     assert_every_original(fake, dest)
     assert_same_files_and_links(dest, pro_account_reference(fake, token_dir, tmp_path))
+
+
+def test_the_export_by_its_zips_older_names_a_title_of_digits_and_unzipped(plain_fake, tmp_path):
+    """The zips given one by one (the older 'data-download-<n>.zip' names), a title that ends
+    in digits itself, and the export already unzipped: the same originals."""
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    titled = limited_photos(fake)[0]
+    fake.edit_photo(titled.id, title='20150612 153012')
+    free_account_mirror(fake, tokens, tmp_path / 'mirror')
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, naming='data-download')
+    assert manifest['files'][titled.id][1] == '20150612_153012_%s_o.jpg' % titled.id
+    zips = [tmp_path / 'export' / name for name in [manifest['metadata_zip']] + manifest['media_zips']]
+    assert all(z.name.startswith('data-download-') for z in zips[1:])
+    result = import_export(fake, tokens, tmp_path / 'mirror', *zips)
+    assert_ok(result)
+    assert ' 0 not matching.' in result.stdout
+    assert_every_original(fake, tmp_path / 'mirror')
+    # unzipped, each zip into a folder of its own
+    unzipped = tmp_path / 'unzipped'
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            zf.extractall(unzipped / z.stem)
+    free_account_mirror(fake, tokens, tmp_path / 'second')
+    result = import_export(fake, tokens, tmp_path / 'second', unzipped)
+    assert_ok(result)
+    assert_every_original(fake, tmp_path / 'second')
+    assert (tmp_path / 'second' / 'account' / 'account_profile.json').read_bytes() == \
+        (unzipped / zips[0].stem / 'account_profile.json').read_bytes()
+
+
+def member_data_offset(path, name):
+    """Where a stored member's bytes begin in its zip."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(name)
+    with open(path, 'rb') as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+    name_length, extra_length = struct.unpack('<HH', header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def set_declared_size(path, name, size):
+    """Rewrite a member's uncompressed size in the zip's central directory."""
+    data = bytearray(Path(path).read_bytes())
+    encoded = name.encode('utf-8')
+    at = 0
+    while True:
+        at = data.index(b'PK\x01\x02', at)
+        if data[at + 46:at + 46 + len(encoded)] == encoded:
+            break
+        at += 4
+    data[at + 24:at + 28] = struct.pack('<I', size)
+    Path(path).write_bytes(bytes(data))
+
+
+def hostile_zip(path, members):
+    """A zip with Flickr's media naming whose members are (name, bytes, is it a symlink)."""
+    with zipfile.ZipFile(path, 'w') as zf:
+        for name, data, link in members:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = ((0o120777 if link else 0o100644) << 16)
+            zf.writestr(info, data)
+
+
+@pytest.fixture
+def free_mirror_and_export(plain_fake, tmp_path):
+    """A free account's mirror (its photos over 1024 px kept at 1024 px) and its export."""
+    tokens = tokens_for(plain_fake, tmp_path)
+    free_account_mirror(plain_fake, tokens, tmp_path / 'mirror')
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    return plain_fake, tokens, tmp_path / 'mirror', manifest
+
+
+def is_original(dest, photo):
+    path = dest / 'photostream' / original_name(photo)
+    return path.exists() and metadata_of(dest, path.name)['file']['original'] is True
+
+
+def kept_large(server, dest, photo):
+    """The photo still holds its 1024 px copy, its record intact: nothing was lost."""
+    path = dest / 'photostream' / ('%s.jpg' % photo.id)
+    meta = metadata_of(dest, path.name)
+    return (path.read_bytes() == server.photo_file_bytes(photo.id) and meta['file']['label'] == 'Large'
+            and meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_a_truncated_or_damaged_zip_fails_alone_and_loses_nothing(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    export = Path(manifest['dir'])
+    limited = {p.id: p for p in limited_photos(fake)}
+    zip_of = {pid: manifest['files'][pid][0] for pid in limited}
+    truncated, damaged_zip = sorted(set(zip_of.values()))[:2]
+    with open(export / truncated, 'r+b') as f:
+        f.truncate(os.path.getsize(export / truncated) // 2)
+    victim = next(p for pid, p in limited.items() if zip_of[pid] == damaged_zip)
+    member = manifest['files'][victim.id][1]
+    at = member_data_offset(export / damaged_zip, member) + 100
+    with open(export / damaged_zip, 'r+b') as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    result = import_export(fake, tokens, mirror, export)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 2, result.stderr
+    assert any(str(export / truncated) in e and 'truncated' in e for e in errors), errors
+    assert any(member in e and damaged_zip in e for e in errors), errors
+    assert ', 2 could not be read' in result.stdout
+    assert not temp_files(mirror)
+    for pid, photo in limited.items():
+        if zip_of[pid] == truncated or pid == victim.id:
+            assert kept_large(fake, mirror, photo), pid
+        else:
+            assert is_original(mirror, photo), pid   # the rest still imported
+    # a good copy of the export later: complete, exit 0
+    fake.write_export(str(tmp_path / 'again'), files_per_zip=4)
+    assert_ok(import_export(fake, tokens, mirror, tmp_path / 'again'))
+    assert_every_original(fake, mirror)
+
+
+def test_hostile_members_and_a_zip_that_is_not_flickrs_are_never_used(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    a, b, c, d = limited_photos(fake)[:4]
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    hostile = tmp_path / 'hostile'
+    hostile.mkdir()
+    hostile_zip(hostile / 'data-download-9.zip', [
+        ('../../outside/escape_%s_o.jpg' % a.id, fake.export_file_bytes(a.id), False),
+        ('%s/abs_%s_o.jpg' % (outside, b.id), fake.export_file_bytes(b.id), False),
+        ('link_%s_o.jpg' % c.id, b'/etc/passwd', True),
+    ])
+    hostile_zip(hostile / 'data-download-10.zip', [('huge_%s_o.jpg' % d.id, fake.export_file_bytes(d.id), False)])
+    set_declared_size(hostile / 'data-download-10.zip', 'huge_%s_o.jpg' % d.id, 0x7FFFFFF0)
+    with zipfile.ZipFile(hostile / 'holiday.zip', 'w') as zf:
+        zf.writestr('IMG_0001.JPG', fake.export_file_bytes(a.id))
+        zf.writestr('notes.txt', 'sunny')
+    before = snapshot(mirror)
+    result = import_export(fake, tokens, mirror, hostile)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    warnings = warnings_of(result.stderr)
+    assert any('../../outside/escape_' in w and 'data-download-9.zip' in w and "'..'" in w for w in warnings)
+    assert any('abs_%s' % b.id in w and 'absolute path' in w for w in warnings), warnings
+    assert any('link_%s' % c.id in w and 'symbolic link' in w for w in warnings), warnings
+    assert any(str(hostile / 'holiday.zip') in w and "not part of Flickr's data export" in w for w in warnings)
+    [error] = error_lines(result.stderr)   # the absurd size: the zip is damaged or hostile
+    assert 'huge_%s_o.jpg' % d.id in error and 'data-download-10.zip' in error and 'declares' in error
+    assert len(warnings) == 4, result.stderr
+    assert os.listdir(outside) == []
+    assert snapshot(mirror) == before   # nothing imported, nothing written
+    for photo in (a, b, c, d):
+        assert kept_large(fake, mirror, photo)
+
+
+def test_an_export_of_another_account_is_refused(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    with fakeflickr.FakeFlickr(seed=99, photos=5, videos=1, albums=1, collections=1, file_size=2000,
+                               hostile_names=False) as other:
+        theirs = other.write_export(str(tmp_path / 'theirs'))
+        their_nsid = other.user_nsid
+    before = snapshot(mirror, with_mtimes=True)
+    fake.reset_stats()
+    result = import_export(fake, tokens, mirror, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', theirs['metadata_zip'], their_nsid)
+    assert snapshot(mirror, with_mtimes=True) == before
+    assert fake.stats()['file_requests'] == 0   # refused before anything was downloaded
+
+
+def test_an_export_path_missing_or_unreadable_stops_at_once(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    before = snapshot(mirror, with_mtimes=True)
+    missing = tmp_path / 'no-such-export'
+    result = import_export(fake, tokens, mirror, missing)
+    assert_one_line_error(result, 2, str(missing), 'no such file')
+    zip_path = Path(manifest['dir']) / manifest['media_zips'][0]
+    os.chmod(zip_path, 0)
+    try:
+        cmd = program_cmd(tokens, mirror, '--import-export', str(zip_path))
+        result = subprocess.run(cmd, env=program_env(fake), stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=120,
+                                preexec_fn=drop_root_file_powers if os.geteuid() == 0 else None)
+        assert_one_line_error(result, 2, str(zip_path), 'permission denied')
+    finally:
+        os.chmod(zip_path, 0o644)
+    assert snapshot(mirror, with_mtimes=True) == before
+
+
+def kill_when_writing(proc, photostream, sig, timeout=60):
+    """Send `sig` as soon as a temporary file shows in photostream/ (an original being
+    written); True when it landed while the run was still going."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            names = os.listdir(photostream)
+        except OSError:
+            names = []
+        if any(n.startswith(fm.TMP_PREFIX) for n in names):
+            proc.send_signal(sig)
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_a_run_killed_during_the_import_is_completed_by_the_next(tmp_path):
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1_500_000,
+                               hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        mirror = tmp_path / 'mirror'
+        free_account_mirror(fake, tokens, mirror)
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+        photostream = mirror / 'photostream'
+        cmd = ('--import-export', manifest['dir'])
+        # Ctrl+C or SIGTERM mid-import: exit 130, no temporary file left, nothing half-written
+        proc = start_program(fake, tokens, mirror, *cmd)
+        assert kill_when_writing(proc, photostream, signal.SIGTERM), 'the import ended before the signal'
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and 'Traceback' not in err, err
+        assert not temp_files(mirror)
+        assert_export_or_api_bytes(fake, mirror)
+        # SIGKILL mid-import: what a killed run leaves is cleared by the next, which completes it
+        proc = start_program(fake, tokens, mirror, *cmd)
+        landed = kill_when_writing(proc, photostream, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        if landed:
+            assert proc.returncode == -signal.SIGKILL
+            assert_export_or_api_bytes(fake, mirror)
+        result = run_mirror(fake, tokens, mirror, *cmd)
+        assert_ok(result)
+        assert not temp_files(mirror)
+        assert_every_original(fake, mirror)
+        assert_links_resolve(mirror)
+
+
+def assert_export_or_api_bytes(server, dest):
+    """Every file at its final name is whole: the export's original, or what the API gave."""
+    for name in os.listdir(dest / 'photostream'):
+        if name.startswith(fm.TMP_PREFIX) or name.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX)):
+            continue
+        pid = name.split('.')[0]
+        data = (dest / 'photostream' / name).read_bytes()
+        assert data in (server.export_file_bytes(pid), server.photo_file_bytes(pid)), name
+        meta = fm.read_json(str(dest / 'photostream' / name) + fm.METADATA_SUFFIX)
+        if meta is not None and meta['file']['sha256'] == hashlib.sha256(data).hexdigest():
+            assert meta['file']['original'] is (data == server.export_file_bytes(pid)), name

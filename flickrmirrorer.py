@@ -50,6 +50,7 @@ Output tree:
     dest/photostream.json, dest/index.html, dest/html/
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
+    dest/account/                              Flickr's data export's account files (--import-export)
 """
 
 import argparse

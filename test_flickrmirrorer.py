@@ -3960,3 +3960,65 @@ def assert_export_or_api_bytes(server, dest):
         meta = fm.read_json(str(dest / 'photostream' / name) + fm.METADATA_SUFFIX)
         if meta is not None and meta['file']['sha256'] == hashlib.sha256(data).hexdigest():
             assert meta['file']['original'] is (data == server.export_file_bytes(pid)), name
+
+
+def rewrite_zip(path, date_time, change):
+    """The zip again with every member dated `date_time`, its content passed through
+    change(name, bytes) (None drops the member)."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(name, zf.read(name)) for name in zf.namelist()]
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            data = change(name, data)
+            if data is not None:
+                zf.writestr(zipfile.ZipInfo(name, date_time=date_time), data)
+
+
+def test_account_files_are_replaced_by_a_newer_export_only(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    older = Path(manifest['dir'])
+    newer = tmp_path / 'newer'
+    shutil.copytree(older, newer)
+    contacts = {'contacts': {'newfriend': 'https://www.flickr.com/people/12345678@N01/'}}
+    rewrite_zip(newer / manifest['metadata_zip'], (2025, 6, 1, 0, 0, 0), lambda name, data: (
+        None if name.startswith('followers_') else
+        json.dumps(contacts).encode() if name.startswith('contacts_') else data))
+    assert_ok(import_export(fake, tokens, mirror, newer))
+    account = mirror / 'account'
+    assert json.loads((account / 'contacts_part001.json').read_text()) == contacts
+    assert not (account / 'followers_part001.json').exists()   # not in the newer export
+    page = (mirror / 'html' / 'account.html').read_text()
+    assert 'href="https://www.flickr.com/people/12345678@N01/">newfriend</a>' in page and 'Followers (0)' in page
+    before = snapshot(account)
+    result = import_export(fake, tokens, mirror, older)
+    assert_ok(result)
+    assert 'keeps the newer export of 2025-06-01 00:00:00' in result.stdout, result.stdout
+    assert snapshot(account) == before
+
+
+def test_the_import_shows_a_progress_bar_on_a_terminal(free_mirror_and_export):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    status, shown = run_in_pty(program_cmd(tokens, mirror, '--import-export', manifest['dir']), program_env(fake))
+    assert status == 0, shown
+    assert re.search(r'Export: .*%d/%d' % (len(fake.account.photos), len(fake.account.photos)), shown), shown
+
+
+def test_a_dry_run_tells_what_the_import_would_do_and_writes_nothing(free_mirror_and_export):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    before = snapshot(mirror, with_mtimes=True)
+    result = import_export(fake, tokens, mirror, manifest['dir'], args=('--dry-run',))
+    assert_ok(result)
+    expected = len(limited_photos(fake)) + sum(p.media == 'video' for p in fake.account.photos.values())
+    assert 'Data export: %d originals would be imported' % expected in result.stdout, result.stdout
+    assert snapshot(mirror, with_mtimes=True) == before
+
+
+def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
+    """A free account whose videos Flickr gives: the warning names the limit and the export,
+    and says nothing of downloading by hand."""
+    plain_fake.faults.update(free_account=True)
+    result = run_mirror(plain_fake, tokens_for(plain_fake, tmp_path), tmp_path / 'mirror')
+    assert_ok(result)
+    [warning] = warnings_of(result.stderr)
+    assert '%d photos are kept at 1024 px.' % len(limited_photos(plain_fake)) in warning
+    assert 'Download, Original' not in warning and 'video' not in warning and '--import-export' in warning

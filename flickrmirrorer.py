@@ -4092,7 +4092,11 @@ class DataExport:
     def check_account(self, nsid):
         """Refuse an export of another account (its account_profile.json names another NSID)."""
         for source in self.metadata:
-            profile = self._read_json(source, 'account_profile.json')
+            try:
+                member = next((m for m in source.open().members() if m.base == 'account_profile.json'), None)
+            except ExportReadError:
+                continue   # said when it was surveyed
+            profile = self._read_json(source, member) if member is not None else None
             theirs = as_scalar(as_dict(profile).get('nsid'))
             if theirs and nsid and theirs != nsid:
                 raise FatalError('%s is the data export of another Flickr account (%s, not %s, the account '

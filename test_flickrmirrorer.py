@@ -3882,6 +3882,13 @@ def test_an_export_of_another_account_is_refused(free_mirror_and_export, tmp_pat
     assert_one_line_error(result, 2, 'another flickr account', theirs['metadata_zip'], their_nsid)
     assert snapshot(mirror, with_mtimes=True) == before
     assert fake.stats()['file_requests'] == 0   # refused before anything was downloaded
+    # the same export unzipped, into a folder per zip
+    for name in [theirs['metadata_zip']] + theirs['media_zips']:
+        with zipfile.ZipFile(tmp_path / 'theirs' / name) as zf:
+            zf.extractall(tmp_path / 'unzipped' / name[:-4])
+    result = import_export(fake, tokens, mirror, tmp_path / 'unzipped')
+    assert_one_line_error(result, 2, 'another flickr account', their_nsid)
+    assert snapshot(mirror, with_mtimes=True) == before
 
 
 def test_an_export_path_missing_or_unreadable_stops_at_once(free_mirror_and_export, tmp_path):

@@ -58,6 +58,7 @@ Output tree:
     dest/photostream.json, dest/index.html, dest/html/
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
+    dest/account/                              Flickr's data export's account files (--import-export)
 """
 
 import argparse
@@ -76,6 +77,7 @@ import math
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -88,6 +90,8 @@ import threading
 import time
 import datetime
 import unicodedata
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -252,6 +256,9 @@ class Stats:
     metadata_left_eta: str = ''
     damaged: int = 0
     missing: int = 0
+    export_imported: int = 0     # originals from Flickr's data export (--import-export)
+    export_unmatched: int = 0
+    export_failed: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -274,6 +281,9 @@ class Stats:
         ('New collections', 'collections_new', False),
         ('Updated collections', 'collections_updated', False),
         ('Removed collections', 'collections_deleted', False),
+        ('Originals imported from the data export', 'export_imported', False),
+        ('Export files not imported (see the warnings)', 'export_unmatched', False),
+        ('Export files that could not be read', 'export_failed', True),
         ('Failed (tried again next run)', 'failed', True),
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
@@ -773,8 +783,28 @@ def retry_wait(policy):
         retry_after = getattr(exc, 'retry_after', None)
         if retry_after is not None:   # capped: a Retry-After of hours must not stall the run silently
             return min(retry_after, policy.max_wait) + random.uniform(0, policy.initial_wait)
+        if getattr(exc, 'cdn_burst', False):
+            return min(backoff(retry_state), CDN_BURST_MAX_WAIT)
         return backoff(retry_state)
     return wait
+
+
+# Flickr's CDN answers 403 to originals in bursts that pass (a retry after about 10 s works:
+# markdoliner/flickrmirrorer PR #25).  Such a 403 spends a third of an attempt, and its
+# waits stay short: a burst slows the downloads, it does not fail them.
+CDN_BURST_PATIENCE = 3
+CDN_BURST_MAX_WAIT = 15.0
+
+
+def attempts_spent(attempts):
+    """A tenacity stop: after `attempts` failed tries, a CDN burst's 403 counting a third."""
+    spent = [0]
+
+    def stop(retry_state):
+        burst = getattr(retry_state.outcome.exception(), 'cdn_burst', False)
+        spent[0] += 1 if burst else CDN_BURST_PATIENCE
+        return spent[0] >= attempts * CDN_BURST_PATIENCE
+    return stop
 
 
 def with_retries(policy, operation, reporter, what):
@@ -784,7 +814,7 @@ def with_retries(policy, operation, reporter, what):
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
         wait=retry_wait(policy),
-        stop=tenacity.stop_after_attempt(policy.attempts),
+        stop=attempts_spent(policy.attempts),
         before_sleep=log,
         sleep=policy.sleep,
         reraise=True)
@@ -814,21 +844,24 @@ NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exception
 REFUSED_STATUSES = (401, 403, 404, 410)
 
 
-def judge_status(response, what, refusable=False, api=False):
+def judge_status(response, what, refusable=False, api=False, cdn_original=False):
     """None for a 200; else the verdict, as the exception to raise: QuotaSpent (from the
     `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), TransientError (429 and 503,
-    or any Retry-After, pause everybody), OriginalRefused (a 401/403/404/410 where
-    `refusable`), ItemError (failed)."""
+    or any Retry-After, pause everybody; so does a 403 where `cdn_original`, a photo
+    original, which Flickr's CDN refuses in bursts that a retry after a while gets through),
+    OriginalRefused (a 401/403/404/410 where `refusable`), ItemError (failed)."""
     status = response.status_code
     if status == 200:
         return None
     asked = parse_retry_after(response.headers.get('Retry-After'))
     if api and status == 429 and asked is not None and asked > MAX_RETRY_WAIT:
         return QuotaSpent(asked)
-    if status in TRANSIENT_HTTP_STATUSES:
-        return TransientError('HTTP %d for %s' % (status, what),
-                              parse_retry_after(response.headers.get('Retry-After')),
-                              pause_all=status in (429, 503))
+    cdn_burst = cdn_original and status == 403 and not refusable
+    if status in TRANSIENT_HTTP_STATUSES or cdn_burst:
+        verdict = TransientError('HTTP %d for %s' % (status, what), asked,
+                                 pause_all=status in (429, 503) or cdn_burst)
+        verdict.cdn_burst = cdn_burst
+        return verdict
     if refusable and status in REFUSED_STATUSES:
         return OriginalRefused('Flickr refused the original of %s (HTTP %d)' % (what, status))
     return ItemError('HTTP %d for %s' % (status, what))
@@ -1464,6 +1497,7 @@ class StoredPhoto:
     enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
     legacy: bool = False
     file_broken: bool = False   # a file record of the wrong shape: fetch the file again
+    export: dict = None      # its photo_<id>.json from Flickr's data export, kept as it is
 
     @classmethod
     def from_json(cls, data):
@@ -1484,7 +1518,7 @@ class StoredPhoto:
         return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
                    listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
                    file_broken='file' in data and file_record_or_none(data.get('file')) is None,
-                   enriched=as_scalar(enriched) or None)
+                   enriched=as_scalar(enriched) or None, export=dict_or_none(data.get(EXPORT_KEY)))
 
 
 # A file record's fields and their types.  A record with any of them wrong is no record,
@@ -1894,7 +1928,8 @@ def judge_file_response(response, choice, url):
     """What a file answer means: judge_status() for its status, then what only a file can
     be: a sign-in page for a refused video original, a placeholder, an HTML error page or
     the wrong type.  Raises the verdict; returns quietly when it may be the file announced."""
-    verdict = judge_status(response, url, refusable=choice.kind == 'video' and (choice.original or choice.guessed))
+    verdict = judge_status(response, url, refusable=choice.kind == 'video' and (choice.original or choice.guessed),
+                           cdn_original=choice.kind == 'image' and choice.original)
     if verdict is not None:
         raise verdict
     ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
@@ -2197,6 +2232,8 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
         metadata['photo'] = strip_volatile(info)
     if comments and to_int(record.get('count_comments')) > 0:
         metadata['comments'] = comments
+    if stored is not None and stored.export:
+        metadata[EXPORT_KEY] = stored.export
     return metadata
 
 
@@ -2434,6 +2471,784 @@ class FilesStage:
             kept_so_before = bool(task.stored and task.stored.file and task.stored.file.get('original') is False)
             self.state.note_not_original(photo_id, file_info, new=not kept_so_before)
             self.pool.succeeded()
+
+
+# ---------------------------------------------------------------------------
+# Free accounts: what Flickr's API gives them, said plainly
+# ---------------------------------------------------------------------------
+# Since 15 May 2025 Flickr gives a free account's own photos at most 1024 px through its API
+# (its blog, 2025-04-15, "Service Update: Original & Large Size Download Limitations on Free
+# Accounts"); the listing then offers no url_o and getSizes stops at 'Large'.  The originals
+# are still in Flickr's data export, which --import-export reads.
+
+FREE_ACCOUNT_LIMIT_PX = 1024
+EXPORT_REQUEST_URL = 'https://www.flickr.com/account'
+
+
+def account_is_free(client, nsid, reporter):
+    """people.getInfo's ispro for the logged-in user, read once a run (a listing call): True
+    on a free account, False on a Pro one, None when Flickr did not say."""
+    if not nsid:
+        return None
+    try:
+        person = as_dict(client.call('flickr.people.getInfo', user_id=nsid).get('person'))
+    except (TransientError, ItemError) as e:
+        reporter.detail('Could not read whether the account is Pro: %s' % first_line(e))
+        return None
+    return {'0': True, '1': False}.get(as_scalar(person.get('ispro')))
+
+
+def import_command(dest):
+    """The command that imports the data export into this mirror (DEST first: the list of
+    paths takes everything after --import-export)."""
+    program = os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
+    return '%s %s --import-export FOLDER' % (program, shlex.quote(dest))
+
+
+def not_original_warning(photos, videos, dest, free):
+    """The run's warning about the items kept as another version than the original: on a free
+    account the 1024 px limit, named; the hand download for videos; the data export for all,
+    with the command that imports it."""
+    by_hand = ('A video\'s original can also be downloaded from its Flickr page (Download, Original) into '
+               '%s as %s (Flickr\'s own download name works too): the next run adopts it.  '
+               % (os.path.join(dest, PHOTOSTREAM_DIR), HAND_ORIGINAL_NAME)) if videos else ''
+    export = ('The list is in %s.  Flickr\'s data export holds %s originals: ask for it at %s ("Request my '
+              'Flickr data"; Flickr e-mails you when it is ready, hours to days later), save its zips in a '
+              'folder, then run: %s' % (os.path.join(dest, NOT_ORIGINAL_LIST), 'their' if free and photos else
+                                        'every', EXPORT_REQUEST_URL, import_command(dest)))
+    if free and photos:
+        kept = plural(photos, 'photo') + (' is' if photos == 1 else ' are')
+        return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s kept at %d px%s.  '
+                '%s%s' % (FREE_ACCOUNT_LIMIT_PX, kept, FREE_ACCOUNT_LIMIT_PX,
+                          ', and %s as the best rendition Flickr offers' % plural(videos, 'video') if videos else '',
+                          by_hand, export))
+    what = ('%s and %s' % (plural(videos, 'video'), plural(photos, 'photo')) if photos and videos
+            else plural(videos or photos, 'video' if videos else 'photo'))
+    return ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers is kept '
+            'instead.  %s%s' % (what, by_hand, export))
+
+
+# ---------------------------------------------------------------------------
+# Import Flickr's data export: the originals the API refuses
+# ---------------------------------------------------------------------------
+# "Request my Flickr data" (flickr.com/account) gives a metadata zip
+# ('<digits>_<hex>_part1.zip': account_profile.json, albums.json, photo_<id>.json per item,
+# contacts / followers / faves_partNNN.json, galleries.json, ...) and media zips of about 500
+# originals each ('data_<digits>_<hex>_<n>.zip', older 'data-download-<n>.zip') named
+# '<title>_<id>_o.<ext>' (photos) or '<title>_<id>.<ext>' (videos).  The export never
+# overrides what the API says, it fills in: a member is adopted only where the mirror holds
+# less than the original and the member fits the listing.  Members are streamed from the
+# zips (never extracted), one at a time; a member's name is never used as a path.
+#
+#     dest/account/<file>.json           the account-level files, verbatim
+#     dest/html/account.html             contacts, followers, favourites and galleries
+#     .metadata 'export'                 the photo's photo_<id>.json, as Flickr wrote it
+
+ACCOUNT_DIR = 'account'
+ACCOUNT_PAGE = 'account.html'
+ACCOUNT_STAMP = '.flickrmirrorer-export.json'   # which export dest/account/ holds
+EXPORT_KEY = 'export'                           # a photo's photo_<id>.json in its .metadata
+EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
+EXPORT_META_ZIP_RE = re.compile(r'^\d+_[0-9a-f]+_part\d+\.zip$', re.I)
+EXPORT_MEDIA_ZIP_RE = re.compile(r'^(?:data_\d+_[0-9a-f]+_\d+|data-download-\d+)\.zip$', re.I)
+EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$')
+EXPORT_ACCOUNT_FILE_RE = re.compile(r'^[a-z][a-z0-9_]*\.json$')
+# The photo id: the last run of digits before '_o.' or before the extension.
+EXPORT_MEDIA_RE = re.compile(r'(\d+)(_o)?\.([A-Za-z0-9]{2,5})$')
+EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.\w+$')
+IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
+VIDEO_FILE_EXTENSIONS = set(VIDEO_EXTENSIONS.values()) | {'mts', 'm2ts', 'mkv', 'ogv', 'qt'}
+SAME_FORMAT = {'jpeg': 'jpg', 'tiff': 'tif', 'heif': 'heic'}
+# No Flickr original comes near these (photos 200 MB, videos a few GB); a zip that says
+# otherwise is damaged or hostile, and never inflated.
+MAX_EXPORT_MEDIA_BYTES = 64 << 30
+MAX_EXPORT_JSON_BYTES = 256 << 20
+MAX_INFLATION = 1100   # deflate's limit is about 1032:1
+
+
+class ExportReadError(Exception):
+    """A part of the export could not be read (a damaged zip or member)."""
+
+
+@dataclass
+class ExportMember:
+    """One file of the export: a zip member, or a file of the export unzipped."""
+    source: object
+    name: str                # as in the zip, or relative to the unzipped directory
+    size: int                # its declared (uncompressed) size
+    info: object = None      # its ZipInfo
+    symlink: bool = False
+
+    @property
+    def base(self):
+        return re.split(r'[\\/]', self.name)[-1]
+
+    @property
+    def where(self):
+        return '%s in %s' % (self.name, self.source.label)
+
+
+class ZipSource:
+    """One zip of the export, opened when needed (a big export has hundreds)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.label = path
+        self.name = os.path.basename(path)
+        self.size = 0
+        self._zip = None
+
+    def open(self):
+        if self._zip is not None:
+            return self
+        try:
+            self.size = os.stat(self.path).st_size
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error) as e:
+            raise ExportReadError('%s is not a complete zip file (truncated or damaged: %s)'
+                                  % (self.path, first_line(e))) from None
+        except OSError as e:
+            raise ExportReadError('cannot read %s: %s' % (self.path, e.strerror or e)) from None
+        return self
+
+    def close(self):
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def members(self):
+        for info in self._zip.infolist():
+            if not info.is_dir():
+                yield ExportMember(self, info.filename, info.file_size, info,
+                                   stat.S_ISLNK(info.external_attr >> 16))
+
+    def member(self, name):
+        info = self._zip.NameToInfo.get(name)
+        return ExportMember(self, name, info.file_size, info, stat.S_ISLNK(info.external_attr >> 16)) if info else None
+
+    def date(self, members):
+        return max(('%04d-%02d-%02d %02d:%02d:%02d' % m.info.date_time for m in members), default='')
+
+    def reader(self, member):
+        if member.info.flag_bits & 0x1:
+            raise ExportReadError('%s is encrypted' % member.where)
+        why = absurd_size(member, self.size)
+        if why:
+            raise ExportReadError('%s %s' % (member.where, why))
+        try:
+            return self._zip.open(member.info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, ValueError, zlib.error) as e:
+            raise ExportReadError('%s cannot be read: %s' % (member.where, first_line(e))) from None
+
+
+class DirSource:
+    """The export already unzipped: the files under a directory (symlinks never followed)."""
+
+    def __init__(self, root, files):
+        self.root = root
+        self.label = root
+        self.name = os.path.basename(os.path.normpath(root))
+        self._files = files   # relative paths
+
+    def open(self):
+        return self
+
+    def close(self):
+        pass
+
+    def _member(self, rel):
+        try:
+            st = os.lstat(os.path.join(self.root, rel))
+        except OSError:
+            return None
+        return ExportMember(self, rel, st.st_size, None, stat.S_ISLNK(st.st_mode))
+
+    def members(self):
+        for rel in self._files:
+            member = self._member(rel)
+            if member is not None:
+                yield member
+
+    def member(self, name):
+        return self._member(name) if name in self._files else None
+
+    def date(self, members):
+        stamps = [os.lstat(os.path.join(self.root, m.name)).st_mtime for m in members]
+        return time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(max(stamps))) if stamps else ''
+
+    def reader(self, member):
+        try:
+            fd = os.open(os.path.join(self.root, member.name), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            raise ExportReadError('cannot read %s: %s' % (os.path.join(self.root, member.name), e.strerror)) from None
+        return os.fdopen(fd, 'rb')
+
+
+def absurd_size(member, zip_size):
+    """Why a zip member's declared size cannot be true, or None."""
+    info = member.info
+    limit = MAX_EXPORT_JSON_BYTES if member.base.endswith('.json') else MAX_EXPORT_MEDIA_BYTES
+    if info.file_size > limit:
+        return 'declares %s, more than any Flickr file' % human_bytes(info.file_size)
+    if info.header_offset + info.compress_size > zip_size:
+        return 'declares %s, more than its zip holds' % human_bytes(info.compress_size)
+    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        return 'declares %d bytes but holds %d' % (info.file_size, info.compress_size)
+    if info.file_size > max(info.compress_size, 1) * MAX_INFLATION:
+        return 'declares %s from %s compressed: no real file inflates so' % (
+            human_bytes(info.file_size), human_bytes(info.compress_size))
+    return None
+
+
+def unsafe_member(member):
+    """Why a member's name or kind is not what an export holds (it is then never used)."""
+    name = member.name
+    if member.symlink:
+        return 'a symbolic link'
+    if '\x00' in name:
+        return 'its name holds a NUL character'
+    if name.startswith(('/', '\\')) or re.match(r'^[A-Za-z]:', name):
+        return 'an absolute path'
+    if '..' in re.split(r'[\\/]', name):
+        return "its name climbs out with '..'"
+    return None
+
+
+def export_media_id(name):
+    """(photo id, extension) from a media file's name, or None: the last run of digits
+    before '_o.' or before the extension."""
+    match = EXPORT_MEDIA_RE.search(name)
+    return (match.group(1), match.group(3).lower()) if match else None
+
+
+def looks_like_export_media(name):
+    """A name Flickr's export gives: '<title>_<id>_o.<ext>' for a photo (an image extension
+    and '_o'), '<title>_<id>.<ext>' for a video."""
+    match = EXPORT_MEDIA_RE.search(name)
+    if not match:
+        return False
+    ext = match.group(3).lower()
+    return ext in VIDEO_FILE_EXTENSIONS or ext in IMAGE_FILE_EXTENSIONS and bool(match.group(2))
+
+
+def find_export_sources(paths):
+    """The export's parts under the paths given: each zip, and each directory's loose files
+    (the export unzipped).  A path that is missing or unreadable stops the run (exit 2)."""
+    sources, seen = [], set()
+    for path in paths:
+        path = os.path.abspath(os.path.expanduser(path))
+        if os.path.realpath(path) in seen:   # given twice, or a folder and a zip in it
+            continue
+        seen.add(os.path.realpath(path))
+        if not os.path.exists(path):
+            raise FatalError('Cannot read the export %s: no such file or directory.' % path, EXIT_USAGE)
+        if not os.access(path, os.R_OK) or os.path.isdir(path) and not os.access(path, os.X_OK):
+            raise FatalError('Cannot read the export %s: permission denied.' % path, EXIT_USAGE)
+        if not os.path.isdir(path):
+            sources.append(ZipSource(path))
+            continue
+        loose = []
+        for root, dirs, files in os.walk(path, onerror=unreadable_export):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                if name.lower().endswith('.zip') and not os.path.islink(full):
+                    if os.path.realpath(full) not in seen:
+                        seen.add(os.path.realpath(full))
+                        sources.append(ZipSource(full))
+                else:
+                    loose.append(os.path.relpath(full, path).replace(os.sep, '/'))
+        if loose:
+            sources.append(DirSource(path, loose))
+    return sources
+
+
+def unreadable_export(error):
+    raise FatalError('Cannot read the export %s: %s.' % (error.filename, error.strerror), EXIT_USAGE)
+
+
+def classify_export_source(source, members):
+    """('metadata' and/or 'media' roles, or None: not Flickr's export)."""
+    names = [m.base for m in members]
+    metadata = (isinstance(source, ZipSource) and EXPORT_META_ZIP_RE.match(source.name)
+                or 'account_profile.json' in names or any(EXPORT_PHOTO_JSON_RE.match(n) for n in names))
+    if isinstance(source, DirSource):
+        media = any(looks_like_export_media(n) for n in names)
+    else:
+        media = (EXPORT_MEDIA_ZIP_RE.match(source.name)
+                 or bool(names) and not metadata and all(looks_like_export_media(n) for n in names))
+    return {role for role, yes in (('metadata', metadata), ('media', media)) if yes}
+
+
+def sniff_image(head):
+    """The image format of a file's first bytes ('jpg', 'png', ...), or None."""
+    if head.startswith(b'\xff\xd8\xff'):
+        return 'jpg'
+    if head.startswith(b'\x89PNG\r\n\x1a\n'):
+        return 'png'
+    if head[:6] in (b'GIF87a', b'GIF89a'):
+        return 'gif'
+    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        return 'webp'
+    if head[:4] in (b'II*\x00', b'MM\x00*'):
+        return 'tif'
+    if head[4:8] == b'ftyp' and head[8:12] in (b'heic', b'heix', b'mif1', b'msf1', b'heif'):
+        return 'heic'
+    if head[:2] == b'BM':
+        return 'bmp'
+    return None
+
+
+def is_video_container(head):
+    """Do a file's first bytes open a video container (ISO BMFF / QuickTime, AVI, Matroska /
+    WebM, MPEG, FLV, ASF)?"""
+    return (head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip') and sniff_image(head) != 'heic'
+            or head[:4] == b'RIFF' and head[8:12] == b'AVI '
+            or head[:4] == b'\x1a\x45\xdf\xa3' or head[:4] in (b'\x00\x00\x01\xba', b'\x00\x00\x01\xb3')
+            or head[:3] == b'FLV' or head[:8] == b'\x30\x26\xb2\x75\x8e\x66\xcf\x11'
+            or len(head) > 188 and head[0] == 0x47 and head[188] == 0x47)
+
+
+def export_misfit(listing, ext, head):
+    """Why a member does not fit what Flickr says of its photo (None when it fits): a video
+    must be a video container; a photo's format must agree with originalformat, and its
+    header's dimensions with o_width / o_height where given."""
+    if is_video(listing):
+        if ext not in VIDEO_FILE_EXTENSIONS or not is_video_container(head):
+            return 'not a video file (a .%s file%s)' % (
+                ext, '' if is_video_container(head) else ' without a video header')
+        return None
+    said = str(listing.get('originalformat') or '').lower()
+    said = SAME_FORMAT.get(said, said)
+    ext = SAME_FORMAT.get(ext, ext)
+    sniffed = sniff_image(head)
+    if ext not in IMAGE_FILE_EXTENSIONS:
+        return 'not an image (a .%s file)' % ext
+    if said and ext != said:
+        return 'a .%s file where Flickr says the original is %s' % (ext, said)
+    if sniffed != ext and (sniffed or ext in ('jpg', 'png', 'gif')):
+        return 'its content is %s, not %s' % (sniffed or 'no image Flickr stores', ext)
+    dims = dims_of(listing.get('o_width') or listing.get('width_o'), listing.get('o_height') or listing.get('height_o'))
+    size = image_size_of(io.BytesIO(head))
+    if dims and size and sorted(size) != sorted(dims):
+        return '%dx%d where Flickr says the original is %dx%d' % (tuple(size) + dims)
+    return None
+
+
+def export_replaced(listing, photo_json):
+    """Does the export's photo_<id>.json name another original than Flickr has now (the photo
+    replaced after the export was made)?"""
+    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
+    secret = listing.get('originalsecret')
+    return bool(match and secret and match.group(2) != secret)
+
+
+def held_original(photostream_dir, name, record):
+    """Does the mirror hold the verified original: recorded as the original and still hashing
+    to what was recorded (a damaged file is less than the original)?"""
+    if not record or record.get('original') is not True or record.get('name') != name:
+        return False
+    path = os.path.join(photostream_dir, name)
+    try:
+        if os.stat(path).st_size != record.get('size'):
+            return False
+        return describe_file(path)['sha256'] == record.get('sha256')
+    except OSError:
+        return False
+
+
+@dataclass
+class ExportCounts:
+    photos: int = 0          # originals imported
+    videos: int = 0
+    held: int = 0            # already held
+    unmatched: int = 0       # members not imported (each said with why)
+    failed: int = 0          # members or zips that could not be read
+    no_media: int = 0        # kept as another version, and no file for them in the export
+    metadata: int = 0        # photo_<id>.json kept in a .metadata
+    ignored: int = 0         # of a media type --ignore-* leaves out
+
+
+class DataExport:
+    """What --import-export was given: surveyed at the start (so that a path that cannot be
+    read, or an export of another account, stops the run before anything is downloaded),
+    imported after the files stage."""
+
+    def __init__(self, paths, reporter, stats, stop_event, dry_run=False):
+        self.reporter = reporter
+        self.stop_event = stop_event
+        self.stats = stats
+        self.dry_run = dry_run
+        self.counts = ExportCounts()
+        self.media, self.metadata = [], []
+        for source in find_export_sources(paths):
+            self._survey(source)
+
+    def _survey(self, source):
+        try:
+            members = list(source.open().members())
+        except ExportReadError as e:
+            self._failed(str(e) + '; its files are not imported')
+            return
+        finally:
+            source.close()
+        roles = classify_export_source(source, members)
+        if not roles:
+            if isinstance(source, ZipSource):
+                self.reporter.warning('%s is not part of Flickr\'s data export (no account_profile.json, no '
+                                      'photo_<id>.json, no <title>_<id>_o.<ext> originals): skipped' % source.label)
+            return
+        source.count = sum(1 for m in members if not EXPORT_PHOTO_JSON_RE.match(m.base)
+                           and not (isinstance(source, DirSource) and not looks_like_export_media(m.base)))
+        if 'metadata' in roles:
+            self.metadata.append(source)
+        if 'media' in roles:
+            self.media.append(source)
+
+    def _failed(self, message):
+        self.counts.failed += 1
+        self.stats.export_failed += 1
+        self.reporter.error(message)
+
+    def _unmatched(self, member, why):
+        self.counts.unmatched += 1
+        self.reporter.warning('not imported: %s: %s' % (member.where, why))
+
+    def check_account(self, nsid):
+        """Refuse an export of another account (its account_profile.json names another NSID)."""
+        for source in self.metadata:
+            try:
+                member = next((m for m in source.open().members() if m.base == 'account_profile.json'), None)
+            except ExportReadError:
+                continue   # said when it was surveyed
+            profile = self._read_json(source, member) if member is not None else None
+            theirs = as_scalar(as_dict(profile).get('nsid'))
+            if theirs and nsid and theirs != nsid:
+                raise FatalError('%s is the data export of another Flickr account (%s, not %s, the account '
+                                 'logged in): nothing was imported.' % (source.label, theirs, nsid), EXIT_USAGE)
+
+    def _read_json(self, source, name):
+        """A small JSON member of `source` (by name or member), parsed; None when absent or unreadable."""
+        try:
+            source.open()
+            member = source.member(name) if isinstance(name, str) else name
+            if member is None or unsafe_member(member):
+                return None
+            with source.reader(member) as f:
+                data = f.read(MAX_EXPORT_JSON_BYTES + 1)
+            return json.loads(data.decode('utf-8')) if len(data) <= MAX_EXPORT_JSON_BYTES else None
+        except (ExportReadError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+            self.reporter.warning('%s in %s cannot be read (%s): skipped' % (
+                name if isinstance(name, str) else name.name, source.label, first_line(e)))
+            return None
+
+    # -- the import, after the files stage --
+    def import_into(self, dest, photostream, files, on_adopted, args):
+        """Fill the mirror in from the export.  photostream: the listed photos (.id, .media);
+        files: photo id -> media file name, updated as originals come in; on_adopted(id,
+        file record) for each.  Returns the counts.  The work runs on a worker thread, as
+        downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
+        temporary file is always removed."""
+        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args)],
+                    lambda key, future: future.result(), self.stop_event)
+        return self.counts
+
+    def _import_all(self, dest, photostream, files, on_adopted, args):
+        self.dest = dest
+        self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
+        self.files = files
+        self.on_adopted = on_adopted
+        self.listed = {p.id: p.media for p in photostream}
+        self.wanted = lambda media: not (media == 'video' and args.ignore_videos
+                                         or media != 'video' and args.ignore_photos)
+        self.seen = set()
+        self.photo_jsons = {}   # photo id -> (metadata source, member name)
+        for source in self.metadata:
+            try:
+                for member in source.open().members():
+                    match = EXPORT_PHOTO_JSON_RE.match(member.base)
+                    if match and not unsafe_member(member):
+                        self.photo_jsons[match.group(1)] = (source, member.name)
+            except ExportReadError as e:
+                self._failed(str(e))
+        total = sum(s.count for s in self.media)
+        self.reporter.info('Importing Flickr\'s data export: %d files in %d zips...'
+                           % (total, sum(isinstance(s, ZipSource) for s in self.media)))
+        self.progress = self.reporter.progress_bar('Export', total=total)
+        try:
+            for source in self.media:
+                self._import_media(source)
+            self._keep_photo_jsons()
+        finally:
+            self.reporter.close_progress()
+            for source in self.metadata:
+                source.close()
+        if not self.dry_run:
+            self._import_account_files(args.no_html)
+        self._report()
+
+    def _import_media(self, source):
+        try:
+            members = source.open().members()
+            for member in members:
+                if isinstance(source, DirSource) and not looks_like_export_media(member.base) \
+                        or EXPORT_PHOTO_JSON_RE.match(member.base) or source in self.metadata \
+                        and EXPORT_ACCOUNT_FILE_RE.match(member.base):
+                    continue
+                try:
+                    self._import_member(member)
+                except ExportReadError as e:
+                    self._failed(str(e))
+                if self.progress is not None:
+                    self.progress.update(1)
+        except ExportReadError as e:
+            self._failed(str(e))
+        finally:
+            if source not in self.metadata:
+                source.close()
+
+    def _import_member(self, member):
+        if self.stop_event.is_set():
+            raise KeyboardInterrupt
+        why = unsafe_member(member)
+        found = None if why else export_media_id(member.base)
+        if why or found is None:
+            return self._unmatched(member, why or 'no photo id in its name')
+        pid, ext = found
+        media = self.listed.get(pid)
+        if media is None:
+            return self._unmatched(member, 'no photo or video %s in the account\'s photostream' % pid)
+        if not self.wanted(media):
+            self.counts.ignored += 1
+            return None
+        if pid in self.seen:
+            return self._unmatched(member, 'a second file for %s %s' % (media, pid))
+        self.seen.add(pid)
+        name = self.files.get(pid)
+        raw = read_json(metadata_path_for(self.dir, name)) if name else None
+        stored = StoredPhoto.from_json(raw)
+        if stored is None or not stored.listing or not os.path.isfile(os.path.join(self.dir, name)):
+            return self._unmatched(member, 'the mirror has no %s %s yet (its download failed?): run again'
+                                   % (media, pid))
+        photo_json = self._photo_json(pid)
+        if held_original(self.dir, name, stored.file):
+            self.counts.held += 1
+            return self._keep_photo_json(name, raw, photo_json)
+        if photo_json is not None and export_replaced(stored.listing, photo_json):
+            return self._unmatched(member, 'replaced on Flickr after this export was made')
+        return self._adopt(member, pid, ext, name, stored, photo_json)
+
+    def _adopt(self, member, pid, ext, old_name, stored, photo_json):
+        """Write the member as the photo's file (temporary name, checks, fsync, rename), then
+        its metadata; the old file goes last, so that a kill at any moment loses nothing."""
+        listing = stored.listing
+        video = is_video(listing)
+        said = str(listing.get('originalformat') or ext).lower()
+        name = '%s.%s' % (pid, ext if video else SAME_FORMAT.get(said, said))
+        path = os.path.join(self.dir, name)
+        with member.source.reader(member) as src:
+            head = self._read(src, member, HEAD_BYTES)
+            why = export_misfit(listing, ext, head)
+            if why:
+                return self._unmatched(member, why)
+            if self.dry_run:
+                self.reporter.info('would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
+            else:
+                size, digest = atomic_write(path, lambda f: self._copy(src, f, head, member))
+        self.counts.videos += int(video)
+        self.counts.photos += int(not video)
+        if self.dry_run:
+            return None
+        set_mtime(path, taken_timestamp(listing))
+        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
+                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
+        metadata = build_photo_metadata(listing, info, stored)
+        if photo_json is not None:
+            metadata[EXPORT_KEY] = photo_json
+        write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        if old_name != name:
+            for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
+                try_unlink(os.path.join(self.dir, gone))
+            fsync_dir(self.dir)
+        self.files[pid] = name
+        self.on_adopted(pid, info)
+        self.reporter.detail('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)))
+        return None
+
+    def _read(self, src, member, n):
+        try:
+            return src.read(n)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+            raise ExportReadError('%s is damaged: %s' % (member.where, first_line(e))) from None
+        except OSError as e:
+            raise ExportReadError('%s cannot be read: %s' % (member.where, e.strerror or e)) from None
+
+    def _copy(self, src, f, head, member):
+        sha = hashlib.sha256(head)
+        f.write(head)
+        size = len(head)
+        while True:
+            if self.stop_event.is_set():
+                raise KeyboardInterrupt
+            chunk = self._read(src, member, DOWNLOAD_CHUNK)
+            if not chunk:
+                break
+            f.write(chunk)
+            sha.update(chunk)
+            size += len(chunk)
+            if size > member.size:
+                break
+        if size != member.size:
+            raise ExportReadError('%s holds %d bytes, not the %d declared: damaged' % (member.where, size, member.size))
+        if size == 0:
+            raise ExportReadError('%s is empty' % member.where)
+        return size, sha.hexdigest()
+
+    # -- photo_<id>.json: kept in the photo's .metadata
+    def _photo_json(self, pid):
+        found = self.photo_jsons.get(pid)
+        if found is None:
+            return None
+        source, name = found
+        data = self._read_json(source, name)
+        if not isinstance(data, dict) or as_scalar(data.get('id')) != pid:
+            if data is not None:
+                self.reporter.warning('%s in %s is not the metadata of %s: skipped' % (name, source.label, pid))
+            return None
+        return data
+
+    def _keep_photo_json(self, name, raw, photo_json):
+        if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
+            return
+        self.counts.metadata += 1
+        if not self.dry_run:
+            write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
+
+    def _keep_photo_jsons(self):
+        """The photo_<id>.json of the listed photos that had no media file in the export;
+        those still kept as another version are counted (a media zip missing?)."""
+        for pid in sorted(set(self.photo_jsons) - self.seen):
+            name = self.files.get(pid)
+            if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
+                continue
+            raw = read_json(metadata_path_for(self.dir, name))
+            stored = StoredPhoto.from_json(raw)
+            if stored is None or not stored.listing:
+                continue
+            if (stored.file or {}).get('original') is False:
+                self.counts.no_media += 1
+            self._keep_photo_json(name, raw, self._photo_json(pid))
+
+    # -- the account-level files: dest/account/, and their page
+    def _import_account_files(self, no_html):
+        """The newest metadata zip's account-level files, verbatim, into dest/account/ (an
+        older export never replaces a newer one); then html/account.html."""
+        newest = None
+        for source in self.metadata:
+            try:
+                members = [m for m in source.open().members() if EXPORT_ACCOUNT_FILE_RE.match(m.base)
+                           and not EXPORT_PHOTO_JSON_RE.match(m.base) and not unsafe_member(m)]
+                # beside account_profile.json (the export unzipped may hold it in a folder)
+                home = next((m.name[:-len(m.base)] for m in members if m.base == 'account_profile.json'), '')
+                members = [m for m in members if m.name == home + m.base]
+                date = source.date(members)
+            except ExportReadError:
+                continue   # said when it was surveyed
+            finally:
+                source.close()
+            if members and (newest is None or date >= newest[2]):
+                newest = (source, members, date)
+        if newest is None:
+            return
+        source, members, date = newest
+        account_dir = os.path.join(self.dest, ACCOUNT_DIR)
+        stamp = as_dict(read_json(os.path.join(account_dir, ACCOUNT_STAMP)))
+        if as_scalar(stamp.get('date')) > date:
+            self.reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
+                               'not used.' % (account_dir, stamp.get('date'), source.label, date))
+            return
+        os.makedirs(account_dir, exist_ok=True)
+        try:
+            source.open()
+            for member in members:
+                try:
+                    with source.reader(member) as src:
+                        write_chunks_if_changed(os.path.join(account_dir, member.base),
+                                                iter(lambda: self._read(src, member, DOWNLOAD_CHUNK), b''))
+                except ExportReadError as e:
+                    self._failed(str(e))
+        finally:
+            source.close()
+        names = {m.base for m in members}
+        for name in os.listdir(account_dir):
+            if EXPORT_ACCOUNT_FILE_RE.match(name) and name not in names:
+                try_unlink(os.path.join(account_dir, name))   # from an older export
+        write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
+        if not no_html:
+            os.makedirs(os.path.join(self.dest, HTML_DIR), exist_ok=True)
+            write_file_if_changed(os.path.join(self.dest, HTML_DIR, ACCOUNT_PAGE),
+                                  ''.join(account_page(account_dir)).encode('utf-8'))
+
+    def _report(self):
+        c = self.counts
+        self.stats.export_imported += c.photos + c.videos
+        self.stats.export_unmatched += c.unmatched
+        line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
+                % (c.photos + c.videos, 'would be imported' if self.dry_run else 'imported',
+                   plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
+        if c.failed:
+            line += ', %d could not be read' % c.failed
+        if c.no_media:
+            line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
+                plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
+        self.reporter.info(line + '.')
+
+
+# -- the account page: contacts, followers, favourites and galleries, from dest/account/
+
+def account_entries(account_dir, prefix, key):
+    """[(label, link or '', note)] from every '<prefix>*.json' of dest/account/ under `key`:
+    a mapping name -> link, or a list of records."""
+    entries = []
+    for name in sorted(os.listdir(account_dir)):
+        if not (name.startswith(prefix) and name.endswith('.json')):
+            continue
+        value = as_dict(read_json(os.path.join(account_dir, name))).get(key)
+        if isinstance(value, dict):
+            entries.extend((str(k), text_of(v) if isinstance(v, (str, dict)) else '', '') for k, v in value.items())
+        for item in as_list(value):
+            item = as_dict(item)
+            label = next((text_of(item.get(k)) for k in ('title', 'name', 'screen_name', 'username', 'photo_id')
+                          if text_of(item.get(k))), '')
+            link = next((text_of(item.get(k)) for k in ('url', 'photo_url', 'profile_url', 'link')
+                         if text_of(item.get(k))), '')
+            note = next((text_of(item.get(k)) for k in ('favedate', 'date', 'date_create', 'created')
+                         if text_of(item.get(k))), '')
+            entries.append((label or link or '?', link, note))
+    return entries
+
+
+def account_page(account_dir):
+    """html/account.html: the account's contacts, followers, favourites (each a link to
+    Flickr) and galleries, as the export lists them."""
+    out = page_head('Account', '../')
+    heading(out, 'Account', description='From Flickr\'s data export.', crumbs=(('../index.html', 'Home'),))
+    for title, prefix, key in (('Contacts', 'contacts', 'contacts'), ('Followers', 'followers', 'followers'),
+                               ('Favourites', 'faves', 'faves'), ('Galleries', 'galleries', 'galleries')):
+        entries = account_entries(account_dir, prefix, key)
+        out.append('<h2 class="section">%s</h2>\n' % esc('%s (%d)' % (title, len(entries))))
+        if not entries:
+            out.append('<p class="empty">None.</p>\n')
+            continue
+        out.append('<ul class="account">\n')
+        for label, link, note in entries:
+            text = esc(clean_text(label))
+            if re.match(r'^https?://', link):
+                text = '<a href="%s">%s</a>' % (esc(link), text)
+            out.append('<li>%s%s</li>\n' % (text, ' <span class="meta">%s</span>' % esc(note) if note else ''))
+        out.append('</ul>\n')
+    out.append(PAGE_FOOT)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -2879,10 +3694,13 @@ NOT_ORIGINAL_LIST = 'not-original.txt'
 NOT_ORIGINAL_HEADER = '''\
 # Flickr did not give flickrmirrorer the original file of these items: each is kept as the
 # best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
-# programs.  To keep a video's original: open its page (last column), choose Download >
-# Original, and put the file into photostream/ as <id>.original.<ext> (for example
-# 12345.original.mp4; the name Flickr's download gives, <id>_<secret>_o.<ext>, works too).
-# The next run adopts it.  Every run also asks Flickr for the original once more.
+# programs, and since 15 May 2025 gives a free account's photos at most 1024 px.  Flickr's
+# data export holds every original: ask for it at https://www.flickr.com/account ("Request my
+# Flickr data") and run flickrmirrorer DEST --import-export FOLDER-OF-ITS-ZIPS.  A video's
+# original can also be downloaded from its page (last column: Download > Original) into
+# photostream/ as <id>.original.<ext> (for example 12345.original.mp4; the name Flickr's
+# download gives, <id>_<secret>_o.<ext>, works too): the next run adopts it.  Every run asks
+# Flickr for a video's original once more.
 # id\tfile\tkept\tFlickr page'''
 
 
@@ -2961,7 +3779,8 @@ class HtmlView:
             self.reporter.info('%s could not be fetched; their photos show without a preview until the '
                                'next run.' % plural(failed, 'thumbnail'))
         html_dir = os.path.join(state.dest, HTML_DIR)
-        inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections)
+        inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
+                            file_stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
         inputs.whole = all(os.path.isfile(path) for path in (os.path.join(state.dest, 'index.html'),
                                                              os.path.join(html_dir, SEARCH_PAGE)))
         for p in state.photostream:
@@ -3533,6 +4352,9 @@ def index_page(view):
     out.append(cover_card(view, to_page('', orphan_page(1)), 'Not in any album',
                           view.media_counts(orphans), view.first_image(orphans), ''))
     out.append('</ul>\n')
+    if os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE)):   # from Flickr's data export
+        out.append('<p class="account"><a href="%s">Contacts, followers, favourites and galleries</a></p>\n'
+                   % to_page('', ACCOUNT_PAGE))
     if view.collections:
         out.append('<h2 class="section">Collections</h2>\n')
         collection_tree(out, view, view.collections, '')
@@ -4371,7 +5193,7 @@ class EnrichStage:
 # ---------------------------------------------------------------------------
 # The end-of-run line and the statistics are Stats' (see "Reporting" above).
 
-def report_not_original(state, reporter):
+def report_not_original(state, reporter, free_account=False):
     """Said once, on the run that first keeps an item so (also under -q: cron mails it);
     after that only without -q."""
     count = len(state.not_original)
@@ -4381,10 +5203,7 @@ def report_not_original(state, reporter):
     what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
         else plural(count, 'video' if videos else 'photo')
     listed = os.path.join(state.dest, NOT_ORIGINAL_LIST)
-    message = ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers '
-               'is kept instead.  To keep a video\'s original, download it from its Flickr page '
-               '(Download, Original) into %s as %s (Flickr\'s own download name works too): the next '
-               'run adopts it.  The list is in %s.' % (what, state.photostream_dir, HAND_ORIGINAL_NAME, listed))
+    message = not_original_warning(count - videos, videos, state.dest, free_account)
     if state.newly_not_original:
         reporter.warning(message)
     else:
@@ -4414,6 +5233,8 @@ def mirror_account(args, client, stats, reporter, stop_event):
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
+    if args.export is not None:   # the originals the API refused, from Flickr's data export
+        args.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args)
 
     builder = TreeBuilder(state.dest, client, stats, reporter, fx)
     albums = builder.list_albums()
@@ -4436,7 +5257,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
         make_all_views(args, state, albums, tree, transport, enrich, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
-        report_not_original(state, reporter)
+        report_not_original(state, reporter, args.free_account)
     if args.verify:
         report_verification(stats, reporter, fx.dry)
     return state
@@ -4527,6 +5348,11 @@ def build_parser():
                         help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
+    parser.add_argument('--import-export', nargs='+', metavar='PATH',
+                        help='fill the mirror in from Flickr\'s data export ("Request my Flickr data" at '
+                             'flickr.com/account): its zips, a folder holding them, or the export unzipped; '
+                             'the originals Flickr\'s API refuses (videos, a free account\'s photos over '
+                             '1024 px) replace the versions kept.  Give DEST first (or end the paths with --)')
     parser.add_argument('--delete-unknown', action='store_true',
                         help='delete local photos that are no longer on Flickr (after a complete listing only)')
     parser.add_argument('--force', action='store_true',
@@ -4577,6 +5403,8 @@ def check_flags(args, reporter):
 def run(args, reporter, stats, stop_event):
     check_flags(args, reporter)
     api_key, api_secret = find_api_credentials(args, os.environ)
+    args.export = (DataExport(args.import_export, reporter, stats, stop_event, args.dry_run)
+                   if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
     if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
@@ -4594,6 +5422,9 @@ def run(args, reporter, stats, stop_event):
         raise FatalError('Cannot reach Flickr: %s' % e)
     except QuotaSpent as e:
         raise FatalError('%s.  Run again then, or with --wait-for-quota.' % e)
+    if args.export is not None:
+        args.export.check_account(user.get('id'))
+    args.free_account = account_is_free(client, user.get('id'), reporter)
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     if args.dry_run:   # reads only: no directory, no lock, no clean-up
         lock = None

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import types
+import zipfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -1468,7 +1469,7 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     # --statistics: the files stage asks nothing beyond the listing; enrichment reads the rest
     result = run_mirror(fake, token_dir, dest.parent / 'second', '--statistics')
     assert 'API calls by stage: listing %d, files %d, metadata %d\n' % (
-        2 + 1 + len(fake.account.albums) + 1, 0,
+        2 + 1 + len(fake.account.albums) + 1 + 1, 0,   # + people.getInfo: is the account Pro?
         len(photos) + sum(1 for p in photos if p.comments)) in result.stdout
 
 
@@ -3862,7 +3863,7 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
         reference = tmp_path / 'reference'
         assert_ok(run_program(fake, tokens_for(fake, tmp_path, 'reference-tokens'), reference))
         tokens, mirror = tokens_for(fake, tmp_path), tmp_path / 'mirror'
-        listing_calls = 2 + 1 + len(fake.account.albums) + 1   # login, photostream, albums, tree
+        listing_calls = 2 + 1 + len(fake.account.albums) + 1 + 1   # login, photostream, albums, tree, Pro?
         fake.faults.update(hourly_limit=listing_calls + 4)          # a real hour: Retry-After near 3600
         result = run_program(fake, tokens, mirror, '--max-calls-per-hour', '100000')
         assert_ok(result)
@@ -3875,3 +3876,510 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
         fake.faults.update(hourly_limit=0)
         assert_ok(run_program(fake, tokens, mirror))
         assert all_metadata(mirror) == all_metadata(reference)
+
+
+# ---------------------------------------------------------------------------
+# Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,
+# the CDN's 403s
+# ---------------------------------------------------------------------------
+
+def test_cdn_403_bursts_on_originals_are_ridden_out_in_one_run(fake, token_dir, dest):
+    """A third of the original requests answered 403 (in bursts): one run, exit 0, the whole
+    tree, and the bursts held every download (the shared pause gate) instead of failing items."""
+    fake.faults.update(cdn_403_rate=0.3, cdn_403_burst=3, fault_seed=5)
+    result = run_mirror(fake, token_dir, dest, '--statistics')
+    assert_ok(result)
+    assert injected(fake, ('cdn_403',)) >= 5, fake.stats()['faults']
+    assert_tree_complete(fake, dest)
+    assert not temp_files(dest)
+    assert 'Failed (tried again next run): 0' in result.stdout
+
+
+def test_a_403_on_a_thumbnail_is_no_reason_to_retry():
+    """Only a photo original's 403 is the CDN's burst; a thumbnail's stays a failure, and a
+    video original's a refusal."""
+    response = types.SimpleNamespace(status_code=403, headers={})
+    assert isinstance(fm.judge_status(response, 'x', cdn_original=True), fm.TransientError)
+    assert fm.judge_status(response, 'x', cdn_original=True).pause_all
+    assert type(fm.judge_status(response, 'x')) is fm.ItemError
+    assert isinstance(fm.judge_status(response, 'x', refusable=True), fm.OriginalRefused)
+    # a burst's 403 spends a third of an attempt; a CDN that never stops refusing still ends
+    tries = []
+
+    def refused():
+        tries.append(1)
+        raise fm.judge_status(response, 'x', cdn_original=True)
+    policy = fm.RetryPolicy(attempts=4, initial_wait=0)
+    with pytest.raises(fm.TransientError):
+        fm.with_retries(policy, refused, fm.Reporter(quiet=True), 'x')
+    assert len(tries) == 4 * fm.CDN_BURST_PATIENCE
+
+
+def limited_photos(server):
+    """The photos a free account is given at 1024 px only."""
+    return [p for p in server.account.photos.values()
+            if p.media == 'photo' and max(p.width, p.height) > fakeflickr.FREE_LIMIT]
+
+
+def original_name(photo):
+    return '%s.%s' % (photo.id, photo.video_ext if photo.media == 'video' else photo.originalformat)
+
+
+def free_account_mirror(server, tokens, dest):
+    """A free account whose video originals Flickr refuses, mirrored once."""
+    server.faults.update(free_account=True, video_originals='404')
+    result = run_mirror(server, tokens, dest)
+    assert_ok(result)
+    return result
+
+
+def import_export(server, tokens, dest, *paths, args=()):
+    return run_mirror(server, tokens, dest, *args, '--import-export', *map(str, paths))
+
+
+def assert_every_original(server, dest):
+    """Every photo and video is its true original, the export's bytes, recorded as such."""
+    for photo in server.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == server.export_file_bytes(photo.id), path
+        record = json.loads(Path(str(path) + fm.METADATA_SUFFIX).read_text())['file']
+        assert record['original'] is True and record['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not (dest / fm.NOT_ORIGINAL_LIST).exists() or not (dest / fm.NOT_ORIGINAL_LIST).read_text().strip()
+
+
+def metadata_of(dest, name):
+    return json.loads((dest / 'photostream' / (name + fm.METADATA_SUFFIX)).read_text())
+
+
+def pro_account_reference(server, tokens, tmp_path):
+    """A mirror made with every original offered (a Pro account, every video original
+    given): what a mirror filled in from the export must hold."""
+    server.faults.reset()
+    for photo in server.account.photos.values():
+        if photo.media == 'video':
+            server.offer_video_original(photo.id)
+    reference = tmp_path / 'pro-reference'
+    assert_ok(run_mirror(server, tokens, reference))
+    return reference
+
+
+def assert_same_files_and_links(mirror, reference):
+    """The same media files (bytes and times) and the same album, collection and 'Not in
+    any album' links."""
+    def files_and_links(root):
+        return {p: v for p, v in snapshot(root, with_mtimes=True).items()
+                if is_media(p) or v[0] in ('link', 'dir') and not p.startswith(('html', 'account'))}
+    assert files_and_links(mirror) == files_and_links(reference)
+
+
+def warnings_of(stderr):
+    return [line for line in stderr.splitlines() if line.startswith('Warning:')]
+
+
+def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fake, token_dir, dest, tmp_path):
+    limited = limited_photos(fake)
+    videos = [p for p in fake.account.photos.values() if p.media == 'video']
+    assert limited and videos
+    fake.reset_stats()
+    result = free_account_mirror(fake, token_dir, dest)
+    calls = fake.stats()['api_calls']
+    assert calls['flickr.people.getInfo'] == 1   # ispro, once a run
+    assert calls['flickr.photos.getSizes'] == len(limited)   # no url_o: getSizes, 'Large' (videos: from the listing)
+    # one warning: the limit named, how many are kept at 1024 px, the export and its command
+    [warning] = warnings_of(result.stderr)
+    assert 'since 15 May 2025' in warning and '%d photos are kept at 1024 px' % len(limited) in warning
+    assert "--import-export FOLDER" in warning and str(dest) in warning and fm.EXPORT_REQUEST_URL in warning
+    assert 'Request my Flickr data' in warning and '%d videos' % len(videos) in warning
+    for photo in limited:
+        meta = metadata_of(dest, '%s.jpg' % photo.id)
+        assert meta['file']['label'] == 'Large' and meta['file']['original'] is False
+    # a held original that rotted since (the same size, other bytes) is less than the original
+    small = next(p for p in fake.account.photos.values() if p.media == 'photo' and p not in limited)
+    rotten = dest / 'photostream' / original_name(small)
+    rotten.write_bytes(b'\0' * 8 + rotten.read_bytes()[8:])
+    # the export comes: every original imported, no download
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+    fake.reset_stats()
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert fake.stats()['file_bytes'] == 0 and per_photo_calls(fake.stats()) == 0
+    imported = len(limited) + len(videos) + 1
+    assert ('Data export: %d originals imported (%d photos, %d videos), %d already held, 0 not matching.'
+            % (imported, len(limited) + 1, len(videos), len(fake.account.photos) - imported)) in result.stdout
+    assert not warnings_of(result.stderr), result.stderr
+    assert_every_original(fake, dest)
+    assert_links_resolve(dest)
+    for photo in limited + videos + [small]:
+        meta = metadata_of(dest, original_name(photo))
+        zip_name, member = manifest['files'][photo.id]
+        assert meta['file']['source'] == fm.EXPORT_SOURCE
+        assert (meta['file']['zip'], meta['file']['member']) == (zip_name, member)
+        assert meta['file']['label'] == ('Video Original' if photo.media == 'video' else 'Original')
+    # each photo_<id>.json kept in its .metadata as Flickr wrote it
+    with zipfile.ZipFile(tmp_path / 'export' / manifest['metadata_zip']) as zf:
+        for photo in fake.account.photos.values():
+            meta = metadata_of(dest, original_name(photo))
+            assert meta['export'] == json.loads(zf.read('photo_%s.json' % photo.id))
+        # the account files, verbatim in dest/account/, and linked from the index
+        account_files = [n for n in zf.namelist() if not n.startswith('photo_')]
+        for name in account_files:
+            assert (dest / 'account' / name).read_bytes() == zf.read(name), name
+    assert sorted(n for n in os.listdir(dest / 'account') if not n.startswith('.')) == sorted(account_files)
+    index = (dest / 'index.html').read_text()
+    assert 'href="html/account.html"' in index
+    page = (dest / 'html' / 'account.html').read_text()
+    for other in fake.account.others:
+        assert 'href="https://www.flickr.com/people/%s/"' % other.nsid in page
+    for faved, _ in fake.account.favorites:
+        assert 'https://www.flickr.com/photos/%s/%s/' % (faved.owner, faved.id) in page
+    assert 'Galleries (0)' in page and 'Followers (3)' in page
+    # the next runs: no download, no probe, no warning, nothing changed; --verify finds all intact
+    before = snapshot(dest)
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest, '-q')
+    assert_ok(result)
+    assert result.stdout == result.stderr == ''
+    stats = fake.stats()
+    assert stats['file_requests'] == 0 and per_photo_calls(stats) == 0
+    assert snapshot(dest) == before
+    result = run_mirror(fake, token_dir, dest, '--verify')
+    assert_ok(result)
+    assert 'Verified %d files: 0 damaged, 0 missing; all intact.' % len(fake.account.photos) in result.stdout
+    # importing the same export again: everything already held, nothing rewritten
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert 'Data export: 0 originals imported (0 photos, 0 videos), %d already held' % len(fake.account.photos) \
+        in result.stdout
+    assert snapshot(dest) == before
+    # Flickr replaces a photo: its new version is what Flickr gives (1024 px), and the old
+    # export's original (of the old version) is not taken for it
+    replaced = limited[0]
+    fake.replace_photo(replaced.id)
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert '1 not matching' in result.stdout and 'replaced on Flickr after this export' in result.stderr
+    meta = metadata_of(dest, '%s.jpg' % replaced.id)
+    assert meta['file']['original'] is False and meta['file']['label'] == 'Large'
+    assert (dest / 'photostream' / ('%s.jpg' % replaced.id)).read_bytes() == fake.photo_file_bytes(replaced.id)
+    assert '\n%s\t' % replaced.id in (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    # a new export has it
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=10)
+    assert_ok(import_export(fake, token_dir, dest, tmp_path / 'export2'))
+    assert_every_original(fake, dest)
+    assert_same_files_and_links(dest, pro_account_reference(fake, token_dir, tmp_path))
+
+
+def test_the_export_by_its_zips_older_names_a_title_of_digits_and_unzipped(plain_fake, tmp_path):
+    """The zips given one by one (the older 'data-download-<n>.zip' names), a title that ends
+    in digits itself, and the export already unzipped: the same originals."""
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    titled = limited_photos(fake)[0]
+    fake.edit_photo(titled.id, title='20150612 153012')
+    free_account_mirror(fake, tokens, tmp_path / 'mirror')
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, naming='data-download')
+    assert manifest['files'][titled.id][1] == '20150612_153012_%s_o.jpg' % titled.id
+    zips = [tmp_path / 'export' / name for name in [manifest['metadata_zip']] + manifest['media_zips']]
+    assert all(z.name.startswith('data-download-') for z in zips[1:])
+    result = import_export(fake, tokens, tmp_path / 'mirror', *zips)
+    assert_ok(result)
+    assert ' 0 not matching.' in result.stdout
+    assert_every_original(fake, tmp_path / 'mirror')
+    # unzipped, each zip into a folder of its own
+    unzipped = tmp_path / 'unzipped'
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            zf.extractall(unzipped / z.stem)
+    free_account_mirror(fake, tokens, tmp_path / 'second')
+    result = import_export(fake, tokens, tmp_path / 'second', unzipped)
+    assert_ok(result)
+    assert_every_original(fake, tmp_path / 'second')
+    assert (tmp_path / 'second' / 'account' / 'account_profile.json').read_bytes() == \
+        (unzipped / zips[0].stem / 'account_profile.json').read_bytes()
+
+
+def member_data_offset(path, name):
+    """Where a stored member's bytes begin in its zip."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(name)
+    with open(path, 'rb') as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+    name_length, extra_length = struct.unpack('<HH', header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def set_declared_size(path, name, size):
+    """Rewrite a member's uncompressed size in the zip's central directory."""
+    data = bytearray(Path(path).read_bytes())
+    encoded = name.encode('utf-8')
+    at = 0
+    while True:
+        at = data.index(b'PK\x01\x02', at)
+        if data[at + 46:at + 46 + len(encoded)] == encoded:
+            break
+        at += 4
+    data[at + 24:at + 28] = struct.pack('<I', size)
+    Path(path).write_bytes(bytes(data))
+
+
+def hostile_zip(path, members):
+    """A zip with Flickr's media naming whose members are (name, bytes, is it a symlink)."""
+    with zipfile.ZipFile(path, 'w') as zf:
+        for name, data, link in members:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = ((0o120777 if link else 0o100644) << 16)
+            zf.writestr(info, data)
+
+
+@pytest.fixture
+def free_mirror_and_export(plain_fake, tmp_path):
+    """A free account's mirror (its photos over 1024 px kept at 1024 px) and its export."""
+    tokens = tokens_for(plain_fake, tmp_path)
+    free_account_mirror(plain_fake, tokens, tmp_path / 'mirror')
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    return plain_fake, tokens, tmp_path / 'mirror', manifest
+
+
+def is_original(dest, photo):
+    path = dest / 'photostream' / original_name(photo)
+    return path.exists() and metadata_of(dest, path.name)['file']['original'] is True
+
+
+def kept_large(server, dest, photo):
+    """The photo still holds its 1024 px copy, its record intact: nothing was lost."""
+    path = dest / 'photostream' / ('%s.jpg' % photo.id)
+    meta = metadata_of(dest, path.name)
+    return (path.read_bytes() == server.photo_file_bytes(photo.id) and meta['file']['label'] == 'Large'
+            and meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_a_truncated_or_damaged_zip_fails_alone_and_loses_nothing(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    export = Path(manifest['dir'])
+    limited = {p.id: p for p in limited_photos(fake)}
+    zip_of = {pid: manifest['files'][pid][0] for pid in limited}
+    truncated, damaged_zip = sorted(set(zip_of.values()))[:2]
+    with open(export / truncated, 'r+b') as f:
+        f.truncate(os.path.getsize(export / truncated) // 2)
+    victim = next(p for pid, p in limited.items() if zip_of[pid] == damaged_zip)
+    member = manifest['files'][victim.id][1]
+    at = member_data_offset(export / damaged_zip, member) + 100
+    with open(export / damaged_zip, 'r+b') as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    result = import_export(fake, tokens, mirror, export)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    errors = error_lines(result.stderr)
+    assert len(errors) == 2, result.stderr
+    assert any(str(export / truncated) in e and 'truncated' in e for e in errors), errors
+    assert any(member in e and damaged_zip in e for e in errors), errors
+    assert ', 2 could not be read' in result.stdout
+    assert not temp_files(mirror)
+    for pid, photo in limited.items():
+        if zip_of[pid] == truncated or pid == victim.id:
+            assert kept_large(fake, mirror, photo), pid
+        else:
+            assert is_original(mirror, photo), pid   # the rest still imported
+    # a good copy of the export later: complete, exit 0
+    fake.write_export(str(tmp_path / 'again'), files_per_zip=4)
+    assert_ok(import_export(fake, tokens, mirror, tmp_path / 'again'))
+    assert_every_original(fake, mirror)
+
+
+def test_hostile_members_and_a_zip_that_is_not_flickrs_are_never_used(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    a, b, c, d = limited_photos(fake)[:4]
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    hostile = tmp_path / 'hostile'
+    hostile.mkdir()
+    hostile_zip(hostile / 'data-download-9.zip', [
+        ('../../outside/escape_%s_o.jpg' % a.id, fake.export_file_bytes(a.id), False),
+        ('%s/abs_%s_o.jpg' % (outside, b.id), fake.export_file_bytes(b.id), False),
+        ('link_%s_o.jpg' % c.id, b'/etc/passwd', True),
+    ])
+    hostile_zip(hostile / 'data-download-10.zip', [('huge_%s_o.jpg' % d.id, fake.export_file_bytes(d.id), False)])
+    set_declared_size(hostile / 'data-download-10.zip', 'huge_%s_o.jpg' % d.id, 0x7FFFFFF0)
+    with zipfile.ZipFile(hostile / 'holiday.zip', 'w') as zf:
+        zf.writestr('IMG_0001.JPG', fake.export_file_bytes(a.id))
+        zf.writestr('notes.txt', 'sunny')
+    before = snapshot(mirror)
+    result = import_export(fake, tokens, mirror, hostile)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    warnings = warnings_of(result.stderr)
+    assert any('../../outside/escape_' in w and 'data-download-9.zip' in w and "'..'" in w for w in warnings)
+    assert any('abs_%s' % b.id in w and 'absolute path' in w for w in warnings), warnings
+    assert any('link_%s' % c.id in w and 'symbolic link' in w for w in warnings), warnings
+    assert any(str(hostile / 'holiday.zip') in w and "not part of Flickr's data export" in w for w in warnings)
+    [error] = error_lines(result.stderr)   # the absurd size: the zip is damaged or hostile
+    assert 'huge_%s_o.jpg' % d.id in error and 'data-download-10.zip' in error and 'declares' in error
+    assert len(warnings) == 4, result.stderr
+    assert os.listdir(outside) == []
+    assert snapshot(mirror) == before   # nothing imported, nothing written
+    for photo in (a, b, c, d):
+        assert kept_large(fake, mirror, photo)
+
+
+def test_an_export_of_another_account_is_refused(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    with fakeflickr.FakeFlickr(seed=99, photos=5, videos=1, albums=1, collections=1, file_size=2000,
+                               hostile_names=False) as other:
+        theirs = other.write_export(str(tmp_path / 'theirs'))
+        their_nsid = other.user_nsid
+    before = snapshot(mirror, with_mtimes=True)
+    fake.reset_stats()
+    result = import_export(fake, tokens, mirror, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', theirs['metadata_zip'], their_nsid)
+    assert snapshot(mirror, with_mtimes=True) == before
+    assert fake.stats()['file_requests'] == 0   # refused before anything was downloaded
+    # the same export unzipped, into a folder per zip
+    for name in [theirs['metadata_zip']] + theirs['media_zips']:
+        with zipfile.ZipFile(tmp_path / 'theirs' / name) as zf:
+            zf.extractall(tmp_path / 'unzipped' / name[:-4])
+    result = import_export(fake, tokens, mirror, tmp_path / 'unzipped')
+    assert_one_line_error(result, 2, 'another flickr account', their_nsid)
+    assert snapshot(mirror, with_mtimes=True) == before
+
+
+def test_an_export_path_missing_or_unreadable_stops_at_once(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    before = snapshot(mirror, with_mtimes=True)
+    missing = tmp_path / 'no-such-export'
+    result = import_export(fake, tokens, mirror, missing)
+    assert_one_line_error(result, 2, str(missing), 'no such file')
+    zip_path = Path(manifest['dir']) / manifest['media_zips'][0]
+    os.chmod(zip_path, 0)
+    try:
+        cmd = program_cmd(tokens, mirror, '--import-export', str(zip_path))
+        result = subprocess.run(cmd, env=program_env(fake), stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=120,
+                                preexec_fn=drop_root_file_powers if os.geteuid() == 0 else None)
+        assert_one_line_error(result, 2, str(zip_path), 'permission denied')
+    finally:
+        os.chmod(zip_path, 0o644)
+    assert snapshot(mirror, with_mtimes=True) == before
+
+
+def kill_when_writing(proc, photostream, sig, timeout=60):
+    """Send `sig` as soon as a temporary file shows in photostream/ (an original being
+    written); True when it landed while the run was still going."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            names = os.listdir(photostream)
+        except OSError:
+            names = []
+        if any(n.startswith(fm.TMP_PREFIX) for n in names):
+            proc.send_signal(sig)
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_a_run_killed_during_the_import_is_completed_by_the_next(tmp_path):
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1_500_000,
+                               hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        mirror = tmp_path / 'mirror'
+        free_account_mirror(fake, tokens, mirror)
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+        photostream = mirror / 'photostream'
+        cmd = ('--import-export', manifest['dir'])
+        # Ctrl+C or SIGTERM mid-import: exit 130, no temporary file left, nothing half-written
+        proc = start_program(fake, tokens, mirror, *cmd)
+        assert kill_when_writing(proc, photostream, signal.SIGTERM), 'the import ended before the signal'
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and 'Traceback' not in err, err
+        assert not temp_files(mirror)
+        assert_export_or_api_bytes(fake, mirror)
+        # SIGKILL mid-import: what a killed run leaves is cleared by the next, which completes it
+        proc = start_program(fake, tokens, mirror, *cmd)
+        landed = kill_when_writing(proc, photostream, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        if landed:
+            assert proc.returncode == -signal.SIGKILL
+            assert_export_or_api_bytes(fake, mirror)
+        result = run_mirror(fake, tokens, mirror, *cmd)
+        assert_ok(result)
+        assert not temp_files(mirror)
+        assert_every_original(fake, mirror)
+        assert_links_resolve(mirror)
+
+
+def assert_export_or_api_bytes(server, dest):
+    """Every file at its final name is whole: the export's original, or what the API gave."""
+    for name in os.listdir(dest / 'photostream'):
+        if name.startswith(fm.TMP_PREFIX) or name.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX)):
+            continue
+        pid = name.split('.')[0]
+        data = (dest / 'photostream' / name).read_bytes()
+        assert data in (server.export_file_bytes(pid), server.photo_file_bytes(pid)), name
+        meta = fm.read_json(str(dest / 'photostream' / name) + fm.METADATA_SUFFIX)
+        if meta is not None and meta['file']['sha256'] == hashlib.sha256(data).hexdigest():
+            assert meta['file']['original'] is (data == server.export_file_bytes(pid)), name
+
+
+def rewrite_zip(path, date_time, change):
+    """The zip again with every member dated `date_time`, its content passed through
+    change(name, bytes) (None drops the member)."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(name, zf.read(name)) for name in zf.namelist()]
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            data = change(name, data)
+            if data is not None:
+                zf.writestr(zipfile.ZipInfo(name, date_time=date_time), data)
+
+
+def test_account_files_are_replaced_by_a_newer_export_only(free_mirror_and_export, tmp_path):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    older = Path(manifest['dir'])
+    newer = tmp_path / 'newer'
+    shutil.copytree(older, newer)
+    contacts = {'contacts': {'newfriend': 'https://www.flickr.com/people/12345678@N01/'}}
+    rewrite_zip(newer / manifest['metadata_zip'], (2025, 6, 1, 0, 0, 0), lambda name, data: (
+        None if name.startswith('followers_') else
+        json.dumps(contacts).encode() if name.startswith('contacts_') else data))
+    assert_ok(import_export(fake, tokens, mirror, newer))
+    account = mirror / 'account'
+    assert json.loads((account / 'contacts_part001.json').read_text()) == contacts
+    assert not (account / 'followers_part001.json').exists()   # not in the newer export
+    page = (mirror / 'html' / 'account.html').read_text()
+    assert 'href="https://www.flickr.com/people/12345678@N01/">newfriend</a>' in page and 'Followers (0)' in page
+    before = snapshot(account)
+    result = import_export(fake, tokens, mirror, older)
+    assert_ok(result)
+    assert 'keeps the newer export of 2025-06-01 00:00:00' in result.stdout, result.stdout
+    assert snapshot(account) == before
+
+
+def test_the_import_shows_a_progress_bar_on_a_terminal(free_mirror_and_export):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    status, shown = run_in_pty(program_cmd(tokens, mirror, '--import-export', manifest['dir']), program_env(fake))
+    assert status == 0, shown
+    assert re.search(r'Export: .*%d/%d' % (len(fake.account.photos), len(fake.account.photos)), shown), shown
+
+
+def test_a_dry_run_tells_what_the_import_would_do_and_writes_nothing(free_mirror_and_export):
+    fake, tokens, mirror, manifest = free_mirror_and_export
+    before = snapshot(mirror, with_mtimes=True)
+    result = import_export(fake, tokens, mirror, manifest['dir'], args=('--dry-run',))
+    assert_ok(result)
+    expected = len(limited_photos(fake)) + sum(p.media == 'video' for p in fake.account.photos.values())
+    assert 'Data export: %d originals would be imported' % expected in result.stdout, result.stdout
+    assert snapshot(mirror, with_mtimes=True) == before
+
+
+def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
+    """A free account whose videos Flickr gives: the warning names the limit and the export,
+    and says nothing of downloading by hand."""
+    plain_fake.faults.update(free_account=True)
+    result = run_mirror(plain_fake, tokens_for(plain_fake, tmp_path), tmp_path / 'mirror')
+    assert_ok(result)
+    [warning] = warnings_of(result.stderr)
+    assert '%d photos are kept at 1024 px.' % len(limited_photos(plain_fake)) in warning
+    assert 'Download, Original' not in warning and 'video' not in warning and '--import-export' in warning

@@ -22,6 +22,7 @@ Run from the repository root (any Python with the requirements installed):
     python bench/bench.py --rss-photos 100000           # peak RSS of a big account (minutes)
     python bench/bench.py --budget 600                  # budget mode, 2000 photos (~4 min)
     python bench/bench.py --budget 600,3600 --photos 10000 --albums 100
+    python bench/bench.py --export-items 10000 --albums 100   # import a data export (~3 min)
 
 Targets:
   * first mirror (files and enrichment) of 2000 photos at 50 ms latency: the default --jobs
@@ -30,7 +31,9 @@ Targets:
     calls, a few seconds;
   * peak RSS of the program for 100,000 photos (first mirror and unchanged re-run): < 200 MB;
   * budget mode, 2000 and 10,000 photos: every original in place at the budget within 1.2x
-    the unpaced time.
+    the unpaced time;
+  * export mode, 10,000 items: importing the data export (--import-export) of a free account
+    peaks below 150 MB of RSS (export_mode says how it is measured).
 
 Budget mode (--budget N[,M...]) asks whether the files arrive at network speed whatever
 the API budget.  The fake enforces an hourly limit of N calls per key (a real, rolling hour,
@@ -143,12 +146,13 @@ with open(sys.argv[1], 'w') as f:
 """
 
 
-def run_program(fake, token_dir, dest, jobs, timeout):
+def run_program(fake, token_dir, dest, jobs, timeout, extra=()):
     """Run flickrmirrorer once (through LAUNCHER); its wall time, its own rusage and the fake's stats."""
     cmd = [sys.executable, PROGRAM, '--token-dir', token_dir, '--max-calls-per-hour', '1000000']
     if jobs != DEFAULT:
         cmd += ['--jobs', str(jobs)]
     cmd.append(dest)
+    cmd.extend(extra)
     fake.reset_stats()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.TemporaryDirectory() as tmp:
@@ -408,6 +412,94 @@ def rss_mode(args, work):
               % (SCENARIOS[key], args.rss_photos, r.maxrss_kib / 1024, mb,
                  'met' if mb < 200 else 'MISSED by %.0f MB' % (mb - 200),
                  '' if r.ok else '  [RUN FAILED]'))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Export mode: importing Flickr's data export (--import-export) into a free account's mirror
+# ---------------------------------------------------------------------------
+
+EXPORT_SCENARIOS = (('first mirror (free account)', ()),
+                    ('import the export', None),
+                    ('import it again (all held)', None),
+                    ('re-run without the export', ()))
+
+
+def originals_held(fake, dest, sample, rng):
+    """(media files recorded as the original, sampled files byte-equal to the export's)"""
+    photostream = os.path.join(dest, 'photostream')
+    originals = 0
+    with os.scandir(photostream) as entries:
+        for entry in entries:
+            if entry.name.endswith('.metadata'):
+                with open(entry.path, 'rb') as f:
+                    originals += json.load(f).get('file', {}).get('original') is True
+    with fake.lock:
+        photos = list(fake.account.photos.values())
+    equal = 0
+    for photo in rng.sample(photos, min(sample, len(photos))):
+        name = '%s.%s' % (photo.id, photo.video_ext if photo.media == 'video' else photo.originalformat)
+        try:
+            with open(os.path.join(photostream, name), 'rb') as f:
+                equal += f.read() == fake.export_file_bytes(photo.id)
+        except OSError:
+            pass
+    return originals, equal
+
+
+def export_mode(args, work):
+    """A free account whose video originals Flickr refuses: a first mirror (its photos over
+    1024 px kept at 1024 px, its videos as renditions), its data export written by the fake,
+    then the import, the same import again, and a re-run without it.  The program's wall
+    time and peak RSS for each, and whether every original ends in place."""
+    default_jobs = program_default_jobs()
+    n = args.export_items
+    videos = max(1, n // 50)
+    fake = make_fake(args, n - videos, videos, args.albums, args.file_size, 0)
+    fake.faults.update(free_account=True, video_originals='404')
+    rows, rng = [], random.Random(args.seed)
+    try:
+        token_dir = os.path.join(work, 'tokens')
+        store_token(fake, token_dir)
+        dest, export = os.path.join(work, 'mirror-export'), os.path.join(work, 'export')
+        for i, (label, extra) in enumerate(EXPORT_SCENARIOS):
+            if extra is None:
+                if not os.path.isdir(export):
+                    t0 = time.monotonic()
+                    manifest = fake.write_export(export, files_per_zip=500)
+                    size = sum(os.path.getsize(os.path.join(export, z)) for z in os.listdir(export))
+                    sys.stderr.write('  the export: %d media zips and a metadata zip, %s, written in %.0f s\n'
+                                     % (len(manifest['media_zips']), human_bytes(size), time.monotonic() - t0))
+                extra = ('--import-export', export)
+            sys.stderr.write('  running %s...\n' % label)
+            r = run_program(fake, token_dir, dest, DEFAULT, args.timeout, extra)
+            r.label = label
+            r.held, r.expected = held_media(dest), n
+            r.originals, r.equal = originals_held(fake, dest, 200, rng)
+            line = re.search(r'^Data export: .*$', r.stdout, re.M)
+            r.summary = line.group(0) if line else ''
+            r.ok = r.status == 0 and not r.killed and 'Traceback' not in r.stderr
+            rows.append(r)
+            sys.stderr.write('    %.1f s, exit %d, peak RSS %.0f MiB, %d originals; %s\n'
+                             % (r.wall, r.status, r.maxrss_kib / 1024, r.originals, r.summary))
+    finally:
+        fake.stop()
+    print()
+    print('| run | wall s | cpu s | exit | peak RSS | files served | originals held / items | sample byte-equal |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for r in rows:
+        print('| %s | %.1f | %.1f | %d | %.0f MiB | %d | %d / %d | %d / 200 |'
+              % (r.label, r.wall, r.cpu, r.status, r.maxrss_kib / 1024, r.files, r.originals, r.expected,
+                 r.equal))
+    print()
+    for r in rows:
+        if r.summary:
+            print('%s: %s' % (r.label, r.summary))
+    imported = rows[1]
+    mb = imported.maxrss_kib * 1024 / 1e6
+    print('Import of an export of %d items: %.1f s, peak RSS %.0f MiB = %.0f MB (target < 150 MB: %s)%s'
+          % (n, imported.wall, imported.maxrss_kib / 1024, mb, 'met' if mb < 150 else 'MISSED',
+             '' if imported.ok and imported.originals == n else '  [NOT EVERY ORIGINAL IN PLACE]'))
     return rows
 
 
@@ -756,6 +848,10 @@ def main(argv=None):
                     help='budget mode instead: the fake limits API calls to this many an hour per '
                          'key and the program is paced to it, against the same account unpaced '
                          '(e.g. 600, or 600,3600 for two paced runs)')
+    ap.add_argument('--export-items', type=int, default=0, metavar='N',
+                    help='export mode instead: a free account of N items (2 %% videos) mirrored, its '
+                         'data export imported (--import-export), again, then a re-run; wall time and '
+                         'peak RSS (e.g. 10000; --file-size sets the originals\' size)')
     ap.add_argument('--repeat', type=int, default=1, metavar='N',
                     help='budget mode: N rounds (unpaced, then each budget), with medians')
     ap.add_argument('--budget-measure', type=float, default=60, metavar='SECONDS',
@@ -776,6 +872,8 @@ def main(argv=None):
             if args.file_latency_ms is None:
                 args.file_latency_ms = args.rss_latency_ms
             rss_mode(args, work)
+        elif args.export_items:
+            export_mode(args, work)
         elif args.budget:
             budget_mode(args, work)
         else:

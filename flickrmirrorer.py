@@ -2874,11 +2874,10 @@ class DataExport:
     read, or an export of another account, stops the run before anything is downloaded),
     imported after the files stage."""
 
-    def __init__(self, paths, reporter, stats, stop_event, dry_run=False):
+    def __init__(self, paths, reporter, stats, stop_event):
         self.reporter = reporter
         self.stop_event = stop_event
         self.stats = stats
-        self.dry_run = dry_run
         self.counts = ExportCounts()
         self.media, self.metadata = [], []
         for source in find_export_sources(paths):
@@ -2943,18 +2942,19 @@ class DataExport:
             return None
 
     # -- the import, after the files stage --
-    def import_into(self, dest, photostream, files, on_adopted, args):
-        """Fill the mirror in from the export.  photostream: the listed photos (.id, .media);
-        files: photo id -> media file name, updated as originals come in; on_adopted(id,
-        file record) for each.  Returns the counts.  The work runs on a worker thread, as
+    def import_into(self, dest, photostream, files, on_adopted, args, fx):
+        """Fill the mirror in from the export, every change through `fx` (a dry run's say
+        what they would do).  photostream: the listed photos (.id, .media); files: photo id
+        -> media file name, updated as originals come in; on_adopted(id, file record) for
+        each.  Returns the counts.  The work runs on a worker thread, as
         downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
         temporary file is always removed."""
-        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args)],
+        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args, fx)],
                     lambda key, future: future.result(), self.stop_event)
         return self.counts
 
-    def _import_all(self, dest, photostream, files, on_adopted, args):
-        self.dest = dest
+    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
+        self.dest, self.fx = dest, fx
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.files = files
         self.on_adopted = on_adopted
@@ -2983,8 +2983,10 @@ class DataExport:
             self.reporter.close_progress()
             for source in self.metadata:
                 source.close()
-        if not self.dry_run:
-            self._import_account_files(args.no_html)
+        if fx.dry:
+            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
+        else:
+            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
         self._report()
 
     def _import_media(self, source):
@@ -3047,62 +3049,29 @@ class DataExport:
         name = '%s.%s' % (pid, ext if video else SAME_FORMAT.get(said, said))
         path = os.path.join(self.dir, name)
         with member.source.reader(member) as src:
-            head = self._read(src, member, HEAD_BYTES)
+            head = read_member(src, member, HEAD_BYTES)
             why = export_misfit(listing, ext, head)
             if why:
                 return self._unmatched(member, why)
-            if self.dry_run:
-                self.reporter.info('would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
-            else:
-                size, digest = atomic_write(path, lambda f: self._copy(src, f, head, member))
+            size, digest = self.fx.write_stream(path, lambda f: copy_member(src, f, head, member, self.stop_event),
+                                                member.size)
         self.counts.videos += int(video)
         self.counts.photos += int(not video)
-        if self.dry_run:
-            return None
-        set_mtime(path, taken_timestamp(listing))
+        self.fx.set_mtime(path, taken_timestamp(listing))
         info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
                 'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
         metadata = build_photo_metadata(listing, info, stored)
         if photo_json is not None:
             metadata[EXPORT_KEY] = photo_json
-        write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
         if old_name != name:
             for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
-                try_unlink(os.path.join(self.dir, gone))
-            fsync_dir(self.dir)
+                self.fx.unlink(os.path.join(self.dir, gone))
         self.files[pid] = name
         self.on_adopted(pid, info)
-        self.reporter.detail('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)))
+        self.fx.say('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)),
+                    'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
         return None
-
-    def _read(self, src, member, n):
-        try:
-            return src.read(n)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
-            raise ExportReadError('%s is damaged: %s' % (member.where, first_line(e))) from None
-        except OSError as e:
-            raise ExportReadError('%s cannot be read: %s' % (member.where, e.strerror or e)) from None
-
-    def _copy(self, src, f, head, member):
-        sha = hashlib.sha256(head)
-        f.write(head)
-        size = len(head)
-        while True:
-            if self.stop_event.is_set():
-                raise KeyboardInterrupt
-            chunk = self._read(src, member, DOWNLOAD_CHUNK)
-            if not chunk:
-                break
-            f.write(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-            if size > member.size:
-                break
-        if size != member.size:
-            raise ExportReadError('%s holds %d bytes, not the %d declared: damaged' % (member.where, size, member.size))
-        if size == 0:
-            raise ExportReadError('%s is empty' % member.where)
-        return size, sha.hexdigest()
 
     # -- photo_<id>.json: kept in the photo's .metadata
     def _photo_json(self, pid):
@@ -3121,8 +3090,7 @@ class DataExport:
         if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
             return
         self.counts.metadata += 1
-        if not self.dry_run:
-            write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
+        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
 
     def _keep_photo_jsons(self):
         """The photo_<id>.json of the listed photos that had no media file in the export;
@@ -3139,62 +3107,12 @@ class DataExport:
                 self.counts.no_media += 1
             self._keep_photo_json(name, raw, self._photo_json(pid))
 
-    # -- the account-level files: dest/account/, and their page
-    def _import_account_files(self, no_html):
-        """The newest metadata zip's account-level files, verbatim, into dest/account/ (an
-        older export never replaces a newer one); then html/account.html."""
-        newest = None
-        for source in self.metadata:
-            try:
-                members = [m for m in source.open().members() if EXPORT_ACCOUNT_FILE_RE.match(m.base)
-                           and not EXPORT_PHOTO_JSON_RE.match(m.base) and not unsafe_member(m)]
-                # beside account_profile.json (the export unzipped may hold it in a folder)
-                home = next((m.name[:-len(m.base)] for m in members if m.base == 'account_profile.json'), '')
-                members = [m for m in members if m.name == home + m.base]
-                date = source.date(members)
-            except ExportReadError:
-                continue   # said when it was surveyed
-            finally:
-                source.close()
-            if members and (newest is None or date >= newest[2]):
-                newest = (source, members, date)
-        if newest is None:
-            return
-        source, members, date = newest
-        account_dir = os.path.join(self.dest, ACCOUNT_DIR)
-        stamp = as_dict(read_json(os.path.join(account_dir, ACCOUNT_STAMP)))
-        if as_scalar(stamp.get('date')) > date:
-            self.reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
-                               'not used.' % (account_dir, stamp.get('date'), source.label, date))
-            return
-        os.makedirs(account_dir, exist_ok=True)
-        try:
-            source.open()
-            for member in members:
-                try:
-                    with source.reader(member) as src:
-                        write_chunks_if_changed(os.path.join(account_dir, member.base),
-                                                iter(lambda: self._read(src, member, DOWNLOAD_CHUNK), b''))
-                except ExportReadError as e:
-                    self._failed(str(e))
-        finally:
-            source.close()
-        names = {m.base for m in members}
-        for name in os.listdir(account_dir):
-            if EXPORT_ACCOUNT_FILE_RE.match(name) and name not in names:
-                try_unlink(os.path.join(account_dir, name))   # from an older export
-        write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
-        if not no_html:
-            os.makedirs(os.path.join(self.dest, HTML_DIR), exist_ok=True)
-            write_file_if_changed(os.path.join(self.dest, HTML_DIR, ACCOUNT_PAGE),
-                                  ''.join(account_page(account_dir)).encode('utf-8'))
-
     def _report(self):
         c = self.counts
         self.stats.export_imported += c.photos + c.videos
         self.stats.export_unmatched += c.unmatched
         line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
-                % (c.photos + c.videos, 'would be imported' if self.dry_run else 'imported',
+                % (c.photos + c.videos, 'would be imported' if self.fx.dry else 'imported',
                    plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
         if c.failed:
             line += ', %d could not be read' % c.failed
@@ -3202,6 +3120,91 @@ class DataExport:
             line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
                 plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
         self.reporter.info(line + '.')
+
+
+def read_member(src, member, n):
+    """Up to n bytes of an export member; a damaged or unreadable one is an ExportReadError."""
+    try:
+        return src.read(n)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+        raise ExportReadError('%s is damaged: %s' % (member.where, first_line(e))) from None
+    except OSError as e:
+        raise ExportReadError('%s cannot be read: %s' % (member.where, e.strerror or e)) from None
+
+
+def copy_member(src, f, head, member, stop_event):
+    """Copy an export member to `f` after its first bytes `head`; (size, sha256).  Its
+    declared size is checked: a damaged zip never gives a short file."""
+    sha = hashlib.sha256(head)
+    f.write(head)
+    size = len(head)
+    while True:
+        if stop_event.is_set():
+            raise KeyboardInterrupt
+        chunk = read_member(src, member, DOWNLOAD_CHUNK)
+        if not chunk:
+            break
+        f.write(chunk)
+        sha.update(chunk)
+        size += len(chunk)
+        if size > member.size:
+            break
+    if size != member.size:
+        raise ExportReadError('%s holds %d bytes, not the %d declared: damaged' % (member.where, size, member.size))
+    if size == 0:
+        raise ExportReadError('%s is empty' % member.where)
+    return size, sha.hexdigest()
+
+
+def import_account_files(metadata_sources, dest, no_html, reporter, failed):
+    """The newest metadata zip's account-level files, verbatim, into dest/account/ (an
+    older export never replaces a newer one); then html/account.html.  failed(message):
+    a member that cannot be read."""
+    newest = None
+    for source in metadata_sources:
+        try:
+            members = [m for m in source.open().members() if EXPORT_ACCOUNT_FILE_RE.match(m.base)
+                       and not EXPORT_PHOTO_JSON_RE.match(m.base) and not unsafe_member(m)]
+            # beside account_profile.json (the export unzipped may hold it in a folder)
+            home = next((m.name[:-len(m.base)] for m in members if m.base == 'account_profile.json'), '')
+            members = [m for m in members if m.name == home + m.base]
+            date = source.date(members)
+        except ExportReadError:
+            continue   # said when it was surveyed
+        finally:
+            source.close()
+        if members and (newest is None or date >= newest[2]):
+            newest = (source, members, date)
+    if newest is None:
+        return
+    source, members, date = newest
+    account_dir = os.path.join(dest, ACCOUNT_DIR)
+    stamp = as_dict(read_json(os.path.join(account_dir, ACCOUNT_STAMP)))
+    if as_scalar(stamp.get('date')) > date:
+        reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
+                      'not used.' % (account_dir, stamp.get('date'), source.label, date))
+        return
+    os.makedirs(account_dir, exist_ok=True)
+    try:
+        source.open()
+        for member in members:
+            try:
+                with source.reader(member) as src:
+                    write_chunks_if_changed(os.path.join(account_dir, member.base),
+                                            iter(lambda: read_member(src, member, DOWNLOAD_CHUNK), b''))
+            except ExportReadError as e:
+                failed(str(e))
+    finally:
+        source.close()
+    names = {m.base for m in members}
+    for name in os.listdir(account_dir):
+        if EXPORT_ACCOUNT_FILE_RE.match(name) and name not in names:
+            try_unlink(os.path.join(account_dir, name))   # from an older export
+    write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
+    if not no_html:
+        os.makedirs(os.path.join(dest, HTML_DIR), exist_ok=True)
+        write_file_if_changed(os.path.join(dest, HTML_DIR, ACCOUNT_PAGE),
+                              ''.join(account_page(account_dir)).encode('utf-8'))
 
 
 # -- the account page: contacts, followers, favourites and galleries, from dest/account/
@@ -5234,7 +5237,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
     if args.export is not None:   # the originals the API refused, from Flickr's data export
-        args.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args)
+        args.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
     builder = TreeBuilder(state.dest, client, stats, reporter, fx)
     albums = builder.list_albums()
@@ -5403,7 +5406,7 @@ def check_flags(args, reporter):
 def run(args, reporter, stats, stop_event):
     check_flags(args, reporter)
     api_key, api_secret = find_api_credentials(args, os.environ)
-    args.export = (DataExport(args.import_export, reporter, stats, stop_event, args.dry_run)
+    args.export = (DataExport(args.import_export, reporter, stats, stop_event)
                    if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))

@@ -482,17 +482,18 @@ def ask_for_api_key(config_path):
 def read_without_echo(prompt):
     """A line typed on the terminal of stdin, not shown (the API secret is a password).
     getpass would read /dev/tty, which a terminal that started us need not be."""
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
     fd = sys.stdin.fileno()
     before = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO
+    # echo off before the prompt shows, and nothing typed ahead is thrown away (TCSADRAIN)
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
     try:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
         return sys.stdin.readline().strip()
     finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+        termios.tcsetattr(fd, termios.TCSADRAIN, before)
         sys.stderr.write('\n')
 
 
@@ -2304,6 +2305,7 @@ class RunState:
     failed: list = field(default_factory=list)        # (photo id, message)
     incomplete: list = field(default_factory=list)    # what made the listing incomplete (nothing deleted)
     missing: set = field(default_factory=set)         # photo ids whose file went missing (--verify)
+    thumbnails: tuple = (0, 0)                        # (fetched, failed) for the HTML view
     owner: str = None                                 # the account's NSID, for photo page URLs
 
     @property
@@ -3762,25 +3764,19 @@ class XmpView:
 
 class HtmlView:
     """dest/index.html and dest/html/ (see the HTML section); its thumbnails are fetched
-    first, through the files' transport."""
+    with the files (fetch_thumbnails), before enrichment."""
     name = 'html'
 
-    def __init__(self, state, albums, tree, transport, jobs, reporter):
-        self.state, self.transport, self.jobs, self.reporter = state, transport, jobs, reporter
+    def __init__(self, state, albums, tree):
+        self.state = state
         self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
-        self.fetched = 0
 
     def inputs(self):
         state = self.state
         for photo in state.photostream:
             photo.filename = state.files.get(photo.id)
-        self.fetched, failed = fetch_thumbnails(state.dest, state.photostream, ThumbnailFetcher(self.transport),
-                                                self.jobs)
-        if failed:
-            self.reporter.info('%s could not be fetched; their photos show without a preview until the '
-                               'next run.' % plural(failed, 'thumbnail'))
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
                             file_stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
@@ -3794,12 +3790,13 @@ class HtmlView:
         return inputs
 
     def up_to_date(self):
-        return 'HTML view: %s fetched, its pages are up to date' % plural(self.fetched, 'thumbnail')
+        return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
 
     def write(self):
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
                                   details=self.photo_details)
-        return 'HTML view: %s fetched, %s written' % (plural(self.fetched, 'thumbnail'), plural(written, 'page'))
+        return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
+                                                      plural(written, 'page'))
 
     def photo_details(self, photo_id):
         """What a photo's own page shows beyond the listing, from its stored .metadata."""
@@ -5254,10 +5251,15 @@ def mirror_account(args, client, stats, reporter, stop_event):
     stats.listing_incomplete = len(state.incomplete)
 
     enrich = EnrichStage(state, client, pool, stats, reporter)
+    if not (fx.dry or args.no_html or views_kept(state)):   # before enrichment, with the files
+        state.thumbnails = fetch_thumbnails(state.dest, state.photostream, ThumbnailFetcher(transport), args.jobs)
+        if state.thumbnails[1]:
+            reporter.info('%s could not be fetched; their photos show without a preview until the next run.'
+                          % plural(state.thumbnails[1], 'thumbnail'))
     if fx.dry:   # the views and enrichment are counted, not predicted page by page
         enrich.count_planned()
     else:
-        make_all_views(args, state, albums, tree, transport, enrich, reporter)
+        make_all_views(args, state, albums, tree, enrich, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
         report_not_original(state, reporter, args.free_account)
@@ -5266,22 +5268,27 @@ def mirror_account(args, client, stats, reporter, stop_event):
     return state
 
 
+def views_kept(state):
+    """After an incomplete listing the views of the last complete one stay."""
+    return bool(state.incomplete) and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name))
+
+
 # Enrichment that takes less than this within the budget comes before the views, which are
 # then made once; a longer one comes after them, and they are made again when it is done.
 QUICK_ENRICHMENT = 60.0
 
 
-def make_all_views(args, state, albums, tree, transport, enrich, reporter):
+def make_all_views(args, state, albums, tree, enrich, reporter):
     """The views and enrichment: a quick enrichment first and the views once; a long one
     (hours, at a small budget) after the views, which then show what it read.  After an
     incomplete listing the order and the views of the last complete one stay: rewritten from
     a partial listing they would show photos we hold as missing."""
-    if state.incomplete and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name)):
+    if views_kept(state):
         enrich.run()
         return
     views_state = ViewsState(state.dest, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
-        ([] if args.no_html else [HtmlView(state, albums, tree, transport, args.jobs, reporter)])
+        ([] if args.no_html else [HtmlView(state, albums, tree)])
     views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         enrich.run()

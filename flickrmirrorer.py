@@ -2974,8 +2974,8 @@ class DataExport:
             except ExportReadError as e:
                 self._failed(str(e))
         total = sum(s.count for s in self.media)
-        self.reporter.info('Importing Flickr\'s data export: %d files in %d zips...'
-                           % (total, sum(isinstance(s, ZipSource) for s in self.media)))
+        self.reporter.info('Importing Flickr\'s data export: %s in %s...'
+                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
         self.progress = self.reporter.progress_bar('Export', total=total)
         try:
             for source in self.media:

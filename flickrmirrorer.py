@@ -482,14 +482,15 @@ def ask_for_api_key(config_path):
 def read_without_echo(prompt):
     """A line typed on the terminal of stdin, not shown (the API secret is a password).
     getpass would read /dev/tty, which a terminal that started us need not be."""
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
     fd = sys.stdin.fileno()
     before = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO
     try:
+        # echo off before the prompt shows: what is typed at once is neither echoed nor flushed
         termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
         return sys.stdin.readline().strip()
     finally:
         termios.tcsetattr(fd, termios.TCSAFLUSH, before)

@@ -38,6 +38,12 @@ and the reporting every stage uses):
                 items failed or the listing was incomplete, 2 usage / configuration /
                 login error, 130 interrupted.  mirror_account() wires the stages.
 
+Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
+export alone makes the same tree: mirror_export() wires the export's import
+(DataExport.import_alone), the trees and the views, with no listing, no login and never a
+deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
+that fits the listing).
+
 Every change to the destination goes through an Effects object.  --dry-run is the same run
 with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
 original), builds the trees and tidies through the same code, counting as the real run
@@ -434,8 +440,10 @@ def default_config_path():
     return os.path.join(base, 'flickrmirrorer', 'config.ini')
 
 
-def find_api_credentials(args, environ):
-    """The API key and secret from the flags, the environment or the config file, in that order."""
+def find_api_credentials(args, environ, ask=True):
+    """The API key and secret from the flags, the environment or the config file, in that
+    order.  None of them: asked for on a terminal (`ask`), else (None, None) when not
+    `ask` (the data export alone then makes the mirror), else the run stops."""
     key, secret = args.api_key, args.api_secret
     key = key or environ.get('FLICKR_API_KEY')
     secret = secret or environ.get('FLICKR_API_SECRET')
@@ -455,6 +463,8 @@ def find_api_credentials(args, environ):
         raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
                          '"api_%s = ..." under [flickr] in %s.'
                          % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret) and not ask:
+        return None, None
     if not (key and secret):
         key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
@@ -1516,10 +1526,12 @@ class StoredPhoto:
         enriched = header.get('enriched')
         if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
             enriched = listing.get('lastupdate')
-        return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
+        export = dict_or_none(data.get(EXPORT_KEY))
+        secret = listing.get('originalsecret') if listing else export_secret(export)
+        return cls(originalsecret=secret, lastupdate=listing.get('lastupdate'),
                    listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
                    file_broken='file' in data and file_record_or_none(data.get('file')) is None,
-                   enriched=as_scalar(enriched) or None, export=dict_or_none(data.get(EXPORT_KEY)))
+                   enriched=as_scalar(enriched) or None, export=export)
 
 
 # A file record's fields and their types.  A record with any of them wrong is no record,
@@ -1626,6 +1638,7 @@ class Photo:
     url: str = ''                  # its Flickr page
     thumb_url: str = ''
     rotation: int = 0              # how far Flickr turns it (getInfo): its smaller sizes are turned
+    privacy: str = ''              # the export's: public, private, friend, family, friend & family
     comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
 
     @classmethod
@@ -1637,6 +1650,8 @@ class Photo:
         metadata = as_dict(metadata)
         listing = as_dict(metadata.get('listing'))
         info = as_dict(metadata.get('photo'))
+        if not listing and not info and isinstance(metadata.get(EXPORT_KEY), dict):
+            return cls.from_export(metadata)
         header = as_dict(metadata.get('flickrmirrorer'))
         enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
         if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')) or not well_formed(info, INFO_SHAPE):
@@ -1675,6 +1690,53 @@ class Photo:
             photo.comments.append({'author': author, 'text': text_of(c),
                                    'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
         return photo
+
+
+    @classmethod
+    def from_export(cls, metadata):
+        """A photo known from Flickr's data export alone (no listing, no getInfo): its
+        photo_<id>.json (see the export section) says as much as getInfo does."""
+        data = as_dict(metadata.get(EXPORT_KEY))
+        record = as_dict(metadata.get('file'))
+        photo = cls(id=as_scalar(data.get('id')), title=clean_text(text_of(data.get('name'))).strip(),
+                    description=text_of(data.get('description')),
+                    media='video' if record.get('label') == VIDEO_ORIGINAL else 'photo')
+        page = text_of(data.get('photopage'))
+        photo.url = page if re.match(r'^https://www\.flickr\.com/', page) else (
+            photo_page_url({'id': photo.id, 'owner': None}) if photo.id else '')
+        owner = re.match(r'^https://www\.flickr\.com/photos/([^/]+)/', page)
+        photo.owner = owner.group(1) if owner else ''
+        tags = [text_of(as_dict(t).get('tag')) for t in as_list(data.get('tags'))]
+        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        photo.taken = calendar_date(data.get('date_taken'))
+        photo.dateupload = export_epoch(data.get('date_imported'))
+        geo = as_dict(data.get('geo'))
+        try:   # integer micro-degrees as strings
+            photo.latitude, photo.longitude = position_of(
+                {'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
+                 'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
+        except ValueError:
+            pass
+        photo.license = EXPORT_LICENSE_IDS.get(as_scalar(data.get('license')), '')
+        photo.privacy = as_scalar(data.get('privacy'))
+        photo.rotation = to_int(as_scalar(data.get('rotation')), 0) % 360
+        for c in as_list(data.get('comments')):
+            c = as_dict(c)
+            user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
+            when = calendar_date(c.get('date'))
+            photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
+                                   'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
+        return photo
+
+
+def export_epoch(when):
+    """The export's 'YYYY-MM-DD HH:MM:SS' (UTC) as epoch seconds, a string as the listing's
+    dateupload is; '' when it is no date."""
+    when = calendar_date(when)
+    if not when:
+        return ''
+    return str(int((datetime.datetime.strptime(when, '%Y-%m-%d %H:%M:%S')
+                    - datetime.datetime(1970, 1, 1)).total_seconds()))
 
 
 def position_of(where):
@@ -1784,8 +1846,10 @@ def needs_enrichment(listing, stored):
     return to_int(listing.get('count_comments')) != stored_count   # all comments deleted
 
 
-def plan_photo(record, filename, stored, hand_original=None):
-    """Decide what a listed photo needs; None when the mirror already holds it as it is."""
+def plan_photo(record, filename, stored, hand_original=None, misfit=None):
+    """Decide what a listed photo needs; None when the mirror already holds it as it is.
+    misfit(listing, filename): why a file the export put there before any listing is not
+    the original Flickr lists (None when it is: it is adopted, not downloaded)."""
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
     secret = listing.get('originalsecret')
@@ -1793,6 +1857,8 @@ def plan_photo(record, filename, stored, hand_original=None):
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
+    elif from_export_alone(stored) and misfit is not None and misfit(listing, filename):
+        task.need_file = True   # the export's file is not the original Flickr lists
     kept_file = (stored.file or {}) if stored else {}
     if hand_original and (filename is None or kept_file.get('original') is False):
         task.hand_original = hand_original
@@ -1803,6 +1869,14 @@ def plan_photo(record, filename, stored, hand_original=None):
     if not (task.files_stage or task.need_enrich):
         return None
     return task
+
+
+def from_export_alone(stored):
+    """Was the photo mirrored from the data export alone (its file the export's original,
+    never listed by the API)?"""
+    record = stored.file or {}
+    return (not stored.listing and stored.export is not None and record.get('original') is True
+            and record.get('source') == EXPORT_SOURCE)
 
 
 def wanted_media(record, args):
@@ -2445,7 +2519,8 @@ class FilesStage:
         if filename:
             raw = read_json(metadata_path_for(state.photostream_dir, filename))
             stored = StoredPhoto.from_json(raw)
-        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
+        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id),
+                          misfit=functools.partial(export_file_misfit, state.photostream_dir))
         if task is None and self.args.verify:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
@@ -2836,12 +2911,29 @@ def export_misfit(listing, ext, head):
     return None
 
 
+def export_secret(photo_json):
+    """The original's secret in a photo_<id>.json's 'original' URL, or None."""
+    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
+    return match.group(2) if match else None
+
+
 def export_replaced(listing, photo_json):
     """Does the export's photo_<id>.json name another original than Flickr has now (the photo
     replaced after the export was made)?"""
-    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
-    secret = listing.get('originalsecret')
-    return bool(match and secret and match.group(2) != secret)
+    theirs, secret = export_secret(photo_json), listing.get('originalsecret')
+    return bool(theirs and secret and theirs != secret)
+
+
+def export_file_misfit(photostream_dir, listing, name):
+    """A file the export put there, before any listing: why it is not the original Flickr
+    lists now (format, a video's container, dimensions), or None when it is."""
+    ext = os.path.splitext(name)[1].lstrip('.').lower()
+    try:
+        with open(os.path.join(photostream_dir, name), 'rb') as f:
+            head = f.read(HEAD_BYTES)
+    except OSError as e:
+        return 'cannot be read (%s)' % (e.strerror or e)
+    return export_misfit(listing, ext, head)
 
 
 def held_original(photostream_dir, name, record):
@@ -2881,6 +2973,7 @@ class DataExport:
         self.stats = stats
         self.dry_run = dry_run
         self.counts = ExportCounts()
+        self.listed = {}   # photo id -> media of the listed photos; None in an export-only run
         self.media, self.metadata = [], []
         for source in find_export_sources(paths):
             self._survey(source)
@@ -2915,18 +3008,42 @@ class DataExport:
         self.counts.unmatched += 1
         self.reporter.warning('not imported: %s: %s' % (member.where, why))
 
-    def check_account(self, nsid):
-        """Refuse an export of another account (its account_profile.json names another NSID)."""
+    def profiles(self):
+        """(metadata source, its account_profile.json as a dict) for each metadata source."""
         for source in self.metadata:
             try:
                 member = next((m for m in source.open().members() if m.base == 'account_profile.json'), None)
             except ExportReadError:
                 continue   # said when it was surveyed
-            profile = self._read_json(source, member) if member is not None else None
-            theirs = as_scalar(as_dict(profile).get('nsid'))
+            yield source, as_dict(self._read_json(source, member) if member is not None else None)
+
+    def check_account(self, nsid):
+        """Refuse an export of another account (its account_profile.json names another NSID)."""
+        for source, profile in self.profiles():
+            theirs = as_scalar(profile.get('nsid'))
             if theirs and nsid and theirs != nsid:
                 raise FatalError('%s is the data export of another Flickr account (%s, not %s, the account '
                                  'logged in): nothing was imported.' % (source.label, theirs, nsid), EXIT_USAGE)
+
+    def account(self):
+        """(NSID, screen name) of the account the export is of; refused when its metadata
+        zip is missing or its parts are of two accounts."""
+        found = {}
+        for source, profile in self.profiles():
+            nsid = as_scalar(profile.get('nsid'))
+            if nsid:
+                found.setdefault(nsid, (source, as_scalar(profile.get('screen_name')) or as_scalar(
+                    profile.get('real_name')) or nsid))
+        if not self.metadata or not found:
+            raise FatalError('Without an API key the mirror is made from the data export alone, and its metadata '
+                             'zip (<digits>_<hex>_part1.zip, with account_profile.json and the photo_<id>.json '
+                             'files) is not among the paths given: add it.', EXIT_USAGE)
+        if len(found) > 1:
+            (a, (sa, _)), (b, (sb, _)) = list(found.items())[:2]
+            raise FatalError('The paths given hold the data exports of two Flickr accounts (%s in %s, %s in %s): '
+                             'give one account\'s export.' % (a, sa.label, b, sb.label), EXIT_USAGE)
+        nsid, (source, name) = next(iter(found.items()))
+        return nsid, name
 
     def _read_json(self, source, name):
         """A small JSON member of `source` (by name or member), parsed; None when absent or unreadable."""
@@ -2954,12 +3071,10 @@ class DataExport:
                     lambda key, future: future.result(), self.stop_event)
         return self.counts
 
-    def _import_all(self, dest, photostream, files, on_adopted, args):
+    def _start(self, dest, files, args):
         self.dest = dest
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.files = files
-        self.on_adopted = on_adopted
-        self.listed = {p.id: p.media for p in photostream}
         self.wanted = lambda media: not (media == 'video' and args.ignore_videos
                                          or media != 'video' and args.ignore_photos)
         self.seen = set()
@@ -2972,6 +3087,11 @@ class DataExport:
                         self.photo_jsons[match.group(1)] = (source, member.name)
             except ExportReadError as e:
                 self._failed(str(e))
+
+    def _import_all(self, dest, photostream, files, on_adopted, args):
+        self._start(dest, files, args)
+        self.on_adopted = on_adopted
+        self.listed = {p.id: p.media for p in photostream}
         total = sum(s.count for s in self.media)
         self.reporter.info('Importing Flickr\'s data export: %d files in %d zips...'
                            % (total, sum(isinstance(s, ZipSource) for s in self.media)))
@@ -3016,6 +3136,8 @@ class DataExport:
         if why or found is None:
             return self._unmatched(member, why or 'no photo id in its name')
         pid, ext = found
+        if self.listed is None:   # export-only: no listing to match
+            return self._import_alone_member(member, pid, ext)
         media = self.listed.get(pid)
         if media is None:
             return self._unmatched(member, 'no photo or video %s in the account\'s photostream' % pid)
@@ -3076,6 +3198,121 @@ class DataExport:
         self.reporter.detail('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)))
         return None
 
+    # -- export-only: the mirror from the export alone (no API key) --
+    def import_alone(self, dest, files, args):
+        """Export-only (no API key): every original of the media zips into photostream/, each
+        .metadata from its photo_<id>.json, the account files.  files: photo id -> media
+        file name of what the mirror holds, updated.  Never deletes a photo; what is held as
+        the export has it is not written again.  Returns the albums, [(record, [ids])] in
+        albums.json's order."""
+        self.listed = None
+        run_bounded(1, [('export', self._import_alone, dest, files, args)],
+                    lambda key, future: future.result(), self.stop_event)
+        return self.albums
+
+    def _import_alone(self, dest, files, args):
+        self._start(dest, files, args)
+        total = sum(s.count for s in self.media)
+        self.reporter.info('Making the mirror from Flickr\'s data export: %d files in %d zips...'
+                           % (total, sum(isinstance(s, ZipSource) for s in self.media)))
+        self.progress = self.reporter.progress_bar('Export', total=total)
+        try:
+            for source in self.media:
+                self._import_media(source)
+            for pid in sorted(set(self.photo_jsons) - self.seen):   # no media file in this export
+                name = self.files.get(pid)
+                if name:
+                    self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), self._photo_json(pid))
+                else:
+                    self.counts.no_media += 1
+            self.albums = self._export_albums()
+        finally:
+            self.reporter.close_progress()
+            for source in self.metadata:
+                source.close()
+        if not self.dry_run:
+            self._import_account_files(args.no_html)
+        self._report()
+
+    def _import_alone_member(self, member, pid, ext):
+        video = ext in VIDEO_FILE_EXTENSIONS
+        if not self.wanted('video' if video else 'photo'):
+            self.counts.ignored += 1
+            return None
+        if pid in self.seen:
+            return self._unmatched(member, 'a second file for %s %s' % ('video' if video else 'photo', pid))
+        photo_json = self._photo_json(pid)
+        if photo_json is None:
+            return self._unmatched(member, 'no photo_%s.json in the export\'s metadata zip' % pid)
+        self.seen.add(pid)
+        old_name = self.files.get(pid)
+        raw = read_json(metadata_path_for(self.dir, old_name)) if old_name else None
+        stored = StoredPhoto.from_json(raw)
+        if stored is not None and held_original(self.dir, old_name, stored.file) and not (
+                stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json)):
+            self.counts.held += 1
+            return self._keep_photo_json(old_name, raw, photo_json)
+        name = '%s.%s' % (pid, ext)
+        path = os.path.join(self.dir, name)
+        with member.source.reader(member) as src:
+            head = self._read(src, member, HEAD_BYTES)
+            why = export_misfit({'media': 'video' if video else 'photo'}, ext, head)
+            if why:
+                return self._unmatched(member, why)
+            if self.dry_run:
+                self.reporter.info('would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
+                self.counts.videos += int(video)
+                self.counts.photos += int(not video)
+                return None
+            size, digest = atomic_write(path, lambda f: self._copy(src, f, head, member))
+        self.counts.videos += int(video)
+        self.counts.photos += int(not video)
+        self.stats.new += int(old_name is None)
+        self.stats.new_videos += int(old_name is None and video)
+        self.stats.updated += int(old_name is not None)
+        set_mtime(path, taken_timestamp({'datetaken': photo_json.get('date_taken'),
+                                         'dateupload': export_epoch(photo_json.get('date_imported'))}))
+        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
+                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
+        if stored is not None and stored.listing:   # a mirror the API made: its listing and getInfo stay
+            metadata = build_photo_metadata(stored.listing, info, stored)
+        else:
+            metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info}
+        metadata[EXPORT_KEY] = photo_json
+        write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        if old_name and old_name != name:   # a version kept so far, replaced by the original
+            for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
+                try_unlink(os.path.join(self.dir, gone))
+            fsync_dir(self.dir)
+        self.files[pid] = name
+        self.reporter.detail('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)))
+        return None
+
+    def _export_albums(self):
+        """albums.json's albums, in its order, as album records the trees and views read:
+        [(record, [photo ids in album order])]."""
+        for source in self.metadata:
+            data = self._read_json(source, next((m for m in source.open().members()
+                                                 if m.base == 'albums.json' and not unsafe_member(m)), None)
+                                   or 'albums.json')
+            if data is None:
+                continue
+            albums = []
+            for album in as_list(as_dict(data).get('albums')):
+                album = as_dict(album)
+                aid = as_scalar(album.get('id'))
+                if not re.match(r'^\d+$', aid):
+                    continue
+                ids = [as_scalar(p) for p in as_list(album.get('photos')) if re.match(r'^\d+$', as_scalar(p))]
+                cover = re.search(r'/(\d+)/?$', text_of(album.get('cover_photo')))
+                record = {'id': aid, 'title': {'_content': text_of(album.get('title'))},
+                          'description': {'_content': text_of(album.get('description'))},
+                          'primary': cover.group(1) if cover else (ids[0] if ids else None),
+                          EXPORT_KEY: album}
+                albums.append((record, list(dict.fromkeys(ids))))
+            return albums
+        return []
+
     def _read(self, src, member, n):
         try:
             return src.read(n)
@@ -3122,6 +3359,10 @@ class DataExport:
         if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
             return
         self.counts.metadata += 1
+        if self.listed is None:   # export-only: the export is all the metadata there is
+            self.stats.metadata_updated += 1
+            self.reporter.detail('%s the metadata of %s from the export'
+                                 % ('Would update' if self.dry_run else 'Updated', name))
         if not self.dry_run:
             write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
 
@@ -3199,7 +3440,11 @@ class DataExport:
                    plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
         if c.failed:
             line += ', %d could not be read' % c.failed
-        if c.no_media:
+        if c.no_media and self.listed is None:   # export-only: nothing else holds them
+            line += '; %s %s no file in this export (a media zip missing or unreadable?) and %s not in the ' \
+                    'mirror' % (plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have',
+                                'is' if c.no_media == 1 else 'are')
+        elif c.no_media:
             line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
                 plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
         self.reporter.info(line + '.')
@@ -4924,6 +5169,8 @@ FLICKR_LICENSES = {
     '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
 }
 PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
+# The export names a photo's licence; the model (and the sidecars) know it by its id.
+EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
 XMP_NAMESPACES = (
     ('dc', 'http://purl.org/dc/elements/1.1/'),
     ('digiKam', 'http://www.digikam.org/ns/1.0/'),
@@ -5264,6 +5511,75 @@ def mirror_account(args, client, stats, reporter, stop_event):
     return state
 
 
+def mirror_export(args, stats, reporter, stop_event):
+    """Export-only (no API key): the same tree from Flickr's data export alone: the files
+    and their metadata, albums in albums.json's order, 'Not in any album', the views.  No
+    collections (the export has none) and never a deletion.  A later run with an API key
+    adopts this mirror (plan_photo: the export's file is kept where it fits the listing)."""
+    state = RunState(args.destination)
+    fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
+    state.owner = args.export_account
+    local = scan_photostream(state.photostream_dir)
+    fx.makedirs(state.photostream_dir)
+    state.files.update(local.files)
+    albums = args.export.import_alone(state.dest, state.files, args)
+    state.photostream = export_photostream(state)
+    builder = TreeBuilder(state.dest, None, stats, reporter, fx)
+    builder.album_list_complete = False   # an album the export no longer lists stays
+    builder.build_albums(albums, state.files)
+    builder.build_not_in_album([p.id for p in state.photostream], albums, state.files)
+    reporter.info('No collections: Flickr\'s data export has none; %s/ is made by the first run with an API '
+                  'key.' % COLLECTIONS_DIR)
+    stats.not_original = len(state.not_original)
+    if fx.dry:
+        return state
+    transport = Transport(RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event),
+                          reporter, stop_event)
+    shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
+        ([] if args.no_html else [HtmlView(state, albums, [], transport, args.jobs, reporter)])
+    make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
+               ViewsState(state.dest, force=args.verify), reporter)
+    return state
+
+
+def export_photostream(state):
+    """Every photo the mirror holds, through the one model, newest upload first (Flickr's
+    photostream order): what the views show in an export-only run."""
+    photos = []
+    for pid, name in state.files.items():
+        raw = read_json(metadata_path_for(state.photostream_dir, name))
+        stored = StoredPhoto.from_json(raw)
+        state.note_not_original(pid, stored.file if stored else None)
+        summary = PhotoSummary.of(Photo.from_metadata(raw))
+        summary.id = pid
+        photos.append(summary)
+    photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)
+    return photos
+
+
+def dest_account(dest):
+    """The NSID of the account whose mirror `dest` holds (dest/account/'s profile, else a
+    photo's listing), or None for a new mirror."""
+    profile = as_dict(read_json(os.path.join(dest, ACCOUNT_DIR, 'account_profile.json')))
+    if as_scalar(profile.get('nsid')):
+        return as_scalar(profile.get('nsid'))
+    try:
+        entries = os.scandir(os.path.join(dest, PHOTOSTREAM_DIR))
+    except OSError:
+        return None
+    with entries:
+        read = 0
+        for entry in entries:
+            if read >= 20:   # a few tell: a mirror is of one account
+                break
+            if entry.name.endswith(METADATA_SUFFIX):
+                read += 1
+                owner = as_scalar(as_dict(as_dict(read_json(entry.path)).get('listing')).get('owner'))
+                if owner:
+                    return owner
+    return None
+
+
 # Enrichment that takes less than this within the budget comes before the views, which are
 # then made once; a longer one comes after them, and they are made again when it is done.
 QUICK_ENRICHMENT = 60.0
@@ -5354,6 +5670,10 @@ def build_parser():
                              'flickr.com/account): its zips, a folder holding them, or the export unzipped; '
                              'the originals Flickr\'s API refuses (videos, a free account\'s photos over '
                              '1024 px) replace the versions kept.  Give DEST first (or end the paths with --)')
+    parser.add_argument('--offline', action='store_true',
+                        help='make or update the mirror from the data export alone (--import-export), '
+                             'without Flickr\'s API, even where an API key is configured (the default '
+                             'when there is no key)')
     parser.add_argument('--delete-unknown', action='store_true',
                         help='delete local photos that are no longer on Flickr (after a complete listing only)')
     parser.add_argument('--force', action='store_true',
@@ -5403,13 +5723,19 @@ def check_flags(args, reporter):
 
 def run(args, reporter, stats, stop_event):
     check_flags(args, reporter)
-    api_key, api_secret = find_api_credentials(args, os.environ)
+    if args.offline and not args.import_export:
+        raise FatalError('--offline makes the mirror from Flickr\'s data export alone: give its zips with '
+                         '--import-export PATH.', EXIT_USAGE)
+    api_key, api_secret = (None, None) if args.offline else find_api_credentials(
+        args, os.environ, ask=not args.import_export)
     args.export = (DataExport(args.import_export, reporter, stats, stop_event, args.dry_run)
                    if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
     if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
         raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+    if not api_key:   # no API key: the export alone makes the mirror
+        return run_export_only(args, reporter, stats, stop_event)
     # Log in before touching the destination: a failed first login leaves nothing behind.
     token = login(api_key, api_secret, token_cache_dir(args), reporter,
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
@@ -5453,6 +5779,36 @@ def run(args, reporter, stats, stop_event):
             reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
                            'pages short or the account changed while it was read: run again later.'
                            % '; '.join(state.incomplete))
+        reporter.info(stats.summary(args.dry_run))
+        return stats.exit_status()
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def run_export_only(args, reporter, stats, stop_event):
+    """The mirror from Flickr's data export alone (no API key, or --offline): the export's
+    account is said, and a destination holding another account's mirror is refused."""
+    nsid, name = args.export.account()
+    theirs = dest_account(args.destination)
+    if theirs and theirs != nsid:
+        raise FatalError('%s holds the mirror of another Flickr account (%s); this data export is of %s (%s): '
+                         'nothing was imported.' % (args.destination, theirs, name, nsid), EXIT_USAGE)
+    args.export_account = nsid
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
+    lock = None
+    if not args.dry_run:
+        prepare_destination(args.destination)
+        lock = lock_destination(args.destination)
+    try:
+        if lock is not None:
+            remove_leftover_temp_files(args.destination)
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        reporter.info("Mirroring Flickr's data export of %s (%s) into '%s', without Flickr's API"
+                      % (name, nsid, args.destination))
+        mirror_export(args, stats, reporter, stop_event)
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
     finally:

@@ -4383,3 +4383,245 @@ def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
     [warning] = warnings_of(result.stderr)
     assert '%d photos are kept at 1024 px.' % len(limited_photos(plain_fake)) in warning
     assert 'Download, Original' not in warning and 'video' not in warning and '--import-export' in warning
+
+
+# ---------------------------------------------------------------------------
+# Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
+# with a key adopts it
+# ---------------------------------------------------------------------------
+
+def no_key_env(server, tmp_path):
+    """No API key anywhere: not in the environment, no config file."""
+    env = program_env(server, XDG_CONFIG_HOME=str(tmp_path / 'no-config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    return env
+
+
+def export_only(server, tmp_path, dest, *paths, args=()):
+    return run_mirror(server, tmp_path / 'no-tokens', dest, *args, '--import-export', *map(str, paths),
+                      env=no_key_env(server, tmp_path))
+
+
+def offer_every_original(server):
+    """A Pro account whose every video original Flickr gives: the tree the API alone makes
+    then holds the export's very files."""
+    for photo in server.account.photos.values():
+        if photo.media == 'video':
+            server.offer_video_original(photo.id)
+
+
+def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
+    """The tree (files, album / 'Not in any album' links) the API alone would make of the
+    account, without Collections/ unless asked; `keep`: photos no longer on Flickr, kept
+    (and still in 'Not in any album' when `linked`: an export-only run deletes nothing)."""
+    expected = {p: k for p, k in expected_tree(server).items()
+                if k != 'metadata' and (collections or not p.startswith('Collections'))}
+    for photo_id, name, digest in keep:
+        expected['photostream/' + name] = ('file', digest)
+        if linked:
+            expected['Not in any album/' + name] = ('link', '../photostream/' + name)
+    actual = {p: k for p, k in snapshot(dest).items()
+              if not (p.endswith(('.metadata', '/metadata', '.xmp')) or p in ('photostream.json', 'index.html')
+                      or p.startswith(('html', 'account')))}
+    assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
+        sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),
+        sorted(p for p in expected if p in actual and actual[p] != expected[p]))
+
+
+def export_photo_jsons(manifest):
+    with zipfile.ZipFile(os.path.join(manifest['dir'], manifest['metadata_zip'])) as zf:
+        return {n[len('photo_'):-len('.json')]: json.loads(zf.read(n)) for n in zf.namelist()
+                if n.startswith('photo_')}
+
+
+def stats_line(stdout, label):
+    return next(line for line in stdout.splitlines() if line.startswith(label + ':'))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('naming', ['data', 'data-download'])
+def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path, naming):
+    offer_every_original(fake)
+    dest = tmp_path / 'mirror'
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10, naming=naming)
+    assert len(manifest['media_zips']) == 4
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 0   # no API, no network
+    assert fake.user_nsid in result.stdout and 'without Flickr\'s API' in result.stdout
+    assert [line for line in result.stdout.splitlines() if 'collections' in line.lower()] == [
+        'No collections: Flickr\'s data export has none; Collections/ is made by the first run with an API key.']
+    assert 'Data export: 35 originals imported (30 photos, 5 videos), 0 already held, 0 not matching.' \
+        in result.stdout
+    # every original, byte-equal, as the API would name it; the tree the API would make
+    # (without collections)
+    photo_jsons = export_photo_jsons(manifest)
+    for photo in fake.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.export_file_bytes(photo.id), path
+        meta = metadata_of(dest, path.name)
+        assert 'listing' not in meta and meta['export'] == photo_jsons[photo.id]
+        assert meta['file']['original'] is True and meta['file']['source'] == fm.EXPORT_SOURCE
+        assert meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert_export_tree(fake, dest)
+    assert not (dest / 'Collections').exists()
+    assert_links_resolve(dest)
+    # the albums' metadata: albums.json's record and order
+    album = fake.account.albums[fake.account.album_order()[0]]
+    album_meta = json.loads((dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata').read_text())
+    assert album_meta['photos'] == album.photo_ids and album_meta['photoset']['export']['title'] == album.title
+    # the sidecars, the HTML view and search, from the one model
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo' and p.comments and p.tags)
+    xmp = (dest / 'photostream' / (original_name(photo) + '.xmp')).read_text()
+    assert html.escape(photo.title.strip(), quote=True) in xmp or not photo.title.strip()
+    assert all(html.escape(fm.clean_tag(t), quote=True) in xmp for t in photo.tags)
+    assert 'Flickr|Albums|' in xmp or not any(photo.id in a.photo_ids for a in fake.account.albums.values())
+    page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text()
+    assert html.escape(photo.comments[0].text) in page or fm.esc(fm.clean_text(photo.comments[0].text)) in page
+    assert 'href="../photostream/%s"' % original_name(photo) in page
+    assert (dest / 'index.html').is_file() and (dest / 'html' / 'search-index.js').is_file()
+    assert photo.id in (dest / 'html' / 'search-index.js').read_text()
+    assert (dest / 'account' / 'account_profile.json').is_file() and (dest / 'html' / 'account.html').is_file()
+    stream = json.loads((dest / 'photostream.json').read_text())['photos']
+    assert sorted(p['id'] for p in stream) == sorted(fake.account.photos)
+
+    # the same export again: nothing rewritten
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert 'Data export: 0 originals imported (0 photos, 0 videos), 35 already held' in result.stdout
+    assert snapshot(dest, with_mtimes=True) == before
+
+    # a newer export: a retitled photo, a new one; one deleted on Flickr is kept
+    fake.edit_photo(photo.id, title='Retitled after the first export')
+    new_id = fake.add_photo(title='New since the first export', albums=[album.id])
+    gone = next(p for p in fake.account.photostream_order() if p != photo.id
+                and not any(p in a.photo_ids for a in fake.account.albums.values()))
+    gone_name = original_name(fake.account.photos[gone])
+    gone_digest = hashlib.sha256((dest / 'photostream' / gone_name).read_bytes()).hexdigest()
+    fake.delete_photo(gone)
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=10, naming=naming)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2')
+    assert_ok(result)
+    assert 'Data export: 1 originals imported (1 photo, 0 videos), 34 already held' in result.stdout
+    assert 'Done: 1 new, 1 updated, 0 deleted, 0 failed' in result.stdout
+    assert 'Retitled after the first export' in (dest / 'photostream' / (original_name(photo) + '.xmp')).read_text()
+    assert 'Retitled after the first export' in (dest / 'html' / ('photo-%s.html' % photo.id)).read_text()
+    assert (dest / 'photostream' / ('%s.jpg' % new_id)).read_bytes() == fake.export_file_bytes(new_id)
+    keep = [(gone, gone_name, gone_digest)]
+    assert_export_tree(fake, dest, keep=keep)
+
+    # then a run with an API key: no original downloaded, the tree the API would have made,
+    # collections too, the metadata enriched; the photo gone from Flickr kept as in any run
+    tokens = tokens_for(fake, tmp_path)
+    fake.reset_stats()
+    result = run_mirror(fake, tokens, dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 0'
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == 0
+    assert_export_tree(fake, dest, collections=True, keep=keep, linked=False)
+    meta = metadata_of(dest, original_name(photo))
+    assert meta['listing']['title'] == 'Retitled after the first export' and meta['photo']['id'] == photo.id
+    assert meta['export']['name'] == 'Retitled after the first export' and meta['file']['source'] == fm.EXPORT_SOURCE
+    # with --delete-unknown the photo gone from Flickr goes, and the mirror is the API's own
+    assert_ok(run_mirror(fake, tokens, dest, '--delete-unknown'))
+    reference = tmp_path / 'api-reference'
+    assert_ok(run_mirror(fake, tokens, reference))
+    assert_same_files_and_links(dest, reference)
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest, '-q'))
+    assert fake.stats()['file_requests'] == 0 and per_photo_calls(fake.stats()) == 0
+
+
+@pytest.fixture
+def export_only_mirror(plain_fake, tmp_path):
+    """An export-only mirror of the plain account, made from its export."""
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(plain_fake, tmp_path, dest, tmp_path / 'export'))
+    return plain_fake, dest, manifest
+
+
+def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path):
+    fake = plain_fake
+    offer_every_original(fake)
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    fake.reset_stats()
+    result = run_mirror(fake, tmp_path / 'no-tokens', tmp_path / 'mirror', '--offline', '--import-export',
+                        str(tmp_path / 'export'))
+    assert_ok(result)
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 0
+    assert not (tmp_path / 'no-tokens').exists()   # no login either
+    assert_export_tree(fake, tmp_path / 'mirror')
+    result = run_mirror(fake, tmp_path / 'no-tokens', tmp_path / 'other', '--offline')
+    assert_one_line_error(result, 2, '--offline', '--import-export')
+    assert not (tmp_path / 'other').exists()
+
+
+def test_an_export_only_run_refuses_another_accounts_mirror_and_an_export_without_metadata(
+        export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    with fakeflickr.FakeFlickr(seed=99, photos=5, videos=1, albums=1, collections=1, file_size=2000,
+                               hostile_names=False) as other:
+        theirs = other.write_export(str(tmp_path / 'theirs'))
+        their_nsid = other.user_nsid
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', fake.user_nsid, their_nsid)
+    assert snapshot(dest, with_mtimes=True) == before
+    # the media zips alone: nothing to say whose they are, nor what they are
+    media = [tmp_path / 'export' / name for name in manifest['media_zips']]
+    result = export_only(fake, tmp_path, tmp_path / 'new', *media)
+    assert_one_line_error(result, 2, 'metadata zip', 'part1.zip')
+    assert not (tmp_path / 'new').exists()
+    # an API mirror of another account is refused too
+    api_mirror = tmp_path / 'api-mirror'
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), api_mirror, '--no-html', '--no-xmp'))
+    before = snapshot(api_mirror, with_mtimes=True)
+    result = export_only(fake, tmp_path, api_mirror, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', fake.user_nsid)
+    assert snapshot(api_mirror, with_mtimes=True) == before
+
+
+def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    export = Path(manifest['dir'])
+    broken = export / manifest['media_zips'][0]
+    broken.write_bytes(broken.read_bytes()[:len(broken.read_bytes()) // 2])
+    lost = [pid for pid, (z, _) in manifest['files'].items() if z == broken.name]
+    victim = fake.account.photostream_order()[0]
+    hostile_zip(export / 'data-download-99.zip', [
+        ('../../escaped_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
+        ('/abs_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
+        ('link_%s_o.jpg' % victim, b'/etc/passwd', True)])
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, export)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
+    assert len(errors) == 1 and broken.name in errors[0], result.stderr
+    assert not list(tmp_path.glob('escaped*')) and not list(Path('/').glob('abs_%s_o.jpg' % victim))
+    held = {pid for pid in fake.account.photos if pid not in lost}
+    for pid in held:
+        photo = fake.account.photos[pid]
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
+    assert not any((dest / 'photostream' / original_name(fake.account.photos[pid])).exists() for pid in lost)
+    assert '%s have no file in this export (a media zip missing or unreadable?) and are not in the mirror' \
+        % fm.plural(len(lost), 'item') in result.stdout
+    assert not list(dest.rglob(fm.TMP_PREFIX + '*'))
+
+
+def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    replaced = first_photo(fake)
+    fake.replace_photo(replaced.id)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 1'
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    path = dest / 'photostream' / original_name(replaced)
+    assert path.read_bytes() == fake.photo_file_bytes(replaced.id)
+    assert metadata_of(dest, path.name)['file'].get('source') != fm.EXPORT_SOURCE

@@ -147,11 +147,18 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-GET_AN_API_KEY = ('No Flickr API key.  flickrmirrorer needs its own API key: create one (free, '
-                  '"non-commercial") at https://www.flickr.com/services/apps/create/')
+# Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
+# currently disabled for free accounts"); a key made before keeps working.  Without one,
+# Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
+# key adopts it.
+GET_AN_API_KEY = ('No Flickr API key.  With your own key flickrmirrorer reads Flickr\'s API: a key you '
+                  'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
+                  'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
+                  'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
+                  'its zips in a folder, then run: flickrmirrorer DEST --import-export FOLDER')
 NO_API_KEY_HELP = GET_AN_API_KEY + (
-    ' and pass it with --api-key KEY --api-secret SECRET, or set FLICKR_API_KEY and '
-    'FLICKR_API_SECRET, or write them to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
+    '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
+    'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -475,7 +482,7 @@ def find_api_credentials(args, environ, ask=True):
 def ask_for_api_key(config_path):
     """On a terminal: let the user type the key and secret once, and keep them in the config
     file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+    sys.stderr.write(GET_AN_API_KEY + '.\nType your key and secret here to keep them in %s (or press '
                      'Enter to stop).\nAPI key: ' % config_path)
     sys.stderr.flush()
     key = sys.stdin.readline().strip()
@@ -5616,6 +5623,8 @@ examples:
   %(prog)s -q /mnt/backup/flickr/              from cron: prints errors only
   %(prog)s --statistics --delete-unknown DEST  also remove what you deleted on Flickr
   %(prog)s --no-browser DEST                   log in on a machine without a browser
+  %(prog)s DEST --import-export FOLDER         no API key (new keys need Flickr Pro since 2025):
+                                               the mirror from Flickr's data export alone
 
 exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
 error, 130 interrupted.

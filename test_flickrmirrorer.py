@@ -3067,6 +3067,9 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
         os.close(master)
     assert proc.returncode == 0, shown
     assert fake.api_key.encode() in shown and fake.api_secret.encode() not in shown   # a password: not echoed
+    # the prompt tells the truth of 2025 (issue 22): new keys need Pro, the export needs none
+    assert b'needs Flickr Pro since 2025' in shown and b'already have keeps working' in shown
+    assert b'--import-export FOLDER' in shown and b'free' not in shown
     config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
     assert 'api_secret = %s' % fake.api_secret in config.read_text()
@@ -4534,6 +4537,23 @@ def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path,
     fake.reset_stats()
     assert_ok(run_mirror(fake, tokens, dest, '-q'))
     assert fake.stats()['file_requests'] == 0 and per_photo_calls(fake.stats()) == 0
+
+
+def test_the_no_key_help_tells_of_pro_keys_and_the_export_route(plain_fake, tmp_path):
+    result = subprocess.run([sys.executable, PROGRAM, str(tmp_path / 'd')], env=no_key_env(plain_fake, tmp_path),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    text = ' '.join(result.stderr.split())
+    assert 'needs Flickr Pro since 2025' in text and 'a key you already have keeps working' in text
+    assert 'https://www.flickr.com/account' in text and 'Request my Flickr data' in text
+    assert 'flickrmirrorer DEST --import-export FOLDER' in text
+    assert 'free' not in text.lower().replace('without a key', '')
+    assert not (tmp_path / 'd').exists()
+    readme = ' '.join(Path(HERE, 'README.md').read_text().split())
+    assert '### No API key' in Path(HERE, 'README.md').read_text()
+    assert 'Flickr gives new API keys to Flickr Pro members only' in readme and 'keeps working' in readme
+    assert 'flickrmirrorer.py /mnt/backup/flickr/ --import-export ~/Downloads/flickr-export/' in readme
+    assert 'free, for non-commercial use' not in readme
 
 
 @pytest.fixture

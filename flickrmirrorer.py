@@ -3266,17 +3266,16 @@ class DataExport:
             why = export_misfit({'media': 'video' if video else 'photo'}, ext, head)
             if why:
                 return self._unmatched(member, why)
-            if self.dry_run:
-                self.reporter.info('would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
-                self.counts.videos += int(video)
-                self.counts.photos += int(not video)
-                return None
-            size, digest = atomic_write(path, lambda f: self._copy(src, f, head, member))
+            if not self.dry_run:
+                size, digest = atomic_write(path, lambda f: self._copy(src, f, head, member))
         self.counts.videos += int(video)
         self.counts.photos += int(not video)
         self.stats.new += int(old_name is None)
         self.stats.new_videos += int(old_name is None and video)
         self.stats.updated += int(old_name is not None)
+        if self.dry_run:
+            self.reporter.info('would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
+            return None
         set_mtime(path, taken_timestamp({'datetaken': photo_json.get('date_taken'),
                                          'dateupload': export_epoch(photo_json.get('date_imported'))}))
         info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
@@ -5623,8 +5622,7 @@ examples:
   %(prog)s -q /mnt/backup/flickr/              from cron: prints errors only
   %(prog)s --statistics --delete-unknown DEST  also remove what you deleted on Flickr
   %(prog)s --no-browser DEST                   log in on a machine without a browser
-  %(prog)s DEST --import-export FOLDER         no API key (new keys need Flickr Pro since 2025):
-                                               the mirror from Flickr's data export alone
+  %(prog)s DEST --import-export FOLDER         no API key (new ones need Pro): from the export
 
 exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
 error, 130 interrupted.
@@ -5804,6 +5802,9 @@ def run_export_only(args, reporter, stats, stop_event):
         raise FatalError('%s holds the mirror of another Flickr account (%s); this data export is of %s (%s): '
                          'nothing was imported.' % (args.destination, theirs, name, nsid), EXIT_USAGE)
     args.export_account = nsid
+    if args.delete_unknown:
+        reporter.warning('--delete-unknown needs Flickr\'s listing: a run from the data export alone deletes '
+                         'nothing.')
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     lock = None
     if not args.dry_run:

@@ -4645,3 +4645,53 @@ def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export
     path = dest / 'photostream' / original_name(replaced)
     assert path.read_bytes() == fake.photo_file_bytes(replaced.id)
     assert metadata_of(dest, path.name)['file'].get('source') != fm.EXPORT_SOURCE
+
+
+def test_an_export_only_dry_run_counts_and_writes_nothing_and_deletes_never(plain_fake, tmp_path):
+    fake = plain_fake
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--dry-run',))
+    assert_ok(result)
+    n = len(fake.account.photos)
+    assert 'Data export: %d originals would be imported' % n in result.stdout
+    assert 'the run would make %d new, 0 updated, 0 deleted, 0 failed' % n in result.stdout
+    assert not dest.exists()
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export'))
+    gone = first_photo(fake, in_album=False)
+    gone_bytes = fake.export_file_bytes(gone.id)
+    fake.delete_photo(gone.id)
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=4)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2', args=('--delete-unknown',))
+    assert_ok(result)
+    assert warnings_of(result.stderr) == [
+        "Warning: --delete-unknown needs Flickr's listing: a run from the data export alone deletes nothing."]
+    assert (dest / 'photostream' / original_name(gone)).read_bytes() == gone_bytes
+    assert (dest / 'Not in any album' / original_name(gone)).is_symlink()
+
+
+@pytest.mark.slow
+def test_an_export_only_run_killed_is_completed_by_the_next(tmp_path):
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1_500_000,
+                               hostile_names=False) as fake:
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+        mirror = tmp_path / 'mirror'
+        cmd = program_cmd(tmp_path / 'no-tokens', mirror, '--import-export', manifest['dir'])
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            proc = subprocess.Popen(cmd, env=no_key_env(fake, tmp_path), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            landed = kill_when_writing(proc, mirror / 'photostream', sig)
+            out, err = proc.communicate(timeout=60)
+            assert 'Traceback' not in err, err
+            if sig == signal.SIGTERM:   # Ctrl+C or SIGTERM: exit 130, no temporary file left
+                assert landed, 'the run ended before the signal'
+                assert proc.returncode == 130 and not temp_files(mirror), err
+            for name in os.listdir(mirror / 'photostream'):   # nothing half-written under a real name
+                if not name.startswith(fm.TMP_PREFIX) and not name.endswith(('.metadata', '.xmp')):
+                    pid = name.split('.')[0]
+                    assert (mirror / 'photostream' / name).read_bytes() == fake.export_file_bytes(pid)
+        result = export_only(fake, tmp_path, mirror, manifest['dir'])
+        assert_ok(result)
+        assert not temp_files(mirror)
+        offer_every_original(fake)
+        assert_export_tree(fake, mirror)

@@ -4695,3 +4695,28 @@ def test_an_export_only_run_killed_is_completed_by_the_next(tmp_path):
         assert not temp_files(mirror)
         offer_every_original(fake)
         assert_export_tree(fake, mirror)
+
+
+def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mirror, tmp_path):
+    """What the views show of a photo from the export alone is what they show once the API
+    has read it: title, description, tags, dates, place, licence, comments."""
+    fake, dest, manifest = export_only_mirror
+    from_export = {}
+    for photo in fake.account.photos.values():
+        meta = metadata_of(dest, original_name(photo))
+        from_export[photo.id] = fm.Photo.from_metadata(meta)
+        assert from_export[photo.id] == fm.Photo.from_export(meta)
+    assert any(p.latitude is not None for p in from_export.values())
+    assert any(p.comments for p in from_export.values()) and any(p.tags for p in from_export.values())
+    assert all(p.privacy in ('public', 'private', 'friend', 'family', 'friend & family') for p in from_export.values())
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    for photo in fake.account.photos.values():
+        meta = metadata_of(dest, original_name(photo))
+        assert 'photo' in meta and 'listing' in meta   # enriched
+        api, export = fm.Photo.from_metadata(meta), from_export[photo.id]
+        for name in ('id', 'media', 'title', 'description', 'tags', 'taken', 'dateupload', 'license', 'rotation'):
+            assert getattr(export, name) == getattr(api, name), (photo.id, name)
+        for name in ('latitude', 'longitude'):
+            a, e = getattr(api, name), getattr(export, name)
+            assert (a is None) == (e is None) and (a is None or abs(a - e) < 1e-5), (photo.id, name, a, e)
+        assert [(c['text'], c['date']) for c in export.comments] == [(c['text'], c['date']) for c in api.comments]

@@ -1689,6 +1689,7 @@ class Photo:
         photo.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
                              if text_of(location.get(k))] if info else []
         photo.url = photo_page_url({'id': photo.id, 'owner': photo.owner}, info) if photo.id else ''
+        photo.privacy = privacy_of(listing)
         for c in as_list(metadata.get('comments')):
             c = as_dict(c)
             when = to_int(c.get('datecreate'), None)
@@ -1734,6 +1735,19 @@ class Photo:
             photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
                                    'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
         return photo
+
+
+def privacy_of(record):
+    """Who may see a photo, in the export's words, from the listing's ispublic / isfriend /
+    isfamily ('' when it does not say)."""
+    flags = [as_scalar(record.get(k)) for k in ('ispublic', 'isfriend', 'isfamily')]
+    if not all(f in ('0', '1') for f in flags):
+        return ''
+    public, friend, family = (f == '1' for f in flags)
+    if public:
+        return 'public'
+    return {(True, True): 'friend & family', (True, False): 'friend', (False, True): 'family'}.get(
+        (friend, family), 'private')
 
 
 def export_epoch(when):
@@ -4061,6 +4075,7 @@ def photo_details(metadata):
     """What a photo's own page shows beyond the listing, through the one photo model."""
     photo = Photo.from_metadata(metadata)
     return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
+            'privacy': photo.privacy,
             'comments': photo.comments, 'url': photo.url}
 
 
@@ -4772,6 +4787,9 @@ def photo_page_parts(view, photo, stream_ids, index, places):
             step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
             out.append('</li>\n')
         out.append('</ul></dd>\n')
+    if detail.get('privacy'):
+        out.append('<dt>Visible to</dt><dd>%s</dd>\n' % esc({'public': 'everyone', 'private': 'you only'}.get(
+            detail['privacy'], 'your ' + detail['privacy'].replace('friend', 'friends'))))
     out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
     url = detail.get('url') or ''
     if re.match(r'^https://[\w.-]*flickr\.com/', url):

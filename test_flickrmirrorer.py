@@ -4709,12 +4709,15 @@ def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mi
     assert any(p.latitude is not None for p in from_export.values())
     assert any(p.comments for p in from_export.values()) and any(p.tags for p in from_export.values())
     assert all(p.privacy in ('public', 'private', 'friend', 'family', 'friend & family') for p in from_export.values())
+    private = next(p for p in from_export.values() if p.privacy == 'private')
+    assert '<dt>Visible to</dt><dd>you only</dd>' in (dest / 'html' / ('photo-%s.html' % private.id)).read_text()
     assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
     for photo in fake.account.photos.values():
         meta = metadata_of(dest, original_name(photo))
         assert 'photo' in meta and 'listing' in meta   # enriched
         api, export = fm.Photo.from_metadata(meta), from_export[photo.id]
-        for name in ('id', 'media', 'title', 'description', 'tags', 'taken', 'dateupload', 'license', 'rotation'):
+        for name in ('id', 'media', 'title', 'description', 'tags', 'taken', 'dateupload', 'license', 'rotation',
+                     'privacy'):
             assert getattr(export, name) == getattr(api, name), (photo.id, name)
         for name in ('latitude', 'longitude'):
             a, e = getattr(api, name), getattr(export, name)

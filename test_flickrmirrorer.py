@@ -4723,3 +4723,29 @@ def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mi
             a, e = getattr(api, name), getattr(export, name)
             assert (a is None) == (e is None) and (a is None or abs(a - e) < 1e-5), (photo.id, name, a, e)
         assert [(c['text'], c['date']) for c in export.comments] == [(c['text'], c['date']) for c in api.comments]
+
+
+@pytest.mark.parametrize('wrong', [None, 7, [], {'x': 1}, 'not what it should be'])
+def test_an_export_only_run_reads_damaged_photo_and_album_records_without_a_traceback(plain_fake, tmp_path, wrong):
+    """Every field of every photo_<id>.json (but its id) and of albums.json of the wrong
+    type: the originals are still mirrored, the views made, nothing breaks."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+
+    def damage(name, data):
+        record = json.loads(data)
+        if name.startswith('photo_'):
+            return json.dumps({k: (v if k == 'id' else wrong) for k, v in record.items()}).encode()
+        if name == 'albums.json':
+            return json.dumps({'albums': [{k: (v if k == 'id' else wrong) for k, v in a.items()}
+                                          for a in record['albums']] + [wrong]}).encode()
+        return data
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0), damage)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, manifest['dir'])
+    assert_ok(result)
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+        assert (dest / 'html' / ('photo-%s.html' % photo.id)).is_file()
+        assert (dest / 'photostream' / (original_name(photo) + '.xmp')).is_file()
+    assert len(os.listdir(dest / 'Albums')) == len(fake.account.albums)

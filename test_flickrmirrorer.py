@@ -4749,3 +4749,20 @@ def test_an_export_only_run_reads_damaged_photo_and_album_records_without_a_trac
         assert (dest / 'html' / ('photo-%s.html' % photo.id)).is_file()
         assert (dest / 'photostream' / (original_name(photo) + '.xmp')).is_file()
     assert len(os.listdir(dest / 'Albums')) == len(fake.account.albums)
+
+
+def test_an_old_key_on_a_free_account_adopts_the_export_only_mirror_keeping_every_original(
+        export_only_mirror, tmp_path):
+    """A free account with a key made before 2025: Flickr's API gives its photos at 1024 px
+    and refuses video originals, yet the originals from the export stay, with no download."""
+    fake, dest, manifest = export_only_mirror
+    fake.faults.update(free_account=True, video_originals='404')
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    assert stats_line(result.stdout, 'Kept as another version than the original') == \
+        'Kept as another version than the original: 0'
+    assert not warnings_of(result.stderr), result.stderr
+    assert_every_original(fake, dest)
+    assert_links_resolve(dest)
+    assert (dest / 'Collections').is_dir()

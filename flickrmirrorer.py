@@ -1869,8 +1869,8 @@ def needs_enrichment(listing, stored):
 
 def plan_photo(record, filename, stored, hand_original=None, misfit=None):
     """Decide what a listed photo needs; None when the mirror already holds it as it is.
-    misfit(listing, filename): why a file the export put there before any listing is not
-    the original Flickr lists (None when it is: it is adopted, not downloaded)."""
+    misfit(listing, filename, file record): why a file the export put there before any
+    listing is not the original Flickr lists (None when it is: adopted, not downloaded)."""
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
     secret = listing.get('originalsecret')
@@ -1878,7 +1878,7 @@ def plan_photo(record, filename, stored, hand_original=None, misfit=None):
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
-    elif from_export_alone(stored) and misfit is not None and misfit(listing, filename):
+    elif from_export_alone(stored) and misfit is not None and misfit(listing, filename, stored.file):
         task.need_file = True   # the export's file is not the original Flickr lists
     kept_file = (stored.file or {}) if stored else {}
     if hand_original and (filename is None or kept_file.get('original') is False):
@@ -2945,12 +2945,15 @@ def export_replaced(listing, photo_json):
     return bool(theirs and secret and theirs != secret)
 
 
-def export_file_misfit(photostream_dir, listing, name):
+def export_file_misfit(photostream_dir, listing, name, record):
     """A file the export put there, before any listing: why it is not the original Flickr
-    lists now (format, a video's container, dimensions), or None when it is."""
+    lists now (its size not the one recorded, its format, a video's container, its
+    dimensions), or None when it is."""
     ext = os.path.splitext(name)[1].lstrip('.').lower()
     try:
         with open(os.path.join(photostream_dir, name), 'rb') as f:
+            if os.fstat(f.fileno()).st_size != record.get('size'):
+                return 'its size is not the one recorded when it was imported'
             head = f.read(HEAD_BYTES)
     except OSError as e:
         return 'cannot be read (%s)' % (e.strerror or e)

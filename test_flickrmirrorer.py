@@ -4766,3 +4766,22 @@ def test_an_old_key_on_a_free_account_adopts_the_export_only_mirror_keeping_ever
     assert_every_original(fake, dest)
     assert_links_resolve(dest)
     assert (dest / 'Collections').is_dir()
+
+
+def test_a_file_that_does_not_fit_the_listing_is_downloaded_when_the_api_adopts(export_only_mirror, tmp_path):
+    """The adoption trusts no record: a file of other dimensions (or another format) than
+    Flickr lists for the original is downloaded again."""
+    fake, dest, manifest = export_only_mirror
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg']
+    smaller, other_format, truncated = photos[:3]
+    (dest / 'photostream' / original_name(smaller)).write_bytes(fake.size_file_bytes(smaller.id, 'q'))
+    (dest / 'photostream' / original_name(other_format)).write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0' * 64)
+    with open(dest / 'photostream' / original_name(truncated), 'r+b') as f:
+        f.truncate(os.fstat(f.fileno()).st_size - 1)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 3'
+    for photo in (smaller, other_format, truncated):
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.photo_file_bytes(photo.id)
+        assert metadata_of(dest, path.name)['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -4785,3 +4785,20 @@ def test_a_file_that_does_not_fit_the_listing_is_downloaded_when_the_api_adopts(
         path = dest / 'photostream' / original_name(photo)
         assert path.read_bytes() == fake.photo_file_bytes(photo.id)
         assert metadata_of(dest, path.name)['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_newer_export_of_a_photo_replaced_on_flickr_replaces_its_file(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    replaced = first_photo(fake)
+    old = (dest / 'photostream' / original_name(replaced)).read_bytes()
+    fake.replace_photo(replaced.id)
+    assert fake.export_file_bytes(replaced.id) != old
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=4)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2')
+    assert_ok(result)
+    assert 'Data export: 1 originals imported (1 photo, 0 videos), %d already held' % (
+        len(fake.account.photos) - 1) in result.stdout
+    assert 'Done: 0 new, 1 updated, 0 deleted, 0 failed' in result.stdout
+    path = dest / 'photostream' / original_name(replaced)
+    assert path.read_bytes() == fake.export_file_bytes(replaced.id)
+    assert metadata_of(dest, path.name)['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -2637,6 +2637,12 @@ def not_original_warning(photos, videos, dest, free):
 # less than the original and the member fits the listing.  Members are streamed from the
 # zips (never extracted), one at a time; a member's name is never used as a path.
 #
+# Without an API key (or with --offline) the export alone makes the mirror
+# (DataExport.import_alone, wired by mirror_export): each media file whose photo_<id>.json
+# the export holds becomes photostream/<id>.<ext>, its .metadata the file record and that
+# JSON (no listing: Photo.from_export reads it), albums.json the albums.  A later run with a
+# key adopts those files (plan_photo, export_file_misfit).
+#
 #     dest/account/<file>.json           the account-level files, verbatim
 #     dest/html/account.html             contacts, followers, favourites and galleries
 #     .metadata 'export'                 the photo's photo_<id>.json, as Flickr wrote it
@@ -5697,7 +5703,8 @@ def build_parser():
                         help='fill the mirror in from Flickr\'s data export ("Request my Flickr data" at '
                              'flickr.com/account): its zips, a folder holding them, or the export unzipped; '
                              'the originals Flickr\'s API refuses (videos, a free account\'s photos over '
-                             '1024 px) replace the versions kept.  Give DEST first (or end the paths with --)')
+                             '1024 px) replace the versions kept.  Without an API key (or with --offline) '
+                             'the export alone makes the whole mirror.  Give DEST first (or end the paths with --)')
     parser.add_argument('--offline', action='store_true',
                         help='make or update the mirror from the data export alone (--import-export), '
                              'without Flickr\'s API, even where an API key is configured (the default '

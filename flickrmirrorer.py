@@ -38,6 +38,12 @@ and the reporting every stage uses):
                 items failed or the listing was incomplete, 2 usage / configuration /
                 login error, 130 interrupted.  mirror_account() wires the stages.
 
+Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
+export alone makes the same tree: mirror_export() wires the export's import
+(DataExport.import_alone), the trees and the views, with no listing, no login and never a
+deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
+that fits the listing).
+
 Every change to the destination goes through an Effects object.  --dry-run is the same run
 with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
 original), builds the trees and tidies through the same code, counting as the real run
@@ -141,11 +147,18 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-GET_AN_API_KEY = ('No Flickr API key.  flickrmirrorer needs its own API key: create one (free, '
-                  '"non-commercial") at https://www.flickr.com/services/apps/create/')
+# Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
+# currently disabled for free accounts"); a key made before keeps working.  Without one,
+# Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
+# key adopts it.
+GET_AN_API_KEY = ('No Flickr API key.  With your own key flickrmirrorer reads Flickr\'s API: a key you '
+                  'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
+                  'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
+                  'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
+                  'its zips in a folder, then run: flickrmirrorer DEST --import-export FOLDER')
 NO_API_KEY_HELP = GET_AN_API_KEY + (
-    ' and pass it with --api-key KEY --api-secret SECRET, or set FLICKR_API_KEY and '
-    'FLICKR_API_SECRET, or write them to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
+    '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
+    'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -434,8 +447,10 @@ def default_config_path():
     return os.path.join(base, 'flickrmirrorer', 'config.ini')
 
 
-def find_api_credentials(args, environ):
-    """The API key and secret from the flags, the environment or the config file, in that order."""
+def find_api_credentials(args, environ, ask=True):
+    """The API key and secret from the flags, the environment or the config file, in that
+    order.  None of them: asked for on a terminal (`ask`), else (None, None) when not
+    `ask` (the data export alone then makes the mirror), else the run stops."""
     key, secret = args.api_key, args.api_secret
     key = key or environ.get('FLICKR_API_KEY')
     secret = secret or environ.get('FLICKR_API_SECRET')
@@ -455,6 +470,8 @@ def find_api_credentials(args, environ):
         raise FatalError('Found an API %s but no API %s: add it with --api-%s, FLICKR_API_%s, or as '
                          '"api_%s = ..." under [flickr] in %s.'
                          % (found, missing, missing, missing.upper(), missing, config_path), EXIT_USAGE)
+    if not (key and secret) and not ask:
+        return None, None
     if not (key and secret):
         key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
@@ -465,7 +482,7 @@ def find_api_credentials(args, environ):
 def ask_for_api_key(config_path):
     """On a terminal: let the user type the key and secret once, and keep them in the config
     file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(GET_AN_API_KEY + '.\nType its key and secret here to keep them in %s (or press '
+    sys.stderr.write(GET_AN_API_KEY + '.\nType your key and secret here to keep them in %s (or press '
                      'Enter to stop).\nAPI key: ' % config_path)
     sys.stderr.flush()
     key = sys.stdin.readline().strip()
@@ -1516,10 +1533,12 @@ class StoredPhoto:
         enriched = header.get('enriched')
         if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
             enriched = listing.get('lastupdate')
-        return cls(originalsecret=listing.get('originalsecret'), lastupdate=listing.get('lastupdate'),
+        export = dict_or_none(data.get(EXPORT_KEY))
+        secret = listing.get('originalsecret') if listing else export_secret(export)
+        return cls(originalsecret=secret, lastupdate=listing.get('lastupdate'),
                    listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
                    file_broken='file' in data and file_record_or_none(data.get('file')) is None,
-                   enriched=as_scalar(enriched) or None, export=dict_or_none(data.get(EXPORT_KEY)))
+                   enriched=as_scalar(enriched) or None, export=export)
 
 
 # A file record's fields and their types.  A record with any of them wrong is no record,
@@ -1626,6 +1645,7 @@ class Photo:
     url: str = ''                  # its Flickr page
     thumb_url: str = ''
     rotation: int = 0              # how far Flickr turns it (getInfo): its smaller sizes are turned
+    privacy: str = ''              # the export's: public, private, friend, family, friend & family
     comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
 
     @classmethod
@@ -1637,6 +1657,8 @@ class Photo:
         metadata = as_dict(metadata)
         listing = as_dict(metadata.get('listing'))
         info = as_dict(metadata.get('photo'))
+        if not listing and not info and isinstance(metadata.get(EXPORT_KEY), dict):
+            return cls.from_export(metadata)
         header = as_dict(metadata.get('flickrmirrorer'))
         enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
         if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')) or not well_formed(info, INFO_SHAPE):
@@ -1667,6 +1689,7 @@ class Photo:
         photo.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
                              if text_of(location.get(k))] if info else []
         photo.url = photo_page_url({'id': photo.id, 'owner': photo.owner}, info) if photo.id else ''
+        photo.privacy = privacy_of(listing)
         for c in as_list(metadata.get('comments')):
             c = as_dict(c)
             when = to_int(c.get('datecreate'), None)
@@ -1675,6 +1698,66 @@ class Photo:
             photo.comments.append({'author': author, 'text': text_of(c),
                                    'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
         return photo
+
+
+    @classmethod
+    def from_export(cls, metadata):
+        """A photo known from Flickr's data export alone (no listing, no getInfo): its
+        photo_<id>.json (see the export section) says as much as getInfo does."""
+        data = as_dict(metadata.get(EXPORT_KEY))
+        record = as_dict(metadata.get('file'))
+        photo = cls(id=as_scalar(data.get('id')), title=clean_text(text_of(data.get('name'))).strip(),
+                    description=text_of(data.get('description')),
+                    media='video' if record.get('label') == VIDEO_ORIGINAL else 'photo')
+        page = text_of(data.get('photopage'))
+        photo.url = page if re.match(r'^https://www\.flickr\.com/', page) else (
+            photo_page_url({'id': photo.id, 'owner': None}) if photo.id else '')
+        owner = re.match(r'^https://www\.flickr\.com/photos/([^/]+)/', page)
+        photo.owner = owner.group(1) if owner else ''
+        tags = [text_of(as_dict(t).get('tag')) for t in as_list(data.get('tags'))]
+        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        photo.taken = calendar_date(data.get('date_taken'))
+        photo.dateupload = export_epoch(data.get('date_imported'))
+        geo = as_dict(data.get('geo'))
+        try:   # integer micro-degrees as strings
+            photo.latitude, photo.longitude = position_of(
+                {'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
+                 'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
+        except ValueError:
+            pass
+        photo.license = EXPORT_LICENSE_IDS.get(as_scalar(data.get('license')), '')
+        photo.privacy = as_scalar(data.get('privacy'))
+        photo.rotation = to_int(as_scalar(data.get('rotation')), 0) % 360
+        for c in as_list(data.get('comments')):
+            c = as_dict(c)
+            user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
+            when = calendar_date(c.get('date'))
+            photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
+                                   'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
+        return photo
+
+
+def privacy_of(record):
+    """Who may see a photo, in the export's words, from the listing's ispublic / isfriend /
+    isfamily ('' when it does not say)."""
+    flags = [as_scalar(record.get(k)) for k in ('ispublic', 'isfriend', 'isfamily')]
+    if not all(f in ('0', '1') for f in flags):
+        return ''
+    public, friend, family = (f == '1' for f in flags)
+    if public:
+        return 'public'
+    return {(True, True): 'friend & family', (True, False): 'friend', (False, True): 'family'}.get(
+        (friend, family), 'private')
+
+
+def export_epoch(when):
+    """The export's 'YYYY-MM-DD HH:MM:SS' (UTC) as epoch seconds, a string as the listing's
+    dateupload is; '' when it is no date."""
+    when = calendar_date(when)
+    if not when:
+        return ''
+    return str(int((datetime.datetime.strptime(when, '%Y-%m-%d %H:%M:%S')
+                    - datetime.datetime(1970, 1, 1)).total_seconds()))
 
 
 def position_of(where):
@@ -1784,8 +1867,10 @@ def needs_enrichment(listing, stored):
     return to_int(listing.get('count_comments')) != stored_count   # all comments deleted
 
 
-def plan_photo(record, filename, stored, hand_original=None):
-    """Decide what a listed photo needs; None when the mirror already holds it as it is."""
+def plan_photo(record, filename, stored, hand_original=None, misfit=None):
+    """Decide what a listed photo needs; None when the mirror already holds it as it is.
+    misfit(listing, filename, file record): why a file the export put there before any
+    listing is not the original Flickr lists (None when it is: adopted, not downloaded)."""
     listing = strip_volatile(record)
     task = PhotoTask(record=listing, filename=filename, stored=stored)
     secret = listing.get('originalsecret')
@@ -1793,6 +1878,8 @@ def plan_photo(record, filename, stored, hand_original=None):
         task.need_file = True
     elif stored.originalsecret and secret and stored.originalsecret != secret:
         task.need_file = True   # the photo was replaced on Flickr
+    elif from_export_alone(stored) and misfit is not None and misfit(listing, filename, stored.file):
+        task.need_file = True   # the export's file is not the original Flickr lists
     kept_file = (stored.file or {}) if stored else {}
     if hand_original and (filename is None or kept_file.get('original') is False):
         task.hand_original = hand_original
@@ -1803,6 +1890,14 @@ def plan_photo(record, filename, stored, hand_original=None):
     if not (task.files_stage or task.need_enrich):
         return None
     return task
+
+
+def from_export_alone(stored):
+    """Was the photo mirrored from the data export alone (its file the export's original,
+    never listed by the API)?"""
+    record = stored.file or {}
+    return (not stored.listing and stored.export is not None and record.get('original') is True
+            and record.get('source') == EXPORT_SOURCE)
 
 
 def wanted_media(record, args):
@@ -2446,7 +2541,8 @@ class FilesStage:
         if filename:
             raw = read_json(metadata_path_for(state.photostream_dir, filename))
             stored = StoredPhoto.from_json(raw)
-        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id))
+        task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id),
+                          misfit=functools.partial(export_file_misfit, state.photostream_dir))
         if task is None and self.args.verify:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
@@ -2541,6 +2637,12 @@ def not_original_warning(photos, videos, dest, free):
 # overrides what the API says, it fills in: a member is adopted only where the mirror holds
 # less than the original and the member fits the listing.  Members are streamed from the
 # zips (never extracted), one at a time; a member's name is never used as a path.
+#
+# Without an API key (or with --offline) the export alone makes the mirror
+# (DataExport.import_alone, wired by mirror_export): each media file whose photo_<id>.json
+# the export holds becomes photostream/<id>.<ext>, its .metadata the file record and that
+# JSON (no listing: Photo.from_export reads it), albums.json the albums.  A later run with a
+# key adopts those files (plan_photo, export_file_misfit).
 #
 #     dest/account/<file>.json           the account-level files, verbatim
 #     dest/html/account.html             contacts, followers, favourites and galleries
@@ -2837,12 +2939,32 @@ def export_misfit(listing, ext, head):
     return None
 
 
+def export_secret(photo_json):
+    """The original's secret in a photo_<id>.json's 'original' URL, or None."""
+    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
+    return match.group(2) if match else None
+
+
 def export_replaced(listing, photo_json):
     """Does the export's photo_<id>.json name another original than Flickr has now (the photo
     replaced after the export was made)?"""
-    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
-    secret = listing.get('originalsecret')
-    return bool(match and secret and match.group(2) != secret)
+    theirs, secret = export_secret(photo_json), listing.get('originalsecret')
+    return bool(theirs and secret and theirs != secret)
+
+
+def export_file_misfit(photostream_dir, listing, name, record):
+    """A file the export put there, before any listing: why it is not the original Flickr
+    lists now (its size not the one recorded, its format, a video's container, its
+    dimensions), or None when it is."""
+    ext = os.path.splitext(name)[1].lstrip('.').lower()
+    try:
+        with open(os.path.join(photostream_dir, name), 'rb') as f:
+            if os.fstat(f.fileno()).st_size != record.get('size'):
+                return 'its size is not the one recorded when it was imported'
+            head = f.read(HEAD_BYTES)
+    except OSError as e:
+        return 'cannot be read (%s)' % (e.strerror or e)
+    return export_misfit(listing, ext, head)
 
 
 def held_original(photostream_dir, name, record):
@@ -2881,6 +3003,7 @@ class DataExport:
         self.stop_event = stop_event
         self.stats = stats
         self.counts = ExportCounts()
+        self.listed = {}   # photo id -> media of the listed photos; None in an export-only run
         self.media, self.metadata = [], []
         for source in find_export_sources(paths):
             self._survey(source)
@@ -2915,18 +3038,42 @@ class DataExport:
         self.counts.unmatched += 1
         self.reporter.warning('not imported: %s: %s' % (member.where, why))
 
-    def check_account(self, nsid):
-        """Refuse an export of another account (its account_profile.json names another NSID)."""
+    def profiles(self):
+        """(metadata source, its account_profile.json as a dict) for each metadata source."""
         for source in self.metadata:
             try:
                 member = next((m for m in source.open().members() if m.base == 'account_profile.json'), None)
             except ExportReadError:
                 continue   # said when it was surveyed
-            profile = self._read_json(source, member) if member is not None else None
-            theirs = as_scalar(as_dict(profile).get('nsid'))
+            yield source, as_dict(self._read_json(source, member) if member is not None else None)
+
+    def check_account(self, nsid):
+        """Refuse an export of another account (its account_profile.json names another NSID)."""
+        for source, profile in self.profiles():
+            theirs = as_scalar(profile.get('nsid'))
             if theirs and nsid and theirs != nsid:
                 raise FatalError('%s is the data export of another Flickr account (%s, not %s, the account '
                                  'logged in): nothing was imported.' % (source.label, theirs, nsid), EXIT_USAGE)
+
+    def account(self):
+        """(NSID, screen name) of the account the export is of; refused when its metadata
+        zip is missing or its parts are of two accounts."""
+        found = {}
+        for source, profile in self.profiles():
+            nsid = as_scalar(profile.get('nsid'))
+            if nsid:
+                found.setdefault(nsid, (source, as_scalar(profile.get('screen_name')) or as_scalar(
+                    profile.get('real_name')) or nsid))
+        if not self.metadata or not found:
+            raise FatalError('Without an API key the mirror is made from the data export alone, and its metadata '
+                             'zip (<digits>_<hex>_part1.zip, with account_profile.json and the photo_<id>.json '
+                             'files) is not among the paths given: add it.', EXIT_USAGE)
+        if len(found) > 1:
+            (a, (sa, _)), (b, (sb, _)) = list(found.items())[:2]
+            raise FatalError('The paths given hold the data exports of two Flickr accounts (%s in %s, %s in %s): '
+                             'give one account\'s export.' % (a, sa.label, b, sb.label), EXIT_USAGE)
+        nsid, (source, name) = next(iter(found.items()))
+        return nsid, name
 
     def _read_json(self, source, name):
         """A small JSON member of `source` (by name or member), parsed; None when absent or unreadable."""
@@ -2955,12 +3102,10 @@ class DataExport:
                     lambda key, future: future.result(), self.stop_event)
         return self.counts
 
-    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
+    def _start(self, dest, files, args, fx):
         self.dest, self.fx = dest, fx
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.files = files
-        self.on_adopted = on_adopted
-        self.listed = {p.id: p.media for p in photostream}
         self.wanted = lambda media: not (media == 'video' and args.ignore_videos
                                          or media != 'video' and args.ignore_photos)
         self.seen = set()
@@ -2973,6 +3118,11 @@ class DataExport:
                         self.photo_jsons[match.group(1)] = (source, member.name)
             except ExportReadError as e:
                 self._failed(str(e))
+
+    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
+        self._start(dest, files, args, fx)
+        self.on_adopted = on_adopted
+        self.listed = {p.id: p.media for p in photostream}
         total = sum(s.count for s in self.media)
         self.reporter.info('Importing Flickr\'s data export: %s in %s...'
                            % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
@@ -3019,6 +3169,8 @@ class DataExport:
         if why or found is None:
             return self._unmatched(member, why or 'no photo id in its name')
         pid, ext = found
+        if self.listed is None:   # export-only: no listing to match
+            return self._import_alone_member(member, pid, ext)
         media = self.listed.get(pid)
         if media is None:
             return self._unmatched(member, 'no photo or video %s in the account\'s photostream' % pid)
@@ -3075,6 +3227,119 @@ class DataExport:
                     'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
         return None
 
+    # -- export-only: the mirror from the export alone (no API key) --
+    def import_alone(self, dest, files, args, fx):
+        """Export-only (no API key): every original of the media zips into photostream/, each
+        .metadata from its photo_<id>.json, the account files.  files: photo id -> media
+        file name of what the mirror holds, updated.  Never deletes a photo; what is held as
+        the export has it is not written again.  Returns the albums, [(record, [ids])] in
+        albums.json's order."""
+        self.listed = None
+        run_bounded(1, [('export', self._import_alone, dest, files, args, fx)],
+                    lambda key, future: future.result(), self.stop_event)
+        return self.albums
+
+    def _import_alone(self, dest, files, args, fx):
+        self._start(dest, files, args, fx)
+        total = sum(s.count for s in self.media)
+        self.reporter.info('Making the mirror from Flickr\'s data export: %s in %s...'
+                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
+        self.progress = self.reporter.progress_bar('Export', total=total)
+        try:
+            for source in self.media:
+                self._import_media(source)
+            for pid in sorted(set(self.photo_jsons) - self.seen):   # no media file in this export
+                name = self.files.get(pid)
+                if name:
+                    self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), self._photo_json(pid))
+                else:
+                    self.counts.no_media += 1
+            self.albums = self._export_albums()
+        finally:
+            self.reporter.close_progress()
+            for source in self.metadata:
+                source.close()
+        if fx.dry:
+            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
+        else:
+            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+        self._report()
+
+    def _import_alone_member(self, member, pid, ext):
+        video = ext in VIDEO_FILE_EXTENSIONS
+        if not self.wanted('video' if video else 'photo'):
+            self.counts.ignored += 1
+            return None
+        if pid in self.seen:
+            return self._unmatched(member, 'a second file for %s %s' % ('video' if video else 'photo', pid))
+        photo_json = self._photo_json(pid)
+        if photo_json is None:
+            return self._unmatched(member, 'no photo_%s.json in the export\'s metadata zip' % pid)
+        self.seen.add(pid)
+        old_name = self.files.get(pid)
+        raw = read_json(metadata_path_for(self.dir, old_name)) if old_name else None
+        stored = StoredPhoto.from_json(raw)
+        if stored is not None and held_original(self.dir, old_name, stored.file) and not (
+                stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json)):
+            self.counts.held += 1
+            return self._keep_photo_json(old_name, raw, photo_json)
+        name = '%s.%s' % (pid, ext)
+        path = os.path.join(self.dir, name)
+        with member.source.reader(member) as src:
+            head = read_member(src, member, HEAD_BYTES)
+            why = export_misfit({'media': 'video' if video else 'photo'}, ext, head)
+            if why:
+                return self._unmatched(member, why)
+            size, digest = self.fx.write_stream(path, lambda f: copy_member(src, f, head, member, self.stop_event),
+                                                member.size)
+        self.counts.videos += int(video)
+        self.counts.photos += int(not video)
+        self.stats.new += int(old_name is None)
+        self.stats.new_videos += int(old_name is None and video)
+        self.stats.updated += int(old_name is not None)
+        self.fx.set_mtime(path, taken_timestamp({'datetaken': photo_json.get('date_taken'),
+                                         'dateupload': export_epoch(photo_json.get('date_imported'))}))
+        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
+                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
+        if stored is not None and stored.listing:   # a mirror the API made: its listing and getInfo stay
+            metadata = build_photo_metadata(stored.listing, info, stored)
+        else:
+            metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info}
+        metadata[EXPORT_KEY] = photo_json
+        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        if old_name and old_name != name:   # a version kept so far, replaced by the original
+            for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
+                self.fx.unlink(os.path.join(self.dir, gone))
+        self.files[pid] = name
+        self.fx.say('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)),
+                    'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
+        return None
+
+    def _export_albums(self):
+        """albums.json's albums, in its order, as album records the trees and views read:
+        [(record, [photo ids in album order])]."""
+        for source in self.metadata:
+            data = self._read_json(source, next((m for m in source.open().members()
+                                                 if m.base == 'albums.json' and not unsafe_member(m)), None)
+                                   or 'albums.json')
+            if data is None:
+                continue
+            albums = []
+            for album in as_list(as_dict(data).get('albums')):
+                album = as_dict(album)
+                aid = as_scalar(album.get('id'))
+                if not re.match(r'^\d+$', aid):
+                    continue
+                ids = [as_scalar(p) for p in as_list(album.get('photos')) if re.match(r'^\d+$', as_scalar(p))]
+                cover = re.search(r'/(\d+)/?$', text_of(album.get('cover_photo')))
+                record = {'id': aid, 'title': {'_content': text_of(album.get('title'))},
+                          'description': {'_content': text_of(album.get('description'))},
+                          'primary': cover.group(1) if cover else (ids[0] if ids else None),
+                          EXPORT_KEY: album}
+                albums.append((record, list(dict.fromkeys(ids))))
+            return albums
+        return []
+
     # -- photo_<id>.json: kept in the photo's .metadata
     def _photo_json(self, pid):
         found = self.photo_jsons.get(pid)
@@ -3092,6 +3357,10 @@ class DataExport:
         if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
             return
         self.counts.metadata += 1
+        if self.listed is None:   # export-only: the export is all the metadata there is
+            self.stats.metadata_updated += 1
+            self.fx.say('Updated the metadata of %s from the export' % name,
+                        'would update the metadata of %s from the export' % name)
         self.fx.write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
 
     def _keep_photo_jsons(self):
@@ -3118,7 +3387,11 @@ class DataExport:
                    plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
         if c.failed:
             line += ', %d could not be read' % c.failed
-        if c.no_media:
+        if c.no_media and self.listed is None:   # export-only: nothing else holds them
+            line += '; %s %s no file in this export (a media zip missing or unreadable?) and %s not in the ' \
+                    'mirror' % (plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have',
+                                'is' if c.no_media == 1 else 'are')
+        elif c.no_media:
             line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
                 plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
         self.reporter.info(line + '.')
@@ -3809,6 +4082,7 @@ def photo_details(metadata):
     """What a photo's own page shows beyond the listing, through the one photo model."""
     photo = Photo.from_metadata(metadata)
     return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
+            'privacy': photo.privacy,
             'comments': photo.comments, 'url': photo.url}
 
 
@@ -4520,6 +4794,9 @@ def photo_page_parts(view, photo, stream_ids, index, places):
             step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
             out.append('</li>\n')
         out.append('</ul></dd>\n')
+    if detail.get('privacy'):
+        out.append('<dt>Visible to</dt><dd>%s</dd>\n' % esc({'public': 'everyone', 'private': 'you only'}.get(
+            detail['privacy'], 'your ' + detail['privacy'].replace('friend', 'friends'))))
     out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
     url = detail.get('url') or ''
     if re.match(r'^https://[\w.-]*flickr\.com/', url):
@@ -4923,6 +5200,8 @@ FLICKR_LICENSES = {
     '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
 }
 PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
+# The export names a photo's licence; the model (and the sidecars) know it by its id.
+EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
 XMP_NAMESPACES = (
     ('dc', 'http://purl.org/dc/elements/1.1/'),
     ('digiKam', 'http://www.digikam.org/ns/1.0/'),
@@ -5273,6 +5552,73 @@ def views_kept(state):
     return bool(state.incomplete) and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name))
 
 
+def mirror_export(args, stats, reporter, stop_event):
+    """Export-only (no API key): the same tree from Flickr's data export alone: the files
+    and their metadata, albums in albums.json's order, 'Not in any album', the views.  No
+    collections (the export has none) and never a deletion.  A later run with an API key
+    adopts this mirror (plan_photo: the export's file is kept where it fits the listing)."""
+    state = RunState(args.destination)
+    fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
+    state.owner = args.export_account
+    local = scan_photostream(state.photostream_dir)
+    fx.makedirs(state.photostream_dir)
+    state.files.update(local.files)
+    albums = args.export.import_alone(state.dest, state.files, args, fx)
+    state.photostream = export_photostream(state)
+    builder = TreeBuilder(state.dest, None, stats, reporter, fx)
+    builder.album_list_complete = False   # an album the export no longer lists stays
+    builder.build_albums(albums, state.files)
+    builder.build_not_in_album([p.id for p in state.photostream], albums, state.files)
+    reporter.info('No collections: Flickr\'s data export has none; %s/ is made by the first run with an API '
+                  'key.' % COLLECTIONS_DIR)
+    stats.not_original = len(state.not_original)
+    if fx.dry:
+        return state
+    shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
+        ([] if args.no_html else [HtmlView(state, albums, [])])
+    make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
+               ViewsState(state.dest, force=args.verify), reporter)
+    return state
+
+
+def export_photostream(state):
+    """Every photo the mirror holds, through the one model, newest upload first (Flickr's
+    photostream order): what the views show in an export-only run."""
+    photos = []
+    for pid, name in state.files.items():
+        raw = read_json(metadata_path_for(state.photostream_dir, name))
+        stored = StoredPhoto.from_json(raw)
+        state.note_not_original(pid, stored.file if stored else None)
+        summary = PhotoSummary.of(Photo.from_metadata(raw))
+        summary.id = pid
+        photos.append(summary)
+    photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)
+    return photos
+
+
+def dest_account(dest):
+    """The NSID of the account whose mirror `dest` holds (dest/account/'s profile, else a
+    photo's listing), or None for a new mirror."""
+    profile = as_dict(read_json(os.path.join(dest, ACCOUNT_DIR, 'account_profile.json')))
+    if as_scalar(profile.get('nsid')):
+        return as_scalar(profile.get('nsid'))
+    try:
+        entries = os.scandir(os.path.join(dest, PHOTOSTREAM_DIR))
+    except OSError:
+        return None
+    with entries:
+        read = 0
+        for entry in entries:
+            if read >= 20:   # a few tell: a mirror is of one account
+                break
+            if entry.name.endswith(METADATA_SUFFIX):
+                read += 1
+                owner = as_scalar(as_dict(as_dict(read_json(entry.path)).get('listing')).get('owner'))
+                if owner:
+                    return owner
+    return None
+
+
 # Enrichment that takes less than this within the budget comes before the views, which are
 # then made once; a longer one comes after them, and they are made again when it is done.
 QUICK_ENRICHMENT = 60.0
@@ -5309,6 +5655,7 @@ examples:
   %(prog)s -q /mnt/backup/flickr/              from cron: prints errors only
   %(prog)s --statistics --delete-unknown DEST  also remove what you deleted on Flickr
   %(prog)s --no-browser DEST                   log in on a machine without a browser
+  %(prog)s DEST --import-export FOLDER         no API key (new ones need Pro): from the export
 
 exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
 error, 130 interrupted.
@@ -5362,7 +5709,12 @@ def build_parser():
                         help='fill the mirror in from Flickr\'s data export ("Request my Flickr data" at '
                              'flickr.com/account): its zips, a folder holding them, or the export unzipped; '
                              'the originals Flickr\'s API refuses (videos, a free account\'s photos over '
-                             '1024 px) replace the versions kept.  Give DEST first (or end the paths with --)')
+                             '1024 px) replace the versions kept.  Without an API key (or with --offline) '
+                             'the export alone makes the whole mirror.  Give DEST first (or end the paths with --)')
+    parser.add_argument('--offline', action='store_true',
+                        help='make or update the mirror from the data export alone (--import-export), '
+                             'without Flickr\'s API, even where an API key is configured (the default '
+                             'when there is no key)')
     parser.add_argument('--delete-unknown', action='store_true',
                         help='delete local photos that are no longer on Flickr (after a complete listing only)')
     parser.add_argument('--force', action='store_true',
@@ -5412,13 +5764,19 @@ def check_flags(args, reporter):
 
 def run(args, reporter, stats, stop_event):
     check_flags(args, reporter)
-    api_key, api_secret = find_api_credentials(args, os.environ)
+    if args.offline and not args.import_export:
+        raise FatalError('--offline makes the mirror from Flickr\'s data export alone: give its zips with '
+                         '--import-export PATH.', EXIT_USAGE)
+    api_key, api_secret = (None, None) if args.offline else find_api_credentials(
+        args, os.environ, ask=not args.import_export)
     args.export = (DataExport(args.import_export, reporter, stats, stop_event)
                    if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))
     if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
         raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
+    if not api_key:   # no API key: the export alone makes the mirror
+        return run_export_only(args, reporter, stats, stop_event)
     # Log in before touching the destination: a failed first login leaves nothing behind.
     token = login(api_key, api_secret, token_cache_dir(args), reporter,
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
@@ -5462,6 +5820,39 @@ def run(args, reporter, stats, stop_event):
             reporter.error('the listing was incomplete: %s; nothing was deleted.  Flickr answered some '
                            'pages short or the account changed while it was read: run again later.'
                            % '; '.join(state.incomplete))
+        reporter.info(stats.summary(args.dry_run))
+        return stats.exit_status()
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def run_export_only(args, reporter, stats, stop_event):
+    """The mirror from Flickr's data export alone (no API key, or --offline): the export's
+    account is said, and a destination holding another account's mirror is refused."""
+    nsid, name = args.export.account()
+    theirs = dest_account(args.destination)
+    if theirs and theirs != nsid:
+        raise FatalError('%s holds the mirror of another Flickr account (%s); this data export is of %s (%s): '
+                         'nothing was imported.' % (args.destination, theirs, name, nsid), EXIT_USAGE)
+    args.export_account = nsid
+    if args.delete_unknown:
+        reporter.warning('--delete-unknown needs Flickr\'s listing: a run from the data export alone deletes '
+                         'nothing.')
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
+    lock = None
+    if not args.dry_run:
+        prepare_destination(args.destination)
+        lock = lock_destination(args.destination)
+    try:
+        if lock is not None:
+            remove_leftover_temp_files(args.destination)
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        reporter.info("Mirroring Flickr's data export of %s (%s) into '%s', without Flickr's API"
+                      % (name, nsid, args.destination))
+        mirror_export(args, stats, reporter, stop_event)
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
     finally:

@@ -3067,6 +3067,9 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
         os.close(master)
     assert proc.returncode == 0, shown
     assert fake.api_key.encode() in shown and fake.api_secret.encode() not in shown   # a password: not echoed
+    # the prompt tells the truth of 2025 (issue 22): new keys need Pro, the export needs none
+    assert b'needs Flickr Pro since 2025' in shown and b'already have keeps working' in shown
+    assert b'--import-export FOLDER' in shown and b'free' not in shown
     config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
     assert 'api_secret = %s' % fake.api_secret in config.read_text()
@@ -4383,3 +4386,419 @@ def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
     [warning] = warnings_of(result.stderr)
     assert '%d photos are kept at 1024 px.' % len(limited_photos(plain_fake)) in warning
     assert 'Download, Original' not in warning and 'video' not in warning and '--import-export' in warning
+
+
+# ---------------------------------------------------------------------------
+# Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
+# with a key adopts it
+# ---------------------------------------------------------------------------
+
+def no_key_env(server, tmp_path):
+    """No API key anywhere: not in the environment, no config file."""
+    env = program_env(server, XDG_CONFIG_HOME=str(tmp_path / 'no-config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    return env
+
+
+def export_only(server, tmp_path, dest, *paths, args=()):
+    return run_mirror(server, tmp_path / 'no-tokens', dest, *args, '--import-export', *map(str, paths),
+                      env=no_key_env(server, tmp_path))
+
+
+def offer_every_original(server):
+    """A Pro account whose every video original Flickr gives: the tree the API alone makes
+    then holds the export's very files."""
+    for photo in server.account.photos.values():
+        if photo.media == 'video':
+            server.offer_video_original(photo.id)
+
+
+def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
+    """The tree (files, album / 'Not in any album' links) the API alone would make of the
+    account, without Collections/ unless asked; `keep`: photos no longer on Flickr, kept
+    (and still in 'Not in any album' when `linked`: an export-only run deletes nothing)."""
+    expected = {p: k for p, k in expected_tree(server).items()
+                if k != 'metadata' and (collections or not p.startswith('Collections'))}
+    for photo_id, name, digest in keep:
+        expected['photostream/' + name] = ('file', digest)
+        if linked:
+            expected['Not in any album/' + name] = ('link', '../photostream/' + name)
+    actual = {p: k for p, k in snapshot(dest).items()
+              if not (p.endswith(('.metadata', '/metadata', '.xmp')) or p in ('photostream.json', 'index.html')
+                      or p.startswith(('html', 'account')))}
+    assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
+        sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),
+        sorted(p for p in expected if p in actual and actual[p] != expected[p]))
+
+
+def export_photo_jsons(manifest):
+    with zipfile.ZipFile(os.path.join(manifest['dir'], manifest['metadata_zip'])) as zf:
+        return {n[len('photo_'):-len('.json')]: json.loads(zf.read(n)) for n in zf.namelist()
+                if n.startswith('photo_')}
+
+
+def stats_line(stdout, label):
+    return next(line for line in stdout.splitlines() if line.startswith(label + ':'))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('naming', ['data', 'data-download'])
+def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path, naming):
+    offer_every_original(fake)
+    dest = tmp_path / 'mirror'
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10, naming=naming)
+    assert len(manifest['media_zips']) == 4
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 0   # no API, no network
+    assert fake.user_nsid in result.stdout and 'without Flickr\'s API' in result.stdout
+    assert [line for line in result.stdout.splitlines() if 'collections' in line.lower()] == [
+        'No collections: Flickr\'s data export has none; Collections/ is made by the first run with an API key.']
+    assert 'Data export: 35 originals imported (30 photos, 5 videos), 0 already held, 0 not matching.' \
+        in result.stdout
+    # every original, byte-equal, as the API would name it; the tree the API would make
+    # (without collections)
+    photo_jsons = export_photo_jsons(manifest)
+    for photo in fake.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.export_file_bytes(photo.id), path
+        meta = metadata_of(dest, path.name)
+        assert 'listing' not in meta and meta['export'] == photo_jsons[photo.id]
+        assert meta['file']['original'] is True and meta['file']['source'] == fm.EXPORT_SOURCE
+        assert meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert_export_tree(fake, dest)
+    assert not (dest / 'Collections').exists()
+    assert_links_resolve(dest)
+    # the albums' metadata: albums.json's record and order
+    album = fake.account.albums[fake.account.album_order()[0]]
+    album_meta = json.loads((dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata').read_text())
+    assert album_meta['photos'] == album.photo_ids and album_meta['photoset']['export']['title'] == album.title
+    # the sidecars, the HTML view and search, from the one model
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo' and p.comments and p.tags)
+    xmp = (dest / 'photostream' / (original_name(photo) + '.xmp')).read_text()
+    assert html.escape(photo.title.strip(), quote=True) in xmp or not photo.title.strip()
+    assert all(html.escape(fm.clean_tag(t), quote=True) in xmp for t in photo.tags)
+    assert 'Flickr|Albums|' in xmp or not any(photo.id in a.photo_ids for a in fake.account.albums.values())
+    page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text()
+    assert html.escape(photo.comments[0].text) in page or fm.esc(fm.clean_text(photo.comments[0].text)) in page
+    assert 'href="../photostream/%s"' % original_name(photo) in page
+    assert (dest / 'index.html').is_file() and (dest / 'html' / 'search-index.js').is_file()
+    assert photo.id in (dest / 'html' / 'search-index.js').read_text()
+    assert (dest / 'account' / 'account_profile.json').is_file() and (dest / 'html' / 'account.html').is_file()
+    stream = json.loads((dest / 'photostream.json').read_text())['photos']
+    assert sorted(p['id'] for p in stream) == sorted(fake.account.photos)
+
+    # the same export again: nothing rewritten
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert 'Data export: 0 originals imported (0 photos, 0 videos), 35 already held' in result.stdout
+    assert snapshot(dest, with_mtimes=True) == before
+
+    # a newer export: a retitled photo, a new one; one deleted on Flickr is kept
+    fake.edit_photo(photo.id, title='Retitled after the first export')
+    new_id = fake.add_photo(title='New since the first export', albums=[album.id])
+    gone = next(p for p in fake.account.photostream_order() if p != photo.id
+                and not any(p in a.photo_ids for a in fake.account.albums.values()))
+    gone_name = original_name(fake.account.photos[gone])
+    gone_digest = hashlib.sha256((dest / 'photostream' / gone_name).read_bytes()).hexdigest()
+    fake.delete_photo(gone)
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=10, naming=naming)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2')
+    assert_ok(result)
+    assert 'Data export: 1 originals imported (1 photo, 0 videos), 34 already held' in result.stdout
+    assert 'Done: 1 new, 1 updated, 0 deleted, 0 failed' in result.stdout
+    assert 'Retitled after the first export' in (dest / 'photostream' / (original_name(photo) + '.xmp')).read_text()
+    assert 'Retitled after the first export' in (dest / 'html' / ('photo-%s.html' % photo.id)).read_text()
+    assert (dest / 'photostream' / ('%s.jpg' % new_id)).read_bytes() == fake.export_file_bytes(new_id)
+    keep = [(gone, gone_name, gone_digest)]
+    assert_export_tree(fake, dest, keep=keep)
+
+    # then a run with an API key: no original downloaded, the tree the API would have made,
+    # collections too, the metadata enriched; the photo gone from Flickr kept as in any run
+    tokens = tokens_for(fake, tmp_path)
+    fake.reset_stats()
+    result = run_mirror(fake, tokens, dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 0'
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == 0
+    assert_export_tree(fake, dest, collections=True, keep=keep, linked=False)
+    meta = metadata_of(dest, original_name(photo))
+    assert meta['listing']['title'] == 'Retitled after the first export' and meta['photo']['id'] == photo.id
+    assert meta['export']['name'] == 'Retitled after the first export' and meta['file']['source'] == fm.EXPORT_SOURCE
+    # with --delete-unknown the photo gone from Flickr goes, and the mirror is the API's own
+    assert_ok(run_mirror(fake, tokens, dest, '--delete-unknown'))
+    reference = tmp_path / 'api-reference'
+    assert_ok(run_mirror(fake, tokens, reference))
+    assert_same_files_and_links(dest, reference)
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest, '-q'))
+    assert fake.stats()['file_requests'] == 0 and per_photo_calls(fake.stats()) == 0
+
+
+def test_the_no_key_help_tells_of_pro_keys_and_the_export_route(plain_fake, tmp_path):
+    result = subprocess.run([sys.executable, PROGRAM, str(tmp_path / 'd')], env=no_key_env(plain_fake, tmp_path),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    text = ' '.join(result.stderr.split())
+    assert 'needs Flickr Pro since 2025' in text and 'a key you already have keeps working' in text
+    assert 'https://www.flickr.com/account' in text and 'Request my Flickr data' in text
+    assert 'flickrmirrorer DEST --import-export FOLDER' in text
+    assert 'free' not in text.lower().replace('without a key', '')
+    assert not (tmp_path / 'd').exists()
+    readme = ' '.join(Path(HERE, 'README.md').read_text().split())
+    assert '### No API key' in Path(HERE, 'README.md').read_text()
+    assert 'Flickr gives new API keys to Flickr Pro members only' in readme and 'keeps working' in readme
+    assert 'flickrmirrorer.py /mnt/backup/flickr/ --import-export ~/Downloads/flickr-export/' in readme
+    assert 'free, for non-commercial use' not in readme
+
+
+@pytest.fixture
+def export_only_mirror(plain_fake, tmp_path):
+    """An export-only mirror of the plain account, made from its export."""
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(plain_fake, tmp_path, dest, tmp_path / 'export'))
+    return plain_fake, dest, manifest
+
+
+def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path):
+    fake = plain_fake
+    offer_every_original(fake)
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    fake.reset_stats()
+    result = run_mirror(fake, tmp_path / 'no-tokens', tmp_path / 'mirror', '--offline', '--import-export',
+                        str(tmp_path / 'export'))
+    assert_ok(result)
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 0
+    assert not (tmp_path / 'no-tokens').exists()   # no login either
+    assert_export_tree(fake, tmp_path / 'mirror')
+    result = run_mirror(fake, tmp_path / 'no-tokens', tmp_path / 'other', '--offline')
+    assert_one_line_error(result, 2, '--offline', '--import-export')
+    assert not (tmp_path / 'other').exists()
+
+
+def test_an_export_only_run_refuses_another_accounts_mirror_and_an_export_without_metadata(
+        export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    with fakeflickr.FakeFlickr(seed=99, photos=5, videos=1, albums=1, collections=1, file_size=2000,
+                               hostile_names=False) as other:
+        theirs = other.write_export(str(tmp_path / 'theirs'))
+        their_nsid = other.user_nsid
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', fake.user_nsid, their_nsid)
+    assert snapshot(dest, with_mtimes=True) == before
+    # the media zips alone: nothing to say whose they are, nor what they are
+    media = [tmp_path / 'export' / name for name in manifest['media_zips']]
+    result = export_only(fake, tmp_path, tmp_path / 'new', *media)
+    assert_one_line_error(result, 2, 'metadata zip', 'part1.zip')
+    assert not (tmp_path / 'new').exists()
+    # an API mirror of another account is refused too
+    api_mirror = tmp_path / 'api-mirror'
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), api_mirror, '--no-html', '--no-xmp'))
+    before = snapshot(api_mirror, with_mtimes=True)
+    result = export_only(fake, tmp_path, api_mirror, tmp_path / 'theirs')
+    assert_one_line_error(result, 2, 'another flickr account', fake.user_nsid)
+    assert snapshot(api_mirror, with_mtimes=True) == before
+
+
+def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    export = Path(manifest['dir'])
+    broken = export / manifest['media_zips'][0]
+    broken.write_bytes(broken.read_bytes()[:len(broken.read_bytes()) // 2])
+    lost = [pid for pid, (z, _) in manifest['files'].items() if z == broken.name]
+    victim = fake.account.photostream_order()[0]
+    hostile_zip(export / 'data-download-99.zip', [
+        ('../../escaped_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
+        ('/abs_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
+        ('link_%s_o.jpg' % victim, b'/etc/passwd', True)])
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, export)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
+    assert len(errors) == 1 and broken.name in errors[0], result.stderr
+    assert not list(tmp_path.glob('escaped*')) and not list(Path('/').glob('abs_%s_o.jpg' % victim))
+    held = {pid for pid in fake.account.photos if pid not in lost}
+    for pid in held:
+        photo = fake.account.photos[pid]
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
+    assert not any((dest / 'photostream' / original_name(fake.account.photos[pid])).exists() for pid in lost)
+    assert '%s have no file in this export (a media zip missing or unreadable?) and are not in the mirror' \
+        % fm.plural(len(lost), 'item') in result.stdout
+    assert not list(dest.rglob(fm.TMP_PREFIX + '*'))
+
+
+def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    replaced = first_photo(fake)
+    fake.replace_photo(replaced.id)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 1'
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    path = dest / 'photostream' / original_name(replaced)
+    assert path.read_bytes() == fake.photo_file_bytes(replaced.id)
+    assert metadata_of(dest, path.name)['file'].get('source') != fm.EXPORT_SOURCE
+
+
+def test_an_export_only_dry_run_counts_and_writes_nothing_and_deletes_never(plain_fake, tmp_path):
+    fake = plain_fake
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--dry-run',))
+    assert_ok(result)
+    n = len(fake.account.photos)
+    assert 'Data export: %d originals would be imported' % n in result.stdout
+    assert 'the run would make %d new, 0 updated, 0 deleted, 0 failed' % n in result.stdout
+    assert not dest.exists()
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export'))
+    gone = first_photo(fake, in_album=False)
+    gone_bytes = fake.export_file_bytes(gone.id)
+    fake.delete_photo(gone.id)
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=4)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2', args=('--delete-unknown',))
+    assert_ok(result)
+    assert warnings_of(result.stderr) == [
+        "Warning: --delete-unknown needs Flickr's listing: a run from the data export alone deletes nothing."]
+    assert (dest / 'photostream' / original_name(gone)).read_bytes() == gone_bytes
+    assert (dest / 'Not in any album' / original_name(gone)).is_symlink()
+
+
+@pytest.mark.slow
+def test_an_export_only_run_killed_is_completed_by_the_next(tmp_path):
+    with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1_500_000,
+                               hostile_names=False) as fake:
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+        mirror = tmp_path / 'mirror'
+        cmd = program_cmd(tmp_path / 'no-tokens', mirror, '--import-export', manifest['dir'])
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            proc = subprocess.Popen(cmd, env=no_key_env(fake, tmp_path), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            landed = kill_when_writing(proc, mirror / 'photostream', sig)
+            out, err = proc.communicate(timeout=60)
+            assert 'Traceback' not in err, err
+            if sig == signal.SIGTERM:   # Ctrl+C or SIGTERM: exit 130, no temporary file left
+                assert landed, 'the run ended before the signal'
+                assert proc.returncode == 130 and not temp_files(mirror), err
+            for name in os.listdir(mirror / 'photostream'):   # nothing half-written under a real name
+                if not name.startswith(fm.TMP_PREFIX) and not name.endswith(('.metadata', '.xmp')):
+                    pid = name.split('.')[0]
+                    assert (mirror / 'photostream' / name).read_bytes() == fake.export_file_bytes(pid)
+        result = export_only(fake, tmp_path, mirror, manifest['dir'])
+        assert_ok(result)
+        assert not temp_files(mirror)
+        offer_every_original(fake)
+        assert_export_tree(fake, mirror)
+
+
+def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mirror, tmp_path):
+    """What the views show of a photo from the export alone is what they show once the API
+    has read it: title, description, tags, dates, place, licence, comments."""
+    fake, dest, manifest = export_only_mirror
+    from_export = {}
+    for photo in fake.account.photos.values():
+        meta = metadata_of(dest, original_name(photo))
+        from_export[photo.id] = fm.Photo.from_metadata(meta)
+        assert from_export[photo.id] == fm.Photo.from_export(meta)
+    assert any(p.latitude is not None for p in from_export.values())
+    assert any(p.comments for p in from_export.values()) and any(p.tags for p in from_export.values())
+    assert all(p.privacy in ('public', 'private', 'friend', 'family', 'friend & family') for p in from_export.values())
+    private = next(p for p in from_export.values() if p.privacy == 'private')
+    assert '<dt>Visible to</dt><dd>you only</dd>' in (dest / 'html' / ('photo-%s.html' % private.id)).read_text()
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    for photo in fake.account.photos.values():
+        meta = metadata_of(dest, original_name(photo))
+        assert 'photo' in meta and 'listing' in meta   # enriched
+        api, export = fm.Photo.from_metadata(meta), from_export[photo.id]
+        for name in ('id', 'media', 'title', 'description', 'tags', 'taken', 'dateupload', 'license', 'rotation',
+                     'privacy'):
+            assert getattr(export, name) == getattr(api, name), (photo.id, name)
+        for name in ('latitude', 'longitude'):
+            a, e = getattr(api, name), getattr(export, name)
+            assert (a is None) == (e is None) and (a is None or abs(a - e) < 1e-5), (photo.id, name, a, e)
+        assert [(c['text'], c['date']) for c in export.comments] == [(c['text'], c['date']) for c in api.comments]
+
+
+@pytest.mark.parametrize('wrong', [None, 7, [], {'x': 1}, 'not what it should be'])
+def test_an_export_only_run_reads_damaged_photo_and_album_records_without_a_traceback(plain_fake, tmp_path, wrong):
+    """Every field of every photo_<id>.json (but its id) and of albums.json of the wrong
+    type: the originals are still mirrored, the views made, nothing breaks."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+
+    def damage(name, data):
+        record = json.loads(data)
+        if name.startswith('photo_'):
+            return json.dumps({k: (v if k == 'id' else wrong) for k, v in record.items()}).encode()
+        if name == 'albums.json':
+            return json.dumps({'albums': [{k: (v if k == 'id' else wrong) for k, v in a.items()}
+                                          for a in record['albums']] + [wrong]}).encode()
+        return data
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0), damage)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, manifest['dir'])
+    assert_ok(result)
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+        assert (dest / 'html' / ('photo-%s.html' % photo.id)).is_file()
+        assert (dest / 'photostream' / (original_name(photo) + '.xmp')).is_file()
+    assert len(os.listdir(dest / 'Albums')) == len(fake.account.albums)
+
+
+def test_an_old_key_on_a_free_account_adopts_the_export_only_mirror_keeping_every_original(
+        export_only_mirror, tmp_path):
+    """A free account with a key made before 2025: Flickr's API gives its photos at 1024 px
+    and refuses video originals, yet the originals from the export stay, with no download."""
+    fake, dest, manifest = export_only_mirror
+    fake.faults.update(free_account=True, video_originals='404')
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    assert stats_line(result.stdout, 'Kept as another version than the original') == \
+        'Kept as another version than the original: 0'
+    assert not warnings_of(result.stderr), result.stderr
+    assert_every_original(fake, dest)
+    assert_links_resolve(dest)
+    assert (dest / 'Collections').is_dir()
+
+
+def test_a_file_that_does_not_fit_the_listing_is_downloaded_when_the_api_adopts(export_only_mirror, tmp_path):
+    """The adoption trusts no record: a file of other dimensions (or another format) than
+    Flickr lists for the original is downloaded again."""
+    fake, dest, manifest = export_only_mirror
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg']
+    smaller, other_format, truncated = photos[:3]
+    (dest / 'photostream' / original_name(smaller)).write_bytes(fake.size_file_bytes(smaller.id, 'q'))
+    (dest / 'photostream' / original_name(other_format)).write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0' * 64)
+    with open(dest / 'photostream' / original_name(truncated), 'r+b') as f:
+        f.truncate(os.fstat(f.fileno()).st_size - 1)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 3'
+    for photo in (smaller, other_format, truncated):
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.photo_file_bytes(photo.id)
+        assert metadata_of(dest, path.name)['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_newer_export_of_a_photo_replaced_on_flickr_replaces_its_file(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    replaced = first_photo(fake)
+    old = (dest / 'photostream' / original_name(replaced)).read_bytes()
+    fake.replace_photo(replaced.id)
+    assert fake.export_file_bytes(replaced.id) != old
+    fake.write_export(str(tmp_path / 'export2'), files_per_zip=4)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export2')
+    assert_ok(result)
+    assert 'Data export: 1 originals imported (1 photo, 0 videos), %d already held' % (
+        len(fake.account.photos) - 1) in result.stdout
+    assert 'Done: 0 new, 1 updated, 0 deleted, 0 failed' in result.stdout
+    path = dest / 'photostream' / original_name(replaced)
+    assert path.read_bytes() == fake.export_file_bytes(replaced.id)
+    assert metadata_of(dest, path.name)['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -3090,18 +3090,6 @@ class DataExport:
                 name if isinstance(name, str) else name.name, source.label, first_line(e)))
             return None
 
-    # -- the import, after the files stage --
-    def import_into(self, dest, photostream, files, on_adopted, args, fx):
-        """Fill the mirror in from the export, every change through `fx` (a dry run's say
-        what they would do).  photostream: the listed photos (.id, .media); files: photo id
-        -> media file name, updated as originals come in; on_adopted(id, file record) for
-        each.  Returns the counts.  The work runs on a worker thread, as
-        downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
-        temporary file is always removed."""
-        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args, fx)],
-                    lambda key, future: future.result(), self.stop_event)
-        return self.counts
-
     def _start(self, dest, files, args, fx):
         self.dest, self.fx = dest, fx
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
@@ -3118,28 +3106,6 @@ class DataExport:
                         self.photo_jsons[match.group(1)] = (source, member.name)
             except ExportReadError as e:
                 self._failed(str(e))
-
-    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
-        self._start(dest, files, args, fx)
-        self.on_adopted = on_adopted
-        self.listed = {p.id: p.media for p in photostream}
-        total = sum(s.count for s in self.media)
-        self.reporter.info('Importing Flickr\'s data export: %s in %s...'
-                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
-        self.progress = self.reporter.progress_bar('Export', total=total)
-        try:
-            for source in self.media:
-                self._import_media(source)
-            self._keep_photo_jsons()
-        finally:
-            self.reporter.close_progress()
-            for source in self.metadata:
-                source.close()
-        if fx.dry:
-            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
-        else:
-            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
-        self._report()
 
     def _import_media(self, source):
         try:
@@ -3168,9 +3134,93 @@ class DataExport:
         found = None if why else export_media_id(member.base)
         if why or found is None:
             return self._unmatched(member, why or 'no photo id in its name')
-        pid, ext = found
-        if self.listed is None:   # export-only: no listing to match
-            return self._import_alone_member(member, pid, ext)
+        return self._import_found(member, *found)
+
+    def _import_found(self, member, pid, ext):
+        """The import of a member whose name gives a photo id: each kind of import's own."""
+        raise NotImplementedError
+
+    # -- photo_<id>.json: kept in the photo's .metadata
+    def _photo_json(self, pid):
+        found = self.photo_jsons.get(pid)
+        if found is None:
+            return None
+        source, name = found
+        data = self._read_json(source, name)
+        if not isinstance(data, dict) or as_scalar(data.get('id')) != pid:
+            if data is not None:
+                self.reporter.warning('%s in %s is not the metadata of %s: skipped' % (name, source.label, pid))
+            return None
+        return data
+
+    def _keep_photo_json(self, name, raw, photo_json):
+        if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
+            return
+        self.counts.metadata += 1
+        if self.listed is None:   # export-only: the export is all the metadata there is
+            self.stats.metadata_updated += 1
+            self.fx.say('Updated the metadata of %s from the export' % name,
+                        'would update the metadata of %s from the export' % name)
+        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
+
+    def _report(self):
+        c = self.counts
+        self.stats.export_imported += c.photos + c.videos
+        self.stats.export_unmatched += c.unmatched
+        line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
+                % (c.photos + c.videos, 'would be imported' if self.fx.dry else 'imported',
+                   plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
+        if c.failed:
+            line += ', %d could not be read' % c.failed
+        if c.no_media and self.listed is None:   # export-only: nothing else holds them
+            line += '; %s %s no file in this export (a media zip missing or unreadable?) and %s not in the ' \
+                    'mirror' % (plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have',
+                                'is' if c.no_media == 1 else 'are')
+        elif c.no_media:
+            line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
+                plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
+        self.reporter.info(line + '.')
+
+
+class ExportImport(DataExport):
+    """--import-export in a run with an API key: the export fills in what the API refused."""
+
+    # -- the import, after the files stage --
+    def import_into(self, dest, photostream, files, on_adopted, args, fx):
+        """Fill the mirror in from the export, every change through `fx` (a dry run's say
+        what they would do).  photostream: the listed photos (.id, .media); files: photo id
+        -> media file name, updated as originals come in; on_adopted(id, file record) for
+        each.  Returns the counts.  The work runs on a worker thread, as
+        downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
+        temporary file is always removed."""
+        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args, fx)],
+                    lambda key, future: future.result(), self.stop_event)
+        return self.counts
+
+    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
+        self._start(dest, files, args, fx)
+        self.on_adopted = on_adopted
+        self.listed = {p.id: p.media for p in photostream}
+        total = sum(s.count for s in self.media)
+        self.reporter.info('Importing Flickr\'s data export: %s in %s...'
+                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
+        self.progress = self.reporter.progress_bar('Export', total=total)
+        try:
+            for source in self.media:
+                self._import_media(source)
+            self._keep_photo_jsons()
+        finally:
+            self.reporter.close_progress()
+            for source in self.metadata:
+                source.close()
+        if fx.dry:
+            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
+        else:
+            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+        self._report()
+
+
+    def _import_found(self, member, pid, ext):
         media = self.listed.get(pid)
         if media is None:
             return self._unmatched(member, 'no photo or video %s in the account\'s photostream' % pid)
@@ -3227,7 +3277,25 @@ class DataExport:
                     'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
         return None
 
-    # -- export-only: the mirror from the export alone (no API key) --
+    def _keep_photo_jsons(self):
+        """The photo_<id>.json of the listed photos that had no media file in the export;
+        those still kept as another version are counted (a media zip missing?)."""
+        for pid in sorted(set(self.photo_jsons) - self.seen):
+            name = self.files.get(pid)
+            if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
+                continue
+            raw = read_json(metadata_path_for(self.dir, name))
+            stored = StoredPhoto.from_json(raw)
+            if stored is None or not stored.listing:
+                continue
+            if (stored.file or {}).get('original') is False:
+                self.counts.no_media += 1
+            self._keep_photo_json(name, raw, self._photo_json(pid))
+
+
+class ExportAlone(DataExport):
+    """Export-only (no API key, or --offline): the mirror from the export alone."""
+
     def import_alone(self, dest, files, args, fx):
         """Export-only (no API key): every original of the media zips into photostream/, each
         .metadata from its photo_<id>.json, the account files.  files: photo id -> media
@@ -3265,7 +3333,7 @@ class DataExport:
             import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
         self._report()
 
-    def _import_alone_member(self, member, pid, ext):
+    def _import_found(self, member, pid, ext):
         video = ext in VIDEO_FILE_EXTENSIONS
         if not self.wanted('video' if video else 'photo'):
             self.counts.ignored += 1
@@ -3339,62 +3407,6 @@ class DataExport:
                 albums.append((record, list(dict.fromkeys(ids))))
             return albums
         return []
-
-    # -- photo_<id>.json: kept in the photo's .metadata
-    def _photo_json(self, pid):
-        found = self.photo_jsons.get(pid)
-        if found is None:
-            return None
-        source, name = found
-        data = self._read_json(source, name)
-        if not isinstance(data, dict) or as_scalar(data.get('id')) != pid:
-            if data is not None:
-                self.reporter.warning('%s in %s is not the metadata of %s: skipped' % (name, source.label, pid))
-            return None
-        return data
-
-    def _keep_photo_json(self, name, raw, photo_json):
-        if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
-            return
-        self.counts.metadata += 1
-        if self.listed is None:   # export-only: the export is all the metadata there is
-            self.stats.metadata_updated += 1
-            self.fx.say('Updated the metadata of %s from the export' % name,
-                        'would update the metadata of %s from the export' % name)
-        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
-
-    def _keep_photo_jsons(self):
-        """The photo_<id>.json of the listed photos that had no media file in the export;
-        those still kept as another version are counted (a media zip missing?)."""
-        for pid in sorted(set(self.photo_jsons) - self.seen):
-            name = self.files.get(pid)
-            if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
-                continue
-            raw = read_json(metadata_path_for(self.dir, name))
-            stored = StoredPhoto.from_json(raw)
-            if stored is None or not stored.listing:
-                continue
-            if (stored.file or {}).get('original') is False:
-                self.counts.no_media += 1
-            self._keep_photo_json(name, raw, self._photo_json(pid))
-
-    def _report(self):
-        c = self.counts
-        self.stats.export_imported += c.photos + c.videos
-        self.stats.export_unmatched += c.unmatched
-        line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
-                % (c.photos + c.videos, 'would be imported' if self.fx.dry else 'imported',
-                   plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
-        if c.failed:
-            line += ', %d could not be read' % c.failed
-        if c.no_media and self.listed is None:   # export-only: nothing else holds them
-            line += '; %s %s no file in this export (a media zip missing or unreadable?) and %s not in the ' \
-                    'mirror' % (plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have',
-                                'is' if c.no_media == 1 else 'are')
-        elif c.no_media:
-            line += '; %s kept as another version %s no file in this export (a media zip missing or unreadable?)' % (
-                plural(c.no_media, 'item'), 'has' if c.no_media == 1 else 'have')
-        self.reporter.info(line + '.')
 
 
 def read_member(src, member, n):
@@ -5769,7 +5781,7 @@ def run(args, reporter, stats, stop_event):
                          '--import-export PATH.', EXIT_USAGE)
     api_key, api_secret = (None, None) if args.offline else find_api_credentials(
         args, os.environ, ask=not args.import_export)
-    args.export = (DataExport(args.import_export, reporter, stats, stop_event)
+    args.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
                    if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     args.destination = os.path.abspath(os.path.expanduser(args.destination))

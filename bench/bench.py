@@ -944,6 +944,10 @@ def print_compare_table(runs, args):
         print('  '.join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]]).rstrip())
     print('API calls by method, this one: %s' % by_method(ours.api_calls))
     print('API calls by method, the other: %s' % by_method(other.api_calls))
+    for prefix in ('Done:', 'API calls by stage:'):
+        line = program_line(ours, prefix)
+        if line:
+            print('this one said: %s' % line)
     for who, r in (('this one', ours), ('the other', other)):
         bad = [line for line in r.stderr.splitlines() if line.startswith('Error:') or 'Traceback' in line]
         if r.status != 0 or bad:

@@ -23,7 +23,7 @@ Run from the repository root (any Python with the requirements installed):
     python bench/bench.py --budget 600                  # budget mode, 2000 photos (~4 min)
     python bench/bench.py --budget 600,3600 --photos 10000 --albums 100
     python bench/bench.py --compare ../flickrmirrorer-original/flickrmirrorer.py --repeat 3
-                                                        # compare mode, 2000 photos (~4 min a round)
+                                                        # compare mode, 2000 photos (~3.5 min a round)
 
 Targets:
   * first mirror (files and enrichment) of 2000 photos at 50 ms latency: the default --jobs

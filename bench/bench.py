@@ -23,6 +23,8 @@ Run from the repository root (any Python with the requirements installed):
     python bench/bench.py --budget 600                  # budget mode, 2000 photos (~4 min)
     python bench/bench.py --budget 600,3600 --photos 10000 --albums 100
     python bench/bench.py --export-items 10000 --albums 100   # import a data export (~3 min)
+    python bench/bench.py --compare ../flickrmirrorer-original/flickrmirrorer.py --repeat 3
+                                                        # compare mode, 2000 photos (~3.5 min a round)
 
 Targets:
   * first mirror (files and enrichment) of 2000 photos at 50 ms latency: the default --jobs
@@ -49,6 +51,20 @@ at 600 calls/hour takes 4 hours.  Its "all enriched" is then extrapolated, and s
 calls still to make (the unpaced run made every call the account needs) at the paced rate
 measured in the second half of that time.
 
+Compare mode (--compare FILE) runs another mirroring program that uses flickrapi -- the
+original flickrmirrorer (https://github.com/markdoliner/flickrmirrorer, cloned by the person
+running the benchmark; nothing of it is shipped here) -- on the same account with the same
+latency as ours, each a first mirror into an empty directory, and prints both side by side:
+the whole first mirror's wall time, when every photo original and when every original the
+fake offers (photos, and videos whose original is not refused) is in photostream/ (polled
+every 0.25 s: OriginalsWatch), exit status, CPU, peak RSS, API calls by method, file
+requests.  FILE runs unchanged through compare_runner.py, which points flickrapi and
+Flickr's file hosts at the fake and gives it the fake's API key; its token is a token the
+fake issued, in flickrapi's cache under a HOME of its own.  Ours runs with
+--max-calls-per-hour 1000000 as in the other modes (the original has no pacing).  Targets
+(issue 21): the whole first mirror at least 2x faster than the original, every original in
+place at least 4x sooner.
+
 The default run takes about 4 minutes on a 2-core machine, most of it the --jobs 1 first
 mirror: two 50 ms round trips per photo, plus one for the ~15 % with comments.  The
 default is 1500 photos, not 2000, to stay under 5 minutes: at 2000 photos the --jobs 1
@@ -58,10 +74,12 @@ tiny files, no latency, default --jobs); it takes about 25 minutes (100,000 thum
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -807,6 +825,252 @@ def print_budget_table(runs, free, args):
             print('%s: all files in place: NOT REACHED%s' % (label, '' if f_free else ' (nor unpaced)'))
 
 
+# ---------------------------------------------------------------------------
+# Compare mode: another mirroring program on the same account, side by side
+# ---------------------------------------------------------------------------
+
+COMPARE_RUNNER = os.path.join(HERE, 'compare_runner.py')
+SIDECAR_ENDINGS = ('.metadata', '.xmp', '.json', '.html', '.txt')
+
+
+class OriginalsWatch:
+    """What of the account's originals a mirror's photostream/ holds, looked at from
+    outside (any program): a photo's original is ``<id>.<originalformat>`` (the name both
+    flickrmirrorers give it); a video's original, which programs name differently (the
+    original flickrmirrorer takes the last part of the CDN address, ``orig.mp4``), is any
+    file there with exactly the bytes the fake serves as that video's original.  Videos
+    whose original the fake refuses are not counted: no program can have them.  A video
+    original counts as written once it has been seen, even if a later file replaced it;
+    ``held_now`` says what is there at this moment."""
+
+    def __init__(self, fake, dest):
+        self.dir = os.path.join(dest, 'photostream')
+        with fake.lock:
+            items = list(fake.account.photos.values())
+            self.photo_names = {'%s.%s' % (p.id, p.originalformat) for p in items if not p.is_video}
+            self.videos = {}            # size -> {sha256: id}
+            self.refused_videos = 0
+            for p in items:
+                if not p.is_video:
+                    continue
+                if not fake.video_original_downloadable(p.id):
+                    self.refused_videos += 1
+                    continue
+                data = fake.rendition_bytes(p.id, 'Video Original')
+                self.videos.setdefault(len(data), {})[hashlib.sha256(data).hexdigest()] = p.id
+        self.expected_videos = sum(len(v) for v in self.videos.values())
+        self.expected = len(self.photo_names) + self.expected_videos
+        self.seen_videos = set()
+        self.identified = {}            # name -> ((ino, mtime_ns, size), video id or None)
+
+    def poll(self):
+        """(photos held, video originals written so far, video originals held now)."""
+        try:
+            entries = list(os.scandir(self.dir))
+        except FileNotFoundError:
+            return 0, len(self.seen_videos), 0
+        photos, held_videos = 0, set()
+        for e in entries:
+            if e.name in self.photo_names:
+                photos += 1
+                continue
+            if e.name.startswith('.') or e.name.endswith(SIDECAR_ENDINGS):
+                continue
+            try:
+                if not e.is_file(follow_symlinks=False):
+                    continue
+                st = e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            candidates = self.videos.get(st.st_size)
+            if not candidates:
+                continue
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            known = self.identified.get(e.name)
+            if known is None or known[0] != key:
+                try:
+                    with open(e.path, 'rb') as f:
+                        digest = hashlib.sha256(f.read()).hexdigest()
+                except OSError:
+                    continue
+                known = (key, candidates.get(digest))
+                self.identified[e.name] = known
+            if known[1] is not None:
+                held_videos.add(known[1])
+        self.seen_videos |= held_videos
+        return photos, len(self.seen_videos), len(held_videos)
+
+
+def watch_launched(fake, cmd, env, dest, timeout):
+    """Run `cmd` through LAUNCHER (its own wall time, CPU and peak RSS) while polling its
+    photostream/ every POLL_SECONDS: when every photo original is in place and when every
+    original the fake offers (photos and videos) has been written."""
+    fake.reset_stats()
+    watch = OriginalsWatch(fake, dest)
+    marks = {}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        usage_file = os.path.join(tmp, 'rusage.json')
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, '-I', '-S', '-c', LAUNCHER, usage_file] + cmd,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                                start_new_session=True)
+        killed = False
+        try:
+            while True:
+                done = proc.poll() is not None
+                t = time.monotonic() - start
+                photos, written, held = watch.poll()
+                if 'photos' not in marks and photos >= len(watch.photo_names):
+                    marks['photos'] = t
+                if 'originals' not in marks and photos >= len(watch.photo_names) \
+                        and written >= watch.expected_videos:
+                    marks['originals'] = t
+                if done:
+                    break
+                if t > timeout:
+                    killed = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+                time.sleep(POLL_SECONDS)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        try:
+            with open(usage_file) as f:
+                usage = json.load(f)
+        except (OSError, ValueError):   # the launcher was killed
+            usage = {'status': proc.returncode, 'wall': time.monotonic() - start,
+                     'maxrss_kib': 0, 'cpu': 0.0}
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode('utf-8', 'replace')
+        stderr = err.read().decode('utf-8', 'replace')
+    stats = fake.stats()
+    return RunResult(cmd=cmd, wall=usage['wall'], status=usage['status'], killed=killed,
+                     cpu=usage['cpu'], maxrss_kib=usage['maxrss_kib'], marks=marks,
+                     photos=photos, expected_photos=len(watch.photo_names),
+                     videos_written=written, videos_held=held,
+                     expected_videos=watch.expected_videos, refused_videos=watch.refused_videos,
+                     api_total=stats['api_total'], api_calls=stats['api_calls'],
+                     files=stats['file_requests'], file_bytes=stats['file_bytes'],
+                     faults=stats['faults'], stdout=stdout, stderr=stderr)
+
+
+def other_command(args, dest):
+    python = args.compare_python or sys.executable
+    if os.sep in python:
+        python = os.path.abspath(python)
+    else:
+        python = shutil.which(python) or python
+    return [python, COMPARE_RUNNER, os.path.abspath(args.compare)] + \
+        shlex.split(args.compare_args) + [dest]
+
+
+def compare_mode(args, work):
+    """Our first mirror and the other program's (args.compare) on the same account, same
+    latency, each into an empty directory; args.repeat rounds, the order alternating."""
+    fake = make_fake(args, args.photos, args.videos, args.albums, args.file_size, args.latency_ms)
+    rounds = []                 # per round: {'ours': RunResult, 'other': RunResult}
+    try:
+        token_dir = os.path.join(work, 'tokens')
+        store_token(fake, token_dir)
+        other_home = os.path.join(work, 'other-home')    # its ~/.flickr: flickrapi's token cache
+        store_token(fake, os.path.join(other_home, '.flickr'))
+        for n in range(args.repeat):
+            runs = {}
+            order = ('ours', 'other') if n % 2 == 0 else ('other', 'ours')
+            for who in order:
+                dest = os.path.join(work, 'mirror-%s' % who)
+                shutil.rmtree(dest, ignore_errors=True)
+                env = program_env(fake)
+                if who == 'ours':
+                    cmd = [sys.executable, PROGRAM, '--token-dir', token_dir, '--max-calls-per-hour',
+                           str(UNPACED), '--statistics', dest]
+                else:
+                    cmd = other_command(args, dest)
+                    env['HOME'] = other_home
+                sys.stderr.write('  round %d of %d: %s: %s\n' % (n + 1, args.repeat, who, ' '.join(cmd)))
+                r = watch_launched(fake, cmd, env, dest, args.timeout)
+                sys.stderr.write('    %.1f s, exit %s, %d API calls, %d file requests; photos in place '
+                                 '%s s, every original %s s\n'
+                                 % (r.wall, r.status, r.api_total, r.files, fmt_s(r.marks.get('photos')),
+                                    fmt_s(r.marks.get('originals'))))
+                runs[who] = r
+                if not args.keep:
+                    shutil.rmtree(dest, ignore_errors=True)
+            rounds.append(runs)
+    finally:
+        fake.stop()
+    for n, runs in enumerate(rounds):
+        print('\n%s' % ('Round %d of %d:' % (n + 1, len(rounds)) if len(rounds) > 1 else ''))
+        print_compare_table(runs, args)
+    print_compare_verdict(rounds)
+    return rounds
+
+
+def compare_cells(r):
+    held = '%d/%d photos, %d/%d video originals' % (r.photos, r.expected_photos, r.videos_held,
+                                                   r.expected_videos)
+    return [('whole first mirror (wall)', '%.1f s' % r.wall),
+            ('all photos in place', fmt_s(r.marks.get('photos')) + ' s' if 'photos' in r.marks else 'never'),
+            ('every original in place', fmt_s(r.marks.get('originals')) + ' s'
+             if 'originals' in r.marks else 'never (%d of %d video originals seen)'
+             % (r.videos_written, r.expected_videos)),
+            ('exit status', '%s%s' % (r.status, ' (KILLED)' if r.killed else '')),
+            ('held at the end', held),
+            ('CPU', '%.1f s' % r.cpu),
+            ('peak RSS', '%.0f MiB' % (r.maxrss_kib / 1024)),
+            ('API calls', str(r.api_total)),
+            ('file requests', '%d, %s' % (r.files, human_bytes(r.file_bytes)))]
+
+
+def print_compare_table(runs, args):
+    ours, other = runs['ours'], runs['other']
+    rows = [('', 'flickrmirrorer (this one)', os.path.basename(os.path.dirname(os.path.abspath(args.compare)))
+             + '/' + os.path.basename(args.compare))]
+    for (label, a), (_, b) in zip(compare_cells(ours), compare_cells(other)):
+        rows.append((label, a, b))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        print('  '.join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]]).rstrip())
+    print('API calls by method, this one: %s' % by_method(ours.api_calls))
+    print('API calls by method, the other: %s' % by_method(other.api_calls))
+    for prefix in ('Done:', 'API calls by stage:'):
+        line = program_line(ours, prefix)
+        if line:
+            print('this one said: %s' % line)
+    for who, r in (('this one', ours), ('the other', other)):
+        bad = [line for line in r.stderr.splitlines() if line.startswith('Error:') or 'Traceback' in line]
+        if r.status != 0 or bad:
+            print('!! %s: exit %s; stderr tail:' % (who, r.status))
+            for line in r.stderr.strip().splitlines()[-8:]:
+                print('   ' + line)
+
+
+def print_compare_verdict(rounds):
+    def med(who, what):
+        values = [rnd[who].wall if what == 'wall' else rnd[who].marks.get(what) for rnd in rounds]
+        values = [v for v in values if v is not None]
+        return (median(values), values) if len(values) == len(rounds) else (None, values)
+    label = 'medians of %d rounds' % len(rounds) if len(rounds) > 1 else 'one round'
+    print('\nThis one against the other (%s):' % label)
+    for what, name, target in (('wall', 'whole first mirror', 2), ('photos', 'all photos in place', None),
+                               ('originals', 'every original in place', 4)):
+        (a, av), (b, bv) = med('ours', what), med('other', what)
+        if a is None or b is None:
+            print('  %s: not reached in every round (this one %s, the other %s)'
+                  % (name, ', '.join('%.1f' % v for v in av) or '-', ', '.join('%.1f' % v for v in bv) or '-'))
+            continue
+        line = '  %s: %.1f s against %.1f s: %.2fx' % (name, a, b, b / a)
+        if len(rounds) > 1:
+            line += ' (this one %s; the other %s)' % (', '.join('%.1f' % v for v in av),
+                                                      ', '.join('%.1f' % v for v in bv))
+        if target:
+            line += '; target >= %dx: %s' % (target, 'met' if b / a >= target else 'MISSED')
+        print(line)
+
+
 def human_duration(seconds):
     seconds = int(round(seconds))
     if seconds < 120:
@@ -853,13 +1117,28 @@ def main(argv=None):
                          'data export imported (--import-export), again, then a re-run; wall time and '
                          'peak RSS (e.g. 10000; --file-size sets the originals\' size)')
     ap.add_argument('--repeat', type=int, default=1, metavar='N',
-                    help='budget mode: N rounds (unpaced, then each budget), with medians')
+                    help='budget mode: N rounds (unpaced, then each budget), with medians; '
+                         'compare mode: N rounds of both programs (the order alternating), with medians')
     ap.add_argument('--budget-measure', type=float, default=60, metavar='SECONDS',
                     help='budget mode: how long the paced run goes on after its files are in '
                          'place, to measure the paced rate, before it is stopped (default 60)')
+    ap.add_argument('--compare', metavar='FILE',
+                    help='compare mode instead: our first mirror and that of FILE, another mirroring '
+                         'program using flickrapi (the original flickrmirrorer: its flickrmirrorer.py, '
+                         'from a clone of https://github.com/markdoliner/flickrmirrorer), on the same '
+                         'account with the same latency, side by side (2000 photos unless --photos)')
+    ap.add_argument('--compare-python', metavar='PYTHON',
+                    help='compare mode: the interpreter for FILE (default: this one; the original '
+                         'needs flickrapi, requests and python-dateutil, all in our requirements.txt)')
+    ap.add_argument('--compare-args', default='', metavar='ARGS',
+                    help='compare mode: arguments for FILE before the destination (e.g. "--statistics")')
     args = ap.parse_args(argv)
     if args.photos is None:
-        args.photos = 2000 if args.budget else 1500
+        args.photos = 2000 if args.budget or args.compare else 1500
+    if args.compare and not os.path.isfile(args.compare):
+        ap.error('--compare: no such file: %s' % args.compare)
+    if args.compare and (args.budget or args.rss_photos):
+        ap.error('--compare runs alone, not with --budget or --rss-photos')
 
     if args.keep:
         work = os.path.abspath(args.keep)
@@ -876,6 +1155,8 @@ def main(argv=None):
             export_mode(args, work)
         elif args.budget:
             budget_mode(args, work)
+        elif args.compare:
+            compare_mode(args, work)
         else:
             bench_mode(args, work)
     finally:

@@ -470,7 +470,6 @@ def export_mode(args, work):
     1024 px kept at 1024 px, its videos as renditions), its data export written by the fake,
     then the import, the same import again, and a re-run without it.  The program's wall
     time and peak RSS for each, and whether every original ends in place."""
-    default_jobs = program_default_jobs()
     n = args.export_items
     videos = max(1, n // 50)
     fake = make_fake(args, n - videos, videos, args.albums, args.file_size, 0)

@@ -3107,6 +3107,28 @@ class DataExport:
             except ExportReadError as e:
                 self._failed(str(e))
 
+    def _run(self, dest, files, args, fx, headline, after_media):
+        """Either import's course: every media member, then `after_media()`, then the
+        account files and the summary."""
+        self._start(dest, files, args, fx)
+        total = sum(s.count for s in self.media)
+        self.reporter.info('%s: %s in %s...' % (headline, plural(total, 'file'),
+                                               plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
+        self.progress = self.reporter.progress_bar('Export', total=total)
+        try:
+            for source in self.media:
+                self._import_media(source)
+            after_media()
+        finally:
+            self.reporter.close_progress()
+            for source in self.metadata:
+                source.close()
+        if fx.dry:
+            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
+        else:
+            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+        self._report()
+
     def _import_media(self, source):
         try:
             members = source.open().members()
@@ -3198,27 +3220,9 @@ class ExportImport(DataExport):
         return self.counts
 
     def _import_all(self, dest, photostream, files, on_adopted, args, fx):
-        self._start(dest, files, args, fx)
         self.on_adopted = on_adopted
         self.listed = {p.id: p.media for p in photostream}
-        total = sum(s.count for s in self.media)
-        self.reporter.info('Importing Flickr\'s data export: %s in %s...'
-                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
-        self.progress = self.reporter.progress_bar('Export', total=total)
-        try:
-            for source in self.media:
-                self._import_media(source)
-            self._keep_photo_jsons()
-        finally:
-            self.reporter.close_progress()
-            for source in self.metadata:
-                source.close()
-        if fx.dry:
-            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
-        else:
-            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
-        self._report()
-
+        self._run(dest, files, args, fx, 'Importing Flickr\'s data export', self._keep_photo_jsons)
 
     def _import_found(self, member, pid, ext):
         media = self.listed.get(pid)
@@ -3308,30 +3312,16 @@ class ExportAlone(DataExport):
         return self.albums
 
     def _import_alone(self, dest, files, args, fx):
-        self._start(dest, files, args, fx)
-        total = sum(s.count for s in self.media)
-        self.reporter.info('Making the mirror from Flickr\'s data export: %s in %s...'
-                           % (plural(total, 'file'), plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
-        self.progress = self.reporter.progress_bar('Export', total=total)
-        try:
-            for source in self.media:
-                self._import_media(source)
-            for pid in sorted(set(self.photo_jsons) - self.seen):   # no media file in this export
-                name = self.files.get(pid)
-                if name:
-                    self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), self._photo_json(pid))
-                else:
-                    self.counts.no_media += 1
-            self.albums = self._export_albums()
-        finally:
-            self.reporter.close_progress()
-            for source in self.metadata:
-                source.close()
-        if fx.dry:
-            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
-        else:
-            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
-        self._report()
+        self._run(dest, files, args, fx, 'Making the mirror from Flickr\'s data export', self._after_media)
+
+    def _after_media(self):
+        for pid in sorted(set(self.photo_jsons) - self.seen):   # no media file in this export
+            name = self.files.get(pid)
+            if name:
+                self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), self._photo_json(pid))
+            else:
+                self.counts.no_media += 1
+        self.albums = self._export_albums()
 
     def _import_found(self, member, pid, ext):
         video = ext in VIDEO_FILE_EXTENSIONS

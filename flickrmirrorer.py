@@ -2610,10 +2610,10 @@ def not_original_warning(photos, videos, dest, free):
     by_hand = ('A video\'s original can also be downloaded from its Flickr page (Download, Original) into '
                '%s as %s (Flickr\'s own download name works too): the next run adopts it.  '
                % (os.path.join(dest, PHOTOSTREAM_DIR), HAND_ORIGINAL_NAME)) if videos else ''
-    export = ('The list is in %s.  Flickr\'s data export holds %s originals: ask for it at %s ("Request my '
+    export = ('The list is in %s.  Flickr\'s data export holds their originals: ask for it at %s ("Request my '
               'Flickr data"; Flickr e-mails you when it is ready, hours to days later), save its zips in a '
-              'folder, then run: %s' % (os.path.join(dest, NOT_ORIGINAL_LIST), 'their' if free and photos else
-                                        'every', EXPORT_REQUEST_URL, import_command(dest)))
+              'folder, then run: %s' % (os.path.join(dest, NOT_ORIGINAL_LIST), EXPORT_REQUEST_URL,
+                                        import_command(dest)))
     if free and photos:
         kept = plural(photos, 'photo') + (' is' if photos == 1 else ' are')
         return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s kept at %d px%s.  '

@@ -2499,9 +2499,12 @@ class FilesStage:
                 continue
             seen.add(photo_id)
             state.owner = state.owner or record.get('owner')
-            summary = PhotoSummary.of(Photo.from_listing(record))
+            task, held = self.plan(record, local, photo_id)
+            # as the views will read it: the stored .metadata where the files stage keeps it
+            summary = PhotoSummary.of(Photo.from_metadata(held) if held is not None else Photo.from_listing(record))
             state.photostream.append(summary)
-            task = self.plan(record, local, summary)
+            if task is not None:
+                task.summary = summary
             if task is not None and task.need_enrich:
                 state.to_enrich.append(summary)
                 state.enrich_calls += max(1, enrichment_calls(task.record, None if task.need_file else task.stored))
@@ -2526,14 +2529,16 @@ class FilesStage:
         self.state.incomplete.append(problem)
         self.state.files.update(local.unlisted())
 
-    def plan(self, record, local, summary):
-        state, photo_id = self.state, summary.id
+    def plan(self, record, local, photo_id):
+        """(the photo's PhotoTask or None, its stored .metadata where the files stage will
+        leave it as it is, else None)."""
+        state = self.state
         filename = local.take(photo_id)
         if filename:
             state.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
-            return None
+            return None, None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
             state.missing.add(photo_id)
@@ -2547,12 +2552,10 @@ class FilesStage:
             task = PhotoTask(record=strip_volatile(record), filename=filename, stored=stored)
         if task is not None:
             task.verify = self.args.verify
-            task.summary = summary
         if task is None or not task.files_stage:   # else the files stage tells (finish)
             state.note_not_original(photo_id, stored.file if stored else None)
-            if stored is not None:
-                summary.refresh(raw)   # as the views will read it
-        return task
+            return task, raw if stored is not None else None
+        return task, None
 
     def finish(self, task, future):
         photo_id = task.photo_id

@@ -1584,7 +1584,12 @@ def well_formed(value, shape):
     if shape == SCALAR:
         return isinstance(value, (str, int, float)) and not isinstance(value, bool)
     if isinstance(shape, dict):
-        return isinstance(value, dict) and all(well_formed(value[k], s) for k, s in shape.items() if k in value)
+        if not isinstance(value, dict):
+            return False
+        for key, inner in shape.items():   # a loop, not all(): this runs for every stored photo
+            if key in value and not well_formed(value[key], inner):
+                return False
+        return True
     if isinstance(shape, list):
         return isinstance(value, list) and all(well_formed(v, shape[0]) for v in value)
     return isinstance(value, shape)
@@ -1600,7 +1605,9 @@ def as_list(value):
 
 def as_scalar(value):
     """A string or a number as a string; anything else ''."""
-    return str(value) if well_formed(value, SCALAR) else ''
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ''
 
 
 def calendar_date(taken):

@@ -70,6 +70,7 @@ Output tree:
 import argparse
 import concurrent.futures
 import configparser
+import contextlib
 import errno
 import fcntl
 import functools
@@ -5805,19 +5806,7 @@ def run(args, reporter, stats, stop_event):
     if args.export is not None:
         args.export.check_account(user.get('id'))
     args.free_account = account_is_free(client, user.get('id'), reporter)
-    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
-    if args.dry_run:   # reads only: no directory, no lock, no clean-up
-        lock = None
-    else:
-        prepare_destination(args.destination)
-        lock = lock_destination(args.destination)
-    try:
-        if lock is not None:
-            remove_leftover_temp_files(args.destination)
-        # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
-        if new_mirror:
-            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
-                                                       args.destination))
+    with destination_claimed(args, reporter):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
                                                                        args.destination))
         try:
@@ -5834,6 +5823,26 @@ def run(args, reporter, stats, stop_event):
                            % '; '.join(state.incomplete))
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
+
+
+@contextlib.contextmanager
+def destination_claimed(args, reporter):
+    """The destination made and locked for the run (one run at a time), the leftovers of a
+    killed run removed, a new mirror announced; a dry run reads only: no directory, no lock,
+    no clean-up."""
+    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
+    lock = None
+    if not args.dry_run:
+        prepare_destination(args.destination)
+        lock = lock_destination(args.destination)
+    try:
+        if lock is not None:
+            remove_leftover_temp_files(args.destination)
+        # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
+        if new_mirror:
+            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
+                                                       args.destination))
+        yield
     finally:
         if lock is not None:
             os.close(lock)
@@ -5851,25 +5860,12 @@ def run_export_only(args, reporter, stats, stop_event):
     if args.delete_unknown:
         reporter.warning('--delete-unknown needs Flickr\'s listing: a run from the data export alone deletes '
                          'nothing.')
-    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
-    lock = None
-    if not args.dry_run:
-        prepare_destination(args.destination)
-        lock = lock_destination(args.destination)
-    try:
-        if lock is not None:
-            remove_leftover_temp_files(args.destination)
-        if new_mirror:
-            reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
-                                                       args.destination))
+    with destination_claimed(args, reporter):
         reporter.info("Mirroring Flickr's data export of %s (%s) into '%s', without Flickr's API"
                       % (name, nsid, args.destination))
         mirror_export(args, stats, reporter, stop_event)
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
-    finally:
-        if lock is not None:
-            os.close(lock)
 
 
 def interrupt(signum, frame):

@@ -2267,8 +2267,10 @@ class PhotoMirror:
 
     def try_recorded_original(self, task):
         """A video kept as a rendition: ask for its original once more (one file request, no
-        API call).  None when Flickr still refuses it."""
-        url = task.stored.file['original_url']
+        API call).  None when Flickr still refuses it.  The address is the listing's where
+        it gives one (the owner's path alias may have changed since), else the one recorded."""
+        current = [c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
+        url = current[0] if current else task.stored.file['original_url']
         choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
         try:
             name, size, digest = self.downloader.fetch(

@@ -2329,6 +2329,25 @@ def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_d
     assert comparable(dest) == comparable(dest.parent / 'clean')
 
 
+def test_a_refused_original_is_asked_for_at_the_listings_address_not_an_outdated_one(fake, token_dir, dest):
+    # the owner chose a new URL name between runs: the address recorded at the first run
+    # (with the old name) answers 404, the listing's own one gives the original
+    fake.set_path_alias('old-name')
+    fake.faults.update(video_originals='404')
+    assert_ok(run_mirror(fake, token_dir, dest))
+    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    rendition, _ = refused_mode_best(fake, video)
+    meta = json.loads((dest / 'photostream' / (rendition + '.metadata')).read_text())
+    assert '/old-name/%s/play/orig/' % video.id in meta['file']['original_url']
+    fake.set_path_alias('new-name')
+    fake.faults.update(video_originals='offered')
+    fake.offer_video_original(video.id)
+    assert_ok(run_mirror(fake, token_dir, dest))
+    name = '%s.%s' % (video.id, video.video_ext)
+    assert (dest / 'photostream' / name).read_bytes() == fake.video_file_bytes(video.id, 'orig')
+    assert json.loads((dest / 'photostream' / (name + '.metadata')).read_text())['file']['original'] is True
+
+
 def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake, token_dir, dest):
     fake.faults.update(video_originals='404')
     assert_ok(run_mirror(fake, token_dir, dest))

@@ -1529,16 +1529,17 @@ class StoredPhoto:
         if not isinstance(header, dict) or not isinstance(header.get('format'), int):
             return None   # damaged: fetched again
         listing = dict_or_none(data.get('listing')) or {}
-        info = data.get('photo') if well_formed(data.get('photo'), INFO_SHAPE) else None
-        comments = data.get('comments') if well_formed(data.get('comments'), [COMMENT_SHAPE]) else None
+        info = data.get('photo') if info_fits(data.get('photo')) else None
+        comments = data.get('comments') if comments_fit(data.get('comments')) else None
         enriched = header.get('enriched')
         if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
             enriched = listing.get('lastupdate')
         export = dict_or_none(data.get(EXPORT_KEY))
         secret = listing.get('originalsecret') if listing else export_secret(export)
+        file = file_record_or_none(data.get('file'))
         return cls(originalsecret=secret, lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=info, comments=comments, file=file_record_or_none(data.get('file')),
-                   file_broken='file' in data and file_record_or_none(data.get('file')) is None,
+                   listing=listing, info=info, comments=comments, file=file,
+                   file_broken='file' in data and file is None,
                    enriched=as_scalar(enriched) or None, export=export)
 
 
@@ -1579,21 +1580,43 @@ INFO_SHAPE = {
 COMMENT_SHAPE = {'authorname': str, 'realname': str, 'author': str, 'datecreate': SCALAR, '_content': str}
 
 
-def well_formed(value, shape):
-    """Does `value` fit `shape` (a type, SCALAR, {key: shape} whose keys may be absent but
-    never null, or [shape] for a list of them)?"""
+SCALAR_TYPES = (str, int, float)   # what SCALAR admits; JSON's true and false are no scalars
+
+
+def shape_check(shape):
+    """A function telling whether a value fits `shape` (a type, SCALAR, {key: shape} whose
+    keys may be absent but never null, or [shape] for a list of them).  Made once per shape,
+    with the leaves checked inline: the unchanged re-run checks every stored photo."""
     if shape == SCALAR:
-        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
-    if isinstance(shape, dict):
+        return lambda value: type(value) in SCALAR_TYPES
+    if isinstance(shape, list):
+        inner = shape_check(shape[0])
+        return lambda value: isinstance(value, list) and all(map(inner, value))
+    if not isinstance(shape, dict):
+        return lambda value: isinstance(value, shape)
+    plain = tuple((key, inner) for key, inner in shape.items() if isinstance(inner, type))
+    scalars = tuple(key for key, inner in shape.items() if inner == SCALAR)
+    nested = tuple((key, shape_check(inner)) for key, inner in shape.items()
+                   if not isinstance(inner, type) and inner != SCALAR)
+
+    def fits(value):
         if not isinstance(value, dict):
             return False
-        for key, inner in shape.items():   # a loop, not all(): this runs for every stored photo
-            if key in value and not well_formed(value[key], inner):
+        for key, kind in plain:
+            if key in value and not isinstance(value[key], kind):
+                return False
+        for key in scalars:
+            if key in value and type(value[key]) not in SCALAR_TYPES:
+                return False
+        for key, check in nested:
+            if key in value and not check(value[key]):
                 return False
         return True
-    if isinstance(shape, list):
-        return isinstance(value, list) and all(well_formed(v, shape[0]) for v in value)
-    return isinstance(value, shape)
+    return fits
+
+
+info_fits = shape_check(INFO_SHAPE)
+comments_fit = shape_check([COMMENT_SHAPE])
 
 
 def as_dict(value):
@@ -1611,12 +1634,17 @@ def as_scalar(value):
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ''
 
 
+DATE_TIME = re.compile(r'([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})')
+
+
 def calendar_date(taken):
     """'YYYY-MM-DD HH:MM:SS' when `taken` is one and a real date and time (not year 0,
     month 13, 30 February, hour 25, ...), else ''."""
-    taken = taken if isinstance(taken, str) else ''
-    try:
-        datetime.datetime.strptime(taken, '%Y-%m-%d %H:%M:%S')
+    m = DATE_TIME.fullmatch(taken) if isinstance(taken, str) else None
+    if m is None:
+        return ''
+    try:   # the constructor, not strptime (5x slower): this runs for every stored photo
+        datetime.datetime(*map(int, m.groups()))
     except ValueError:
         return ''
     return taken
@@ -1661,15 +1689,23 @@ class Photo:
         return cls.from_metadata({'listing': record})
 
     @classmethod
-    def from_metadata(cls, metadata):
+    def from_metadata(cls, metadata, stored=None, details=True):
+        """`stored`: the same .metadata as StoredPhoto read it, whose getInfo answer is
+        checked already (the files stage has one for every photo).  details=False: only
+        what a PhotoSummary holds (not the licence, rotation, place, page, privacy and
+        comments), for the summary the files stage makes of every listed photo."""
         metadata = as_dict(metadata)
         listing = as_dict(metadata.get('listing'))
         info = as_dict(metadata.get('photo'))
         if not listing and not info and isinstance(metadata.get(EXPORT_KEY), dict):
             return cls.from_export(metadata)
+        if stored is not None:
+            info = stored.info or {}
+        elif not info_fits(info):
+            info = {}
         header = as_dict(metadata.get('flickrmirrorer'))
         enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
-        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')) or not well_formed(info, INFO_SHAPE):
+        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')):
             info = {}   # read at an older lastupdate: the listing is fresher
         photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
                     owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
@@ -1679,8 +1715,6 @@ class Photo:
         source = info or listing
         photo.title = clean_text(text_of(source.get('title'))).strip()
         photo.description = text_of(source.get('description'))
-        photo.license = as_scalar(source.get('license'))
-        photo.rotation = to_int(as_scalar(info.get('rotation')), 0) % 360
         if info:
             tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
             dates = as_dict(info.get('dates'))
@@ -1692,21 +1726,28 @@ class Photo:
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
         photo.granularity = as_scalar(granularity) or '0'
+        if details:
+            photo.add_details(metadata, listing, info)
+        return photo
+
+    def add_details(self, metadata, listing, info):
+        """The rest of the photo: what the HTML pages and the sidecars show beyond the summary."""
+        source = info or listing
+        self.license = as_scalar(source.get('license'))
+        self.rotation = to_int(as_scalar(info.get('rotation')), 0) % 360
         location = as_dict(info.get('location')) if info else listing
-        photo.latitude, photo.longitude = position_of(location)
-        photo.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
-                             if text_of(location.get(k))] if info else []
-        photo.url = photo_page_url({'id': photo.id, 'owner': photo.owner}, info) if photo.id else ''
-        photo.privacy = privacy_of(listing)
+        self.latitude, self.longitude = position_of(location)
+        self.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                            if text_of(location.get(k))] if info else []
+        self.url = photo_page_url({'id': self.id, 'owner': self.owner}, info) if self.id else ''
+        self.privacy = privacy_of(listing)
         for c in as_list(metadata.get('comments')):
             c = as_dict(c)
             when = to_int(c.get('datecreate'), None)
             author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
                            if isinstance(a, str) and a), '')
-            photo.comments.append({'author': author, 'text': text_of(c),
-                                   'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
-        return photo
-
+            self.comments.append({'author': author, 'text': text_of(c),
+                                  'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
 
     @classmethod
     def from_export(cls, metadata):
@@ -1802,7 +1843,7 @@ class PhotoSummary:
 
     def refresh(self, metadata):
         """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
-        photo = Photo.from_metadata(metadata)
+        photo = Photo.from_metadata(metadata, details=False)
         self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
         self.tags = '\n'.join(photo.tags)
 
@@ -2413,8 +2454,8 @@ class RunState:
     thumbnails: tuple = (0, 0)                        # (fetched, failed) for the HTML view
     owner: str = None                                 # the account's NSID, for photo page URLs
 
-    @property
-    def photostream_dir(self):
+    @functools.cached_property
+    def photostream_dir(self):   # asked for a few times a photo
         return os.path.join(self.dest, PHOTOSTREAM_DIR)
 
     def note_not_original(self, photo_id, file_info, new=False):
@@ -2509,9 +2550,10 @@ class FilesStage:
                 continue
             seen.add(photo_id)
             state.owner = state.owner or record.get('owner')
-            task, held = self.plan(record, local, photo_id)
+            task, held, stored = self.plan(record, local, photo_id)
             # as the views will read it: the stored .metadata where the files stage keeps it
-            summary = PhotoSummary.of(Photo.from_metadata(held) if held is not None else Photo.from_listing(record))
+            summary = PhotoSummary.of(Photo.from_metadata(held, stored, details=False) if held is not None
+                                      else Photo.from_listing(record))
             state.photostream.append(summary)
             if task is not None:
                 task.summary = summary
@@ -2541,14 +2583,14 @@ class FilesStage:
 
     def plan(self, record, local, photo_id):
         """(the photo's PhotoTask or None, its stored .metadata where the files stage will
-        leave it as it is, else None)."""
+        leave it as it is and that .metadata as StoredPhoto reads it, else None and None)."""
         state = self.state
         filename = local.take(photo_id)
         if filename:
             state.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
-            return None, None
+            return None, None, None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
             state.missing.add(photo_id)
@@ -2564,8 +2606,8 @@ class FilesStage:
             task.verify = self.args.verify
         if task is None or not task.files_stage:   # else the files stage tells (finish)
             state.note_not_original(photo_id, stored.file if stored else None)
-            return task, raw if stored is not None else None
-        return task, None
+            return (task, raw, stored) if stored is not None else (task, None, None)
+        return task, None, None
 
     def finish(self, task, future):
         photo_id = task.photo_id
@@ -5604,7 +5646,7 @@ def export_photostream(state):
         raw = read_json(metadata_path_for(state.photostream_dir, name))
         stored = StoredPhoto.from_json(raw)
         state.note_not_original(pid, stored.file if stored else None)
-        summary = PhotoSummary.of(Photo.from_metadata(raw))
+        summary = PhotoSummary.of(Photo.from_metadata(raw, details=False))
         summary.id = pid
         photos.append(summary)
     photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)

@@ -428,6 +428,7 @@ def test_rerun_with_nothing_changed_downloads_nothing(fake, token_dir, dest):
     assert stats['api_calls'].get('flickr.photos.getSizes', 0) == 0
 
 
+@pytest.mark.slow
 def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, dest):
     refused = refused_videos(fake)
     assert refused, 'the fake account should hold a video without an original'
@@ -1231,6 +1232,7 @@ def test_in_a_real_browser(html_mirror):
     assert requests and all(u.startswith('file://') for u in requests), requests
 
 
+@pytest.mark.slow
 def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
     """The program's own output, opened from disk in Chromium: index, an album, its images."""
     sync_playwright = require_browser()
@@ -1454,6 +1456,7 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
 # Issue 6: API economy (call counts, not timings)
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     fake.reset_stats()
     assert_ok(run_mirror(fake, token_dir, dest))
@@ -2397,6 +2400,7 @@ def test_a_listing_that_stays_short_deletes_nothing_and_says_so(fake, token_dir,
     assert_tree_complete(fake, dest)
 
 
+@pytest.mark.slow
 def test_photos_deleted_on_flickr_during_the_walk_delete_nothing_that_still_exists(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))
     order = fake.account.photostream_order()
@@ -2865,6 +2869,7 @@ def test_one_line_at_the_end_and_deletions_named(plain_fake, tmp_path):
     assert run_mirror(fake, tokens, mirror, '--ignore-videos', '-q').stdout == ''
 
 
+@pytest.mark.slow
 def test_statistics_and_exit_status_agree(fake, tmp_path):
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
@@ -3861,6 +3866,7 @@ def test_force_without_delete_unknown_is_said_to_do_nothing(plain_fake, tmp_path
     assert result.stderr.count('\n') == 1 and '--force only matters with --delete-unknown' in result.stderr
 
 
+@pytest.mark.slow
 def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
     tokens = tokens_for(plain_fake, tmp_path)
     assert_ok(run_program(plain_fake, tokens, dest))
@@ -3905,6 +3911,7 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
 # the CDN's 403s
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cdn_403_bursts_on_originals_are_ridden_out_in_one_run(fake, token_dir, dest):
     """A third of the original requests answered 403 (in bursts): one run, exit 0, the whole
     tree, and the bursts held every download (the shared pause gate) instead of failing items."""
@@ -3998,6 +4005,7 @@ def warnings_of(stderr):
     return [line for line in stderr.splitlines() if line.startswith('Warning:')]
 
 
+@pytest.mark.slow
 def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fake, token_dir, dest, tmp_path):
     limited = limited_photos(fake)
     videos = [p for p in fake.account.photos.values() if p.media == 'video']
@@ -4091,6 +4099,7 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     assert_same_files_and_links(dest, pro_account_reference(fake, token_dir, tmp_path))
 
 
+@pytest.mark.slow
 def test_the_export_by_its_zips_older_names_a_title_of_digits_and_unzipped(plain_fake, tmp_path):
     """The zips given one by one (the older 'data-download-<n>.zip' names), a title that ends
     in digits itself, and the export already unzipped: the same originals."""
@@ -4302,6 +4311,7 @@ def kill_when_writing(proc, photostream, sig, timeout=60):
     return False
 
 
+@pytest.mark.slow
 def test_a_run_killed_during_the_import_is_completed_by_the_next(tmp_path):
     with fakeflickr.FakeFlickr(seed=11, photos=40, videos=4, albums=3, collections=1, file_size=1_500_000,
                                hostile_names=False) as fake:
@@ -4600,6 +4610,7 @@ def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path)
     assert not (tmp_path / 'other').exists()
 
 
+@pytest.mark.slow
 def test_an_export_only_run_refuses_another_accounts_mirror_and_an_export_without_metadata(
         export_only_mirror, tmp_path):
     fake, dest, manifest = export_only_mirror

@@ -2217,9 +2217,13 @@ def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_p
     assert enriched, 'no photo was enriched before the kill'
     fake.faults.update(api_latency=0)
     fake.reset_stats()
+    def thumbs(root):
+        return set(os.listdir(root / 'html' / 'thumbs')) if (root / 'html' / 'thumbs').is_dir() else set()
+    thumbs_left = len(thumbs(reference) - thumbs(mirror))   # they come beside enrichment
     assert_ok(run_mirror(fake, again_tokens, mirror))
     # the files were all in place: only the refused video originals are asked for again
-    assert fake.stats()['file_requests'] == len(refused_videos(fake))
+    # (and any thumbnail the kill cut off)
+    assert fake.stats()['file_requests'] == len(refused_videos(fake)) + thumbs_left
     asked_again = asked_by(again)
     enriched_ids = {name.split('.')[0] for name in enriched}
     assert not enriched_ids & set(asked_again), 'a photo enriched before the kill was asked again'
@@ -3905,6 +3909,33 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
         assert_ok(run_program(fake, tokens, mirror))
         assert all_metadata(mirror) == all_metadata(reference)
 
+
+
+def test_the_thumbnails_come_while_the_metadata_is_read(plain_fake, tmp_path, dest, monkeypatch):
+    """Issue 21: thumbnails are CDN requests and enrichment API calls, so neither waits for
+    the other.  The fake holds the first thumbnail until it has answered a photos.getInfo (at
+    most 10 s): a run that fetched the thumbnails before enriching would wait out the 10 s."""
+    fake = plain_fake
+    answered, first, waits = threading.Event(), threading.Lock(), []
+    get_info, static = fakeflickr.API_METHODS['flickr.photos.getInfo'], fakeflickr.resolve_static
+
+    def answer_info(ctx):
+        try:
+            return get_info(ctx)
+        finally:
+            answered.set()
+
+    def serve_static(server, path):
+        if path.endswith('_n.jpg') and first.acquire(blocking=False):
+            waits.append(answered.wait(10))
+        return static(server, path)
+    monkeypatch.setitem(fakeflickr.API_METHODS, 'flickr.photos.getInfo', answer_info)
+    monkeypatch.setattr(fakeflickr, 'resolve_static', serve_static)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    assert waits == [True], 'the first thumbnail was asked for before any getInfo, and waited for it'
+    thumbs = os.listdir(dest / 'html' / 'thumbs')
+    assert len(thumbs) == len(fake.account.photos)   # a thumbnail for every photo and video
+    assert all(load_metadata(dest, p)['flickrmirrorer'].get('enriched') for p in fake.account.photos.values())
 
 # ---------------------------------------------------------------------------
 # Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,

@@ -19,7 +19,8 @@ and the reporting every stage uses):
                 download, adopt an original put there by hand, ask again for a refused
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
-                getSizes for videos), with one table of what to fetch (the original, else
+                a video's play addresses; getSizes only where the listing lacks what is
+                needed), with one table of what to fetch (the original, else
                 the tallest rendition or largest size); temporary name, checks, fsync,
                 rename; metadata from the listing, written atomically
   6. trees      TreeBuilder: album / collection / "Not in any album" directories of
@@ -31,8 +32,9 @@ and the reporting every stage uses):
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
-                A quick enrichment comes before the views (made once); a long one after
-                them, and they are made again when it is done
+                A quick enrichment comes before the views (made once), the HTML view's
+                thumbnails coming beside it (Thumbnails: CDN requests, not API calls); a
+                long one after them, and they are made again when it is done
   9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
                 makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
                 items failed or the listing was incomplete, 2 usage / configuration /

@@ -2427,18 +2427,19 @@ class Thumbnails:
     """The HTML view's thumbnails, fetched on a thread of their own while the run goes on
     (`with thumbnails.coming(): ...`): CDN requests, not API calls, so enrichment need not
     wait for them nor they for it (a first mirror of 2,000 photos spent about 17 s on each,
-    one after the other).  Ctrl+C or an error in the block stops them at once."""
+    one after the other).  Ctrl+C or an error in the block stops them at once, through the
+    run's stop event, which also wakes a thumbnail waiting to be retried."""
 
     def __init__(self, state, fetcher, jobs, reporter, wanted=True):
         self.state, self.fetcher, self.jobs, self.reporter = state, fetcher, jobs, reporter
         self.wanted = wanted
-        self.stop = threading.Event()
+        self.stop_event = fetcher.transport.stop_event
         self.error = None
 
     def _fetch(self):
         try:
             self.state.thumbnails = fetch_thumbnails(self.state.dest, self.state.photostream, self.fetcher,
-                                                     self.jobs, self.stop)
+                                                     self.jobs, self.stop_event)
         except BaseException as e:   # handed to the run's thread in coming()
             self.error = e
 
@@ -2458,8 +2459,8 @@ class Thumbnails:
             yield
             thread.join()
         finally:
-            if thread.is_alive():   # an error or Ctrl+C in the block or the wait
-                self.stop.set()
+            if thread.is_alive():   # an error or Ctrl+C in the block or the wait: the run ends
+                self.stop_event.set()
                 thread.join()
         if self.error is not None:
             raise self.error
@@ -5642,8 +5643,8 @@ def mirror_account(args, client, stats, reporter, stop_event):
     if fx.dry:   # the views and enrichment are counted, not predicted page by page
         enrich.count_planned()
     else:
-        wanted = not (args.no_html or views_kept(state))
-        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, reporter, wanted)
+        # (after an incomplete listing make_all_views keeps the last views and asks for none)
+        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, reporter, wanted=not args.no_html)
         make_all_views(args, state, albums, tree, enrich, thumbnails, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:

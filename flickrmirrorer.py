@@ -1552,10 +1552,7 @@ FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str, 'label': str, 'orig
 
 
 def file_record_or_none(value):
-    if not isinstance(value, dict) or not all(
-            key not in value or isinstance(value[key], kind) for key, kind in FILE_FIELD_TYPES.items()):
-        return None
-    return value
+    return value if file_record_fits(value) else None
 
 
 # ---------------------------------------------------------------------------
@@ -1587,38 +1584,41 @@ SCALAR_TYPES = (str, int, float)   # what SCALAR admits; JSON's true and false a
 
 def shape_check(shape):
     """A function telling whether a value fits `shape` (a type, SCALAR, {key: shape} whose
-    keys may be absent but never null, or [shape] for a list of them).  Made once per shape,
-    with the leaves checked inline: the unchanged re-run checks every stored photo."""
-    if shape == SCALAR:
-        return lambda value: type(value) in SCALAR_TYPES
-    if isinstance(shape, list):
-        inner = shape_check(shape[0])
-        return lambda value: isinstance(value, list) and all(map(inner, value))
-    if not isinstance(shape, dict):
-        return lambda value: isinstance(value, shape)
-    plain = tuple((key, inner) for key, inner in shape.items() if isinstance(inner, type))
-    scalars = tuple(key for key, inner in shape.items() if inner == SCALAR)
-    nested = tuple((key, shape_check(inner)) for key, inner in shape.items()
-                   if not isinstance(inner, type) and inner != SCALAR)
+    keys may be absent but never null, or [shape] for a list of them).  Written out as the
+    source of one function and compiled once per shape: the unchanged re-run checks every
+    stored photo's getInfo answer, and nested closures cost 3x as much."""
+    names = {'ABSENT': object(), 'SCALAR_TYPES': SCALAR_TYPES}
+    lines = ['def fits(v0):']
 
-    def fits(value):
-        if not isinstance(value, dict):
-            return False
-        for key, kind in plain:
-            if key in value and not isinstance(value[key], kind):
-                return False
-        for key in scalars:
-            if key in value and type(value[key]) not in SCALAR_TYPES:
-                return False
-        for key, check in nested:
-            if key in value and not check(value[key]):
-                return False
-        return True
-    return fits
+    def emit(shape, var, depth):
+        pad = '    ' * depth
+        if shape == SCALAR:
+            lines.append('%sif type(%s) not in SCALAR_TYPES: return False' % (pad, var))
+        elif isinstance(shape, list):
+            item = 'v%d' % (depth + 1)
+            lines.append('%sif not isinstance(%s, list): return False' % (pad, var))
+            lines.append('%sfor %s in %s:' % (pad, item, var))
+            emit(shape[0], item, depth + 1)
+        elif isinstance(shape, dict):
+            lines.append('%sif not isinstance(%s, dict): return False' % (pad, var))
+            for key, inner in shape.items():
+                item = 'v%d' % (depth + 1)
+                lines.append('%s%s = %s.get(%r, ABSENT)' % (pad, item, var, key))
+                lines.append('%sif %s is not ABSENT:' % (pad, item))
+                emit(inner, item, depth + 1)
+        else:
+            names[shape.__name__] = shape
+            lines.append('%sif not isinstance(%s, %s): return False' % (pad, var, shape.__name__))
+
+    emit(shape, 'v0', 1)
+    lines.append('    return True')
+    exec(compile('\n'.join(lines), '<shape check>', 'exec'), names)
+    return names['fits']
 
 
 info_fits = shape_check(INFO_SHAPE)
 comments_fit = shape_check([COMMENT_SHAPE])
+file_record_fits = shape_check(FILE_FIELD_TYPES)
 
 
 def as_dict(value):
@@ -1661,6 +1661,8 @@ def known_datetaken(record):
 
 
 def clean_tag(tag):
+    if tag.isprintable() and '  ' not in tag and tag[:1] != ' ' and tag[-1:] != ' ':
+        return tag   # what nearly every tag is (a printable text holds no character clean_text drops)
     return ' '.join(clean_text(tag).split())
 
 
@@ -1691,11 +1693,12 @@ class Photo:
         return cls.from_metadata({'listing': record})
 
     @classmethod
-    def from_metadata(cls, metadata, stored=None, details=True):
+    def from_metadata(cls, metadata, stored=None, details=True, texts=True):
         """`stored`: the same .metadata as StoredPhoto read it, whose getInfo answer is
         checked already (the files stage has one for every photo).  details=False: only
         what a PhotoSummary holds (not the licence, rotation, place, page, privacy and
-        comments), for the summary the files stage makes of every listed photo."""
+        comments), for the summary the files stage makes of every listed photo; texts=False:
+        not its title, description, tags and dates either (PhotoSummary.unread)."""
         metadata = as_dict(metadata)
         listing = as_dict(metadata.get('listing'))
         info = as_dict(metadata.get('photo'))
@@ -1705,26 +1708,29 @@ class Photo:
             info = stored.info or {}
         elif not info_fits(info):
             info = {}
-        header = as_dict(metadata.get('flickrmirrorer'))
-        enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
-        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')):
-            info = {}   # read at an older lastupdate: the listing is fresher
-        photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
-                    owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
-                    media='video' if (listing.get('media') or info.get('media')) == 'video' else 'photo',
-                    dateupload=as_scalar(listing.get('dateupload')),
-                    thumb_url=as_scalar(listing.get(THUMB_EXTRA)))
-        source = info or listing
-        photo.title = clean_text(text_of(source.get('title'))).strip()
-        photo.description = text_of(source.get('description'))
-        if info:
-            tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
-            dates = as_dict(info.get('dates'))
+        get = listing.get
+        if listing:
+            header = as_dict(metadata.get('flickrmirrorer'))
+            enriched = get('lastupdate') if header.get('format') == 1 else header.get('enriched')
+            if as_scalar(enriched) != as_scalar(get('lastupdate')):
+                info = {}   # read at an older lastupdate: the listing is fresher
+        photo = cls(id=as_scalar(get('id')) or as_scalar(info.get('id')),
+                    owner=as_scalar(get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
+                    media='video' if (get('media') or info.get('media')) == 'video' else 'photo',
+                    dateupload=as_scalar(get('dateupload')), thumb_url=as_scalar(get(THUMB_EXTRA)))
+        if not texts:
+            return photo
+        if info:   # its shape checked: its tags are dicts
+            photo.title = clean_text(text_of(info.get('title'))).strip()
+            photo.description = text_of(info.get('description'))
+            tags = [t.get('raw') or text_of(t) for t in info.get('tags', {}).get('tag', ())]
+            dates = info.get('dates', {})
             taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
         else:
-            tags = (as_scalar(listing.get('tags')).split() + as_scalar(listing.get('machine_tags')).split())
-            taken, granularity = listing.get('datetaken'), listing.get('datetakengranularity')
-            unknown = listing.get('datetakenunknown')
+            photo.title = clean_text(text_of(get('title'))).strip()
+            photo.description = text_of(get('description'))
+            tags = (as_scalar(get('tags')).split() + as_scalar(get('machine_tags')).split())
+            taken, granularity, unknown = get('datetaken'), get('datetakengranularity'), get('datetakenunknown')
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
         photo.granularity = as_scalar(granularity) or '0'
@@ -1825,7 +1831,9 @@ def position_of(where):
 @dataclass(slots=True)
 class PhotoSummary:
     """The little the run keeps about every listed photo: its order, its file and what the
-    HTML view shows.  Memory stays about this per photo, however large the account."""
+    HTML view shows.  Memory stays about this per photo, however large the account.  The texts
+    (datetaken, title, description, tags) of a photo whose .metadata the run leaves as it is
+    are None until a view is written (read_texts): an unchanged re-run needs none of them."""
     id: str
     media: str               # one of two shared strings, not a copy per photo
     dateupload: str
@@ -1836,18 +1844,31 @@ class PhotoSummary:
     filename: str = None     # its media file in photostream/ (the run's own string, shared)
     thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
+    from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
 
     @classmethod
-    def of(cls, photo):
+    def of(cls, photo, from_file=False):
         """The summary of a Photo (the one model): the views show what the sidecars hold."""
         return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None)
+                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file)
+
+    @classmethod
+    def unread(cls, metadata, stored):
+        """The summary of a photo whose .metadata stays as it is, its texts left unread."""
+        photo = Photo.from_metadata(metadata, stored, details=False, texts=False)
+        return cls(photo.id, photo.media, photo.dateupload, None, None, None, None,
+                   thumb_url=photo.thumb_url or None, from_file=True)
+
+    @property
+    def texts_unread(self):
+        return self.title is None
 
     def refresh(self, metadata):
         """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
         photo = Photo.from_metadata(metadata, details=False)
         self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
         self.tags = '\n'.join(photo.tags)
+        self.from_file = True
 
     def get(self, key, default=None):
         """The mapping interface the HTML view reads photos through (no copy per photo:
@@ -2600,8 +2621,8 @@ class FilesStage:
             state.owner = state.owner or record.get('owner')
             task, held, stored = self.plan(record, local, photo_id)
             # as the views will read it: the stored .metadata where the files stage keeps it
-            summary = PhotoSummary.of(Photo.from_metadata(held, stored, details=False) if held is not None
-                                      else Photo.from_listing(record))
+            summary = (PhotoSummary.unread(held, stored) if held is not None
+                       else PhotoSummary.of(Photo.from_listing(record)))
             state.photostream.append(summary)
             if task is not None:
                 task.summary = summary
@@ -4162,8 +4183,11 @@ class HtmlView:
                                                              os.path.join(html_dir, SEARCH_PAGE)))
         for p in state.photostream:
             stamp = file_stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
-            inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
-                       p.has_thumb, stamp)
+            if stamp and p.from_file:   # its texts are the file's, maybe not read yet
+                inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
+            else:
+                inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
+                           p.has_thumb, stamp)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
         return inputs
 
@@ -4171,6 +4195,7 @@ class HtmlView:
         return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
 
     def write(self):
+        read_texts(self.state)
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
                                   details=self.photo_details)
         return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
@@ -4181,6 +4206,15 @@ class HtmlView:
         name = self.state.files.get(photo_id)
         metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
         return photo_details(metadata) if isinstance(metadata, dict) else {}
+
+
+def read_texts(state):
+    """The texts of the photos whose .metadata the run left as it is, read now that the HTML
+    view is written: the unchanged re-run, which writes no view, reads none of them."""
+    for photo in state.photostream:
+        if photo.texts_unread:
+            name = state.files.get(photo.id)
+            photo.refresh(read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
 
 
 def photo_details(metadata):
@@ -5696,7 +5730,7 @@ def export_photostream(state):
         raw = read_json(metadata_path_for(state.photostream_dir, name))
         stored = StoredPhoto.from_json(raw)
         state.note_not_original(pid, stored.file if stored else None)
-        summary = PhotoSummary.of(Photo.from_metadata(raw, details=False))
+        summary = PhotoSummary.of(Photo.from_metadata(raw, details=False), from_file=True)
         summary.id = pid
         photos.append(summary)
     photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)

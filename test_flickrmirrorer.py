@@ -3661,6 +3661,28 @@ def test_tags_read_the_same_in_the_photo_page_search_and_sidecar(plain_fake, tmp
         assert folded in words, (folded, words)
 
 
+def test_a_photo_left_as_it_is_keeps_its_texts_when_the_html_view_is_made_again(plain_fake, tmp_path, dest):
+    """A re-run reads the texts of the photos it leaves as they are only when the HTML view
+    is made again (another photo changed): they are read from each .metadata, so the page
+    and the search index still show getInfo's tags as the owner typed them, not the
+    listing's 'newyork'."""
+    kept, edited = [p for p in plain_fake.account.photos.values() if p.media == 'photo'][:2]
+    plain_fake.edit_photo(kept.id, tags=['New York', 'Zürich Café'])
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    plain_fake.edit_photo(edited.id, title='Renamed on Flickr')
+    assert_ok(run_program(plain_fake, tokens, dest))
+    entries = {entry[2]: entry[3] for entry in search_entries(dest)}
+    assert 'Renamed on Flickr' in entries   # the view was made again
+    for folded in ('new york', 'zurich cafe'):
+        assert folded in entries[kept.title], (folded, entries[kept.title])
+    page = (dest / 'html' / ('photo-%s.html' % kept.id)).read_text('utf-8')
+    assert [html.unescape(li) for li in re.findall(
+        r'<li>(.*?)</li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))] == ['New York', 'Zürich Café']
+    assert html.escape(kept.title) in (dest / 'index.html').read_text('utf-8') + ''.join(
+        p.read_text('utf-8') for p in (dest / 'html').glob('photostream-*.html'))
+
+
 # What the program reads of a photo's .metadata (written out by hand from the format's
 # description, not taken from the program): a field here of the wrong type must be fetched
 # again, so that the file ends as a clean run's.  Any other field may stay as it was, but

@@ -1586,7 +1586,7 @@ def shape_check(shape):
     """A function telling whether a value fits `shape` (a type, SCALAR, {key: shape} whose
     keys may be absent but never null, or [shape] for a list of them).  Written out as the
     source of one function and compiled once per shape: the unchanged re-run checks every
-    stored photo's getInfo answer, and nested closures cost 3x as much."""
+    stored photo's getInfo answer, and nested closures cost about twice as much."""
     names = {'ABSENT': object(), 'SCALAR_TYPES': SCALAR_TYPES}
     lines = ['def fits(v0):']
 

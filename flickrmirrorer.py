@@ -1708,29 +1708,28 @@ class Photo:
             info = stored.info or {}
         elif not info_fits(info):
             info = {}
-        get = listing.get
-        if listing:
-            header = as_dict(metadata.get('flickrmirrorer'))
-            enriched = get('lastupdate') if header.get('format') == 1 else header.get('enriched')
-            if as_scalar(enriched) != as_scalar(get('lastupdate')):
-                info = {}   # read at an older lastupdate: the listing is fresher
-        photo = cls(id=as_scalar(get('id')) or as_scalar(info.get('id')),
-                    owner=as_scalar(get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
-                    media='video' if (get('media') or info.get('media')) == 'video' else 'photo',
-                    dateupload=as_scalar(get('dateupload')), thumb_url=as_scalar(get(THUMB_EXTRA)))
+        header = as_dict(metadata.get('flickrmirrorer'))
+        enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
+        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')):
+            info = {}   # read at an older lastupdate: the listing is fresher
+        photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
+                    owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
+                    media='video' if (listing.get('media') or info.get('media')) == 'video' else 'photo',
+                    dateupload=as_scalar(listing.get('dateupload')),
+                    thumb_url=as_scalar(listing.get(THUMB_EXTRA)))
         if not texts:
             return photo
-        if info:   # its shape checked: its tags are dicts
-            photo.title = clean_text(text_of(info.get('title'))).strip()
-            photo.description = text_of(info.get('description'))
-            tags = [t.get('raw') or text_of(t) for t in info.get('tags', {}).get('tag', ())]
-            dates = info.get('dates', {})
+        source = info or listing
+        photo.title = clean_text(text_of(source.get('title'))).strip()
+        photo.description = text_of(source.get('description'))
+        if info:
+            tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
+            dates = as_dict(info.get('dates'))
             taken, granularity, unknown = dates.get('taken'), dates.get('takengranularity'), dates.get('takenunknown')
         else:
-            photo.title = clean_text(text_of(get('title'))).strip()
-            photo.description = text_of(get('description'))
-            tags = (as_scalar(get('tags')).split() + as_scalar(get('machine_tags')).split())
-            taken, granularity, unknown = get('datetaken'), get('datetakengranularity'), get('datetakenunknown')
+            tags = (as_scalar(listing.get('tags')).split() + as_scalar(listing.get('machine_tags')).split())
+            taken, granularity = listing.get('datetaken'), listing.get('datetakengranularity')
+            unknown = listing.get('datetakenunknown')
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
         photo.granularity = as_scalar(granularity) or '0'

@@ -5826,8 +5826,27 @@ def seconds(value):
     return number
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's, with one more hint: --import-export takes every path after it, so
+    `--import-export FOLDER DEST` leaves no DEST, and argparse alone would only say that
+    the destination is required."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.argv = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message):
+        paths_last = any(len(arg) > 3 and '--import-export'.startswith(arg.split('=', 1)[0])
+                         for arg in getattr(self, 'argv', ()))
+        if paths_last and message.endswith('required: destination'):
+            self.exit(EXIT_USAGE, 'Error: no DEST: --import-export took every path after it (%s).  Give DEST '
+                                  'first (%s DEST --import-export FOLDER) or end the paths with --.\n'
+                      % (shlex.quote(self.argv[-1]), self.prog))
+        super().error(message)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',

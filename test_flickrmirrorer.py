@@ -4663,6 +4663,22 @@ def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path)
     assert not (tmp_path / 'other').exists()
 
 
+def test_dest_after_the_export_paths_is_told_in_one_line(tmp_path):
+    """--import-export takes every path after it: DEST given last is one of its paths."""
+    export, dest = tmp_path / 'export', tmp_path / 'mirror'
+    export.mkdir()
+    for args in (['--import-export', str(export), str(dest)], ['--import', str(export), str(export), str(dest)]):
+        result = subprocess.run([sys.executable, PROGRAM] + args, capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, timeout=60)
+        assert_one_line_error(result, 2, 'no DEST', 'DEST --import-export FOLDER', '--')
+        assert args[-1] in result.stderr
+        assert not dest.exists()
+    # without --import-export argparse's own message stays
+    result = subprocess.run([sys.executable, PROGRAM], capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2 and 'required: destination' in result.stderr and 'Error: no DEST' not in result.stderr
+
+
 @pytest.mark.slow
 def test_an_export_only_run_refuses_another_accounts_mirror_and_an_export_without_metadata(
         export_only_mirror, tmp_path):

@@ -5837,12 +5837,14 @@ class ArgumentParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message):
-        paths_last = any(len(arg) > 3 and '--import-export'.startswith(arg.split('=', 1)[0])
-                         for arg in getattr(self, 'argv', ()))
-        if paths_last and message.endswith('required: destination'):
+        argv = getattr(self, 'argv', [])
+        # the option as typed or abbreviated; --import-export=PATH takes that one path only
+        starts = [i for i, arg in enumerate(argv) if len(arg) > 3 and '--import-export'.startswith(arg)]
+        paths = argv[starts[-1] + 1:] if starts else []
+        if message.endswith('required: destination') and paths and not any(p.startswith('-') for p in paths):
             self.exit(EXIT_USAGE, 'Error: no DEST: --import-export took every path after it (%s).  Give DEST '
                                   'first (%s DEST --import-export FOLDER) or end the paths with --.\n'
-                      % (shlex.quote(self.argv[-1]), self.prog))
+                      % (shlex.quote(paths[-1]), self.prog))
         super().error(message)
 
 

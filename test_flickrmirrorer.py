@@ -4673,10 +4673,12 @@ def test_dest_after_the_export_paths_is_told_in_one_line(tmp_path):
         assert_one_line_error(result, 2, 'no DEST', 'DEST --import-export FOLDER', '--')
         assert args[-1] in result.stderr
         assert not dest.exists()
-    # without --import-export argparse's own message stays
-    result = subprocess.run([sys.executable, PROGRAM], capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=60)
-    assert result.returncode == 2 and 'required: destination' in result.stderr and 'Error: no DEST' not in result.stderr
+    # no DEST given at all (nothing taken by --import-export): argparse's own message stays
+    for args in ([], ['--import-export=%s' % export], ['--import-export', str(export), '-q']):
+        result = subprocess.run([sys.executable, PROGRAM] + args, capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, timeout=60)
+        assert result.returncode == 2 and 'required: destination' in result.stderr, args
+        assert 'Error: no DEST' not in result.stderr, args
 
 
 @pytest.mark.slow

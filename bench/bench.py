@@ -20,6 +20,8 @@ Run from the repository root (any Python with the requirements installed):
     python bench/bench.py --photos 2000                 # the same at 2000 photos (~5 min)
     python bench/bench.py --photos 10000 --albums 100 --latency-ms 5   # re-run call count
     python bench/bench.py --rss-photos 100000           # peak RSS of a big account (minutes)
+    python bench/bench.py --rss-photos 100000 --rss-against /tmp/old.py --repeat 2
+                                                        # the same beside another copy, ABBA
     python bench/bench.py --budget 600                  # budget mode, 2000 photos (~4 min)
     python bench/bench.py --budget 600,3600 --photos 10000 --albums 100
     python bench/bench.py --export-items 10000 --albums 100   # import a data export (~3 min)
@@ -164,9 +166,10 @@ with open(sys.argv[1], 'w') as f:
 """
 
 
-def run_program(fake, token_dir, dest, jobs, timeout, extra=()):
-    """Run flickrmirrorer once (through LAUNCHER); its wall time, its own rusage and the fake's stats."""
-    cmd = [sys.executable, PROGRAM, '--token-dir', token_dir, '--max-calls-per-hour', '1000000']
+def run_program(fake, token_dir, dest, jobs, timeout, extra=(), program=None):
+    """Run flickrmirrorer (or `program`, another copy of it) once, through LAUNCHER; its wall
+    time, its own rusage and the fake's stats."""
+    cmd = [sys.executable, program or PROGRAM, '--token-dir', token_dir, '--max-calls-per-hour', '1000000']
     if jobs != DEFAULT:
         cmd += ['--jobs', str(jobs)]
     cmd.append(dest)
@@ -333,9 +336,9 @@ def make_fake(args, photos, videos, albums, file_size, latency_ms):
     return fake
 
 
-def one_run(fake, work, token_dir, dest, jobs, key, args, rows, expected, extra=''):
+def one_run(fake, work, token_dir, dest, jobs, key, args, rows, expected, extra='', program=None):
     sys.stderr.write('  running jobs=%s (%s) %s...\n' % (jobs, key, SCENARIOS[key]))
-    r = run_program(fake, token_dir, dest, jobs, args.timeout)
+    r = run_program(fake, token_dir, dest, jobs, args.timeout, program=program)
     r.held, r.expected = held_media(dest), expected
     r.ok = (r.status == 0 and not r.killed and r.held == r.expected
             and 'Traceback' not in r.stderr and not re.search(r'^Error:', r.stderr, re.M))
@@ -407,6 +410,8 @@ def bench_mode(args, work):
 
 
 def rss_mode(args, work):
+    if args.rss_against:
+        return rss_pair_mode(args, work)
     default_jobs = program_default_jobs()
     jobs = DEFAULT if args.rss_jobs.upper() == DEFAULT else int(args.rss_jobs)
     fake = make_fake(args, args.rss_photos, args.rss_videos, args.rss_albums, args.rss_file_size,
@@ -431,6 +436,54 @@ def rss_mode(args, work):
                  'met' if mb < 200 else 'MISSED by %.0f MB' % (mb - 200),
                  '' if r.ok else '  [RUN FAILED]'))
     return rows
+
+
+def rss_pair_mode(args, work):
+    """The RSS mode's two runs for this program and for another copy of it (--rss-against,
+    e.g. an older commit's flickrmirrorer.py), --repeat rounds in the order A B, B A, A B...
+    on one fake: one run of 100,000 photos varies by about 20 % from one hour to the next
+    on a shared machine, so only runs made side by side compare two programs."""
+    ours, other = PROGRAM, os.path.abspath(args.rss_against)
+    names = {ours: 'this', other: args.rss_against}
+    jobs = DEFAULT if args.rss_jobs.upper() == DEFAULT else int(args.rss_jobs)
+    fake = make_fake(args, args.rss_photos, args.rss_videos, args.rss_albums, args.rss_file_size,
+                     args.rss_latency_ms)
+    results = {ours: [], other: []}
+    try:
+        token_dir = os.path.join(work, 'tokens')
+        store_token(fake, token_dir)
+        for n in range(args.repeat):
+            for program in ((ours, other) if n % 2 == 0 else (other, ours)):
+                dest = os.path.join(work, 'mirror-pair')
+                shutil.rmtree(dest, ignore_errors=True)
+                started = time.strftime('%H:%M:%S', time.gmtime())
+                rows = []
+                for key in ('a', 'b'):
+                    one_run(fake, work, token_dir, dest, jobs, key, args, rows,
+                            expected_media(fake), program=program)
+                results[program].append(rows)
+                print('round %d, %s (%s-%s UTC): %s' % (
+                    n + 1, names[program], started, time.strftime('%H:%M:%S', time.gmtime()),
+                    '; '.join(pair_cell(key, r) for _, key, r, _ in rows)))
+                sys.stdout.flush()
+                report_problems(rows)
+                shutil.rmtree(dest, ignore_errors=True)
+    finally:
+        fake.stop()
+    print()
+    for program in (ours, other):
+        for i, key in enumerate(('a', 'b')):
+            runs = [rows[i][2] for rows in results[program]]
+            print('%s, %s, median of %d: %.1f s, %.1f s CPU, peak %.1f MiB' % (
+                names[program], SCENARIOS[key], len(runs), median([r.wall for r in runs]),
+                median([r.cpu for r in runs]), median([r.maxrss_kib / 1024 for r in runs])))
+    return results
+
+
+def pair_cell(key, r):
+    return '%s %.1f s, %.1f s CPU, peak %.1f MiB, exit %d, held %d/%d%s' % (
+        SCENARIOS[key], r.wall, r.cpu, r.maxrss_kib / 1024, r.status, r.held, r.expected,
+        '' if r.ok else ' [RUN FAILED]')
 
 
 # ---------------------------------------------------------------------------
@@ -1107,6 +1160,10 @@ def main(argv=None):
     ap.add_argument('--rss-file-size', type=int, default=200)
     ap.add_argument('--rss-latency-ms', type=float, default=0)
     ap.add_argument('--rss-jobs', default=DEFAULT)
+    ap.add_argument('--rss-against', metavar='FILE',
+                    help="RSS mode: pair this program with FILE, another flickrmirrorer.py (e.g. "
+                         "'git show OLD:flickrmirrorer.py > /tmp/old.py'), on one fake, "
+                         "--repeat rounds in the order A B, B A, ...")
     ap.add_argument('--budget', default='', metavar='CALLS_PER_HOUR[,...]',
                     help='budget mode instead: the fake limits API calls to this many an hour per '
                          'key and the program is paced to it, against the same account unpaced '
@@ -1117,7 +1174,7 @@ def main(argv=None):
                          'peak RSS (e.g. 10000; --file-size sets the originals\' size)')
     ap.add_argument('--repeat', type=int, default=1, metavar='N',
                     help='budget mode: N rounds (unpaced, then each budget), with medians; '
-                         'compare mode: N rounds of both programs (the order alternating), with medians')
+                         '--rss-against: N rounds of both programs, with medians; compare mode: N rounds of both programs (the order alternating), with medians')
     ap.add_argument('--budget-measure', type=float, default=60, metavar='SECONDS',
                     help='budget mode: how long the paced run goes on after its files are in '
                          'place, to measure the paced rate, before it is stopped (default 60)')
@@ -1136,6 +1193,8 @@ def main(argv=None):
         args.photos = 2000 if args.budget or args.compare else 1500
     if args.compare and not os.path.isfile(args.compare):
         ap.error('--compare: no such file: %s' % args.compare)
+    if args.rss_against and not (args.rss_photos and os.path.isfile(args.rss_against)):
+        ap.error('--rss-against needs --rss-photos and an existing file')
     if args.compare and (args.budget or args.rss_photos):
         ap.error('--compare runs alone, not with --budget or --rss-photos')
 

@@ -3311,6 +3311,18 @@ def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fa
     assert per_photo_calls(fake.stats()) == 0
 
 
+def test_xmp_sidecars_sync_the_photostream_once_after_all_of_them(plain_fake, tmp_path, dest, monkeypatch):
+    store_token(plain_fake, tmp_path / 'tokens')
+    assert_ok(run_mirror(plain_fake, tmp_path / 'tokens', dest, '--no-xmp', '--no-html'))
+    photostream = str(dest / 'photostream')
+    files = [(p.id, media_name(p)) for p in mirrored_photos(plain_fake)]
+    log = DirSyncLog(monkeypatch)
+    assert fm.write_xmp_sidecars(photostream, files, [], []) == (len(files), 0)
+    assert log.check_each_directory_synced_once_after_its_renames() == len(files) > 5
+    for _, name in files:   # complete at their names
+        assert (dest / 'photostream' / (name + '.xmp')).read_bytes().rstrip().endswith(b'<?xpacket end="w"?>')
+
+
 @pytest.mark.slow
 def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path, dest):
     """An unchanged run does not re-derive every page and sidecar; an edit, or --verify, does."""
@@ -3629,6 +3641,57 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     # Retry-After: 3 (set above) held the original's download too; 0.5 s of slack for
     # the time between the 429 and this thread seeing it.
     assert waited >= 2.5, waited
+
+
+class DirSyncLog:
+    """Records every rename and every directory fsync, in order (os is patched for the test
+    only; the code under test runs as it is)."""
+
+    def __init__(self, monkeypatch):
+        self.events = []
+        replace, fsync = os.replace, os.fsync
+
+        def logged_replace(src, dst, *args, **kwargs):
+            replace(src, dst, *args, **kwargs)
+            self.events.append(('rename', os.path.dirname(os.path.abspath(dst))))
+
+        def logged_fsync(fd):
+            fsync(fd)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                self.events.append(('sync', os.readlink('/proc/self/fd/%d' % fd)))
+        monkeypatch.setattr(os, 'replace', logged_replace)
+        monkeypatch.setattr(os, 'fsync', logged_fsync)
+
+    def check_each_directory_synced_once_after_its_renames(self):
+        renamed = {d for kind, d in self.events if kind == 'rename'}
+        syncs = [d for kind, d in self.events if kind == 'sync']
+        assert sorted(syncs) == sorted(renamed)   # each once, none missed
+        for directory in renamed:
+            last_rename = max(i for i, e in enumerate(self.events) if e == ('rename', directory))
+            assert self.events.index(('sync', directory)) > last_rename, directory
+        return len([e for e in self.events if e[0] == 'rename'])
+
+
+def test_the_html_view_syncs_each_directory_once_after_all_its_pages(html_mirror, monkeypatch):
+    dest, photos, albums, collections = html_mirror
+    log = DirSyncLog(monkeypatch)
+    written = fm.write_html_view(dest, photos, albums, collections, page_size=3)
+    assert written > 10
+    assert log.check_each_directory_synced_once_after_its_renames() == written
+    assert not [n for n in os.listdir(os.path.join(dest, 'html')) if n.startswith(fm.TMP_PREFIX)]
+
+
+def test_thumbnails_sync_their_directory_once_after_all_of_them(plain_fake, tmp_path, monkeypatch):
+    photos = [{'id': p.id, 'thumb_url': fakeflickr.static_url(plain_fake.base_url, p, '_n')}
+              for p in list(plain_fake.account.photos.values())[:8]]
+    stop = threading.Event()
+    transport = fm.Transport(fm.RetryPolicy(attempts=2, initial_wait=0.01, stop_event=stop),
+                             fm.Reporter(quiet=True), stop)
+    log = DirSyncLog(monkeypatch)
+    assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), jobs=3) == (8, 0)
+    assert log.check_each_directory_synced_once_after_its_renames() == 8
+    for photo in photos:   # each complete at its name: Flickr's bytes
+        assert (tmp_path / photo['thumb']).read_bytes() == requests.get(photo['thumb_url']).content
 
 
 def search_entries(dest):

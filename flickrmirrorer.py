@@ -2487,11 +2487,6 @@ class Thumbnails:
         except BaseException as e:   # handed to the run's thread in coming()
             self.error = e
 
-    def fetch(self):
-        """All of them, now."""
-        with self.coming():
-            pass
-
     @contextlib.contextmanager
     def coming(self):
         if not self.wanted:
@@ -5794,8 +5789,8 @@ QUICK_ENRICHMENT = 60.0
 
 def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
     """The views and enrichment: a quick enrichment first, with the thumbnails coming
-    beside it, and the views once; a long one (hours, at a small budget) after the views,
-    which then show what it read.  After an incomplete listing the order and the views of
+    beside it, and the views once; a long one (hours, at a small budget) after the views
+    (the thumbnails coming beside the sidecars), which then show what it read.  After an incomplete listing the order and the views of
     the last complete one stay: rewritten from a partial listing they would show photos we
     hold as missing."""
     if views_kept(state):
@@ -5810,8 +5805,10 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
             enrich.run()
         make_views(views, views_state, reporter)
         return
-    thumbnails.fetch()   # in place before the views are first made
-    make_views(views, views_state, reporter)   # browsable while the metadata is read for hours
+    html = [view for view in views if isinstance(view, HtmlView)]
+    with thumbnails.coming():   # beside the sidecars, which need none; in place before the pages
+        make_views([view for view in views if view not in html], views_state, reporter)
+    make_views(html, views_state, reporter)   # browsable while the metadata is read for hours
     if enrich.run():
         make_views(shown, views_state, reporter)   # they gain what enrichment read
 

@@ -4022,6 +4022,45 @@ def test_the_thumbnails_come_while_the_metadata_is_read(plain_fake, tmp_path, de
     assert len(thumbs) == len(fake.account.photos)   # a thumbnail for every photo and video
     assert all(load_metadata(dest, p)['flickrmirrorer'].get('enriched') for p in fake.account.photos.values())
 
+
+def test_a_long_enrichment_has_the_thumbnails_come_beside_the_sidecars(plain_fake, tmp_path, dest, monkeypatch):
+    """At a small budget the views come before hours of enrichment, with every thumbnail in
+    place; the thumbnails are CDN requests beside the sidecars, which need none.  The fake
+    holds the first thumbnail until a sidecar exists (at most 10 s): a run that fetched the
+    thumbnails before writing the sidecars would wait out the 10 s."""
+    fake = plain_fake
+    first, waits = threading.Lock(), []
+    static = fakeflickr.resolve_static
+
+    def sidecar_written():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if list((dest / 'photostream').glob('*.xmp')):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def serve_static(server, path):
+        if path.endswith('_n.jpg') and first.acquire(blocking=False):
+            waits.append(sidecar_written())
+        return static(server, path)
+    monkeypatch.setattr(fakeflickr, 'resolve_static', serve_static)
+    proc = start_program(fake, tokens_for(fake, tmp_path), dest, '--max-calls-per-hour', '200')
+    try:
+        line = ''
+        for line in proc.stdout:
+            if line.startswith('Metadata:'):   # enrichment begins: the views are made
+                break
+        thumbs = os.listdir(dest / 'html' / 'thumbs')
+        pages = (dest / 'index.html').exists()
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert line.startswith('Metadata:') and ' min at 200 calls/hour' in line, line
+    assert waits == [True], 'the first thumbnail was asked for before any sidecar was written'
+    assert len(thumbs) == len(fake.account.photos) and pages
+
+
 # ---------------------------------------------------------------------------
 # Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,
 # the CDN's 403s

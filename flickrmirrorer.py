@@ -5790,9 +5790,9 @@ QUICK_ENRICHMENT = 60.0
 def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
     """The views and enrichment: a quick enrichment first, with the thumbnails coming
     beside it, and the views once; a long one (hours, at a small budget) after the views
-    (the thumbnails coming beside the sidecars), which then show what it read.  After an incomplete listing the order and the views of
-    the last complete one stay: rewritten from a partial listing they would show photos we
-    hold as missing."""
+    (the thumbnails coming beside the sidecars), which then show what it read.  After an
+    incomplete listing the order and the views of the last complete one stay: rewritten from
+    a partial listing they would show photos we hold as missing."""
     if views_kept(state):
         enrich.run()
         return

@@ -1252,8 +1252,9 @@ def atomic_write(path, write, unchanged=None, dirs=None):
     """Write through `write(file)` to a temporary name in the same directory, fsync, rename:
     a file at its final name is always complete.  Returns what `write` returned.  When
     `unchanged(result)` says the new content is the old one, the old file stays.  `dirs`, a
-    set, collects the directory instead of syncing it after each rename (DirSyncs)."""
+    SyncBatch, takes the sync and the rename over (the many files of a view)."""
     directory = os.path.dirname(path)
+    deferred = dirs is not None and dirs.deferred
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -1262,34 +1263,112 @@ def atomic_write(path, write, unchanged=None, dirs=None):
                 try_unlink(tmp)
                 return result
             f.flush()
-            os.fsync(f.fileno())
+            if not deferred:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        if not deferred:
+            os.replace(tmp, path)
     except BaseException:
         try_unlink(tmp)
         raise
-    if dirs is None:
+    if deferred:
+        dirs.add(tmp, path)
+    elif dirs is None:
         fsync_dir(directory)
     else:
-        dirs.add(directory)
+        dirs.renamed(path)
     return result
 
 
-class DirSyncs(set):
-    """The directories of many derived files (thumbnails, sidecars, pages), each synced
-    once when they are all written (`with DirSyncs() as dirs: ... dirs=dirs`) rather than
-    after every rename: 100,000 renames into one directory need one sync, not 100,000.  Each
-    file is complete at its name either way (fsynced before its rename); a rename lost in a
-    crash before the sync leaves the old file, or none, which the next run makes again, and
-    nothing records them as made before the sync (make_views remembers after write)."""
+def linux_syncfs():
+    """Linux's syncfs(2), which syncs one whole filesystem; None elsewhere."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError, TypeError):
+        return None
+    syncfs.argtypes = [ctypes.c_int]
+    return syncfs
+
+
+SYNCFS = linux_syncfs()
+
+
+def sync_filesystem(directory):
+    """Every file's data on the filesystem that holds `directory`, on disk (syncfs)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        if SYNCFS(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), directory)
+    finally:
+        os.close(fd)
+
+
+class SyncBatch:
+    """The many derived files of a view (thumbnails, sidecars, pages), written as a batch
+    (`with SyncBatch() as dirs: ... dirs=dirs`): each to a temporary name; then, for every
+    thousand of them, one sync of their filesystem (Linux's syncfs) instead of an fsync
+    each; then each renamed into place, and each directory synced once.  A file at its name
+    is complete either way: its data is on disk before its rename.  Where syncfs is missing,
+    each file is fsynced and renamed as it is written, and only the directories wait.  An
+    error or Ctrl+C in the block drops the files not yet renamed: the next run makes them
+    again, as nothing records them as made before the block ends (make_views remembers
+    after write).  A path is written once per batch; the threads of a pool may share one."""
+
+    SIZE = 1000
+
+    def __init__(self):
+        self.deferred = SYNCFS is not None
+        self._lock = threading.Lock()
+        self._pending = []   # (temporary path, final path): written, not yet synced
+        self._dirs = set()   # renamed into, not yet synced
+        self.error = None    # a failed sync (a disk's I/O error): the block ends with it
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        for directory in sorted(self):
+    def add(self, tmp, path):
+        with self._lock:
+            self._pending.append((tmp, path))
+            if len(self._pending) >= self.SIZE:
+                self._flush()
+
+    def renamed(self, path):
+        with self._lock:
+            self._dirs.add(os.path.dirname(path))
+
+    def _flush(self):
+        pending, self._pending = self._pending, []
+        done = 0
+        try:
+            filesystems = {}
+            for directory in {os.path.dirname(path) for _, path in pending}:
+                filesystems.setdefault(os.stat(directory).st_dev, directory)
+            for directory in filesystems.values():
+                sync_filesystem(directory)
+            for tmp, path in pending:
+                os.replace(tmp, path)
+                self._dirs.add(os.path.dirname(path))
+                done += 1
+        except OSError as e:   # raised where it happened (maybe a worker's), and when the block ends
+            self.error = e
+            raise
+        finally:
+            for tmp, _ in pending[done:]:
+                try_unlink(tmp)
+        for directory in sorted(self._dirs):
             fsync_dir(directory)
-        self.clear()
+        self._dirs.clear()
+
+    def __exit__(self, kind, *exc):
+        with self._lock:
+            if kind is not None:   # nothing more is made complete
+                for tmp, _ in self._pending:
+                    try_unlink(tmp)
+                self._pending = []
+            self._flush()
+        if kind is None and self.error is not None:
+            raise self.error
 
 
 def atomic_write_bytes(path, data, dirs=None):
@@ -2455,7 +2534,7 @@ class ThumbnailFetcher:
 
     def fetch(self, url, path, dirs=None):
         """True when the thumbnail is now at path (its directory synced later when `dirs`,
-        a DirSyncs, is given)."""
+        a SyncBatch, is given)."""
         try:
             self.transport.retrying(lambda: self._fetch_once(url, path, dirs), url)
             return True
@@ -5161,7 +5240,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
     os.makedirs(html_dir, exist_ok=True)
-    with DirSyncs() as dirs:
+    with SyncBatch() as dirs:
         written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8'), dirs))
         written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'), dirs)
         written += write_chunks_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view), dirs)
@@ -5218,7 +5297,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
             fetched += 1
         else:
             failed += 1
-    with DirSyncs() as dirs:
+    with SyncBatch() as dirs:
         run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
                            for photo, name, url in missing()), finish)
     if stop is not None and stop.is_set():
@@ -5512,7 +5591,7 @@ def write_xmp_sidecars(photostream_dir, files, albums, tree):
     keyword_paths = [by_id[album['id']] for album, _ in albums]
     photo_albums = albums_by_photo(albums)
     written = removed = 0
-    with DirSyncs() as dirs:
+    with SyncBatch() as dirs:
         for photo_id, filename in files:
             metadata = read_json(metadata_path_for(photostream_dir, filename))
             if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:

@@ -5,6 +5,7 @@ functions (naming, pacing, planning) where a subprocess cannot reach the edge ca
 import base64
 import calendar
 import ctypes
+import errno
 import hashlib
 import html
 import json
@@ -3316,7 +3317,7 @@ def test_xmp_sidecars_sync_the_photostream_once_after_all_of_them(plain_fake, tm
     assert_ok(run_mirror(plain_fake, tmp_path / 'tokens', dest, '--no-xmp', '--no-html'))
     photostream = str(dest / 'photostream')
     files = [(p.id, media_name(p)) for p in mirrored_photos(plain_fake)]
-    log = DirSyncLog(monkeypatch)
+    log = SyncLog(monkeypatch)
     assert fm.write_xmp_sidecars(photostream, files, [], []) == (len(files), 0)
     assert log.check_each_directory_synced_once_after_its_renames() == len(files) > 5
     for _, name in files:   # complete at their names
@@ -3643,38 +3644,67 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     assert waited >= 2.5, waited
 
 
-class DirSyncLog:
-    """Records every rename and every directory fsync, in order (os is patched for the test
-    only; the code under test runs as it is)."""
+class SyncLog:
+    """Records, in order, every file created, every fsync of a file or a directory, every
+    syncfs and every rename (os and libc's syncfs are wrapped for the test only; the code
+    under test runs as it is)."""
 
     def __init__(self, monkeypatch):
         self.events = []
-        replace, fsync = os.replace, os.fsync
+        replace, fsync, open_, syncfs = os.replace, os.fsync, os.open, fm.SYNCFS
+
+        def logged_open(path, flags, *args, **kwargs):
+            fd = open_(path, flags, *args, **kwargs)
+            if flags & os.O_CREAT:
+                self.events.append(('create', os.path.abspath(path)))
+            return fd
 
         def logged_replace(src, dst, *args, **kwargs):
             replace(src, dst, *args, **kwargs)
-            self.events.append(('rename', os.path.dirname(os.path.abspath(dst))))
+            self.events.append(('rename', os.path.abspath(src), os.path.abspath(dst)))
 
         def logged_fsync(fd):
             fsync(fd)
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                self.events.append(('sync', os.readlink('/proc/self/fd/%d' % fd)))
+            kind = 'sync' if stat.S_ISDIR(os.fstat(fd).st_mode) else 'fsync'
+            self.events.append((kind, os.readlink('/proc/self/fd/%d' % fd)))
+
+        def logged_syncfs(fd):
+            result = syncfs(fd)
+            self.events.append(('syncfs', os.readlink('/proc/self/fd/%d' % fd)))
+            return result
+        monkeypatch.setattr(os, 'open', logged_open)
         monkeypatch.setattr(os, 'replace', logged_replace)
         monkeypatch.setattr(os, 'fsync', logged_fsync)
+        if syncfs is not None:
+            monkeypatch.setattr(fm, 'SYNCFS', logged_syncfs)
+
+    def count(self, kind):
+        return len([e for e in self.events if e[0] == kind])
+
+    def check_each_file_on_disk_before_its_rename(self):
+        """Between a temporary file's creation and its rename, its data was synced: by an
+        fsync of it or by a syncfs."""
+        for r, event in enumerate(self.events):
+            if event[0] == 'rename':
+                src = event[1]
+                c = self.events.index(('create', src))
+                assert any(e[0] == 'syncfs' or e == ('fsync', src) for e in self.events[c + 1:r]), src
 
     def check_each_directory_synced_once_after_its_renames(self):
-        renamed = {d for kind, d in self.events if kind == 'rename'}
-        syncs = [d for kind, d in self.events if kind == 'sync']
+        self.check_each_file_on_disk_before_its_rename()
+        renamed = {os.path.dirname(e[2]) for e in self.events if e[0] == 'rename'}
+        syncs = [e[1] for e in self.events if e[0] == 'sync']
         assert sorted(syncs) == sorted(renamed)   # each once, none missed
         for directory in renamed:
-            last_rename = max(i for i, e in enumerate(self.events) if e == ('rename', directory))
+            last_rename = max(i for i, e in enumerate(self.events)
+                              if e[0] == 'rename' and os.path.dirname(e[2]) == directory)
             assert self.events.index(('sync', directory)) > last_rename, directory
-        return len([e for e in self.events if e[0] == 'rename'])
+        return self.count('rename')
 
 
 def test_the_html_view_syncs_each_directory_once_after_all_its_pages(html_mirror, monkeypatch):
     dest, photos, albums, collections = html_mirror
-    log = DirSyncLog(monkeypatch)
+    log = SyncLog(monkeypatch)
     written = fm.write_html_view(dest, photos, albums, collections, page_size=3)
     assert written > 10
     assert log.check_each_directory_synced_once_after_its_renames() == written
@@ -3687,11 +3717,96 @@ def test_thumbnails_sync_their_directory_once_after_all_of_them(plain_fake, tmp_
     stop = threading.Event()
     transport = fm.Transport(fm.RetryPolicy(attempts=2, initial_wait=0.01, stop_event=stop),
                              fm.Reporter(quiet=True), stop)
-    log = DirSyncLog(monkeypatch)
+    log = SyncLog(monkeypatch)
     assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), jobs=3) == (8, 0)
     assert log.check_each_directory_synced_once_after_its_renames() == 8
     for photo in photos:   # each complete at its name: Flickr's bytes
         assert (tmp_path / photo['thumb']).read_bytes() == requests.get(photo['thumb_url']).content
+    if fm.SYNCFS is not None:   # Linux: one sync of the filesystem for the batch, no fsync each
+        assert (log.count('syncfs'), log.count('fsync')) == (1, 0)
+
+
+needs_syncfs = pytest.mark.skipif(fm.SYNCFS is None, reason='syncfs(2) is Linux\'s')
+
+
+def write_batch(directory, n):
+    """n files written through one SyncBatch: {name: content}."""
+    files = {'file-%d.html' % i: ('page %d\n' % i).encode() * (i + 1) for i in range(n)}
+    with fm.SyncBatch() as batch:
+        for name, data in files.items():
+            fm.atomic_write_bytes(os.path.join(directory, name), data, batch)
+    return files
+
+
+@needs_syncfs
+def test_a_batch_syncs_its_filesystem_once_per_thousand_files_before_renaming_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm.SyncBatch, 'SIZE', 3)   # a thousand, made small
+    log = SyncLog(monkeypatch)
+    files = write_batch(str(tmp_path), 8)
+    assert log.count('syncfs') == 3   # after 3 and 6 files, then the last 2 at the end
+    assert log.count('fsync') == 0 and log.count('rename') == 8
+    log.check_each_file_on_disk_before_its_rename()
+    syncs = [i for i, e in enumerate(log.events) if e == ('sync', str(tmp_path))]
+    assert len(syncs) == 3 and syncs[-1] > max(i for i, e in enumerate(log.events) if e[0] == 'rename')
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files   # complete, no temporary left
+
+
+def test_without_syncfs_a_batch_fsyncs_each_file_and_syncs_each_directory_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm, 'SYNCFS', None)   # as on macOS
+    log = SyncLog(monkeypatch)
+    files = write_batch(str(tmp_path), 5)
+    assert (log.count('syncfs'), log.count('fsync')) == (0, 5)
+    assert log.check_each_directory_synced_once_after_its_renames() == 5
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+
+
+@needs_syncfs
+def test_an_error_in_a_batch_leaves_no_file_it_had_not_synced(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm.SyncBatch, 'SIZE', 4)
+    old = tmp_path / 'file-5.html'
+    old.write_bytes(b'the last run\'s page\n')
+    with pytest.raises(KeyboardInterrupt):
+        with fm.SyncBatch() as batch:
+            for i in range(6):
+                fm.atomic_write_bytes(str(tmp_path / ('file-%d.html' % i)), b'new %d\n' % i, batch)
+            raise KeyboardInterrupt
+    held = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    # the first four were synced and renamed when the batch was full; of the last two none
+    # is in place, the old page stays, and no temporary file is left
+    assert held == {'file-0.html': b'new 0\n', 'file-1.html': b'new 1\n', 'file-2.html': b'new 2\n',
+                    'file-3.html': b'new 3\n', 'file-5.html': b'the last run\'s page\n'}
+
+
+def failing_syncfs(fd):
+    """syncfs(2) as a failing disk answers it: -1, EIO."""
+    ctypes.set_errno(errno.EIO)
+    return -1
+
+
+@needs_syncfs
+def test_a_failed_sync_puts_no_file_of_its_batch_in_place_and_ends_the_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm.SyncBatch, 'SIZE', 3)
+    monkeypatch.setattr(fm, 'SYNCFS', failing_syncfs)
+    with pytest.raises(OSError) as raised:
+        write_batch(str(tmp_path), 5)
+    assert raised.value.errno == errno.EIO
+    assert list(tmp_path.iterdir()) == []   # nothing unsynced at a final name, no temporary file left
+
+
+@needs_syncfs
+def test_a_failed_sync_of_thumbnails_ends_fetching_them_with_the_error(plain_fake, tmp_path, monkeypatch):
+    """A thumbnail that cannot be fetched is told and skipped; a disk that cannot sync is
+    not a thumbnail's problem: it ends the stage, and none is left at its name unsynced."""
+    photos = [{'id': p.id, 'thumb_url': fakeflickr.static_url(plain_fake.base_url, p, '_n')}
+              for p in list(plain_fake.account.photos.values())[:5]]
+    stop = threading.Event()
+    transport = fm.Transport(fm.RetryPolicy(attempts=2, initial_wait=0.01, stop_event=stop),
+                             fm.Reporter(quiet=True), stop)
+    monkeypatch.setattr(fm, 'SYNCFS', failing_syncfs)
+    with pytest.raises(OSError) as raised:
+        fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), jobs=3)
+    assert raised.value.errno == errno.EIO
+    assert os.listdir(tmp_path / 'html' / 'thumbs') == []
 
 
 def search_entries(dest):

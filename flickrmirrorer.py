@@ -28,7 +28,9 @@ and the reporting every stage uses):
                 --delete-unknown, only after a complete listing, capped)
   7. views      make_views(): photostream.json, not-original.txt, the XMP sidecars and the
                 browsable HTML view, each made again only when the hash of its inputs
-                changed (.flickrmirrorer-views.json) or --verify asks
+                changed (.flickrmirrorer-views.json) or --verify asks; their many files
+                (and the thumbnails) synced a thousand at a time before their renames
+                (SyncBatch)
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.

@@ -636,10 +636,17 @@ def log_in_through_prompt(proc):
     return proc.communicate(verifier + '\n', timeout=120)
 
 
+def ctrl_c_as_at_a_terminal():
+    """A program started in the background of a shell without job control (`cmd &` in a
+    script) inherits SIGINT ignored, and Python then leaves it so: the tests that press
+    Ctrl+C give their program SIGINT as a terminal's foreground would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_with_login(server, token_dir, dest, *args):
     cmd = [sys.executable, PROGRAM, '--no-browser', '--token-dir', str(token_dir), *args, str(dest)]
     return subprocess.Popen(cmd, env=program_env(server), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_at_a_terminal)
 
 
 def test_console_login_then_mirror(plain_fake, tmp_path, dest):
@@ -1437,7 +1444,8 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     store_token(fake, tmp_path / 'tokens')
     fake.faults.file_latency = 0.5
     cmd = [sys.executable, PROGRAM, '--token-dir', str(tmp_path / 'tokens'), '--statistics', '--jobs', '1', str(dest)]
-    proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     # in the middle of the downloads: two files served, the third asked for (and held 0.5 s)
     wait_until(lambda: fake.stats()['file_requests'] >= 3 or proc.poll() is not None, 'the third download')
     assert proc.poll() is None, 'the run ended before it could be interrupted'

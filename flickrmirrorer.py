@@ -1256,7 +1256,6 @@ def atomic_write(path, write, unchanged=None, dirs=None):
     `unchanged(result)` says the new content is the old one, the old file stays.  `dirs`, a
     SyncBatch, takes the sync and the rename over (the many files of a view)."""
     directory = os.path.dirname(path)
-    deferred = dirs is not None and dirs.deferred
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -1265,20 +1264,18 @@ def atomic_write(path, write, unchanged=None, dirs=None):
                 try_unlink(tmp)
                 return result
             f.flush()
-            if not deferred:
+            if dirs is None:
                 os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
-        if not deferred:
+        if dirs is None:
             os.replace(tmp, path)
     except BaseException:
         try_unlink(tmp)
         raise
-    if deferred:
-        dirs.add(tmp, path)
-    elif dirs is None:
+    if dirs is None:
         fsync_dir(directory)
     else:
-        dirs.renamed(path)
+        dirs.add(tmp, path)
     return result
 
 
@@ -1306,21 +1303,29 @@ def sync_filesystem(directory):
         os.close(fd)
 
 
+def fsync_path(path):
+    """A file's data on disk, by its name (fsync_dir's twin that tells its failure)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SyncBatch:
     """The many derived files of a view (thumbnails, sidecars, pages), written as a batch
     (`with SyncBatch() as dirs: ... dirs=dirs`): each to a temporary name; then, for every
-    thousand of them, one sync of their filesystem (Linux's syncfs) instead of an fsync
-    each; then each renamed into place, and each directory synced once.  A file at its name
-    is complete either way: its data is on disk before its rename.  Where syncfs is missing,
-    each file is fsynced and renamed as it is written, and only the directories wait.  An
-    error or Ctrl+C in the block drops the files not yet renamed: the next run makes them
-    again, as nothing records them as made before the block ends (make_views remembers
-    after write).  A path is written once per batch; the threads of a pool may share one."""
+    thousand of them, one sync of their filesystem (Linux's syncfs) instead of an fsync each
+    (where syncfs is missing, as on macOS, an fsync each); then each renamed into place, and
+    each directory synced once.  A file at its name is complete either way: its data is on
+    disk before its rename.  An error or Ctrl+C in the block drops the files not yet
+    renamed: the next run makes them again, as nothing records them as made before the
+    block ends (make_views remembers after write).  A path is written once per batch; the
+    threads of a pool may share one."""
 
     SIZE = 1000
 
     def __init__(self):
-        self.deferred = SYNCFS is not None
         self._lock = threading.Lock()
         self._pending = []   # (temporary path, final path): written, not yet synced
         self._dirs = set()   # renamed into, not yet synced
@@ -1335,19 +1340,19 @@ class SyncBatch:
             if len(self._pending) >= self.SIZE:
                 self._flush()
 
-    def renamed(self, path):
-        with self._lock:
-            self._dirs.add(os.path.dirname(path))
-
     def _flush(self):
         pending, self._pending = self._pending, []
         done = 0
         try:
-            filesystems = {}
-            for directory in {os.path.dirname(path) for _, path in pending}:
-                filesystems.setdefault(os.stat(directory).st_dev, directory)
-            for directory in filesystems.values():
-                sync_filesystem(directory)
+            if SYNCFS is None:
+                for tmp, _ in pending:
+                    fsync_path(tmp)
+            else:
+                filesystems = {}
+                for directory in {os.path.dirname(path) for _, path in pending}:
+                    filesystems.setdefault(os.stat(directory).st_dev, directory)
+                for directory in filesystems.values():
+                    sync_filesystem(directory)
             for tmp, path in pending:
                 os.replace(tmp, path)
                 self._dirs.add(os.path.dirname(path))

@@ -3768,7 +3768,6 @@ def test_without_syncfs_a_batch_fsyncs_each_file_and_syncs_each_directory_once(t
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
 
 
-@needs_syncfs
 def test_an_error_in_a_batch_leaves_no_file_it_had_not_synced(tmp_path, monkeypatch):
     monkeypatch.setattr(fm.SyncBatch, 'SIZE', 4)
     old = tmp_path / 'file-5.html'

@@ -4,7 +4,7 @@
 Nothing in the test environment can reach flickr.com, so flickrmirrorer is tested
 against this server: real HTTP/1.1 (keep-alive) on 127.0.0.1, real OAuth 1.0a
 (HMAC-SHA1, verified), REST answers shaped like the recorded real responses in
-../shared/flickr-api-samples (relative to the project root), static image/video files, and
+testdata/flickr-api-samples, static image/video files, and
 switchable faults.
 
 Design

@@ -19,7 +19,7 @@ from requests_oauthlib import OAuth1
 
 import fakeflickr
 
-SAMPLES = Path(__file__).resolve().parent.parent / 'shared' / 'flickr-api-samples'
+SAMPLES = Path(__file__).resolve().parent / 'testdata' / 'flickr-api-samples'
 ALL_EXTRAS = ('description,license,date_upload,date_taken,owner_name,icon_server,original_format,'
               'last_update,geo,tags,machine_tags,o_dims,views,media,path_alias,count_comments,'
               'count_faves,url_sq,url_q,url_t,url_s,url_n,url_m,url_z,url_c,url_l,url_h,url_k,url_o')
@@ -2090,4 +2090,4 @@ def test_cli_help_describes_every_flag():
     assert out.returncode == 0
     for a in options:
         assert a.option_strings[0] in out.stdout
-    assert SAMPLES.is_dir(), 'the samples are at ../shared/flickr-api-samples'
+    assert SAMPLES.is_dir(), 'the samples are at testdata/flickr-api-samples'

@@ -394,7 +394,10 @@ def human_bytes(n):
 
 
 class Reporter:
-    """Thread-safe output: info to stdout (not under -q), details under -v, errors to stderr."""
+    """Thread-safe output: info to stdout (not under -q), details under -v, errors to stderr.
+
+    Under -q (cron) a warning is held, not printed: a run that ends well prints nothing at all,
+    and one that fails prints what it held before its first error, so the mail explains itself."""
 
     def __init__(self, quiet=False, verbose=False, progress=False):
         self.quiet = quiet
@@ -402,6 +405,8 @@ class Reporter:
         self.show_progress = progress and not quiet
         self._bar = None
         self._lock = threading.Lock()
+        self._held = []
+        self.errors = 0
 
     def _write(self, stream, message):
         with self._lock:
@@ -435,10 +440,23 @@ class Reporter:
             self._write(sys.stdout, message)
 
     def error(self, message):
+        self.release_warnings()
+        self.errors += 1
         self._write(sys.stderr, 'Error: ' + message)
 
     def warning(self, message):
-        self._write(sys.stderr, 'Warning: ' + message)
+        if self.quiet:
+            with self._lock:
+                self._held.append(message)
+        else:
+            self._write(sys.stderr, 'Warning: ' + message)
+
+    def release_warnings(self):
+        """The warnings held under -q, printed once the run is known to fail."""
+        with self._lock:
+            held, self._held = self._held, []
+        for message in held:
+            self._write(sys.stderr, 'Warning: ' + message)
 
     def prompt(self, message):
         """Login instructions: always shown, on stderr so that stdout stays status only."""
@@ -1172,12 +1190,30 @@ def text_of(value):
 # Destination: lock, leftover temporary files, safe names, atomic writes
 # ---------------------------------------------------------------------------
 
+def check_destination(dest, quiet):
+    """Refuse a destination that looks like a typo or an unmounted disk before anything is
+    asked of Flickr: its parent must exist (missing parents are never made), and an
+    unattended (-q) run only updates a mirror that is already there."""
+    if os.path.lexists(dest) and not os.path.isdir(dest):
+        raise FatalError('Destination %s exists and is not a directory.' % dest, EXIT_USAGE)
+    parent = os.path.dirname(dest.rstrip(os.sep)) or os.sep
+    if os.path.lexists(parent) and not os.path.isdir(parent):
+        raise FatalError('Cannot create destination %s: %s is not a folder.' % (dest, parent), EXIT_USAGE)
+    if not os.path.isdir(parent):
+        raise FatalError('The folder that should hold the destination, %s, does not exist (a typo, or a disk '
+                         'not mounted?); nothing was created.' % parent, EXIT_USAGE)
+    if quiet and not os.path.isdir(os.path.join(dest, PHOTOSTREAM_DIR)):
+        raise FatalError('No mirror at %s: start it with a run without -q (a typo, or a disk not mounted?); '
+                         'nothing was created.' % dest, EXIT_USAGE)
+
+
 def prepare_destination(dest):
-    """Create the destination if missing; refuse one we cannot use."""
+    """Create the destination (never its parents) if missing; refuse one we cannot use."""
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise FatalError('Destination %s exists and is not a directory.' % dest, EXIT_USAGE)
     try:
-        os.makedirs(dest, exist_ok=True)
+        if not os.path.isdir(dest):
+            os.mkdir(dest)
     except OSError as e:
         raise FatalError('Cannot create destination %s: %s' % (dest, e.strerror), EXIT_USAGE)
     if not os.access(dest, os.W_OK | os.X_OK):
@@ -2825,8 +2861,7 @@ def account_is_free(client, nsid, reporter):
 
 
 def import_command(dest):
-    """The command that imports the data export into this mirror (DEST first: the list of
-    paths takes everything after --import-export)."""
+    """The command that imports the data export into this mirror."""
     program = os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
     return '%s %s --import-export FOLDER' % (program, shlex.quote(dest))
 
@@ -5936,29 +5971,8 @@ def seconds(value):
     return number
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse's, with one more hint: --import-export takes every path after it, so
-    `--import-export FOLDER DEST` leaves no DEST, and argparse alone would only say that
-    the destination is required."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        self.argv = sys.argv[1:] if args is None else list(args)
-        return super().parse_known_args(args, namespace)
-
-    def error(self, message):
-        argv = getattr(self, 'argv', [])
-        # the option as typed or abbreviated; --import-export=PATH takes that one path only
-        starts = [i for i, arg in enumerate(argv) if len(arg) > 3 and '--import-export'.startswith(arg)]
-        paths = argv[starts[-1] + 1:] if starts else []
-        if message.endswith('required: destination') and paths and not any(p.startswith('-') for p in paths):
-            self.exit(EXIT_USAGE, 'Error: no DEST: --import-export took every path after it (%s).  Give DEST '
-                                  'first (%s DEST --import-export FOLDER) or end the paths with --.\n'
-                      % (shlex.quote(paths[-1]), self.prog))
-        super().error(message)
-
-
 def build_parser():
-    parser = ArgumentParser(
+    parser = argparse.ArgumentParser(
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',
@@ -5980,12 +5994,13 @@ def build_parser():
                         help='do not write the .xmp sidecars (for digiKam, Immich, darktable, Lightroom)')
     parser.add_argument('--ignore-photos', action='store_true', help='do not mirror photos')
     parser.add_argument('--ignore-videos', action='store_true', help='do not mirror videos')
-    parser.add_argument('--import-export', nargs='+', metavar='PATH',
+    parser.add_argument('--import-export', action='append', metavar='PATH',
                         help='fill the mirror in from Flickr\'s data export ("Request my Flickr data" at '
                              'flickr.com/account): its zips, a folder holding them, or the export unzipped; '
                              'the originals Flickr\'s API refuses (videos, a free account\'s photos over '
                              '1024 px) replace the versions kept.  Without an API key (or with --offline) '
-                             'the export alone makes the whole mirror.  Give DEST first (or end the paths with --)')
+                             'the export alone makes the whole mirror.  One path each time: repeat it for '
+                             'several (--import-export A --import-export B)')
     parser.add_argument('--offline', action='store_true',
                         help='make or update the mirror from the data export alone (--import-export), '
                              'without Flickr\'s API, even where an API key is configured (the default '
@@ -6039,6 +6054,8 @@ def check_flags(args, reporter):
 
 def run(args, reporter, stats, stop_event):
     check_flags(args, reporter)
+    args.destination = os.path.abspath(os.path.expanduser(args.destination))
+    check_destination(args.destination, args.quiet)
     if args.offline and not args.import_export:
         raise FatalError('--offline makes the mirror from Flickr\'s data export alone: give its zips with '
                          '--import-export PATH.', EXIT_USAGE)
@@ -6047,9 +6064,6 @@ def run(args, reporter, stats, stop_event):
     args.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
                    if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
-    args.destination = os.path.abspath(os.path.expanduser(args.destination))
-    if os.path.lexists(args.destination) and not os.path.isdir(args.destination):
-        raise FatalError('Destination %s exists and is not a directory.' % args.destination, EXIT_USAGE)
     if not api_key:   # no API key: the export alone makes the mirror
         return run_export_only(args, reporter, stats, stop_event)
     # Log in before touching the destination: a failed first login leaves nothing behind.
@@ -6192,6 +6206,10 @@ def main(argv=None):
         status = EXIT_PARTIAL
     if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
         stats.stopped += 1
+    if status != EXIT_OK and args.quiet:
+        reporter.release_warnings()
+        if not reporter.errors:   # a failure no error line named: the end-of-run line says what failed
+            reporter.error(stats.summary(args.dry_run))
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

@@ -114,6 +114,11 @@ def run_mirror(server, token_dir, dest, *args, env=None, stdin='', timeout=180):
                           text=True, timeout=timeout)
 
 
+def export_flags(paths):
+    """--import-export takes one path each time it is given."""
+    return [arg for path in paths for arg in ('--import-export', str(path))]
+
+
 def assert_ok(result, status=0):
     assert result.returncode == status, 'exit %d\nstdout:\n%s\nstderr:\n%s' % (
         result.returncode, result.stdout, result.stderr)
@@ -573,9 +578,66 @@ def test_ignore_photos_and_ignore_videos(fake, token_dir, dest, tmp_path):
 
 
 def test_quiet_prints_nothing_on_success(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, '--ignore-videos'))
+    fake.add_photo(title='Taken this week')
     result = run_mirror(fake, token_dir, dest, '-q', '--ignore-videos')
     assert_ok(result, 0)
     assert result.stdout == '' and result.stderr == ''
+
+
+def test_quiet_is_silent_about_known_steady_states_and_a_terminal_run_is_told(fake, token_dir, dest):
+    """A new video whose original Flickr refuses, and --force without --delete-unknown, are
+    steady states: under -q the run prints nothing (exit 0); without -q it says them."""
+    assert_ok(run_mirror(fake, token_dir, dest))
+    video = fake.add_photo(media='video', fmt='mp4', title='New video')
+    fake.offer_video_original(video, available=False)
+    result = run_mirror(fake, token_dir, dest, '-q', '--force', '--statistics')
+    assert_ok(result)
+    assert result.stderr == ''
+    kept = 'Kept as another version than the original: %d' % len(refused_videos(fake))
+    assert kept in result.stdout.splitlines()
+    assert '\n%s\t' % video in (dest / NOT_ORIGINAL).read_text()
+    result = run_mirror(fake, token_dir, dest, '--force')
+    assert_ok(result)
+    assert 'Warning: --force only matters with --delete-unknown' in result.stderr
+
+
+def test_quiet_failure_prints_its_held_warnings_and_why(fake, token_dir, dest):
+    """Under -q a failing run says why (exit 1), with the warnings it held until then."""
+    assert_ok(run_mirror(fake, token_dir, dest, '--ignore-videos'))
+    new = fake.add_photo(title='Broken upload')
+    fake.faults.schedule('500', count=10 ** 6, target='file', path='/%s_' % new)
+    result = run_mirror(fake, token_dir, dest, '-q', '--force', '--ignore-videos')
+    assert result.returncode == 1 and result.stdout == ''
+    assert 'Warning: --force only matters with --delete-unknown' in result.stderr
+    assert 'Error: could not mirror %s' % new in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_quiet_run_into_a_folder_without_a_mirror_refuses_and_creates_nothing(fake, token_dir, tmp_path):
+    """From cron, a typo or an unmounted disk must not become a new mirror."""
+    empty = tmp_path / 'mnt'
+    empty.mkdir()
+    for target in (empty / 'backup', empty):
+        result = run_mirror(fake, token_dir, target, '-q')
+        assert_one_line_error(result, 2, 'no mirror at', str(target), 'without -q')
+    assert list(empty.iterdir()) == []
+    assert fake.stats()['api_total'] == 0
+
+
+def test_missing_parents_of_dest_are_never_created(fake, token_dir, plain_fake, tmp_path):
+    typo = tmp_path / 'mnt' / 'typo' / 'flickr'
+    result = run_mirror(fake, token_dir, typo)
+    assert_one_line_error(result, 2, str(tmp_path / 'mnt' / 'typo'), 'does not exist')
+    assert not (tmp_path / 'mnt').exists()
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    result = export_only(plain_fake, tmp_path, typo, manifest['dir'], args=('-q',))
+    assert_one_line_error(result, 2, 'does not exist')
+    assert not (tmp_path / 'mnt').exists()
+    # a missing DEST whose parent is there is made, as before
+    result = run_mirror(fake, token_dir, tmp_path / 'new')
+    assert_ok(result)
+    assert (tmp_path / 'new' / 'photostream').is_dir()
 
 
 def test_verbose_names_files(plain_fake, tmp_path, dest):
@@ -1425,6 +1487,7 @@ def test_progress_only_on_a_terminal_and_never_under_quiet(plain_fake, tmp_path,
     assert re.search(r'Files: .*\d+/%d' % len(fake.account.photos), shown), shown
     photos = sum(p.media == 'photo' for p in fake.account.photos.values())
     assert re.search(r'Metadata: .*%d/%d' % (photos, photos), shown), shown   # the second stage's bar
+    (tmp_path / 'quiet' / 'photostream').mkdir(parents=True)   # -q updates a mirror, never starts one
     status, shown = run_in_pty(base + ['-q', str(tmp_path / 'quiet')], program_env(fake))
     assert status == 0 and shown == ''
     result = run_mirror(fake, tokens, tmp_path / 'piped', '--ignore-videos')
@@ -4240,7 +4303,7 @@ def free_account_mirror(server, tokens, dest):
 
 
 def import_export(server, tokens, dest, *paths, args=()):
-    return run_mirror(server, tokens, dest, *args, '--import-export', *map(str, paths))
+    return run_mirror(server, tokens, dest, *args, *export_flags(paths))
 
 
 def assert_every_original(server, dest):
@@ -4707,7 +4770,7 @@ def no_key_env(server, tmp_path):
 
 
 def export_only(server, tmp_path, dest, *paths, args=()):
-    return run_mirror(server, tmp_path / 'no-tokens', dest, *args, '--import-export', *map(str, paths),
+    return run_mirror(server, tmp_path / 'no-tokens', dest, *args, *export_flags(paths),
                       env=no_key_env(server, tmp_path))
 
 
@@ -4887,22 +4950,27 @@ def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path)
     assert not (tmp_path / 'other').exists()
 
 
-def test_dest_after_the_export_paths_is_told_in_one_line(tmp_path):
-    """--import-export takes every path after it: DEST given last is one of its paths."""
-    export, dest = tmp_path / 'export', tmp_path / 'mirror'
-    export.mkdir()
-    for args in (['--import-export', str(export), str(dest)], ['--import', str(export), str(export), str(dest)]):
-        result = subprocess.run([sys.executable, PROGRAM] + args, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL, timeout=60)
-        assert_one_line_error(result, 2, 'no DEST', 'DEST --import-export FOLDER', '--')
-        assert args[-1] in result.stderr
-        assert not dest.exists()
-    # no DEST given at all (nothing taken by --import-export): argparse's own message stays
-    for args in ([], ['--import-export=%s' % export], ['--import-export', str(export), '-q']):
-        result = subprocess.run([sys.executable, PROGRAM] + args, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL, timeout=60)
-        assert result.returncode == 2 and 'required: destination' in result.stderr, args
-        assert 'Error: no DEST' not in result.stderr, args
+def test_import_export_takes_one_path_so_dest_may_come_first_or_last(plain_fake, tmp_path):
+    """The natural command, the export first and DEST last, and DEST first, make the same mirror;
+    the flag given twice reads both of its paths."""
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    env = no_key_env(plain_fake, tmp_path)
+    last, first = tmp_path / 'last', tmp_path / 'first'
+    for cmd in ([sys.executable, PROGRAM, '--import-export', manifest['dir'], str(last)],
+                [sys.executable, PROGRAM, str(first), '--import-export', manifest['dir']]):
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert_ok(result)
+    assert snapshot(last) == snapshot(first)
+    assert_export_tree(plain_fake, last)
+    # two zips, one flag each: both read (the metadata zip alone would leave the media out)
+    zips = [os.path.join(manifest['dir'], name) for name in [manifest['metadata_zip']] + manifest['media_zips']]
+    two = tmp_path / 'two'
+    assert_ok(export_only(plain_fake, tmp_path, two, *zips))
+    assert snapshot(two) == snapshot(first)
+    # no DEST at all: argparse's own one-line usage error, nothing made
+    result = subprocess.run([sys.executable, PROGRAM, '--import-export', manifest['dir']], capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2 and 'required: destination' in result.stderr
 
 
 @pytest.mark.slow

@@ -1769,6 +1769,27 @@ def known_datetaken(record):
     return calendar_date(record.get('datetaken'))
 
 
+# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).  A date
+# is shown (views) and written (XMP) only as precise as Flickr knows it: its length here.
+DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
+CIRCA = '8'
+GRANULARITIES = {g: g for g in DATE_TAKEN_LENGTH}   # one shared string each, whatever the JSON held
+
+
+def date_at_granularity(taken, granularity):
+    """'YYYY-MM-DD HH:MM:SS' in ISO 8601 as precise as Flickr knows it: 'YYYY' (a year, or
+    circa), 'YYYY-MM' (a month), else 'YYYY-MM-DDThh:mm:ss'.  The XMP's date and the views'
+    <time datetime> (HTML takes a bare year too)."""
+    return taken.replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(granularity, 19)]
+
+
+def date_taken_text(taken, granularity):
+    """The date taken as the views show it: '1950', 'circa 1912', '2019-07',
+    '2013-10-06 14:06:41'."""
+    shown = taken[:DATE_TAKEN_LENGTH.get(granularity, 19)]
+    return 'circa ' + shown if granularity == CIRCA and shown else shown
+
+
 def clean_tag(tag):
     if tag.isprintable() and '  ' not in tag and tag[:1] != ' ' and tag[-1:] != ' ':
         return tag   # what nearly every tag is (a printable text holds no character clean_text drops)
@@ -1841,7 +1862,7 @@ class Photo:
             unknown = listing.get('datetakenunknown')
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
-        photo.granularity = as_scalar(granularity) or '0'
+        photo.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
         if details:
             photo.add_details(metadata, listing, info)
         return photo
@@ -1953,12 +1974,14 @@ class PhotoSummary:
     thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
     from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
+    datetakengranularity: str = '0'   # Flickr's (Photo.granularity): how much of datetaken is known
 
     @classmethod
     def of(cls, photo, from_file=False):
         """The summary of a Photo (the one model): the views show what the sidecars hold."""
         return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file)
+                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file,
+                   datetakengranularity=photo.granularity)
 
     @classmethod
     def unread(cls, metadata, stored):
@@ -1975,6 +1998,7 @@ class PhotoSummary:
         """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
         photo = Photo.from_metadata(metadata, details=False)
         self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
+        self.datetakengranularity = photo.granularity
         self.tags = '\n'.join(photo.tags)
         self.from_file = True
 
@@ -4290,8 +4314,8 @@ class HtmlView:
             if stamp and p.from_file:   # its texts are the file's, maybe not read yet
                 inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
             else:
-                inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
-                           p.has_thumb, stamp)
+                inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
+                           p.filename, p.thumb_url, p.has_thumb, stamp)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
         return inputs
 
@@ -4774,6 +4798,12 @@ def collection_tree(out, view, colls, root):
     out.append('</ul>\n')
 
 
+def time_tag(taken, granularity):
+    """A date taken as the views show it, as precise as Flickr knows it ('circa 1912')."""
+    return '<time datetime="%s">%s</time>' % (esc(date_at_granularity(taken, granularity)),
+                                              esc(date_taken_text(taken, granularity)))
+
+
 def photo_card(out, view, pid, root):
     """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
     and description."""
@@ -4793,7 +4823,7 @@ def photo_card(out, view, pid, root):
     out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
     taken = photo.get('datetaken') or ''
     if taken:
-        out.append('<time datetime="%s">%s</time>' % (esc(taken.replace(' ', 'T')), esc(taken)))
+        out.append(time_tag(taken, photo.get('datetakengranularity')))
     desc = rich_text(photo.get('description'))
     if desc:
         out.extend(('<p class="desc">', desc, '</p>'))
@@ -5015,8 +5045,7 @@ def photo_page_parts(view, photo, stream_ids, index, places):
     out.append('<dl class="facts">\n')
     taken = photo.get('datetaken') or ''
     if taken:
-        out.append('<dt>Taken</dt><dd><time datetime="%s">%s</time></dd>\n'
-                   % (esc(taken.replace(' ', 'T')), esc(taken)))
+        out.append('<dt>Taken</dt><dd>%s</dd>\n' % time_tag(taken, photo.get('datetakengranularity')))
     else:   # unknown to Flickr, or no real date (the raw value stays in .metadata)
         out.append('<dt>Taken</dt><dd class="unknown">date unknown</dd>\n')
     place = describe_place(detail)
@@ -5235,6 +5264,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
             None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
             HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
+            'datetakengranularity': Flickr's ('0' when absent: to the second);
             'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
             image header for size hints.
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
@@ -5462,10 +5492,6 @@ XMP_NAMESPACES = (
     ('tiff', 'http://ns.adobe.com/tiff/1.0/'),
     ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
 )
-# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
-DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
-
-
 def xml_text(text):
     return html.escape(clean_text(text), quote=True)
 
@@ -5519,7 +5545,7 @@ def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
                        longitude=photo.longitude, page_url=photo.url)
     if photo.taken:
-        fields.date_taken = photo.taken.replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(photo.granularity, 19)]
+        fields.date_taken = date_at_granularity(photo.taken, photo.granularity)
     if photo.license in FLICKR_LICENSES:
         name, url = FLICKR_LICENSES[photo.license]
         fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)

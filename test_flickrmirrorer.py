@@ -25,6 +25,7 @@ import time
 import types
 import zipfile
 import zlib
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -3991,6 +3992,63 @@ def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake
         assert 'date unknown' in page and taken not in page, taken
         metadata = load_metadata(dest, photo)   # the raw value is kept
         assert metadata['listing']['datetaken'] == metadata['photo']['dates']['taken'] == taken
+
+
+# ---------------------------------------------------------------------------
+# Issue 39: the views show a date taken as precisely as Flickr knows it
+# ---------------------------------------------------------------------------
+
+# Real answers of Flickr's API, recorded (see testdata/flickr-api-samples/README.md).
+RECORDED = Path(HERE) / 'testdata' / 'flickr-api-samples'
+
+
+def recorded_dates(name):
+    """The <dates> of a recorded getInfo answer: (taken, takengranularity)."""
+    dates = ET.parse(RECORDED / name).getroot().find('photo/dates')
+    return dates.get('taken'), dates.get('takengranularity')
+
+
+def grid_time(page_text, photo_id):
+    """The <time> of a photo's card in a grid page."""
+    match = re.search(r'<li class="photo" id="p%s">[^\n]*?(<time [^>]*>[^<]*</time>)' % photo_id, page_text)
+    return match and match.group(1)
+
+
+def test_the_views_show_a_date_taken_at_flickrs_granularity(plain_fake, tmp_path, dest):
+    """Flickr's own photos of 1912 (circa) and 1950 (a year), as its API answered for them:
+    their pages, the photostream's grid and the album's say 'circa 1912' and '1950', as the
+    XMP sidecar does; a month is a month; a date to the second stays whole."""
+    circa = recorded_dates('flickr.photos.getInfo.circa.2025.xml')
+    year = recorded_dates('flickr.photos.getInfo.year.2023.xml')
+    assert circa == ('1912-01-01 00:00:00', '8') and year == ('1950-01-01 00:00:00', '6')
+    album_id, in_album = max(((a.id, a.photo_ids) for a in plain_fake.account.albums.values()),
+                             key=lambda album: len(album[1]))
+    photos = [plain_fake.account.photos[pid] for pid in in_album if plain_fake.account.photos[pid].media == 'photo']
+    first, second, third = photos[:3]
+    plain_fake.set_date_taken(first.id, taken=circa[0], granularity=int(circa[1]), unknown=0)
+    plain_fake.set_date_taken(second.id, taken=year[0], granularity=int(year[1]), unknown=0)
+    plain_fake.set_date_taken(third.id, taken='2013-10-06 14:06:41', granularity=0, unknown=0)
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    expected = {first.id: ('<time datetime="1912">circa 1912</time>', '1912'),
+                second.id: ('<time datetime="1950">1950</time>', '1950'),
+                third.id: ('<time datetime="2013-10-06T14:06:41">2013-10-06 14:06:41</time>', '2013-10-06T14:06:41')}
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    album = (dest / 'html' / ('album-%s.html' % album_id)).read_text('utf-8')
+    for photo_id, (time_tag, xmp_date) in expected.items():
+        page = (dest / 'html' / ('photo-%s.html' % photo_id)).read_text('utf-8')
+        assert '<dt>Taken</dt><dd>%s</dd>' % time_tag in page, photo_id
+        assert grid_time(stream, photo_id) == time_tag and grid_time(album, photo_id) == time_tag
+        photo = plain_fake.account.photos[photo_id]
+        assert xmp_attributes(dest / 'photostream' / (media_name(photo) + '.xmp'))['exif:DateTimeOriginal'] == xmp_date
+    assert '1912-01-01' not in stream + album and '1950-01-01' not in stream + album
+    # the owner says "a month" on Flickr: the next run shows the month
+    plain_fake.set_date_taken(second.id, granularity=4)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    page = (dest / 'html' / ('photo-%s.html' % second.id)).read_text('utf-8')
+    assert '<dt>Taken</dt><dd><time datetime="1950-01">1950-01</time></dd>' in page
+    assert grid_time((dest / 'html' / 'photostream-1.html').read_text('utf-8'), second.id) == \
+        '<time datetime="1950-01">1950-01</time>'
 
 
 def test_file_times_before_1901(plain_fake, tmp_path):

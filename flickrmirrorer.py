@@ -5460,29 +5460,43 @@ figure.original img, figure.original video {
 
 XMP_SUFFIX = '.xmp'
 XMP_HIERARCHY_ROOT = 'Flickr'
-# flickr.photos.licenses.getInfo (stable for years; ids 11-16 are newer Creative Commons).
+# flickr.photos.licenses.getInfo, as Flickr answered it on 19 Jun 2025 (the tests hold that
+# answer: testdata/flickr-api-samples/flickr.photos.licenses.getInfo.2025.xml).
 FLICKR_LICENSES = {
-    '0': ('All Rights Reserved', ''),
-    '1': ('Attribution-NonCommercial-ShareAlike License', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
-    '2': ('Attribution-NonCommercial License', 'https://creativecommons.org/licenses/by-nc/2.0/'),
-    '3': ('Attribution-NonCommercial-NoDerivs License', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
-    '4': ('Attribution License', 'https://creativecommons.org/licenses/by/2.0/'),
-    '5': ('Attribution-ShareAlike License', 'https://creativecommons.org/licenses/by-sa/2.0/'),
-    '6': ('Attribution-NoDerivs License', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    '0': ('All Rights Reserved',
+          'https://www.flickrhelp.com/hc/en-us/articles/10710266545556-Using-Flickr-images-shared-by-other-members'),
+    '1': ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    '2': ('CC BY-NC 2.0', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    '3': ('CC BY-NC-ND 2.0', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    '4': ('CC BY 2.0', 'https://creativecommons.org/licenses/by/2.0/'),
+    '5': ('CC BY-SA 2.0', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    '6': ('CC BY-ND 2.0', 'https://creativecommons.org/licenses/by-nd/2.0/'),
     '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
-    '8': ('United States Government Work', 'http://www.usa.gov/copyright.shtml'),
+    '8': ('United States Government Work', 'https://www.usa.gov/government-copyright'),
     '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
     '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
-    '11': ('Attribution 4.0 International', 'https://creativecommons.org/licenses/by/4.0/'),
-    '12': ('Attribution-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-sa/4.0/'),
-    '13': ('Attribution-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nd/4.0/'),
-    '14': ('Attribution-NonCommercial 4.0 International', 'https://creativecommons.org/licenses/by-nc/4.0/'),
-    '15': ('Attribution-NonCommercial-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
-    '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+    '11': ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/'),
+    '12': ('CC BY-SA 4.0', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    '13': ('CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    '14': ('CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    '15': ('CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    '16': ('CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+}
+# The names Flickr gave the same licences before: the data export names a photo's licence,
+# and an export made then (or now: its names are undocumented) may use these.
+EARLIER_LICENSE_NAMES = {
+    '1': 'Attribution-NonCommercial-ShareAlike License', '2': 'Attribution-NonCommercial License',
+    '3': 'Attribution-NonCommercial-NoDerivs License', '4': 'Attribution License',
+    '5': 'Attribution-ShareAlike License', '6': 'Attribution-NoDerivs License',
+    '11': 'Attribution 4.0 International', '12': 'Attribution-ShareAlike 4.0 International',
+    '13': 'Attribution-NoDerivs 4.0 International', '14': 'Attribution-NonCommercial 4.0 International',
+    '15': 'Attribution-NonCommercial-ShareAlike 4.0 International',
+    '16': 'Attribution-NonCommercial-NoDerivs 4.0 International',
 }
 PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
 # The export names a photo's licence; the model (and the sidecars) know it by its id.
 EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
+EXPORT_LICENSE_IDS.update((name, lid) for lid, name in EARLIER_LICENSE_NAMES.items())
 XMP_NAMESPACES = (
     ('dc', 'http://purl.org/dc/elements/1.1/'),
     ('digiKam', 'http://www.digikam.org/ns/1.0/'),

@@ -3188,14 +3188,15 @@ def album_keywords(server, photo_id):
     return wanted
 
 
+def recorded_licenses():
+    """Flickr's licences as its flickr.photos.licenses.getInfo answered (recorded in 2025):
+    id -> (name, url)."""
+    root = ET.parse(Path(HERE) / 'testdata' / 'flickr-api-samples' / 'flickr.photos.licenses.getInfo.2025.xml').getroot()
+    return {int(lic.get('id')): (lic.get('name'), lic.get('url')) for lic in root.iter('license')}
+
+
 # Flickr's names of the licenses the fake account gives its photos (flickr.photos.licenses.getInfo).
-LICENSE_NAMES = {
-    0: 'All Rights Reserved',
-    1: 'Attribution-NonCommercial-ShareAlike License',
-    2: 'Attribution-NonCommercial License',
-    4: 'Attribution License',
-    9: 'Public Domain Dedication (CC0)',
-}
+LICENSE_NAMES = {number: name for number, (name, url) in recorded_licenses().items()}
 
 
 def sidecar_of(dest, photo):
@@ -3419,6 +3420,45 @@ def test_xmp_fields_from_the_listing_alone():
     assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
     unknown = dict(listing, datetakenunknown='1')
     assert fm.xmp_fields({'listing': unknown}).date_taken == ''
+
+
+def test_licences_are_named_and_linked_as_flickr_gives_them_today(plain_fake, tmp_path, dest):
+    """The sidecars name and link each licence as flickr.photos.licenses.getInfo answered in
+    2025 (recorded): licence 8 links usa.gov's page of today, not its old copyright.shtml."""
+    recorded = recorded_licenses()
+    assert recorded[8] == ('United States Government Work', 'https://www.usa.gov/government-copyright')
+    assert sorted(recorded) == list(range(17))
+    photos = [p for p in plain_fake.account.photos.values() if p.media == 'photo']
+    licences = {photos[0].id: 8, photos[1].id: 11, photos[2].id: 0, photos[3].id: 1}
+    for photo_id, licence in licences.items():
+        plain_fake.edit_photo(photo_id, license=licence)
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    expected = {
+        8: ('United States Government Work', 'https://www.usa.gov/government-copyright', 'False'),
+        11: ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/', 'True'),
+        0: ('All Rights Reserved', 'https://www.flickrhelp.com/hc/en-us/articles/'
+                                   '10710266545556-Using-Flickr-images-shared-by-other-members', 'True'),
+        1: ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/', 'True'),
+    }
+    for photo_id, licence in licences.items():
+        sidecar = dest / 'photostream' / (media_name(plain_fake.account.photos[photo_id]) + '.xmp')
+        name, url, marked = expected[licence]
+        attributes = xmp_attributes(sidecar)
+        assert (attributes['xmpRights:WebStatement'], attributes['xmpRights:Marked']) == (url, marked), licence
+        assert '<rdf:li xml:lang="x-default">%s</rdf:li>' % name in sidecar.read_text('utf-8'), licence
+        assert (name, url) == recorded[licence]
+    # every licence Flickr has, as it gives it
+    for number, (name, url) in recorded.items():
+        fields = fm.xmp_fields({'listing': {'id': '42', 'owner': '1@N01', 'license': str(number)}})
+        assert fields.license[:2] == (name, url), number
+
+
+def test_an_export_naming_a_licence_the_old_way_or_the_new_is_understood():
+    """Flickr's data export names a photo's licence; by today's names or the earlier ones."""
+    for name, number in (('CC BY-NC-SA 2.0', '1'), ('Attribution-NonCommercial-ShareAlike License', '1'),
+                         ('United States Government Work', '8'), ('Attribution 4.0 International', '11'),
+                         ('CC BY 4.0', '11'), ('All Rights Reserved', '0')):
+        assert fm.EXPORT_LICENSE_IDS[name] == number, name
 
 
 THUMB_SIDE = 320   # the grids' thumbnails: Flickr's own 320-pixel size (README)

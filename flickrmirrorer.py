@@ -40,7 +40,8 @@ and the reporting every stage uses):
   9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
                 makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
                 items failed or the listing was incomplete, 2 usage / configuration /
-                login error, 130 interrupted.  mirror_account() wires the stages.
+                login error, 3 another run holds the destination, 130 interrupted.
+                mirror_account() wires the stages.
 
 Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
 export alone makes the same tree: mirror_export() wires the export's import
@@ -122,6 +123,7 @@ VERSION = '1.0.0'
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_BUSY = 3            # another run holds the destination: nothing was done, nothing is wrong
 EXIT_INTERRUPTED = 130
 
 PAGE_SIZE = 500
@@ -264,6 +266,7 @@ class Stats:
     dirs_left_alone: int = 0
     unrepaired: int = 0
     stopped: int = 0
+    interrupted: int = 0         # Ctrl+C or SIGTERM: no failure, the next run goes on
     bytes: int = 0
     albums_new: int = 0
     albums_updated: int = 0
@@ -310,6 +313,7 @@ class Stats:
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
+        ('Interrupted (Ctrl+C or SIGTERM)', 'interrupted', False),
     )
 
     def count(self, how):
@@ -1196,7 +1200,7 @@ def lock_destination(dest):
     except OSError:
         os.close(fd)
         raise FatalError('Another flickrmirrorer is already running on %s; try again when it has '
-                         'finished.' % dest, EXIT_USAGE)
+                         'finished.' % dest, EXIT_BUSY)
     os.ftruncate(fd, 0)
     os.write(fd, b'%d\n' % os.getpid())
     return fd
@@ -5952,7 +5956,7 @@ examples:
   %(prog)s DEST --import-export FOLDER         no API key (new ones need Pro): from the export
 
 exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
-error, 130 interrupted.
+error, 3 another run is mirroring into DEST, 130 interrupted.
 """
 
 
@@ -6133,6 +6137,7 @@ def destination_claimed(args, reporter):
     killed run removed, a new mirror announced; a dry run reads only: no directory, no lock,
     no clean-up."""
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
+    args.mirror_started = True   # from here an interrupted run has a mirror to resume
     lock = None
     if not args.dry_run:
         prepare_destination(args.destination)
@@ -6215,9 +6220,11 @@ def main(argv=None):
         status = run(args, reporter, stats, stop_event)
     except KeyboardInterrupt:
         stop_event.set()
-        reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
-        stats.stopped += 1
-        reporter.info(stats.summary(args.dry_run, interrupted=True))
+        if getattr(args, 'mirror_started', False):
+            reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
+            reporter.info(stats.summary(args.dry_run, interrupted=True))
+        else:   # at a prompt, or before: there is nothing to resume
+            reporter.error('interrupted before the mirror started; the mirror was not touched.')
         status = EXIT_INTERRUPTED
     except FatalError as e:
         reporter.error(str(e))
@@ -6232,6 +6239,8 @@ def main(argv=None):
         status = EXIT_PARTIAL
     if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
         stats.stopped += 1
+    if status == EXIT_INTERRUPTED:
+        stats.interrupted = 1
     if args.statistics:
         print('\n'.join(stats.lines()))
     sys.stdout.flush()

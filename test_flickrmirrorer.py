@@ -1455,9 +1455,12 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
     assert 'New photos:' in out and 'API calls:' in out
-    # the end-of-run line says it was interrupted, and the statistics count the stop
-    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, \d+ failed, .* downloaded in ', out, re.M), out
-    assert 'Run stopped early (see the error): 1' in out
+    # the end-of-run line says it was interrupted, and counts no failure it did not have:
+    # the interruption is a line of its own in the statistics
+    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, 0 failed, .* downloaded in ', out, re.M), out
+    assert 'Interrupted (Ctrl+C or SIGTERM): 1' in out
+    assert 'Run stopped early (see the error): 0' in out and 'Failed (tried again next run): 0' in out
+    assert 'Error: interrupted; the mirror resumes where it stopped on the next run.\n' in err
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -2104,7 +2107,7 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
     started = time.monotonic()
     second = run_mirror(fake, tokens, mirror, timeout=60)
     assert time.monotonic() - started < 10, 'the second run waited'
-    assert_one_line_error(second, 2, 'already running')
+    assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
     assert first.poll() is None, 'the first run ended too soon for this test'
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
@@ -2589,6 +2592,7 @@ OUTCOME_LABELS = [
     'Skipped (ignored media type)',
     'New albums', 'Updated albums', 'Removed albums',
     'New collections', 'Updated collections', 'Removed collections',
+    'Interrupted (Ctrl+C or SIGTERM)',
 ]
 FAILING_LABELS = [   # each of these counts makes the exit status 1
     'Failed (tried again next run)', 'Metadata not read (tried again next run)',
@@ -3068,6 +3072,44 @@ def test_installed_command_runs(tmp_path):
     result = subprocess.run([str(command), str(tmp_path / 'd')], env=env, stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and 'flickr.com/services/apps/create' in result.stderr
+
+
+def test_ctrl_c_at_the_api_key_prompt_says_only_that(plain_fake, tmp_path):
+    """Interrupted at the API key prompt: one line, no mirror to resume, no summary; exit 130."""
+    import pty
+    env = program_env(plain_fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, PROGRAM, '--token-dir', str(tmp_path / 'tokens'), '--statistics',
+                             str(tmp_path / 'mirror')], env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, preexec_fn=ctrl_c_as_at_a_terminal)
+    os.close(slave)
+    shown = b''
+    try:
+        deadline = time.monotonic() + 30
+        while b'API key: ' not in shown and time.monotonic() < deadline:
+            shown += os.read(master, 4096)
+        assert b'API key: ' in shown, shown
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert proc.returncode == 130, shown
+    said = shown.decode().split('API key: ', 1)[1]
+    assert said.strip() == 'Error: interrupted before the mirror started; the mirror was not touched.', said
+    assert 'Interrupted after' not in out.decode() and 'Interrupted (Ctrl+C or SIGTERM): 1' in out.decode()
+    assert not (tmp_path / 'mirror').exists() and not (tmp_path / 'config').exists()
 
 
 def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):

@@ -94,7 +94,9 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
+import ssl
 import stat
 import struct
 import sys
@@ -108,7 +110,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import dateutil.parser
 import flickrapi
@@ -641,7 +643,7 @@ def oauth_flow(api_key, api_secret, reporter, use_browser):
     except flickrapi.FlickrError as e:
         raise AuthError('Login failed: %s' % first_line(e))
     except requests.RequestException as e:
-        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+        raise AuthError('Login failed, cannot reach Flickr: %s' % network_error_text(e, 'the login'))
     token = flickr.token_cache.token
     if token is None:
         raise AuthError('Login failed: Flickr gave no token.')
@@ -898,7 +900,52 @@ def judge_status(response, what, refusable=False, api=False, cdn_original=False)
 
 def network_failure(error, what):
     """The verdict on a request that got no answer (or a broken one): worth another try."""
-    return TransientError('%s: network error: %s' % (what, first_line(error)))
+    return TransientError(network_error_text(error, what))
+
+
+def network_error_text(error, what):
+    """One line a person reads: what was asked, of which host, what happened.  requests and
+    urllib3 wrap the cause in reprs of their own (pools, retries); those are left out."""
+    url = getattr(getattr(error, 'request', None), 'url', None) or ''
+    host = urlsplit(url).netloc.rpartition('@')[2]
+    asked = '%s, asked of %s' % (what, host) if host and host not in what else what
+    return '%s: %s' % (asked, network_reason(error))
+
+
+def error_causes(error):
+    """The error and what it wraps, outermost first (requests and urllib3 nest them through
+    __cause__, a MaxRetryError's `reason` and the first argument)."""
+    causes = []
+    while isinstance(error, BaseException) and error not in causes and len(causes) < 12:
+        causes.append(error)
+        reason = getattr(error, 'reason', None)
+        first = error.args[0] if error.args else None
+        error = next((e for e in (error.__cause__, reason, first, error.__context__)
+                      if isinstance(e, BaseException)), None)
+    return causes
+
+
+def network_reason(error):
+    """What happened to a request, in words, from its innermost cause."""
+    for cause in reversed(error_causes(error)):
+        if isinstance(cause, socket.gaierror):
+            return 'its name could not be resolved (no network, or no DNS)'
+        if isinstance(cause, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(cause, ConnectionResetError):
+            return 'the connection was reset'
+        if isinstance(cause, (TimeoutError, socket.timeout, requests.Timeout)):
+            return 'no answer in time'
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return 'its certificate could not be verified (%s)' % (cause.verify_message or 'untrusted')
+        if isinstance(cause, ssl.SSLError):
+            return 'the secure connection failed (%s)' % (cause.reason or cause.strerror or 'TLS error')
+        if isinstance(cause, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+            return 'the answer broke off' if isinstance(cause, requests.exceptions.ChunkedEncodingError) \
+                else 'the answer could not be decompressed'
+        if isinstance(cause, OSError) and cause.strerror and not isinstance(cause, requests.RequestException):
+            return cause.strerror[:1].lower() + cause.strerror[1:]
+    return 'the connection failed'
 
 
 def raise_for_transient_status(response, *args, **kwargs):
@@ -2335,7 +2382,7 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, first_line(e))) from None
+            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, network_reason(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:

@@ -2117,6 +2117,47 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Issue 39: honest messages -- the network in one readable line, the program as invoked
+# ---------------------------------------------------------------------------
+
+def closed_port():
+    """A local port nothing listens on (it was just free)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def test_flickr_out_of_reach_is_said_in_one_readable_line(plain_fake, tmp_path, dest):
+    """What was asked, of which host, what happened; none of urllib3's reprs."""
+    tokens = tokens_for(plain_fake, tmp_path)
+    port = closed_port()
+    env = program_env(plain_fake, FLICKR_API_BASE='http://127.0.0.1:%d' % port)
+    result = subprocess.run([sys.executable, PROGRAM, '--token-dir', str(tokens), '--retries', '1', str(dest)],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, 1)
+    assert result.stderr == ('Error: Cannot reach Flickr: flickr.test.login, asked of 127.0.0.1:%d: connection '
+                             'refused\n' % port)
+
+
+def test_network_failures_in_words():
+    """The causes requests and urllib3 wrap, said as a person would: a refused connection, an
+    unknown host name, a broken answer."""
+    import socket
+    port = closed_port()
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.get('http://127.0.0.1:%d/services/rest/' % port, timeout=5)
+    assert fm.network_error_text(refused.value, 'flickr.people.getPhotos') == \
+        'flickr.people.getPhotos, asked of 127.0.0.1:%d: connection refused' % port
+    unresolved = requests.ConnectionError(socket.gaierror(-2, 'Name or service not known'))
+    assert fm.network_reason(unresolved) == 'its name could not be resolved (no network, or no DNS)'
+    broken = requests.exceptions.ChunkedEncodingError('Connection broken: IncompleteRead(3 bytes read)')
+    assert fm.network_reason(broken) == 'the answer broke off'
+    assert fm.network_reason(requests.exceptions.ReadTimeout('Read timed out. (read timeout=120)')) == \
+        'no answer in time'
+
+
+# ---------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------
 

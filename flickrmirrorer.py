@@ -2883,6 +2883,7 @@ class FilesStage:
 # are still in Flickr's data export, which --import-export reads.
 
 FREE_ACCOUNT_LIMIT_PX = 1024
+FREE_ACCOUNT_LABEL = 'Large'   # Flickr's name of its 1024 px size; a photo may lack it
 EXPORT_REQUEST_URL = 'https://www.flickr.com/account'
 
 
@@ -2906,10 +2907,11 @@ def import_command(dest):
     return '%s %s --import-export FOLDER' % (program, shlex.quote(dest))
 
 
-def not_original_warning(photos, videos, dest, free):
+def not_original_warning(photos, videos, dest, free, smaller=0):
     """The run's warning about the items kept as another version than the original: on a free
-    account the 1024 px limit, named; the hand download for videos; the data export for all,
-    with the command that imports it."""
+    account the 1024 px limit, named, and how many photos are kept at it and how many
+    `smaller` (Flickr has no 1024 px size of them); the hand download for videos; the data
+    export for all, with the command that imports it."""
     by_hand = ('A video\'s original can also be downloaded from its Flickr page (Download, Original) into '
                '%s as %s (Flickr\'s own download name works too): the next run adopts it.  '
                % (os.path.join(dest, PHOTOSTREAM_DIR), HAND_ORIGINAL_NAME)) if videos else ''
@@ -2918,9 +2920,12 @@ def not_original_warning(photos, videos, dest, free):
               'folder, then run: %s' % (os.path.join(dest, NOT_ORIGINAL_LIST), EXPORT_REQUEST_URL,
                                         import_command(dest)))
     if free and photos:
-        kept = plural(photos, 'photo') + (' is' if photos == 1 else ' are')
-        return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s kept at %d px%s.  '
-                '%s%s' % (FREE_ACCOUNT_LIMIT_PX, kept, FREE_ACCOUNT_LIMIT_PX,
+        kept = [plural(n, 'photo') + (' is' if n == 1 else ' are') + ' kept ' + how for n, how in (
+            (photos - smaller, 'at %d px' % FREE_ACCOUNT_LIMIT_PX),
+            (smaller, 'smaller (Flickr has no %d px size of %s)' % (FREE_ACCOUNT_LIMIT_PX,
+                                                                    'it' if smaller == 1 else 'them'))) if n]
+        return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s%s.  '
+                '%s%s' % (FREE_ACCOUNT_LIMIT_PX, ' and '.join(kept),
                           ', and %s as the best rendition Flickr offers' % plural(videos, 'video') if videos else '',
                           by_hand, export))
     what = ('%s and %s' % (plural(videos, 'video'), plural(photos, 'photo')) if photos and videos
@@ -5825,7 +5830,9 @@ def report_not_original(state, reporter, free_account=False):
     what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
         else plural(count, 'video' if videos else 'photo')
     listed = os.path.join(state.dest, NOT_ORIGINAL_LIST)
-    message = not_original_warning(count - videos, videos, state.dest, free_account)
+    smaller = sum(1 for p in state.photostream if p.id in state.not_original and p.media != 'video'
+                  and state.not_original[p.id].get('label') != FREE_ACCOUNT_LABEL)
+    message = not_original_warning(count - videos, videos, state.dest, free_account, smaller)
     if state.newly_not_original:
         reporter.warning(message)
     else:

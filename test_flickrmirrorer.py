@@ -4622,6 +4622,31 @@ def hostile_zip(path, members):
             zf.writestr(info, data)
 
 
+def test_a_free_accounts_warning_counts_the_photos_kept_smaller_apart(plain_fake, tmp_path, dest):
+    """Photos Flickr has no 1024 px size of (smaller ones without an Original) are not said to
+    be kept at 1024 px: the warning counts them apart."""
+    fake = plain_fake
+    small = [p for p in fake.account.photos.values() if p.media == 'photo' and max(p.width, p.height) < 1024]
+    assert sorted(max(p.width, p.height) for p in small) == [640, 800, 800]
+    for photo in small[:2]:
+        fake.set_quirks(photo.id, no_original=True)
+    assert len(limited_photos(fake)) == 7
+    fake.faults.update(free_account=True)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest)
+    assert_ok(result)
+    said = result.stdout + result.stderr   # a warning on this run, not under -q
+    assert ("since 15 May 2025 Flickr gives a free account's photos at most 1024 px: 7 photos are kept at "
+            "1024 px and 2 photos are kept smaller (Flickr has no 1024 px size of them).  ") in said, said
+    kept = {metadata_of(dest, '%s.jpg' % p.id)['file']['label'] for p in small[:2]}
+    assert kept <= {'Medium 640', 'Medium 800'}, kept
+    # one such photo: said in the singular
+    fake.set_quirks(small[0].id, no_original=False)
+    again = tmp_path / 'again'
+    result = run_mirror(fake, tokens_for(fake, tmp_path, 'tokens-again'), again)
+    assert ('at most 1024 px: 7 photos are kept at 1024 px and 1 photo is kept smaller (Flickr has no 1024 px '
+            'size of it).  ' in result.stdout + result.stderr), result.stderr
+
+
 @pytest.fixture
 def free_mirror_and_export(plain_fake, tmp_path):
     """A free account's mirror (its photos over 1024 px kept at 1024 px) and its export."""

@@ -162,14 +162,24 @@ DELETE_COUNT_FLOOR = 50
 # currently disabled for free accounts"); a key made before keeps working.  Without one,
 # Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
 # key adopts it.
-GET_AN_API_KEY = ('No Flickr API key.  With your own key flickrmirrorer reads Flickr\'s API: a key you '
-                  'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
-                  'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
-                  'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
-                  'its zips in a folder, then run: flickrmirrorer DEST --import-export FOLDER')
-NO_API_KEY_HELP = GET_AN_API_KEY + (
-    '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
-    'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
+def program_name():
+    """The program as it was invoked ('flickrmirrorer' installed, 'flickrmirrorer.py' from a
+    clone), the one form every message that names it uses; argparse's %(prog)s is the same."""
+    return os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
+
+
+def get_an_api_key():
+    return ('No Flickr API key.  With your own key %s reads Flickr\'s API: a key you '
+            'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
+            'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
+            'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
+            'its zips in a folder, then run: %s' % (program_name(), import_command('DEST')))
+
+
+def no_api_key_help(config_path):
+    return get_an_api_key() + (
+        '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
+        'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET' % config_path)
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -177,15 +187,16 @@ FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
 # A wrong key or secret is fixed in the configuration; only a refused token needs a new login
 # (and a new login would not help the others: it would only throw away a good token).
 CHECK_KEY_SOURCES = '(--api-%s, FLICKR_API_%s or the config file)'
+# (%(error)s: Flickr's message; %(program)s: program_name())
 AUTH_ERROR_ADVICE = {
-    100: 'Flickr does not know this API key (%%s).  Check the API key %s; your stored login is '
+    100: 'Flickr does not know this API key (%%(error)s).  Check the API key %s; your stored login is '
          'fine.' % (CHECK_KEY_SOURCES % ('key', 'KEY')),
-    96: 'Flickr rejected the signature of our requests (%%s): the API secret does not belong to the '
+    96: 'Flickr rejected the signature of our requests (%%(error)s): the API secret does not belong to the '
         'API key, or this computer\'s clock is far off.  Check the API secret %s; your stored login '
         'is fine, do not log in again.' % (CHECK_KEY_SOURCES % ('secret', 'SECRET')),
-    98: 'Flickr refused the stored login (%s): it was revoked or has expired.  Log in again: run '
-        'flickrmirrorer by hand with --relogin.',
-    99: 'The stored login lacks read permission (%s).  Log in again: run flickrmirrorer by hand '
+    98: 'Flickr refused the stored login (%(error)s): it was revoked or has expired.  Log in again: run '
+        '%(program)s by hand with --relogin.',
+    99: 'The stored login lacks read permission (%(error)s).  Log in again: run %(program)s by hand '
         'with --relogin.',
 }
 AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
@@ -488,14 +499,14 @@ def find_api_credentials(args, environ, ask=True):
     if not (key and secret):
         key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
-        raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
+        raise FatalError(no_api_key_help(config_path), EXIT_USAGE)
     return key.strip(), secret.strip()
 
 
 def ask_for_api_key(config_path):
     """On a terminal: let the user type the key and secret once, and keep them in the config
     file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(GET_AN_API_KEY + '.\nType your key and secret here to keep them in %s (or press '
+    sys.stderr.write(get_an_api_key() + '.\nType your key and secret here to keep them in %s (or press '
                      'Enter to stop).\nAPI key: ' % config_path)
     sys.stderr.flush()
     key = sys.stdin.readline().strip()
@@ -564,7 +575,7 @@ def configure_endpoints(base):
 # ---------------------------------------------------------------------------
 
 CONSOLE_LOGIN_PROMPT = """\
-flickrmirrorer needs read access to your Flickr account.
+%s needs read access to your Flickr account.
 
 1. Open this address in a web browser (on any computer) and log in to Flickr:
    %s
@@ -657,19 +668,20 @@ def console_login(flickr, reporter):
         raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
                         'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
                         % first_line(e).replace('do_request: ', '')) from None
-    reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
+    reporter.prompt(CONSOLE_LOGIN_PROMPT % (program_name(), flickr.auth_url(perms='read')))
     sys.stderr.write('Code: ')
     sys.stderr.flush()
     verifier = sys.stdin.readline().strip()
     if not verifier:
-        raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
-                        '(cron jobs reuse the token it stores).')
+        raise AuthError('Not logged in: no code was typed.  Run %s by hand once to log in '
+                        '(cron jobs reuse the token it stores).' % program_name())
     try:
         flickr.get_access_token(verifier)
     except flickrapi.FlickrError as e:
         raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
-                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
-                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
+                        'used, or has expired (a code is good for a few minutes).  Run %s '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''),
+                                                     program_name())) from None
 
 
 def browser_available():
@@ -1191,7 +1203,8 @@ def classify_flickr_error(method, error):
     if code in FLICKR_TRANSIENT_CODES or SERVICE_UNAVAILABLE_RE.search(str(error)):
         return TransientError(message, pause_all=True)
     if code in FLICKR_AUTH_CODES:
-        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
+        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98])
+                         % {'error': first_line(error), 'program': program_name()})
     if code == FLICKR_NOT_FOUND:
         return NotFoundError(message)
     if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
@@ -1246,8 +1259,8 @@ def lock_destination(dest):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise FatalError('Another flickrmirrorer is already running on %s; try again when it has '
-                         'finished.' % dest, EXIT_BUSY)
+        raise FatalError('Another %s is already running on %s; try again when it has '
+                         'finished.' % (program_name(), dest), EXIT_BUSY)
     os.ftruncate(fd, 0)
     os.write(fd, b'%d\n' % os.getpid())
     return fd
@@ -2903,8 +2916,7 @@ def account_is_free(client, nsid, reporter):
 def import_command(dest):
     """The command that imports the data export into this mirror (DEST first: the list of
     paths takes everything after --import-export)."""
-    program = os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
-    return '%s %s --import-export FOLDER' % (program, shlex.quote(dest))
+    return '%s %s --import-export FOLDER' % (program_name(), shlex.quote(dest))
 
 
 def not_original_warning(photos, videos, dest, free, smaller=0):
@@ -2930,8 +2942,8 @@ def not_original_warning(photos, videos, dest, free, smaller=0):
                           by_hand, export))
     what = ('%s and %s' % (plural(videos, 'video'), plural(photos, 'photo')) if photos and videos
             else plural(videos or photos, 'video' if videos else 'photo'))
-    return ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers is kept '
-            'instead.  %s%s' % (what, by_hand, export))
+    return ('Flickr did not give the original of %s to %s; the best version it offers is kept '
+            'instead.  %s%s' % (what, program_name(), by_hand, export))
 
 
 # ---------------------------------------------------------------------------
@@ -3888,7 +3900,7 @@ def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
             fx.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
-            fx.reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
+            fx.reporter.detail('Leaving %s alone: %s did not make it' % (entry.path, program_name()))
     for name, target in wanted.items():
         path = os.path.join(directory, name)
         if os.path.lexists(path) and not os.path.islink(path):
@@ -3966,8 +3978,8 @@ class TreeBuilder:
 
     def _left_alone(self, path):
         self.stats.dirs_left_alone += 1
-        self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
-                              "it.  Left it alone: move it away to let the mirror rebuild it." % path)
+        self.reporter.warning("'%s' is a symbolic link; %s does not write or delete through "
+                              "it.  Left it alone: move it away to let the mirror rebuild it." % (path, program_name()))
 
     # -- albums --
     def list_albums(self):
@@ -4036,8 +4048,8 @@ class TreeBuilder:
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
-                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
-                                      % os.path.join(self.albums_dir, stale))
+                self.reporter.warning('Kept %s: it holds files %s did not make'
+                                      % (os.path.join(self.albums_dir, stale), program_name()))
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
@@ -4083,8 +4095,8 @@ class TreeBuilder:
             self.stats.collections_deleted += 1
             self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(parent, stale)):
-                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
-                                      % os.path.join(parent, stale))
+                self.reporter.warning('Kept %s: it holds files %s did not make'
+                                      % (os.path.join(parent, stale), program_name()))
 
 
 def stored_album_order(stored, album):
@@ -6057,6 +6069,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser():
     parser = ArgumentParser(
+        prog=program_name(),
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',

@@ -2157,6 +2157,35 @@ def test_network_failures_in_words():
         'no answer in time'
 
 
+def test_messages_name_the_program_as_it_was_invoked(plain_fake, tmp_path, dest):
+    """One form everywhere: the name it was started by ('flickrmirrorer.py' from a clone,
+    'flickrmirrorer' installed, or a link of the user's), in every message that names it."""
+    link = tmp_path / 'fm-backup'
+    link.symlink_to(PROGRAM)
+    env = program_env(plain_fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    for program, name in ((str(link), 'fm-backup'), (PROGRAM, 'flickrmirrorer.py')):
+        result = subprocess.run([sys.executable, program, str(dest)], env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "With your own key %s reads Flickr's API" % name in result.stderr, result.stderr
+        assert 'then run: %s ' % name in result.stderr, result.stderr
+        # the config path holds the word as a directory name; no other bare form is left
+        assert not re.search(r'(?<![/\w])flickrmirrorer(?![\w./-])', result.stderr), result.stderr
+        usage = subprocess.run([sys.executable, program, '--help'], capture_output=True, text=True, timeout=60)
+        assert usage.stdout.startswith('usage: %s ' % name), usage.stdout
+    # a refused login: the advice to log in again names it so too
+    tokens = tokens_for(plain_fake, tmp_path)
+    plain_fake.revoke_token(fakeflickr_token(tokens, plain_fake))
+    result = subprocess.run([sys.executable, str(link), '--token-dir', str(tokens), str(dest)],
+                            env=program_env(plain_fake), capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, 2, 'run fm-backup by hand with --relogin')
+
+
+def fakeflickr_token(token_dir, server):
+    return flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir)).token.token
+
+
 # ---------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------
@@ -5058,7 +5087,7 @@ def test_the_no_key_help_tells_of_pro_keys_and_the_export_route(plain_fake, tmp_
     text = ' '.join(result.stderr.split())
     assert 'needs Flickr Pro since 2025' in text and 'a key you already have keeps working' in text
     assert 'https://www.flickr.com/account' in text and 'Request my Flickr data' in text
-    assert 'flickrmirrorer DEST --import-export FOLDER' in text
+    assert 'flickrmirrorer.py DEST --import-export FOLDER' in text   # the program as invoked
     assert 'free' not in text.lower().replace('without a key', '')
     assert not (tmp_path / 'd').exists()
     readme = ' '.join(Path(HERE, 'README.md').read_text().split())

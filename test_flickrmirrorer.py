@@ -2157,6 +2157,7 @@ def test_network_failures_in_words():
         'no answer in time'
 
 
+@pytest.mark.slow
 def test_messages_name_the_program_as_it_was_invoked(plain_fake, tmp_path, dest):
     """One form everywhere: the name it was started by ('flickrmirrorer.py' from a clone,
     'flickrmirrorer' installed, or a link of the user's), in every message that names it."""
@@ -4651,6 +4652,7 @@ def hostile_zip(path, members):
             zf.writestr(info, data)
 
 
+@pytest.mark.slow
 def test_a_free_accounts_warning_counts_the_photos_kept_smaller_apart(plain_fake, tmp_path, dest):
     """Photos Flickr has no 1024 px size of (smaller ones without an Original) are not said to
     be kept at 1024 px: the warning counts them apart."""

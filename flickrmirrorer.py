@@ -158,16 +158,17 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
-# Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
-# currently disabled for free accounts"); a key made before keeps working.  Without one,
-# Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
-# key adopts it.
+
 def program_name():
     """The program as it was invoked ('flickrmirrorer' installed, 'flickrmirrorer.py' from a
     clone), the one form every message that names it uses; argparse's %(prog)s is the same."""
     return os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
 
 
+# Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
+# currently disabled for free accounts"); a key made before keeps working.  Without one,
+# Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
+# key adopts it.
 def get_an_api_key():
     return ('No Flickr API key.  With your own key %s reads Flickr\'s API: a key you '
             'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
@@ -180,6 +181,7 @@ def no_api_key_help(config_path):
     return get_an_api_key() + (
         '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
         'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET' % config_path)
+
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -2395,7 +2397,8 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, network_reason(e))) from None
+            raise TransientError('download of %s broke off after %d bytes: %s'
+                                 % (url, size, network_reason(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:

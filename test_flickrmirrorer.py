@@ -41,6 +41,8 @@ import flickrmirrorer as fm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, 'flickrmirrorer.py')
+# Real answers of Flickr's API, recorded (see testdata/flickr-api-samples/README.md).
+RECORDED = Path(HERE) / 'testdata' / 'flickr-api-samples'
 
 # `pytest -m "not slow"` is the fast tier (README).  Marked slow: the tests of more than about
 # a second each here (kill -9 twenty times, the browsers, big accounts, most fault runs, the
@@ -1457,7 +1459,8 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert 'New photos:' in out and 'API calls:' in out
     # the end-of-run line says it was interrupted, and counts no failure it did not have:
     # the interruption is a line of its own in the statistics
-    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, 0 failed, .* downloaded in ', out, re.M), out
+    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, 0 failed, .* downloaded in ', out,
+                     re.M), out
     assert 'Interrupted (Ctrl+C or SIGTERM): 1' in out
     assert 'Run stopped early (see the error): 0' in out and 'Failed (tried again next run): 0' in out
     assert 'Error: interrupted; the mirror resumes where it stopped on the next run.\n' in err
@@ -3304,7 +3307,7 @@ def album_keywords(server, photo_id):
 def recorded_licenses():
     """Flickr's licences as its flickr.photos.licenses.getInfo answered (recorded in 2025):
     id -> (name, url)."""
-    root = ET.parse(Path(HERE) / 'testdata' / 'flickr-api-samples' / 'flickr.photos.licenses.getInfo.2025.xml').getroot()
+    root = ET.parse(RECORDED / 'flickr.photos.licenses.getInfo.2025.xml').getroot()
     return {int(lic.get('id')): (lic.get('name'), lic.get('url')) for lic in root.iter('license')}
 
 
@@ -4150,10 +4153,6 @@ def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake
 # ---------------------------------------------------------------------------
 # Issue 39: the views show a date taken as precisely as Flickr knows it
 # ---------------------------------------------------------------------------
-
-# Real answers of Flickr's API, recorded (see testdata/flickr-api-samples/README.md).
-RECORDED = Path(HERE) / 'testdata' / 'flickr-api-samples'
-
 
 def recorded_dates(name):
     """The <dates> of a recorded getInfo answer: (taken, takengranularity)."""

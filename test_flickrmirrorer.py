@@ -2131,6 +2131,19 @@ def closed_port():
         return probe.getsockname()[1]
 
 
+def test_a_destination_another_run_holds_exits_3_not_the_usage_errors_2(plain_fake, tmp_path, dest):
+    """"Already running" is no mistake in the command: its own exit status, 3, and one line."""
+    import fcntl
+    dest.mkdir()
+    with open(dest / LOCK_FILE, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)   # as a running mirror holds it
+        result = run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest)
+    assert_one_line_error(result, 3)
+    assert result.stderr == ('Error: Another flickrmirrorer.py is already running on %s; try again when it has '
+                             'finished.\n' % dest)
+    assert os.listdir(dest) == [LOCK_FILE]
+
+
 def test_flickr_out_of_reach_is_said_in_one_readable_line(plain_fake, tmp_path, dest):
     """What was asked, of which host, what happened; none of urllib3's reprs."""
     tokens = tokens_for(plain_fake, tmp_path)

@@ -2827,9 +2827,12 @@ class FakeFlickr:
             photo.lastupdate = self.tick()
             self.account.touch()
 
-    def edit_photo(self, photo_id, title=None, description=None, tags=None):
+    def edit_photo(self, photo_id, title=None, description=None, tags=None, license=None):
+        """An edit on Flickr (lastupdate changes); `license` a licence id (0-16)."""
         with self.lock:
             photo = self._photo(photo_id)
+            if license is not None:
+                photo.license = int(license)
             if title is not None:
                 photo.title = title
             if description is not None:

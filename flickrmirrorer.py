@@ -40,7 +40,8 @@ and the reporting every stage uses):
   9. report     one line at the end, the statistics (Stats.OUTCOMES: every kind of item that
                 makes the exit status 1 has its line); exit status 0 all mirrored, 1 some
                 items failed or the listing was incomplete, 2 usage / configuration /
-                login error, 130 interrupted.  mirror_account() wires the stages.
+                login error, 3 another run holds the destination, 130 interrupted.
+                mirror_account() wires the stages.
 
 Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
 export alone makes the same tree: mirror_export() wires the export's import
@@ -93,7 +94,9 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
+import ssl
 import stat
 import struct
 import sys
@@ -107,7 +110,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import dateutil.parser
 import flickrapi
@@ -122,6 +125,7 @@ VERSION = '1.0.0'
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_BUSY = 3            # another run holds the destination: nothing was done, nothing is wrong
 EXIT_INTERRUPTED = 130
 
 PAGE_SIZE = 500
@@ -154,18 +158,30 @@ MAX_ERRORS_IN_A_ROW = 50
 DELETE_SHARE_LIMIT = 0.10
 DELETE_COUNT_FLOOR = 50
 
+
+def program_name():
+    """The program as it was invoked ('flickrmirrorer' installed, 'flickrmirrorer.py' from a
+    clone), the one form every message that names it uses; argparse's %(prog)s is the same."""
+    return os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
+
+
 # Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
 # currently disabled for free accounts"); a key made before keeps working.  Without one,
 # Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
 # key adopts it.
-GET_AN_API_KEY = ('No Flickr API key.  With your own key flickrmirrorer reads Flickr\'s API: a key you '
-                  'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
-                  'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
-                  'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
-                  'its zips in a folder, then run: flickrmirrorer DEST --import-export FOLDER')
-NO_API_KEY_HELP = GET_AN_API_KEY + (
-    '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
-    'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET')
+def get_an_api_key():
+    return ('No Flickr API key.  With your own key %s reads Flickr\'s API: a key you '
+            'already have keeps working; a new one, at https://www.flickr.com/services/apps/create/, '
+            'needs Flickr Pro since 2025.  Without a key, Flickr\'s data export gives a complete '
+            'mirror: ask for it at https://www.flickr.com/account ("Request my Flickr data"), save '
+            'its zips in a folder, then run: %s' % (program_name(), import_command('DEST')))
+
+
+def no_api_key_help(config_path):
+    return get_an_api_key() + (
+        '.  A key is passed with --api-key KEY --api-secret SECRET, or FLICKR_API_KEY and '
+        'FLICKR_API_SECRET, or written to %s as\n[flickr]\napi_key = KEY\napi_secret = SECRET' % config_path)
+
 
 # Flickr error codes (https://www.flickr.com/services/api/) and what they mean to us.
 FLICKR_NOT_FOUND = 1
@@ -173,15 +189,16 @@ FLICKR_AUTH_CODES = (96, 97, 98, 99, 100)
 # A wrong key or secret is fixed in the configuration; only a refused token needs a new login
 # (and a new login would not help the others: it would only throw away a good token).
 CHECK_KEY_SOURCES = '(--api-%s, FLICKR_API_%s or the config file)'
+# (%(error)s: Flickr's message; %(program)s: program_name())
 AUTH_ERROR_ADVICE = {
-    100: 'Flickr does not know this API key (%%s).  Check the API key %s; your stored login is '
+    100: 'Flickr does not know this API key (%%(error)s).  Check the API key %s; your stored login is '
          'fine.' % (CHECK_KEY_SOURCES % ('key', 'KEY')),
-    96: 'Flickr rejected the signature of our requests (%%s): the API secret does not belong to the '
+    96: 'Flickr rejected the signature of our requests (%%(error)s): the API secret does not belong to the '
         'API key, or this computer\'s clock is far off.  Check the API secret %s; your stored login '
         'is fine, do not log in again.' % (CHECK_KEY_SOURCES % ('secret', 'SECRET')),
-    98: 'Flickr refused the stored login (%s): it was revoked or has expired.  Log in again: run '
-        'flickrmirrorer by hand with --relogin.',
-    99: 'The stored login lacks read permission (%s).  Log in again: run flickrmirrorer by hand '
+    98: 'Flickr refused the stored login (%(error)s): it was revoked or has expired.  Log in again: run '
+        '%(program)s by hand with --relogin.',
+    99: 'The stored login lacks read permission (%(error)s).  Log in again: run %(program)s by hand '
         'with --relogin.',
 }
 AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
@@ -264,6 +281,7 @@ class Stats:
     dirs_left_alone: int = 0
     unrepaired: int = 0
     stopped: int = 0
+    interrupted: int = 0         # Ctrl+C or SIGTERM: no failure, the next run goes on
     bytes: int = 0
     albums_new: int = 0
     albums_updated: int = 0
@@ -310,6 +328,7 @@ class Stats:
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
+        ('Interrupted (Ctrl+C or SIGTERM)', 'interrupted', False),
     )
 
     def count(self, how):
@@ -500,14 +519,14 @@ def find_api_credentials(args, environ, ask=True):
     if not (key and secret):
         key, secret = ask_for_api_key(config_path) if sys.stdin.isatty() else (None, None)
     if not (key and secret):
-        raise FatalError(NO_API_KEY_HELP % config_path, EXIT_USAGE)
+        raise FatalError(no_api_key_help(config_path), EXIT_USAGE)
     return key.strip(), secret.strip()
 
 
 def ask_for_api_key(config_path):
     """On a terminal: let the user type the key and secret once, and keep them in the config
     file (0600: the secret is a password).  (None, None) when nothing was typed."""
-    sys.stderr.write(GET_AN_API_KEY + '.\nType your key and secret here to keep them in %s (or press '
+    sys.stderr.write(get_an_api_key() + '.\nType your key and secret here to keep them in %s (or press '
                      'Enter to stop).\nAPI key: ' % config_path)
     sys.stderr.flush()
     key = sys.stdin.readline().strip()
@@ -576,7 +595,7 @@ def configure_endpoints(base):
 # ---------------------------------------------------------------------------
 
 CONSOLE_LOGIN_PROMPT = """\
-flickrmirrorer needs read access to your Flickr account.
+%s needs read access to your Flickr account.
 
 1. Open this address in a web browser (on any computer) and log in to Flickr:
    %s
@@ -655,7 +674,7 @@ def oauth_flow(api_key, api_secret, reporter, use_browser):
     except flickrapi.FlickrError as e:
         raise AuthError('Login failed: %s' % first_line(e))
     except requests.RequestException as e:
-        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+        raise AuthError('Login failed, cannot reach Flickr: %s' % network_error_text(e, 'the login'))
     token = flickr.token_cache.token
     if token is None:
         raise AuthError('Login failed: Flickr gave no token.')
@@ -669,19 +688,20 @@ def console_login(flickr, reporter):
         raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
                         'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
                         % first_line(e).replace('do_request: ', '')) from None
-    reporter.prompt(CONSOLE_LOGIN_PROMPT % flickr.auth_url(perms='read'))
+    reporter.prompt(CONSOLE_LOGIN_PROMPT % (program_name(), flickr.auth_url(perms='read')))
     sys.stderr.write('Code: ')
     sys.stderr.flush()
     verifier = sys.stdin.readline().strip()
     if not verifier:
-        raise AuthError('Not logged in: no code was typed.  Run flickrmirrorer by hand once to log in '
-                        '(cron jobs reuse the token it stores).')
+        raise AuthError('Not logged in: no code was typed.  Run %s by hand once to log in '
+                        '(cron jobs reuse the token it stores).' % program_name())
     try:
         flickr.get_access_token(verifier)
     except flickrapi.FlickrError as e:
         raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
-                        'used, or has expired (a code is good for a few minutes).  Run flickrmirrorer '
-                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''))) from None
+                        'used, or has expired (a code is good for a few minutes).  Run %s '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''),
+                                                     program_name())) from None
 
 
 def browser_available():
@@ -912,7 +932,52 @@ def judge_status(response, what, refusable=False, api=False, cdn_original=False)
 
 def network_failure(error, what):
     """The verdict on a request that got no answer (or a broken one): worth another try."""
-    return TransientError('%s: network error: %s' % (what, first_line(error)))
+    return TransientError(network_error_text(error, what))
+
+
+def network_error_text(error, what):
+    """One line a person reads: what was asked, of which host, what happened.  requests and
+    urllib3 wrap the cause in reprs of their own (pools, retries); those are left out."""
+    url = getattr(getattr(error, 'request', None), 'url', None) or ''
+    host = urlsplit(url).netloc.rpartition('@')[2]
+    asked = '%s, asked of %s' % (what, host) if host and host not in what else what
+    return '%s: %s' % (asked, network_reason(error))
+
+
+def error_causes(error):
+    """The error and what it wraps, outermost first (requests and urllib3 nest them through
+    __cause__, a MaxRetryError's `reason` and the first argument)."""
+    causes = []
+    while isinstance(error, BaseException) and error not in causes and len(causes) < 12:
+        causes.append(error)
+        reason = getattr(error, 'reason', None)
+        first = error.args[0] if error.args else None
+        error = next((e for e in (error.__cause__, reason, first, error.__context__)
+                      if isinstance(e, BaseException)), None)
+    return causes
+
+
+def network_reason(error):
+    """What happened to a request, in words, from its innermost cause."""
+    for cause in reversed(error_causes(error)):
+        if isinstance(cause, socket.gaierror):
+            return 'its name could not be resolved (no network, or no DNS)'
+        if isinstance(cause, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(cause, ConnectionResetError):
+            return 'the connection was reset'
+        if isinstance(cause, (TimeoutError, socket.timeout, requests.Timeout)):
+            return 'no answer in time'
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return 'its certificate could not be verified (%s)' % (cause.verify_message or 'untrusted')
+        if isinstance(cause, ssl.SSLError):
+            return 'the secure connection failed (%s)' % (cause.reason or cause.strerror or 'TLS error')
+        if isinstance(cause, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+            return 'the answer broke off' if isinstance(cause, requests.exceptions.ChunkedEncodingError) \
+                else 'the answer could not be decompressed'
+        if isinstance(cause, OSError) and cause.strerror and not isinstance(cause, requests.RequestException):
+            return cause.strerror[:1].lower() + cause.strerror[1:]
+    return 'the connection failed'
 
 
 def raise_for_transient_status(response, *args, **kwargs):
@@ -1158,7 +1223,8 @@ def classify_flickr_error(method, error):
     if code in FLICKR_TRANSIENT_CODES or SERVICE_UNAVAILABLE_RE.search(str(error)):
         return TransientError(message, pause_all=True)
     if code in FLICKR_AUTH_CODES:
-        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98]) % first_line(error))
+        return AuthError(AUTH_ERROR_ADVICE.get(code, AUTH_ERROR_ADVICE[98])
+                         % {'error': first_line(error), 'program': program_name()})
     if code == FLICKR_NOT_FOUND:
         return NotFoundError(message)
     if code is None:  # flickrapi's "Status code N received": an HTTP error without a retry hint
@@ -1231,8 +1297,8 @@ def lock_destination(dest):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise FatalError('Another flickrmirrorer is already running on %s; try again when it has '
-                         'finished.' % dest, EXIT_USAGE)
+        raise FatalError('Another %s is already running on %s; try again when it has '
+                         'finished.' % (program_name(), dest), EXIT_BUSY)
     os.ftruncate(fd, 0)
     os.write(fd, b'%d\n' % os.getpid())
     return fd
@@ -1805,6 +1871,27 @@ def known_datetaken(record):
     return calendar_date(record.get('datetaken'))
 
 
+# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).  A date
+# is shown (views) and written (XMP) only as precise as Flickr knows it: its length here.
+DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
+CIRCA = '8'
+GRANULARITIES = {g: g for g in DATE_TAKEN_LENGTH}   # one shared string each, whatever the JSON held
+
+
+def date_at_granularity(taken, granularity):
+    """'YYYY-MM-DD HH:MM:SS' in ISO 8601 as precise as Flickr knows it: 'YYYY' (a year, or
+    circa), 'YYYY-MM' (a month), else 'YYYY-MM-DDThh:mm:ss'.  The XMP's date and the views'
+    <time datetime> (HTML takes a bare year too)."""
+    return taken.replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(granularity, 19)]
+
+
+def date_taken_text(taken, granularity):
+    """The date taken as the views show it: '1950', 'circa 1912', '2019-07',
+    '2013-10-06 14:06:41'."""
+    shown = taken[:DATE_TAKEN_LENGTH.get(granularity, 19)]
+    return 'circa ' + shown if granularity == CIRCA and shown else shown
+
+
 def clean_tag(tag):
     if tag.isprintable() and '  ' not in tag and tag[:1] != ' ' and tag[-1:] != ' ':
         return tag   # what nearly every tag is (a printable text holds no character clean_text drops)
@@ -1877,7 +1964,7 @@ class Photo:
             unknown = listing.get('datetakenunknown')
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
-        photo.granularity = as_scalar(granularity) or '0'
+        photo.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
         if details:
             photo.add_details(metadata, listing, info)
         return photo
@@ -1989,12 +2076,14 @@ class PhotoSummary:
     thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
     from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
+    datetakengranularity: str = '0'   # Flickr's (Photo.granularity): how much of datetaken is known
 
     @classmethod
     def of(cls, photo, from_file=False):
         """The summary of a Photo (the one model): the views show what the sidecars hold."""
         return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file)
+                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file,
+                   datetakengranularity=photo.granularity)
 
     @classmethod
     def unread(cls, metadata, stored):
@@ -2011,6 +2100,7 @@ class PhotoSummary:
         """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
         photo = Photo.from_metadata(metadata, details=False)
         self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
+        self.datetakengranularity = photo.granularity
         self.tags = '\n'.join(photo.tags)
         self.from_file = True
 
@@ -2343,7 +2433,8 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, first_line(e))) from None
+            raise TransientError('download of %s broke off after %d bytes: %s'
+                                 % (url, size, network_reason(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:
@@ -2844,6 +2935,7 @@ class FilesStage:
 # are still in Flickr's data export, which --import-export reads.
 
 FREE_ACCOUNT_LIMIT_PX = 1024
+FREE_ACCOUNT_LABEL = 'Large'   # Flickr's name of its 1024 px size; a photo may lack it
 EXPORT_REQUEST_URL = 'https://www.flickr.com/account'
 
 
@@ -2862,14 +2954,14 @@ def account_is_free(client, nsid, reporter):
 
 def import_command(dest):
     """The command that imports the data export into this mirror."""
-    program = os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
-    return '%s %s --import-export FOLDER' % (program, shlex.quote(dest))
+    return '%s %s --import-export FOLDER' % (program_name(), shlex.quote(dest))
 
 
-def not_original_warning(photos, videos, dest, free):
+def not_original_warning(photos, videos, dest, free, smaller=0):
     """The run's warning about the items kept as another version than the original: on a free
-    account the 1024 px limit, named; the hand download for videos; the data export for all,
-    with the command that imports it."""
+    account the 1024 px limit, named, and how many photos are kept at it and how many
+    `smaller` (Flickr has no 1024 px size of them); the hand download for videos; the data
+    export for all, with the command that imports it."""
     by_hand = ('A video\'s original can also be downloaded from its Flickr page (Download, Original) into '
                '%s as %s (Flickr\'s own download name works too): the next run adopts it.  '
                % (os.path.join(dest, PHOTOSTREAM_DIR), HAND_ORIGINAL_NAME)) if videos else ''
@@ -2878,15 +2970,18 @@ def not_original_warning(photos, videos, dest, free):
               'folder, then run: %s' % (os.path.join(dest, NOT_ORIGINAL_LIST), EXPORT_REQUEST_URL,
                                         import_command(dest)))
     if free and photos:
-        kept = plural(photos, 'photo') + (' is' if photos == 1 else ' are')
-        return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s kept at %d px%s.  '
-                '%s%s' % (FREE_ACCOUNT_LIMIT_PX, kept, FREE_ACCOUNT_LIMIT_PX,
+        kept = [plural(n, 'photo') + (' is' if n == 1 else ' are') + ' kept ' + how for n, how in (
+            (photos - smaller, 'at %d px' % FREE_ACCOUNT_LIMIT_PX),
+            (smaller, 'smaller (Flickr has no %d px size of %s)' % (FREE_ACCOUNT_LIMIT_PX,
+                                                                    'it' if smaller == 1 else 'them'))) if n]
+        return ('since 15 May 2025 Flickr gives a free account\'s photos at most %d px: %s%s.  '
+                '%s%s' % (FREE_ACCOUNT_LIMIT_PX, ' and '.join(kept),
                           ', and %s as the best rendition Flickr offers' % plural(videos, 'video') if videos else '',
                           by_hand, export))
     what = ('%s and %s' % (plural(videos, 'video'), plural(photos, 'photo')) if photos and videos
             else plural(videos or photos, 'video' if videos else 'photo'))
-    return ('Flickr did not give the original of %s to flickrmirrorer; the best version it offers is kept '
-            'instead.  %s%s' % (what, by_hand, export))
+    return ('Flickr did not give the original of %s to %s; the best version it offers is kept '
+            'instead.  %s%s' % (what, program_name(), by_hand, export))
 
 
 # ---------------------------------------------------------------------------
@@ -3843,7 +3938,7 @@ def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
             fx.unlink(entry.path)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
-            fx.reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
+            fx.reporter.detail('Leaving %s alone: %s did not make it' % (entry.path, program_name()))
     for name, target in wanted.items():
         path = os.path.join(directory, name)
         if os.path.lexists(path) and not os.path.islink(path):
@@ -3921,8 +4016,8 @@ class TreeBuilder:
 
     def _left_alone(self, path):
         self.stats.dirs_left_alone += 1
-        self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
-                              "it.  Left it alone: move it away to let the mirror rebuild it." % path)
+        self.reporter.warning("'%s' is a symbolic link; %s does not write or delete through "
+                              "it.  Left it alone: move it away to let the mirror rebuild it." % (path, program_name()))
 
     # -- albums --
     def list_albums(self):
@@ -3991,8 +4086,8 @@ class TreeBuilder:
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
-                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
-                                      % os.path.join(self.albums_dir, stale))
+                self.reporter.warning('Kept %s: it holds files %s did not make'
+                                      % (os.path.join(self.albums_dir, stale), program_name()))
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
@@ -4038,8 +4133,8 @@ class TreeBuilder:
             self.stats.collections_deleted += 1
             self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(parent, stale)):
-                self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
-                                      % os.path.join(parent, stale))
+                self.reporter.warning('Kept %s: it holds files %s did not make'
+                                      % (os.path.join(parent, stale), program_name()))
 
 
 def stored_album_order(stored, album):
@@ -4325,8 +4420,8 @@ class HtmlView:
             if stamp and p.from_file:   # its texts are the file's, maybe not read yet
                 inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
             else:
-                inputs.add(p.id, p.media, p.datetaken, p.title, p.description, p.tags, p.filename, p.thumb_url,
-                           p.has_thumb, stamp)
+                inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
+                           p.filename, p.thumb_url, p.has_thumb, stamp)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
         return inputs
 
@@ -4809,6 +4904,12 @@ def collection_tree(out, view, colls, root):
     out.append('</ul>\n')
 
 
+def time_tag(taken, granularity):
+    """A date taken as the views show it, as precise as Flickr knows it ('circa 1912')."""
+    return '<time datetime="%s">%s</time>' % (esc(date_at_granularity(taken, granularity)),
+                                              esc(date_taken_text(taken, granularity)))
+
+
 def photo_card(out, view, pid, root):
     """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
     and description."""
@@ -4828,7 +4929,7 @@ def photo_card(out, view, pid, root):
     out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
     taken = photo.get('datetaken') or ''
     if taken:
-        out.append('<time datetime="%s">%s</time>' % (esc(taken.replace(' ', 'T')), esc(taken)))
+        out.append(time_tag(taken, photo.get('datetakengranularity')))
     desc = rich_text(photo.get('description'))
     if desc:
         out.extend(('<p class="desc">', desc, '</p>'))
@@ -5050,8 +5151,7 @@ def photo_page_parts(view, photo, stream_ids, index, places):
     out.append('<dl class="facts">\n')
     taken = photo.get('datetaken') or ''
     if taken:
-        out.append('<dt>Taken</dt><dd><time datetime="%s">%s</time></dd>\n'
-                   % (esc(taken.replace(' ', 'T')), esc(taken)))
+        out.append('<dt>Taken</dt><dd>%s</dd>\n' % time_tag(taken, photo.get('datetakengranularity')))
     else:   # unknown to Flickr, or no real date (the raw value stays in .metadata)
         out.append('<dt>Taken</dt><dd class="unknown">date unknown</dd>\n')
     place = describe_place(detail)
@@ -5270,6 +5370,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
             None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
             HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
+            'datetakengranularity': Flickr's ('0' when absent: to the second);
             'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
             image header for size hints.
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
@@ -5465,29 +5566,43 @@ figure.original img, figure.original video {
 
 XMP_SUFFIX = '.xmp'
 XMP_HIERARCHY_ROOT = 'Flickr'
-# flickr.photos.licenses.getInfo (stable for years; ids 11-16 are newer Creative Commons).
+# flickr.photos.licenses.getInfo, as Flickr answered it on 19 Jun 2025 (the tests hold that
+# answer: testdata/flickr-api-samples/flickr.photos.licenses.getInfo.2025.xml).
 FLICKR_LICENSES = {
-    '0': ('All Rights Reserved', ''),
-    '1': ('Attribution-NonCommercial-ShareAlike License', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
-    '2': ('Attribution-NonCommercial License', 'https://creativecommons.org/licenses/by-nc/2.0/'),
-    '3': ('Attribution-NonCommercial-NoDerivs License', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
-    '4': ('Attribution License', 'https://creativecommons.org/licenses/by/2.0/'),
-    '5': ('Attribution-ShareAlike License', 'https://creativecommons.org/licenses/by-sa/2.0/'),
-    '6': ('Attribution-NoDerivs License', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    '0': ('All Rights Reserved',
+          'https://www.flickrhelp.com/hc/en-us/articles/10710266545556-Using-Flickr-images-shared-by-other-members'),
+    '1': ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    '2': ('CC BY-NC 2.0', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    '3': ('CC BY-NC-ND 2.0', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    '4': ('CC BY 2.0', 'https://creativecommons.org/licenses/by/2.0/'),
+    '5': ('CC BY-SA 2.0', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    '6': ('CC BY-ND 2.0', 'https://creativecommons.org/licenses/by-nd/2.0/'),
     '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
-    '8': ('United States Government Work', 'http://www.usa.gov/copyright.shtml'),
+    '8': ('United States Government Work', 'https://www.usa.gov/government-copyright'),
     '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
     '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
-    '11': ('Attribution 4.0 International', 'https://creativecommons.org/licenses/by/4.0/'),
-    '12': ('Attribution-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-sa/4.0/'),
-    '13': ('Attribution-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nd/4.0/'),
-    '14': ('Attribution-NonCommercial 4.0 International', 'https://creativecommons.org/licenses/by-nc/4.0/'),
-    '15': ('Attribution-NonCommercial-ShareAlike 4.0 International', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
-    '16': ('Attribution-NonCommercial-NoDerivs 4.0 International', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+    '11': ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/'),
+    '12': ('CC BY-SA 4.0', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    '13': ('CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    '14': ('CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    '15': ('CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    '16': ('CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+}
+# The names Flickr gave the same licences before: the data export names a photo's licence,
+# and an export made then (or now: its names are undocumented) may use these.
+EARLIER_LICENSE_NAMES = {
+    '1': 'Attribution-NonCommercial-ShareAlike License', '2': 'Attribution-NonCommercial License',
+    '3': 'Attribution-NonCommercial-NoDerivs License', '4': 'Attribution License',
+    '5': 'Attribution-ShareAlike License', '6': 'Attribution-NoDerivs License',
+    '11': 'Attribution 4.0 International', '12': 'Attribution-ShareAlike 4.0 International',
+    '13': 'Attribution-NoDerivs 4.0 International', '14': 'Attribution-NonCommercial 4.0 International',
+    '15': 'Attribution-NonCommercial-ShareAlike 4.0 International',
+    '16': 'Attribution-NonCommercial-NoDerivs 4.0 International',
 }
 PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
 # The export names a photo's licence; the model (and the sidecars) know it by its id.
 EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
+EXPORT_LICENSE_IDS.update((name, lid) for lid, name in EARLIER_LICENSE_NAMES.items())
 XMP_NAMESPACES = (
     ('dc', 'http://purl.org/dc/elements/1.1/'),
     ('digiKam', 'http://www.digikam.org/ns/1.0/'),
@@ -5497,10 +5612,6 @@ XMP_NAMESPACES = (
     ('tiff', 'http://ns.adobe.com/tiff/1.0/'),
     ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
 )
-# Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).
-DATE_TAKEN_LENGTH = {'0': 19, '4': 7, '6': 4, '8': 4}
-
-
 def xml_text(text):
     return html.escape(clean_text(text), quote=True)
 
@@ -5554,7 +5665,7 @@ def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
                        longitude=photo.longitude, page_url=photo.url)
     if photo.taken:
-        fields.date_taken = photo.taken.replace(' ', 'T')[:DATE_TAKEN_LENGTH.get(photo.granularity, 19)]
+        fields.date_taken = date_at_granularity(photo.taken, photo.granularity)
     if photo.license in FLICKR_LICENSES:
         name, url = FLICKR_LICENSES[photo.license]
         fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)
@@ -5769,7 +5880,9 @@ def report_not_original(state, reporter, free_account=False):
     what = '%s and %s' % (plural(videos, 'video'), plural(count - videos, 'photo')) if count - videos and videos \
         else plural(count, 'video' if videos else 'photo')
     listed = os.path.join(state.dest, NOT_ORIGINAL_LIST)
-    message = not_original_warning(count - videos, videos, state.dest, free_account)
+    smaller = sum(1 for p in state.photostream if p.id in state.not_original and p.media != 'video'
+                  and state.not_original[p.id].get('label') != FREE_ACCOUNT_LABEL)
+    message = not_original_warning(count - videos, videos, state.dest, free_account, smaller)
     if state.newly_not_original:
         reporter.warning(message)
     else:
@@ -5947,7 +6060,7 @@ examples:
   %(prog)s DEST --import-export FOLDER         no API key (new ones need Pro): from the export
 
 exit status: 0 everything mirrored, 1 some items failed, 2 usage / configuration / login
-error, 130 interrupted.
+error, 3 another run is mirroring into DEST, 130 interrupted.
 """
 
 
@@ -5973,6 +6086,7 @@ def seconds(value):
 
 def build_parser():
     parser = argparse.ArgumentParser(
+        prog=program_name(),
         description='Keep a complete local mirror of your own Flickr account: every photo and video '
                     'original, metadata as JSON, albums and collections as directories of symlinks.  '
                     'Run it again at any time: it fetches only what changed.',
@@ -6107,6 +6221,7 @@ def destination_claimed(args, reporter):
     killed run removed, a new mirror announced; a dry run reads only: no directory, no lock,
     no clean-up."""
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
+    args.mirror_started = True   # from here an interrupted run has a mirror to resume
     lock = None
     if not args.dry_run:
         prepare_destination(args.destination)
@@ -6189,9 +6304,11 @@ def main(argv=None):
         status = run(args, reporter, stats, stop_event)
     except KeyboardInterrupt:
         stop_event.set()
-        reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
-        stats.stopped += 1
-        reporter.info(stats.summary(args.dry_run, interrupted=True))
+        if getattr(args, 'mirror_started', False):
+            reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
+            reporter.info(stats.summary(args.dry_run, interrupted=True))
+        else:   # at a prompt, or before: there is nothing to resume
+            reporter.error('interrupted before the mirror started; the mirror was not touched.')
         status = EXIT_INTERRUPTED
     except FatalError as e:
         reporter.error(str(e))
@@ -6206,6 +6323,8 @@ def main(argv=None):
         status = EXIT_PARTIAL
     if status == EXIT_PARTIAL and not stats.failures():   # the run itself stopped: count that too
         stats.stopped += 1
+    if status == EXIT_INTERRUPTED:
+        stats.interrupted = 1
     if status != EXIT_OK and args.quiet:
         reporter.release_warnings()
         if not reporter.errors:   # a failure no error line named: the end-of-run line says what failed

@@ -904,6 +904,16 @@ def test_edit_photo_and_logical_clock(fresh):
     assert info['tags']['tag'][0]['raw'] == 'x y' and info['tags']['tag'][0]['_content'] == 'xy'
 
 
+def test_edit_photo_changes_its_licence_everywhere(fresh):
+    tok = fresh.issue_token()
+    ph = pick(fresh, lambda p: True)
+    before = ph.lastupdate
+    fresh.edit_photo(ph.id, license=8)
+    assert ph.lastupdate > before
+    assert ok(fresh, tok, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['license'] == '8'
+    assert listing_record(fresh, tok, ph.id, 'license')['license'] == '8'
+
+
 def test_add_comment_changes_count_not_lastupdate(fresh):
     tok = fresh.issue_token()
     ph = pick(fresh, lambda p: True)

@@ -25,6 +25,7 @@ import time
 import types
 import zipfile
 import zlib
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -40,6 +41,8 @@ import flickrmirrorer as fm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, 'flickrmirrorer.py')
+# Real answers of Flickr's API, recorded (see testdata/flickr-api-samples/README.md).
+RECORDED = Path(HERE) / 'testdata' / 'flickr-api-samples'
 
 # `pytest -m "not slow"` is the fast tier (README).  Marked slow: the tests of more than about
 # a second each here (kill -9 twenty times, the browsers, big accounts, most fault runs, the
@@ -1517,9 +1520,13 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert proc.returncode == 130, err
     assert 'interrupted' in err and 'Traceback' not in err
     assert 'New photos:' in out and 'API calls:' in out
-    # the end-of-run line says it was interrupted, and the statistics count the stop
-    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, \d+ failed, .* downloaded in ', out, re.M), out
-    assert 'Run stopped early (see the error): 1' in out
+    # the end-of-run line says it was interrupted, and counts no failure it did not have:
+    # the interruption is a line of its own in the statistics
+    assert re.search(r'^Interrupted after \d+ new, \d+ updated, \d+ deleted, 0 failed, .* downloaded in ', out,
+                     re.M), out
+    assert 'Interrupted (Ctrl+C or SIGTERM): 1' in out
+    assert 'Run stopped early (see the error): 0' in out and 'Failed (tried again next run): 0' in out
+    assert 'Error: interrupted; the mirror resumes where it stopped on the next run.\n' in err
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
 
@@ -2166,13 +2173,97 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
     started = time.monotonic()
     second = run_mirror(fake, tokens, mirror, timeout=60)
     assert time.monotonic() - started < 10, 'the second run waited'
-    assert_one_line_error(second, 2, 'already running')
+    assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
     assert first.poll() is None, 'the first run ended too soon for this test'
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert 'Traceback' not in err
     assert_tree_complete(fake, mirror)
     assert not temp_files(mirror)
+
+
+# ---------------------------------------------------------------------------
+# Issue 39: honest messages -- the network in one readable line, the program as invoked
+# ---------------------------------------------------------------------------
+
+def closed_port():
+    """A local port nothing listens on (it was just free)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def test_a_destination_another_run_holds_exits_3_not_the_usage_errors_2(plain_fake, tmp_path, dest):
+    """"Already running" is no mistake in the command: its own exit status, 3, and one line."""
+    import fcntl
+    dest.mkdir()
+    with open(dest / LOCK_FILE, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)   # as a running mirror holds it
+        result = run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest)
+    assert_one_line_error(result, 3)
+    assert result.stderr == ('Error: Another flickrmirrorer.py is already running on %s; try again when it has '
+                             'finished.\n' % dest)
+    assert os.listdir(dest) == [LOCK_FILE]
+
+
+def test_flickr_out_of_reach_is_said_in_one_readable_line(plain_fake, tmp_path, dest):
+    """What was asked, of which host, what happened; none of urllib3's reprs."""
+    tokens = tokens_for(plain_fake, tmp_path)
+    port = closed_port()
+    env = program_env(plain_fake, FLICKR_API_BASE='http://127.0.0.1:%d' % port)
+    result = subprocess.run([sys.executable, PROGRAM, '--token-dir', str(tokens), '--retries', '1', str(dest)],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, 1)
+    assert result.stderr == ('Error: Cannot reach Flickr: flickr.test.login, asked of 127.0.0.1:%d: connection '
+                             'refused\n' % port)
+
+
+def test_network_failures_in_words():
+    """The causes requests and urllib3 wrap, said as a person would: a refused connection, an
+    unknown host name, a broken answer."""
+    import socket
+    port = closed_port()
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.get('http://127.0.0.1:%d/services/rest/' % port, timeout=5)
+    assert fm.network_error_text(refused.value, 'flickr.people.getPhotos') == \
+        'flickr.people.getPhotos, asked of 127.0.0.1:%d: connection refused' % port
+    unresolved = requests.ConnectionError(socket.gaierror(-2, 'Name or service not known'))
+    assert fm.network_reason(unresolved) == 'its name could not be resolved (no network, or no DNS)'
+    broken = requests.exceptions.ChunkedEncodingError('Connection broken: IncompleteRead(3 bytes read)')
+    assert fm.network_reason(broken) == 'the answer broke off'
+    assert fm.network_reason(requests.exceptions.ReadTimeout('Read timed out. (read timeout=120)')) == \
+        'no answer in time'
+
+
+@pytest.mark.slow
+def test_messages_name_the_program_as_it_was_invoked(plain_fake, tmp_path, dest):
+    """One form everywhere: the name it was started by ('flickrmirrorer.py' from a clone,
+    'flickrmirrorer' installed, or a link of the user's), in every message that names it."""
+    link = tmp_path / 'fm-backup'
+    link.symlink_to(PROGRAM)
+    env = program_env(plain_fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    for program, name in ((str(link), 'fm-backup'), (PROGRAM, 'flickrmirrorer.py')):
+        result = subprocess.run([sys.executable, program, str(dest)], env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "With your own key %s reads Flickr's API" % name in result.stderr, result.stderr
+        assert 'then run: %s ' % name in result.stderr, result.stderr
+        # the config path holds the word as a directory name; no other bare form is left
+        assert not re.search(r'(?<![/\w])flickrmirrorer(?![\w./-])', result.stderr), result.stderr
+        usage = subprocess.run([sys.executable, program, '--help'], capture_output=True, text=True, timeout=60)
+        assert usage.stdout.startswith('usage: %s ' % name), usage.stdout
+    # a refused login: the advice to log in again names it so too
+    tokens = tokens_for(plain_fake, tmp_path)
+    plain_fake.revoke_token(fakeflickr_token(tokens, plain_fake))
+    result = subprocess.run([sys.executable, str(link), '--token-dir', str(tokens), str(dest)],
+                            env=program_env(plain_fake), capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, 2, 'run fm-backup by hand with --relogin')
+
+
+def fakeflickr_token(token_dir, server):
+    return flickrapi.tokencache.OAuthTokenCache(server.api_key, '', path=str(token_dir)).token.token
 
 
 # ---------------------------------------------------------------------------
@@ -2651,6 +2742,7 @@ OUTCOME_LABELS = [
     'Skipped (ignored media type)',
     'New albums', 'Updated albums', 'Removed albums',
     'New collections', 'Updated collections', 'Removed collections',
+    'Interrupted (Ctrl+C or SIGTERM)',
 ]
 FAILING_LABELS = [   # each of these counts makes the exit status 1
     'Failed (tried again next run)', 'Metadata not read (tried again next run)',
@@ -3132,6 +3224,44 @@ def test_installed_command_runs(tmp_path):
     assert result.returncode == 2 and 'flickr.com/services/apps/create' in result.stderr
 
 
+def test_ctrl_c_at_the_api_key_prompt_says_only_that(plain_fake, tmp_path):
+    """Interrupted at the API key prompt: one line, no mirror to resume, no summary; exit 130."""
+    import pty
+    env = program_env(plain_fake, XDG_CONFIG_HOME=str(tmp_path / 'config'))
+    del env['FLICKR_API_KEY'], env['FLICKR_API_SECRET']
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, PROGRAM, '--token-dir', str(tmp_path / 'tokens'), '--statistics',
+                             str(tmp_path / 'mirror')], env=env, stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, preexec_fn=ctrl_c_as_at_a_terminal)
+    os.close(slave)
+    shown = b''
+    try:
+        deadline = time.monotonic() + 30
+        while b'API key: ' not in shown and time.monotonic() < deadline:
+            shown += os.read(master, 4096)
+        assert b'API key: ' in shown, shown
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert proc.returncode == 130, shown
+    said = shown.decode().split('API key: ', 1)[1]
+    assert said.strip() == 'Error: interrupted before the mirror started; the mirror was not touched.', said
+    assert 'Interrupted after' not in out.decode() and 'Interrupted (Ctrl+C or SIGTERM): 1' in out.decode()
+    assert not (tmp_path / 'mirror').exists() and not (tmp_path / 'config').exists()
+
+
 def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
     import pty
     fake = plain_fake
@@ -3250,14 +3380,15 @@ def album_keywords(server, photo_id):
     return wanted
 
 
+def recorded_licenses():
+    """Flickr's licences as its flickr.photos.licenses.getInfo answered (recorded in 2025):
+    id -> (name, url)."""
+    root = ET.parse(RECORDED / 'flickr.photos.licenses.getInfo.2025.xml').getroot()
+    return {int(lic.get('id')): (lic.get('name'), lic.get('url')) for lic in root.iter('license')}
+
+
 # Flickr's names of the licenses the fake account gives its photos (flickr.photos.licenses.getInfo).
-LICENSE_NAMES = {
-    0: 'All Rights Reserved',
-    1: 'Attribution-NonCommercial-ShareAlike License',
-    2: 'Attribution-NonCommercial License',
-    4: 'Attribution License',
-    9: 'Public Domain Dedication (CC0)',
-}
+LICENSE_NAMES = {number: name for number, (name, url) in recorded_licenses().items()}
 
 
 def sidecar_of(dest, photo):
@@ -3481,6 +3612,45 @@ def test_xmp_fields_from_the_listing_alone():
     assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
     unknown = dict(listing, datetakenunknown='1')
     assert fm.xmp_fields({'listing': unknown}).date_taken == ''
+
+
+def test_licences_are_named_and_linked_as_flickr_gives_them_today(plain_fake, tmp_path, dest):
+    """The sidecars name and link each licence as flickr.photos.licenses.getInfo answered in
+    2025 (recorded): licence 8 links usa.gov's page of today, not its old copyright.shtml."""
+    recorded = recorded_licenses()
+    assert recorded[8] == ('United States Government Work', 'https://www.usa.gov/government-copyright')
+    assert sorted(recorded) == list(range(17))
+    photos = [p for p in plain_fake.account.photos.values() if p.media == 'photo']
+    licences = {photos[0].id: 8, photos[1].id: 11, photos[2].id: 0, photos[3].id: 1}
+    for photo_id, licence in licences.items():
+        plain_fake.edit_photo(photo_id, license=licence)
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    expected = {
+        8: ('United States Government Work', 'https://www.usa.gov/government-copyright', 'False'),
+        11: ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/', 'True'),
+        0: ('All Rights Reserved', 'https://www.flickrhelp.com/hc/en-us/articles/'
+                                   '10710266545556-Using-Flickr-images-shared-by-other-members', 'True'),
+        1: ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/', 'True'),
+    }
+    for photo_id, licence in licences.items():
+        sidecar = dest / 'photostream' / (media_name(plain_fake.account.photos[photo_id]) + '.xmp')
+        name, url, marked = expected[licence]
+        attributes = xmp_attributes(sidecar)
+        assert (attributes['xmpRights:WebStatement'], attributes['xmpRights:Marked']) == (url, marked), licence
+        assert '<rdf:li xml:lang="x-default">%s</rdf:li>' % name in sidecar.read_text('utf-8'), licence
+        assert (name, url) == recorded[licence]
+    # every licence Flickr has, as it gives it
+    for number, (name, url) in recorded.items():
+        fields = fm.xmp_fields({'listing': {'id': '42', 'owner': '1@N01', 'license': str(number)}})
+        assert fields.license[:2] == (name, url), number
+
+
+def test_an_export_naming_a_licence_the_old_way_or_the_new_is_understood():
+    """Flickr's data export names a photo's licence; by today's names or the earlier ones."""
+    for name, number in (('CC BY-NC-SA 2.0', '1'), ('Attribution-NonCommercial-ShareAlike License', '1'),
+                         ('United States Government Work', '8'), ('Attribution 4.0 International', '11'),
+                         ('CC BY 4.0', '11'), ('All Rights Reserved', '0')):
+        assert fm.EXPORT_LICENSE_IDS[name] == number, name
 
 
 THUMB_SIDE = 320   # the grids' thumbnails: Flickr's own 320-pixel size (README)
@@ -4056,6 +4226,59 @@ def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake
         assert metadata['listing']['datetaken'] == metadata['photo']['dates']['taken'] == taken
 
 
+# ---------------------------------------------------------------------------
+# Issue 39: the views show a date taken as precisely as Flickr knows it
+# ---------------------------------------------------------------------------
+
+def recorded_dates(name):
+    """The <dates> of a recorded getInfo answer: (taken, takengranularity)."""
+    dates = ET.parse(RECORDED / name).getroot().find('photo/dates')
+    return dates.get('taken'), dates.get('takengranularity')
+
+
+def grid_time(page_text, photo_id):
+    """The <time> of a photo's card in a grid page."""
+    match = re.search(r'<li class="photo" id="p%s">[^\n]*?(<time [^>]*>[^<]*</time>)' % photo_id, page_text)
+    return match and match.group(1)
+
+
+def test_the_views_show_a_date_taken_at_flickrs_granularity(plain_fake, tmp_path, dest):
+    """Flickr's own photos of 1912 (circa) and 1950 (a year), as its API answered for them:
+    their pages, the photostream's grid and the album's say 'circa 1912' and '1950', as the
+    XMP sidecar does; a month is a month; a date to the second stays whole."""
+    circa = recorded_dates('flickr.photos.getInfo.circa.2025.xml')
+    year = recorded_dates('flickr.photos.getInfo.year.2023.xml')
+    assert circa == ('1912-01-01 00:00:00', '8') and year == ('1950-01-01 00:00:00', '6')
+    album_id, in_album = max(((a.id, a.photo_ids) for a in plain_fake.account.albums.values()),
+                             key=lambda album: len(album[1]))
+    photos = [plain_fake.account.photos[pid] for pid in in_album if plain_fake.account.photos[pid].media == 'photo']
+    first, second, third = photos[:3]
+    plain_fake.set_date_taken(first.id, taken=circa[0], granularity=int(circa[1]), unknown=0)
+    plain_fake.set_date_taken(second.id, taken=year[0], granularity=int(year[1]), unknown=0)
+    plain_fake.set_date_taken(third.id, taken='2013-10-06 14:06:41', granularity=0, unknown=0)
+    tokens = tokens_for(plain_fake, tmp_path)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    expected = {first.id: ('<time datetime="1912">circa 1912</time>', '1912'),
+                second.id: ('<time datetime="1950">1950</time>', '1950'),
+                third.id: ('<time datetime="2013-10-06T14:06:41">2013-10-06 14:06:41</time>', '2013-10-06T14:06:41')}
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    album = (dest / 'html' / ('album-%s.html' % album_id)).read_text('utf-8')
+    for photo_id, (time_tag, xmp_date) in expected.items():
+        page = (dest / 'html' / ('photo-%s.html' % photo_id)).read_text('utf-8')
+        assert '<dt>Taken</dt><dd>%s</dd>' % time_tag in page, photo_id
+        assert grid_time(stream, photo_id) == time_tag and grid_time(album, photo_id) == time_tag
+        photo = plain_fake.account.photos[photo_id]
+        assert xmp_attributes(dest / 'photostream' / (media_name(photo) + '.xmp'))['exif:DateTimeOriginal'] == xmp_date
+    assert '1912-01-01' not in stream + album and '1950-01-01' not in stream + album
+    # the owner says "a month" on Flickr: the next run shows the month
+    plain_fake.set_date_taken(second.id, granularity=4)
+    assert_ok(run_program(plain_fake, tokens, dest))
+    page = (dest / 'html' / ('photo-%s.html' % second.id)).read_text('utf-8')
+    assert '<dt>Taken</dt><dd><time datetime="1950-01">1950-01</time></dd>' in page
+    assert grid_time((dest / 'html' / 'photostream-1.html').read_text('utf-8'), second.id) == \
+        '<time datetime="1950-01">1950-01</time>'
+
+
 def test_file_times_before_1901(plain_fake, tmp_path):
     """Old scans: a date taken in 1850 is the file's time, where the file system can hold it
     (tmpfs can; many ext4 file systems clamp at 1901-12-13)."""
@@ -4504,6 +4727,32 @@ def hostile_zip(path, members):
             zf.writestr(info, data)
 
 
+@pytest.mark.slow
+def test_a_free_accounts_warning_counts_the_photos_kept_smaller_apart(plain_fake, tmp_path, dest):
+    """Photos Flickr has no 1024 px size of (smaller ones without an Original) are not said to
+    be kept at 1024 px: the warning counts them apart."""
+    fake = plain_fake
+    small = [p for p in fake.account.photos.values() if p.media == 'photo' and max(p.width, p.height) < 1024]
+    assert sorted(max(p.width, p.height) for p in small) == [640, 800, 800]
+    for photo in small[:2]:
+        fake.set_quirks(photo.id, no_original=True)
+    assert len(limited_photos(fake)) == 7
+    fake.faults.update(free_account=True)
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest)
+    assert_ok(result)
+    said = result.stdout + result.stderr   # a warning on this run, not under -q
+    assert ("since 15 May 2025 Flickr gives a free account's photos at most 1024 px: 7 photos are kept at "
+            "1024 px and 2 photos are kept smaller (Flickr has no 1024 px size of them).  ") in said, said
+    kept = {metadata_of(dest, '%s.jpg' % p.id)['file']['label'] for p in small[:2]}
+    assert kept <= {'Medium 640', 'Medium 800'}, kept
+    # one such photo: said in the singular
+    fake.set_quirks(small[0].id, no_original=False)
+    again = tmp_path / 'again'
+    result = run_mirror(fake, tokens_for(fake, tmp_path, 'tokens-again'), again)
+    assert ('at most 1024 px: 7 photos are kept at 1024 px and 1 photo is kept smaller (Flickr has no 1024 px '
+            'size of it).  ' in result.stdout + result.stderr), result.stderr
+
+
 @pytest.fixture
 def free_mirror_and_export(plain_fake, tmp_path):
     """A free account's mirror (its photos over 1024 px kept at 1024 px) and its export."""
@@ -4915,7 +5164,7 @@ def test_the_no_key_help_tells_of_pro_keys_and_the_export_route(plain_fake, tmp_
     text = ' '.join(result.stderr.split())
     assert 'needs Flickr Pro since 2025' in text and 'a key you already have keeps working' in text
     assert 'https://www.flickr.com/account' in text and 'Request my Flickr data' in text
-    assert 'flickrmirrorer DEST --import-export FOLDER' in text
+    assert 'flickrmirrorer.py DEST --import-export FOLDER' in text   # the program as invoked
     assert 'free' not in text.lower().replace('without a key', '')
     assert not (tmp_path / 'd').exists()
     readme = ' '.join(Path(HERE, 'README.md').read_text().split())

@@ -99,6 +99,7 @@ def program_env(server, **extra):
 
 # The mirror's own files, named as the README names them (not taken from the program).
 NOT_ORIGINAL = 'not-original.txt'
+EXPORT_REPORT = 'export-report.txt'
 LOCK_FILE = '.flickrmirrorer.lock'
 VIEWS_STATE = '.flickrmirrorer-views.json'
 
@@ -4695,6 +4696,100 @@ def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Flickr's export as it really is: the shapes real exports have (fakeflickr's shapes, each
+# with its source), what an export lacks, and what it holds that is not an original
+# ---------------------------------------------------------------------------
+
+def real_export(server, tmp_path, name='export', untitled=8, **switches):
+    """The account's export in every shape of real exports, its first `untitled` photos
+    without a title (their files then named '<id>_<secret>_o.<ext>')."""
+    order = [server.account.photos[pid] for pid in reversed(server.account.photostream_order())]
+    for photo in [p for p in order if p.media == 'photo'][:untitled]:
+        server.edit_photo(photo.id, title='')
+    return server.write_export(str(tmp_path / name), files_per_zip=10, shapes='real', **switches)
+
+
+def export_media_names(manifest):
+    names = {}
+    for zname in manifest['media_zips']:
+        with zipfile.ZipFile(os.path.join(manifest['dir'], zname)) as zf:
+            names.update({n: zname for n in zf.namelist()})
+    return names
+
+
+def report_section(dest, title):
+    """The lines of a section of DEST/export-report.txt, by the start of its title."""
+    lines, inside = [], False
+    for line in (dest / EXPORT_REPORT).read_text().splitlines():
+        if line.startswith('## '):
+            inside = line[3:].startswith(title)
+            continue
+        if inside and line:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.slow
+def test_a_real_export_alone_gives_every_original_place_and_album_and_a_free_account_adopts_it(fake, tmp_path):
+    offer_every_original(fake)
+    manifest = real_export(fake, tmp_path)
+    names = export_media_names(manifest)
+    # the shapes are there: untitled, no extension, upper case, video_<id>, non-ASCII, and the
+    # one name that fits two photos
+    assert any(re.match(r'^\d+_[0-9a-f]{10}_o\.\w+$', n) for n in names)
+    assert any(re.match(r'^.+_\d+_[oO]$', n) for n in names) and any(n.endswith('_O.JPG') for n in names)
+    assert any(n.startswith('video_') for n in names) and any(n.startswith('café-au-lait-') for n in names)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    first, second = double.split('_')[:2]
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    # every original, byte-equal, at the name the API would give; the one whose name fits two
+    # photos fetched from its photo_<id>.json's original address (one plain file request)
+    for photo in fake.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.export_file_bytes(photo.id), path
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 1
+    assert metadata_of(dest, original_name(fake.account.photos[first]))['file']['source'] == \
+        'original address in the data export'
+    assert 'Export completeness: 1 photo without media (1 fetched from their original address), 0 media files ' \
+        'refused, 1 media file of no photo it describes; see %s.' % (dest / EXPORT_REPORT) in result.stdout
+    [line] = report_section(dest, 'Media files of no photo')
+    assert line.startswith(double + ' in ') and 'fits photo %s and photo %s: not guessed' % (first, second) in line
+    [line] = report_section(dest, 'Photos the export describes without')
+    assert line.startswith('%s  https://www.flickr.com/photos/' % first) and ' fetched from ' in line
+    # the albums exact (no "not in an album N", no "0"), 'Not in any album' whole
+    assert_export_tree(fake, dest)
+    assert not list(dest.glob('Albums/not in an album*'))
+    # every place, in the sidecars
+    placed = [p for p in fake.account.photos.values() if p.latitude is not None]
+    assert placed
+    read = exiftool_read([dest / 'photostream' / (original_name(p) + '.xmp') for p in placed])
+    for photo in placed:
+        got = read[original_name(photo) + '.xmp']
+        assert abs(got['GPSLatitude'] - photo.latitude) < 1e-6 and abs(got['GPSLongitude'] - photo.longitude) < 1e-6
+    # the account files in their other shapes, on the account page
+    page = (dest / 'html' / 'account.html').read_text()
+    assert 'Followers (3)' in page and 'Favourites (%d)' % len(fake.account.favorites) in page
+    assert '>pellethepoet</a>' in page
+
+    # then a free account's run with its key adopts it all: nothing downloaded
+    fake.faults.update(free_account=True)
+    fake.reset_stats()
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 0'
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    fake.faults.update(free_account=False)   # the tree a Pro account's originals make: the same
+    assert_export_tree(fake, dest, collections=True, linked=False)
+
+
+# ---------------------------------------------------------------------------
 # Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
 # with a key adopts it
 # ---------------------------------------------------------------------------
@@ -4730,7 +4825,8 @@ def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
         if linked:
             expected['Not in any album/' + name] = ('link', '../photostream/' + name)
     actual = {p: k for p, k in snapshot(dest).items()
-              if not (p.endswith(('.metadata', '/metadata', '.xmp')) or p in ('photostream.json', 'index.html')
+              if not (p.endswith(('.metadata', '/metadata', '.xmp'))
+                      or p in ('photostream.json', 'index.html', EXPORT_REPORT)
                       or p.startswith(('html', 'account')))}
     assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
         sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),
@@ -4944,10 +5040,14 @@ def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_
         ('/abs_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
         ('link_%s_o.jpg' % victim, b'/etc/passwd', True)])
     dest = tmp_path / 'mirror'
-    result = export_only(fake, tmp_path, dest, export)
+    # offline: the photos of the broken zip are not fetched from their original addresses
+    result = export_only(fake, tmp_path, dest, export, args=('--offline',))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
-    assert len(errors) == 1 and broken.name in errors[0], result.stderr
+    assert broken.name in errors[0], result.stderr
+    # and each photo left without a file is named
+    assert sorted(re.match(r'Error: photo (\d+) \(https://www\.flickr\.com/photos/[^ ]+/\1/\) has no file: ', e)
+                  .group(1) for e in errors[1:]) == sorted(lost), result.stderr
     assert not list(tmp_path.glob('escaped*')) and not list(Path('/').glob('abs_%s_o.jpg' % victim))
     held = {pid for pid in fake.account.photos if pid not in lost}
     for pid in held:

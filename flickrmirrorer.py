@@ -3326,6 +3326,7 @@ class DataExport:
         self.media, self.metadata = [], []
         self.refused = {}        # photo id -> [(member, why)]: its media files not taken
         self.unknown_media = []  # (member, why): media files the export describes no photo of
+        self.videos = set()      # photo ids the export has a video file of
         self.downloader = None   # fetches an original from its 'original' address
         for source in find_export_sources(paths):
             self._survey(source)
@@ -3538,6 +3539,8 @@ class DataExport:
                     ext = content_extension(read_member(src, member, HEAD_BYTES))
                 if ext is None:
                     raise MediaRefused('no extension, and its content is no image or video Flickr stores')
+            if ext in VIDEO_FILE_EXTENSIONS:
+                self.videos.add(pid)
             return self._import_found(member, pid, ext)
         except (MediaRefused, ExportReadError) as e:
             return self._refuse(pid, member, str(e))
@@ -3743,8 +3746,11 @@ class ExportAlone(DataExport):
         url = export_original_url(photo_json)
         if url is None:
             return 'not fetched: its photo_%s.json gives no original address on Flickr\'s image servers' % pid
+        if pid in self.videos:   # its 'original' address serves a still frame, not the video
+            return ('not fetched: a video, whose original address (%s) gives only a still frame; a run with an '
+                    'API key fetches the video' % url)
         if self.downloader is None:
-            return 'not fetched (%s): no network in this run' % url
+            return 'not fetched (%s): --offline' % url
         ext = EXPORT_ORIGINAL_URL_RE.search(url).group(3).lower()
         name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
         choice = Choice(ORIGINAL, url, 'image')
@@ -3928,8 +3934,10 @@ class MediaCheck:
 
     def finish(self):
         tail = self.tail
-        if self.ext == 'jpg' and b'\xff\xd9' not in tail:
-            raise MediaRefused('a JPEG without its end marker (truncated, or not an image)')
+        end = tail.rfind(b'\xff\xd9')
+        # (some cameras write a trailer after the end marker; zeros are no trailer)
+        if self.ext == 'jpg' and (end < 0 or not tail[end + 2:].strip(b'\x00') and len(tail) > end + 2):
+            raise MediaRefused('a JPEG without its end marker (truncated, padded, or not an image)')
         if self.ext == 'png' and not tail.endswith(b'IEND\xaeB`\x82'):
             raise MediaRefused('a PNG without its IEND end (truncated, or not an image)')
         if self.ext == 'gif' and not tail.endswith(b';'):

@@ -4789,6 +4789,223 @@ def test_a_real_export_alone_gives_every_original_place_and_album_and_a_free_acc
     assert_export_tree(fake, dest, collections=True, linked=False)
 
 
+def served_still(server, photo):
+    """What the image servers give at a photo's (or a video's) `_o` address, asked over HTTP."""
+    response = requests.get(fakeflickr.static_url(server.base_url, photo, '_o'), timeout=30)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.mark.slow
+def test_an_export_missing_a_tenth_of_its_media_is_mended_from_the_original_addresses(fake, tmp_path):
+    """A free account's export missing a tenth of its media, alone: each missing photo's
+    original fetched from its photo_<id>.json's address in the same run; those the image
+    servers refuse (the free account's limit) listed with why, and the run exits 1."""
+    fake.faults.update(free_account=True)
+    manifest = real_export(fake, tmp_path, missing_media=0.1)
+    names = export_media_names(manifest)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    lacking = set(manifest['missing_media']) | {double.split('_')[0]}   # the double: not guessed
+    assert len(manifest['missing_media']) == 4
+    photos = fake.account.photos
+    refused = {pid for pid in lacking if fakeflickr.free_limited(fake, photos[pid])}
+    fetched = lacking - refused
+    assert refused and fetched
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--retries', '1'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'Export completeness: %d photos without media (%d fetched from their original address)' % (
+        len(lacking), len(fetched)) in result.stdout, result.stdout
+    for pid in fetched:   # a photo's original; a video's address gives its still frame, kept as a photo
+        name = '%s.jpg' % pid if photos[pid].media == 'video' else original_name(photos[pid])
+        assert (dest / 'photostream' / name).read_bytes() == served_still(fake, photos[pid])
+        assert not (dest / 'photostream' / original_name(photos[pid])).exists() or photos[pid].media == 'photo'
+    for pid in refused:
+        assert not list((dest / 'photostream').glob(pid + '.*'))
+    errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
+    assert sorted(re.match(r'Error: photo (\d+) \(https://www\.flickr\.com/photos/.+/\1/\) has no file: not fetched: '
+                           r'HTTP 403 for http://127\.0\.0\.1:\d+/static/\d+/\1_[0-9a-f]+_o\.\w+$', e).group(1)
+                  for e in errors) == sorted(refused), errors
+    lines = report_section(dest, 'Photos the export describes without')
+    assert sorted(line.split()[0] for line in lines) == sorted(lacking)
+    assert all('not fetched: HTTP 403' in line for line in lines if line.split()[0] in refused)
+    # every other original is there, byte-equal
+    for pid, photo in photos.items():
+        if pid not in lacking:
+            assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
+
+
+def replace_members(manifest, bad):
+    """Each media zip again with the members named in `bad` (name -> bytes) replaced."""
+    for zname in {manifest['files'][pid][0] for pid in bad}:
+        names = {manifest['files'][pid][1]: data for pid, data in bad.items()}
+        rewrite_zip(Path(manifest['dir']) / zname, (2024, 1, 1, 0, 0, 0), lambda name, data: names.get(name, data))
+
+
+def errors_of(stderr):
+    return [line for line in stderr.splitlines() if line.startswith('Error:')]
+
+
+def test_media_that_is_not_what_it_claims_is_refused_named_and_mended(plain_fake, tmp_path):
+    """Not an image, a JPEG cut short and padded with zeros, a video whose last box is cut:
+    each refused and named; offline each photo then has no file (exit 1, named); online the
+    photos' originals come from their original addresses, and the video never from its
+    (a still frame): a run with a key fetches it."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    jpegs = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg']
+    not_image, padded = jpegs[:2]
+    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    replace_members(manifest, {
+        not_image.id: b'<html><body>Not an image</body></html>',
+        padded.id: fake.export_file_bytes(padded.id)[:-2] + bytes(3000),
+        video.id: fake.export_file_bytes(video.id)[:-100]})
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    refusals = [line for line in result.stderr.splitlines() if line.startswith('Warning: refused: ')]
+    assert len(refusals) == 3, result.stderr
+    said = dict((re.search(r'_(\d+)(?:_o)?\.\w+ in ', line).group(1), line) for line in refusals)
+    assert 'its content is no image Flickr stores, not jpg' in said[not_image.id]
+    assert 'a JPEG without its end marker' in said[padded.id]
+    assert 'a video whose boxes run past its end' in said[video.id]
+    errors = errors_of(result.stderr)
+    assert sorted(re.match(r'Error: photo (\d+) ', e).group(1) for e in errors) == sorted(
+        [not_image.id, padded.id, video.id]), errors
+    for photo in (not_image, padded, video):
+        assert not list((dest / 'photostream').glob(photo.id + '.*'))
+    assert len(report_section(dest, 'Media files refused')) == 3
+
+    # online: the photos from their original addresses; the video's address is not used
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    for photo in (not_image, padded):
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    assert fake.stats()['file_requests'] == 2
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % video.id) and 'a video, whose original address' in error
+    assert not list((dest / 'photostream').glob(video.id + '.*'))
+    # a run with a key fetches the video
+    fake.offer_video_original(video.id)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    assert (dest / 'photostream' / original_name(video)).read_bytes() == fake.export_file_bytes(video.id)
+
+
+def test_a_damaged_copy_never_blocks_an_intact_one(plain_fake, tmp_path):
+    """A damaged copy of a photo in one zip, the intact one in another: the intact one is
+    taken, the damaged one named; exit 0, and again on the next run."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    zname, member = manifest['files'][photo.id]
+    data = fake.export_file_bytes(photo.id)
+    # sorted first ('-' before '_'), so read first: a stored member whose bytes were damaged
+    hostile_zip(Path(manifest['dir']) / 'data-download-98.zip', [(member, data[:len(data) // 2], False)])
+    hostile_zip(Path(manifest['dir']) / 'data_99_ab_99.zip', [(member, data, False)])   # a third copy, intact
+    dest = tmp_path / 'mirror'
+    runs = []
+    for _ in range(2):
+        runs.append(export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',)))
+        assert_ok(runs[-1])
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == data
+    warnings = warnings_of(runs[0].stderr)
+    assert any(w.startswith('Warning: refused: %s in ' % member) and 'data-download-98.zip' in w for w in warnings)
+    assert any('data_99_ab_99.zip' in w and 'a second file for photo %s (the first was taken)' % photo.id in w
+               for w in warnings), warnings
+
+
+def test_an_unreadable_photo_json_keeps_the_media_and_fails_the_run(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0), lambda name, data: (
+        b'{"id": "%s", "name": ' % photo.id.encode() if name == 'photo_%s.json' % photo.id else data))
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    [error] = errors_of(result.stderr)
+    assert 'photo_%s.json' % photo.id in error and 'photo %s is kept without its metadata' % photo.id in error
+    assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+
+
+@pytest.mark.filterwarnings('ignore:Duplicate name')
+def test_twice_in_the_metadata_zip_the_last_copy_is_used_everywhere(plain_fake, tmp_path):
+    """Two account_profile.json (the first of another account) and two photo_<id>.json in
+    one metadata zip: one rule, said once: the last copy, for the account check, for
+    DEST/account/ and for the photo."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    path = Path(manifest['dir']) / manifest['metadata_zip']
+    with zipfile.ZipFile(path) as zf:
+        members = [(n, zf.read(n)) for n in zf.namelist()]
+    profile = json.loads(dict(members)['account_profile.json'])
+    photo_json = json.loads(dict(members)['photo_%s.json' % photo.id])
+    with zipfile.ZipFile(path, 'w') as zf:
+        zf.writestr('account_profile.json', json.dumps(dict(profile, nsid='99999999@N01', real_name='Someone Else')))
+        zf.writestr('photo_%s.json' % photo.id, json.dumps(dict(photo_json, name='The first copy')))
+        for name, data in members:
+            if name == 'account_profile.json':
+                data = json.dumps(dict(profile, real_name='The last copy')).encode()
+            if name == 'photo_%s.json' % photo.id:
+                data = json.dumps(dict(photo_json, name='The last copy')).encode()
+            zf.writestr(name, data)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert_ok(result)
+    said = [w for w in warnings_of(result.stderr) if 'twice' in w]
+    assert said == ['Warning: %s holds 2 files twice (account_profile.json, photo_%s.json): the last copy of each '
+                    'is used, as unzip would leave it' % (path, photo.id)], result.stderr
+    assert json.loads((dest / 'account' / 'account_profile.json').read_text())['real_name'] == 'The last copy'
+    assert metadata_of(dest, original_name(photo))['export']['name'] == 'The last copy'
+
+
+def test_an_older_export_never_overrides_a_newer_one(plain_fake, tmp_path):
+    fake = plain_fake
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    older = fake.write_export(str(tmp_path / 'older'), files_per_zip=4)
+    fake.edit_photo(photo.id, title='Retitled since')
+    newer = fake.write_export(str(tmp_path / 'newer'), files_per_zip=4)
+    rewrite_zip(Path(newer['dir']) / newer['metadata_zip'], (2025, 6, 1, 0, 0, 0), lambda name, data: data)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'newer', args=('--offline',)))
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'older', args=('--offline',))
+    assert_ok(result)
+    assert ('This export (2024-01-01 00:00:00) is older than the one the mirror was made from (2025-06-01 00:00:00): '
+            'it only fills in what the mirror lacks, and changes nothing the newer one wrote.') in result.stdout
+    assert metadata_of(dest, original_name(photo))['export']['name'] == 'Retitled since'
+    assert {p: v for p, v in snapshot(dest, with_mtimes=True).items() if p != EXPORT_REPORT} == \
+        {p: v for p, v in before.items() if p != EXPORT_REPORT}
+
+
+@pytest.mark.slow
+def test_a_photo_larger_than_flickr_accepts_is_refused(plain_fake, tmp_path):
+    """201 MB: a valid JPEG header, then zeros (deflated to a few hundred kB in the zip)."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg')
+    zname, member = manifest['files'][photo.id]
+    path = Path(manifest['dir']) / 'data-download-97.zip'
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(member, 'w', force_zip64=True) as f:
+            f.write(fake.export_file_bytes(photo.id)[:600])
+            zeros = bytes(1 << 20)
+            for _ in range(201):
+                f.write(zeros)
+    replace_members(manifest, {photo.id: None})
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert any('data-download-97.zip' in w and 'more than Flickr accepts for a photo (200.0 MiB)' in w
+               for w in warnings_of(result.stderr)), result.stderr
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % photo.id)
+    assert not list((dest / 'photostream').glob(photo.id + '.*')) and not list(dest.rglob(fm.TMP_PREFIX + '*'))
+
+
 # ---------------------------------------------------------------------------
 # Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
 # with a key adopts it

@@ -2874,14 +2874,22 @@ def not_original_warning(photos, videos, dest, free):
 # ---------------------------------------------------------------------------
 # Import Flickr's data export: the originals the API refuses
 # ---------------------------------------------------------------------------
-# "Request my Flickr data" (flickr.com/account) gives a metadata zip
-# ('<digits>_<hex>_part1.zip': account_profile.json, albums.json, photo_<id>.json per item,
-# contacts / followers / faves_partNNN.json, galleries.json, ...) and media zips of about 500
-# originals each ('data_<digits>_<hex>_<n>.zip', older 'data-download-<n>.zip') named
-# '<title>_<id>_o.<ext>' (photos) or '<title>_<id>.<ext>' (videos).  The export never
-# overrides what the API says, it fills in: a member is adopted only where the mirror holds
-# less than the original and the member fits the listing.  Members are streamed from the
-# zips (never extracted), one at a time; a member's name is never used as a path.
+# "Request my Flickr data" (flickr.com/account) gives metadata zips
+# ('<digits>_<hex>_part1.zip', a big account's photo_<id>.json going on in '_part2.zip', ...:
+# account_profile.json, albums.json, photo_<id>.json per item, contacts / followers /
+# faves_partNNN.json, galleries.json, ...) and media zips of about 500 originals each
+# ('data_<digits>_<hex>_<n>.zip', older 'data-download-<n>.zip').  Real exports name a photo
+# '<slug>_<id>_o.<ext>', '<id>_<secret>_o.<ext>' (untitled), '<id>_o.<ext>' or '<slug>_<id>_o'
+# (no extension), '_O' and '.JPG' in any case, a video '<slug>_<id>.<ext>' or
+# 'video_<id>.<ext>': a file's photo is the one known photo (listed, or described by a
+# photo_<id>.json) whose id is a run of digits in its name, never a run taken by its place.
+# Nothing in photo_<id>.json marks a video, and a video's 'original' address gives its still
+# frame.  Exports miss media: a photo without a file is fetched from its 'original' address
+# where the run has no other source, and DEST/export-report.txt says what the export lacks.
+# The export never overrides what the API says, it fills in: a member is adopted only where
+# the mirror holds less than the original and the member fits the listing, and it is checked
+# to its last byte (MediaCheck).  Members are streamed from the zips (never extracted), one at
+# a time; a member's name is never used as a path.
 #
 # Without an API key (or with --offline) the export alone makes the mirror
 # (DataExport.import_alone, wired by mirror_export): each media file whose photo_<id>.json
@@ -3762,7 +3770,6 @@ class ExportAlone(DataExport):
             self.reporter.warning('not fetched: the original of photo %s: %s' % (pid, first_line(e)))
             return 'not fetched: %s' % first_line(e)
         self.counts.fetched += 1
-        self.counts.photos += 1
         self.stats.new += 1
         if self.fx.dry:
             return 'would be fetched from %s' % url

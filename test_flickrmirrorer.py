@@ -4836,6 +4836,39 @@ def test_an_export_missing_a_tenth_of_its_media_is_mended_from_the_original_addr
             assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
 
 
+@pytest.mark.slow
+def test_a_real_export_fills_a_free_accounts_api_mirror_and_says_what_it_lacks(fake, token_dir, dest, tmp_path):
+    """The API mirror of a free account, then its export in every real shape, a tenth of its
+    media missing, and a photo uploaded since: every original the export holds adopted
+    (byte-equal), the rest kept at 1024 px (no failure), and the report says which and why."""
+    free_account_mirror(fake, token_dir, dest)
+    manifest = real_export(fake, tmp_path, missing_media=0.1)
+    names = export_media_names(manifest)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    lacking = set(manifest['missing_media']) | {double.split('_')[0]}
+    new_id = fake.add_photo(title='Uploaded after the export')
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    photos = fake.account.photos
+    for pid, photo in photos.items():
+        data = (dest / 'photostream' / original_name(photo)).read_bytes() if pid not in lacking else None
+        if pid not in lacking and pid != new_id:
+            assert data == fake.export_file_bytes(pid), pid
+    assert_links_resolve(dest)
+    assert not list(dest.glob('Albums/not in an album*'))
+    assert 'Export completeness: %d photos without media (0 fetched from their original address), 0 media files ' \
+        'refused, 1 media file of no photo it describes, 1 photo of the photostream not in it' % len(lacking) \
+        in result.stdout, result.stdout
+    [line] = report_section(dest, 'Photos of the photostream the export lacks')
+    assert line == '%s  https://www.flickr.com/photos/%s/%s/' % (new_id, fake.user_nsid, new_id)
+    lines = {line.split()[0]: line for line in report_section(dest, 'Photos the export describes without')}
+    assert set(lines) == lacking
+    for pid in lacking:
+        limited = photos[pid].media == 'video' or fakeflickr.free_limited(fake, photos[pid])
+        assert ('not the original' in lines[pid]) == limited, lines[pid]
+
+
 def replace_members(manifest, bad):
     """Each media zip again with the members named in `bad` (name -> bytes) replaced."""
     for zname in {manifest['files'][pid][0] for pid in bad}:

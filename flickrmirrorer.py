@@ -3743,7 +3743,8 @@ class ExportAlone(DataExport):
             self.without_media[pid] = self._fetch_original(pid, photo_json)
         for pid in sorted(set(self.photo_jsons) - set(self.files)):
             if self.wanted('photo') and self.wanted('video'):   # (what --ignore-* leaves out is not known)
-                self._failed('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
+                self.stats.failed += 1   # a run with the missing media (or the network) mends it
+                self.reporter.error('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
                     pid) or '; '.join(why for _, why in self.refused.get(pid, [])) or 'no media file'))
         self.albums = self._export_albums()
 

@@ -3747,6 +3747,21 @@ class ExportAlone(DataExport):
                 self.reporter.error('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
                     pid) or '; '.join(why for _, why in self.refused.get(pid, [])) or 'no media file'))
         self.albums = self._export_albums()
+        if self.older:
+            self.albums = self._albums_held(self.albums)
+
+    def _albums_held(self, albums):
+        """An older export's albums: each the mirror holds as the newer export left it (its
+        record, its photos), in the older one's order, then the mirror's others; an album
+        only the older export has fills in."""
+        albums_dir = os.path.join(self.dest, ALBUMS_DIR)
+        held = {}
+        for aid, name in dirs_by_id(albums_dir, ALBUM_NAME_RE).items():
+            stored = as_dict(read_json(os.path.join(albums_dir, name, DIR_METADATA_NAME)))
+            if isinstance(stored.get('photoset'), dict) and isinstance(stored.get('photos'), list):
+                held[aid] = (stored['photoset'], [as_scalar(p) for p in stored['photos']])
+        kept = [held.pop(album['id'], (album, ids)) for album, ids in albums]
+        return kept + [held[aid] for aid in sorted(held)]
 
     def _fetch_original(self, pid, photo_json):
         """The original from the 'original' address of its photo_<id>.json: a plain file

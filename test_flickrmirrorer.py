@@ -5000,6 +5000,8 @@ def test_an_older_export_never_overrides_a_newer_one(plain_fake, tmp_path):
     photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
     older = fake.write_export(str(tmp_path / 'older'), files_per_zip=4)
     fake.edit_photo(photo.id, title='Retitled since')
+    album = fake.account.albums[fake.account.album_order()[0]]
+    fake.rename_album(album.id, 'Renamed since')
     newer = fake.write_export(str(tmp_path / 'newer'), files_per_zip=4)
     rewrite_zip(Path(newer['dir']) / newer['metadata_zip'], (2025, 6, 1, 0, 0, 0), lambda name, data: data)
     dest = tmp_path / 'mirror'
@@ -5010,6 +5012,7 @@ def test_an_older_export_never_overrides_a_newer_one(plain_fake, tmp_path):
     assert ('This export (2024-01-01 00:00:00) is older than the one the mirror was made from (2025-06-01 00:00:00): '
             'it only fills in what the mirror lacks, and changes nothing the newer one wrote.') in result.stdout
     assert metadata_of(dest, original_name(photo))['export']['name'] == 'Retitled since'
+    assert (dest / 'Albums' / expected_dir_name('Renamed since', album.id)).is_dir()
     assert {p: v for p, v in snapshot(dest, with_mtimes=True).items() if p != EXPORT_REPORT} == \
         {p: v for p, v in before.items() if p != EXPORT_REPORT}
 

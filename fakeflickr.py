@@ -2684,7 +2684,7 @@ class FakeFlickr:
     def export_file_name(self, photo_id, shapes=()):
         """The name of this photo's or video's file inside its media zip."""
         with self.lock:
-            return export_member_name(self._photo(photo_id), export_shapes(shapes), self.account)
+            return export_member_name(self._photo(photo_id), export_shapes(shapes), _double_named(self.account))
 
     # -- mutations (each advances the logical clock) -----------------------------
 
@@ -3095,9 +3095,16 @@ def export_slug(title):
     return raw.decode('utf-8', 'ignore').rstrip('_')
 
 
-def export_member_name(photo, shapes=frozenset(), account=None):
+def _double_named(account):
+    """(the first untitled photo, another photo's id): the name that fits two photos."""
+    order = _export_order(account)
+    first = next((p.id for p in order if not p.is_video and not export_slug(p.title)), None)
+    return first, next((p.id for p in order if p.id != first), None)
+
+
+def export_member_name(photo, shapes=frozenset(), double=(None, None)):
     """'<title>_<id>_o.<ext>' (photo) or '<title>_<id>.<ext>' (video); no title: '<id>...';
-    in the `shapes` of real exports as the notes above say."""
+    in the `shapes` of real exports as the notes above say (`double`: _double_named)."""
     slug = export_slug(photo.title)
     if slug and 'non-ascii' in shapes and _pick(photo.id, 'non-ascii', 4):
         slug = 'café-au-lait-' + slug
@@ -3109,9 +3116,8 @@ def export_member_name(photo, shapes=frozenset(), account=None):
     if not slug and 'untitled-secret' in shapes:
         secret = photo.originalsecret
         if 'ambiguous' in shapes:
-            untitled = [p.id for p in _export_order(account) if not p.is_video and not export_slug(p.title)]
-            if untitled and photo.id == untitled[0]:
-                secret = next((p.id for p in _export_order(account) if p.id != photo.id), secret)
+            if photo.id == double[0] and double[1]:
+                secret = double[1]
             elif _pick(photo.id, 'ambiguous', 4):
                 secret = _digit_secret(photo.id)
         stem = '%s_%s' % (photo.id, secret)
@@ -3316,6 +3322,7 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
                     text = json.dumps(data, indent='\t', ensure_ascii=False)
                     _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
         order = _export_order(acct)
+        double = _double_named(acct)
         if missing_media:
             left_out = max(1, round(len(order) * missing_media))
             manifest['missing_media'] = [ph.id for ph in sorted(
@@ -3327,14 +3334,14 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
             zname = ('data_%s_%s_%d.zip' % (digits, hexpart, n) if naming == 'data'
                      else 'data-download-%d.zip' % n)
             for ph in chunk:
-                manifest['files'][ph.id] = [zname, export_member_name(ph, shapes, acct)]
+                manifest['files'][ph.id] = [zname, export_member_name(ph, shapes, double)]
             if n == drop_zip:
                 manifest['missing_zips'].append(zname)
                 continue
             manifest['media_zips'].append(zname)
             with zipfile.ZipFile(os.path.join(directory, zname), 'w') as zf:
                 for ph in chunk:
-                    _zip_put(zf, export_member_name(ph, shapes, acct), export_true_bytes(fake, ph),
+                    _zip_put(zf, export_member_name(ph, shapes, double), export_true_bytes(fake, ph),
                              _zip_time(ph.dateupload), False)
     return manifest
 

@@ -2928,6 +2928,9 @@ MAX_VIDEO_BYTES = 1 << 30
 # No member of a zip comes near this; a zip that says otherwise is damaged or hostile, and
 # never inflated.
 MAX_EXPORT_MEDIA_BYTES = 64 << 30
+# Originals refused in a row by the image servers (after their retries) before the rest are
+# not asked for: a free account's are all refused, each after a minute of retries.
+REFUSALS_TO_STOP = 5
 MAX_EXPORT_JSON_BYTES = 256 << 20
 MAX_INFLATION = 1100   # deflate's limit is about 1032:1
 
@@ -3336,6 +3339,7 @@ class DataExport:
         self.unknown_media = []  # (member, why): media files the export describes no photo of
         self.videos = set()      # photo ids the export has a video file of
         self.downloader = None   # fetches an original from its 'original' address
+        self.refused_in_a_row = 0
         for source in find_export_sources(paths):
             self._survey(source)
 
@@ -3775,6 +3779,9 @@ class ExportAlone(DataExport):
                     'API key fetches the video' % url)
         if self.downloader is None:
             return 'not fetched (%s): --offline' % url
+        if self.refused_in_a_row >= REFUSALS_TO_STOP:
+            return ('not fetched (%s): the image servers refused the last %d originals asked for (a free '
+                    'account\'s limit?)' % (url, self.refused_in_a_row))
         ext = EXPORT_ORIGINAL_URL_RE.search(url).group(3).lower()
         name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
         choice = Choice(ORIGINAL, url, 'image')
@@ -3782,9 +3789,11 @@ class ExportAlone(DataExport):
             _, size, digest = self.downloader.fetch(choice, self.dir, lambda response: name,
                                                     check=MediaCheck(ext, False))
         except (TransientError, ItemError, OriginalRefused, MediaRefused) as e:
+            self.refused_in_a_row += 1
             self.refused.setdefault(pid, []).append((url, first_line(e)))
             self.reporter.warning('not fetched: the original of photo %s: %s' % (pid, first_line(e)))
             return 'not fetched: %s' % first_line(e)
+        self.refused_in_a_row = 0
         self.counts.fetched += 1
         self.stats.new += 1
         if self.fx.dry:
@@ -3916,6 +3925,7 @@ class MediaCheck:
         self.limit = MAX_VIDEO_BYTES if video else MAX_PHOTO_BYTES
         self.size = 0
         self.tail = b''
+        self.head = b''       # the first 8 bytes: is it ISO BMFF (MP4, QuickTime)?
         self.boxes = None     # ISO BMFF: the offset of the next top-level box (None: to the end)
         self.carry = b''
 
@@ -3925,8 +3935,10 @@ class MediaCheck:
                 human_bytes(size), 'video' if self.video else 'photo', human_bytes(self.limit)))
 
     def feed(self, chunk):
-        if not self.size and self.video and chunk[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip'):
-            self.boxes = 0
+        if len(self.head) < 8:
+            before, self.head = self.head, (self.head + chunk)[:8]
+            if self.video and self.head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip'):
+                self.boxes, self.carry = 0, before   # walked from the first byte
         start = self.size
         self.size += len(chunk)
         self.declared(self.size)
@@ -3942,6 +3954,8 @@ class MediaCheck:
             if at + 8 > len(data):
                 break
             size = int.from_bytes(data[at:at + 4], 'big')
+            if not re.match(rb'^[ -~]{4}$', data[at + 4:at + 8]):
+                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
             if size == 1:
                 if at + 16 > len(data):
                     break
@@ -3949,7 +3963,7 @@ class MediaCheck:
             if size == 0:
                 self.boxes = None   # the last box runs to the end of the file
                 break
-            if size < 8 or not re.match(rb'^[ -~]{4}$', data[at + 4:at + 8]):
+            if size < 8:
                 raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
             self.boxes += size
         at = self.boxes - base if self.boxes is not None else len(data)

@@ -4869,6 +4869,96 @@ def test_a_real_export_fills_a_free_accounts_api_mirror_and_says_what_it_lacks(f
         assert ('not the original' in lines[pid]) == limited, lines[pid]
 
 
+def box(kind, payload, wide=False):
+    """An ISO BMFF box, its size in 32 bits or (wide) in the 64-bit field."""
+    if wide:
+        return (1).to_bytes(4, 'big') + kind + (16 + len(payload)).to_bytes(8, 'big') + payload
+    return (8 + len(payload)).to_bytes(4, 'big') + kind + payload
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 1 << 20])
+def test_the_media_check_reads_a_video_to_its_last_box_in_any_chunking(chunk):
+    """Fed in pieces of any size (a box header split between two), a video whose boxes add
+    up to its size passes; cut short, padded or with a damaged header it is refused."""
+    video = box(b'ftyp', b'qt  \x00\x00\x02\x00qt  ') + box(b'wide', b'') + box(b'mdat', bytes(300), wide=True) \
+        + box(b'moov', b'x' * 40)
+
+    def check(data, ext='mov'):
+        media = fm.MediaCheck(ext, True)
+        for i in range(0, len(data), chunk):
+            media.feed(data[i:i + chunk])
+        media.finish()
+    check(video)
+    check(video[:-48] + (0).to_bytes(4, 'big') + b'moov' + b'x' * 40)   # the last box "to the end"
+    for bad, why in ((video[:-10], 'run past its end'), (video + bytes(64), 'damaged'),
+                     (video[:24] + b'\x00\x00\x00\x03junk' + video[32:], 'damaged')):
+        with pytest.raises(fm.MediaRefused, match=why):
+            check(bad)
+
+
+def test_the_media_check_wants_an_image_to_its_end():
+    jpeg = b'\xff\xd8\xff\xe0' + b'j' * 500 + b'\xff\xd9'
+    png = b'\x89PNG\r\n\x1a\n' + b'p' * 100 + b'\x00\x00\x00\x00IEND\xaeB`\x82'
+    for ext, good in (('jpg', jpeg), ('jpg', jpeg + b'a camera trailer'), ('png', png), ('gif', b'GIF89a..;')):
+        media = fm.MediaCheck(ext, False)
+        media.feed(good)
+        media.finish()
+    for ext, bad in (('jpg', jpeg[:-2]), ('jpg', jpeg + bytes(4096)), ('png', png[:-4]), ('gif', b'GIF89a..')):
+        media = fm.MediaCheck(ext, False)
+        media.feed(bad)
+        with pytest.raises(fm.MediaRefused):
+            media.finish()
+    with pytest.raises(fm.MediaRefused, match='more than Flickr accepts for a photo'):
+        fm.MediaCheck('jpg', False).declared(200 * 1024 * 1024 + 1)
+    fm.MediaCheck('mp4', True).declared(200 * 1024 * 1024 + 1)   # a video may be bigger
+    with pytest.raises(fm.MediaRefused, match='more than Flickr accepts for a video'):
+        fm.MediaCheck('mp4', True).declared((1 << 30) + 1)
+
+
+def test_a_real_export_unzipped_alone_gives_every_original(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = real_export(fake, tmp_path, untitled=4)
+    unzipped = tmp_path / 'unzipped'
+    for zname in manifest['metadata_zips'] + manifest['media_zips']:
+        with zipfile.ZipFile(Path(manifest['dir']) / zname) as zf:
+            zf.extractall(unzipped / zname[:-4])
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, unzipped)
+    assert_ok(result)
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    assert_export_tree(fake, dest)
+
+
+def test_once_the_image_servers_refuse_every_original_the_rest_are_not_asked_for(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.5)
+    missing = [pid for pid in manifest['missing_media'] if fake.account.photos[pid].media == 'photo']
+    assert len(missing) > fm.REFUSALS_TO_STOP
+    fake.faults.update(cdn_403_rate=1.0, cdn_403_burst=1000)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--retries', '1'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    # in id order: a photo refused, a video's still frame given (the 403s are a photo's);
+    # after five refusals in a row none is asked for
+    expected, in_a_row = {}, 0
+    for pid in sorted(manifest['missing_media']):
+        if in_a_row == 5:
+            expected[pid] = 'spared'
+        elif fake.account.photos[pid].media == 'video':
+            expected[pid], in_a_row = 'fetched', 0
+        else:
+            expected[pid], in_a_row = 'refused', in_a_row + 1
+    assert 'spared' in expected.values()
+    said = {}
+    for line in report_section(dest, 'Photos the export describes without'):
+        said[line.split()[0]] = ('refused' if 'not fetched: HTTP 403' in line else 'spared'
+                                 if 'the image servers refused the last 5 originals asked for' in line
+                                 else 'fetched' if ' fetched from ' in line else line)
+    assert said == expected
+    assert fake.stats()['faults'].get('cdn_403') == list(expected.values()).count('refused') * fm.CDN_BURST_PATIENCE
+
+
 def replace_members(manifest, bad):
     """Each media zip again with the members named in `bad` (name -> bytes) replaced."""
     for zname in {manifest['files'][pid][0] for pid in bad}:

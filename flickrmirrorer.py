@@ -3555,7 +3555,9 @@ class DataExport:
                 self.videos.add(pid)
             return self._import_found(member, pid, ext)
         except (MediaRefused, ExportReadError) as e:
-            return self._refuse(pid, member, str(e))
+            why = str(e)   # (a read error names the member already)
+            return self._refuse(pid, member, why[len(member.where):].lstrip(' :') if why.startswith(member.where)
+                                else why)
 
     def _refuse(self, pid, member, why):
         """A media file not taken for its photo: said now, in the report, and a failure of the

@@ -4482,11 +4482,15 @@ def test_a_truncated_or_damaged_zip_fails_alone_and_loses_nothing(free_mirror_an
         f.write(bytes([byte[0] ^ 0xFF]))
     result = import_export(fake, tokens, mirror, export)
     assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    # the truncated zip fails the run; the damaged member is refused and named (its photo is
+    # kept at 1024 px: no failure of its own)
     errors = error_lines(result.stderr)
-    assert len(errors) == 2, result.stderr
-    assert any(str(export / truncated) in e and 'truncated' in e for e in errors), errors
-    assert any(member in e and damaged_zip in e for e in errors), errors
-    assert ', 2 could not be read' in result.stdout
+    assert len(errors) == 1 and str(export / truncated) in errors[0] and 'truncated' in errors[0], result.stderr
+    assert any(w.startswith('Warning: refused: %s in %s' % (member, export / damaged_zip)) and 'Bad CRC-32' in w
+               for w in warnings_of(result.stderr)), result.stderr
+    assert ', 1 could not be read' in result.stdout
+    [refused] = report_section(mirror, 'Media files refused')
+    assert refused.startswith('%s  %s in ' % (victim.id, member))
     assert not temp_files(mirror)
     for pid, photo in limited.items():
         if zip_of[pid] == truncated or pid == victim.id:
@@ -4518,17 +4522,19 @@ def test_hostile_members_and_a_zip_that_is_not_flickrs_are_never_used(free_mirro
         zf.writestr('notes.txt', 'sunny')
     before = snapshot(mirror)
     result = import_export(fake, tokens, mirror, hostile)
-    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert_ok(result)   # every photo is still kept (at 1024 px): nothing failed
     warnings = warnings_of(result.stderr)
     assert any('../../outside/escape_' in w and 'data-download-9.zip' in w and "'..'" in w for w in warnings)
     assert any('abs_%s' % b.id in w and 'absolute path' in w for w in warnings), warnings
     assert any('link_%s' % c.id in w and 'symbolic link' in w for w in warnings), warnings
     assert any(str(hostile / 'holiday.zip') in w and "not part of Flickr's data export" in w for w in warnings)
-    [error] = error_lines(result.stderr)   # the absurd size: the zip is damaged or hostile
-    assert 'huge_%s_o.jpg' % d.id in error and 'data-download-10.zip' in error and 'declares' in error
-    assert len(warnings) == 4, result.stderr
+    # the absurd size: the member is damaged or hostile, refused
+    assert any(w.startswith('Warning: refused: huge_%s_o.jpg in %s: declares ' % (d.id, hostile / 'data-download-10.zip'))
+               for w in warnings), warnings
+    assert len(warnings) == 5, result.stderr
     assert os.listdir(outside) == []
-    assert snapshot(mirror) == before   # nothing imported, nothing written
+    after = snapshot(mirror)
+    assert after.pop(EXPORT_REPORT) and after == before   # nothing imported, nothing written but the report
     for photo in (a, b, c, d):
         assert kept_large(fake, mirror, photo)
 

@@ -4936,6 +4936,7 @@ def test_a_real_export_unzipped_alone_gives_every_original(plain_fake, tmp_path)
     assert_export_tree(fake, dest)
 
 
+@pytest.mark.slow
 def test_once_the_image_servers_refuse_every_original_the_rest_are_not_asked_for(plain_fake, tmp_path):
     fake = plain_fake
     manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.5)
@@ -4976,6 +4977,7 @@ def errors_of(stderr):
     return [line for line in stderr.splitlines() if line.startswith('Error:')]
 
 
+@pytest.mark.slow
 def test_media_that_is_not_what_it_claims_is_refused_named_and_mended(plain_fake, tmp_path):
     """Not an image, a JPEG cut short and padded with zeros, a video whose last box is cut:
     each refused and named; offline each photo then has no file (exit 1, named); online the

@@ -2916,7 +2916,7 @@ EXPORT_EXT_RE = re.compile(r'\.([A-Za-z0-9]{2,5})$')
 EXPORT_DIGITS_RE = re.compile(r'(?<![0-9])[0-9]+(?![0-9])')
 EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.(\w+)$')
 # Where an export's 'original' address may point: Flickr's image servers, nowhere else.
-EXPORT_ORIGINAL_HOST_RE = re.compile(r'^https://(?:[a-z0-9-]+\.)*staticflickr\.com/((?:\d+/)+\d+_[0-9a-f]+_o\.[a-z0-9]+)$')
+EXPORT_ORIGINAL_HOST_RE = re.compile(r'^https?://((?:[a-z0-9-]+\.)*staticflickr\.com)/((?:\d+/)+\d+_[0-9a-f]+_o\.[a-z0-9]+)$')
 # Flickr's own catch-alls in albums.json ("not in an album 1", 2, ...): not albums.
 SYNTHETIC_ALBUM_RE = re.compile(r'^not in an album \d+$', re.I)
 IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
@@ -3263,8 +3263,8 @@ def export_original_url(photo_json):
     if not match:
         return None
     if WEB_BASE != FLICKR_WEB_BASE:
-        return '%s/static/%s' % (WEB_BASE, match.group(1))
-    return match.group(0)
+        return '%s/static/%s' % (WEB_BASE, match.group(2))
+    return 'https://%s/%s' % match.groups()   # (older exports say http)
 
 
 def export_secret(photo_json):
@@ -3340,6 +3340,7 @@ class DataExport:
         self.videos = set()      # photo ids the export has a video file of
         self.downloader = None   # fetches an original from its 'original' address
         self.refused_in_a_row = 0
+        self.would_fetch = set()  # a dry run's photos it would fetch
         for source in find_export_sources(paths):
             self._survey(source)
 
@@ -3484,7 +3485,7 @@ class DataExport:
         describes without their media (and what became of each), the media files refused,
         those of no photo it describes and, with a key, the listed photos it lacks."""
         lacking = [] if self.listed is None else sorted(set(self.listed) - set(self.photo_jsons), key=int)
-        fetched = sum(what.startswith('fetched') for what in self.without_media.values())
+        fetched = sum(what.startswith(('fetched', 'would be fetched')) for what in self.without_media.values())
         sections = (
             ('Photos the export describes without their media file', [
                 '%s  %s  %s' % (pid, self._photo_page(pid), what) for pid, what in sorted(self.without_media.items())]),
@@ -3747,7 +3748,7 @@ class ExportAlone(DataExport):
                 continue
             self.counts.no_media += 1
             self.without_media[pid] = self._fetch_original(pid, photo_json)
-        for pid in sorted(set(self.photo_jsons) - set(self.files)):
+        for pid in sorted(set(self.photo_jsons) - set(self.files) - self.would_fetch):
             if self.wanted('photo') and self.wanted('video'):   # (what --ignore-* leaves out is not known)
                 self.stats.failed += 1   # a run with the missing media (or the network) mends it
                 self.reporter.error('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
@@ -3797,8 +3798,12 @@ class ExportAlone(DataExport):
             return 'not fetched: %s' % first_line(e)
         self.refused_in_a_row = 0
         self.counts.fetched += 1
+        self.counts.no_media -= 1   # it is in the mirror now
         self.stats.new += 1
+        self.stats.bytes += size
         if self.fx.dry:
+            self.would_fetch.add(pid)
+            self.fx.say('', 'would fetch the original of photo %s from %s' % (pid, url))
             return 'would be fetched from %s' % url
         self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(
             {'datetaken': photo_json.get('date_taken'), 'dateupload': export_epoch(photo_json.get('date_imported'))}))
@@ -3808,8 +3813,7 @@ class ExportAlone(DataExport):
                     EXPORT_KEY: photo_json}
         self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
         self.files[pid] = name
-        self.fx.say('Fetched the original of photo %s from %s (%s)' % (pid, url, human_bytes(size)),
-                    'would fetch the original of photo %s from %s' % (pid, url))
+        self.fx.say('Fetched the original of photo %s from %s (%s)' % (pid, url, human_bytes(size)), '')
         return 'fetched from %s' % url
 
     def _import_found(self, member, pid, ext):

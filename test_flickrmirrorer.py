@@ -4966,6 +4966,46 @@ def test_once_the_image_servers_refuse_every_original_the_rest_are_not_asked_for
     assert fake.stats()['faults'].get('cdn_403') == list(expected.values()).count('refused') * fm.CDN_BURST_PATIENCE
 
 
+def test_a_dry_run_says_which_originals_it_would_fetch_and_fetches_none(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.3, shapes='real')
+    missing = sorted(manifest['missing_media'])
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--dry-run',))
+    assert_ok(result)
+    assert 'Export completeness: %d photos without media (%d fetched from their original address)' % (
+        len(missing), len(missing)) in result.stdout
+    assert sorted(re.findall(r'^would fetch the original of photo (\d+) from http://127\.0\.0\.1:\d+/static/',
+                             result.stdout, re.M)) == missing
+    assert fake.stats()['file_requests'] == 0 and not dest.exists()
+
+
+def test_an_original_address_off_flickrs_image_servers_is_never_asked(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.2)
+    elsewhere, older = sorted(manifest['missing_media'])[:2]
+
+    def point(name, data):
+        record = json.loads(data)
+        if record.get('id') == elsewhere:
+            record['original'] = 'https://attacker.example/1/%s_0123456789_o.jpg' % elsewhere
+        if record.get('id') == older:   # an older export's plain http address is asked over https
+            record['original'] = record['original'].replace('https://', 'http://')
+        return json.dumps(record).encode()
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0),
+                lambda name, data: point(name, data) if name.startswith('photo_') else data)
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % elsewhere) and "gives no original address on Flickr's image " \
+        'servers' in error
+    assert fake.stats()['file_requests'] == len(manifest['missing_media']) - 1
+    assert (dest / 'photostream' / original_name(fake.account.photos[older])).is_file()
+
+
 def replace_members(manifest, bad):
     """Each media zip again with the members named in `bad` (name -> bytes) replaced."""
     for zname in {manifest['files'][pid][0] for pid in bad}:

@@ -1898,6 +1898,16 @@ def test_cli_write_export(tmp_path):
     assert m['missing_zips'] == ['data-download-3.zip']
     assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
     assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+    # the shapes of real exports and missing media
+    out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
+                          '--collections', '1', '--file-size', '2000', '--write-export',
+                          str(tmp_path / 'real'), '--export-shape', 'geo-list', '--export-shape',
+                          'metadata-parts', '--export-missing-media', '0.25'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert len(m['metadata_zips']) == 2 and len(m['missing_media']) == 4
+    assert sum(len(zip_members(tmp_path / 'real' / z)) for z in m['media_zips']) == 10
 
 
 # -- the data export in the shapes of real exports (the readers' evidence: fakeflickr's notes) ---

@@ -150,7 +150,7 @@ Behaviours the real service is documented to have, each off by default:
 The data export
 ---------------
 ``fake.write_export(dir, files_per_zip=500, naming='data', empty_albums=False,
-merge_friend_family=False, drop_zip=None)`` (also ``POST /_fake/export {"dir": ..., ...}``
+merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0)`` (also ``POST /_fake/export {"dir": ..., ...}``
 with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
 ``--export-files-per-zip``, ``--export-naming``, ``--export-empty-albums``,
 ``--export-merge-friend-family``, ``--export-drop-zip``) writes what "Request my Flickr
@@ -175,8 +175,18 @@ serves:
 * Faults: ``empty_albums`` (every photo_<id>.json has ``"albums": []``; ``"people"`` is always
   ``[]``), ``merge_friend_family`` (friends-only and family-only both ``"friend & family"``),
   ``drop_zip=N`` (media zip N is not written; the manifest names it in ``missing_zips``).
-* Returns a manifest ``{'dir', 'metadata_zip', 'media_zips', 'missing_zips', 'files': {id:
-  [zip name, member name]}}``.  Zip member times are fixed (the JSON files 2024-01-01, a
+* Shapes of real exports (``shapes``, CLI ``--export-shape NAME`` repeatable; each off by
+  default, ``'real'`` all of them; the evidence for each is in the comment above
+  ``EXPORT_SHAPES``): 'untitled-secret' (``<id>_<10-hex secret>_o.<ext>``), 'no-extension'
+  (``<slug>_<id>_o``), 'upper-case' (``_O.JPG``), 'video-names' (``video_<id>.<ext>``),
+  'ambiguous' (``<id>_<digits>_o.<ext>``, one of them naming another photo's id), 'non-ascii'
+  (``café-au-lait-...`` slugs), 'geo-list' (``geo`` a list of one object), 'not-in-album'
+  (synthetic "not in an album N" albums), 'zero-in-album' (``"0"`` among an album's photos),
+  'metadata-parts' (the photo_<id>.json over ``_part1.zip``, ``_part2.zip``...),
+  'account-shapes' (faves under "favorites", followers a bare list).  ``missing_media``
+  (CLI ``--export-missing-media SHARE``): that share of the media files is in no zip.
+* Returns a manifest ``{'dir', 'metadata_zip', 'metadata_zips', 'media_zips', 'missing_zips',
+  'missing_media', 'files': {id: [zip name, member name]}}``.  Zip member times are fixed (the JSON files 2024-01-01, a
   media file its upload time), so the same account state gives the same zips byte for byte.
   ``export_file_bytes(id)`` is the exact bytes the export holds for an item,
   ``export_file_name(id)`` its name in the zip.  The evidence for every shape is in the
@@ -2654,26 +2664,27 @@ class FakeFlickr:
     # -- the data export -----------------------------------------------------------
 
     def write_export(self, directory, files_per_zip=500, naming='data', empty_albums=False,
-                     merge_friend_family=False, drop_zip=None):
+                     merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0):
         """Write the account's data export ("Request my Flickr data") into `directory`: one
         metadata zip and media zips of `files_per_zip` true originals each.  `naming` 'data'
         ('data_<digits>_<hex>_<n>.zip', Flickr's since 2025) or 'data-download'
         ('data-download-<n>.zip', the older one).  Faults: `empty_albums` (per-photo "albums"
         empty), `merge_friend_family` (friends-only and family-only both "friend & family"),
-        `drop_zip` (1-based number of a media zip left out).  Returns the manifest (see
-        module function write_export)."""
+        `drop_zip` (1-based number of a media zip left out).  `shapes`: the shapes of real
+        exports to write (EXPORT_SHAPES; 'real' for all); `missing_media`: the share of media
+        files left out.  Returns the manifest (see module function write_export)."""
         return write_export(self, directory, files_per_zip, naming, empty_albums,
-                            merge_friend_family, drop_zip)
+                            merge_friend_family, drop_zip, shapes, missing_media)
 
     def export_file_bytes(self, photo_id):
         """The exact bytes the export holds for this photo or video (its true original)."""
         with self.lock:
             return export_true_bytes(self, self._photo(photo_id))
 
-    def export_file_name(self, photo_id):
+    def export_file_name(self, photo_id, shapes=()):
         """The name of this photo's or video's file inside its media zip."""
         with self.lock:
-            return export_member_name(self._photo(photo_id))
+            return export_member_name(self._photo(photo_id), export_shapes(shapes), _double_named(self.account))
 
     # -- mutations (each advances the logical clock) -----------------------------
 
@@ -3013,6 +3024,62 @@ class FakeFlickr:
 # * drop_zip=N: media zip number N (1-based) is missing from the export, as in
 #   Flickr2Any-Tool #6 (5,463 photos, 9 zips of 500).
 
+# Shapes of real exports (each a name in `shapes`, off by default; 'real' turns on all), as
+# readers that ran on real exports describe them:
+# * 'untitled-secret': an untitled photo is '<id>_<originalsecret>_o.<ext>' (10 hex digits
+#   after the id) -- antimega/memento-mori, memento_mori/flickr.py ("measured against the real
+#   export": "untitled photos: <id>_<10-hex-secret>_o.<ext>").
+# * 'no-extension': some titled photos are '<slug>_<id>_o' with no extension -- memento-mori
+#   ("also 26 legacy files with no ext").
+# * 'upper-case': '.JPG' and '_O' -- timswett/flickr-unbox, test_data/MANIFEST.md (cases 14, 16).
+# * 'video-names': an untitled video (and every other one) is 'video_<id>.<ext>' --
+#   flickr-unbox MANIFEST.md (cases 2, 15); titled ones '<slug>_<id>.<ext>' (memento-mori).
+# * 'ambiguous': of the untitled photos, one in four has a secret of digits only,
+#   '<id>_<digits>_o.<ext>' (flickr-unbox case 8: resolved by which run is a known photo), and
+#   the first one is named '<id>_<another photo's id>_o.<ext>' (case 17: fits two photos).
+# * 'non-ascii': some slugs begin 'café-au-lait-' -- flickr-unbox case 19.
+# * 'geo-list': 'geo' is a list of one object, [{"latitude": "51561666", ...}] --
+#   memento-mori (_parse_geo); the object of the 2018 export (Boris Mann) stays the default.
+# * 'not-in-album': albums.json ends with Flickr's synthetic "not in an album 1", "not in an
+#   album 2"... entries, 500 photos each, holding the photos of no album -- memento-mori
+#   (load_albums skips them).
+# * 'zero-in-album': "0" among an album's photos -- maizy/flickr-archive-extractor
+#   (flickr_archive_extractor.py: "if pid == '0':  # wrong photos ids").
+# * 'metadata-parts': the photo_<id>.json files spread over '<digits>_<hex>_part1.zip',
+#   '_part2.zip' (and '_part3.zip' past 1,000 photos) -- flickr-unbox, merge_photoinfo.py
+#   (the per-photo JSON "extracted into ... <album-id>_part2/, ..._part3/").
+# * 'account-shapes': faves under "favorites" (the "Technical Documentation for Flickr Data
+#   Export") and followers as a bare list of records (issue 40 of flickrmirrorer: "a bare
+#   list, or an object holding it").
+# missing_media=share: that share of the media files is not in any zip (brownphotographic/
+# Flickr2Any-Tool #6: 4,500 files for 5,463 photos; #10 asks for a completeness check); the
+# manifest names them in 'missing_media'.
+EXPORT_SHAPES = ('untitled-secret', 'no-extension', 'upper-case', 'video-names', 'ambiguous',
+                 'non-ascii', 'geo-list', 'not-in-album', 'zero-in-album', 'metadata-parts',
+                 'account-shapes')
+NOT_IN_ALBUM_SIZE = 500
+
+
+def export_shapes(shapes):
+    """The set of shapes asked for ('real': all of them); an unknown name is an error."""
+    shapes = {shapes} if isinstance(shapes, str) else set(shapes or ())
+    if 'real' in shapes:
+        shapes = (shapes - {'real'}) | set(EXPORT_SHAPES)
+    unknown = shapes - set(EXPORT_SHAPES)
+    if unknown:
+        raise ValueError('unknown export shapes %s (known: %s)' % (sorted(unknown), ', '.join(EXPORT_SHAPES)))
+    return shapes
+
+
+def _pick(photo_id, what, one_in):
+    """A fixed choice of one photo in `one_in` for a shape (the same for the same id)."""
+    return int(hashlib.sha1(('%s:%s' % (what, photo_id)).encode()).hexdigest()[:8], 16) % one_in == 0
+
+
+def _digit_secret(photo_id):
+    return '%010d' % (int(hashlib.sha1(('digits:%s' % photo_id).encode()).hexdigest()[:12], 16) % 10 ** 10)
+
+
 EXPORT_LICENSES = {0: 'All Rights Reserved', 1: 'Attribution-NonCommercial-ShareAlike License',
                    2: 'Attribution-NonCommercial License', 3: 'Attribution-NonCommercial-NoDerivs License',
                    4: 'Attribution License', 5: 'Attribution-ShareAlike License',
@@ -3031,13 +3098,44 @@ def export_slug(title):
     return raw.decode('utf-8', 'ignore').rstrip('_')
 
 
-def export_member_name(photo):
-    """'<title>_<id>_o.<ext>' (photo) or '<title>_<id>.<ext>' (video); no title: '<id>...'."""
+def _double_named(account):
+    """(the first untitled photo, another photo's id): the name that fits two photos."""
+    order = _export_order(account)
+    first = next((p.id for p in order if not p.is_video and not export_slug(p.title)), None)
+    return first, next((p.id for p in order if p.id != first), None)
+
+
+def export_member_name(photo, shapes=frozenset(), double=(None, None)):
+    """'<title>_<id>_o.<ext>' (photo) or '<title>_<id>.<ext>' (video); no title: '<id>...';
+    in the `shapes` of real exports as the notes above say (`double`: _double_named)."""
     slug = export_slug(photo.title)
-    stem = '%s_%s' % (slug, photo.id) if slug else photo.id
+    if slug and 'non-ascii' in shapes and _pick(photo.id, 'non-ascii', 4):
+        slug = 'café-au-lait-' + slug
     if photo.is_video:
-        return '%s.%s' % (stem, photo.video_ext)
-    return '%s_o.%s' % (stem, photo.originalformat)
+        if 'video-names' in shapes and (not slug or _pick(photo.id, 'video', 2)):
+            return 'video_%s.%s' % (photo.id, photo.video_ext)
+        return '%s.%s' % ('%s_%s' % (slug, photo.id) if slug else photo.id, photo.video_ext)
+    ext, o = photo.originalformat, '_o'
+    if not slug and 'untitled-secret' in shapes:
+        secret = photo.originalsecret
+        if 'ambiguous' in shapes:
+            if photo.id == double[0] and double[1]:
+                secret = double[1]
+            elif _pick(photo.id, 'ambiguous', 4):
+                secret = _digit_secret(photo.id)
+        stem = '%s_%s' % (photo.id, secret)
+    else:
+        stem = '%s_%s' % (slug, photo.id) if slug else photo.id
+    if slug and 'upper-case' in shapes and _pick(photo.id, 'upper', 4):
+        ext, o = ext.upper(), '_O'
+    if slug and 'no-extension' in shapes and _pick(photo.id, 'no-ext', 5):
+        return stem + o
+    return '%s%s.%s' % (stem, o, ext)
+
+
+def _export_order(account):
+    """The account's photos and videos, oldest upload first (the media zips' order)."""
+    return [account.photos[pid] for pid in reversed(account.photostream_order())] if account else []
 
 
 EXPORT_ID_RE = re.compile(r'(\d+)(?:_o)?\.[A-Za-z0-9]+$')
@@ -3091,7 +3189,7 @@ def _export_privacy(photo, merge_friend_family):
     return 'private'
 
 
-def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False):
+def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False, shapes=frozenset()):
     """The dict written as photo_<id>.json."""
     acct = fake.account
     user = _user_path(acct)
@@ -3100,6 +3198,8 @@ def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False
             for raw in photo.tags + photo.machine_tags]
     geo = ({'latitude': str(round(photo.latitude * 1e6)), 'longitude': str(round(photo.longitude * 1e6)),
             'accuracy': '16'} if photo.geotagged else [])
+    if geo and 'geo-list' in shapes:
+        geo = [geo]
     albums = [] if empty_albums else [{'id': aid, 'title': acct.albums[aid].title}
                                       for aid in acct.albums_of(photo.id)]
     ext = photo.originalformat
@@ -3122,7 +3222,7 @@ def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False
                      for c in photo.comments]}
 
 
-def _export_metadata_files(fake, empty_albums, merge_friend_family):
+def _export_metadata_files(fake, empty_albums, merge_friend_family, shapes=frozenset()):
     """[(name, dict)] of the metadata zip, in the order written."""
     acct = fake.account
     user = _user_path(acct)
@@ -3138,6 +3238,28 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family):
             'last_updated': str(album.date_update),
             'cover_photo': 'https://www.flickr.com/photos/%s/%s' % (user, album.primary),
             'photos': list(album.photo_ids)})
+    if 'zero-in-album' in shapes and albums:
+        albums[0]['photos'].insert(len(albums[0]['photos']) // 2, '0')
+    if 'not-in-album' in shapes:
+        in_albums = {pid for album in acct.albums.values() for pid in album.photo_ids}
+        alone = [p.id for p in _export_order(acct) if p.id not in in_albums]
+        for n, start in enumerate(range(0, len(alone), NOT_IN_ALBUM_SIZE), 1):
+            chunk = alone[start:start + NOT_IN_ALBUM_SIZE]
+            albums.append({'photo_count': str(len(chunk)), 'id': '72157%012d' % (999999000000 + n),
+                           'url': 'https://www.flickr.com/photos/%s/albums/%d' % (user, 72157999999000000 + n),
+                           'title': 'not in an album %d' % n, 'description': '', 'view_count': '0',
+                           'created': str(first), 'last_updated': str(first),
+                           'cover_photo': 'https://www.flickr.com/photos/%s/%s' % (user, chunk[0]),
+                           'photos': chunk})
+    faves = [{'photo_id': ph.id, 'photo_url': 'https://www.flickr.com/photos/%s/%s/' % (ph.owner, ph.id),
+              'favedate': _fmt_time(when)}
+             for ph, when in sorted(acct.favorites, key=lambda f: f[1], reverse=True)]
+    followers = {o.username: people(o) for o in acct.others[:3]}
+    if 'account-shapes' in shapes:
+        faves_file = {'favorites': faves}
+        followers_file = [{'screen_name': name, 'profile_url': url} for name, url in followers.items()]
+    else:
+        faves_file, followers_file = {'faves': faves}, {'followers': followers}
     files = [
         ('account_profile.json', {
             'real_name': acct.realname, 'join_date': time.strftime('%Y-%m-%d', time.gmtime(first)),
@@ -3149,11 +3271,8 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family):
         ('account_testimonials.json', {'testimonials_given': [], 'testimonials_received': []}),
         ('albums.json', {'albums': albums}),
         ('contacts_part001.json', {'contacts': {o.username: people(o) for o in acct.others}}),
-        ('faves_part001.json', {'faves': [
-            {'photo_id': ph.id, 'photo_url': 'https://www.flickr.com/photos/%s/%s/' % (ph.owner, ph.id),
-             'favedate': _fmt_time(when)}
-            for ph, when in sorted(acct.favorites, key=lambda f: f[1], reverse=True)]}),
-        ('followers_part001.json', {'followers': {o.username: people(o) for o in acct.others[:3]}}),
+        ('faves_part001.json', faves_file),
+        ('followers_part001.json', followers_file),
         ('galleries.json', {'galleries': []}),
         ('group_discussions.json', {'group_discussions': []}),
         ('photos_comments_part001.json', {'comments': []}),
@@ -3163,15 +3282,16 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family):
     ]
     for pid in reversed(acct.photostream_order()):
         files.append(('photo_%s.json' % pid, export_photo_json(
-            fake, acct.photos[pid], empty_albums, merge_friend_family)))
+            fake, acct.photos[pid], empty_albums, merge_friend_family, shapes)))
     return files
 
 
 def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums=False,
-                 merge_friend_family=False, drop_zip=None):
+                 merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0):
     """Write the account's data export into `directory` (created if needed); see the notes
     above.  Returns a manifest: {'dir', 'metadata_zip', 'media_zips' (written, in order),
-    'missing_zips' (names of dropped zips), 'files': {photo id: [zip name, member name]}}.
+    'missing_zips' (names of dropped zips), 'missing_media' (ids whose file was left out),
+    'metadata_zips' (every metadata part), 'files': {photo id: [zip name, member name]}}.
     The same account state and arguments give the same zips byte for byte."""
     import os
     if naming not in EXPORT_NAMINGS:
@@ -3180,31 +3300,51 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
     if files_per_zip < 1:
         raise ValueError('files_per_zip must be at least 1')
     drop_zip = None if drop_zip in (None, '', 0) else int(drop_zip)
+    shapes = export_shapes(shapes)
+    missing_media = float(missing_media or 0)
     os.makedirs(directory, exist_ok=True)
     with fake.lock:
         acct = fake.account
         digits, hexpart = _export_ids(fake)
         meta_name = '%s_%s_part1.zip' % (digits, hexpart)
-        with zipfile.ZipFile(os.path.join(directory, meta_name), 'w') as zf:
-            for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family):
-                text = json.dumps(data, indent='\t', ensure_ascii=False)
-                _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
-        order = [acct.photos[pid] for pid in reversed(acct.photostream_order())]
+        files = _export_metadata_files(fake, empty_albums, merge_friend_family, shapes)
+        photo_files = [f for f in files if f[0].startswith('photo_')]
+        parts = [[f for f in files if not f[0].startswith('photo_')] + photo_files]
+        if 'metadata-parts' in shapes:
+            count = 2 + (len(photo_files) > 1000)
+            size = -(-len(photo_files) // count)
+            parts = [[f for f in files if not f[0].startswith('photo_')] + photo_files[:size]] + [
+                photo_files[i:i + size] for i in range(size, len(photo_files), size)]
+        manifest = {'dir': str(directory), 'metadata_zip': meta_name, 'metadata_zips': [],
+                    'media_zips': [], 'missing_zips': [], 'missing_media': [], 'files': {}}
+        for n, part in enumerate(parts, 1):
+            part_name = '%s_%s_part%d.zip' % (digits, hexpart, n)
+            manifest['metadata_zips'].append(part_name)
+            with zipfile.ZipFile(os.path.join(directory, part_name), 'w') as zf:
+                for name, data in part:
+                    text = json.dumps(data, indent='\t', ensure_ascii=False)
+                    _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
+        order = _export_order(acct)
+        double = _double_named(acct)
+        if missing_media:
+            left_out = max(1, round(len(order) * missing_media))
+            manifest['missing_media'] = [ph.id for ph in sorted(
+                order, key=lambda ph: hashlib.sha1(('missing:%s' % ph.id).encode()).hexdigest())[:left_out]]
+            gone = set(manifest['missing_media'])
+            order = [ph for ph in order if ph.id not in gone]
         chunks = [order[i:i + files_per_zip] for i in range(0, len(order), files_per_zip)]
-        manifest = {'dir': str(directory), 'metadata_zip': meta_name, 'media_zips': [],
-                    'missing_zips': [], 'files': {}}
         for n, chunk in enumerate(chunks, 1):
             zname = ('data_%s_%s_%d.zip' % (digits, hexpart, n) if naming == 'data'
                      else 'data-download-%d.zip' % n)
             for ph in chunk:
-                manifest['files'][ph.id] = [zname, export_member_name(ph)]
+                manifest['files'][ph.id] = [zname, export_member_name(ph, shapes, double)]
             if n == drop_zip:
                 manifest['missing_zips'].append(zname)
                 continue
             manifest['media_zips'].append(zname)
             with zipfile.ZipFile(os.path.join(directory, zname), 'w') as zf:
                 for ph in chunk:
-                    _zip_put(zf, export_member_name(ph), export_true_bytes(fake, ph),
+                    _zip_put(zf, export_member_name(ph, shapes, double), export_true_bytes(fake, ph),
                              _zip_time(ph.dateupload), False)
     return manifest
 
@@ -3287,6 +3427,12 @@ def build_parser():
                              '"friend & family"')
     export.add_argument('--export-drop-zip', type=int, metavar='N',
                         help='fault: media zip number N (1-based) is missing')
+    export.add_argument('--export-shape', action='append', default=[], metavar='SHAPE',
+                        choices=EXPORT_SHAPES + ('real',),
+                        help='a shape of real exports (repeatable; "real": all of them): %s'
+                             % ', '.join(EXPORT_SHAPES))
+    export.add_argument('--export-missing-media', type=float, default=0, metavar='SHARE',
+                        help='fault: this share (0..1) of the media files is in no zip')
     return ap
 
 
@@ -3309,7 +3455,8 @@ def main(argv=None):
     if args.write_export:
         manifest = fake.write_export(args.write_export, args.export_files_per_zip,
                                      args.export_naming, args.export_empty_albums,
-                                     args.export_merge_friend_family, args.export_drop_zip)
+                                     args.export_merge_friend_family, args.export_drop_zip,
+                                     args.export_shape, args.export_missing_media)
         print(json.dumps({k: v for k, v in manifest.items() if k != 'files'}), flush=True)
         return 0
     fake.start()

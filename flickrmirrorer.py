@@ -573,7 +573,8 @@ def write_config(path, key, secret):
 
 
 # Where a video's play addresses are (built from the listing, as Flickr's own pages do).
-WEB_BASE = 'https://www.flickr.com'
+FLICKR_WEB_BASE = 'https://www.flickr.com'
+WEB_BASE = FLICKR_WEB_BASE
 
 
 def configure_endpoints(base):
@@ -2006,7 +2007,7 @@ class Photo:
         photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
         photo.taken = calendar_date(data.get('date_taken'))
         photo.dateupload = export_epoch(data.get('date_imported'))
-        geo = as_dict(data.get('geo'))
+        geo = export_geo(data.get('geo'))
         try:   # integer micro-degrees as strings
             photo.latitude, photo.longitude = position_of(
                 {'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
@@ -2023,6 +2024,14 @@ class Photo:
             photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
                                    'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
         return photo
+
+
+def export_geo(geo):
+    """A photo_<id>.json's place: an object (exports of 2018) or a list of one object (those
+    of today); {} when none."""
+    if isinstance(geo, list):
+        geo = geo[0] if geo else {}
+    return as_dict(geo)
 
 
 def privacy_of(record):
@@ -2203,7 +2212,7 @@ def from_export_alone(stored):
     never listed by the API)?"""
     record = stored.file or {}
     return (not stored.listing and stored.export is not None and record.get('original') is True
-            and record.get('source') == EXPORT_SOURCE)
+            and record.get('source') in (EXPORT_SOURCE, EXPORT_ORIGINAL_SOURCE))
 
 
 def wanted_media(record, args):
@@ -2399,24 +2408,25 @@ class Downloader:
         self.fx = fx
         self.stop_event = transport.stop_event
 
-    def fetch(self, choice, directory, name_for):
+    def fetch(self, choice, directory, name_for, check=None):
         """Download `choice` into `directory` under the name `name_for(response)` returns.
-        Returns (name, size, sha256)."""
+        Returns (name, size, sha256).  `check`: a MediaCheck the body must pass."""
         if not self.fx.asks_flickr(choice):
             return name_for(None), 0, None
-        return self.transport.retrying(lambda: self._fetch_once(choice, directory, name_for), choice.url)
+        return self.transport.retrying(lambda: self._fetch_once(choice, directory, name_for, check), choice.url)
 
-    def _fetch_once(self, choice, directory, name_for):
+    def _fetch_once(self, choice, directory, name_for, check=None):
         url = choice.url
         with self.transport.get(url, lambda r: judge_file_response(r, choice, url), stream=True) as response:
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
             path = os.path.join(directory, name)
-            size, digest = self.fx.write_stream(path, lambda f: self._copy_body(response, f, expected, choice),
-                                                expected)
+            size, digest = self.fx.write_stream(
+                path, lambda f: self._copy_body(response, f, expected, choice,
+                                                check and MediaCheck(check.ext, check.video)), expected)
         return name, size, digest
 
-    def _copy_body(self, response, f, expected, choice):
+    def _copy_body(self, response, f, expected, choice, check=None):
         """Copy the body in chunks, hashing it; a short or empty body, or an image that is not
         the one announced, is an error, not a file."""
         url = choice.url
@@ -2429,6 +2439,8 @@ class Downloader:
                     raise KeyboardInterrupt
                 if len(head) < HEAD_BYTES:
                     head += chunk[:HEAD_BYTES - len(head)]
+                if check is not None:
+                    check.feed(chunk)
                 f.write(chunk)
                 sha.update(chunk)
                 size += len(chunk)
@@ -2440,6 +2452,11 @@ class Downloader:
         if size == 0:
             raise TransientError('download of %s is empty' % url)
         check_image_head(head, choice, url)
+        if check is not None:
+            if sniff_image(head) != check.ext:
+                raise MediaRefused('%s is %s, not the %s its address names' % (
+                    url, sniff_image(head) or 'no image Flickr stores', check.ext))
+            check.finish()
         return size, sha.hexdigest()
 
 
@@ -2987,14 +3004,22 @@ def not_original_warning(photos, videos, dest, free, smaller=0):
 # ---------------------------------------------------------------------------
 # Import Flickr's data export: the originals the API refuses
 # ---------------------------------------------------------------------------
-# "Request my Flickr data" (flickr.com/account) gives a metadata zip
-# ('<digits>_<hex>_part1.zip': account_profile.json, albums.json, photo_<id>.json per item,
-# contacts / followers / faves_partNNN.json, galleries.json, ...) and media zips of about 500
-# originals each ('data_<digits>_<hex>_<n>.zip', older 'data-download-<n>.zip') named
-# '<title>_<id>_o.<ext>' (photos) or '<title>_<id>.<ext>' (videos).  The export never
-# overrides what the API says, it fills in: a member is adopted only where the mirror holds
-# less than the original and the member fits the listing.  Members are streamed from the
-# zips (never extracted), one at a time; a member's name is never used as a path.
+# "Request my Flickr data" (flickr.com/account) gives metadata zips
+# ('<digits>_<hex>_part1.zip', a big account's photo_<id>.json going on in '_part2.zip', ...:
+# account_profile.json, albums.json, photo_<id>.json per item, contacts / followers /
+# faves_partNNN.json, galleries.json, ...) and media zips of about 500 originals each
+# ('data_<digits>_<hex>_<n>.zip', older 'data-download-<n>.zip').  Real exports name a photo
+# '<slug>_<id>_o.<ext>', '<id>_<secret>_o.<ext>' (untitled), '<id>_o.<ext>' or '<slug>_<id>_o'
+# (no extension), '_O' and '.JPG' in any case, a video '<slug>_<id>.<ext>' or
+# 'video_<id>.<ext>': a file's photo is the one known photo (listed, or described by a
+# photo_<id>.json) whose id is a run of digits in its name, never a run taken by its place.
+# Nothing in photo_<id>.json marks a video, and a video's 'original' address gives its still
+# frame.  Exports miss media: a photo without a file is fetched from its 'original' address
+# where the run has no other source, and DEST/export-report.txt says what the export lacks.
+# The export never overrides what the API says, it fills in: a member is adopted only where
+# the mirror holds less than the original and the member fits the listing, and it is checked
+# to its last byte (MediaCheck).  Members are streamed from the zips (never extracted), one at
+# a time; a member's name is never used as a path.
 #
 # Without an API key (or with --offline) the export alone makes the mirror
 # (DataExport.import_alone, wired by mirror_export): each media file whose photo_<id>.json
@@ -3009,21 +3034,33 @@ def not_original_warning(photos, videos, dest, free, smaller=0):
 ACCOUNT_DIR = 'account'
 ACCOUNT_PAGE = 'account.html'
 ACCOUNT_STAMP = '.flickrmirrorer-export.json'   # which export dest/account/ holds
+EXPORT_REPORT = 'export-report.txt'              # what the export lacks (DataExport._report_completeness)
 EXPORT_KEY = 'export'                           # a photo's photo_<id>.json in its .metadata
 EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
+EXPORT_ORIGINAL_SOURCE = 'original address in the data export'   # fetched from its photo_<id>.json
 EXPORT_META_ZIP_RE = re.compile(r'^\d+_[0-9a-f]+_part\d+\.zip$', re.I)
 EXPORT_MEDIA_ZIP_RE = re.compile(r'^(?:data_\d+_[0-9a-f]+_\d+|data-download-\d+)\.zip$', re.I)
-EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$')
+EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$', re.I)   # PHOTO_<id>.JSON too (flickr-unbox's samples)
 EXPORT_ACCOUNT_FILE_RE = re.compile(r'^[a-z][a-z0-9_]*\.json$')
-# The photo id: the last run of digits before '_o.' or before the extension.
-EXPORT_MEDIA_RE = re.compile(r'(\d+)(_o)?\.([A-Za-z0-9]{2,5})$')
-EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.\w+$')
+EXPORT_EXT_RE = re.compile(r'\.([A-Za-z0-9]{2,5})$')
+EXPORT_DIGITS_RE = re.compile(r'(?<![0-9])[0-9]+(?![0-9])')
+EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.(\w+)$')
+# Where an export's 'original' address may point: Flickr's image servers, nowhere else.
+EXPORT_ORIGINAL_HOST_RE = re.compile(r'^https?://((?:[a-z0-9-]+\.)*staticflickr\.com)/((?:\d+/)+\d+_[0-9a-f]+_o\.[a-z0-9]+)$')
+# Flickr's own catch-alls in albums.json ("not in an album 1", 2, ...): not albums.
+SYNTHETIC_ALBUM_RE = re.compile(r'^not in an album \d+$', re.I)
 IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
 VIDEO_FILE_EXTENSIONS = set(VIDEO_EXTENSIONS.values()) | {'mts', 'm2ts', 'mkv', 'ogv', 'qt'}
 SAME_FORMAT = {'jpeg': 'jpg', 'tiff': 'tif', 'heif': 'heic'}
-# No Flickr original comes near these (photos 200 MB, videos a few GB); a zip that says
-# otherwise is damaged or hostile, and never inflated.
+# What Flickr accepts (its upload limits): a bigger file is no original of Flickr's.
+MAX_PHOTO_BYTES = 200 << 20
+MAX_VIDEO_BYTES = 1 << 30
+# No member of a zip comes near this; a zip that says otherwise is damaged or hostile, and
+# never inflated.
 MAX_EXPORT_MEDIA_BYTES = 64 << 30
+# Originals refused in a row by the image servers (after their retries) before the rest are
+# not asked for: a free account's are all refused, each after a minute of retries.
+REFUSALS_TO_STOP = 5
 MAX_EXPORT_JSON_BYTES = 256 << 20
 MAX_INFLATION = 1100   # deflate's limit is about 1032:1
 
@@ -3162,6 +3199,25 @@ def absurd_size(member, zip_size):
     return None
 
 
+def last_of(members, base):
+    """The last member of that name (a zip may hold two: the last is the one unzip leaves)."""
+    found = None
+    for member in members:
+        if member.base == base and not unsafe_member(member):
+            found = member
+    return found
+
+
+def said_twice(members, source, reporter):
+    """One rule for a metadata zip that holds a file twice (under one name or in two
+    folders): the last copy is used, everywhere, and that is said once."""
+    counts = Counter(m.base for m in members if m.base.endswith('.json'))
+    twice = sorted(name for name, n in counts.items() if n > 1)
+    if twice:
+        reporter.warning('%s holds %s twice (%s): the last copy of each is used, as unzip would leave it'
+                         % (source.label, plural(len(twice), 'file'), ', '.join(twice[:5]) + (', ...' if len(twice) > 5 else '')))
+
+
 def unsafe_member(member):
     """Why a member's name or kind is not what an export holds (it is then never used)."""
     name = member.name
@@ -3176,21 +3232,53 @@ def unsafe_member(member):
     return None
 
 
-def export_media_id(name):
-    """(photo id, extension) from a media file's name, or None: the last run of digits
-    before '_o.' or before the extension."""
-    match = EXPORT_MEDIA_RE.search(name)
-    return (match.group(1), match.group(3).lower()) if match else None
+def split_export_media_name(name):
+    """(stem, extension or None, marked '_o') of a media file's name: the extension (lower
+    case) only where it is an image's or a video's, '_o' in either case taken off the stem.
+    Real exports name a photo '<slug>_<id>_o.<ext>', '<id>_<secret>_o.<ext>', '<id>_o.<ext>' or
+    '<slug>_<id>_o' (no extension), a video '<slug>_<id>.<ext>' or 'video_<id>.<ext>'."""
+    base = re.split(r'[\\/]', name)[-1]
+    match = EXPORT_EXT_RE.search(base)
+    ext = match.group(1).lower() if match else None
+    if ext not in IMAGE_FILE_EXTENSIONS and ext not in VIDEO_FILE_EXTENSIONS:
+        ext, match = None, None
+    stem = base[:match.start()] if match else base
+    marked = bool(re.search(r'_o$', stem, re.I))
+    return (stem[:-2] if marked else stem), ext, marked
+
+
+def export_name_numbers(name):
+    """The runs of digits in a media file's name (its stem), each once, in order: the photo
+    id is the one that is a known photo, never one taken by its place."""
+    stem, _, _ = split_export_media_name(name)
+    return list(dict.fromkeys(EXPORT_DIGITS_RE.findall(stem)))
 
 
 def looks_like_export_media(name):
-    """A name Flickr's export gives: '<title>_<id>_o.<ext>' for a photo (an image extension
-    and '_o'), '<title>_<id>.<ext>' for a video."""
-    match = EXPORT_MEDIA_RE.search(name)
-    if not match:
+    """A name Flickr's export gives (split_export_media_name): digits, and an image's
+    extension after '_o', a video's, or none after '_o'."""
+    stem, ext, marked = split_export_media_name(name)
+    if not EXPORT_DIGITS_RE.search(stem):
         return False
-    ext = match.group(3).lower()
-    return ext in VIDEO_FILE_EXTENSIONS or ext in IMAGE_FILE_EXTENSIONS and bool(match.group(2))
+    return ext in VIDEO_FILE_EXTENSIONS or marked and (ext is None or ext in IMAGE_FILE_EXTENSIONS)
+
+
+def content_extension(head):
+    """The extension a file's first bytes call for (a file the export names without one)."""
+    image = sniff_image(head)
+    if image:
+        return image
+    if not is_video_container(head):
+        return None
+    if head[4:8] == b'ftyp':
+        return 'mov' if head[8:12] == b'qt  ' else 'mp4'
+    if head[4:8] in (b'moov', b'mdat', b'wide', b'free', b'skip'):
+        return 'mov'
+    if head[:4] == b'RIFF':
+        return 'avi'
+    if head[:4] == b'\x1a\x45\xdf\xa3':
+        return 'mkv'
+    return None
 
 
 def find_export_sources(paths):
@@ -3297,6 +3385,18 @@ def export_misfit(listing, ext, head):
     return None
 
 
+def export_original_url(photo_json):
+    """The address to fetch a photo's original from: its photo_<id>.json's 'original', when
+    that is on Flickr's image servers (on the emulation's when FLICKR_API_BASE points
+    there); None otherwise."""
+    match = EXPORT_ORIGINAL_HOST_RE.match(text_of(as_dict(photo_json).get('original')))
+    if not match:
+        return None
+    if WEB_BASE != FLICKR_WEB_BASE:
+        return '%s/static/%s' % (WEB_BASE, match.group(2))
+    return 'https://%s/%s' % match.groups()   # (older exports say http)
+
+
 def export_secret(photo_json):
     """The original's secret in a photo_<id>.json's 'original' URL, or None."""
     match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
@@ -3349,6 +3449,8 @@ class ExportCounts:
     no_media: int = 0        # kept as another version, and no file for them in the export
     metadata: int = 0        # photo_<id>.json kept in a .metadata
     ignored: int = 0         # of a media type --ignore-* leaves out
+    refused: int = 0         # media files refused (not what they claim, damaged, too big)
+    fetched: int = 0         # originals fetched from their photo_<id>.json's 'original' address
 
 
 class DataExport:
@@ -3363,6 +3465,12 @@ class DataExport:
         self.counts = ExportCounts()
         self.listed = {}   # photo id -> media of the listed photos; None in an export-only run
         self.media, self.metadata = [], []
+        self.refused = {}        # photo id -> [(member, why)]: its media files not taken
+        self.unknown_media = []  # (member, why): media files the export describes no photo of
+        self.videos = set()      # photo ids the export has a video file of
+        self.downloader = None   # fetches an original from its 'original' address
+        self.refused_in_a_row = 0
+        self.would_fetch = set()  # a dry run's photos it would fetch
         for source in find_export_sources(paths):
             self._survey(source)
 
@@ -3400,7 +3508,7 @@ class DataExport:
         """(metadata source, its account_profile.json as a dict) for each metadata source."""
         for source in self.metadata:
             try:
-                member = next((m for m in source.open().members() if m.base == 'account_profile.json'), None)
+                member = last_of(source.open().members(), 'account_profile.json')
             except ExportReadError:
                 continue   # said when it was surveyed
             yield source, as_dict(self._read_json(source, member) if member is not None else None)
@@ -3456,18 +3564,32 @@ class DataExport:
                                          or media != 'video' and args.ignore_photos)
         self.seen = set()
         self.photo_jsons = {}   # photo id -> (metadata source, member name)
+        dates = []
         for source in self.metadata:
             try:
-                for member in source.open().members():
-                    match = EXPORT_PHOTO_JSON_RE.match(member.base)
-                    if match and not unsafe_member(member):
-                        self.photo_jsons[match.group(1)] = (source, member.name)
+                members = [m for m in source.open().members() if not unsafe_member(m)]
             except ExportReadError as e:
                 self._failed(str(e))
+                continue
+            said_twice(members, source, self.reporter)
+            for member in members:   # the last of two copies, as said_twice tells
+                match = EXPORT_PHOTO_JSON_RE.match(member.base)
+                if match:
+                    self.photo_jsons[match.group(1)] = (source, member.name)
+            dates.append(source.date([m for m in members if m.base.endswith('.json')]))
+        self.known = set(self.photo_jsons) | set(self.listed or ())
+        self.owner = next((as_scalar(p.get('nsid')) for _, p in self.profiles() if as_scalar(p.get('nsid'))), None)
+        self.date = max(dates, default='')
+        held = as_scalar(as_dict(read_json(os.path.join(dest, ACCOUNT_DIR, ACCOUNT_STAMP))).get('date'))
+        self.older = bool(self.date and held > self.date)
+        if self.older:
+            self.reporter.info('This export (%s) is older than the one the mirror was made from (%s): it only fills '
+                               'in what the mirror lacks, and changes nothing the newer one wrote.' % (self.date, held))
 
     def _run(self, dest, files, args, fx, headline, after_media):
         """Either import's course: every media member, then `after_media()`, then the
-        account files and the summary."""
+        account files, the completeness report and the summary."""
+        self.without_media = {}
         self._start(dest, files, args, fx)
         total = sum(s.count for s in self.media)
         self.reporter.info('%s: %s in %s...' % (headline, plural(total, 'file'),
@@ -3485,7 +3607,37 @@ class DataExport:
             self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
         else:
             import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+        self._report_completeness()
         self._report()
+
+    def _report_completeness(self):
+        """What the export lacks, in one line and in DEST/export-report.txt: the photos it
+        describes without their media (and what became of each), the media files refused,
+        those of no photo it describes and, with a key, the listed photos it lacks."""
+        lacking = [] if self.listed is None else sorted(set(self.listed) - set(self.photo_jsons), key=int)
+        fetched = sum(what.startswith(('fetched', 'would be fetched')) for what in self.without_media.values())
+        sections = (
+            ('Photos the export describes without their media file', [
+                '%s  %s  %s' % (pid, self._photo_page(pid), what) for pid, what in sorted(self.without_media.items())]),
+            ('Media files refused (another copy, or the original address, may have given the photo)', [
+                '%s  %s  %s' % (pid, where, why) for pid, found in sorted(self.refused.items()) for where, why in found]),
+            ('Media files of no photo the export describes', ['%s  %s' % (m.where, why) for m, why in self.unknown_media]),
+            ('Photos of the photostream the export lacks', ['%s  %s' % (pid, self._photo_page(pid)) for pid in lacking]))
+        path = os.path.join(self.dest, EXPORT_REPORT)
+        self.reporter.info('Export completeness: %s without media (%d fetched from their original address), %s '
+                           'refused, %s of no photo it describes%s; see %s.' % (
+                               plural(len(self.without_media), 'photo'), fetched,
+                               plural(sum(map(len, self.refused.values())), 'media file'),
+                               plural(len(self.unknown_media), 'media file'),
+                               '' if self.listed is None else ', %s of the photostream not in it' % plural(
+                                   len(lacking), 'photo'), path))
+        if self.fx.dry:
+            return
+        text = ['# Flickr\'s data export of %s, read into this mirror: what it lacks.' % (self.date or 'no date'),
+                '# Each line: the photo id, its Flickr page or the file, and what became of it.']
+        for title, lines in sections:
+            text += ['', '## %s (%d)' % (title, len(lines))] + lines
+        write_file_if_changed(path, ('\n'.join(text) + '\n').encode('utf-8'))
 
     def _import_media(self, source):
         try:
@@ -3508,13 +3660,42 @@ class DataExport:
                 source.close()
 
     def _import_member(self, member):
+        """A media file: its photo is the one known photo whose id is a run of digits in its
+        name (never guessed: a name that fits none, or two, is said and left); one that is
+        not what it claims is refused, and another copy may still come."""
         if self.stop_event.is_set():
             raise KeyboardInterrupt
         why = unsafe_member(member)
-        found = None if why else export_media_id(member.base)
-        if why or found is None:
-            return self._unmatched(member, why or 'no photo id in its name')
-        return self._import_found(member, *found)
+        if why:
+            return self._unmatched(member, why)
+        ids = [n for n in export_name_numbers(member.base) if n in self.known]
+        if len(ids) != 1:
+            why = ('no photo it describes has an id in its name' if not ids else
+                   'its name fits %s: not guessed' % ' and '.join('photo %s' % i for i in ids))
+            self.unknown_media.append((member, why))
+            return self._unmatched(member, why)
+        pid = ids[0]
+        _, ext, _ = split_export_media_name(member.base)
+        try:
+            if ext is None:   # a name without an extension: its content says what it is
+                with member.source.reader(member) as src:
+                    ext = content_extension(read_member(src, member, HEAD_BYTES))
+                if ext is None:
+                    raise MediaRefused('no extension, and its content is no image or video Flickr stores')
+            if ext in VIDEO_FILE_EXTENSIONS:
+                self.videos.add(pid)
+            return self._import_found(member, pid, ext)
+        except (MediaRefused, ExportReadError) as e:
+            why = str(e)   # (a read error names the member already)
+            return self._refuse(pid, member, why[len(member.where):].lstrip(' :') if why.startswith(member.where)
+                                else why)
+
+    def _refuse(self, pid, member, why):
+        """A media file not taken for its photo: said now, in the report, and a failure of the
+        run only if the photo ends with no file at all."""
+        self.counts.refused += 1
+        self.refused.setdefault(pid, []).append((member.where, why))
+        self.reporter.warning('refused: %s: %s' % (member.where, why))
 
     def _import_found(self, member, pid, ext):
         """The import of a member whose name gives a photo id: each kind of import's own."""
@@ -3533,8 +3714,13 @@ class DataExport:
             return None
         return data
 
+    def _photo_page(self, pid):
+        page = text_of(as_dict(self._photo_json(pid)).get('photopage')) if pid in self.photo_jsons else ''
+        return page if re.match(r'^https://www\.flickr\.com/', page) else photo_page_url(
+            {'id': pid, 'owner': getattr(self, 'owner', None)})
+
     def _keep_photo_json(self, name, raw, photo_json):
-        if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json:
+        if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json or self.older:
             return
         self.counts.metadata += 1
         if self.listed is None:   # export-only: the export is all the metadata there is
@@ -3590,8 +3776,7 @@ class ExportImport(DataExport):
             self.counts.ignored += 1
             return None
         if pid in self.seen:
-            return self._unmatched(member, 'a second file for %s %s' % (media, pid))
-        self.seen.add(pid)
+            return self._unmatched(member, 'a second file for %s %s (the first was taken)' % (media, pid))
         name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, name)) if name else None
         stored = StoredPhoto.from_json(raw)
@@ -3601,8 +3786,10 @@ class ExportImport(DataExport):
         photo_json = self._photo_json(pid)
         if held_original(self.dir, name, stored.file):
             self.counts.held += 1
-            return self._keep_photo_json(name, raw, photo_json)
+            self.seen.add(pid)
+            return None if self.older else self._keep_photo_json(name, raw, photo_json)
         if photo_json is not None and export_replaced(stored.listing, photo_json):
+            self.seen.add(pid)
             return self._unmatched(member, 'replaced on Flickr after this export was made')
         return self._adopt(member, pid, ext, name, stored, photo_json)
 
@@ -3618,9 +3805,11 @@ class ExportImport(DataExport):
             head = read_member(src, member, HEAD_BYTES)
             why = export_misfit(listing, ext, head)
             if why:
-                return self._unmatched(member, why)
-            size, digest = self.fx.write_stream(path, lambda f: copy_member(src, f, head, member, self.stop_event),
-                                                member.size)
+                raise MediaRefused(why)
+            check = MediaCheck(ext, video)
+            size, digest = self.fx.write_stream(
+                path, lambda f: copy_member(src, f, head, member, self.stop_event, check), member.size)
+        self.seen.add(pid)
         self.counts.videos += int(video)
         self.counts.photos += int(not video)
         self.fx.set_mtime(path, taken_timestamp(listing))
@@ -3644,6 +3833,8 @@ class ExportImport(DataExport):
         those still kept as another version are counted (a media zip missing?)."""
         for pid in sorted(set(self.photo_jsons) - self.seen):
             name = self.files.get(pid)
+            if pid in self.listed and self.wanted(self.listed[pid]) and not name:
+                self.without_media[pid] = 'not in the mirror (its download failed?): run again'
             if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
                 continue
             raw = read_json(metadata_path_for(self.dir, name))
@@ -3652,6 +3843,9 @@ class ExportImport(DataExport):
                 continue
             if (stored.file or {}).get('original') is False:
                 self.counts.no_media += 1
+                self.without_media[pid] = 'kept as %s, not the original (%s)' % (name, stored.file.get('label'))
+            else:
+                self.without_media[pid] = 'held in the mirror as %s' % name
             self._keep_photo_json(name, raw, self._photo_json(pid))
 
 
@@ -3673,41 +3867,121 @@ class ExportAlone(DataExport):
         self._run(dest, files, args, fx, 'Making the mirror from Flickr\'s data export', self._after_media)
 
     def _after_media(self):
+        self.without_media = {}   # photo id -> what became of it
         for pid in sorted(set(self.photo_jsons) - self.seen):   # no media file in this export
             name = self.files.get(pid)
+            photo_json = self._photo_json(pid)
             if name:
-                self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), self._photo_json(pid))
-            else:
-                self.counts.no_media += 1
+                self.without_media[pid] = 'held in the mirror as %s' % name
+                if not self.older:
+                    self._keep_photo_json(name, read_json(metadata_path_for(self.dir, name)), photo_json)
+                continue
+            self.counts.no_media += 1
+            self.without_media[pid] = self._fetch_original(pid, photo_json)
+        for pid in sorted(set(self.photo_jsons) - set(self.files) - self.would_fetch):
+            if self.wanted('photo') and self.wanted('video'):   # (what --ignore-* leaves out is not known)
+                self.stats.failed += 1   # a run with the missing media (or the network) mends it
+                self.reporter.error('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
+                    pid) or '; '.join(why for _, why in self.refused.get(pid, [])) or 'no media file'))
         self.albums = self._export_albums()
+        if self.older:
+            self.albums = self._albums_held(self.albums)
+
+    def _albums_held(self, albums):
+        """An older export's albums: each the mirror holds as the newer export left it (its
+        record, its photos), in the older one's order, then the mirror's others; an album
+        only the older export has fills in."""
+        albums_dir = os.path.join(self.dest, ALBUMS_DIR)
+        held = {}
+        for aid, name in dirs_by_id(albums_dir, ALBUM_NAME_RE).items():
+            stored = as_dict(read_json(os.path.join(albums_dir, name, DIR_METADATA_NAME)))
+            if isinstance(stored.get('photoset'), dict) and isinstance(stored.get('photos'), list):
+                held[aid] = (stored['photoset'], [as_scalar(p) for p in stored['photos']])
+        kept = [held.pop(album['id'], (album, ids)) for album, ids in albums]
+        return kept + [held[aid] for aid in sorted(held)]
+
+    def _fetch_original(self, pid, photo_json):
+        """The original from the 'original' address of its photo_<id>.json: a plain file
+        request (no API, no key), paced, retried and checked as every download.  Returns what
+        became of it, for the report."""
+        url = export_original_url(photo_json)
+        if url is None:
+            return 'not fetched: its photo_%s.json gives no original address on Flickr\'s image servers' % pid
+        if pid in self.videos:   # its 'original' address serves a still frame, not the video
+            return ('not fetched: a video, whose original address (%s) gives only a still frame; a run with an '
+                    'API key fetches the video' % url)
+        if self.downloader is None:
+            return 'not fetched (%s): --offline' % url
+        if self.refused_in_a_row >= REFUSALS_TO_STOP:
+            return ('not fetched (%s): the image servers refused the last %d originals asked for (a free '
+                    'account\'s limit?)' % (url, self.refused_in_a_row))
+        ext = EXPORT_ORIGINAL_URL_RE.search(url).group(3).lower()
+        name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
+        choice = Choice(ORIGINAL, url, 'image')
+        try:
+            _, size, digest = self.downloader.fetch(choice, self.dir, lambda response: name,
+                                                    check=MediaCheck(ext, False))
+        except (TransientError, ItemError, OriginalRefused, MediaRefused) as e:
+            self.refused_in_a_row += 1
+            self.refused.setdefault(pid, []).append((url, first_line(e)))
+            self.reporter.warning('not fetched: the original of photo %s: %s' % (pid, first_line(e)))
+            return 'not fetched: %s' % first_line(e)
+        self.refused_in_a_row = 0
+        self.counts.fetched += 1
+        self.counts.no_media -= 1   # it is in the mirror now
+        self.stats.new += 1
+        self.stats.bytes += size
+        if self.fx.dry:
+            self.would_fetch.add(pid)
+            self.fx.say('', 'would fetch the original of photo %s from %s' % (pid, url))
+            return 'would be fetched from %s' % url
+        self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(
+            {'datetaken': photo_json.get('date_taken'), 'dateupload': export_epoch(photo_json.get('date_imported'))}))
+        info = {'name': name, 'size': size, 'sha256': digest, 'label': ORIGINAL, 'original': True,
+                'source': EXPORT_ORIGINAL_SOURCE, 'url': url}
+        metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info,
+                    EXPORT_KEY: photo_json}
+        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        self.files[pid] = name
+        self.fx.say('Fetched the original of photo %s from %s (%s)' % (pid, url, human_bytes(size)), '')
+        return 'fetched from %s' % url
 
     def _import_found(self, member, pid, ext):
         video = ext in VIDEO_FILE_EXTENSIONS
         if not self.wanted('video' if video else 'photo'):
             self.counts.ignored += 1
+            self.seen.add(pid)
             return None
         if pid in self.seen:
-            return self._unmatched(member, 'a second file for %s %s' % ('video' if video else 'photo', pid))
+            return self._unmatched(member, 'a second file for %s %s (the first was taken)' % (
+                'video' if video else 'photo', pid))
         photo_json = self._photo_json(pid)
-        if photo_json is None:
-            return self._unmatched(member, 'no photo_%s.json in the export\'s metadata zip' % pid)
-        self.seen.add(pid)
+        if photo_json is None:   # its photo_<id>.json is there but unreadable: the media is kept
+            source, json_name = self.photo_jsons[pid]
+            self._failed('%s in %s cannot be read: photo %s is kept without its metadata' % (
+                json_name, source.label, pid))
+            photo_json = {'id': pid}
         old_name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, old_name)) if old_name else None
         stored = StoredPhoto.from_json(raw)
-        if stored is not None and held_original(self.dir, old_name, stored.file) and not (
-                stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json)):
+        if stored is not None and held_original(self.dir, old_name, stored.file) and (self.older or not (
+                stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json))):
             self.counts.held += 1
-            return self._keep_photo_json(old_name, raw, photo_json)
-        name = '%s.%s' % (pid, ext)
+            self.seen.add(pid)
+            if not self.older:
+                self._keep_photo_json(old_name, raw, photo_json)
+            return None
+        name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
         path = os.path.join(self.dir, name)
         with member.source.reader(member) as src:
             head = read_member(src, member, HEAD_BYTES)
             why = export_misfit({'media': 'video' if video else 'photo'}, ext, head)
             if why:
-                return self._unmatched(member, why)
-            size, digest = self.fx.write_stream(path, lambda f: copy_member(src, f, head, member, self.stop_event),
-                                                member.size)
+                raise MediaRefused(why)
+            check = MediaCheck(ext, video)
+            size, digest = self.fx.write_stream(
+                path, lambda f: copy_member(src, f, head, member, self.stop_event, check), member.size)
+        self.seen.add(pid)
         self.counts.videos += int(video)
         self.counts.photos += int(not video)
         self.stats.new += int(old_name is None)
@@ -3744,9 +4018,11 @@ class ExportAlone(DataExport):
             for album in as_list(as_dict(data).get('albums')):
                 album = as_dict(album)
                 aid = as_scalar(album.get('id'))
-                if not re.match(r'^\d+$', aid):
-                    continue
-                ids = [as_scalar(p) for p in as_list(album.get('photos')) if re.match(r'^\d+$', as_scalar(p))]
+                if not re.match(r'^\d+$', aid) or SYNTHETIC_ALBUM_RE.match(text_of(album.get('title')).strip()):
+                    continue   # Flickr's "not in an album N": its photos are in 'Not in any album'
+                # "0" and ids the export describes no photo of are no photos
+                ids = [as_scalar(p) for p in as_list(album.get('photos'))
+                       if as_scalar(p) in self.photo_jsons or as_scalar(p) in self.files]
                 cover = re.search(r'/(\d+)/?$', text_of(album.get('cover_photo')))
                 record = {'id': aid, 'title': {'_content': text_of(album.get('title'))},
                           'description': {'_content': text_of(album.get('description'))},
@@ -3767,9 +4043,90 @@ def read_member(src, member, n):
         raise ExportReadError('%s cannot be read: %s' % (member.where, e.strerror or e)) from None
 
 
-def copy_member(src, f, head, member, stop_event):
+class MediaRefused(Exception):
+    """A media file that is not an original Flickr could have stored (said with why)."""
+
+
+class MediaCheck:
+    """Fed a media file as it is copied, it refuses (MediaRefused) what is larger than
+    Flickr accepts, and at the end what does not decode to its end: a JPEG without its end
+    marker, a PNG without IEND, a GIF without its trailer, an MP4 / QuickTime file whose
+    boxes do not add up to its size (truncated, or padded with something else)."""
+
+    TAIL = 1 << 16   # a JPEG may carry a few bytes after its end marker
+
+    def __init__(self, ext, video):
+        self.ext = SAME_FORMAT.get(ext, ext)
+        self.video = video
+        self.limit = MAX_VIDEO_BYTES if video else MAX_PHOTO_BYTES
+        self.size = 0
+        self.tail = b''
+        self.head = b''       # the first 8 bytes: is it ISO BMFF (MP4, QuickTime)?
+        self.boxes = None     # ISO BMFF: the offset of the next top-level box (None: to the end)
+        self.carry = b''
+
+    def declared(self, size):
+        if size > self.limit:
+            raise MediaRefused('%s, more than Flickr accepts for a %s (%s)' % (
+                human_bytes(size), 'video' if self.video else 'photo', human_bytes(self.limit)))
+
+    def feed(self, chunk):
+        if len(self.head) < 8:
+            before, self.head = self.head, (self.head + chunk)[:8]
+            if self.video and self.head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip'):
+                self.boxes, self.carry = 0, before   # walked from the first byte
+        start = self.size
+        self.size += len(chunk)
+        self.declared(self.size)
+        self.tail = (self.tail + chunk)[-self.TAIL:]
+        if self.boxes is not None:
+            self._walk_boxes(chunk, start)
+
+    def _walk_boxes(self, chunk, start):
+        data = self.carry + chunk
+        base = start - len(self.carry)
+        while self.boxes is not None:
+            at = self.boxes - base
+            if at + 8 > len(data):
+                break
+            size = int.from_bytes(data[at:at + 4], 'big')
+            if not re.match(rb'^[ -~]{4}$', data[at + 4:at + 8]):
+                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
+            if size == 1:
+                if at + 16 > len(data):
+                    break
+                size = int.from_bytes(data[at + 8:at + 16], 'big')
+            if size == 0:
+                self.boxes = None   # the last box runs to the end of the file
+                break
+            if size < 8:
+                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
+            self.boxes += size
+        at = self.boxes - base if self.boxes is not None else len(data)
+        self.carry = data[at:] if 0 <= at < len(data) else b''
+
+    def finish(self):
+        tail = self.tail
+        end = tail.rfind(b'\xff\xd9')
+        # (some cameras write a trailer after the end marker; zeros are no trailer)
+        if self.ext == 'jpg' and (end < 0 or not tail[end + 2:].strip(b'\x00') and len(tail) > end + 2):
+            raise MediaRefused('a JPEG without its end marker (truncated, padded, or not an image)')
+        if self.ext == 'png' and not tail.endswith(b'IEND\xaeB`\x82'):
+            raise MediaRefused('a PNG without its IEND end (truncated, or not an image)')
+        if self.ext == 'gif' and not tail.endswith(b';'):
+            raise MediaRefused('a GIF without its trailer (truncated, or not an image)')
+        if self.boxes is not None and self.boxes != self.size:
+            raise MediaRefused('a video whose boxes %s (truncated, or padded)' % (
+                'run past its end' if self.boxes > self.size else 'end before its end'))
+
+
+def copy_member(src, f, head, member, stop_event, check=None):
     """Copy an export member to `f` after its first bytes `head`; (size, sha256).  Its
-    declared size is checked: a damaged zip never gives a short file."""
+    declared size is checked: a damaged zip never gives a short file.  `check`, a
+    MediaCheck, sees every byte and may refuse the file (MediaRefused)."""
+    if check is not None:
+        check.declared(member.size)
+        check.feed(head)
     sha = hashlib.sha256(head)
     f.write(head)
     size = len(head)
@@ -3779,6 +4136,8 @@ def copy_member(src, f, head, member, stop_event):
         chunk = read_member(src, member, DOWNLOAD_CHUNK)
         if not chunk:
             break
+        if check is not None:
+            check.feed(chunk)
         f.write(chunk)
         sha.update(chunk)
         size += len(chunk)
@@ -3788,6 +4147,8 @@ def copy_member(src, f, head, member, stop_event):
         raise ExportReadError('%s holds %d bytes, not the %d declared: damaged' % (member.where, size, member.size))
     if size == 0:
         raise ExportReadError('%s is empty' % member.where)
+    if check is not None:
+        check.finish()
     return size, sha.hexdigest()
 
 
@@ -3844,14 +4205,17 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
 
 # -- the account page: contacts, followers, favourites and galleries, from dest/account/
 
-def account_entries(account_dir, prefix, key):
-    """[(label, link or '', note)] from every '<prefix>*.json' of dest/account/ under `key`:
-    a mapping name -> link, or a list of records."""
+def account_entries(account_dir, prefix, keys):
+    """[(label, link or '', note)] from every '<prefix>*.json' of dest/account/, in each shape
+    exports have: under one of `keys` (or the file itself a bare list), a mapping name ->
+    link or a list of records."""
     entries = []
     for name in sorted(os.listdir(account_dir)):
         if not (name.startswith(prefix) and name.endswith('.json')):
             continue
-        value = as_dict(read_json(os.path.join(account_dir, name))).get(key)
+        data = read_json(os.path.join(account_dir, name))
+        value = data if isinstance(data, list) else next(
+            (as_dict(data)[k] for k in keys if as_dict(data).get(k) is not None), None)
         if isinstance(value, dict):
             entries.extend((str(k), text_of(v) if isinstance(v, (str, dict)) else '', '') for k, v in value.items())
         for item in as_list(value):
@@ -3871,9 +4235,10 @@ def account_page(account_dir):
     Flickr) and galleries, as the export lists them."""
     out = page_head('Account', '../')
     heading(out, 'Account', description='From Flickr\'s data export.', crumbs=(('../index.html', 'Home'),))
-    for title, prefix, key in (('Contacts', 'contacts', 'contacts'), ('Followers', 'followers', 'followers'),
-                               ('Favourites', 'faves', 'faves'), ('Galleries', 'galleries', 'galleries')):
-        entries = account_entries(account_dir, prefix, key)
+    for title, prefix, keys in (('Contacts', 'contacts', ('contacts',)), ('Followers', 'followers', ('followers',)),
+                                ('Favourites', 'faves', ('faves', 'favorites')),
+                                ('Galleries', 'galleries', ('galleries',))):
+        entries = account_entries(account_dir, prefix, keys)
         out.append('<h2 class="section">%s</h2>\n' % esc('%s (%d)' % (title, len(entries))))
         if not entries:
             out.append('<p class="empty">None.</p>\n')
@@ -5960,6 +6325,9 @@ def mirror_export(args, stats, reporter, stop_event):
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
+    if not args.offline:   # a photo the export has no media of: its original from its address
+        policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
+        args.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
     albums = args.export.import_alone(state.dest, state.files, args, fx)
     state.photostream = export_photostream(state)
     builder = TreeBuilder(state.dest, None, stats, reporter, fx)

@@ -1908,6 +1908,91 @@ def test_cli_write_export(tmp_path):
     assert m['missing_zips'] == ['data-download-3.zip']
     assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
     assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+    # the shapes of real exports and missing media
+    out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
+                          '--collections', '1', '--file-size', '2000', '--write-export',
+                          str(tmp_path / 'real'), '--export-shape', 'geo-list', '--export-shape',
+                          'metadata-parts', '--export-missing-media', '0.25'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert len(m['metadata_zips']) == 2 and len(m['missing_media']) == 4
+    assert sum(len(zip_members(tmp_path / 'real' / z)) for z in m['media_zips']) == 10
+
+
+# -- the data export in the shapes of real exports (the readers' evidence: fakeflickr's notes) ---
+
+# Each shape's names, written out here (not taken from fakeflickr).
+REAL_NAME_SHAPES = {
+    'untitled': re.compile(r'^(?P<id>\d+)_[0-9a-f]{10}_o\.(jpg|png|gif)$'),
+    'ambiguous': re.compile(r'^(?P<id>\d+)_\d{10,}_o\.(jpg|png|gif)$'),
+    'no-extension': re.compile(r'^.+_(?P<id>\d+)_[oO]$'),
+    'upper-case': re.compile(r'^.+_(?P<id>\d+)_O\.(JPG|PNG|GIF)$'),
+    'video': re.compile(r'^video_(?P<id>\d+)\.(mp4|mov)$'),
+    'non-ascii': re.compile(r'^café-au-lait-.+_(?P<id>\d+)'),
+}
+
+
+def test_export_in_the_shapes_of_real_exports(exporter, tmp_path):
+    fake = exporter
+    order = [fake.account.photos[pid] for pid in reversed(fake.account.photostream_order())]
+    untitled = [p for p in order if not p.is_video][:6]
+    for photo in untitled:
+        fake.edit_photo(photo.id, title='')
+    m = fake.write_export(tmp_path, files_per_zip=10, shapes='real', missing_media=0.1)
+    # a tenth of the media in no zip, named in the manifest; the rest once each
+    assert len(m['missing_media']) == round(len(order) / 10)
+    members = {}
+    for z in m['media_zips']:
+        members.update({name: data for name, data in zip_members(tmp_path / z).items()})
+    assert len(members) == len(order) - len(m['missing_media'])
+    by_id = {}
+    for name in members:
+        shapes = [s for s, rule in REAL_NAME_SHAPES.items() if rule.match(name)]
+        ids = [rule.match(name).group('id') for s, rule in REAL_NAME_SHAPES.items() if rule.match(name)]
+        for pid in set(ids):
+            by_id.setdefault(pid, set()).update(shapes)
+    seen = set().union(*by_id.values())
+    assert {'untitled', 'ambiguous', 'no-extension', 'upper-case', 'video', 'non-ascii'} <= seen, by_id
+    # the first untitled photo's name holds another photo's id too: it fits two photos
+    first = untitled[0].id
+    if first not in m['missing_media']:
+        [double] = [n for n in members if n.startswith(first + '_')]
+        assert re.match(r'^%s_(\d+)_o\.\w+$' % first, double).group(1) in fake.account.photos
+    # every file is still the true original
+    for pid, (zname, member) in m['files'].items():
+        assert zip_members(tmp_path / zname)[member] == fake.export_file_bytes(pid)
+    # the photo_<id>.json over two metadata parts; the account files in the first
+    parts = [zip_members(tmp_path / z) for z in m['metadata_zips']]
+    assert m['metadata_zips'][1].endswith('_part2.zip') and len(parts) == 2
+    assert all(n.startswith('photo_') for n in parts[1]) and 'account_profile.json' in parts[0]
+    photo_jsons = {n: json.loads(d) for p in parts for n, d in p.items() if n.startswith('photo_')}
+    assert len(photo_jsons) == len(order)
+    # geo: a list of one object of micro-degrees as strings
+    placed = [p for p in order if p.geotagged]
+    assert placed
+    for p in placed:
+        assert photo_jsons['photo_%s.json' % p.id]['geo'] == [{
+            'latitude': str(round(p.latitude * 1e6)), 'longitude': str(round(p.longitude * 1e6)), 'accuracy': '16'}]
+    # albums.json: "0" in the first album, then the synthetic "not in an album N"
+    albums = json.loads(parts[0]['albums.json'])['albums']
+    first_album = fake.account.albums[next(iter(fake.account.albums))]
+    assert albums[0]['photos'].count('0') == 1 and [p for p in albums[0]['photos'] if p != '0'] == first_album.photo_ids
+    synthetic = albums[len(fake.account.albums):]
+    in_albums = {pid for a in fake.account.albums.values() for pid in a.photo_ids}
+    assert [a['title'] for a in synthetic] == ['not in an album %d' % (n + 1) for n in range(len(synthetic))]
+    assert sorted(pid for a in synthetic for pid in a['photos']) == sorted(set(fake.account.photos) - in_albums)
+    # account files: faves under "favorites", followers a bare list of records
+    assert 'favorites' in json.loads(parts[0]['faves_part001.json'])
+    followers = json.loads(parts[0]['followers_part001.json'])
+    assert isinstance(followers, list) and set(followers[0]) == {'screen_name', 'profile_url'}
+
+
+def test_export_shapes_are_off_by_default_and_named(exporter, tmp_path):
+    m = exporter.write_export(tmp_path / 'plain')
+    assert m['metadata_zips'] == [m['metadata_zip']] and m['missing_media'] == []
+    with pytest.raises(ValueError):
+        exporter.write_export(tmp_path / 'bad', shapes=['no-such-shape'])
 
 
 # -- dates taken and turns ------------------------------------------------------------------------

@@ -102,6 +102,7 @@ def program_env(server, **extra):
 
 # The mirror's own files, named as the README names them (not taken from the program).
 NOT_ORIGINAL = 'not-original.txt'
+EXPORT_REPORT = 'export-report.txt'
 LOCK_FILE = '.flickrmirrorer.lock'
 VIEWS_STATE = '.flickrmirrorer-views.json'
 
@@ -4793,11 +4794,15 @@ def test_a_truncated_or_damaged_zip_fails_alone_and_loses_nothing(free_mirror_an
         f.write(bytes([byte[0] ^ 0xFF]))
     result = import_export(fake, tokens, mirror, export)
     assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    # the truncated zip fails the run; the damaged member is refused and named (its photo is
+    # kept at 1024 px: no failure of its own)
     errors = error_lines(result.stderr)
-    assert len(errors) == 2, result.stderr
-    assert any(str(export / truncated) in e and 'truncated' in e for e in errors), errors
-    assert any(member in e and damaged_zip in e for e in errors), errors
-    assert ', 2 could not be read' in result.stdout
+    assert len(errors) == 1 and str(export / truncated) in errors[0] and 'truncated' in errors[0], result.stderr
+    assert any(w.startswith('Warning: refused: %s in %s' % (member, export / damaged_zip)) and 'Bad CRC-32' in w
+               for w in warnings_of(result.stderr)), result.stderr
+    assert ', 1 could not be read' in result.stdout
+    [refused] = report_section(mirror, 'Media files refused')
+    assert refused.startswith('%s  %s in ' % (victim.id, member))
     assert not temp_files(mirror)
     for pid, photo in limited.items():
         if zip_of[pid] == truncated or pid == victim.id:
@@ -4829,17 +4834,19 @@ def test_hostile_members_and_a_zip_that_is_not_flickrs_are_never_used(free_mirro
         zf.writestr('notes.txt', 'sunny')
     before = snapshot(mirror)
     result = import_export(fake, tokens, mirror, hostile)
-    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert_ok(result)   # every photo is still kept (at 1024 px): nothing failed
     warnings = warnings_of(result.stderr)
     assert any('../../outside/escape_' in w and 'data-download-9.zip' in w and "'..'" in w for w in warnings)
     assert any('abs_%s' % b.id in w and 'absolute path' in w for w in warnings), warnings
     assert any('link_%s' % c.id in w and 'symbolic link' in w for w in warnings), warnings
     assert any(str(hostile / 'holiday.zip') in w and "not part of Flickr's data export" in w for w in warnings)
-    [error] = error_lines(result.stderr)   # the absurd size: the zip is damaged or hostile
-    assert 'huge_%s_o.jpg' % d.id in error and 'data-download-10.zip' in error and 'declares' in error
-    assert len(warnings) == 4, result.stderr
+    # the absurd size: the member is damaged or hostile, refused
+    assert any(w.startswith('Warning: refused: huge_%s_o.jpg in %s: declares ' % (d.id, hostile / 'data-download-10.zip'))
+               for w in warnings), warnings
+    assert len(warnings) == 5, result.stderr
     assert os.listdir(outside) == []
-    assert snapshot(mirror) == before   # nothing imported, nothing written
+    after = snapshot(mirror)
+    assert after.pop(EXPORT_REPORT) and after == before   # nothing imported, nothing written but the report
     for photo in (a, b, c, d):
         assert kept_large(fake, mirror, photo)
 
@@ -5007,6 +5014,485 @@ def test_the_hand_download_advice_is_for_videos_only(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Flickr's export as it really is: the shapes real exports have (fakeflickr's shapes, each
+# with its source), what an export lacks, and what it holds that is not an original
+# ---------------------------------------------------------------------------
+
+def real_export(server, tmp_path, name='export', untitled=8, **switches):
+    """The account's export in every shape of real exports, its first `untitled` photos
+    without a title (their files then named '<id>_<secret>_o.<ext>')."""
+    order = [server.account.photos[pid] for pid in reversed(server.account.photostream_order())]
+    for photo in [p for p in order if p.media == 'photo'][:untitled]:
+        server.edit_photo(photo.id, title='')
+    return server.write_export(str(tmp_path / name), files_per_zip=10, shapes='real', **switches)
+
+
+def export_media_names(manifest):
+    names = {}
+    for zname in manifest['media_zips']:
+        with zipfile.ZipFile(os.path.join(manifest['dir'], zname)) as zf:
+            names.update({n: zname for n in zf.namelist()})
+    return names
+
+
+def report_section(dest, title):
+    """The lines of a section of DEST/export-report.txt, by the start of its title."""
+    lines, inside = [], False
+    for line in (dest / EXPORT_REPORT).read_text().splitlines():
+        if line.startswith('## '):
+            inside = line[3:].startswith(title)
+            continue
+        if inside and line:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.slow
+def test_a_real_export_alone_gives_every_original_place_and_album_and_a_free_account_adopts_it(fake, tmp_path):
+    offer_every_original(fake)
+    manifest = real_export(fake, tmp_path)
+    names = export_media_names(manifest)
+    # the shapes are there: untitled, no extension, upper case, video_<id>, non-ASCII, and the
+    # one name that fits two photos
+    assert any(re.match(r'^\d+_[0-9a-f]{10}_o\.\w+$', n) for n in names)
+    assert any(re.match(r'^.+_\d+_[oO]$', n) for n in names) and any(n.endswith('_O.JPG') for n in names)
+    assert any(n.startswith('video_') for n in names) and any(n.startswith('café-au-lait-') for n in names)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    first, second = double.split('_')[:2]
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    # every original, byte-equal, at the name the API would give; the one whose name fits two
+    # photos fetched from its photo_<id>.json's original address (one plain file request)
+    for photo in fake.account.photos.values():
+        path = dest / 'photostream' / original_name(photo)
+        assert path.read_bytes() == fake.export_file_bytes(photo.id), path
+    assert fake.stats()['api_total'] == 0 and fake.stats()['file_requests'] == 1
+    assert metadata_of(dest, original_name(fake.account.photos[first]))['file']['source'] == \
+        'original address in the data export'
+    assert 'Export completeness: 1 photo without media (1 fetched from their original address), 0 media files ' \
+        'refused, 1 media file of no photo it describes; see %s.' % (dest / EXPORT_REPORT) in result.stdout
+    [line] = report_section(dest, 'Media files of no photo')
+    assert line.startswith(double + ' in ') and 'fits photo %s and photo %s: not guessed' % (first, second) in line
+    [line] = report_section(dest, 'Photos the export describes without')
+    assert line.startswith('%s  https://www.flickr.com/photos/' % first) and ' fetched from ' in line
+    # the albums exact (no "not in an album N", no "0"), 'Not in any album' whole
+    assert_export_tree(fake, dest)
+    assert not list(dest.glob('Albums/not in an album*'))
+    # every place, in the sidecars
+    placed = [p for p in fake.account.photos.values() if p.latitude is not None]
+    assert placed
+    read = exiftool_read([dest / 'photostream' / (original_name(p) + '.xmp') for p in placed])
+    for photo in placed:
+        got = read[original_name(photo) + '.xmp']
+        assert abs(got['GPSLatitude'] - photo.latitude) < 1e-6 and abs(got['GPSLongitude'] - photo.longitude) < 1e-6
+    # the account files in their other shapes, on the account page
+    page = (dest / 'html' / 'account.html').read_text()
+    assert 'Followers (3)' in page and 'Favourites (%d)' % len(fake.account.favorites) in page
+    assert '>pellethepoet</a>' in page
+
+    # then a free account's run with its key adopts it all: nothing downloaded
+    fake.faults.update(free_account=True)
+    fake.reset_stats()
+    result = run_mirror(fake, tokens_for(fake, tmp_path), dest, '-s')
+    assert_ok(result)
+    assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
+    assert stats_line(result.stdout, 'Updated photos / videos') == 'Updated photos / videos: 0'
+    assert stats_line(result.stdout, 'Downloaded') == 'Downloaded: 0 B'
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    fake.faults.update(free_account=False)   # the tree a Pro account's originals make: the same
+    assert_export_tree(fake, dest, collections=True, linked=False)
+
+
+def served_still(server, photo):
+    """What the image servers give at a photo's (or a video's) `_o` address, asked over HTTP."""
+    response = requests.get(fakeflickr.static_url(server.base_url, photo, '_o'), timeout=30)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.mark.slow
+def test_an_export_missing_a_tenth_of_its_media_is_mended_from_the_original_addresses(fake, tmp_path):
+    """A free account's export missing a tenth of its media, alone: each missing photo's
+    original fetched from its photo_<id>.json's address in the same run; those the image
+    servers refuse (the free account's limit) listed with why, and the run exits 1."""
+    fake.faults.update(free_account=True)
+    manifest = real_export(fake, tmp_path, missing_media=0.1)
+    names = export_media_names(manifest)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    lacking = set(manifest['missing_media']) | {double.split('_')[0]}   # the double: not guessed
+    assert len(manifest['missing_media']) == 4
+    photos = fake.account.photos
+    refused = {pid for pid in lacking if fakeflickr.free_limited(fake, photos[pid])}
+    fetched = lacking - refused
+    assert refused and fetched
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--retries', '1'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'Export completeness: %d photos without media (%d fetched from their original address)' % (
+        len(lacking), len(fetched)) in result.stdout, result.stdout
+    for pid in fetched:   # a photo's original; a video's address gives its still frame, kept as a photo
+        name = '%s.jpg' % pid if photos[pid].media == 'video' else original_name(photos[pid])
+        assert (dest / 'photostream' / name).read_bytes() == served_still(fake, photos[pid])
+        assert not (dest / 'photostream' / original_name(photos[pid])).exists() or photos[pid].media == 'photo'
+    for pid in refused:
+        assert not list((dest / 'photostream').glob(pid + '.*'))
+    errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
+    assert sorted(re.match(r'Error: photo (\d+) \(https://www\.flickr\.com/photos/.+/\1/\) has no file: not fetched: '
+                           r'HTTP 403 for http://127\.0\.0\.1:\d+/static/\d+/\1_[0-9a-f]+_o\.\w+$', e).group(1)
+                  for e in errors) == sorted(refused), errors
+    lines = report_section(dest, 'Photos the export describes without')
+    assert sorted(line.split()[0] for line in lines) == sorted(lacking)
+    assert all('not fetched: HTTP 403' in line for line in lines if line.split()[0] in refused)
+    # every other original is there, byte-equal
+    for pid, photo in photos.items():
+        if pid not in lacking:
+            assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
+
+
+@pytest.mark.slow
+def test_a_real_export_fills_a_free_accounts_api_mirror_and_says_what_it_lacks(fake, token_dir, dest, tmp_path):
+    """The API mirror of a free account, then its export in every real shape, a tenth of its
+    media missing, and a photo uploaded since: every original the export holds adopted
+    (byte-equal), the rest kept at 1024 px (no failure), and the report says which and why."""
+    free_account_mirror(fake, token_dir, dest)
+    manifest = real_export(fake, tmp_path, missing_media=0.1)
+    names = export_media_names(manifest)
+    [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
+                and all(i in fake.account.photos for i in n.split('_')[:2])]
+    lacking = set(manifest['missing_media']) | {double.split('_')[0]}
+    new_id = fake.add_photo(title='Uploaded after the export')
+    result = import_export(fake, token_dir, dest, tmp_path / 'export')
+    assert_ok(result)
+    photos = fake.account.photos
+    for pid, photo in photos.items():
+        data = (dest / 'photostream' / original_name(photo)).read_bytes() if pid not in lacking else None
+        if pid not in lacking and pid != new_id:
+            assert data == fake.export_file_bytes(pid), pid
+    assert_links_resolve(dest)
+    assert not list(dest.glob('Albums/not in an album*'))
+    assert 'Export completeness: %d photos without media (0 fetched from their original address), 0 media files ' \
+        'refused, 1 media file of no photo it describes, 1 photo of the photostream not in it' % len(lacking) \
+        in result.stdout, result.stdout
+    [line] = report_section(dest, 'Photos of the photostream the export lacks')
+    assert line == '%s  https://www.flickr.com/photos/%s/%s/' % (new_id, fake.user_nsid, new_id)
+    lines = {line.split()[0]: line for line in report_section(dest, 'Photos the export describes without')}
+    assert set(lines) == lacking
+    for pid in lacking:
+        limited = photos[pid].media == 'video' or fakeflickr.free_limited(fake, photos[pid])
+        assert ('not the original' in lines[pid]) == limited, lines[pid]
+
+
+def box(kind, payload, wide=False):
+    """An ISO BMFF box, its size in 32 bits or (wide) in the 64-bit field."""
+    if wide:
+        return (1).to_bytes(4, 'big') + kind + (16 + len(payload)).to_bytes(8, 'big') + payload
+    return (8 + len(payload)).to_bytes(4, 'big') + kind + payload
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 1 << 20])
+def test_the_media_check_reads_a_video_to_its_last_box_in_any_chunking(chunk):
+    """Fed in pieces of any size (a box header split between two), a video whose boxes add
+    up to its size passes; cut short, padded or with a damaged header it is refused."""
+    video = box(b'ftyp', b'qt  \x00\x00\x02\x00qt  ') + box(b'wide', b'') + box(b'mdat', bytes(300), wide=True) \
+        + box(b'moov', b'x' * 40)
+
+    def check(data, ext='mov'):
+        media = fm.MediaCheck(ext, True)
+        for i in range(0, len(data), chunk):
+            media.feed(data[i:i + chunk])
+        media.finish()
+    check(video)
+    check(video[:-48] + (0).to_bytes(4, 'big') + b'moov' + b'x' * 40)   # the last box "to the end"
+    for bad, why in ((video[:-10], 'run past its end'), (video + bytes(64), 'damaged'),
+                     (video[:24] + b'\x00\x00\x00\x03junk' + video[32:], 'damaged')):
+        with pytest.raises(fm.MediaRefused, match=why):
+            check(bad)
+
+
+def test_the_media_check_wants_an_image_to_its_end():
+    jpeg = b'\xff\xd8\xff\xe0' + b'j' * 500 + b'\xff\xd9'
+    png = b'\x89PNG\r\n\x1a\n' + b'p' * 100 + b'\x00\x00\x00\x00IEND\xaeB`\x82'
+    for ext, good in (('jpg', jpeg), ('jpg', jpeg + b'a camera trailer'), ('png', png), ('gif', b'GIF89a..;')):
+        media = fm.MediaCheck(ext, False)
+        media.feed(good)
+        media.finish()
+    for ext, bad in (('jpg', jpeg[:-2]), ('jpg', jpeg + bytes(4096)), ('png', png[:-4]), ('gif', b'GIF89a..')):
+        media = fm.MediaCheck(ext, False)
+        media.feed(bad)
+        with pytest.raises(fm.MediaRefused):
+            media.finish()
+    with pytest.raises(fm.MediaRefused, match='more than Flickr accepts for a photo'):
+        fm.MediaCheck('jpg', False).declared(200 * 1024 * 1024 + 1)
+    fm.MediaCheck('mp4', True).declared(200 * 1024 * 1024 + 1)   # a video may be bigger
+    with pytest.raises(fm.MediaRefused, match='more than Flickr accepts for a video'):
+        fm.MediaCheck('mp4', True).declared((1 << 30) + 1)
+
+
+def test_a_real_export_unzipped_alone_gives_every_original(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = real_export(fake, tmp_path, untitled=4)
+    unzipped = tmp_path / 'unzipped'
+    for zname in manifest['metadata_zips'] + manifest['media_zips']:
+        with zipfile.ZipFile(Path(manifest['dir']) / zname) as zf:
+            zf.extractall(unzipped / zname[:-4])
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, unzipped)
+    assert_ok(result)
+    for photo in fake.account.photos.values():
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    assert_export_tree(fake, dest)
+
+
+@pytest.mark.slow
+def test_once_the_image_servers_refuse_every_original_the_rest_are_not_asked_for(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.5)
+    missing = [pid for pid in manifest['missing_media'] if fake.account.photos[pid].media == 'photo']
+    assert len(missing) > fm.REFUSALS_TO_STOP
+    fake.faults.update(cdn_403_rate=1.0, cdn_403_burst=1000)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--retries', '1'))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    # in id order: a photo refused, a video's still frame given (the 403s are a photo's);
+    # after five refusals in a row none is asked for
+    expected, in_a_row = {}, 0
+    for pid in sorted(manifest['missing_media']):
+        if in_a_row == 5:
+            expected[pid] = 'spared'
+        elif fake.account.photos[pid].media == 'video':
+            expected[pid], in_a_row = 'fetched', 0
+        else:
+            expected[pid], in_a_row = 'refused', in_a_row + 1
+    assert 'spared' in expected.values()
+    said = {}
+    for line in report_section(dest, 'Photos the export describes without'):
+        said[line.split()[0]] = ('refused' if 'not fetched: HTTP 403' in line else 'spared'
+                                 if 'the image servers refused the last 5 originals asked for' in line
+                                 else 'fetched' if ' fetched from ' in line else line)
+    assert said == expected
+    assert fake.stats()['faults'].get('cdn_403') == list(expected.values()).count('refused') * fm.CDN_BURST_PATIENCE
+
+
+def test_a_dry_run_says_which_originals_it_would_fetch_and_fetches_none(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.3, shapes='real')
+    missing = sorted(manifest['missing_media'])
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--dry-run',))
+    assert_ok(result)
+    assert 'Export completeness: %d photos without media (%d fetched from their original address)' % (
+        len(missing), len(missing)) in result.stdout
+    assert sorted(re.findall(r'^would fetch the original of photo (\d+) from http://127\.0\.0\.1:\d+/static/',
+                             result.stdout, re.M)) == missing
+    assert fake.stats()['file_requests'] == 0 and not dest.exists()
+
+
+def test_an_original_address_off_flickrs_image_servers_is_never_asked(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.2)
+    elsewhere, older = sorted(manifest['missing_media'])[:2]
+
+    def point(name, data):
+        record = json.loads(data)
+        if record.get('id') == elsewhere:
+            record['original'] = 'https://attacker.example/1/%s_0123456789_o.jpg' % elsewhere
+        if record.get('id') == older:   # an older export's plain http address is asked over https
+            record['original'] = record['original'].replace('https://', 'http://')
+        return json.dumps(record).encode()
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0),
+                lambda name, data: point(name, data) if name.startswith('photo_') else data)
+    dest = tmp_path / 'mirror'
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % elsewhere) and "gives no original address on Flickr's image " \
+        'servers' in error
+    assert fake.stats()['file_requests'] == len(manifest['missing_media']) - 1
+    assert (dest / 'photostream' / original_name(fake.account.photos[older])).is_file()
+
+
+def replace_members(manifest, bad):
+    """Each media zip again with the members named in `bad` (name -> bytes) replaced."""
+    for zname in {manifest['files'][pid][0] for pid in bad}:
+        names = {manifest['files'][pid][1]: data for pid, data in bad.items()}
+        rewrite_zip(Path(manifest['dir']) / zname, (2024, 1, 1, 0, 0, 0), lambda name, data: names.get(name, data))
+
+
+def errors_of(stderr):
+    return [line for line in stderr.splitlines() if line.startswith('Error:')]
+
+
+@pytest.mark.slow
+def test_media_that_is_not_what_it_claims_is_refused_named_and_mended(plain_fake, tmp_path):
+    """Not an image, a JPEG cut short and padded with zeros, a video whose last box is cut:
+    each refused and named; offline each photo then has no file (exit 1, named); online the
+    photos' originals come from their original addresses, and the video never from its
+    (a still frame): a run with a key fetches it."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    jpegs = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg']
+    not_image, padded = jpegs[:2]
+    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    replace_members(manifest, {
+        not_image.id: b'<html><body>Not an image</body></html>',
+        padded.id: fake.export_file_bytes(padded.id)[:-2] + bytes(3000),
+        video.id: fake.export_file_bytes(video.id)[:-100]})
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    refusals = [line for line in result.stderr.splitlines() if line.startswith('Warning: refused: ')]
+    assert len(refusals) == 3, result.stderr
+    said = dict((re.search(r'_(\d+)(?:_o)?\.\w+ in ', line).group(1), line) for line in refusals)
+    assert 'its content is no image Flickr stores, not jpg' in said[not_image.id]
+    assert 'a JPEG without its end marker' in said[padded.id]
+    assert 'a video whose boxes run past its end' in said[video.id]
+    errors = errors_of(result.stderr)
+    assert sorted(re.match(r'Error: photo (\d+) ', e).group(1) for e in errors) == sorted(
+        [not_image.id, padded.id, video.id]), errors
+    for photo in (not_image, padded, video):
+        assert not list((dest / 'photostream').glob(photo.id + '.*'))
+    assert len(report_section(dest, 'Media files refused')) == 3
+
+    # online: the photos from their original addresses; the video's address is not used
+    fake.reset_stats()
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    for photo in (not_image, padded):
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+    assert fake.stats()['file_requests'] == 2
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % video.id) and 'a video, whose original address' in error
+    assert not list((dest / 'photostream').glob(video.id + '.*'))
+    # a run with a key fetches the video
+    fake.offer_video_original(video.id)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    assert (dest / 'photostream' / original_name(video)).read_bytes() == fake.export_file_bytes(video.id)
+
+
+def test_a_damaged_copy_never_blocks_an_intact_one(plain_fake, tmp_path):
+    """A damaged copy of a photo in one zip, the intact one in another: the intact one is
+    taken, the damaged one named; exit 0, and again on the next run."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    zname, member = manifest['files'][photo.id]
+    data = fake.export_file_bytes(photo.id)
+    # sorted first ('-' before '_'), so read first: a stored member whose bytes were damaged
+    hostile_zip(Path(manifest['dir']) / 'data-download-98.zip', [(member, data[:len(data) // 2], False)])
+    hostile_zip(Path(manifest['dir']) / 'data_99_ab_99.zip', [(member, data, False)])   # a third copy, intact
+    dest = tmp_path / 'mirror'
+    runs = []
+    for _ in range(2):
+        runs.append(export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',)))
+        assert_ok(runs[-1])
+        assert (dest / 'photostream' / original_name(photo)).read_bytes() == data
+    warnings = warnings_of(runs[0].stderr)
+    assert any(w.startswith('Warning: refused: %s in ' % member) and 'data-download-98.zip' in w for w in warnings)
+    assert any('data_99_ab_99.zip' in w and 'a second file for photo %s (the first was taken)' % photo.id in w
+               for w in warnings), warnings
+
+
+def test_an_unreadable_photo_json_keeps_the_media_and_fails_the_run(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    rewrite_zip(Path(manifest['dir']) / manifest['metadata_zip'], (2024, 1, 1, 0, 0, 0), lambda name, data: (
+        b'{"id": "%s", "name": ' % photo.id.encode() if name == 'photo_%s.json' % photo.id else data))
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    [error] = errors_of(result.stderr)
+    assert 'photo_%s.json' % photo.id in error and 'photo %s is kept without its metadata' % photo.id in error
+    assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(photo.id)
+
+
+@pytest.mark.filterwarnings('ignore:Duplicate name')
+def test_twice_in_the_metadata_zip_the_last_copy_is_used_everywhere(plain_fake, tmp_path):
+    """Two account_profile.json (the first of another account) and two photo_<id>.json in
+    one metadata zip: one rule, said once: the last copy, for the account check, for
+    DEST/account/ and for the photo."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    path = Path(manifest['dir']) / manifest['metadata_zip']
+    with zipfile.ZipFile(path) as zf:
+        members = [(n, zf.read(n)) for n in zf.namelist()]
+    profile = json.loads(dict(members)['account_profile.json'])
+    photo_json = json.loads(dict(members)['photo_%s.json' % photo.id])
+    with zipfile.ZipFile(path, 'w') as zf:
+        zf.writestr('account_profile.json', json.dumps(dict(profile, nsid='99999999@N01', real_name='Someone Else')))
+        zf.writestr('photo_%s.json' % photo.id, json.dumps(dict(photo_json, name='The first copy')))
+        for name, data in members:
+            if name == 'account_profile.json':
+                data = json.dumps(dict(profile, real_name='The last copy')).encode()
+            if name == 'photo_%s.json' % photo.id:
+                data = json.dumps(dict(photo_json, name='The last copy')).encode()
+            zf.writestr(name, data)
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert_ok(result)
+    said = [w for w in warnings_of(result.stderr) if 'twice' in w]
+    assert said == ['Warning: %s holds 2 files twice (account_profile.json, photo_%s.json): the last copy of each '
+                    'is used, as unzip would leave it' % (path, photo.id)], result.stderr
+    assert json.loads((dest / 'account' / 'account_profile.json').read_text())['real_name'] == 'The last copy'
+    assert metadata_of(dest, original_name(photo))['export']['name'] == 'The last copy'
+
+
+def test_an_older_export_never_overrides_a_newer_one(plain_fake, tmp_path):
+    fake = plain_fake
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
+    older = fake.write_export(str(tmp_path / 'older'), files_per_zip=4)
+    fake.edit_photo(photo.id, title='Retitled since')
+    album = fake.account.albums[fake.account.album_order()[0]]
+    fake.rename_album(album.id, 'Renamed since')
+    newer = fake.write_export(str(tmp_path / 'newer'), files_per_zip=4)
+    rewrite_zip(Path(newer['dir']) / newer['metadata_zip'], (2025, 6, 1, 0, 0, 0), lambda name, data: data)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'newer', args=('--offline',)))
+    before = snapshot(dest, with_mtimes=True)
+    result = export_only(fake, tmp_path, dest, tmp_path / 'older', args=('--offline',))
+    assert_ok(result)
+    assert ('This export (2024-01-01 00:00:00) is older than the one the mirror was made from (2025-06-01 00:00:00): '
+            'it only fills in what the mirror lacks, and changes nothing the newer one wrote.') in result.stdout
+    assert metadata_of(dest, original_name(photo))['export']['name'] == 'Retitled since'
+    assert (dest / 'Albums' / expected_dir_name('Renamed since', album.id)).is_dir()
+    assert {p: v for p, v in snapshot(dest, with_mtimes=True).items() if p != EXPORT_REPORT} == \
+        {p: v for p, v in before.items() if p != EXPORT_REPORT}
+
+
+@pytest.mark.slow
+def test_a_photo_larger_than_flickr_accepts_is_refused(plain_fake, tmp_path):
+    """201 MB: a valid JPEG header, then zeros (deflated to a few hundred kB in the zip)."""
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    photo = next(p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg')
+    zname, member = manifest['files'][photo.id]
+    path = Path(manifest['dir']) / 'data-download-97.zip'
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(member, 'w', force_zip64=True) as f:
+            f.write(fake.export_file_bytes(photo.id)[:600])
+            zeros = bytes(1 << 20)
+            for _ in range(201):
+                f.write(zeros)
+    replace_members(manifest, {photo.id: None})
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert any('data-download-97.zip' in w and 'more than Flickr accepts for a photo (200.0 MiB)' in w
+               for w in warnings_of(result.stderr)), result.stderr
+    [error] = errors_of(result.stderr)
+    assert error.startswith('Error: photo %s ' % photo.id)
+    assert not list((dest / 'photostream').glob(photo.id + '.*')) and not list(dest.rglob(fm.TMP_PREFIX + '*'))
+
+
+# ---------------------------------------------------------------------------
 # Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
 # with a key adopts it
 # ---------------------------------------------------------------------------
@@ -5042,7 +5528,8 @@ def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
         if linked:
             expected['Not in any album/' + name] = ('link', '../photostream/' + name)
     actual = {p: k for p, k in snapshot(dest).items()
-              if not (p.endswith(('.metadata', '/metadata', '.xmp')) or p in ('photostream.json', 'index.html')
+              if not (p.endswith(('.metadata', '/metadata', '.xmp'))
+                      or p in ('photostream.json', 'index.html', EXPORT_REPORT)
                       or p.startswith(('html', 'account')))}
     assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
         sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),
@@ -5261,10 +5748,14 @@ def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_
         ('/abs_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
         ('link_%s_o.jpg' % victim, b'/etc/passwd', True)])
     dest = tmp_path / 'mirror'
-    result = export_only(fake, tmp_path, dest, export)
+    # offline: the photos of the broken zip are not fetched from their original addresses
+    result = export_only(fake, tmp_path, dest, export, args=('--offline',))
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
-    assert len(errors) == 1 and broken.name in errors[0], result.stderr
+    assert broken.name in errors[0], result.stderr
+    # and each photo left without a file is named
+    assert sorted(re.match(r'Error: photo (\d+) \(https://www\.flickr\.com/photos/[^ ]+/\1/\) has no file: ', e)
+                  .group(1) for e in errors[1:]) == sorted(lost), result.stderr
     assert not list(tmp_path.glob('escaped*')) and not list(Path('/').glob('abs_%s_o.jpg' % victim))
     held = {pid for pid in fake.account.photos if pid not in lost}
     for pid in held:

@@ -1962,6 +1962,7 @@ LICENSES = [  # flickr.photos.licenses.getInfo as Flickr answered on 19 Jun 2025
     (13, 'CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
     (14, 'CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
     (15, 'CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    (16, 'CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
 ]
 
 

@@ -505,7 +505,13 @@ class Account:
 
     def groups_of(self, photo_id):
         """The groups whose pool holds this photo, in people.getGroups order."""
-        return [g for g in self.groups.values() if any(pid == photo_id for pid, _ in g.pool)]
+        def build():
+            index = defaultdict(list)
+            for group in self.groups.values():
+                for pid, _added in group.pool:
+                    index[pid].append(group)
+            return index
+        return self._cached('groups_of', build).get(photo_id, [])
 
     def iter_collections(self, tree=None):
         """All collections, pre-order."""

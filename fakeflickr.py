@@ -183,7 +183,10 @@ exists the JSON carries ids, counts and box coordinates as strings, ``page`` / `
   primary_photo_server / _farm / _secret, title, description, primary_photo_extras (when
   asked)}]} (the 2024 getListForPhoto sample's element), newest first;
   ``flickr.galleries.getPhotos`` (gallery_id, extras, paging) -> ``photos`` of standard
-  records plus is_primary, has_comment and the curator's ``comment``.  Three galleries: the
+  records plus is_primary, has_comment and the curator's ``comment``;
+  ``flickr.galleries.getListForPhoto`` (photo_id, paging) -> ``galleries`` {total, page,
+  pages, per_page, photo_id, gallery: [...]} of the account's galleries holding the photo (the
+  fake knows no other users' galleries).  Three galleries: the
   account's photos with others', others' only, one photo.  Mutations ``create_gallery(title,
   photo_ids, description='')`` -> id and ``add_to_gallery(gallery_id, photo_id, comment='')``.
 * **Groups and pools** (``account.groups``, ``Group``): ``flickr.people.getGroups`` ->
@@ -2009,6 +2012,18 @@ def m_galleries_get_list(ctx):
     return {'galleries': {'total': total, 'page': page, 'pages': pages, 'per_page': per_page,
                           'user_id': ctx.account.nsid, 'gallery': [
                               _gallery_record(ctx, ctx.account.galleries[gid], extras)
+                              for gid in chunk]}}
+
+
+@api('flickr.galleries.getListForPhoto')
+def m_galleries_get_list_for_photo(ctx):
+    ph = ctx.photo()
+    ids = [gid for gid, g in ctx.account.galleries.items()
+           if any(pid == ph.id for pid, _comment in g.items)]
+    chunk, page, pages, per_page, total = paginate(ctx, ids)
+    return {'galleries': {'total': total, 'page': page, 'pages': pages, 'per_page': per_page,
+                          'photo_id': ph.id, 'gallery': [
+                              _gallery_record(ctx, ctx.account.galleries[gid], set())
                               for gid in chunk]}}
 
 

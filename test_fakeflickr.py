@@ -649,6 +649,7 @@ def test_new_methods_need_a_signed_call(fake, token):
     group = next(iter(fake.account.groups))
     calls = [('flickr.favorites.getList', {}), ('flickr.galleries.getList', {}),
              ('flickr.galleries.getPhotos', {'gallery_id': gallery}),
+             ('flickr.galleries.getListForPhoto', {'photo_id': fake.account.photostream_order()[0]}),
              ('flickr.people.getGroups', {'user_id': 'me'}),
              ('flickr.groups.pools.getPhotos', {'group_id': group}),
              ('flickr.photosets.comments.getList', {'photoset_id': album}),
@@ -697,6 +698,16 @@ def test_galleries_hold_own_and_others_photos(fake, token):
     stranger = next(p for p in whole['photo'] if p['owner'] != fake.user_nsid)
     assert SESSION.get(stranger['url_m'], timeout=10).status_code == 200
     assert api(fake, token, 'flickr.galleries.getPhotos', gallery_id='1-2')['code'] == 1
+    holding = xml_sample('flickr.galleries.getListForPhoto.2024.xml').find('galleries')
+    mine = whole['photo'][0]['id']
+    found = xml_api(fake, token, 'flickr.galleries.getListForPhoto', photo_id=mine).find('galleries')
+    assert set(found.attrib) == set(holding.attrib) and found.attrib['photo_id'] == mine
+    assert [g.attrib['id'] for g in found.findall('gallery')] == [
+        g.attrib['id'] for g in galleries
+        if mine in [p['id'] for p in ok(fake, token, 'flickr.galleries.getPhotos',
+                                        gallery_id=g.attrib['id'])['photos']['photo']]]
+    assert found.findall('gallery') and all(
+        set(g.attrib) == set(ref.attrib) for g in found.findall('gallery'))
 
 
 def test_groups_pools_and_the_photos_contexts(fake, token):

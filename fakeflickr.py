@@ -822,9 +822,11 @@ def new_note(rng, account, photo, author=None, text=None, box=None):
 
 def new_person(account, who, added_by, box=None):
     nsid, username, realname, server, farm = _user_record(account, who)
-    alias = '' if who is None and not account.path_alias else (
-        account.path_alias if who is None else re.sub(r'[^a-z0-9]', '', username.lower()))
-    return PersonTag(nsid, username, realname, server, farm, alias or '', added_by, box)
+    if who is None:
+        alias = account.path_alias or ''
+    else:       # another user's URL name: their username in plain letters and digits
+        alias = re.sub(r'[^a-z0-9]', '', username.lower())
+    return PersonTag(nsid, username, realname, server, farm, alias, added_by, box)
 
 
 def _other_photo(rng, account, other, when, media='photo'):
@@ -838,6 +840,8 @@ def _other_photo(rng, account, other, when, media='photo'):
 
 
 def _generate_social(account, seed):
+    """Notes, people, two more favourites, six photos of other users (in galleries and pools),
+    three galleries, four groups and the albums' comments."""
     rng = random.Random('social:%s' % seed)
     own = [p for p in account.photos.values() if not p.is_video]
     for fav, _when in account.favorites:
@@ -918,7 +922,7 @@ def _generate_groups(rng, account, strangers):
         group = Group(nsid, name, slug, str(rng.randint(1, 65535)), rng.randint(1, 66),
                       rng.randint(10, 200_000), admin=int(k == 1),
                       invitation_only=int('invite' in name))
-        if k < len(GROUP_NAMES) - 1:        # the last: a member who never posted to it
+        if k < len(GROUP_NAMES) - 1:        # the last group: joined, never posted to
             members = [pid for pid in own if rng.random() < 0.25] + [
                 p.id for p in strangers if rng.random() < 0.5]
             when = END_EPOCH - 10 * 86400
@@ -1797,7 +1801,7 @@ def m_photos_get_all_contexts(ctx):
                      'secret': primary.secret, 'server': primary.server, 'farm': primary.farm,
                      'view_count': album.views, 'comment_count': album.comments,
                      'count_photo': len(album.photo_ids) - n_video, 'count_video': n_video})
-    pools = [_pool_record(ctx, g) for g in a.groups_of(ph.id)]
+    pools = [_pool_record(g) for g in a.groups_of(ph.id)]
     out = {}
     if sets:
         out['set'] = sets
@@ -1810,7 +1814,7 @@ def _group_path(group):
     return group.slug or group.nsid
 
 
-def _pool_record(ctx, group):
+def _pool_record(group):
     """A pool in getAllContexts, as in the 2024 sample."""
     return {'title': group.name, 'url': '/groups/%s/pool/' % _group_path(group), 'id': group.nsid,
             'iconserver': group.iconserver, 'iconfarm': group.iconfarm,

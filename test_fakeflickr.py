@@ -826,6 +826,17 @@ def social(account):
 def test_what_others_add_is_deterministic_and_in_the_export(tmp_path):
     assert social(fakeflickr.generate_account(5)) == social(fakeflickr.generate_account(5))
     assert social(fakeflickr.generate_account(5)) != social(fakeflickr.generate_account(6))
+    # their own random stream: seed 5's photos, albums and first four favourites are those a
+    # generator without notes, galleries and groups makes (written down)
+    five = fakeflickr.generate_account(5)
+    photos = list(five.photos.values())
+    assert [(p.id, p.secret) for p in photos[:2] + photos[-1:]] == [
+        ('5000169631', 'e08a0a8c96'), ('5000179513', 'f0f9a01fe8'), ('5000411239', '110ae39273')]
+    assert list(five.albums)[:3] == ['72157705094913643', '72157509467420517', '72157592930935628']
+    assert [(f.id, when) for f, when in five.favorites][:4] == [
+        ('3542403849', 1699747200), ('3128307706', 1699750800), ('3798232065', 1699754400),
+        ('3822589648', 1699758000)]
+    assert len(five.favorites) == 6
     with fakeflickr.FakeFlickr(seed=5, photos=12, videos=2, albums=3, collections=1,
                                file_size=2_000) as f:
         acct = f.account

@@ -1493,7 +1493,9 @@ def photo_extras(ctx, photo, extras):
 
 
 def _place(photo):
-    return PLACES[int(photo.id) % len(PLACES)]
+    """The PLACES row whose names getInfo gives: the one nearest the photo's coordinates
+    (generated within 0.05 degrees of it), so names and the pin on a map agree."""
+    return min(PLACES, key=lambda pl: (pl[0] - photo.latitude) ** 2 + (pl[1] - photo.longitude) ** 2)
 
 
 def _place_ids(photo, level):
@@ -1944,8 +1946,9 @@ def m_photos_people_get_list(ctx):
     fw, fh = note_frame(ph)
     people = []
     for person in ph.people:
+        alias = (ctx.account.path_alias or '') if person.nsid == ctx.account.nsid else person.path_alias
         d = {'nsid': person.nsid, 'username': person.username, 'iconserver': person.iconserver,
-             'iconfarm': person.iconfarm, 'path_alias': person.path_alias,
+             'iconfarm': person.iconfarm, 'path_alias': alias,
              'added_by': person.added_by, 'is_deleted': 0}
         if person.realname:
             d['realname'] = person.realname

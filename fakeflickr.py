@@ -207,19 +207,20 @@ exists the JSON carries ids, counts and box coordinates as strings, ``page`` / `
 * Every mutation is also ``POST /_fake/mutate {"action": ..., "args": {...}}``; every call is
   counted per method in ``stats()['api_calls']``.  ``delete_photo`` also takes the photo out
   of galleries (a gallery left empty goes) and pools.
-* The export carries them too: photo_<id>.json ``notes`` and ``groups``, ``galleries.json``,
-  ``groups.json``, ``sets_comments_part001.json`` (see the notes above ``EXPORT_LICENSES``);
-  ``people`` stays ``[]`` as in real exports.
+* The export carries them too: photo_<id>.json ``notes`` and ``groups``, ``groups.json``,
+  ``sets_comments_part001.json`` and, with ``write_export(..., galleries=True)`` (CLI
+  ``--export-galleries``; off by default: an account without galleries), ``galleries.json``
+  (see the notes above ``EXPORT_LICENSES``); ``people`` stays ``[]`` as in real exports.
 
 The data export
 ---------------
 ``fake.write_export(dir, files_per_zip=500, naming='data', empty_albums=False,
-merge_friend_family=False, drop_zip=None)`` (also ``POST /_fake/export {"dir": ..., ...}``
-with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
+merge_friend_family=False, drop_zip=None, galleries=False)`` (also ``POST /_fake/export
+{"dir": ..., ...}`` with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
 ``--export-files-per-zip``, ``--export-naming``, ``--export-empty-albums``,
-``--export-merge-friend-family``, ``--export-drop-zip``) writes what "Request my Flickr
-data" at flickr.com/account gives, from the same account and the same bytes the fake
-serves:
+``--export-merge-friend-family``, ``--export-drop-zip``, ``--export-galleries``) writes what
+"Request my Flickr data" at flickr.com/account gives, from the same account and the same
+bytes the fake serves:
 
 * ``<17 digits>_<12 hex>_part1.zip``: ``account_profile.json``, ``account_testimonials.json``,
   ``albums.json`` (albums in getList order, each with its photos in album order),
@@ -3146,16 +3147,17 @@ class FakeFlickr:
     # -- the data export -----------------------------------------------------------
 
     def write_export(self, directory, files_per_zip=500, naming='data', empty_albums=False,
-                     merge_friend_family=False, drop_zip=None):
+                     merge_friend_family=False, drop_zip=None, galleries=False):
         """Write the account's data export ("Request my Flickr data") into `directory`: one
         metadata zip and media zips of `files_per_zip` true originals each.  `naming` 'data'
         ('data_<digits>_<hex>_<n>.zip', Flickr's since 2025) or 'data-download'
         ('data-download-<n>.zip', the older one).  Faults: `empty_albums` (per-photo "albums"
         empty), `merge_friend_family` (friends-only and family-only both "friend & family"),
-        `drop_zip` (1-based number of a media zip left out).  Returns the manifest (see
-        module function write_export)."""
+        `drop_zip` (1-based number of a media zip left out).  `galleries`: galleries.json lists
+        the account's galleries (else none, as for an account without any).  Returns the
+        manifest (see module function write_export)."""
         return write_export(self, directory, files_per_zip, naming, empty_albums,
-                            merge_friend_family, drop_zip)
+                            merge_friend_family, drop_zip, galleries)
 
     def export_file_bytes(self, photo_id):
         """The exact bytes the export holds for this photo or video (its true original)."""
@@ -3791,7 +3793,7 @@ def _export_set_comments(acct):
             for album in acct.albums.values() for c in album.comment_list]
 
 
-def _export_metadata_files(fake, empty_albums, merge_friend_family):
+def _export_metadata_files(fake, empty_albums, merge_friend_family, galleries=False):
     """[(name, dict)] of the metadata zip, in the order written."""
     acct = fake.account
     user = _user_path(acct)
@@ -3823,7 +3825,7 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family):
              'favedate': _fmt_time(when)}
             for ph, when in sorted(acct.favorites, key=lambda f: f[1], reverse=True)]}),
         ('followers_part001.json', {'followers': {o.username: people(o) for o in acct.others[:3]}}),
-        ('galleries.json', {'galleries': _export_galleries(acct)}),
+        ('galleries.json', {'galleries': _export_galleries(acct) if galleries else []}),
         ('group_discussions.json', {'group_discussions': []}),
         ('groups.json', {'groups': [{'id': g.nsid, 'name': g.name, 'url': _group_url(g),
                                      'user_role': 'admin' if g.admin else 'member'}
@@ -3840,7 +3842,7 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family):
 
 
 def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums=False,
-                 merge_friend_family=False, drop_zip=None):
+                 merge_friend_family=False, drop_zip=None, galleries=False):
     """Write the account's data export into `directory` (created if needed); see the notes
     above.  Returns a manifest: {'dir', 'metadata_zip', 'media_zips' (written, in order),
     'missing_zips' (names of dropped zips), 'files': {photo id: [zip name, member name]}}.
@@ -3858,7 +3860,8 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
         digits, hexpart = _export_ids(fake)
         meta_name = '%s_%s_part1.zip' % (digits, hexpart)
         with zipfile.ZipFile(os.path.join(directory, meta_name), 'w') as zf:
-            for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family):
+            for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family,
+                                                     galleries):
                 text = json.dumps(data, indent='\t', ensure_ascii=False)
                 _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
         order = [acct.photos[pid] for pid in reversed(acct.photostream_order())]
@@ -3959,6 +3962,8 @@ def build_parser():
                              '"friend & family"')
     export.add_argument('--export-drop-zip', type=int, metavar='N',
                         help='fault: media zip number N (1-based) is missing')
+    export.add_argument('--export-galleries', action='store_true',
+                        help="galleries.json lists the account's galleries (default: none)")
     return ap
 
 
@@ -3981,7 +3986,8 @@ def main(argv=None):
     if args.write_export:
         manifest = fake.write_export(args.write_export, args.export_files_per_zip,
                                      args.export_naming, args.export_empty_albums,
-                                     args.export_merge_friend_family, args.export_drop_zip)
+                                     args.export_merge_friend_family, args.export_drop_zip,
+                                     args.export_galleries)
         print(json.dumps({k: v for k, v in manifest.items() if k != 'files'}), flush=True)
         return 0
     fake.start()

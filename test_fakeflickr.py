@@ -847,7 +847,9 @@ def test_what_others_add_is_deterministic_and_in_the_export(tmp_path):
     with fakeflickr.FakeFlickr(seed=5, photos=12, videos=2, albums=3, collections=1,
                                file_size=2_000) as f:
         acct = f.account
-        meta = zip_members(tmp_path / f.write_export(tmp_path)['metadata_zip'])
+        plain = zip_members(tmp_path / 'a' / f.write_export(tmp_path / 'a')['metadata_zip'])
+        assert json.loads(plain['galleries.json']) == {'galleries': []}
+        meta = zip_members(tmp_path / f.write_export(tmp_path, galleries=True)['metadata_zip'])
         galleries = json.loads(meta['galleries.json'])['galleries']
         assert [(g['id'], g['title'], g['photos'], g['photo_count']) for g in galleries] == [
             (g.gallery_id, g.title, [pid for pid, _ in g.items], str(len(g.items)))
@@ -2307,7 +2309,7 @@ def test_cli_write_export(tmp_path):
     out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
                           '--collections', '1', '--file-size', '2000', '--write-export',
                           str(tmp_path), '--export-files-per-zip', '5', '--export-naming',
-                          'data-download', '--export-drop-zip', '3'],
+                          'data-download', '--export-drop-zip', '3', '--export-galleries'],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     m = json.loads(out.stdout)
@@ -2315,6 +2317,8 @@ def test_cli_write_export(tmp_path):
     assert m['missing_zips'] == ['data-download-3.zip']
     assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
     assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+    galleries = json.loads(zip_members(tmp_path / m['metadata_zip'])['galleries.json'])['galleries']
+    assert len(galleries) == 3 and all(g['photos'] for g in galleries)
 
 
 # -- dates taken and turns ------------------------------------------------------------------------

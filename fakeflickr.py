@@ -2838,6 +2838,9 @@ class Handler(BaseHTTPRequestHandler):
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
                           'albums': len(fake.account.albums), 'quirks': fake.quirk_counts(),
+                          'favorites': len(fake.account.favorites),
+                          'galleries': len(fake.account.galleries),
+                          'groups': len(fake.account.groups),
                           'path_alias': fake.account.path_alias}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')

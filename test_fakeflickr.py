@@ -1472,6 +1472,7 @@ def test_cli_serves_and_stops():
         base = first.split('=', 1)[1]
         info = requests.get(base + '/_fake/info', timeout=5).json()
         assert info['photos'] == 32 and info['albums'] == 3
+        assert (info['favorites'], info['galleries'], info['groups']) == (6, 3, 4)
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

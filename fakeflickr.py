@@ -147,20 +147,86 @@ Behaviours the real service is documented to have, each off by default:
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
 
+What others add (always on: they are account content, not faults)
+-------------------------------------------------------------------
+Generated from the seed by a random stream of their own (``random.Random('social:<seed>')``),
+so the photos, albums and favourites of a seed are the same as without them.  Shapes follow
+the recorded answers named in testdata/flickr-api-samples/README.md; where only an XML answer
+exists the JSON carries ids, counts and box coordinates as strings, ``page`` / ``pages`` /
+``perpage`` and ``iconfarm`` as numbers, as the JSON samples of other methods do.
+
+* **Notes** (``Photo.notes``, ``Note``): getInfo's ``notes.note`` [{id, photo_id, author,
+  authorname, authorrealname, authorispro, authorisdeleted, x, y, w, h, _content}] (the 2025
+  sample's attributes), boxes in the photo's 500-pixel frame (``note_frame``: its 'Medium' size
+  as turned by its rotation).  About 1 photo in 7 has 1..4 notes by the owner or others; one
+  photo has 32 (``MANY_NOTES``); videos none.  Mutations ``add_note(photo_id, text, x, y, w,
+  h, author=None)`` -> note id and ``delete_note(photo_id, note_id)``; both move lastupdate.
+* **People** (``Photo.people``, ``PersonTag``): getInfo's ``people.haspeople`` 1 when any;
+  ``flickr.photos.people.getList`` -> ``people`` {total, photo_width, photo_height, person:
+  [{nsid, username, iconserver, iconfarm, path_alias, added_by, is_deleted, realname (absent
+  when hidden), h, w, x, y (only with a box)}]}.  The account's first photo surely has two
+  boxed people (one with a hidden real name), its newest photo two without boxes.  Mutation
+  ``add_person(photo_id, user=None, box=None)`` (user: index, NSID or username of
+  ``account.others``; None the owner); lastupdate moves.
+* **Favourites** (``account.favorites``): ``flickr.favorites.getList`` (``min_fave_date``,
+  ``max_fave_date``, ``extras``, paging; newest fave first) with the listing's extras of the
+  OTHER owners' photos (owner, ownername, license, url_*, originalformat ...) and
+  ``date_faved``.  Among them a video and a CC BY photo whose owner lets no one download its
+  original (no url_o / originalsecret, its ``_o`` 404s).  Their static and play URLs are
+  served like the account's (the free-account limit does not apply).  Mutations
+  ``add_favorite(photo_id=None, owner=0, media='photo')`` (a new photo of another user, or a
+  known one of ``account.others_photos``) -> photo id and ``remove_favorite(photo_id)``.
+* **Galleries** (``account.galleries``, ``Gallery``): ``flickr.galleries.getList`` ->
+  ``galleries`` {total, page, pages, per_page, user_id, gallery: [{id (compound), gallery_id,
+  url, owner, username, iconserver, iconfarm, primary_photo_id, date_create, date_update,
+  count_photos, count_videos, count_total, count_views, count_comments, sort_group,
+  primary_photo_server / _farm / _secret, title, description, primary_photo_extras (when
+  asked)}]} (the 2024 getListForPhoto sample's element), newest first;
+  ``flickr.galleries.getPhotos`` (gallery_id, extras, paging) -> ``photos`` of standard
+  records plus is_primary, has_comment and the curator's ``comment``;
+  ``flickr.galleries.getListForPhoto`` (photo_id, paging) -> ``galleries`` {total, page,
+  pages, per_page, photo_id, gallery: [...]} of the account's galleries holding the photo (the
+  fake knows no other users' galleries).  Three galleries: the
+  account's photos with others', others' only, one photo.  Mutations ``create_gallery(title,
+  photo_ids, description='')`` -> id and ``add_to_gallery(gallery_id, photo_id, comment='')``.
+* **Groups and pools** (``account.groups``, ``Group``): ``flickr.people.getGroups`` ->
+  ``groups.group`` [{nsid, name, iconfarm, iconserver, admin, eighteenplus, invitation_only,
+  members, pool_count}]; ``flickr.photos.getAllContexts`` adds ``pool`` [{title, url, id,
+  iconserver, iconfarm, members, pool_count}] for each group holding the photo (2024 sample);
+  ``flickr.groups.pools.getPhotos`` (group_id, user_id, extras, paging) -> ``photos`` with
+  ownername and dateadded, newest first, the account's photos and others'.  Four groups, the
+  last one the account never posted to.  Mutation ``add_to_pool(group_id, photo_id)``.
+* **Album comments** (``Album.comment_list``; ``Album.comments`` is its length, as getList's
+  count_comments): ``flickr.photosets.comments.getList`` -> ``comments`` {photoset_id,
+  comment: [{id, author, authorname, date_create, permalink, _content}]} (no ``comment`` when
+  none).  Mutation ``add_album_comment(album_id, text)`` -> id (date_update stays).
+* **Places**: getInfo's ``location`` names locality, county, region, country and
+  neighbourhood (``_content``; '' where none), with place_id / woeid.
+* **Licences**: ``flickr.photos.licenses.getInfo`` -> ``licenses.license`` [{id, name,
+  url}], Flickr's list of 19 Jun 2025 (``LICENSES``).
+* Every mutation is also ``POST /_fake/mutate {"action": ..., "args": {...}}``; every call is
+  counted per method in ``stats()['api_calls']``.  ``delete_photo`` also takes the photo out
+  of galleries (a gallery left empty goes) and pools.
+* The export carries them too: photo_<id>.json ``notes`` and ``groups``, ``groups.json``,
+  ``sets_comments_part001.json`` and, with ``write_export(..., galleries=True)`` (CLI
+  ``--export-galleries``; off by default: an account without galleries), ``galleries.json``
+  (see the notes above ``EXPORT_LICENSES``); ``people`` stays ``[]`` as in real exports.
+
 The data export
 ---------------
 ``fake.write_export(dir, files_per_zip=500, naming='data', empty_albums=False,
-merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0)`` (also ``POST /_fake/export {"dir": ..., ...}``
-with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
+merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0, galleries=False)`` (also
+``POST /_fake/export {"dir": ..., ...}`` with the same keys, and ``python3 fakeflickr.py --write-export DIR`` with
 ``--export-files-per-zip``, ``--export-naming``, ``--export-empty-albums``,
-``--export-merge-friend-family``, ``--export-drop-zip``) writes what "Request my Flickr
-data" at flickr.com/account gives, from the same account and the same bytes the fake
-serves:
+``--export-merge-friend-family``, ``--export-drop-zip``, ``--export-galleries``) writes what
+"Request my Flickr data" at flickr.com/account gives, from the same account and the same
+bytes the fake serves:
 
 * ``<17 digits>_<12 hex>_part1.zip``: ``account_profile.json``, ``account_testimonials.json``,
   ``albums.json`` (albums in getList order, each with its photos in album order),
   ``contacts_part001.json``, ``faves_part001.json``, ``followers_part001.json``,
-  ``galleries.json``, ``group_discussions.json``, ``photos_comments_part001.json``,
+  ``galleries.json``, ``group_discussions.json``, ``groups.json``,
+  ``photos_comments_part001.json``,
   ``received_flickrmail_part001.json``, ``sent_flickrmail_part001.json``,
   ``sets_comments_part001.json`` and one ``photo_<id>.json`` per photo and video.
 * media zips of ``files_per_zip`` files each (oldest upload first), named
@@ -288,6 +354,8 @@ class Photo:
     zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
     rotation: int = 0               # degrees clockwise the derived sizes are turned (0/90/180/270)
     datetakengranularity: int = 0   # 0 exact, 4 month, 6 year, 8 circa
+    notes: list = field(default_factory=list)       # Note, as getInfo lists them
+    people: list = field(default_factory=list)      # PersonTag, as people.getList lists them
 
     @property
     def is_video(self):
@@ -308,7 +376,62 @@ class Album:
     date_create: int
     date_update: int
     views: int = 0
-    comments: int = 0
+    comments: int = 0                   # always len(comment_list)
+    comment_list: list = field(default_factory=list)   # Comment, oldest first
+
+
+@dataclass(slots=True, eq=False)
+class Note:
+    """A note drawn on a photo: a box in the 500-pixel frame (the 'Medium' size) and a text."""
+    id: str
+    author: str
+    authorname: str
+    authorrealname: str
+    x: int
+    y: int
+    w: int
+    h: int
+    text: str
+
+
+@dataclass(slots=True, eq=False)
+class PersonTag:
+    """A person marked in a photo, with a box in the 500-pixel frame or none."""
+    nsid: str
+    username: str
+    realname: str                   # '' = hidden (people.getList then omits it)
+    iconserver: str
+    iconfarm: int
+    path_alias: str
+    added_by: str
+    box: tuple | None = None        # (x, y, w, h)
+
+
+@dataclass(slots=True, eq=False)
+class Gallery:
+    id: str                         # compound '<digits>-<gallery_id>', as the API takes it
+    gallery_id: str
+    title: str
+    description: str
+    items: list                     # [photo id, curator's comment ('' = none)], in gallery order
+    primary: str
+    date_create: int
+    date_update: int
+    views: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Group:
+    nsid: str
+    name: str
+    slug: str                       # the group's URL name; '' = its URL uses the NSID
+    iconserver: str
+    iconfarm: int
+    members: int
+    admin: int = 0
+    eighteenplus: int = 0
+    invitation_only: int = 0
+    pool: list = field(default_factory=list)    # [photo id, date added], newest first
 
 
 @dataclass(slots=True, eq=False)
@@ -345,6 +468,9 @@ class Account:
         self.collections: list[Collection] = []
         self.favorites: list[tuple[Photo, int]] = []   # (other user's photo, date_faved)
         self.others: list[OtherUser] = []
+        self.others_photos: dict[str, Photo] = {}   # other users' photos the account can see
+        self.galleries: dict[str, Gallery] = {}     # in galleries.getList order (newest first)
+        self.groups: dict[str, Group] = {}          # the groups the account is a member of
         self.version = 0
         self._cache = {}
 
@@ -384,12 +510,22 @@ class Account:
             pid for pid in self.photostream_order() if not self.albums_of(pid)])
 
     def find_photo(self, photo_id):
-        photo = self.photos.get(photo_id)
+        photo = self.photos.get(photo_id) or self.others_photos.get(photo_id)
         if photo is None:
             for fav, _ in self.favorites:
                 if fav.id == photo_id:
                     return fav
         return photo
+
+    def groups_of(self, photo_id):
+        """The groups whose pool holds this photo, in people.getGroups order."""
+        def build():
+            index = defaultdict(list)
+            for group in self.groups.values():
+                for pid, _added in group.pool:
+                    index[pid].append(group)
+            return index
+        return self._cached('groups_of', build).get(photo_id, [])
 
     def iter_collections(self, tree=None):
         """All collections, pre-order."""
@@ -515,6 +651,7 @@ def generate_account(seed=1, photos=40, videos=6, albums=6, collections=3, hosti
     title_iter = iter(titles * (collections + 10)) if hostile_names else None
     account.collections = _generate_collections(rng, account, collections, title_iter)
     _generate_favorites(rng, account)
+    _generate_social(account, seed)
     account.touch()
     return account
 
@@ -651,6 +788,165 @@ def _generate_favorites(rng, account):
         photo.owner, photo.ownername = other.nsid, other.username
         photo.ispublic, photo.isfriend, photo.isfamily = 1, 0, 0
         account.favorites.append((photo, t + k * 3600))
+
+
+# What others add around the photos: notes, people, galleries, groups, album comments.  A
+# random stream of its own, so the photos, albums and favourites above stay as they were.
+NOTE_TEXTS = ['Look at this!', 'My <b>granny</b> & me', 'Café – 夏', 'Line one\nline two',
+              'A "quoted" word', 'x < y > z', 'Here 👋']
+OTHER_REALNAMES = {'pellethepoet': 'Pelle Poet', 'Janko Marohnić': 'Janko Marohnić',
+                   'brampitoyo': 'Bram Pitoyo', 'jinxlib': '', '夏子': '山田 夏子'}
+GROUP_NAMES = [('Mountains & Lakes', 'mountains_lakes'), ('Ærø – 夏 photographers', ''),
+               ('Black and White <bw>', 'blackandwhite'), ('Street (invite only)', '')]
+MANY_NOTES = 32             # one photo has this many notes (as photo 2959326615 has)
+NOTE_FRAME = 500            # note and person boxes are in the 'Medium' (500 px) frame
+
+
+def note_frame(photo):
+    """(width, height) of the frame notes and people boxes are drawn in: the photo as its
+    500-pixel size shows it (turned by its rotation), or as it is when smaller."""
+    return size_dims(photo, NOTE_FRAME, False) or turned_dims(photo)
+
+
+def _user_record(account, who):
+    """(nsid, username, realname, iconserver, iconfarm) of the owner (who=None) or another."""
+    if who is None:
+        return (account.nsid, account.username, account.realname, account.iconserver,
+                account.iconfarm)
+    return (who.nsid, who.username, OTHER_REALNAMES.get(who.username, ''), who.iconserver,
+            who.iconfarm)
+
+
+def _random_box(rng, photo):
+    fw, fh = note_frame(photo)
+    w, h = rng.randint(20, max(20, fw // 3)), rng.randint(20, max(20, fh // 3))
+    return rng.randrange(max(1, fw - w)), rng.randrange(max(1, fh - h)), w, h
+
+
+def new_note(rng, account, photo, author=None, text=None, box=None):
+    """A Note by the owner (author None) or another user (an OtherUser)."""
+    nsid, username, realname, _server, _farm = _user_record(account, author)
+    x, y, w, h = box or _random_box(rng, photo)
+    return Note('72157%012d' % rng.randrange(10 ** 12), nsid, username, realname, x, y, w, h,
+                rng.choice(NOTE_TEXTS) if text is None else text)
+
+
+def new_person(account, who, added_by, box=None):
+    nsid, username, realname, server, farm = _user_record(account, who)
+    if who is None:
+        alias = account.path_alias or ''
+    else:       # another user's URL name: their username in plain letters and digits
+        alias = re.sub(r'[^a-z0-9]', '', username.lower())
+    return PersonTag(nsid, username, realname, server, farm, alias, added_by, box)
+
+
+def _other_photo(rng, account, other, when, media='photo'):
+    pid = str(2_000_000_000 + rng.randrange(10 ** 9))
+    photo = new_photo(rng, pid, media, 'jpg', 'mp4' if media == 'video' else '', when, when,
+                      '%s by %s' % ('Video' if media == 'video' else 'Photo', other.username))
+    photo.owner, photo.ownername = other.nsid, other.username
+    photo.ispublic, photo.isfriend, photo.isfamily = 1, 0, 0
+    account.others_photos[pid] = photo
+    return photo
+
+
+def _generate_social(account, seed):
+    """Notes, people, two more favourites, six photos of other users (in galleries and pools),
+    three galleries, four groups and the albums' comments."""
+    rng = random.Random('social:%s' % seed)
+    own = [p for p in account.photos.values() if not p.is_video]
+    for fav, _when in account.favorites:
+        account.others_photos[fav.id] = fav
+    _generate_notes_and_people(rng, account, own)
+    _generate_more_favorites(rng, account)
+    others = account.others
+    strangers = [_other_photo(rng, account, others[k % len(others)], END_EPOCH - (40 - k) * 86400)
+                 for k in range(6)] if others else []
+    _generate_galleries(rng, account, strangers)
+    _generate_groups(rng, account, strangers)
+    for album in account.albums.values():
+        album.comment_list = [_new_album_comment(rng, account, album, rng.randint(
+            album.date_create, END_EPOCH)) for _ in range(album.comments)]
+        album.comment_list.sort(key=lambda c: c.datecreate)
+
+
+def _generate_notes_and_people(rng, account, own):
+    if not own or not account.others:
+        return
+    for photo in own:
+        if rng.random() < 0.15:
+            photo.notes = [new_note(rng, account, photo, rng.choice([None] + account.others))
+                           for _ in range(rng.randint(1, 4))]
+        if rng.random() < 0.12:
+            photo.people = [new_person(account, who, account.nsid,
+                                       _random_box(rng, photo) if rng.random() < 0.5 else None)
+                            for who in rng.sample([None] + account.others, rng.randint(1, 3))]
+    crowded = own[len(own) // 2]
+    crowded.notes = [new_note(rng, account, crowded, rng.choice([None] + account.others))
+                     for _ in range(MANY_NOTES)]
+    # surely one photo with boxed people (one of them with a hidden real name) and one without
+    boxed, plain = own[0], own[-1]
+    hidden = next(o for o in account.others if not OTHER_REALNAMES.get(o.username, 'x'))
+    boxed.people = [new_person(account, None, account.nsid, _random_box(rng, boxed)),
+                    new_person(account, hidden, hidden.nsid, _random_box(rng, boxed))]
+    plain.people = [new_person(account, o, account.nsid) for o in account.others[:2]]
+
+
+def _generate_more_favorites(rng, account):
+    """A favourite video, and a photo whose owner lets no one download its original."""
+    if len(account.others) < 5:
+        return
+    t = END_EPOCH - 30 * 86400
+    video = _other_photo(rng, account, account.others[4], t, 'video')
+    locked = _other_photo(rng, account, account.others[1], t + 3600)
+    locked.no_original, locked.license = True, 4
+    account.favorites += [(video, t + 7200), (locked, t + 10800)]
+
+
+def _gallery_ids(rng, account):
+    gallery_id = '72157%012d' % rng.randrange(10 ** 12)
+    return '%s-%s' % (account.user_digits, gallery_id), gallery_id
+
+
+def _generate_galleries(rng, account, strangers):
+    own = list(account.photos)
+    if not own or not strangers:
+        return
+    specs = [('Light on water', 'Mine and others\u2019', own[:3] + [p.id for p in strangers[:3]]),
+             ('Friends\u2019 best', '', [p.id for p in strangers[2:]]),
+             ('A single one', 'Only <b>one</b> photo', own[-1:])]
+    t = END_EPOCH - 20 * 86400
+    for k, (title, desc, ids) in enumerate(specs):
+        gid, short = _gallery_ids(rng, account)
+        items = [[pid, rng.choice(['', '', 'Lovely light', 'Ünïcödé – 夏'])] for pid in ids]
+        account.galleries[gid] = Gallery(gid, short, title, desc, items, ids[0],
+                                         t - k * 86400, t - k * 86400 + rng.randrange(86400),
+                                         rng.randrange(300))
+    account.galleries = dict(sorted(account.galleries.items(),
+                                    key=lambda kv: kv[1].date_create, reverse=True))
+
+
+def _generate_groups(rng, account, strangers):
+    own = list(account.photos)
+    for k, (name, slug) in enumerate(GROUP_NAMES):
+        nsid = '%d@N2%d' % (rng.randint(100_000, 99_999_999), rng.randint(0, 5))
+        group = Group(nsid, name, slug, str(rng.randint(1, 65535)), rng.randint(1, 66),
+                      rng.randint(10, 200_000), admin=int(k == 1),
+                      invitation_only=int('invite' in name))
+        if k < len(GROUP_NAMES) - 1:        # the last group: joined, never posted to
+            members = [pid for pid in own if rng.random() < 0.25] + [
+                p.id for p in strangers if rng.random() < 0.5]
+            when = END_EPOCH - 10 * 86400
+            group.pool = sorted(([pid, when - rng.randrange(300 * 86400)] for pid in members),
+                                key=lambda e: (e[1], e[0]), reverse=True)
+        account.groups[nsid] = group
+
+
+def _new_album_comment(rng, account, album, when):
+    other = rng.choice(account.others)
+    cid = '%s-%s-72157%012d' % (account.user_digits, album.id, rng.randrange(10 ** 12))
+    text = rng.choice(['Great album!', 'Wow 😍', 'So <i>many</i> memories', 'Tolle Bilder'])
+    return Comment(cid, other.nsid, other.username, when, text)
 
 
 # ---------------------------------------------------------------------------
@@ -1168,7 +1464,8 @@ def photo_extras(ctx, photo, extras):
     if 'owner_name' in extras:
         d['ownername'] = _ownername_of(ctx, photo)
     if 'icon_server' in extras:
-        d.update(iconserver=acct.iconserver, iconfarm=acct.iconfarm)
+        owner = next((o for o in acct.others if o.nsid == photo.owner), acct)
+        d.update(iconserver=owner.iconserver, iconfarm=owner.iconfarm)
     if 'original_format' in extras and not photo.no_original:
         d['originalsecret'] = photo.originalsecret
         if not photo.no_originalformat:
@@ -1207,7 +1504,9 @@ def photo_extras(ctx, photo, extras):
 
 
 def _place(photo):
-    return PLACES[int(photo.id) % len(PLACES)]
+    """The PLACES row whose names getInfo gives: the one nearest the photo's coordinates
+    (generated within 0.05 degrees of it), so names and the pin on a map agree."""
+    return min(PLACES, key=lambda pl: (pl[0] - photo.latitude) ** 2 + (pl[1] - photo.longitude) ** 2)
 
 
 def _place_ids(photo, level):
@@ -1383,7 +1682,8 @@ def m_photos_get_info(ctx):
          'publiceditability': {'cancomment': 1, 'canaddmeta': 0},
          'usage': {'candownload': 1, 'canblog': 1, 'canprint': 1, 'canshare': 1},
          'comments': {'_content': str(len(ph.comments))},
-         'notes': {'note': []}, 'people': {'haspeople': 0},
+         'notes': {'note': [_note_record(ph, n) for n in ph.notes]},
+         'people': {'haspeople': 1 if ph.people else 0},
          'tags': {'tag': [_tag_record(a, ph, raw) for raw in ph.tags + ph.machine_tags]}}
     if ph.no_original:
         del d['originalsecret'], d['originalformat']
@@ -1408,12 +1708,21 @@ def _tag_record(account, photo, raw):
             'machine_tag': 1 if raw in photo.machine_tags else 0}
 
 
+# A place's neighbourhood, '' where Flickr has none (the 2023 sample's empty <neighbourhood />).
+NEIGHBOURHOODS = {'Ærøskøbing': '', 'Zagreb': 'Gornji Grad', '東京': '新宿', 'Sydney': 'The Rocks',
+                  'Reykjavík': ''}
+
+
 def _location(photo):
     place = _place(photo)
     d = {'latitude': photo.latitude, 'longitude': photo.longitude, 'accuracy': '16', 'context': '0'}
     for level, name in zip(('locality', 'county', 'region', 'country'), place[2:]):
         place_id, woeid = _place_ids(photo, level)
         d[level] = {'_content': name, 'place_id': place_id, 'woeid': woeid}
+    hood = NEIGHBOURHOODS.get(place[2], '')
+    d['neighbourhood'] = {'_content': hood}
+    if hood:
+        d['neighbourhood'].update(zip(('place_id', 'woeid'), _place_ids(photo, 'neighbourhood')))
     d['place_id'], d['woeid'] = _place_ids(photo, 'locality')
     return d
 
@@ -1505,7 +1814,24 @@ def m_photos_get_all_contexts(ctx):
                      'secret': primary.secret, 'server': primary.server, 'farm': primary.farm,
                      'view_count': album.views, 'comment_count': album.comments,
                      'count_photo': len(album.photo_ids) - n_video, 'count_video': n_video})
-    return {'set': sets} if sets else {}
+    pools = [_pool_record(g) for g in a.groups_of(ph.id)]
+    out = {}
+    if sets:
+        out['set'] = sets
+    if pools:
+        out['pool'] = pools
+    return out
+
+
+def _group_path(group):
+    return group.slug or group.nsid
+
+
+def _pool_record(group):
+    """A pool in getAllContexts, as in the 2024 sample."""
+    return {'title': group.name, 'url': '/groups/%s/pool/' % _group_path(group), 'id': group.nsid,
+            'iconserver': group.iconserver, 'iconfarm': group.iconfarm,
+            'members': str(group.members), 'pool_count': str(len(group.pool))}
 
 
 def _album_counts(account, album):
@@ -1605,12 +1931,177 @@ def m_collections_get_tree(ctx):
 @api('flickr.favorites.getList')
 def m_favorites_get_list(ctx):
     ctx.check_user()
-    favs = sorted(ctx.account.favorites, key=lambda f: f[1], reverse=True)
+    lo = _epoch_param(ctx.params.get('min_fave_date'))
+    hi = _epoch_param(ctx.params.get('max_fave_date'))
+    favs = sorted(((ph, when) for ph, when in ctx.account.favorites
+                   if (lo is None or when >= lo) and (hi is None or when <= hi)),
+                  key=lambda f: (f[1], int(f[0].id)), reverse=True)
     chunk, page, pages, per_page, total = paginate(ctx, favs)
     extras = ctx.extras()
     return {'photos': {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
                        'photo': [dict(photo_record(ctx, ph, extras), date_faved=str(when))
                                  for ph, when in chunk]}}
+
+
+def _note_record(photo, note):
+    """A note in getInfo: the 2025 sample's attributes, its text as the node's content."""
+    return {'id': note.id, 'photo_id': photo.id, 'author': note.author,
+            'authorname': note.authorname, 'authorrealname': note.authorrealname,
+            'authorispro': 0, 'authorisdeleted': 0, 'x': str(note.x), 'y': str(note.y),
+            'w': str(note.w), 'h': str(note.h), '_content': note.text}
+
+
+@api('flickr.photos.people.getList')
+def m_photos_people_get_list(ctx):
+    ph = ctx.photo()
+    fw, fh = note_frame(ph)
+    people = []
+    for person in ph.people:
+        alias = (ctx.account.path_alias or '') if person.nsid == ctx.account.nsid else person.path_alias
+        d = {'nsid': person.nsid, 'username': person.username, 'iconserver': person.iconserver,
+             'iconfarm': person.iconfarm, 'path_alias': alias,
+             'added_by': person.added_by, 'is_deleted': 0}
+        if person.realname:
+            d['realname'] = person.realname
+        if person.box:
+            x, y, w, h = person.box
+            d.update(h=str(h), w=str(w), x=str(x), y=str(y))
+        people.append(d)
+    return {'people': {'total': len(people), 'photo_width': fw, 'photo_height': fh,
+                       'person': people}}
+
+
+LICENSES = [  # flickr.photos.licenses.getInfo as Flickr answered on 19 Jun 2025 (the sample)
+    (0, 'All Rights Reserved', 'https://www.flickrhelp.com/hc/en-us/articles/'
+                               '10710266545556-Using-Flickr-images-shared-by-other-members'),
+    (4, 'CC BY 2.0', 'https://creativecommons.org/licenses/by/2.0/'),
+    (6, 'CC BY-ND 2.0', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    (3, 'CC BY-NC-ND 2.0', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    (2, 'CC BY-NC 2.0', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    (1, 'CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    (5, 'CC BY-SA 2.0', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    (7, 'No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
+    (8, 'United States Government Work', 'https://www.usa.gov/government-copyright'),
+    (9, 'Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
+    (10, 'Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
+    (11, 'CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/'),
+    (12, 'CC BY-SA 4.0', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    (13, 'CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    (14, 'CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    (15, 'CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    (16, 'CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+]
+
+
+@api('flickr.photos.licenses.getInfo')
+def m_licenses_get_info(ctx):
+    return {'licenses': {'license': [{'id': lid, 'name': name, 'url': url}
+                                     for lid, name, url in LICENSES]}}
+
+
+def _gallery_record(ctx, gallery, primary_extras):
+    """A gallery as galleries.getList gives it (the element of the 2024 getListForPhoto sample)."""
+    a = ctx.account
+    photos = [a.find_photo(pid) for pid, _comment in gallery.items]
+    videos = sum(1 for p in photos if p.is_video)
+    primary = a.find_photo(gallery.primary)
+    d = {'id': gallery.id, 'gallery_id': gallery.gallery_id,
+         'url': 'https://www.flickr.com/photos/%s/galleries/%s' % (
+             a.path_alias or a.nsid, gallery.gallery_id),
+         'owner': a.nsid, 'username': a.username, 'iconserver': a.iconserver,
+         'iconfarm': a.iconfarm, 'primary_photo_id': gallery.primary,
+         'date_create': str(gallery.date_create), 'date_update': str(gallery.date_update),
+         'count_photos': str(len(photos) - videos), 'count_videos': str(videos),
+         'count_total': str(len(photos)), 'count_views': str(gallery.views),
+         'count_comments': '0', 'sort_group': '', 'primary_photo_server': primary.server,
+         'primary_photo_farm': primary.farm, 'primary_photo_secret': primary.secret,
+         'title': {'_content': gallery.title}, 'description': {'_content': gallery.description}}
+    if primary_extras:
+        d['primary_photo_extras'] = photo_extras(ctx, primary, primary_extras)
+    return d
+
+
+@api('flickr.galleries.getList')
+def m_galleries_get_list(ctx):
+    ctx.check_user()
+    ids = list(ctx.account.galleries)
+    chunk, page, pages, per_page, total = paginate(ctx, ids)
+    extras = ctx.extras('primary_photo_extras')
+    return {'galleries': {'total': total, 'page': page, 'pages': pages, 'per_page': per_page,
+                          'user_id': ctx.account.nsid, 'gallery': [
+                              _gallery_record(ctx, ctx.account.galleries[gid], extras)
+                              for gid in chunk]}}
+
+
+@api('flickr.galleries.getListForPhoto')
+def m_galleries_get_list_for_photo(ctx):
+    ph = ctx.photo()
+    ids = [gid for gid, g in ctx.account.galleries.items()
+           if any(pid == ph.id for pid, _comment in g.items)]
+    chunk, page, pages, per_page, total = paginate(ctx, ids)
+    return {'galleries': {'total': total, 'page': page, 'pages': pages, 'per_page': per_page,
+                          'photo_id': ph.id, 'gallery': [
+                              _gallery_record(ctx, ctx.account.galleries[gid], set())
+                              for gid in chunk]}}
+
+
+@api('flickr.galleries.getPhotos')
+def m_galleries_get_photos(ctx):
+    gallery = ctx.account.galleries.get(ctx.params.get('gallery_id', ''))
+    if gallery is None:
+        raise ApiError(1, 'Invalid gallery ID')
+    chunk, page, pages, per_page, total = paginate(ctx, gallery.items)
+    extras, out = ctx.extras(), []
+    for pid, comment in chunk:
+        d = photo_record(ctx, ctx.account.find_photo(pid), extras)
+        d.update(is_primary=int(pid == gallery.primary), has_comment=int(bool(comment)))
+        if comment:
+            d['comment'] = {'_content': comment}
+        out.append(d)
+    return {'photos': {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
+                       'photo': out}}
+
+
+@api('flickr.people.getGroups')
+def m_people_get_groups(ctx):
+    ctx.check_user(required=True)
+    return {'groups': {'group': [{
+        'nsid': g.nsid, 'name': g.name, 'iconfarm': g.iconfarm, 'iconserver': g.iconserver,
+        'admin': g.admin, 'eighteenplus': g.eighteenplus, 'invitation_only': g.invitation_only,
+        'members': str(g.members), 'pool_count': str(len(g.pool))}
+        for g in ctx.account.groups.values()]}}
+
+
+@api('flickr.groups.pools.getPhotos')
+def m_groups_pools_get_photos(ctx):
+    group = ctx.account.groups.get(ctx.params.get('group_id', ''))
+    if group is None:
+        raise ApiError(2, 'Unknown group')
+    uid = ctx.params.get('user_id')
+    pool = [e for e in group.pool
+            if not uid or _owner_of(ctx, ctx.account.find_photo(e[0])) == uid]
+    chunk, page, pages, per_page, total = paginate(ctx, pool)
+    extras, out = ctx.extras(), []
+    for pid, added in chunk:
+        ph = ctx.account.find_photo(pid)
+        out.append(dict(photo_record(ctx, ph, extras), ownername=_ownername_of(ctx, ph),
+                        dateadded=str(added)))
+    return {'photos': {'page': page, 'pages': pages, 'perpage': per_page, 'total': str(total),
+                       'photo': out}}
+
+
+@api('flickr.photosets.comments.getList')
+def m_photosets_comments_get_list(ctx):
+    album, a = ctx.album(), ctx.account
+    d = {'photoset_id': album.id}
+    if album.comment_list:
+        d['comment'] = [{
+            'id': c.id, 'author': c.author, 'authorname': c.authorname,
+            'date_create': str(c.datecreate),
+            'permalink': 'https://www.flickr.com/photos/%s/albums/%s/#comment%s'
+                         % (a.path_alias or a.nsid, album.id, c.id.rsplit('-', 1)[-1]),
+            '_content': c.text} for c in album.comment_list]
+    return {'comments': d}
 
 
 # ---------------------------------------------------------------------------
@@ -2357,6 +2848,9 @@ class Handler(BaseHTTPRequestHandler):
                           'api_secret': fake.api_secret, 'user_nsid': fake.user_nsid,
                           'username': fake.username, 'photos': len(fake.account.photos),
                           'albums': len(fake.account.albums), 'quirks': fake.quirk_counts(),
+                          'favorites': len(fake.account.favorites),
+                          'galleries': len(fake.account.galleries),
+                          'groups': len(fake.account.groups),
                           'path_alias': fake.account.path_alias}
             elif self.verb != 'POST':
                 return self.reply(405, b'{"error":"use POST"}', 'application/json')
@@ -2413,7 +2907,9 @@ MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_co
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
              'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
-             'rotate_photo', 'set_path_alias')
+             'rotate_photo', 'set_path_alias', 'add_favorite', 'remove_favorite', 'add_note',
+             'delete_note', 'add_person', 'create_gallery', 'add_to_gallery', 'add_to_pool',
+             'add_album_comment')
 
 
 class FakeFlickr:
@@ -2664,7 +3160,8 @@ class FakeFlickr:
     # -- the data export -----------------------------------------------------------
 
     def write_export(self, directory, files_per_zip=500, naming='data', empty_albums=False,
-                     merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0):
+                     merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0,
+                     galleries=False):
         """Write the account's data export ("Request my Flickr data") into `directory`: one
         metadata zip and media zips of `files_per_zip` true originals each.  `naming` 'data'
         ('data_<digits>_<hex>_<n>.zip', Flickr's since 2025) or 'data-download'
@@ -2672,9 +3169,11 @@ class FakeFlickr:
         empty), `merge_friend_family` (friends-only and family-only both "friend & family"),
         `drop_zip` (1-based number of a media zip left out).  `shapes`: the shapes of real
         exports to write (EXPORT_SHAPES; 'real' for all); `missing_media`: the share of media
-        files left out.  Returns the manifest (see module function write_export)."""
+        files left out.  `galleries`: galleries.json lists the account's galleries (else none,
+        as for an account without any).  Returns the manifest (see module function
+        write_export)."""
         return write_export(self, directory, files_per_zip, naming, empty_albums,
-                            merge_friend_family, drop_zip, shapes, missing_media)
+                            merge_friend_family, drop_zip, shapes, missing_media, galleries)
 
     def export_file_bytes(self, photo_id):
         """The exact bytes the export holds for this photo or video (its true original)."""
@@ -2813,7 +3312,20 @@ class FakeFlickr:
             for album in list(self.account.albums.values()):
                 if photo_id in album.photo_ids:
                     self._drop_from_album(album, photo_id, now)
+            self._drop_from_galleries_and_pools(photo_id, now)
             self.account.touch()
+
+    def _drop_from_galleries_and_pools(self, photo_id, now):
+        for gid, gallery in list(self.account.galleries.items()):
+            if any(pid == photo_id for pid, _c in gallery.items):
+                gallery.items = [e for e in gallery.items if e[0] != photo_id]
+                gallery.date_update = now
+                if not gallery.items:
+                    del self.account.galleries[gid]
+                elif gallery.primary == photo_id:
+                    gallery.primary = gallery.items[0][0]
+        for group in self.account.groups.values():
+            group.pool = [e for e in group.pool if e[0] != photo_id]
 
     def _drop_from_album(self, album, photo_id, now):
         album.photo_ids.remove(photo_id)
@@ -2860,6 +3372,137 @@ class FakeFlickr:
             comment = _new_comment(self._mutation_rng, self.account, photo, self.tick())
             comment.text = text
             photo.comments.append(comment)
+            self.account.touch()
+            return comment.id
+
+    # -- what others add: favourites, notes, people, galleries, pools, album comments --
+
+    def _other(self, user):
+        """An OtherUser by index in account.others, NSID or username."""
+        others = self.account.others
+        if isinstance(user, int):
+            return others[user]
+        found = next((o for o in others if user in (o.nsid, o.username)), None)
+        if found is None:
+            raise KeyError('no other user %r' % user)
+        return found
+
+    def add_favorite(self, photo_id=None, owner=0, media='photo'):
+        """Fave another user's photo: an existing one of account.others_photos (photo_id) or
+        a new one of `owner` (an index, NSID or username of account.others).  The newest
+        favourite comes first in favorites.getList.  Returns the photo id."""
+        with self.lock:
+            if photo_id is None:
+                photo = _other_photo(self._mutation_rng, self.account, self._other(owner),
+                                     self.tick(), media)
+            else:
+                photo = self.account.others_photos.get(photo_id)
+                if photo is None:
+                    raise KeyError('no photo of another user %r' % photo_id)
+            if any(fav.id == photo.id for fav, _ in self.account.favorites):
+                raise ValueError('photo %s is already a favourite' % photo.id)
+            self.account.favorites.append((photo, self.tick()))
+            self.account.touch()
+            return photo.id
+
+    def remove_favorite(self, photo_id):
+        """Unfave (the photo stays on Flickr and its files stay served)."""
+        with self.lock:
+            kept = [f for f in self.account.favorites if f[0].id != photo_id]
+            if len(kept) == len(self.account.favorites):
+                raise KeyError('photo %r is not a favourite' % photo_id)
+            self.account.favorites = kept
+            self.tick()
+            self.account.touch()
+
+    def add_note(self, photo_id, text, x=10, y=10, w=50, h=50, author=None):
+        """A note on one of the account's photos, its box in the 500-pixel frame, by the owner
+        (author None) or another user (index, NSID or username).  Notes are metadata:
+        lastupdate moves.  Returns the note id."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            who = None if author is None else self._other(author)
+            note = new_note(self._mutation_rng, self.account, photo, who, text,
+                            (int(x), int(y), int(w), int(h)))
+            photo.notes.append(note)
+            photo.lastupdate = self.tick()
+            self.account.touch()
+            return note.id
+
+    def delete_note(self, photo_id, note_id):
+        with self.lock:
+            photo = self._photo(photo_id)
+            kept = [n for n in photo.notes if n.id != note_id]
+            if len(kept) == len(photo.notes):
+                raise KeyError('no note %r on photo %s' % (note_id, photo_id))
+            photo.notes = kept
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def add_person(self, photo_id, user=None, box=None):
+        """Mark the owner (user None) or another user in a photo, with a box (x, y, w, h in
+        the 500-pixel frame) or none; lastupdate moves."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            who = None if user is None else self._other(user)
+            person = new_person(self.account, who, self.account.nsid,
+                                None if box is None else tuple(int(v) for v in box))
+            if any(p.nsid == person.nsid for p in photo.people):
+                raise ValueError('already marked in photo %s' % photo_id)
+            photo.people.append(person)
+            photo.lastupdate = self.tick()
+            self.account.touch()
+
+    def create_gallery(self, title, photo_ids, description=''):
+        """A new gallery (first in galleries.getList) of the account's photos and other users'
+        (account.others_photos); returns its compound id."""
+        photo_ids = list(photo_ids)
+        if not photo_ids:
+            raise ValueError('a gallery needs at least one photo')
+        with self.lock:
+            for pid in photo_ids:
+                if self.account.find_photo(pid) is None:
+                    raise KeyError('no photo %r' % pid)
+            now = self.tick()
+            gid, short = _gallery_ids(self._mutation_rng, self.account)
+            gallery = Gallery(gid, short, title, description, [[pid, ''] for pid in photo_ids],
+                              photo_ids[0], now, now)
+            self.account.galleries = {gid: gallery, **self.account.galleries}
+            self.account.touch()
+            return gid
+
+    def add_to_gallery(self, gallery_id, photo_id, comment=''):
+        with self.lock:
+            gallery = self.account.galleries.get(gallery_id)
+            if gallery is None:
+                raise KeyError('no gallery %r' % gallery_id)
+            if self.account.find_photo(photo_id) is None:
+                raise KeyError('no photo %r' % photo_id)
+            gallery.items.append([photo_id, comment])
+            gallery.date_update = self.tick()
+            self.account.touch()
+
+    def add_to_pool(self, group_id, photo_id):
+        """Post one of the account's photos to a group's pool (first in its listing)."""
+        with self.lock:
+            group = self.account.groups.get(group_id)
+            if group is None:
+                raise KeyError('no group %r' % group_id)
+            self._photo(photo_id)
+            if any(pid == photo_id for pid, _ in group.pool):
+                raise ValueError('photo %s is already in the pool' % photo_id)
+            group.pool.insert(0, [photo_id, self.tick()])
+            self.account.touch()
+
+    def add_album_comment(self, album_id, text):
+        """A comment on an album by another user; its count_comments grows, its date_update
+        stays (like a photo's comment).  Returns the comment id."""
+        with self.lock:
+            album = self._album(album_id)
+            comment = _new_album_comment(self._mutation_rng, self.account, album, self.tick())
+            comment.text = text
+            album.comment_list.append(comment)
+            album.comments = len(album.comment_list)
             self.account.touch()
             return comment.id
 
@@ -3000,6 +3643,14 @@ class FakeFlickr:
 # * albums.json: {"albums": [{photo_count, id, url, title, description, view_count, created,
 #   last_updated (epoch seconds as strings), cover_photo (a photo page URL), photos: [ids]}]}
 #   (flickr-to-smugmug README; immich-go and Flickr2Any read 'albums' -> id/title/photos).
+# * what others added (offlickr's readers, 2026, src/offlickr/model.py and ingest/*.py, the
+#   keys it reads from real exports): photo_<id>.json 'notes' [{id, user (the author's
+#   NSID), x, y, w, h (the 500-pixel frame, as strings), note (the text)}] with 'count_notes',
+#   'groups' [{id, name, url}] (also the "Technical Documentation"); galleries.json
+#   {"galleries": [{id (the short gallery id), title, description, photo_count, view_count,
+#   url, photos: [ids]}]}; groups.json {"groups": [{id, name, url, user_role}]};
+#   sets_comments_part001.json a bare list [{photoset_id, comment_id, date, user, comment,
+#   url}] (what offlickr's set_comments reader takes, not the documentation's wrapper).
 # * account_profile.json, contacts/followers/faves, galleries, group_discussions, the
 #   comments and flickrmail parts, account_testimonials: the key names of the "Technical
 #   Documentation for Flickr Data Export" (docs of a public reader), 'join_date' as
@@ -3207,13 +3858,18 @@ def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False
         'id': photo.id, 'name': photo.title, 'description': photo.description,
         'count_views': str(photo.views), 'count_faves': str(photo.faves),
         'count_comments': str(len(photo.comments)), 'date_taken': datetaken_of(photo),
-        'count_tags': str(len(tags)), 'count_notes': '0', 'rotation': photo.rotation,
+        'count_tags': str(len(tags)), 'count_notes': str(len(photo.notes)),
+        'rotation': photo.rotation,
         'date_imported': imported,
         'photopage': 'https://www.flickr.com/photos/%s/%s/' % (user, photo.id),
         'original': 'https://live.staticflickr.com/%s/%s_%s_o.%s' % (photo.server, photo.id,
                                                                     photo.originalsecret, ext),
         'license': EXPORT_LICENSES.get(photo.license, 'All Rights Reserved'),
-        'geo': geo, 'groups': [], 'albums': albums, 'tags': tags, 'people': [], 'notes': [],
+        'geo': geo, 'groups': [{'id': g.nsid, 'name': g.name, 'url': _group_url(g)}
+                               for g in acct.groups_of(photo.id)],
+        'albums': albums, 'tags': tags, 'people': [],
+        'notes': [{'id': n.id, 'user': n.author, 'x': str(n.x), 'y': str(n.y), 'w': str(n.w),
+                   'h': str(n.h), 'note': n.text} for n in photo.notes],
         'privacy': _export_privacy(photo, merge_friend_family),
         'comment_permissions': 'any flickr member', 'tagging_permissions': 'people you follow',
         'safety': 'safe',
@@ -3222,7 +3878,28 @@ def export_photo_json(fake, photo, empty_albums=False, merge_friend_family=False
                      for c in photo.comments]}
 
 
-def _export_metadata_files(fake, empty_albums, merge_friend_family, shapes=frozenset()):
+def _group_url(group):
+    return 'https://www.flickr.com/groups/%s/' % _group_path(group)
+
+
+def _export_galleries(acct):
+    return [{'id': g.gallery_id, 'title': g.title, 'description': g.description,
+             'photo_count': str(len(g.items)), 'view_count': str(g.views),
+             'url': 'https://www.flickr.com/photos/%s/galleries/%s/' % (_user_path(acct), g.gallery_id),
+             'photos': [pid for pid, _comment in g.items]} for g in acct.galleries.values()]
+
+
+def _export_set_comments(acct):
+    user = _user_path(acct)
+    return [{'photoset_id': album.id, 'comment_id': c.id, 'date': _fmt_time(c.datecreate),
+             'user': c.author, 'comment': c.text,
+             'url': 'https://www.flickr.com/photos/%s/albums/%s/#comment%s'
+                    % (user, album.id, c.id.rsplit('-', 1)[-1])}
+            for album in acct.albums.values() for c in album.comment_list]
+
+
+def _export_metadata_files(fake, empty_albums, merge_friend_family, shapes=frozenset(),
+                           galleries=False):
     """[(name, dict)] of the metadata zip, in the order written."""
     acct = fake.account
     user = _user_path(acct)
@@ -3273,12 +3950,15 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family, shapes=froze
         ('contacts_part001.json', {'contacts': {o.username: people(o) for o in acct.others}}),
         ('faves_part001.json', faves_file),
         ('followers_part001.json', followers_file),
-        ('galleries.json', {'galleries': []}),
+        ('galleries.json', {'galleries': _export_galleries(acct) if galleries else []}),
         ('group_discussions.json', {'group_discussions': []}),
+        ('groups.json', {'groups': [{'id': g.nsid, 'name': g.name, 'url': _group_url(g),
+                                     'user_role': 'admin' if g.admin else 'member'}
+                                    for g in acct.groups.values()]}),
         ('photos_comments_part001.json', {'comments': []}),
         ('received_flickrmail_part001.json', {'flickrmail': []}),
         ('sent_flickrmail_part001.json', {'flickrmail': []}),
-        ('sets_comments_part001.json', {'comments': []}),
+        ('sets_comments_part001.json', _export_set_comments(acct)),
     ]
     for pid in reversed(acct.photostream_order()):
         files.append(('photo_%s.json' % pid, export_photo_json(
@@ -3287,7 +3967,8 @@ def _export_metadata_files(fake, empty_albums, merge_friend_family, shapes=froze
 
 
 def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums=False,
-                 merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0):
+                 merge_friend_family=False, drop_zip=None, shapes=(), missing_media=0,
+                 galleries=False):
     """Write the account's data export into `directory` (created if needed); see the notes
     above.  Returns a manifest: {'dir', 'metadata_zip', 'media_zips' (written, in order),
     'missing_zips' (names of dropped zips), 'missing_media' (ids whose file was left out),
@@ -3307,7 +3988,7 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
         acct = fake.account
         digits, hexpart = _export_ids(fake)
         meta_name = '%s_%s_part1.zip' % (digits, hexpart)
-        files = _export_metadata_files(fake, empty_albums, merge_friend_family, shapes)
+        files = _export_metadata_files(fake, empty_albums, merge_friend_family, shapes, galleries)
         photo_files = [f for f in files if f[0].startswith('photo_')]
         parts = [[f for f in files if not f[0].startswith('photo_')] + photo_files]
         if 'metadata-parts' in shapes:
@@ -3433,6 +4114,8 @@ def build_parser():
                              % ', '.join(EXPORT_SHAPES))
     export.add_argument('--export-missing-media', type=float, default=0, metavar='SHARE',
                         help='fault: this share (0..1) of the media files is in no zip')
+    export.add_argument('--export-galleries', action='store_true',
+                        help="galleries.json lists the account's galleries (default: none)")
     return ap
 
 
@@ -3456,7 +4139,8 @@ def main(argv=None):
         manifest = fake.write_export(args.write_export, args.export_files_per_zip,
                                      args.export_naming, args.export_empty_albums,
                                      args.export_merge_friend_family, args.export_drop_zip,
-                                     args.export_shape, args.export_missing_media)
+                                     args.export_shape, args.export_missing_media,
+                                     args.export_galleries)
         print(json.dumps({k: v for k, v in manifest.items() if k != 'files'}), flush=True)
         return 0
     fake.start()

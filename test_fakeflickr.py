@@ -382,7 +382,7 @@ def test_other_method_shapes(fake, token):
     assert {s['id'] for s in ctx['set']} == set(fake.account.albums_of(in_sets.id))
     assert set(ctx['set'][0]) == set(sref)
     check_types(ctx['set'][0], sref, sref)
-    alone = pick(fake, lambda p: not fake.account.albums_of(p.id))
+    alone = pick(fake, lambda p: not fake.account.albums_of(p.id) and not fake.account.groups_of(p.id))
     assert ok(fake, token, 'flickr.photos.getAllContexts', photo_id=alone.id) == {'stat': 'ok'}
     jpg = pick(fake, lambda p: p.originalformat == 'jpg' and not p.is_video)
     exif = ok(fake, token, 'flickr.photos.getExif', photo_id=jpg.id)['photo']
@@ -397,7 +397,7 @@ def test_other_method_shapes(fake, token):
     favs = ok(fake, token, 'flickr.favorites.getList', extras='url_o')['photos']
     assert set(favs) == {'page', 'pages', 'perpage', 'total', 'photo'} and favs['photo']
     assert all(f['owner'] != fake.user_nsid for f in favs['photo'])
-    r = SESSION.get(favs['photo'][0]['url_o'], timeout=10)
+    r = SESSION.get(next(f['url_o'] for f in favs['photo'] if 'url_o' in f), timeout=10)
     assert r.status_code == 200 and r.content[:2] == b'\xff\xd8'
 
 
@@ -461,6 +461,415 @@ def test_xml_and_jsonp_rendering(fake, token):
     assert sets.find('photosets/photoset/title') is not None
     jsonp = post(fake, token, 'flickr.test.login', nojsoncallback=None)
     assert jsonp.text.startswith('jsonFlickrApi({') and jsonp.text.endswith('})')
+
+
+# -- what others add: notes, people, favourites, galleries, groups, album comments ---------
+
+def xml_sample(name):
+    return ET.parse(SAMPLES / name).getroot()
+
+
+def xml_api(fake, token, method, **params):
+    r = post(fake, token, method, format='rest', **params)
+    assert r.status_code == 200, r.text
+    rsp = ET.fromstring(r.content)
+    assert rsp.attrib['stat'] == 'ok', r.text
+    return rsp
+
+
+def medium_frame(photo):
+    """(width, height) of an unturned photo scaled to 500 px on its longest side."""
+    w, h = photo.width, photo.height
+    return (500, round(500 * h / w)) if w >= h else (round(500 * w / h), 500)
+
+
+def inside(box, frame):
+    x, y, w, h = (int(v) for v in box)
+    return x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= frame[0] and y + h <= frame[1]
+
+
+def test_getinfo_notes_match_the_recorded_answer(fake, token):
+    crowded = pick(fake, lambda p: len(p.notes) == 32)
+    ref = xml_sample('flickr.photos.getInfo.circa.2025.xml').find('photo/notes')
+    notes = xml_api(fake, token, 'flickr.photos.getInfo', photo_id=crowded.id).findall('photo/notes/note')
+    assert len(notes) == len(ref.findall('note')) == 32
+    assert all(list(n.attrib) == list(ref.find('note').attrib) for n in notes)
+    assert [n.text for n in notes] == [n.text for n in crowded.notes]
+    assert {n.attrib['photo_id'] for n in notes} == {crowded.id}
+    info = ok(fake, token, 'flickr.photos.getInfo', photo_id=crowded.id)['photo']
+    jref = sample('flickr.photos.getInfo.json')['photo']['notes']['note'][0]
+    for note in info['notes']['note']:
+        assert set(jref) <= set(note)
+        check_types(note, jref, jref)
+        assert inside((note['x'], note['y'], note['w'], note['h']), medium_frame(crowded))
+    authors = {n.author for p in fake.account.photos.values() for n in p.notes}
+    assert fake.user_nsid in authors and len(authors) >= 3
+    bare = pick(fake, lambda p: not p.notes and not p.is_video)
+    assert ok(fake, token, 'flickr.photos.getInfo', photo_id=bare.id)['photo']['notes'] == {'note': []}
+    empty = xml_api(fake, token, 'flickr.photos.getInfo', photo_id=bare.id).find('photo/notes')
+    assert list(empty) == list(xml_sample('flickr.photos.getInfo.people.2025.xml').find('photo/notes')) == []
+
+
+def test_people_in_photos_with_and_without_boxes(fake, token):
+    boxed = pick(fake, lambda p: len(p.people) == 2 and all(x.box for x in p.people)
+                 and any(not x.realname for x in p.people))
+    plain = pick(fake, lambda p: p.people and not any(x.box for x in p.people))
+    nobody = pick(fake, lambda p: not p.people)
+    ref = xml_sample('flickr.photos.getInfo.people.2025.xml').find('photo/people')
+    for photo, has in ((boxed, '1'), (plain, '1'), (nobody, '0')):
+        people = xml_api(fake, token, 'flickr.photos.getInfo', photo_id=photo.id).find('photo/people')
+        assert people.attrib.keys() == ref.attrib.keys() and people.attrib['haspeople'] == has
+    boxes_ref = xml_sample('flickr.photos.people.getList.boxes.2025.xml').find('people')
+    plain_ref = xml_sample('flickr.photos.people.getList.2025.xml').find('people/person')
+    hidden_ref = xml_sample('flickr.photos.people.getList.hidden_realname.2025.xml').find('people/person')
+    got = xml_api(fake, token, 'flickr.photos.people.getList', photo_id=boxed.id).find('people')
+    assert got.attrib.keys() == boxes_ref.attrib.keys() and got.attrib['total'] == '2'
+    frame = (int(got.attrib['photo_width']), int(got.attrib['photo_height']))
+    assert frame == medium_frame(boxed)
+    named = [p for p in got.findall('person') if 'realname' in p.attrib]
+    hidden = [p for p in got.findall('person') if 'realname' not in p.attrib]
+    assert len(named) == len(hidden) == 1
+    assert set(named[0].attrib) == set(boxes_ref.find('person').attrib)
+    assert set(hidden[0].attrib) == set(hidden_ref.attrib) | {'x', 'y', 'w', 'h'}
+    assert all(inside([p.attrib[k] for k in 'xywh'], frame) for p in got.findall('person'))
+    unboxed = xml_api(fake, token, 'flickr.photos.people.getList', photo_id=plain.id).findall('people/person')
+    assert unboxed and all(set(p.attrib) | {'realname'} == set(plain_ref.attrib) for p in unboxed)
+    assert {p.attrib['nsid'] for p in unboxed} == {x.nsid for x in plain.people}
+    none = ok(fake, token, 'flickr.photos.people.getList', photo_id=nobody.id)['people']
+    assert (none['total'], none['person']) == (0, [])
+    assert api(fake, token, 'flickr.photos.people.getList', photo_id='1')['code'] == 1
+
+
+FAKE_PLACES = {('Ærøskøbing', 'Syddanmark', 'Denmark'): (55.88, 10.41),
+               ('Zagreb', 'Zagreb', 'Croatia'): (45.82, 15.98),
+               ('東京', 'Tokyo Prefecture', 'Japan'): (35.69, 139.69),
+               ('Sydney', 'New South Wales', 'Australia'): (-33.87, 151.21),
+               ('Reykjavík', 'Capital Region', 'Iceland'): (64.15, -21.94)}
+
+
+def test_location_names_match_the_recorded_answer(fake, token):
+    ref = xml_sample('flickr.photos.getInfo.people.2025.xml').find('photo/location')
+    for photo in [p for p in fake.account.photos.values() if p.geotagged][:8]:
+        loc = xml_api(fake, token, 'flickr.photos.getInfo', photo_id=photo.id).find('photo/location')
+        assert set(ref.attrib) <= set(loc.attrib)
+        assert {c.tag for c in ref} <= {c.tag for c in loc}
+        names = {c.tag: c.text or '' for c in loc}
+        lat, lon = FAKE_PLACES[names['locality'], names['region'], names['country']]
+        assert abs(float(loc.attrib['latitude']) - lat) < 0.1 and abs(float(loc.attrib['longitude']) - lon) < 0.1
+        info = ok(fake, token, 'flickr.photos.getInfo', photo_id=photo.id)['photo']['location']
+        assert info['country']['_content'] == names['country'] and 'neighbourhood' in info
+    flat = pick(fake, lambda p: not p.geotagged)
+    assert xml_api(fake, token, 'flickr.photos.getInfo', photo_id=flat.id).find('photo/location') is None
+
+
+def test_licenses_getinfo_is_the_recorded_list(fake, token):
+    ref = [lic.attrib for lic in xml_sample('flickr.photos.licenses.getInfo.2025.xml').iter('license')]
+    got = xml_api(fake, token, 'flickr.photos.licenses.getInfo')
+    assert [lic.attrib for lic in got.iter('license')] == ref and len(ref) == 17
+    listed = ok(fake, token, 'flickr.photos.licenses.getInfo')['licenses']['license']
+    assert [(lic['id'], lic['name'], lic['url']) for lic in listed] == [
+        (int(r['id']), r['name'], r['url']) for r in ref]
+
+
+FAVE_EXTRAS = 'license,owner_name,original_format,o_dims,media,date_upload,url_sq,url_m,url_l,url_o'
+
+
+def test_favorites_of_other_owners_their_files_and_pages(fake, token):
+    ref = sample('flickr.favorites.getList.2016.json')['photos']
+    favs = ok(fake, token, 'flickr.favorites.getList', extras=FAVE_EXTRAS, per_page=500)['photos']
+    assert set(favs) == set(ref)
+    check_types(favs, ref, ['page', 'pages', 'perpage', 'total'])
+    for rec in favs['photo']:
+        assert set(ref['photo'][0]) <= set(rec)
+        check_types(rec, ref['photo'][0], ref['photo'][0])
+        assert rec['owner'] != fake.user_nsid and rec['ownername'] and isinstance(rec['license'], str)
+    assert favs['total'] == '6' and len({r['owner'] for r in favs['photo']}) >= 4
+    faved = [int(r['date_faved']) for r in favs['photo']]
+    assert faved == sorted(faved, reverse=True)
+    assert sorted(r['media'] for r in favs['photo']) == ['photo'] * 5 + ['video']
+    locked = [r for r in favs['photo'] if r['media'] == 'photo' and 'url_o' not in r]
+    assert len(locked) == 1 and 'originalsecret' not in locked[0] and locked[0]['license'] == '4'
+    for rec in favs['photo']:
+        for key in ('url_sq', 'url_m', 'url_l', 'url_o'):
+            if key in rec:
+                r = SESSION.get(rec[key], timeout=10)
+                assert r.status_code == 200 and r.content[:2] == b'\xff\xd8', (key, rec['id'])
+    hidden = fake.account.find_photo(locked[0]['id'])
+    r = SESSION.get('%s/static/%s/%s_%s_o.jpg' % (fake.base_url, hidden.server, hidden.id,
+                                                  hidden.originalsecret), timeout=10)
+    assert r.status_code == 404
+    video = next(r for r in favs['photo'] if r['media'] == 'video')
+    sizes = ok(fake, token, 'flickr.photos.getSizes', photo_id=video['id'])['sizes']['size']
+    site = next(s for s in sizes if s['label'] == 'Site MP4')
+    assert '/photos/%s/%s/play/site/' % (video['owner'], video['id']) in site['source']
+    assert SESSION.get(site['source'], timeout=10).status_code == 200
+    pages, page = [], 1
+    while True:
+        chunk = ok(fake, token, 'flickr.favorites.getList', per_page=4, page=page)['photos']
+        pages += [r['id'] for r in chunk['photo']]
+        if page >= chunk['pages']:
+            break
+        page += 1
+    assert (chunk['pages'], pages) == (2, [r['id'] for r in favs['photo']])
+    since = ok(fake, token, 'flickr.favorites.getList', min_fave_date=str(faved[2]))['photos']
+    assert [r['id'] for r in since['photo']] == [r['id'] for r in favs['photo'][:3]]
+    until = ok(fake, token, 'flickr.favorites.getList', max_fave_date=str(faved[2]))['photos']
+    assert [r['id'] for r in until['photo']] == [r['id'] for r in favs['photo'][2:]]
+
+
+def fave_ids(fake, token):
+    return [r['id'] for r in ok(fake, token, 'flickr.favorites.getList')['photos']['photo']]
+
+
+def test_favorite_mutations_and_calls_counted_per_method(fresh):
+    token = fresh.issue_token()
+    before = fave_ids(fresh, token)
+    new = fresh.add_favorite(owner='brampitoyo')
+    assert fave_ids(fresh, token) == [new] + before
+    rec = ok(fresh, token, 'flickr.favorites.getList', extras='owner_name')['photos']['photo'][0]
+    assert (rec['owner'], rec['ownername']) == (fresh.account.others[2].nsid, 'brampitoyo')
+    fresh.remove_favorite(before[0])
+    assert fave_ids(fresh, token) == [new] + before[1:]
+    fresh.add_favorite(photo_id=before[0])
+    assert fave_ids(fresh, token) == [before[0], new] + before[1:]
+    with pytest.raises(ValueError):
+        fresh.add_favorite(photo_id=before[0])
+    with pytest.raises(KeyError):
+        fresh.remove_favorite('1')
+    r = requests.post(fresh.base_url + '/_fake/mutate', timeout=10,
+                      json={'action': 'remove_favorite', 'args': {'photo_id': new}})
+    assert r.status_code == 200 and new not in fave_ids(fresh, token)
+    fresh.reset_stats()
+    fave_ids(fresh, token)
+    fave_ids(fresh, token)
+    ok(fresh, token, 'flickr.galleries.getList')
+    assert fresh.stats()['api_calls'] == {'flickr.favorites.getList': 2, 'flickr.galleries.getList': 1}
+
+
+def test_new_methods_need_a_signed_call(fake, token):
+    album = fake.account.album_order()[0]
+    gallery = next(iter(fake.account.galleries))
+    group = next(iter(fake.account.groups))
+    calls = [('flickr.favorites.getList', {}), ('flickr.galleries.getList', {}),
+             ('flickr.galleries.getPhotos', {'gallery_id': gallery}),
+             ('flickr.galleries.getListForPhoto', {'photo_id': fake.account.photostream_order()[0]}),
+             ('flickr.people.getGroups', {'user_id': 'me'}),
+             ('flickr.groups.pools.getPhotos', {'group_id': group}),
+             ('flickr.photosets.comments.getList', {'photoset_id': album}),
+             ('flickr.photos.people.getList', {'photo_id': fake.account.photostream_order()[0]})]
+    for method, params in calls:
+        assert ok(fake, token, method, **params)['stat'] == 'ok'
+        bad = api(fake, (token[0], 'wrong-secret'), method, **params)
+        assert (bad['stat'], bad['code']) == ('fail', 96), method
+        unsigned = SESSION.post(fake.base_url + '/services/rest/', timeout=10, data=dict(
+            params, method=method, api_key=fake.api_key, format='json', nojsoncallback='1')).json()
+        assert (unsigned['stat'], unsigned['code']) == ('fail', 99), method
+
+
+def test_galleries_hold_own_and_others_photos(fake, token):
+    ref = xml_sample('flickr.galleries.getListForPhoto.2024.xml').find('galleries/gallery')
+    doc = xml_sample('flickr.galleries.getList.doc.xml')
+    got = xml_api(fake, token, 'flickr.galleries.getList').find('galleries')
+    assert set(got.attrib) == set(doc.attrib) and got.attrib['user_id'] == fake.user_nsid
+    galleries = got.findall('gallery')
+    assert len(galleries) == int(got.attrib['total']) == 3
+    for g in galleries:
+        assert set(g.attrib) == set(ref.attrib) and [c.tag for c in g] == [c.tag for c in ref]
+        assert g.attrib['id'].endswith('-' + g.attrib['gallery_id']) and g.attrib['owner'] == fake.user_nsid
+    created = [int(g.attrib['date_create']) for g in galleries]
+    assert created == sorted(created, reverse=True)
+    pdoc = xml_sample('flickr.galleries.getPhotos.doc.xml')
+    owners = set()
+    for g in galleries:
+        photos = xml_api(fake, token, 'flickr.galleries.getPhotos', gallery_id=g.attrib['id']).find('photos')
+        assert set(photos.attrib) == set(pdoc.attrib)
+        items = photos.findall('photo')
+        assert photos.attrib['total'] == g.attrib['count_total'] == str(len(items))
+        assert [p.attrib['id'] for p in items if p.attrib['is_primary'] == '1'] == [
+            g.attrib['primary_photo_id']]
+        for p in items:
+            assert set(pdoc.find('photo').attrib) <= set(p.attrib)
+            assert (p.find('comment') is not None) == (p.attrib['has_comment'] == '1')
+            owners.add(p.attrib['owner'])
+    assert fake.user_nsid in owners and len(owners) >= 3
+    first = galleries[0].attrib['id']
+    whole = ok(fake, token, 'flickr.galleries.getPhotos', gallery_id=first, extras='url_m')['photos']
+    paged = [ok(fake, token, 'flickr.galleries.getPhotos', gallery_id=first, per_page=4, page=n)
+             ['photos'] for n in (1, 2)]
+    assert [p['id'] for c in paged for p in c['photo']] == [p['id'] for p in whole['photo']]
+    assert (paged[0]['pages'], paged[0]['perpage'], whole['total']) == (2, 4, '6')
+    stranger = next(p for p in whole['photo'] if p['owner'] != fake.user_nsid)
+    assert SESSION.get(stranger['url_m'], timeout=10).status_code == 200
+    assert api(fake, token, 'flickr.galleries.getPhotos', gallery_id='1-2')['code'] == 1
+    holding = xml_sample('flickr.galleries.getListForPhoto.2024.xml').find('galleries')
+    mine = whole['photo'][0]['id']
+    found = xml_api(fake, token, 'flickr.galleries.getListForPhoto', photo_id=mine).find('galleries')
+    assert set(found.attrib) == set(holding.attrib) and found.attrib['photo_id'] == mine
+    assert [g.attrib['id'] for g in found.findall('gallery')] == [
+        g.attrib['id'] for g in galleries
+        if mine in [p['id'] for p in ok(fake, token, 'flickr.galleries.getPhotos',
+                                        gallery_id=g.attrib['id'])['photos']['photo']]]
+    assert found.findall('gallery') and all(
+        set(g.attrib) == set(ref.attrib) for g in found.findall('gallery'))
+
+
+def test_groups_pools_and_the_photos_contexts(fake, token):
+    doc = xml_sample('flickr.people.getGroups.doc.xml')
+    groups = xml_api(fake, token, 'flickr.people.getGroups', user_id='me').findall('groups/group')
+    assert len(groups) == 4 and all(set(g.attrib) == set(doc.find('group').attrib) for g in groups)
+    pool_ref = xml_sample('flickr.photos.getAllContexts.pools.2024.xml').find('pool')
+    pdoc = xml_sample('flickr.groups.pools.getPhotos.doc.xml')
+    owners, empty = set(), 0
+    for g in groups:
+        listing = xml_api(fake, token, 'flickr.groups.pools.getPhotos', group_id=g.attrib['nsid'],
+                          per_page=500).find('photos')
+        assert set(listing.attrib) == set(pdoc.attrib)
+        photos = listing.findall('photo')
+        assert listing.attrib['total'] == g.attrib['pool_count'] == str(len(photos))
+        empty += not photos
+        added = [int(p.attrib['dateadded']) for p in photos]
+        assert added == sorted(added, reverse=True)
+        for p in photos:
+            assert set(pdoc.find('photo').attrib) <= set(p.attrib)
+            owners.add(p.attrib['owner'])
+        mine = xml_api(fake, token, 'flickr.groups.pools.getPhotos', group_id=g.attrib['nsid'],
+                       user_id=fake.user_nsid, per_page=500).findall('photos/photo')
+        assert [p.attrib['id'] for p in mine] == [
+            p.attrib['id'] for p in photos if p.attrib['owner'] == fake.user_nsid]
+        for p in mine[:3]:
+            rsp = xml_api(fake, token, 'flickr.photos.getAllContexts', photo_id=p.attrib['id'])
+            pool = next(e for e in rsp.findall('pool') if e.attrib['id'] == g.attrib['nsid'])
+            assert set(pool.attrib) == set(pool_ref.attrib) and pool.attrib['url'].endswith('/pool/')
+            assert pool.attrib['title'] == g.attrib['name']
+    assert empty == 1 and fake.user_nsid in owners and len(owners) >= 3
+    big = max(groups, key=lambda g: int(g.attrib['pool_count'])).attrib['nsid']
+    pages = [ok(fake, token, 'flickr.groups.pools.getPhotos', group_id=big, per_page=5, page=n)
+             ['photos'] for n in range(1, 5)]
+    ids = [p['id'] for c in pages for p in c['photo']]
+    whole = ok(fake, token, 'flickr.groups.pools.getPhotos', group_id=big, per_page=500)['photos']
+    assert ids == [p['id'] for p in whole['photo']] and pages[0]['pages'] == 4
+    assert api(fake, token, 'flickr.groups.pools.getPhotos', group_id='1@N20')['code'] == 2
+
+
+def test_album_comments_and_their_count(fresh):
+    token = fresh.issue_token()
+    doc = xml_sample('flickr.photosets.comments.getList.doc.xml')
+    albums = ok(fresh, token, 'flickr.photosets.getList')['photosets']['photoset']
+    for album in albums:
+        comments = xml_api(fresh, token, 'flickr.photosets.comments.getList',
+                           photoset_id=album['id']).find('comments')
+        assert set(comments.attrib) == set(doc.attrib) and comments.attrib['photoset_id'] == album['id']
+        listed = comments.findall('comment')
+        assert len(listed) == int(album['count_comments'])
+        assert all(set(c.attrib) == set(doc.find('comment').attrib) and c.text for c in listed)
+    assert any(int(a['count_comments']) for a in albums)
+    quiet = next(a for a in albums if a['count_comments'] == '0')
+    assert ok(fresh, token, 'flickr.photosets.comments.getList', photoset_id=quiet['id'])[
+        'comments'] == {'photoset_id': quiet['id']}
+    cid = fresh.add_album_comment(quiet['id'], 'Lovely <b>set</b> & more')
+    after = next(a for a in ok(fresh, token, 'flickr.photosets.getList')['photosets']['photoset']
+                 if a['id'] == quiet['id'])
+    assert after['count_comments'] == '1' and after['date_update'] == quiet['date_update']
+    got = ok(fresh, token, 'flickr.photosets.comments.getList', photoset_id=quiet['id'])['comments']
+    assert [(c['id'], c['_content']) for c in got['comment']] == [(cid, 'Lovely <b>set</b> & more')]
+    assert api(fresh, token, 'flickr.photosets.comments.getList', photoset_id='1')['code'] == 1
+
+
+def test_note_person_gallery_and_pool_mutations(fresh):
+    token = fresh.issue_token()
+    acct = fresh.account
+    ph = pick(fresh, lambda p: not p.is_video and not p.notes and not p.people
+              and not acct.groups_of(p.id))
+    before = ph.lastupdate
+    nid = fresh.add_note(ph.id, 'Hello & <bye>', x=1, y=2, w=30, h=40, author='jinxlib')
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']
+    assert [(n['id'], n['x'], n['y'], n['w'], n['h'], n['_content'], n['authorname'])
+            for n in info['notes']['note']] == [(nid, '1', '2', '30', '40', 'Hello & <bye>', 'jinxlib')]
+    assert int(info['dates']['lastupdate']) > before
+    recent = ok(fresh, token, 'flickr.photos.recentlyUpdated', min_date=str(before + 1))['photos']
+    assert ph.id in [p['id'] for p in recent['photo']]
+    fresh.delete_note(ph.id, nid)
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['notes'] == {'note': []}
+    fresh.add_person(ph.id, user='brampitoyo', box=(5, 6, 70, 80))
+    assert ok(fresh, token, 'flickr.photos.getInfo', photo_id=ph.id)['photo']['people'] == {'haspeople': 1}
+    person = ok(fresh, token, 'flickr.photos.people.getList', photo_id=ph.id)['people']['person']
+    assert [(p['username'], p['x'], p['y'], p['w'], p['h']) for p in person] == [
+        ('brampitoyo', '5', '6', '70', '80')]
+    stranger = next(iter(acct.others_photos))
+    gid = fresh.create_gallery('New & shiny', [ph.id, stranger])
+    listed = ok(fresh, token, 'flickr.galleries.getList')['galleries']['gallery'][0]
+    assert (listed['id'], listed['title'], listed['count_total']) == (gid, {'_content': 'New & shiny'}, '2')
+    other = pick(fresh, lambda p: p.id != ph.id)
+    fresh.add_to_gallery(gid, other.id, comment='Also this')
+    photos = ok(fresh, token, 'flickr.galleries.getPhotos', gallery_id=gid)['photos']['photo']
+    assert [(p['id'], p.get('comment')) for p in photos] == [
+        (ph.id, None), (stranger, None), (other.id, {'_content': 'Also this'})]
+    lonely = list(acct.groups.values())[-1]
+    fresh.add_to_pool(lonely.nsid, ph.id)
+    pools = ok(fresh, token, 'flickr.photos.getAllContexts', photo_id=ph.id)['pool']
+    assert [(p['id'], p['pool_count']) for p in pools] == [(lonely.nsid, '1')]
+    fresh.delete_photo(ph.id)
+    photos = ok(fresh, token, 'flickr.galleries.getPhotos', gallery_id=gid)['photos']['photo']
+    assert [p['id'] for p in photos] == [stranger, other.id]
+    assert ok(fresh, token, 'flickr.groups.pools.getPhotos', group_id=lonely.nsid)['photos']['total'] == '0'
+    marked = pick(fresh, lambda p: any(x.nsid == fresh.user_nsid for x in p.people))
+    fresh.set_path_alias('zoe-a')
+    people = ok(fresh, token, 'flickr.photos.people.getList', photo_id=marked.id)['people']['person']
+    assert [p['path_alias'] for p in people if p['nsid'] == fresh.user_nsid] == ['zoe-a']
+    for call, args in ((fresh.add_note, ('1', 'x')), (fresh.add_to_gallery, ('1-2', other.id)),
+                       (fresh.add_to_pool, ('1@N20', other.id)), (fresh.add_person, ('1',))):
+        with pytest.raises(KeyError):
+            call(*args)
+
+
+def social(account):
+    return ([(p.id, [(n.id, n.x, n.y, n.w, n.h, n.text) for n in p.notes],
+              [(x.nsid, x.box) for x in p.people]) for p in account.photos.values()],
+            [(g.id, g.items) for g in account.galleries.values()],
+            [(g.nsid, g.name, g.pool) for g in account.groups.values()],
+            [[(c.id, c.text) for c in a.comment_list] for a in account.albums.values()])
+
+
+def test_what_others_add_is_deterministic_and_in_the_export(tmp_path):
+    assert social(fakeflickr.generate_account(5)) == social(fakeflickr.generate_account(5))
+    assert social(fakeflickr.generate_account(5)) != social(fakeflickr.generate_account(6))
+    # their own random stream: seed 5's photos, albums and first four favourites are those a
+    # generator without notes, galleries and groups makes (written down)
+    five = fakeflickr.generate_account(5)
+    photos = list(five.photos.values())
+    assert [(p.id, p.secret) for p in photos[:2] + photos[-1:]] == [
+        ('5000169631', 'e08a0a8c96'), ('5000179513', 'f0f9a01fe8'), ('5000411239', '110ae39273')]
+    assert list(five.albums)[:3] == ['72157705094913643', '72157509467420517', '72157592930935628']
+    assert [(f.id, when) for f, when in five.favorites][:4] == [
+        ('3542403849', 1699747200), ('3128307706', 1699750800), ('3798232065', 1699754400),
+        ('3822589648', 1699758000)]
+    assert len(five.favorites) == 6
+    with fakeflickr.FakeFlickr(seed=5, photos=12, videos=2, albums=3, collections=1,
+                               file_size=2_000) as f:
+        acct = f.account
+        plain = zip_members(tmp_path / 'a' / f.write_export(tmp_path / 'a')['metadata_zip'])
+        assert json.loads(plain['galleries.json']) == {'galleries': []}
+        meta = zip_members(tmp_path / f.write_export(tmp_path, galleries=True)['metadata_zip'])
+        galleries = json.loads(meta['galleries.json'])['galleries']
+        assert [(g['id'], g['title'], g['photos'], g['photo_count']) for g in galleries] == [
+            (g.gallery_id, g.title, [pid for pid, _ in g.items], str(len(g.items)))
+            for g in acct.galleries.values()]
+        groups = json.loads(meta['groups.json'])['groups']
+        assert [(g['id'], g['name'], g['user_role']) for g in groups] == [
+            (g.nsid, g.name, 'admin' if g.admin else 'member') for g in acct.groups.values()]
+        for photo in acct.photos.values():
+            rec = json.loads(meta['photo_%s.json' % photo.id])
+            assert rec['count_notes'] == str(len(photo.notes))
+            assert [(n['id'], n['user'], n['x'], n['note']) for n in rec['notes']] == [
+                (n.id, n.author, str(n.x), n.text) for n in photo.notes]
+            assert [g['id'] for g in rec['groups']] == [g.nsid for g in acct.groups_of(photo.id)]
+            assert all(g['url'].startswith('https://www.flickr.com/groups/') for g in rec['groups'])
+        assert any(p.notes for p in acct.photos.values()) and any(
+            acct.groups_of(p) for p in acct.photos)
+        set_comments = json.loads(meta['sets_comments_part001.json'])
+        assert [(c['photoset_id'], c['comment_id'], c['comment']) for c in set_comments] == [
+            (a.id, c.id, c.text) for a in acct.albums.values() for c in a.comment_list]
+        assert set_comments
 
 
 # -- OAuth ----------------------------------------------------------------------
@@ -1063,6 +1472,7 @@ def test_cli_serves_and_stops():
         base = first.split('=', 1)[1]
         info = requests.get(base + '/_fake/info', timeout=5).json()
         assert info['photos'] == 32 and info['albums'] == 3
+        assert (info['favorites'], info['galleries'], info['groups']) == (6, 3, 4)
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
@@ -1743,7 +2153,7 @@ import zipfile  # noqa: E402
 
 META_FILES = {'account_profile.json', 'albums.json', 'contacts_part001.json',
               'followers_part001.json', 'faves_part001.json', 'galleries.json',
-              'group_discussions.json', 'photos_comments_part001.json',
+              'group_discussions.json', 'groups.json', 'photos_comments_part001.json',
               'sets_comments_part001.json', 'received_flickrmail_part001.json',
               'sent_flickrmail_part001.json', 'account_testimonials.json'}
 PHOTO_KEYS = ['id', 'name', 'description', 'count_views', 'count_faves', 'count_comments',
@@ -1900,7 +2310,7 @@ def test_cli_write_export(tmp_path):
     out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
                           '--collections', '1', '--file-size', '2000', '--write-export',
                           str(tmp_path), '--export-files-per-zip', '5', '--export-naming',
-                          'data-download', '--export-drop-zip', '3'],
+                          'data-download', '--export-drop-zip', '3', '--export-galleries'],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     m = json.loads(out.stdout)
@@ -1908,6 +2318,8 @@ def test_cli_write_export(tmp_path):
     assert m['missing_zips'] == ['data-download-3.zip']
     assert sorted(os.listdir(tmp_path)) == sorted(m['media_zips'] + [m['metadata_zip']])
     assert sum(len(zip_members(tmp_path / z)) for z in m['media_zips']) == 10
+    galleries = json.loads(zip_members(tmp_path / m['metadata_zip'])['galleries.json'])['galleries']
+    assert len(galleries) == 3 and all(g['photos'] for g in galleries)
     # the shapes of real exports and missing media
     out = subprocess.run([sys.executable, script, '--photos', '12', '--videos', '2', '--albums', '2',
                           '--collections', '1', '--file-size', '2000', '--write-export',

@@ -185,7 +185,14 @@ serves:
 Notes
 -----
 * Titles are stored as given (including a NUL character in the hostile set);
-  JSON carries them verbatim, XML drops characters that XML 1.0 cannot carry.
+  JSON carries them verbatim, XML drops characters that XML 1.0 cannot carry.  A lone
+  surrogate in a title, description, tag or album title (``edit_photo(id, title='cut
+  \\ud800')``, ``rename_album``; a title cut inside an emoji) goes out as its JSON escape
+  with no partner, from the API and in the data export's JSON, as Flickr sends it.
+* **A broken or hostile server** (mutation ``garble_photo(id, listed_id=None,
+  originalformat=None)``): the listings give ``listed_id`` as the photo's id (e.g.
+  ``'../../x'``), the listings and getInfo give ``originalformat`` verbatim (e.g. with a NUL);
+  its files stay where they were.
 * ``login_with_flickrapi`` points ``flickrapi.FlickrAPI.REST_URL`` and the three
   ``flickrapi.auth.OAuthFlickrInterface`` URL class attributes at this server and
   does not restore them (later FlickrAPI objects in the same process talk to
@@ -278,6 +285,10 @@ class Photo:
     zero_datetaken: bool = False    # datetaken sent as '0000-00-00 00:00:00'
     rotation: int = 0               # degrees clockwise the derived sizes are turned (0/90/180/270)
     datetakengranularity: int = 0   # 0 exact, 4 month, 6 year, 8 circa
+    # A broken or hostile server (the garble_photo mutation): what the listings and getInfo
+    # send in place of the true id and originalformat; the files stay where they were.
+    listed_id: str = None
+    listed_originalformat: str = None
 
     @property
     def is_video(self):
@@ -1163,6 +1174,8 @@ def photo_extras(ctx, photo, extras):
         d['originalsecret'] = photo.originalsecret
         if not photo.no_originalformat:
             d['originalformat'] = photo.originalformat
+        if photo.listed_originalformat is not None:
+            d['originalformat'] = photo.listed_originalformat
     if 'last_update' in extras:
         d['lastupdate'] = str(photo.lastupdate)
     if 'geo' in extras:
@@ -1216,7 +1229,7 @@ def _geo_fields(photo):
 
 def photo_record(ctx, photo, extras, album=None):
     """A photo in a list (getPhotos & co.; with `album`: photosets.getPhotos)."""
-    d = {'id': photo.id}
+    d = {'id': photo.id if photo.listed_id is None else photo.listed_id}
     if album is None:
         d['owner'] = _owner_of(ctx, photo)
     d.update(secret=photo.secret, server=photo.server, farm=photo.farm, title=photo.title)
@@ -1379,6 +1392,8 @@ def m_photos_get_info(ctx):
         del d['originalsecret'], d['originalformat']
     elif ph.no_originalformat:
         del d['originalformat']
+    if ph.listed_originalformat is not None and not ph.no_original:
+        d['originalformat'] = ph.listed_originalformat
     if ph.geotagged:
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
@@ -2403,7 +2418,7 @@ MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_co
              'create_album', 'rename_album', 'reorder_album', 'add_to_album',
              'remove_from_album', 'delete_album', 'set_collections', 'rename_collection',
              'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
-             'rotate_photo', 'set_path_alias')
+             'rotate_photo', 'set_path_alias', 'garble_photo')
 
 
 class FakeFlickr:
@@ -2748,6 +2763,19 @@ class FakeFlickr:
                 photo.zero_datetaken = bool(zero_datetaken)
                 if photo.zero_datetaken:
                     photo.datetakenunknown = 0
+            self.account.touch()
+
+    def garble_photo(self, photo_id, listed_id=None, originalformat=None):
+        """What a broken or hostile server sends for one photo (None: unchanged): the listings
+        (people.getPhotos, photosets.getPhotos & co.) give `listed_id` as its id (e.g.
+        '../../x'), and the listings and getInfo give `originalformat` verbatim (e.g. 'jp\\x00g').
+        Its files, getSizes and the export stay as they were.  Not an edit: lastupdate stays."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if listed_id is not None:
+                photo.listed_id = str(listed_id)
+            if originalformat is not None:
+                photo.listed_originalformat = str(originalformat)
             self.account.touch()
 
     def set_date_taken(self, photo_id, taken=None, granularity=None, unknown=None):
@@ -3184,7 +3212,9 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
         meta_name = '%s_%s_part1.zip' % (digits, hexpart)
         with zipfile.ZipFile(os.path.join(directory, meta_name), 'w') as zf:
             for name, data in _export_metadata_files(fake, empty_albums, merge_friend_family):
-                text = json.dumps(data, indent='\t', ensure_ascii=False)
+                # a lone surrogate (a title cut inside an emoji) as its JSON escape, as Flickr's does
+                text = re.sub('[\ud800-\udfff]', lambda m: '\\u%04x' % ord(m.group()),
+                              json.dumps(data, indent='\t', ensure_ascii=False))
                 _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
         order = [acct.photos[pid] for pid in reversed(acct.photostream_order())]
         chunks = [order[i:i + files_per_zip] for i in range(0, len(order), files_per_zip)]

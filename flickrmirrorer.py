@@ -404,6 +404,7 @@ class Reporter:
         self._lock = threading.Lock()
 
     def _write(self, stream, message):
+        message = valid_text(message)
         with self._lock:
             if self._bar is not None:
                 self._bar.write(message, file=stream)
@@ -1091,8 +1092,9 @@ class FlickrClient:
         return self.paged('flickr.photosets.getList', 'photosets', 'photoset', check)
 
     def album_photo_ids(self, album_id, check):
+        """The ids in album order; one that is not a number is no photo of ours (dropped)."""
         return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo', check,
-                                             photoset_id=album_id)]
+                                             photoset_id=album_id) if valid_id(as_dict(p).get('id'))]
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
@@ -1168,6 +1170,36 @@ def text_of(value):
     return value if isinstance(value, str) else ''
 
 
+# A title cut inside an emoji reaches us as a JSON escape without its partner ("\\ud800"):
+# JSON decodes it to a lone surrogate, which no file name and no UTF-8 file can hold.
+LONE_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+# A photo id names its files: only digits (a hostile or broken answer could send '../x').
+PHOTO_ID_RE = re.compile(r'^[0-9]+$')
+ALBUM_ID_RE = PHOTO_ID_RE
+COLLECTION_ID_RE = re.compile(r'^[0-9]+-[0-9]+$')
+
+
+def valid_text(text):
+    """Text that can be written anywhere: each lone surrogate becomes U+FFFD."""
+    return LONE_SURROGATE_RE.sub('\ufffd', text)
+
+
+def escape_surrogates(json_text):
+    """JSON text with each lone surrogate written as its escape: the value as received,
+    kept (a .metadata), in valid UTF-8."""
+    return LONE_SURROGATE_RE.sub(lambda m: '\\u%04x' % ord(m.group()), json_text)
+
+
+def valid_id(value, pattern=PHOTO_ID_RE):
+    """An id Flickr sent, when it has the shape of one (ASCII digits); else None."""
+    return value if isinstance(value, str) and value.isascii() and pattern.fullmatch(value) else None
+
+
+def shown_id(value):
+    """An id as a message shows it, whatever it holds (quotes and escapes when not digits)."""
+    return value if valid_id(value) else json.dumps(value if isinstance(value, (str, int, float)) else repr(value))
+
+
 # ---------------------------------------------------------------------------
 # Destination: lock, leftover temporary files, safe names, atomic writes
 # ---------------------------------------------------------------------------
@@ -1223,7 +1255,7 @@ def safe_name(title, item_id):
 
     No '/', no NUL or control characters, no leading dot (never '.' or '..'); the id
     keeps two albums with the same title apart."""
-    clean = ''.join('_' if ch == '/' else ch for ch in title if ch >= ' ' and ch != '\x7f')
+    clean = ''.join('_' if ch == '/' else ch for ch in valid_text(title) if ch >= ' ' and ch != '\x7f')
     clean = clean.strip().lstrip('.').strip() or 'Untitled'
     suffix = ' - %s' % item_id
     budget = MAX_NAME_BYTES - len(suffix.encode('utf-8'))
@@ -1383,7 +1415,7 @@ def atomic_write_bytes(path, data, dirs=None):
 
 
 def json_bytes(data):
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
+    return escape_surrogates(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
 def write_file_if_changed(path, data, dirs=None):
@@ -2316,14 +2348,20 @@ class Downloader:
         return size, sha.hexdigest()
 
 
+# What a file's extension may be: a NUL or a control character in Flickr's originalformat
+# never reaches a file name.
+EXTENSION_RE = re.compile(r'^[a-z0-9]{2,5}$', re.ASCII)
+
+
 def extension_for(record, choice, response):
     """The file's extension: the photo's originalformat, else the final URL's, else the
     Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
-    if choice.original and not is_video(record) and record.get('originalformat'):
-        return str(record['originalformat']).lower()
+    listed = str(record.get('originalformat') or '').lower()
+    if choice.original and not is_video(record) and EXTENSION_RE.fullmatch(listed):
+        return listed
     path = requests.utils.urlparse(response.url if response is not None else choice.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
-    if re.match(r'^[a-z0-9]{2,5}$', ext):
+    if EXTENSION_RE.fullmatch(ext):
         return 'jpg' if ext == 'jpeg' else ext
     content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower() if response is not None else ''
 
@@ -2722,6 +2760,9 @@ class FilesStage:
             if not photo_id or photo_id in seen:   # a photo can move pages during the walk
                 continue
             seen.add(photo_id)
+            if not valid_id(photo_id):   # its files would be named after it
+                self.pool.item_failed(shown_id(photo_id), 'Flickr listed it with an id that is not a number; refused')
+                continue
             state.owner = state.owner or record.get('owner')
             task, held, stored = self.plan(record, local, photo_id)
             # as the views will read it: the stored .metadata where the files stage keeps it
@@ -2786,7 +2827,7 @@ class FilesStage:
         photo_id = task.photo_id
         try:
             name, file_info, metadata = future.result()
-        except (ItemError, TransientError, OSError) as e:
+        except (ItemError, TransientError, OSError, UnicodeError) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.state.dest, e.strerror)) from None
             self.pool.item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
@@ -3709,7 +3750,7 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
     if not no_html:
         os.makedirs(os.path.join(dest, HTML_DIR), exist_ok=True)
         write_file_if_changed(os.path.join(dest, HTML_DIR, ACCOUNT_PAGE),
-                              ''.join(account_page(account_dir)).encode('utf-8'))
+                              valid_text(''.join(account_page(account_dir))).encode('utf-8'))
 
 
 # -- the account page: contacts, followers, favourites and galleries, from dest/account/
@@ -3884,6 +3925,11 @@ class TreeBuilder:
         self.fx.makedirs(path)
         return True
 
+    def refused(self, kind, item_id):
+        self.stats.failed += 1
+        self.reporter.error('could not mirror %s %s: Flickr listed it with an id that is not a number; refused'
+                            % (kind, shown_id(item_id)))
+
     def _left_alone(self, path):
         self.stats.dirs_left_alone += 1
         self.reporter.warning("'%s' is a symbolic link; flickrmirrorer does not write or delete through "
@@ -3897,6 +3943,9 @@ class TreeBuilder:
         result = []
         check = ListingCheck()
         for album in self.client.albums(check):
+            if not valid_id(as_dict(album).get('id'), ALBUM_ID_RE):   # it names a directory
+                self.refused('album', as_dict(album).get('id'))
+                continue
             album = strip_volatile(album)
             stored = None
             if album['id'] in existing:
@@ -3979,6 +4028,9 @@ class TreeBuilder:
     def _build_collection_level(self, parent, collections, depth):
         existing = dirs_by_id(parent, COLLECTION_NAME_RE)
         for collection in collections:
+            if not valid_id(as_dict(collection).get('id'), COLLECTION_ID_RE):
+                self.refused('collection', as_dict(collection).get('id'))
+                continue
             name = safe_name(text_of(collection.get('title')), collection['id'])
             old_name = existing.pop(collection['id'], None)
             path = place_dir(parent, old_name, name, self.fx)
@@ -3988,6 +4040,8 @@ class TreeBuilder:
             children = []
             links = {}
             for album in collection.get('set') or []:
+                if not valid_id(as_dict(album).get('id'), ALBUM_ID_RE):
+                    continue
                 album_name = self.album_dir_names.get(album['id']) or safe_name(text_of(album.get('title')), album['id'])
                 links[album_name] = os.path.join(*(['..'] * (depth + 1)), ALBUMS_DIR, album_name)
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
@@ -4188,7 +4242,7 @@ class PhotostreamOrderView:
             out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
             for i, p in enumerate(state.photostream):
                 entry = {'id': p.id, 'dateupload': p.dateupload, 'file': state.files.get(p.id)}
-                out.append(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+                out.append(valid_text((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
                            .encode('utf-8'))
                 if len(out) >= 5000:
                     yield b''.join(out)
@@ -4236,7 +4290,7 @@ class NotOriginalView:
             lines.append('%s\t%s/%s\tkept: %s\t%s' % (
                 pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
                 photo_page_url({'id': pid, 'owner': self.state.owner})))
-        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
+        write_file_if_changed(path, valid_text('\n'.join(lines) + '\n').encode('utf-8'))
 
 
 class XmpView:
@@ -4374,7 +4428,7 @@ FLICKR_HTML_TAGS = {'a', 'abbr', 'acronym', 'b', 'blockquote', 'br', 'cite', 'co
 FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': {'title'}}
 # What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
 # junk (tab and newline stay: descriptions have lines).
-_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
 
 # -- small helpers
 
@@ -4400,7 +4454,7 @@ def albums_by_photo(albums):
 
 def clean_text(text):
     """Text without control characters (NUL included) or what XML cannot hold."""
-    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
+    return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
 
 
 def esc(text):
@@ -5092,7 +5146,7 @@ def search_index(view):
         words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
                          + [titles[n] for n in packed_values(album_titles.get(pid, ()))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
-        line = ((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
+        line = valid_text((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
         out.append(line)
         size += len(line)
         if size >= DOWNLOAD_CHUNK:
@@ -5254,7 +5308,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
         names = set()
         for rel, parts in all_pages(view):
             names.add(rel.split('/', 1)[1] if '/' in rel else rel)
-            written += write_file_if_changed(os.path.join(dest, *rel.split('/')), ''.join(parts).encode('utf-8'),
+            written += write_file_if_changed(os.path.join(dest, *rel.split('/')), valid_text(''.join(parts)).encode('utf-8'),
                                              dirs)
     remove_stale_pages(html_dir, names)
     return written
@@ -5264,7 +5318,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
 
 def thumb_name(photo_id, url):
     """A replaced photo has new secrets, so a new URL and a new thumbnail."""
-    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8')).hexdigest()[:12])
+    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
 
 
 def thumb_path(photo_id, url):
@@ -5583,7 +5637,7 @@ def xmp_packet(fields):
         _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
         _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
     out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
-    return ''.join(out).encode('utf-8')
+    return valid_text(''.join(out)).encode('utf-8')
 
 
 def xmp_path_for(photostream_dir, filename):

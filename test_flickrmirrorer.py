@@ -557,6 +557,95 @@ def test_safe_name_rules():
     assert long == 'é' * 117 + ' - 72157000000000001'
 
 
+# ---------------------------------------------------------------------------
+# Text and ids from Flickr made valid before use (lone surrogates, NUL, ids not digits)
+# ---------------------------------------------------------------------------
+
+def assert_all_utf8(root):
+    """Every text file the mirror wrote is valid UTF-8 (no lone surrogate reached a file)."""
+    for path in Path(root).rglob('*'):
+        if path.is_file() and not path.is_symlink() and path.suffix not in ('.jpg', '.png', '.gif', '.mp4', '.mov'):
+            path.read_bytes().decode('utf-8')
+        path.name.encode('utf-8')   # a name with a lone surrogate could not be encoded back
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_is_written_as_a_replacement_character_and_kept_as_received(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    album = next(a for a in fake.account.albums.values() if photo.id in a.photo_ids)
+    fake.edit_photo(photo.id, title='cut \ud83d emoji', description='half \udc80 pair')
+    fake.rename_album(album.id, 'album \ud800 title')
+    for _ in range(2):   # a second run reads what the first wrote
+        assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert (dest / 'Albums' / ('album \ufffd title - %s' % album.id)).is_dir()
+    raw = (dest / 'photostream' / (media_name(photo) + '.metadata')).read_bytes()
+    assert b'cut \\ud83d emoji' in raw and b'half \\udc80 pair' in raw   # the JSON escape, as received
+    assert json.loads(raw)['listing']['title'] == 'cut \ud83d emoji'
+    xmp = (dest / 'photostream' / (media_name(photo) + '.xmp')).read_text(encoding='utf-8')
+    assert 'cut \ufffd emoji' in xmp and 'half \ufffd pair' in xmp
+    page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text(encoding='utf-8')
+    assert 'cut \ufffd emoji' in page
+    assert 'album \ufffd title' in (dest / 'html' / 'search-index.js').read_text(encoding='utf-8')
+    assert_all_utf8(dest)
+    assert sorted(os.listdir(tmp_path)) == ['mirror', 'tokens']
+
+
+def test_a_lone_surrogate_in_the_data_export_is_imported(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    photo = first_photo(fake, in_album=True)
+    album = next(a for a in fake.account.albums.values() if photo.id in a.photo_ids)
+    fake.edit_photo(photo.id, title='cut \ud83d emoji')
+    fake.rename_album(album.id, 'album \ud800 title')
+    manifest = fake.write_export(tmp_path / 'export')
+    assert b'\\ud800' in zipfile.ZipFile(tmp_path / 'export' / manifest['metadata_zip']).read('albums.json')
+    result = export_only(fake, tmp_path, dest, manifest['dir'])
+    assert_ok(result)
+    assert (dest / 'Albums' / ('album \ufffd title - %s' % album.id)).is_dir()
+    assert b'cut \\ud83d emoji' in (dest / 'photostream' / (media_name(photo) + '.metadata')).read_bytes()
+    assert_all_utf8(dest)
+
+
+@pytest.mark.slow
+def test_a_nul_or_a_control_character_in_originalformat_never_reaches_a_name(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg'][:2]
+    fake.garble_photo(photos[0].id, originalformat='jp\x00g')
+    fake.garble_photo(photos[1].id, originalformat='jpg\n')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    for photo in photos:   # the extension the file's address gives
+        assert (dest / 'photostream' / ('%s.jpg' % photo.id)).read_bytes() == fake.photo_file_bytes(photo.id)
+    names = [p.name for p in dest.rglob('*')]
+    assert not any(re.search(r'[\x00-\x1f]', name) for name in names)
+
+
+def test_a_photo_id_that_is_not_digits_is_refused(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    fake.garble_photo(photo.id, listed_id='../../x')
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'could not mirror "../../x": Flickr listed it with an id that is not a number' in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ['mirror', 'tokens']   # '../../x' from photostream/ is here
+    assert not [p for p in tmp_path.rglob('x*')]
+    assert not (dest / 'photostream' / media_name(photo)).exists()
+    others = [p for p in fake.account.photos.values() if p.id != photo.id]
+    assert all((dest / 'photostream' / media_name(p)).is_file() for p in others)
+    # in an album's listing the id is no photo of ours: no link for it
+    assert not [p for p in (dest / 'Albums').rglob('*x*')]
+
+
+def test_ids_are_digits():
+    assert fm.valid_id('5000249576') == '5000249576'
+    for bad in ('../../x', '12/3', '123\n', '', '١٢٣', 123, None, '12 3'):
+        assert fm.valid_id(bad) is None
+    assert fm.valid_id('73878701-72157397584645584', fm.COLLECTION_ID_RE) == '73878701-72157397584645584'
+    assert fm.valid_id('1-2/..', fm.COLLECTION_ID_RE) is None
+
+
 @pytest.mark.slow
 def test_ignore_photos_and_ignore_videos(fake, token_dir, dest, tmp_path):
     result = run_mirror(fake, token_dir, dest, '--ignore-videos', '--statistics')

@@ -52,9 +52,11 @@ Every change to the destination goes through an Effects object.  --dry-run is th
 with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
 original), builds the trees and tidies through the same code, counting as the real run
 counts, and says what it would change instead of changing it.  --verify adds a re-hash of
-every file.  Nothing is ever written or deleted through a symlink where the mirror expects
-a directory of its own (Albums, Collections, 'Not in any album', album and collection
-directories).
+every file.  Under both, every path the run creates, replaces, renames, re-times or
+deletes passes one guard, guarded(): inside the destination and reached through no symbolic
+link; a link where the mirror keeps a file or directory of its own (photostream, html,
+html/thumbs, account, the lock, a view's file, an album's directory) stops that part of the
+run, named (LinkInTheWay), and nothing is changed through it.
 
 Output tree:
 
@@ -204,6 +206,19 @@ class FatalError(Exception):
         self.status = status
 
 
+class LinkInTheWay(FatalError):
+    """A symbolic link where the mirror keeps a file or directory of its own (or a path that
+    would lead out of the destination): nothing is written, re-timed or deleted through it.
+    It stops the part of the run that needed that path (a view, an album, a photo), named in
+    one line; the run ends with status 1."""
+
+    def __init__(self, path, outside=False):
+        super().__init__(("'%s' is outside the destination; flickrmirrorer changes nothing there." % path) if outside
+                         else ("'%s' is a symbolic link where flickrmirrorer keeps its own files; it writes, re-times "
+                               "and deletes nothing through it.  Move it away to let the mirror rebuild it." % path))
+        self.path = path
+
+
 class AuthError(FatalError):
     def __init__(self, message):
         super().__init__(message, EXIT_USAGE)
@@ -262,6 +277,7 @@ class Stats:
     metadata_failed: int = 0     # files mirrored whose getInfo / comments could not be read
     listing_incomplete: int = 0
     dirs_left_alone: int = 0
+    links_in_the_way: set = field(default_factory=set)   # the links that stopped a part of the run
     unrepaired: int = 0
     stopped: int = 0
     bytes: int = 0
@@ -308,6 +324,7 @@ class Stats:
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
+        ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
     )
@@ -1204,6 +1221,67 @@ def shown_id(value):
 # Destination: lock, leftover temporary files, safe names, atomic writes
 # ---------------------------------------------------------------------------
 
+# -- the one guard: every path the program creates, replaces, renames, re-times or deletes in
+# the destination passes through guarded() (atomic_write, atomic_symlink, make_dirs,
+# try_unlink, remove_dir, set_mtime, Effects.replace / rename_dir): inside the destination,
+# reached through no symbolic link, and itself no link unless a link is what is changed.
+
+_guarded_root = None   # the destination (as given, made absolute) once the run has claimed it
+
+
+def guard_destination(dest):
+    """From now on every change must lie inside `dest`.  The destination itself may be a
+    link (the user's choice); nothing below it may."""
+    global _guarded_root
+    _guarded_root = os.path.abspath(dest) if dest is not None else None
+
+
+def guarded(path, link=False):
+    """`path`, when the program may change it: inside the destination and reached through no
+    symbolic link (each directory below the destination is looked at, not followed); the
+    path itself no link unless `link` (our album links, a link being removed: changing a link
+    changes nothing it points to).  Raises LinkInTheWay."""
+    root = _guarded_root
+    full = os.path.abspath(path)
+    if root is None:   # outside a run (the helpers' own tests): the path itself only
+        parts, current = [os.path.basename(full)], os.path.dirname(full)
+    else:
+        prefix = root.rstrip(os.sep) + os.sep
+        if not full.startswith(prefix):
+            raise LinkInTheWay(path, outside=True)
+        parts, current = full[len(prefix):].split(os.sep), root
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            break   # nothing beyond exists yet: what is made there is made by us, as real directories
+        except NotADirectoryError:
+            raise LinkInTheWay(path, outside=True) from None
+        if stat.S_ISLNK(mode) and not (link and i == last):
+            raise LinkInTheWay(current)
+    return path
+
+
+def part_stopped(error, stats, reporter):
+    """A LinkInTheWay stopped one part of the run (a view, an album, the account files): said
+    in one line and counted (exit status 1); the rest of the run goes on."""
+    if error.path not in stats.links_in_the_way:   # the HTML pages and their thumbnails: said once
+        stats.links_in_the_way.add(error.path)
+        reporter.error(str(error))
+
+
+def make_dirs(path):
+    """os.makedirs(path, exist_ok=True), guarded."""
+    os.makedirs(guarded(path), exist_ok=True)
+
+
+def remove_dir(path):
+    """os.rmdir, guarded (the directory itself no link)."""
+    os.rmdir(guarded(path))
+
+
 def prepare_destination(dest):
     """Create the destination if missing; refuse one we cannot use."""
     if os.path.lexists(dest) and not os.path.isdir(dest):
@@ -1219,9 +1297,11 @@ def prepare_destination(dest):
 def lock_destination(dest):
     """One run at a time per destination.  The lock dies with the process, even on SIGKILL."""
     path = os.path.join(dest, LOCK_NAME)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:   # never through a link: its target would get our process id
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LinkInTheWay(path) from None
         raise FatalError('Cannot create lock file %s: %s' % (path, e.strerror), EXIT_USAGE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1242,9 +1322,9 @@ def remove_leftover_temp_files(dest):
             if name.startswith(TMP_PREFIX):
                 path = os.path.join(root, name)
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    shutil.rmtree(guarded(path), ignore_errors=True)
                 else:
-                    os.unlink(path)
+                    try_unlink(path)
                 removed += 1
         dirs[:] = [d for d in dirs if not d.startswith(TMP_PREFIX)]
     return removed
@@ -1287,7 +1367,7 @@ def atomic_write(path, write, unchanged=None, dirs=None):
     a file at its final name is always complete.  Returns what `write` returned.  When
     `unchanged(result)` says the new content is the old one, the old file stays.  `dirs`, a
     SyncBatch, takes the sync and the rename over (the many files of a view)."""
-    directory = os.path.dirname(path)
+    directory = os.path.dirname(guarded(path))
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -1421,7 +1501,7 @@ def json_bytes(data):
 def write_file_if_changed(path, data, dirs=None):
     """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
     try:
-        with open(path, 'rb') as f:
+        with open(guarded(path), 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
@@ -1438,7 +1518,7 @@ def write_chunks_if_changed(path, chunks, dirs=None):
     """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
     temporary file, which replaces the old one only when their SHA-256 differs."""
     try:
-        old = describe_file(path)['sha256']
+        old = describe_file(guarded(path))['sha256']
     except OSError:
         old = None
 
@@ -1460,19 +1540,20 @@ def read_json(path):
         return None
 
 
-def try_unlink(path):
+def try_unlink(path, link=False):
+    """Remove a file of ours (`link`: a link of ours; removing a link removes the link alone)."""
     try:
-        os.unlink(path)
+        os.unlink(guarded(path, link=link))
     except FileNotFoundError:
         pass
 
 
 def atomic_symlink(target, path):
     """Create or retarget a symlink without a moment where it is missing or wrong."""
-    if os.path.islink(path) and os.readlink(path) == target:
+    if os.path.islink(guarded(path, link=True)) and os.readlink(path) == target:
         return False
     tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + 'link-%d-%d' % (os.getpid(), threading.get_ident()))
-    try_unlink(tmp)
+    try_unlink(tmp, link=True)
     os.symlink(target, tmp)
     os.replace(tmp, path)
     return True
@@ -1509,14 +1590,14 @@ class Effects:
         set_mtime(path, timestamp)
 
     def replace(self, source, target):
-        os.replace(source, target)
+        os.replace(guarded(source), guarded(target))
         fsync_dir(os.path.dirname(target))
 
-    def unlink(self, path):
-        try_unlink(path)
+    def unlink(self, path, link=False):
+        try_unlink(path, link)
 
     def makedirs(self, path):
-        os.makedirs(path, exist_ok=True)
+        make_dirs(path)
 
     def symlink(self, target, path):
         return atomic_symlink(target, path)
@@ -1526,7 +1607,7 @@ class Effects:
 
     def rename_dir(self, source, target):
         """Returns where the directory's content is from now on."""
-        os.rename(source, target)
+        os.rename(guarded(source), guarded(target))
         return target
 
 
@@ -1556,7 +1637,7 @@ class DryEffects(Effects):
     def replace(self, source, target):
         pass
 
-    def unlink(self, path):
+    def unlink(self, path, link=False):
         pass
 
     def makedirs(self, path):
@@ -2554,11 +2635,13 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
 
 
 def set_mtime(path, timestamp):
+    """The file's time, never a link's target's (a link dropped in its place is refused)."""
     if timestamp is None:
         return
+    guarded(path)
     try:
-        if os.stat(path).st_mtime != timestamp:
-            os.utime(path, (timestamp, timestamp))
+        if os.stat(path, follow_symlinks=False).st_mtime != timestamp:
+            os.utime(path, (timestamp, timestamp), follow_symlinks=False)
     except (OSError, OverflowError, ValueError):
         pass
 
@@ -2598,8 +2681,8 @@ class Thumbnails:
     one after the other).  Ctrl+C or an error in the block stops them at once, through the
     run's stop event, which also wakes a thumbnail waiting to be retried."""
 
-    def __init__(self, state, fetcher, jobs, reporter, wanted=True):
-        self.state, self.fetcher, self.jobs, self.reporter = state, fetcher, jobs, reporter
+    def __init__(self, state, fetcher, jobs, stats, reporter, wanted=True):
+        self.state, self.fetcher, self.jobs, self.stats, self.reporter = state, fetcher, jobs, stats, reporter
         self.wanted = wanted
         self.stop_event = fetcher.transport.stop_event
         self.error = None
@@ -2625,7 +2708,9 @@ class Thumbnails:
             if thread.is_alive():   # an error or Ctrl+C in the block or the wait: the run ends
                 self.stop_event.set()
                 thread.join()
-        if self.error is not None:
+        if isinstance(self.error, LinkInTheWay):   # the pages show no previews; the rest goes on
+            part_stopped(self.error, self.stats, self.reporter)
+        elif self.error is not None:
             raise self.error
         if self.state.thumbnails[1]:
             self.reporter.info('%s could not be fetched; their photos show without a preview until the next run.'
@@ -2827,7 +2912,7 @@ class FilesStage:
         photo_id = task.photo_id
         try:
             name, file_info, metadata = future.result()
-        except (ItemError, TransientError, OSError, UnicodeError) as e:
+        except (ItemError, TransientError, OSError, UnicodeError, LinkInTheWay) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.state.dest, e.strerror)) from None
             self.pool.item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
@@ -3395,7 +3480,10 @@ class DataExport:
         if fx.dry:
             self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
         else:
-            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+            try:
+                import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+            except LinkInTheWay as e:
+                part_stopped(e, self.stats, self.reporter)
         self._report()
 
     def _import_media(self, source):
@@ -3730,7 +3818,7 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
         reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
                       'not used.' % (account_dir, stamp.get('date'), source.label, date))
         return
-    os.makedirs(account_dir, exist_ok=True)
+    make_dirs(account_dir)
     try:
         source.open()
         for member in members:
@@ -3748,7 +3836,7 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
             try_unlink(os.path.join(account_dir, name))   # from an older export
     write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
     if not no_html:
-        os.makedirs(os.path.join(dest, HTML_DIR), exist_ok=True)
+        make_dirs(os.path.join(dest, HTML_DIR))
         write_file_if_changed(os.path.join(dest, HTML_DIR, ACCOUNT_PAGE),
                               valid_text(''.join(account_page(account_dir))).encode('utf-8'))
 
@@ -3846,7 +3934,7 @@ def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            fx.unlink(entry.path)
+            fx.unlink(entry.path, link=True)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
             fx.reporter.detail('Leaving %s alone: flickrmirrorer did not make it' % entry.path)
@@ -3865,13 +3953,13 @@ def remove_our_dir(path):
     never followed: what it points to is not ours."""
     if os.path.islink(path):
         return False
-    for entry in list(os.scandir(path)):
+    for entry in list(os.scandir(guarded(path))):
         if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
-            os.unlink(entry.path)
+            try_unlink(entry.path, link=entry.is_symlink())
         elif entry.is_dir(follow_symlinks=False) and COLLECTION_NAME_RE.search(entry.name):
             remove_our_dir(entry.path)
     try:
-        os.rmdir(path)
+        remove_dir(path)
         return True
     except OSError:
         return False
@@ -3985,28 +4073,35 @@ class TreeBuilder:
             name = safe_name(title, album['id'])
             self.album_dir_names[album['id']] = name
             old_name = existing.pop(album['id'], None)
-            path = place_dir(self.albums_dir, old_name, name, self.fx)
-            if path is None:
-                self._left_alone(os.path.join(self.albums_dir, name))
-                continue
-            wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
-                      for link, target in album_link_names(photo_ids, files)}
-            if album['id'] in self.partial_albums:
-                # a short listing never drops links, and its metadata is not stored, so that
-                # the next run reads the album again
-                changed = sync_links(path, wanted, self.fx, remove=False)
-                self.reporter.detail('Album %s was listed short; kept its links' % name)
-            else:
-                changed = sync_links(path, wanted, self.fx)
-                metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-                changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            self._count_change('album', old_name, name, changed)
+            try:
+                self._build_album(album, photo_ids, files, old_name, name)
+            except LinkInTheWay as e:
+                part_stopped(e, self.stats, self.reporter)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(self.albums_dir, stale))
+
+    def _build_album(self, album, photo_ids, files, old_name, name):
+        """One album's directory: its links in album order and its metadata."""
+        path = place_dir(self.albums_dir, old_name, name, self.fx)
+        if path is None:
+            self._left_alone(os.path.join(self.albums_dir, name))
+            return
+        wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
+                  for link, target in album_link_names(photo_ids, files)}
+        if album['id'] in self.partial_albums:
+            # a short listing never drops links, and its metadata is not stored, so that
+            # the next run reads the album again
+            changed = sync_links(path, wanted, self.fx, remove=False)
+            self.reporter.detail('Album %s was listed short; kept its links' % name)
+        else:
+            changed = sync_links(path, wanted, self.fx)
+            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
+        self._count_change('album', old_name, name, changed)
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
@@ -4197,15 +4292,20 @@ class ViewsState:
         write_json_if_changed(self.path, state)
 
 
-def make_views(views, views_state, reporter):
-    """The one driver: each view is made unless its inputs are unchanged and it is whole."""
+def make_views(views, views_state, stats, reporter):
+    """The one driver: each view is made unless its inputs are unchanged and it is whole; a
+    link in one view's way stops that view alone."""
     for view in views:
         inputs = view.inputs()
         digest = inputs.hexdigest() if inputs is not None else None
         if inputs is not None and inputs.whole and views_state.current(view.name, digest):
             reporter.detail(view.up_to_date())
             continue
-        said = view.write()
+        try:
+            said = view.write()
+        except LinkInTheWay as e:
+            part_stopped(e, stats, reporter)
+            continue
         if digest is not None:
             views_state.remember(view.name, digest)
         if said:
@@ -5277,7 +5377,7 @@ def remove_stale_pages(html_dir, keep):
     removed = 0
     for name in sorted(os.listdir(html_dir)):
         if OUR_PAGE_RE.match(name) and name not in keep:
-            os.unlink(os.path.join(html_dir, name))
+            try_unlink(os.path.join(html_dir, name))
             removed += 1
     return removed
 
@@ -5300,7 +5400,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     Returns the number of files written (only files whose content changed are rewritten)."""
     view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
-    os.makedirs(html_dir, exist_ok=True)
+    make_dirs(html_dir)
     with SyncBatch() as dirs:
         written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8'), dirs))
         written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'), dirs)
@@ -5332,7 +5432,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
     for, and none is removed.  Returns (fetched, failed)."""
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
-    os.makedirs(thumbs_dir, exist_ok=True)
+    make_dirs(thumbs_dir)
     wanted = set()
 
     def missing():   # a generator: 100,000 pending items at once would be heavy
@@ -5752,7 +5852,7 @@ class EnrichStage:
             return
         except NotFoundError:
             pass   # deleted on Flickr since the listing: the next run lets it go
-        except (ItemError, TransientError) as e:
+        except (ItemError, TransientError, LinkInTheWay) as e:
             self.pool.item_failed(summary.id, 'metadata: %s' % e, counter='metadata_failed')
         else:
             if metadata is not None:
@@ -5815,6 +5915,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
     photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), stats, reporter)
+    guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
@@ -5840,8 +5941,8 @@ def mirror_account(args, client, stats, reporter, stop_event):
         enrich.count_planned()
     else:
         # (after an incomplete listing make_all_views keeps the last views and asks for none)
-        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, reporter, wanted=not args.no_html)
-        make_all_views(args, state, albums, tree, enrich, thumbnails, reporter)
+        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, stats, reporter, wanted=not args.no_html)
+        make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
         report_not_original(state, reporter, args.free_account)
@@ -5863,6 +5964,7 @@ def mirror_export(args, stats, reporter, stop_event):
     state = RunState(args.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     state.owner = args.export_account
+    guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
@@ -5880,7 +5982,7 @@ def mirror_export(args, stats, reporter, stop_event):
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
         ([] if args.no_html else [HtmlView(state, albums, [])])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
-               ViewsState(state.dest, force=args.verify), reporter)
+               ViewsState(state.dest, force=args.verify), stats, reporter)
     return state
 
 
@@ -5927,7 +6029,7 @@ def dest_account(dest):
 QUICK_ENRICHMENT = 60.0
 
 
-def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
+def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter):
     """The views and enrichment: a quick enrichment first, with the thumbnails coming
     beside it, and the views once; a long one (hours, at a small budget) after the views
     (the thumbnails coming beside the sidecars), which then show what it read.  After an
@@ -5943,14 +6045,14 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         with thumbnails.coming():
             enrich.run()
-        make_views(views, views_state, reporter)
+        make_views(views, views_state, stats, reporter)
         return
     html = [view for view in views if isinstance(view, HtmlView)]
     with thumbnails.coming():   # beside the sidecars, which need none; in place before the pages
-        make_views([view for view in views if view not in html], views_state, reporter)
-    make_views(html, views_state, reporter)   # browsable while the metadata is read for hours
+        make_views([view for view in views if view not in html], views_state, stats, reporter)
+    make_views(html, views_state, stats, reporter)   # browsable while the metadata is read for hours
     if enrich.run():
-        make_views(shown, views_state, reporter)   # they gain what enrichment read
+        make_views(shown, views_state, stats, reporter)   # they gain what enrichment read
 
 
 # ---------------------------------------------------------------------------
@@ -6148,6 +6250,7 @@ def destination_claimed(args, reporter):
     no clean-up."""
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     lock = None
+    guard_destination(args.destination)
     if not args.dry_run:
         prepare_destination(args.destination)
         lock = lock_destination(args.destination)

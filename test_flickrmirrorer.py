@@ -2682,6 +2682,7 @@ FAILING_LABELS = [   # each of these counts makes the exit status 1
     'Failed (tried again next run)', 'Metadata not read (tried again next run)',
     'Listing incomplete (nothing deleted)', 'Directories left alone (symlinks out of the mirror)',
     'Damaged or missing files not repaired', 'Run stopped early (see the error)',
+    'Parts not made (a symbolic link in the way)',
 ]
 
 
@@ -2745,6 +2746,175 @@ def test_symlinked_album_and_not_in_album_dirs_are_left_alone(plain_fake, tmp_pa
     # the rest of the mirror is complete
     assert len(list((mirror / 'photostream').glob('*.metadata'))) == sum(
         p.media == 'photo' for p in fake.account.photos.values())
+
+
+# -- one guard where the program changes DEST: a link where the mirror keeps its own
+# directories and files (photostream, html, html/thumbs, account, the lock, a view's file,
+# an album's metadata) is never written, re-timed or deleted through
+
+def user_files_elsewhere(tmp_path, name):
+    """A directory outside the mirror holding a user's files, some named as the mirror names
+    its own (a stale-looking page, a thumbnail, a photo), all dated long ago."""
+    place = tmp_path / name
+    place.mkdir()
+    for file_name, data in (('photo-1234.html', b'<p>my page</p>'), ('album-1.html', b'mine'),
+                            ('style.css', b'body{}'), ('1234-0123456789ab.jpg', b'my picture'),
+                            ('5000000001.jpg', b'my photo'), ('diary.txt', b'dear diary')):
+        (place / file_name).write_bytes(data)
+        os.utime(place / file_name, (1_000_000_000, 1_000_000_000))
+    return place
+
+
+def untouched_state(place):
+    """Everything in `place` (bytes, mtimes, links) and its own mtime: a file created or
+    deleted there changes the latter."""
+    return snapshot(place, with_mtimes=True), os.stat(place).st_mtime_ns
+
+
+def mirrored(fake, tmp_path, *args):
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', *args), 0)
+    return tokens, mirror
+
+
+def link_in_place_of(path, target):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    path.symlink_to(target, target_is_directory=target.is_dir())
+
+
+def said_once(path, stderr):
+    line = "'%s' is a symbolic link where flickrmirrorer keeps its own files" % path
+    return stderr.count(line) == 1
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_or_a_views_file_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(mirror / 'html', elsewhere)
+    link_in_place_of(mirror / 'photostream.json', elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    gone = first_photo(fake, in_album=False)
+    fake.delete_photo(gone.id)   # its page would be stale: deleted
+    fake.add_photo(title='New')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(mirror / 'html', result.stderr) and said_once(mirror / 'photostream.json', result.stderr)
+    assert statistics(result.stdout)['Parts not made (a symbolic link in the way)'] == 2
+    # the rest of the run went on: the photo deleted, the new one in, index.html and the sidecars made
+    assert not (mirror / 'photostream' / media_name(gone)).exists()
+    new = [p for p in fake.account.photos.values() if p.title == 'New'][0]
+    assert (mirror / 'photostream' / (media_name(new) + '.xmp')).is_file()
+    assert (mirror / 'html').is_symlink() and (mirror / 'photostream.json').is_symlink()
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_thumbs_or_an_albums_metadata_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(mirror / 'html' / 'thumbs', elsewhere)
+    album = sorted(p for p in (mirror / 'Albums').iterdir())[0]
+    link_in_place_of(album / 'metadata', elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    for photo in list(fake.account.photos.values())[:3]:
+        fake.replace_photo(photo.id)   # new thumbnails, old ones stale
+    for other in fake.account.albums.values():
+        fake.rename_album(other.id, other.title + ' renamed')   # every album's metadata rewritten
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(mirror / 'html' / 'thumbs', result.stderr)
+    assert said_once(album / 'metadata', result.stderr)
+    # the pages were made, the other albums renamed
+    assert (mirror / 'html' / 'photostream-1.html').is_file()
+    renamed = [d.name for d in (mirror / 'Albums').iterdir() if d.name.split(' - ')[0].endswith('renamed')]
+    assert len(renamed) >= len(fake.account.albums) - 1
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_photostream_stops_the_run_before_anything_is_changed(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = tmp_path / 'elsewhere'
+    shutil.copytree(mirror / 'photostream', elsewhere, symlinks=True)
+    for path in elsewhere.iterdir():
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    user_files = user_files_elsewhere(tmp_path, 'user')
+    for path in user_files.iterdir():
+        shutil.copy2(path, elsewhere / path.name)   # a file the listing never shows: --delete-unknown's prey
+    link_in_place_of(mirror / 'photostream', elsewhere)
+    before = untouched_state(elsewhere)
+    fake.delete_photo(first_photo(fake).id)
+    fake.add_photo(title='New')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown', '--verify')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert said_once(mirror / 'photostream', result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert untouched_state(elsewhere) == before
+
+
+def test_a_link_in_place_of_the_lock_leaves_its_target_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (mirror / LOCK_FILE).symlink_to(elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    result = run_mirror(fake, tokens, mirror)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert said_once(mirror / LOCK_FILE, result.stderr)
+    assert untouched_state(elsewhere) == before
+    assert (elsewhere / 'diary.txt').read_bytes() == b'dear diary'
+    assert os.listdir(mirror) == [LOCK_FILE]   # nothing else was made
+
+
+def test_a_link_in_place_of_account_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(tmp_path / 'export')
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (elsewhere / 'account_profile.json').write_text('{"mine": true}')   # an export's name: a stale one would go
+    os.utime(elsewhere / 'account_profile.json', (1_000_000_000, 1_000_000_000))
+    (mirror / 'account').symlink_to(elsewhere, target_is_directory=True)
+    before = untouched_state(elsewhere)
+    result = export_only(fake, tmp_path, mirror, manifest['dir'])
+    assert_ok(result, 1)
+    assert said_once(mirror / 'account', result.stderr)
+    assert untouched_state(elsewhere) == before
+    assert len(list((mirror / 'photostream').glob('*.metadata'))) == len(fake.account.photos)
+
+
+def test_the_guard_refuses_links_and_paths_outside(tmp_path):
+    dest = tmp_path / 'dest'
+    (dest / 'real').mkdir(parents=True)
+    (tmp_path / 'elsewhere').mkdir()
+    (dest / 'link').symlink_to(tmp_path / 'elsewhere', target_is_directory=True)
+    (dest / 'real' / 'a-link').symlink_to(tmp_path / 'elsewhere' / 'x')
+    fm.guard_destination(str(dest))
+    try:
+        assert fm.guarded(str(dest / 'real' / 'file')) == str(dest / 'real' / 'file')
+        assert fm.guarded(str(dest / 'new' / 'deeper' / 'file'))   # made by us as real directories
+        assert fm.guarded(str(dest / 'real' / 'a-link'), link=True)   # the link itself is changed
+        for path, link in ((dest / 'link' / 'file', False), (dest / 'link' / 'file', True),
+                           (dest / 'real' / 'a-link', False), (dest / 'link', False)):
+            with pytest.raises(fm.LinkInTheWay):
+                fm.guarded(str(path), link=link)
+        for path in (dest / 'real' / '..' / '..' / 'x', tmp_path / 'x', str(dest) + '-sibling/x'):
+            with pytest.raises(fm.LinkInTheWay, match='outside the destination'):
+                fm.guarded(str(path))
+        with pytest.raises(fm.LinkInTheWay):
+            fm.set_mtime(str(dest / 'real' / 'a-link'), 1_000_000_000)
+    finally:
+        fm.guard_destination(None)
 
 
 def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_path):

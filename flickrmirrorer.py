@@ -1704,7 +1704,7 @@ def scan_photostream(photostream_dir, find_orphans=False):
             match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
             if not match:
                 hand = HAND_ORIGINAL_RE.match(name)
-                if hand and entry.is_file():
+                if hand and not entry.is_dir(follow_symlinks=False):   # a link too: refused, named
                     hand_originals[hand.group(1)] = name
                 continue
             if not entry.is_file(follow_symlinks=False):
@@ -2509,9 +2509,10 @@ class PhotoMirror:
             self._count(verified=1)   # hashed, found missing, or fetched anew: each item once
         if task.verify and filename and not task.need_file and not self._intact(task):
             task.need_file = task.repair = True   # fetch it again
-        if task.hand_original:
-            file_info = self.adopt_hand_original(task)
-        elif task.need_file:
+        adopted = self.adopt_hand_original(task) if task.hand_original else None
+        if adopted is not None:
+            file_info = adopted
+        elif task.need_file or filename is None:
             file_info = self.download_best(task)
         elif task.try_original and (recovered := self.try_recorded_original(task)):
             file_info = recovered
@@ -2519,6 +2520,7 @@ class PhotoMirror:
             # nothing recorded (an adopted or legacy file): record it now
             file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
         name = file_info['name']
+        task.hand_original = task.hand_original if adopted is not None else None
         # The file's time first: the metadata written last marks the photo as done.
         self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
         metadata = build_photo_metadata(task.record, file_info, task.stored)
@@ -2579,9 +2581,16 @@ class PhotoMirror:
 
     def adopt_hand_original(self, task):
         """An original the user downloaded by hand and put into photostream/: it becomes the
-        photo's file, replacing the rendition kept so far."""
+        photo's file, replacing the rendition kept so far, when it is what a download must be
+        (a regular file of the right kind); else None, and it is left where it is, named."""
         source = os.path.join(self.dir, task.hand_original)
         ext = os.path.splitext(task.hand_original)[1].lstrip('.').lower()
+        misfit = hand_original_misfit(source, task.record, ext)
+        if misfit:
+            self.reporter.warning('Left %s where it is, not adopted as the original of %s %s: %s'
+                                  % (os.path.join(PHOTOSTREAM_DIR, task.hand_original),
+                                     'video' if is_video(task.record) else 'photo', task.photo_id, misfit))
+            return None
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
         self.fx.replace(source, os.path.join(self.dir, name))
@@ -2597,6 +2606,22 @@ class PhotoMirror:
         if old_name and old_name != new_name:
             self.fx.unlink(os.path.join(self.dir, old_name))
             self.fx.unlink(metadata_path_for(self.dir, old_name))
+
+
+def hand_original_misfit(path, record, ext):
+    """Why a file put into photostream/ by hand is not the original (None when it is): a
+    symbolic link or anything but a regular file; for a video no video container, for a
+    photo not an image of the listed format and dimensions (export_misfit, as for the
+    export's files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        return 'it is a symbolic link' if e.errno == errno.ELOOP else e.strerror
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return 'it is not a regular file'
+        head = f.read(HEAD_BYTES)
+    return export_misfit(record, ext, head)
 
 
 def original_marks(file_info):

@@ -2472,6 +2472,60 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
     assert '\n%s\t' % video.id not in (dest / NOT_ORIGINAL).read_text()
 
 
+# -- originals put into photostream/ by hand are checked as downloads are
+
+def test_a_hand_dropped_original_that_is_no_video_or_a_link_is_left_where_it_is(plain_fake, tmp_path):
+    fake = plain_fake
+    fake.faults.update(video_originals='404')
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, dest))
+    first, second = [p for p in fake.account.photos.values() if p.media == 'video'][:2]
+    kept = {v.id: refused_mode_best(fake, v) for v in (first, second)}
+    text = dest / 'photostream' / ('%s.original.mp4' % first.id)
+    text.write_bytes(b'this is not a video\n')
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (elsewhere / 'movie.mov').write_bytes(fake.video_file_bytes(second.id, 'orig'))   # a real video, elsewhere
+    os.utime(elsewhere / 'movie.mov', (1_000_000_000, 1_000_000_000))
+    link = dest / 'photostream' / ('%s.original.mov' % second.id)
+    link.symlink_to(elsewhere / 'movie.mov')
+    before = untouched_state(elsewhere)
+    result = run_mirror(fake, tokens, dest, '--verify')
+    assert_ok(result)
+    assert ("Left photostream/%s.original.mp4 where it is, not adopted as the original of video %s: not a video "
+            "file" % (first.id, first.id)) in result.stderr
+    assert ("Left photostream/%s.original.mov where it is, not adopted as the original of video %s: it is a "
+            "symbolic link" % (second.id, second.id)) in result.stderr
+    assert text.read_bytes() == b'this is not a video\n' and link.is_symlink()
+    assert untouched_state(elsewhere) == before
+    for video in (first, second):   # the renditions stay, intact, still listed as not the original
+        name, data = kept[video.id]
+        assert (dest / 'photostream' / name).read_bytes() == data
+        assert '\n%s\t' % video.id in (dest / NOT_ORIGINAL).read_text()
+        meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+        assert meta['file']['original'] is False
+
+
+def test_a_hand_dropped_original_is_checked_by_its_content(plain_fake):
+    photo = first_photo(plain_fake)
+    data = plain_fake.photo_file_bytes(photo.id)
+    listing = {'id': photo.id, 'media': 'photo', 'originalformat': photo.originalformat,
+               'o_width': str(photo.width), 'o_height': str(photo.height)}
+    ext = photo.originalformat
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'hand.' + ext)
+        with open(path, 'wb') as f:
+            f.write(data)
+        assert fm.hand_original_misfit(path, listing, ext) is None
+        wrong = dict(listing, o_width=str(photo.width + 1))
+        assert fm.hand_original_misfit(path, wrong, ext) == '%dx%d where Flickr says the original is %dx%d' % (
+            photo.width, photo.height, photo.width + 1, photo.height)
+        os.symlink(path, path + '.link')
+        assert fm.hand_original_misfit(path + '.link', listing, ext) == 'it is a symbolic link'
+        os.mkfifo(path + '.fifo')
+        assert fm.hand_original_misfit(path + '.fifo', listing, ext) == 'it is not a regular file'
+
+
 @pytest.mark.slow
 def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))

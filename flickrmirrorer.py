@@ -73,6 +73,29 @@ Output tree:
     dest/account/                              Flickr's data export's account files (--import-export)
 """
 
+import signal
+import sys
+import threading
+
+
+def interrupted_while_starting(signum, frame):
+    """Ctrl+C while Python loads the libraries or reads the command line: nothing was begun,
+    nothing to undo; a line, not a traceback."""
+    sys.stderr.write('Error: interrupted before the run began; nothing was changed.\n')
+    raise SystemExit(130)
+
+
+def quiet_interrupts_while_starting():
+    """Returns the SIGINT handler to put back once the run can take Ctrl+C itself (None
+    when it is not ours to change: not the main thread, or SIGINT ignored by our starter)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+    return signal.signal(signal.SIGINT, interrupted_while_starting)
+
+
+_sigint_before_imports = quiet_interrupts_while_starting()
+
 import argparse
 import concurrent.futures
 import configparser
@@ -94,14 +117,11 @@ import random
 import re
 import shlex
 import shutil
-import signal
 import sqlite3
 import stat
 import struct
-import sys
 import tempfile
 import termios
-import threading
 import time
 import datetime
 import unicodedata
@@ -118,6 +138,9 @@ import nh3
 import requests
 import tenacity
 import tqdm
+
+if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
+    signal.signal(signal.SIGINT, _sigint_before_imports)
 
 VERSION = '1.0.0'
 
@@ -655,7 +678,7 @@ def oauth_flow(api_key, api_secret, reporter, use_browser):
     except flickrapi.FlickrError as e:
         raise AuthError('Login failed: %s' % first_line(e))
     except requests.RequestException as e:
-        raise AuthError('Login failed, cannot reach Flickr: %s' % first_line(e))
+        raise AuthError('Login failed, cannot reach Flickr: %s' % network_words(e))
     token = flickr.token_cache.token
     if token is None:
         raise AuthError('Login failed: Flickr gave no token.')
@@ -912,7 +935,36 @@ def judge_status(response, what, refusable=False, api=False, cdn_original=False)
 
 def network_failure(error, what):
     """The verdict on a request that got no answer (or a broken one): worth another try."""
-    return TransientError('%s: network error: %s' % (what, first_line(error)))
+    return TransientError('%s: %s' % (what, network_words(error)))
+
+
+def network_words(error):
+    """What went wrong on the way, in words: requests' own messages nest urllib3's reprs
+    ("('Connection broken: IncompleteRead(17983 bytes read, ...)', ...)")."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.ChunkedEncodingError) or 'IncompleteRead' in text \
+            or 'Connection broken' in text:
+        return 'the connection broke off before the end of the answer'
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return 'the answer came damaged (it could not be decompressed)'
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return 'no connection could be made in time'
+    if isinstance(error, requests.Timeout):
+        return 'no answer came in time'
+    if isinstance(error, requests.exceptions.SSLError):
+        return 'the secure connection failed (its certificate or the network between)'
+    if re.search(r'NameResolution|Name or service not known|nodename nor servname|getaddrinfo|'
+                 r'Temporary failure in name resolution', text):
+        return 'the server\'s name could not be looked up (is the network down?)'
+    if 'refused' in text:
+        return 'the server refused the connection'
+    if 'reset' in text.lower():
+        return 'the connection was reset'
+    if re.search(r'RemoteDisconnected|without response|aborted', text):
+        return 'the server closed the connection without an answer'
+    if isinstance(error, requests.ConnectionError):
+        return 'the connection failed'
+    return first_line(error)
 
 
 def raise_for_transient_status(response, *args, **kwargs):
@@ -1555,7 +1607,11 @@ def atomic_symlink(target, path):
     tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + 'link-%d-%d' % (os.getpid(), threading.get_ident()))
     try_unlink(tmp, link=True)
     os.symlink(target, tmp)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:   # SIGTERM or Ctrl+C between the two: no temporary link stays behind
+        try_unlink(tmp, link=True)
+        raise
     return True
 
 
@@ -2420,7 +2476,8 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s broke off after %d bytes: %s' % (url, size, first_line(e))) from None
+            raise TransientError('download of %s failed after %s%s: %s' % (
+                url, human_bytes(size), ' of %s' % human_bytes(expected) if expected else '', network_words(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:
@@ -6341,6 +6398,7 @@ def main(argv=None):
     # kept out of the collector's full passes, which would scan it again each time (an
     # unchanged re-run of 10,000 photos: 2.6 s against 2.9, CPU 2.15 s against 2.43; medians
     # of 9, 2026-12-03).  Here, not under __main__, so that the installed command has it too.
+    sigint = quiet_interrupts_while_starting()
     gc.freeze()
     keep_big_blocks_out_of_the_heap()
     args = build_parser().parse_args(argv)
@@ -6354,6 +6412,8 @@ def main(argv=None):
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, interrupt)
     try:
+        if sigint is not None:   # from here on Ctrl+C stops the run as it should (below)
+            signal.signal(signal.SIGINT, sigint)
         status = run(args, reporter, stats, stop_event)
     except KeyboardInterrupt:
         stop_event.set()

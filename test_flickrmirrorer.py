@@ -2971,6 +2971,83 @@ def test_the_guard_refuses_links_and_paths_outside(tmp_path):
         fm.guard_destination(None)
 
 
+# -- leftovers: no temporary file after SIGTERM, no traceback however early Ctrl+C comes,
+# network errors in words
+
+def test_ctrl_c_while_the_libraries_load_prints_one_line_and_no_traceback(plain_fake, tmp_path):
+    """Ctrl+C pressed while Python loads the program's libraries, made certain: a module of
+    one of their names, first on the path, sends SIGINT as it is imported."""
+    shim = tmp_path / 'shim'
+    shim.mkdir()
+    (shim / 'nh3.py').write_text('import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n')
+    env = program_env(plain_fake, PYTHONPATH=str(shim))
+    proc = subprocess.run([sys.executable, PROGRAM, str(tmp_path / 'mirror')], env=env, capture_output=True,
+                          text=True, timeout=60, preexec_fn=ctrl_c_as_at_a_terminal)
+    assert proc.returncode == 130
+    assert proc.stderr == 'Error: interrupted before the run began; nothing was changed.\n'
+    assert proc.stdout == '' and not (tmp_path / 'mirror').exists()
+
+
+def test_a_temporary_link_is_removed_when_its_rename_fails(tmp_path):
+    """atomic_symlink's temporary link goes whatever stops its rename (an error here; SIGTERM
+    or Ctrl+C take the same way: an exception between the two)."""
+    album = tmp_path / 'album'
+    (album / '1_5.jpg').mkdir(parents=True)          # a non-empty directory in the link's place
+    (album / '1_5.jpg' / 'x').write_text('x')
+    with pytest.raises(OSError):
+        fm.atomic_symlink('../../photostream/5.jpg', str(album / '1_5.jpg'))
+    assert sorted(os.listdir(album)) == ['1_5.jpg']
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_albums_are_built_leaves_no_temporary_file(tmp_path):
+    with fakeflickr.FakeFlickr(seed=5, photos=300, videos=0, albums=40, collections=3, file_size=1500,
+                               hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        dest = tmp_path / 'mirror'
+        cmd = [sys.executable, PROGRAM, '--token-dir', str(tokens), *UNPACED, str(dest)]
+        proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        wait_until(lambda: fake.stats()['api_calls'].get('flickr.photosets.getPhotos', 0) >= 20,
+                   'the albums being read')
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and 'Traceback' not in err
+        left = [str(p) for p in dest.rglob('.flickrmirrorer-tmp-*')]
+        assert not left
+
+
+def test_a_broken_download_says_so_in_words(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    photo = first_photo(fake)
+    fake.faults.schedule('truncate', count=10 ** 6, path='/%s_' % photo.id)
+    result = run_mirror(fake, tokens, tmp_path / 'mirror', '--retries', '2')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    line = [l for l in result.stderr.splitlines() if 'could not mirror %s' % photo.id in l][0]
+    assert 'the connection broke off before the end of the answer' in line
+    assert 'IncompleteRead' not in result.stderr and 'Connection broken' not in result.stderr
+
+
+def test_network_errors_in_words():
+    import requests
+    cases = [
+        (requests.exceptions.ChunkedEncodingError("('Connection broken: IncompleteRead(17983 bytes read, 2017 "
+                                                  "more expected)', IncompleteRead(17983 bytes read))"),
+         'the connection broke off before the end of the answer'),
+        (requests.ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded (Caused "
+                                  "by NewConnectionError('[Errno 111] Connection refused'))"),
+         'the server refused the connection'),
+        (requests.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection "
+                                  "without response'))"), 'the server closed the connection without an answer'),
+        (requests.exceptions.ReadTimeout('Read timed out. (read timeout=60)'), 'no answer came in time'),
+        (requests.ConnectionError("Failed to resolve 'up.flickr.com' ([Errno -3] Temporary failure in name "
+                                  "resolution)"), "the server's name could not be looked up (is the network down?)"),
+    ]
+    for error, words in cases:
+        assert fm.network_words(error) == words
+
+
 def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tmp_path / 'my-tokens'

@@ -111,6 +111,10 @@ Behaviours the real service is documented to have, each off by default:
   requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
   count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
   derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
+* **A stale path alias** (``listing_path_alias``): listings send this ``pathalias`` in place
+  of the account's, so every play address a client builds from a video's listing record
+  answers 404; getSizes lists the working ones.  Flickr's play addresses are not documented:
+  a changed alias or address scheme breaks the built ones the same way.
 * **Dates taken and turns** (mutations ``set_date_taken(id, taken=None, granularity=None,
   unknown=None)`` and ``rotate_photo(id, rotation)``, also ``POST /_fake/mutate {"action":
   "set_date_taken", "args": {...}}``): ``taken`` is any string and is served verbatim
@@ -1193,7 +1197,7 @@ def photo_extras(ctx, photo, extras):
     if 'media' in extras:
         d.update(media=photo.media, media_status='ready')
     if 'path_alias' in extras:
-        d['pathalias'] = None if photo.owner else ctx.account.path_alias
+        d['pathalias'] = None if photo.owner else (ctx.fake.faults.listing_path_alias or ctx.account.path_alias)
     for key, suffix, _label, _path, longest, square, htype, wtype in offered_sizes(ctx.fake, photo):
         if 'url_' + key in extras:
             dims = size_dims(photo, longest, square)
@@ -1740,6 +1744,10 @@ class Faults:
     # `_o` requests); a retry after the burst succeeds (markdoliner/flickrmirrorer PR #25).
     cdn_403_rate: float = 0.0
     cdn_403_burst: int = 3
+    # What listings send as the owner's ``pathalias`` in place of the account's (an alias
+    # changed since, a stale cache): the play addresses a client builds from it answer 404,
+    # while getSizes lists the working ones.  None: the account's own.
+    listing_path_alias: str = None
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0

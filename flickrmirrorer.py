@@ -2539,6 +2539,10 @@ class PhotoMirror:
         self.stats = stats
         self.reporter = reporter
         self._lock = threading.Lock()
+        # Set when every address built from a video's listing record failed and getSizes'
+        # worked (a changed path alias or address scheme): the other videos of the run then
+        # ask getSizes first.
+        self.built_addresses_fail = False
 
     def _count(self, **increments):
         with self._lock:
@@ -2588,9 +2592,25 @@ class PhotoMirror:
         return name, file_info, metadata
 
     def download_best(self, task):
-        """The original when Flickr gives it, else the best version it does give."""
+        """The original when Flickr gives it, else the best version it does give.  A video's
+        addresses built from the listing are a guess: when every one fails, getSizes, asked
+        once, says where its files are."""
         record, photo_id = task.record, task.photo_id
-        choices = listing_choices(record) or choices_from_sizes(record, self.client.photo_sizes(photo_id))
+        built = None if is_video(record) and self.built_addresses_fail else listing_choices(record)
+        info = self._download_first(task, built or choices_from_sizes(record, self.client.photo_sizes(photo_id)))
+        if info is None and built and is_video(record):
+            info = self._download_first(task, choices_from_sizes(record, self.client.photo_sizes(photo_id)))
+            if info is not None and not self.built_addresses_fail:
+                self.built_addresses_fail = True
+                self.reporter.detail('The addresses built from the listing failed for video %s and getSizes\' '
+                                     'worked: the other videos ask getSizes first' % photo_id)
+        if info is None:
+            raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+        return info
+
+    def _download_first(self, task, choices):
+        """The file record of the first of `choices` Flickr gives, or None."""
+        record, photo_id = task.record, task.photo_id
         refused = None
         for choice in choices:
             try:
@@ -2613,13 +2633,14 @@ class PhotoMirror:
             if not choice.original and refused is not None:
                 info['original_url'] = refused.url
             return info
-        raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+        return None
 
     def try_recorded_original(self, task):
         """A video kept as a rendition: ask for its original once more (one file request, no
         API call).  None when Flickr still refuses it.  The address is the listing's where
         it gives one (the owner's path alias may have changed since), else the one recorded."""
-        current = [c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
+        current = [] if self.built_addresses_fail else [
+            c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
         url = current[0] if current else task.stored.file['original_url']
         choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
         try:

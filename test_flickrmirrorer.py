@@ -2388,6 +2388,26 @@ def refused_mode_best(server, video):
 
 
 @pytest.mark.slow
+def test_when_every_built_video_address_fails_getsizes_is_asked_once_and_remembered(fake, token_dir, dest):
+    """The play addresses built from the listing are a guess: with a stale path alias in the
+    listing every one answers 404; getSizes, asked once per video, lists the working ones,
+    and after the first such video the others ask getSizes first."""
+    fake.faults.update(listing_path_alias='an-old-alias')
+    videos = [p for p in fake.account.photos.values() if p.media == 'video']
+    photos = len(fake.account.photos) - len(videos)
+    result = run_mirror(fake, token_dir, dest, '--jobs', '1', '--no-html')
+    assert_ok(result)
+    for video in videos:
+        label, data, ext = fake.best_file(video.id)
+        assert (dest / 'photostream' / ('%s.%s' % (video.id, ext))).read_bytes() == data
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == len(videos)
+    # the first video tried its 10 built addresses (the original and 9 renditions); the
+    # others went to getSizes' addresses (each a redirect and the file, the refused original's
+    # besides): without the memory each would have tried its 10 too
+    assert fake.stats()['file_requests'] <= photos + 10 + 4 * len(videos)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['404', 'login'])
 def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_dir, dest, mode):
     fake.faults.update(video_originals=mode)

@@ -4069,8 +4069,9 @@ def remove_our_dir(path):
 
 
 def album_link_names(photo_ids, files):
-    """Album member links, numbered in album order: '01_12345.jpg' -> photostream file."""
-    present = [files[p] for p in photo_ids if files.get(p)]
+    """Album member links, numbered in album order: '01_12345.jpg' -> photostream file; one
+    link per photo, however often a listing gave it."""
+    present = [files[p] for p in dict.fromkeys(photo_ids) if files.get(p)]
     digits = len(str(len(present)))
     return [('%s_%s' % (str(i + 1).zfill(digits), name), name) for i, name in enumerate(present)]
 
@@ -4090,6 +4091,7 @@ class TreeBuilder:
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
     def _count_change(self, kind, old_name, name, changed):
@@ -4147,6 +4149,8 @@ class TreeBuilder:
                     photo_ids = self.read_album(album)
                 except NotFoundError:   # deleted on Flickr while we were listing
                     continue
+                if album['id'] in self.partial_albums and last_album_order(stored) is not None:
+                    self.kept_orders[album['id']] = last_album_order(stored)
             result.append((album, photo_ids))
         problem = check.problem(len(result), 'albums')
         if problem:
@@ -4157,9 +4161,12 @@ class TreeBuilder:
     def read_album(self, album):
         """An album's photo ids; checked against the album's own photo and video counts."""
         check = ListingCheck()
-        photo_ids = self.client.album_photo_ids(album['id'], check)
+        listed = self.client.album_photo_ids(album['id'], check)
+        photo_ids = list(dict.fromkeys(listed))   # a photo twice (pages shifted while read): once
         expected = to_int(album.get('photos')) + to_int(album.get('videos'))
-        seen = len(set(photo_ids))
+        seen = len(photo_ids)
+        if seen != len(listed):
+            check.short_pages += 1   # a repeat means another photo was skipped
         problem = check.problem(seen, 'photos') or (
             '%d of %d photos seen' % (seen, expected) if seen != expected else None)
         if problem:
@@ -4193,6 +4200,8 @@ class TreeBuilder:
         if path is None:
             self._left_alone(os.path.join(self.albums_dir, name))
             return
+        if album['id'] in self.kept_orders:   # listed short: the last complete order stays
+            photo_ids = self.kept_orders[album['id']]
         wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
                   for link, target in album_link_names(photo_ids, files)}
         if album['id'] in self.partial_albums:
@@ -4257,6 +4266,13 @@ class TreeBuilder:
             if not self.fx.remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files flickrmirrorer did not make'
                                       % os.path.join(parent, stale))
+
+
+def last_album_order(stored):
+    """The photo order an album's metadata holds (written only after a complete listing)."""
+    if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
+        return None
+    return [str(p) for p in stored['photos']]
 
 
 def stored_album_order(stored, album):

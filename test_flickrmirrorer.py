@@ -2546,6 +2546,51 @@ def test_a_hand_dropped_original_is_checked_by_its_content(plain_fake):
         assert fm.hand_original_misfit(path + '.fifo', listing, ext) == 'it is not a regular file'
 
 
+def album_links(album_dir):
+    """link name -> target of an album directory's links."""
+    return {p.name: os.readlink(p) for p in album_dir.iterdir() if p.is_symlink()}
+
+
+def expected_album_links(order, names):
+    """The README's album links for photo ids in `order`: '<n>_<file>', numbered from 1 with
+    as many digits as the count needs."""
+    width = len(str(len(order)))
+    return {'%s_%s' % (str(i + 1).zfill(width), names[pid]): '../../photostream/' + names[pid]
+            for i, pid in enumerate(order)}
+
+
+@pytest.mark.slow
+def test_an_album_listing_that_repeats_a_photo_keeps_the_last_complete_order(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    order = list(fake.account.photostream_order())   # all 14 items: two pages of 10
+    album_id = fake.create_album('Everything', order)
+    names = {p.id: media_name(p) for p in fake.account.photos.values()}
+    assert_ok(run_mirror(fake, tokens, dest, *SMALL_PAGES))
+    album_dir = dest / 'Albums' / ('Everything - %s' % album_id)
+    assert album_links(album_dir) == expected_album_links(order, names)
+    # a new order; while it is read, item 10 moves to place 11: page 2 gives it again and
+    # item 11 is never seen
+    new = list(reversed(order))
+    fake.reorder_album(album_id, new)
+    shifted = new[:9] + [new[10], new[9]] + new[11:]
+    fake.faults.schedule_mutation('reorder_album', {'album_id': album_id, 'photo_ids': shifted},
+                                  method='flickr.photosets.getPhotos', params={'photoset_id': album_id, 'page': 2})
+    result = run_mirror(fake, tokens, dest, *SMALL_PAGES)
+    assert result.returncode == 1 and 'the listing was incomplete' in result.stderr
+    assert album_links(album_dir) == expected_album_links(order, names)   # the last complete order stays
+    result = run_mirror(fake, tokens, dest, *SMALL_PAGES)
+    assert_ok(result)
+    assert album_links(album_dir) == expected_album_links(shifted, names)
+
+
+def test_album_links_are_one_per_photo():
+    files = {'1': '1.jpg', '2': '2.png', '3': '3.jpg'}
+    assert fm.album_link_names(['2', '1', '2', '3', '1'], files) == [('1_2.png', '2.png'), ('2_1.jpg', '1.jpg'),
+                                                                   ('3_3.jpg', '3.jpg')]
+
+
 @pytest.mark.slow
 def test_a_short_listing_page_once_is_asked_again(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest, *SMALL_PAGES))

@@ -281,6 +281,18 @@ class QuotaSpent(Exception):
         self.at = time.monotonic() + seconds
 
 
+class FilesHeldBack(Exception):
+    """Flickr's file servers asked for a wait longer than any retry's (a 429 or 503 whose
+    Retry-After is long): no file is asked for until then; the downloads of this run stop
+    cleanly, the rest of the run goes on, and the next run fetches the files left."""
+
+    def __init__(self, seconds):
+        self.until = time.strftime('%H:%M', time.localtime(time.time() + seconds))
+        super().__init__('Flickr\'s file servers asked us to wait %s, until %s' % (human_minutes(seconds), self.until))
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+
 # ---------------------------------------------------------------------------
 # Reporting: stdout for routine status, stderr for errors, statistics
 # ---------------------------------------------------------------------------
@@ -313,6 +325,8 @@ class Stats:
     verified: int = 0
     metadata_left: int = 0       # photos not enriched: the hour's quota was spent
     metadata_left_eta: str = ''
+    files_left: int = 0          # files not fetched: Flickr's file servers asked for a long wait
+    files_left_until: str = ''   # ... until then (HH:MM)
     damaged: int = 0
     missing: int = 0
     export_imported: int = 0     # originals from Flickr's data export (--import-export)
@@ -350,6 +364,7 @@ class Stats:
         ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
+        ('Files left (Flickr asked to wait; the next run fetches them)', 'files_left', True),
     )
 
     def count(self, how):
@@ -374,10 +389,13 @@ class Stats:
         done = '%s, %s downloaded in %s' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
         if interrupted:
             return 'Interrupted after %s; the next run goes on from there.' % done
+        left = []
+        if self.files_left:
+            left.append('%s left; Flickr asked to wait until %s' % (plural(self.files_left, 'file'),
+                                                                   self.files_left_until))
         if self.metadata_left:
-            return 'Done: %s; metadata of %s left: %s.' % (done, plural(self.metadata_left, 'photo'),
-                                                           self.metadata_left_eta)
-        return 'Done: %s.' % done
+            left.append('metadata of %s left: %s' % (plural(self.metadata_left, 'photo'), self.metadata_left_eta))
+        return 'Done: %s.' % '; '.join([done] + left)
 
     def calls_by_stage(self):
         stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
@@ -912,7 +930,8 @@ REFUSED_STATUSES = (401, 403, 404, 410)
 
 def judge_status(response, what, refusable=False, api=False, cdn_original=False):
     """None for a 200; else the verdict, as the exception to raise: QuotaSpent (from the
-    `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), TransientError (429 and 503,
+    `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), FilesHeldBack (the same
+    from the file servers, or a 503 so long), TransientError (429 and 503,
     or any Retry-After, pause everybody; so does a 403 where `cdn_original`, a photo
     original, which Flickr's CDN refuses in bursts that a retry after a while gets through),
     OriginalRefused (a 401/403/404/410 where `refusable`), ItemError (failed)."""
@@ -922,6 +941,8 @@ def judge_status(response, what, refusable=False, api=False, cdn_original=False)
     asked = parse_retry_after(response.headers.get('Retry-After'))
     if api and status == 429 and asked is not None and asked > MAX_RETRY_WAIT:
         return QuotaSpent(asked)
+    if not api and status in (429, 503) and asked is not None and asked > MAX_RETRY_WAIT:
+        return FilesHeldBack(asked)
     cdn_burst = cdn_original and status == 403 and not refusable
     if status in TRANSIENT_HTTP_STATUSES or cdn_burst:
         verdict = TransientError('HTTP %d for %s' % (status, what), asked,
@@ -1005,10 +1026,16 @@ class Transport:
         self.stop_event = stop_event
         self.gate = PauseGate()
         self._local = threading.local()
+        self.held_back = None   # a FilesHeldBack: no file is asked for until it frees up
+        self._lock = threading.Lock()
 
     def get(self, url, judge, stream=False, timeout=(15, 120)):
         """One request, after any pause: the response (open when streamed) once `judge`
-        let it pass, else the verdict raised (a transient one pausing everybody first)."""
+        let it pass, else the verdict raised (a transient one pausing everybody first; a
+        long wait asked for, FilesHeldBack, said once and raised for every file until then)."""
+        held = self.held_back
+        if held is not None and time.monotonic() < held.at:
+            raise held
         wait_for_gate(self.gate, self.stop_event)
         try:
             response = thread_session(self._local).get(url, stream=stream, timeout=timeout)
@@ -1021,10 +1048,23 @@ class Transport:
             if e.pause_all:
                 pause_everybody(self.gate, e, self.policy, self.reporter, 'downloading files')
             raise
+        except FilesHeldBack as e:
+            response.close()
+            self.hold_back(e)
+            raise
         except BaseException:
             response.close()
             raise
         return response
+
+    def hold_back(self, held):
+        with self._lock:
+            if self.held_back is not None and self.held_back.at >= held.at:
+                return
+            said, self.held_back = self.held_back, held
+        if said is None:
+            self.reporter.info('%s.  No file is asked for until then: the downloads stop here and the rest of '
+                               'the run goes on; the next run fetches the files left.' % held)
 
     def retrying(self, operation, what):
         return with_retries(self.policy, operation, self.reporter, what)
@@ -2646,7 +2686,7 @@ class PhotoMirror:
         try:
             name, size, digest = self.downloader.fetch(
                 choice, self.dir, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)))
-        except (OriginalRefused, TransientError, ItemError) as e:
+        except (OriginalRefused, TransientError, ItemError, FilesHeldBack) as e:
             self.reporter.detail('The original of %s is still not available: %s' % (task.filename, first_line(e)))
             return None
         self.replaced(task.filename, name)
@@ -2769,7 +2809,7 @@ class ThumbnailFetcher:
         try:
             self.transport.retrying(lambda: self._fetch_once(url, path, dirs), url)
             return True
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, LinkInTheWay):
             raise
         except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
             self.transport.reporter.detail('No thumbnail for %s this time: %s'
@@ -2929,12 +2969,26 @@ class FilesStage:
         self.stats = stats
         self.reporter = reporter
         self.listing = ListingCheck()
+        self.transport = photos.downloader.transport
 
     def run(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
         self.pool.run('Files', self.tasks(local), self.finish)
         self.reporter.info('Photostream: %s on Flickr.' % plural(len(self.state.photostream), 'item'))
+        if self.stats.files_left:
+            self.stats.files_left_until = self.transport.held_back.until
+            self.reporter.warning('%s left; Flickr asked to wait until %s.  The next run fetches them.'
+                               % (plural(self.stats.files_left, 'file'), self.stats.files_left_until))
         self.check_listing(local)
+
+    def held_back(self, task):
+        """Is the task's download held back (Flickr's file servers asked for a long wait)?
+        Then it is left for the next run, counted."""
+        held = self.transport.held_back
+        if held is None or time.monotonic() >= held.at or not task.need_file:
+            return False
+        self.stats.files_left += 1
+        return True
 
     def tasks(self, local):
         """The files stage's work, planned photo by photo as the listing pages arrive.  Those
@@ -2968,10 +3022,12 @@ class FilesStage:
             if task.need_file and listing_choices(task.record) is None:
                 need_a_call.append(task)
                 continue
-            yield task, self.photos.run, task
+            if not self.held_back(task):
+                yield task, self.photos.run, task
         yield None   # the photos are all in place before the first of these
         for task in need_a_call:
-            yield task, self.photos.run, task
+            if not self.held_back(task):
+                yield task, self.photos.run, task
 
     def check_listing(self, local):
         """Did the walk see every photo?  Short pages that never healed, or photos deleted
@@ -3015,6 +3071,8 @@ class FilesStage:
         photo_id = task.photo_id
         try:
             name, file_info, metadata = future.result()
+        except FilesHeldBack:   # not a failure: the next run fetches it
+            self.stats.files_left += 1
         except (ItemError, TransientError, OSError, UnicodeError, LinkInTheWay) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.state.dest, e.strerror)) from None

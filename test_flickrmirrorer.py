@@ -4107,6 +4107,34 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     assert waited >= 2.5, waited
 
 
+@pytest.mark.slow
+def test_a_long_retry_after_on_files_stops_the_downloads_cleanly_and_the_run_goes_on(plain_fake, tmp_path):
+    """Every file answers 429 with Retry-After: 3600.  No worker waits an hour (nor the capped
+    two minutes again and again): the wait is said with the time it frees up, the downloads
+    stop with the files left counted, and the listing, the albums and the views are made."""
+    fake = plain_fake
+    fake.faults.update(file_429_rate=1.0, file_retry_after='always', retry_after=3600)
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    result = run_mirror(fake, tokens, dest, '--statistics', timeout=120)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    items = len(fake.account.photos)
+    assert re.search(r"Flickr's file servers asked us to wait 60 min, until \d\d:\d\d\.  No file is asked for "
+                     r"until then", result.stdout), result.stdout
+    until = re.search(r'until (\d\d:\d\d)', result.stdout).group(1)
+    assert 'Warning: %d files left; Flickr asked to wait until %s.' % (items, until) in result.stderr
+    assert statistics(result.stdout)['Files left (Flickr asked to wait; the next run fetches them)'] == items
+    # the first answers held every file back: no file was asked for again
+    assert fake.stats()['file_requests'] <= 2 * fm.DEFAULT_JOBS
+    # the rest of the run went on: the albums (empty of links), the views
+    assert len(list((dest / 'Albums').iterdir())) == len(fake.account.albums)
+    assert (dest / 'index.html').is_file() and (dest / 'photostream.json').is_file()
+    assert not list((dest / 'photostream').iterdir())
+    fake.faults.update(file_429_rate=0.0)
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert_tree_complete(fake, dest)
+
+
 class SyncLog:
     """Records, in order, every file created, every fsync of a file or a directory, every
     syncfs and every rename (os and libc's syncfs are wrapped for the test only; the code

@@ -1437,8 +1437,8 @@ def safe_name(title, item_id):
     return clean + suffix
 
 
-ALBUM_NAME_RE = re.compile(r' - (\d+)$')
-COLLECTION_NAME_RE = re.compile(r' - (\d+-\d+)$')
+ALBUM_NAME_RE = re.compile(r' - (\d+)$', re.ASCII)
+COLLECTION_NAME_RE = re.compile(r' - (\d+-\d+)$', re.ASCII)
 
 
 def fsync_dir(path):
@@ -1753,11 +1753,11 @@ class DryEffects(Effects):
 # Local state: what the destination already holds
 # ---------------------------------------------------------------------------
 
-PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
+PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$', re.ASCII)
 # A video's original that the user downloaded by hand from its Flickr page and put into
 # photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
 # name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
-HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$')
+HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$', re.ASCII)
 HAND_ORIGINAL_NAME = '<id>.original.<ext>'
 
 
@@ -3170,10 +3170,10 @@ EXPORT_KEY = 'export'                           # a photo's photo_<id>.json in i
 EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
 EXPORT_META_ZIP_RE = re.compile(r'^\d+_[0-9a-f]+_part\d+\.zip$', re.I)
 EXPORT_MEDIA_ZIP_RE = re.compile(r'^(?:data_\d+_[0-9a-f]+_\d+|data-download-\d+)\.zip$', re.I)
-EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$')
+EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$', re.ASCII)
 EXPORT_ACCOUNT_FILE_RE = re.compile(r'^[a-z][a-z0-9_]*\.json$')
 # The photo id: the last run of digits before '_o.' or before the extension.
-EXPORT_MEDIA_RE = re.compile(r'(\d+)(_o)?\.([A-Za-z0-9]{2,5})$')
+EXPORT_MEDIA_RE = re.compile(r'(\d+)(_o)?\.([A-Za-z0-9]{2,5})$', re.ASCII)
 EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.\w+$')
 IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
 VIDEO_FILE_EXTENSIONS = set(VIDEO_EXTENSIONS.values()) | {'mts', 'm2ts', 'mkv', 'ogv', 'qt'}
@@ -3904,9 +3904,9 @@ class ExportAlone(DataExport):
             for album in as_list(as_dict(data).get('albums')):
                 album = as_dict(album)
                 aid = as_scalar(album.get('id'))
-                if not re.match(r'^\d+$', aid):
+                if not valid_id(aid, ALBUM_ID_RE):   # it names a directory
                     continue
-                ids = [as_scalar(p) for p in as_list(album.get('photos')) if re.match(r'^\d+$', as_scalar(p))]
+                ids = [as_scalar(p) for p in as_list(album.get('photos')) if valid_id(as_scalar(p))]
                 cover = re.search(r'/(\d+)/?$', text_of(album.get('cover_photo')))
                 record = {'id': aid, 'title': {'_content': text_of(album.get('title'))},
                           'description': {'_content': text_of(album.get('description'))},

@@ -111,7 +111,7 @@ Behaviours the real service is documented to have, each off by default:
   requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
   count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
   derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
-* **A stale path alias** (``listing_path_alias``): listings send this ``pathalias`` in place
+* **A stale path alias** (``listing_path_alias``; CLI ``--listing-path-alias``): listings send this ``pathalias`` in place
   of the account's, so every play address a client builds from a video's listing record
   answers 404; getSizes lists the working ones.  Flickr's play addresses are not documented:
   a changed alias or address scheme breaks the built ones the same way.
@@ -3306,6 +3306,9 @@ def build_parser():
                         help="probability per photo _o request of a burst of 403 Forbidden")
     unkind.add_argument('--cdn-403-burst', type=int,
                         help='longest CDN 403 burst, in _o requests (default 3)')
+    unkind.add_argument('--listing-path-alias', metavar='ALIAS',
+                        help="listings send this pathalias (a stale one): every play address built from them "
+                             "answers 404, getSizes lists the working ones")
     export = ap.add_argument_group('the data export (see the module docstring)')
     export.add_argument('--write-export', metavar='DIR',
                         help='write the account\'s data export ("Request my Flickr data") into '
@@ -3338,7 +3341,7 @@ def main(argv=None):
     switches = {name: getattr(args, name) for name in (
         'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
         'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed',
-        'free_account', 'cdn_403_rate', 'cdn_403_burst')
+        'free_account', 'cdn_403_rate', 'cdn_403_burst', 'listing_path_alias')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
     if args.write_export:

@@ -2362,7 +2362,7 @@ def listing_choices(record):
     dims = dims_of(record.get('o_width') or record.get('width_o'), record.get('o_height') or record.get('height_o'))
     if not (owner and record.get('secret') and record.get('originalsecret') and dims):
         return None
-    play = '%s/photos/%s/%s/play/' % (WEB_BASE, quote(str(owner), safe='@'), record['id'])
+    play = '%s/photos/%s/%s/play/' % (WEB_BASE, quote(valid_text(str(owner)), safe='@'), record['id'])
     choices = [Choice(VIDEO_ORIGINAL, play + 'orig/%s/' % record['originalsecret'], 'video', dims)]
     labels = sorted(VIDEO_RENDITIONS, key=lambda label: rendition_rank(
         {'label': label, 'height': RENDITION_WIDTHS[label] * dims[1] // dims[0] if label in RENDITION_WIDTHS else 0}),

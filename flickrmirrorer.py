@@ -20,9 +20,11 @@ and the reporting every stage uses):
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
                 a video's play addresses; getSizes only where the listing lacks what is
-                needed), with one table of what to fetch (the original, else
-                the tallest rendition or largest size); temporary name, checks, fsync,
-                rename; metadata from the listing, written atomically
+                needed, or where every address built from it failed), with one table of
+                what to fetch (the original, else the tallest rendition or largest size);
+                temporary name, checks, fsync, rename; metadata from the listing, written
+                atomically.  A long wait asked for by the file servers (FilesHeldBack)
+                stops the downloads, the files left counted; the rest of the run goes on
   6. trees      TreeBuilder: album / collection / "Not in any album" directories of
                 symlinks; Tidier: delete what is gone from Flickr (only with
                 --delete-unknown, only after a complete listing, capped)

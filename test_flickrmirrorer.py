@@ -2950,7 +2950,9 @@ def test_a_link_in_place_of_html_thumbs_or_an_albums_metadata_is_never_written_t
     assert_ok(result, 1)
     assert untouched_state(elsewhere) == before
     assert said_once(mirror / 'html' / 'thumbs', result.stderr)
-    assert said_once(album / 'metadata', result.stderr)
+    album_id = album.name.rsplit(' - ', 1)[1]   # renamed with its album: the link is in its new place
+    assert said_once(mirror / 'Albums' / ('%s - %s' % (fake.account.albums[album_id].title, album_id)) / 'metadata',
+                     result.stderr)
     # the pages were made, the other albums renamed
     assert (mirror / 'html' / 'photostream-1.html').is_file()
     renamed = [d.name for d in (mirror / 'Albums').iterdir() if d.name.split(' - ')[0].endswith('renamed')]

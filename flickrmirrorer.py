@@ -1349,10 +1349,9 @@ def guarded(path, link=False):
         current = os.path.join(current, part)
         try:
             mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            break   # nothing beyond exists yet: what is made there is made by us, as real directories
-        except NotADirectoryError:
-            raise LinkInTheWay(path, outside=True) from None
+        except (FileNotFoundError, NotADirectoryError):
+            break   # nothing beyond exists yet (what is made there is made by us, as real
+            # directories), or a file is in the way (the change itself then fails, said)
         if stat.S_ISLNK(mode) and not (link and i == last):
             raise LinkInTheWay(current)
     return path

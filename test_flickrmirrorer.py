@@ -447,13 +447,14 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     assert result.stdout == result.stderr == ''
     # downloaded by hand into photostream/ under the documented name, the original is adopted
     video = refused[0]
-    (dest / 'photostream' / ('%s.original.mov' % video.id)).write_bytes(b'hand-downloaded video')
+    own = fake.video_file_bytes(video.id)   # a video container, as a download from its page is
+    (dest / 'photostream' / ('%s.original.mov' % video.id)).write_bytes(own)
     result = run_mirror(fake, token_dir, dest)
     assert_ok(result)
     assert not (dest / 'photostream' / media_name(video)).exists()
-    assert (dest / 'photostream' / ('%s.mov' % video.id)).read_bytes() == b'hand-downloaded video'
+    assert (dest / 'photostream' / ('%s.mov' % video.id)).read_bytes() == own
     data = json.loads((dest / 'photostream' / ('%s.mov.metadata' % video.id)).read_text())
-    assert data['file']['size'] == len(b'hand-downloaded video') and data['file']['original'] is True
+    assert data['file']['size'] == len(own) and data['file']['original'] is True
     assert video.id not in (dest / NOT_ORIGINAL).read_text() if len(refused) > 1 \
         else not (dest / NOT_ORIGINAL).exists()
     assert_links_resolve(dest)

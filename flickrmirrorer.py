@@ -2532,11 +2532,18 @@ class Downloader:
 EXTENSION_RE = re.compile(r'^[a-z0-9]{2,5}$', re.ASCII)
 
 
+def listed_format(record):
+    """The listing's originalformat, lower-cased, when it can be a file's extension; else ''
+    (as when Flickr leaves it out)."""
+    listed = str(record.get('originalformat') or '').lower()
+    return listed if EXTENSION_RE.fullmatch(listed) else ''
+
+
 def extension_for(record, choice, response):
     """The file's extension: the photo's originalformat, else the final URL's, else the
     Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
-    listed = str(record.get('originalformat') or '').lower()
-    if choice.original and not is_video(record) and EXTENSION_RE.fullmatch(listed):
+    listed = listed_format(record)
+    if choice.original and not is_video(record) and listed:
         return listed
     path = requests.utils.urlparse(response.url if response is not None else choice.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
@@ -3438,7 +3445,7 @@ def export_misfit(listing, ext, head):
             return 'not a video file (a .%s file%s)' % (
                 ext, '' if is_video_container(head) else ' without a video header')
         return None
-    said = str(listing.get('originalformat') or '').lower()
+    said = listed_format(listing)
     said = SAME_FORMAT.get(said, said)
     ext = SAME_FORMAT.get(ext, ext)
     sniffed = sniff_image(head)
@@ -3772,7 +3779,7 @@ class ExportImport(DataExport):
         its metadata; the old file goes last, so that a kill at any moment loses nothing."""
         listing = stored.listing
         video = is_video(listing)
-        said = str(listing.get('originalformat') or ext).lower()
+        said = listed_format(listing) or ext
         name = '%s.%s' % (pid, ext if video else SAME_FORMAT.get(said, said))
         path = os.path.join(self.dir, name)
         with member.source.reader(member) as src:

@@ -622,6 +622,15 @@ def test_a_nul_or_a_control_character_in_originalformat_never_reaches_a_name(pla
     assert not any(re.search(r'[\x00-\x1f]', name) for name in names)
 
 
+def test_originalformat_names_a_file_only_as_letters_and_digits():
+    for said, kept in (('jpg', 'jpg'), ('PNG', 'png'), ('heic', 'heic'), ('jp\x00g', ''), ('jpg\n', ''),
+                       ('../x', ''), ('', ''), (None, ''), ('toolong', '')):
+        assert fm.listed_format({'originalformat': said}) == kept
+    # a photo whose originalformat is garbage: its content and dimensions decide
+    assert fm.export_misfit({'originalformat': 'jp\x00g'}, 'jpg', b'plain text, no image header') == \
+        'its content is no image Flickr stores, not jpg'
+
+
 def test_a_photo_id_that_is_not_digits_is_refused(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')

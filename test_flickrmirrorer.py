@@ -2504,6 +2504,7 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
 
 # -- originals put into photostream/ by hand are checked as downloads are
 
+@pytest.mark.slow
 def test_a_hand_dropped_original_that_is_no_video_or_a_link_is_left_where_it_is(plain_fake, tmp_path):
     fake = plain_fake
     fake.faults.update(video_originals='404')

@@ -3025,6 +3025,29 @@ def test_a_link_in_place_of_account_is_never_written_through(plain_fake, tmp_pat
     assert len(list((mirror / 'photostream').glob('*.metadata'))) == len(fake.account.photos)
 
 
+@pytest.mark.slow
+def test_a_link_in_place_of_a_photos_metadata_or_sidecar_fails_that_photo_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    photo, other = [p for p in fake.account.photos.values() if p.media == 'photo'][:2]
+    metadata = mirror / 'photostream' / (media_name(photo) + '.metadata')
+    sidecar = mirror / 'photostream' / (media_name(other) + '.xmp')
+    link_in_place_of(metadata, elsewhere / 'diary.txt')
+    link_in_place_of(sidecar, elsewhere / 'style.css')
+    before = untouched_state(elsewhere)
+    fake.edit_photo(photo.id, title='Edited')   # its metadata must be rewritten
+    fake.edit_photo(other.id, title='Edited too')   # its sidecar too
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert ("could not mirror %s: '%s' is a symbolic link where flickrmirrorer keeps its own files"
+            % (photo.id, metadata)) in result.stderr
+    assert said_once(sidecar, result.stderr)
+    assert json.loads((mirror / 'photostream' / (media_name(other) + '.metadata')).read_text()
+                      )['listing']['title'] == 'Edited too'
+
+
 def test_the_guard_refuses_links_and_paths_outside(tmp_path):
     dest = tmp_path / 'dest'
     (dest / 'real').mkdir(parents=True)

@@ -990,6 +990,26 @@ def network_words(error):
     return first_line(error)
 
 
+def bytes_in_broken_read(error):
+    """The bytes a read that broke off had received (urllib3's IncompleteRead, nested in
+    requests' error), else 0: what came is told as it is."""
+    seen, todo = set(), [error]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        partial = getattr(item, 'partial', None)
+        if isinstance(partial, int) and not isinstance(partial, bool):
+            return partial
+        if isinstance(partial, bytes):
+            return len(partial)
+        if isinstance(item, BaseException):
+            todo.extend(a for a in item.args if isinstance(a, BaseException))
+            todo.extend(e for e in (item.__cause__, item.__context__) if e is not None)
+    return 0
+
+
 def raise_for_transient_status(response, *args, **kwargs):
     """requests response hook of the API client: a transient verdict is raised with its
     Retry-After (flickrapi would collapse it into a FlickrError and lose the header)."""
@@ -2517,8 +2537,10 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s failed after %s%s: %s' % (
-                url, human_bytes(size), ' of %s' % human_bytes(expected) if expected else '', network_words(e))) from None
+            received = size + bytes_in_broken_read(e)
+            raise TransientError('download of %s failed%s: %s' % (
+                url, ' after %s of %s' % (human_bytes(received), human_bytes(expected)) if received and expected
+                else ' (%s announced)' % human_bytes(expected) if expected else '', network_words(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:

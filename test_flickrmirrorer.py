@@ -3127,6 +3127,13 @@ def test_a_broken_download_says_so_in_words(plain_fake, tmp_path):
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     line = [l for l in result.stderr.splitlines() if 'could not mirror %s' % photo.id in l][0]
     assert 'the connection broke off before the end of the answer' in line
+    # what had come, as it came: the fake sends half the body, then closes
+    units = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2}
+    came, came_unit, announced, announced_unit = re.search(
+        r'failed after ([\d.]+) (B|KiB|MiB) of ([\d.]+) (B|KiB|MiB): ', line).groups()
+    size = len(fake.photo_file_bytes(photo.id))
+    assert abs(float(announced) * units[announced_unit] - size) <= 0.05 * units[announced_unit]
+    assert abs(float(came) * units[came_unit] - size // 2) <= 0.05 * units[came_unit]
     assert 'IncompleteRead' not in result.stderr and 'Connection broken' not in result.stderr
 
 

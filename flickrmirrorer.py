@@ -1395,6 +1395,14 @@ def remove_dir(path):
     os.rmdir(guarded(path))
 
 
+def remove_if_empty(path):
+    """A directory the run made and left empty (interrupted before its first file) goes."""
+    try:
+        remove_dir(path)
+    except OSError:
+        pass
+
+
 def prepare_destination(dest):
     """Create the destination if missing; refuse one we cannot use."""
     if os.path.lexists(dest) and not os.path.isdir(dest):
@@ -5639,6 +5647,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
     for, and none is removed.  Returns (fetched, failed)."""
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+    new_dir = not os.path.isdir(thumbs_dir)
     make_dirs(thumbs_dir)
     wanted = set()
 
@@ -5665,10 +5674,17 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
             fetched += 1
         else:
             failed += 1
-    with SyncBatch() as dirs:
-        run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
-                           for photo, name, url in missing()), finish)
+    try:
+        with SyncBatch() as dirs:
+            run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
+                               for photo, name, url in missing()), finish)
+    except KeyboardInterrupt:   # SIGTERM or Ctrl+C before the first thumbnail: no empty directory stays
+        if new_dir:
+            remove_if_empty(thumbs_dir)
+        raise
     if stop is not None and stop.is_set():
+        if new_dir:
+            remove_if_empty(thumbs_dir)
         return fetched, failed   # `wanted` is partial: what it lacks is not stale
     with os.scandir(thumbs_dir) as entries:
         stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]

@@ -3100,6 +3100,17 @@ def test_a_temporary_link_is_removed_when_its_rename_fails(tmp_path):
     assert sorted(os.listdir(album)) == ['1_5.jpg']
 
 
+def test_thumbnails_stopped_before_the_first_leave_no_empty_directory(tmp_path):
+    """Stopped (SIGTERM, Ctrl+C: the run's stop event) before any thumbnail came, the
+    thumbnails' new directory does not stay behind empty."""
+    stop = threading.Event()
+    stop.set()
+    transport = fm.Transport(fm.RetryPolicy(attempts=1, stop_event=stop), fm.Reporter(quiet=True), stop)
+    photos = [{'id': '1', 'thumb_url': 'http://127.0.0.1:9/1_abc_n.jpg'}]
+    assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), stop=stop) == (0, 0)
+    assert os.listdir(tmp_path / 'html') == []
+
+
 @pytest.mark.slow
 def test_sigterm_while_the_albums_are_built_leaves_no_temporary_file(tmp_path):
     with fakeflickr.FakeFlickr(seed=5, photos=300, videos=0, albums=40, collections=3, file_size=1500,

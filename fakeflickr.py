@@ -111,6 +111,10 @@ Behaviours the real service is documented to have, each off by default:
   requests, a retry after about 10 s working.  Schedulable: ``faults.schedule('cdn_403',
   count=N, path='/<id>_')`` (waits for a photo's ``_o`` request, like 'placeholder').  Not
   derived sizes, not a video's still frame.  Counted as fault 'cdn_403' in ``stats()``.
+* **A stale path alias** (``listing_path_alias``; CLI ``--listing-path-alias``): listings send this ``pathalias`` in place
+  of the account's, so every play address a client builds from a video's listing record
+  answers 404; getSizes lists the working ones.  Flickr's play addresses are not documented:
+  a changed alias or address scheme breaks the built ones the same way.
 * **Dates taken and turns** (mutations ``set_date_taken(id, taken=None, granularity=None,
   unknown=None)`` and ``rotate_photo(id, rotation)``, also ``POST /_fake/mutate {"action":
   "set_date_taken", "args": {...}}``): ``taken`` is any string and is served verbatim
@@ -261,7 +265,14 @@ bytes the fake serves:
 Notes
 -----
 * Titles are stored as given (including a NUL character in the hostile set);
-  JSON carries them verbatim, XML drops characters that XML 1.0 cannot carry.
+  JSON carries them verbatim, XML drops characters that XML 1.0 cannot carry.  A lone
+  surrogate in a title, description, tag or album title (``edit_photo(id, title='cut
+  \\ud800')``, ``rename_album``; a title cut inside an emoji) goes out as its JSON escape
+  with no partner, from the API and in the data export's JSON, as Flickr sends it.
+* **A broken or hostile server** (mutation ``garble_photo(id, listed_id=None,
+  originalformat=None)``): the listings give ``listed_id`` as the photo's id (e.g.
+  ``'../../x'``), the listings and getInfo give ``originalformat`` verbatim (e.g. with a NUL);
+  its files stay where they were.
 * ``login_with_flickrapi`` points ``flickrapi.FlickrAPI.REST_URL`` and the three
   ``flickrapi.auth.OAuthFlickrInterface`` URL class attributes at this server and
   does not restore them (later FlickrAPI objects in the same process talk to
@@ -356,6 +367,10 @@ class Photo:
     datetakengranularity: int = 0   # 0 exact, 4 month, 6 year, 8 circa
     notes: list = field(default_factory=list)       # Note, as getInfo lists them
     people: list = field(default_factory=list)      # PersonTag, as people.getList lists them
+    # A broken or hostile server (the garble_photo mutation): what the listings and getInfo
+    # send in place of the true id and originalformat; the files stay where they were.
+    listed_id: str = None
+    listed_originalformat: str = None
 
     @property
     def is_video(self):
@@ -1470,6 +1485,8 @@ def photo_extras(ctx, photo, extras):
         d['originalsecret'] = photo.originalsecret
         if not photo.no_originalformat:
             d['originalformat'] = photo.originalformat
+        if photo.listed_originalformat is not None:
+            d['originalformat'] = photo.listed_originalformat
     if 'last_update' in extras:
         d['lastupdate'] = str(photo.lastupdate)
     if 'geo' in extras:
@@ -1487,7 +1504,7 @@ def photo_extras(ctx, photo, extras):
     if 'media' in extras:
         d.update(media=photo.media, media_status='ready')
     if 'path_alias' in extras:
-        d['pathalias'] = None if photo.owner else ctx.account.path_alias
+        d['pathalias'] = None if photo.owner else (ctx.fake.faults.listing_path_alias or ctx.account.path_alias)
     for key, suffix, _label, _path, longest, square, htype, wtype in offered_sizes(ctx.fake, photo):
         if 'url_' + key in extras:
             dims = size_dims(photo, longest, square)
@@ -1525,7 +1542,7 @@ def _geo_fields(photo):
 
 def photo_record(ctx, photo, extras, album=None):
     """A photo in a list (getPhotos & co.; with `album`: photosets.getPhotos)."""
-    d = {'id': photo.id}
+    d = {'id': photo.id if photo.listed_id is None else photo.listed_id}
     if album is None:
         d['owner'] = _owner_of(ctx, photo)
     d.update(secret=photo.secret, server=photo.server, farm=photo.farm, title=photo.title)
@@ -1689,6 +1706,8 @@ def m_photos_get_info(ctx):
         del d['originalsecret'], d['originalformat']
     elif ph.no_originalformat:
         del d['originalformat']
+    if ph.listed_originalformat is not None and not ph.no_original:
+        d['originalformat'] = ph.listed_originalformat
     if ph.geotagged:
         d['location'] = _location(ph)
         d['geoperms'] = {'ispublic': 1, 'iscontact': 0, 'isfriend': 0, 'isfamily': 0}
@@ -2226,6 +2245,10 @@ class Faults:
     # `_o` requests); a retry after the burst succeeds (markdoliner/flickrmirrorer PR #25).
     cdn_403_rate: float = 0.0
     cdn_403_burst: int = 3
+    # What listings send as the owner's ``pathalias`` in place of the account's (an alias
+    # changed since, a stale cache): the play addresses a client builds from it answer 404,
+    # while getSizes lists the working ones.  None: the account's own.
+    listing_path_alias: str = None
     targets: str = 'any'
     kind_targets: dict = field(default_factory=dict)
     fault_seed: int = 0
@@ -2909,7 +2932,7 @@ MUTATIONS = ('add_photo', 'delete_photo', 'replace_photo', 'edit_photo', 'add_co
              'delete_collection', 'offer_video_original', 'set_quirks', 'set_date_taken',
              'rotate_photo', 'set_path_alias', 'add_favorite', 'remove_favorite', 'add_note',
              'delete_note', 'add_person', 'create_gallery', 'add_to_gallery', 'add_to_pool',
-             'add_album_comment')
+             'add_album_comment', 'garble_photo')
 
 
 class FakeFlickr:
@@ -3258,6 +3281,19 @@ class FakeFlickr:
                 photo.zero_datetaken = bool(zero_datetaken)
                 if photo.zero_datetaken:
                     photo.datetakenunknown = 0
+            self.account.touch()
+
+    def garble_photo(self, photo_id, listed_id=None, originalformat=None):
+        """What a broken or hostile server sends for one photo (None: unchanged): the listings
+        (people.getPhotos, photosets.getPhotos & co.) give `listed_id` as its id (e.g.
+        '../../x'), and the listings and getInfo give `originalformat` verbatim (e.g. 'jp\\x00g').
+        Its files, getSizes and the export stay as they were.  Not an edit: lastupdate stays."""
+        with self.lock:
+            photo = self._photo(photo_id)
+            if listed_id is not None:
+                photo.listed_id = str(listed_id)
+            if originalformat is not None:
+                photo.listed_originalformat = str(originalformat)
             self.account.touch()
 
     def set_date_taken(self, photo_id, taken=None, granularity=None, unknown=None):
@@ -4003,7 +4039,9 @@ def write_export(fake, directory, files_per_zip=500, naming='data', empty_albums
             manifest['metadata_zips'].append(part_name)
             with zipfile.ZipFile(os.path.join(directory, part_name), 'w') as zf:
                 for name, data in part:
-                    text = json.dumps(data, indent='\t', ensure_ascii=False)
+                    # a lone surrogate (a title cut inside an emoji) as its JSON escape, as Flickr's does
+                    text = re.sub('[\ud800-\udfff]', lambda m: '\\u%04x' % ord(m.group()),
+                                  json.dumps(data, indent='\t', ensure_ascii=False))
                     _zip_put(zf, name, text.encode('utf-8'), EXPORT_META_TIME, True)
         order = _export_order(acct)
         double = _double_named(acct)
@@ -4092,6 +4130,9 @@ def build_parser():
                         help="probability per photo _o request of a burst of 403 Forbidden")
     unkind.add_argument('--cdn-403-burst', type=int,
                         help='longest CDN 403 burst, in _o requests (default 3)')
+    unkind.add_argument('--listing-path-alias', metavar='ALIAS',
+                        help="listings send this pathalias (a stale one): every play address built from them "
+                             "answers 404, getSizes lists the working ones")
     export = ap.add_argument_group('the data export (see the module docstring)')
     export.add_argument('--write-export', metavar='DIR',
                         help='write the account\'s data export ("Request my Flickr data") into '
@@ -4132,7 +4173,7 @@ def main(argv=None):
     switches = {name: getattr(args, name) for name in (
         'video_originals', 'short_page_rate', 'fail_201_rate', 'placeholder_rate',
         'file_429_rate', 'file_retry_after', 'retry_after', 'hourly_limit', 'fault_seed',
-        'free_account', 'cdn_403_rate', 'cdn_403_burst')
+        'free_account', 'cdn_403_rate', 'cdn_403_burst', 'listing_path_alias')
         if getattr(args, name) is not None}
     fake.faults.update(realistic=args.realistic, **switches)
     if args.write_export:

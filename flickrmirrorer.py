@@ -20,9 +20,11 @@ and the reporting every stage uses):
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
                 a video's play addresses; getSizes only where the listing lacks what is
-                needed), with one table of what to fetch (the original, else
-                the tallest rendition or largest size); temporary name, checks, fsync,
-                rename; metadata from the listing, written atomically
+                needed, or where every address built from it failed), with one table of
+                what to fetch (the original, else the tallest rendition or largest size);
+                temporary name, checks, fsync, rename; metadata from the listing, written
+                atomically.  A long wait asked for by the file servers (FilesHeldBack)
+                stops the downloads, the files left counted; the rest of the run goes on
   6. trees      TreeBuilder: album / collection / "Not in any album" directories of
                 symlinks; Tidier: delete what is gone from Flickr (only with
                 --delete-unknown, only after a complete listing, capped)
@@ -53,9 +55,11 @@ Every change to the destination goes through an Effects object.  --dry-run is th
 with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
 original), builds the trees and tidies through the same code, counting as the real run
 counts, and says what it would change instead of changing it.  --verify adds a re-hash of
-every file.  Nothing is ever written or deleted through a symlink where the mirror expects
-a directory of its own (Albums, Collections, 'Not in any album', album and collection
-directories).
+every file.  Under both, every path the run creates, replaces, renames, re-times or
+deletes passes one guard, guarded(): inside the destination and reached through no symbolic
+link; a link where the mirror keeps a file or directory of its own (photostream, html,
+html/thumbs, account, the lock, a view's file, an album's directory) stops that part of the
+run, named (LinkInTheWay), and nothing is changed through it.
 
 Output tree:
 
@@ -71,6 +75,29 @@ Output tree:
     dest/not-original.txt                      what is kept as another version, and what to do
     dest/account/                              Flickr's data export's account files (--import-export)
 """
+
+import signal
+import sys
+import threading
+
+
+def interrupted_while_starting(signum, frame):
+    """Ctrl+C while Python loads the libraries or reads the command line: nothing was begun,
+    nothing to undo; a line, not a traceback."""
+    sys.stderr.write('Error: interrupted before the run began; nothing was changed.\n')
+    raise SystemExit(130)
+
+
+def quiet_interrupts_while_starting():
+    """Returns the SIGINT handler to put back once the run can take Ctrl+C itself (None
+    when it is not ours to change: not the main thread, or SIGINT ignored by our starter)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+    return signal.signal(signal.SIGINT, interrupted_while_starting)
+
+
+_sigint_before_imports = quiet_interrupts_while_starting()
 
 import argparse
 import concurrent.futures
@@ -93,16 +120,13 @@ import random
 import re
 import shlex
 import shutil
-import signal
 import socket
 import sqlite3
 import ssl
 import stat
 import struct
-import sys
 import tempfile
 import termios
-import threading
 import time
 import datetime
 import unicodedata
@@ -119,6 +143,9 @@ import nh3
 import requests
 import tenacity
 import tqdm
+
+if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
+    signal.signal(signal.SIGINT, _sigint_before_imports)
 
 VERSION = '1.0.0'
 
@@ -221,6 +248,19 @@ class FatalError(Exception):
         self.status = status
 
 
+class LinkInTheWay(FatalError):
+    """A symbolic link where the mirror keeps a file or directory of its own (or a path that
+    would lead out of the destination): nothing is written, re-timed or deleted through it.
+    It stops the part of the run that needed that path (a view, an album, a photo), named in
+    one line; the run ends with status 1."""
+
+    def __init__(self, path, outside=False):
+        super().__init__(("'%s' is outside the destination; flickrmirrorer changes nothing there." % path) if outside
+                         else ("'%s' is a symbolic link where flickrmirrorer keeps its own files; it writes, re-times "
+                               "and deletes nothing through it.  Move it away to let the mirror rebuild it." % path))
+        self.path = path
+
+
 class AuthError(FatalError):
     def __init__(self, message):
         super().__init__(message, EXIT_USAGE)
@@ -260,6 +300,18 @@ class QuotaSpent(Exception):
         self.at = time.monotonic() + seconds
 
 
+class FilesHeldBack(Exception):
+    """Flickr's file servers asked for a wait longer than any retry's (a 429 or 503 whose
+    Retry-After is long): no file is asked for until then; the downloads of this run stop
+    cleanly, the rest of the run goes on, and the next run fetches the files left."""
+
+    def __init__(self, seconds):
+        self.until = time.strftime('%H:%M', time.localtime(time.time() + seconds))
+        super().__init__('Flickr\'s file servers asked us to wait %s, until %s' % (human_minutes(seconds), self.until))
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+
 # ---------------------------------------------------------------------------
 # Reporting: stdout for routine status, stderr for errors, statistics
 # ---------------------------------------------------------------------------
@@ -279,6 +331,7 @@ class Stats:
     metadata_failed: int = 0     # files mirrored whose getInfo / comments could not be read
     listing_incomplete: int = 0
     dirs_left_alone: int = 0
+    links_in_the_way: set = field(default_factory=set)   # the links that stopped a part of the run
     unrepaired: int = 0
     stopped: int = 0
     interrupted: int = 0         # Ctrl+C or SIGTERM: no failure, the next run goes on
@@ -292,6 +345,8 @@ class Stats:
     verified: int = 0
     metadata_left: int = 0       # photos not enriched: the hour's quota was spent
     metadata_left_eta: str = ''
+    files_left: int = 0          # files not fetched: Flickr's file servers asked for a long wait
+    files_left_until: str = ''   # ... until then (HH:MM)
     damaged: int = 0
     missing: int = 0
     export_imported: int = 0     # originals from Flickr's data export (--import-export)
@@ -326,8 +381,10 @@ class Stats:
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
+        ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
         ('Run stopped early (see the error)', 'stopped', True),
+        ('Files left (Flickr asked to wait; the next run fetches them)', 'files_left', True),
         ('Interrupted (Ctrl+C or SIGTERM)', 'interrupted', False),
     )
 
@@ -353,10 +410,13 @@ class Stats:
         done = '%s, %s downloaded in %s' % (counts, human_bytes(self.bytes), human_elapsed(self.elapsed()))
         if interrupted:
             return 'Interrupted after %s; the next run goes on from there.' % done
+        left = []
+        if self.files_left:
+            left.append('%s left; Flickr asked to wait until %s' % (plural(self.files_left, 'file'),
+                                                                   self.files_left_until))
         if self.metadata_left:
-            return 'Done: %s; metadata of %s left: %s.' % (done, plural(self.metadata_left, 'photo'),
-                                                           self.metadata_left_eta)
-        return 'Done: %s.' % done
+            left.append('metadata of %s left: %s' % (plural(self.metadata_left, 'photo'), self.metadata_left_eta))
+        return 'Done: %s.' % '; '.join([done] + left)
 
     def calls_by_stage(self):
         stages = Counter({'listing': 0, 'files': 0, 'metadata': 0})
@@ -428,6 +488,7 @@ class Reporter:
         self.errors = 0
 
     def _write(self, stream, message):
+        message = valid_text(message)
         with self._lock:
             if self._bar is not None:
                 self._bar.write(message, file=stream)
@@ -910,7 +971,8 @@ REFUSED_STATUSES = (401, 403, 404, 410)
 
 def judge_status(response, what, refusable=False, api=False, cdn_original=False):
     """None for a 200; else the verdict, as the exception to raise: QuotaSpent (from the
-    `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), TransientError (429 and 503,
+    `api`, a 429 asking for a wait longer than MAX_RETRY_WAIT), FilesHeldBack (the same
+    from the file servers, or a 503 so long), TransientError (429 and 503,
     or any Retry-After, pause everybody; so does a 403 where `cdn_original`, a photo
     original, which Flickr's CDN refuses in bursts that a retry after a while gets through),
     OriginalRefused (a 401/403/404/410 where `refusable`), ItemError (failed)."""
@@ -920,6 +982,8 @@ def judge_status(response, what, refusable=False, api=False, cdn_original=False)
     asked = parse_retry_after(response.headers.get('Retry-After'))
     if api and status == 429 and asked is not None and asked > MAX_RETRY_WAIT:
         return QuotaSpent(asked)
+    if not api and status in (429, 503) and asked is not None and asked > MAX_RETRY_WAIT:
+        return FilesHeldBack(asked)
     cdn_burst = cdn_original and status == 403 and not refusable
     if status in TRANSIENT_HTTP_STATUSES or cdn_burst:
         verdict = TransientError('HTTP %d for %s' % (status, what), asked,
@@ -978,7 +1042,39 @@ def network_reason(error):
                 else 'the answer could not be decompressed'
         if isinstance(cause, OSError) and cause.strerror and not isinstance(cause, requests.RequestException):
             return cause.strerror[:1].lower() + cause.strerror[1:]
-    return 'the connection failed'
+    text = ' '.join(str(cause) for cause in error_causes(error))
+    return next((words for pattern, words in NETWORK_REASONS_BY_TEXT if pattern.search(text)), 'the connection failed')
+
+
+# What a request's failure says in its text alone, where no cause of a known type is wrapped.
+NETWORK_REASONS_BY_TEXT = (
+    (re.compile(r'IncompleteRead|Connection broken'), 'the answer broke off'),
+    (re.compile(r'NameResolution|Name or service not known|nodename nor servname|getaddrinfo|'
+                r'Temporary failure in name resolution'), 'its name could not be resolved (no network, or no DNS)'),
+    (re.compile(r'refused'), 'connection refused'),
+    (re.compile(r'reset', re.I), 'the connection was reset'),
+    (re.compile(r'RemoteDisconnected|without response|aborted'), 'the server closed the connection without an answer'),
+)
+
+
+def bytes_in_broken_read(error):
+    """The bytes a read that broke off had received (urllib3's IncompleteRead, nested in
+    requests' error), else 0: what came is told as it is."""
+    seen, todo = set(), [error]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        partial = getattr(item, 'partial', None)
+        if isinstance(partial, int) and not isinstance(partial, bool):
+            return partial
+        if isinstance(partial, bytes):
+            return len(partial)
+        if isinstance(item, BaseException):
+            todo.extend(a for a in item.args if isinstance(a, BaseException))
+            todo.extend(e for e in (item.__cause__, item.__context__) if e is not None)
+    return 0
 
 
 def raise_for_transient_status(response, *args, **kwargs):
@@ -1019,10 +1115,16 @@ class Transport:
         self.stop_event = stop_event
         self.gate = PauseGate()
         self._local = threading.local()
+        self.held_back = None   # a FilesHeldBack: no file is asked for until it frees up
+        self._lock = threading.Lock()
 
     def get(self, url, judge, stream=False, timeout=(15, 120)):
         """One request, after any pause: the response (open when streamed) once `judge`
-        let it pass, else the verdict raised (a transient one pausing everybody first)."""
+        let it pass, else the verdict raised (a transient one pausing everybody first; a
+        long wait asked for, FilesHeldBack, said once and raised for every file until then)."""
+        held = self.held_back
+        if held is not None and time.monotonic() < held.at:
+            raise held
         wait_for_gate(self.gate, self.stop_event)
         try:
             response = thread_session(self._local).get(url, stream=stream, timeout=timeout)
@@ -1035,10 +1137,23 @@ class Transport:
             if e.pause_all:
                 pause_everybody(self.gate, e, self.policy, self.reporter, 'downloading files')
             raise
+        except FilesHeldBack as e:
+            response.close()
+            self.hold_back(e)
+            raise
         except BaseException:
             response.close()
             raise
         return response
+
+    def hold_back(self, held):
+        with self._lock:
+            if self.held_back is not None and self.held_back.at >= held.at:
+                return
+            said, self.held_back = self.held_back, held
+        if said is None:
+            self.reporter.info('%s.  No file is asked for until then: the downloads stop here and the rest of '
+                               'the run goes on; the next run fetches the files left.' % held)
 
     def retrying(self, operation, what):
         return with_retries(self.policy, operation, self.reporter, what)
@@ -1175,8 +1290,9 @@ class FlickrClient:
         return self.paged('flickr.photosets.getList', 'photosets', 'photoset', check)
 
     def album_photo_ids(self, album_id, check):
+        """The ids in album order; one that is not a number is no photo of ours (dropped)."""
         return [p['id'] for p in self.paged('flickr.photosets.getPhotos', 'photoset', 'photo', check,
-                                             photoset_id=album_id)]
+                                             photoset_id=album_id) if valid_id(as_dict(p).get('id'))]
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
@@ -1253,6 +1369,36 @@ def text_of(value):
     return value if isinstance(value, str) else ''
 
 
+# A title cut inside an emoji reaches us as a JSON escape without its partner ("\\ud800"):
+# JSON decodes it to a lone surrogate, which no file name and no UTF-8 file can hold.
+LONE_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+# A photo id names its files: only digits (a hostile or broken answer could send '../x').
+PHOTO_ID_RE = re.compile(r'^[0-9]+$')
+ALBUM_ID_RE = PHOTO_ID_RE
+COLLECTION_ID_RE = re.compile(r'^[0-9]+-[0-9]+$')
+
+
+def valid_text(text):
+    """Text that can be written anywhere: each lone surrogate becomes U+FFFD."""
+    return LONE_SURROGATE_RE.sub('\ufffd', text)
+
+
+def escape_surrogates(json_text):
+    """JSON text with each lone surrogate written as its escape: the value as received,
+    kept (a .metadata), in valid UTF-8."""
+    return LONE_SURROGATE_RE.sub(lambda m: '\\u%04x' % ord(m.group()), json_text)
+
+
+def valid_id(value, pattern=PHOTO_ID_RE):
+    """An id Flickr sent, when it has the shape of one (ASCII digits); else None."""
+    return value if isinstance(value, str) and value.isascii() and pattern.fullmatch(value) else None
+
+
+def shown_id(value):
+    """An id as a message shows it, whatever it holds (quotes and escapes when not digits)."""
+    return value if valid_id(value) else json.dumps(value if isinstance(value, (str, int, float)) else repr(value))
+
+
 # ---------------------------------------------------------------------------
 # Destination: lock, leftover temporary files, safe names, atomic writes
 # ---------------------------------------------------------------------------
@@ -1274,6 +1420,74 @@ def check_destination(dest, quiet):
                          'nothing was created.' % dest, EXIT_USAGE)
 
 
+# -- the one guard: every path the program creates, replaces, renames, re-times or deletes in
+# the destination passes through guarded() (atomic_write, atomic_symlink, make_dirs,
+# try_unlink, remove_dir, set_mtime, Effects.replace / rename_dir): inside the destination,
+# reached through no symbolic link, and itself no link unless a link is what is changed.
+
+_guarded_root = None   # the destination (as given, made absolute) once the run has claimed it
+
+
+def guard_destination(dest):
+    """From now on every change must lie inside `dest`.  The destination itself may be a
+    link (the user's choice); nothing below it may."""
+    global _guarded_root
+    _guarded_root = os.path.abspath(dest) if dest is not None else None
+
+
+def guarded(path, link=False):
+    """`path`, when the program may change it: inside the destination and reached through no
+    symbolic link (each directory below the destination is looked at, not followed); the
+    path itself no link unless `link` (our album links, a link being removed: changing a link
+    changes nothing it points to).  Raises LinkInTheWay."""
+    root = _guarded_root
+    full = os.path.abspath(path)
+    if root is None:   # outside a run (the helpers' own tests): the path itself only
+        parts, current = [os.path.basename(full)], os.path.dirname(full)
+    else:
+        prefix = root.rstrip(os.sep) + os.sep
+        if not full.startswith(prefix):
+            raise LinkInTheWay(path, outside=True)
+        parts, current = full[len(prefix):].split(os.sep), root
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            break   # nothing beyond exists yet (what is made there is made by us, as real
+            # directories), or a file is in the way (the change itself then fails, said)
+        if stat.S_ISLNK(mode) and not (link and i == last):
+            raise LinkInTheWay(current)
+    return path
+
+
+def part_stopped(error, stats, reporter):
+    """A LinkInTheWay stopped one part of the run (a view, an album, the account files): said
+    in one line and counted (exit status 1); the rest of the run goes on."""
+    if error.path not in stats.links_in_the_way:   # the HTML pages and their thumbnails: said once
+        stats.links_in_the_way.add(error.path)
+        reporter.error(str(error))
+
+
+def make_dirs(path):
+    """os.makedirs(path, exist_ok=True), guarded."""
+    os.makedirs(guarded(path), exist_ok=True)
+
+
+def remove_dir(path):
+    """os.rmdir, guarded (the directory itself no link)."""
+    os.rmdir(guarded(path))
+
+
+def remove_if_empty(path):
+    """A directory the run made and left empty (interrupted before its first file) goes."""
+    try:
+        remove_dir(path)
+    except OSError:
+        pass
+
+
 def prepare_destination(dest):
     """Create the destination (never its parents) if missing; refuse one we cannot use."""
     if os.path.lexists(dest) and not os.path.isdir(dest):
@@ -1290,9 +1504,11 @@ def prepare_destination(dest):
 def lock_destination(dest):
     """One run at a time per destination.  The lock dies with the process, even on SIGKILL."""
     path = os.path.join(dest, LOCK_NAME)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:   # never through a link: its target would get our process id
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LinkInTheWay(path) from None
         raise FatalError('Cannot create lock file %s: %s' % (path, e.strerror), EXIT_USAGE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1313,9 +1529,9 @@ def remove_leftover_temp_files(dest):
             if name.startswith(TMP_PREFIX):
                 path = os.path.join(root, name)
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    shutil.rmtree(guarded(path), ignore_errors=True)
                 else:
-                    os.unlink(path)
+                    try_unlink(path)
                 removed += 1
         dirs[:] = [d for d in dirs if not d.startswith(TMP_PREFIX)]
     return removed
@@ -1326,7 +1542,7 @@ def safe_name(title, item_id):
 
     No '/', no NUL or control characters, no leading dot (never '.' or '..'); the id
     keeps two albums with the same title apart."""
-    clean = ''.join('_' if ch == '/' else ch for ch in title if ch >= ' ' and ch != '\x7f')
+    clean = ''.join('_' if ch == '/' else ch for ch in valid_text(title) if ch >= ' ' and ch != '\x7f')
     clean = clean.strip().lstrip('.').strip() or 'Untitled'
     suffix = ' - %s' % item_id
     budget = MAX_NAME_BYTES - len(suffix.encode('utf-8'))
@@ -1336,8 +1552,8 @@ def safe_name(title, item_id):
     return clean + suffix
 
 
-ALBUM_NAME_RE = re.compile(r' - (\d+)$')
-COLLECTION_NAME_RE = re.compile(r' - (\d+-\d+)$')
+ALBUM_NAME_RE = re.compile(r' - (\d+)$', re.ASCII)
+COLLECTION_NAME_RE = re.compile(r' - (\d+-\d+)$', re.ASCII)
 
 
 def fsync_dir(path):
@@ -1358,7 +1574,7 @@ def atomic_write(path, write, unchanged=None, dirs=None):
     a file at its final name is always complete.  Returns what `write` returned.  When
     `unchanged(result)` says the new content is the old one, the old file stays.  `dirs`, a
     SyncBatch, takes the sync and the rename over (the many files of a view)."""
-    directory = os.path.dirname(path)
+    directory = os.path.dirname(guarded(path))
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -1486,13 +1702,13 @@ def atomic_write_bytes(path, data, dirs=None):
 
 
 def json_bytes(data):
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
+    return escape_surrogates(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
 def write_file_if_changed(path, data, dirs=None):
     """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
     try:
-        with open(path, 'rb') as f:
+        with open(guarded(path), 'rb') as f:
             if f.read() == data:
                 return False
     except OSError:
@@ -1509,7 +1725,7 @@ def write_chunks_if_changed(path, chunks, dirs=None):
     """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
     temporary file, which replaces the old one only when their SHA-256 differs."""
     try:
-        old = describe_file(path)['sha256']
+        old = describe_file(guarded(path))['sha256']
     except OSError:
         old = None
 
@@ -1531,21 +1747,26 @@ def read_json(path):
         return None
 
 
-def try_unlink(path):
+def try_unlink(path, link=False):
+    """Remove a file of ours (`link`: a link of ours; removing a link removes the link alone)."""
     try:
-        os.unlink(path)
+        os.unlink(guarded(path, link=link))
     except FileNotFoundError:
         pass
 
 
 def atomic_symlink(target, path):
     """Create or retarget a symlink without a moment where it is missing or wrong."""
-    if os.path.islink(path) and os.readlink(path) == target:
+    if os.path.islink(guarded(path, link=True)) and os.readlink(path) == target:
         return False
     tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + 'link-%d-%d' % (os.getpid(), threading.get_ident()))
-    try_unlink(tmp)
+    try_unlink(tmp, link=True)
     os.symlink(target, tmp)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:   # SIGTERM or Ctrl+C between the two: no temporary link stays behind
+        try_unlink(tmp, link=True)
+        raise
     return True
 
 
@@ -1580,14 +1801,14 @@ class Effects:
         set_mtime(path, timestamp)
 
     def replace(self, source, target):
-        os.replace(source, target)
+        os.replace(guarded(source), guarded(target))
         fsync_dir(os.path.dirname(target))
 
-    def unlink(self, path):
-        try_unlink(path)
+    def unlink(self, path, link=False):
+        try_unlink(path, link)
 
     def makedirs(self, path):
-        os.makedirs(path, exist_ok=True)
+        make_dirs(path)
 
     def symlink(self, target, path):
         return atomic_symlink(target, path)
@@ -1597,7 +1818,7 @@ class Effects:
 
     def rename_dir(self, source, target):
         """Returns where the directory's content is from now on."""
-        os.rename(source, target)
+        os.rename(guarded(source), guarded(target))
         return target
 
 
@@ -1627,7 +1848,7 @@ class DryEffects(Effects):
     def replace(self, source, target):
         pass
 
-    def unlink(self, path):
+    def unlink(self, path, link=False):
         pass
 
     def makedirs(self, path):
@@ -1647,11 +1868,11 @@ class DryEffects(Effects):
 # Local state: what the destination already holds
 # ---------------------------------------------------------------------------
 
-PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$')
+PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$', re.ASCII)
 # A video's original that the user downloaded by hand from its Flickr page and put into
 # photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
 # name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
-HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$')
+HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$', re.ASCII)
 HAND_ORIGINAL_NAME = '<id>.original.<ext>'
 
 
@@ -1694,7 +1915,7 @@ def scan_photostream(photostream_dir, find_orphans=False):
             match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
             if not match:
                 hand = HAND_ORIGINAL_RE.match(name)
-                if hand and entry.is_file():
+                if hand and not entry.is_dir(follow_symlinks=False):   # a link too: refused, named
                     hand_originals[hand.group(1)] = name
                 continue
             if not entry.is_file(follow_symlinks=False):
@@ -2288,7 +2509,7 @@ def listing_choices(record):
     dims = dims_of(record.get('o_width') or record.get('width_o'), record.get('o_height') or record.get('height_o'))
     if not (owner and record.get('secret') and record.get('originalsecret') and dims):
         return None
-    play = '%s/photos/%s/%s/play/' % (WEB_BASE, quote(str(owner), safe='@'), record['id'])
+    play = '%s/photos/%s/%s/play/' % (WEB_BASE, quote(valid_text(str(owner)), safe='@'), record['id'])
     choices = [Choice(VIDEO_ORIGINAL, play + 'orig/%s/' % record['originalsecret'], 'video', dims)]
     labels = sorted(VIDEO_RENDITIONS, key=lambda label: rendition_rank(
         {'label': label, 'height': RENDITION_WIDTHS[label] * dims[1] // dims[0] if label in RENDITION_WIDTHS else 0}),
@@ -2445,8 +2666,10 @@ class Downloader:
                 sha.update(chunk)
                 size += len(chunk)
         except NETWORK_ERRORS as e:
-            raise TransientError('download of %s broke off after %d bytes: %s'
-                                 % (url, size, network_reason(e))) from None
+            received = size + bytes_in_broken_read(e)
+            raise TransientError('download of %s failed%s: %s' % (
+                url, ' after %s of %s' % (human_bytes(received), human_bytes(expected)) if received and expected
+                else ' (%s announced)' % human_bytes(expected) if expected else '', network_reason(e))) from None
         if expected is not None and size != expected:
             raise TransientError('download of %s is truncated: %d of %d bytes' % (url, size, expected))
         if size == 0:
@@ -2460,14 +2683,27 @@ class Downloader:
         return size, sha.hexdigest()
 
 
+# What a file's extension may be: a NUL or a control character in Flickr's originalformat
+# never reaches a file name.
+EXTENSION_RE = re.compile(r'^[a-z0-9]{2,5}$', re.ASCII)
+
+
+def listed_format(record):
+    """The listing's originalformat, lower-cased, when it can be a file's extension; else ''
+    (as when Flickr leaves it out)."""
+    listed = str(record.get('originalformat') or '').lower()
+    return listed if EXTENSION_RE.fullmatch(listed) else ''
+
+
 def extension_for(record, choice, response):
     """The file's extension: the photo's originalformat, else the final URL's, else the
     Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
-    if choice.original and not is_video(record) and record.get('originalformat'):
-        return str(record['originalformat']).lower()
+    listed = listed_format(record)
+    if choice.original and not is_video(record) and listed:
+        return listed
     path = requests.utils.urlparse(response.url if response is not None else choice.url).path
     ext = os.path.splitext(path)[1].lstrip('.').lower()
-    if re.match(r'^[a-z0-9]{2,5}$', ext):
+    if EXTENSION_RE.fullmatch(ext):
         return 'jpg' if ext == 'jpeg' else ext
     content_type = response.headers.get('Content-Type', '').split(';')[0].strip().lower() if response is not None else ''
 
@@ -2507,6 +2743,10 @@ class PhotoMirror:
         self.stats = stats
         self.reporter = reporter
         self._lock = threading.Lock()
+        # Set when every address built from a video's listing record failed and getSizes'
+        # worked (a changed path alias or address scheme): the other videos of the run then
+        # ask getSizes first.
+        self.built_addresses_fail = False
 
     def _count(self, **increments):
         with self._lock:
@@ -2534,9 +2774,10 @@ class PhotoMirror:
             self._count(verified=1)   # hashed, found missing, or fetched anew: each item once
         if task.verify and filename and not task.need_file and not self._intact(task):
             task.need_file = task.repair = True   # fetch it again
-        if task.hand_original:
-            file_info = self.adopt_hand_original(task)
-        elif task.need_file:
+        adopted = self.adopt_hand_original(task) if task.hand_original else None
+        if adopted is not None:
+            file_info = adopted
+        elif task.need_file or filename is None:
             file_info = self.download_best(task)
         elif task.try_original and (recovered := self.try_recorded_original(task)):
             file_info = recovered
@@ -2544,6 +2785,7 @@ class PhotoMirror:
             # nothing recorded (an adopted or legacy file): record it now
             file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
         name = file_info['name']
+        task.hand_original = task.hand_original if adopted is not None else None
         # The file's time first: the metadata written last marks the photo as done.
         self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
         metadata = build_photo_metadata(task.record, file_info, task.stored)
@@ -2554,9 +2796,25 @@ class PhotoMirror:
         return name, file_info, metadata
 
     def download_best(self, task):
-        """The original when Flickr gives it, else the best version it does give."""
+        """The original when Flickr gives it, else the best version it does give.  A video's
+        addresses built from the listing are a guess: when every one fails, getSizes, asked
+        once, says where its files are."""
         record, photo_id = task.record, task.photo_id
-        choices = listing_choices(record) or choices_from_sizes(record, self.client.photo_sizes(photo_id))
+        built = None if is_video(record) and self.built_addresses_fail else listing_choices(record)
+        info = self._download_first(task, built or choices_from_sizes(record, self.client.photo_sizes(photo_id)))
+        if info is None and built and is_video(record):
+            info = self._download_first(task, choices_from_sizes(record, self.client.photo_sizes(photo_id)))
+            if info is not None and not self.built_addresses_fail:
+                self.built_addresses_fail = True
+                self.reporter.detail('The addresses built from the listing failed for video %s and getSizes\' '
+                                     'worked: the other videos ask getSizes first' % photo_id)
+        if info is None:
+            raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+        return info
+
+    def _download_first(self, task, choices):
+        """The file record of the first of `choices` Flickr gives, or None."""
+        record, photo_id = task.record, task.photo_id
         refused = None
         for choice in choices:
             try:
@@ -2579,19 +2837,20 @@ class PhotoMirror:
             if not choice.original and refused is not None:
                 info['original_url'] = refused.url
             return info
-        raise ItemError('Flickr offers no file for %s %s' % ('video' if is_video(record) else 'photo', photo_id))
+        return None
 
     def try_recorded_original(self, task):
         """A video kept as a rendition: ask for its original once more (one file request, no
         API call).  None when Flickr still refuses it.  The address is the listing's where
         it gives one (the owner's path alias may have changed since), else the one recorded."""
-        current = [c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
+        current = [] if self.built_addresses_fail else [
+            c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
         url = current[0] if current else task.stored.file['original_url']
         choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
         try:
             name, size, digest = self.downloader.fetch(
                 choice, self.dir, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)))
-        except (OriginalRefused, TransientError, ItemError) as e:
+        except (OriginalRefused, TransientError, ItemError, FilesHeldBack) as e:
             self.reporter.detail('The original of %s is still not available: %s' % (task.filename, first_line(e)))
             return None
         self.replaced(task.filename, name)
@@ -2604,9 +2863,16 @@ class PhotoMirror:
 
     def adopt_hand_original(self, task):
         """An original the user downloaded by hand and put into photostream/: it becomes the
-        photo's file, replacing the rendition kept so far."""
+        photo's file, replacing the rendition kept so far, when it is what a download must be
+        (a regular file of the right kind); else None, and it is left where it is, named."""
         source = os.path.join(self.dir, task.hand_original)
         ext = os.path.splitext(task.hand_original)[1].lstrip('.').lower()
+        misfit = hand_original_misfit(source, task.record, ext)
+        if misfit:
+            self.reporter.warning('Left %s where it is, not adopted as the original of %s %s: %s'
+                                  % (os.path.join(PHOTOSTREAM_DIR, task.hand_original),
+                                     'video' if is_video(task.record) else 'photo', task.photo_id, misfit))
+            return None
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
         self.fx.replace(source, os.path.join(self.dir, name))
@@ -2622,6 +2888,22 @@ class PhotoMirror:
         if old_name and old_name != new_name:
             self.fx.unlink(os.path.join(self.dir, old_name))
             self.fx.unlink(metadata_path_for(self.dir, old_name))
+
+
+def hand_original_misfit(path, record, ext):
+    """Why a file put into photostream/ by hand is not the original (None when it is): a
+    symbolic link or anything but a regular file; for a video no video container, for a
+    photo not an image of the listed format and dimensions (export_misfit, as for the
+    export's files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        return 'it is a symbolic link' if e.errno == errno.ELOOP else e.strerror
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return 'it is not a regular file'
+        head = f.read(HEAD_BYTES)
+    return export_misfit(record, ext, head)
 
 
 def original_marks(file_info):
@@ -2660,11 +2942,13 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
 
 
 def set_mtime(path, timestamp):
+    """The file's time, never a link's target's (a link dropped in its place is refused)."""
     if timestamp is None:
         return
+    guarded(path)
     try:
-        if os.stat(path).st_mtime != timestamp:
-            os.utime(path, (timestamp, timestamp))
+        if os.stat(path, follow_symlinks=False).st_mtime != timestamp:
+            os.utime(path, (timestamp, timestamp), follow_symlinks=False)
     except (OSError, OverflowError, ValueError):
         pass
 
@@ -2689,7 +2973,7 @@ class ThumbnailFetcher:
         try:
             self.transport.retrying(lambda: self._fetch_once(url, path, dirs), url)
             return True
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, LinkInTheWay):
             raise
         except Exception as e:   # noqa: BLE001 -- whatever it was, the run goes on
             self.transport.reporter.detail('No thumbnail for %s this time: %s'
@@ -2704,8 +2988,8 @@ class Thumbnails:
     one after the other).  Ctrl+C or an error in the block stops them at once, through the
     run's stop event, which also wakes a thumbnail waiting to be retried."""
 
-    def __init__(self, state, fetcher, jobs, reporter, wanted=True):
-        self.state, self.fetcher, self.jobs, self.reporter = state, fetcher, jobs, reporter
+    def __init__(self, state, fetcher, jobs, stats, reporter, wanted=True):
+        self.state, self.fetcher, self.jobs, self.stats, self.reporter = state, fetcher, jobs, stats, reporter
         self.wanted = wanted
         self.stop_event = fetcher.transport.stop_event
         self.error = None
@@ -2731,7 +3015,9 @@ class Thumbnails:
             if thread.is_alive():   # an error or Ctrl+C in the block or the wait: the run ends
                 self.stop_event.set()
                 thread.join()
-        if self.error is not None:
+        if isinstance(self.error, LinkInTheWay):   # the pages show no previews; the rest goes on
+            part_stopped(self.error, self.stats, self.reporter)
+        elif self.error is not None:
             raise self.error
         if self.state.thumbnails[1]:
             self.reporter.info('%s could not be fetched; their photos show without a preview until the next run.'
@@ -2847,12 +3133,26 @@ class FilesStage:
         self.stats = stats
         self.reporter = reporter
         self.listing = ListingCheck()
+        self.transport = photos.downloader.transport
 
     def run(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
         self.pool.run('Files', self.tasks(local), self.finish)
         self.reporter.info('Photostream: %s on Flickr.' % plural(len(self.state.photostream), 'item'))
+        if self.stats.files_left:
+            self.stats.files_left_until = self.transport.held_back.until
+            self.reporter.warning('%s left; Flickr asked to wait until %s.  The next run fetches them.'
+                               % (plural(self.stats.files_left, 'file'), self.stats.files_left_until))
         self.check_listing(local)
+
+    def held_back(self, task):
+        """Is the task's download held back (Flickr's file servers asked for a long wait)?
+        Then it is left for the next run, counted."""
+        held = self.transport.held_back
+        if held is None or time.monotonic() >= held.at or not task.need_file:
+            return False
+        self.stats.files_left += 1
+        return True
 
     def tasks(self, local):
         """The files stage's work, planned photo by photo as the listing pages arrive.  Those
@@ -2866,6 +3166,9 @@ class FilesStage:
             if not photo_id or photo_id in seen:   # a photo can move pages during the walk
                 continue
             seen.add(photo_id)
+            if not valid_id(photo_id):   # its files would be named after it
+                self.pool.item_failed(shown_id(photo_id), 'Flickr listed it with an id that is not a number; refused')
+                continue
             state.owner = state.owner or record.get('owner')
             task, held, stored = self.plan(record, local, photo_id)
             # as the views will read it: the stored .metadata where the files stage keeps it
@@ -2883,10 +3186,12 @@ class FilesStage:
             if task.need_file and listing_choices(task.record) is None:
                 need_a_call.append(task)
                 continue
-            yield task, self.photos.run, task
+            if not self.held_back(task):
+                yield task, self.photos.run, task
         yield None   # the photos are all in place before the first of these
         for task in need_a_call:
-            yield task, self.photos.run, task
+            if not self.held_back(task):
+                yield task, self.photos.run, task
 
     def check_listing(self, local):
         """Did the walk see every photo?  Short pages that never healed, or photos deleted
@@ -2930,7 +3235,9 @@ class FilesStage:
         photo_id = task.photo_id
         try:
             name, file_info, metadata = future.result()
-        except (ItemError, TransientError, OSError) as e:
+        except FilesHeldBack:   # not a failure: the next run fetches it
+            self.stats.files_left += 1
+        except (ItemError, TransientError, OSError, UnicodeError, LinkInTheWay) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG):
                 raise FatalError('Cannot write to %s: %s' % (self.state.dest, e.strerror)) from None
             self.pool.item_failed(photo_id, 'cannot write: %s' % e if isinstance(e, OSError) else str(e),
@@ -3040,7 +3347,7 @@ EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
 EXPORT_ORIGINAL_SOURCE = 'original address in the data export'   # fetched from its photo_<id>.json
 EXPORT_META_ZIP_RE = re.compile(r'^\d+_[0-9a-f]+_part\d+\.zip$', re.I)
 EXPORT_MEDIA_ZIP_RE = re.compile(r'^(?:data_\d+_[0-9a-f]+_\d+|data-download-\d+)\.zip$', re.I)
-EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$', re.I)   # PHOTO_<id>.JSON too (flickr-unbox's samples)
+EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$', re.I | re.ASCII)   # PHOTO_<id>.JSON too (flickr-unbox's samples)
 EXPORT_ACCOUNT_FILE_RE = re.compile(r'^[a-z][a-z0-9_]*\.json$')
 EXPORT_EXT_RE = re.compile(r'\.([A-Za-z0-9]{2,5})$')
 EXPORT_DIGITS_RE = re.compile(r'(?<![0-9])[0-9]+(?![0-9])')
@@ -3368,7 +3675,7 @@ def export_misfit(listing, ext, head):
             return 'not a video file (a .%s file%s)' % (
                 ext, '' if is_video_container(head) else ' without a video header')
         return None
-    said = str(listing.get('originalformat') or '').lower()
+    said = listed_format(listing)
     said = SAME_FORMAT.get(said, said)
     ext = SAME_FORMAT.get(ext, ext)
     sniffed = sniff_image(head)
@@ -3606,7 +3913,10 @@ class DataExport:
         if fx.dry:
             self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
         else:
-            import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+            try:
+                import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
+            except LinkInTheWay as e:
+                part_stopped(e, self.stats, self.reporter)
         self._report_completeness()
         self._report()
 
@@ -3798,7 +4108,7 @@ class ExportImport(DataExport):
         its metadata; the old file goes last, so that a kill at any moment loses nothing."""
         listing = stored.listing
         video = is_video(listing)
-        said = str(listing.get('originalformat') or ext).lower()
+        said = listed_format(listing) or ext
         name = '%s.%s' % (pid, ext if video else SAME_FORMAT.get(said, said))
         path = os.path.join(self.dir, name)
         with member.source.reader(member) as src:
@@ -4018,11 +4328,11 @@ class ExportAlone(DataExport):
             for album in as_list(as_dict(data).get('albums')):
                 album = as_dict(album)
                 aid = as_scalar(album.get('id'))
-                if not re.match(r'^\d+$', aid) or SYNTHETIC_ALBUM_RE.match(text_of(album.get('title')).strip()):
-                    continue   # Flickr's "not in an album N": its photos are in 'Not in any album'
+                if not valid_id(aid, ALBUM_ID_RE) or SYNTHETIC_ALBUM_RE.match(text_of(album.get('title')).strip()):
+                    continue   # it names a directory; Flickr's "not in an album N" is in 'Not in any album'
                 # "0" and ids the export describes no photo of are no photos
                 ids = [as_scalar(p) for p in as_list(album.get('photos'))
-                       if as_scalar(p) in self.photo_jsons or as_scalar(p) in self.files]
+                       if valid_id(as_scalar(p)) and (as_scalar(p) in self.photo_jsons or as_scalar(p) in self.files)]
                 cover = re.search(r'/(\d+)/?$', text_of(album.get('cover_photo')))
                 record = {'id': aid, 'title': {'_content': text_of(album.get('title'))},
                           'description': {'_content': text_of(album.get('description'))},
@@ -4180,7 +4490,7 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
         reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
                       'not used.' % (account_dir, stamp.get('date'), source.label, date))
         return
-    os.makedirs(account_dir, exist_ok=True)
+    make_dirs(account_dir)
     try:
         source.open()
         for member in members:
@@ -4198,9 +4508,9 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
             try_unlink(os.path.join(account_dir, name))   # from an older export
     write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
     if not no_html:
-        os.makedirs(os.path.join(dest, HTML_DIR), exist_ok=True)
+        make_dirs(os.path.join(dest, HTML_DIR))
         write_file_if_changed(os.path.join(dest, HTML_DIR, ACCOUNT_PAGE),
-                              ''.join(account_page(account_dir)).encode('utf-8'))
+                              valid_text(''.join(account_page(account_dir))).encode('utf-8'))
 
 
 # -- the account page: contacts, followers, favourites and galleries, from dest/account/
@@ -4300,7 +4610,7 @@ def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
         if entry.name in wanted or entry.name in keep:
             continue
         if entry.is_symlink():
-            fx.unlink(entry.path)
+            fx.unlink(entry.path, link=True)
             changed = True
         elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
             fx.reporter.detail('Leaving %s alone: %s did not make it' % (entry.path, program_name()))
@@ -4319,21 +4629,22 @@ def remove_our_dir(path):
     never followed: what it points to is not ours."""
     if os.path.islink(path):
         return False
-    for entry in list(os.scandir(path)):
+    for entry in list(os.scandir(guarded(path))):
         if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
-            os.unlink(entry.path)
+            try_unlink(entry.path, link=entry.is_symlink())
         elif entry.is_dir(follow_symlinks=False) and COLLECTION_NAME_RE.search(entry.name):
             remove_our_dir(entry.path)
     try:
-        os.rmdir(path)
+        remove_dir(path)
         return True
     except OSError:
         return False
 
 
 def album_link_names(photo_ids, files):
-    """Album member links, numbered in album order: '01_12345.jpg' -> photostream file."""
-    present = [files[p] for p in photo_ids if files.get(p)]
+    """Album member links, numbered in album order: '01_12345.jpg' -> photostream file; one
+    link per photo, however often a listing gave it."""
+    present = [files[p] for p in dict.fromkeys(photo_ids) if files.get(p)]
     digits = len(str(len(present)))
     return [('%s_%s' % (str(i + 1).zfill(digits), name), name) for i, name in enumerate(present)]
 
@@ -4353,6 +4664,7 @@ class TreeBuilder:
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
     def _count_change(self, kind, old_name, name, changed):
@@ -4379,6 +4691,11 @@ class TreeBuilder:
         self.fx.makedirs(path)
         return True
 
+    def refused(self, kind, item_id):
+        self.stats.failed += 1
+        self.reporter.error('could not mirror %s %s: Flickr listed it with an id that is not a number; refused'
+                            % (kind, shown_id(item_id)))
+
     def _left_alone(self, path):
         self.stats.dirs_left_alone += 1
         self.reporter.warning("'%s' is a symbolic link; %s does not write or delete through "
@@ -4392,6 +4709,9 @@ class TreeBuilder:
         result = []
         check = ListingCheck()
         for album in self.client.albums(check):
+            if not valid_id(as_dict(album).get('id'), ALBUM_ID_RE):   # it names a directory
+                self.refused('album', as_dict(album).get('id'))
+                continue
             album = strip_volatile(album)
             stored = None
             if album['id'] in existing:
@@ -4402,6 +4722,8 @@ class TreeBuilder:
                     photo_ids = self.read_album(album)
                 except NotFoundError:   # deleted on Flickr while we were listing
                     continue
+                if album['id'] in self.partial_albums and last_album_order(stored) is not None:
+                    self.kept_orders[album['id']] = last_album_order(stored)
             result.append((album, photo_ids))
         problem = check.problem(len(result), 'albums')
         if problem:
@@ -4412,9 +4734,12 @@ class TreeBuilder:
     def read_album(self, album):
         """An album's photo ids; checked against the album's own photo and video counts."""
         check = ListingCheck()
-        photo_ids = self.client.album_photo_ids(album['id'], check)
+        listed = self.client.album_photo_ids(album['id'], check)
+        photo_ids = list(dict.fromkeys(listed))   # a photo twice (pages shifted while read): once
         expected = to_int(album.get('photos')) + to_int(album.get('videos'))
-        seen = len(set(photo_ids))
+        seen = len(photo_ids)
+        if seen != len(listed):
+            check.short_pages += 1   # a repeat means another photo was skipped
         problem = check.problem(seen, 'photos') or (
             '%d of %d photos seen' % (seen, expected) if seen != expected else None)
         if problem:
@@ -4431,28 +4756,37 @@ class TreeBuilder:
             name = safe_name(title, album['id'])
             self.album_dir_names[album['id']] = name
             old_name = existing.pop(album['id'], None)
-            path = place_dir(self.albums_dir, old_name, name, self.fx)
-            if path is None:
-                self._left_alone(os.path.join(self.albums_dir, name))
-                continue
-            wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
-                      for link, target in album_link_names(photo_ids, files)}
-            if album['id'] in self.partial_albums:
-                # a short listing never drops links, and its metadata is not stored, so that
-                # the next run reads the album again
-                changed = sync_links(path, wanted, self.fx, remove=False)
-                self.reporter.detail('Album %s was listed short; kept its links' % name)
-            else:
-                changed = sync_links(path, wanted, self.fx)
-                metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-                changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            self._count_change('album', old_name, name, changed)
+            try:
+                self._build_album(album, photo_ids, files, old_name, name)
+            except LinkInTheWay as e:
+                part_stopped(e, self.stats, self.reporter)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
             self.stats.albums_deleted += 1
             self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
             if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
                 self.reporter.warning('Kept %s: it holds files %s did not make'
                                       % (os.path.join(self.albums_dir, stale), program_name()))
+
+    def _build_album(self, album, photo_ids, files, old_name, name):
+        """One album's directory: its links in album order and its metadata."""
+        path = place_dir(self.albums_dir, old_name, name, self.fx)
+        if path is None:
+            self._left_alone(os.path.join(self.albums_dir, name))
+            return
+        if album['id'] in self.kept_orders:   # listed short: the last complete order stays
+            photo_ids = self.kept_orders[album['id']]
+        wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
+                  for link, target in album_link_names(photo_ids, files)}
+        if album['id'] in self.partial_albums:
+            # a short listing never drops links, and its metadata is not stored, so that
+            # the next run reads the album again
+            changed = sync_links(path, wanted, self.fx, remove=False)
+            self.reporter.detail('Album %s was listed short; kept its links' % name)
+        else:
+            changed = sync_links(path, wanted, self.fx)
+            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
+        self._count_change('album', old_name, name, changed)
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
@@ -4474,6 +4808,9 @@ class TreeBuilder:
     def _build_collection_level(self, parent, collections, depth):
         existing = dirs_by_id(parent, COLLECTION_NAME_RE)
         for collection in collections:
+            if not valid_id(as_dict(collection).get('id'), COLLECTION_ID_RE):
+                self.refused('collection', as_dict(collection).get('id'))
+                continue
             name = safe_name(text_of(collection.get('title')), collection['id'])
             old_name = existing.pop(collection['id'], None)
             path = place_dir(parent, old_name, name, self.fx)
@@ -4483,6 +4820,8 @@ class TreeBuilder:
             children = []
             links = {}
             for album in collection.get('set') or []:
+                if not valid_id(as_dict(album).get('id'), ALBUM_ID_RE):
+                    continue
                 album_name = self.album_dir_names.get(album['id']) or safe_name(text_of(album.get('title')), album['id'])
                 links[album_name] = os.path.join(*(['..'] * (depth + 1)), ALBUMS_DIR, album_name)
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
@@ -4500,6 +4839,13 @@ class TreeBuilder:
             if not self.fx.remove_our_dir(os.path.join(parent, stale)):
                 self.reporter.warning('Kept %s: it holds files %s did not make'
                                       % (os.path.join(parent, stale), program_name()))
+
+
+def last_album_order(stored):
+    """The photo order an album's metadata holds (written only after a complete listing)."""
+    if not isinstance(stored, dict) or not isinstance(stored.get('photos'), list):
+        return None
+    return [str(p) for p in stored['photos']]
 
 
 def stored_album_order(stored, album):
@@ -4638,15 +4984,20 @@ class ViewsState:
         write_json_if_changed(self.path, state)
 
 
-def make_views(views, views_state, reporter):
-    """The one driver: each view is made unless its inputs are unchanged and it is whole."""
+def make_views(views, views_state, stats, reporter):
+    """The one driver: each view is made unless its inputs are unchanged and it is whole; a
+    link in one view's way stops that view alone."""
     for view in views:
         inputs = view.inputs()
         digest = inputs.hexdigest() if inputs is not None else None
         if inputs is not None and inputs.whole and views_state.current(view.name, digest):
             reporter.detail(view.up_to_date())
             continue
-        said = view.write()
+        try:
+            said = view.write()
+        except LinkInTheWay as e:
+            part_stopped(e, stats, reporter)
+            continue
         if digest is not None:
             views_state.remember(view.name, digest)
         if said:
@@ -4683,7 +5034,7 @@ class PhotostreamOrderView:
             out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
             for i, p in enumerate(state.photostream):
                 entry = {'id': p.id, 'dateupload': p.dateupload, 'file': state.files.get(p.id)}
-                out.append(((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+                out.append(valid_text((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
                            .encode('utf-8'))
                 if len(out) >= 5000:
                     yield b''.join(out)
@@ -4731,7 +5082,7 @@ class NotOriginalView:
             lines.append('%s\t%s/%s\tkept: %s\t%s' % (
                 pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
                 photo_page_url({'id': pid, 'owner': self.state.owner})))
-        write_file_if_changed(path, ('\n'.join(lines) + '\n').encode('utf-8'))
+        write_file_if_changed(path, valid_text('\n'.join(lines) + '\n').encode('utf-8'))
 
 
 class XmpView:
@@ -4869,7 +5220,7 @@ FLICKR_HTML_TAGS = {'a', 'abbr', 'acronym', 'b', 'blockquote', 'br', 'cite', 'co
 FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': {'title'}}
 # What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
 # junk (tab and newline stay: descriptions have lines).
-_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]')
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
 
 # -- small helpers
 
@@ -4895,7 +5246,7 @@ def albums_by_photo(albums):
 
 def clean_text(text):
     """Text without control characters (NUL included) or what XML cannot hold."""
-    return _NOT_TEXT_RE.sub('', text or '').replace('\r\n', '\n').replace('\r', '\n')
+    return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
 
 
 def esc(text):
@@ -5592,7 +5943,7 @@ def search_index(view):
         words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
                          + [titles[n] for n in packed_values(album_titles.get(pid, ()))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
-        line = ((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
+        line = valid_text((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
         out.append(line)
         size += len(line)
         if size >= DOWNLOAD_CHUNK:
@@ -5723,7 +6074,7 @@ def remove_stale_pages(html_dir, keep):
     removed = 0
     for name in sorted(os.listdir(html_dir)):
         if OUR_PAGE_RE.match(name) and name not in keep:
-            os.unlink(os.path.join(html_dir, name))
+            try_unlink(os.path.join(html_dir, name))
             removed += 1
     return removed
 
@@ -5747,7 +6098,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     Returns the number of files written (only files whose content changed are rewritten)."""
     view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
-    os.makedirs(html_dir, exist_ok=True)
+    make_dirs(html_dir)
     with SyncBatch() as dirs:
         written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8'), dirs))
         written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'), dirs)
@@ -5755,7 +6106,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
         names = set()
         for rel, parts in all_pages(view):
             names.add(rel.split('/', 1)[1] if '/' in rel else rel)
-            written += write_file_if_changed(os.path.join(dest, *rel.split('/')), ''.join(parts).encode('utf-8'),
+            written += write_file_if_changed(os.path.join(dest, *rel.split('/')), valid_text(''.join(parts)).encode('utf-8'),
                                              dirs)
     remove_stale_pages(html_dir, names)
     return written
@@ -5765,7 +6116,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
 
 def thumb_name(photo_id, url):
     """A replaced photo has new secrets, so a new URL and a new thumbnail."""
-    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8')).hexdigest()[:12])
+    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
 
 
 def thumb_path(photo_id, url):
@@ -5779,7 +6130,8 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
     for, and none is removed.  Returns (fetched, failed)."""
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
-    os.makedirs(thumbs_dir, exist_ok=True)
+    new_dir = not os.path.isdir(thumbs_dir)
+    make_dirs(thumbs_dir)
     wanted = set()
 
     def missing():   # a generator: 100,000 pending items at once would be heavy
@@ -5805,10 +6157,17 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
             fetched += 1
         else:
             failed += 1
-    with SyncBatch() as dirs:
-        run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
-                           for photo, name, url in missing()), finish)
+    try:
+        with SyncBatch() as dirs:
+            run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
+                               for photo, name, url in missing()), finish)
+    except KeyboardInterrupt:   # SIGTERM or Ctrl+C before the first thumbnail: no empty directory stays
+        if new_dir:
+            remove_if_empty(thumbs_dir)
+        raise
     if stop is not None and stop.is_set():
+        if new_dir:
+            remove_if_empty(thumbs_dir)
         return fetched, failed   # `wanted` is partial: what it lacks is not stale
     with os.scandir(thumbs_dir) as entries:
         stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]
@@ -6094,7 +6453,7 @@ def xmp_packet(fields):
         _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
         _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
     out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
-    return ''.join(out).encode('utf-8')
+    return valid_text(''.join(out)).encode('utf-8')
 
 
 def xmp_path_for(photostream_dir, filename):
@@ -6209,7 +6568,7 @@ class EnrichStage:
             return
         except NotFoundError:
             pass   # deleted on Flickr since the listing: the next run lets it go
-        except (ItemError, TransientError) as e:
+        except (ItemError, TransientError, LinkInTheWay) as e:
             self.pool.item_failed(summary.id, 'metadata: %s' % e, counter='metadata_failed')
         else:
             if metadata is not None:
@@ -6274,6 +6633,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
     photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), stats, reporter)
+    guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
@@ -6299,8 +6659,8 @@ def mirror_account(args, client, stats, reporter, stop_event):
         enrich.count_planned()
     else:
         # (after an incomplete listing make_all_views keeps the last views and asks for none)
-        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, reporter, wanted=not args.no_html)
-        make_all_views(args, state, albums, tree, enrich, thumbnails, reporter)
+        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, stats, reporter, wanted=not args.no_html)
+        make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
         report_not_original(state, reporter, args.free_account)
@@ -6322,6 +6682,7 @@ def mirror_export(args, stats, reporter, stop_event):
     state = RunState(args.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     state.owner = args.export_account
+    guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
@@ -6342,7 +6703,7 @@ def mirror_export(args, stats, reporter, stop_event):
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
         ([] if args.no_html else [HtmlView(state, albums, [])])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
-               ViewsState(state.dest, force=args.verify), reporter)
+               ViewsState(state.dest, force=args.verify), stats, reporter)
     return state
 
 
@@ -6389,7 +6750,7 @@ def dest_account(dest):
 QUICK_ENRICHMENT = 60.0
 
 
-def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
+def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter):
     """The views and enrichment: a quick enrichment first, with the thumbnails coming
     beside it, and the views once; a long one (hours, at a small budget) after the views
     (the thumbnails coming beside the sidecars), which then show what it read.  After an
@@ -6405,14 +6766,14 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, reporter):
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         with thumbnails.coming():
             enrich.run()
-        make_views(views, views_state, reporter)
+        make_views(views, views_state, stats, reporter)
         return
     html = [view for view in views if isinstance(view, HtmlView)]
     with thumbnails.coming():   # beside the sidecars, which need none; in place before the pages
-        make_views([view for view in views if view not in html], views_state, reporter)
-    make_views(html, views_state, reporter)   # browsable while the metadata is read for hours
+        make_views([view for view in views if view not in html], views_state, stats, reporter)
+    make_views(html, views_state, stats, reporter)   # browsable while the metadata is read for hours
     if enrich.run():
-        make_views(shown, views_state, reporter)   # they gain what enrichment read
+        make_views(shown, views_state, stats, reporter)   # they gain what enrichment read
 
 
 # ---------------------------------------------------------------------------
@@ -6591,6 +6952,7 @@ def destination_claimed(args, reporter):
     new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
     args.mirror_started = True   # from here an interrupted run has a mirror to resume
     lock = None
+    guard_destination(args.destination)
     if not args.dry_run:
         prepare_destination(args.destination)
         lock = lock_destination(args.destination)
@@ -6656,6 +7018,7 @@ def main(argv=None):
     # kept out of the collector's full passes, which would scan it again each time (an
     # unchanged re-run of 10,000 photos: 2.6 s against 2.9, CPU 2.15 s against 2.43; medians
     # of 9, 2026-12-03).  Here, not under __main__, so that the installed command has it too.
+    sigint = quiet_interrupts_while_starting()
     gc.freeze()
     keep_big_blocks_out_of_the_heap()
     args = build_parser().parse_args(argv)
@@ -6669,6 +7032,8 @@ def main(argv=None):
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, interrupt)
     try:
+        if sigint is not None:   # from here on Ctrl+C stops the run as it should (below)
+            signal.signal(signal.SIGINT, sigint)
         status = run(args, reporter, stats, stop_event)
     except KeyboardInterrupt:
         stop_event.set()

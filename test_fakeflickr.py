@@ -2598,3 +2598,59 @@ def test_cli_help_describes_every_flag():
     for a in options:
         assert a.option_strings[0] in out.stdout
     assert SAMPLES.is_dir(), 'the samples are at testdata/flickr-api-samples'
+
+
+# -- a broken or hostile server: lone surrogates, a NUL, an id that is not digits, a stale alias
+
+def test_a_lone_surrogate_goes_out_as_its_json_escape(fresh, tmp_path):
+    token = fresh.issue_token()
+    photo = pick(fresh, lambda p: not p.is_video)
+    fresh.edit_photo(photo.id, title='cut \ud83d emoji')
+    r = post(fresh, token, 'flickr.people.getPhotos', user_id='me', per_page=500)
+    assert b'"cut \\ud83d emoji"' in r.content   # no partner: not valid UTF-16, sent as Flickr does
+    r.content.decode('utf-8')   # the body itself is valid UTF-8
+    listed = {p['id']: p for p in r.json()['photos']['photo']}
+    assert listed[photo.id]['title'] == 'cut \ud83d emoji'
+    manifest = fresh.write_export(tmp_path / 'export')
+    with zipfile.ZipFile(tmp_path / 'export' / manifest['metadata_zip']) as zf:
+        raw = zf.read('photo_%s.json' % photo.id)
+    raw.decode('utf-8')
+    assert b'cut \\ud83d emoji' in raw and json.loads(raw)['name'] == 'cut \ud83d emoji'
+
+
+def test_garble_photo_sends_a_foreign_id_and_originalformat_verbatim(fresh):
+    token = fresh.issue_token()
+    photo = pick(fresh, lambda p: not p.is_video and p.originalformat == 'jpg')
+    in_albums = {pid for a in fresh.account.albums.values() for pid in a.photo_ids}
+    other = pick(fresh, lambda p: not p.is_video and p.id != photo.id and p.id in in_albums)
+    before = photo.lastupdate
+    r = requests.post(fresh.base_url + '/_fake/mutate', json={'action': 'garble_photo', 'args': {
+        'photo_id': photo.id, 'originalformat': 'jp\x00g'}})
+    assert r.status_code == 200 and photo.lastupdate == before
+    fresh.garble_photo(other.id, listed_id='../../x')
+    listed = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                                     extras='original_format,url_o')['photos']['photo']}
+    assert listed[photo.id]['originalformat'] == 'jp\x00g'
+    assert listed[photo.id]['url_o'].endswith('_o.jpg')   # its files stay where they were
+    assert SESSION.get(listed[photo.id]['url_o']).content == fresh.photo_file_bytes(photo.id)
+    assert other.id not in listed and listed['../../x']['secret'] == other.secret
+    info = ok(fresh, token, 'flickr.photos.getInfo', photo_id=photo.id)['photo']
+    assert info['originalformat'] == 'jp\x00g'
+    album = next(a for a in fresh.account.albums.values() if other.id in a.photo_ids)
+    in_album = [p['id'] for p in ok(fresh, token, 'flickr.photosets.getPhotos', photoset_id=album.id,
+                                    per_page=500)['photoset']['photo']]
+    assert '../../x' in in_album and other.id not in in_album
+
+
+def test_a_stale_path_alias_in_the_listing_breaks_every_built_play_address(fresh):
+    token = fresh.issue_token()
+    video = pick(fresh, lambda p: p.is_video)
+    fresh.faults.update(listing_path_alias='an-old-alias')
+    listed = {p['id']: p for p in ok(fresh, token, 'flickr.people.getPhotos', user_id='me', per_page=500,
+                                     extras='path_alias,media')['photos']['photo']}
+    assert listed[video.id]['pathalias'] == 'an-old-alias'
+    built = '%s/photos/an-old-alias/%s/play/site/%s/' % (fresh.base_url, video.id, video.secret)
+    assert SESSION.get(built).status_code == 404
+    sizes = ok(fresh, token, 'flickr.photos.getSizes', photo_id=video.id)['sizes']['size']
+    site = next(s['source'] for s in sizes if s['label'] == 'Site MP4')
+    assert '/an-old-alias/' not in site and SESSION.get(site).status_code == 200

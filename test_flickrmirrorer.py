@@ -456,13 +456,14 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     assert result.stdout == result.stderr == ''
     # downloaded by hand into photostream/ under the documented name, the original is adopted
     video = refused[0]
-    (dest / 'photostream' / ('%s.original.mov' % video.id)).write_bytes(b'hand-downloaded video')
+    own = fake.video_file_bytes(video.id)   # a video container, as a download from its page is
+    (dest / 'photostream' / ('%s.original.mov' % video.id)).write_bytes(own)
     result = run_mirror(fake, token_dir, dest)
     assert_ok(result)
     assert not (dest / 'photostream' / media_name(video)).exists()
-    assert (dest / 'photostream' / ('%s.mov' % video.id)).read_bytes() == b'hand-downloaded video'
+    assert (dest / 'photostream' / ('%s.mov' % video.id)).read_bytes() == own
     data = json.loads((dest / 'photostream' / ('%s.mov.metadata' % video.id)).read_text())
-    assert data['file']['size'] == len(b'hand-downloaded video') and data['file']['original'] is True
+    assert data['file']['size'] == len(own) and data['file']['original'] is True
     assert video.id not in (dest / NOT_ORIGINAL).read_text() if len(refused) > 1 \
         else not (dest / NOT_ORIGINAL).exists()
     assert_links_resolve(dest)
@@ -564,6 +565,104 @@ def test_safe_name_rules():
     assert len(long.encode('utf-8')) <= 255 and long.endswith(' - 72157000000000001')
     # cut between characters, as many as fit: 255 - 20 bytes of suffix hold 117 two-byte 'é'
     assert long == 'é' * 117 + ' - 72157000000000001'
+
+
+# ---------------------------------------------------------------------------
+# Text and ids from Flickr made valid before use (lone surrogates, NUL, ids not digits)
+# ---------------------------------------------------------------------------
+
+def assert_all_utf8(root):
+    """Every text file the mirror wrote is valid UTF-8 (no lone surrogate reached a file)."""
+    for path in Path(root).rglob('*'):
+        if path.is_file() and not path.is_symlink() and path.suffix not in ('.jpg', '.png', '.gif', '.mp4', '.mov'):
+            path.read_bytes().decode('utf-8')
+        path.name.encode('utf-8')   # a name with a lone surrogate could not be encoded back
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_is_written_as_a_replacement_character_and_kept_as_received(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    album = next(a for a in fake.account.albums.values() if photo.id in a.photo_ids)
+    fake.edit_photo(photo.id, title='cut \ud83d emoji', description='half \udc80 pair')
+    fake.rename_album(album.id, 'album \ud800 title')
+    for _ in range(2):   # a second run reads what the first wrote
+        assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    assert (dest / 'Albums' / ('album \ufffd title - %s' % album.id)).is_dir()
+    raw = (dest / 'photostream' / (media_name(photo) + '.metadata')).read_bytes()
+    assert b'cut \\ud83d emoji' in raw and b'half \\udc80 pair' in raw   # the JSON escape, as received
+    assert json.loads(raw)['listing']['title'] == 'cut \ud83d emoji'
+    xmp = (dest / 'photostream' / (media_name(photo) + '.xmp')).read_text(encoding='utf-8')
+    assert 'cut \ufffd emoji' in xmp and 'half \ufffd pair' in xmp
+    page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text(encoding='utf-8')
+    assert 'cut \ufffd emoji' in page
+    assert 'album \ufffd title' in (dest / 'html' / 'search-index.js').read_text(encoding='utf-8')
+    assert_all_utf8(dest)
+    assert sorted(os.listdir(tmp_path)) == ['mirror', 'tokens']
+
+
+def test_a_lone_surrogate_in_the_data_export_is_imported(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    photo = first_photo(fake, in_album=True)
+    album = next(a for a in fake.account.albums.values() if photo.id in a.photo_ids)
+    fake.edit_photo(photo.id, title='cut \ud83d emoji')
+    fake.rename_album(album.id, 'album \ud800 title')
+    manifest = fake.write_export(tmp_path / 'export')
+    assert b'\\ud800' in zipfile.ZipFile(tmp_path / 'export' / manifest['metadata_zip']).read('albums.json')
+    result = export_only(fake, tmp_path, dest, manifest['dir'])
+    assert_ok(result)
+    assert (dest / 'Albums' / ('album \ufffd title - %s' % album.id)).is_dir()
+    assert b'cut \\ud83d emoji' in (dest / 'photostream' / (media_name(photo) + '.metadata')).read_bytes()
+    assert_all_utf8(dest)
+
+
+@pytest.mark.slow
+def test_a_nul_or_a_control_character_in_originalformat_never_reaches_a_name(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photos = [p for p in fake.account.photos.values() if p.media == 'photo' and p.originalformat == 'jpg'][:2]
+    fake.garble_photo(photos[0].id, originalformat='jp\x00g')
+    fake.garble_photo(photos[1].id, originalformat='jpg\n')
+    assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
+    for photo in photos:   # the extension the file's address gives
+        assert (dest / 'photostream' / ('%s.jpg' % photo.id)).read_bytes() == fake.photo_file_bytes(photo.id)
+    names = [p.name for p in dest.rglob('*')]
+    assert not any(re.search(r'[\x00-\x1f]', name) for name in names)
+
+
+def test_originalformat_names_a_file_only_as_letters_and_digits():
+    for said, kept in (('jpg', 'jpg'), ('PNG', 'png'), ('heic', 'heic'), ('jp\x00g', ''), ('jpg\n', ''),
+                       ('../x', ''), ('', ''), (None, ''), ('toolong', '')):
+        assert fm.listed_format({'originalformat': said}) == kept
+    # a photo whose originalformat is garbage: its content and dimensions decide
+    assert fm.export_misfit({'originalformat': 'jp\x00g'}, 'jpg', b'plain text, no image header') == \
+        'its content is no image Flickr stores, not jpg'
+
+
+def test_a_photo_id_that_is_not_digits_is_refused(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    store_token(fake, tmp_path / 'tokens')
+    photo = first_photo(fake, in_album=True)
+    fake.garble_photo(photo.id, listed_id='../../x')
+    result = run_mirror(fake, tmp_path / 'tokens', dest)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'could not mirror "../../x": Flickr listed it with an id that is not a number' in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ['mirror', 'tokens']   # '../../x' from photostream/ is here
+    assert not [p for p in tmp_path.rglob('x*')]
+    assert not (dest / 'photostream' / media_name(photo)).exists()
+    others = [p for p in fake.account.photos.values() if p.id != photo.id]
+    assert all((dest / 'photostream' / media_name(p)).is_file() for p in others)
+    # in an album's listing the id is no photo of ours: no link for it
+    assert not [p for p in (dest / 'Albums').rglob('*x*')]
+
+
+def test_ids_are_digits():
+    assert fm.valid_id('5000249576') == '5000249576'
+    for bad in ('../../x', '12/3', '123\n', '', '١٢٣', 123, None, '12 3'):
+        assert fm.valid_id(bad) is None
+    assert fm.valid_id('73878701-72157397584645584', fm.COLLECTION_ID_RE) == '73878701-72157397584645584'
+    assert fm.valid_id('1-2/..', fm.COLLECTION_ID_RE) is None
 
 
 @pytest.mark.slow
@@ -2454,6 +2553,26 @@ def refused_mode_best(server, video):
 
 
 @pytest.mark.slow
+def test_when_every_built_video_address_fails_getsizes_is_asked_once_and_remembered(fake, token_dir, dest):
+    """The play addresses built from the listing are a guess: with a stale path alias in the
+    listing every one answers 404; getSizes, asked once per video, lists the working ones,
+    and after the first such video the others ask getSizes first."""
+    fake.faults.update(listing_path_alias='an-old-alias')
+    videos = [p for p in fake.account.photos.values() if p.media == 'video']
+    photos = len(fake.account.photos) - len(videos)
+    result = run_mirror(fake, token_dir, dest, '--jobs', '1', '--no-html')
+    assert_ok(result)
+    for video in videos:
+        label, data, ext = fake.best_file(video.id)
+        assert (dest / 'photostream' / ('%s.%s' % (video.id, ext))).read_bytes() == data
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == len(videos)
+    # the first video tried its 10 built addresses (the original and 9 renditions); the
+    # others went to getSizes' addresses (each a redirect and the file, the refused original's
+    # besides): without the memory each would have tried its 10 too
+    assert fake.stats()['file_requests'] <= photos + 10 + 4 * len(videos)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['404', 'login'])
 def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_dir, dest, mode):
     fake.faults.update(video_originals=mode)
@@ -2536,6 +2655,106 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
     meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
     assert meta['file']['original'] is True and meta['file']['sha256'] == hashlib.sha256(own).hexdigest()
     assert '\n%s\t' % video.id not in (dest / NOT_ORIGINAL).read_text()
+
+
+# -- originals put into photostream/ by hand are checked as downloads are
+
+@pytest.mark.slow
+def test_a_hand_dropped_original_that_is_no_video_or_a_link_is_left_where_it_is(plain_fake, tmp_path):
+    fake = plain_fake
+    fake.faults.update(video_originals='404')
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, dest))
+    first, second = [p for p in fake.account.photos.values() if p.media == 'video'][:2]
+    kept = {v.id: refused_mode_best(fake, v) for v in (first, second)}
+    text = dest / 'photostream' / ('%s.original.mp4' % first.id)
+    text.write_bytes(b'this is not a video\n')
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (elsewhere / 'movie.mov').write_bytes(fake.video_file_bytes(second.id, 'orig'))   # a real video, elsewhere
+    os.utime(elsewhere / 'movie.mov', (1_000_000_000, 1_000_000_000))
+    link = dest / 'photostream' / ('%s.original.mov' % second.id)
+    link.symlink_to(elsewhere / 'movie.mov')
+    before = untouched_state(elsewhere)
+    result = run_mirror(fake, tokens, dest, '--verify')
+    assert_ok(result)
+    assert ("Left photostream/%s.original.mp4 where it is, not adopted as the original of video %s: not a video "
+            "file" % (first.id, first.id)) in result.stderr
+    assert ("Left photostream/%s.original.mov where it is, not adopted as the original of video %s: it is a "
+            "symbolic link" % (second.id, second.id)) in result.stderr
+    assert text.read_bytes() == b'this is not a video\n' and link.is_symlink()
+    assert untouched_state(elsewhere) == before
+    for video in (first, second):   # the renditions stay, intact, still listed as not the original
+        name, data = kept[video.id]
+        assert (dest / 'photostream' / name).read_bytes() == data
+        assert '\n%s\t' % video.id in (dest / NOT_ORIGINAL).read_text()
+        meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
+        assert meta['file']['original'] is False
+
+
+def test_a_hand_dropped_original_is_checked_by_its_content(plain_fake):
+    photo = first_photo(plain_fake)
+    data = plain_fake.photo_file_bytes(photo.id)
+    listing = {'id': photo.id, 'media': 'photo', 'originalformat': photo.originalformat,
+               'o_width': str(photo.width), 'o_height': str(photo.height)}
+    ext = photo.originalformat
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'hand.' + ext)
+        with open(path, 'wb') as f:
+            f.write(data)
+        assert fm.hand_original_misfit(path, listing, ext) is None
+        wrong = dict(listing, o_width=str(photo.width + 1))
+        assert fm.hand_original_misfit(path, wrong, ext) == '%dx%d where Flickr says the original is %dx%d' % (
+            photo.width, photo.height, photo.width + 1, photo.height)
+        os.symlink(path, path + '.link')
+        assert fm.hand_original_misfit(path + '.link', listing, ext) == 'it is a symbolic link'
+        os.mkfifo(path + '.fifo')
+        assert fm.hand_original_misfit(path + '.fifo', listing, ext) == 'it is not a regular file'
+
+
+def album_links(album_dir):
+    """link name -> target of an album directory's links."""
+    return {p.name: os.readlink(p) for p in album_dir.iterdir() if p.is_symlink()}
+
+
+def expected_album_links(order, names):
+    """The README's album links for photo ids in `order`: '<n>_<file>', numbered from 1 with
+    as many digits as the count needs."""
+    width = len(str(len(order)))
+    return {'%s_%s' % (str(i + 1).zfill(width), names[pid]): '../../photostream/' + names[pid]
+            for i, pid in enumerate(order)}
+
+
+@pytest.mark.slow
+def test_an_album_listing_that_repeats_a_photo_keeps_the_last_complete_order(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    order = list(fake.account.photostream_order())   # all 14 items: two pages of 10
+    album_id = fake.create_album('Everything', order)
+    names = {p.id: media_name(p) for p in fake.account.photos.values()}
+    assert_ok(run_mirror(fake, tokens, dest, *SMALL_PAGES))
+    album_dir = dest / 'Albums' / ('Everything - %s' % album_id)
+    assert album_links(album_dir) == expected_album_links(order, names)
+    # a new order; while it is read, item 10 moves to place 11: page 2 gives it again and
+    # item 11 is never seen
+    new = list(reversed(order))
+    fake.reorder_album(album_id, new)
+    shifted = new[:9] + [new[10], new[9]] + new[11:]
+    fake.faults.schedule_mutation('reorder_album', {'album_id': album_id, 'photo_ids': shifted},
+                                  method='flickr.photosets.getPhotos', params={'photoset_id': album_id, 'page': 2})
+    result = run_mirror(fake, tokens, dest, *SMALL_PAGES)
+    assert result.returncode == 1 and 'the listing was incomplete' in result.stderr
+    assert album_links(album_dir) == expected_album_links(order, names)   # the last complete order stays
+    result = run_mirror(fake, tokens, dest, *SMALL_PAGES)
+    assert_ok(result)
+    assert album_links(album_dir) == expected_album_links(shifted, names)
+
+
+def test_album_links_are_one_per_photo():
+    files = {'1': '1.jpg', '2': '2.png', '3': '3.jpg'}
+    assert fm.album_link_names(['2', '1', '2', '3', '1'], files) == [('1_2.png', '2.png'), ('2_1.jpg', '1.jpg'),
+                                                                   ('3_3.jpg', '3.jpg')]
 
 
 @pytest.mark.slow
@@ -2749,6 +2968,7 @@ FAILING_LABELS = [   # each of these counts makes the exit status 1
     'Failed (tried again next run)', 'Metadata not read (tried again next run)',
     'Listing incomplete (nothing deleted)', 'Directories left alone (symlinks out of the mirror)',
     'Damaged or missing files not repaired', 'Run stopped early (see the error)',
+    'Parts not made (a symbolic link in the way)',
 ]
 
 
@@ -2812,6 +3032,296 @@ def test_symlinked_album_and_not_in_album_dirs_are_left_alone(plain_fake, tmp_pa
     # the rest of the mirror is complete
     assert len(list((mirror / 'photostream').glob('*.metadata'))) == sum(
         p.media == 'photo' for p in fake.account.photos.values())
+
+
+# -- one guard where the program changes DEST: a link where the mirror keeps its own
+# directories and files (photostream, html, html/thumbs, account, the lock, a view's file,
+# an album's metadata) is never written, re-timed or deleted through
+
+def user_files_elsewhere(tmp_path, name):
+    """A directory outside the mirror holding a user's files, some named as the mirror names
+    its own (a stale-looking page, a thumbnail, a photo), all dated long ago."""
+    place = tmp_path / name
+    place.mkdir()
+    for file_name, data in (('photo-1234.html', b'<p>my page</p>'), ('album-1.html', b'mine'),
+                            ('style.css', b'body{}'), ('1234-0123456789ab.jpg', b'my picture'),
+                            ('5000000001.jpg', b'my photo'), ('diary.txt', b'dear diary')):
+        (place / file_name).write_bytes(data)
+        os.utime(place / file_name, (1_000_000_000, 1_000_000_000))
+    return place
+
+
+def untouched_state(place):
+    """Everything in `place` (bytes, mtimes, links) and its own mtime: a file created or
+    deleted there changes the latter."""
+    return snapshot(place, with_mtimes=True), os.stat(place).st_mtime_ns
+
+
+def mirrored(fake, tmp_path, *args):
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    assert_ok(run_mirror(fake, tokens, mirror, '--ignore-videos', *args), 0)
+    return tokens, mirror
+
+
+def link_in_place_of(path, target):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    path.symlink_to(target, target_is_directory=target.is_dir())
+
+
+def said_once(path, stderr):
+    line = "'%s' is a symbolic link where flickrmirrorer keeps its own files" % path
+    return stderr.count(line) == 1
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_or_a_views_file_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(mirror / 'html', elsewhere)
+    link_in_place_of(mirror / 'photostream.json', elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    gone = first_photo(fake, in_album=False)
+    fake.delete_photo(gone.id)   # its page would be stale: deleted
+    fake.add_photo(title='New')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(mirror / 'html', result.stderr) and said_once(mirror / 'photostream.json', result.stderr)
+    assert statistics(result.stdout)['Parts not made (a symbolic link in the way)'] == 2
+    # the rest of the run went on: the photo deleted, the new one in, index.html and the sidecars made
+    assert not (mirror / 'photostream' / media_name(gone)).exists()
+    new = [p for p in fake.account.photos.values() if p.title == 'New'][0]
+    assert (mirror / 'photostream' / (media_name(new) + '.xmp')).is_file()
+    assert (mirror / 'html').is_symlink() and (mirror / 'photostream.json').is_symlink()
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_thumbs_or_an_albums_metadata_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(mirror / 'html' / 'thumbs', elsewhere)
+    album = sorted(p for p in (mirror / 'Albums').iterdir())[0]
+    link_in_place_of(album / 'metadata', elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    for photo in list(fake.account.photos.values())[:3]:
+        fake.replace_photo(photo.id)   # new thumbnails, old ones stale
+    for other in fake.account.albums.values():
+        fake.rename_album(other.id, other.title + ' renamed')   # every album's metadata rewritten
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(mirror / 'html' / 'thumbs', result.stderr)
+    album_id = album.name.rsplit(' - ', 1)[1]   # renamed with its album: the link is in its new place
+    assert said_once(mirror / 'Albums' / ('%s - %s' % (fake.account.albums[album_id].title, album_id)) / 'metadata',
+                     result.stderr)
+    # the pages were made, the other albums renamed
+    assert (mirror / 'html' / 'photostream-1.html').is_file()
+    renamed = [d.name for d in (mirror / 'Albums').iterdir() if d.name.split(' - ')[0].endswith('renamed')]
+    assert len(renamed) >= len(fake.account.albums) - 1
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_photostream_stops_the_run_before_anything_is_changed(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = tmp_path / 'elsewhere'
+    shutil.copytree(mirror / 'photostream', elsewhere, symlinks=True)
+    for path in elsewhere.iterdir():
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    user_files = user_files_elsewhere(tmp_path, 'user')
+    for path in user_files.iterdir():
+        shutil.copy2(path, elsewhere / path.name)   # a file the listing never shows: --delete-unknown's prey
+    link_in_place_of(mirror / 'photostream', elsewhere)
+    before = untouched_state(elsewhere)
+    fake.delete_photo(first_photo(fake).id)
+    fake.add_photo(title='New')
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--delete-unknown', '--verify')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert said_once(mirror / 'photostream', result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert untouched_state(elsewhere) == before
+
+
+def test_a_link_in_place_of_the_lock_leaves_its_target_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (mirror / LOCK_FILE).symlink_to(elsewhere / 'diary.txt')
+    before = untouched_state(elsewhere)
+    result = run_mirror(fake, tokens, mirror)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert said_once(mirror / LOCK_FILE, result.stderr)
+    assert untouched_state(elsewhere) == before
+    assert (elsewhere / 'diary.txt').read_bytes() == b'dear diary'
+    assert os.listdir(mirror) == [LOCK_FILE]   # nothing else was made
+
+
+def test_a_link_in_place_of_account_is_never_written_through(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(tmp_path / 'export')
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    (elsewhere / 'account_profile.json').write_text('{"mine": true}')   # an export's name: a stale one would go
+    os.utime(elsewhere / 'account_profile.json', (1_000_000_000, 1_000_000_000))
+    (mirror / 'account').symlink_to(elsewhere, target_is_directory=True)
+    before = untouched_state(elsewhere)
+    result = export_only(fake, tmp_path, mirror, manifest['dir'])
+    assert_ok(result, 1)
+    assert said_once(mirror / 'account', result.stderr)
+    assert untouched_state(elsewhere) == before
+    assert len(list((mirror / 'photostream').glob('*.metadata'))) == len(fake.account.photos)
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_a_photos_metadata_or_sidecar_fails_that_photo_alone(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens, mirror = mirrored(fake, tmp_path)
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    photo, other = [p for p in fake.account.photos.values() if p.media == 'photo'][:2]
+    metadata = mirror / 'photostream' / (media_name(photo) + '.metadata')
+    sidecar = mirror / 'photostream' / (media_name(other) + '.xmp')
+    link_in_place_of(metadata, elsewhere / 'diary.txt')
+    link_in_place_of(sidecar, elsewhere / 'style.css')
+    before = untouched_state(elsewhere)
+    fake.edit_photo(photo.id, title='Edited')   # its metadata must be rewritten
+    fake.edit_photo(other.id, title='Edited too')   # its sidecar too
+    result = run_mirror(fake, tokens, mirror, '--ignore-videos', '--statistics')
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert ("could not mirror %s: '%s' is a symbolic link where flickrmirrorer keeps its own files"
+            % (photo.id, metadata)) in result.stderr
+    assert said_once(sidecar, result.stderr)
+    assert json.loads((mirror / 'photostream' / (media_name(other) + '.metadata')).read_text()
+                      )['listing']['title'] == 'Edited too'
+
+
+def test_the_guard_refuses_links_and_paths_outside(tmp_path):
+    dest = tmp_path / 'dest'
+    (dest / 'real').mkdir(parents=True)
+    (tmp_path / 'elsewhere').mkdir()
+    (dest / 'link').symlink_to(tmp_path / 'elsewhere', target_is_directory=True)
+    (dest / 'real' / 'a-link').symlink_to(tmp_path / 'elsewhere' / 'x')
+    fm.guard_destination(str(dest))
+    try:
+        assert fm.guarded(str(dest / 'real' / 'file')) == str(dest / 'real' / 'file')
+        assert fm.guarded(str(dest / 'new' / 'deeper' / 'file'))   # made by us as real directories
+        assert fm.guarded(str(dest / 'real' / 'a-link'), link=True)   # the link itself is changed
+        for path, link in ((dest / 'link' / 'file', False), (dest / 'link' / 'file', True),
+                           (dest / 'real' / 'a-link', False), (dest / 'link', False)):
+            with pytest.raises(fm.LinkInTheWay):
+                fm.guarded(str(path), link=link)
+        for path in (dest / 'real' / '..' / '..' / 'x', tmp_path / 'x', str(dest) + '-sibling/x'):
+            with pytest.raises(fm.LinkInTheWay, match='outside the destination'):
+                fm.guarded(str(path))
+        with pytest.raises(fm.LinkInTheWay):
+            fm.set_mtime(str(dest / 'real' / 'a-link'), 1_000_000_000)
+    finally:
+        fm.guard_destination(None)
+
+
+# -- leftovers: no temporary file after SIGTERM, no traceback however early Ctrl+C comes,
+# network errors in words
+
+def test_ctrl_c_while_the_libraries_load_prints_one_line_and_no_traceback(plain_fake, tmp_path):
+    """Ctrl+C pressed while Python loads the program's libraries, made certain: a module of
+    one of their names, first on the path, sends SIGINT as it is imported."""
+    shim = tmp_path / 'shim'
+    shim.mkdir()
+    (shim / 'nh3.py').write_text('import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n')
+    env = program_env(plain_fake, PYTHONPATH=str(shim))
+    proc = subprocess.run([sys.executable, PROGRAM, str(tmp_path / 'mirror')], env=env, capture_output=True,
+                          text=True, timeout=60, preexec_fn=ctrl_c_as_at_a_terminal)
+    assert proc.returncode == 130
+    assert proc.stderr == 'Error: interrupted before the run began; nothing was changed.\n'
+    assert proc.stdout == '' and not (tmp_path / 'mirror').exists()
+
+
+def test_a_temporary_link_is_removed_when_its_rename_fails(tmp_path):
+    """atomic_symlink's temporary link goes whatever stops its rename (an error here; SIGTERM
+    or Ctrl+C take the same way: an exception between the two)."""
+    album = tmp_path / 'album'
+    (album / '1_5.jpg').mkdir(parents=True)          # a non-empty directory in the link's place
+    (album / '1_5.jpg' / 'x').write_text('x')
+    with pytest.raises(OSError):
+        fm.atomic_symlink('../../photostream/5.jpg', str(album / '1_5.jpg'))
+    assert sorted(os.listdir(album)) == ['1_5.jpg']
+
+
+def test_thumbnails_stopped_before_the_first_leave_no_empty_directory(tmp_path):
+    """Stopped (SIGTERM, Ctrl+C: the run's stop event) before any thumbnail came, the
+    thumbnails' new directory does not stay behind empty."""
+    stop = threading.Event()
+    stop.set()
+    transport = fm.Transport(fm.RetryPolicy(attempts=1, stop_event=stop), fm.Reporter(quiet=True), stop)
+    photos = [{'id': '1', 'thumb_url': 'http://127.0.0.1:9/1_abc_n.jpg'}]
+    assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), stop=stop) == (0, 0)
+    assert os.listdir(tmp_path / 'html') == []
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_albums_are_built_leaves_no_temporary_file(tmp_path):
+    with fakeflickr.FakeFlickr(seed=5, photos=300, videos=0, albums=40, collections=3, file_size=1500,
+                               hostile_names=False) as fake:
+        tokens = tokens_for(fake, tmp_path)
+        dest = tmp_path / 'mirror'
+        cmd = [sys.executable, PROGRAM, '--token-dir', str(tokens), *UNPACED, str(dest)]
+        proc = subprocess.Popen(cmd, env=program_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        wait_until(lambda: fake.stats()['api_calls'].get('flickr.photosets.getPhotos', 0) >= 20,
+                   'the albums being read')
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and 'Traceback' not in err
+        left = [str(p) for p in dest.rglob('.flickrmirrorer-tmp-*')]
+        assert not left
+
+
+def test_a_broken_download_says_so_in_words(plain_fake, tmp_path):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    photo = first_photo(fake)
+    fake.faults.schedule('truncate', count=10 ** 6, path='/%s_' % photo.id)
+    result = run_mirror(fake, tokens, tmp_path / 'mirror', '--retries', '2')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    line = [l for l in result.stderr.splitlines() if 'could not mirror %s' % photo.id in l][0]
+    assert 'the answer broke off' in line
+    # what had come, as it came: the fake sends half the body, then closes
+    units = {'B': 1, 'KiB': 1024, 'MiB': 1024 ** 2}
+    came, came_unit, announced, announced_unit = re.search(
+        r'failed after ([\d.]+) (B|KiB|MiB) of ([\d.]+) (B|KiB|MiB): ', line).groups()
+    size = len(fake.photo_file_bytes(photo.id))
+    assert abs(float(announced) * units[announced_unit] - size) <= 0.05 * units[announced_unit]
+    assert abs(float(came) * units[came_unit] - size // 2) <= 0.05 * units[came_unit]
+    assert 'IncompleteRead' not in result.stderr and 'Connection broken' not in result.stderr
+
+
+def test_network_errors_said_from_their_text_alone():
+    """requests' errors that wrap no cause of a known type: their text says what happened."""
+    import requests
+    cases = [
+        (requests.exceptions.ChunkedEncodingError("('Connection broken: IncompleteRead(17983 bytes read, 2017 "
+                                                  "more expected)', IncompleteRead(17983 bytes read))"),
+         'the answer broke off'),
+        (requests.ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded (Caused "
+                                  "by NewConnectionError('[Errno 111] Connection refused'))"),
+         'connection refused'),
+        (requests.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection "
+                                  "without response'))"), 'the server closed the connection without an answer'),
+        (requests.exceptions.ReadTimeout('Read timed out. (read timeout=60)'), 'no answer in time'),
+        (requests.ConnectionError("Failed to resolve 'up.flickr.com' ([Errno -3] Temporary failure in name "
+                                  "resolution)"), 'its name could not be resolved (no network, or no DNS)'),
+    ]
+    for error, words in cases:
+        assert fm.network_reason(error) == words
 
 
 def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_path):
@@ -3884,6 +4394,34 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     # Retry-After: 3 (set above) held the original's download too; 0.5 s of slack for
     # the time between the 429 and this thread seeing it.
     assert waited >= 2.5, waited
+
+
+@pytest.mark.slow
+def test_a_long_retry_after_on_files_stops_the_downloads_cleanly_and_the_run_goes_on(plain_fake, tmp_path):
+    """Every file answers 429 with Retry-After: 3600.  No worker waits an hour (nor the capped
+    two minutes again and again): the wait is said with the time it frees up, the downloads
+    stop with the files left counted, and the listing, the albums and the views are made."""
+    fake = plain_fake
+    fake.faults.update(file_429_rate=1.0, file_retry_after='always', retry_after=3600)
+    tokens = tokens_for(fake, tmp_path)
+    dest = tmp_path / 'mirror'
+    result = run_mirror(fake, tokens, dest, '--statistics', timeout=120)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    items = len(fake.account.photos)
+    assert re.search(r"Flickr's file servers asked us to wait 60 min, until \d\d:\d\d\.  No file is asked for "
+                     r"until then", result.stdout), result.stdout
+    until = re.search(r'until (\d\d:\d\d)', result.stdout).group(1)
+    assert 'Warning: %d files left; Flickr asked to wait until %s.' % (items, until) in result.stderr
+    assert statistics(result.stdout)['Files left (Flickr asked to wait; the next run fetches them)'] == items
+    # the first answers held every file back: no file was asked for again
+    assert fake.stats()['file_requests'] <= 2 * fm.DEFAULT_JOBS
+    # the rest of the run went on: the albums (empty of links), the views
+    assert len(list((dest / 'Albums').iterdir())) == len(fake.account.albums)
+    assert (dest / 'index.html').is_file() and (dest / 'photostream.json').is_file()
+    assert not list((dest / 'photostream').iterdir())
+    fake.faults.update(file_429_rate=0.0)
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert_tree_complete(fake, dest)
 
 
 class SyncLog:

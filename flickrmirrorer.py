@@ -2484,6 +2484,7 @@ class Choice:
     dims: tuple = None         # (width, height) where Flickr says
     original: bool = True
     guessed: bool = False      # an address built from the listing: a 404 says "not offered"
+    cdn_bursts: bool = True    # a 403 on this original may be a passing burst: retried patiently
 
 
 def dims_of(width, height):
@@ -2561,7 +2562,7 @@ def judge_file_response(response, choice, url):
     be: a sign-in page for a refused video original, a placeholder, an HTML error page or
     the wrong type.  Raises the verdict; returns quietly when it may be the file announced."""
     verdict = judge_status(response, url, refusable=choice.kind == 'video' and (choice.original or choice.guessed),
-                           cdn_original=choice.kind == 'image' and choice.original)
+                           cdn_original=choice.kind == 'image' and choice.original and choice.cdn_bursts)
     if verdict is not None:
         raise verdict
     ctype = response.headers.get('Content-Type', '').split(';')[0].strip().lower()
@@ -4227,14 +4228,15 @@ class ExportAlone(DataExport):
                     'account\'s limit?)' % (url, self.refused_in_a_row))
         ext = EXPORT_ORIGINAL_URL_RE.search(url).group(3).lower()
         name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
-        choice = Choice(ORIGINAL, url, 'image')
+        # A 403 here is final: the image servers refuse a free account's originals over 1024 px,
+        # and retrying each through a CDN burst's patience took minutes a photo; the photo is
+        # named and the next run asks again.
+        choice = Choice(ORIGINAL, url, 'image', cdn_bursts=False)
         try:
             _, size, digest = self.downloader.fetch(choice, self.dir, lambda response: name,
                                                     check=MediaCheck(ext, False))
         except (TransientError, ItemError, OriginalRefused, MediaRefused) as e:
-            self.refused_in_a_row += 1
-            self.refused.setdefault(pid, []).append((url, first_line(e)))
-            self.reporter.warning('not fetched: the original of photo %s: %s' % (pid, first_line(e)))
+            self.refused_in_a_row += 1   # said once, with the photo's page, by the run's error for it
             return 'not fetched: %s' % first_line(e)
         self.refused_in_a_row = 0
         self.counts.fetched += 1

@@ -147,6 +147,9 @@ Behaviours the real service is documented to have, each off by default:
   describes every flag).
   Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
   seed and the same request sequence give the same faults, and a retry can come back good.
+* For tests to wait on or move instead of sleeping: ``connections_done`` (connections the
+  server has finished with, any error already said) and ``hourly_clock`` (the hourly limit's
+  clock, ``time.time`` unless replaced).
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
@@ -2921,6 +2924,10 @@ class _Server(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        self.fake._count_connection_done()
+
 
 # ---------------------------------------------------------------------------
 # The Python API
@@ -2955,7 +2962,9 @@ class FakeFlickr:
         self._mutation_rng = random.Random('mutations:%s' % seed)
         self._stats_lock = threading.Lock()
         self._hourly = defaultdict(deque)
+        self.hourly_clock = time.time   # the hourly limit's clock: a test moves it on instead of waiting
         self.mutation_log = []      # scheduled mutations run: {'action', 'args', 'result' | 'error'}
+        self.connections_done = 0   # connections the server has finished with (an error said, if any)
         self.reset_stats()
         self._httpd = None
         self._thread = None
@@ -3081,6 +3090,10 @@ class FakeFlickr:
         with self._stats_lock:
             self._api_calls[method] += 1
 
+    def _count_connection_done(self):
+        with self._stats_lock:
+            self.connections_done += 1
+
     def _count_file(self):
         with self._stats_lock:
             self._file_requests += 1
@@ -3100,7 +3113,7 @@ class FakeFlickr:
         limit = self.faults.hourly_limit
         if not limit:
             return None
-        now = time.time()
+        now = self.hourly_clock()
         with self._stats_lock:
             calls = self._hourly[key]
             window = float(self.faults.hourly_window or 3600.0)

@@ -1250,6 +1250,30 @@ def test_hourly_limit_window_is_configurable(fresh):
     assert fresh.faults.hourly_window == 3600.0
 
 
+def test_requests_before_retry_after_has_run_out_are_counted(fresh):
+    tok = fresh.issue_token()
+    fresh.in_flight = 0   # no request is in flight here: each is sent after the last answer
+    photo = pick(fresh, lambda p: not p.is_video)
+    url = fakeflickr.static_url(fresh.base_url, photo, '_o')
+    fresh.faults.update(retry_after=3600)
+    fresh.faults.schedule('429', count=1, target='api', method='flickr.test.login')
+    assert post(fresh, tok, 'flickr.test.login').status_code == 429
+    assert SESSION.get(url).status_code == 200   # a file: not held by an API call's 429
+    assert fresh.stats()['before_retry_after'] == {}
+    assert post(fresh, tok, 'flickr.test.login').status_code == 200
+    assert post(fresh, tok, 'flickr.photos.getInfo', photo_id=photo.id).status_code == 200
+    assert fresh.stats()['before_retry_after'] == {'api': 2}
+    fresh.faults.update(file_429_rate=1.0, file_retry_after='always')
+    assert SESSION.get(url).status_code == 429
+    fresh.faults.update(file_429_rate=0.0)
+    assert SESSION.get(url).status_code == 200
+    assert fresh.stats()['before_retry_after'] == {'api': 2, 'file': 1}
+    fresh.reset_stats()
+    fresh.in_flight = 3600   # the same later requests, seen as ones that were already on their way
+    assert post(fresh, tok, 'flickr.test.login').status_code == 200 and SESSION.get(url).status_code == 200
+    assert fresh.stats()['before_retry_after'] == {}
+
+
 def test_scheduled_faults_filtered_by_params_and_path(fake, token):
     fake.reset_stats()
     f = fake.faults

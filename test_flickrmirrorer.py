@@ -1314,16 +1314,16 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
 
 
 @pytest.mark.slow
-def test_100k_photos_is_fast(tmp_path):
-    """Linear work: 100,000 photos (not mirrored: no file I/O) in 1,000 albums."""
+def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
+    """100,000 photos (not mirrored: no file I/O) in 1,000 albums: every page is written (how
+    fast is bench/'s to say)."""
     photos = [html_photo(str(i), None, 'Photo %d' % i, tags=['t%d' % (i % 50)]) for i in range(100000)]
     albums = [{'id': str(a), 'title': 'Album %d' % a, 'description': '', 'primary': None,
                'photo_ids': [str(i) for i in range(a * 90, a * 90 + 90)]} for a in range(1000)]
-    start = time.monotonic()
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
-    elapsed = time.monotonic() - start
     assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
-    assert elapsed < 60, elapsed  # about 2-4 s on a laptop; generous for slow CI
+    assert (tmp_path / 'html' / 'album-999.html').is_file()
+    assert 'Photo 89999' in (tmp_path / 'html' / 'album-999.html').read_text('utf-8')
 
 
 # ---------------------------------------------------------------- real browser
@@ -2275,11 +2275,10 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
         if line.startswith('Mirroring'):
             break
     assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
-    started = time.monotonic()
     second = run_mirror(fake, tokens, mirror, timeout=60)
-    assert time.monotonic() - started < 10, 'the second run waited'
     assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
-    assert first.poll() is None, 'the first run ended too soon for this test'
+    # it did not wait for the first: that one is still going
+    assert first.poll() is None, 'the second run waited for the first (or the first ended too soon)'
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert 'Traceback' not in err
@@ -3408,14 +3407,14 @@ def test_pacer_pause_is_capped_and_wakes_on_stop():
         except KeyboardInterrupt:
             outcome.append('stopped')
     threads = [threading.Thread(target=call) for _ in range(3)]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     wait_until(lambda: stop.waits >= 3, 'the three calls to wait', timeout=5)   # all held by the pause
     stop.set()
-    for thread in threads:
-        thread.join(timeout=5)
-    assert outcome == ['stopped'] * 3 and time.monotonic() - started < 3
+    for thread in threads:   # woken by the stop, not at the end of the 2-minute pause
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcome == ['stopped'] * 3
 
 
 def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path):
@@ -3430,12 +3429,9 @@ def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path
         said = read_until(proc.stdout, r"Flickr's hourly limit of API calls for this key is used up; it frees up "
                                        r"at \d\d:\d\d \(in 60 min\)\.  Waiting for it", timeout=60)
         assert said, 'no word about the wait'
-        # The wait is in slices of a quarter of a second: a SIGTERM that comes as it begins
-        # is obeyed at once too.
-        started = time.monotonic()
+        # A SIGTERM that comes as the wait begins is obeyed too, not after the hour.
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-        assert time.monotonic() - started < 5
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1550,7 +1550,7 @@ def test_concurrent_keep_alive_clients(fake, token):
     assert not errors
 
 
-# --- issue 12: the real Flickr is not kind ---
+# --- the real Flickr is not kind: quirks, faults, refusals ---
 
 def sizes_of(fake, token, photo_id):
     return {s['label']: s for s in ok(fake, token, 'flickr.photos.getSizes',

@@ -252,7 +252,7 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
 
 def assert_tree_complete(server, dest, xmp=True, **kwargs):
     expected = expected_tree(server, **kwargs)
-    if xmp:   # every media file has its sidecar (issue 14)
+    if xmp:   # every media file has its sidecar
         expected.update({p + '.xmp': 'metadata' for p, k in list(expected.items())
                          if p.startswith('photostream/') and k != 'metadata'})
     actual = snapshot(dest)
@@ -306,7 +306,7 @@ def first_photo(server, media='photo', in_album=None):
 
 
 # ---------------------------------------------------------------------------
-# Issue 3: the skeleton — configuration and endpoints
+# Configuration and endpoints: the API key, arguments, --version and --help
 # ---------------------------------------------------------------------------
 
 def test_no_api_key_explains_how_to_get_one(tmp_path, fake):
@@ -381,7 +381,7 @@ def test_version_and_help():
 
 
 # ---------------------------------------------------------------------------
-# Issue 4: the mirror
+# The mirror: its tree and metadata, changes on Flickr, safe names, logins, quiet runs
 # ---------------------------------------------------------------------------
 
 def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
@@ -510,7 +510,7 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert 'no longer on Flickr' in result.stdout
     stats = fake.stats()
     assert stats['api_calls']['flickr.photos.getInfo'] == 3   # added, replaced, edited
-    # added, replaced, and their new thumbnails (issue 14)
+    # added, replaced, and their new thumbnails
     assert stats['file_requests'] == 2 + has_thumb(fake.account.photos[added]) + has_thumb(replaced)
 
     result = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
@@ -969,7 +969,7 @@ def test_plan_photo_decisions():
 
 
 # ---------------------------------------------------------------------------
-# Issue 7: the browsable HTML view, on a synthetic mirror (then in a real browser)
+# The browsable HTML view, on a synthetic mirror (then in a real browser)
 # ---------------------------------------------------------------------------
 
 # A 48x32 baseline JPEG (made once with a browser canvas; writing a JPEG encoder here
@@ -1432,7 +1432,7 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             photos = [plain_fake.account.photos[pid] for pid in album.photo_ids]
             positions = [text.index(p.title) for p in photos if p.title]
             assert positions == sorted(positions)   # album order
-            # thumbnails for photos, posters for videos (issue 14)
+            # thumbnails for photos, posters for videos
             assert assert_images_loaded(page) == sum(has_thumb(p) for p in photos)
             assert page.locator('a.frame.video').count() == sum(p.media == 'video' for p in photos)
             page.screenshot(path=str(tmp_path / 'album.png'))
@@ -1441,7 +1441,7 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
 
 
 # ---------------------------------------------------------------------------
-# Issue 7: comments, order, file times, --verify, --dry-run, progress, Ctrl+C
+# Comments, order, file times, --verify, --dry-run, progress, Ctrl+C
 # ---------------------------------------------------------------------------
 
 def test_comments_are_kept_and_updated(fake, token_dir, dest):
@@ -1640,7 +1640,7 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
 
 
 # ---------------------------------------------------------------------------
-# Issue 6: API economy (call counts, not timings)
+# API economy (call counts, not timings)
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -1678,7 +1678,7 @@ def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
 
 
 # ---------------------------------------------------------------------------
-# Issue 5: resilience -- faults, kills, failing items, safe deletion, bad input, locks, secrets
+# Resilience -- faults, kills, failing items, safe deletion, bad input, locks, secrets
 # ---------------------------------------------------------------------------
 
 def tokens_for(server, tmp_path, name='tokens'):
@@ -2287,7 +2287,7 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Issue 39: honest messages -- the network in one readable line, the program as invoked
+# Honest messages -- the network in one readable line, the program as invoked
 # ---------------------------------------------------------------------------
 
 def closed_port():
@@ -2415,7 +2415,7 @@ def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Issue 13: files first, metadata enriched within Flickr's API budget
+# Files first, metadata enriched within Flickr's API budget
 # ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -2544,7 +2544,7 @@ def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, d
 
 
 # ---------------------------------------------------------------------------
-# Issue 12: the real Flickr is not kind
+# The real Flickr is not kind: refused video originals, stale addresses, short listings, quirks
 # ---------------------------------------------------------------------------
 
 SMALL_PAGES = ('--page-size', '10')
@@ -2946,7 +2946,7 @@ def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir
     assert 'Flickr did not give' not in result.stderr   # said on the first run only
 
 
-# --- issue 15: honest at the edges ---
+# --- honest at the edges: links in DEST, leftovers, logins, the output, the installed command ---
 
 def statistics(output):
     """The --statistics lines as label -> count (the count lines only)."""
@@ -3811,7 +3811,7 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
         os.close(master)
     assert proc.returncode == 0, shown
     assert fake.api_key.encode() in shown and fake.api_secret.encode() not in shown   # a password: not echoed
-    # the prompt tells the truth of 2025 (issue 22): new keys need Pro, the export needs none
+    # the prompt tells the truth of 2025: new keys need Pro, the export needs none
     assert b'needs Flickr Pro since 2025' in shown and b'already have keeps working' in shown
     assert b'--import-export FOLDER' in shown and b'free' not in shown
     config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
@@ -3839,7 +3839,7 @@ def test_files_that_need_an_api_call_do_not_hold_up_the_photos(quirky_fake, tmp_
     assert min(counts) >= len(items) - without_url_o, counts
 
 
-# --- issue 14: XMP sidecars, thumbnails, photo pages, search ---
+# --- XMP sidecars, thumbnails, photo pages, search ---
 
 EXIFTOOL = shutil.which('exiftool')
 
@@ -4364,7 +4364,8 @@ def test_search_index_words():
 
 
 # ---------------------------------------------------------------------------
-# Issue 19: one transport, one judge, one photo
+# One transport, one judge, one photo: a pause holds every download, files synced in batches,
+# a photo's texts alike in every view
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -4739,7 +4740,7 @@ def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, 
 
 
 # ---------------------------------------------------------------------------
-# Issue 23: dates and turns as Flickr means them
+# Dates and turns as Flickr means them
 # ---------------------------------------------------------------------------
 
 def xmp_attributes(path):
@@ -4768,7 +4769,8 @@ def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake
 
 
 # ---------------------------------------------------------------------------
-# Issue 39: the views show a date taken as precisely as Flickr knows it
+# Dates taken as precisely as Flickr knows them; the files stage's calls; flags and counts in
+# words; the hourly limit during enrichment; thumbnails beside the metadata
 # ---------------------------------------------------------------------------
 
 def recorded_dates(name):
@@ -4872,7 +4874,7 @@ def test_flickrs_rotation_reaches_the_sidecar_unless_the_file_has_its_own(plain_
 
 @pytest.mark.parametrize('mode', ['offered', '404', 'login'])
 def test_the_files_stage_asks_the_api_nothing_beyond_the_listing(fake, token_dir, dest, mode):
-    """Issue 21: a video's play addresses are built from the listing (play/orig/<originalsecret>/,
+    """A video's play addresses are built from the listing (play/orig/<originalsecret>/,
     and the renditions' play/<label>/<secret>/ tried best first): no getSizes, whether Flickr
     gives the originals or refuses them, and the same files as a careful client keeps."""
     fake.faults.update(video_originals=mode)
@@ -4921,7 +4923,7 @@ def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
 
 
 def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
-    """Issue 21: Flickr's hourly limit runs out while the metadata is read: said so, with when
+    """Flickr's hourly limit runs out while the metadata is read: said so, with when
     it frees up; every file in place, exit 0, the Done line says what is left; the next run
     goes on and ends as a run that never stopped."""
     with fakeflickr.FakeFlickr(seed=3, photos=12, videos=2, albums=3, collections=2, file_size=2000,
@@ -4946,7 +4948,7 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
 
 
 def test_the_thumbnails_come_while_the_metadata_is_read(plain_fake, tmp_path, dest, monkeypatch):
-    """Issue 21: thumbnails are CDN requests and enrichment API calls, so neither waits for
+    """Thumbnails are CDN requests and enrichment API calls, so neither waits for
     the other.  The fake holds the first thumbnail until it has answered a photos.getInfo (at
     most 10 s): a run that fetched the thumbnails before enriching would wait out the 10 s."""
     fake = plain_fake
@@ -5011,7 +5013,7 @@ def test_a_long_enrichment_has_the_thumbnails_come_beside_the_sidecars(plain_fak
 
 
 # ---------------------------------------------------------------------------
-# Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,
+# Everything, even what Flickr's API refuses -- the data export, free accounts,
 # the CDN's 403s
 # ---------------------------------------------------------------------------
 
@@ -6039,7 +6041,7 @@ def test_a_photo_larger_than_flickr_accepts_is_refused(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
+# No API key -- Flickr's data export alone makes the mirror, and a later run
 # with a key adopts it
 # ---------------------------------------------------------------------------
 

@@ -2263,22 +2263,27 @@ def test_token_revoked_midway(plain_fake, tmp_path):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
+def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path, monkeypatch):
+    """The fake holds every file of the first run until the second has ended: a second run
+    that waited for the first would never end (run_mirror's timeout fails the test)."""
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
-    fake.faults.update(api_latency=0.1, file_latency=0.3)
+    release, static = threading.Event(), fakeflickr.resolve_static
+    monkeypatch.setattr(fakeflickr, 'resolve_static', lambda server, path: release.wait(60) and static(server, path))
     first = start_program(fake, tokens, mirror)
-    lines = []
-    for line in first.stdout:
-        lines.append(line)
-        if line.startswith('Mirroring'):
-            break
-    assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
-    second = run_mirror(fake, tokens, mirror, timeout=60)
-    assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
-    # it did not wait for the first: that one is still going
-    assert first.poll() is None, 'the second run waited for the first (or the first ended too soon)'
+    try:
+        lines = []
+        for line in first.stdout:
+            lines.append(line)
+            if line.startswith('Mirroring'):
+                break
+        assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
+        second = run_mirror(fake, tokens, mirror, timeout=60)
+        assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
+        assert first.poll() is None
+    finally:
+        release.set()
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert 'Traceback' not in err

@@ -147,6 +147,12 @@ Behaviours the real service is documented to have, each off by default:
   describes every flag).
   Every random decision comes from ``Faults`` rng (``fault_seed``), per request, so the same
   seed and the same request sequence give the same faults, and a retry can come back good.
+* For tests to wait on or move instead of sleeping: ``connections_done`` (connections the
+  server has finished with, any error already said) and ``hourly_clock`` (the hourly limit's
+  clock, ``time.time`` unless replaced).  ``stats()['before_retry_after']`` counts, per 'api'
+  and 'file', the requests that came while the last 429's Retry-After of their kind was still
+  running (after ``in_flight`` seconds, ``IN_FLIGHT`` by default, when a request could still be one sent before the 429
+  was seen): a client that honours Retry-After leaves it empty.
 * ``best_file(id)`` -> (label, bytes, ext): what a careful client keeps under the current
   switches (for a photo without an Original: its largest size, 'jpg');
   ``photo_file_bytes(id)`` is its bytes.
@@ -2550,6 +2556,9 @@ HTML_ERROR = ('<!DOCTYPE html><html><head><title>Flickr: %(status)s</title></hea
               '<h1>%(status)s %(reason)s</h1><p>Flickr is having a massage. Please try again '
               'later.</p></body></html>')
 PLACEHOLDER_PATH = '/images/photo_unavailable.gif'
+# Seconds after a 429 during which a request may still be one sent before the client saw it
+# (stats()['before_retry_after'] counts only those that come later, yet before Retry-After ends).
+IN_FLIGHT = 0.5
 PLACEHOLDER_GIF = placeholder_gif()
 SIGNIN_PAGE = ('<!DOCTYPE html><html><head><title>Flickr Login</title></head><body>'
                '<form method="post" action="/signin/"><h1>Log in to Flickr</h1>'
@@ -2608,7 +2617,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _route(self, path):
-        if path in ('/rest', '/rest/', '/services/rest', '/services/rest/'):
+        self.target = ('api' if path in ('/rest', '/rest/', '/services/rest', '/services/rest/') else
+                       'file' if path.startswith(('/static/', '/video/', '/photos/')) else None)
+        if self.target:
+            self.fake._note_arrival(self.target)
+        if self.target == 'api':
             return self.serve_rest()
         for name in ('request_token', 'authorize', 'access_token'):
             if path in ('/oauth/' + name, '/services/oauth/' + name):
@@ -2632,6 +2645,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(body)))
         for name, value in headers:
             self.send_header(name, value)
+            if status == 429 and name == 'Retry-After' and getattr(self, 'target', None):
+                self.fake._hold(self.target, int(value))
         self.end_headers()
         if self.verb == 'HEAD':
             return
@@ -2921,6 +2936,10 @@ class _Server(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        self.fake._count_connection_done()
+
 
 # ---------------------------------------------------------------------------
 # The Python API
@@ -2955,7 +2974,11 @@ class FakeFlickr:
         self._mutation_rng = random.Random('mutations:%s' % seed)
         self._stats_lock = threading.Lock()
         self._hourly = defaultdict(deque)
+        self.hourly_clock = time.time   # the hourly limit's clock: a test moves it on instead of waiting
         self.mutation_log = []      # scheduled mutations run: {'action', 'args', 'result' | 'error'}
+        self.connections_done = 0   # connections the server has finished with (an error said, if any)
+        self._held = {}             # 'api' / 'file' -> (monotonic time of a 429, when its Retry-After ends)
+        self.in_flight = IN_FLIGHT
         self.reset_stats()
         self._httpd = None
         self._thread = None
@@ -3069,17 +3092,37 @@ class FakeFlickr:
         with self._stats_lock:
             return {'api_calls': dict(self._api_calls), 'api_total': sum(self._api_calls.values()),
                     'file_requests': self._file_requests, 'bytes_served': self._bytes,
-                    'file_bytes': self._file_bytes, 'faults': dict(self._faults)}
+                    'file_bytes': self._file_bytes, 'faults': dict(self._faults),
+                    'before_retry_after': dict(self._early)}
 
     def reset_stats(self):
         with self._stats_lock:
             self._api_calls = Counter()
             self._faults = Counter()
+            self._early = Counter()
             self._file_requests = self._bytes = self._file_bytes = 0
 
     def _count_api(self, method):
         with self._stats_lock:
             self._api_calls[method] += 1
+
+    def _hold(self, target, seconds):
+        now = time.monotonic()
+        with self._stats_lock:
+            self._held[target] = (now, now + seconds)
+
+    def _note_arrival(self, target):
+        """Count a request that came while a Retry-After of its kind (API or file) was running,
+        past the moment requests sent before the 429 was seen could still arrive."""
+        now = time.monotonic()
+        with self._stats_lock:
+            since, until = self._held.get(target, (0.0, 0.0))
+            if since + self.in_flight < now < until:
+                self._early[target] += 1
+
+    def _count_connection_done(self):
+        with self._stats_lock:
+            self.connections_done += 1
 
     def _count_file(self):
         with self._stats_lock:
@@ -3100,7 +3143,7 @@ class FakeFlickr:
         limit = self.faults.hourly_limit
         if not limit:
             return None
-        now = time.time()
+        now = self.hourly_clock()
         with self._stats_lock:
             calls = self._hourly[key]
             window = float(self.faults.hourly_window or 3600.0)

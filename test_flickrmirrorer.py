@@ -105,6 +105,14 @@ NOT_ORIGINAL = 'not-original.txt'
 EXPORT_REPORT = 'export-report.txt'
 LOCK_FILE = '.flickrmirrorer.lock'
 VIEWS_STATE = '.flickrmirrorer-views.json'
+METADATA_SUFFIX = '.metadata'
+XMP_SUFFIX = '.xmp'
+# What a file being written is called until it is complete, and a file's source in its
+# .metadata when it came from Flickr's data export: the format's names, written out here.
+TMP_PREFIX = '.flickrmirrorer-tmp-'
+EXPORT_SOURCE = 'Flickr data export'
+# The version released (pyproject.toml takes it from the program): a bump is made here too.
+VERSION = '1.0.0'
 
 # Tests run unpaced (the pacer has a unit test of its own and a test with the hourly limit);
 # a test that wants the budget passes --max-calls-per-hour itself, which wins.
@@ -244,7 +252,7 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
 
 def assert_tree_complete(server, dest, xmp=True, **kwargs):
     expected = expected_tree(server, **kwargs)
-    if xmp:   # every media file has its sidecar (issue 14)
+    if xmp:   # every media file has its sidecar
         expected.update({p + '.xmp': 'metadata' for p, k in list(expected.items())
                          if p.startswith('photostream/') and k != 'metadata'})
     actual = snapshot(dest)
@@ -298,7 +306,7 @@ def first_photo(server, media='photo', in_album=None):
 
 
 # ---------------------------------------------------------------------------
-# Issue 3: the skeleton — configuration and endpoints
+# Configuration and endpoints: the API key, arguments, --version and --help
 # ---------------------------------------------------------------------------
 
 def test_no_api_key_explains_how_to_get_one(tmp_path, fake):
@@ -365,7 +373,7 @@ def test_endpoints_untouched_without_base():
 
 def test_version_and_help():
     result = subprocess.run([sys.executable, PROGRAM, '--version'], capture_output=True, text=True)
-    assert result.returncode == 0 and fm.VERSION in result.stdout
+    assert result.returncode == 0 and result.stdout.strip() == 'flickrmirrorer.py %s' % VERSION   # as invoked
     result = subprocess.run([sys.executable, PROGRAM, '--help'], capture_output=True, text=True)
     assert result.returncode == 0
     for flag in ('--delete-unknown', '--ignore-videos', '--statistics', '--quiet', '--token-dir', 'examples:'):
@@ -373,7 +381,7 @@ def test_version_and_help():
 
 
 # ---------------------------------------------------------------------------
-# Issue 4: the mirror
+# The mirror: its tree and metadata, changes on Flickr, safe names, logins, quiet runs
 # ---------------------------------------------------------------------------
 
 def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
@@ -383,7 +391,7 @@ def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
     for media in ('photo', 'video'):
         assert 'New %ss: %d' % (media, sum(p.media == media for p in fake.account.photos.values())) in result.stdout
     # no temporary file survives a run
-    assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
+    assert not [p for p in snapshot(dest) if TMP_PREFIX in p]
 
 
 def test_metadata_holds_getinfo_listing_and_file_hash(fake, token_dir, dest):
@@ -502,7 +510,7 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert 'no longer on Flickr' in result.stdout
     stats = fake.stats()
     assert stats['api_calls']['flickr.photos.getInfo'] == 3   # added, replaced, edited
-    # added, replaced, and their new thumbnails (issue 14)
+    # added, replaced, and their new thumbnails
     assert stats['file_requests'] == 2 + has_thumb(fake.account.photos[added]) + has_thumb(replaced)
 
     result = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
@@ -875,7 +883,7 @@ def test_revoked_token_says_how_to_log_in_again(fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest)
     assert result.returncode == 2
     assert '--relogin' in result.stderr and 'Traceback' not in result.stderr
-    assert not (dest / 'photostream').exists() or not os.listdir(dest / 'photostream')
+    assert not (dest / 'photostream').exists()
 
 
 # ---------------------------------------------------------------------------
@@ -961,7 +969,7 @@ def test_plan_photo_decisions():
 
 
 # ---------------------------------------------------------------------------
-# Issue 7: the browsable HTML view, on a synthetic mirror (then in a real browser)
+# The browsable HTML view, on a synthetic mirror (then in a real browser)
 # ---------------------------------------------------------------------------
 
 # A 48x32 baseline JPEG (made once with a browser canvas; writing a JPEG encoder here
@@ -1265,7 +1273,7 @@ def test_deleted_album_and_collection_pages_are_removed(html_mirror):
     assert 'album-6790.html' not in names and 'collection-2634-1111.html' not in names
     assert 'album-6789.html' in names and 'collection-2634-9876.html' in names
     assert {'notes.txt', 'album-mine.htm', 'my-album-1.html'} <= set(names)
-    assert not [n for n in names if n.startswith(fm.TMP_PREFIX)]
+    assert not [n for n in names if n.startswith(TMP_PREFIX)]
     assert 'album-6790.html' not in Path(dest, 'index.html').read_text('utf-8')
 
 
@@ -1306,16 +1314,16 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
 
 
 @pytest.mark.slow
-def test_100k_photos_is_fast(tmp_path):
-    """Linear work: 100,000 photos (not mirrored: no file I/O) in 1,000 albums."""
+def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
+    """100,000 photos (not mirrored: no file I/O) in 1,000 albums: every page is written (how
+    fast is bench/'s to say)."""
     photos = [html_photo(str(i), None, 'Photo %d' % i, tags=['t%d' % (i % 50)]) for i in range(100000)]
     albums = [{'id': str(a), 'title': 'Album %d' % a, 'description': '', 'primary': None,
                'photo_ids': [str(i) for i in range(a * 90, a * 90 + 90)]} for a in range(1000)]
-    start = time.monotonic()
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
-    elapsed = time.monotonic() - start
     assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
-    assert elapsed < 60, elapsed  # about 2-4 s on a laptop; generous for slow CI
+    assert (tmp_path / 'html' / 'album-999.html').is_file()
+    assert 'Photo 89999' in (tmp_path / 'html' / 'album-999.html').read_text('utf-8')
 
 
 # ---------------------------------------------------------------- real browser
@@ -1424,7 +1432,7 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             photos = [plain_fake.account.photos[pid] for pid in album.photo_ids]
             positions = [text.index(p.title) for p in photos if p.title]
             assert positions == sorted(positions)   # album order
-            # thumbnails for photos, posters for videos (issue 14)
+            # thumbnails for photos, posters for videos
             assert assert_images_loaded(page) == sum(has_thumb(p) for p in photos)
             assert page.locator('a.frame.video').count() == sum(p.media == 'video' for p in photos)
             page.screenshot(path=str(tmp_path / 'album.png'))
@@ -1433,7 +1441,7 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
 
 
 # ---------------------------------------------------------------------------
-# Issue 7: comments, order, file times, --verify, --dry-run, progress, Ctrl+C
+# Comments, order, file times, --verify, --dry-run, progress, Ctrl+C
 # ---------------------------------------------------------------------------
 
 def test_comments_are_kept_and_updated(fake, token_dir, dest):
@@ -1628,11 +1636,11 @@ def test_ctrl_c_prints_statistics_and_exits_130(plain_fake, tmp_path, dest):
     assert 'Run stopped early (see the error): 0' in out and 'Failed (tried again next run): 0' in out
     assert 'Error: interrupted; the mirror resumes where it stopped on the next run.\n' in err
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
-    assert not [p for p in snapshot(dest) if fm.TMP_PREFIX in p]
+    assert not [p for p in snapshot(dest) if TMP_PREFIX in p]
 
 
 # ---------------------------------------------------------------------------
-# Issue 6: API economy (call counts, not timings)
+# API economy (call counts, not timings)
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -1670,7 +1678,7 @@ def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
 
 
 # ---------------------------------------------------------------------------
-# Issue 5: resilience -- faults, kills, failing items, safe deletion, bad input, locks, secrets
+# Resilience -- faults, kills, failing items, safe deletion, bad input, locks, secrets
 # ---------------------------------------------------------------------------
 
 def tokens_for(server, tmp_path, name='tokens'):
@@ -1700,7 +1708,7 @@ def start_program(server, token_dir, dest, *args):
 def temp_files(root):
     found = []
     for path, dirs, files in os.walk(root):
-        found += [os.path.join(path, n) for n in dirs + files if n.startswith(fm.TMP_PREFIX)]
+        found += [os.path.join(path, n) for n in dirs + files if n.startswith(TMP_PREFIX)]
     return found
 
 
@@ -1732,7 +1740,7 @@ def assert_final_names_complete(server, root):
         return
     for name in os.listdir(photostream):
         path = os.path.join(photostream, name)
-        if name.startswith(fm.TMP_PREFIX):
+        if name.startswith(TMP_PREFIX):
             continue
         if name.endswith('.metadata'):
             with open(path, 'rb') as f:
@@ -1783,15 +1791,12 @@ def test_mirror_completes_through_faults(plain_fake, tmp_path, switches, kinds):
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
     fake.faults.update(fault_seed=11, **switches)
-    started = time.monotonic()
     result = run_mirror(fake, tokens, mirror, '--retries', '10')
-    elapsed = time.monotonic() - started
     assert_ok(result)
     assert injected(fake, kinds) >= 2, 'the faults were not injected: %s' % fake.stats()['faults']
     assert_tree_complete(fake, mirror)
     assert not temp_files(mirror)
-    if 'retry_after' in switches:
-        assert elapsed >= switches['retry_after'], 'Retry-After was not honoured'
+    assert fake.stats()['before_retry_after'] == {}, 'Retry-After was not honoured'
     # byte-identical (metadata included) to a run without faults against the same server
     fake.faults.reset()
     reference = tmp_path / 'reference'
@@ -2258,23 +2263,27 @@ def test_token_revoked_midway(plain_fake, tmp_path):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
+def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path, monkeypatch):
+    """The fake holds every file of the first run until the second has ended: a second run
+    that waited for the first would never end (run_mirror's timeout fails the test)."""
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
     mirror = tmp_path / 'mirror'
-    fake.faults.update(api_latency=0.1, file_latency=0.3)
+    release, static = threading.Event(), fakeflickr.resolve_static
+    monkeypatch.setattr(fakeflickr, 'resolve_static', lambda server, path: release.wait(60) and static(server, path))
     first = start_program(fake, tokens, mirror)
-    lines = []
-    for line in first.stdout:
-        lines.append(line)
-        if line.startswith('Mirroring'):
-            break
-    assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
-    started = time.monotonic()
-    second = run_mirror(fake, tokens, mirror, timeout=60)
-    assert time.monotonic() - started < 10, 'the second run waited'
-    assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
-    assert first.poll() is None, 'the first run ended too soon for this test'
+    try:
+        lines = []
+        for line in first.stdout:
+            lines.append(line)
+            if line.startswith('Mirroring'):
+                break
+        assert lines and lines[-1].startswith('Mirroring'), ''.join(lines) + first.stderr.read()
+        second = run_mirror(fake, tokens, mirror, timeout=60)
+        assert_one_line_error(second, 3, 'already running')   # busy: its own exit status, not a usage error
+        assert first.poll() is None
+    finally:
+        release.set()
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert 'Traceback' not in err
@@ -2283,7 +2292,7 @@ def test_second_run_on_the_same_destination_exits_at_once(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Issue 39: honest messages -- the network in one readable line, the program as invoked
+# Honest messages -- the network in one readable line, the program as invoked
 # ---------------------------------------------------------------------------
 
 def closed_port():
@@ -2411,7 +2420,7 @@ def test_token_never_printed_nor_written_into_the_mirror(plain_fake, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Issue 13: files first, metadata enriched within Flickr's API budget
+# Files first, metadata enriched within Flickr's API budget
 # ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -2433,7 +2442,7 @@ def watch_getinfo(monkeypatch):
 def media_files(root):
     directory = root / 'photostream'
     return [p for p in directory.iterdir() if not p.name.endswith(('.metadata', '.xmp'))
-            and not p.name.startswith(fm.TMP_PREFIX)] if directory.is_dir() else []
+            and not p.name.startswith(TMP_PREFIX)] if directory.is_dir() else []
 
 
 @pytest.mark.slow
@@ -2540,7 +2549,7 @@ def test_enrichment_says_how_long_it_takes_at_the_budget(plain_fake, tmp_path, d
 
 
 # ---------------------------------------------------------------------------
-# Issue 12: the real Flickr is not kind
+# The real Flickr is not kind: refused video originals, stale addresses, short listings, quirks
 # ---------------------------------------------------------------------------
 
 SMALL_PAGES = ('--page-size', '10')
@@ -2612,7 +2621,9 @@ def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_d
         assert (dest / 'photostream' / name).read_bytes() == fake.video_file_bytes(video.id, 'orig')
         meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
         assert meta['file']['original'] is True and meta['file']['label'] == 'Video Original'
-        assert video.video_ext == 'mp4' or not (dest / 'photostream' / ('%s.mp4' % video.id)).exists()
+        if video.video_ext != 'mp4':   # the rendition replaced had a name of its own: gone
+            assert not (dest / 'photostream' / ('%s.mp4' % video.id)).exists()
+    assert any(video.video_ext != 'mp4' for video in videos)
     assert not (dest / NOT_ORIGINAL).exists()
     assert_links_resolve(dest)
     assert_ok(run_mirror(fake, token_dir, dest.parent / 'clean'))
@@ -2641,7 +2652,7 @@ def test_a_refused_original_is_asked_for_at_the_listings_address_not_an_outdated
 def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake, token_dir, dest):
     fake.faults.update(video_originals='404')
     assert_ok(run_mirror(fake, token_dir, dest))
-    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    video = next(p for p in fake.account.photos.values() if p.media == 'video' and p.video_ext != 'mp4')
     rendition, _ = refused_mode_best(fake, video)
     own = fake.video_file_bytes(video.id, 'orig')
     (dest / 'photostream' / ('%s_%s_o.%s' % (video.id, video.originalsecret, video.video_ext))).write_bytes(own)
@@ -2651,7 +2662,7 @@ def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake,
     assert per_photo_calls(fake.stats()) == 0
     name = '%s.%s' % (video.id, video.video_ext)
     assert (dest / 'photostream' / name).read_bytes() == own
-    assert name == rendition or not (dest / 'photostream' / rendition).exists()
+    assert name != rendition and not (dest / 'photostream' / rendition).exists()   # the rendition it replaced
     meta = json.loads((dest / 'photostream' / (name + '.metadata')).read_text())
     assert meta['file']['original'] is True and meta['file']['sha256'] == hashlib.sha256(own).hexdigest()
     assert '\n%s\t' % video.id not in (dest / NOT_ORIGINAL).read_text()
@@ -2886,6 +2897,7 @@ def test_the_realistic_profile_ends_with_the_tree_of_a_clean_run(quirky_fake, tm
         realistic()
         result = run_mirror(fake, tokens, mirror, *SMALL_PAGES, '--delete-unknown', '--retries', '8')
         assert_ok(result)
+        assert fake.stats()['faults'].get('file_429') and fake.stats()['before_retry_after'] == {}, step
         kind_only()
         assert_ok(run_mirror(fake, tokens, clean, '--delete-unknown'))
         assert comparable(mirror) == comparable(clean), step
@@ -2940,7 +2952,7 @@ def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir
     assert 'Flickr did not give' not in result.stderr   # said on the first run only
 
 
-# --- issue 15: honest at the edges ---
+# --- honest at the edges: links in DEST, leftovers, logins, the output, the installed command ---
 
 def statistics(output):
     """The --statistics lines as label -> count (the count lines only)."""
@@ -3401,14 +3413,14 @@ def test_pacer_pause_is_capped_and_wakes_on_stop():
         except KeyboardInterrupt:
             outcome.append('stopped')
     threads = [threading.Thread(target=call) for _ in range(3)]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     wait_until(lambda: stop.waits >= 3, 'the three calls to wait', timeout=5)   # all held by the pause
     stop.set()
-    for thread in threads:
-        thread.join(timeout=5)
-    assert outcome == ['stopped'] * 3 and time.monotonic() - started < 3
+    for thread in threads:   # woken by the stop, not at the end of the 2-minute pause
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcome == ['stopped'] * 3
 
 
 def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path):
@@ -3423,12 +3435,9 @@ def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path
         said = read_until(proc.stdout, r"Flickr's hourly limit of API calls for this key is used up; it frees up "
                                        r"at \d\d:\d\d \(in 60 min\)\.  Waiting for it", timeout=60)
         assert said, 'no word about the wait'
-        # The wait is in slices of a quarter of a second: a SIGTERM that comes as it begins
-        # is obeyed at once too.
-        started = time.monotonic()
+        # A SIGTERM that comes as the wait begins is obeyed too, not after the hour.
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-        assert time.monotonic() - started < 5
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -3726,7 +3735,7 @@ def test_installed_command_runs(tmp_path):
     assert install.returncode == 0, install.stderr
     command = venv / 'bin' / 'flickrmirrorer'
     result = subprocess.run([str(command), '--version'], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.strip() == 'flickrmirrorer %s' % fm.VERSION
+    assert result.returncode == 0 and result.stdout.strip() == 'flickrmirrorer %s' % VERSION
     # main()'s return value is the exit status: no API key is a configuration error (2)
     env = {k: v for k, v in os.environ.items() if not k.startswith('FLICKR_')}
     env['XDG_CONFIG_HOME'] = str(tmp_path / 'config')
@@ -3808,7 +3817,7 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
         os.close(master)
     assert proc.returncode == 0, shown
     assert fake.api_key.encode() in shown and fake.api_secret.encode() not in shown   # a password: not echoed
-    # the prompt tells the truth of 2025 (issue 22): new keys need Pro, the export needs none
+    # the prompt tells the truth of 2025: new keys need Pro, the export needs none
     assert b'needs Flickr Pro since 2025' in shown and b'already have keeps working' in shown
     assert b'--import-export FOLDER' in shown and b'free' not in shown
     config = tmp_path / 'config' / 'flickrmirrorer' / 'config.ini'
@@ -3836,7 +3845,7 @@ def test_files_that_need_an_api_call_do_not_hold_up_the_photos(quirky_fake, tmp_
     assert min(counts) >= len(items) - without_url_o, counts
 
 
-# --- issue 14: XMP sidecars, thumbnails, photo pages, search ---
+# --- XMP sidecars, thumbnails, photo pages, search ---
 
 EXIFTOOL = shutil.which('exiftool')
 
@@ -3917,7 +3926,7 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
     photos = mirrored_photos(fake)
     assert all(sidecar_of(dest, p).is_file() for p in photos)
     read = exiftool_read([sidecar_of(dest, p) for p in photos])
-    with_gps = with_date = hostile = 0
+    with_gps = with_date = without_date = hostile = 0
     for photo in photos:
         got = read[media_name(photo) + '.xmp']
         assert got.get('Title', '') == shown_text(photo.title), photo.id
@@ -3930,6 +3939,7 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
                                                      for k in album_keywords(fake, photo.id)} | tags
         if photo.datetakenunknown:
             assert 'DateTimeOriginal' not in got and 'DateCreated' not in got
+            without_date += 1
         else:
             assert got['DateTimeOriginal'] == got['DateCreated'] == photo.datetaken.replace('-', ':')
             with_date += 1
@@ -3942,7 +3952,7 @@ def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
         assert got['UsageTerms'] == LICENSE_NAMES[photo.license]
         assert got['Source'] == 'https://www.flickr.com/photos/%s/%s/' % (fake.user_nsid, photo.id)
         hostile += photo.title in fakeflickr.HOSTILE_TITLES
-    assert with_gps and with_date and hostile   # the account exercises each case
+    assert with_gps and with_date and without_date and hostile   # the account exercises each case
     assert any('\x00' in a.title for a in fake.account.albums.values())
     assert any('\u590f' in p.description for p in photos)
     # Valid XML everywhere, and the originals are untouched.
@@ -4360,7 +4370,8 @@ def test_search_index_words():
 
 
 # ---------------------------------------------------------------------------
-# Issue 19: one transport, one judge, one photo
+# One transport, one judge, one photo: a pause holds every download, files synced in batches,
+# a photo's texts alike in every view
 # ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -4372,6 +4383,7 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     original = fakeflickr.static_url(plain_fake.base_url, photos[1], '_o')
     plain_fake.faults.update(file_retry_after='always', retry_after=3)
     plain_fake.faults.schedule('file_429', target='file', path='/%s_' % photos[0].id)
+    plain_fake.in_flight = 0   # the original is asked for only once the 429 was seen: none is on its way
     stop = threading.Event()
     transport = fm.Transport(fm.RetryPolicy(attempts=3, initial_wait=0.01, stop_event=stop),
                              fm.Reporter(quiet=True), stop)
@@ -4379,21 +4391,18 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     worker = threading.Thread(target=lambda: fetched.append(
         fm.ThumbnailFetcher(transport).fetch(thumb, str(tmp_path / 'thumb.jpg'))))
     worker.start()
-    deadline = time.monotonic() + 10
-    while plain_fake.stats()['faults'].get('file_429', 0) < 1:
-        assert time.monotonic() < deadline, 'the thumbnail was never asked for'
-        time.sleep(0.01)
-    told = time.monotonic()
+    wait_until(lambda: plain_fake.stats()['faults'].get('file_429', 0) >= 1, 'the thumbnail to be asked for',
+               timeout=10)
     choice = fm.Choice('Original', original, 'image')
     downloader = fm.Downloader(transport, fm.Effects(fm.Reporter(quiet=True)))
     name, size, _ = downloader.fetch(choice, str(tmp_path), lambda response: 'original.jpg')
-    waited = time.monotonic() - told
     worker.join(10)
     assert fetched == [True]
     assert (tmp_path / 'original.jpg').read_bytes() == requests.get(original).content
-    # Retry-After: 3 (set above) held the original's download too; 0.5 s of slack for
-    # the time between the 429 and this thread seeing it.
-    assert waited >= 2.5, waited
+    # Retry-After: 3 (set above) held the original's download too: no file was asked for
+    # before it ran out
+    assert plain_fake.stats()['file_requests'] >= 3   # the 429, the thumbnail again, the original
+    assert plain_fake.stats()['before_retry_after'] == {}
 
 
 @pytest.mark.slow
@@ -4414,7 +4423,7 @@ def test_a_long_retry_after_on_files_stops_the_downloads_cleanly_and_the_run_goe
     assert 'Warning: %d files left; Flickr asked to wait until %s.' % (items, until) in result.stderr
     assert statistics(result.stdout)['Files left (Flickr asked to wait; the next run fetches them)'] == items
     # the first answers held every file back: no file was asked for again
-    assert fake.stats()['file_requests'] <= 2 * fm.DEFAULT_JOBS
+    assert fake.stats()['file_requests'] <= 2 * 6   # the default --jobs is 6 (README)
     # the rest of the run went on: the albums (empty of links), the views
     assert len(list((dest / 'Albums').iterdir())) == len(fake.account.albums)
     assert (dest / 'index.html').is_file() and (dest / 'photostream.json').is_file()
@@ -4488,7 +4497,7 @@ def test_the_html_view_syncs_each_directory_once_after_all_its_pages(html_mirror
     written = fm.write_html_view(dest, photos, albums, collections, page_size=3)
     assert written > 10
     assert log.check_each_directory_synced_once_after_its_renames() == written
-    assert not [n for n in os.listdir(os.path.join(dest, 'html')) if n.startswith(fm.TMP_PREFIX)]
+    assert not [n for n in os.listdir(os.path.join(dest, 'html')) if n.startswith(TMP_PREFIX)]
 
 
 def test_thumbnails_sync_their_directory_once_after_all_of_them(plain_fake, tmp_path, monkeypatch):
@@ -4737,7 +4746,7 @@ def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, 
 
 
 # ---------------------------------------------------------------------------
-# Issue 23: dates and turns as Flickr means them
+# Dates and turns as Flickr means them
 # ---------------------------------------------------------------------------
 
 def xmp_attributes(path):
@@ -4766,7 +4775,8 @@ def test_a_date_that_is_no_calendar_date_is_written_nowhere_as_a_date(plain_fake
 
 
 # ---------------------------------------------------------------------------
-# Issue 39: the views show a date taken as precisely as Flickr knows it
+# Dates taken as precisely as Flickr knows them; the files stage's calls; flags and counts in
+# words; the hourly limit during enrichment; thumbnails beside the metadata
 # ---------------------------------------------------------------------------
 
 def recorded_dates(name):
@@ -4870,7 +4880,7 @@ def test_flickrs_rotation_reaches_the_sidecar_unless_the_file_has_its_own(plain_
 
 @pytest.mark.parametrize('mode', ['offered', '404', 'login'])
 def test_the_files_stage_asks_the_api_nothing_beyond_the_listing(fake, token_dir, dest, mode):
-    """Issue 21: a video's play addresses are built from the listing (play/orig/<originalsecret>/,
+    """A video's play addresses are built from the listing (play/orig/<originalsecret>/,
     and the renditions' play/<label>/<secret>/ tried best first): no getSizes, whether Flickr
     gives the originals or refuses them, and the same files as a careful client keeps."""
     fake.faults.update(video_originals=mode)
@@ -4919,7 +4929,7 @@ def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
 
 
 def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
-    """Issue 21: Flickr's hourly limit runs out while the metadata is read: said so, with when
+    """Flickr's hourly limit runs out while the metadata is read: said so, with when
     it frees up; every file in place, exit 0, the Done line says what is left; the next run
     goes on and ends as a run that never stopped."""
     with fakeflickr.FakeFlickr(seed=3, photos=12, videos=2, albums=3, collections=2, file_size=2000,
@@ -4944,7 +4954,7 @@ def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
 
 
 def test_the_thumbnails_come_while_the_metadata_is_read(plain_fake, tmp_path, dest, monkeypatch):
-    """Issue 21: thumbnails are CDN requests and enrichment API calls, so neither waits for
+    """Thumbnails are CDN requests and enrichment API calls, so neither waits for
     the other.  The fake holds the first thumbnail until it has answered a photos.getInfo (at
     most 10 s): a run that fetched the thumbnails before enriching would wait out the 10 s."""
     fake = plain_fake
@@ -5009,7 +5019,7 @@ def test_a_long_enrichment_has_the_thumbnails_come_beside_the_sidecars(plain_fak
 
 
 # ---------------------------------------------------------------------------
-# Issue 20: everything, even what Flickr's API refuses -- the data export, free accounts,
+# Everything, even what Flickr's API refuses -- the data export, free accounts,
 # the CDN's 403s
 # ---------------------------------------------------------------------------
 
@@ -5043,7 +5053,7 @@ def test_a_403_on_a_thumbnail_is_no_reason_to_retry():
     policy = fm.RetryPolicy(attempts=4, initial_wait=0)
     with pytest.raises(fm.TransientError):
         fm.with_retries(policy, refused, fm.Reporter(quiet=True), 'x')
-    assert len(tries) == 4 * fm.CDN_BURST_PATIENCE
+    assert len(tries) == 4 * 3   # a third of an attempt each (README)
 
 
 def limited_photos(server):
@@ -5073,13 +5083,13 @@ def assert_every_original(server, dest):
     for photo in server.account.photos.values():
         path = dest / 'photostream' / original_name(photo)
         assert path.read_bytes() == server.export_file_bytes(photo.id), path
-        record = json.loads(Path(str(path) + fm.METADATA_SUFFIX).read_text())['file']
+        record = json.loads(Path(str(path) + METADATA_SUFFIX).read_text())['file']
         assert record['original'] is True and record['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert not (dest / fm.NOT_ORIGINAL_LIST).exists() or not (dest / fm.NOT_ORIGINAL_LIST).read_text().strip()
+    assert not (dest / NOT_ORIGINAL).exists()
 
 
 def metadata_of(dest, name):
-    return json.loads((dest / 'photostream' / (name + fm.METADATA_SUFFIX)).read_text())
+    return json.loads((dest / 'photostream' / (name + METADATA_SUFFIX)).read_text())
 
 
 def pro_account_reference(server, tokens, tmp_path):
@@ -5120,7 +5130,7 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     # one warning: the limit named, how many are kept at 1024 px, the export and its command
     [warning] = warnings_of(result.stderr)
     assert 'since 15 May 2025' in warning and '%d photos are kept at 1024 px' % len(limited) in warning
-    assert "--import-export FOLDER" in warning and str(dest) in warning and fm.EXPORT_REQUEST_URL in warning
+    assert "--import-export FOLDER" in warning and str(dest) in warning and 'https://www.flickr.com/account' in warning
     assert 'Request my Flickr data' in warning and '%d videos' % len(videos) in warning
     for photo in limited:
         meta = metadata_of(dest, '%s.jpg' % photo.id)
@@ -5144,7 +5154,7 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     for photo in limited + videos + [small]:
         meta = metadata_of(dest, original_name(photo))
         zip_name, member = manifest['files'][photo.id]
-        assert meta['file']['source'] == fm.EXPORT_SOURCE
+        assert meta['file']['source'] == EXPORT_SOURCE
         assert (meta['file']['zip'], meta['file']['member']) == (zip_name, member)
         assert meta['file']['label'] == ('Video Original' if photo.media == 'video' else 'Original')
     # each photo_<id>.json kept in its .metadata as Flickr wrote it
@@ -5193,7 +5203,7 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     meta = metadata_of(dest, '%s.jpg' % replaced.id)
     assert meta['file']['original'] is False and meta['file']['label'] == 'Large'
     assert (dest / 'photostream' / ('%s.jpg' % replaced.id)).read_bytes() == fake.photo_file_bytes(replaced.id)
-    assert '\n%s\t' % replaced.id in (dest / fm.NOT_ORIGINAL_LIST).read_text()
+    assert '\n%s\t' % replaced.id in (dest / NOT_ORIGINAL).read_text()
     # a new export has it
     fake.write_export(str(tmp_path / 'export2'), files_per_zip=10)
     assert_ok(import_export(fake, token_dir, dest, tmp_path / 'export2'))
@@ -5438,7 +5448,7 @@ def kill_when_writing(proc, photostream, sig, timeout=60):
             names = os.listdir(photostream)
         except OSError:
             names = []
-        if any(n.startswith(fm.TMP_PREFIX) for n in names):
+        if any(n.startswith(TMP_PREFIX) for n in names):
             proc.send_signal(sig)
             return True
         time.sleep(0.001)
@@ -5464,11 +5474,10 @@ def test_a_run_killed_during_the_import_is_completed_by_the_next(tmp_path):
         assert_export_or_api_bytes(fake, mirror)
         # SIGKILL mid-import: what a killed run leaves is cleared by the next, which completes it
         proc = start_program(fake, tokens, mirror, *cmd)
-        landed = kill_when_writing(proc, photostream, signal.SIGKILL)
+        assert kill_when_writing(proc, photostream, signal.SIGKILL), 'the import ended before the signal'
         proc.communicate(timeout=60)
-        if landed:
-            assert proc.returncode == -signal.SIGKILL
-            assert_export_or_api_bytes(fake, mirror)
+        assert proc.returncode == -signal.SIGKILL
+        assert_export_or_api_bytes(fake, mirror)
         result = run_mirror(fake, tokens, mirror, *cmd)
         assert_ok(result)
         assert not temp_files(mirror)
@@ -5479,12 +5488,13 @@ def test_a_run_killed_during_the_import_is_completed_by_the_next(tmp_path):
 def assert_export_or_api_bytes(server, dest):
     """Every file at its final name is whole: the export's original, or what the API gave."""
     for name in os.listdir(dest / 'photostream'):
-        if name.startswith(fm.TMP_PREFIX) or name.endswith((fm.METADATA_SUFFIX, fm.XMP_SUFFIX)):
+        if name.startswith(TMP_PREFIX) or name.endswith((METADATA_SUFFIX, XMP_SUFFIX)):
             continue
         pid = name.split('.')[0]
         data = (dest / 'photostream' / name).read_bytes()
         assert data in (server.export_file_bytes(pid), server.photo_file_bytes(pid)), name
-        meta = fm.read_json(str(dest / 'photostream' / name) + fm.METADATA_SUFFIX)
+        meta_path = dest / 'photostream' / (name + METADATA_SUFFIX)   # written whole or not at all
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
         if meta is not None and meta['file']['sha256'] == hashlib.sha256(data).hexdigest():
             assert meta['file']['original'] is (data == server.export_file_bytes(pid)), name
 
@@ -5662,8 +5672,13 @@ def test_an_export_missing_a_tenth_of_its_media_is_mended_from_the_original_addr
     names = export_media_names(manifest)
     [double] = [n for n in names if re.match(r'^(\d+)_(\d+)_o\.\w+$', n)
                 and all(i in fake.account.photos for i in n.split('_')[:2])]
-    lacking = set(manifest['missing_media']) | {double.split('_')[0]}   # the double: not guessed
-    assert len(manifest['missing_media']) == 4
+    # a video's file dropped too: its address gives its still frame
+    video = next(p for p in fake.account.photos.values() if p.media == 'video')
+    zname, member = manifest['files'][video.id]
+    rewrite_zip(Path(manifest['dir']) / zname, (2024, 1, 1, 0, 0, 0),
+                lambda name, data: None if name == member else data)
+    lacking = set(manifest['missing_media']) | {double.split('_')[0], video.id}   # the double: not guessed
+    assert len(manifest['missing_media']) == 4 and video.id not in manifest['missing_media']
     photos = fake.account.photos
     refused = {pid for pid in lacking if fakeflickr.free_limited(fake, photos[pid])}
     fetched = lacking - refused
@@ -5676,7 +5691,7 @@ def test_an_export_missing_a_tenth_of_its_media_is_mended_from_the_original_addr
     for pid in fetched:   # a photo's original; a video's address gives its still frame, kept as a photo
         name = '%s.jpg' % pid if photos[pid].media == 'video' else original_name(photos[pid])
         assert (dest / 'photostream' / name).read_bytes() == served_still(fake, photos[pid])
-        assert not (dest / 'photostream' / original_name(photos[pid])).exists() or photos[pid].media == 'photo'
+    assert video.id in fetched and not (dest / 'photostream' / original_name(video)).exists()   # not as a video
     for pid in refused:
         assert not list((dest / 'photostream').glob(pid + '.*'))
     errors = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
@@ -5791,7 +5806,7 @@ def test_once_the_image_servers_refuse_every_original_the_rest_are_not_asked_for
     fake = plain_fake
     manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4, missing_media=0.5)
     missing = [pid for pid in manifest['missing_media'] if fake.account.photos[pid].media == 'photo']
-    assert len(missing) > fm.REFUSALS_TO_STOP
+    assert len(missing) > 5   # more than the five refusals in a row that stop the asking
     fake.faults.update(cdn_403_rate=1.0, cdn_403_burst=1000)
     dest = tmp_path / 'mirror'
     result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--retries', '1'))
@@ -6028,11 +6043,11 @@ def test_a_photo_larger_than_flickr_accepts_is_refused(plain_fake, tmp_path):
                for w in warnings_of(result.stderr)), result.stderr
     [error] = errors_of(result.stderr)
     assert error.startswith('Error: photo %s ' % photo.id)
-    assert not list((dest / 'photostream').glob(photo.id + '.*')) and not list(dest.rglob(fm.TMP_PREFIX + '*'))
+    assert not list((dest / 'photostream').glob(photo.id + '.*')) and not list(dest.rglob(TMP_PREFIX + '*'))
 
 
 # ---------------------------------------------------------------------------
-# Issue 22: no API key -- Flickr's data export alone makes the mirror, and a later run
+# No API key -- Flickr's data export alone makes the mirror, and a later run
 # with a key adopts it
 # ---------------------------------------------------------------------------
 
@@ -6109,7 +6124,7 @@ def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path,
         assert path.read_bytes() == fake.export_file_bytes(photo.id), path
         meta = metadata_of(dest, path.name)
         assert 'listing' not in meta and meta['export'] == photo_jsons[photo.id]
-        assert meta['file']['original'] is True and meta['file']['source'] == fm.EXPORT_SOURCE
+        assert meta['file']['original'] is True and meta['file']['source'] == EXPORT_SOURCE
         assert meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert_export_tree(fake, dest)
     assert not (dest / 'Collections').exists()
@@ -6119,13 +6134,18 @@ def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path,
     album_meta = json.loads((dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata').read_text())
     assert album_meta['photos'] == album.photo_ids and album_meta['photoset']['export']['title'] == album.title
     # the sidecars, the HTML view and search, from the one model
-    photo = next(p for p in fake.account.photos.values() if p.media == 'photo' and p.comments and p.tags)
+    # (a photo whose title, tags and first comment are plain text, shown as they are, in an album)
+    in_albums = {pid for a in fake.account.albums.values() for pid in a.photo_ids}
+    photo = next(p for p in fake.account.photos.values()
+                 if p.media == 'photo' and p.tags and p.id in in_albums and re.fullmatch(r'\w+( \w+)*', p.title)
+                 and p.comments and p.comments[0].text in ('Nice!', 'Tolle Aufnahme', 'Where is this?'))
     xmp = (dest / 'photostream' / (original_name(photo) + '.xmp')).read_text()
-    assert html.escape(photo.title.strip(), quote=True) in xmp or not photo.title.strip()
-    assert all(html.escape(fm.clean_tag(t), quote=True) in xmp for t in photo.tags)
-    assert 'Flickr|Albums|' in xmp or not any(photo.id in a.photo_ids for a in fake.account.albums.values())
+    assert '<rdf:li xml:lang="x-default">%s</rdf:li>' % photo.title in xmp
+    for tag in photo.tags:   # the fake's tags are plain words ('New York', 'Zürich')
+        assert '<rdf:li>%s</rdf:li>' % tag in xmp, tag
+    assert 'Flickr|Albums|' in xmp
     page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text()
-    assert html.escape(photo.comments[0].text) in page or fm.esc(fm.clean_text(photo.comments[0].text)) in page
+    assert photo.comments[0].text in page
     assert 'href="../photostream/%s"' % original_name(photo) in page
     assert (dest / 'index.html').is_file() and (dest / 'html' / 'search-index.js').is_file()
     assert photo.id in (dest / 'html' / 'search-index.js').read_text()
@@ -6172,7 +6192,7 @@ def test_the_export_alone_makes_the_mirror_and_the_api_adopts_it(fake, tmp_path,
     assert_export_tree(fake, dest, collections=True, keep=keep, linked=False)
     meta = metadata_of(dest, original_name(photo))
     assert meta['listing']['title'] == 'Retitled after the first export' and meta['photo']['id'] == photo.id
-    assert meta['export']['name'] == 'Retitled after the first export' and meta['file']['source'] == fm.EXPORT_SOURCE
+    assert meta['export']['name'] == 'Retitled after the first export' and meta['file']['source'] == EXPORT_SOURCE
     # with --delete-unknown the photo gone from Flickr goes, and the mirror is the API's own
     assert_ok(run_mirror(fake, tokens, dest, '--delete-unknown'))
     reference = tmp_path / 'api-reference'
@@ -6281,6 +6301,7 @@ def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_
     broken = export / manifest['media_zips'][0]
     broken.write_bytes(broken.read_bytes()[:len(broken.read_bytes()) // 2])
     lost = [pid for pid, (z, _) in manifest['files'].items() if z == broken.name]
+    assert len(lost) == 4
     victim = fake.account.photostream_order()[0]
     hostile_zip(export / 'data-download-99.zip', [
         ('../../escaped_%s_o.jpg' % victim, b'\xff\xd8\xff' + b'x' * 100, False),
@@ -6301,9 +6322,9 @@ def test_an_export_only_run_skips_a_damaged_zip_and_hostile_members_alone(plain_
         photo = fake.account.photos[pid]
         assert (dest / 'photostream' / original_name(photo)).read_bytes() == fake.export_file_bytes(pid)
     assert not any((dest / 'photostream' / original_name(fake.account.photos[pid])).exists() for pid in lost)
-    assert '%s have no file in this export (a media zip missing or unreadable?) and are not in the mirror' \
-        % fm.plural(len(lost), 'item') in result.stdout
-    assert not list(dest.rglob(fm.TMP_PREFIX + '*'))
+    assert '4 items have no file in this export (a media zip missing or unreadable?) and are not in the mirror' \
+        in result.stdout
+    assert not list(dest.rglob(TMP_PREFIX + '*'))
 
 
 def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export_only_mirror, tmp_path):
@@ -6316,7 +6337,7 @@ def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export
     assert stats_line(result.stdout, 'New photos') == 'New photos: 0'
     path = dest / 'photostream' / original_name(replaced)
     assert path.read_bytes() == fake.photo_file_bytes(replaced.id)
-    assert metadata_of(dest, path.name)['file'].get('source') != fm.EXPORT_SOURCE
+    assert metadata_of(dest, path.name)['file'].get('source') != EXPORT_SOURCE
 
 
 def test_an_export_only_dry_run_counts_and_writes_nothing_and_deletes_never(plain_fake, tmp_path):
@@ -6359,7 +6380,7 @@ def test_an_export_only_run_killed_is_completed_by_the_next(tmp_path):
                 assert landed, 'the run ended before the signal'
                 assert proc.returncode == 130 and not temp_files(mirror), err
             for name in os.listdir(mirror / 'photostream'):   # nothing half-written under a real name
-                if not name.startswith(fm.TMP_PREFIX) and not name.endswith(('.metadata', '.xmp')):
+                if not name.startswith(TMP_PREFIX) and not name.endswith(('.metadata', '.xmp')):
                     pid = name.split('.')[0]
                     assert (mirror / 'photostream' / name).read_bytes() == fake.export_file_bytes(pid)
         result = export_only(fake, tmp_path, mirror, manifest['dir'])

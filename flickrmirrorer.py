@@ -6625,10 +6625,11 @@ def report_verification(stats, reporter, dry):
 # The run: the stages, wired
 # ---------------------------------------------------------------------------
 
-def mirror_account(args, client, stats, reporter, stop_event):
+def mirror_account(ctx, client):
     """List, plan and fetch the files; build the trees; tidy; make the views; enrich;
     report.  Returns the run's state (its `incomplete` says whether the listing was)."""
-    state = RunState(args.destination)
+    args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
+    state = RunState(ctx.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
@@ -6637,8 +6638,8 @@ def mirror_account(args, client, stats, reporter, stop_event):
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
-    if args.export is not None:   # the originals the API refused, from Flickr's data export
-        args.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
+    if ctx.export is not None:   # the originals the API refused, from Flickr's data export
+        ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
     builder = TreeBuilder(state.dest, client, stats, reporter, fx)
     albums = builder.list_albums()
@@ -6663,7 +6664,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
         make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
-        report_not_original(state, reporter, args.free_account)
+        report_not_original(state, reporter, ctx.free_account)
     if args.verify:
         report_verification(stats, reporter, fx.dry)
     return state
@@ -6674,22 +6675,23 @@ def views_kept(state):
     return bool(state.incomplete) and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name))
 
 
-def mirror_export(args, stats, reporter, stop_event):
+def mirror_export(ctx):
     """Export-only (no API key): the same tree from Flickr's data export alone: the files
     and their metadata, albums in albums.json's order, 'Not in any album', the views.  No
     collections (the export has none) and never a deletion.  A later run with an API key
     adopts this mirror (plan_photo: the export's file is kept where it fits the listing)."""
-    state = RunState(args.destination)
+    args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
+    state = RunState(ctx.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
-    state.owner = args.export_account
+    state.owner = ctx.account
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
     if not args.offline:   # a photo the export has no media of: its original from its address
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        args.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
-    albums = args.export.import_alone(state.dest, state.files, args, fx)
+        ctx.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
+    albums = ctx.export.import_alone(state.dest, state.files, args, fx)
     state.photostream = export_photostream(state)
     builder = TreeBuilder(state.dest, None, stats, reporter, fx)
     builder.album_list_complete = False   # an album the export no longer lists stays
@@ -6882,6 +6884,34 @@ def build_parser():
     return parser
 
 
+class Options(argparse.Namespace):
+    """The command line as parsed, read-only: what a run learns goes to its RunContext."""
+
+    def __setattr__(self, name, value):
+        raise AttributeError('the options are read-only after parsing (%s); a run keeps what it learns '
+                             'in its RunContext' % name)
+
+
+def parse_options(argv):
+    options = Options()
+    options.__dict__.update(vars(build_parser().parse_args(argv)))
+    return options
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What a run learns as it goes, beside the options it was given."""
+    options: Options
+    reporter: Reporter
+    stats: Stats
+    stop_event: threading.Event
+    destination: str = ''        # the destination as resolved (absolute, ~ expanded)
+    export: object = None        # the data export given with --import-export (ExportImport / ExportAlone)
+    free_account: bool = False   # a free account: Flickr refuses its originals over 1024 px
+    account: str = None          # export-only: the NSID of the export's account
+    started: bool = False        # the destination is claimed: an interrupted run has a mirror to resume
+
+
 def check_flags(args, reporter):
     """Flags that contradict each other are refused; one that does nothing is said so."""
     if args.ignore_photos and args.ignore_videos:
@@ -6895,20 +6925,21 @@ def check_flags(args, reporter):
         reporter.warning('--force only matters with --delete-unknown; nothing is deleted in this run.')
 
 
-def run(args, reporter, stats, stop_event):
+def run(ctx):
+    args, reporter, stats, stop_event = ctx.options, ctx.reporter, ctx.stats, ctx.stop_event
     check_flags(args, reporter)
-    args.destination = os.path.abspath(os.path.expanduser(args.destination))
-    check_destination(args.destination, args.quiet)
+    ctx.destination = os.path.abspath(os.path.expanduser(args.destination))
+    check_destination(ctx.destination, args.quiet)
     if args.offline and not args.import_export:
         raise FatalError('--offline makes the mirror from Flickr\'s data export alone: give its zips with '
                          '--import-export PATH.', EXIT_USAGE)
     api_key, api_secret = (None, None) if args.offline else find_api_credentials(
         args, os.environ, ask=not args.import_export)
-    args.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
-                   if args.import_export else None)
+    ctx.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
+                  if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     if not api_key:   # no API key: the export alone makes the mirror
-        return run_export_only(args, reporter, stats, stop_event)
+        return run_export_only(ctx)
     # Log in before touching the destination: a failed first login leaves nothing behind.
     token = login(api_key, api_secret, token_cache_dir(args), reporter,
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
@@ -6922,14 +6953,14 @@ def run(args, reporter, stats, stop_event):
         raise FatalError('Cannot reach Flickr: %s' % e)
     except QuotaSpent as e:
         raise FatalError('%s.  Run again then, or with --wait-for-quota.' % e)
-    if args.export is not None:
-        args.export.check_account(user.get('id'))
-    args.free_account = account_is_free(client, user.get('id'), reporter)
-    with destination_claimed(args, reporter):
+    if ctx.export is not None:
+        ctx.export.check_account(user.get('id'))
+    ctx.free_account = account_is_free(client, user.get('id'), reporter)
+    with destination_claimed(ctx):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
-                                                                       args.destination))
+                                                                       ctx.destination))
         try:
-            state = mirror_account(args, client, stats, reporter, stop_event)
+            state = mirror_account(ctx, client)
         except QuotaSpent as e:
             raise FatalError('%s.  Nothing was deleted; run again then, or with --wait-for-quota, and the '
                              'mirror goes on from where it stopped.' % e)
@@ -6945,46 +6976,48 @@ def run(args, reporter, stats, stop_event):
 
 
 @contextlib.contextmanager
-def destination_claimed(args, reporter):
+def destination_claimed(ctx):
     """The destination made and locked for the run (one run at a time), the leftovers of a
     killed run removed, a new mirror announced; a dry run reads only: no directory, no lock,
     no clean-up."""
-    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
-    args.mirror_started = True   # from here an interrupted run has a mirror to resume
+    args, reporter, dest = ctx.options, ctx.reporter, ctx.destination
+    new_mirror = not os.path.isdir(os.path.join(dest, PHOTOSTREAM_DIR))
+    ctx.started = True   # from here an interrupted run has a mirror to resume
     lock = None
-    guard_destination(args.destination)
+    guard_destination(dest)
     if not args.dry_run:
-        prepare_destination(args.destination)
-        lock = lock_destination(args.destination)
+        prepare_destination(dest)
+        lock = lock_destination(dest)
     try:
         if lock is not None:
-            remove_leftover_temp_files(args.destination)
+            remove_leftover_temp_files(dest)
         # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
         if new_mirror:
             reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
-                                                       args.destination))
+                                                       dest))
         yield
     finally:
         if lock is not None:
             os.close(lock)
 
 
-def run_export_only(args, reporter, stats, stop_event):
+def run_export_only(ctx):
     """The mirror from Flickr's data export alone (no API key, or --offline): the export's
     account is said, and a destination holding another account's mirror is refused."""
-    nsid, name = args.export.account()
-    theirs = dest_account(args.destination)
+    args, reporter, stats = ctx.options, ctx.reporter, ctx.stats
+    nsid, name = ctx.export.account()
+    theirs = dest_account(ctx.destination)
     if theirs and theirs != nsid:
         raise FatalError('%s holds the mirror of another Flickr account (%s); this data export is of %s (%s): '
-                         'nothing was imported.' % (args.destination, theirs, name, nsid), EXIT_USAGE)
-    args.export_account = nsid
+                         'nothing was imported.' % (ctx.destination, theirs, name, nsid), EXIT_USAGE)
+    ctx.account = nsid
     if args.delete_unknown:
         reporter.warning('--delete-unknown needs Flickr\'s listing: a run from the data export alone deletes '
                          'nothing.')
-    with destination_claimed(args, reporter):
+    with destination_claimed(ctx):
         reporter.info("Mirroring Flickr's data export of %s (%s) into '%s', without Flickr's API"
-                      % (name, nsid, args.destination))
-        mirror_export(args, stats, reporter, stop_event)
+                      % (name, nsid, ctx.destination))
+        mirror_export(ctx)
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
 
@@ -7021,7 +7054,7 @@ def main(argv=None):
     sigint = quiet_interrupts_while_starting()
     gc.freeze()
     keep_big_blocks_out_of_the_heap()
-    args = build_parser().parse_args(argv)
+    args = parse_options(argv)
     # flickrapi logs failed requests with their OAuth parameters (the token among them):
     # keep that out of the output; our own messages say what went wrong.
     flickrapi_log = logging.getLogger('flickrapi')
@@ -7029,15 +7062,15 @@ def main(argv=None):
     flickrapi_log.propagate = False
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, progress=sys.stdout.isatty())
     stats = Stats()
-    stop_event = threading.Event()
+    ctx = RunContext(args, reporter, stats, threading.Event())
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if sigint is not None:   # from here on Ctrl+C stops the run as it should (below)
             signal.signal(signal.SIGINT, sigint)
-        status = run(args, reporter, stats, stop_event)
+        status = run(ctx)
     except KeyboardInterrupt:
-        stop_event.set()
-        if getattr(args, 'mirror_started', False):
+        ctx.stop_event.set()
+        if ctx.started:
             reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
             reporter.info(stats.summary(args.dry_run, interrupted=True))
         else:   # at a prompt, or before: there is nothing to resume

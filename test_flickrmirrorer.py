@@ -2,6 +2,7 @@
 against fakeflickr, the local emulation of the Flickr API.  Plus a few unit tests of pure
 functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
 
+import ast
 import base64
 import calendar
 import ctypes
@@ -876,6 +877,55 @@ def test_revoked_token_says_how_to_log_in_again(fake, token_dir, dest):
     assert result.returncode == 2
     assert '--relogin' in result.stderr and 'Traceback' not in result.stderr
     assert not (dest / 'photostream').exists() or not os.listdir(dest / 'photostream')
+
+
+# ---------------------------------------------------------------------------
+# The program's structure: options read-only after parsing
+# ---------------------------------------------------------------------------
+
+PROGRAM_TREE = ast.parse(Path(PROGRAM).read_text(encoding='utf-8'))
+
+
+def option_writes(tree):
+    """Every `args.X = ...` / `options.X = ...` (also augmented, and setattr on them) in the
+    program: the line and the text of the target."""
+    def is_options(node):
+        return (isinstance(node, ast.Name) and node.id in ('args', 'options')
+                or isinstance(node, ast.Attribute) and node.attr == 'options')
+    found = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'setattr'
+              and node.args and is_options(node.args[0])):
+            found.append((node.lineno, ast.unparse(node)))
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, ast.Attribute) and is_options(part.value):
+                    found.append((node.lineno, ast.unparse(part)))
+    return found
+
+
+def test_the_program_never_writes_its_options():
+    assert option_writes(PROGRAM_TREE) == []
+
+
+def test_the_check_of_option_writes_finds_one():
+    planted = ast.parse('def run(ctx, args):\n    args.destination = 1\n    ctx.options.export += 2\n'
+                        '    setattr(args, "x", 3)\n')
+    assert option_writes(planted) == [(2, 'args.destination'), (3, 'ctx.options.export'),
+                                      (4, "setattr(args, 'x', 3)")]
+
+
+def test_parsed_options_refuse_a_write():
+    options = fm.parse_options(['--jobs', '3', 'some/dest'])
+    assert (options.destination, options.jobs, options.dry_run) == ('some/dest', 3, False)
+    with pytest.raises(AttributeError):
+        options.destination = '/elsewhere'
+    assert options.destination == 'some/dest'
 
 
 # ---------------------------------------------------------------------------

@@ -101,6 +101,7 @@ _sigint_before_imports = quiet_interrupts_while_starting()
 
 import argparse
 import concurrent.futures
+import dataclasses
 import configparser
 import contextlib
 import ctypes
@@ -1810,17 +1811,6 @@ class Effects:
     def makedirs(self, path):
         make_dirs(path)
 
-    def symlink(self, target, path):
-        return atomic_symlink(target, path)
-
-    def remove_our_dir(self, path):
-        return remove_our_dir(path)
-
-    def rename_dir(self, source, target):
-        """Returns where the directory's content is from now on."""
-        os.rename(guarded(source), guarded(target))
-        return target
-
 
 class DryEffects(Effects):
     """--dry-run: reads like the real run, writes nothing, says what it would change."""
@@ -1854,14 +1844,170 @@ class DryEffects(Effects):
     def makedirs(self, path):
         pass
 
-    def symlink(self, target, path):
-        return not (os.path.islink(path) and os.readlink(path) == target)
 
-    def remove_our_dir(self, path):
-        return True
+# ---------------------------------------------------------------------------
+# The plan: typed actions on the destination, and the one executor that applies them
+# ---------------------------------------------------------------------------
+# Planners read Flickr's listing and the destination as it is and yield actions, each naming
+# its paths relative to the destination; they change nothing.  The Executor applies them
+# (or, in a dry run, prints them one a line, "would VERB: PATH") and counts each one the same
+# way in both, so a dry run's counts are the real run's.  An action's `counts` names the
+# statistic it adds one to and what that is about: (counter, name).
 
-    def rename_dir(self, source, target):
-        return source   # the content stays where it is
+@dataclass(frozen=True, slots=True)
+class MakeDir:
+    path: str
+    counts: tuple = None
+    verb, did = 'make directory', 'Made directory'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RenameDir:
+    path: str
+    new: str
+    counts: tuple = None
+    verb, did = 'rename', 'Renamed'
+
+    def line(self):
+        return '%s -> %s' % (self.path, self.new)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveDir:
+    path: str
+    counts: tuple = None
+    verb, did = 'remove directory', 'Removed directory'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    path: str
+    target: str
+    counts: tuple = None
+    verb, did = 'link', 'Linked'
+
+    def line(self):
+        return '%s -> %s' % (self.path, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    path: str
+    counts: tuple = None
+    verb, did = 'unlink', 'Unlinked'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMetadata:
+    path: str
+    data: bytes
+    counts: tuple = None
+    verb, did = 'write', 'Wrote'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    path: str
+    reason: str = ''
+    counts: tuple = None
+    verb, did = 'delete', 'Deleted'
+
+    def line(self):
+        return self.path
+
+
+# What a counted action tells beside itself: (the real run's words, the dry run's).
+COUNT_WORDS = {
+    'albums_new': ('Created album', 'create album'),
+    'albums_updated': ('Updated album', 'update album'),
+    'albums_deleted': ('Removing album', 'remove album'),
+    'collections_new': ('Created collection', 'create collection'),
+    'collections_updated': ('Updated collection', 'update collection'),
+    'collections_deleted': ('Removing collection', 'remove collection'),
+}
+
+
+class Executor:
+    """The one place that applies the plan's actions to the destination (each path through
+    the guard: inside it, through no link) and counts them.  A dry run's executor prints
+    them instead and counts them alike."""
+
+    def __init__(self, dest, stats, reporter, dry=False):
+        self.dest = dest
+        self.stats = stats
+        self.reporter = reporter
+        self.dry = dry
+
+    def path(self, relative):
+        return guarded(os.path.join(self.dest, relative), link=True)
+
+    def run(self, actions):
+        for action in actions:
+            self.apply(action)
+
+    def apply(self, action):
+        if action.counts:
+            self._count(*action.counts)
+        if self.dry:
+            self.reporter.info('would %s: %s' % (action.verb, action.line()))
+            return
+        getattr(self, '_' + type(action).__name__)(action)
+
+    def _count(self, counter, what):
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        words = COUNT_WORDS.get(counter)
+        if words:
+            self.reporter.info('would %s %s' % (words[1], what)) if self.dry else \
+                self.reporter.detail('%s %s' % (words[0], what))
+
+    def _done(self, action):
+        self.reporter.detail('%s %s' % (action.did, action.line()))
+
+    def _MakeDir(self, action):
+        make_dirs(self.path(action.path))
+        self._done(action)
+
+    def _RenameDir(self, action):
+        os.rename(guarded(os.path.join(self.dest, action.path)), guarded(os.path.join(self.dest, action.new)))
+        self._done(action)
+
+    def _RemoveDir(self, action):
+        path = os.path.join(self.dest, action.path)
+        if remove_our_dir(path):
+            self._done(action)
+        else:
+            self.reporter.warning('Kept %s: it holds files %s did not make' % (path, program_name()))
+
+    def _Link(self, action):
+        atomic_symlink(action.target, os.path.join(self.dest, action.path))
+        self._done(action)
+
+    def _Unlink(self, action):
+        try_unlink(os.path.join(self.dest, action.path), link=True)
+        self._done(action)
+
+    def _WriteMetadata(self, action):
+        atomic_write_bytes(os.path.join(self.dest, action.path), action.data)
+        self._done(action)
+
+    def _Delete(self, action):
+        try_unlink(os.path.join(self.dest, action.path))
+        if action.reason:
+            self.reporter.info('Deleted %s (%s)' % (action.path, action.reason))
+        else:
+            self._done(action)
 
 
 # ---------------------------------------------------------------------------
@@ -4582,45 +4728,55 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name, fx):
-    """Rename an item's directory when its title changed; create it when new.  Returns where
-    its content is (in a dry run: still where it was); None when a symlink is in the way."""
-    wanted = os.path.join(parent, wanted_name)
-    if os.path.islink(wanted):
-        return None
-    if existing_name and existing_name != wanted_name:
-        if os.path.lexists(wanted):
-            fx.remove_our_dir(wanted)
-        if fx.rename_dir(os.path.join(parent, existing_name), wanted) != wanted:
-            return os.path.join(parent, existing_name)
-    fx.makedirs(wanted)
-    return wanted
-
-
-def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
-    """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
-    links go (unless not `remove`); files and directories we did not make stay (and are
-    reported).  Returns True when anything changed."""
-    changed = False
+def plan_links(dest, source, directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True):
+    """The actions that make `directory` hold exactly the symlinks in `wanted` (name -> target),
+    read from `source`, where its content is until the plan is applied (both relative to
+    dest).  Our other links go (unless not `remove`); files and directories we did not make
+    stay (and are reported)."""
     try:
-        entries = list(os.scandir(directory)) if remove else ()
-    except FileNotFoundError:   # a dry run's new directory
-        entries = ()
-    for entry in entries:
-        if entry.name in wanted or entry.name in keep:
+        with os.scandir(os.path.join(dest, source)) as scan:
+            entries = {entry.name: entry for entry in scan}
+    except FileNotFoundError:   # a directory the plan makes
+        entries = {}
+    actions = []
+    for name, entry in entries.items() if remove else ():
+        if name in wanted or name in keep:
             continue
         if entry.is_symlink():
-            fx.unlink(entry.path, link=True)
-            changed = True
-        elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
-            fx.reporter.detail('Leaving %s alone: %s did not make it' % (entry.path, program_name()))
+            actions.append(Unlink(os.path.join(directory, name)))
+        elif entry.is_file(follow_symlinks=False) and not name.startswith(TMP_PREFIX):
+            reporter.detail('Leaving %s alone: %s did not make it' % (os.path.join(dest, directory, name),
+                                                                     program_name()))
     for name, target in wanted.items():
-        path = os.path.join(directory, name)
-        if os.path.lexists(path) and not os.path.islink(path):
-            fx.reporter.warning('%s is in the way of a link; left it alone' % path)
-            continue
-        changed |= fx.symlink(target, path)
-    return changed
+        entry = entries.get(name)
+        if entry is None:
+            actions.append(Link(os.path.join(directory, name), target))
+        elif not entry.is_symlink():
+            reporter.warning('%s is in the way of a link; left it alone' % os.path.join(dest, directory, name))
+        elif os.readlink(entry.path) != target:
+            actions.append(Link(os.path.join(directory, name), target))
+    return actions
+
+
+def plan_metadata(dest, source, directory, data):
+    """The action that writes a directory's metadata when its content changes (none when
+    it is the same)."""
+    data = json_bytes(data)
+    try:
+        with open(os.path.join(dest, source, DIR_METADATA_NAME), 'rb') as f:
+            if f.read() == data:
+                return []
+    except OSError:
+        pass
+    return [WriteMetadata(os.path.join(directory, DIR_METADATA_NAME), data)]
+
+
+def counted(actions, counter_new, counter_updated, old_name, name):
+    """An item's actions, the first counting it: new (it had no directory) or updated (a
+    directory it had changes); an item without actions is unchanged."""
+    if actions:
+        actions[0] = dataclasses.replace(actions[0], counts=(counter_updated if old_name else counter_new, name))
+    return actions
 
 
 def remove_our_dir(path):
@@ -4650,46 +4806,48 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings, every change
-    through the Effects (a dry run's say what they would change)."""
+    """Plans Albums/, 'Not in any album/' and Collections/ from the listings; the executor
+    applies the plan (a dry run's prints it)."""
 
-    def __init__(self, dest, client, stats, reporter, fx):
+    def __init__(self, dest, client, stats, reporter, executor):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
-        self.fx = fx
+        self.executor = executor
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
         self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
-    def _count_change(self, kind, old_name, name, changed):
-        """A new album or collection directory, or one whose name or content changed."""
-        if old_name is None:
-            how, did, would = 'new', 'Created', 'create'
-        elif changed or old_name != name:
-            how, did, would = 'updated', 'Updated', 'update'
-        else:
-            return
-        counter = '%ss_%s' % (kind, how)
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self._tell('%s %s' % (did, kind), '%s %s' % (would, kind), name)
-
-    def _tell(self, did, would, what):
-        self.fx.say('%s %s' % (did, what), 'would %s %s' % (would, what))
-
-    def _own_dir(self, path):
-        """Create a directory the mirror owns.  A symlink in its place may lead out of the
-        mirror: never write or delete through it; warn, leave it, go on (exit status 1)."""
+    def _own_dir(self, directory):
+        """A directory the mirror owns (relative to dest), made when missing.  A symlink in
+        its place may lead out of the mirror: never write or delete through it; warn, leave
+        it, go on (exit status 1)."""
+        path = os.path.join(self.dest, directory)
         if os.path.islink(path):
             self._left_alone(path)
             return False
-        self.fx.makedirs(path)
+        if not os.path.isdir(path):
+            self.executor.apply(MakeDir(directory))
         return True
+
+    def _place(self, source_parent, parent, old_name, name):
+        """(actions, source): the actions that put an item's directory at parent/name (renamed
+        when its title changed, made when new), and the directory that holds its content until
+        they are applied; `source_parent` is where `parent`'s content is until then.  None
+        when a symlink is in the way."""
+        wanted, now = os.path.join(parent, name), os.path.join(self.dest, source_parent, name)
+        if os.path.islink(now):
+            return None
+        if old_name and old_name != name:
+            actions = [RemoveDir(wanted)] if os.path.lexists(now) else []
+            return actions + [RenameDir(os.path.join(parent, old_name), wanted)], os.path.join(source_parent,
+                                                                                              old_name)
+        return ([] if os.path.isdir(now) else [MakeDir(wanted)]), os.path.join(source_parent, name)
 
     def refused(self, kind, item_id):
         self.stats.failed += 1
@@ -4748,7 +4906,7 @@ class TreeBuilder:
         return photo_ids
 
     def build_albums(self, albums, files):
-        if not self._own_dir(self.albums_dir):
+        if not self._own_dir(ALBUMS_DIR):
             return
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         for album, photo_ids in albums:
@@ -4761,18 +4919,17 @@ class TreeBuilder:
             except LinkInTheWay as e:
                 part_stopped(e, self.stats, self.reporter)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
-            self.stats.albums_deleted += 1
-            self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
-            if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
-                self.reporter.warning('Kept %s: it holds files %s did not make'
-                                      % (os.path.join(self.albums_dir, stale), program_name()))
+            self.executor.apply(RemoveDir(os.path.join(ALBUMS_DIR, stale),
+                                          counts=('albums_deleted', '%s (no longer on Flickr)' % stale)))
 
     def _build_album(self, album, photo_ids, files, old_name, name):
         """One album's directory: its links in album order and its metadata."""
-        path = place_dir(self.albums_dir, old_name, name, self.fx)
-        if path is None:
+        placed = self._place(ALBUMS_DIR, ALBUMS_DIR, old_name, name)
+        if placed is None:
             self._left_alone(os.path.join(self.albums_dir, name))
             return
+        actions, source = placed
+        path = os.path.join(ALBUMS_DIR, name)
         if album['id'] in self.kept_orders:   # listed short: the last complete order stays
             photo_ids = self.kept_orders[album['id']]
         wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
@@ -4780,43 +4937,49 @@ class TreeBuilder:
         if album['id'] in self.partial_albums:
             # a short listing never drops links, and its metadata is not stored, so that
             # the next run reads the album again
-            changed = sync_links(path, wanted, self.fx, remove=False)
+            actions += plan_links(self.dest, source, path, wanted, self.reporter, remove=False)
             self.reporter.detail('Album %s was listed short; kept its links' % name)
         else:
-            changed = sync_links(path, wanted, self.fx)
+            actions += plan_links(self.dest, source, path, wanted, self.reporter)
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-        self._count_change('album', old_name, name, changed)
+            actions += plan_metadata(self.dest, source, path, metadata)
+        self.executor.run(counted(actions, 'albums_new', 'albums_updated', old_name, name))
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
         in_albums = set()
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
-        path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
-        if not self._own_dir(path):
+        if not self._own_dir(NOT_IN_ALBUM_DIR):
             return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.fx, keep=(), remove=not keep_others)
+        self.executor.run(plan_links(self.dest, NOT_IN_ALBUM_DIR, NOT_IN_ALBUM_DIR, wanted, self.reporter,
+                                     keep=(), remove=not keep_others))
 
     # -- collections --
     def build_collections(self, tree):
-        if self._own_dir(self.collections_dir):
-            self._build_collection_level(self.collections_dir, tree, depth=1)
+        """The whole tree is planned from the destination as it is, then applied."""
+        if self._own_dir(COLLECTIONS_DIR):
+            self.executor.run(self._plan_collection_level(COLLECTIONS_DIR, COLLECTIONS_DIR, tree, depth=1))
 
-    def _build_collection_level(self, parent, collections, depth):
-        existing = dirs_by_id(parent, COLLECTION_NAME_RE)
+    def _plan_collection_level(self, source_parent, parent, collections, depth):
+        """The actions for the collections under `parent`, whose content is in `source_parent`
+        until the plan is applied."""
+        existing = dirs_by_id(os.path.join(self.dest, source_parent), COLLECTION_NAME_RE)
+        plan = []
         for collection in collections:
             if not valid_id(as_dict(collection).get('id'), COLLECTION_ID_RE):
                 self.refused('collection', as_dict(collection).get('id'))
                 continue
             name = safe_name(text_of(collection.get('title')), collection['id'])
             old_name = existing.pop(collection['id'], None)
-            path = place_dir(parent, old_name, name, self.fx)
-            if path is None:
-                self._left_alone(os.path.join(parent, name))
+            placed = self._place(source_parent, parent, old_name, name)
+            if placed is None:
+                self._left_alone(os.path.join(self.dest, source_parent, name))
                 continue
+            actions, source = placed
+            path = os.path.join(parent, name)
             children = []
             links = {}
             for album in collection.get('set') or []:
@@ -4827,18 +4990,16 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.fx)
-            self._build_collection_level(path, collection.get('collection') or [], depth + 1)
+            actions += plan_links(self.dest, source, path, links, self.reporter)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            self._count_change('collection', old_name, name, changed)
+            actions += plan_metadata(self.dest, source, path, metadata)
+            plan += counted(actions, 'collections_new', 'collections_updated', old_name, name)
+            plan += self._plan_collection_level(source, path, collection.get('collection') or [], depth + 1)
         for stale in existing.values():
-            self.stats.collections_deleted += 1
-            self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
-            if not self.fx.remove_our_dir(os.path.join(parent, stale)):
-                self.reporter.warning('Kept %s: it holds files %s did not make'
-                                      % (os.path.join(parent, stale), program_name()))
+            plan.append(RemoveDir(os.path.join(parent, stale),
+                                  counts=('collections_deleted', '%s (no longer on Flickr)' % stale)))
+        return plan
 
 
 def last_album_order(stored):
@@ -4869,10 +5030,10 @@ class Tidier:
     """Local photos the listing did not show.  Kept unless --delete-unknown, and then only
     after a complete listing, capped: a check on the plan, the dry run's too."""
 
-    def __init__(self, args, state, fx, stats, reporter):
+    def __init__(self, args, state, executor, stats, reporter):
         self.args = args
         self.state = state
-        self.fx = fx
+        self.executor = executor
         self.stats = stats
         self.reporter = reporter
         self.dir = state.photostream_dir
@@ -4895,13 +5056,15 @@ class Tidier:
             raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check the '
                              'list above and run again with --force if it is right.' % (len(gone), local_count, limit))
         for pid in gone:
-            name = gone_files[pid]
-            self.fx.unlink(os.path.join(self.dir, name))
-            self.fx.unlink(metadata_path_for(self.dir, name))
-            self.fx.unlink(xmp_path_for(self.dir, name))
-            self.stats.deleted += 1
-            path = os.path.join(PHOTOSTREAM_DIR, name)
-            self.fx.say('Deleted %s (no longer on Flickr)' % path, 'would delete: %s' % path, loud=True)
+            self.executor.run(self._delete_photo(gone_files[pid]))
+
+    def _delete_photo(self, name):
+        """The photo's file, counted, and its metadata and sidecar where they are."""
+        path = os.path.join(PHOTOSTREAM_DIR, name)
+        yield Delete(path, 'no longer on Flickr', counts=('deleted', path))
+        for beside in metadata_path_for(PHOTOSTREAM_DIR, name), xmp_path_for(PHOTOSTREAM_DIR, name):
+            if os.path.lexists(os.path.join(self.state.dest, beside)):
+                yield Delete(beside)
 
     def orphaned_metadata(self, orphaned_metadata):
         """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
@@ -4913,9 +5076,7 @@ class Tidier:
         for name in names:
             path = os.path.join(PHOTOSTREAM_DIR, name)
             if self.args.delete_unknown:
-                self.fx.unlink(os.path.join(self.dir, name))
-                self.fx.say('Deleted %s (its photo is gone from Flickr and from the mirror)' % path,
-                            'would delete: %s' % path, loud=True)
+                self.executor.apply(Delete(path, 'its photo is gone from Flickr and from the mirror'))
             else:
                 self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
                                       '--delete-unknown removes it' % path)
@@ -6641,7 +6802,8 @@ def mirror_account(ctx, client):
     if ctx.export is not None:   # the originals the API refused, from Flickr's data export
         ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
-    builder = TreeBuilder(state.dest, client, stats, reporter, fx)
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run)
+    builder = TreeBuilder(state.dest, client, stats, reporter, executor)
     albums = builder.list_albums()
     state.incomplete.extend(builder.incomplete)
     tree = client.collection_tree()
@@ -6650,7 +6812,7 @@ def mirror_account(ctx, client):
                                keep_others=bool(state.incomplete))
     builder.build_collections(tree)
     state.unlisted = local.unlisted()
-    tidy = Tidier(args, state, fx, stats, reporter)
+    tidy = Tidier(args, state, executor, stats, reporter)
     tidy.photostream(state.unlisted, local.count)
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
@@ -6693,7 +6855,7 @@ def mirror_export(ctx):
         ctx.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
     albums = ctx.export.import_alone(state.dest, state.files, args, fx)
     state.photostream = export_photostream(state)
-    builder = TreeBuilder(state.dest, None, stats, reporter, fx)
+    builder = TreeBuilder(state.dest, None, stats, reporter, Executor(state.dest, stats, reporter, dry=args.dry_run))
     builder.album_list_complete = False   # an album the export no longer lists stays
     builder.build_albums(albums, state.files)
     builder.build_not_in_album([p.id for p in state.photostream], albums, state.files)

@@ -1605,6 +1605,81 @@ def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
     assert 'would' not in result.stderr
 
 
+# ---------------------------------------------------------------------------
+# The dry run prints the plan: every path the real run then changes, and the same counts
+# ---------------------------------------------------------------------------
+
+# What the plan covers so far: the album and collection trees, and the deletions.
+PLANNED_TREES = ('Albums', 'Collections', 'Not in any album')
+TREE_COUNTS = ('New albums', 'Updated albums', 'Removed albums', 'New collections', 'Updated collections',
+               'Removed collections', 'Deleted photos / videos')
+
+
+def dry_run_paths(stdout):
+    """The paths a dry run's 'would VERB: PATH' lines name (a link's target and a rename's
+    '->' are read as the README shows them: 'rename: OLD -> NEW' names both)."""
+    paths = set()
+    for verb, rest in re.findall(r'^would ([a-z ]+): (.*)$', stdout, re.M):
+        old, _, new = rest.partition(' -> ')
+        paths.add(old)
+        if verb == 'rename':
+            paths.add(new)
+    return paths
+
+
+def named_by(path, planned):
+    """Is `path`, or a directory above it, among the planned paths?"""
+    parts = path.split(os.sep)
+    return any(os.sep.join(parts[:i]) in planned for i in range(1, len(parts) + 1))
+
+
+def statistic_counts(stdout, labels):
+    return {label: int(re.search(r'^%s: (\d+)$' % re.escape(label), stdout, re.M).group(1)) for label in labels}
+
+
+@pytest.mark.slow
+def test_dry_run_names_every_tree_path_the_real_run_changes(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest))
+    first, second, third = fake.account.album_order()
+    gone, replaced = first_photo(fake, in_album=True), first_photo(fake, in_album=False)
+    fake.delete_photo(gone.id)
+    fake.replace_photo(replaced.id)
+    fake.edit_photo(first_photo(fake, in_album=True).id, title='Edited')
+    fake.add_photo(title='Added', albums=[first])
+    fake.rename_album(first, 'Renamed')
+    fake.reorder_album(second, list(reversed(fake.account.albums[second].photo_ids)))
+    fake.delete_album(third)
+    holding = [c for c in fake.account.iter_collections() if c.album_ids]
+    empty = [c for c in fake.account.iter_collections() if not c.album_ids and not c.children]
+    moved = holding[0].album_ids[0]
+    fake.move_album(moved, empty[0].id)
+    before = snapshot(dest)
+
+    dry = run_mirror(fake, tokens, dest, '--dry-run', '--delete-unknown', '--statistics')
+    assert_ok(dry, 0)
+    assert snapshot(dest) == before
+    planned = dry_run_paths(dry.stdout)
+    real = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
+    assert_ok(real, 0)
+    after = snapshot(dest)
+
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    in_trees = {path for path in changed if path.split(os.sep)[0] in PLANNED_TREES}
+    removed_files = {path for path in changed if path.startswith('photostream' + os.sep) and path not in after}
+    assert 'photostream/%s' % media_name(gone) in removed_files
+    assert any(path.startswith('Albums/Renamed - %s' % first) for path in in_trees)
+    assert any(path.startswith('Collections' + os.sep) for path in in_trees)
+    unnamed = sorted(path for path in in_trees | removed_files if not named_by(path, planned))
+    assert unnamed == []
+    assert statistic_counts(dry.stdout, TREE_COUNTS) == statistic_counts(real.stdout, TREE_COUNTS)
+    assert statistic_counts(real.stdout, TREE_COUNTS) == {
+        'New albums': 0, 'Updated albums': 2, 'Removed albums': 1, 'New collections': 0,
+        'Updated collections': 2, 'Removed collections': 0, 'Deleted photos / videos': 1}
+
+
 def run_in_pty(args, env, timeout=120):
     """Run with stdout on a pseudo-terminal; returns (exit status, what the terminal showed)."""
     import fcntl

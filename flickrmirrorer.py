@@ -2124,10 +2124,12 @@ class StoredPhoto:
                    enriched=as_scalar(enriched) or None, export=export)
 
 
-# A file record's fields and their types.  A record with any of them wrong is no record,
-# and its file is fetched again: what it said (the original or not) cannot be trusted.
-FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str, 'label': str, 'original': bool,
-                    'original_url': str, 'source': str}
+def file_record_fits(record):
+    """A file record's fields, where present, of their types.  A record with any of them wrong
+    is no record, and its file is fetched again: what it said (the original or not) cannot
+    be trusted."""
+    return (isinstance(record, dict) and strings_fit(record, ('name', 'sha256', 'label', 'original_url', 'source'))
+            and isinstance(record.get('size', 0), int) and isinstance(record.get('original', False), bool))
 
 
 def file_record_or_none(value):
@@ -2142,62 +2144,103 @@ def file_record_or_none(value):
 # was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
 # (a damaged or hand-edited file) counts as missing: never a traceback.
 
-SCALAR = 'scalar'                # a shape: a string or a number
-CONTENT = {'_content': str}      # a shape: getInfo's text nodes
-# What the program reads of a stored getInfo answer and of a comment.  A stored answer
-# that does not fit is read again from Flickr, as if it were missing.
-INFO_SHAPE = {
-    'id': str, 'title': CONTENT, 'description': CONTENT, 'license': SCALAR, 'rotation': SCALAR,
-    'owner': {'nsid': str},
-    'tags': {'tag': [{'raw': str, '_content': str, 'machine_tag': SCALAR}]},
-    'dates': {'taken': str, 'takengranularity': SCALAR, 'takenunknown': SCALAR},
-    'location': {'latitude': SCALAR, 'longitude': SCALAR, 'locality': CONTENT, 'county': CONTENT,
-                 'region': CONTENT, 'country': CONTENT},
-    'urls': {'url': [{'type': str, '_content': str}]},
-}
-COMMENT_SHAPE = {'authorname': str, 'realname': str, 'author': str, 'datecreate': SCALAR, '_content': str}
+# What the program reads of a stored getInfo answer and of a comment, checked field by field:
+# a field may be absent, never null nor of another type.  A stored answer that does not fit
+# is read again from Flickr, as if it were missing.
+
+SCALAR_TYPES = (str, int, float)   # a scalar: a string or a number; JSON's true and false are none
+NO_NODE = {}
 
 
-SCALAR_TYPES = (str, int, float)   # what SCALAR admits; JSON's true and false are no scalars
+def strings_fit(node, keys):
+    for key in keys:
+        if not isinstance(node.get(key, ''), str):
+            return False
+    return True
 
 
-def shape_check(shape):
-    """A function telling whether a value fits `shape` (a type, SCALAR, {key: shape} whose
-    keys may be absent but never null, or [shape] for a list of them).  Written out as the
-    source of one function and compiled once per shape: the unchanged re-run checks every
-    stored photo's getInfo answer, and nested closures cost about twice as much."""
-    names = {'ABSENT': object(), 'SCALAR_TYPES': SCALAR_TYPES}
-    lines = ['def fits(v0):']
-
-    def emit(shape, var, depth):
-        pad = '    ' * depth
-        if shape == SCALAR:
-            lines.append('%sif type(%s) not in SCALAR_TYPES: return False' % (pad, var))
-        elif isinstance(shape, list):
-            item = 'v%d' % (depth + 1)
-            lines.append('%sif not isinstance(%s, list): return False' % (pad, var))
-            lines.append('%sfor %s in %s:' % (pad, item, var))
-            emit(shape[0], item, depth + 1)
-        elif isinstance(shape, dict):
-            lines.append('%sif not isinstance(%s, dict): return False' % (pad, var))
-            for key, inner in shape.items():
-                item = 'v%d' % (depth + 1)
-                lines.append('%s%s = %s.get(%r, ABSENT)' % (pad, item, var, key))
-                lines.append('%sif %s is not ABSENT:' % (pad, item))
-                emit(inner, item, depth + 1)
-        else:
-            names[shape.__name__] = shape
-            lines.append('%sif not isinstance(%s, %s): return False' % (pad, var, shape.__name__))
-
-    emit(shape, 'v0', 1)
-    lines.append('    return True')
-    exec(compile('\n'.join(lines), '<shape check>', 'exec'), names)
-    return names['fits']
+def scalars_fit(node, keys):
+    for key in keys:
+        if type(node.get(key, '')) not in SCALAR_TYPES:
+            return False
+    return True
 
 
-info_fits = shape_check(INFO_SHAPE)
-comments_fit = shape_check([COMMENT_SHAPE])
-file_record_fits = shape_check(FILE_FIELD_TYPES)
+def texts_fit(node, keys):
+    """getInfo's text nodes: {'_content': str}."""
+    for key in keys:
+        text = node.get(key, NO_NODE)
+        if not (isinstance(text, dict) and isinstance(text.get('_content', ''), str)):
+            return False
+    return True
+
+
+def all_fit(items, fits):
+    """A list whose every item fits."""
+    if not isinstance(items, list):
+        return False
+    for item in items:
+        if not fits(item):
+            return False
+    return True
+
+
+def items_fit(node, key, fits):
+    """node[key], where present, a list whose every item fits."""
+    return all_fit(node.get(key, []), fits)
+
+
+def tag_fits(tag):
+    return isinstance(tag, dict) and strings_fit(tag, ('raw', '_content')) and scalars_fit(tag, ('machine_tag',))
+
+
+def url_fits(url):
+    return isinstance(url, dict) and strings_fit(url, ('type', '_content'))
+
+
+def node_fits(info, key, fits):
+    """info[key], where present, a dict that fits."""
+    node = info.get(key, NO_NODE)
+    return isinstance(node, dict) and fits(node)
+
+
+def owner_fits(owner):
+    return strings_fit(owner, ('nsid',))
+
+
+def tags_fit(tags):
+    return items_fit(tags, 'tag', tag_fits)
+
+
+def dates_fit(dates):
+    return strings_fit(dates, ('taken',)) and scalars_fit(dates, ('takengranularity', 'takenunknown'))
+
+
+def location_fits(location):
+    return (scalars_fit(location, ('latitude', 'longitude'))
+            and texts_fit(location, ('locality', 'county', 'region', 'country')))
+
+
+def urls_fit(urls):
+    return items_fit(urls, 'url', url_fits)
+
+
+def info_fits(info):
+    """A stored getInfo answer (id, title, description, license, rotation, owner's nsid, tags,
+    dates, location, urls)."""
+    return (isinstance(info, dict) and strings_fit(info, ('id',)) and texts_fit(info, ('title', 'description'))
+            and scalars_fit(info, ('license', 'rotation')) and node_fits(info, 'owner', owner_fits)
+            and node_fits(info, 'tags', tags_fit) and node_fits(info, 'dates', dates_fit)
+            and node_fits(info, 'location', location_fits) and node_fits(info, 'urls', urls_fit))
+
+
+def comment_fits(comment):
+    return (isinstance(comment, dict) and strings_fit(comment, ('authorname', 'realname', 'author', '_content'))
+            and scalars_fit(comment, ('datecreate',)))
+
+
+def comments_fit(comments):
+    return all_fit(comments, comment_fits)
 
 
 def as_dict(value):
@@ -5089,17 +5132,14 @@ class Tidier:
 # paths, writes itself and removes what it no longer owns.  A view that declares its
 # inputs is made again only when their hash changes, or when its output is not whole.
 # Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
-# not.  The inputs are this program's own code, the listing's fields, albums and
+# not.  The inputs are the views' format number, the listing's fields, albums and
 # collections, and every .metadata file's size and mtime.  --verify makes them all again.
 
 VIEWS_STATE = '.flickrmirrorer-views.json'
 
-
-@functools.lru_cache(maxsize=None)
-def program_digest():
-    """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
-    with open(os.path.abspath(__file__), 'rb') as f:
-        return hashlib.sha256(f.read()).digest()
+# Raised whenever what the views write changes (a fix to a page, a new XMP field): every
+# view of every mirror is then made again by its next run.
+VIEWS_FORMAT = 1
 
 
 def file_stamp(path):
@@ -5114,7 +5154,7 @@ class ViewInputs:
     """The hash of what a view is made from, fed piece by piece (never all in memory)."""
 
     def __init__(self, *parts):
-        self.hash = hashlib.sha256(program_digest())
+        self.hash = hashlib.sha256(b'views format %d' % VIEWS_FORMAT)
         self.whole = True   # are the view's outputs all there?
         self.add(*parts)
 
@@ -5599,14 +5639,15 @@ class View:
         self.albums = albums
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
-        self._media = {}  # photo id -> MISSING, or its width << 32 | height (0: unknown)
+        self._media = {}  # photo id -> MISSING, or its (width, height) (0: unknown)
+        self._sizes = {}  # one tuple for each size: most photos of a camera share a few
         self.details = details or (lambda pid: {})
 
-    MISSING = -1
+    MISSING = ()   # no file: no size
 
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing.
-        What is cached is one int a photo: 100,000 tuples and paths would be 20 MB."""
+        What is cached is a shared size a photo: 100,000 paths would be 20 MB."""
         rel = safe_relpath(photo.get('file'))
         if not rel:
             return None, None, None
@@ -5615,7 +5656,7 @@ class View:
             known = self._media[photo['id']] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
         if known == self.MISSING:
             return None, None, None
-        w, h = known >> 32, known & 0xffffffff
+        w, h = known
         return rel, w or None, h or None
 
     def _measure(self, photo, path):
@@ -5626,7 +5667,7 @@ class View:
             w, h = int(photo['width']), int(photo['height'])
         elif photo.get('media') != 'video':
             w, h = image_size(path) or (0, 0)
-        return w << 32 | h
+        return self._sizes.setdefault((w, h), (w, h))
 
     def grid_image(self, photo):
         """(path relative to dest, width, height) of the small image grids show, or None:
@@ -5952,21 +5993,30 @@ def orphan_ids(view):
 
 
 def album_places(view):
-    """photo id -> where it is in albums, packed as album number << 32 | position (a tuple
-    of them for a photo in several albums): a small int per photo, not a list of tuples,
-    for 100,000 photos.  Read it with places_of()."""
+    """photo id -> where it is in albums: (album number, position in it), or a list of them
+    for a photo in several albums (most are in one: a list each would cost 100,000 lists).
+    Read it with places_of()."""
     places = {}
     for n, album in enumerate(view.albums):
         for i, pid in enumerate(album.get('photo_ids', [])):
             photo = view.by_id.get(pid)
             if photo is not None and view.media(photo)[0]:
-                add_packed(places, pid, n << 32 | i)
+                held = places.get(pid)
+                if held is None:
+                    places[pid] = (n, i)
+                elif isinstance(held, list):
+                    held.append((n, i))
+                else:
+                    places[pid] = [held, (n, i)]
     return places
 
 
 def places_of(view, places, pid):
     """[(album, position in it)] of a photo, in album order."""
-    return [(view.albums[p >> 32], p & 0xffffffff) for p in packed_values(places.get(pid, ()))]
+    held = places.get(pid)
+    if held is None:
+        return []
+    return [(view.albums[n], i) for n, i in (held if isinstance(held, list) else [held])]
 
 
 def neighbours(view, ids, i):
@@ -7200,7 +7250,7 @@ def keep_big_blocks_out_of_the_heap():
     sets and dicts as they grow) come to be cut from the heap, and the holes they leave
     between lasting objects stay resident.  Held at its starting value they are mapped and
     given back whole: the first mirror of 100,000 photos peaks at 163 MiB against 175
-    (bench.py --rss-photos 100000, 2026-12-03).  Without glibc (musl, macOS) nothing to hold."""
+    (bench/bench.py --rss-photos 100000).  Without glibc (musl, macOS) nothing to hold."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
@@ -7211,8 +7261,8 @@ def keep_big_blocks_out_of_the_heap():
 def main(argv=None):
     # What is loaded before the run (modules, their functions and classes) lives to its end:
     # kept out of the collector's full passes, which would scan it again each time (an
-    # unchanged re-run of 10,000 photos: 2.6 s against 2.9, CPU 2.15 s against 2.43; medians
-    # of 9, 2026-12-03).  Here, not under __main__, so that the installed command has it too.
+    # unchanged re-run of 10,000 photos in bench/: 2.6 s against 2.9, medians of 9).  Here,
+    # not under __main__, so that the installed command has it too.
     sigint = quiet_interrupts_while_starting()
     gc.freeze()
     keep_big_blocks_out_of_the_heap()

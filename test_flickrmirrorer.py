@@ -920,6 +920,17 @@ def test_the_check_of_option_writes_finds_one():
                                       (4, "setattr(args, 'x', 3)")]
 
 
+def code_run_from_text(tree):
+    """The lines that run code made as text (exec, eval, compile)."""
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id in ('exec', 'eval', 'compile')]
+
+
+def test_the_program_runs_no_code_made_as_text():
+    assert code_run_from_text(PROGRAM_TREE) == []
+    assert code_run_from_text(ast.parse('x = 1\nexec("y = 2")\n')) == [2]
+
+
 def test_parsed_options_refuse_a_write():
     options = fm.parse_options(['--jobs', '3', 'some/dest'])
     assert (options.destination, options.jobs, options.dry_run) == ('some/dest', 3, False)
@@ -4193,6 +4204,46 @@ def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path
     shutil.rmtree(dest / 'html')   # the whole view deleted by hand is made again
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert page.read_bytes() == edited_page and (dest / 'html' / 'search.html').exists()
+
+
+def program_copy(directory, edit):
+    """The program, edited by `edit` (its text -> the new text), as a file of its own."""
+    os.makedirs(directory)
+    copy = os.path.join(directory, 'flickrmirrorer.py')
+    with open(PROGRAM, encoding='utf-8') as f:
+        text = f.read()
+    edited = edit(text)
+    assert edited != text
+    with open(copy, 'w', encoding='utf-8') as f:
+        f.write(edited)
+    return copy
+
+
+def raise_views_format(text):
+    number = int(re.search(r'^VIEWS_FORMAT = (\d+)$', text, re.M).group(1))
+    return re.sub(r'^VIEWS_FORMAT = \d+$', 'VIEWS_FORMAT = %d' % (number + 1), text, flags=re.M)
+
+
+@pytest.mark.slow
+def test_views_are_made_again_when_their_format_number_is_raised_not_for_a_comment(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest))
+
+    def run_copy(program):
+        cmd = [sys.executable, program, '--token-dir', str(tokens), *UNPACED, str(dest), '-v']
+        result = subprocess.run(cmd, env=program_env(fake), capture_output=True, text=True, timeout=180)
+        assert_ok(result)
+        return result.stdout
+
+    commented = program_copy(tmp_path / 'commented', lambda text: text + '\n# a comment added by hand\n')
+    out = run_copy(commented)
+    assert 'its pages are up to date' in out and 'XMP sidecars: up to date' in out, out
+    raised = program_copy(tmp_path / 'raised', raise_views_format)
+    out = run_copy(raised)
+    assert 'up to date' not in out, out
+    assert 'up to date' in run_copy(raised)   # made once, then kept
 
 
 @pytest.mark.slow

@@ -8,14 +8,17 @@ and the reporting every stage uses):
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
-  3. list       the transport (one session layer per service, one judge of every answer:
-                judge_status; the pacer within the hourly budget; retries) and the API
-                client: walk the photostream page by page (500 a page) with every extra we
+  3. list       the transport (one session layer per service; judge_status judges every
+                answer's status, judge_file_response and check_image_head a file's,
+                judge_thumbnail a thumbnail's, classify_flickr_error Flickr's error codes;
+                the pacer within the hourly budget; retries) and the API client, one
+                method per Flickr method: walk the photostream page by page (500 a page) with every extra we
                 need; a page that comes back short is asked for again, and a walk that did
                 not see every photo (or saw the total change) is incomplete: nothing is
                 deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata,
-                read through StoredPhoto; the views read it through the one Photo model):
+                read through StoredPhoto; the views read it through Photo, and what the
+                run keeps of every photo is a PhotoSummary):
                 download, adopt an original put there by hand, ask again for a refused
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
@@ -25,9 +28,11 @@ and the reporting every stage uses):
                 temporary name, checks, fsync, rename; metadata from the listing, written
                 atomically.  A long wait asked for by the file servers (FilesHeldBack)
                 stops the downloads, the files left counted; the rest of the run goes on
-  6. trees      TreeBuilder: album / collection / "Not in any album" directories of
-                symlinks; Tidier: delete what is gone from Flickr (only with
-                --delete-unknown, only after a complete listing, capped)
+  6. trees      TreeBuilder plans the album / collection / "Not in any album" directories
+                of symlinks, Tidier the deletion of what is gone from Flickr (only with
+                --delete-unknown, only after a complete listing, capped): typed actions
+                (MakeDir, RenameDir, RemoveDir, Link, Unlink, WriteMetadata, Delete) that
+                the Executor applies
   7. views      make_views(): photostream.json, not-original.txt, the XMP sidecars and the
                 browsable HTML view, each made again only when the hash of its inputs
                 changed (.flickrmirrorer-views.json) or --verify asks; their many files
@@ -45,17 +50,23 @@ and the reporting every stage uses):
                 login error, 3 another run holds the destination, 130 interrupted.
                 mirror_account() wires the stages.
 
+The options are read-only once parsed (Options); what a run learns as it goes (the
+destination resolved, the account, the data export, a free account) is kept in its
+RunContext, which run() hands to the stages.
+
 Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
 export alone makes the same tree: mirror_export() wires the export's import
-(DataExport.import_alone), the trees and the views, with no listing, no login and never a
+(ExportAlone.import_alone), the trees and the views, with no listing, no login and never a
 deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
 that fits the listing).
 
-Every change to the destination goes through an Effects object.  --dry-run is the same run
-with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
-original), builds the trees and tidies through the same code, counting as the real run
-counts, and says what it would change instead of changing it.  --verify adds a re-hash of
-every file.  Under both, every path the run creates, replaces, renames, re-times or
+The trees and the deletions are changed by the Executor alone, from the actions planned;
+a dry run's Executor prints each action, one a line with its path ("would link: Albums/...
+-> ..."), and counts it as the real run's counts it.  The files stage and the export's
+import change the destination through an Effects object; a dry run's (DryEffects) says
+what it would change instead, fetching only what tells a video's file.  The views and the
+account files are written by their own code, and a dry run makes none of them.  --verify
+adds a re-hash of every file.  Every path the run creates, replaces, renames, re-times or
 deletes passes one guard, guarded(): inside the destination and reached through no symbolic
 link; a link where the mirror keeps a file or directory of its own (photostream, html,
 html/thumbs, account, the lock, a view's file, an album's directory) stops that part of the
@@ -1274,6 +1285,9 @@ class FlickrClient:
     def test_login(self):
         return self.call('flickr.test.login')['user']
 
+    def person(self, nsid):
+        return as_dict(self.call('flickr.people.getInfo', user_id=nsid).get('person'))
+
     def photostream(self, check, on_total=None):
         return self.paged('flickr.people.getPhotos', 'photos', 'photo', check, on_total=on_total,
                           user_id='me', extras=LISTING_EXTRAS)
@@ -1423,7 +1437,7 @@ def check_destination(dest, quiet):
 
 # -- the one guard: every path the program creates, replaces, renames, re-times or deletes in
 # the destination passes through guarded() (atomic_write, atomic_symlink, make_dirs,
-# try_unlink, remove_dir, set_mtime, Effects.replace / rename_dir): inside the destination,
+# try_unlink, remove_dir, set_mtime, Effects.replace, the Executor): inside the destination,
 # reached through no symbolic link, and itself no link unless a link is what is changed.
 
 _guarded_root = None   # the destination (as given, made absolute) once the run has claimed it
@@ -1772,9 +1786,10 @@ def atomic_symlink(target, path):
 
 
 class Effects:
-    """Every change a run makes to the destination goes through here, and is told here:
-    -v names each one.  The dry run is the same run with DryEffects: the same code plans,
-    fetches and counts, and only this layer differs (it says what it would do)."""
+    """The changes the files stage and the export's import make to the destination go
+    through here, and are told here: -v names each one.  The dry run is the same run with
+    DryEffects: the same code plans, fetches and counts, and only this layer differs (it
+    says what it would do)."""
     dry = False
 
     def __init__(self, reporter):
@@ -3458,7 +3473,7 @@ def account_is_free(client, nsid, reporter):
     if not nsid:
         return None
     try:
-        person = as_dict(client.call('flickr.people.getInfo', user_id=nsid).get('person'))
+        person = client.person(nsid)
     except (TransientError, ItemError) as e:
         reporter.detail('Could not read whether the account is Pro: %s' % first_line(e))
         return None

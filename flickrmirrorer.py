@@ -1933,6 +1933,17 @@ class WriteMetadata:
 
 
 @dataclass(frozen=True, slots=True)
+class SetTime:
+    path: str
+    when: float
+    counts: tuple = None
+    verb, did = 'set the time of', 'Set the time of'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
 class Delete:
     path: str
     reason: str = ''
@@ -1951,6 +1962,7 @@ COUNT_WORDS = {
     'collections_new': ('Created collection', 'create collection'),
     'collections_updated': ('Updated collection', 'update collection'),
     'collections_deleted': ('Removing collection', 'remove collection'),
+    'metadata_updated': ('Updated the metadata of', 'update the metadata of'),
 }
 
 
@@ -1964,6 +1976,7 @@ class Executor:
         self.stats = stats
         self.reporter = reporter
         self.dry = dry
+        self._lock = threading.Lock()   # the files stage applies its actions from many threads
 
     def path(self, relative):
         return guarded(os.path.join(self.dest, relative), link=True)
@@ -1981,7 +1994,8 @@ class Executor:
         getattr(self, '_' + type(action).__name__)(action)
 
     def _count(self, counter, what):
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        with self._lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         words = COUNT_WORDS.get(counter)
         if words:
             self.reporter.info('would %s %s' % (words[1], what)) if self.dry else \
@@ -2012,6 +2026,9 @@ class Executor:
     def _Unlink(self, action):
         try_unlink(os.path.join(self.dest, action.path), link=True)
         self._done(action)
+
+    def _SetTime(self, action):
+        set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
 
     def _WriteMetadata(self, action):
         atomic_write_bytes(os.path.join(self.dest, action.path), action.data)
@@ -2939,10 +2956,11 @@ class PhotoMirror:
     """The files stage for one photo: download what the plan says, write its metadata from
     the listing (keeping what enrichment stored).  Safe to run in many threads at once."""
 
-    def __init__(self, photostream_dir, client, downloader, stats, reporter):
+    def __init__(self, photostream_dir, client, downloader, executor, stats, reporter):
         self.dir = photostream_dir
         self.client = client
         self.downloader = downloader
+        self.executor = executor
         self.fx = downloader.fx
         self.stats = stats
         self.reporter = reporter
@@ -2990,14 +3008,23 @@ class PhotoMirror:
             file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
         name = file_info['name']
         task.hand_original = task.hand_original if adopted is not None else None
-        # The file's time first: the metadata written last marks the photo as done.
-        self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
         metadata = build_photo_metadata(task.record, file_info, task.stored)
-        changed = self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
-        if changed and not (task.need_file or task.hand_original) and name == filename:
-            self._count(metadata_updated=1)
-            self.fx.say('Updated the metadata of %s' % name, 'would update the metadata of %s' % name)
+        self.executor.run(self._plan_marks(task, name, metadata))
         return name, file_info, metadata
+
+    def _plan_marks(self, task, name, metadata):
+        """The file's time, then its metadata: written last, it marks the photo as done.  A
+        rewrite of the metadata alone counts as an update of it."""
+        actions = []
+        when = taken_timestamp(task.record)
+        if when is not None and file_mtime(os.path.join(self.dir, name)) != when:
+            actions.append(SetTime(os.path.join(PHOTOSTREAM_DIR, name), when))
+        data = json_bytes(metadata)
+        if file_bytes(metadata_path_for(self.dir, name)) != data:
+            alone = not (task.need_file or task.hand_original) and name == task.filename
+            actions.append(WriteMetadata(metadata_path_for(PHOTOSTREAM_DIR, name), data,
+                                         counts=('metadata_updated', name) if alone else None))
+        return actions
 
     def download_best(self, task):
         """The original when Flickr gives it, else the best version it does give.  A video's
@@ -3143,6 +3170,23 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
     if stored is not None and stored.export:
         metadata[EXPORT_KEY] = stored.export
     return metadata
+
+
+def file_mtime(path):
+    """A file's modification time (not a link's target's); None when there is none."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime
+    except OSError:
+        return None
+
+
+def file_bytes(path):
+    """A file's content; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def set_mtime(path, timestamp):
@@ -6859,7 +6903,8 @@ def mirror_account(ctx, client):
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
-    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), stats, reporter)
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run)
+    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), executor, stats, reporter)
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
@@ -6867,7 +6912,6 @@ def mirror_account(ctx, client):
     if ctx.export is not None:   # the originals the API refused, from Flickr's data export
         ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
-    executor = Executor(state.dest, stats, reporter, dry=args.dry_run)
     builder = TreeBuilder(state.dest, client, stats, reporter, executor)
     albums = builder.list_albums()
     state.incomplete.extend(builder.incomplete)

@@ -1620,10 +1620,11 @@ def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
 # The dry run prints the plan: every path the real run then changes, and the same counts
 # ---------------------------------------------------------------------------
 
-# What the plan covers so far: the album and collection trees, and the deletions.
+# What the plan covers so far: the album and collection trees, the deletions and the
+# photos' metadata files.
 PLANNED_TREES = ('Albums', 'Collections', 'Not in any album')
 TREE_COUNTS = ('New albums', 'Updated albums', 'Removed albums', 'New collections', 'Updated collections',
-               'Removed collections', 'Deleted photos / videos')
+               'Removed collections', 'Deleted photos / videos', 'Updated metadata')
 
 
 def dry_run_paths(stdout):
@@ -1649,7 +1650,7 @@ def statistic_counts(stdout, labels):
 
 
 @pytest.mark.slow
-def test_dry_run_names_every_tree_path_the_real_run_changes(plain_fake, tmp_path, dest):
+def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
     store_token(fake, tokens)
@@ -1680,15 +1681,17 @@ def test_dry_run_names_every_tree_path_the_real_run_changes(plain_fake, tmp_path
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
     in_trees = {path for path in changed if path.split(os.sep)[0] in PLANNED_TREES}
     removed_files = {path for path in changed if path.startswith('photostream' + os.sep) and path not in after}
+    metadata = {path for path in changed if path.startswith('photostream' + os.sep) and path.endswith('.metadata')}
     assert 'photostream/%s' % media_name(gone) in removed_files
+    assert 'photostream/%s.metadata' % media_name(replaced) in metadata
     assert any(path.startswith('Albums/Renamed - %s' % first) for path in in_trees)
     assert any(path.startswith('Collections' + os.sep) for path in in_trees)
-    unnamed = sorted(path for path in in_trees | removed_files if not named_by(path, planned))
+    unnamed = sorted(path for path in in_trees | removed_files | metadata if not named_by(path, planned))
     assert unnamed == []
     assert statistic_counts(dry.stdout, TREE_COUNTS) == statistic_counts(real.stdout, TREE_COUNTS)
     assert statistic_counts(real.stdout, TREE_COUNTS) == {
         'New albums': 0, 'Updated albums': 2, 'Removed albums': 1, 'New collections': 0,
-        'Updated collections': 2, 'Removed collections': 0, 'Deleted photos / videos': 1}
+        'Updated collections': 2, 'Removed collections': 0, 'Deleted photos / videos': 1, 'Updated metadata': 1}
 
 
 def run_in_pty(args, env, timeout=120):

@@ -1437,7 +1437,7 @@ def check_destination(dest, quiet):
 
 # -- the one guard: every path the program creates, replaces, renames, re-times or deletes in
 # the destination passes through guarded() (atomic_write, atomic_symlink, make_dirs,
-# try_unlink, remove_dir, set_mtime, Effects.replace, the Executor): inside the destination,
+# try_unlink, remove_dir, set_mtime, the Executor): inside the destination,
 # reached through no symbolic link, and itself no link unless a link is what is changed.
 
 _guarded_root = None   # the destination (as given, made absolute) once the run has claimed it
@@ -1816,10 +1816,6 @@ class Effects:
     def set_mtime(self, path, timestamp):
         set_mtime(path, timestamp)
 
-    def replace(self, source, target):
-        os.replace(guarded(source), guarded(target))
-        fsync_dir(os.path.dirname(target))
-
     def unlink(self, path, link=False):
         try_unlink(path, link)
 
@@ -1848,9 +1844,6 @@ class DryEffects(Effects):
             return True
 
     def set_mtime(self, path, timestamp):
-        pass
-
-    def replace(self, source, target):
         pass
 
     def unlink(self, path, link=False):
@@ -1930,6 +1923,18 @@ class WriteMetadata:
 
     def line(self):
         return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """A file put into photostream/ by hand becomes the photo's file."""
+    source: str
+    path: str
+    counts: tuple = None
+    verb, did = 'adopt', 'Adopted'
+
+    def line(self):
+        return '%s -> %s' % (self.source, self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -2026,6 +2031,13 @@ class Executor:
     def _Unlink(self, action):
         try_unlink(os.path.join(self.dest, action.path), link=True)
         self._done(action)
+
+    def _Adopt(self, action):
+        target = os.path.join(self.dest, action.path)
+        os.replace(guarded(os.path.join(self.dest, action.source)), guarded(target))
+        fsync_dir(os.path.dirname(target))
+        self.reporter.info('Adopted %s as the original of %s' % (os.path.basename(action.source),
+                                                               os.path.basename(action.path)))
 
     def _SetTime(self, action):
         set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
@@ -3106,19 +3118,17 @@ class PhotoMirror:
             return None
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
-        self.fx.replace(source, os.path.join(self.dir, name))
+        self.executor.apply(Adopt(os.path.join(PHOTOSTREAM_DIR, task.hand_original), os.path.join(PHOTOSTREAM_DIR, name)))
         self.replaced(task.filename, name)
         self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
                     new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
-        self.fx.say('Adopted %s as the original of %s' % (task.hand_original, name),
-                    'would adopt %s as the original of %s' % (task.hand_original, name), loud=True)
         return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
 
     def replaced(self, old_name, new_name):
         """A new file under another name (e.g. '.mp4' where a rendition was): drop the old."""
         if old_name and old_name != new_name:
-            self.fx.unlink(os.path.join(self.dir, old_name))
-            self.fx.unlink(metadata_path_for(self.dir, old_name))
+            self.executor.run(Delete(os.path.join(PHOTOSTREAM_DIR, old)) for old in (old_name, old_name + METADATA_SUFFIX)
+                              if os.path.lexists(os.path.join(self.dir, old)))
 
 
 def hand_original_misfit(path, record, ext):

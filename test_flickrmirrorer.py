@@ -1628,13 +1628,13 @@ TREE_COUNTS = ('New albums', 'Updated albums', 'Removed albums', 'New collection
 
 
 def dry_run_paths(stdout):
-    """The paths a dry run's 'would VERB: PATH' lines name (a link's target and a rename's
-    '->' are read as the README shows them: 'rename: OLD -> NEW' names both)."""
+    """The paths a dry run's 'would VERB: PATH' lines name ('link: PATH -> TARGET' names its
+    path, 'rename: OLD -> NEW' and 'adopt: SOURCE -> PATH' both)."""
     paths = set()
     for verb, rest in re.findall(r'^would ([a-z ]+): (.*)$', stdout, re.M):
         old, _, new = rest.partition(' -> ')
         paths.add(old)
-        if verb == 'rename':
+        if verb in ('rename', 'adopt'):
             paths.add(new)
     return paths
 

@@ -4844,30 +4844,33 @@ def plan_links(dest, source, directory, wanted, reporter, keep=(DIR_METADATA_NAM
     """The actions that make `directory` hold exactly the symlinks in `wanted` (name -> target),
     read from `source`, where its content is until the plan is applied (both relative to
     dest).  Our other links go (unless not `remove`); files and directories we did not make
-    stay (and are reported)."""
+    stay (and are reported).  `source` is read at once, the actions made as they are asked
+    for: 'Not in any album' of a first mirror holds a link for nearly every photo."""
     try:
         with os.scandir(os.path.join(dest, source)) as scan:
-            entries = {entry.name: entry for entry in scan}
+            entries = {entry.name: (entry.is_symlink() and os.readlink(entry.path),
+                                    entry.is_file(follow_symlinks=False)) for entry in scan}
     except FileNotFoundError:   # a directory the plan makes
         entries = {}
-    actions = []
-    for name, entry in entries.items() if remove else ():
+    return link_actions(dest, directory, wanted, entries, reporter, keep, remove)
+
+
+def link_actions(dest, directory, wanted, entries, reporter, keep, remove):
+    """plan_links' actions; `entries`: name -> (its target when a link, else False; a file?)."""
+    for name, (target, is_file) in entries.items() if remove else ():
         if name in wanted or name in keep:
             continue
-        if entry.is_symlink():
-            actions.append(Unlink(os.path.join(directory, name)))
-        elif entry.is_file(follow_symlinks=False) and not name.startswith(TMP_PREFIX):
+        if target:
+            yield Unlink(os.path.join(directory, name))
+        elif is_file and not name.startswith(TMP_PREFIX):
             reporter.detail('Leaving %s alone: %s did not make it' % (os.path.join(dest, directory, name),
                                                                      program_name()))
     for name, target in wanted.items():
-        entry = entries.get(name)
-        if entry is None:
-            actions.append(Link(os.path.join(directory, name), target))
-        elif not entry.is_symlink():
+        held = entries.get(name)
+        if held is None or held[0] and held[0] != target:
+            yield Link(os.path.join(directory, name), target)
+        elif not held[0]:
             reporter.warning('%s is in the way of a link; left it alone' % os.path.join(dest, directory, name))
-        elif os.readlink(entry.path) != target:
-            actions.append(Link(os.path.join(directory, name), target))
-    return actions
 
 
 def plan_metadata(dest, source, directory, data):

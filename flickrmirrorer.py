@@ -1983,9 +1983,6 @@ class Executor:
         self.dry = dry
         self._lock = threading.Lock()   # the files stage applies its actions from many threads
 
-    def path(self, relative):
-        return guarded(os.path.join(self.dest, relative), link=True)
-
     def run(self, actions):
         for action in actions:
             self.apply(action)
@@ -2010,7 +2007,7 @@ class Executor:
         self.reporter.detail('%s %s' % (action.did, action.line()))
 
     def _MakeDir(self, action):
-        make_dirs(self.path(action.path))
+        make_dirs(os.path.join(self.dest, action.path))
         self._done(action)
 
     def _RenameDir(self, action):

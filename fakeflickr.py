@@ -3680,6 +3680,21 @@ class FakeFlickr:
             self.tick()
             self.account.touch()
 
+    def move_album(self, album_id, collection_id):
+        """The album leaves every collection holding it and joins the collection given (one
+        that holds albums, not collections), last."""
+        with self.lock:
+            self._album(album_id)
+            target = self.account.find_collection(collection_id)
+            if target is None or target.children:
+                raise KeyError('no collection of albums %r' % collection_id)
+            for col in self.account.iter_collections():
+                if album_id in col.album_ids:
+                    col.album_ids.remove(album_id)
+            target.album_ids.append(album_id)
+            self.tick()
+            self.account.touch()
+
     def delete_collection(self, collection_id):
         """Removes the collection and everything nested in it (albums stay)."""
         with self.lock:

@@ -8,14 +8,17 @@ and the reporting every stage uses):
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
-  3. list       the transport (one session layer per service, one judge of every answer:
-                judge_status; the pacer within the hourly budget; retries) and the API
-                client: walk the photostream page by page (500 a page) with every extra we
+  3. list       the transport (one session layer per service; judge_status judges every
+                answer's status, judge_file_response and check_image_head a file's,
+                judge_thumbnail a thumbnail's, classify_flickr_error Flickr's error codes;
+                the pacer within the hourly budget; retries) and the API client, one
+                method per Flickr method: walk the photostream page by page (500 a page) with every extra we
                 need; a page that comes back short is asked for again, and a walk that did
                 not see every photo (or saw the total change) is incomplete: nothing is
                 deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata,
-                read through StoredPhoto; the views read it through the one Photo model):
+                read through StoredPhoto; the views read it through Photo, and what the
+                run keeps of every photo is a PhotoSummary):
                 download, adopt an original put there by hand, ask again for a refused
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
@@ -25,9 +28,11 @@ and the reporting every stage uses):
                 temporary name, checks, fsync, rename; metadata from the listing, written
                 atomically.  A long wait asked for by the file servers (FilesHeldBack)
                 stops the downloads, the files left counted; the rest of the run goes on
-  6. trees      TreeBuilder: album / collection / "Not in any album" directories of
-                symlinks; Tidier: delete what is gone from Flickr (only with
-                --delete-unknown, only after a complete listing, capped)
+  6. trees      TreeBuilder plans the album / collection / "Not in any album" directories
+                of symlinks, Tidier the deletion of what is gone from Flickr (only with
+                --delete-unknown, only after a complete listing, capped): typed actions
+                (MakeDir, RenameDir, RemoveDir, Link, Unlink, WriteMetadata, Delete) that
+                the Executor applies
   7. views      make_views(): photostream.json, not-original.txt, the XMP sidecars and the
                 browsable HTML view, each made again only when the hash of its inputs
                 changed (.flickrmirrorer-views.json) or --verify asks; their many files
@@ -45,17 +50,23 @@ and the reporting every stage uses):
                 login error, 3 another run holds the destination, 130 interrupted.
                 mirror_account() wires the stages.
 
+The options are read-only once parsed (Options); what a run learns as it goes (the
+destination resolved, the account, the data export, a free account) is kept in its
+RunContext, which run() hands to the stages.
+
 Without an API key (new keys need Flickr Pro since 2025), or with --offline, Flickr's data
 export alone makes the same tree: mirror_export() wires the export's import
-(DataExport.import_alone), the trees and the views, with no listing, no login and never a
+(ExportAlone.import_alone), the trees and the views, with no listing, no login and never a
 deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
 that fits the listing).
 
-Every change to the destination goes through an Effects object.  --dry-run is the same run
-with DryEffects: it plans, fetches the listing (and asks whether Flickr gives a video's
-original), builds the trees and tidies through the same code, counting as the real run
-counts, and says what it would change instead of changing it.  --verify adds a re-hash of
-every file.  Under both, every path the run creates, replaces, renames, re-times or
+The trees and the deletions are changed by the Executor alone, from the actions planned;
+a dry run's Executor prints each action, one a line with its path ("would link: Albums/...
+-> ..."), and counts it as the real run's counts it.  The files stage and the export's
+import change the destination through an Effects object; a dry run's (DryEffects) says
+what it would change instead, fetching only what tells a video's file.  The views and the
+account files are written by their own code, and a dry run makes none of them.  --verify
+adds a re-hash of every file.  Every path the run creates, replaces, renames, re-times or
 deletes passes one guard, guarded(): inside the destination and reached through no symbolic
 link; a link where the mirror keeps a file or directory of its own (photostream, html,
 html/thumbs, account, the lock, a view's file, an album's directory) stops that part of the
@@ -101,6 +112,7 @@ _sigint_before_imports = quiet_interrupts_while_starting()
 
 import argparse
 import concurrent.futures
+import dataclasses
 import configparser
 import contextlib
 import ctypes
@@ -1273,6 +1285,9 @@ class FlickrClient:
     def test_login(self):
         return self.call('flickr.test.login')['user']
 
+    def person(self, nsid):
+        return as_dict(self.call('flickr.people.getInfo', user_id=nsid).get('person'))
+
     def photostream(self, check, on_total=None):
         return self.paged('flickr.people.getPhotos', 'photos', 'photo', check, on_total=on_total,
                           user_id='me', extras=LISTING_EXTRAS)
@@ -1422,7 +1437,7 @@ def check_destination(dest, quiet):
 
 # -- the one guard: every path the program creates, replaces, renames, re-times or deletes in
 # the destination passes through guarded() (atomic_write, atomic_symlink, make_dirs,
-# try_unlink, remove_dir, set_mtime, Effects.replace / rename_dir): inside the destination,
+# try_unlink, remove_dir, set_mtime, the Executor): inside the destination,
 # reached through no symbolic link, and itself no link unless a link is what is changed.
 
 _guarded_root = None   # the destination (as given, made absolute) once the run has claimed it
@@ -1771,9 +1786,10 @@ def atomic_symlink(target, path):
 
 
 class Effects:
-    """Every change a run makes to the destination goes through here, and is told here:
-    -v names each one.  The dry run is the same run with DryEffects: the same code plans,
-    fetches and counts, and only this layer differs (it says what it would do)."""
+    """The changes the files stage and the export's import make to the destination go
+    through here, and are told here: -v names each one.  The dry run is the same run with
+    DryEffects: the same code plans, fetches and counts, and only this layer differs (it
+    says what it would do)."""
     dry = False
 
     def __init__(self, reporter):
@@ -1800,26 +1816,11 @@ class Effects:
     def set_mtime(self, path, timestamp):
         set_mtime(path, timestamp)
 
-    def replace(self, source, target):
-        os.replace(guarded(source), guarded(target))
-        fsync_dir(os.path.dirname(target))
-
     def unlink(self, path, link=False):
         try_unlink(path, link)
 
     def makedirs(self, path):
         make_dirs(path)
-
-    def symlink(self, target, path):
-        return atomic_symlink(target, path)
-
-    def remove_our_dir(self, path):
-        return remove_our_dir(path)
-
-    def rename_dir(self, source, target):
-        """Returns where the directory's content is from now on."""
-        os.rename(guarded(source), guarded(target))
-        return target
 
 
 class DryEffects(Effects):
@@ -1845,23 +1846,209 @@ class DryEffects(Effects):
     def set_mtime(self, path, timestamp):
         pass
 
-    def replace(self, source, target):
-        pass
-
     def unlink(self, path, link=False):
         pass
 
     def makedirs(self, path):
         pass
 
-    def symlink(self, target, path):
-        return not (os.path.islink(path) and os.readlink(path) == target)
 
-    def remove_our_dir(self, path):
-        return True
+# ---------------------------------------------------------------------------
+# The plan: typed actions on the destination, and the one executor that applies them
+# ---------------------------------------------------------------------------
+# Planners read Flickr's listing and the destination as it is and yield actions, each naming
+# its paths relative to the destination; they change nothing.  The Executor applies them
+# (or, in a dry run, prints them one a line, "would VERB: PATH") and counts each one the same
+# way in both, so a dry run's counts are the real run's.  An action's `counts` names the
+# statistic it adds one to and what that is about: (counter, name).
 
-    def rename_dir(self, source, target):
-        return source   # the content stays where it is
+@dataclass(frozen=True, slots=True)
+class MakeDir:
+    path: str
+    counts: tuple = None
+    verb, did = 'make directory', 'Made directory'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RenameDir:
+    path: str
+    new: str
+    counts: tuple = None
+    verb, did = 'rename', 'Renamed'
+
+    def line(self):
+        return '%s -> %s' % (self.path, self.new)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveDir:
+    path: str
+    counts: tuple = None
+    verb, did = 'remove directory', 'Removed directory'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    path: str
+    target: str
+    counts: tuple = None
+    verb, did = 'link', 'Linked'
+
+    def line(self):
+        return '%s -> %s' % (self.path, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    path: str
+    counts: tuple = None
+    verb, did = 'unlink', 'Unlinked'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMetadata:
+    path: str
+    data: bytes
+    counts: tuple = None
+    verb, did = 'write', 'Wrote'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """A file put into photostream/ by hand becomes the photo's file."""
+    source: str
+    path: str
+    counts: tuple = None
+    verb, did = 'adopt', 'Adopted'
+
+    def line(self):
+        return '%s -> %s' % (self.source, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class SetTime:
+    path: str
+    when: float
+    counts: tuple = None
+    verb, did = 'set the time of', 'Set the time of'
+
+    def line(self):
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    path: str
+    reason: str = ''
+    counts: tuple = None
+    verb, did = 'delete', 'Deleted'
+
+    def line(self):
+        return self.path
+
+
+# What a counted action tells beside itself: (the real run's words, the dry run's).
+COUNT_WORDS = {
+    'albums_new': ('Created album', 'create album'),
+    'albums_updated': ('Updated album', 'update album'),
+    'albums_deleted': ('Removing album', 'remove album'),
+    'collections_new': ('Created collection', 'create collection'),
+    'collections_updated': ('Updated collection', 'update collection'),
+    'collections_deleted': ('Removing collection', 'remove collection'),
+    'metadata_updated': ('Updated the metadata of', 'update the metadata of'),
+}
+
+
+class Executor:
+    """The one place that applies the plan's actions to the destination (each path through
+    the guard: inside it, through no link) and counts them.  A dry run's executor prints
+    them instead and counts them alike."""
+
+    def __init__(self, dest, stats, reporter, dry=False):
+        self.dest = dest
+        self.stats = stats
+        self.reporter = reporter
+        self.dry = dry
+        self._lock = threading.Lock()   # the files stage applies its actions from many threads
+
+    def run(self, actions):
+        for action in actions:
+            self.apply(action)
+
+    def apply(self, action):
+        if action.counts:
+            self._count(*action.counts)
+        if self.dry:
+            self.reporter.info('would %s: %s' % (action.verb, action.line()))
+            return
+        getattr(self, '_' + type(action).__name__)(action)
+
+    def _count(self, counter, what):
+        with self._lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        words = COUNT_WORDS.get(counter)
+        if words:
+            self.reporter.info('would %s %s' % (words[1], what)) if self.dry else \
+                self.reporter.detail('%s %s' % (words[0], what))
+
+    def _done(self, action):
+        self.reporter.detail('%s %s' % (action.did, action.line()))
+
+    def _MakeDir(self, action):
+        make_dirs(os.path.join(self.dest, action.path))
+        self._done(action)
+
+    def _RenameDir(self, action):
+        os.rename(guarded(os.path.join(self.dest, action.path)), guarded(os.path.join(self.dest, action.new)))
+        self._done(action)
+
+    def _RemoveDir(self, action):
+        path = os.path.join(self.dest, action.path)
+        if remove_our_dir(path):
+            self._done(action)
+        else:
+            self.reporter.warning('Kept %s: it holds files %s did not make' % (path, program_name()))
+
+    def _Link(self, action):
+        atomic_symlink(action.target, os.path.join(self.dest, action.path))
+        self._done(action)
+
+    def _Unlink(self, action):
+        try_unlink(os.path.join(self.dest, action.path), link=True)
+        self._done(action)
+
+    def _Adopt(self, action):
+        target = os.path.join(self.dest, action.path)
+        os.replace(guarded(os.path.join(self.dest, action.source)), guarded(target))
+        fsync_dir(os.path.dirname(target))
+        self.reporter.info('Adopted %s as the original of %s' % (os.path.basename(action.source),
+                                                               os.path.basename(action.path)))
+
+    def _SetTime(self, action):
+        set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
+
+    def _WriteMetadata(self, action):
+        atomic_write_bytes(os.path.join(self.dest, action.path), action.data)
+        self._done(action)
+
+    def _Delete(self, action):
+        try_unlink(os.path.join(self.dest, action.path))
+        if action.reason:
+            self.reporter.info('Deleted %s (%s)' % (action.path, action.reason))
+        else:
+            self._done(action)
 
 
 # ---------------------------------------------------------------------------
@@ -1978,10 +2165,12 @@ class StoredPhoto:
                    enriched=as_scalar(enriched) or None, export=export)
 
 
-# A file record's fields and their types.  A record with any of them wrong is no record,
-# and its file is fetched again: what it said (the original or not) cannot be trusted.
-FILE_FIELD_TYPES = {'name': str, 'size': int, 'sha256': str, 'label': str, 'original': bool,
-                    'original_url': str, 'source': str}
+def file_record_fits(record):
+    """A file record's fields, where present, of their types.  A record with any of them wrong
+    is no record, and its file is fetched again: what it said (the original or not) cannot
+    be trusted."""
+    return (isinstance(record, dict) and strings_fit(record, ('name', 'sha256', 'label', 'original_url', 'source'))
+            and isinstance(record.get('size', 0), int) and isinstance(record.get('original', False), bool))
 
 
 def file_record_or_none(value):
@@ -1996,62 +2185,103 @@ def file_record_or_none(value):
 # was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
 # (a damaged or hand-edited file) counts as missing: never a traceback.
 
-SCALAR = 'scalar'                # a shape: a string or a number
-CONTENT = {'_content': str}      # a shape: getInfo's text nodes
-# What the program reads of a stored getInfo answer and of a comment.  A stored answer
-# that does not fit is read again from Flickr, as if it were missing.
-INFO_SHAPE = {
-    'id': str, 'title': CONTENT, 'description': CONTENT, 'license': SCALAR, 'rotation': SCALAR,
-    'owner': {'nsid': str},
-    'tags': {'tag': [{'raw': str, '_content': str, 'machine_tag': SCALAR}]},
-    'dates': {'taken': str, 'takengranularity': SCALAR, 'takenunknown': SCALAR},
-    'location': {'latitude': SCALAR, 'longitude': SCALAR, 'locality': CONTENT, 'county': CONTENT,
-                 'region': CONTENT, 'country': CONTENT},
-    'urls': {'url': [{'type': str, '_content': str}]},
-}
-COMMENT_SHAPE = {'authorname': str, 'realname': str, 'author': str, 'datecreate': SCALAR, '_content': str}
+# What the program reads of a stored getInfo answer and of a comment, checked field by field:
+# a field may be absent, never null nor of another type.  A stored answer that does not fit
+# is read again from Flickr, as if it were missing.
+
+SCALAR_TYPES = (str, int, float)   # a scalar: a string or a number; JSON's true and false are none
+NO_NODE = {}
 
 
-SCALAR_TYPES = (str, int, float)   # what SCALAR admits; JSON's true and false are no scalars
+def strings_fit(node, keys):
+    for key in keys:
+        if not isinstance(node.get(key, ''), str):
+            return False
+    return True
 
 
-def shape_check(shape):
-    """A function telling whether a value fits `shape` (a type, SCALAR, {key: shape} whose
-    keys may be absent but never null, or [shape] for a list of them).  Written out as the
-    source of one function and compiled once per shape: the unchanged re-run checks every
-    stored photo's getInfo answer, and nested closures cost about twice as much."""
-    names = {'ABSENT': object(), 'SCALAR_TYPES': SCALAR_TYPES}
-    lines = ['def fits(v0):']
-
-    def emit(shape, var, depth):
-        pad = '    ' * depth
-        if shape == SCALAR:
-            lines.append('%sif type(%s) not in SCALAR_TYPES: return False' % (pad, var))
-        elif isinstance(shape, list):
-            item = 'v%d' % (depth + 1)
-            lines.append('%sif not isinstance(%s, list): return False' % (pad, var))
-            lines.append('%sfor %s in %s:' % (pad, item, var))
-            emit(shape[0], item, depth + 1)
-        elif isinstance(shape, dict):
-            lines.append('%sif not isinstance(%s, dict): return False' % (pad, var))
-            for key, inner in shape.items():
-                item = 'v%d' % (depth + 1)
-                lines.append('%s%s = %s.get(%r, ABSENT)' % (pad, item, var, key))
-                lines.append('%sif %s is not ABSENT:' % (pad, item))
-                emit(inner, item, depth + 1)
-        else:
-            names[shape.__name__] = shape
-            lines.append('%sif not isinstance(%s, %s): return False' % (pad, var, shape.__name__))
-
-    emit(shape, 'v0', 1)
-    lines.append('    return True')
-    exec(compile('\n'.join(lines), '<shape check>', 'exec'), names)
-    return names['fits']
+def scalars_fit(node, keys):
+    for key in keys:
+        if type(node.get(key, '')) not in SCALAR_TYPES:
+            return False
+    return True
 
 
-info_fits = shape_check(INFO_SHAPE)
-comments_fit = shape_check([COMMENT_SHAPE])
-file_record_fits = shape_check(FILE_FIELD_TYPES)
+def texts_fit(node, keys):
+    """getInfo's text nodes: {'_content': str}."""
+    for key in keys:
+        text = node.get(key, NO_NODE)
+        if not (isinstance(text, dict) and isinstance(text.get('_content', ''), str)):
+            return False
+    return True
+
+
+def all_fit(items, fits):
+    """A list whose every item fits."""
+    if not isinstance(items, list):
+        return False
+    for item in items:
+        if not fits(item):
+            return False
+    return True
+
+
+def items_fit(node, key, fits):
+    """node[key], where present, a list whose every item fits."""
+    return all_fit(node.get(key, []), fits)
+
+
+def tag_fits(tag):
+    return isinstance(tag, dict) and strings_fit(tag, ('raw', '_content')) and scalars_fit(tag, ('machine_tag',))
+
+
+def url_fits(url):
+    return isinstance(url, dict) and strings_fit(url, ('type', '_content'))
+
+
+def node_fits(info, key, fits):
+    """info[key], where present, a dict that fits."""
+    node = info.get(key, NO_NODE)
+    return isinstance(node, dict) and fits(node)
+
+
+def owner_fits(owner):
+    return strings_fit(owner, ('nsid',))
+
+
+def tags_fit(tags):
+    return items_fit(tags, 'tag', tag_fits)
+
+
+def dates_fit(dates):
+    return strings_fit(dates, ('taken',)) and scalars_fit(dates, ('takengranularity', 'takenunknown'))
+
+
+def location_fits(location):
+    return (scalars_fit(location, ('latitude', 'longitude'))
+            and texts_fit(location, ('locality', 'county', 'region', 'country')))
+
+
+def urls_fit(urls):
+    return items_fit(urls, 'url', url_fits)
+
+
+def info_fits(info):
+    """A stored getInfo answer (id, title, description, license, rotation, owner's nsid, tags,
+    dates, location, urls)."""
+    return (isinstance(info, dict) and strings_fit(info, ('id',)) and texts_fit(info, ('title', 'description'))
+            and scalars_fit(info, ('license', 'rotation')) and node_fits(info, 'owner', owner_fits)
+            and node_fits(info, 'tags', tags_fit) and node_fits(info, 'dates', dates_fit)
+            and node_fits(info, 'location', location_fits) and node_fits(info, 'urls', urls_fit))
+
+
+def comment_fits(comment):
+    return (isinstance(comment, dict) and strings_fit(comment, ('authorname', 'realname', 'author', '_content'))
+            and scalars_fit(comment, ('datecreate',)))
+
+
+def comments_fit(comments):
+    return all_fit(comments, comment_fits)
 
 
 def as_dict(value):
@@ -2736,10 +2966,11 @@ class PhotoMirror:
     """The files stage for one photo: download what the plan says, write its metadata from
     the listing (keeping what enrichment stored).  Safe to run in many threads at once."""
 
-    def __init__(self, photostream_dir, client, downloader, stats, reporter):
+    def __init__(self, photostream_dir, client, downloader, executor, stats, reporter):
         self.dir = photostream_dir
         self.client = client
         self.downloader = downloader
+        self.executor = executor
         self.fx = downloader.fx
         self.stats = stats
         self.reporter = reporter
@@ -2787,14 +3018,23 @@ class PhotoMirror:
             file_info = dict(describe_file(os.path.join(self.dir, filename)), **original_marks(file_info))
         name = file_info['name']
         task.hand_original = task.hand_original if adopted is not None else None
-        # The file's time first: the metadata written last marks the photo as done.
-        self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(task.record))
         metadata = build_photo_metadata(task.record, file_info, task.stored)
-        changed = self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
-        if changed and not (task.need_file or task.hand_original) and name == filename:
-            self._count(metadata_updated=1)
-            self.fx.say('Updated the metadata of %s' % name, 'would update the metadata of %s' % name)
+        self.executor.run(self._plan_marks(task, name, metadata))
         return name, file_info, metadata
+
+    def _plan_marks(self, task, name, metadata):
+        """The file's time, then its metadata: written last, it marks the photo as done.  A
+        rewrite of the metadata alone counts as an update of it."""
+        actions = []
+        when = taken_timestamp(task.record)
+        if when is not None and file_mtime(os.path.join(self.dir, name)) != when:
+            actions.append(SetTime(os.path.join(PHOTOSTREAM_DIR, name), when))
+        data = json_bytes(metadata)
+        if file_bytes(metadata_path_for(self.dir, name)) != data:
+            alone = not (task.need_file or task.hand_original) and name == task.filename
+            actions.append(WriteMetadata(metadata_path_for(PHOTOSTREAM_DIR, name), data,
+                                         counts=('metadata_updated', name) if alone else None))
+        return actions
 
     def download_best(self, task):
         """The original when Flickr gives it, else the best version it does give.  A video's
@@ -2876,19 +3116,17 @@ class PhotoMirror:
             return None
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
-        self.fx.replace(source, os.path.join(self.dir, name))
+        self.executor.apply(Adopt(os.path.join(PHOTOSTREAM_DIR, task.hand_original), os.path.join(PHOTOSTREAM_DIR, name)))
         self.replaced(task.filename, name)
         self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
                     new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
-        self.fx.say('Adopted %s as the original of %s' % (task.hand_original, name),
-                    'would adopt %s as the original of %s' % (task.hand_original, name), loud=True)
         return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
 
     def replaced(self, old_name, new_name):
         """A new file under another name (e.g. '.mp4' where a rendition was): drop the old."""
         if old_name and old_name != new_name:
-            self.fx.unlink(os.path.join(self.dir, old_name))
-            self.fx.unlink(metadata_path_for(self.dir, old_name))
+            self.executor.run(Delete(os.path.join(PHOTOSTREAM_DIR, old)) for old in (old_name, old_name + METADATA_SUFFIX)
+                              if os.path.lexists(os.path.join(self.dir, old)))
 
 
 def hand_original_misfit(path, record, ext):
@@ -2940,6 +3178,23 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
     if stored is not None and stored.export:
         metadata[EXPORT_KEY] = stored.export
     return metadata
+
+
+def file_mtime(path):
+    """A file's modification time (not a link's target's); None when there is none."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime
+    except OSError:
+        return None
+
+
+def file_bytes(path):
+    """A file's content; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def set_mtime(path, timestamp):
@@ -3270,7 +3525,7 @@ def account_is_free(client, nsid, reporter):
     if not nsid:
         return None
     try:
-        person = as_dict(client.call('flickr.people.getInfo', user_id=nsid).get('person'))
+        person = client.person(nsid)
     except (TransientError, ItemError) as e:
         reporter.detail('Could not read whether the account is Pro: %s' % first_line(e))
         return None
@@ -4584,45 +4839,58 @@ def dirs_by_id(parent, pattern):
     return found
 
 
-def place_dir(parent, existing_name, wanted_name, fx):
-    """Rename an item's directory when its title changed; create it when new.  Returns where
-    its content is (in a dry run: still where it was); None when a symlink is in the way."""
-    wanted = os.path.join(parent, wanted_name)
-    if os.path.islink(wanted):
-        return None
-    if existing_name and existing_name != wanted_name:
-        if os.path.lexists(wanted):
-            fx.remove_our_dir(wanted)
-        if fx.rename_dir(os.path.join(parent, existing_name), wanted) != wanted:
-            return os.path.join(parent, existing_name)
-    fx.makedirs(wanted)
-    return wanted
-
-
-def sync_links(directory, wanted, fx, keep=(DIR_METADATA_NAME,), remove=True):
-    """Make `directory` hold exactly the symlinks in `wanted` (name -> target).  Our other
-    links go (unless not `remove`); files and directories we did not make stay (and are
-    reported).  Returns True when anything changed."""
-    changed = False
+def plan_links(dest, source, directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True):
+    """The actions that make `directory` hold exactly the symlinks in `wanted` (name -> target),
+    read from `source`, where its content is until the plan is applied (both relative to
+    dest).  Our other links go (unless not `remove`); files and directories we did not make
+    stay (and are reported).  `source` is read at once, the actions made as they are asked
+    for: 'Not in any album' of a first mirror holds a link for nearly every photo."""
     try:
-        entries = list(os.scandir(directory)) if remove else ()
-    except FileNotFoundError:   # a dry run's new directory
-        entries = ()
-    for entry in entries:
-        if entry.name in wanted or entry.name in keep:
+        with os.scandir(os.path.join(dest, source)) as scan:
+            entries = {entry.name: (entry.is_symlink() and os.readlink(entry.path),
+                                    entry.is_file(follow_symlinks=False)) for entry in scan}
+    except FileNotFoundError:   # a directory the plan makes
+        entries = {}
+    return link_actions(dest, directory, wanted, entries, reporter, keep, remove)
+
+
+def link_actions(dest, directory, wanted, entries, reporter, keep, remove):
+    """plan_links' actions; `entries`: name -> (its target when a link, else False; a file?)."""
+    for name, (target, is_file) in entries.items() if remove else ():
+        if name in wanted or name in keep:
             continue
-        if entry.is_symlink():
-            fx.unlink(entry.path, link=True)
-            changed = True
-        elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(TMP_PREFIX):
-            fx.reporter.detail('Leaving %s alone: %s did not make it' % (entry.path, program_name()))
+        if target:
+            yield Unlink(os.path.join(directory, name))
+        elif is_file and not name.startswith(TMP_PREFIX):
+            reporter.detail('Leaving %s alone: %s did not make it' % (os.path.join(dest, directory, name),
+                                                                     program_name()))
     for name, target in wanted.items():
-        path = os.path.join(directory, name)
-        if os.path.lexists(path) and not os.path.islink(path):
-            fx.reporter.warning('%s is in the way of a link; left it alone' % path)
-            continue
-        changed |= fx.symlink(target, path)
-    return changed
+        held = entries.get(name)
+        if held is None or held[0] and held[0] != target:
+            yield Link(os.path.join(directory, name), target)
+        elif not held[0]:
+            reporter.warning('%s is in the way of a link; left it alone' % os.path.join(dest, directory, name))
+
+
+def plan_metadata(dest, source, directory, data):
+    """The action that writes a directory's metadata when its content changes (none when
+    it is the same)."""
+    data = json_bytes(data)
+    try:
+        with open(os.path.join(dest, source, DIR_METADATA_NAME), 'rb') as f:
+            if f.read() == data:
+                return []
+    except OSError:
+        pass
+    return [WriteMetadata(os.path.join(directory, DIR_METADATA_NAME), data)]
+
+
+def counted(actions, counter_new, counter_updated, old_name, name):
+    """An item's actions, the first counting it: new (it had no directory) or updated (a
+    directory it had changes); an item without actions is unchanged."""
+    if actions:
+        actions[0] = dataclasses.replace(actions[0], counts=(counter_updated if old_name else counter_new, name))
+    return actions
 
 
 def remove_our_dir(path):
@@ -4652,46 +4920,48 @@ def album_link_names(photo_ids, files):
 
 
 class TreeBuilder:
-    """Builds Albums/, 'Not in any album/' and Collections/ from the listings, every change
-    through the Effects (a dry run's say what they would change)."""
+    """Plans Albums/, 'Not in any album/' and Collections/ from the listings; the executor
+    applies the plan (a dry run's prints it)."""
 
-    def __init__(self, dest, client, stats, reporter, fx):
+    def __init__(self, dest, client, stats, reporter, executor):
         self.dest = dest
         self.albums_dir = os.path.join(dest, ALBUMS_DIR)
         self.collections_dir = os.path.join(dest, COLLECTIONS_DIR)
         self.client = client
         self.stats = stats
         self.reporter = reporter
-        self.fx = fx
+        self.executor = executor
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
         self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
-    def _count_change(self, kind, old_name, name, changed):
-        """A new album or collection directory, or one whose name or content changed."""
-        if old_name is None:
-            how, did, would = 'new', 'Created', 'create'
-        elif changed or old_name != name:
-            how, did, would = 'updated', 'Updated', 'update'
-        else:
-            return
-        counter = '%ss_%s' % (kind, how)
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self._tell('%s %s' % (did, kind), '%s %s' % (would, kind), name)
-
-    def _tell(self, did, would, what):
-        self.fx.say('%s %s' % (did, what), 'would %s %s' % (would, what))
-
-    def _own_dir(self, path):
-        """Create a directory the mirror owns.  A symlink in its place may lead out of the
-        mirror: never write or delete through it; warn, leave it, go on (exit status 1)."""
+    def _own_dir(self, directory):
+        """A directory the mirror owns (relative to dest), made when missing.  A symlink in
+        its place may lead out of the mirror: never write or delete through it; warn, leave
+        it, go on (exit status 1)."""
+        path = os.path.join(self.dest, directory)
         if os.path.islink(path):
             self._left_alone(path)
             return False
-        self.fx.makedirs(path)
+        if not os.path.isdir(path):
+            self.executor.apply(MakeDir(directory))
         return True
+
+    def _place(self, source_parent, parent, old_name, name):
+        """(actions, source): the actions that put an item's directory at parent/name (renamed
+        when its title changed, made when new), and the directory that holds its content until
+        they are applied; `source_parent` is where `parent`'s content is until then.  None
+        when a symlink is in the way."""
+        wanted, now = os.path.join(parent, name), os.path.join(self.dest, source_parent, name)
+        if os.path.islink(now):
+            return None
+        if old_name and old_name != name:
+            actions = [RemoveDir(wanted)] if os.path.lexists(now) else []
+            return actions + [RenameDir(os.path.join(parent, old_name), wanted)], os.path.join(source_parent,
+                                                                                              old_name)
+        return ([] if os.path.isdir(now) else [MakeDir(wanted)]), os.path.join(source_parent, name)
 
     def refused(self, kind, item_id):
         self.stats.failed += 1
@@ -4750,7 +5020,7 @@ class TreeBuilder:
         return photo_ids
 
     def build_albums(self, albums, files):
-        if not self._own_dir(self.albums_dir):
+        if not self._own_dir(ALBUMS_DIR):
             return
         existing = dirs_by_id(self.albums_dir, ALBUM_NAME_RE)
         for album, photo_ids in albums:
@@ -4763,18 +5033,17 @@ class TreeBuilder:
             except LinkInTheWay as e:
                 part_stopped(e, self.stats, self.reporter)
         for stale in existing.values() if self.album_list_complete else ():   # deleted on Flickr
-            self.stats.albums_deleted += 1
-            self._tell('Removing album', 'remove album', '%s (no longer on Flickr)' % stale)
-            if not self.fx.remove_our_dir(os.path.join(self.albums_dir, stale)):
-                self.reporter.warning('Kept %s: it holds files %s did not make'
-                                      % (os.path.join(self.albums_dir, stale), program_name()))
+            self.executor.apply(RemoveDir(os.path.join(ALBUMS_DIR, stale),
+                                          counts=('albums_deleted', '%s (no longer on Flickr)' % stale)))
 
     def _build_album(self, album, photo_ids, files, old_name, name):
         """One album's directory: its links in album order and its metadata."""
-        path = place_dir(self.albums_dir, old_name, name, self.fx)
-        if path is None:
+        placed = self._place(ALBUMS_DIR, ALBUMS_DIR, old_name, name)
+        if placed is None:
             self._left_alone(os.path.join(self.albums_dir, name))
             return
+        actions, source = placed
+        path = os.path.join(ALBUMS_DIR, name)
         if album['id'] in self.kept_orders:   # listed short: the last complete order stays
             photo_ids = self.kept_orders[album['id']]
         wanted = {link: os.path.join('..', '..', PHOTOSTREAM_DIR, target)
@@ -4782,43 +5051,49 @@ class TreeBuilder:
         if album['id'] in self.partial_albums:
             # a short listing never drops links, and its metadata is not stored, so that
             # the next run reads the album again
-            changed = sync_links(path, wanted, self.fx, remove=False)
+            actions += plan_links(self.dest, source, path, wanted, self.reporter, remove=False)
             self.reporter.detail('Album %s was listed short; kept its links' % name)
         else:
-            changed = sync_links(path, wanted, self.fx)
+            actions += plan_links(self.dest, source, path, wanted, self.reporter)
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
-            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-        self._count_change('album', old_name, name, changed)
+            actions += plan_metadata(self.dest, source, path, metadata)
+        self.executor.run(counted(actions, 'albums_new', 'albums_updated', old_name, name))
 
     def build_not_in_album(self, photostream_ids, albums, files, keep_others=False):
         """After an incomplete listing (keep_others) links are added, never dropped."""
         in_albums = set()
         for _, photo_ids in albums:
             in_albums.update(photo_ids)
-        path = os.path.join(self.dest, NOT_IN_ALBUM_DIR)
-        if not self._own_dir(path):
+        if not self._own_dir(NOT_IN_ALBUM_DIR):
             return
         wanted = {files[p]: os.path.join('..', PHOTOSTREAM_DIR, files[p])
                   for p in photostream_ids if p not in in_albums and files.get(p)}
-        sync_links(path, wanted, self.fx, keep=(), remove=not keep_others)
+        self.executor.run(plan_links(self.dest, NOT_IN_ALBUM_DIR, NOT_IN_ALBUM_DIR, wanted, self.reporter,
+                                     keep=(), remove=not keep_others))
 
     # -- collections --
     def build_collections(self, tree):
-        if self._own_dir(self.collections_dir):
-            self._build_collection_level(self.collections_dir, tree, depth=1)
+        """The whole tree is planned from the destination as it is, then applied."""
+        if self._own_dir(COLLECTIONS_DIR):
+            self.executor.run(self._plan_collection_level(COLLECTIONS_DIR, COLLECTIONS_DIR, tree, depth=1))
 
-    def _build_collection_level(self, parent, collections, depth):
-        existing = dirs_by_id(parent, COLLECTION_NAME_RE)
+    def _plan_collection_level(self, source_parent, parent, collections, depth):
+        """The actions for the collections under `parent`, whose content is in `source_parent`
+        until the plan is applied."""
+        existing = dirs_by_id(os.path.join(self.dest, source_parent), COLLECTION_NAME_RE)
+        plan = []
         for collection in collections:
             if not valid_id(as_dict(collection).get('id'), COLLECTION_ID_RE):
                 self.refused('collection', as_dict(collection).get('id'))
                 continue
             name = safe_name(text_of(collection.get('title')), collection['id'])
             old_name = existing.pop(collection['id'], None)
-            path = place_dir(parent, old_name, name, self.fx)
-            if path is None:
-                self._left_alone(os.path.join(parent, name))
+            placed = self._place(source_parent, parent, old_name, name)
+            if placed is None:
+                self._left_alone(os.path.join(self.dest, source_parent, name))
                 continue
+            actions, source = placed
+            path = os.path.join(parent, name)
             children = []
             links = {}
             for album in collection.get('set') or []:
@@ -4829,18 +5104,16 @@ class TreeBuilder:
                 children.append({'type': 'album', 'id': album['id'], 'title': text_of(album.get('title'))})
             for sub in collection.get('collection') or []:
                 children.append({'type': 'collection', 'id': sub['id'], 'title': text_of(sub.get('title'))})
-            changed = sync_links(path, links, self.fx)
-            self._build_collection_level(path, collection.get('collection') or [], depth + 1)
+            actions += plan_links(self.dest, source, path, links, self.reporter)
             record = {k: v for k, v in collection.items() if k not in ('set', 'collection')}
             metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'collection': record, 'children': children}
-            changed |= self.fx.write_json_if_changed(os.path.join(path, DIR_METADATA_NAME), metadata)
-            self._count_change('collection', old_name, name, changed)
+            actions += plan_metadata(self.dest, source, path, metadata)
+            plan += counted(actions, 'collections_new', 'collections_updated', old_name, name)
+            plan += self._plan_collection_level(source, path, collection.get('collection') or [], depth + 1)
         for stale in existing.values():
-            self.stats.collections_deleted += 1
-            self._tell('Removing collection', 'remove collection', '%s (no longer on Flickr)' % stale)
-            if not self.fx.remove_our_dir(os.path.join(parent, stale)):
-                self.reporter.warning('Kept %s: it holds files %s did not make'
-                                      % (os.path.join(parent, stale), program_name()))
+            plan.append(RemoveDir(os.path.join(parent, stale),
+                                  counts=('collections_deleted', '%s (no longer on Flickr)' % stale)))
+        return plan
 
 
 def last_album_order(stored):
@@ -4871,10 +5144,10 @@ class Tidier:
     """Local photos the listing did not show.  Kept unless --delete-unknown, and then only
     after a complete listing, capped: a check on the plan, the dry run's too."""
 
-    def __init__(self, args, state, fx, stats, reporter):
+    def __init__(self, args, state, executor, stats, reporter):
         self.args = args
         self.state = state
-        self.fx = fx
+        self.executor = executor
         self.stats = stats
         self.reporter = reporter
         self.dir = state.photostream_dir
@@ -4897,13 +5170,15 @@ class Tidier:
             raise FatalError('Refusing to delete %d of %d local photos (more than %d) in one run; check the '
                              'list above and run again with --force if it is right.' % (len(gone), local_count, limit))
         for pid in gone:
-            name = gone_files[pid]
-            self.fx.unlink(os.path.join(self.dir, name))
-            self.fx.unlink(metadata_path_for(self.dir, name))
-            self.fx.unlink(xmp_path_for(self.dir, name))
-            self.stats.deleted += 1
-            path = os.path.join(PHOTOSTREAM_DIR, name)
-            self.fx.say('Deleted %s (no longer on Flickr)' % path, 'would delete: %s' % path, loud=True)
+            self.executor.run(self._delete_photo(gone_files[pid]))
+
+    def _delete_photo(self, name):
+        """The photo's file, counted, and its metadata and sidecar where they are."""
+        path = os.path.join(PHOTOSTREAM_DIR, name)
+        yield Delete(path, 'no longer on Flickr', counts=('deleted', path))
+        for beside in metadata_path_for(PHOTOSTREAM_DIR, name), xmp_path_for(PHOTOSTREAM_DIR, name):
+            if os.path.lexists(os.path.join(self.state.dest, beside)):
+                yield Delete(beside)
 
     def orphaned_metadata(self, orphaned_metadata):
         """A .metadata whose media file is gone and whose photo is no longer on Flickr: what a
@@ -4915,9 +5190,7 @@ class Tidier:
         for name in names:
             path = os.path.join(PHOTOSTREAM_DIR, name)
             if self.args.delete_unknown:
-                self.fx.unlink(os.path.join(self.dir, name))
-                self.fx.say('Deleted %s (its photo is gone from Flickr and from the mirror)' % path,
-                            'would delete: %s' % path, loud=True)
+                self.executor.apply(Delete(path, 'its photo is gone from Flickr and from the mirror'))
             else:
                 self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
                                       '--delete-unknown removes it' % path)
@@ -4930,17 +5203,14 @@ class Tidier:
 # paths, writes itself and removes what it no longer owns.  A view that declares its
 # inputs is made again only when their hash changes, or when its output is not whole.
 # Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
-# not.  The inputs are this program's own code, the listing's fields, albums and
+# not.  The inputs are the views' format number, the listing's fields, albums and
 # collections, and every .metadata file's size and mtime.  --verify makes them all again.
 
 VIEWS_STATE = '.flickrmirrorer-views.json'
 
-
-@functools.lru_cache(maxsize=None)
-def program_digest():
-    """Any change to the program (a fix to a page, a new XMP field) makes every view again."""
-    with open(os.path.abspath(__file__), 'rb') as f:
-        return hashlib.sha256(f.read()).digest()
+# Raised whenever what the views write changes (a fix to a page, a new XMP field): every
+# view of every mirror is then made again by its next run.
+VIEWS_FORMAT = 1
 
 
 def file_stamp(path):
@@ -4955,7 +5225,7 @@ class ViewInputs:
     """The hash of what a view is made from, fed piece by piece (never all in memory)."""
 
     def __init__(self, *parts):
-        self.hash = hashlib.sha256(program_digest())
+        self.hash = hashlib.sha256(b'views format %d' % VIEWS_FORMAT)
         self.whole = True   # are the view's outputs all there?
         self.add(*parts)
 
@@ -5440,14 +5710,15 @@ class View:
         self.albums = albums
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
-        self._media = {}  # photo id -> MISSING, or its width << 32 | height (0: unknown)
+        self._media = {}  # photo id -> MISSING, or its (width, height) (0: unknown)
+        self._sizes = {}  # one tuple for each size: most photos of a camera share a few
         self.details = details or (lambda pid: {})
 
-    MISSING = -1
+    MISSING = ()   # no file: no size
 
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing.
-        What is cached is one int a photo: 100,000 tuples and paths would be 20 MB."""
+        What is cached is a shared size a photo: 100,000 paths would be 20 MB."""
         rel = safe_relpath(photo.get('file'))
         if not rel:
             return None, None, None
@@ -5456,7 +5727,7 @@ class View:
             known = self._media[photo['id']] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
         if known == self.MISSING:
             return None, None, None
-        w, h = known >> 32, known & 0xffffffff
+        w, h = known
         return rel, w or None, h or None
 
     def _measure(self, photo, path):
@@ -5467,7 +5738,7 @@ class View:
             w, h = int(photo['width']), int(photo['height'])
         elif photo.get('media') != 'video':
             w, h = image_size(path) or (0, 0)
-        return w << 32 | h
+        return self._sizes.setdefault((w, h), (w, h))
 
     def grid_image(self, photo):
         """(path relative to dest, width, height) of the small image grids show, or None:
@@ -5793,21 +6064,30 @@ def orphan_ids(view):
 
 
 def album_places(view):
-    """photo id -> where it is in albums, packed as album number << 32 | position (a tuple
-    of them for a photo in several albums): a small int per photo, not a list of tuples,
-    for 100,000 photos.  Read it with places_of()."""
+    """photo id -> where it is in albums: (album number, position in it), or a list of them
+    for a photo in several albums (most are in one: a list each would cost 100,000 lists).
+    Read it with places_of()."""
     places = {}
     for n, album in enumerate(view.albums):
         for i, pid in enumerate(album.get('photo_ids', [])):
             photo = view.by_id.get(pid)
             if photo is not None and view.media(photo)[0]:
-                add_packed(places, pid, n << 32 | i)
+                held = places.get(pid)
+                if held is None:
+                    places[pid] = (n, i)
+                elif isinstance(held, list):
+                    held.append((n, i))
+                else:
+                    places[pid] = [held, (n, i)]
     return places
 
 
 def places_of(view, places, pid):
     """[(album, position in it)] of a photo, in album order."""
-    return [(view.albums[p >> 32], p & 0xffffffff) for p in packed_values(places.get(pid, ()))]
+    held = places.get(pid)
+    if held is None:
+        return []
+    return [(view.albums[n], i) for n, i in (held if isinstance(held, list) else [held])]
 
 
 def neighbours(view, ids, i):
@@ -6627,22 +6907,24 @@ def report_verification(stats, reporter, dry):
 # The run: the stages, wired
 # ---------------------------------------------------------------------------
 
-def mirror_account(args, client, stats, reporter, stop_event):
+def mirror_account(ctx, client):
     """List, plan and fetch the files; build the trees; tidy; make the views; enrich;
     report.  Returns the run's state (its `incomplete` says whether the listing was)."""
-    state = RunState(args.destination)
+    args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
+    state = RunState(ctx.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
-    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), stats, reporter)
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run)
+    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), executor, stats, reporter)
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
-    if args.export is not None:   # the originals the API refused, from Flickr's data export
-        args.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
+    if ctx.export is not None:   # the originals the API refused, from Flickr's data export
+        ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
-    builder = TreeBuilder(state.dest, client, stats, reporter, fx)
+    builder = TreeBuilder(state.dest, client, stats, reporter, executor)
     albums = builder.list_albums()
     state.incomplete.extend(builder.incomplete)
     tree = client.collection_tree()
@@ -6651,7 +6933,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
                                keep_others=bool(state.incomplete))
     builder.build_collections(tree)
     state.unlisted = local.unlisted()
-    tidy = Tidier(args, state, fx, stats, reporter)
+    tidy = Tidier(args, state, executor, stats, reporter)
     tidy.photostream(state.unlisted, local.count)
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
@@ -6665,7 +6947,7 @@ def mirror_account(args, client, stats, reporter, stop_event):
         make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
     stats.not_original = len(state.not_original)
     if not fx.dry:
-        report_not_original(state, reporter, args.free_account)
+        report_not_original(state, reporter, ctx.free_account)
     if args.verify:
         report_verification(stats, reporter, fx.dry)
     return state
@@ -6676,24 +6958,25 @@ def views_kept(state):
     return bool(state.incomplete) and os.path.exists(os.path.join(state.dest, PhotostreamOrderView.name))
 
 
-def mirror_export(args, stats, reporter, stop_event):
+def mirror_export(ctx):
     """Export-only (no API key): the same tree from Flickr's data export alone: the files
     and their metadata, albums in albums.json's order, 'Not in any album', the views.  No
     collections (the export has none) and never a deletion.  A later run with an API key
     adopts this mirror (plan_photo: the export's file is kept where it fits the listing)."""
-    state = RunState(args.destination)
+    args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
+    state = RunState(ctx.destination)
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
-    state.owner = args.export_account
+    state.owner = ctx.account
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
     if not args.offline:   # a photo the export has no media of: its original from its address
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        args.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
-    albums = args.export.import_alone(state.dest, state.files, args, fx)
+        ctx.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
+    albums = ctx.export.import_alone(state.dest, state.files, args, fx)
     state.photostream = export_photostream(state)
-    builder = TreeBuilder(state.dest, None, stats, reporter, fx)
+    builder = TreeBuilder(state.dest, None, stats, reporter, Executor(state.dest, stats, reporter, dry=args.dry_run))
     builder.album_list_complete = False   # an album the export no longer lists stays
     builder.build_albums(albums, state.files)
     builder.build_not_in_album([p.id for p in state.photostream], albums, state.files)
@@ -6884,6 +7167,34 @@ def build_parser():
     return parser
 
 
+class Options(argparse.Namespace):
+    """The command line as parsed, read-only: what a run learns goes to its RunContext."""
+
+    def __setattr__(self, name, value):
+        raise AttributeError('the options are read-only after parsing (%s); a run keeps what it learns '
+                             'in its RunContext' % name)
+
+
+def parse_options(argv):
+    options = Options()
+    options.__dict__.update(vars(build_parser().parse_args(argv)))
+    return options
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What a run learns as it goes, beside the options it was given."""
+    options: Options
+    reporter: Reporter
+    stats: Stats
+    stop_event: threading.Event
+    destination: str = ''        # the destination as resolved (absolute, ~ expanded)
+    export: object = None        # the data export given with --import-export (ExportImport / ExportAlone)
+    free_account: bool = False   # a free account: Flickr refuses its originals over 1024 px
+    account: str = None          # export-only: the NSID of the export's account
+    started: bool = False        # the destination is claimed: an interrupted run has a mirror to resume
+
+
 def check_flags(args, reporter):
     """Flags that contradict each other are refused; one that does nothing is said so."""
     if args.ignore_photos and args.ignore_videos:
@@ -6897,20 +7208,21 @@ def check_flags(args, reporter):
         reporter.warning('--force only matters with --delete-unknown; nothing is deleted in this run.')
 
 
-def run(args, reporter, stats, stop_event):
+def run(ctx):
+    args, reporter, stats, stop_event = ctx.options, ctx.reporter, ctx.stats, ctx.stop_event
     check_flags(args, reporter)
-    args.destination = os.path.abspath(os.path.expanduser(args.destination))
-    check_destination(args.destination, args.quiet)
+    ctx.destination = os.path.abspath(os.path.expanduser(args.destination))
+    check_destination(ctx.destination, args.quiet)
     if args.offline and not args.import_export:
         raise FatalError('--offline makes the mirror from Flickr\'s data export alone: give its zips with '
                          '--import-export PATH.', EXIT_USAGE)
     api_key, api_secret = (None, None) if args.offline else find_api_credentials(
         args, os.environ, ask=not args.import_export)
-    args.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
-                   if args.import_export else None)
+    ctx.export = ((ExportImport if api_key else ExportAlone)(args.import_export, reporter, stats, stop_event)
+                  if args.import_export else None)
     configure_endpoints(os.environ.get('FLICKR_API_BASE'))
     if not api_key:   # no API key: the export alone makes the mirror
-        return run_export_only(args, reporter, stats, stop_event)
+        return run_export_only(ctx)
     # Log in before touching the destination: a failed first login leaves nothing behind.
     token = login(api_key, api_secret, token_cache_dir(args), reporter,
                   use_browser=not args.no_browser and browser_available(), relogin=args.relogin)
@@ -6924,14 +7236,14 @@ def run(args, reporter, stats, stop_event):
         raise FatalError('Cannot reach Flickr: %s' % e)
     except QuotaSpent as e:
         raise FatalError('%s.  Run again then, or with --wait-for-quota.' % e)
-    if args.export is not None:
-        args.export.check_account(user.get('id'))
-    args.free_account = account_is_free(client, user.get('id'), reporter)
-    with destination_claimed(args, reporter):
+    if ctx.export is not None:
+        ctx.export.check_account(user.get('id'))
+    ctx.free_account = account_is_free(client, user.get('id'), reporter)
+    with destination_claimed(ctx):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
-                                                                       args.destination))
+                                                                       ctx.destination))
         try:
-            state = mirror_account(args, client, stats, reporter, stop_event)
+            state = mirror_account(ctx, client)
         except QuotaSpent as e:
             raise FatalError('%s.  Nothing was deleted; run again then, or with --wait-for-quota, and the '
                              'mirror goes on from where it stopped.' % e)
@@ -6947,46 +7259,48 @@ def run(args, reporter, stats, stop_event):
 
 
 @contextlib.contextmanager
-def destination_claimed(args, reporter):
+def destination_claimed(ctx):
     """The destination made and locked for the run (one run at a time), the leftovers of a
     killed run removed, a new mirror announced; a dry run reads only: no directory, no lock,
     no clean-up."""
-    new_mirror = not os.path.isdir(os.path.join(args.destination, PHOTOSTREAM_DIR))
-    args.mirror_started = True   # from here an interrupted run has a mirror to resume
+    args, reporter, dest = ctx.options, ctx.reporter, ctx.destination
+    new_mirror = not os.path.isdir(os.path.join(dest, PHOTOSTREAM_DIR))
+    ctx.started = True   # from here an interrupted run has a mirror to resume
     lock = None
-    guard_destination(args.destination)
+    guard_destination(dest)
     if not args.dry_run:
-        prepare_destination(args.destination)
-        lock = lock_destination(args.destination)
+        prepare_destination(dest)
+        lock = lock_destination(dest)
     try:
         if lock is not None:
-            remove_leftover_temp_files(args.destination)
+            remove_leftover_temp_files(dest)
         # Quoted: a stray space at the end of a path would otherwise start a second mirror unseen.
         if new_mirror:
             reporter.info("%s a new mirror in '%s'" % ('Would create' if args.dry_run else 'Creating',
-                                                       args.destination))
+                                                       dest))
         yield
     finally:
         if lock is not None:
             os.close(lock)
 
 
-def run_export_only(args, reporter, stats, stop_event):
+def run_export_only(ctx):
     """The mirror from Flickr's data export alone (no API key, or --offline): the export's
     account is said, and a destination holding another account's mirror is refused."""
-    nsid, name = args.export.account()
-    theirs = dest_account(args.destination)
+    args, reporter, stats = ctx.options, ctx.reporter, ctx.stats
+    nsid, name = ctx.export.account()
+    theirs = dest_account(ctx.destination)
     if theirs and theirs != nsid:
         raise FatalError('%s holds the mirror of another Flickr account (%s); this data export is of %s (%s): '
-                         'nothing was imported.' % (args.destination, theirs, name, nsid), EXIT_USAGE)
-    args.export_account = nsid
+                         'nothing was imported.' % (ctx.destination, theirs, name, nsid), EXIT_USAGE)
+    ctx.account = nsid
     if args.delete_unknown:
         reporter.warning('--delete-unknown needs Flickr\'s listing: a run from the data export alone deletes '
                          'nothing.')
-    with destination_claimed(args, reporter):
+    with destination_claimed(ctx):
         reporter.info("Mirroring Flickr's data export of %s (%s) into '%s', without Flickr's API"
-                      % (name, nsid, args.destination))
-        mirror_export(args, stats, reporter, stop_event)
+                      % (name, nsid, ctx.destination))
+        mirror_export(ctx)
         reporter.info(stats.summary(args.dry_run))
         return stats.exit_status()
 
@@ -7007,7 +7321,7 @@ def keep_big_blocks_out_of_the_heap():
     sets and dicts as they grow) come to be cut from the heap, and the holes they leave
     between lasting objects stay resident.  Held at its starting value they are mapped and
     given back whole: the first mirror of 100,000 photos peaks at 163 MiB against 175
-    (bench.py --rss-photos 100000, 2026-12-03).  Without glibc (musl, macOS) nothing to hold."""
+    (bench/bench.py --rss-photos 100000).  Without glibc (musl, macOS) nothing to hold."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
@@ -7018,12 +7332,12 @@ def keep_big_blocks_out_of_the_heap():
 def main(argv=None):
     # What is loaded before the run (modules, their functions and classes) lives to its end:
     # kept out of the collector's full passes, which would scan it again each time (an
-    # unchanged re-run of 10,000 photos: 2.6 s against 2.9, CPU 2.15 s against 2.43; medians
-    # of 9, 2026-12-03).  Here, not under __main__, so that the installed command has it too.
+    # unchanged re-run of 10,000 photos in bench/: 2.6 s against 2.9, medians of 9).  Here,
+    # not under __main__, so that the installed command has it too.
     sigint = quiet_interrupts_while_starting()
     gc.freeze()
     keep_big_blocks_out_of_the_heap()
-    args = build_parser().parse_args(argv)
+    args = parse_options(argv)
     # flickrapi logs failed requests with their OAuth parameters (the token among them):
     # keep that out of the output; our own messages say what went wrong.
     flickrapi_log = logging.getLogger('flickrapi')
@@ -7031,15 +7345,15 @@ def main(argv=None):
     flickrapi_log.propagate = False
     reporter = Reporter(quiet=args.quiet, verbose=args.verbose, progress=sys.stdout.isatty())
     stats = Stats()
-    stop_event = threading.Event()
+    ctx = RunContext(args, reporter, stats, threading.Event())
     signal.signal(signal.SIGTERM, interrupt)
     try:
         if sigint is not None:   # from here on Ctrl+C stops the run as it should (below)
             signal.signal(signal.SIGINT, sigint)
-        status = run(args, reporter, stats, stop_event)
+        status = run(ctx)
     except KeyboardInterrupt:
-        stop_event.set()
-        if getattr(args, 'mirror_started', False):
+        ctx.stop_event.set()
+        if ctx.started:
             reporter.error('interrupted; the mirror resumes where it stopped on the next run.')
             reporter.info(stats.summary(args.dry_run, interrupted=True))
         else:   # at a prompt, or before: there is nothing to resume

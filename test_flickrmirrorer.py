@@ -2,6 +2,7 @@
 against fakeflickr, the local emulation of the Flickr API.  Plus a few unit tests of pure
 functions (naming, pacing, planning) where a subprocess cannot reach the edge cases."""
 
+import ast
 import base64
 import calendar
 import ctypes
@@ -887,6 +888,66 @@ def test_revoked_token_says_how_to_log_in_again(fake, token_dir, dest):
 
 
 # ---------------------------------------------------------------------------
+# The program's structure: options read-only after parsing
+# ---------------------------------------------------------------------------
+
+PROGRAM_TREE = ast.parse(Path(PROGRAM).read_text(encoding='utf-8'))
+
+
+def option_writes(tree):
+    """Every `args.X = ...` / `options.X = ...` (also augmented, and setattr on them) in the
+    program: the line and the text of the target."""
+    def is_options(node):
+        return (isinstance(node, ast.Name) and node.id in ('args', 'options')
+                or isinstance(node, ast.Attribute) and node.attr == 'options')
+    found = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'setattr'
+              and node.args and is_options(node.args[0])):
+            found.append((node.lineno, ast.unparse(node)))
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, ast.Attribute) and is_options(part.value):
+                    found.append((node.lineno, ast.unparse(part)))
+    return found
+
+
+def test_the_program_never_writes_its_options():
+    assert option_writes(PROGRAM_TREE) == []
+
+
+def test_the_check_of_option_writes_finds_one():
+    planted = ast.parse('def run(ctx, args):\n    args.destination = 1\n    ctx.options.export += 2\n'
+                        '    setattr(args, "x", 3)\n')
+    assert option_writes(planted) == [(2, 'args.destination'), (3, 'ctx.options.export'),
+                                      (4, "setattr(args, 'x', 3)")]
+
+
+def code_run_from_text(tree):
+    """The lines that run code made as text (exec, eval, compile)."""
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id in ('exec', 'eval', 'compile')]
+
+
+def test_the_program_runs_no_code_made_as_text():
+    assert code_run_from_text(PROGRAM_TREE) == []
+    assert code_run_from_text(ast.parse('x = 1\nexec("y = 2")\n')) == [2]
+
+
+def test_parsed_options_refuse_a_write():
+    options = fm.parse_options(['--jobs', '3', 'some/dest'])
+    assert (options.destination, options.jobs, options.dry_run) == ('some/dest', 3, False)
+    with pytest.raises(AttributeError):
+        options.destination = '/elsewhere'
+    assert options.destination == 'some/dest'
+
+
+# ---------------------------------------------------------------------------
 # Unit tests of pure pieces
 # ---------------------------------------------------------------------------
 
@@ -1561,6 +1622,84 @@ def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
     # what a dry run would do is told on one stream, deletions too
     assert 'would delete: photostream/%s' % media_name(gone) in result.stdout
     assert 'would' not in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# The dry run prints the plan: every path the real run then changes, and the same counts
+# ---------------------------------------------------------------------------
+
+# What the plan covers so far: the album and collection trees, the deletions and the
+# photos' metadata files.
+PLANNED_TREES = ('Albums', 'Collections', 'Not in any album')
+TREE_COUNTS = ('New albums', 'Updated albums', 'Removed albums', 'New collections', 'Updated collections',
+               'Removed collections', 'Deleted photos / videos', 'Updated metadata')
+
+
+def dry_run_paths(stdout):
+    """The paths a dry run's 'would VERB: PATH' lines name ('link: PATH -> TARGET' names its
+    path, 'rename: OLD -> NEW' and 'adopt: SOURCE -> PATH' both)."""
+    paths = set()
+    for verb, rest in re.findall(r'^would ([a-z ]+): (.*)$', stdout, re.M):
+        old, _, new = rest.partition(' -> ')
+        paths.add(old)
+        if verb in ('rename', 'adopt'):
+            paths.add(new)
+    return paths
+
+
+def named_by(path, planned):
+    """Is `path`, or a directory above it, among the planned paths?"""
+    parts = path.split(os.sep)
+    return any(os.sep.join(parts[:i]) in planned for i in range(1, len(parts) + 1))
+
+
+def statistic_counts(stdout, labels):
+    return {label: int(re.search(r'^%s: (\d+)$' % re.escape(label), stdout, re.M).group(1)) for label in labels}
+
+
+@pytest.mark.slow
+def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest))
+    first, second, third = fake.account.album_order()
+    gone, replaced = first_photo(fake, in_album=True), first_photo(fake, in_album=False)
+    fake.delete_photo(gone.id)
+    fake.replace_photo(replaced.id)
+    fake.edit_photo(first_photo(fake, in_album=True).id, title='Edited')
+    fake.add_photo(title='Added', albums=[first])
+    fake.rename_album(first, 'Renamed')
+    fake.reorder_album(second, list(reversed(fake.account.albums[second].photo_ids)))
+    fake.delete_album(third)
+    holding = [c for c in fake.account.iter_collections() if c.album_ids]
+    empty = [c for c in fake.account.iter_collections() if not c.album_ids and not c.children]
+    moved = holding[0].album_ids[0]
+    fake.move_album(moved, empty[0].id)
+    before = snapshot(dest)
+
+    dry = run_mirror(fake, tokens, dest, '--dry-run', '--delete-unknown', '--statistics')
+    assert_ok(dry, 0)
+    assert snapshot(dest) == before
+    planned = dry_run_paths(dry.stdout)
+    real = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
+    assert_ok(real, 0)
+    after = snapshot(dest)
+
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    in_trees = {path for path in changed if path.split(os.sep)[0] in PLANNED_TREES}
+    removed_files = {path for path in changed if path.startswith('photostream' + os.sep) and path not in after}
+    metadata = {path for path in changed if path.startswith('photostream' + os.sep) and path.endswith('.metadata')}
+    assert 'photostream/%s' % media_name(gone) in removed_files
+    assert 'photostream/%s.metadata' % media_name(replaced) in metadata
+    assert any(path.startswith('Albums/Renamed - %s' % first) for path in in_trees)
+    assert any(path.startswith('Collections' + os.sep) for path in in_trees)
+    unnamed = sorted(path for path in in_trees | removed_files | metadata if not named_by(path, planned))
+    assert unnamed == []
+    assert statistic_counts(dry.stdout, TREE_COUNTS) == statistic_counts(real.stdout, TREE_COUNTS)
+    assert statistic_counts(real.stdout, TREE_COUNTS) == {
+        'New albums': 0, 'Updated albums': 2, 'Removed albums': 1, 'New collections': 0,
+        'Updated collections': 2, 'Removed collections': 0, 'Deleted photos / videos': 1, 'Updated metadata': 1}
 
 
 def run_in_pty(args, env, timeout=120):
@@ -4078,6 +4217,46 @@ def test_views_are_made_again_only_when_their_inputs_change(plain_fake, tmp_path
     shutil.rmtree(dest / 'html')   # the whole view deleted by hand is made again
     assert_ok(run_mirror(fake, tmp_path / 'tokens', dest))
     assert page.read_bytes() == edited_page and (dest / 'html' / 'search.html').exists()
+
+
+def program_copy(directory, edit):
+    """The program, edited by `edit` (its text -> the new text), as a file of its own."""
+    os.makedirs(directory)
+    copy = os.path.join(directory, 'flickrmirrorer.py')
+    with open(PROGRAM, encoding='utf-8') as f:
+        text = f.read()
+    edited = edit(text)
+    assert edited != text
+    with open(copy, 'w', encoding='utf-8') as f:
+        f.write(edited)
+    return copy
+
+
+def raise_views_format(text):
+    number = int(re.search(r'^VIEWS_FORMAT = (\d+)$', text, re.M).group(1))
+    return re.sub(r'^VIEWS_FORMAT = \d+$', 'VIEWS_FORMAT = %d' % (number + 1), text, flags=re.M)
+
+
+@pytest.mark.slow
+def test_views_are_made_again_when_their_format_number_is_raised_not_for_a_comment(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tmp_path / 'tokens'
+    store_token(fake, tokens)
+    assert_ok(run_mirror(fake, tokens, dest))
+
+    def run_copy(program):
+        cmd = [sys.executable, program, '--token-dir', str(tokens), *UNPACED, str(dest), '-v']
+        result = subprocess.run(cmd, env=program_env(fake), capture_output=True, text=True, timeout=180)
+        assert_ok(result)
+        return result.stdout
+
+    commented = program_copy(tmp_path / 'commented', lambda text: text + '\n# a comment added by hand\n')
+    out = run_copy(commented)
+    assert 'its pages are up to date' in out and 'XMP sidecars: up to date' in out, out
+    raised = program_copy(tmp_path / 'raised', raise_views_format)
+    out = run_copy(raised)
+    assert 'up to date' not in out, out
+    assert 'up to date' in run_copy(raised)   # made once, then kept
 
 
 @pytest.mark.slow

@@ -478,6 +478,7 @@ def test_a_video_without_an_original_keeps_its_best_rendition(fake, token_dir, d
     assert_links_resolve(dest)
 
 
+@pytest.mark.slow
 def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -697,6 +698,7 @@ def test_quiet_prints_nothing_on_success(fake, token_dir, dest):
     assert result.stdout == '' and result.stderr == ''
 
 
+@pytest.mark.slow
 def test_quiet_is_silent_about_known_steady_states_and_a_terminal_run_is_told(fake, token_dir, dest):
     """A new video whose original Flickr refuses, and --force without --delete-unknown, are
     steady states: under -q the run prints nothing (exit 0); without -q it says them."""
@@ -714,12 +716,13 @@ def test_quiet_is_silent_about_known_steady_states_and_a_terminal_run_is_told(fa
     assert 'Warning: --force only matters with --delete-unknown' in result.stderr
 
 
+@pytest.mark.slow
 def test_quiet_failure_prints_its_held_warnings_and_why(fake, token_dir, dest):
     """Under -q a failing run says why (exit 1), with the warnings it held until then."""
     assert_ok(run_mirror(fake, token_dir, dest, '--ignore-videos'))
     new = fake.add_photo(title='Broken upload')
     fake.faults.schedule('500', count=10 ** 6, target='file', path='/%s_' % new)
-    result = run_mirror(fake, token_dir, dest, '-q', '--force', '--ignore-videos')
+    result = run_mirror(fake, token_dir, dest, '-q', '--force', '--ignore-videos', '--retries', '1')
     assert result.returncode == 1 and result.stdout == ''
     assert 'Warning: --force only matters with --delete-unknown' in result.stderr
     assert 'Error: could not mirror %s' % new in result.stderr
@@ -737,6 +740,7 @@ def test_quiet_run_into_a_folder_without_a_mirror_refuses_and_creates_nothing(fa
     assert fake.stats()['api_total'] == 0
 
 
+@pytest.mark.slow
 def test_missing_parents_of_dest_are_never_created(fake, token_dir, plain_fake, tmp_path):
     typo = tmp_path / 'mnt' / 'typo' / 'flickr'
     result = run_mirror(fake, token_dir, typo)
@@ -839,6 +843,7 @@ def test_console_login_then_mirror(plain_fake, tmp_path, dest):
     assert_ok(result, 0)
 
 
+@pytest.mark.slow
 def test_relogin_replaces_a_revoked_token(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -1505,6 +1510,7 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
 # Comments, order, file times, --verify, --dry-run, progress, Ctrl+C
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_comments_are_kept_and_updated(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     commented = [p for p in fake.account.photos.values() if p.comments]
@@ -1568,6 +1574,7 @@ def utc(monkeypatch):
     time.tzset()
 
 
+@pytest.mark.slow
 def test_verify_repairs_damage_and_missing_files(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -1597,6 +1604,7 @@ def tree_fingerprint(root):
     return snapshot(root, with_mtimes=True) if os.path.exists(root) else None
 
 
+@pytest.mark.slow
 def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -2009,6 +2017,7 @@ def test_kill_and_resume_ends_identical_to_an_uninterrupted_run(slow_fake, tmp_p
     assert comparable(mirror) == comparable(reference)
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_between_download_and_metadata(plain_fake, tmp_path):
     """The kill window the random kills rarely hit: a file renamed to its final name (its
     mtime still the download time) whose metadata was never written.  The next run must end
@@ -2311,6 +2320,7 @@ def file_size_limit(limit):
     return preexec
 
 
+@pytest.mark.slow
 def test_disk_full_stops_cleanly_and_changes_nothing(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2642,6 +2652,7 @@ def test_a_run_killed_during_enrichment_resumes_without_asking_twice(fake, tmp_p
     assert all_metadata(mirror) == all_metadata(reference)
 
 
+@pytest.mark.slow
 def test_a_photo_whose_lastupdate_moved_is_enriched_again(plain_fake, tmp_path, dest, watch_getinfo):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -2769,6 +2780,7 @@ def test_refused_video_originals_are_kept_as_their_best_renditions(fake, token_d
     assert comparable(dest) == comparable(dest.parent / 'clean')
 
 
+@pytest.mark.slow
 def test_a_refused_original_is_asked_for_at_the_listings_address_not_an_outdated_one(fake, token_dir, dest):
     # the owner chose a new URL name between runs: the address recorded at the first run
     # (with the old name) answers 404, the listing's own one gives the original
@@ -2788,6 +2800,7 @@ def test_a_refused_original_is_asked_for_at_the_listings_address_not_an_outdated
     assert json.loads((dest / 'photostream' / (name + '.metadata')).read_text())['file']['original'] is True
 
 
+@pytest.mark.slow
 def test_a_video_original_saved_under_flickrs_own_download_name_is_adopted(fake, token_dir, dest):
     fake.faults.update(video_originals='404')
     assert_ok(run_mirror(fake, token_dir, dest))
@@ -2985,6 +2998,7 @@ def quirky_fake():
         yield server
 
 
+@pytest.mark.slow
 def test_field_quirks(quirky_fake, tmp_path, dest):
     """No Original size: the largest size is kept and marked; originalformat missing: the
     extension comes from url_o; a zero date taken: the file time is the upload date."""
@@ -3078,6 +3092,7 @@ def test_a_file_whose_getinfo_failed_is_not_downloaded_again(plain_fake, tmp_pat
     assert load_metadata(dest, photo)['photo']['id'] == photo.id
 
 
+@pytest.mark.slow
 def test_not_original_list_keeps_items_that_only_need_enrichment(fake, token_dir, dest):
     video = refused_videos(fake)[0]
     fake.faults.schedule('500', count=1000, method='flickr.photos.getInfo', params={'photo_id': video.id})
@@ -3502,6 +3517,7 @@ def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_p
     assert stat.S_IMODE(os.stat(fresh / 'oauth-tokens.sqlite').st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_metadata_with_wrong_types_is_fetched_again(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -3593,6 +3609,7 @@ def test_long_retry_after_is_said_capped_and_sigterm_obeyed(plain_fake, tmp_path
     assert 120 <= wait <= 120 + 0.01, wait
 
 
+@pytest.mark.slow
 def test_metadata_left_by_a_kill_inside_delete_unknown_is_removed(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -3676,6 +3693,7 @@ def test_config_file_with_a_key_but_no_secret(plain_fake, tmp_path):
 
 # -- output that tells the truth
 
+@pytest.mark.slow
 def test_one_line_at_the_end_and_deletions_named(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4144,6 +4162,7 @@ def test_a_changed_title_rewrites_only_its_sidecar(plain_fake, tmp_path, dest):
         'Renamed on Flickr & <now>'
 
 
+@pytest.mark.slow
 def test_an_album_change_reaches_the_sidecars_of_its_photos(plain_fake, tmp_path, dest):
     require_exiftool()
     fake = plain_fake
@@ -5107,6 +5126,7 @@ def test_counts_are_told_in_the_singular_for_one(plain_fake, tmp_path, dest):
         again.stdout
 
 
+@pytest.mark.slow
 def test_a_spent_hourly_quota_during_enrichment_ends_the_run_cleanly(tmp_path):
     """Flickr's hourly limit runs out while the metadata is read: said so, with when
     it frees up; every file in place, exit 0, the Done line says what is left; the next run
@@ -6424,6 +6444,7 @@ def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path)
     assert not (tmp_path / 'other').exists()
 
 
+@pytest.mark.slow
 def test_import_export_takes_one_path_so_dest_may_come_first_or_last(plain_fake, tmp_path):
     """The natural command, the export first and DEST last, and DEST first, make the same mirror;
     the flag given twice reads both of its paths."""
@@ -6519,6 +6540,7 @@ def test_the_api_downloads_what_the_export_held_of_a_photo_replaced_since(export
     assert metadata_of(dest, path.name)['file'].get('source') != EXPORT_SOURCE
 
 
+@pytest.mark.slow
 def test_an_export_only_dry_run_counts_and_writes_nothing_and_deletes_never(plain_fake, tmp_path):
     fake = plain_fake
     fake.write_export(str(tmp_path / 'export'), files_per_zip=4)

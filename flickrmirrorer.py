@@ -1862,18 +1862,23 @@ class DryEffects(Effects):
 # way in both, so a dry run's counts are the real run's.  An action's `counts` names the
 # statistic it adds one to and what that is about: (counter, name).
 
-@dataclass(frozen=True, slots=True)
-class MakeDir:
-    path: str
-    counts: tuple = None
-    verb, did = 'make directory', 'Made directory'
+class Action:
+    """What every action is: its `path` is what the dry run prints, unless it says more."""
+    __slots__ = ()
 
     def line(self):
         return self.path
 
 
 @dataclass(frozen=True, slots=True)
-class RenameDir:
+class MakeDir(Action):
+    path: str
+    counts: tuple = None
+    verb, did = 'make directory', 'Made directory'
+
+
+@dataclass(frozen=True, slots=True)
+class RenameDir(Action):
     path: str
     new: str
     counts: tuple = None
@@ -1884,17 +1889,14 @@ class RenameDir:
 
 
 @dataclass(frozen=True, slots=True)
-class RemoveDir:
+class RemoveDir(Action):
     path: str
     counts: tuple = None
     verb, did = 'remove directory', 'Removed directory'
 
-    def line(self):
-        return self.path
-
 
 @dataclass(frozen=True, slots=True)
-class Link:
+class Link(Action):
     path: str
     target: str
     counts: tuple = None
@@ -1905,28 +1907,22 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
-class Unlink:
+class Unlink(Action):
     path: str
     counts: tuple = None
     verb, did = 'unlink', 'Unlinked'
 
-    def line(self):
-        return self.path
-
 
 @dataclass(frozen=True, slots=True)
-class WriteMetadata:
+class WriteMetadata(Action):
     path: str
     data: bytes
     counts: tuple = None
     verb, did = 'write', 'Wrote'
 
-    def line(self):
-        return self.path
-
 
 @dataclass(frozen=True, slots=True)
-class Adopt:
+class Adopt(Action):
     """A file put into photostream/ by hand becomes the photo's file."""
     source: str
     path: str
@@ -1938,25 +1934,19 @@ class Adopt:
 
 
 @dataclass(frozen=True, slots=True)
-class SetTime:
+class SetTime(Action):
     path: str
     when: float
     counts: tuple = None
     verb, did = 'set the time of', 'Set the time of'
 
-    def line(self):
-        return self.path
-
 
 @dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(Action):
     path: str
     reason: str = ''
     counts: tuple = None
     verb, did = 'delete', 'Deleted'
-
-    def line(self):
-        return self.path
 
 
 # What a counted action tells beside itself: (the real run's words, the dry run's).

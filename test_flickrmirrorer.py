@@ -3901,6 +3901,19 @@ def test_installed_command_runs(tmp_path):
     assert result.returncode == 2 and 'flickr.com/services/apps/create' in result.stderr
 
 
+def rest_of_terminal(master):
+    """What a pseudo-terminal still holds once its program has ended."""
+    shown = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            return shown
+        if not chunk:
+            return shown
+        shown += chunk
+
+
 def test_ctrl_c_at_the_api_key_prompt_says_only_that(plain_fake, tmp_path):
     """Interrupted at the API key prompt: one line, no mirror to resume, no summary; exit 130."""
     import pty
@@ -3919,14 +3932,7 @@ def test_ctrl_c_at_the_api_key_prompt_says_only_that(plain_fake, tmp_path):
         assert b'API key: ' in shown, shown
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown += rest_of_terminal(master)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -3959,14 +3965,7 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
             assert prompt in shown, shown
             os.write(master, answer.encode() + b'\n')
         out, _ = proc.communicate(timeout=120)
-        while True:   # what the terminal showed after the secret was typed
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
+        shown += rest_of_terminal(master)   # what the terminal showed after the secret was typed
     finally:
         if proc.poll() is None:
             proc.kill()

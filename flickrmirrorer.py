@@ -1504,9 +1504,8 @@ def remove_if_empty(path):
 
 
 def prepare_destination(dest):
-    """Create the destination (never its parents) if missing; refuse one we cannot use."""
-    if os.path.lexists(dest) and not os.path.isdir(dest):
-        raise FatalError('Destination %s exists and is not a directory.' % dest, EXIT_USAGE)
+    """Create the destination (never its parents) if missing; refuse one we cannot use.
+    check_destination() has already refused one that is not a directory."""
     try:
         if not os.path.isdir(dest):
             os.mkdir(dest)

@@ -1668,8 +1668,7 @@ def statistic_counts(stdout, labels):
 @pytest.mark.slow
 def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fake, tmp_path, dest):
     fake = plain_fake
-    tokens = tmp_path / 'tokens'
-    store_token(fake, tokens)
+    tokens = tokens_for(fake, tmp_path)
     assert_ok(run_mirror(fake, tokens, dest))
     first, second, third = fake.account.album_order()
     gone, replaced = first_photo(fake, in_album=True), first_photo(fake, in_album=False)

@@ -1925,11 +1925,30 @@ class Adopt(Action):
     """A file put into photostream/ by hand becomes the photo's file."""
     source: str
     path: str
+    tally: tuple = ()
     counts: tuple = None
     verb, did = 'adopt', 'Adopted'
 
     def line(self):
         return '%s -> %s' % (self.source, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Download(Action):
+    """A file from Flickr into the directory `path`: its name is `name_for(answer)`, as only
+    the answer tells a file's extension (None where a dry run asks nothing).  `check`, a
+    MediaCheck, sees every byte; `tally` names the statistics it adds one to once the file is
+    in place (its bytes are counted too); `note` says which file it is."""
+    path: str
+    choice: object
+    name_for: object
+    note: str = ''
+    check: object = None
+    tally: tuple = ()
+    replacing: bool = False
+    loud: bool = False
+    counts: tuple = None
+    verb, did = 'download', 'Downloaded'
 
 
 @dataclass(frozen=True, slots=True)
@@ -1965,11 +1984,12 @@ class Executor:
     the guard: inside it, through no link) and counts them.  A dry run's executor prints
     them instead and counts them alike."""
 
-    def __init__(self, dest, stats, reporter, dry=False):
+    def __init__(self, dest, stats, reporter, dry=False, downloader=None):
         self.dest = dest
         self.stats = stats
         self.reporter = reporter
         self.dry = dry
+        self.downloader = downloader   # fetches a Download's file (a Downloader)
         self._lock = threading.Lock()   # the files stage applies its actions from many threads
 
     def run(self, actions):
@@ -1977,12 +1997,26 @@ class Executor:
             self.apply(action)
 
     def apply(self, action):
+        """Apply one action; returns what it tells (a download: its name, size and hash)."""
         if action.counts:
             self._count(*action.counts)
+        kind = type(action).__name__
         if self.dry:
-            self.reporter.info('would %s: %s' % (action.verb, action.line()))
-            return
-        getattr(self, '_' + type(action).__name__)(action)
+            predict = getattr(self, '_would_' + kind, None)
+            if predict is not None:
+                return predict(action)
+            self._would(action.verb, action.line())
+            return None
+        return getattr(self, '_' + kind)(action)
+
+    def _would(self, verb, line):
+        self.reporter.info('would %s: %s' % (verb, line))
+
+    def _tally(self, counters, size=0):
+        with self._lock:
+            for counter in counters:
+                setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+            self.stats.bytes += size
 
     def _count(self, counter, what):
         with self._lock:
@@ -2022,8 +2056,31 @@ class Executor:
         target = os.path.join(self.dest, action.path)
         os.replace(guarded(os.path.join(self.dest, action.source)), guarded(target))
         fsync_dir(os.path.dirname(target))
+        self._tally(action.tally)
         self.reporter.info('Adopted %s as the original of %s' % (os.path.basename(action.source),
                                                                os.path.basename(action.path)))
+
+    def _Download(self, action):
+        directory = os.path.join(self.dest, action.path)
+        name, size, digest = self.downloader.fetch(action.choice, directory, action.name_for, action.check)
+        self._tally(action.tally, size)
+        (self.reporter.info if action.loud else self.reporter.detail)('%s %s (%s%s)' % (
+            'Updated' if action.replacing else 'Downloaded', name, human_bytes(size),
+            ', ' + action.note if action.note else ''))
+        return name, size, digest
+
+    def _would_Download(self, action):
+        """Only a video's answer tells whether Flickr gives it (and its name): a dry run asks
+        for a video's file and reads none of its body; any other file it does not ask for."""
+        name, size = self.downloader.probe(action.choice, action.name_for)
+        self._tally(action.tally, size)
+        self._would(action.verb, '%s <- %s%s' % (os.path.join(action.path, name), action.choice.url,
+                                                   ' (%s)' % action.note if action.note else ''))
+        return name, size, None
+
+    def _would_Adopt(self, action):
+        self._tally(action.tally)
+        self._would(action.verb, action.line())
 
     def _SetTime(self, action):
         set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
@@ -2844,17 +2901,26 @@ class Downloader:
     """Streams one file to disk in chunks, through the transport: temporary name, checks,
     hash, fsync, rename."""
 
-    def __init__(self, transport, fx):
+    def __init__(self, transport):
         self.transport = transport
-        self.fx = fx
         self.stop_event = transport.stop_event
 
     def fetch(self, choice, directory, name_for, check=None):
         """Download `choice` into `directory` under the name `name_for(response)` returns.
         Returns (name, size, sha256).  `check`: a MediaCheck the body must pass."""
-        if not self.fx.asks_flickr(choice):
-            return name_for(None), 0, None
         return self.transport.retrying(lambda: self._fetch_once(choice, directory, name_for, check), choice.url)
+
+    def probe(self, choice, name_for):
+        """A dry run's download: (the name, the size announced).  Only a video is asked for
+        (refused or not, offered or not, only its answer tells); its body is not read."""
+        if choice.kind != 'video':
+            return name_for(None), 0
+        return self.transport.retrying(lambda: self._probe_once(choice, name_for), choice.url)
+
+    def _probe_once(self, choice, name_for):
+        with self.transport.get(choice.url, lambda r: judge_file_response(r, choice, choice.url),
+                                stream=True) as response:
+            return name_for(response), to_int(response.headers.get('Content-Length'), 0) or 0
 
     def _fetch_once(self, choice, directory, name_for, check=None):
         url = choice.url
@@ -2862,9 +2928,8 @@ class Downloader:
             name = name_for(response)
             expected = to_int(response.headers.get('Content-Length'), None)
             path = os.path.join(directory, name)
-            size, digest = self.fx.write_stream(
-                path, lambda f: self._copy_body(response, f, expected, choice,
-                                                check and MediaCheck(check.ext, check.video)), expected)
+            size, digest = atomic_write(path, lambda f: self._copy_body(
+                response, f, expected, choice, check and MediaCheck(check.ext, check.video)))
         return name, size, digest
 
     def _copy_body(self, response, f, expected, choice, check=None):
@@ -2955,12 +3020,10 @@ class PhotoMirror:
     """The files stage for one photo: download what the plan says, write its metadata from
     the listing (keeping what enrichment stored).  Safe to run in many threads at once."""
 
-    def __init__(self, photostream_dir, client, downloader, executor, stats, reporter):
+    def __init__(self, photostream_dir, client, executor, stats, reporter):
         self.dir = photostream_dir
         self.client = client
-        self.downloader = downloader
         self.executor = executor
-        self.fx = downloader.fx
         self.stats = stats
         self.reporter = reporter
         self._lock = threading.Lock()
@@ -3046,22 +3109,18 @@ class PhotoMirror:
         """The file record of the first of `choices` Flickr gives, or None."""
         record, photo_id = task.record, task.photo_id
         refused = None
+        # a file without its metadata was never complete (a killed run): new, not updated
+        replacing = bool(task.filename and task.stored)
+        tally = ('updated',) if replacing else ('new', 'new_videos') if is_video(record) else ('new',)
         for choice in choices:
             try:
-                name, size, digest = self.downloader.fetch(
-                    choice, self.dir, lambda r, c=choice: '%s.%s' % (photo_id, extension_for(record, c, r)))
+                name, size, digest = self.executor.apply(Download(
+                    PHOTOSTREAM_DIR, choice, lambda r, c=choice: '%s.%s' % (photo_id, extension_for(record, c, r)),
+                    note='' if choice.original else choice.label, tally=tally, replacing=replacing))
             except OriginalRefused:
                 refused = refused or (choice if choice.original else None)
                 continue   # refused, or a rendition this video does not have
             self.replaced(task.filename, name)
-            # a file without its metadata was never complete (a killed run): new, not updated
-            replacing = bool(task.filename and task.stored)
-            self._count(new=int(not replacing), new_videos=int(not replacing and is_video(record)),
-                        updated=int(replacing), bytes=size)
-            self.fx.say('%s %s (%s%s)' % ('Updated' if replacing else 'Downloaded', name, human_bytes(size),
-                                          '' if choice.original else ', ' + choice.label),
-                        'would %s %s' % ('update' if replacing else 'download',
-                                         task.filename or '%s %s' % ('video' if is_video(record) else 'photo', photo_id)))
             info = {'name': name, 'size': size, 'sha256': digest, 'label': choice.label,
                     'original': choice.original}
             if not choice.original and refused is not None:
@@ -3077,18 +3136,16 @@ class PhotoMirror:
             c.url for c in listing_choices(task.record) or () if c.label == VIDEO_ORIGINAL]
         url = current[0] if current else task.stored.file['original_url']
         choice = Choice(VIDEO_ORIGINAL, url, 'video' if is_video(task.record) else 'image')
+        kept = task.stored.file.get('label') or 'rendition'
         try:
-            name, size, digest = self.downloader.fetch(
-                choice, self.dir, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)))
+            name, size, digest = self.executor.apply(Download(
+                PHOTOSTREAM_DIR, choice, lambda r: '%s.%s' % (task.photo_id, extension_for(task.record, choice, r)),
+                note='the original Flickr now gives: it replaces the %s kept so far' % kept,
+                tally=('updated', 'originals_recovered'), replacing=True, loud=True))
         except (OriginalRefused, TransientError, ItemError, FilesHeldBack) as e:
             self.reporter.detail('The original of %s is still not available: %s' % (task.filename, first_line(e)))
             return None
         self.replaced(task.filename, name)
-        self._count(updated=1, bytes=size, originals_recovered=1)
-        kept = task.stored.file.get('label') or 'rendition'
-        self.fx.say('Flickr now gives the original of %s: it replaces the %s kept so far' % (name, kept),
-                    'would replace the %s of %s with its original, which Flickr now gives' % (kept, task.filename),
-                    loud=True)
         return {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL, 'original': True}
 
     def adopt_hand_original(self, task):
@@ -3105,10 +3162,10 @@ class PhotoMirror:
             return None
         name = '%s.%s' % (task.photo_id, ext)
         info = describe_file(source)
-        self.executor.apply(Adopt(os.path.join(PHOTOSTREAM_DIR, task.hand_original), os.path.join(PHOTOSTREAM_DIR, name)))
+        tally = ('updated',) if task.filename else ('new', 'new_videos') if is_video(task.record) else ('new',)
+        self.executor.apply(Adopt(os.path.join(PHOTOSTREAM_DIR, task.hand_original), os.path.join(PHOTOSTREAM_DIR, name),
+                                  tally=tally + ('originals_recovered',)))
         self.replaced(task.filename, name)
-        self._count(updated=1 if task.filename else 0, new=0 if task.filename else 1,
-                    new_videos=0 if task.filename or not is_video(task.record) else 1, originals_recovered=1)
         return dict(info, name=name, label=VIDEO_ORIGINAL, original=True, source='added by hand')
 
     def replaced(self, old_name, new_name):
@@ -3378,7 +3435,7 @@ class FilesStage:
         self.stats = stats
         self.reporter = reporter
         self.listing = ListingCheck()
-        self.transport = photos.downloader.transport
+        self.transport = photos.executor.downloader.transport
 
     def run(self, local):
         self.reporter.info('Reading your photostream from Flickr...')
@@ -4020,7 +4077,7 @@ class DataExport:
         self.refused = {}        # photo id -> [(member, why)]: its media files not taken
         self.unknown_media = []  # (member, why): media files the export describes no photo of
         self.videos = set()      # photo ids the export has a video file of
-        self.downloader = None   # fetches an original from its 'original' address
+        self.executor = None     # the run's; its downloader fetches an original from its 'original' address
         self.refused_in_a_row = 0
         self.would_fetch = set()  # a dry run's photos it would fetch
         for source in find_export_sources(paths):
@@ -4465,7 +4522,7 @@ class ExportAlone(DataExport):
         if pid in self.videos:   # its 'original' address serves a still frame, not the video
             return ('not fetched: a video, whose original address (%s) gives only a still frame; a run with an '
                     'API key fetches the video' % url)
-        if self.downloader is None:
+        if self.executor.downloader is None:
             return 'not fetched (%s): --offline' % url
         if self.refused_in_a_row >= REFUSALS_TO_STOP:
             return ('not fetched (%s): the image servers refused the last %d originals asked for (a free '
@@ -4477,19 +4534,17 @@ class ExportAlone(DataExport):
         # named and the next run asks again.
         choice = Choice(ORIGINAL, url, 'image', cdn_bursts=False)
         try:
-            _, size, digest = self.downloader.fetch(choice, self.dir, lambda response: name,
-                                                    check=MediaCheck(ext, False))
+            _, size, digest = self.executor.apply(Download(
+                PHOTOSTREAM_DIR, choice, lambda response: name, note='the original of photo %s' % pid,
+                check=MediaCheck(ext, False), tally=('new',)))
         except (TransientError, ItemError, OriginalRefused, MediaRefused) as e:
             self.refused_in_a_row += 1   # said once, with the photo's page, by the run's error for it
             return 'not fetched: %s' % first_line(e)
         self.refused_in_a_row = 0
         self.counts.fetched += 1
         self.counts.no_media -= 1   # it is in the mirror now
-        self.stats.new += 1
-        self.stats.bytes += size
         if self.fx.dry:
             self.would_fetch.add(pid)
-            self.fx.say('', 'would fetch the original of photo %s from %s' % (pid, url))
             return 'would be fetched from %s' % url
         self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(
             {'datetaken': photo_json.get('date_taken'), 'dateupload': export_epoch(photo_json.get('date_imported'))}))
@@ -4499,7 +4554,6 @@ class ExportAlone(DataExport):
                     EXPORT_KEY: photo_json}
         self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
         self.files[pid] = name
-        self.fx.say('Fetched the original of photo %s from %s (%s)' % (pid, url, human_bytes(size)), '')
         return 'fetched from %s' % url
 
     def _import_found(self, member, pid, ext):
@@ -6904,13 +6958,14 @@ def mirror_account(ctx, client):
     fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
-    executor = Executor(state.dest, stats, reporter, dry=args.dry_run)
-    photos = PhotoMirror(state.photostream_dir, client, Downloader(transport, fx), executor, stats, reporter)
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=Downloader(transport))
+    photos = PhotoMirror(state.photostream_dir, client, executor, stats, reporter)
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
     fx.makedirs(state.photostream_dir)
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
     if ctx.export is not None:   # the originals the API refused, from Flickr's data export
+        ctx.export.executor = executor
         ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
 
     builder = TreeBuilder(state.dest, client, stats, reporter, executor)
@@ -6960,12 +7015,15 @@ def mirror_export(ctx):
     local = scan_photostream(state.photostream_dir)
     fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
+    downloader = None   # --offline
     if not args.offline:   # a photo the export has no media of: its original from its address
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
-        ctx.export.downloader = Downloader(Transport(policy, reporter, stop_event), fx)
+        downloader = Downloader(Transport(policy, reporter, stop_event))
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=downloader)
+    ctx.export.executor = executor
     albums = ctx.export.import_alone(state.dest, state.files, args, fx)
     state.photostream = export_photostream(state)
-    builder = TreeBuilder(state.dest, None, stats, reporter, Executor(state.dest, stats, reporter, dry=args.dry_run))
+    builder = TreeBuilder(state.dest, None, stats, reporter, executor)
     builder.album_list_complete = False   # an album the export no longer lists stays
     builder.build_albums(albums, state.files)
     builder.build_not_in_album([p.id for p in state.photostream], albums, state.files)

@@ -3768,7 +3768,7 @@ def test_dry_run_predicts_the_real_run(fake, tmp_path):
     assert outcome_counts(dry.stdout)['New videos'] > 0 and outcome_counts(dry.stdout)['New albums'] > 0
     new = re.search(r'^Done: (\d+ new, \d+ updated, \d+ deleted, \d+ failed)', real.stdout, re.M).group(1)
     assert 'Dry run, nothing changed; the run would make %s.' % new in dry.stdout
-    assert re.search(r'would download video \d+', dry.stdout)
+    assert re.search(r'^would download: photostream/\d+\.(mp4|mov) <- http', dry.stdout, re.M)
     # changes of every kind
     fake.add_photo(title='Fresh', albums=[fake.account.album_order()[0]])
     fake.add_photo(media='video', fmt='mov', title='Fresh video')
@@ -4590,7 +4590,7 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     wait_until(lambda: plain_fake.stats()['faults'].get('file_429', 0) >= 1, 'the thumbnail to be asked for',
                timeout=10)
     choice = fm.Choice('Original', original, 'image')
-    downloader = fm.Downloader(transport, fm.Effects(fm.Reporter(quiet=True)))
+    downloader = fm.Downloader(transport)
     name, size, _ = downloader.fetch(choice, str(tmp_path), lambda response: 'original.jpg')
     worker.join(10)
     assert fetched == [True]
@@ -6039,7 +6039,7 @@ def test_a_dry_run_says_which_originals_it_would_fetch_and_fetches_none(plain_fa
     assert_ok(result)
     assert 'Export completeness: %d photos without media (%d fetched from their original address)' % (
         len(missing), len(missing)) in result.stdout
-    assert sorted(re.findall(r'^would fetch the original of photo (\d+) from http://127\.0\.0\.1:\d+/static/',
+    assert sorted(re.findall(r'^would download: photostream/(\d+)\.\w+ <- http://127\.0\.0\.1:\d+/static/',
                              result.stdout, re.M)) == missing
     assert fake.stats()['file_requests'] == 0 and not dest.exists()
 

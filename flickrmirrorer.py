@@ -60,12 +60,14 @@ export alone makes the same tree: mirror_export() wires the export's import
 deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
 that fits the listing).
 
-The trees and the deletions are changed by the Executor alone, from the actions planned;
-a dry run's Executor prints each action, one a line with its path ("would link: Albums/...
--> ..."), and counts it as the real run's counts it.  The files stage and the export's
-import change the destination through an Effects object; a dry run's (DryEffects) says
-what it would change instead, fetching only what tells a video's file.  The views and the
-account files are written by their own code, and a dry run makes none of them.  --verify
+The files, the trees, the deletions, the export's import and the account files are
+changed by the Executor alone, from the actions planned (Download, Import, Adopt, SetTime,
+WriteMetadata, WriteFile, MakeDir, RenameDir, RemoveDir, Link, Unlink, Delete); a dry run's
+Executor prints each action, one a line with its path ("would link: Albums/... -> ...",
+"would download: photostream/123.mp4 <- URL"), and counts it as the real run's counts it.
+Of the downloads a dry run asks only for a video's file (only its answer tells whether
+Flickr gives it, and its name), and reads none of its body.  The views are written by their
+own code, and a dry run makes none of them.  --verify
 adds a re-hash of every file.  Every path the run creates, replaces, renames, re-times or
 deletes passes one guard, guarded(): inside the destination and reached through no symbolic
 link; a link where the mirror keeps a file or directory of its own (photostream, html,
@@ -1784,74 +1786,6 @@ def atomic_symlink(target, path):
     return True
 
 
-class Effects:
-    """The changes the files stage and the export's import make to the destination go
-    through here, and are told here: -v names each one.  The dry run is the same run with
-    DryEffects: the same code plans, fetches and counts, and only this layer differs (it
-    says what it would do)."""
-    dry = False
-
-    def __init__(self, reporter):
-        self.reporter = reporter
-
-    def say(self, did, would, loud=False):
-        """`did` under -v (always when `loud`); a dry run says `would` instead."""
-        (self.reporter.info if loud else self.reporter.detail)(did)
-
-    def asks_flickr(self, choice):
-        """Is the file requested?  (A dry run asks only where Flickr may refuse it.)"""
-        return True
-
-    def write_stream(self, path, write, expected_size):
-        """A download: atomic_write(path, write); returns what `write` returned."""
-        return atomic_write(path, write)
-
-    def write_if_changed(self, path, data):
-        return write_file_if_changed(path, data)
-
-    def write_json_if_changed(self, path, data):
-        return self.write_if_changed(path, json_bytes(data))
-
-    def set_mtime(self, path, timestamp):
-        set_mtime(path, timestamp)
-
-    def unlink(self, path, link=False):
-        try_unlink(path, link)
-
-    def makedirs(self, path):
-        make_dirs(path)
-
-
-class DryEffects(Effects):
-    """--dry-run: reads like the real run, writes nothing, says what it would change."""
-    dry = True
-
-    def say(self, did, would, loud=False):
-        self.reporter.info(would)
-
-    def asks_flickr(self, choice):
-        return choice.kind == 'video'   # refused or not, offered or not: only its answer tells
-
-    def write_stream(self, path, write, expected_size):
-        return expected_size or 0, None   # the answer was judged; its body is not read
-
-    def write_if_changed(self, path, data):
-        try:
-            with open(path, 'rb') as f:
-                return f.read() != data
-        except OSError:
-            return True
-
-    def set_mtime(self, path, timestamp):
-        pass
-
-    def unlink(self, path, link=False):
-        pass
-
-    def makedirs(self, path):
-        pass
-
-
 # ---------------------------------------------------------------------------
 # The plan: typed actions on the destination, and the one executor that applies them
 # ---------------------------------------------------------------------------
@@ -1952,6 +1886,33 @@ class Download(Action):
 
 
 @dataclass(frozen=True, slots=True)
+class Import(Action):
+    """An original from Flickr's data export into `path`: `copy(file)` writes it, checking
+    every byte, and returns (size, sha256); `member` says where it comes from."""
+    path: str
+    member: object
+    copy: object
+    tally: tuple = ()
+    counts: tuple = None
+    verb, did = 'import', 'Imported'
+
+    def line(self):
+        return '%s <- %s' % (self.path, self.member.where)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFile(Action):
+    """A file of the mirror's own (a view's, an account file, a report) with its new content,
+    planned only where the content changes.  `batch`, a SyncBatch, syncs it and renames it
+    into place with a thousand others (the many files of a view)."""
+    path: str
+    data: bytes
+    batch: object = None
+    counts: tuple = None
+    verb, did = 'write', 'Wrote'
+
+
+@dataclass(frozen=True, slots=True)
 class SetTime(Action):
     path: str
     when: float
@@ -1965,6 +1926,16 @@ class Delete(Action):
     reason: str = ''
     counts: tuple = None
     verb, did = 'delete', 'Deleted'
+
+
+def make_missing_dir(dest, path):
+    """[MakeDir(path)] when the directory is not there yet, else []."""
+    return [] if os.path.isdir(os.path.join(dest, path)) else [MakeDir(path)]
+
+
+def rewrite(dest, cls, path, data, **fields):
+    """[cls(path, data)] when the file at `path` (relative to `dest`) holds other content, else []."""
+    return [cls(path, data, **fields)] if file_bytes(os.path.join(dest, path)) != data else []
 
 
 # What a counted action tells beside itself: (the real run's words, the dry run's).
@@ -2081,6 +2052,23 @@ class Executor:
     def _would_Adopt(self, action):
         self._tally(action.tally)
         self._would(action.verb, action.line())
+
+    def _Import(self, action):
+        size, digest = atomic_write(os.path.join(self.dest, action.path), action.copy)
+        self._tally(action.tally)
+        self.reporter.detail('Imported %s as %s (%s)' % (action.member.where, os.path.basename(action.path),
+                                                        human_bytes(size)))
+        return size, digest
+
+    def _would_Import(self, action):
+        """The member is not read: its size is the one its zip declares."""
+        self._tally(action.tally)
+        self._would(action.verb, action.line())
+        return action.member.size, None
+
+    def _WriteFile(self, action):
+        atomic_write_bytes(os.path.join(self.dest, action.path), action.data, action.batch)
+        self._done(action)
 
     def _SetTime(self, action):
         set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
@@ -2542,6 +2530,12 @@ def privacy_of(record):
         return 'public'
     return {(True, True): 'friend & family', (True, False): 'friend', (False, True): 'family'}.get(
         (friend, family), 'private')
+
+
+def export_taken(photo_json):
+    """A photo's time from its photo_<id>.json (taken, else imported), as taken_timestamp gives it."""
+    return taken_timestamp({'datetaken': photo_json.get('date_taken'),
+                            'dateupload': export_epoch(photo_json.get('date_imported'))})
 
 
 def export_epoch(when):
@@ -4077,9 +4071,7 @@ class DataExport:
         self.refused = {}        # photo id -> [(member, why)]: its media files not taken
         self.unknown_media = []  # (member, why): media files the export describes no photo of
         self.videos = set()      # photo ids the export has a video file of
-        self.executor = None     # the run's; its downloader fetches an original from its 'original' address
         self.refused_in_a_row = 0
-        self.would_fetch = set()  # a dry run's photos it would fetch
         for source in find_export_sources(paths):
             self._survey(source)
 
@@ -4165,8 +4157,8 @@ class DataExport:
                 name if isinstance(name, str) else name.name, source.label, first_line(e)))
             return None
 
-    def _start(self, dest, files, args, fx):
-        self.dest, self.fx = dest, fx
+    def _start(self, dest, files, args, executor):
+        self.dest, self.executor = dest, executor
         self.dir = os.path.join(dest, PHOTOSTREAM_DIR)
         self.files = files
         self.wanted = lambda media: not (media == 'video' and args.ignore_videos
@@ -4195,11 +4187,11 @@ class DataExport:
             self.reporter.info('This export (%s) is older than the one the mirror was made from (%s): it only fills '
                                'in what the mirror lacks, and changes nothing the newer one wrote.' % (self.date, held))
 
-    def _run(self, dest, files, args, fx, headline, after_media):
+    def _run(self, dest, files, args, executor, headline, after_media):
         """Either import's course: every media member, then `after_media()`, then the
         account files, the completeness report and the summary."""
         self.without_media = {}
-        self._start(dest, files, args, fx)
+        self._start(dest, files, args, executor)
         total = sum(s.count for s in self.media)
         self.reporter.info('%s: %s in %s...' % (headline, plural(total, 'file'),
                                                plural(sum(isinstance(s, ZipSource) for s in self.media), 'zip')))
@@ -4212,13 +4204,10 @@ class DataExport:
             self.reporter.close_progress()
             for source in self.metadata:
                 source.close()
-        if fx.dry:
-            self.reporter.info('would update %s from the export' % os.path.join(dest, ACCOUNT_DIR))
-        else:
-            try:
-                import_account_files(self.metadata, dest, args.no_html, self.reporter, self._failed)
-            except LinkInTheWay as e:
-                part_stopped(e, self.stats, self.reporter)
+        try:
+            executor.run(account_file_actions(self.metadata, dest, args.no_html, self.reporter, self._failed))
+        except LinkInTheWay as e:
+            part_stopped(e, self.stats, self.reporter)
         self._report_completeness()
         self._report()
 
@@ -4227,7 +4216,7 @@ class DataExport:
         describes without their media (and what became of each), the media files refused,
         those of no photo it describes and, with a key, the listed photos it lacks."""
         lacking = [] if self.listed is None else sorted(set(self.listed) - set(self.photo_jsons), key=int)
-        fetched = sum(what.startswith(('fetched', 'would be fetched')) for what in self.without_media.values())
+        fetched = sum(what.startswith('fetched') for what in self.without_media.values())
         sections = (
             ('Photos the export describes without their media file', [
                 '%s  %s  %s' % (pid, self._photo_page(pid), what) for pid, what in sorted(self.without_media.items())]),
@@ -4243,13 +4232,11 @@ class DataExport:
                                plural(len(self.unknown_media), 'media file'),
                                '' if self.listed is None else ', %s of the photostream not in it' % plural(
                                    len(lacking), 'photo'), path))
-        if self.fx.dry:
-            return
         text = ['# Flickr\'s data export of %s, read into this mirror: what it lacks.' % (self.date or 'no date'),
                 '# Each line: the photo id, its Flickr page or the file, and what became of it.']
         for title, lines in sections:
             text += ['', '## %s (%d)' % (title, len(lines))] + lines
-        write_file_if_changed(path, ('\n'.join(text) + '\n').encode('utf-8'))
+        self.executor.run(rewrite(self.dest, WriteFile, EXPORT_REPORT, ('\n'.join(text) + '\n').encode('utf-8')))
 
     def _import_media(self, source):
         try:
@@ -4313,6 +4300,35 @@ class DataExport:
         """The import of a member whose name gives a photo id: each kind of import's own."""
         raise NotImplementedError
 
+    def _take(self, member, pid, ext, name, old_name, media_of, when, metadata_of, tally=()):
+        """The member becomes the photo's file `name` (temporary name, checks, fsync, rename),
+        then its time and its metadata (`metadata_of(file record)`); the file it replaces goes
+        last, so that a kill at any moment loses nothing.  `media_of`: what the file must be
+        (the listing, or the media its extension says)."""
+        video = is_video(media_of)
+        path = os.path.join(PHOTOSTREAM_DIR, name)
+        with member.source.reader(member) as src:
+            head = read_member(src, member, HEAD_BYTES)
+            why = export_misfit(media_of, ext, head)
+            if why:
+                raise MediaRefused(why)
+            check = MediaCheck(ext, video)
+            size, digest = self.executor.apply(Import(
+                path, member, lambda f: copy_member(src, f, head, member, self.stop_event, check), tally=tally))
+        self.seen.add(pid)
+        self.counts.videos += int(video)
+        self.counts.photos += int(not video)
+        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
+                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
+        self.executor.run([SetTime(path, when)] + rewrite(
+            self.dest, WriteMetadata, metadata_path_for(PHOTOSTREAM_DIR, name), json_bytes(metadata_of(info))))
+        if old_name and old_name != name:   # a version kept so far, replaced by the original
+            self.executor.run(Delete(os.path.join(PHOTOSTREAM_DIR, gone))
+                              for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX)
+                              if os.path.lexists(os.path.join(self.dir, gone)))
+        self.files[pid] = name
+        return info
+
     # -- photo_<id>.json: kept in the photo's .metadata
     def _photo_json(self, pid):
         found = self.photo_jsons.get(pid)
@@ -4335,18 +4351,17 @@ class DataExport:
         if photo_json is None or not isinstance(raw, dict) or raw.get(EXPORT_KEY) == photo_json or self.older:
             return
         self.counts.metadata += 1
-        if self.listed is None:   # export-only: the export is all the metadata there is
-            self.stats.metadata_updated += 1
-            self.fx.say('Updated the metadata of %s from the export' % name,
-                        'would update the metadata of %s from the export' % name)
-        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), dict(raw, **{EXPORT_KEY: photo_json}))
+        # export-only: the export is all the metadata there is, its update counted
+        self.executor.run(rewrite(self.dest, WriteMetadata, metadata_path_for(PHOTOSTREAM_DIR, name),
+                                  json_bytes(dict(raw, **{EXPORT_KEY: photo_json})),
+                                  counts=('metadata_updated', name) if self.listed is None else None))
 
     def _report(self):
         c = self.counts
         self.stats.export_imported += c.photos + c.videos
         self.stats.export_unmatched += c.unmatched
         line = ('Data export: %d originals %s (%s, %s), %d already held, %d not matching'
-                % (c.photos + c.videos, 'would be imported' if self.fx.dry else 'imported',
+                % (c.photos + c.videos, 'would be imported' if self.executor.dry else 'imported',
                    plural(c.photos, 'photo'), plural(c.videos, 'video'), c.held, c.unmatched))
         if c.failed:
             line += ', %d could not be read' % c.failed
@@ -4364,21 +4379,21 @@ class ExportImport(DataExport):
     """--import-export in a run with an API key: the export fills in what the API refused."""
 
     # -- the import, after the files stage --
-    def import_into(self, dest, photostream, files, on_adopted, args, fx):
-        """Fill the mirror in from the export, every change through `fx` (a dry run's say
-        what they would do).  photostream: the listed photos (.id, .media); files: photo id
+    def import_into(self, dest, photostream, files, on_adopted, args, executor):
+        """Fill the mirror in from the export, every change through `executor` (a dry run's
+        prints them).  photostream: the listed photos (.id, .media); files: photo id
         -> media file name, updated as originals come in; on_adopted(id, file record) for
         each.  Returns the counts.  The work runs on a worker thread, as
         downloads do: Ctrl+C or SIGTERM reach it as the stop event, at a point where a
         temporary file is always removed."""
-        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args, fx)],
+        run_bounded(1, [('export', self._import_all, dest, photostream, files, on_adopted, args, executor)],
                     lambda key, future: future.result(), self.stop_event)
         return self.counts
 
-    def _import_all(self, dest, photostream, files, on_adopted, args, fx):
+    def _import_all(self, dest, photostream, files, on_adopted, args, executor):
         self.on_adopted = on_adopted
         self.listed = {p.id: p.media for p in photostream}
-        self._run(dest, files, args, fx, 'Importing Flickr\'s data export', self._keep_photo_jsons)
+        self._run(dest, files, args, executor, 'Importing Flickr\'s data export', self._keep_photo_jsons)
 
     def _import_found(self, member, pid, ext):
         media = self.listed.get(pid)
@@ -4406,38 +4421,18 @@ class ExportImport(DataExport):
         return self._adopt(member, pid, ext, name, stored, photo_json)
 
     def _adopt(self, member, pid, ext, old_name, stored, photo_json):
-        """Write the member as the photo's file (temporary name, checks, fsync, rename), then
-        its metadata; the old file goes last, so that a kill at any moment loses nothing."""
+        """The member as the photo's original, its metadata the listing's and getInfo's kept."""
         listing = stored.listing
-        video = is_video(listing)
         said = listed_format(listing) or ext
-        name = '%s.%s' % (pid, ext if video else SAME_FORMAT.get(said, said))
-        path = os.path.join(self.dir, name)
-        with member.source.reader(member) as src:
-            head = read_member(src, member, HEAD_BYTES)
-            why = export_misfit(listing, ext, head)
-            if why:
-                raise MediaRefused(why)
-            check = MediaCheck(ext, video)
-            size, digest = self.fx.write_stream(
-                path, lambda f: copy_member(src, f, head, member, self.stop_event, check), member.size)
-        self.seen.add(pid)
-        self.counts.videos += int(video)
-        self.counts.photos += int(not video)
-        self.fx.set_mtime(path, taken_timestamp(listing))
-        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
-                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
-        metadata = build_photo_metadata(listing, info, stored)
-        if photo_json is not None:
-            metadata[EXPORT_KEY] = photo_json
-        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
-        if old_name != name:
-            for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
-                self.fx.unlink(os.path.join(self.dir, gone))
-        self.files[pid] = name
+        name = '%s.%s' % (pid, ext if is_video(listing) else SAME_FORMAT.get(said, said))
+
+        def metadata_of(info):
+            metadata = build_photo_metadata(listing, info, stored)
+            if photo_json is not None:
+                metadata[EXPORT_KEY] = photo_json
+            return metadata
+        info = self._take(member, pid, ext, name, old_name, listing, taken_timestamp(listing), metadata_of)
         self.on_adopted(pid, info)
-        self.fx.say('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)),
-                    'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
         return None
 
     def _keep_photo_jsons(self):
@@ -4464,19 +4459,19 @@ class ExportImport(DataExport):
 class ExportAlone(DataExport):
     """Export-only (no API key, or --offline): the mirror from the export alone."""
 
-    def import_alone(self, dest, files, args, fx):
+    def import_alone(self, dest, files, args, executor):
         """Export-only (no API key): every original of the media zips into photostream/, each
         .metadata from its photo_<id>.json, the account files.  files: photo id -> media
         file name of what the mirror holds, updated.  Never deletes a photo; what is held as
         the export has it is not written again.  Returns the albums, [(record, [ids])] in
         albums.json's order."""
         self.listed = None
-        run_bounded(1, [('export', self._import_alone, dest, files, args, fx)],
+        run_bounded(1, [('export', self._import_alone, dest, files, args, executor)],
                     lambda key, future: future.result(), self.stop_event)
         return self.albums
 
-    def _import_alone(self, dest, files, args, fx):
-        self._run(dest, files, args, fx, 'Making the mirror from Flickr\'s data export', self._after_media)
+    def _import_alone(self, dest, files, args, executor):
+        self._run(dest, files, args, executor, 'Making the mirror from Flickr\'s data export', self._after_media)
 
     def _after_media(self):
         self.without_media = {}   # photo id -> what became of it
@@ -4490,7 +4485,7 @@ class ExportAlone(DataExport):
                 continue
             self.counts.no_media += 1
             self.without_media[pid] = self._fetch_original(pid, photo_json)
-        for pid in sorted(set(self.photo_jsons) - set(self.files) - self.would_fetch):
+        for pid in sorted(set(self.photo_jsons) - set(self.files)):
             if self.wanted('photo') and self.wanted('video'):   # (what --ignore-* leaves out is not known)
                 self.stats.failed += 1   # a run with the missing media (or the network) mends it
                 self.reporter.error('photo %s (%s) has no file: %s' % (pid, self._photo_page(pid), self.without_media.get(
@@ -4543,16 +4538,12 @@ class ExportAlone(DataExport):
         self.refused_in_a_row = 0
         self.counts.fetched += 1
         self.counts.no_media -= 1   # it is in the mirror now
-        if self.fx.dry:
-            self.would_fetch.add(pid)
-            return 'would be fetched from %s' % url
-        self.fx.set_mtime(os.path.join(self.dir, name), taken_timestamp(
-            {'datetaken': photo_json.get('date_taken'), 'dateupload': export_epoch(photo_json.get('date_imported'))}))
         info = {'name': name, 'size': size, 'sha256': digest, 'label': ORIGINAL, 'original': True,
                 'source': EXPORT_ORIGINAL_SOURCE, 'url': url}
         metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info,
                     EXPORT_KEY: photo_json}
-        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
+        self.executor.run([SetTime(os.path.join(PHOTOSTREAM_DIR, name), export_taken(photo_json))] + rewrite(
+            self.dest, WriteMetadata, metadata_path_for(PHOTOSTREAM_DIR, name), json_bytes(metadata)))
         self.files[pid] = name
         return 'fetched from %s' % url
 
@@ -4582,37 +4573,17 @@ class ExportAlone(DataExport):
                 self._keep_photo_json(old_name, raw, photo_json)
             return None
         name = '%s.%s' % (pid, SAME_FORMAT.get(ext, ext))
-        path = os.path.join(self.dir, name)
-        with member.source.reader(member) as src:
-            head = read_member(src, member, HEAD_BYTES)
-            why = export_misfit({'media': 'video' if video else 'photo'}, ext, head)
-            if why:
-                raise MediaRefused(why)
-            check = MediaCheck(ext, video)
-            size, digest = self.fx.write_stream(
-                path, lambda f: copy_member(src, f, head, member, self.stop_event, check), member.size)
-        self.seen.add(pid)
-        self.counts.videos += int(video)
-        self.counts.photos += int(not video)
-        self.stats.new += int(old_name is None)
-        self.stats.new_videos += int(old_name is None and video)
-        self.stats.updated += int(old_name is not None)
-        self.fx.set_mtime(path, taken_timestamp({'datetaken': photo_json.get('date_taken'),
-                                         'dateupload': export_epoch(photo_json.get('date_imported'))}))
-        info = {'name': name, 'size': size, 'sha256': digest, 'label': VIDEO_ORIGINAL if video else ORIGINAL,
-                'original': True, 'source': EXPORT_SOURCE, 'zip': member.source.name, 'member': member.name}
-        if stored is not None and stored.listing:   # a mirror the API made: its listing and getInfo stay
-            metadata = build_photo_metadata(stored.listing, info, stored)
-        else:
-            metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info}
-        metadata[EXPORT_KEY] = photo_json
-        self.fx.write_json_if_changed(metadata_path_for(self.dir, name), metadata)
-        if old_name and old_name != name:   # a version kept so far, replaced by the original
-            for gone in (old_name, old_name + METADATA_SUFFIX, old_name + XMP_SUFFIX):
-                self.fx.unlink(os.path.join(self.dir, gone))
-        self.files[pid] = name
-        self.fx.say('Imported %s as %s (%s)' % (member.where, name, human_bytes(size)),
-                    'would import %s as %s' % (member.where, os.path.join(PHOTOSTREAM_DIR, name)))
+
+        def metadata_of(info):
+            if stored is not None and stored.listing:   # a mirror the API made: its listing and getInfo stay
+                metadata = build_photo_metadata(stored.listing, info, stored)
+            else:
+                metadata = {'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': None}, 'file': info}
+            metadata[EXPORT_KEY] = photo_json
+            return metadata
+        tally = ('updated',) if old_name else ('new', 'new_videos') if video else ('new',)
+        self._take(member, pid, ext, name, old_name, {'media': 'video' if video else 'photo'},
+                   export_taken(photo_json), metadata_of, tally)
         return None
 
     def _export_albums(self):
@@ -4762,10 +4733,11 @@ def copy_member(src, f, head, member, stop_event, check=None):
     return size, sha.hexdigest()
 
 
-def import_account_files(metadata_sources, dest, no_html, reporter, failed):
+def account_file_actions(metadata_sources, dest, no_html, reporter, failed):
     """The newest metadata zip's account-level files, verbatim, into dest/account/ (an
-    older export never replaces a newer one); then html/account.html.  failed(message):
-    a member that cannot be read."""
+    older export never replaces a newer one); then html/account.html: the actions, each
+    yielded as its content is known (the page reads the account files written before it).
+    failed(message): a member that cannot be read."""
     newest = None
     for source in metadata_sources:
         try:
@@ -4790,27 +4762,31 @@ def import_account_files(metadata_sources, dest, no_html, reporter, failed):
         reporter.info('%s keeps the newer export of %s; %s (%s) is older: its account files are '
                       'not used.' % (account_dir, stamp.get('date'), source.label, date))
         return
-    make_dirs(account_dir)
+    if not os.path.isdir(account_dir):
+        yield MakeDir(ACCOUNT_DIR)
     try:
         source.open()
         for member in members:
             try:
                 with source.reader(member) as src:
-                    write_chunks_if_changed(os.path.join(account_dir, member.base),
-                                            iter(lambda: read_member(src, member, DOWNLOAD_CHUNK), b''))
+                    data = b''.join(iter(lambda: read_member(src, member, DOWNLOAD_CHUNK), b''))
             except ExportReadError as e:
                 failed(str(e))
+                continue
+            yield from rewrite(dest, WriteFile, os.path.join(ACCOUNT_DIR, member.base), data)
     finally:
         source.close()
     names = {m.base for m in members}
-    for name in os.listdir(account_dir):
+    for name in sorted(os.listdir(account_dir)) if os.path.isdir(account_dir) else ():
         if EXPORT_ACCOUNT_FILE_RE.match(name) and name not in names:
-            try_unlink(os.path.join(account_dir, name))   # from an older export
-    write_json_if_changed(os.path.join(account_dir, ACCOUNT_STAMP), {'zip': source.name, 'date': date})
-    if not no_html:
-        make_dirs(os.path.join(dest, HTML_DIR))
-        write_file_if_changed(os.path.join(dest, HTML_DIR, ACCOUNT_PAGE),
-                              valid_text(''.join(account_page(account_dir))).encode('utf-8'))
+            yield Delete(os.path.join(ACCOUNT_DIR, name))   # from an older export
+    yield from rewrite(dest, WriteFile, os.path.join(ACCOUNT_DIR, ACCOUNT_STAMP),
+                       json_bytes({'zip': source.name, 'date': date}))
+    if not no_html and os.path.isdir(account_dir):   # (a dry run's new mirror has none yet)
+        if not os.path.isdir(os.path.join(dest, HTML_DIR)):
+            yield MakeDir(HTML_DIR)
+        yield from rewrite(dest, WriteFile, os.path.join(HTML_DIR, ACCOUNT_PAGE),
+                           valid_text(''.join(account_page(account_dir))).encode('utf-8'))
 
 
 # -- the account page: contacts, followers, favourites and galleries, from dest/account/
@@ -6955,18 +6931,16 @@ def mirror_account(ctx, client):
     report.  Returns the run's state (its `incomplete` says whether the listing was)."""
     args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
     state = RunState(ctx.destination)
-    fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
     executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=Downloader(transport))
     photos = PhotoMirror(state.photostream_dir, client, executor, stats, reporter)
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
-    fx.makedirs(state.photostream_dir)
+    executor.run(make_missing_dir(state.dest, PHOTOSTREAM_DIR))
     FilesStage(args, state, client, photos, pool, stats, reporter).run(local)
     if ctx.export is not None:   # the originals the API refused, from Flickr's data export
-        ctx.export.executor = executor
-        ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, fx)
+        ctx.export.import_into(state.dest, state.photostream, state.files, state.note_not_original, args, executor)
 
     builder = TreeBuilder(state.dest, client, stats, reporter, executor)
     albums = builder.list_albums()
@@ -6983,17 +6957,17 @@ def mirror_account(ctx, client):
     stats.listing_incomplete = len(state.incomplete)
 
     enrich = EnrichStage(state, client, pool, stats, reporter)
-    if fx.dry:   # the views and enrichment are counted, not predicted page by page
+    if args.dry_run:   # the views and enrichment are counted, not predicted page by page
         enrich.count_planned()
     else:
         # (after an incomplete listing make_all_views keeps the last views and asks for none)
         thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, stats, reporter, wanted=not args.no_html)
         make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
     stats.not_original = len(state.not_original)
-    if not fx.dry:
+    if not args.dry_run:
         report_not_original(state, reporter, ctx.free_account)
     if args.verify:
-        report_verification(stats, reporter, fx.dry)
+        report_verification(stats, reporter, args.dry_run)
     return state
 
 
@@ -7009,19 +6983,17 @@ def mirror_export(ctx):
     adopts this mirror (plan_photo: the export's file is kept where it fits the listing)."""
     args, stats, reporter, stop_event = ctx.options, ctx.stats, ctx.reporter, ctx.stop_event
     state = RunState(ctx.destination)
-    fx = DryEffects(reporter) if args.dry_run else Effects(reporter)
     state.owner = ctx.account
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir)
-    fx.makedirs(state.photostream_dir)
     state.files.update(local.files)
     downloader = None   # --offline
     if not args.offline:   # a photo the export has no media of: its original from its address
         policy = RetryPolicy(attempts=args.retries, initial_wait=args.retry_wait, stop_event=stop_event)
         downloader = Downloader(Transport(policy, reporter, stop_event))
     executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=downloader)
-    ctx.export.executor = executor
-    albums = ctx.export.import_alone(state.dest, state.files, args, fx)
+    executor.run(make_missing_dir(state.dest, PHOTOSTREAM_DIR))
+    albums = ctx.export.import_alone(state.dest, state.files, args, executor)
     state.photostream = export_photostream(state)
     builder = TreeBuilder(state.dest, None, stats, reporter, executor)
     builder.album_list_complete = False   # an album the export no longer lists stays
@@ -7030,7 +7002,7 @@ def mirror_export(ctx):
     reporter.info('No collections: Flickr\'s data export has none; %s/ is made by the first run with an API '
                   'key.' % COLLECTIONS_DIR)
     stats.not_original = len(state.not_original)
-    if fx.dry:
+    if args.dry_run:
         return state
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
         ([] if args.no_html else [HtmlView(state, albums, [])])

@@ -1913,6 +1913,32 @@ class WriteFile(Action):
 
 
 @dataclass(frozen=True, slots=True)
+class WriteChunks(Action):
+    """WriteFile for content too big to hold twice in memory (photostream.json, the search
+    index): the executor writes the chunks to a temporary file, which replaces the old one
+    only when their SHA-256 differs, and tells whether it did."""
+    path: str
+    chunks: object
+    batch: object = None
+    counts: tuple = None
+    verb, did = 'write', 'Wrote'
+
+
+@dataclass(frozen=True, slots=True)
+class FetchThumbnail(Action):
+    """A photo's thumbnail for the HTML view into `path`; a failure leaves the photo without
+    a preview until the next run (never a failed run).  `batch`: as WriteFile's."""
+    path: str
+    url: str
+    batch: object = None
+    counts: tuple = None
+    verb, did = 'fetch thumbnail', 'Fetched thumbnail'
+
+    def line(self):
+        return '%s <- %s' % (self.path, self.url)
+
+
+@dataclass(frozen=True, slots=True)
 class SetTime(Action):
     path: str
     when: float
@@ -1934,8 +1960,9 @@ def make_missing_dir(dest, path):
 
 
 def rewrite(dest, cls, path, data, **fields):
-    """[cls(path, data)] when the file at `path` (relative to `dest`) holds other content, else []."""
-    return [cls(path, data, **fields)] if file_bytes(os.path.join(dest, path)) != data else []
+    """[cls(path, data)] when the file at `path` (relative to `dest`) holds other content, else []
+    (a link in its way stops the part of the run that writes it, as the write would)."""
+    return [cls(path, data, **fields)] if file_bytes(guarded(os.path.join(dest, path))) != data else []
 
 
 # What a counted action tells beside itself: (the real run's words, the dry run's).
@@ -1955,13 +1982,19 @@ class Executor:
     the guard: inside it, through no link) and counts them.  A dry run's executor prints
     them instead and counts them alike."""
 
-    def __init__(self, dest, stats, reporter, dry=False, downloader=None):
+    def __init__(self, dest, stats=None, reporter=None, dry=False, downloader=None, thumbnails=None):
         self.dest = dest
-        self.stats = stats
-        self.reporter = reporter
+        self.stats = stats if stats is not None else Stats()
+        self.reporter = reporter if reporter is not None else Reporter(quiet=True)
         self.dry = dry
         self.downloader = downloader   # fetches a Download's file (a Downloader)
+        self.thumbnails = thumbnails   # fetches a thumbnail (a ThumbnailFetcher)
         self._lock = threading.Lock()   # the files stage applies its actions from many threads
+        # A dry run's destination as the actions printed so far would leave it, for the
+        # planners that come after them (the views read the metadata the files stage wrote):
+        # the metadata it would write (full path -> content), the files it would bring, the
+        # paths it would remove.
+        self.would_write, self.would_bring, self.would_remove = {}, set(), set()
 
     def run(self, actions):
         for action in actions:
@@ -1977,8 +2010,53 @@ class Executor:
             if predict is not None:
                 return predict(action)
             self._would(action.verb, action.line())
+            self._foresee(action)
             return None
         return getattr(self, '_' + kind)(action)
+
+    def _foresee(self, action):
+        """Keep what a dry run's action would change, for has_file(), read_json() and stamp()."""
+        full = os.path.normpath(os.path.join(self.dest, action.path))
+        if isinstance(action, WriteMetadata):
+            self.would_write[full] = action.data
+        elif isinstance(action, (Delete, Unlink, RemoveDir)):
+            self.would_remove.add(full)
+            self.would_write.pop(full, None)
+            self.would_bring.discard(full)
+        elif isinstance(action, (Import, Adopt, WriteFile, WriteChunks, FetchThumbnail)):
+            self.would_bring.add(full)
+            if isinstance(action, Adopt):
+                self.would_remove.add(os.path.normpath(os.path.join(self.dest, action.source)))
+
+    # -- the destination as the planners after an action see it (a dry run's: as it would be)
+    def has_file(self, path):
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write or path in self.would_bring:
+                return True
+            if path in self.would_remove:
+                return False
+        return os.path.isfile(path)
+
+    def read_json(self, path):
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write:
+                return json.loads(self.would_write[path].decode('utf-8'))
+            if path in self.would_remove:
+                return None
+        return read_json(path)
+
+    def stamp(self, path):
+        """file_stamp(path); a dry run's metadata it would write: one of its own, as a new
+        file's stamp is (so that a view made from it is made again)."""
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write:
+                return 'would write', zlib.crc32(self.would_write[path])
+            if path in self.would_remove:
+                return None
+        return file_stamp(path)
 
     def _would(self, verb, line):
         self.reporter.info('would %s: %s' % (verb, line))
@@ -2045,13 +2123,24 @@ class Executor:
         for a video's file and reads none of its body; any other file it does not ask for."""
         name, size = self.downloader.probe(action.choice, action.name_for)
         self._tally(action.tally, size)
-        self._would(action.verb, '%s <- %s%s' % (os.path.join(action.path, name), action.choice.url,
-                                                   ' (%s)' % action.note if action.note else ''))
+        path = os.path.join(action.path, name)
+        self._would(action.verb, '%s <- %s%s' % (path, action.choice.url, ' (%s)' % action.note if action.note else ''))
+        self.would_bring.add(os.path.normpath(os.path.join(self.dest, path)))
         return name, size, None
+
+    def _FetchThumbnail(self, action):
+        """True when the thumbnail is now in place (its directory synced with its batch's)."""
+        return self.thumbnails.fetch(action.url, os.path.join(self.dest, action.path), action.batch)
+
+    def _would_FetchThumbnail(self, action):
+        self._would(action.verb, action.line())
+        self._foresee(action)
+        return True
 
     def _would_Adopt(self, action):
         self._tally(action.tally)
         self._would(action.verb, action.line())
+        self._foresee(action)
 
     def _Import(self, action):
         size, digest = atomic_write(os.path.join(self.dest, action.path), action.copy)
@@ -2064,11 +2153,33 @@ class Executor:
         """The member is not read: its size is the one its zip declares."""
         self._tally(action.tally)
         self._would(action.verb, action.line())
+        self._foresee(action)
         return action.member.size, None
 
     def _WriteFile(self, action):
         atomic_write_bytes(os.path.join(self.dest, action.path), action.data, action.batch)
         self._done(action)
+
+    def _WriteChunks(self, action):
+        written = write_chunks_if_changed(os.path.join(self.dest, action.path), action.chunks, action.batch)
+        if written:
+            self._done(action)
+        return written
+
+    def _would_WriteChunks(self, action):
+        path = os.path.join(self.dest, action.path)
+        try:
+            old = describe_file(guarded(path))['sha256']
+        except OSError:
+            old = None
+        new = hashlib.sha256()
+        for chunk in action.chunks:
+            new.update(chunk)
+        if new.hexdigest() == old:
+            return False
+        self._would(action.verb, action.line())
+        self._foresee(action)
+        return True
 
     def _SetTime(self, action):
         set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
@@ -3284,16 +3395,16 @@ class Thumbnails:
     one after the other).  Ctrl+C or an error in the block stops them at once, through the
     run's stop event, which also wakes a thumbnail waiting to be retried."""
 
-    def __init__(self, state, fetcher, jobs, stats, reporter, wanted=True):
-        self.state, self.fetcher, self.jobs, self.stats, self.reporter = state, fetcher, jobs, stats, reporter
+    def __init__(self, state, executor, jobs, stats, reporter, wanted=True):
+        self.state, self.executor, self.jobs, self.stats, self.reporter = state, executor, jobs, stats, reporter
         self.wanted = wanted
-        self.stop_event = fetcher.transport.stop_event
+        self.stop_event = executor.thumbnails.transport.stop_event
         self.error = None
 
     def _fetch(self):
         try:
-            self.state.thumbnails = fetch_thumbnails(self.state.dest, self.state.photostream, self.fetcher,
-                                                     self.jobs, self.stop_event)
+            self.state.thumbnails = fetch_thumbnails(self.state.dest, self.state.photostream, self.executor.thumbnails,
+                                                     self.jobs, self.stop_event, self.executor)
         except BaseException as e:   # handed to the run's thread in coming()
             self.error = e
 
@@ -5258,34 +5369,37 @@ class ViewInputs:
 class ViewsState:
     """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
 
-    def __init__(self, dest, force=False):
-        self.path = os.path.join(dest, VIEWS_STATE)
+    def __init__(self, executor, force=False):
+        self.executor = executor   # (a dry run's remembers in memory what it would write)
         self.force = force
+        self.state = None
 
     def read(self):
-        state = read_json(self.path)
-        return state if isinstance(state, dict) else {}
+        if self.state is None:
+            state = read_json(os.path.join(self.executor.dest, VIEWS_STATE))
+            self.state = state if isinstance(state, dict) else {}
+        return self.state
 
     def current(self, name, digest):
         return not self.force and self.read().get(name) == digest
 
     def remember(self, name, digest):
-        state = self.read()
-        state[name] = digest
-        write_json_if_changed(self.path, state)
+        self.read()[name] = digest
+        self.executor.run(rewrite(self.executor.dest, WriteFile, VIEWS_STATE, json_bytes(self.state)))
 
 
 def make_views(views, views_state, stats, reporter):
     """The one driver: each view is made unless its inputs are unchanged and it is whole; a
-    link in one view's way stops that view alone."""
+    link in one view's way stops that view alone.  Each writes through the executor."""
+    executor = views_state.executor
     for view in views:
-        inputs = view.inputs()
+        inputs = view.inputs(executor)
         digest = inputs.hexdigest() if inputs is not None else None
         if inputs is not None and inputs.whole and views_state.current(view.name, digest):
             reporter.detail(view.up_to_date())
             continue
         try:
-            said = view.write()
+            said = view.write(executor)
         except LinkInTheWay as e:
             part_stopped(e, stats, reporter)
             continue
@@ -5315,10 +5429,10 @@ class PhotostreamOrderView:
     def __init__(self, state):
         self.state = state
 
-    def inputs(self):
+    def inputs(self, executor):
         return None
 
-    def write(self):
+    def write(self, executor):
         state = self.state
 
         def chunks():
@@ -5332,7 +5446,7 @@ class PhotostreamOrderView:
                     out = []
             out.append(b'\n]}\n')
             yield b''.join(out)
-        write_chunks_if_changed(os.path.join(state.dest, self.name), chunks())
+        executor.apply(WriteChunks(self.name, chunks()))
 
 
 NOT_ORIGINAL_LIST = 'not-original.txt'
@@ -5357,15 +5471,14 @@ class NotOriginalView:
     def __init__(self, state):
         self.state = state
 
-    def inputs(self):
+    def inputs(self, executor):
         return None
 
-    def write(self):
-        path = os.path.join(self.state.dest, NOT_ORIGINAL_LIST)
+    def write(self, executor):
         not_original = self.state.not_original
         if not not_original:
-            if os.path.exists(path):
-                try_unlink(path)
+            if os.path.lexists(os.path.join(self.state.dest, NOT_ORIGINAL_LIST)):
+                executor.apply(Delete(NOT_ORIGINAL_LIST))
             return
         lines = [NOT_ORIGINAL_HEADER]
         for pid in sorted(not_original, key=int):
@@ -5373,7 +5486,8 @@ class NotOriginalView:
             lines.append('%s\t%s/%s\tkept: %s\t%s' % (
                 pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
                 photo_page_url({'id': pid, 'owner': self.state.owner})))
-        write_file_if_changed(path, valid_text('\n'.join(lines) + '\n').encode('utf-8'))
+        executor.run(rewrite(self.state.dest, WriteFile, NOT_ORIGINAL_LIST,
+                             valid_text('\n'.join(lines) + '\n').encode('utf-8')))
 
 
 class XmpView:
@@ -5383,22 +5497,22 @@ class XmpView:
     def __init__(self, state, albums, tree):
         self.state, self.albums, self.tree = state, albums, tree
 
-    def inputs(self):
+    def inputs(self, executor):
         directory = self.state.photostream_dir
         inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in self.albums],
                             self.tree)
         for pid, name in held_files(self.state):
-            stamp = file_stamp(metadata_path_for(directory, name))
+            stamp = executor.stamp(metadata_path_for(directory, name))
             inputs.add(pid, name, stamp)
-            inputs.whole = inputs.whole and not (stamp and not os.path.exists(xmp_path_for(directory, name)))
+            inputs.whole = inputs.whole and not (stamp and not executor.has_file(xmp_path_for(directory, name)))
         return inputs
 
     def up_to_date(self):
         return 'XMP sidecars: up to date'
 
-    def write(self):
+    def write(self, executor):
         written, removed = write_xmp_sidecars(self.state.photostream_dir, held_files(self.state),
-                                              self.albums, self.tree)
+                                              self.albums, self.tree, executor)
         return 'XMP sidecars: %d written, %d removed' % (written, removed)
 
 
@@ -5413,49 +5527,50 @@ class HtmlView:
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
 
-    def inputs(self):
+    def inputs(self, executor):
         state = self.state
         for photo in state.photostream:
             photo.filename = state.files.get(photo.id)
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
-                            file_stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
-        inputs.whole = all(os.path.isfile(path) for path in (os.path.join(state.dest, 'index.html'),
-                                                             os.path.join(html_dir, SEARCH_PAGE)))
+                            executor.stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
+        inputs.whole = all(executor.has_file(path) for path in (os.path.join(state.dest, 'index.html'),
+                                                                os.path.join(html_dir, SEARCH_PAGE)))
         for p in state.photostream:
-            stamp = file_stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
+            stamp = executor.stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
             if stamp and p.from_file:   # its texts are the file's, maybe not read yet
                 inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
             else:
                 inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
                            p.filename, p.thumb_url, p.has_thumb, stamp)
-            inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
+            inputs.whole = inputs.whole and not (stamp and not executor.has_file(os.path.join(html_dir, photo_page(p.id))))
         return inputs
 
     def up_to_date(self):
         return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
 
-    def write(self):
-        read_texts(self.state)
+    def write(self, executor):
+        read_texts(self.state, executor)
+        self.executor = executor
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
-                                  details=self.photo_details)
+                                  details=self.photo_details, executor=executor)
         return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
                                                       plural(written, 'page'))
 
     def photo_details(self, photo_id):
         """What a photo's own page shows beyond the listing, from its stored .metadata."""
         name = self.state.files.get(photo_id)
-        metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
+        metadata = self.executor.read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
         return photo_details(metadata) if isinstance(metadata, dict) else {}
 
 
-def read_texts(state):
+def read_texts(state, executor):
     """The texts of the photos whose .metadata the run left as it is, read now that the HTML
     view is written: the unchanged re-run, which writes no view, reads none of them."""
     for photo in state.photostream:
         if photo.texts_unread:
             name = state.files.get(photo.id)
-            photo.refresh(read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
+            photo.refresh(executor.read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
 
 
 def photo_details(metadata):
@@ -6370,17 +6485,17 @@ def all_pages(view):
             yield HTML_DIR + '/' + name, parts
 
 
-def remove_stale_pages(html_dir, keep):
+def remove_stale_pages(html_dir, keep, executor):
     """Delete our own pages (by name pattern) that the current view no longer has."""
     removed = 0
-    for name in sorted(os.listdir(html_dir)):
+    for name in sorted(os.listdir(html_dir)) if os.path.isdir(html_dir) else ():
         if OUR_PAGE_RE.match(name) and name not in keep:
-            try_unlink(os.path.join(html_dir, name))
+            executor.apply(Delete(os.path.join(HTML_DIR, name)))
             removed += 1
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None):
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, executor=None):
     """Write dest/index.html, one page per album, collection and mirrored photo, and the
     search page with its index under dest/html/.
 
@@ -6396,20 +6511,28 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
             'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
+    executor: what writes them (a dry run's prints them); by default one of its own.
     Returns the number of files written (only files whose content changed are rewritten)."""
+    executor = executor or Executor(dest)
     view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)
-    make_dirs(html_dir)
+    executor.run(make_missing_dir(dest, HTML_DIR))
+    written = 0
+
+    def write(rel, data, batch):
+        nonlocal written
+        changed = rewrite(dest, WriteFile, rel, data, batch=batch)
+        executor.run(changed)
+        written += len(changed)
     with SyncBatch() as dirs:
-        written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8'), dirs))
-        written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'), dirs)
-        written += write_chunks_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view), dirs)
+        write(HTML_DIR + '/style.css', STYLE.encode('utf-8'), dirs)
+        write(HTML_DIR + '/' + SEARCH_SCRIPT, SEARCH_JS.encode('utf-8'), dirs)
+        written += executor.apply(WriteChunks(HTML_DIR + '/' + SEARCH_INDEX, search_index(view), dirs))
         names = set()
         for rel, parts in all_pages(view):
             names.add(rel.split('/', 1)[1] if '/' in rel else rel)
-            written += write_file_if_changed(os.path.join(dest, *rel.split('/')), valid_text(''.join(parts)).encode('utf-8'),
-                                             dirs)
-    remove_stale_pages(html_dir, names)
+            write(rel, valid_text(''.join(parts)).encode('utf-8'), dirs)
+    remove_stale_pages(html_dir, names, executor)
     return written
 
 
@@ -6425,14 +6548,17 @@ def thumb_path(photo_id, url):
     return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
 
 
-def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
+def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, executor=None):
     """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
     dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
-    for, and none is removed.  Returns (fetched, failed)."""
+    for, and none is removed.  `executor` fetches and removes them (by default one of its
+    own, with `fetcher`).  Returns (fetched, failed)."""
+    executor = executor or Executor(dest, thumbnails=fetcher)
+    thumbs_rel = HTML_DIR + '/' + THUMBS_DIR
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
     new_dir = not os.path.isdir(thumbs_dir)
-    make_dirs(thumbs_dir)
+    executor.run(make_missing_dir(dest, thumbs_rel))
     wanted = set()
 
     def missing():   # a generator: 100,000 pending items at once would be heavy
@@ -6444,7 +6570,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
                 continue
             name = thumb_name(photo['id'], url)
             wanted.add(name)
-            if os.path.exists(os.path.join(thumbs_dir, name)):
+            if executor.has_file(os.path.join(thumbs_dir, name)):
                 photo['thumb'] = thumb_path(photo['id'], url)
             else:
                 yield photo, name, url
@@ -6460,7 +6586,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
             failed += 1
     try:
         with SyncBatch() as dirs:
-            run_bounded(jobs, (((photo, url), fetcher.fetch, url, os.path.join(thumbs_dir, name), dirs)
+            run_bounded(jobs, (((photo, url), executor.apply, FetchThumbnail(thumbs_rel + '/' + name, url, dirs))
                                for photo, name, url in missing()), finish)
     except KeyboardInterrupt:   # SIGTERM or Ctrl+C before the first thumbnail: no empty directory stays
         if new_dir:
@@ -6470,10 +6596,11 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
         if new_dir:
             remove_if_empty(thumbs_dir)
         return fetched, failed   # `wanted` is partial: what it lacks is not stale
+    if new_dir:
+        return fetched, failed
     with os.scandir(thumbs_dir) as entries:
-        stale = [e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted]
-    for name in stale:
-        try_unlink(os.path.join(thumbs_dir, name))
+        stale = sorted(e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted)
+    executor.run(Delete(thumbs_rel + '/' + name) for name in stale)
     return fetched, failed
 
 
@@ -6761,30 +6888,39 @@ def xmp_path_for(photostream_dir, filename):
     return os.path.join(photostream_dir, filename + XMP_SUFFIX)
 
 
-def write_xmp_sidecars(photostream_dir, files, albums, tree):
+def write_xmp_sidecars(photostream_dir, files, albums, tree, executor=None):
     """Write '<file>.xmp' beside every media file of `files` ((photo id, file name) pairs, what
     the run holds) that has its .metadata, and remove our sidecars whose media file is gone.
-    albums: [(album record, photo ids)]; tree: the collection tree.  Returns (written, removed)."""
+    albums: [(album record, photo ids)]; tree: the collection tree; executor: what writes
+    them (by default one of its own, its destination the folder above).  Returns (written,
+    removed)."""
+    photostream_dir = os.path.normpath(photostream_dir)
+    executor = executor or Executor(os.path.dirname(photostream_dir))
+    dest, rel_dir = executor.dest, os.path.basename(photostream_dir)
     by_id = album_keyword_paths(albums, tree)
     keyword_paths = [by_id[album['id']] for album, _ in albums]
     photo_albums = albums_by_photo(albums)
     written = removed = 0
     with SyncBatch() as dirs:
         for photo_id, filename in files:
-            metadata = read_json(metadata_path_for(photostream_dir, filename))
+            metadata = executor.read_json(metadata_path_for(photostream_dir, filename))
             if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
                 continue   # not mirrored yet, or a legacy file that the next download upgrades
             paths = [p for n in packed_values(photo_albums.get(photo_id, ())) for p in keyword_paths[n]]
             packet = xmp_packet(xmp_fields(metadata, paths,
                                            lambda: image_orientation(os.path.join(photostream_dir, filename))))
-            written += write_file_if_changed(xmp_path_for(photostream_dir, filename), packet, dirs)
+            changed = rewrite(dest, WriteFile, xmp_path_for(rel_dir, filename), packet, batch=dirs)
+            executor.run(changed)
+            written += len(changed)
     del photo_albums
+    if not os.path.isdir(photostream_dir):   # a dry run's new mirror
+        return written, removed
     with os.scandir(photostream_dir) as entries:   # streamed: 300,000 names are not listed at once
         for entry in entries:
             media = entry.name[:-len(XMP_SUFFIX)]
             if entry.name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(media) \
-                    and not os.path.isfile(os.path.join(photostream_dir, media)):
-                try_unlink(entry.path)
+                    and not executor.has_file(os.path.join(photostream_dir, media)) and executor.has_file(entry.path):
+                executor.apply(Delete(os.path.join(rel_dir, entry.name)))
                 removed += 1
     return written, removed
 
@@ -6798,11 +6934,10 @@ class Enricher:
     read it and its comments, and rewrite the photo's .metadata atomically.  The files are
     all in place by then; an interrupted run resumes here, photo by photo."""
 
-    def __init__(self, photostream_dir, client, stats, reporter):
+    def __init__(self, photostream_dir, client, executor):
         self.dir = photostream_dir
         self.client = client
-        self.stats = stats
-        self.reporter = reporter
+        self.executor = executor
 
     def run(self, photo_id, filename):
         """The photo's new metadata once rewritten, else None."""
@@ -6822,22 +6957,29 @@ class Enricher:
         elif count != len(comments or []):
             comments = self.client.photo_comments(photo_id)
         metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
-        return metadata if write_json_if_changed(path, metadata) else None
+        changed = rewrite(self.executor.dest, WriteMetadata, metadata_path_for(PHOTOSTREAM_DIR, filename),
+                          json_bytes(metadata))
+        self.executor.run(changed)
+        return metadata if changed else None
 
 
 class EnrichStage:
     """The last stage: getInfo and comments for the photos the plan marked, in the pool,
     paced within the hourly budget."""
 
-    def __init__(self, state, client, pool, stats, reporter):
+    def __init__(self, state, client, pool, executor, stats, reporter):
         self.state = state
         self.client = client
         self.pool = pool
+        self.executor = executor
         self.stats = stats
         self.reporter = reporter
 
     def run(self):
-        """Returns True when any metadata was rewritten."""
+        """Returns True when any metadata was rewritten.  A dry run asks Flickr nothing
+        more: the photos are counted (count_planned)."""
+        if self.executor.dry:
+            return self.count_planned()
         state = self.state
         failed = {pid for pid, _ in state.failed}
         todo = [s for s in state.to_enrich if state.files.get(s.id) and s.id not in failed]
@@ -6848,7 +6990,7 @@ class EnrichStage:
         self.reporter.info('Metadata: %s to enrich%s; an interrupted run continues next time.'
                            % (plural(len(todo), 'photo'), ', about %s at %d calls/hour' % (human_duration(eta), pacer.per_hour)
                                          if eta >= 60 else ''))
-        enricher = Enricher(state.photostream_dir, self.client, self.stats, self.reporter)
+        enricher = Enricher(state.photostream_dir, self.client, self.executor)
         enriched_before = self.stats.enriched
         self.spent, self.finished = None, 0   # once the hour's quota is spent, nothing more is asked
         self.pool.run('Metadata', ((s, enricher.run, s.id, state.files[s.id]) for s in todo if self.spent is None),
@@ -6883,11 +7025,12 @@ class EnrichStage:
         return self.client.pacer.seconds_for(self.state.enrich_calls) if self.state.to_enrich else 0.0
 
     def count_planned(self):
-        """A dry run: counted as the real run would count them."""
+        """A dry run: counted as the real run would count them; nothing rewritten."""
         self.stats.enriched = len(self.state.to_enrich)
         if self.state.to_enrich:
             self.reporter.info('would read the metadata (photos.getInfo) of %s'
                                % plural(len(self.state.to_enrich), 'photo'))
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -6933,7 +7076,8 @@ def mirror_account(ctx, client):
     state = RunState(ctx.destination)
     transport = Transport(client.policy, reporter, stop_event)
     pool = WorkPool(args.jobs, state, stats, reporter, stop_event)
-    executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=Downloader(transport))
+    executor = Executor(state.dest, stats, reporter, dry=args.dry_run, downloader=Downloader(transport),
+                        thumbnails=ThumbnailFetcher(transport))
     photos = PhotoMirror(state.photostream_dir, client, executor, stats, reporter)
     guarded(state.photostream_dir)   # a link there stops the run: every file lives there
     local = scan_photostream(state.photostream_dir, find_orphans=args.verify or args.delete_unknown)
@@ -6956,13 +7100,10 @@ def mirror_account(ctx, client):
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
 
-    enrich = EnrichStage(state, client, pool, stats, reporter)
-    if args.dry_run:   # the views and enrichment are counted, not predicted page by page
-        enrich.count_planned()
-    else:
-        # (after an incomplete listing make_all_views keeps the last views and asks for none)
-        thumbnails = Thumbnails(state, ThumbnailFetcher(transport), args.jobs, stats, reporter, wanted=not args.no_html)
-        make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter)
+    enrich = EnrichStage(state, client, pool, executor, stats, reporter)
+    # (after an incomplete listing make_all_views keeps the last views and asks for none)
+    thumbnails = Thumbnails(state, executor, args.jobs, stats, reporter, wanted=not args.no_html)
+    make_all_views(args, state, albums, tree, enrich, thumbnails, executor, stats, reporter)
     stats.not_original = len(state.not_original)
     if not args.dry_run:
         report_not_original(state, reporter, ctx.free_account)
@@ -7002,12 +7143,10 @@ def mirror_export(ctx):
     reporter.info('No collections: Flickr\'s data export has none; %s/ is made by the first run with an API '
                   'key.' % COLLECTIONS_DIR)
     stats.not_original = len(state.not_original)
-    if args.dry_run:
-        return state
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
         ([] if args.no_html else [HtmlView(state, albums, [])])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
-               ViewsState(state.dest, force=args.verify), stats, reporter)
+               ViewsState(executor, force=args.verify), stats, reporter)
     return state
 
 
@@ -7054,7 +7193,7 @@ def dest_account(dest):
 QUICK_ENRICHMENT = 60.0
 
 
-def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporter):
+def make_all_views(args, state, albums, tree, enrich, thumbnails, executor, stats, reporter):
     """The views and enrichment: a quick enrichment first, with the thumbnails coming
     beside it, and the views once; a long one (hours, at a small budget) after the views
     (the thumbnails coming beside the sidecars), which then show what it read.  After an
@@ -7063,7 +7202,7 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporte
     if views_kept(state):
         enrich.run()
         return
-    views_state = ViewsState(state.dest, force=args.verify)
+    views_state = ViewsState(executor, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
         ([] if args.no_html else [HtmlView(state, albums, tree)])
     views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown

@@ -5836,8 +5836,9 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size, details=None):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None, has_file=os.path.isfile):
         self.dest = dest
+        self.has_file = has_file   # (a dry run's tells the files it would bring too)
         self.page_size = max(1, int(page_size))
         self.photos = photos
         self.by_id = {p['id']: p for p in photos}
@@ -5865,7 +5866,7 @@ class View:
         return rel, w or None, h or None
 
     def _measure(self, photo, path):
-        if not os.path.isfile(path):
+        if not self.has_file(path):
             return self.MISSING
         w = h = 0
         if photo.get('width') and photo.get('height'):
@@ -6514,7 +6515,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     executor: what writes them (a dry run's prints them); by default one of its own.
     Returns the number of files written (only files whose content changed are rewritten)."""
     executor = executor or Executor(dest)
-    view = View(dest, photos, albums, collections, page_size, details)
+    view = View(dest, photos, albums, collections, page_size, details, executor.has_file)
     html_dir = os.path.join(dest, HTML_DIR)
     executor.run(make_missing_dir(dest, HTML_DIR))
     written = 0

@@ -1636,29 +1636,29 @@ def test_dry_run_changes_nothing(plain_fake, tmp_path, dest):
 # The dry run prints the plan: every path the real run then changes, and the same counts
 # ---------------------------------------------------------------------------
 
-# What the plan covers so far: the album and collection trees, the deletions and the
-# photos' metadata files.
-PLANNED_TREES = ('Albums', 'Collections', 'Not in any album')
-TREE_COUNTS = ('New albums', 'Updated albums', 'Removed albums', 'New collections', 'Updated collections',
-               'Removed collections', 'Deleted photos / videos', 'Updated metadata')
-
-
 def dry_run_paths(stdout):
-    """The paths a dry run's 'would VERB: PATH' lines name ('link: PATH -> TARGET' names its
-    path, 'rename: OLD -> NEW' and 'adopt: SOURCE -> PATH' both)."""
-    paths = set()
+    """(the paths a dry run's 'would VERB: PATH' lines name, the directories among them that
+    it would rename or remove).  'link: PATH -> TARGET' names its path, 'rename: OLD -> NEW'
+    and 'adopt: SOURCE -> PATH' both; 'download: PATH <- URL' and 'import: PATH <- MEMBER'
+    their path."""
+    paths, dirs = set(), set()
     for verb, rest in re.findall(r'^would ([a-z ]+): (.*)$', stdout, re.M):
-        old, _, new = rest.partition(' -> ')
+        old, _, new = rest.partition(' <- ')[0].partition(' -> ')
         paths.add(old)
         if verb in ('rename', 'adopt'):
             paths.add(new)
-    return paths
+        if verb == 'rename':
+            dirs.update((old, new))
+        if verb == 'remove directory':
+            dirs.add(old)
+    return paths, dirs
 
 
 def named_by(path, planned):
-    """Is `path`, or a directory above it, among the planned paths?"""
+    """Is `path` among the planned paths, or inside a directory the plan renames or removes?"""
+    paths, dirs = planned
     parts = path.split(os.sep)
-    return any(os.sep.join(parts[:i]) in planned for i in range(1, len(parts) + 1))
+    return path in paths or any(os.sep.join(parts[:i]) in dirs for i in range(1, len(parts)))
 
 
 def statistic_counts(stdout, labels):
@@ -1667,6 +1667,10 @@ def statistic_counts(stdout, labels):
 
 @pytest.mark.slow
 def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fake, tmp_path, dest):
+    """After the eight kinds of change on Flickr (photos added, deleted, replaced and edited;
+    an album renamed, reordered and deleted; an album moved between collections), the dry
+    run names every path the real run then creates, changes (content or time) or removes:
+    files, metadata, sidecars, the views' files, thumbnails, the trees."""
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
     assert_ok(run_mirror(fake, tokens, dest))
@@ -1675,7 +1679,7 @@ def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fak
     fake.delete_photo(gone.id)
     fake.replace_photo(replaced.id)
     fake.edit_photo(first_photo(fake, in_album=True).id, title='Edited')
-    fake.add_photo(title='Added', albums=[first])
+    added = fake.add_photo(title='Added', albums=[first])
     fake.rename_album(first, 'Renamed')
     fake.reorder_album(second, list(reversed(fake.account.albums[second].photo_ids)))
     fake.delete_album(third)
@@ -1683,30 +1687,31 @@ def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fak
     empty = [c for c in fake.account.iter_collections() if not c.album_ids and not c.children]
     moved = holding[0].album_ids[0]
     fake.move_album(moved, empty[0].id)
-    before = snapshot(dest)
+    before = snapshot(dest, with_mtimes=True)
 
     dry = run_mirror(fake, tokens, dest, '--dry-run', '--delete-unknown', '--statistics')
     assert_ok(dry, 0)
-    assert snapshot(dest) == before
+    assert snapshot(dest, with_mtimes=True) == before
     planned = dry_run_paths(dry.stdout)
     real = run_mirror(fake, tokens, dest, '--delete-unknown', '--statistics')
     assert_ok(real, 0)
-    after = snapshot(dest)
+    after = snapshot(dest, with_mtimes=True)
 
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
-    in_trees = {path for path in changed if path.split(os.sep)[0] in PLANNED_TREES}
-    removed_files = {path for path in changed if path.startswith('photostream' + os.sep) and path not in after}
-    metadata = {path for path in changed if path.startswith('photostream' + os.sep) and path.endswith('.metadata')}
-    assert 'photostream/%s' % media_name(gone) in removed_files
-    assert 'photostream/%s.metadata' % media_name(replaced) in metadata
-    assert any(path.startswith('Albums/Renamed - %s' % first) for path in in_trees)
-    assert any(path.startswith('Collections' + os.sep) for path in in_trees)
-    unnamed = sorted(path for path in in_trees | removed_files | metadata if not named_by(path, planned))
-    assert unnamed == []
-    assert statistic_counts(dry.stdout, TREE_COUNTS) == statistic_counts(real.stdout, TREE_COUNTS)
-    assert statistic_counts(real.stdout, TREE_COUNTS) == {
-        'New albums': 0, 'Updated albums': 2, 'Removed albums': 1, 'New collections': 0,
-        'Updated collections': 2, 'Removed collections': 0, 'Deleted photos / videos': 1, 'Updated metadata': 1}
+    for path in ('photostream/%s' % media_name(gone), 'photostream/%s.xmp' % media_name(gone),
+                 'photostream/%s.metadata' % media_name(replaced), 'photostream/%s.jpg' % added,
+                 'photostream/%s.jpg.xmp' % added, 'html/photo-%s.html' % added, 'photostream.json', 'index.html'):
+        assert path in changed, path
+    assert any(path.startswith('Albums/Renamed - %s' % first) for path in changed)
+    assert any(path.startswith('Collections' + os.sep) for path in changed)
+    assert any(path.startswith('html/thumbs/') for path in changed)
+    unnamed = sorted(path for path in changed if not named_by(path, planned))
+    assert unnamed == [], unnamed
+    assert outcome_counts(dry.stdout) == outcome_counts(real.stdout)
+    counts = {label: n for label, n in outcome_counts(real.stdout).items() if n}
+    assert counts == {'New photos': 1, 'Updated photos / videos': 1, 'Updated metadata': 1,
+                      'Enriched metadata (photos.getInfo)': 3, 'Deleted photos / videos': 1,
+                      'Updated albums': 2, 'Removed albums': 1, 'Updated collections': 2}
 
 
 def run_in_pty(args, env, timeout=120):

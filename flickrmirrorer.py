@@ -24,9 +24,10 @@ and the reporting every stage uses):
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
                 a video's play addresses; getSizes only where the listing lacks what is
                 needed, or where every address built from it failed), with one table of
-                what to fetch (the original, else the tallest rendition or largest size);
-                temporary name, checks, fsync, rename; metadata from the listing, written
-                atomically.  A long wait asked for by the file servers (FilesHeldBack)
+                what to fetch (the original, else the tallest rendition or largest size),
+                each a Download action the Executor fetches (temporary name, checks, fsync,
+                rename); then SetTime and WriteMetadata (metadata from the listing, written
+                atomically).  A long wait asked for by the file servers (FilesHeldBack)
                 stops the downloads, the files left counted; the rest of the run goes on
   6. trees      TreeBuilder plans the album / collection / "Not in any album" directories
                 of symlinks, Tidier the deletion of what is gone from Flickr (only with
@@ -35,9 +36,10 @@ and the reporting every stage uses):
                 the Executor applies
   7. views      make_views(): photostream.json, not-original.txt, the XMP sidecars and the
                 browsable HTML view, each made again only when the hash of its inputs
-                changed (.flickrmirrorer-views.json) or --verify asks; their many files
-                (and the thumbnails) synced a thousand at a time before their renames
-                (SyncBatch)
+                changed (.flickrmirrorer-views.json) or --verify asks; each file a
+                WriteFile (or WriteChunks) action where its content changes, each thumbnail
+                a FetchThumbnail, their many files synced a thousand at a time before their
+                renames (SyncBatch)
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
@@ -60,17 +62,23 @@ export alone makes the same tree: mirror_export() wires the export's import
 deletion; a later run with a key adopts that mirror (plan_photo keeps a file from the export
 that fits the listing).
 
-The files, the trees, the deletions, the export's import and the account files are
-changed by the Executor alone, from the actions planned (Download, Import, Adopt, SetTime,
-WriteMetadata, WriteFile, MakeDir, RenameDir, RemoveDir, Link, Unlink, Delete); a dry run's
-Executor prints each action, one a line with its path ("would link: Albums/... -> ...",
-"would download: photostream/123.mp4 <- URL"), and counts it as the real run's counts it.
-Of the downloads a dry run asks only for a video's file (only its answer tells whether
-Flickr gives it, and its name), and reads none of its body.  The views are written by their
-own code, and a dry run makes none of them.  --verify
-adds a re-hash of every file.  Every path the run creates, replaces, renames, re-times or
-deletes passes one guard, guarded(): inside the destination and reached through no symbolic
-link; a link where the mirror keeps a file or directory of its own (photostream, html,
+Every change of the destination's content (the files, their times and metadata, the trees,
+the deletions, the export's import, the account files, the views and their thumbnails) is
+an action the planners yield (Download, Import, Adopt, SetTime, WriteMetadata, WriteFile,
+WriteChunks, FetchThumbnail, MakeDir, RenameDir, RemoveDir, Link, Unlink, Delete) and the
+Executor alone applies and counts.  The dry run is the same code with a dry Executor: it
+prints each action, one a line with its path ("would link: Albums/... -> ...", "would
+download: photostream/123.mp4 <- URL"), counts it as the real run's counts it, and keeps
+the metadata it would have written, so that the views after it are made from it (their
+files compared with the destination's, and those that would change printed).  Of the
+downloads it asks only for a video's file (only its answer tells whether Flickr gives it,
+and its name) and reads none of its body; enrichment it counts, asking nothing.  Outside
+the plan are only the run's claim on the destination (created, locked, a killed run's
+temporary files removed) and the removal of a thumbnails directory an interrupted run just
+made; a dry run does none of them.  --verify adds a re-hash of every file.  Every path the
+run creates, replaces, renames, re-times or deletes passes one guard, guarded(), which the
+Executor's operations call: inside the destination and reached through no symbolic link; a
+link where the mirror keeps a file or directory of its own (photostream, html,
 html/thumbs, account, the lock, a view's file, an album's directory) stops that part of the
 run, named (LinkInTheWay), and nothing is changed through it.
 
@@ -1793,7 +1801,9 @@ def atomic_symlink(target, path):
 # its paths relative to the destination; they change nothing.  The Executor applies them
 # (or, in a dry run, prints them one a line, "would VERB: PATH") and counts each one the same
 # way in both, so a dry run's counts are the real run's.  An action's `counts` names the
-# statistic it adds one to and what that is about: (counter, name).
+# statistic it adds one to and what that is about: (counter, name); a file's `tally`, the
+# statistics it adds one to once it is in place.  What only a fetch can tell (a refused
+# original, a video's name) is told by the Download's answer, printed when it comes.
 
 class Action:
     """What every action is: its `path` is what the dry run prints, unless it says more."""

@@ -1729,25 +1729,10 @@ def json_bytes(data):
     return escape_surrogates(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n').encode('utf-8')
 
 
-def write_file_if_changed(path, data, dirs=None):
-    """Rewrite a file only when its content changes (keeps mtimes and disks quiet)."""
-    try:
-        with open(guarded(path), 'rb') as f:
-            if f.read() == data:
-                return False
-    except OSError:
-        pass
-    atomic_write_bytes(path, data, dirs)
-    return True
-
-
-def write_json_if_changed(path, data):
-    return write_file_if_changed(path, json_bytes(data))
-
-
 def write_chunks_if_changed(path, chunks, dirs=None):
-    """write_file_if_changed for content too big to hold twice in memory: the chunks go to a
-    temporary file, which replaces the old one only when their SHA-256 differs."""
+    """Content too big to hold twice in memory, rewritten only when it changes (keeps mtimes
+    and disks quiet): the chunks go to a temporary file, which replaces the old one only
+    when their SHA-256 differs."""
     try:
         old = describe_file(guarded(path))['sha256']
     except OSError:

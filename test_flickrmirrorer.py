@@ -1714,6 +1714,31 @@ def test_dry_run_names_the_paths_the_real_run_changes_and_counts_alike(plain_fak
                       'Updated albums': 2, 'Removed albums': 1, 'Updated collections': 2}
 
 
+def test_a_dry_executor_prints_each_action_changes_nothing_and_shows_later_planners_its_plan(tmp_path, capsys):
+    """The views after the files stage read the metadata it would write and do not see
+    what it would delete: the dry executor keeps both, and the disk is left as it was."""
+    dest = tmp_path / 'dest'
+    (dest / 'photostream').mkdir(parents=True)
+    (dest / 'photostream' / '1.jpg').write_bytes(b'old photo')
+    (dest / 'photostream' / '1.jpg.metadata').write_bytes(b'{"old": true}\n')
+    before = snapshot(dest, with_mtimes=True)
+    executor = fm.Executor(str(dest), fm.Stats(), fm.Reporter(), dry=True)
+    executor.run([fm.WriteMetadata('photostream/2.jpg.metadata', b'{"new": 2}\n'),
+                  fm.Delete('photostream/1.jpg', 'no longer on Flickr', counts=('deleted', 'photostream/1.jpg')),
+                  fm.Delete('photostream/1.jpg.metadata')])
+    assert snapshot(dest, with_mtimes=True) == before
+    assert capsys.readouterr().out.splitlines() == [
+        'would write: photostream/2.jpg.metadata', 'would delete: photostream/1.jpg',
+        'would delete: photostream/1.jpg.metadata']
+    assert executor.stats.deleted == 1
+    assert executor.read_json(str(dest / 'photostream' / '2.jpg.metadata')) == {'new': 2}
+    assert executor.read_json(str(dest / 'photostream' / '1.jpg.metadata')) is None
+    assert executor.has_file(str(dest / 'photostream' / '2.jpg.metadata'))
+    assert not executor.has_file(str(dest / 'photostream' / '1.jpg'))
+    assert executor.stamp(str(dest / 'photostream' / '1.jpg.metadata')) is None
+    assert executor.stamp(str(dest / 'photostream' / '2.jpg.metadata')) is not None
+
+
 def run_in_pty(args, env, timeout=120):
     """Run with stdout on a pseudo-terminal; returns (exit status, what the terminal showed)."""
     import fcntl

@@ -1001,8 +1001,7 @@ def test_pacer_holds_calls_to_the_hourly_budget():
 
 def test_plan_photo_decisions():
     record = {'id': '1', 'originalsecret': 'a', 'lastupdate': '10', 'count_comments': '0', 'media': 'photo'}
-    stored = fm.StoredPhoto(originalsecret='a', lastupdate='10', listing=dict(record), info={'id': '1'},
-                            enriched='10')
+    stored = fm.Photo(originalsecret='a', listing=dict(record), info={'id': '1'}, enriched='10')
     assert fm.plan_photo(record, '1.jpg', stored) is None
     task = fm.plan_photo(dict(record, originalsecret='b'), '1.jpg', stored)
     assert task.need_file and task.need_enrich
@@ -1014,24 +1013,24 @@ def test_plan_photo_decisions():
     assert task is None
     task = fm.plan_photo(record, None, None)
     assert task.need_file and task.need_enrich and task.files_stage
-    legacy = fm.StoredPhoto.from_json({'id': '1', 'originalsecret': 'a', 'lastupdate': '10'})
+    legacy = fm.Photo.from_metadata({'id': '1', 'originalsecret': 'a', 'lastupdate': '10'}, texts=False)
     task = fm.plan_photo(record, '1.jpg', legacy)
     assert not task.need_file and task.need_enrich
     # enriched at an older lastupdate: enrich again, nothing to download
-    task = fm.plan_photo(record, '1.jpg', fm.StoredPhoto(originalsecret='a', lastupdate='10', listing=dict(record),
-                                                         info={'id': '1'}, enriched='9'))
+    task = fm.plan_photo(record, '1.jpg', fm.Photo(originalsecret='a', listing=dict(record), info={'id': '1'},
+                                                   enriched='9'))
     assert task.need_enrich and not task.files_stage
     # a video kept as a rendition asks for its original again; one put there by hand is adopted
-    kept = fm.StoredPhoto(originalsecret='a', lastupdate='10', listing=dict(record), info={'id': '1'}, enriched='10',
-                          file={'name': '1.mp4', 'original': False, 'original_url': 'http://x/orig/'})
+    kept = fm.Photo(originalsecret='a', listing=dict(record), info={'id': '1'}, enriched='10',
+                    file={'name': '1.mp4', 'original': False, 'original_url': 'http://x/orig/'})
     task = fm.plan_photo(record, '1.mp4', kept)
     assert task.try_original and not task.need_file and not task.need_enrich
     task = fm.plan_photo(record, '1.mp4', kept, hand_original='1.original.mov')
     assert task.hand_original == '1.original.mov' and not task.try_original
     # metadata with fields of the wrong type reads as no metadata at all
-    assert fm.StoredPhoto.from_json({'flickrmirrorer': 'x'}) is None
-    broken = fm.StoredPhoto.from_json({'flickrmirrorer': {'format': 2}, 'listing': 'x', 'comments': 5, 'file': 3})
-    assert broken.listing == {} and broken.comments is None and broken.file is None
+    assert fm.Photo.from_metadata({'flickrmirrorer': 'x'}) is None
+    broken = fm.Photo.from_metadata({'flickrmirrorer': {'format': 2}, 'listing': 'x', 'comments': 5, 'file': 3})
+    assert broken.listing == {} and broken.comments is None and broken.file is None and broken.file_broken
 
 
 # ---------------------------------------------------------------------------
@@ -1080,8 +1079,9 @@ def jpeg_with_orientation(orientation):
 
 
 def html_photo(pid, file, title, media='photo', description='', datetaken='', tags=()):
-    return {'id': pid, 'file': file, 'media': media, 'title': title, 'description': description,
-            'datetaken': datetaken, 'tags': list(tags)}
+    """A photo as the run keeps it; `file`: its path under dest, in photostream/, or None."""
+    return fm.Photo(id=pid, filename=file and file[len('photostream/'):], media=media, title=title,
+                    description=description, taken=datetaken, tag_lines='\n'.join(tags))
 
 
 def build_html_mirror(dest):
@@ -1370,7 +1370,7 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
     dest = str(tmp_path / 'dest')
     os.makedirs(dest)
     (tmp_path / 'secret.png').write_bytes(png_bytes(2, 2))
-    photos = [html_photo('1', '../secret.png', 'Outside'), html_photo('2', '/etc/passwd', 'Abs')]
+    photos = [html_photo('1', 'photostream/../../secret.png', 'Outside'), html_photo('2', 'photostream//etc/passwd', 'Abs')]
     albums = [{'id': '../../x', 'title': 'Odd id', 'description': '', 'primary': None, 'photo_ids': ['1']}]
     fm.write_html_view(dest, photos, albums, [])
     assert set(os.listdir(tmp_path)) == {'dest', 'secret.png'}
@@ -3427,7 +3427,7 @@ def test_thumbnails_stopped_before_the_first_leave_no_empty_directory(tmp_path):
     stop = threading.Event()
     stop.set()
     transport = fm.Transport(fm.RetryPolicy(attempts=1, stop_event=stop), fm.Reporter(quiet=True), stop)
-    photos = [{'id': '1', 'thumb_url': 'http://127.0.0.1:9/1_abc_n.jpg'}]
+    photos = [fm.Photo(id='1', thumb_url='http://127.0.0.1:9/1_abc_n.jpg')]
     assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), stop=stop) == (0, 0)
     assert os.listdir(tmp_path / 'html') == []
 
@@ -4325,10 +4325,10 @@ def test_xmp_fields_from_the_listing_alone():
     assert '<rdf:li>Flickr|Albums|A_B</rdf:li>' in packet and '&amp; https' in packet
     assert '<rdf:li>Flickr/Albums/A|B</rdf:li>' in packet and '<rdf:li>newyork</rdf:li>' in packet
     year_only = dict(listing, datetakengranularity='6', latitude=0, longitude=0)
-    fields = fm.xmp_fields({'listing': year_only})
+    fields = fm.xmp_fields({'flickrmirrorer': {'format': 2}, 'listing': year_only})
     assert fields.date_taken == '2019' and fields.latitude is None and 'GPS' not in fm.xmp_packet(fields).decode()
     unknown = dict(listing, datetakenunknown='1')
-    assert fm.xmp_fields({'listing': unknown}).date_taken == ''
+    assert fm.xmp_fields({'flickrmirrorer': {'format': 2}, 'listing': unknown}).date_taken == ''
 
 
 def test_licences_are_named_and_linked_as_flickr_gives_them_today(plain_fake, tmp_path, dest):
@@ -4358,7 +4358,8 @@ def test_licences_are_named_and_linked_as_flickr_gives_them_today(plain_fake, tm
         assert (name, url) == recorded[licence]
     # every licence Flickr has, as it gives it
     for number, (name, url) in recorded.items():
-        fields = fm.xmp_fields({'listing': {'id': '42', 'owner': '1@N01', 'license': str(number)}})
+        fields = fm.xmp_fields({'flickrmirrorer': {'format': 2},
+                                'listing': {'id': '42', 'owner': '1@N01', 'license': str(number)}})
         assert fields.license[:2] == (name, url), number
 
 
@@ -4532,10 +4533,13 @@ def test_view_in_a_browser_search_photo_page_and_sanitized_descriptions(fake, to
 
 def test_photo_pages_link_neighbours_in_album_and_photostream_order(html_mirror):
     dest, photos, albums, collections = html_mirror
-    details = {'101': {'place_names': ['Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
-                       'url': 'https://www.flickr.com/photos/me/101/',
-                       'comments': [{'author': 'Ann <x>', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'}]}}
-    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: details.get(pid, {}))
+    info = {'id': '101', 'location': {'latitude': 47.37, 'longitude': 8.54, 'locality': {'_content': 'Z\u00fcrich'},
+                                      'country': {'_content': 'Switzerland'}},
+            'urls': {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/me/101/'}]}}
+    comment = {'authorname': 'Ann <x>', 'datecreate': '1577872800', '_content': 'So <b>good</b>'}  # 2020-01-01 10:00 UTC
+    details = {'101': fm.Photo.from_metadata({'flickrmirrorer': {'format': 2, 'enriched': '5'}, 'photo': info,
+                                              'listing': {'id': '101', 'lastupdate': '5'}, 'comments': [comment]})}
+    fm.write_html_view(dest, photos, albums, collections, details=details.get)
     page = parse_page(os.path.join(dest, 'html', 'photo-101.html'))
     text = Path(dest, 'html', 'photo-101.html').read_text('utf-8')
     # photostream: 101 is first; album 6789 is 103, 101, 102, 104, (105 not mirrored); album 6790: 102, 101
@@ -4697,7 +4701,7 @@ def test_the_html_view_syncs_each_directory_once_after_all_its_pages(html_mirror
 
 
 def test_thumbnails_sync_their_directory_once_after_all_of_them(plain_fake, tmp_path, monkeypatch):
-    photos = [{'id': p.id, 'thumb_url': fakeflickr.static_url(plain_fake.base_url, p, '_n')}
+    photos = [fm.Photo(id=p.id, thumb_url=fakeflickr.static_url(plain_fake.base_url, p, '_n'))
               for p in list(plain_fake.account.photos.values())[:8]]
     stop = threading.Event()
     transport = fm.Transport(fm.RetryPolicy(attempts=2, initial_wait=0.01, stop_event=stop),
@@ -4706,7 +4710,9 @@ def test_thumbnails_sync_their_directory_once_after_all_of_them(plain_fake, tmp_
     assert fm.fetch_thumbnails(str(tmp_path), photos, fm.ThumbnailFetcher(transport), jobs=3) == (8, 0)
     assert log.check_each_directory_synced_once_after_its_renames() == 8
     for photo in photos:   # each complete at its name: Flickr's bytes
-        assert (tmp_path / photo['thumb']).read_bytes() == requests.get(photo['thumb_url']).content
+        assert photo.has_thumb
+        assert (tmp_path / 'html' / 'thumbs' / fm.thumb_name(photo.id, photo.thumb_url)).read_bytes() == \
+            requests.get(photo.thumb_url).content
     if fm.SYNCFS is not None:   # Linux: one sync of the filesystem for the batch, no fsync each
         assert (log.count('syncfs'), log.count('fsync')) == (1, 0)
 
@@ -4781,7 +4787,7 @@ def test_a_failed_sync_puts_no_file_of_its_batch_in_place_and_ends_the_block(tmp
 def test_a_failed_sync_of_thumbnails_ends_fetching_them_with_the_error(plain_fake, tmp_path, monkeypatch):
     """A thumbnail that cannot be fetched is told and skipped; a disk that cannot sync is
     not a thumbnail's problem: it ends the stage, and none is left at its name unsynced."""
-    photos = [{'id': p.id, 'thumb_url': fakeflickr.static_url(plain_fake.base_url, p, '_n')}
+    photos = [fm.Photo(id=p.id, thumb_url=fakeflickr.static_url(plain_fake.base_url, p, '_n'))
               for p in list(plain_fake.account.photos.values())[:5]]
     stop = threading.Event()
     transport = fm.Transport(fm.RetryPolicy(attempts=2, initial_wait=0.01, stop_event=stop),
@@ -6597,9 +6603,9 @@ def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mi
     for photo in fake.account.photos.values():
         meta = metadata_of(dest, original_name(photo))
         from_export[photo.id] = fm.Photo.from_metadata(meta)
-        assert from_export[photo.id] == fm.Photo.from_export(meta)
+        assert from_export[photo.id].kept() == fm.Photo.from_export(meta['export'], meta['file']).kept()
     assert any(p.latitude is not None for p in from_export.values())
-    assert any(p.comments for p in from_export.values()) and any(p.tags for p in from_export.values())
+    assert any(p.shown_comments for p in from_export.values()) and any(p.tags for p in from_export.values())
     assert all(p.privacy in ('public', 'private', 'friend', 'family', 'friend & family') for p in from_export.values())
     private = next(p for p in from_export.values() if p.privacy == 'private')
     assert '<dt>Visible to</dt><dd>you only</dd>' in (dest / 'html' / ('photo-%s.html' % private.id)).read_text()
@@ -6614,7 +6620,8 @@ def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mi
         for name in ('latitude', 'longitude'):
             a, e = getattr(api, name), getattr(export, name)
             assert (a is None) == (e is None) and (a is None or abs(a - e) < 1e-5), (photo.id, name, a, e)
-        assert [(c['text'], c['date']) for c in export.comments] == [(c['text'], c['date']) for c in api.comments]
+        assert [(c['text'], c['date']) for c in export.shown_comments] == [(c['text'], c['date'])
+                                                                           for c in api.shown_comments]
 
 
 @pytest.mark.parametrize('wrong', [None, 7, [], {'x': 1}, 'not what it should be'])

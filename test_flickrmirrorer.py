@@ -1034,6 +1034,99 @@ def test_plan_photo_decisions():
 
 
 # ---------------------------------------------------------------------------
+# One photo: read from a listing record, a .metadata, an export's photo_<id>.json
+# ---------------------------------------------------------------------------
+
+def recorded(name):
+    return json.loads((RECORDED / name).read_text('utf-8'))
+
+
+def shown(photo):
+    """What the views show of a photo, as plain values."""
+    return {'id': photo.id, 'media': photo.media, 'title': photo.title, 'description': photo.description,
+            'tags': photo.tags, 'taken': photo.taken, 'granularity': photo.granularity,
+            'dateupload': photo.dateupload, 'license': photo.license, 'rotation': photo.rotation,
+            'position': photo.position, 'place_names': photo.place_names, 'url': photo.url,
+            'privacy': photo.privacy, 'comments': photo.shown_comments}
+
+
+def test_a_photo_from_a_recorded_listing_record():
+    record = recorded('flickr.people.getPhotos.json')['photos']['photo'][0]
+    photo = fm.Photo.from_listing(record)
+    assert shown(photo) == {
+        'id': '10115956703', 'media': 'photo', 'title': 'Jon Snow', 'description': "It's a photo",
+        'tags': ['foo', 'vision:night=077'], 'taken': '2013-10-06 14:06:41', 'granularity': '0',
+        'dateupload': '1381061206', 'license': '0', 'rotation': 0, 'position': (45.807258, 15.967599),
+        'place_names': [], 'url': 'https://www.flickr.com/photos/78733179@N04/10115956703/',
+        'privacy': 'public', 'comments': []}
+    assert photo.thumb_url == 'http://farm3.staticflickr.com/2822/10115956703_b14e1be9d0_n.jpg'
+
+
+def test_a_photo_from_a_metadata_with_recorded_getinfo_and_comments():
+    """getInfo's answer, read at the listing's lastupdate, says more than the listing: its
+    title, tags, place names, Flickr page and comments are the ones shown."""
+    listing = {'id': '8130464513', 'owner': '78733179@N04', 'title': 'Listed title', 'tags': 'listed',
+               'lastupdate': '1379515261', 'dateupload': '1351424000', 'ispublic': 0, 'isfriend': 1, 'isfamily': 1,
+               'media': 'photo', 'originalsecret': '941c686b6a'}
+    metadata = {'flickrmirrorer': {'format': 2, 'enriched': '1379515261'}, 'listing': listing,
+                'photo': recorded('flickr.photos.getInfo.json')['photo'],
+                'comments': recorded('flickr.photos.comments.getList.json')['comments']['comment'],
+                'file': {'name': '8130464513.jpg', 'original': True}}
+    photo = fm.Photo.from_metadata(metadata)
+    assert shown(photo) == {
+        'id': '8130464513', 'media': 'photo', 'title': 'Hana', 'description': '', 'tags': ['foo'],
+        'taken': '2012-10-28 11:32:03', 'granularity': '0', 'dateupload': '1351424000', 'license': '0',
+        'rotation': 0, 'position': (44.375, 14.78194), 'place_names': ['Ulbo', 'Zadar', 'Zadarsko-Kninska', 'Croatia'],
+        'url': 'http://www.flickr.com/photos/78733179@N04/8130464513/', 'privacy': 'friend & family',
+        'comments': [{'author': 'Janko Marohni\u0107', 'date': '2012-04-19 11:49 UTC', 'text': 'Test'},
+                     {'author': 'Janko Marohni\u0107', 'date': '2012-08-26 21:18 UTC', 'text': 'foo'}]}
+    assert (photo.originalsecret, photo.enriched, photo.file, photo.file_broken) == (
+        '941c686b6a', '1379515261', {'name': '8130464513.jpg', 'original': True}, False)
+    # getInfo read at an older lastupdate: the listing is fresher, and shown
+    older = fm.Photo.from_metadata(dict(metadata, flickrmirrorer={'format': 2, 'enriched': '1379000000'}))
+    assert (older.title, older.tags, older.place_names, older.url) == (
+        'Listed title', ['listed'], [], 'https://www.flickr.com/photos/78733179@N04/8130464513/')
+    # the plan reads no texts
+    assert fm.Photo.from_metadata(metadata, texts=False).texts_unread
+
+
+def test_what_the_run_keeps_of_a_photo_holds_no_record():
+    photo = fm.Photo.from_listing(recorded('flickr.people.getPhotos.json')['photos']['photo'][0])
+    kept = photo.kept()
+    assert (kept.id, kept.title, kept.tags, kept.taken, kept.thumb_url) == (
+        '10115956703', 'Jon Snow', ['foo', 'vision:night=077'], '2013-10-06 14:06:41',
+        'http://farm3.staticflickr.com/2822/10115956703_b14e1be9d0_n.jpg')
+    assert (kept.listing, kept.info, kept.comments, kept.file, kept.export) == (None, None, None, None, None)
+    assert not hasattr(kept, '__dict__')   # slotted: no dict per photo
+    with pytest.raises(AttributeError):
+        kept.width = 640
+
+
+def test_a_photo_from_a_recorded_export_photo_json():
+    """Flickr's data export alone (no listing, no getInfo) says as much as getInfo does."""
+    photo_json = recorded('export.photo_9732128037.json')
+    expected = {
+        'id': '9732128037', 'media': 'photo', 'title': '', 'description': '',
+        'tags': ['instagram app', 'square', 'square format', 'iphoneography', 'uploaded:by=instagram', 'Sierra',
+                 'foursquare:venue=4baa99ebf964a52085783ae3'],
+        'taken': '2013-09-12 19:37:56', 'granularity': '0', 'dateupload': '1379003876',   # 2013-09-12 16:37:56 UTC
+        'license': '1', 'rotation': 0, 'position': (43.722273, -79.410638), 'place_names': [],
+        'url': 'https://www.flickr.com/photos/mylesbraithwaite/9732128037/', 'privacy': 'public', 'comments': []}
+    assert shown(fm.Photo.from_export(photo_json)) == expected
+    # kept in a .metadata beside the export's file: the same photo, with the original's secret
+    metadata = {'flickrmirrorer': {'format': 2, 'enriched': None}, 'export': photo_json,
+                'file': {'name': '9732128037.jpg', 'original': True, 'source': 'Flickr data export'}}
+    photo = fm.Photo.from_metadata(metadata)
+    assert shown(photo) == expected and photo.originalsecret == 'c5ac986ac2'
+    # a video's file record makes it a video; the export's comments as its page shows them
+    commented = dict(photo_json, comments=[{'id': '1', 'date': '2014-01-02 03:04:05', 'comment': 'Nice <b>one</b>',
+                                            'user': 'https://www.flickr.com/photos/ann/'}], rotation=90)
+    video = fm.Photo.from_export(commented, {'name': '9732128037.mp4', 'label': 'Video Original'})
+    assert (video.media, video.rotation, video.shown_comments) == (
+        'video', 90, [{'author': 'ann', 'date': '2014-01-02 03:04 UTC', 'text': 'Nice <b>one</b>'}])
+
+
+# ---------------------------------------------------------------------------
 # The browsable HTML view, on a synthetic mirror (then in a real browser)
 # ---------------------------------------------------------------------------
 
@@ -6595,33 +6688,49 @@ def test_an_export_only_run_killed_is_completed_by_the_next(tmp_path):
         assert_export_tree(fake, mirror)
 
 
-def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(export_only_mirror, tmp_path):
+PRIVACY_OF_FLAGS = {(1, 0, 0): 'public', (1, 1, 0): 'public', (1, 0, 1): 'public', (1, 1, 1): 'public',
+                    (0, 1, 1): 'friend & family', (0, 1, 0): 'friend', (0, 0, 1): 'family', (0, 0, 0): 'private'}
+
+
+def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(plain_fake, tmp_path):
     """What the views show of a photo from the export alone is what they show once the API
-    has read it: title, description, tags, dates, place, licence, comments."""
-    fake, dest, manifest = export_only_mirror
-    from_export = {}
-    for photo in fake.account.photos.values():
-        meta = metadata_of(dest, original_name(photo))
-        from_export[photo.id] = fm.Photo.from_metadata(meta)
-        assert from_export[photo.id].kept() == fm.Photo.from_export(meta['export'], meta['file']).kept()
-    assert any(p.latitude is not None for p in from_export.values())
-    assert any(p.shown_comments for p in from_export.values()) and any(p.tags for p in from_export.values())
-    assert all(p.privacy in ('public', 'private', 'friend', 'family', 'friend & family') for p in from_export.values())
-    private = next(p for p in from_export.values() if p.privacy == 'private')
-    assert '<dt>Visible to</dt><dd>you only</dd>' in (dest / 'html' / ('photo-%s.html' % private.id)).read_text()
+    has read it: each as the photo was made on Flickr (title, description, tags, date taken,
+    licence, privacy, place, comments)."""
+    fake = plain_fake
+    pid = next(p.id for p in fake.account.photos.values() if p.media == 'photo' and p.latitude is not None)
+    fake.edit_photo(pid, title='Hana at the sea', description='A <b>calm</b> day', tags=['sea', 'Zadar'], license=4)
+    fake.set_date_taken(pid, '2012-10-28 11:32:03', granularity=0, unknown=0)
+    fake.add_comment(pid, 'Lovely <i>light</i>')
+    made = fake.account.photos[pid]
+    private = next(p.id for p in fake.account.photos.values() if (p.ispublic, p.isfriend, p.isfamily) == (0, 0, 0))
+    expected = {'id': pid, 'media': 'photo', 'title': 'Hana at the sea', 'description': 'A <b>calm</b> day',
+                'tags': ['sea', 'Zadar'] + made.machine_tags, 'taken': '2012-10-28 11:32:03', 'granularity': '0',
+                'dateupload': str(made.dateupload), 'license': '4', 'rotation': made.rotation,
+                'privacy': PRIVACY_OF_FLAGS[made.ispublic, made.isfriend, made.isfamily],
+                'url': 'https://www.flickr.com/photos/%s/%s/' % (fake.account.path_alias or fake.user_nsid, pid),
+                'comments': [(c.text, time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(c.datecreate)))
+                             for c in made.comments]}
+    assert expected['comments'][-1][0] == 'Lovely <i>light</i>'
+
+    def shown_and_placed(photo):
+        view = shown(photo)
+        view['comments'] = [(c['text'], c['date']) for c in view.pop('comments')]
+        lat, lon = view.pop('position')
+        assert (lat, lon) == pytest.approx((made.latitude, made.longitude), abs=1e-6)   # micro-degrees in the export
+        del view['place_names']   # the export has none: getInfo alone names places
+        return view
+
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export'))
+    from_export = metadata_of(dest, original_name(made))
+    assert 'listing' not in from_export and 'photo' not in from_export   # the export's alone
+    assert shown_and_placed(fm.Photo.from_metadata(from_export)) == expected
+    assert '<dt>Visible to</dt><dd>you only</dd>' in (dest / 'html' / ('photo-%s.html' % private)).read_text()
     assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
-    for photo in fake.account.photos.values():
-        meta = metadata_of(dest, original_name(photo))
-        assert 'photo' in meta and 'listing' in meta   # enriched
-        api, export = fm.Photo.from_metadata(meta), from_export[photo.id]
-        for name in ('id', 'media', 'title', 'description', 'tags', 'taken', 'dateupload', 'license', 'rotation',
-                     'privacy'):
-            assert getattr(export, name) == getattr(api, name), (photo.id, name)
-        for name in ('latitude', 'longitude'):
-            a, e = getattr(api, name), getattr(export, name)
-            assert (a is None) == (e is None) and (a is None or abs(a - e) < 1e-5), (photo.id, name, a, e)
-        assert [(c['text'], c['date']) for c in export.shown_comments] == [(c['text'], c['date'])
-                                                                           for c in api.shown_comments]
+    from_api = metadata_of(dest, original_name(made))
+    assert 'photo' in from_api and 'listing' in from_api   # enriched
+    assert shown_and_placed(fm.Photo.from_metadata(from_api)) == expected
 
 
 @pytest.mark.parametrize('wrong', [None, 7, [], {'x': 1}, 'not what it should be'])

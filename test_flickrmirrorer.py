@@ -899,38 +899,122 @@ def test_revoked_token_says_how_to_log_in_again(fake, token_dir, dest):
 PROGRAM_TREE = ast.parse(Path(PROGRAM).read_text(encoding='utf-8'))
 
 
+OPTION_NAMES = ('args', 'options')   # what the program calls the parsed options, alone or as an attribute
+NAMESPACE_WRITES = ('update', 'setdefault', 'pop', 'popitem', 'clear', '__setitem__', '__delitem__')
+
+
+def is_options(node):
+    return (isinstance(node, ast.Name) and node.id in OPTION_NAMES
+            or isinstance(node, ast.Attribute) and node.attr in OPTION_NAMES)
+
+
+def is_options_dict(node):
+    """args.__dict__ or vars(args): the options' own dict, which their read-only guard does not see."""
+    return (isinstance(node, ast.Attribute) and node.attr == '__dict__' and is_options(node.value)
+            or isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'vars'
+            and bool(node.args) and is_options(node.args[0]))
+
+
+def is_parsed_options(node):
+    """What the name of the options may be bound to: the options themselves, or their parse."""
+    return is_options(node) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                                and node.func.id in ('parse_options', 'Options'))
+
+
+def option_rebinds(target, value):
+    """The parts of an assignment that bind the options' name to something else than the
+    parsed options (`args = copy_with_changes(args)`).  A starred `*args` gathers a call's
+    arguments: not the options."""
+    if isinstance(target, ast.Name) and target.id in OPTION_NAMES:
+        return [] if value is not None and is_parsed_options(value) else [target]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) \
+            else [None] * len(target.elts)
+        return [found for t, v in zip(target.elts, values) for found in option_rebinds(t, v)]
+    return []
+
+
 def option_writes(tree):
-    """Every `args.X = ...` / `options.X = ...` (also augmented, and setattr on them) in the
-    program: the line and the text of the target."""
-    def is_options(node):
-        return (isinstance(node, ast.Name) and node.id in ('args', 'options')
-                or isinstance(node, ast.Attribute) and node.attr == 'options')
+    """Every write to the parsed options after parsing (parse_options alone fills them), with
+    its line and text: an attribute of args / options / self.args set, augmented or deleted;
+    setattr, delattr or __setattr__ on them; a write through their __dict__ or vars(); and
+    their name bound to anything else than the options as parsed."""
+    parsing = {id(n) for top in ast.walk(tree) if isinstance(top, ast.FunctionDef) and top.name == 'parse_options'
+               for n in ast.walk(top)}
     found = []
     for node in ast.walk(tree):
-        targets = []
+        if id(node) in parsing:
+            continue
+        targets, value = [], None
         if isinstance(node, ast.Assign):
-            targets = node.targets
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is None:   # a field declared: no binding
+            continue
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             targets = [node.target]
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'setattr'
-              and node.args and is_options(node.args[0])):
-            found.append((node.lineno, ast.unparse(node)))
+            value = node.value if isinstance(node, ast.AnnAssign) else None
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        elif isinstance(node, ast.NamedExpr):
+            targets = [node.target]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in ('setattr', 'delattr') and node.args
+                    and is_options(node.args[0])
+                    or isinstance(func, ast.Attribute) and func.attr in ('__setattr__', '__delattr__')
+                    and (is_options(func.value) or node.args and is_options(node.args[0]))
+                    or isinstance(func, ast.Attribute) and func.attr in NAMESPACE_WRITES
+                    and is_options_dict(func.value)):
+                found.append((node.lineno, ast.unparse(node)))
         for target in targets:
+            found.extend((node.lineno, ast.unparse(t)) for t in option_rebinds(target, value))
             for part in ast.walk(target):
-                if isinstance(part, ast.Attribute) and is_options(part.value):
+                if isinstance(part, ast.Attribute) and is_options(part.value) \
+                        or isinstance(part, ast.Subscript) and is_options_dict(part.value):
                     found.append((node.lineno, ast.unparse(part)))
-    return found
+    return sorted(found)
 
 
 def test_the_program_never_writes_its_options():
     assert option_writes(PROGRAM_TREE) == []
 
 
-def test_the_check_of_option_writes_finds_one():
-    planted = ast.parse('def run(ctx, args):\n    args.destination = 1\n    ctx.options.export += 2\n'
-                        '    setattr(args, "x", 3)\n')
-    assert option_writes(planted) == [(2, 'args.destination'), (3, 'ctx.options.export'),
-                                      (4, "setattr(args, 'x', 3)")]
+def test_the_check_of_option_writes_finds_each_way_of_writing_them():
+    planted = ast.parse(
+        'def parse_options(argv):\n'
+        '    options = Options()\n'
+        '    options.__dict__.update(vars(parse(argv)))\n'   # the parse itself fills them
+        '    return options\n'
+        'def run(ctx, args):\n'
+        '    args.destination = 1\n'
+        '    ctx.options.export += 2\n'
+        '    setattr(args, "x", 3)\n'
+        '    self.args.free_account = True\n'
+        '    del args.export\n'
+        '    delattr(options, "y")\n'
+        '    object.__setattr__(args, "z", 4)\n'
+        '    vars(args)["w"] = 5\n'
+        '    args.__dict__.update(v=6)\n'
+        '    args = with_changes(args)\n'
+        '    account, args = 1, rebuilt(args)\n'
+        '    for options in variants:\n'
+        '        pass\n'
+        'def reads(ctx):\n'
+        '    args, reporter = ctx.options, ctx.reporter\n'   # reading them, and a call's own *args: no write
+        '    options = parse_options(argv)\n'
+        '    key, function, *args = item\n'
+        '    return args.jobs\n'
+        'class RunContext:\n'
+        '    options: Options\n')
+    assert option_writes(planted) == [
+        (6, 'args.destination'), (7, 'ctx.options.export'), (8, "setattr(args, 'x', 3)"),
+        (9, 'self.args.free_account'), (10, 'args.export'), (11, "delattr(options, 'y')"),
+        (12, "object.__setattr__(args, 'z', 4)"), (13, "vars(args)['w']"), (14, 'args.__dict__.update(v=6)'),
+        (15, 'args'), (16, 'args'), (17, 'options')]
 
 
 def code_run_from_text(tree):

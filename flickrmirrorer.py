@@ -5414,9 +5414,11 @@ class HtmlView:
                                                       plural(written, 'page'))
 
     def photo_details(self, photo_id):
-        """The photo as its .metadata has it, whose own page shows more than the listing."""
+        """The photo as its .metadata has it, for what its own page shows beyond the grids
+        (its texts are those of the kept photo already: not read twice)."""
         name = self.state.files.get(photo_id)
-        return Photo.from_metadata(read_json(metadata_path_for(self.state.photostream_dir, name))) if name else None
+        metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
+        return Photo.from_metadata(metadata, texts=False)
 
 
 def read_texts(state):

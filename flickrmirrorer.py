@@ -156,7 +156,7 @@ import nh3
 import requests
 import tenacity
 import tqdm
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
     signal.signal(signal.SIGINT, _sigint_before_imports)
@@ -5385,6 +5385,7 @@ class HtmlView:
     def __init__(self, state, albums, tree, reporter=None):
         self.state = state
         self.originals = Originals(state.dest, reporter)
+        self.previews_stopped = None   # a LinkInTheWay met making the previews
         self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
@@ -5408,6 +5409,7 @@ class HtmlView:
                            p.filename, p.thumb_url, p.has_thumb, stamp)
             inputs.add(p.preview)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
+        inputs.whole = inputs.whole and self.previews_stopped is None
         return inputs
 
     def up_to_date(self):
@@ -5417,6 +5419,8 @@ class HtmlView:
         read_texts(self.state)
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
                                   details=self.photo_details)
+        if self.previews_stopped is not None:   # the pages are made, without the previews: told
+            raise self.previews_stopped
         self.originals.remove_stale_previews()
         self.originals.save()
         made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
@@ -5435,10 +5439,16 @@ class HtmlView:
 
     def make_previews(self):
         """A preview of each photo Flickr gives no thumbnail of (every photo of an
-        export-only mirror), from its original."""
+        export-only mirror), from its original.  A link in their way stops them alone: the
+        pages are still made, and it is told when they are."""
+        self.previews_stopped = None
         for p in self.state.photostream:
-            if p.filename and not p.thumb_url and p.media != 'video':
-                p.preview = self.originals.preview(p.id, p.filename)
+            p.preview = None
+            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
+                try:
+                    p.preview = self.originals.preview(p.id, p.filename)
+                except LinkInTheWay as e:
+                    self.previews_stopped = e
 
 
 def read_texts(state):
@@ -6621,14 +6631,19 @@ def preview_bytes(image):
 
 
 def read_original(path, want_preview):
-    """(camera facts, preview JPEG bytes or None) of an original; raises whatever a broken or
-    hostile file makes Pillow raise."""
+    """(camera facts, preview JPEG bytes or None, why no preview or None) of an original;
+    raises whatever a broken or hostile file makes Pillow raise."""
     with warnings.catch_warnings():
         # Beyond ORIGINAL_MAX_PIXELS Pillow warns; preview_bytes() refuses such an image itself.
         warnings.simplefilter('ignore', Image.DecompressionBombWarning)
         with Image.open(path) as image:
-            facts = camera_facts(image.getexif())
-            return facts, preview_bytes(image) if want_preview else None
+            # A PNG's EXIF may follow its pixels: Pillow would decode them all to find it.
+            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else Image.Exif()
+            facts = camera_facts(exif)
+            try:
+                return facts, preview_bytes(image) if want_preview else None, None
+            except PreviewRefused as e:   # its camera facts are still shown
+                return facts, None, str(e)
 
 
 class Originals:
@@ -6673,14 +6688,16 @@ class Originals:
     def _read(self, photo_id, name, key, want_preview):
         facts = preview = problem = None
         try:
-            facts, preview = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
+            facts, preview, problem = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
         except KeyboardInterrupt:
             raise
+        except UnidentifiedImageError:
+            problem = 'not an image Pillow reads'
         except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
             problem = first_line(e) or type(e).__name__
-            if self.reporter is not None:
-                self.reporter.warning('No preview or camera facts of %s/%s: Pillow cannot read it (%s).'
-                                      % (PHOTOSTREAM_DIR, name, problem))
+        if problem and self.reporter is not None:
+            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
+                                                            PHOTOSTREAM_DIR, name, problem))
         if preview is not None:
             make_dirs(self.thumbs_dir)
             atomic_write_bytes(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key)), preview)

@@ -6528,11 +6528,11 @@ def is_image_name(name):
 
 def original_key(name, st):
     """What tells one version of an original from another without reading it."""
-    return [name, st.st_size, st.st_mtime_ns]
+    return '%s\t%d\t%d' % (name, st.st_size, st.st_mtime_ns)
 
 
 def own_preview_name(photo_id, key):
-    digest = hashlib.sha1(repr(key).encode('utf-8', 'surrogatepass')).hexdigest()[:12]
+    digest = hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12]
     return '%s-%s.own.jpg' % (page_id(photo_id), digest)
 
 
@@ -6650,24 +6650,29 @@ class Originals:
     """What the HTML view reads from the originals themselves: the camera facts of each, and
     a preview of each photo Flickr gives no thumbnail of (see the section's comment).  An
     original Pillow cannot read gets the grid's placeholder and one warning, once: the
-    failure is remembered with its version."""
+    failure is remembered with its version.  An entry is one string a photo (a list would
+    weigh three times as much: 100,000 of them are held while the view is made):
+    'name<TAB>size<TAB>mtime_ns<TAB>camera<TAB>lens<TAB>exposure<TAB>ISO<TAB>why no preview'."""
+
+    FIELDS = 8
 
     def __init__(self, dest, reporter=None):
         self.dest, self.reporter = dest, reporter
         self.thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
         self.path = os.path.join(dest, HTML_DIR, ORIGINALS_STATE)
-        self.known = None    # photo id -> [name, size, mtime_ns, facts or None, problem or None]
-        self.seen = {}       # ... those of the photos this view shows
+        self.known = None    # photo id -> its entry, as last saved
+        self.seen = {}       # ... those of the photos this view shows, as now
         self.previews = set()
         self.made = 0
 
     def _load(self):
         if self.known is None:
-            known = read_json(self.path)
+            known = as_dict(read_json(self.path)).get('originals')
             self.known = known if isinstance(known, dict) else {}
 
     def _entry(self, photo_id, name, want_preview=False):
-        """The photo's entry, read from its original when new or changed (None: no file)."""
+        """(key, entry) of the photo, read from its original when new or changed; None when
+        it has no image file."""
         if not is_image_name(name):   # a video: Pillow reads none
             return None
         self._load()
@@ -6677,13 +6682,13 @@ class Originals:
             return None
         key = original_key(name, st)
         entry = self.known.get(photo_id)
-        if not (isinstance(entry, list) and len(entry) == 5 and entry[:3] == key):
+        if not (isinstance(entry, str) and entry.startswith(key + '\t') and entry.count('\t') == self.FIELDS - 1):
             entry = self._read(photo_id, name, key, want_preview)
-        elif want_preview and entry[4] is None:
+        elif want_preview and entry.endswith('\t'):   # readable: its preview is there, or made again
             if not os.path.exists(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key))):
                 entry = self._read(photo_id, name, key, want_preview)
         self.known[photo_id] = self.seen[photo_id] = entry
-        return entry
+        return key, entry
 
     def _read(self, photo_id, name, key, want_preview):
         facts = preview = problem = None
@@ -6694,7 +6699,7 @@ class Originals:
         except UnidentifiedImageError:
             problem = 'not an image Pillow reads'
         except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
-            problem = first_line(e) or type(e).__name__
+            problem = ' '.join((first_line(e) or type(e).__name__).split())
         if problem and self.reporter is not None:
             self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
                                                             PHOTOSTREAM_DIR, name, problem))
@@ -6702,24 +6707,24 @@ class Originals:
             make_dirs(self.thumbs_dir)
             atomic_write_bytes(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key)), preview)
             self.made += 1
-        return key + [facts, problem]
+        return '\t'.join([key] + (facts or [''] * len(CAMERA_FACTS)) + [problem or ''])
 
     def preview(self, photo_id, name):
         """The name of the photo's own preview in html/thumbs/, made if missing; None when its
         original cannot be read."""
-        entry = self._entry(photo_id, name, want_preview=True)
-        if entry is None or entry[4] is not None:
+        found = self._entry(photo_id, name, want_preview=True)
+        if found is None or not found[1].endswith('\t'):
             return None
-        preview = own_preview_name(photo_id, entry[:3])
+        preview = own_preview_name(photo_id, found[0])
         self.previews.add(preview)
         return preview
 
     def facts(self, photo_id, name):
         """{'camera', 'lens', 'exposure', 'iso'} of the photo's original (only those known)."""
-        entry = self._entry(photo_id, name)
-        if entry is None or not isinstance(entry[3], list):
+        found = self._entry(photo_id, name)
+        if found is None:
             return {}
-        return {k: v for k, v in zip(CAMERA_FACTS, entry[3]) if isinstance(v, str) and v}
+        return {k: v for k, v in zip(CAMERA_FACTS, found[1].split('\t')[3:]) if v}
 
     def remove_stale_previews(self):
         """Our own previews no photo shows any more (replaced, deleted, or Flickr now gives
@@ -6733,8 +6738,11 @@ class Originals:
             try_unlink(os.path.join(self.thumbs_dir, name))
 
     def save(self):
-        """Only the photos this view shows are remembered: a deleted photo's entry goes."""
-        write_file_if_changed(self.path, json.dumps(self.seen, sort_keys=True, separators=(',', ':')).encode('ascii'))
+        """Only the photos this view shows are remembered: a deleted photo's entry goes.  Then
+        they are let go: the run holds them no longer than the view's making."""
+        write_file_if_changed(self.path, json.dumps({'format': 1, 'originals': self.seen}, sort_keys=True,
+                                                    indent=0).encode('ascii'))
+        self.known, self.seen, self.previews = None, {}, set()
 
 
 STYLE = """\

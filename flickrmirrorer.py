@@ -5491,6 +5491,8 @@ def html_collections(tree):
 #     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
+#     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
+#     dest/html/originals.json          what each original's EXIF says, read once per version
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'

@@ -6467,10 +6467,11 @@ def assert_no_broken_grid_image(dest):
             assert target.is_file() and str(target).startswith(str(dest.resolve()) + os.sep), (page, img['src'])
 
 
-def exif_jpeg(size, make, model, lens, exposure, f_number, focal, iso):
-    """A real JPEG of `size` whose EXIF says what a camera would (rationals as (num, den))."""
+def exif_jpeg(size, make, model, lens, exposure, f_number, focal, iso, orientation=1):
+    """A real JPEG of `size` (as stored: `orientation` 6 shows it turned by 90 degrees) whose
+    EXIF says what a camera would (rationals as (num, den))."""
     exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = make, model
+    exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
     sub = exif.get_ifd(0x8769)
     sub[0x829A] = TiffImagePlugin.IFDRational(*exposure)
     sub[0x829D] = TiffImagePlugin.IFDRational(*f_number)
@@ -6544,7 +6545,7 @@ def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once
     canon, nikon, hostile, broken = jpgs[:4]
     replace_export_media(manifest, {
         canon: exif_jpeg((1200, 800), 'Canon', 'Canon EOS 5D Mark IV', 'EF24-70mm f/2.8L II USM',
-                         (1, 250), (28, 10), (35, 1), 400),
+                         (1, 250), (28, 10), (35, 1), 400, orientation=6),
         nikon: exif_jpeg((800, 800), 'NIKON CORPORATION', 'NIKON D750', 'AF-S NIKKOR 50mm f/1.8G',
                          (25, 10), (8, 1), (50, 1), 6400),
         hostile: exif_jpeg((640, 480), 'Evil', '<script>alert(1)</script>', '\x00\x07\x00', (1, 3), (4, 1),
@@ -6560,6 +6561,8 @@ def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once
         'Lens': 'EF24-70mm f/2.8L II USM', 'Exposure': '1/250 s, f/2.8, 35 mm', 'ISO': '400'}
     assert {k: photo_page_facts(dest, nikon)[k] for k in ('Camera', 'Lens', 'Exposure', 'ISO')} == {
         'Camera': 'NIKON D750', 'Lens': 'AF-S NIKKOR 50mm f/1.8G', 'Exposure': '2.5 s, f/8, 50 mm', 'ISO': '6400'}
+    with Image.open(dest / 'html' / 'thumbs' / own_previews(dest)[canon]) as preview:
+        assert preview.size == (213, 320)   # upright: 1200x800 as stored, turned by its orientation
     facts = photo_page_facts(dest, hostile)   # a maker's string is text, never markup
     assert facts['Camera'] == 'Evil &lt;script&gt;alert(1)&lt;/script&gt;' and 'Lens' not in facts
     assert facts['Exposure'] == '1/3 s, f/4, 4.2 mm'

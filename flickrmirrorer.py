@@ -5419,6 +5419,7 @@ class HtmlView:
         read_texts(self.state)
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
                                   details=self.photo_details)
+        self.originals.tell_the_rest()
         if self.previews_stopped is not None:   # the pages are made, without the previews: told
             raise self.previews_stopped
         self.originals.remove_stale_previews()
@@ -6518,6 +6519,9 @@ EXIF_EXPOSURE_TIME, EXIF_F_NUMBER, EXIF_ISO, EXIF_FOCAL_LENGTH = 0x829A, 0x829D,
 EXIF_LENS_MAKE, EXIF_LENS_MODEL = 0xA433, 0xA434
 CAMERA_FACTS = ('camera', 'lens', 'exposure', 'iso')
 EXIF_TEXT_MAX = 100   # a maker's string is short; a longer one is junk
+# Originals Pillow cannot read told one a line, up to this many a run; the rest in one line
+# (a library of HEIC files would otherwise fill the screen).
+UNREADABLE_TOLD = 10
 
 
 class PreviewRefused(Exception):
@@ -6666,6 +6670,7 @@ class Originals:
         self.seen = {}       # ... those of the photos this view shows, as now
         self.previews = set()
         self.made = 0
+        self.unreadable = 0
 
     def _load(self):
         if self.known is None:
@@ -6702,14 +6707,26 @@ class Originals:
             problem = 'not an image Pillow reads'
         except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
             problem = ' '.join((first_line(e) or type(e).__name__).split())
-        if problem and self.reporter is not None:
-            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
-                                                            PHOTOSTREAM_DIR, name, problem))
+        if problem:
+            self._tell(name, problem, facts)
         if preview is not None:
             make_dirs(self.thumbs_dir)
             atomic_write_bytes(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key)), preview)
             self.made += 1
         return '\t'.join([key] + (facts or [''] * len(CAMERA_FACTS)) + [problem or ''])
+
+    def _tell(self, name, problem, facts):
+        self.unreadable += 1
+        if self.reporter is not None and self.unreadable <= UNREADABLE_TOLD:
+            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
+                                                            PHOTOSTREAM_DIR, name, problem))
+
+    def tell_the_rest(self):
+        if self.reporter is not None and self.unreadable > UNREADABLE_TOLD:
+            self.reporter.warning('... and %s more that Pillow cannot read or that are too large: no preview '
+                                  'of them (the reason of each ends its line in %s/%s).'
+                                  % (plural(self.unreadable - UNREADABLE_TOLD, 'original'), HTML_DIR, ORIGINALS_STATE))
+        self.unreadable = 0
 
     def preview(self, photo_id, name):
         """The name of the photo's own preview in html/thumbs/, made if missing; None when its

@@ -6602,6 +6602,25 @@ def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once
 
 
 @pytest.mark.slow
+def test_many_unreadable_originals_are_told_ten_a_line_and_the_rest_in_one(tmp_path):
+    with fakeflickr.FakeFlickr(seed=5, photos=16, videos=0, albums=1, collections=0, file_size=1000) as fake:
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=8)
+        jpgs = [pid for pid, (_, member) in manifest['files'].items() if member.endswith('_o.jpg')]
+        assert len(jpgs) > 11
+        replace_export_media(manifest, {pid: b'\xff\xd8\xff\xfe\x00\x06junk' + bytes(range(256)) + b'\xff\xd9'
+                                        for pid in jpgs})
+        dest = tmp_path / 'mirror'
+        result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)   # warnings, not failures: the mirror itself is whole
+    told = [line for line in result.stderr.splitlines() if line.startswith('Warning: ')]
+    assert len(told) == 11 and all(line.endswith('.jpg: not an image Pillow reads.') for line in told[:10])
+    assert told[10] == ('Warning: ... and %d originals more that Pillow cannot read or that are too large: no '
+                        'preview of them (the reason of each ends its line in html/originals.json).' % (len(jpgs) - 10))
+    kept = json.loads((dest / 'html' / 'originals.json').read_text())['originals']
+    assert sorted(pid for pid, entry in kept.items() if entry.endswith('\tnot an image Pillow reads')) == sorted(jpgs)
+
+
+@pytest.mark.slow
 def test_no_image_of_an_export_only_mirrors_grids_is_broken_in_a_real_browser(export_only_mirror):
     sync_playwright = require_browser()
     fake, dest, manifest = export_only_mirror

@@ -41,6 +41,8 @@ and the reporting every stage uses):
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
+                Then AccountLists: galleries.json, groups.json and the albums' comments (each
+                list asked once a run; a gallery, a pool or comments read only when it moved).
                 A quick enrichment comes before the views (made once), the HTML view's
                 thumbnails coming beside it (Thumbnails: CDN requests, not API calls); a
                 long one after them, and they are made again when it is done
@@ -82,6 +84,7 @@ Output tree:
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/galleries.json, dest/groups.json      your galleries and groups, with your photos in each
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
     dest/account/                              Flickr's data export's account files (--import-export)
@@ -364,6 +367,7 @@ class Stats:
     export_imported: int = 0     # originals from Flickr's data export (--import-export)
     export_unmatched: int = 0
     export_failed: int = 0
+    extras_failed: int = 0       # the galleries or the groups could not be read
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -392,6 +396,7 @@ class Stats:
         ('Failed (tried again next run)', 'failed', True),
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
+        ('Galleries or groups not read (tried again next run)', 'extras_failed', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
@@ -1311,6 +1316,24 @@ class FlickrClient:
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
+
+    def album_comments(self, album_id):
+        return as_list(as_dict(self.call('flickr.photosets.comments.getList', photoset_id=album_id)
+                               .get('comments')).get('comment'))
+
+    def galleries(self, user_id, check):
+        return self.paged('flickr.galleries.getList', 'galleries', 'gallery', check, user_id=user_id)
+
+    def gallery_photos(self, gallery_id, check):
+        return self.paged('flickr.galleries.getPhotos', 'photos', 'photo', check, gallery_id=gallery_id,
+                          extras=GALLERY_PHOTO_EXTRAS)
+
+    def groups(self, user_id):
+        return as_list(as_dict(self.call('flickr.people.getGroups', user_id=user_id).get('groups')).get('group'))
+
+    def pool_photos(self, group_id, user_id, check):
+        return self.paged('flickr.groups.pools.getPhotos', 'photos', 'photo', check, group_id=group_id,
+                          user_id=user_id)
 
 
 # How many times a short listing page is asked for again before it counts as incomplete.
@@ -4874,6 +4897,17 @@ def plan_metadata(dest, source, directory, data):
     return [WriteMetadata(os.path.join(directory, DIR_METADATA_NAME), data)]
 
 
+def kept_comments(stored):
+    """What an album's metadata keeps of its comments from one run to the next: the comments
+    and the count they were read at ({} when never read)."""
+    stored = as_dict(stored)
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if read_at is None:
+        return {}
+    return {'comments': as_list(stored.get('comments')),
+            'flickrmirrorer': {'format': METADATA_FORMAT, 'comments_of': read_at}}
+
+
 def counted(actions, counter_new, counter_updated, old_name, name):
     """An item's actions, the first counting it: new (it had no directory) or updated (a
     directory it had changes); an item without actions is unchanged."""
@@ -4923,6 +4957,7 @@ class TreeBuilder:
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.comments = {}          # album id -> its comments as last read (AccountLists reads them)
         self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
@@ -4977,6 +5012,7 @@ class TreeBuilder:
             stored = None
             if album['id'] in existing:
                 stored = read_json(os.path.join(self.albums_dir, existing[album['id']], DIR_METADATA_NAME))
+            self.comments[album['id']] = kept_comments(stored)
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
                 try:
@@ -5044,7 +5080,8 @@ class TreeBuilder:
             self.reporter.detail('Album %s was listed short; kept its links' % name)
         else:
             actions += plan_links(self.dest, source, path, wanted, self.reporter)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            metadata = dict({'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids},
+                            **self.comments.get(album['id'], {}))
             actions += plan_metadata(self.dest, source, path, metadata)
         self.executor.run(counted(actions, 'albums_new', 'albums_updated', old_name, name))
 
@@ -5183,6 +5220,138 @@ class Tidier:
             else:
                 self.reporter.warning('%s describes a photo that is gone from Flickr and from the mirror; '
                                       '--delete-unknown removes it' % path)
+
+
+# ---------------------------------------------------------------------------
+# Galleries, groups and album comments: read after the photos' metadata, within the budget
+# ---------------------------------------------------------------------------
+# Each list is one call a run (galleries.getList, people.getGroups); a gallery's photos are
+# read again only when its date_update or count_total moved (adding or removing a photo moves
+# them), a group's photos of yours only when its pool_count moved (anyone's post moves it), an
+# album's comments only when getList's count_comments moved from the count they were read at
+# (a comment moves no date).  An unchanged re-run so makes two calls here.
+
+GALLERIES_FILE = 'galleries.json'
+GROUPS_FILE = 'groups.json'
+GALLERY_PHOTO_EXTRAS = 'owner_name,license,media,url_q,url_n,path_alias'
+
+
+def read_kept(dest, name, key, kind):
+    """The entries of a galleries.json / groups.json by id ({} when missing or damaged)."""
+    kept = as_dict(read_json(os.path.join(dest, name)))
+    return {as_dict(entry.get(kind)).get('id'): entry for entry in as_list(kept.get(key))
+            if isinstance(entry, dict)}
+
+
+def gallery_unchanged(kept, gallery):
+    old = as_dict(as_dict(kept).get('gallery'))
+    return bool(old) and all(old.get(k) == gallery.get(k) for k in ('date_update', 'count_total'))
+
+
+def pool_unchanged(kept, group):
+    return as_dict(as_dict(kept).get('group')).get('pool_count') == group.get('pool_count') \
+        and 'photos' in as_dict(kept)
+
+
+def comments_to_read(stored, album):
+    """None when the album's stored comments are current, else how many Flickr counts."""
+    count = to_int(album.get('count_comments'))
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if count == 0:
+        return None if not stored.get('comments') else 0
+    return None if read_at == str(count) else count
+
+
+class AccountLists:
+    """Reads your galleries, the groups you are in and your albums' comments, and writes
+    galleries.json, groups.json and the albums' metadata through the executor (a dry run
+    names them).  Runs after the photos' metadata, so that a tight budget reads photos first."""
+
+    def __init__(self, dest, client, account, albums, album_dirs, executor, stats, reporter):
+        self.dest, self.client, self.account = dest, client, account
+        self.albums, self.album_dirs = albums, album_dirs
+        self.executor, self.stats, self.reporter = executor, stats, reporter
+        self.changed = False
+
+    def run(self):
+        """Returns True when it changed a file the views read."""
+        for what, read in (('galleries', self.galleries), ('groups', self.groups),
+                           ('albums\' comments', self.album_comments)):
+            try:
+                read()
+            except QuotaSpent:
+                return self.changed   # said by the enrichment's line; the next run reads them
+            except (ItemError, TransientError) as e:
+                self.stats.extras_failed += 1
+                self.reporter.error('Could not read your %s: %s; the last ones read stay, and the next run tries '
+                                    'again.' % (what, first_line(e)))
+        return self.changed
+
+    def galleries(self):
+        kept = read_kept(self.dest, GALLERIES_FILE, 'galleries', 'gallery')
+        check, entries = ListingCheck(), []
+        for gallery in self.client.galleries(self.account, check):
+            gallery = strip_volatile(as_dict(gallery))
+            if not gallery.get('id'):
+                continue
+            old = kept.get(gallery['id'])
+            photos = old['photos'] if gallery_unchanged(old, gallery) else self.gallery_photos(gallery, old)
+            entries.append({'gallery': gallery, 'photos': photos})
+        if check.problem(len(entries), 'galleries') is None:
+            self._write(GALLERIES_FILE, {'galleries': entries})
+
+    def gallery_photos(self, gallery, old):
+        """A gallery's photos; one listed short keeps the ones read before, and its
+        date_update is not stored, so that the next run reads it again."""
+        check = ListingCheck()
+        photos = [strip_volatile(as_dict(p)) for p in self.client.gallery_photos(gallery['id'], check)]
+        if check.problem(len(photos), 'photos'):
+            gallery['date_update'] = as_dict(as_dict(old).get('gallery')).get('date_update')
+            return as_dict(old).get('photos') or photos
+        return photos
+
+    def groups(self):
+        kept = read_kept(self.dest, GROUPS_FILE, 'groups', 'group')
+        entries = []
+        for group in map(as_dict, self.client.groups(self.account)):
+            if not group.get('nsid'):
+                continue
+            group = dict(group, id=group['nsid'])
+            old = kept.get(group['id'])
+            if pool_unchanged(old, group):
+                photos = old['photos']
+            else:
+                photos = [{'id': p.get('id'), 'dateadded': p.get('dateadded')}
+                          for p in map(as_dict, self.client.pool_photos(group['id'], self.account, ListingCheck()))
+                          if valid_id(p.get('id'))]
+            entries.append({'group': group, 'photos': photos})
+        self._write(GROUPS_FILE, {'groups': entries})
+
+    def album_comments(self):
+        for album, _photo_ids in self.albums:
+            name = self.album_dirs.get(album['id'])
+            path = os.path.join(ALBUMS_DIR, name or '', DIR_METADATA_NAME)
+            stored = as_dict(read_json(os.path.join(self.dest, path))) if name else {}
+            count = comments_to_read(stored, album) if stored else None
+            if count is None:   # current, or an album whose metadata is not stored (listed short)
+                continue
+            comments = [as_dict(c) for c in self.client.album_comments(album['id'])] if count else []
+            metadata = dict(stored, comments=comments, flickrmirrorer=dict(
+                as_dict(stored.get('flickrmirrorer')), comments_of=str(count)))
+            if not count:
+                del metadata['comments'], metadata['flickrmirrorer']['comments_of']
+            self._write(path, metadata)
+
+    def _write(self, name, body):
+        data = json_bytes(dict(body, flickrmirrorer=as_dict(body.get('flickrmirrorer')) or {'format': METADATA_FORMAT}))
+        try:
+            with open(guarded(os.path.join(self.dest, name)), 'rb') as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass
+        self.executor.apply(WriteMetadata(name, data))
+        self.changed = True
 
 
 # ---------------------------------------------------------------------------
@@ -6799,15 +6968,23 @@ class EnrichStage:
     """The last stage: getInfo and comments for the photos the plan marked, in the pool,
     paced within the hourly budget."""
 
-    def __init__(self, state, client, pool, stats, reporter):
+    def __init__(self, state, client, pool, stats, reporter, then=None):
         self.state = state
         self.client = client
         self.pool = pool
         self.stats = stats
         self.reporter = reporter
+        self.then = then   # what is read after the photos (AccountLists.run), unless the quota is spent
+        self.spent = None
 
     def run(self):
         """Returns True when any metadata was rewritten."""
+        changed = self.enrich_photos()
+        if self.spent is None and self.then is not None:
+            changed = self.then() or changed
+        return changed
+
+    def enrich_photos(self):
         state = self.state
         failed = {pid for pid, _ in state.failed}
         todo = [s for s in state.to_enrich if state.files.get(s.id) and s.id not in failed]
@@ -6858,6 +7035,8 @@ class EnrichStage:
         if self.state.to_enrich:
             self.reporter.info('would read the metadata (photos.getInfo) of %s'
                                % plural(len(self.state.to_enrich), 'photo'))
+        if self.then is not None:
+            self.then()
 
 
 # ---------------------------------------------------------------------------
@@ -6927,7 +7106,8 @@ def mirror_account(ctx, client):
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
 
-    enrich = EnrichStage(state, client, pool, stats, reporter)
+    lists = AccountLists(state.dest, client, ctx.account, albums, builder.album_dir_names, executor, stats, reporter)
+    enrich = EnrichStage(state, client, pool, stats, reporter, then=lists.run)
     if fx.dry:   # the views and enrichment are counted, not predicted page by page
         enrich.count_planned()
     else:
@@ -7180,7 +7360,7 @@ class RunContext:
     destination: str = ''        # the destination as resolved (absolute, ~ expanded)
     export: object = None        # the data export given with --import-export (ExportImport / ExportAlone)
     free_account: bool = False   # a free account: Flickr refuses its originals over 1024 px
-    account: str = None          # export-only: the NSID of the export's account
+    account: str = None          # the NSID of the account mirrored (its login, or the export's)
     started: bool = False        # the destination is claimed: an interrupted run has a mirror to resume
 
 
@@ -7228,6 +7408,7 @@ def run(ctx):
     if ctx.export is not None:
         ctx.export.check_account(user.get('id'))
     ctx.free_account = account_is_free(client, user.get('id'), reporter)
+    ctx.account = user.get('id')
     with destination_claimed(ctx):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
                                                                        ctx.destination))

@@ -112,6 +112,8 @@ XMP_SUFFIX = '.xmp'
 # .metadata when it came from Flickr's data export: the format's names, written out here.
 TMP_PREFIX = '.flickrmirrorer-tmp-'
 EXPORT_SOURCE = 'Flickr data export'
+# Your galleries and the groups you are in, with your photos in each (README).
+ACCOUNT_LISTS = ('galleries.json', 'groups.json')
 # The version released (pyproject.toml takes it from the program): a bump is made here too.
 VERSION = '1.0.0'
 
@@ -217,6 +219,9 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     if any(p.id in files for p in refused_videos(server)):
         tree[NOT_ORIGINAL] = 'metadata'   # the videos kept as renditions, and what to do
     tree['index.html'] = 'metadata'   # the HTML view has tests of its own
+    tree['groups.json'] = 'metadata'   # the groups the account is in (their own tests below)
+    if account.galleries:
+        tree['galleries.json'] = 'metadata'
     tree['Albums'] = ('dir',)
     in_albums = set()
     album_dirs = {}
@@ -261,9 +266,10 @@ def assert_tree_complete(server, dest, xmp=True, **kwargs):
         if kind == 'metadata':
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
+    metadata_files = {p for p, k in expected_tree(server, **kwargs).items() if k == 'metadata'}
     actual = {p: k for p, k in actual.items()
               if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
-                      or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
+                      or p in metadata_files or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -521,6 +527,94 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert not (dest / 'photostream' / (gone_name + '.metadata')).exists()
     assert 'Deleted photos / videos: 1' in result.stdout
     assert_tree_complete(fake, dest)
+
+
+# ---------------------------------------------------------------------------
+# Galleries, groups and album comments: kept in the mirror, asked for only when they move
+# ---------------------------------------------------------------------------
+
+def read_json_file(path):
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def own_pool_photos(server, group):
+    """The account's photos in a group's pool, newest first, as the fake holds them."""
+    return [pid for pid, _added in group.pool if pid in server.account.photos]
+
+
+def test_galleries_groups_and_album_comments_are_kept(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    galleries = read_json_file(dest / 'galleries.json')['galleries']
+    assert [g['gallery']['id'] for g in galleries] == list(fake.account.galleries)
+    for entry, gallery in zip(galleries, fake.account.galleries.values()):
+        assert entry['gallery']['title']['_content'] == gallery.title
+        assert [p['id'] for p in entry['photos']] == [pid for pid, _comment in gallery.items]
+        assert [p.get('comment', {}).get('_content', '') for p in entry['photos']] == \
+            [comment for _pid, comment in gallery.items]
+    others = [p for g in galleries for p in g['photos'] if p['id'] not in fake.account.photos]
+    assert others and all(p['owner'] != fake.user_nsid and p['ownername'] for p in others)
+    groups = read_json_file(dest / 'groups.json')['groups']
+    assert [g['group']['id'] for g in groups] == list(fake.account.groups)
+    for entry, group in zip(groups, fake.account.groups.values()):
+        assert entry['group']['name'] == group.name
+        assert [p['id'] for p in entry['photos']] == own_pool_photos(fake, group)
+    assert any(entry['photos'] for entry in groups) and not groups[-1]['photos']   # one never posted to
+    commented = [a for a in fake.account.albums.values() if a.comment_list]
+    assert commented
+    for album in fake.account.albums.values():
+        data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+        assert [(c['id'], c['authorname'], c['_content']) for c in data.get('comments', [])] == \
+            [(c.id, c.authorname, c.text) for c in album.comment_list]
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_are_asked_again_only_when_they_move(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 0, 1, 0, 0]
+
+    gallery_id = list(fake.account.galleries)[1]
+    group_id = list(fake.account.groups)[-1]   # the group never posted to
+    album = next(a for a in fake.account.albums.values() if not a.comment_list)
+    photo = first_photo(fake)
+    fake.add_to_gallery(gallery_id, photo.id, comment='Lovely light')
+    fake.add_to_pool(group_id, photo.id)
+    fake.add_album_comment(album.id, 'First comment on this album')
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 1, 1, 1, 1]
+    gallery = next(g for g in read_json_file(dest / 'galleries.json')['galleries']
+                   if g['gallery']['id'] == gallery_id)
+    assert (gallery['photos'][-1]['id'], gallery['photos'][-1]['comment']['_content']) == (photo.id, 'Lovely light')
+    group = next(g for g in read_json_file(dest / 'groups.json')['groups'] if g['group']['id'] == group_id)
+    assert [p['id'] for p in group['photos']] == [photo.id]
+    data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+    assert [c['_content'] for c in data['comments']] == ['First comment on this album']
+
+
+@pytest.mark.slow
+def test_galleries_not_read_keep_the_last_ones_and_fail_the_run(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    before = (dest / 'galleries.json').read_bytes()
+    fake.create_gallery('A new gallery', [first_photo(fake).id])
+    fake.faults.schedule('500', count=1000, target='api', method='flickr.galleries.getList')
+    result = run_mirror(fake, token_dir, dest, '--retries', '2', '--statistics')
+    assert_ok(result, status=1)
+    assert 'Could not read your galleries' in result.stderr
+    assert 'Galleries or groups not read (tried again next run): 1' in result.stdout
+    assert (dest / 'galleries.json').read_bytes() == before
+    assert (dest / 'groups.json').exists()
+    fake.faults.clear_schedule()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert read_json_file(dest / 'galleries.json')['galleries'][0]['gallery']['title']['_content'] == 'A new gallery'
 
 
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
@@ -6280,7 +6374,7 @@ def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
             expected['Not in any album/' + name] = ('link', '../photostream/' + name)
     actual = {p: k for p, k in snapshot(dest).items()
               if not (p.endswith(('.metadata', '/metadata', '.xmp'))
-                      or p in ('photostream.json', 'index.html', EXPORT_REPORT)
+                      or p in ('photostream.json', 'index.html', EXPORT_REPORT) + ACCOUNT_LISTS
                       or p.startswith(('html', 'account')))}
     assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
         sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),

@@ -1050,7 +1050,7 @@ JPEG_48x32 = base64.b64decode(
     'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
 
 HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
-HOSTILE_ESCAPED = '&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
+HOSTILE_ESCAPED = '&lt;b&gt;&#34;Tom &amp; Jerry&#34;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
 UNICODE_TITLE = 'Ünïcödé 日本 🌸'
 ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
 ODD_FILE_URL = 'photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'   # each segment percent-encoded

@@ -1144,7 +1144,7 @@ JPEG_48x32 = base64.b64decode(
     'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
 
 HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
-HOSTILE_ESCAPED = '&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
+HOSTILE_ESCAPED = '&lt;b&gt;&#34;Tom &amp; Jerry&#34;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
 UNICODE_TITLE = 'Ünïcödé 日本 🌸'
 ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
 ODD_FILE_URL = 'photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'   # each segment percent-encoded
@@ -1472,6 +1472,67 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
     for page in html_pages(dest):
         assert 'secret.png' not in Path(page).read_text('utf-8')
 
+
+# -- the templated view says what the hand-joined one said
+# testdata/html-golden/ holds every page the view made of golden_view_inputs() before it
+# was rendered from templates (flickrmirrorer at 58c5b82).  Only the spelling of two
+# entities differs: MarkupSafe writes &#34; and &#39; where html.escape wrote &quot; and
+# &#x27; (the same characters to a browser).
+
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'testdata', 'html-golden')
+
+
+def golden_view_inputs(dest):
+    """build_html_mirror plus what only some pages show: thumbnails (a video's poster too),
+    dates at Flickr's granularities, places, privacy, Flickr links, comments, an account page;
+    3 photos a page so that every page kind paginates."""
+    photos, albums, collections = build_html_mirror(dest)
+    thumbs = os.path.join(dest, 'html', 'thumbs')
+    os.makedirs(thumbs)
+    for pid, name in (('101', '101-0123456789ab.jpg'), ('104', '104-ba9876543210.jpg')):
+        Path(thumbs, name).write_bytes(JPEG_48x32)
+        next(p for p in photos if p['id'] == pid)['thumb'] = 'html/thumbs/' + name
+    granularities = {'103': '6', '106': '4', '107': '8'}
+    for photo in photos:
+        if photo['id'] in granularities:
+            photo['datetaken'] = '1912-05-01 00:00:00'
+            photo['datetakengranularity'] = granularities[photo['id']]
+    details = {
+        '101': {'place_names': ['Z\u00fcrich', 'Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
+                'privacy': 'friend', 'url': 'https://www.flickr.com/photos/me/101/',
+                'comments': [{'author': 'Ann <x>', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'},
+                             {'author': 'Bob "B" O\'Neil', 'date': '2020-01-02 11:00 UTC',
+                              'text': '<script>x()</script><a href="javascript:x()">bad</a> & <i>fine</i>'}]},
+        '102': {'privacy': 'public', 'url': 'http://not-flickr.example/102', 'latitude': -33.5, 'longitude': 151.25},
+        '104': {'privacy': 'friendfamily', 'place_names': ['<Nowhere>']},
+        '106': {'privacy': 'private', 'url': 'https://www.flickr.com/photos/me/106/?a=1&b="2"'},
+    }
+    account = os.path.join(dest, 'account')
+    os.makedirs(account)
+    Path(account, 'contacts_part001.json').write_text(json.dumps(
+        {'contacts': {'Ann <x>': 'https://www.flickr.com/people/ann/', 'Bob': 'not a link'}}))
+    Path(account, 'faves_part001.json').write_text(json.dumps({'faves': [
+        {'title': 'A "fave"', 'photo_url': 'https://www.flickr.com/photos/x/1/', 'favedate': '2019-01-01'},
+        {'photo_id': '77'}]}))
+    return photos, albums, collections, details, account
+
+
+def golden_view_pages(dest):
+    """{page path relative to dest: its text} of the view made of golden_view_inputs()."""
+    photos, albums, collections, details, account = golden_view_inputs(dest)
+    Path(dest, 'html', 'account.html').write_text(''.join(fm.account_page(account)), 'utf-8')   # the index links it
+    fm.write_html_view(dest, photos, albums, collections, page_size=3, details=lambda pid: details.get(pid, {}))
+    return {os.path.relpath(p, dest): Path(p).read_text('utf-8') for p in html_pages(dest)}
+
+
+def test_the_templated_view_says_what_the_hand_joined_one_said(tmp_path):
+    pages = golden_view_pages(str(tmp_path))
+    golden = sorted(os.listdir(GOLDEN_DIR))
+    assert sorted(os.path.basename(p) for p in pages) == golden
+    assert len(golden) == 20
+    for rel, text in pages.items():
+        expected = Path(GOLDEN_DIR, os.path.basename(rel)).read_text('utf-8')
+        assert text.replace('&#34;', '&quot;').replace('&#39;', '&#x27;') == expected, rel
 
 @pytest.mark.slow
 def test_100k_photos_in_1000_albums_make_every_page(tmp_path):

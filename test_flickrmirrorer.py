@@ -114,6 +114,8 @@ XMP_SUFFIX = '.xmp'
 # .metadata when it came from Flickr's data export: the format's names, written out here.
 TMP_PREFIX = '.flickrmirrorer-tmp-'
 EXPORT_SOURCE = 'Flickr data export'
+# Your galleries and the groups you are in, with your photos in each (README).
+ACCOUNT_LISTS = ('galleries.json', 'groups.json')
 # The version released (pyproject.toml takes it from the program): a bump is made here too.
 VERSION = '1.0.0'
 
@@ -219,6 +221,9 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     if any(p.id in files for p in refused_videos(server)):
         tree[NOT_ORIGINAL] = 'metadata'   # the videos kept as renditions, and what to do
     tree['index.html'] = 'metadata'   # the HTML view has tests of its own
+    tree['groups.json'] = 'metadata'   # the groups the account is in (their own tests below)
+    if account.galleries:
+        tree['galleries.json'] = 'metadata'
     tree['Albums'] = ('dir',)
     in_albums = set()
     album_dirs = {}
@@ -263,9 +268,10 @@ def assert_tree_complete(server, dest, xmp=True, **kwargs):
         if kind == 'metadata':
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
+    metadata_files = {p for p, k in expected_tree(server, **kwargs).items() if k == 'metadata'}
     actual = {p: k for p, k in actual.items()
               if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
-                      or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
+                      or p in metadata_files or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -523,6 +529,94 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert not (dest / 'photostream' / (gone_name + '.metadata')).exists()
     assert 'Deleted photos / videos: 1' in result.stdout
     assert_tree_complete(fake, dest)
+
+
+# ---------------------------------------------------------------------------
+# Galleries, groups and album comments: kept in the mirror, asked for only when they move
+# ---------------------------------------------------------------------------
+
+def read_json_file(path):
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def own_pool_photos(server, group):
+    """The account's photos in a group's pool, newest first, as the fake holds them."""
+    return [pid for pid, _added in group.pool if pid in server.account.photos]
+
+
+def test_galleries_groups_and_album_comments_are_kept(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    galleries = read_json_file(dest / 'galleries.json')['galleries']
+    assert [g['gallery']['id'] for g in galleries] == list(fake.account.galleries)
+    for entry, gallery in zip(galleries, fake.account.galleries.values()):
+        assert entry['gallery']['title']['_content'] == gallery.title
+        assert [p['id'] for p in entry['photos']] == [pid for pid, _comment in gallery.items]
+        assert [p.get('comment', {}).get('_content', '') for p in entry['photos']] == \
+            [comment for _pid, comment in gallery.items]
+    others = [p for g in galleries for p in g['photos'] if p['id'] not in fake.account.photos]
+    assert others and all(p['owner'] != fake.user_nsid and p['ownername'] for p in others)
+    groups = read_json_file(dest / 'groups.json')['groups']
+    assert [g['group']['id'] for g in groups] == list(fake.account.groups)
+    for entry, group in zip(groups, fake.account.groups.values()):
+        assert entry['group']['name'] == group.name
+        assert [p['id'] for p in entry['photos']] == own_pool_photos(fake, group)
+    assert any(entry['photos'] for entry in groups) and not groups[-1]['photos']   # one never posted to
+    commented = [a for a in fake.account.albums.values() if a.comment_list]
+    assert commented
+    for album in fake.account.albums.values():
+        data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+        assert [(c['id'], c['authorname'], c['_content']) for c in data.get('comments', [])] == \
+            [(c.id, c.authorname, c.text) for c in album.comment_list]
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_are_asked_again_only_when_they_move(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 0, 1, 0, 0]
+
+    gallery_id = list(fake.account.galleries)[1]
+    group_id = list(fake.account.groups)[-1]   # the group never posted to
+    album = next(a for a in fake.account.albums.values() if not a.comment_list)
+    photo = first_photo(fake)
+    fake.add_to_gallery(gallery_id, photo.id, comment='Lovely light')
+    fake.add_to_pool(group_id, photo.id)
+    fake.add_album_comment(album.id, 'First comment on this album')
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 1, 1, 1, 1]
+    gallery = next(g for g in read_json_file(dest / 'galleries.json')['galleries']
+                   if g['gallery']['id'] == gallery_id)
+    assert (gallery['photos'][-1]['id'], gallery['photos'][-1]['comment']['_content']) == (photo.id, 'Lovely light')
+    group = next(g for g in read_json_file(dest / 'groups.json')['groups'] if g['group']['id'] == group_id)
+    assert [p['id'] for p in group['photos']] == [photo.id]
+    data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+    assert [c['_content'] for c in data['comments']] == ['First comment on this album']
+
+
+@pytest.mark.slow
+def test_galleries_not_read_keep_the_last_ones_and_fail_the_run(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    before = (dest / 'galleries.json').read_bytes()
+    fake.create_gallery('A new gallery', [first_photo(fake).id])
+    fake.faults.schedule('500', count=1000, target='api', method='flickr.galleries.getList')
+    result = run_mirror(fake, token_dir, dest, '--retries', '2', '--statistics')
+    assert_ok(result, status=1)
+    assert 'Could not read your galleries' in result.stderr
+    assert 'Galleries or groups not read (tried again next run): 1' in result.stdout
+    assert (dest / 'galleries.json').read_bytes() == before
+    assert (dest / 'groups.json').exists()
+    fake.faults.clear_schedule()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert read_json_file(dest / 'galleries.json')['galleries'][0]['gallery']['title']['_content'] == 'A new gallery'
 
 
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
@@ -1052,7 +1146,7 @@ JPEG_48x32 = base64.b64decode(
     'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
 
 HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
-HOSTILE_ESCAPED = '&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
+HOSTILE_ESCAPED = '&lt;b&gt;&#34;Tom &amp; Jerry&#34;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
 UNICODE_TITLE = 'Ünïcödé 日本 🌸'
 ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
 ODD_FILE_URL = 'photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'   # each segment percent-encoded
@@ -1380,6 +1474,67 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
     for page in html_pages(dest):
         assert 'secret.png' not in Path(page).read_text('utf-8')
 
+
+# -- the templated view says what the hand-joined one said
+# testdata/html-golden/ holds every page the view made of golden_view_inputs() before it
+# was rendered from templates (flickrmirrorer at 58c5b82).  Only the spelling of two
+# entities differs: MarkupSafe writes &#34; and &#39; where html.escape wrote &quot; and
+# &#x27; (the same characters to a browser).
+
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'testdata', 'html-golden')
+
+
+def golden_view_inputs(dest):
+    """build_html_mirror plus what only some pages show: thumbnails (a video's poster too),
+    dates at Flickr's granularities, places, privacy, Flickr links, comments, an account page;
+    3 photos a page so that every page kind paginates."""
+    photos, albums, collections = build_html_mirror(dest)
+    thumbs = os.path.join(dest, 'html', 'thumbs')
+    os.makedirs(thumbs)
+    for pid, name in (('101', '101-0123456789ab.jpg'), ('104', '104-ba9876543210.jpg')):
+        Path(thumbs, name).write_bytes(JPEG_48x32)
+        next(p for p in photos if p['id'] == pid)['thumb'] = 'html/thumbs/' + name
+    granularities = {'103': '6', '106': '4', '107': '8'}
+    for photo in photos:
+        if photo['id'] in granularities:
+            photo['datetaken'] = '1912-05-01 00:00:00'
+            photo['datetakengranularity'] = granularities[photo['id']]
+    details = {
+        '101': {'place_names': ['Z\u00fcrich', 'Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
+                'privacy': 'friend', 'url': 'https://www.flickr.com/photos/me/101/',
+                'comments': [{'author': 'Ann <x>', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'},
+                             {'author': 'Bob "B" O\'Neil', 'date': '2020-01-02 11:00 UTC',
+                              'text': '<script>x()</script><a href="javascript:x()">bad</a> & <i>fine</i>'}]},
+        '102': {'privacy': 'public', 'url': 'http://not-flickr.example/102', 'latitude': -33.5, 'longitude': 151.25},
+        '104': {'privacy': 'friendfamily', 'place_names': ['<Nowhere>']},
+        '106': {'privacy': 'private', 'url': 'https://www.flickr.com/photos/me/106/?a=1&b="2"'},
+    }
+    account = os.path.join(dest, 'account')
+    os.makedirs(account)
+    Path(account, 'contacts_part001.json').write_text(json.dumps(
+        {'contacts': {'Ann <x>': 'https://www.flickr.com/people/ann/', 'Bob': 'not a link'}}))
+    Path(account, 'faves_part001.json').write_text(json.dumps({'faves': [
+        {'title': 'A "fave"', 'photo_url': 'https://www.flickr.com/photos/x/1/', 'favedate': '2019-01-01'},
+        {'photo_id': '77'}]}))
+    return photos, albums, collections, details, account
+
+
+def golden_view_pages(dest):
+    """{page path relative to dest: its text} of the view made of golden_view_inputs()."""
+    photos, albums, collections, details, account = golden_view_inputs(dest)
+    Path(dest, 'html', 'account.html').write_text(''.join(fm.account_page(account)), 'utf-8')   # the index links it
+    fm.write_html_view(dest, photos, albums, collections, page_size=3, details=lambda pid: details.get(pid, {}))
+    return {os.path.relpath(p, dest): Path(p).read_text('utf-8') for p in html_pages(dest)}
+
+
+def test_the_templated_view_says_what_the_hand_joined_one_said(tmp_path):
+    pages = golden_view_pages(str(tmp_path))
+    golden = sorted(os.listdir(GOLDEN_DIR))
+    assert sorted(os.path.basename(p) for p in pages) == golden
+    assert len(golden) == 20
+    for rel, text in pages.items():
+        expected = Path(GOLDEN_DIR, os.path.basename(rel)).read_text('utf-8')
+        assert text.replace('&#34;', '&quot;').replace('&#39;', '&#x27;') == expected, rel
 
 @pytest.mark.slow
 def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
@@ -6282,7 +6437,7 @@ def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
             expected['Not in any album/' + name] = ('link', '../photostream/' + name)
     actual = {p: k for p, k in snapshot(dest).items()
               if not (p.endswith(('.metadata', '/metadata', '.xmp'))
-                      or p in ('photostream.json', 'index.html', EXPORT_REPORT)
+                      or p in ('photostream.json', 'index.html', EXPORT_REPORT) + ACCOUNT_LISTS
                       or p.startswith(('html', 'account')))}
     assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
         sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),

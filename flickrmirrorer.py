@@ -41,6 +41,8 @@ and the reporting every stage uses):
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
+                Then AccountLists: galleries.json, groups.json and the albums' comments (each
+                list asked once a run; a gallery, a pool or comments read only when it moved).
                 A quick enrichment comes before the views (made once), the HTML view's
                 thumbnails coming beside it (Thumbnails: CDN requests, not API calls); a
                 long one after them, and they are made again when it is done
@@ -82,6 +84,7 @@ Output tree:
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/galleries.json, dest/groups.json      your galleries and groups, with your photos in each
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
     dest/account/                              Flickr's data export's account files (--import-export)
@@ -142,19 +145,23 @@ import termios
 import time
 import datetime
 import unicodedata
+import warnings
 import zipfile
 import zlib
-from collections import Counter
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
+import jinja2
+import markupsafe
 import nh3
 import requests
 import tenacity
 import tqdm
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
     signal.signal(signal.SIGINT, _sigint_before_imports)
@@ -364,6 +371,7 @@ class Stats:
     export_imported: int = 0     # originals from Flickr's data export (--import-export)
     export_unmatched: int = 0
     export_failed: int = 0
+    extras_failed: int = 0       # the galleries or the groups could not be read
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -392,6 +400,7 @@ class Stats:
         ('Failed (tried again next run)', 'failed', True),
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
+        ('Galleries or groups not read (tried again next run)', 'extras_failed', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
@@ -1311,6 +1320,24 @@ class FlickrClient:
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
+
+    def album_comments(self, album_id):
+        return as_list(as_dict(self.call('flickr.photosets.comments.getList', photoset_id=album_id)
+                               .get('comments')).get('comment'))
+
+    def galleries(self, user_id, check):
+        return self.paged('flickr.galleries.getList', 'galleries', 'gallery', check, user_id=user_id)
+
+    def gallery_photos(self, gallery_id, check):
+        return self.paged('flickr.galleries.getPhotos', 'photos', 'photo', check, gallery_id=gallery_id,
+                          extras=GALLERY_PHOTO_EXTRAS)
+
+    def groups(self, user_id):
+        return as_list(as_dict(self.call('flickr.people.getGroups', user_id=user_id).get('groups')).get('group'))
+
+    def pool_photos(self, group_id, user_id, check):
+        return self.paged('flickr.groups.pools.getPhotos', 'photos', 'photo', check, group_id=group_id,
+                          user_id=user_id)
 
 
 # How many times a short listing page is asked for again before it counts as incomplete.
@@ -2320,6 +2347,7 @@ class Photo:
     thumb_url: str = None          # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
     filename: str = None           # its media file in photostream/ (the run's own string, shared)
     has_thumb: bool = False        # its thumbnail is in html/thumbs/ (its path comes from the URL)
+    preview: str = None            # without a Flickr thumbnail: its own preview's name in html/thumbs/ (Originals)
     from_file: bool = False        # its texts are its .metadata's: the file's stamp stands for them
     # The records it was read from: what the plan compares with the listing, and what a
     # rewrite of its .metadata keeps.
@@ -4790,25 +4818,16 @@ def account_entries(account_dir, prefix, keys):
 def account_page(account_dir):
     """html/account.html: the account's contacts, followers, favourites (each a link to
     Flickr) and galleries, as the export lists them."""
-    out = page_head('Account', '../')
-    heading(out, 'Account', description='From Flickr\'s data export.', crumbs=(('../index.html', 'Home'),))
+    sections = []
     for title, prefix, keys in (('Contacts', 'contacts', ('contacts',)), ('Followers', 'followers', ('followers',)),
                                 ('Favourites', 'faves', ('faves', 'favorites')),
                                 ('Galleries', 'galleries', ('galleries',))):
-        entries = account_entries(account_dir, prefix, keys)
-        out.append('<h2 class="section">%s</h2>\n' % esc('%s (%d)' % (title, len(entries))))
-        if not entries:
-            out.append('<p class="empty">None.</p>\n')
-            continue
-        out.append('<ul class="account">\n')
-        for label, link, note in entries:
-            text = esc(clean_text(label))
-            if re.match(r'^https?://', link):
-                text = '<a href="%s">%s</a>' % (esc(link), text)
-            out.append('<li>%s%s</li>\n' % (text, ' <span class="meta">%s</span>' % esc(note) if note else ''))
-        out.append('</ul>\n')
-    out.append(PAGE_FOOT)
-    return out
+        entries = [(label, link if re.match(r'^https?://', link) else '', note)
+                   for label, link, note in account_entries(account_dir, prefix, keys)]
+        sections.append({'title': title, 'entries': entries})
+    return render('account.html', **page_context(
+        'Account', '../', crumbs=(('../index.html', 'Home'),), description='From Flickr\'s data export.'),
+        sections=sections)
 
 
 # ---------------------------------------------------------------------------
@@ -4875,6 +4894,17 @@ def plan_metadata(dest, source, directory, data):
     return [WriteMetadata(os.path.join(directory, DIR_METADATA_NAME), data)]
 
 
+def kept_comments(stored):
+    """What an album's metadata keeps of its comments from one run to the next: the comments
+    and the count they were read at ({} when never read)."""
+    stored = as_dict(stored)
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if read_at is None:
+        return {}
+    return {'comments': as_list(stored.get('comments')),
+            'flickrmirrorer': {'format': METADATA_FORMAT, 'comments_of': read_at}}
+
+
 def counted(actions, counter_new, counter_updated, old_name, name):
     """An item's actions, the first counting it: new (it had no directory) or updated (a
     directory it had changes); an item without actions is unchanged."""
@@ -4924,6 +4954,7 @@ class TreeBuilder:
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.comments = {}          # album id -> its comments as last read (AccountLists reads them)
         self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
@@ -4978,6 +5009,7 @@ class TreeBuilder:
             stored = None
             if album['id'] in existing:
                 stored = read_json(os.path.join(self.albums_dir, existing[album['id']], DIR_METADATA_NAME))
+            self.comments[album['id']] = kept_comments(stored)
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
                 try:
@@ -5045,7 +5077,8 @@ class TreeBuilder:
             self.reporter.detail('Album %s was listed short; kept its links' % name)
         else:
             actions += plan_links(self.dest, source, path, wanted, self.reporter)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            metadata = dict({'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids},
+                            **self.comments.get(album['id'], {}))
             actions += plan_metadata(self.dest, source, path, metadata)
         self.executor.run(counted(actions, 'albums_new', 'albums_updated', old_name, name))
 
@@ -5187,6 +5220,138 @@ class Tidier:
 
 
 # ---------------------------------------------------------------------------
+# Galleries, groups and album comments: read after the photos' metadata, within the budget
+# ---------------------------------------------------------------------------
+# Each list is one call a run (galleries.getList, people.getGroups); a gallery's photos are
+# read again only when its date_update or count_total moved (adding or removing a photo moves
+# them), a group's photos of yours only when its pool_count moved (anyone's post moves it), an
+# album's comments only when getList's count_comments moved from the count they were read at
+# (a comment moves no date).  An unchanged re-run so makes two calls here.
+
+GALLERIES_FILE = 'galleries.json'
+GROUPS_FILE = 'groups.json'
+GALLERY_PHOTO_EXTRAS = 'owner_name,license,media,url_q,url_n,path_alias'
+
+
+def read_kept(dest, name, key, kind):
+    """The entries of a galleries.json / groups.json by id ({} when missing or damaged)."""
+    kept = as_dict(read_json(os.path.join(dest, name)))
+    return {as_dict(entry.get(kind)).get('id'): entry for entry in as_list(kept.get(key))
+            if isinstance(entry, dict)}
+
+
+def gallery_unchanged(kept, gallery):
+    old = as_dict(as_dict(kept).get('gallery'))
+    return bool(old) and all(old.get(k) == gallery.get(k) for k in ('date_update', 'count_total'))
+
+
+def pool_unchanged(kept, group):
+    return as_dict(as_dict(kept).get('group')).get('pool_count') == group.get('pool_count') \
+        and 'photos' in as_dict(kept)
+
+
+def comments_to_read(stored, album):
+    """None when the album's stored comments are current, else how many Flickr counts."""
+    count = to_int(album.get('count_comments'))
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if count == 0:
+        return None if not stored.get('comments') else 0
+    return None if read_at == str(count) else count
+
+
+class AccountLists:
+    """Reads your galleries, the groups you are in and your albums' comments, and writes
+    galleries.json, groups.json and the albums' metadata through the executor (a dry run
+    names them).  Runs after the photos' metadata, so that a tight budget reads photos first."""
+
+    def __init__(self, dest, client, account, albums, album_dirs, executor, stats, reporter):
+        self.dest, self.client, self.account = dest, client, account
+        self.albums, self.album_dirs = albums, album_dirs
+        self.executor, self.stats, self.reporter = executor, stats, reporter
+        self.changed = False
+
+    def run(self):
+        """Returns True when it changed a file the views read."""
+        for what, read in (('galleries', self.galleries), ('groups', self.groups),
+                           ('albums\' comments', self.album_comments)):
+            try:
+                read()
+            except QuotaSpent:
+                return self.changed   # said by the enrichment's line; the next run reads them
+            except (ItemError, TransientError) as e:
+                self.stats.extras_failed += 1
+                self.reporter.error('Could not read your %s: %s; the last ones read stay, and the next run tries '
+                                    'again.' % (what, first_line(e)))
+        return self.changed
+
+    def galleries(self):
+        kept = read_kept(self.dest, GALLERIES_FILE, 'galleries', 'gallery')
+        check, entries = ListingCheck(), []
+        for gallery in self.client.galleries(self.account, check):
+            gallery = strip_volatile(as_dict(gallery))
+            if not gallery.get('id'):
+                continue
+            old = kept.get(gallery['id'])
+            photos = old['photos'] if gallery_unchanged(old, gallery) else self.gallery_photos(gallery, old)
+            entries.append({'gallery': gallery, 'photos': photos})
+        if check.problem(len(entries), 'galleries') is None:
+            self._write(GALLERIES_FILE, {'galleries': entries})
+
+    def gallery_photos(self, gallery, old):
+        """A gallery's photos; one listed short keeps the ones read before, and its
+        date_update is not stored, so that the next run reads it again."""
+        check = ListingCheck()
+        photos = [strip_volatile(as_dict(p)) for p in self.client.gallery_photos(gallery['id'], check)]
+        if check.problem(len(photos), 'photos'):
+            gallery['date_update'] = as_dict(as_dict(old).get('gallery')).get('date_update')
+            return as_dict(old).get('photos') or photos
+        return photos
+
+    def groups(self):
+        kept = read_kept(self.dest, GROUPS_FILE, 'groups', 'group')
+        entries = []
+        for group in map(as_dict, self.client.groups(self.account)):
+            if not group.get('nsid'):
+                continue
+            group = dict(group, id=group['nsid'])
+            old = kept.get(group['id'])
+            if pool_unchanged(old, group):
+                photos = old['photos']
+            else:
+                photos = [{'id': p.get('id'), 'dateadded': p.get('dateadded')}
+                          for p in map(as_dict, self.client.pool_photos(group['id'], self.account, ListingCheck()))
+                          if valid_id(p.get('id'))]
+            entries.append({'group': group, 'photos': photos})
+        self._write(GROUPS_FILE, {'groups': entries})
+
+    def album_comments(self):
+        for album, _photo_ids in self.albums:
+            name = self.album_dirs.get(album['id'])
+            path = os.path.join(ALBUMS_DIR, name or '', DIR_METADATA_NAME)
+            stored = as_dict(read_json(os.path.join(self.dest, path))) if name else {}
+            count = comments_to_read(stored, album) if stored else None
+            if count is None:   # current, or an album whose metadata is not stored (listed short)
+                continue
+            comments = [as_dict(c) for c in self.client.album_comments(album['id'])] if count else []
+            metadata = dict(stored, comments=comments, flickrmirrorer=dict(
+                as_dict(stored.get('flickrmirrorer')), comments_of=str(count)))
+            if not count:
+                del metadata['comments'], metadata['flickrmirrorer']['comments_of']
+            self._write(path, metadata)
+
+    def _write(self, name, body):
+        data = json_bytes(dict(body, flickrmirrorer=as_dict(body.get('flickrmirrorer')) or {'format': METADATA_FORMAT}))
+        try:
+            with open(guarded(os.path.join(self.dest, name)), 'rb') as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass
+        self.executor.apply(WriteMetadata(name, data))
+        self.changed = True
+
+
+# ---------------------------------------------------------------------------
 # Views: what is derived from the mirror, each made again only when its inputs change
 # ---------------------------------------------------------------------------
 # A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
@@ -5200,7 +5365,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 1
+VIEWS_FORMAT = 3
 
 
 def file_stamp(path):
@@ -5378,8 +5543,10 @@ class HtmlView:
     beforehand (Thumbnails), beside a quick enrichment."""
     name = 'html'
 
-    def __init__(self, state, albums, tree):
+    def __init__(self, state, albums, tree, reporter=None):
         self.state = state
+        self.originals = Originals(state.dest, reporter)
+        self.previews_stopped = None   # a LinkInTheWay met making the previews
         self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
@@ -5388,6 +5555,7 @@ class HtmlView:
         state = self.state
         for photo in state.photostream:
             photo.filename = state.files.get(photo.id)
+        self.make_previews()   # the pages show them: made before what the pages show is hashed
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
                             file_stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
@@ -5400,7 +5568,9 @@ class HtmlView:
             else:
                 inputs.add(p.id, p.media, p.taken, p.granularity, p.title, p.description, p.tag_lines,
                            p.filename, p.thumb_url, p.has_thumb, stamp)
+            inputs.add(p.preview)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
+        inputs.whole = inputs.whole and self.previews_stopped is None
         return inputs
 
     def up_to_date(self):
@@ -5409,9 +5579,15 @@ class HtmlView:
     def write(self):
         read_texts(self.state)
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
-                                  details=self.photo_details)
-        return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
-                                                      plural(written, 'page'))
+                                  details=self.photo_details, camera_facts=self.camera_facts)
+        self.originals.tell_the_rest()
+        if self.previews_stopped is not None:   # the pages are made, without the previews: told
+            raise self.previews_stopped
+        self.originals.remove_stale_previews()
+        self.originals.save()
+        made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
+        return 'HTML view: %s fetched%s, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'), made,
+                                                        plural(written, 'page'))
 
     def photo_details(self, photo_id):
         """The photo as its .metadata has it, for what its own page shows beyond the grids
@@ -5419,6 +5595,24 @@ class HtmlView:
         name = self.state.files.get(photo_id)
         metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
         return Photo.from_metadata(metadata, texts=False)
+
+    def camera_facts(self, photo_id):
+        """Its original's camera, lens, exposure and ISO, from its EXIF."""
+        name = self.state.files.get(photo_id)
+        return self.originals.facts(photo_id, name) if name else {}
+
+    def make_previews(self):
+        """A preview of each photo Flickr gives no thumbnail of (every photo of an
+        export-only mirror), from its original.  A link in their way stops them alone: the
+        pages are still made, and it is told when they are."""
+        self.previews_stopped = None
+        for p in self.state.photostream:
+            p.preview = None
+            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
+                try:
+                    p.preview = self.originals.preview(p.id, p.filename)
+                except LinkInTheWay as e:
+                    self.previews_stopped = e
 
 
 def read_texts(state):
@@ -5453,6 +5647,8 @@ def html_collections(tree):
 #     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
+#     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
+#     dest/html/originals.json          what each original's EXIF says, read once per version
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'
@@ -5476,6 +5672,8 @@ FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': 
 # What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
 # junk (tab and newline stay: descriptions have lines).
 _NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
+# What clean_text() changes: those, a carriage return, a lone surrogate.
+_UNCLEAN_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
 
 # -- small helpers
 
@@ -5502,11 +5700,6 @@ def albums_by_photo(albums):
 def clean_text(text):
     """Text without control characters (NUL included) or what XML cannot hold."""
     return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
-
-
-def esc(text):
-    """HTML-escape text (quotes too: the same helper is used inside attributes)."""
-    return html.escape(clean_text(text), quote=True)
 
 
 class _TextOfHTML(html.parser.HTMLParser):
@@ -5563,8 +5756,11 @@ def media_path(photo):
 
 
 def thumb_of(photo):
-    """Its thumbnail's path relative to dest, or None when it has none."""
-    return thumb_path(photo.id, photo.thumb_url) if photo.has_thumb else None
+    """Its grid image's path relative to dest: Flickr's thumbnail, else a preview of ours
+    (None when neither is there)."""
+    if photo.has_thumb:
+        return thumb_path(photo.id, photo.thumb_url)
+    return own_preview_path(photo.preview) if photo.preview else None
 
 
 def url_path(path):
@@ -5699,7 +5895,7 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size, details=None):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None, camera_facts=None):
         self.dest = dest
         self.page_size = max(1, int(page_size))
         self.photos = photos
@@ -5710,6 +5906,7 @@ class View:
         self._media = {}  # photo id -> MISSING, or its (width, height) (0: unknown)
         self._sizes = {}  # one tuple for each size: most photos of a camera share a few
         self.details = details or (lambda pid: None)
+        self.camera_facts = camera_facts or (lambda pid: {})
 
     MISSING = ()   # no file: no size
 
@@ -5784,80 +5981,338 @@ class View:
         return ', '.join(parts)
 
 
-# -- page pieces
-# Every function returns a list of strings (or extends one) so that pages are built by
-# one ''.join at the end: linear in the number of photos.
+# -- templates
+# Every page is rendered from the templates below (kept here so that the program stays one
+# file), compiled once per run.  Autoescaping is on: a value is text unless it is Markup,
+# and only the nh3-sanitized description and comment HTML is (sanitized()).  Templates read
+# prepared values (a page's context is built in one function per page kind); they do not
+# reach into photos themselves.
 
-def page_head(title, root, scripts=()):
-    """root: '' for dest/index.html, '../' for pages in dest/html/.  scripts: our own script
-    files in dest/html/ (the search page's); every other page may run none at all."""
-    # Defence in depth: all text is escaped or sanitized, and only the search page runs
-    # scripts, its own files only ('self'; never inline).
-    policy = "script-src 'self'" if scripts else "script-src 'none'"
-    out = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        '<meta http-equiv="Content-Security-Policy" content="%s; object-src \'none\'">\n' % policy,
-        '<title>', esc(title), ' \u2013 Flickr backup</title>\n',
-        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n']
-    out.extend('<script defer src="%s"></script>\n' % to_page(root, name) for name in scripts)
-    out.extend([
-        '</head>\n<body>\n',
-        '<header class="site"><a class="home" href="', root, 'index.html">Flickr backup</a>',
-        '<nav><a href="', to_page(root, photostream_page(1)), '">Photostream</a>',
-        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav>',
-        # A plain form: it opens the search page with ?q=, which reads it.
-        '<form class="search" role="search" action="', to_page(root, SEARCH_PAGE), '">',
-        '<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form>',
-        '</header>\n<main>\n',
-    ])
-    return out
+VIEW_TEMPLATES = {
+    # The head and the navigation of every page, then its heading: crumbs (href, label),
+    # the <h1>, a count and a description.
+    'base.html': """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{# Defence in depth: all text is escaped or sanitized, and only the search page runs
+   scripts, its own files only ('self'; never inline). #}
+<meta http-equiv="Content-Security-Policy" content="{% if scripts %}script-src 'self'{% else %}script-src 'none'{% endif %}; object-src 'none'">
+<title>{{ title }} \u2013 Flickr backup</title>
+<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">
+{% for name in scripts %}
+<script defer src="{{ to_page(root, name) }}"></script>
+{% endfor %}
+</head>
+<body>
+<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
+{#- A plain form: it opens the search page with ?q=, which reads it. #}
+<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
+{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+<main>
+{% if crumbs %}
+<nav class="crumbs">{% for href, label in crumbs %}{% if not loop.first %} \u203a {% endif %}<a href="{{ href }}">{{ label }}</a>{% endfor %}</nav>
+{% endif %}
+<h1>{{ heading }}</h1>
+{% if count %}
+<p class="count">{{ count }}</p>
+{% endif %}
+{% if description %}
+<p class="desc">{{ description }}</p>
+{% endif %}
+{% block main %}{% endblock %}
+</main>
+</body>
+</html>
+""",
+    'parts.html': """\
+{# A grid image (GridImage): a thumbnail, or an original too small to have one. #}
+{% macro img(image, alt, cls='') -%}
+<img{% if cls %} class="{{ cls }}"{% endif %} src="{{ image.src }}" alt="{{ alt }}" loading="lazy" decoding="async"
+{%- if image.width and image.height %} width="{{ image.width }}" height="{{ image.height }}"{% endif %}>
+{%- endmacro %}
+
+{# One tile of an album or collection grid (CoverCard). #}
+{% macro cover_card(card) -%}
+<li class="card"><a href="{{ card.href }}"><span class="thumb">
+{%- if card.image %}{{ img(card.image, '') }}{% else %}<span class="nocover">No preview</span>{% endif -%}
+</span><span class="name">{{ card.title }}</span><span class="meta">{{ card.count }}</span></a></li>
+{%- endmacro %}
+
+{% macro grid(cards) -%}
+<ul class="grid covers">
+{% for card in cards %}
+{{ cover_card(card) }}
+{% endfor %}
+</ul>
+{%- endmacro %}
+
+{# The index's nested list of collections (TreeNode). #}
+{% macro tree(nodes) -%}
+<ul class="tree">
+{% for node in nodes %}
+<li><a href="{{ node.href }}">
+{%- if node.image %}{{ img(node.image, '', 'mini') }}{% else %}<span class="mini"></span>{% endif -%}
+<span><span class="name">{{ node.title }}</span><span class="meta">{{ node.meta }}</span></span></a>
+{%- if node.children +%}
+{{ tree(node.children) }}
+{% endif %}</li>
+{% endfor %}
+</ul>
+{%- endmacro %}
+
+{# Links to the first, last, previous, next and nearby pages (Pager). #}
+{% macro pager(p) -%}
+<nav class="pager">
+{%- if p.prev %}<a rel="prev" href="{{ p.prev }}">\u2190 Previous</a>{% endif %}
+{%- for n, href in p.numbers %}
+{%- if n is none %}<span class="gap">\u2026</span>
+{%- elif href %}<a href="{{ href }}">{{ n }}</a>
+{%- else %}<span class="current">{{ n }}</span>{% endif %}
+{%- endfor %}
+{%- if p.next %}<a rel="next" href="{{ p.next }}">Next \u2192</a>{% endif -%}
+</nav>
+{%- endmacro %}
+""",
+    'index.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import cover_card, grid, tree %}
+{% block main %}
+<ul class="grid covers special">
+{% for card in special %}
+{{ cover_card(card) }}
+{% endfor %}
+</ul>
+{% if account %}
+<p class="account"><a href="{{ account }}">Contacts, followers, favourites and galleries</a></p>
+{% endif %}
+{% if collections %}
+<h2 class="section">Collections</h2>
+{{ tree(collections) }}
+{% endif %}
+<h2 class="section">Albums</h2>
+{% if albums %}
+{{ grid(albums) }}
+{% else %}
+<p class="empty">No albums.</p>
+{% endif %}
+{% endblock %}
+""",
+    # A page of a photo list (the photostream, an album, photos in no album): PhotoCards.
+    # A card calls no macro: 100,000 photos make 100,000 cards a list, and a call costs more
+    # than the card.
+    'photos.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import pager %}
+{% block main %}
+{% if pages %}
+{{ pager(pages) }}
+{% endif %}
+{% if cards %}
+<ul class="grid photos">
+{% for card in cards %}
+<li class="photo" id="p{{ card.anchor }}">
+{%- if not card.href -%}
+<span class="frame missing">Not mirrored</span>
+{%- else -%}
+<a class="frame{% if card.video %} video{% endif %}" href="{{ card.href }}">
+{%- if card.image %}<img src="{{ card.image.src }}" alt="{{ card.title }}" loading="lazy" decoding="async"
+{%- if card.image.width and card.image.height %} width="{{ card.image.width }}" height="{{ card.image.height }}"{% endif %}>
+{%- else %}<span class="nocover">{% if card.video %}Video{% else %}No preview{% endif %}</span>{% endif %}
+{%- if card.video %}<span class="play" title="Video">\u25b6</span>{% endif -%}
+</a>
+{%- endif -%}
+<div class="info"><h2>{{ card.title }}</h2>
+{%- if card.taken %}<time datetime="{{ card.taken[0] }}">{{ card.taken[1] }}</time>{% endif %}
+{%- if card.description %}<p class="desc">{{ card.description }}</p>{% endif %}
+{%- if card.tags %}<ul class="tags">{% for tag in card.tags %}<li>{{ tag }}</li>{% endfor %}</ul>{% endif -%}
+</div></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">Nothing here.</p>
+{% endif %}
+{% if pages %}
+{{ pager(pages) }}
+{% endif %}
+{% endblock %}
+""",
+    'collection.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import grid %}
+{% block main %}
+{% if children %}
+{{ grid(children) }}
+{% endif %}
+{% if albums %}
+{{ grid(albums) }}
+{% endif %}
+{% if not albums and not children %}
+<p class="empty">This collection is empty.</p>
+{% endif %}
+{% endblock %}
+""",
+    # A photo's own page: the original, its words, place, albums, comments, Flickr link.
+    'photo.html': """\
+{% extends 'base.html' %}
+{% block main %}
+<nav class="steps">
+{%- if stream_prev %}<a rel="prev" href="{{ stream_prev }}">\u2190 Previous</a>{% else %}<span class="off">\u2190 Previous</span>{% endif -%}
+<span class="where">Photostream</span>
+{%- if stream_next %}<a rel="next" href="{{ stream_next }}">Next \u2192</a>{% else %}<span class="off">Next \u2192</span>{% endif -%}
+</nav>
+<figure class="original">
+{%- if video %}<video controls preload="metadata" src="{{ src }}"{% if poster %} poster="{{ poster }}"{% endif %}></video>
+{%- else %}<a href="{{ src }}"><img src="{{ src }}" alt="{{ heading }}"
+{%- if width and height %} width="{{ width }}" height="{{ height }}"{% endif %}></a>{% endif -%}
+</figure>
+{% if photo_description %}
+<p class="desc">{{ photo_description }}</p>
+{% endif %}
+<dl class="facts">
+{% if taken %}
+<dt>Taken</dt><dd><time datetime="{{ taken[0] }}">{{ taken[1] }}</time></dd>
+{% else %}
+{# unknown to Flickr, or no real date (the raw value stays in .metadata) #}
+<dt>Taken</dt><dd class="unknown">date unknown</dd>
+{% endif %}
+{% if place %}
+<dt>Place</dt><dd>{{ place }}</dd>
+{% endif %}
+{% if tags %}
+<dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li>{{ tag }}</li>{% endfor %}</ul></dd>
+{% endif %}
+{% for key, label, text in camera_facts %}
+<dt>{{ label }}</dt><dd class="{{ key }}">{{ text }}</dd>
+{% endfor %}
+{% if albums %}
+<dt>Albums</dt><dd><ul class="albums">
+{% for album in albums %}
+<li><nav class="steps">
+{%- if album.prev %}<a rel="prev" href="{{ album.prev }}">\u2190 Previous</a>{% else %}<span class="off">\u2190 Previous</span>{% endif -%}
+<span class="where"><a href="{{ album.href }}">{{ album.title }}</a> <span class="meta">{{ album.position }} of {{ album.size }}</span></span>
+{%- if album.next %}<a rel="next" href="{{ album.next }}">Next \u2192</a>{% else %}<span class="off">Next \u2192</span>{% endif -%}
+</nav>
+</li>
+{% endfor %}
+</ul></dd>
+{% endif %}
+{% if visible_to %}
+<dt>Visible to</dt><dd>{{ visible_to }}</dd>
+{% endif %}
+<dt>File</dt><dd><a class="file" href="{{ src }}">{{ file_name }}</a></dd>
+{% if flickr_url %}
+<dt>On Flickr</dt><dd><a href="{{ flickr_url }}" rel="noopener noreferrer">{{ flickr_url }}</a></dd>
+{% endif %}
+</dl>
+{% if comments %}
+<h2 class="section">{{ comments_heading }}</h2>
+<ol class="comments">
+{% for c in comments %}
+<li><span class="author">{{ c.author }}</span> <time>{{ c.date }}</time><div class="text">{{ c.text }}</div></li>
+{% endfor %}
+</ol>
+{% endif %}
+{% endblock %}
+""",
+    'search.html': """\
+{% extends 'base.html' %}
+{% block main %}
+<form class="bigsearch" role="search" action="{{ url_path(SEARCH_PAGE) }}"><input id="q" type="search" name="q" placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" autofocus></form>
+<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>
+<ul class="grid covers" id="results"></ul>
+{% endblock %}
+""",
+    # html/account.html: sections of (label, link or '', note), as the data export lists them.
+    'account.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% for section in sections %}
+<h2 class="section">{{ section.title }} ({{ section.entries|length }})</h2>
+{% if section.entries %}
+<ul class="account">
+{% for label, link, note in section.entries %}
+<li>{% if link %}<a href="{{ link }}">{{ label }}</a>{% else %}{{ label }}{% endif %}{% if note %} <span class="meta">{{ note }}</span>{% endif %}</li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">None.</p>
+{% endif %}
+{% endfor %}
+{% endblock %}
+""",
+}
 
 
-PAGE_FOOT = '</main>\n</body>\n</html>\n'
+def shown(value):
+    """How a template shows a value (before autoescaping it): text without control
+    characters, nothing for None; Markup (sanitized HTML) as it is."""
+    if value is None:
+        return ''
+    if type(value) is str and _UNCLEAN_RE.search(value):   # most text is clean: one scan
+        return clean_text(value)
+    return value
 
 
-def heading(out, title, description=None, count=None, crumbs=()):
-    """crumbs: (href, label) pairs shown above the title."""
-    if crumbs:
-        out.append('<nav class="crumbs">')
-        out.append(' \u203a '.join('<a href="%s">%s</a>' % (esc(h), esc(t)) for h, t in crumbs))
-        out.append('</nav>\n')
-    out.extend(('<h1>', esc(title), '</h1>\n'))
-    if count:
-        out.extend(('<p class="count">', esc(count), '</p>\n'))
-    description = rich_text(description)
-    if description:
-        out.extend(('<p class="desc">', description, '</p>\n'))
+def sanitized(markup):
+    """Flickr's description or comment HTML, sanitized (rich_text), as HTML to show: the
+    only values the templates do not escape."""
+    return markupsafe.Markup(rich_text(markup) if markup else '')
 
 
-def img_tag(view, photo, root, alt, cls=''):
-    """The photo's grid image (a thumbnail; see View.grid_image)."""
+@functools.lru_cache(maxsize=None)
+def view_templates():
+    """The view's template environment, made and compiled once."""
+    env = jinja2.Environment(loader=jinja2.DictLoader(VIEW_TEMPLATES), autoescape=True, finalize=shown,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined, auto_reload=False)
+    env.globals.update(to_page=to_page, url_path=url_path, photostream_page=photostream_page,
+                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE)
+    return env
+
+
+def render(template, **context):
+    """A page as the parts write_html_view joins (one part: the rendered template)."""
+    return (view_templates().get_template(template).render(**context),)
+
+
+def page_context(title, root, heading=None, crumbs=(), count=None, description=None, scripts=()):
+    """What base.html needs: root is '' for dest/index.html, '../' for pages in dest/html/;
+    scripts: our own script files in dest/html/ (the search page's); every other page may
+    run none at all; description: Flickr's HTML (sanitized here)."""
+    return {'title': title, 'root': root, 'heading': title if heading is None else heading,
+            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts}
+
+
+# -- page pieces: the values the templates show
+
+GridImage = namedtuple('GridImage', 'src width height')
+CoverCard = namedtuple('CoverCard', 'href title count image')
+TreeNode = namedtuple('TreeNode', 'href title meta image children')
+PhotoCard = namedtuple('PhotoCard', 'anchor title href video image taken description tags')
+Pager = namedtuple('Pager', 'prev numbers next')
+AlbumPlace = namedtuple('AlbumPlace', 'href title position size prev next')
+Comment = namedtuple('Comment', 'author date text')
+
+
+def grid_image(view, photo, root):
+    """The photo's grid image (a thumbnail; see View.grid_image), as a page at root links it."""
     rel, w, h = view.grid_image(photo)
-    size = ' width="%d" height="%d"' % (w, h) if w and h else ''
-    return '<img%s src="%s%s" alt="%s" loading="lazy" decoding="async"%s>' % (
-        ' class="%s"' % cls if cls else '', root, esc(url_path(rel)), esc(alt), size)
+    return GridImage(root + url_path(rel), w, h)
 
 
 def cover_card(view, href, title, count, cover, root):
-    """One tile of an album/collection grid."""
-    if cover:
-        pic = img_tag(view, cover, root, '')
-    else:
-        pic = '<span class="nocover">No preview</span>'
-    return ('<li class="card"><a href="%s"><span class="thumb">%s</span>'
-            '<span class="name">%s</span><span class="meta">%s</span></a></li>\n'
-            % (esc(href), pic, esc(title), esc(count)))
+    return CoverCard(href, title, count, grid_image(view, cover, root) if cover else None)
 
 
-def album_grid(out, view, album_ids, root):
-    out.append('<ul class="grid covers">\n')
-    for aid in album_ids:
-        album = view.album_by_id[aid]
-        out.append(cover_card(view, to_page(root, album_page(aid)),
-                              title_of(album), view.media_counts(album.get('photo_ids', [])),
-                              view.album_cover(album), root))
-    out.append('</ul>\n')
+def album_cards(view, album_ids, root):
+    return [cover_card(view, to_page(root, album_page(aid)), title_of(view.album_by_id[aid]),
+                       view.media_counts(view.album_by_id[aid].get('photo_ids', [])),
+                       view.album_cover(view.album_by_id[aid]), root)
+            for aid in album_ids]
 
 
 def known_albums(view, coll):
@@ -5872,79 +6327,50 @@ def collection_meta(view, coll):
     return meta
 
 
-def collection_tree(out, view, colls, root):
-    """Nested list of collections for the index page."""
-    out.append('<ul class="tree">\n')
+def collection_tree(view, colls, root):
+    """The nested list of collections for the index page."""
+    nodes = []
     for coll in colls:
         cover = view.collection_cover(coll)
-        thumb = img_tag(view, cover, root, '', 'mini') if cover else '<span class="mini"></span>'
-        out.append('<li><a href="%s">%s<span><span class="name">%s</span><span class="meta">%s</span>'
-                   '</span></a>' % (to_page(root, collection_page(coll['id'])), thumb,
-                                    esc(title_of(coll)), esc(collection_meta(view, coll))))
-        if coll.get('children'):
-            out.append('\n')
-            collection_tree(out, view, coll['children'], root)
-        out.append('</li>\n')
-    out.append('</ul>\n')
+        nodes.append(TreeNode(to_page(root, collection_page(coll['id'])), title_of(coll), collection_meta(view, coll),
+                              grid_image(view, cover, root) if cover else None,
+                              collection_tree(view, coll.get('children') or [], root)))
+    return nodes
 
 
-def time_tag(taken, granularity):
-    """A date taken as the views show it, as precise as Flickr knows it ('circa 1912')."""
-    return '<time datetime="%s">%s</time>' % (esc(date_at_granularity(taken, granularity)),
-                                              esc(date_taken_text(taken, granularity)))
+def taken_of(photo):
+    """(machine-readable date, as shown) of a photo's date taken, as precise as Flickr knows
+    it ('circa 1912'); None when unknown."""
+    if not photo.taken:
+        return None
+    return date_at_granularity(photo.taken, photo.granularity), date_taken_text(photo.taken, photo.granularity)
 
 
-def photo_card(out, view, pid, root):
-    """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
-    and description."""
+def photo_card(view, pid, root):
+    """One photo or video of a list: its thumbnail (linking to its own page), title, date
+    taken, tags and description."""
     photo = view.by_id.get(pid) or Photo(id=pid, title='Photo %s' % pid)
-    title = shown_title(photo.title)
     rel = view.media(photo)[0] if pid in view.by_id else None
-    is_video = photo.media == 'video'
-    out.append('<li class="photo" id="p%s">' % esc(page_id(pid)))
-    if rel is None:
-        out.append('<span class="frame missing">Not mirrored</span>')
-    else:
-        pic = (img_tag(view, photo, root, title) if view.grid_image(photo) else
-               '<span class="nocover">%s</span>' % ('Video' if is_video else 'No preview'))
-        badge = '<span class="play" title="Video">\u25b6</span>' if is_video else ''
-        out.append('<a class="frame%s" href="%s">%s%s</a>' % (
-            ' video' if is_video else '', esc(to_page(root, photo_page(pid))), pic, badge))
-    out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
-    taken = photo.taken or ''
-    if taken:
-        out.append(time_tag(taken, photo.granularity))
-    desc = rich_text(photo.description)
-    if desc:
-        out.extend(('<p class="desc">', desc, '</p>'))
-    tags = photo.tags
-    if tags:
-        out.append('<ul class="tags">')
-        out.extend('<li>%s</li>' % esc(t) for t in tags)
-        out.append('</ul>')
-    out.append('</div></li>\n')
+    image = view.grid_image(photo) if rel else None
+    return PhotoCard(page_id(pid), shown_title(photo.title), to_page(root, photo_page(pid)) if rel else None,
+                     photo.media == 'video', image and GridImage(root + url_path(image[0]), image[1], image[2]),
+                     taken_of(photo), sanitized(photo.description), photo.tags)
 
 
-def pager(out, page, pages, name_of):
-    """Links to the first, last, previous, next and nearby pages."""
+def pager(page, pages, name_of):
+    """Links to the first, last, previous, next and nearby pages; None for a single page.
+    numbers: (page number, href; None for the current page), (None, None) for a gap."""
     if pages <= 1:
-        return
-    shown = sorted({1, pages} | set(range(max(1, page - 3), min(pages, page + 3) + 1)))
-    out.append('<nav class="pager">')
-    if page > 1:
-        out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(name_of(page - 1))))
-    last = 0
-    for n in shown:
+        return None
+    shown_numbers = sorted({1, pages} | set(range(max(1, page - 3), min(pages, page + 3) + 1)))
+    numbers, last = [], 0
+    for n in shown_numbers:
         if n > last + 1:
-            out.append('<span class="gap">\u2026</span>')
-        if n == page:
-            out.append('<span class="current">%d</span>' % n)
-        else:
-            out.append('<a href="%s">%d</a>' % (esc(url_path(name_of(n))), n))
+            numbers.append((None, None))
+        numbers.append((n, None if n == page else url_path(name_of(n))))
         last = n
-    if page < pages:
-        out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(name_of(page + 1))))
-    out.append('</nav>\n')
+    return Pager(url_path(name_of(page - 1)) if page > 1 else None, numbers,
+                 url_path(name_of(page + 1)) if page < pages else None)
 
 
 # -- page names
@@ -5977,31 +6403,19 @@ SEARCH_INDEX = 'search-index.js'
 # -- whole pages
 
 def index_page(view):
-    out = page_head('Home', '')
-    heading(out, 'Flickr backup', count='%s, %s, %s' % (
-        view.media_counts([p.id for p in view.photos]), plural(len(view.albums), 'album'),
-        plural(len(view.collections), 'collection')))
-    out.append('<ul class="grid covers special">\n')
     all_ids = [p.id for p in view.photos]
-    out.append(cover_card(view, to_page('', photostream_page(1)), 'Photostream',
-                          view.media_counts(all_ids), view.first_image(all_ids), ''))
     orphans = orphan_ids(view)
-    out.append(cover_card(view, to_page('', orphan_page(1)), 'Not in any album',
-                          view.media_counts(orphans), view.first_image(orphans), ''))
-    out.append('</ul>\n')
-    if os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE)):   # from Flickr's data export
-        out.append('<p class="account"><a href="%s">Contacts, followers, favourites and galleries</a></p>\n'
-                   % to_page('', ACCOUNT_PAGE))
-    if view.collections:
-        out.append('<h2 class="section">Collections</h2>\n')
-        collection_tree(out, view, view.collections, '')
-    out.append('<h2 class="section">Albums</h2>\n')
-    if view.albums:
-        album_grid(out, view, [a['id'] for a in view.albums], '')
-    else:
-        out.append('<p class="empty">No albums.</p>\n')
-    out.append(PAGE_FOOT)
-    return out
+    account = os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE))   # from Flickr's data export
+    return render('index.html', **page_context(
+        'Home', '', heading='Flickr backup', count='%s, %s, %s' % (
+            view.media_counts(all_ids), plural(len(view.albums), 'album'), plural(len(view.collections), 'collection'))),
+        special=[cover_card(view, to_page('', photostream_page(1)), 'Photostream', view.media_counts(all_ids),
+                            view.first_image(all_ids), ''),
+                 cover_card(view, to_page('', orphan_page(1)), 'Not in any album', view.media_counts(orphans),
+                            view.first_image(orphans), '')],
+        account=to_page('', ACCOUNT_PAGE) if account else None,
+        collections=collection_tree(view, view.collections, ''),
+        albums=album_cards(view, [a['id'] for a in view.albums], ''))
 
 
 def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=()):
@@ -6011,42 +6425,23 @@ def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=(
     for n in range(1, pages + 1):
         chunk = photo_ids[(n - 1) * view.page_size:n * view.page_size]
         page_title = title if pages == 1 else '%s (page %d of %d)' % (title, n, pages)
-        out = page_head(page_title, '../')
-        heading(out, page_title, description if n == 1 else None, counts, crumbs)
-        pager(out, n, pages, name_of)
-        if chunk:
-            out.append('<ul class="grid photos">\n')
-            for pid in chunk:
-                photo_card(out, view, pid, '../')
-            out.append('</ul>\n')
-        else:
-            out.append('<p class="empty">Nothing here.</p>\n')
-        pager(out, n, pages, name_of)
-        out.append(PAGE_FOOT)
-        yield name_of(n), out
+        yield name_of(n), render('photos.html', **page_context(
+            page_title, '../', crumbs=crumbs, count=counts, description=description if n == 1 else None),
+            pages=pager(n, pages, name_of), cards=[photo_card(view, pid, '../') for pid in chunk])
 
 
 def collection_pages(view, colls, parents=()):
     """Yield (file name, parts) for each collection in the tree; parents: crumbs above it."""
     for coll in colls:
         title = title_of(coll)
-        out = page_head(title, '../')
-        albums = known_albums(view, coll)
         children = coll.get('children', [])
-        heading(out, title, coll.get('description'), collection_meta(view, coll),
-                (('../index.html', 'Home'),) + parents)
-        if children:
-            out.append('<ul class="grid covers">\n')
-            for child in children:
-                out.append(cover_card(view, url_path(collection_page(child['id'])), title_of(child),
-                                      collection_meta(view, child), view.collection_cover(child), '../'))
-            out.append('</ul>\n')
-        if albums:
-            album_grid(out, view, albums, '../')
-        if not albums and not children:
-            out.append('<p class="empty">This collection is empty.</p>\n')
-        out.append(PAGE_FOOT)
-        yield collection_page(coll['id']), out
+        yield collection_page(coll['id']), render('collection.html', **page_context(
+            title, '../', crumbs=(('../index.html', 'Home'),) + parents, count=collection_meta(view, coll),
+            description=coll.get('description')),
+            children=[cover_card(view, url_path(collection_page(child['id'])), title_of(child),
+                                 collection_meta(view, child), view.collection_cover(child), '../')
+                      for child in children],
+            albums=album_cards(view, known_albums(view, coll), '../'))
         crumb = (url_path(collection_page(coll['id'])), title)
         yield from collection_pages(view, children, parents + (crumb,))
 
@@ -6098,16 +6493,6 @@ def neighbours(view, ids, i):
     return near(-1), near(1)
 
 
-def step_links(out, prev_id, next_id, label):
-    out.append('<nav class="steps">')
-    out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(photo_page(prev_id)))
-               if prev_id else '<span class="off">\u2190 Previous</span>')
-    out.append('<span class="where">%s</span>' % label)
-    out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(photo_page(next_id)))
-               if next_id else '<span class="off">Next \u2192</span>')
-    out.append('</nav>\n')
-
-
 def describe_place(detail):
     """'Locality, Region, Country (lat, lon)' from whatever the photo's metadata has."""
     names = [clean_text(n).strip() for n in detail.place_names]
@@ -6118,71 +6503,57 @@ def describe_place(detail):
     return text
 
 
+def photo_href(photo_id):
+    """href of a photo's page from another page in dest/html/, or None (no such photo)."""
+    return url_path(photo_page(photo_id)) if photo_id else None
+
+
+def visible_to(privacy):
+    """Who may see the photo on Flickr, in words ('friend' -> 'your friends')."""
+    if not privacy:
+        return None
+    return {'public': 'everyone', 'private': 'you only'}.get(privacy, 'your ' + privacy.replace('friend', 'friends'))
+
+
+def flickr_link(url):
+    """The photo's page on Flickr, when it is one (nothing else is linked from a photo page)."""
+    return url if re.match(r'^https://[\w.-]*flickr\.com/', url or '') else None
+
+
+CAMERA_FACT_LABELS = (('camera', 'Camera'), ('lens', 'Lens'), ('exposure', 'Exposure'), ('iso', 'ISO'))
+
+
+def camera_facts_shown(facts):
+    """(key, label, text) of each of the original's own camera facts known (Originals.facts)."""
+    return [(key, label, facts[key]) for key, label in CAMERA_FACT_LABELS if facts.get(key)]
+
+
 def photo_page_parts(view, photo, stream_ids, index, places):
-    """A photo's own page: the original, its words, place, albums, comments, Flickr link."""
+    """A photo's own page (photo.html): every read of the photo and of its details is here."""
     pid = photo.id
     title = shown_title(photo.title)
     rel, w, h = view.media(photo)
     detail = view.details(pid) or Photo()
-    out = page_head(title, '../')
+    video = photo.media == 'video'
+    poster = view.grid_image(photo) if video else None
+    stream_prev, stream_next = neighbours(view, stream_ids, index)
+    albums = []
+    for album, i in places_of(view, places, pid):
+        ids = album.get('photo_ids', [])
+        prev_id, next_id = neighbours(view, ids, i)
+        albums.append(AlbumPlace(url_path(album_page(album['id'], i // view.page_size + 1)), title_of(album),
+                                 i + 1, len(ids), photo_href(prev_id), photo_href(next_id)))
+    comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.shown_comments]
     stream_page = photostream_page(index // view.page_size + 1)
-    heading(out, title, crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream')))
-    step_links(out, *neighbours(view, stream_ids, index), label='Photostream')
-    src = esc('../' + url_path(rel))
-    out.append('<figure class="original">')
-    if photo.media == 'video':
-        poster = view.grid_image(photo)
-        out.append('<video controls preload="metadata" src="%s"%s></video>' % (
-            src, ' poster="%s"' % esc('../' + url_path(poster[0])) if poster else ''))
-    else:
-        size = ' width="%d" height="%d"' % (w, h) if w and h else ''
-        out.append('<a href="%s"><img src="%s" alt="%s"%s></a>' % (src, src, esc(title), size))
-    out.append('</figure>\n')
-    desc = rich_text(photo.description)
-    if desc:
-        out.extend(('<p class="desc">', desc, '</p>\n'))
-    out.append('<dl class="facts">\n')
-    taken = photo.taken or ''
-    if taken:
-        out.append('<dt>Taken</dt><dd>%s</dd>\n' % time_tag(taken, photo.granularity))
-    else:   # unknown to Flickr, or no real date (the raw value stays in .metadata)
-        out.append('<dt>Taken</dt><dd class="unknown">date unknown</dd>\n')
-    place = describe_place(detail)
-    if place:
-        out.append('<dt>Place</dt><dd>%s</dd>\n' % esc(place))
-    tags = photo.tags
-    if tags:
-        out.append('<dt>Tags</dt><dd><ul class="tags">%s</ul></dd>\n' % ''.join('<li>%s</li>' % esc(t) for t in tags))
-    in_albums = places_of(view, places, pid)
-    if in_albums:
-        out.append('<dt>Albums</dt><dd><ul class="albums">\n')
-        for album, i in in_albums:
-            ids = album.get('photo_ids', [])
-            prev_id, next_id = neighbours(view, ids, i)
-            link = '<a href="%s">%s</a>' % (esc(url_path(album_page(album['id'], i // view.page_size + 1))),
-                                            esc(title_of(album)))
-            out.append('<li>')
-            step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
-            out.append('</li>\n')
-        out.append('</ul></dd>\n')
-    if detail.privacy:
-        out.append('<dt>Visible to</dt><dd>%s</dd>\n' % esc({'public': 'everyone', 'private': 'you only'}.get(
-            detail.privacy, 'your ' + detail.privacy.replace('friend', 'friends'))))
-    out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
-    url = detail.url
-    if re.match(r'^https://[\w.-]*flickr\.com/', url):
-        out.append('<dt>On Flickr</dt><dd><a href="%s" rel="noopener noreferrer">%s</a></dd>\n'
-                   % (esc(url), esc(url)))
-    out.append('</dl>\n')
-    comments = detail.shown_comments
-    if comments:
-        out.append('<h2 class="section">%s</h2>\n<ol class="comments">\n' % esc(plural(len(comments), 'comment')))
-        for c in comments:
-            out.append('<li><span class="author">%s</span> <time>%s</time><div class="text">%s</div></li>\n'
-                       % (esc(c.get('author')), esc(c.get('date')), rich_text(c.get('text'))))
-        out.append('</ol>\n')
-    out.append(PAGE_FOOT)
-    return out
+    return render('photo.html', **page_context(
+        title, '../', crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream'))),
+        stream_prev=photo_href(stream_prev), stream_next=photo_href(stream_next),
+        src='../' + url_path(rel), video=video, poster=poster and '../' + url_path(poster[0]), width=w, height=h,
+        photo_description=sanitized(photo.description), taken=taken_of(photo), place=describe_place(detail),
+        tags=photo.tags, camera_facts=camera_facts_shown(view.camera_facts(pid)),
+        albums=albums, visible_to=visible_to(detail.privacy),
+        file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.url),
+        comments=comments, comments_heading=plural(len(comments), 'comment'))
 
 
 def photo_pages(view):
@@ -6231,15 +6602,8 @@ def search_index(view):
 
 
 def search_page():
-    out = page_head('Search', '../', scripts=(SEARCH_INDEX, SEARCH_SCRIPT))
-    heading(out, 'Search', crumbs=(('../index.html', 'Home'),))
-    out.append('<form class="bigsearch" role="search" action="%s"><input id="q" type="search" name="q" '
-               'placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" '
-               'autofocus></form>\n' % url_path(SEARCH_PAGE))
-    out.append('<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>\n')
-    out.append('<ul class="grid covers" id="results"></ul>\n')
-    out.append(PAGE_FOOT)
-    return out
+    return render('search.html', **page_context('Search', '../', crumbs=(('../index.html', 'Home'),),
+                                                scripts=(SEARCH_INDEX, SEARCH_SCRIPT)))
 
 
 # Builds results with the DOM (textContent, never innerHTML): a title is never markup.
@@ -6356,7 +6720,7 @@ def remove_stale_pages(html_dir, keep):
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None):
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, camera_facts=None):
     """Write dest/index.html, one page per album, collection and mirrored photo, and the
     search page with its index under dest/html/.
 
@@ -6368,8 +6732,10 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> the Photo read from its .metadata, or None: what only its photo
             page shows (place, privacy, Flickr page, comments)
+    camera_facts: photo id -> its original's camera facts ({'camera', 'lens', 'exposure',
+            'iso'}, any of them), from its EXIF
     Returns the number of files written (only files whose content changed are rewritten)."""
-    view = View(dest, photos, albums, collections, page_size, details)
+    view = View(dest, photos, albums, collections, page_size, details, camera_facts)
     html_dir = os.path.join(dest, HTML_DIR)
     make_dirs(html_dir)
     with SyncBatch() as dirs:
@@ -6447,6 +6813,278 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     for name in stale:
         try_unlink(os.path.join(thumbs_dir, name))
     return fetched, failed
+
+
+# -- previews and camera facts, read from the originals themselves
+# Where Flickr gives no thumbnail (an export-only mirror has no listing, so no url_n), the
+# grids show a preview made here from the original; every photo's page shows the camera,
+# lens, exposure and ISO of its original's own EXIF.  Each original is opened once per
+# version: html/ORIGINALS_STATE keeps, per photo, its file's name, size and mtime (which the
+# run sets to the date taken) with what was read from it, and a preview's name carries the
+# same key.  A view build then costs a stat per photo and opens only new or changed
+# originals: decoding 100,000 of them at every build would take hours.  (No inode in the key:
+# two mirrors of one account hold the same view, byte for byte.)
+
+ORIGINALS_STATE = 'originals.json'
+# Our own previews, beside Flickr's thumbnails but never taken for one of them (OUR_THUMB_RE).
+OWN_PREVIEW_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.own\.jpg$', re.ASCII)
+# Decompression bombs: no pixel is decoded of an original above this (its header says), and
+# Pillow's own guard refuses to open one above twice it.  A JPEG is decoded at a reduced
+# scale (draft mode: 1/2 to 1/8, still at least the preview's size); any other format whole,
+# so it must also stay under PREVIEW_DECODE_PIXELS once drafted (about 160 MB as RGBA).
+ORIGINAL_MAX_PIXELS = 250 * 1000 * 1000
+PREVIEW_DECODE_PIXELS = 40 * 1000 * 1000
+Image.MAX_IMAGE_PIXELS = ORIGINAL_MAX_PIXELS
+PREVIEW_QUALITY = 80
+# EXIF tags (TIFF/EXIF 2.3 numbers): in IFD0, then in the EXIF sub-IFD.
+EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
+EXIF_EXPOSURE_TIME, EXIF_F_NUMBER, EXIF_ISO, EXIF_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
+EXIF_LENS_MAKE, EXIF_LENS_MODEL = 0xA433, 0xA434
+CAMERA_FACTS = ('camera', 'lens', 'exposure', 'iso')
+EXIF_TEXT_MAX = 100   # a maker's string is short; a longer one is junk
+# Originals Pillow cannot read told one a line, up to this many a run; the rest in one line
+# (a library of HEIC files would otherwise fill the screen).
+UNREADABLE_TOLD = 10
+
+
+class PreviewRefused(Exception):
+    """An original no preview is made of (too large to decode safely)."""
+
+
+def is_image_name(name):
+    return name.rsplit('.', 1)[-1].lower() in IMAGE_FILE_EXTENSIONS
+
+
+def original_key(name, st):
+    """What tells one version of an original from another without reading it."""
+    return '%s\t%d\t%d' % (name, st.st_size, st.st_mtime_ns)
+
+
+def own_preview_name(photo_id, key):
+    digest = hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12]
+    return '%s-%s.own.jpg' % (page_id(photo_id), digest)
+
+
+def own_preview_path(name):
+    """An own preview's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, name))
+
+
+def exif_text(value):
+    """A maker's string as shown: NUL padding, control characters and junk left out."""
+    if isinstance(value, bytes):
+        value = value.decode('latin-1')
+    if not isinstance(value, str):
+        return ''
+    text = ' '.join(clean_text(value).split())
+    return text if len(text) <= EXIF_TEXT_MAX else ''
+
+
+def exif_number(value):
+    """A rational or integer EXIF value as a float; None when absent or not a number."""
+    if isinstance(value, tuple):   # ISO may be a list of values: the first counts
+        value = value[0] if value else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def camera_name(make, model):
+    """'Canon EOS R5', not 'Canon Canon EOS R5': most models repeat the maker's name."""
+    make, model = exif_text(make), exif_text(model)
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return ' '.join(part for part in (make, model) if part)
+
+
+def exposure_time_text(seconds):
+    """1/250 s, 0.3 s, 2.5 s, 30 s: as cameras show it."""
+    if seconds < 1:
+        denominator = 1 / seconds
+        if abs(denominator - round(denominator)) < 0.02 * denominator:
+            return '1/%d s' % round(denominator)
+    return '%g s' % round(seconds, 1)
+
+
+def exposure_text(exif_ifd):
+    """'1/250 s, f/2.8, 35 mm' from what the original says (each part when known)."""
+    parts = []
+    seconds = exif_number(exif_ifd.get(EXIF_EXPOSURE_TIME))
+    if seconds:
+        parts.append(exposure_time_text(seconds))
+    f_number = exif_number(exif_ifd.get(EXIF_F_NUMBER))
+    if f_number:
+        parts.append('f/%g' % round(f_number, 1))
+    focal = exif_number(exif_ifd.get(EXIF_FOCAL_LENGTH))
+    if focal:
+        parts.append('%g mm' % round(focal, 1))
+    return ', '.join(parts)
+
+
+def camera_facts(exif):
+    """[camera, lens, exposure, ISO] (each '' when unknown) from a Pillow Exif."""
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    lens = camera_name(sub.get(EXIF_LENS_MAKE), sub.get(EXIF_LENS_MODEL)) if sub.get(EXIF_LENS_MODEL) else ''
+    iso = exif_number(sub.get(EXIF_ISO))
+    return [camera_name(exif.get(EXIF_MAKE), exif.get(EXIF_MODEL)), lens, exposure_text(sub),
+            '%d' % iso if iso else '']
+
+
+def on_white(image):
+    """An image with transparency flattened on white (JPEG has no alpha: it would turn black)."""
+    if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
+        image = image.convert('RGBA')
+        flat = Image.new('RGB', image.size, 'white')
+        flat.paste(image, mask=image.getchannel('A'))
+        return flat
+    return image.convert('RGB')
+
+
+def preview_bytes(image):
+    """A JPEG at most THUMB_MAX_SIDE pixels on its longer side, upright, of an opened image
+    whose pixels are not decoded yet."""
+    width, height = image.size
+    if width * height > ORIGINAL_MAX_PIXELS:
+        raise PreviewRefused('%dx%d pixels, more than a preview is made of' % (width, height))
+    image.draft('RGB', (THUMB_MAX_SIDE, THUMB_MAX_SIDE))   # JPEG only: decoded scaled down
+    width, height = image.size
+    if width * height > PREVIEW_DECODE_PIXELS:
+        raise PreviewRefused('%dx%d pixels to decode, more than a preview is made of' % (width, height))
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
+    out = io.BytesIO()
+    on_white(image).save(out, 'JPEG', quality=PREVIEW_QUALITY)
+    return out.getvalue()
+
+
+def read_original(path, want_preview):
+    """(camera facts, preview JPEG bytes or None, why no preview or None) of an original;
+    raises whatever a broken or hostile file makes Pillow raise."""
+    with warnings.catch_warnings():
+        # Beyond ORIGINAL_MAX_PIXELS Pillow warns; preview_bytes() refuses such an image itself.
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            # A PNG's EXIF may follow its pixels: Pillow would decode them all to find it.
+            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else Image.Exif()
+            facts = camera_facts(exif)
+            try:
+                return facts, preview_bytes(image) if want_preview else None, None
+            except PreviewRefused as e:   # its camera facts are still shown
+                return facts, None, str(e)
+
+
+class Originals:
+    """What the HTML view reads from the originals themselves: the camera facts of each, and
+    a preview of each photo Flickr gives no thumbnail of (see the section's comment).  An
+    original Pillow cannot read gets the grid's placeholder and one warning, once: the
+    failure is remembered with its version.  An entry is one string a photo (a list would
+    weigh three times as much: 100,000 of them are held while the view is made):
+    'name<TAB>size<TAB>mtime_ns<TAB>camera<TAB>lens<TAB>exposure<TAB>ISO<TAB>why no preview'."""
+
+    FIELDS = 8
+
+    def __init__(self, dest, reporter=None):
+        self.dest, self.reporter = dest, reporter
+        self.thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+        self.path = os.path.join(dest, HTML_DIR, ORIGINALS_STATE)
+        self.known = None    # photo id -> its entry, as last saved
+        self.seen = {}       # ... those of the photos this view shows, as now
+        self.previews = set()
+        self.made = 0
+        self.unreadable = 0
+
+    def _load(self):
+        if self.known is None:
+            known = as_dict(read_json(self.path)).get('originals')
+            self.known = known if isinstance(known, dict) else {}
+
+    def _entry(self, photo_id, name, want_preview=False):
+        """(key, entry) of the photo, read from its original when new or changed; None when
+        it has no image file."""
+        if not is_image_name(name):   # a video: Pillow reads none
+            return None
+        self._load()
+        try:
+            st = os.stat(os.path.join(self.dest, PHOTOSTREAM_DIR, name))
+        except OSError:
+            return None
+        key = original_key(name, st)
+        entry = self.known.get(photo_id)
+        if not (isinstance(entry, str) and entry.startswith(key + '\t') and entry.count('\t') == self.FIELDS - 1):
+            entry = self._read(photo_id, name, key, want_preview)
+        elif want_preview and entry.endswith('\t'):   # readable: its preview is there, or made again
+            if not os.path.exists(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key))):
+                entry = self._read(photo_id, name, key, want_preview)
+        self.known[photo_id] = self.seen[photo_id] = entry
+        return key, entry
+
+    def _read(self, photo_id, name, key, want_preview):
+        facts = preview = problem = None
+        try:
+            facts, preview, problem = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
+        except KeyboardInterrupt:
+            raise
+        except UnidentifiedImageError:
+            problem = 'not an image Pillow reads'
+        except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
+            problem = ' '.join((first_line(e) or type(e).__name__).split())
+        if problem:
+            self._tell(name, problem, facts)
+        if preview is not None:
+            make_dirs(self.thumbs_dir)
+            atomic_write_bytes(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key)), preview)
+            self.made += 1
+        return '\t'.join([key] + (facts or [''] * len(CAMERA_FACTS)) + [problem or ''])
+
+    def _tell(self, name, problem, facts):
+        self.unreadable += 1
+        if self.reporter is not None and self.unreadable <= UNREADABLE_TOLD:
+            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
+                                                            PHOTOSTREAM_DIR, name, problem))
+
+    def tell_the_rest(self):
+        if self.reporter is not None and self.unreadable > UNREADABLE_TOLD:
+            self.reporter.warning('... and %s more that Pillow cannot read or that are too large: no preview '
+                                  'of them (the reason of each ends its line in %s/%s).'
+                                  % (plural(self.unreadable - UNREADABLE_TOLD, 'original'), HTML_DIR, ORIGINALS_STATE))
+        self.unreadable = 0
+
+    def preview(self, photo_id, name):
+        """The name of the photo's own preview in html/thumbs/, made if missing; None when its
+        original cannot be read."""
+        found = self._entry(photo_id, name, want_preview=True)
+        if found is None or not found[1].endswith('\t'):
+            return None
+        preview = own_preview_name(photo_id, found[0])
+        self.previews.add(preview)
+        return preview
+
+    def facts(self, photo_id, name):
+        """{'camera', 'lens', 'exposure', 'iso'} of the photo's original (only those known)."""
+        found = self._entry(photo_id, name)
+        if found is None:
+            return {}
+        return {k: v for k, v in zip(CAMERA_FACTS, found[1].split('\t')[3:]) if v}
+
+    def remove_stale_previews(self):
+        """Our own previews no photo shows any more (replaced, deleted, or Flickr now gives
+        a thumbnail): only files by our name pattern, never a user's."""
+        try:
+            with os.scandir(self.thumbs_dir) as entries:
+                stale = [e.name for e in entries if OWN_PREVIEW_RE.match(e.name) and e.name not in self.previews]
+        except OSError:
+            return
+        for name in stale:
+            try_unlink(os.path.join(self.thumbs_dir, name))
+
+    def save(self):
+        """Only the photos this view shows are remembered: a deleted photo's entry goes.  Then
+        they are let go: the run holds them no longer than the view's making."""
+        write_file_if_changed(self.path, json.dumps({'format': 1, 'originals': self.seen}, sort_keys=True,
+                                                    indent=0).encode('ascii'))
+        self.known, self.seen, self.previews = None, {}, set()
 
 
 STYLE = """\
@@ -6801,15 +7439,23 @@ class EnrichStage:
     """The last stage: getInfo and comments for the photos the plan marked, in the pool,
     paced within the hourly budget."""
 
-    def __init__(self, state, client, pool, stats, reporter):
+    def __init__(self, state, client, pool, stats, reporter, then=None):
         self.state = state
         self.client = client
         self.pool = pool
         self.stats = stats
         self.reporter = reporter
+        self.then = then   # what is read after the photos (AccountLists.run), unless the quota is spent
+        self.spent = None
 
     def run(self):
         """Returns True when any metadata was rewritten."""
+        changed = self.enrich_photos()
+        if self.spent is None and self.then is not None:
+            changed = self.then() or changed
+        return changed
+
+    def enrich_photos(self):
         state = self.state
         failed = {pid for pid, _ in state.failed}
         todo = [s for s in state.to_enrich if state.files.get(s.id) and s.id not in failed]
@@ -6860,6 +7506,8 @@ class EnrichStage:
         if self.state.to_enrich:
             self.reporter.info('would read the metadata (photos.getInfo) of %s'
                                % plural(len(self.state.to_enrich), 'photo'))
+        if self.then is not None:
+            self.then()
 
 
 # ---------------------------------------------------------------------------
@@ -6929,7 +7577,8 @@ def mirror_account(ctx, client):
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
 
-    enrich = EnrichStage(state, client, pool, stats, reporter)
+    lists = AccountLists(state.dest, client, ctx.account, albums, builder.album_dir_names, executor, stats, reporter)
+    enrich = EnrichStage(state, client, pool, stats, reporter, then=lists.run)
     if fx.dry:   # the views and enrichment are counted, not predicted page by page
         enrich.count_planned()
     else:
@@ -6977,7 +7626,7 @@ def mirror_export(ctx):
     if fx.dry:
         return state
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
-        ([] if args.no_html else [HtmlView(state, albums, [])])
+        ([] if args.no_html else [HtmlView(state, albums, [], reporter)])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
                ViewsState(state.dest, force=args.verify), stats, reporter)
     return state
@@ -7036,7 +7685,7 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporte
         return
     views_state = ViewsState(state.dest, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
-        ([] if args.no_html else [HtmlView(state, albums, tree)])
+        ([] if args.no_html else [HtmlView(state, albums, tree, reporter)])
     views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         with thumbnails.coming():
@@ -7181,7 +7830,7 @@ class RunContext:
     destination: str = ''        # the destination as resolved (absolute, ~ expanded)
     export: object = None        # the data export given with --import-export (ExportImport / ExportAlone)
     free_account: bool = False   # a free account: Flickr refuses its originals over 1024 px
-    account: str = None          # export-only: the NSID of the export's account
+    account: str = None          # the NSID of the account mirrored (its login, or the export's)
     started: bool = False        # the destination is claimed: an interrupted run has a mirror to resume
 
 
@@ -7229,6 +7878,7 @@ def run(ctx):
     if ctx.export is not None:
         ctx.export.check_account(user.get('id'))
     ctx.free_account = account_is_free(client, user.get('id'), reporter)
+    ctx.account = user.get('id')
     with destination_claimed(ctx):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
                                                                        ctx.destination))

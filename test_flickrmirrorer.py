@@ -9,6 +9,7 @@ import ctypes
 import errno
 import hashlib
 import html
+import io
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import flickrapi.tokencache
 import pytest
 import requests
 
+from PIL import Image, TiffImagePlugin
 import fakeflickr
 import flickrmirrorer as fm
 
@@ -112,6 +114,8 @@ XMP_SUFFIX = '.xmp'
 # .metadata when it came from Flickr's data export: the format's names, written out here.
 TMP_PREFIX = '.flickrmirrorer-tmp-'
 EXPORT_SOURCE = 'Flickr data export'
+# Your galleries and the groups you are in, with your photos in each (README).
+ACCOUNT_LISTS = ('galleries.json', 'groups.json')
 # The version released (pyproject.toml takes it from the program): a bump is made here too.
 VERSION = '1.0.0'
 
@@ -217,6 +221,9 @@ def expected_tree(server, ignore_videos=False, ignore_photos=False):
     if any(p.id in files for p in refused_videos(server)):
         tree[NOT_ORIGINAL] = 'metadata'   # the videos kept as renditions, and what to do
     tree['index.html'] = 'metadata'   # the HTML view has tests of its own
+    tree['groups.json'] = 'metadata'   # the groups the account is in (their own tests below)
+    if account.galleries:
+        tree['galleries.json'] = 'metadata'
     tree['Albums'] = ('dir',)
     in_albums = set()
     album_dirs = {}
@@ -261,9 +268,10 @@ def assert_tree_complete(server, dest, xmp=True, **kwargs):
         if kind == 'metadata':
             assert path in actual and actual[path][0] == 'file', 'missing ' + path
     expected = {p: k for p, k in expected.items() if k != 'metadata'}
+    metadata_files = {p for p, k in expected_tree(server, **kwargs).items() if k == 'metadata'}
     actual = {p: k for p, k in actual.items()
               if not (p.endswith('.metadata') or p.endswith('/metadata') or p.endswith('.xmp')
-                      or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
+                      or p in metadata_files or p in ('photostream.json', 'index.html', NOT_ORIGINAL)
                       or p == 'html' or p.startswith('html/'))}
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
@@ -521,6 +529,94 @@ def test_add_delete_replace_edit(plain_fake, tmp_path, dest):
     assert not (dest / 'photostream' / (gone_name + '.metadata')).exists()
     assert 'Deleted photos / videos: 1' in result.stdout
     assert_tree_complete(fake, dest)
+
+
+# ---------------------------------------------------------------------------
+# Galleries, groups and album comments: kept in the mirror, asked for only when they move
+# ---------------------------------------------------------------------------
+
+def read_json_file(path):
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def own_pool_photos(server, group):
+    """The account's photos in a group's pool, newest first, as the fake holds them."""
+    return [pid for pid, _added in group.pool if pid in server.account.photos]
+
+
+def test_galleries_groups_and_album_comments_are_kept(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    galleries = read_json_file(dest / 'galleries.json')['galleries']
+    assert [g['gallery']['id'] for g in galleries] == list(fake.account.galleries)
+    for entry, gallery in zip(galleries, fake.account.galleries.values()):
+        assert entry['gallery']['title']['_content'] == gallery.title
+        assert [p['id'] for p in entry['photos']] == [pid for pid, _comment in gallery.items]
+        assert [p.get('comment', {}).get('_content', '') for p in entry['photos']] == \
+            [comment for _pid, comment in gallery.items]
+    others = [p for g in galleries for p in g['photos'] if p['id'] not in fake.account.photos]
+    assert others and all(p['owner'] != fake.user_nsid and p['ownername'] for p in others)
+    groups = read_json_file(dest / 'groups.json')['groups']
+    assert [g['group']['id'] for g in groups] == list(fake.account.groups)
+    for entry, group in zip(groups, fake.account.groups.values()):
+        assert entry['group']['name'] == group.name
+        assert [p['id'] for p in entry['photos']] == own_pool_photos(fake, group)
+    assert any(entry['photos'] for entry in groups) and not groups[-1]['photos']   # one never posted to
+    commented = [a for a in fake.account.albums.values() if a.comment_list]
+    assert commented
+    for album in fake.account.albums.values():
+        data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+        assert [(c['id'], c['authorname'], c['_content']) for c in data.get('comments', [])] == \
+            [(c.id, c.authorname, c.text) for c in album.comment_list]
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_are_asked_again_only_when_they_move(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 0, 1, 0, 0]
+
+    gallery_id = list(fake.account.galleries)[1]
+    group_id = list(fake.account.groups)[-1]   # the group never posted to
+    album = next(a for a in fake.account.albums.values() if not a.comment_list)
+    photo = first_photo(fake)
+    fake.add_to_gallery(gallery_id, photo.id, comment='Lovely light')
+    fake.add_to_pool(group_id, photo.id)
+    fake.add_album_comment(album.id, 'First comment on this album')
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    calls = fake.stats()['api_calls']
+    assert [calls.get(m, 0) for m in ('flickr.galleries.getList', 'flickr.galleries.getPhotos',
+                                      'flickr.people.getGroups', 'flickr.groups.pools.getPhotos',
+                                      'flickr.photosets.comments.getList')] == [1, 1, 1, 1, 1]
+    gallery = next(g for g in read_json_file(dest / 'galleries.json')['galleries']
+                   if g['gallery']['id'] == gallery_id)
+    assert (gallery['photos'][-1]['id'], gallery['photos'][-1]['comment']['_content']) == (photo.id, 'Lovely light')
+    group = next(g for g in read_json_file(dest / 'groups.json')['groups'] if g['group']['id'] == group_id)
+    assert [p['id'] for p in group['photos']] == [photo.id]
+    data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
+    assert [c['_content'] for c in data['comments']] == ['First comment on this album']
+
+
+@pytest.mark.slow
+def test_galleries_not_read_keep_the_last_ones_and_fail_the_run(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    before = (dest / 'galleries.json').read_bytes()
+    fake.create_gallery('A new gallery', [first_photo(fake).id])
+    fake.faults.schedule('500', count=1000, target='api', method='flickr.galleries.getList')
+    result = run_mirror(fake, token_dir, dest, '--retries', '2', '--statistics')
+    assert_ok(result, status=1)
+    assert 'Could not read your galleries' in result.stderr
+    assert 'Galleries or groups not read (tried again next run): 1' in result.stdout
+    assert (dest / 'galleries.json').read_bytes() == before
+    assert (dest / 'groups.json').exists()
+    fake.faults.clear_schedule()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert read_json_file(dest / 'galleries.json')['galleries'][0]['gallery']['title']['_content'] == 'A new gallery'
 
 
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
@@ -1226,7 +1322,7 @@ JPEG_48x32 = base64.b64decode(
     'DJBjipQ0cIGoGMDJBjAwOjlg1AxxUgGOKgtHLBv/2Q==')
 
 HOSTILE = '<b>"Tom & Jerry"</b> #1 ?.x'
-HOSTILE_ESCAPED = '&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
+HOSTILE_ESCAPED = '&lt;b&gt;&#34;Tom &amp; Jerry&#34;&lt;/b&gt; #1 ?.x'   # as HTML text and attributes
 UNICODE_TITLE = 'Ünïcödé 日本 🌸'
 ODD_FILE = 'photostream/sub dir/holiday pic #1 ?%.png'
 ODD_FILE_URL = 'photostream/sub%20dir/holiday%20pic%20%231%20%3F%25.png'   # each segment percent-encoded
@@ -1555,6 +1651,82 @@ def test_unsafe_paths_and_ids_stay_inside(tmp_path):
     for page in html_pages(dest):
         assert 'secret.png' not in Path(page).read_text('utf-8')
 
+
+# -- the templated view says what the hand-joined one said
+# testdata/html-golden/ holds every page the view made of golden_view_inputs() before it
+# was rendered from templates (flickrmirrorer at 58c5b82).  Only the spelling of two
+# entities differs: MarkupSafe writes &#34; and &#39; where html.escape wrote &quot; and
+# &#x27; (the same characters to a browser).  photo-104.html was since edited by hand: its
+# details are now a photo read from an enriched .metadata, which can say 'friend & family'
+# (the hand-joined view was given 'friendfamily') and always has a Flickr page.
+
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'testdata', 'html-golden')
+
+
+def detail_photo(pid, visibility, url=None, location=None, comments=None):
+    """A photo as its enriched .metadata gives it to its own page: who may see it
+    (ispublic, isfriend, isfamily), its Flickr page, place and comments."""
+    public, friend, family = (str(flag) for flag in visibility)
+    info = {'id': pid, 'urls': {'url': [{'type': 'photopage', '_content': url}] if url else []}}
+    if location:
+        info['location'] = location
+    return fm.Photo.from_metadata({
+        'flickrmirrorer': {'format': 2, 'enriched': '5'}, 'photo': info, 'comments': comments,
+        'listing': {'id': pid, 'lastupdate': '5', 'ispublic': public, 'isfriend': friend, 'isfamily': family}})
+
+
+def golden_view_inputs(dest):
+    """build_html_mirror plus what only some pages show: thumbnails (a video's poster too),
+    dates at Flickr's granularities, places, privacy, Flickr links, comments, an account page;
+    3 photos a page so that every page kind paginates."""
+    photos, albums, collections = build_html_mirror(dest)
+    thumbs = os.path.join(dest, 'html', 'thumbs')
+    os.makedirs(thumbs)
+    for pid, name in (('101', '101-0123456789ab.jpg'), ('104', '104-ba9876543210.jpg')):
+        Path(thumbs, name).write_bytes(JPEG_48x32)
+        next(p for p in photos if p.id == pid).preview = name
+    granularities = {'103': '6', '106': '4', '107': '8'}
+    for photo in photos:
+        if photo.id in granularities:
+            photo.taken = '1912-05-01 00:00:00'
+            photo.granularity = granularities[photo.id]
+    details = {
+        '101': detail_photo('101', (0, 1, 0), 'https://www.flickr.com/photos/me/101/',
+                            {'latitude': 47.37, 'longitude': 8.54, 'locality': {'_content': 'Z\u00fcrich'},
+                             'region': {'_content': 'Z\u00fcrich'}, 'country': {'_content': 'Switzerland'}},
+                            [{'authorname': 'Ann <x>', 'datecreate': '1577872800', '_content': 'So <b>good</b>'},
+                             {'authorname': 'Bob "B" O\'Neil', 'datecreate': '1577962800',
+                              '_content': '<script>x()</script><a href="javascript:x()">bad</a> & <i>fine</i>'}]),
+        '102': detail_photo('102', (1, 0, 0), 'http://not-flickr.example/102', {'latitude': -33.5, 'longitude': 151.25}),
+        '104': detail_photo('104', (0, 1, 1), None, {'locality': {'_content': '<Nowhere>'}}),
+        '106': detail_photo('106', (0, 0, 0), 'https://www.flickr.com/photos/me/106/?a=1&b="2"'),
+    }
+    account = os.path.join(dest, 'account')
+    os.makedirs(account)
+    Path(account, 'contacts_part001.json').write_text(json.dumps(
+        {'contacts': {'Ann <x>': 'https://www.flickr.com/people/ann/', 'Bob': 'not a link'}}))
+    Path(account, 'faves_part001.json').write_text(json.dumps({'faves': [
+        {'title': 'A "fave"', 'photo_url': 'https://www.flickr.com/photos/x/1/', 'favedate': '2019-01-01'},
+        {'photo_id': '77'}]}))
+    return photos, albums, collections, details, account
+
+
+def golden_view_pages(dest):
+    """{page path relative to dest: its text} of the view made of golden_view_inputs()."""
+    photos, albums, collections, details, account = golden_view_inputs(dest)
+    Path(dest, 'html', 'account.html').write_text(''.join(fm.account_page(account)), 'utf-8')   # the index links it
+    fm.write_html_view(dest, photos, albums, collections, page_size=3, details=details.get)
+    return {os.path.relpath(p, dest): Path(p).read_text('utf-8') for p in html_pages(dest)}
+
+
+def test_the_templated_view_says_what_the_hand_joined_one_said(tmp_path):
+    pages = golden_view_pages(str(tmp_path))
+    golden = sorted(os.listdir(GOLDEN_DIR))
+    assert sorted(os.path.basename(p) for p in pages) == golden
+    assert len(golden) == 20
+    for rel, text in pages.items():
+        expected = Path(GOLDEN_DIR, os.path.basename(rel)).read_text('utf-8')
+        assert text.replace('&#34;', '&quot;').replace('&#39;', '&#x27;') == expected, rel
 
 @pytest.mark.slow
 def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
@@ -6463,7 +6635,7 @@ def assert_export_tree(server, dest, collections=False, keep=(), linked=True):
             expected['Not in any album/' + name] = ('link', '../photostream/' + name)
     actual = {p: k for p, k in snapshot(dest).items()
               if not (p.endswith(('.metadata', '/metadata', '.xmp'))
-                      or p in ('photostream.json', 'index.html', EXPORT_REPORT)
+                      or p in ('photostream.json', 'index.html', EXPORT_REPORT) + ACCOUNT_LISTS
                       or p.startswith(('html', 'account')))}
     assert actual == expected, 'missing %s\nextra %s\nwrong %s' % (
         sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected)),
@@ -6607,6 +6779,249 @@ def export_only_mirror(plain_fake, tmp_path):
     dest = tmp_path / 'mirror'
     assert_ok(export_only(plain_fake, tmp_path, dest, tmp_path / 'export'))
     return plain_fake, dest, manifest
+
+
+# ---------------------------------------------------------------------------
+# Previews and camera facts from the originals themselves: where Flickr gives no thumbnail
+# (an export-only mirror) the grids show a preview made from the original; a photo's page
+# shows the camera, lens, exposure and ISO of its original's own EXIF
+# ---------------------------------------------------------------------------
+
+# The view's own previews, as the README names them: html/thumbs/<id>-<12 hex>.own.jpg
+OWN_PREVIEW_NAME = re.compile(r'^(\d+)-[0-9a-f]{12}\.own\.jpg$')
+# An original's size -> its preview's: 320 px on the longer side, the aspect kept (rounded down).
+PREVIEW_SIZE_OF = {(4000, 3000): (320, 240), (3000, 4000): (240, 320), (6000, 4000): (320, 213),
+                   (640, 480): (320, 240), (800, 800): (320, 320), (1024, 768): (320, 240),
+                   (1200, 800): (320, 213)}
+
+
+def own_previews(dest):
+    """photo id -> the file name of its own preview."""
+    thumbs = dest / 'html' / 'thumbs'
+    found = {}
+    for name in (os.listdir(thumbs) if thumbs.is_dir() else ()):
+        match = OWN_PREVIEW_NAME.match(name)
+        if match:
+            assert match.group(1) not in found, 'two previews of photo %s' % match.group(1)
+            found[match.group(1)] = name
+    return found
+
+
+def grid_pages(dest):
+    return [dest / 'index.html'] + sorted(p for p in (dest / 'html').glob('*.html')
+                                          if not p.name.startswith('photo-'))
+
+
+def assert_no_broken_grid_image(dest):
+    """Every <img> of the grids is a file inside the mirror."""
+    for page in grid_pages(dest):
+        for img in parse_page(page).imgs:
+            target = (page.parent / unquote(img['src'])).resolve()
+            assert target.is_file() and str(target).startswith(str(dest.resolve()) + os.sep), (page, img['src'])
+
+
+def exif_jpeg(size, make, model, lens, exposure, f_number, focal, iso, orientation=1):
+    """A real JPEG of `size` (as stored: `orientation` 6 shows it turned by 90 degrees) whose
+    EXIF says what a camera would (rationals as (num, den))."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = TiffImagePlugin.IFDRational(*exposure)
+    sub[0x829D] = TiffImagePlugin.IFDRational(*f_number)
+    sub[0x920A] = TiffImagePlugin.IFDRational(*focal)
+    sub[0x8827] = iso
+    sub[0xA434] = lens
+    out = io.BytesIO()
+    Image.new('RGB', size, (200, 80, 30)).save(out, 'JPEG', exif=exif)
+    return out.getvalue()
+
+
+def png_header_only(width, height):
+    """A PNG whose header claims width x height, with a tiny IDAT: a decompression bomb's
+    shape (no pixel of it is ever decoded)."""
+    def chunk(kind, data):
+        return (len(data).to_bytes(4, 'big') + kind + data
+                + (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, 'big'))
+    ihdr = width.to_bytes(4, 'big') + height.to_bytes(4, 'big') + bytes([8, 2, 0, 0, 0])
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\x00' * 64))
+            + chunk(b'IEND', b''))
+
+
+def replace_export_media(manifest, replacements):
+    """The export's media members of the given photos (photo id -> new bytes) replaced."""
+    by_zip = {}
+    for pid, data in replacements.items():
+        zname, member = manifest['files'][pid]
+        by_zip.setdefault(zname, {})[member] = data
+    for zname, members in by_zip.items():
+        rewrite_zip(Path(manifest['dir']) / zname, (2024, 1, 1, 0, 0, 0),
+                    lambda name, data, members=members: members.get(name, data))
+
+
+def photo_page_facts(dest, pid):
+    """The photo page's facts list: label -> text."""
+    text = (dest / 'html' / ('photo-%s.html' % pid)).read_text('utf-8')
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', text, re.S).group(1)
+    return {html.unescape(dt): dd for dt, dd in re.findall(r'<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>', facts)}
+
+
+def test_an_export_only_mirror_has_a_preview_of_every_photo_and_a_placeholder_for_each_video(
+        export_only_mirror):
+    fake, dest, manifest = export_only_mirror
+    photos = {pid for pid, p in fake.account.photos.items() if p.media == 'photo'}
+    videos = {pid for pid, p in fake.account.photos.items() if p.media == 'video'}
+    assert photos and videos
+    previews = own_previews(dest)
+    assert set(previews) == photos   # every photo, no video (Pillow reads no video)
+    for pid, name in previews.items():
+        with Image.open(dest / 'photostream' / original_name(fake.account.photos[pid])) as original:
+            expected = PREVIEW_SIZE_OF[original.size]
+        with Image.open(dest / 'html' / 'thumbs' / name) as preview:
+            assert (preview.format, preview.size) == ('JPEG', expected), name
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    for pid, name in previews.items():
+        assert '<a class="frame" href="photo-%s.html"><img src="../html/thumbs/%s"' % (pid, name) in stream
+    for pid in videos:   # a clear box with a label, never an image that cannot load
+        assert ('<a class="frame video" href="photo-%s.html"><span class="nocover">Video</span>'
+                '<span class="play" title="Video">\u25b6</span></a>' % pid) in stream
+    assert_no_broken_grid_image(dest)
+    index = parse_page(dest / 'index.html')
+    assert any('/thumbs/' in img['src'] for img in index.imgs)   # album covers too
+
+
+@pytest.mark.slow
+def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    jpgs = [pid for pid, (_, member) in sorted(manifest['files'].items()) if member.endswith('_o.jpg')]
+    png = next(pid for pid, (_, member) in manifest['files'].items() if member.endswith('_o.png'))
+    canon, nikon, hostile, broken = jpgs[:4]
+    replace_export_media(manifest, {
+        canon: exif_jpeg((1200, 800), 'Canon', 'Canon EOS 5D Mark IV', 'EF24-70mm f/2.8L II USM',
+                         (1, 250), (28, 10), (35, 1), 400, orientation=6),
+        nikon: exif_jpeg((800, 800), 'NIKON CORPORATION', 'NIKON D750', 'AF-S NIKKOR 50mm f/1.8G',
+                         (25, 10), (8, 1), (50, 1), 6400),
+        hostile: exif_jpeg((640, 480), 'Evil', '<script>alert(1)</script>', '\x00\x07\x00', (1, 3), (4, 1),
+                           (42, 10), 100),
+        broken: b'\xff\xd8\xff\xfe\x00\x06junk' + bytes(range(256)) * 4 + b'\xff\xd9',
+        png: png_header_only(20000, 20000),   # 400 megapixels: a decompression bomb
+    })
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert photo_page_facts(dest, canon)['Camera'] == 'Canon EOS 5D Mark IV'
+    assert {k: photo_page_facts(dest, canon)[k] for k in ('Lens', 'Exposure', 'ISO')} == {
+        'Lens': 'EF24-70mm f/2.8L II USM', 'Exposure': '1/250 s, f/2.8, 35 mm', 'ISO': '400'}
+    assert {k: photo_page_facts(dest, nikon)[k] for k in ('Camera', 'Lens', 'Exposure', 'ISO')} == {
+        'Camera': 'NIKON D750', 'Lens': 'AF-S NIKKOR 50mm f/1.8G', 'Exposure': '2.5 s, f/8, 50 mm', 'ISO': '6400'}
+    with Image.open(dest / 'html' / 'thumbs' / own_previews(dest)[canon]) as preview:
+        assert preview.size == (213, 320)   # upright: 1200x800 as stored, turned by its orientation
+    facts = photo_page_facts(dest, hostile)   # a maker's string is text, never markup
+    assert facts['Camera'] == 'Evil &lt;script&gt;alert(1)&lt;/script&gt;' and 'Lens' not in facts
+    assert facts['Exposure'] == '1/3 s, f/4, 4.2 mm'
+    for pid in (broken, png):   # a placeholder and one warning each
+        assert 'Camera' not in photo_page_facts(dest, pid)
+        assert pid not in own_previews(dest)
+        assert ('<a class="frame" href="photo-%s.html"><span class="nocover">No preview</span>' % pid
+                in (dest / 'html' / 'photostream-1.html').read_text('utf-8'))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith('Warning: No preview')]
+    assert sorted(warnings) == sorted([
+        'Warning: No preview or camera facts of photostream/%s.jpg: not an image Pillow reads.' % broken,
+        'Warning: No preview of photostream/%s.png: 20000x20000 pixels, more than a preview is made of.' % png])
+    assert_no_broken_grid_image(dest)
+    # Read once per version: what was read is kept in html/originals.json with the original's
+    # name, size and mtime; made again, every page shows what is kept there, no original
+    # being opened again (here the kept camera of one photo, edited) ...
+    kept_path = dest / 'html' / 'originals.json'
+    kept = json.loads(kept_path.read_text())
+    st = (dest / 'photostream' / (canon + '.jpg')).stat()
+    assert kept['originals'][canon] == '%s.jpg\t%d\t%d\t%s\t' % (
+        canon, st.st_size, st.st_mtime_ns, 'Canon EOS 5D Mark IV\tEF24-70mm f/2.8L II USM\t1/250 s, f/2.8, 35 mm\t400')
+    kept['originals'][canon] = kept['originals'][canon].replace('Canon EOS 5D Mark IV', 'Kept camera')
+    kept_path.write_text(json.dumps(kept))
+    (dest / VIEWS_STATE).unlink()
+    again = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert_ok(again)
+    assert 'Warning: No preview' not in again.stderr   # nor the broken ones, told once
+    assert photo_page_facts(dest, canon)['Camera'] == 'Kept camera'
+    # ... until the original is another version (another size): then it is read again.
+    kept = json.loads(kept_path.read_text())
+    kept['originals'][canon] = kept['originals'][canon].replace('\t%d\t' % st.st_size, '\t%d\t' % (st.st_size + 1))
+    kept_path.write_text(json.dumps(kept))
+    (dest / VIEWS_STATE).unlink()
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',)))
+    assert photo_page_facts(dest, canon)['Camera'] == 'Canon EOS 5D Mark IV'
+    assert_no_broken_grid_image(dest)
+
+
+@pytest.mark.slow
+def test_many_unreadable_originals_are_told_ten_a_line_and_the_rest_in_one(tmp_path):
+    with fakeflickr.FakeFlickr(seed=5, photos=16, videos=0, albums=1, collections=0, file_size=1000) as fake:
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=8)
+        jpgs = [pid for pid, (_, member) in manifest['files'].items() if member.endswith('_o.jpg')]
+        assert len(jpgs) > 11
+        replace_export_media(manifest, {pid: b'\xff\xd8\xff\xfe\x00\x06junk' + bytes(range(256)) + b'\xff\xd9'
+                                        for pid in jpgs})
+        dest = tmp_path / 'mirror'
+        result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)   # warnings, not failures: the mirror itself is whole
+    told = [line for line in result.stderr.splitlines() if line.startswith('Warning: ')]
+    assert len(told) == 11 and all(line.endswith('.jpg: not an image Pillow reads.') for line in told[:10])
+    assert told[10] == ('Warning: ... and %d originals more that Pillow cannot read or that are too large: no '
+                        'preview of them (the reason of each ends its line in html/originals.json).' % (len(jpgs) - 10))
+    kept = json.loads((dest / 'html' / 'originals.json').read_text())['originals']
+    assert sorted(pid for pid, entry in kept.items() if entry.endswith('\tnot an image Pillow reads')) == sorted(jpgs)
+
+
+@pytest.mark.slow
+def test_no_image_of_an_export_only_mirrors_grids_is_broken_in_a_real_browser(export_only_mirror):
+    sync_playwright = require_browser()
+    fake, dest, manifest = export_only_mirror
+    photos = sum(1 for p in fake.account.photos.values() if p.media == 'photo')
+    failures = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.on('requestfailed', lambda r: failures.append(r.url))
+            for grid in grid_pages(dest):
+                page.goto(grid.as_uri())
+                loaded = assert_images_loaded(page)   # each <img> decoded, none broken
+                if grid.name == 'photostream-1.html':
+                    assert loaded == photos
+                    assert page.locator('a.frame.video .nocover').count() == len(fake.account.photos) - photos
+        finally:
+            browser.close()
+    assert failures == []
+
+
+@pytest.mark.slow
+def test_the_api_adopting_an_export_only_mirror_replaces_its_previews_by_flickrs_thumbnails(
+        export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    assert own_previews(dest)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    assert own_previews(dest) == {}
+    assert len(list((dest / 'html' / 'thumbs').glob('*.jpg'))) == len(fake.account.photos)
+    assert_no_broken_grid_image(dest)
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_thumbs_stops_an_export_only_mirrors_previews_alone(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(dest / 'html' / 'thumbs', elsewhere)
+    before = untouched_state(elsewhere)
+    (dest / VIEWS_STATE).unlink()   # every view made again
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--statistics',))
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(dest / 'html' / 'thumbs', result.stderr)
+    assert statistics(result.stdout)['Parts not made (a symbolic link in the way)'] == 1
+    # the pages were made, showing the placeholder where no preview could be made
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    assert '/thumbs/' not in stream and '<span class="nocover">No preview</span>' in stream
+    assert all((dest / 'photostream' / (original_name(p) + '.xmp')).is_file() for p in fake.account.photos.values())
 
 
 def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path):

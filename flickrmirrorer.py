@@ -17,8 +17,8 @@ and the reporting every stage uses):
                 not see every photo (or saw the total change) is incomplete: nothing is
                 deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata,
-                read through StoredPhoto; the views read it through Photo, and what the
-                run keeps of every photo is a PhotoSummary):
+                read as a Photo, the one class of a photo, which the views read too;
+                what the run keeps of every photo is a Photo without its records):
                 download, adopt an original put there by hand, ask again for a refused
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
@@ -43,6 +43,8 @@ and the reporting every stage uses):
   8. enrich     EnrichStage: photos.getInfo and comments for each photo not yet read at its
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
+                Then AccountLists: galleries.json, groups.json and the albums' comments (each
+                list asked once a run; a gallery, a pool or comments read only when it moved).
                 A quick enrichment comes before the views (made once), the HTML view's
                 thumbnails coming beside it (Thumbnails: CDN requests, not API calls); a
                 long one after them, and they are made again when it is done
@@ -92,6 +94,7 @@ Output tree:
     dest/Albums/Waterfalls - 6789/metadata     JSON: the album and its photo order
     dest/Collections/Nature - 2634-98761234/Waterfalls - 6789 -> ../../Albums/Waterfalls - 6789
     dest/photostream.json, dest/index.html, dest/html/
+    dest/galleries.json, dest/groups.json      your galleries and groups, with your photos in each
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
     dest/account/                              Flickr's data export's account files (--import-export)
@@ -152,19 +155,23 @@ import termios
 import time
 import datetime
 import unicodedata
+import warnings
 import zipfile
 import zlib
-from collections import Counter
+from collections import Counter, namedtuple
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
+import jinja2
+import markupsafe
 import nh3
 import requests
 import tenacity
 import tqdm
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
     signal.signal(signal.SIGINT, _sigint_before_imports)
@@ -374,6 +381,7 @@ class Stats:
     export_imported: int = 0     # originals from Flickr's data export (--import-export)
     export_unmatched: int = 0
     export_failed: int = 0
+    extras_failed: int = 0       # the galleries or the groups could not be read
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -402,6 +410,7 @@ class Stats:
         ('Failed (tried again next run)', 'failed', True),
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
+        ('Galleries or groups not read (tried again next run)', 'extras_failed', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
@@ -459,9 +468,12 @@ class Stats:
 
 
 # Which stage a Flickr method's calls belong to (for --statistics): the files stage asks
-# getSizes for videos only; enrichment reads getInfo and comments; the rest is listing.
+# getSizes for videos only; enrichment reads getInfo and comments, then the galleries, groups
+# and album comments (AccountLists); the rest is listing.
 STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': 'metadata',
-                   'flickr.photos.comments.getList': 'metadata'}
+                   'flickr.photos.comments.getList': 'metadata', 'flickr.galleries.getList': 'metadata',
+                   'flickr.galleries.getPhotos': 'metadata', 'flickr.people.getGroups': 'metadata',
+                   'flickr.groups.pools.getPhotos': 'metadata', 'flickr.photosets.comments.getList': 'metadata'}
 
 
 def human_minutes(seconds):
@@ -1321,6 +1333,24 @@ class FlickrClient:
 
     def collection_tree(self):
         return (self.call('flickr.collections.getTree').get('collections') or {}).get('collection', [])
+
+    def album_comments(self, album_id):
+        return as_list(as_dict(self.call('flickr.photosets.comments.getList', photoset_id=album_id)
+                               .get('comments')).get('comment'))
+
+    def galleries(self, user_id, check):
+        return self.paged('flickr.galleries.getList', 'galleries', 'gallery', check, user_id=user_id)
+
+    def gallery_photos(self, gallery_id, check):
+        return self.paged('flickr.galleries.getPhotos', 'photos', 'photo', check, gallery_id=gallery_id,
+                          extras=GALLERY_PHOTO_EXTRAS)
+
+    def groups(self, user_id):
+        return as_list(as_dict(self.call('flickr.people.getGroups', user_id=user_id).get('groups')).get('group'))
+
+    def pool_photos(self, group_id, user_id, check):
+        return self.paged('flickr.groups.pools.getPhotos', 'photos', 'photo', check, group_id=group_id,
+                          user_id=user_id)
 
 
 # How many times a short listing page is asked for again before it counts as incomplete.
@@ -2264,47 +2294,6 @@ def dict_or_none(value):
     return value if isinstance(value, dict) else None
 
 
-@dataclass
-class StoredPhoto:
-    """What a .metadata file says about its photo; legacy files (the original flickrmirrorer
-    stored the listing record itself) are read too.  Fields of the wrong type count as
-    missing: the photo is then fetched again rather than the run crashing."""
-    originalsecret: str = None
-    lastupdate: str = None
-    listing: dict = None
-    info: dict = None
-    comments: list = None
-    file: dict = None
-    enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
-    legacy: bool = False
-    file_broken: bool = False   # a file record of the wrong shape: fetch the file again
-    export: dict = None      # its photo_<id>.json from Flickr's data export, kept as it is
-
-    @classmethod
-    def from_json(cls, data):
-        if not isinstance(data, dict):
-            return None
-        if 'flickrmirrorer' not in data:
-            return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
-                       legacy=True)
-        header = data['flickrmirrorer']
-        if not isinstance(header, dict) or not isinstance(header.get('format'), int):
-            return None   # damaged: fetched again
-        listing = dict_or_none(data.get('listing')) or {}
-        info = data.get('photo') if info_fits(data.get('photo')) else None
-        comments = data.get('comments') if comments_fit(data.get('comments')) else None
-        enriched = header.get('enriched')
-        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
-            enriched = listing.get('lastupdate')
-        export = dict_or_none(data.get(EXPORT_KEY))
-        secret = listing.get('originalsecret') if listing else export_secret(export)
-        file = file_record_or_none(data.get('file'))
-        return cls(originalsecret=secret, lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=info, comments=comments, file=file,
-                   file_broken='file' in data and file is None,
-                   enriched=as_scalar(enriched) or None, export=export)
-
-
 def file_record_fits(record):
     """A file record's fields, where present, of their types.  A record with any of them wrong
     is no record, and its file is fetched again: what it said (the original or not) cannot
@@ -2318,10 +2307,10 @@ def file_record_or_none(value):
 
 
 # ---------------------------------------------------------------------------
-# One photo: what every view knows of a photo, from its .metadata
+# One photo: what the plan, the run and every view know of a photo
 # ---------------------------------------------------------------------------
-# The HTML view, the XMP sidecars, the search index and photostream.json read a photo
-# through this one record, so that they cannot disagree.  getInfo's answer is used where it
+# The plan, the HTML view, the XMP sidecars, the search index and photostream.json read a
+# photo through this one class, so that they cannot disagree.  getInfo's answer is used where it
 # was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
 # (a damaged or hand-edited file) counts as missing: never a traceback.
 
@@ -2490,62 +2479,97 @@ def clean_tag(tag):
     return ' '.join(clean_text(tag).split())
 
 
-@dataclass
+@dataclass(slots=True)
 class Photo:
-    """One photo as every view shows it."""
+    """One photo, as the plan, the run and every view know it: read from its .metadata
+    (from_metadata), a listing record (from_listing) or its photo_<id>.json in Flickr's data
+    export (from_export).
+
+    The run keeps one for every listed photo (kept()), so a photo holds few objects: its tags
+    are one string, and what only its own page and sidecar show (licence, place, Flickr page,
+    privacy, comments) is derived when asked from the records it was read from, which a kept
+    photo lets go.  Records that do not fit (a damaged or hand-edited .metadata) count as
+    missing: the photo is then fetched or enriched again, never a traceback."""
     id: str = ''
-    owner: str = ''
-    media: str = 'photo'
-    title: str = ''
-    description: str = ''          # Flickr's HTML
-    tags: list = field(default_factory=list)   # as the owner wrote them, machine tags too
+    media: str = 'photo'           # one of two shared strings, not a copy per photo
+    dateupload: str = ''
     taken: str = ''                # 'YYYY-MM-DD HH:MM:SS', '' when unknown or not a date
     granularity: str = '0'         # Flickr's: 0 second, 4 month, 6 year, 8 circa
-    dateupload: str = ''
-    latitude: float = None
-    longitude: float = None
-    place_names: list = field(default_factory=list)
-    license: str = ''
-    url: str = ''                  # its Flickr page
-    thumb_url: str = ''
-    rotation: int = 0              # how far Flickr turns it (getInfo): its smaller sizes are turned
-    privacy: str = ''              # the export's: public, private, friend, family, friend & family
-    comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
+    title: str = ''                # None, as the other texts: not read yet (texts_unread)
+    description: str = ''          # Flickr's HTML
+    tag_lines: str = ''            # its tags one a line, as the owner wrote them, machine tags too
+    thumb_url: str = None          # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    filename: str = None           # its media file in photostream/ (the run's own string, shared)
+    has_thumb: bool = False        # its thumbnail is in html/thumbs/ (its path comes from the URL)
+    preview: str = None            # without a Flickr thumbnail: its own preview's name in html/thumbs/ (Originals)
+    from_file: bool = False        # its texts are its .metadata's: the file's stamp stands for them
+    # The records it was read from: what the plan compares with the listing, and what a
+    # rewrite of its .metadata keeps.
+    listing: dict = None           # people.getPhotos' record
+    info: dict = None              # photos.getInfo's answer (info_fits)
+    comments: list = None          # photos.comments.getList's (comments_fit)
+    file: dict = None              # the file record (file_record_fits)
+    export: dict = None            # its photo_<id>.json from Flickr's data export, kept as it is
+    enriched: str = None           # the lastupdate at which getInfo was read, or None
+    originalsecret: str = None     # of the original last fetched (or the export's)
+    file_broken: bool = False      # a file record of the wrong shape: fetch the file again
+
+    @classmethod
+    def from_metadata(cls, data, texts=True):
+        """The photo its .metadata describes; legacy files (the original flickrmirrorer stored
+        the listing record itself) give only the original's secret.  None when `data` is no
+        .metadata (its header damaged: the photo is fetched again).  texts=False: its title,
+        description, tags and date taken are left unread (the plan needs none of them)."""
+        if not isinstance(data, dict):
+            return None
+        if 'flickrmirrorer' not in data:
+            return cls(originalsecret=data.get('originalsecret'))
+        header = data['flickrmirrorer']
+        if not isinstance(header, dict) or not isinstance(header.get('format'), int):
+            return None
+        listing = dict_or_none(data.get('listing')) or {}
+        info = data.get('photo') if info_fits(data.get('photo')) else None
+        enriched = header.get('enriched')
+        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
+            enriched = listing.get('lastupdate')
+        export = dict_or_none(data.get(EXPORT_KEY))
+        file = file_record_or_none(data.get('file'))
+        photo = cls(listing=listing, info=info, file=file, export=export, enriched=as_scalar(enriched) or None,
+                    comments=data.get('comments') if comments_fit(data.get('comments')) else None,
+                    originalsecret=listing.get('originalsecret') if listing else export_secret(export),
+                    file_broken='file' in data and file is None)
+        if photo.export_alone:
+            photo.read_export(texts)
+        else:
+            photo.read_listing(texts)
+        return photo
 
     @classmethod
     def from_listing(cls, record):
-        return cls.from_metadata({'listing': record})
+        photo = cls(listing=record)
+        photo.read_listing(texts=True)
+        return photo
 
     @classmethod
-    def from_metadata(cls, metadata, stored=None, details=True, texts=True):
-        """`stored`: the same .metadata as StoredPhoto read it, whose getInfo answer is
-        checked already (the files stage has one for every photo).  details=False: only
-        what a PhotoSummary holds (not the licence, rotation, place, page, privacy and
-        comments), for the summary the files stage makes of every listed photo; texts=False:
-        not its title, description, tags and dates either (PhotoSummary.unread)."""
-        metadata = as_dict(metadata)
-        listing = as_dict(metadata.get('listing'))
-        info = as_dict(metadata.get('photo'))
-        if not listing and not info and isinstance(metadata.get(EXPORT_KEY), dict):
-            return cls.from_export(metadata)
-        if stored is not None:
-            info = stored.info or {}
-        elif not info_fits(info):
-            info = {}
-        header = as_dict(metadata.get('flickrmirrorer'))
-        enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
-        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')):
-            info = {}   # read at an older lastupdate: the listing is fresher
-        photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
-                    owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
-                    media='video' if (listing.get('media') or info.get('media')) == 'video' else 'photo',
-                    dateupload=as_scalar(listing.get('dateupload')),
-                    thumb_url=as_scalar(listing.get(THUMB_EXTRA)))
+    def from_export(cls, photo_json, file=None):
+        """A photo known from Flickr's data export alone (no listing, no getInfo): its
+        photo_<id>.json (see the export section) says as much as getInfo does."""
+        photo = cls(export=as_dict(photo_json), file=file_record_or_none(file))
+        photo.read_export(texts=True)
+        return photo
+
+    def read_listing(self, texts):
+        listing, info = self.listing or {}, self.fresh_info
+        self.id = as_scalar(listing.get('id')) or as_scalar(info.get('id'))
+        self.media = 'video' if (listing.get('media') or info.get('media')) == 'video' else 'photo'
+        self.dateupload = as_scalar(listing.get('dateupload'))
+        self.thumb_url = as_scalar(listing.get(THUMB_EXTRA)) or None
         if not texts:
-            return photo
+            self.title = self.description = self.tag_lines = self.taken = None
+            return
         source = info or listing
-        photo.title = clean_text(text_of(source.get('title'))).strip()
-        photo.description = text_of(source.get('description'))
+        self.title = clean_text(text_of(source.get('title'))).strip()
+        self.description = text_of(source.get('description'))
         if info:
             tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
             dates = as_dict(info.get('dates'))
@@ -2554,67 +2578,141 @@ class Photo:
             tags = (as_scalar(listing.get('tags')).split() + as_scalar(listing.get('machine_tags')).split())
             taken, granularity = listing.get('datetaken'), listing.get('datetakengranularity')
             unknown = listing.get('datetakenunknown')
-        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
-        photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
-        photo.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
-        if details:
-            photo.add_details(metadata, listing, info)
-        return photo
+        self.tag_lines = '\n'.join(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        self.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
+        self.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
 
-    def add_details(self, metadata, listing, info):
-        """The rest of the photo: what the HTML pages and the sidecars show beyond the summary."""
-        source = info or listing
-        self.license = as_scalar(source.get('license'))
-        self.rotation = to_int(as_scalar(info.get('rotation')), 0) % 360
-        location = as_dict(info.get('location')) if info else listing
-        self.latitude, self.longitude = position_of(location)
-        self.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
-                            if text_of(location.get(k))] if info else []
-        self.url = photo_page_url({'id': self.id, 'owner': self.owner}, info) if self.id else ''
-        self.privacy = privacy_of(listing)
-        for c in as_list(metadata.get('comments')):
-            c = as_dict(c)
-            when = to_int(c.get('datecreate'), None)
-            author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
-                           if isinstance(a, str) and a), '')
-            self.comments.append({'author': author, 'text': text_of(c),
-                                  'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
-
-    @classmethod
-    def from_export(cls, metadata):
-        """A photo known from Flickr's data export alone (no listing, no getInfo): its
-        photo_<id>.json (see the export section) says as much as getInfo does."""
-        data = as_dict(metadata.get(EXPORT_KEY))
-        record = as_dict(metadata.get('file'))
-        photo = cls(id=as_scalar(data.get('id')), title=clean_text(text_of(data.get('name'))).strip(),
-                    description=text_of(data.get('description')),
-                    media='video' if record.get('label') == VIDEO_ORIGINAL else 'photo')
-        page = text_of(data.get('photopage'))
-        photo.url = page if re.match(r'^https://www\.flickr\.com/', page) else (
-            photo_page_url({'id': photo.id, 'owner': None}) if photo.id else '')
-        owner = re.match(r'^https://www\.flickr\.com/photos/([^/]+)/', page)
-        photo.owner = owner.group(1) if owner else ''
+    def read_export(self, texts):
+        data = self.export
+        self.id = as_scalar(data.get('id'))
+        self.media = 'video' if (self.file or {}).get('label') == VIDEO_ORIGINAL else 'photo'
+        self.dateupload = export_epoch(data.get('date_imported'))
+        if not texts:
+            self.title = self.description = self.tag_lines = self.taken = None
+            return
+        self.title = clean_text(text_of(data.get('name'))).strip()
+        self.description = text_of(data.get('description'))
         tags = [text_of(as_dict(t).get('tag')) for t in as_list(data.get('tags'))]
-        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
-        photo.taken = calendar_date(data.get('date_taken'))
-        photo.dateupload = export_epoch(data.get('date_imported'))
-        geo = export_geo(data.get('geo'))
-        try:   # integer micro-degrees as strings
-            photo.latitude, photo.longitude = position_of(
-                {'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
-                 'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
-        except ValueError:
-            pass
-        photo.license = EXPORT_LICENSE_IDS.get(as_scalar(data.get('license')), '')
-        photo.privacy = as_scalar(data.get('privacy'))
-        photo.rotation = to_int(as_scalar(data.get('rotation')), 0) % 360
-        for c in as_list(data.get('comments')):
-            c = as_dict(c)
-            user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
-            when = calendar_date(c.get('date'))
-            photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
-                                   'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
-        return photo
+        self.tag_lines = '\n'.join(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        self.taken = calendar_date(data.get('date_taken'))
+
+    def kept(self, from_file=False):
+        """What the run keeps of it while it runs: no records (for 100,000 photos they
+        would be hundreds of megabytes)."""
+        return Photo(self.id, self.media, self.dateupload, self.taken, self.granularity, self.title,
+                     self.description, self.tag_lines, self.thumb_url, from_file=from_file)
+
+    @property
+    def texts_unread(self):
+        return self.title is None
+
+    def refresh(self, metadata):
+        """Its texts from its .metadata as now written (enriched, or edited on Flickr)."""
+        photo = Photo.from_metadata(metadata) or Photo()
+        self.taken, self.granularity, self.title = photo.taken, photo.granularity, photo.title
+        self.description, self.tag_lines = photo.description, photo.tag_lines
+        self.from_file = True
+
+    @property
+    def tags(self):
+        return self.tag_lines.split('\n') if self.tag_lines else []
+
+    # -- what its own page and sidecar show, from its records
+
+    @property
+    def export_alone(self):
+        """Known from Flickr's data export alone: no listing, no getInfo."""
+        return not self.listing and not self.info and self.export is not None
+
+    @property
+    def fresh_info(self):
+        """getInfo's answer where it was read at the photo's current lastupdate, else {}: the
+        listing is fresher."""
+        if self.listing and as_scalar(self.enriched) != as_scalar(self.listing.get('lastupdate')):
+            return {}
+        return self.info or {}
+
+    @property
+    def license(self):
+        if self.export_alone:
+            return EXPORT_LICENSE_IDS.get(as_scalar(self.export.get('license')), '')
+        return as_scalar((self.fresh_info or self.listing or {}).get('license'))
+
+    @property
+    def rotation(self):
+        """How far Flickr turns it (clockwise degrees): its smaller sizes are turned."""
+        source = self.export if self.export_alone else self.fresh_info
+        return to_int(as_scalar(source.get('rotation')), 0) % 360
+
+    @property
+    def position(self):
+        """(latitude, longitude), or (None, None) when it has no place."""
+        if self.export_alone:   # integer micro-degrees as strings
+            geo = export_geo(self.export.get('geo'))
+            try:
+                return position_of({'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
+                                    'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
+            except ValueError:
+                return None, None
+        info = self.fresh_info
+        return position_of(as_dict(info.get('location')) if info else self.listing or {})
+
+    @property
+    def latitude(self):
+        return self.position[0]
+
+    @property
+    def longitude(self):
+        return self.position[1]
+
+    @property
+    def place_names(self):
+        location = as_dict(self.fresh_info.get('location')) if not self.export_alone else {}
+        return [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                if text_of(location.get(k))]
+
+    @property
+    def url(self):
+        """Its Flickr page."""
+        if self.export_alone:
+            page = text_of(self.export.get('photopage'))
+            if re.match(r'^https://www\.flickr\.com/', page):
+                return page
+            return photo_page_url({'id': self.id, 'owner': None}) if self.id else ''
+        if not self.id:
+            return ''
+        listing, info = self.listing or {}, self.fresh_info
+        owner = as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid'))
+        return photo_page_url({'id': self.id, 'owner': owner}, info)
+
+    @property
+    def privacy(self):
+        """Who may see it, in the export's words: public, private, friend, family, friend & family."""
+        if self.export_alone:
+            return as_scalar(self.export.get('privacy'))
+        return privacy_of(self.listing or {})
+
+    @property
+    def shown_comments(self):
+        """[{'author', 'date', 'text'}], as its page shows them."""
+        if self.export_alone:
+            return [export_comment(as_dict(c)) for c in as_list(self.export.get('comments'))]
+        return [listed_comment(c) for c in self.comments or []]
+
+
+def listed_comment(c):
+    when = to_int(c.get('datecreate'), None)
+    author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
+                   if isinstance(a, str) and a), '')
+    return {'author': author, 'text': text_of(c),
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''}
+
+
+def export_comment(c):
+    user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
+    when = calendar_date(c.get('date'))
+    return {'author': user.group(1) if user else text_of(c.get('user')),
+            'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''}
 
 
 def export_geo(geo):
@@ -2665,70 +2763,6 @@ def position_of(where):
     return lat, lon
 
 
-@dataclass(slots=True)
-class PhotoSummary:
-    """The little the run keeps about every listed photo: its order, its file and what the
-    HTML view shows.  Memory stays about this per photo, however large the account.  The texts
-    (datetaken, title, description, tags) of a photo whose .metadata the run leaves as it is
-    are None until a view is written (read_texts): an unchanged re-run needs none of them."""
-    id: str
-    media: str               # one of two shared strings, not a copy per photo
-    dateupload: str
-    datetaken: str
-    title: str
-    description: str
-    tags: str                # one a line, as the owner wrote them
-    filename: str = None     # its media file in photostream/ (the run's own string, shared)
-    thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
-    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
-    from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
-    datetakengranularity: str = '0'   # Flickr's (Photo.granularity): how much of datetaken is known
-
-    @classmethod
-    def of(cls, photo, from_file=False):
-        """The summary of a Photo (the one model): the views show what the sidecars hold."""
-        return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file,
-                   datetakengranularity=photo.granularity)
-
-    @classmethod
-    def unread(cls, metadata, stored):
-        """The summary of a photo whose .metadata stays as it is, its texts left unread."""
-        photo = Photo.from_metadata(metadata, stored, details=False, texts=False)
-        return cls(photo.id, photo.media, photo.dateupload, None, None, None, None,
-                   thumb_url=photo.thumb_url or None, from_file=True)
-
-    @property
-    def texts_unread(self):
-        return self.title is None
-
-    def refresh(self, metadata):
-        """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
-        photo = Photo.from_metadata(metadata, details=False)
-        self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
-        self.datetakengranularity = photo.granularity
-        self.tags = '\n'.join(photo.tags)
-        self.from_file = True
-
-    def get(self, key, default=None):
-        """The mapping interface the HTML view reads photos through (no copy per photo:
-        what is derived is derived when asked)."""
-        if key == 'tags':
-            return self.tags.split('\n') if self.tags else []
-        if key == 'thumb':
-            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
-        if key == 'file':
-            return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
-        return getattr(self, key, default)
-
-    __getitem__ = get
-
-    def __setitem__(self, key, value):
-        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
-        assert key == 'thumb', key
-        self.has_thumb = value is not None
-
-
 # ---------------------------------------------------------------------------
 # Plan: what each listed photo needs
 # ---------------------------------------------------------------------------
@@ -2737,13 +2771,13 @@ class PhotoSummary:
 class PhotoTask:
     record: dict                 # the listing record (people.getPhotos with extras)
     filename: str = None         # the current local media file, if any
-    stored: StoredPhoto = None
+    stored: Photo = None         # its .metadata as read (texts unread)
     need_file: bool = False      # download it (new, replaced on Flickr, or damaged)
     need_enrich: bool = False    # photos.getInfo / comments, in the enrichment stage
     try_original: bool = False   # kept as a rendition: ask once more for the original
     hand_original: str = None    # an original the user put into photostream/ by hand
     verify: bool = False
-    summary: object = None       # its PhotoSummary, refreshed from the metadata written
+    summary: Photo = None        # what the run keeps of it (Photo.kept), refreshed from the metadata written
     repair: bool = False         # --verify found its file damaged or missing
 
     @property
@@ -2765,7 +2799,7 @@ def enrichment_calls(listing, stored):
     """The API calls a photo's enrichment will make: getInfo when never read or older than
     the photo's lastupdate; comments when their count changed (a comment does not change
     lastupdate) and is not zero."""
-    info = (stored is None or stored.legacy or stored.info is None
+    info = (stored is None or stored.info is None
             or str(stored.enriched) != str(listing.get('lastupdate')))
     count = to_int(listing.get('count_comments'))
     stored_count = len(stored.comments) if stored and stored.comments else 0
@@ -3310,7 +3344,7 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
     """A photo's .metadata: the listing, the file, and what enrichment read (getInfo and
     comments), with the lastupdate it was read at.  Without new enrichment, the stored one
     is kept, so that a files-stage rewrite never loses it."""
-    if enriched is None and stored is not None and not stored.legacy:
+    if enriched is None and stored is not None:
         info, comments, enriched = stored.info, stored.comments, stored.enriched
     metadata = {
         'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': enriched},
@@ -3446,10 +3480,10 @@ def judge_thumbnail(response, url):
 class RunState:
     """What the listing and the files stage found, which the later stages read."""
     dest: str
-    photostream: list = field(default_factory=list)   # PhotoSummary of every listed photo, Flickr's order
+    photostream: list = field(default_factory=list)   # Photo.kept() of every listed photo, Flickr's order
     files: dict = field(default_factory=dict)         # photo id -> media file name, every listed photo held
     unlisted: dict = field(default_factory=dict)      # ... and the local photos the listing did not show
-    to_enrich: list = field(default_factory=list)     # PhotoSummary of each photo to enrich
+    to_enrich: list = field(default_factory=list)     # ... of each photo to enrich
     enrich_calls: int = 0                             # ... and the API calls it will take (for the ETA)
     not_original: dict = field(default_factory=dict)  # photo id -> file record of a file not the original
     newly_not_original: int = 0                       # ... of which kept so for the first time this run
@@ -3572,10 +3606,9 @@ class FilesStage:
                 self.pool.item_failed(shown_id(photo_id), 'Flickr listed it with an id that is not a number; refused')
                 continue
             state.owner = state.owner or record.get('owner')
-            task, held, stored = self.plan(record, local, photo_id)
-            # as the views will read it: the stored .metadata where the files stage keeps it
-            summary = (PhotoSummary.unread(held, stored) if held is not None
-                       else PhotoSummary.of(Photo.from_listing(record)))
+            task, left = self.plan(record, local, photo_id)
+            # as the views will read it: its .metadata where the files stage leaves it as it is
+            summary = left.kept(from_file=True) if left is not None else Photo.from_listing(record).kept()
             state.photostream.append(summary)
             if task is not None:
                 task.summary = summary
@@ -3606,22 +3639,21 @@ class FilesStage:
         self.state.files.update(local.unlisted())
 
     def plan(self, record, local, photo_id):
-        """(the photo's PhotoTask or None, its stored .metadata where the files stage will
-        leave it as it is and that .metadata as StoredPhoto reads it, else None and None)."""
+        """(the photo's PhotoTask or None, the photo its .metadata describes where the files
+        stage leaves that file as it is, else None)."""
         state = self.state
         filename = local.take(photo_id)
         if filename:
             state.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
-            return None, None, None
+            return None, None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
             state.missing.add(photo_id)
-        stored = raw = None
+        stored = None
         if filename:
-            raw = read_json(metadata_path_for(state.photostream_dir, filename))
-            stored = StoredPhoto.from_json(raw)
+            stored = Photo.from_metadata(read_json(metadata_path_for(state.photostream_dir, filename)), texts=False)
         task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id),
                           misfit=functools.partial(export_file_misfit, state.photostream_dir))
         if task is None and self.args.verify:
@@ -3630,8 +3662,8 @@ class FilesStage:
             task.verify = self.args.verify
         if task is None or not task.files_stage:   # else the files stage tells (finish)
             state.note_not_original(photo_id, stored.file if stored else None)
-            return (task, raw, stored) if stored is not None else (task, None, None)
-        return task, None, None
+            return task, stored
+        return task, None
 
     def finish(self, task, future):
         photo_id = task.photo_id
@@ -4512,7 +4544,7 @@ class ExportImport(DataExport):
             return self._unmatched(member, 'a second file for %s %s (the first was taken)' % (media, pid))
         name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, name)) if name else None
-        stored = StoredPhoto.from_json(raw)
+        stored = Photo.from_metadata(raw, texts=False)
         if stored is None or not stored.listing or not os.path.isfile(os.path.join(self.dir, name)):
             return self._unmatched(member, 'the mirror has no %s %s yet (its download failed?): run again'
                                    % (media, pid))
@@ -4551,7 +4583,7 @@ class ExportImport(DataExport):
             if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
                 continue
             raw = read_json(metadata_path_for(self.dir, name))
-            stored = StoredPhoto.from_json(raw)
+            stored = Photo.from_metadata(raw, texts=False)
             if stored is None or not stored.listing:
                 continue
             if (stored.file or {}).get('original') is False:
@@ -4670,7 +4702,7 @@ class ExportAlone(DataExport):
             photo_json = {'id': pid}
         old_name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, old_name)) if old_name else None
-        stored = StoredPhoto.from_json(raw)
+        stored = Photo.from_metadata(raw, texts=False)
         if stored is not None and held_original(self.dir, old_name, stored.file) and (self.older or not (
                 stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json))):
             self.counts.held += 1
@@ -4925,25 +4957,16 @@ def account_entries(account_dir, prefix, keys):
 def account_page(account_dir):
     """html/account.html: the account's contacts, followers, favourites (each a link to
     Flickr) and galleries, as the export lists them."""
-    out = page_head('Account', '../')
-    heading(out, 'Account', description='From Flickr\'s data export.', crumbs=(('../index.html', 'Home'),))
+    sections = []
     for title, prefix, keys in (('Contacts', 'contacts', ('contacts',)), ('Followers', 'followers', ('followers',)),
                                 ('Favourites', 'faves', ('faves', 'favorites')),
                                 ('Galleries', 'galleries', ('galleries',))):
-        entries = account_entries(account_dir, prefix, keys)
-        out.append('<h2 class="section">%s</h2>\n' % esc('%s (%d)' % (title, len(entries))))
-        if not entries:
-            out.append('<p class="empty">None.</p>\n')
-            continue
-        out.append('<ul class="account">\n')
-        for label, link, note in entries:
-            text = esc(clean_text(label))
-            if re.match(r'^https?://', link):
-                text = '<a href="%s">%s</a>' % (esc(link), text)
-            out.append('<li>%s%s</li>\n' % (text, ' <span class="meta">%s</span>' % esc(note) if note else ''))
-        out.append('</ul>\n')
-    out.append(PAGE_FOOT)
-    return out
+        entries = [(label, link if re.match(r'^https?://', link) else '', note)
+                   for label, link, note in account_entries(account_dir, prefix, keys)]
+        sections.append({'title': title, 'entries': entries})
+    return render('account.html', **page_context(
+        'Account', '../', crumbs=(('../index.html', 'Home'),), description='From Flickr\'s data export.'),
+        sections=sections)
 
 
 # ---------------------------------------------------------------------------
@@ -5010,6 +5033,17 @@ def plan_metadata(dest, source, directory, data):
     return [WriteMetadata(os.path.join(directory, DIR_METADATA_NAME), data)]
 
 
+def kept_comments(stored):
+    """What an album's metadata keeps of its comments from one run to the next: the comments
+    and the count they were read at ({} when never read)."""
+    stored = as_dict(stored)
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if read_at is None:
+        return {}
+    return {'comments': as_list(stored.get('comments')),
+            'flickrmirrorer': {'format': METADATA_FORMAT, 'comments_of': read_at}}
+
+
 def counted(actions, counter_new, counter_updated, old_name, name):
     """An item's actions, the first counting it: new (it had no directory) or updated (a
     directory it had changes); an item without actions is unchanged."""
@@ -5059,6 +5093,7 @@ class TreeBuilder:
         self.album_dir_names = {}   # album id -> directory name under Albums/
         self.incomplete = []        # albums (or the album list) Flickr did not list in full
         self.partial_albums = set() # ids of albums whose photo list is short: no link is dropped
+        self.comments = {}          # album id -> its comments as last read (AccountLists reads them)
         self.kept_orders = {}       # ... and their last complete order, which stays until a complete one
         self.album_list_complete = True
 
@@ -5113,6 +5148,7 @@ class TreeBuilder:
             stored = None
             if album['id'] in existing:
                 stored = read_json(os.path.join(self.albums_dir, existing[album['id']], DIR_METADATA_NAME))
+            self.comments[album['id']] = kept_comments(stored)
             photo_ids = stored_album_order(stored, album)
             if photo_ids is None:
                 try:
@@ -5180,7 +5216,8 @@ class TreeBuilder:
             self.reporter.detail('Album %s was listed short; kept its links' % name)
         else:
             actions += plan_links(self.dest, source, path, wanted, self.reporter)
-            metadata = {'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids}
+            metadata = dict({'flickrmirrorer': {'format': METADATA_FORMAT}, 'photoset': album, 'photos': photo_ids},
+                            **self.comments.get(album['id'], {}))
             actions += plan_metadata(self.dest, source, path, metadata)
         self.executor.run(counted(actions, 'albums_new', 'albums_updated', old_name, name))
 
@@ -5322,6 +5359,138 @@ class Tidier:
 
 
 # ---------------------------------------------------------------------------
+# Galleries, groups and album comments: read after the photos' metadata, within the budget
+# ---------------------------------------------------------------------------
+# Each list is one call a run (galleries.getList, people.getGroups); a gallery's photos are
+# read again only when its date_update or count_total moved (adding or removing a photo moves
+# them), a group's photos of yours only when its pool_count moved (anyone's post moves it), an
+# album's comments only when getList's count_comments moved from the count they were read at
+# (a comment moves no date).  An unchanged re-run so makes two calls here.
+
+GALLERIES_FILE = 'galleries.json'
+GROUPS_FILE = 'groups.json'
+GALLERY_PHOTO_EXTRAS = 'owner_name,license,media,url_q,url_n,path_alias'
+
+
+def read_kept(dest, name, key, kind):
+    """The entries of a galleries.json / groups.json by id ({} when missing or damaged)."""
+    kept = as_dict(read_json(os.path.join(dest, name)))
+    return {as_dict(entry.get(kind)).get('id'): entry for entry in as_list(kept.get(key))
+            if isinstance(entry, dict)}
+
+
+def gallery_unchanged(kept, gallery):
+    old = as_dict(as_dict(kept).get('gallery'))
+    return bool(old) and all(old.get(k) == gallery.get(k) for k in ('date_update', 'count_total'))
+
+
+def pool_unchanged(kept, group):
+    return as_dict(as_dict(kept).get('group')).get('pool_count') == group.get('pool_count') \
+        and 'photos' in as_dict(kept)
+
+
+def comments_to_read(stored, album):
+    """None when the album's stored comments are current, else how many Flickr counts."""
+    count = to_int(album.get('count_comments'))
+    read_at = as_dict(stored.get('flickrmirrorer')).get('comments_of')
+    if count == 0:
+        return None if not stored.get('comments') else 0
+    return None if read_at == str(count) else count
+
+
+class AccountLists:
+    """Reads your galleries, the groups you are in and your albums' comments, and writes
+    galleries.json, groups.json and the albums' metadata through the executor (a dry run
+    names them).  Runs after the photos' metadata, so that a tight budget reads photos first."""
+
+    def __init__(self, dest, client, account, albums, album_dirs, executor, stats, reporter):
+        self.dest, self.client, self.account = dest, client, account
+        self.albums, self.album_dirs = albums, album_dirs
+        self.executor, self.stats, self.reporter = executor, stats, reporter
+        self.changed = False
+
+    def run(self):
+        """Returns True when it changed a file the views read."""
+        for what, read in (('galleries', self.galleries), ('groups', self.groups),
+                           ('albums\' comments', self.album_comments)):
+            try:
+                read()
+            except QuotaSpent:
+                return self.changed   # said by the enrichment's line; the next run reads them
+            except (ItemError, TransientError) as e:
+                self.stats.extras_failed += 1
+                self.reporter.error('Could not read your %s: %s; the last ones read stay, and the next run tries '
+                                    'again.' % (what, first_line(e)))
+        return self.changed
+
+    def galleries(self):
+        kept = read_kept(self.dest, GALLERIES_FILE, 'galleries', 'gallery')
+        check, entries = ListingCheck(), []
+        for gallery in self.client.galleries(self.account, check):
+            gallery = strip_volatile(as_dict(gallery))
+            if not gallery.get('id'):
+                continue
+            old = kept.get(gallery['id'])
+            photos = old['photos'] if gallery_unchanged(old, gallery) else self.gallery_photos(gallery, old)
+            entries.append({'gallery': gallery, 'photos': photos})
+        if check.problem(len(entries), 'galleries') is None:
+            self._write(GALLERIES_FILE, {'galleries': entries})
+
+    def gallery_photos(self, gallery, old):
+        """A gallery's photos; one listed short keeps the ones read before, and its
+        date_update is not stored, so that the next run reads it again."""
+        check = ListingCheck()
+        photos = [strip_volatile(as_dict(p)) for p in self.client.gallery_photos(gallery['id'], check)]
+        if check.problem(len(photos), 'photos'):
+            gallery['date_update'] = as_dict(as_dict(old).get('gallery')).get('date_update')
+            return as_dict(old).get('photos') or photos
+        return photos
+
+    def groups(self):
+        kept = read_kept(self.dest, GROUPS_FILE, 'groups', 'group')
+        entries = []
+        for group in map(as_dict, self.client.groups(self.account)):
+            if not group.get('nsid'):
+                continue
+            group = dict(group, id=group['nsid'])
+            old = kept.get(group['id'])
+            if pool_unchanged(old, group):
+                photos = old['photos']
+            else:
+                photos = [{'id': p.get('id'), 'dateadded': p.get('dateadded')}
+                          for p in map(as_dict, self.client.pool_photos(group['id'], self.account, ListingCheck()))
+                          if valid_id(p.get('id'))]
+            entries.append({'group': group, 'photos': photos})
+        self._write(GROUPS_FILE, {'groups': entries})
+
+    def album_comments(self):
+        for album, _photo_ids in self.albums:
+            name = self.album_dirs.get(album['id'])
+            path = os.path.join(ALBUMS_DIR, name or '', DIR_METADATA_NAME)
+            stored = as_dict(read_json(os.path.join(self.dest, path))) if name else {}
+            count = comments_to_read(stored, album) if stored else None
+            if count is None:   # current, or an album whose metadata is not stored (listed short)
+                continue
+            comments = [as_dict(c) for c in self.client.album_comments(album['id'])] if count else []
+            metadata = dict(stored, comments=comments, flickrmirrorer=dict(
+                as_dict(stored.get('flickrmirrorer')), comments_of=str(count)))
+            if not count:
+                del metadata['comments'], metadata['flickrmirrorer']['comments_of']
+            self._write(path, metadata)
+
+    def _write(self, name, body):
+        data = json_bytes(dict(body, flickrmirrorer=as_dict(body.get('flickrmirrorer')) or {'format': METADATA_FORMAT}))
+        try:
+            with open(guarded(os.path.join(self.dest, name)), 'rb') as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass
+        self.executor.apply(WriteMetadata(name, data))
+        self.changed = True
+
+
+# ---------------------------------------------------------------------------
 # Views: what is derived from the mirror, each made again only when its inputs change
 # ---------------------------------------------------------------------------
 # A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
@@ -5335,7 +5504,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 1
+VIEWS_FORMAT = 3
 
 
 def file_stamp(path):
@@ -5516,8 +5685,10 @@ class HtmlView:
     beforehand (Thumbnails), beside a quick enrichment."""
     name = 'html'
 
-    def __init__(self, state, albums, tree):
+    def __init__(self, state, albums, tree, reporter=None):
         self.state = state
+        self.originals = Originals(state.dest, reporter)
+        self.previews_stopped = None   # a LinkInTheWay met making the previews
         self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
@@ -5526,6 +5697,8 @@ class HtmlView:
         state = self.state
         for photo in state.photostream:
             photo.filename = state.files.get(photo.id)
+        self.originals.executor = executor
+        self.make_previews()   # the pages show them: made before what the pages show is hashed
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
                             executor.stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
@@ -5536,9 +5709,11 @@ class HtmlView:
             if stamp and p.from_file:   # its texts are the file's, maybe not read yet
                 inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
             else:
-                inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
+                inputs.add(p.id, p.media, p.taken, p.granularity, p.title, p.description, p.tag_lines,
                            p.filename, p.thumb_url, p.has_thumb, stamp)
+            inputs.add(p.preview)
             inputs.whole = inputs.whole and not (stamp and not executor.has_file(os.path.join(html_dir, photo_page(p.id))))
+        inputs.whole = inputs.whole and self.previews_stopped is None
         return inputs
 
     def up_to_date(self):
@@ -5548,15 +5723,40 @@ class HtmlView:
         read_texts(self.state, executor)
         self.executor = executor
         written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
-                                  details=self.photo_details, executor=executor)
-        return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
-                                                      plural(written, 'page'))
+                                  details=self.photo_details, camera_facts=self.camera_facts, executor=executor)
+        self.originals.tell_the_rest()
+        if self.previews_stopped is not None:   # the pages are made, without the previews: told
+            raise self.previews_stopped
+        self.originals.remove_stale_previews()
+        self.originals.save()
+        made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
+        return 'HTML view: %s fetched%s, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'), made,
+                                                        plural(written, 'page'))
 
     def photo_details(self, photo_id):
-        """What a photo's own page shows beyond the listing, from its stored .metadata."""
+        """The photo as its .metadata has it, for what its own page shows beyond the grids
+        (its texts are those of the kept photo already: not read twice)."""
         name = self.state.files.get(photo_id)
         metadata = self.executor.read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
-        return photo_details(metadata) if isinstance(metadata, dict) else {}
+        return Photo.from_metadata(metadata, texts=False)
+
+    def camera_facts(self, photo_id):
+        """Its original's camera, lens, exposure and ISO, from its EXIF."""
+        name = self.state.files.get(photo_id)
+        return self.originals.facts(photo_id, name) if name else {}
+
+    def make_previews(self):
+        """A preview of each photo Flickr gives no thumbnail of (every photo of an
+        export-only mirror), from its original.  A link in their way stops them alone: the
+        pages are still made, and it is told when they are."""
+        self.previews_stopped = None
+        for p in self.state.photostream:
+            p.preview = None
+            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
+                try:
+                    p.preview = self.originals.preview(p.id, p.filename)
+                except LinkInTheWay as e:
+                    self.previews_stopped = e
 
 
 def read_texts(state, executor):
@@ -5566,14 +5766,6 @@ def read_texts(state, executor):
         if photo.texts_unread:
             name = state.files.get(photo.id)
             photo.refresh(executor.read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
-
-
-def photo_details(metadata):
-    """What a photo's own page shows beyond the listing, through the one photo model."""
-    photo = Photo.from_metadata(metadata)
-    return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
-            'privacy': photo.privacy,
-            'comments': photo.comments, 'url': photo.url}
 
 
 def html_collections(tree):
@@ -5599,10 +5791,13 @@ def html_collections(tree):
 #     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
+#     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
+#     dest/html/originals.json          what each original's EXIF says, read once per version
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'
 THUMBS_DIR = 'thumbs'
+THUMBS_PATH = os.path.join(HTML_DIR, THUMBS_DIR)   # relative to dest
 # Flickr's "Small 320" size, from the listing (url_n costs no API call).  320 px fills a
 # grid cell; 100 of them weigh about 3-4 MB where the originals weigh gigabytes.  For videos
 # it is the poster frame.
@@ -5622,6 +5817,8 @@ FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': 
 # What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
 # junk (tab and newline stay: descriptions have lines).
 _NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
+# What clean_text() changes: those, a carriage return, a lone surrogate.
+_UNCLEAN_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
 
 # -- small helpers
 
@@ -5648,11 +5845,6 @@ def albums_by_photo(albums):
 def clean_text(text):
     """Text without control characters (NUL included) or what XML cannot hold."""
     return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
-
-
-def esc(text):
-    """HTML-escape text (quotes too: the same helper is used inside attributes)."""
-    return html.escape(clean_text(text), quote=True)
 
 
 class _TextOfHTML(html.parser.HTMLParser):
@@ -5696,7 +5888,24 @@ def rich_text(markup):
 
 
 def title_of(item):
-    return (item.get('title') or '').strip() or 'Untitled'
+    return shown_title(item.get('title'))
+
+
+def shown_title(title):
+    return (title or '').strip() or 'Untitled'
+
+
+def media_path(photo):
+    """Its media file's path relative to dest, or None when it is not mirrored."""
+    return PHOTOSTREAM_DIR + '/' + photo.filename if photo.filename else None
+
+
+def thumb_of(photo):
+    """Its grid image's path relative to dest: Flickr's thumbnail, else a preview of ours
+    (None when neither is there)."""
+    if photo.has_thumb:
+        return thumb_path(photo.id, photo.thumb_url)
+    return own_preview_path(photo.preview) if photo.preview else None
 
 
 def url_path(path):
@@ -5831,30 +6040,32 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size, details=None, has_file=os.path.isfile):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None, camera_facts=None,
+                 has_file=os.path.isfile):
         self.dest = dest
         self.has_file = has_file   # (a dry run's tells the files it would bring too)
         self.page_size = max(1, int(page_size))
         self.photos = photos
-        self.by_id = {p['id']: p for p in photos}
+        self.by_id = {p.id: p for p in photos}
         self.albums = albums
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
         self._media = {}  # photo id -> MISSING, or its (width, height) (0: unknown)
         self._sizes = {}  # one tuple for each size: most photos of a camera share a few
-        self.details = details or (lambda pid: {})
+        self.details = details or (lambda pid: None)
+        self.camera_facts = camera_facts or (lambda pid: {})
 
     MISSING = ()   # no file: no size
 
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing.
         What is cached is a shared size a photo: 100,000 paths would be 20 MB."""
-        rel = safe_relpath(photo.get('file'))
+        rel = safe_relpath(media_path(photo))
         if not rel:
             return None, None, None
-        known = self._media.get(photo['id'])
+        known = self._media.get(photo.id)
         if known is None:
-            known = self._media[photo['id']] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
+            known = self._media[photo.id] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
         if known == self.MISSING:
             return None, None, None
         w, h = known
@@ -5864,9 +6075,7 @@ class View:
         if not self.has_file(path):
             return self.MISSING
         w = h = 0
-        if photo.get('width') and photo.get('height'):
-            w, h = int(photo['width']), int(photo['height'])
-        elif photo.get('media') != 'video':
+        if photo.media != 'video':
             w, h = image_size(path) or (0, 0)
         return self._sizes.setdefault((w, h), (w, h))
 
@@ -5875,11 +6084,11 @@ class View:
         its thumbnail, or an original too small to have one.  Never a large original.
         Not cached (a stat is cheap; 100,000 cached answers are not), and a thumbnail's
         size is not read: grid cells have a fixed shape."""
-        thumb = safe_relpath(photo.get('thumb'))
+        thumb = safe_relpath(thumb_of(photo))
         if thumb and os.path.isfile(os.path.join(self.dest, *thumb.split('/'))):
             return thumb, None, None
         rel, w, h = self.media(photo)
-        if rel and photo.get('media') != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
+        if rel and photo.media != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
             try:
                 if os.path.getsize(os.path.join(self.dest, *rel.split('/'))) <= SMALL_ORIGINAL_BYTES:
                     return rel, w, h
@@ -5912,87 +6121,345 @@ class View:
         return None
 
     def media_counts(self, photo_ids):
-        videos = sum(1 for pid in photo_ids if self.by_id.get(pid, {}).get('media') == 'video')
+        videos = sum(1 for pid in photo_ids if pid in self.by_id and self.by_id[pid].media == 'video')
         parts = [plural(len(photo_ids) - videos, 'photo')]
         if videos:
             parts.append(plural(videos, 'video'))
         return ', '.join(parts)
 
 
-# -- page pieces
-# Every function returns a list of strings (or extends one) so that pages are built by
-# one ''.join at the end: linear in the number of photos.
+# -- templates
+# Every page is rendered from the templates below (kept here so that the program stays one
+# file), compiled once per run.  Autoescaping is on: a value is text unless it is Markup,
+# and only the nh3-sanitized description and comment HTML is (sanitized()).  Templates read
+# prepared values (a page's context is built in one function per page kind); they do not
+# reach into photos themselves.
 
-def page_head(title, root, scripts=()):
-    """root: '' for dest/index.html, '../' for pages in dest/html/.  scripts: our own script
-    files in dest/html/ (the search page's); every other page may run none at all."""
-    # Defence in depth: all text is escaped or sanitized, and only the search page runs
-    # scripts, its own files only ('self'; never inline).
-    policy = "script-src 'self'" if scripts else "script-src 'none'"
-    out = [
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        '<meta http-equiv="Content-Security-Policy" content="%s; object-src \'none\'">\n' % policy,
-        '<title>', esc(title), ' \u2013 Flickr backup</title>\n',
-        '<link rel="stylesheet" href="', to_page(root, 'style.css'), '">\n']
-    out.extend('<script defer src="%s"></script>\n' % to_page(root, name) for name in scripts)
-    out.extend([
-        '</head>\n<body>\n',
-        '<header class="site"><a class="home" href="', root, 'index.html">Flickr backup</a>',
-        '<nav><a href="', to_page(root, photostream_page(1)), '">Photostream</a>',
-        '<a href="', to_page(root, orphan_page(1)), '">Not in any album</a></nav>',
-        # A plain form: it opens the search page with ?q=, which reads it.
-        '<form class="search" role="search" action="', to_page(root, SEARCH_PAGE), '">',
-        '<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form>',
-        '</header>\n<main>\n',
-    ])
-    return out
+VIEW_TEMPLATES = {
+    # The head and the navigation of every page, then its heading: crumbs (href, label),
+    # the <h1>, a count and a description.
+    'base.html': """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{# Defence in depth: all text is escaped or sanitized, and only the search page runs
+   scripts, its own files only ('self'; never inline). #}
+<meta http-equiv="Content-Security-Policy" content="{% if scripts %}script-src 'self'{% else %}script-src 'none'{% endif %}; object-src 'none'">
+<title>{{ title }} \u2013 Flickr backup</title>
+<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">
+{% for name in scripts %}
+<script defer src="{{ to_page(root, name) }}"></script>
+{% endfor %}
+</head>
+<body>
+<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
+{#- A plain form: it opens the search page with ?q=, which reads it. #}
+<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
+{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+<main>
+{% if crumbs %}
+<nav class="crumbs">{% for href, label in crumbs %}{% if not loop.first %} \u203a {% endif %}<a href="{{ href }}">{{ label }}</a>{% endfor %}</nav>
+{% endif %}
+<h1>{{ heading }}</h1>
+{% if count %}
+<p class="count">{{ count }}</p>
+{% endif %}
+{% if description %}
+<p class="desc">{{ description }}</p>
+{% endif %}
+{% block main %}{% endblock %}
+</main>
+</body>
+</html>
+""",
+    'parts.html': """\
+{# A grid image (GridImage): a thumbnail, or an original too small to have one. #}
+{% macro img(image, alt, cls='') -%}
+<img{% if cls %} class="{{ cls }}"{% endif %} src="{{ image.src }}" alt="{{ alt }}" loading="lazy" decoding="async"
+{%- if image.width and image.height %} width="{{ image.width }}" height="{{ image.height }}"{% endif %}>
+{%- endmacro %}
+
+{# One tile of an album or collection grid (CoverCard). #}
+{% macro cover_card(card) -%}
+<li class="card"><a href="{{ card.href }}"><span class="thumb">
+{%- if card.image %}{{ img(card.image, '') }}{% else %}<span class="nocover">No preview</span>{% endif -%}
+</span><span class="name">{{ card.title }}</span><span class="meta">{{ card.count }}</span></a></li>
+{%- endmacro %}
+
+{% macro grid(cards) -%}
+<ul class="grid covers">
+{% for card in cards %}
+{{ cover_card(card) }}
+{% endfor %}
+</ul>
+{%- endmacro %}
+
+{# The index's nested list of collections (TreeNode). #}
+{% macro tree(nodes) -%}
+<ul class="tree">
+{% for node in nodes %}
+<li><a href="{{ node.href }}">
+{%- if node.image %}{{ img(node.image, '', 'mini') }}{% else %}<span class="mini"></span>{% endif -%}
+<span><span class="name">{{ node.title }}</span><span class="meta">{{ node.meta }}</span></span></a>
+{%- if node.children +%}
+{{ tree(node.children) }}
+{% endif %}</li>
+{% endfor %}
+</ul>
+{%- endmacro %}
+
+{# Links to the first, last, previous, next and nearby pages (Pager). #}
+{% macro pager(p) -%}
+<nav class="pager">
+{%- if p.prev %}<a rel="prev" href="{{ p.prev }}">\u2190 Previous</a>{% endif %}
+{%- for n, href in p.numbers %}
+{%- if n is none %}<span class="gap">\u2026</span>
+{%- elif href %}<a href="{{ href }}">{{ n }}</a>
+{%- else %}<span class="current">{{ n }}</span>{% endif %}
+{%- endfor %}
+{%- if p.next %}<a rel="next" href="{{ p.next }}">Next \u2192</a>{% endif -%}
+</nav>
+{%- endmacro %}
+""",
+    'index.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import cover_card, grid, tree %}
+{% block main %}
+<ul class="grid covers special">
+{% for card in special %}
+{{ cover_card(card) }}
+{% endfor %}
+</ul>
+{% if account %}
+<p class="account"><a href="{{ account }}">Contacts, followers, favourites and galleries</a></p>
+{% endif %}
+{% if collections %}
+<h2 class="section">Collections</h2>
+{{ tree(collections) }}
+{% endif %}
+<h2 class="section">Albums</h2>
+{% if albums %}
+{{ grid(albums) }}
+{% else %}
+<p class="empty">No albums.</p>
+{% endif %}
+{% endblock %}
+""",
+    # A page of a photo list (the photostream, an album, photos in no album): PhotoCards.
+    # A card calls no macro: 100,000 photos make 100,000 cards a list, and a call costs more
+    # than the card.
+    'photos.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import pager %}
+{% block main %}
+{% if pages %}
+{{ pager(pages) }}
+{% endif %}
+{% if cards %}
+<ul class="grid photos">
+{% for card in cards %}
+<li class="photo" id="p{{ card.anchor }}">
+{%- if not card.href -%}
+<span class="frame missing">Not mirrored</span>
+{%- else -%}
+<a class="frame{% if card.video %} video{% endif %}" href="{{ card.href }}">
+{%- if card.image %}<img src="{{ card.image.src }}" alt="{{ card.title }}" loading="lazy" decoding="async"
+{%- if card.image.width and card.image.height %} width="{{ card.image.width }}" height="{{ card.image.height }}"{% endif %}>
+{%- else %}<span class="nocover">{% if card.video %}Video{% else %}No preview{% endif %}</span>{% endif %}
+{%- if card.video %}<span class="play" title="Video">\u25b6</span>{% endif -%}
+</a>
+{%- endif -%}
+<div class="info"><h2>{{ card.title }}</h2>
+{%- if card.taken %}<time datetime="{{ card.taken[0] }}">{{ card.taken[1] }}</time>{% endif %}
+{%- if card.description %}<p class="desc">{{ card.description }}</p>{% endif %}
+{%- if card.tags %}<ul class="tags">{% for tag in card.tags %}<li>{{ tag }}</li>{% endfor %}</ul>{% endif -%}
+</div></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">Nothing here.</p>
+{% endif %}
+{% if pages %}
+{{ pager(pages) }}
+{% endif %}
+{% endblock %}
+""",
+    'collection.html': """\
+{% extends 'base.html' %}
+{% from 'parts.html' import grid %}
+{% block main %}
+{% if children %}
+{{ grid(children) }}
+{% endif %}
+{% if albums %}
+{{ grid(albums) }}
+{% endif %}
+{% if not albums and not children %}
+<p class="empty">This collection is empty.</p>
+{% endif %}
+{% endblock %}
+""",
+    # A photo's own page: the original, its words, place, albums, comments, Flickr link.
+    'photo.html': """\
+{% extends 'base.html' %}
+{% block main %}
+<nav class="steps">
+{%- if stream_prev %}<a rel="prev" href="{{ stream_prev }}">\u2190 Previous</a>{% else %}<span class="off">\u2190 Previous</span>{% endif -%}
+<span class="where">Photostream</span>
+{%- if stream_next %}<a rel="next" href="{{ stream_next }}">Next \u2192</a>{% else %}<span class="off">Next \u2192</span>{% endif -%}
+</nav>
+<figure class="original">
+{%- if video %}<video controls preload="metadata" src="{{ src }}"{% if poster %} poster="{{ poster }}"{% endif %}></video>
+{%- else %}<a href="{{ src }}"><img src="{{ src }}" alt="{{ heading }}"
+{%- if width and height %} width="{{ width }}" height="{{ height }}"{% endif %}></a>{% endif -%}
+</figure>
+{% if photo_description %}
+<p class="desc">{{ photo_description }}</p>
+{% endif %}
+<dl class="facts">
+{% if taken %}
+<dt>Taken</dt><dd><time datetime="{{ taken[0] }}">{{ taken[1] }}</time></dd>
+{% else %}
+{# unknown to Flickr, or no real date (the raw value stays in .metadata) #}
+<dt>Taken</dt><dd class="unknown">date unknown</dd>
+{% endif %}
+{% if place %}
+<dt>Place</dt><dd>{{ place }}</dd>
+{% endif %}
+{% if tags %}
+<dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li>{{ tag }}</li>{% endfor %}</ul></dd>
+{% endif %}
+{% for key, label, text in camera_facts %}
+<dt>{{ label }}</dt><dd class="{{ key }}">{{ text }}</dd>
+{% endfor %}
+{% if albums %}
+<dt>Albums</dt><dd><ul class="albums">
+{% for album in albums %}
+<li><nav class="steps">
+{%- if album.prev %}<a rel="prev" href="{{ album.prev }}">\u2190 Previous</a>{% else %}<span class="off">\u2190 Previous</span>{% endif -%}
+<span class="where"><a href="{{ album.href }}">{{ album.title }}</a> <span class="meta">{{ album.position }} of {{ album.size }}</span></span>
+{%- if album.next %}<a rel="next" href="{{ album.next }}">Next \u2192</a>{% else %}<span class="off">Next \u2192</span>{% endif -%}
+</nav>
+</li>
+{% endfor %}
+</ul></dd>
+{% endif %}
+{% if visible_to %}
+<dt>Visible to</dt><dd>{{ visible_to }}</dd>
+{% endif %}
+<dt>File</dt><dd><a class="file" href="{{ src }}">{{ file_name }}</a></dd>
+{% if flickr_url %}
+<dt>On Flickr</dt><dd><a href="{{ flickr_url }}" rel="noopener noreferrer">{{ flickr_url }}</a></dd>
+{% endif %}
+</dl>
+{% if comments %}
+<h2 class="section">{{ comments_heading }}</h2>
+<ol class="comments">
+{% for c in comments %}
+<li><span class="author">{{ c.author }}</span> <time>{{ c.date }}</time><div class="text">{{ c.text }}</div></li>
+{% endfor %}
+</ol>
+{% endif %}
+{% endblock %}
+""",
+    'search.html': """\
+{% extends 'base.html' %}
+{% block main %}
+<form class="bigsearch" role="search" action="{{ url_path(SEARCH_PAGE) }}"><input id="q" type="search" name="q" placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" autofocus></form>
+<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>
+<ul class="grid covers" id="results"></ul>
+{% endblock %}
+""",
+    # html/account.html: sections of (label, link or '', note), as the data export lists them.
+    'account.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% for section in sections %}
+<h2 class="section">{{ section.title }} ({{ section.entries|length }})</h2>
+{% if section.entries %}
+<ul class="account">
+{% for label, link, note in section.entries %}
+<li>{% if link %}<a href="{{ link }}">{{ label }}</a>{% else %}{{ label }}{% endif %}{% if note %} <span class="meta">{{ note }}</span>{% endif %}</li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">None.</p>
+{% endif %}
+{% endfor %}
+{% endblock %}
+""",
+}
 
 
-PAGE_FOOT = '</main>\n</body>\n</html>\n'
+def shown(value):
+    """How a template shows a value (before autoescaping it): text without control
+    characters, nothing for None; Markup (sanitized HTML) as it is."""
+    if value is None:
+        return ''
+    if type(value) is str and _UNCLEAN_RE.search(value):   # most text is clean: one scan
+        return clean_text(value)
+    return value
 
 
-def heading(out, title, description=None, count=None, crumbs=()):
-    """crumbs: (href, label) pairs shown above the title."""
-    if crumbs:
-        out.append('<nav class="crumbs">')
-        out.append(' \u203a '.join('<a href="%s">%s</a>' % (esc(h), esc(t)) for h, t in crumbs))
-        out.append('</nav>\n')
-    out.extend(('<h1>', esc(title), '</h1>\n'))
-    if count:
-        out.extend(('<p class="count">', esc(count), '</p>\n'))
-    description = rich_text(description)
-    if description:
-        out.extend(('<p class="desc">', description, '</p>\n'))
+def sanitized(markup):
+    """Flickr's description or comment HTML, sanitized (rich_text), as HTML to show: the
+    only values the templates do not escape."""
+    return markupsafe.Markup(rich_text(markup) if markup else '')
 
 
-def img_tag(view, photo, root, alt, cls=''):
-    """The photo's grid image (a thumbnail; see View.grid_image)."""
+@functools.lru_cache(maxsize=None)
+def view_templates():
+    """The view's template environment, made and compiled once."""
+    env = jinja2.Environment(loader=jinja2.DictLoader(VIEW_TEMPLATES), autoescape=True, finalize=shown,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined, auto_reload=False)
+    env.globals.update(to_page=to_page, url_path=url_path, photostream_page=photostream_page,
+                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE)
+    return env
+
+
+def render(template, **context):
+    """A page as the parts write_html_view joins (one part: the rendered template)."""
+    return (view_templates().get_template(template).render(**context),)
+
+
+def page_context(title, root, heading=None, crumbs=(), count=None, description=None, scripts=()):
+    """What base.html needs: root is '' for dest/index.html, '../' for pages in dest/html/;
+    scripts: our own script files in dest/html/ (the search page's); every other page may
+    run none at all; description: Flickr's HTML (sanitized here)."""
+    return {'title': title, 'root': root, 'heading': title if heading is None else heading,
+            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts}
+
+
+# -- page pieces: the values the templates show
+
+GridImage = namedtuple('GridImage', 'src width height')
+CoverCard = namedtuple('CoverCard', 'href title count image')
+TreeNode = namedtuple('TreeNode', 'href title meta image children')
+PhotoCard = namedtuple('PhotoCard', 'anchor title href video image taken description tags')
+Pager = namedtuple('Pager', 'prev numbers next')
+AlbumPlace = namedtuple('AlbumPlace', 'href title position size prev next')
+Comment = namedtuple('Comment', 'author date text')
+
+
+def grid_image(view, photo, root):
+    """The photo's grid image (a thumbnail; see View.grid_image), as a page at root links it."""
     rel, w, h = view.grid_image(photo)
-    size = ' width="%d" height="%d"' % (w, h) if w and h else ''
-    return '<img%s src="%s%s" alt="%s" loading="lazy" decoding="async"%s>' % (
-        ' class="%s"' % cls if cls else '', root, esc(url_path(rel)), esc(alt), size)
+    return GridImage(root + url_path(rel), w, h)
 
 
 def cover_card(view, href, title, count, cover, root):
-    """One tile of an album/collection grid."""
-    if cover:
-        pic = img_tag(view, cover, root, '')
-    else:
-        pic = '<span class="nocover">No preview</span>'
-    return ('<li class="card"><a href="%s"><span class="thumb">%s</span>'
-            '<span class="name">%s</span><span class="meta">%s</span></a></li>\n'
-            % (esc(href), pic, esc(title), esc(count)))
+    return CoverCard(href, title, count, grid_image(view, cover, root) if cover else None)
 
 
-def album_grid(out, view, album_ids, root):
-    out.append('<ul class="grid covers">\n')
-    for aid in album_ids:
-        album = view.album_by_id[aid]
-        out.append(cover_card(view, to_page(root, album_page(aid)),
-                              title_of(album), view.media_counts(album.get('photo_ids', [])),
-                              view.album_cover(album), root))
-    out.append('</ul>\n')
+def album_cards(view, album_ids, root):
+    return [cover_card(view, to_page(root, album_page(aid)), title_of(view.album_by_id[aid]),
+                       view.media_counts(view.album_by_id[aid].get('photo_ids', [])),
+                       view.album_cover(view.album_by_id[aid]), root)
+            for aid in album_ids]
 
 
 def known_albums(view, coll):
@@ -6007,79 +6474,50 @@ def collection_meta(view, coll):
     return meta
 
 
-def collection_tree(out, view, colls, root):
-    """Nested list of collections for the index page."""
-    out.append('<ul class="tree">\n')
+def collection_tree(view, colls, root):
+    """The nested list of collections for the index page."""
+    nodes = []
     for coll in colls:
         cover = view.collection_cover(coll)
-        thumb = img_tag(view, cover, root, '', 'mini') if cover else '<span class="mini"></span>'
-        out.append('<li><a href="%s">%s<span><span class="name">%s</span><span class="meta">%s</span>'
-                   '</span></a>' % (to_page(root, collection_page(coll['id'])), thumb,
-                                    esc(title_of(coll)), esc(collection_meta(view, coll))))
-        if coll.get('children'):
-            out.append('\n')
-            collection_tree(out, view, coll['children'], root)
-        out.append('</li>\n')
-    out.append('</ul>\n')
+        nodes.append(TreeNode(to_page(root, collection_page(coll['id'])), title_of(coll), collection_meta(view, coll),
+                              grid_image(view, cover, root) if cover else None,
+                              collection_tree(view, coll.get('children') or [], root)))
+    return nodes
 
 
-def time_tag(taken, granularity):
-    """A date taken as the views show it, as precise as Flickr knows it ('circa 1912')."""
-    return '<time datetime="%s">%s</time>' % (esc(date_at_granularity(taken, granularity)),
-                                              esc(date_taken_text(taken, granularity)))
+def taken_of(photo):
+    """(machine-readable date, as shown) of a photo's date taken, as precise as Flickr knows
+    it ('circa 1912'); None when unknown."""
+    if not photo.taken:
+        return None
+    return date_at_granularity(photo.taken, photo.granularity), date_taken_text(photo.taken, photo.granularity)
 
 
-def photo_card(out, view, pid, root):
-    """One photo or video: its thumbnail (linking to its own page), title, date taken, tags
-    and description."""
-    photo = view.by_id.get(pid) or {'id': pid, 'title': 'Photo %s' % pid}
-    title = title_of(photo)
+def photo_card(view, pid, root):
+    """One photo or video of a list: its thumbnail (linking to its own page), title, date
+    taken, tags and description."""
+    photo = view.by_id.get(pid) or Photo(id=pid, title='Photo %s' % pid)
     rel = view.media(photo)[0] if pid in view.by_id else None
-    is_video = photo.get('media') == 'video'
-    out.append('<li class="photo" id="p%s">' % esc(page_id(pid)))
-    if rel is None:
-        out.append('<span class="frame missing">Not mirrored</span>')
-    else:
-        pic = (img_tag(view, photo, root, title) if view.grid_image(photo) else
-               '<span class="nocover">%s</span>' % ('Video' if is_video else 'No preview'))
-        badge = '<span class="play" title="Video">\u25b6</span>' if is_video else ''
-        out.append('<a class="frame%s" href="%s">%s%s</a>' % (
-            ' video' if is_video else '', esc(to_page(root, photo_page(pid))), pic, badge))
-    out.extend(('<div class="info"><h2>', esc(title), '</h2>'))
-    taken = photo.get('datetaken') or ''
-    if taken:
-        out.append(time_tag(taken, photo.get('datetakengranularity')))
-    desc = rich_text(photo.get('description'))
-    if desc:
-        out.extend(('<p class="desc">', desc, '</p>'))
-    tags = photo.get('tags') or []
-    if tags:
-        out.append('<ul class="tags">')
-        out.extend('<li>%s</li>' % esc(t) for t in tags)
-        out.append('</ul>')
-    out.append('</div></li>\n')
+    image = view.grid_image(photo) if rel else None
+    return PhotoCard(page_id(pid), shown_title(photo.title), to_page(root, photo_page(pid)) if rel else None,
+                     photo.media == 'video', image and GridImage(root + url_path(image[0]), image[1], image[2]),
+                     taken_of(photo), sanitized(photo.description), photo.tags)
 
 
-def pager(out, page, pages, name_of):
-    """Links to the first, last, previous, next and nearby pages."""
+def pager(page, pages, name_of):
+    """Links to the first, last, previous, next and nearby pages; None for a single page.
+    numbers: (page number, href; None for the current page), (None, None) for a gap."""
     if pages <= 1:
-        return
-    shown = sorted({1, pages} | set(range(max(1, page - 3), min(pages, page + 3) + 1)))
-    out.append('<nav class="pager">')
-    if page > 1:
-        out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(name_of(page - 1))))
-    last = 0
-    for n in shown:
+        return None
+    shown_numbers = sorted({1, pages} | set(range(max(1, page - 3), min(pages, page + 3) + 1)))
+    numbers, last = [], 0
+    for n in shown_numbers:
         if n > last + 1:
-            out.append('<span class="gap">\u2026</span>')
-        if n == page:
-            out.append('<span class="current">%d</span>' % n)
-        else:
-            out.append('<a href="%s">%d</a>' % (esc(url_path(name_of(n))), n))
+            numbers.append((None, None))
+        numbers.append((n, None if n == page else url_path(name_of(n))))
         last = n
-    if page < pages:
-        out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(name_of(page + 1))))
-    out.append('</nav>\n')
+    return Pager(url_path(name_of(page - 1)) if page > 1 else None, numbers,
+                 url_path(name_of(page + 1)) if page < pages else None)
 
 
 # -- page names
@@ -6112,31 +6550,19 @@ SEARCH_INDEX = 'search-index.js'
 # -- whole pages
 
 def index_page(view):
-    out = page_head('Home', '')
-    heading(out, 'Flickr backup', count='%s, %s, %s' % (
-        view.media_counts([p['id'] for p in view.photos]), plural(len(view.albums), 'album'),
-        plural(len(view.collections), 'collection')))
-    out.append('<ul class="grid covers special">\n')
-    all_ids = [p['id'] for p in view.photos]
-    out.append(cover_card(view, to_page('', photostream_page(1)), 'Photostream',
-                          view.media_counts(all_ids), view.first_image(all_ids), ''))
+    all_ids = [p.id for p in view.photos]
     orphans = orphan_ids(view)
-    out.append(cover_card(view, to_page('', orphan_page(1)), 'Not in any album',
-                          view.media_counts(orphans), view.first_image(orphans), ''))
-    out.append('</ul>\n')
-    if os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE)):   # from Flickr's data export
-        out.append('<p class="account"><a href="%s">Contacts, followers, favourites and galleries</a></p>\n'
-                   % to_page('', ACCOUNT_PAGE))
-    if view.collections:
-        out.append('<h2 class="section">Collections</h2>\n')
-        collection_tree(out, view, view.collections, '')
-    out.append('<h2 class="section">Albums</h2>\n')
-    if view.albums:
-        album_grid(out, view, [a['id'] for a in view.albums], '')
-    else:
-        out.append('<p class="empty">No albums.</p>\n')
-    out.append(PAGE_FOOT)
-    return out
+    account = os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE))   # from Flickr's data export
+    return render('index.html', **page_context(
+        'Home', '', heading='Flickr backup', count='%s, %s, %s' % (
+            view.media_counts(all_ids), plural(len(view.albums), 'album'), plural(len(view.collections), 'collection'))),
+        special=[cover_card(view, to_page('', photostream_page(1)), 'Photostream', view.media_counts(all_ids),
+                            view.first_image(all_ids), ''),
+                 cover_card(view, to_page('', orphan_page(1)), 'Not in any album', view.media_counts(orphans),
+                            view.first_image(orphans), '')],
+        account=to_page('', ACCOUNT_PAGE) if account else None,
+        collections=collection_tree(view, view.collections, ''),
+        albums=album_cards(view, [a['id'] for a in view.albums], ''))
 
 
 def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=()):
@@ -6146,42 +6572,23 @@ def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=(
     for n in range(1, pages + 1):
         chunk = photo_ids[(n - 1) * view.page_size:n * view.page_size]
         page_title = title if pages == 1 else '%s (page %d of %d)' % (title, n, pages)
-        out = page_head(page_title, '../')
-        heading(out, page_title, description if n == 1 else None, counts, crumbs)
-        pager(out, n, pages, name_of)
-        if chunk:
-            out.append('<ul class="grid photos">\n')
-            for pid in chunk:
-                photo_card(out, view, pid, '../')
-            out.append('</ul>\n')
-        else:
-            out.append('<p class="empty">Nothing here.</p>\n')
-        pager(out, n, pages, name_of)
-        out.append(PAGE_FOOT)
-        yield name_of(n), out
+        yield name_of(n), render('photos.html', **page_context(
+            page_title, '../', crumbs=crumbs, count=counts, description=description if n == 1 else None),
+            pages=pager(n, pages, name_of), cards=[photo_card(view, pid, '../') for pid in chunk])
 
 
 def collection_pages(view, colls, parents=()):
     """Yield (file name, parts) for each collection in the tree; parents: crumbs above it."""
     for coll in colls:
         title = title_of(coll)
-        out = page_head(title, '../')
-        albums = known_albums(view, coll)
         children = coll.get('children', [])
-        heading(out, title, coll.get('description'), collection_meta(view, coll),
-                (('../index.html', 'Home'),) + parents)
-        if children:
-            out.append('<ul class="grid covers">\n')
-            for child in children:
-                out.append(cover_card(view, url_path(collection_page(child['id'])), title_of(child),
-                                      collection_meta(view, child), view.collection_cover(child), '../'))
-            out.append('</ul>\n')
-        if albums:
-            album_grid(out, view, albums, '../')
-        if not albums and not children:
-            out.append('<p class="empty">This collection is empty.</p>\n')
-        out.append(PAGE_FOOT)
-        yield collection_page(coll['id']), out
+        yield collection_page(coll['id']), render('collection.html', **page_context(
+            title, '../', crumbs=(('../index.html', 'Home'),) + parents, count=collection_meta(view, coll),
+            description=coll.get('description')),
+            children=[cover_card(view, url_path(collection_page(child['id'])), title_of(child),
+                                 collection_meta(view, child), view.collection_cover(child), '../')
+                      for child in children],
+            albums=album_cards(view, known_albums(view, coll), '../'))
         crumb = (url_path(collection_page(coll['id'])), title)
         yield from collection_pages(view, children, parents + (crumb,))
 
@@ -6190,7 +6597,7 @@ def orphan_ids(view):
     in_album = set()
     for album in view.albums:
         in_album.update(album.get('photo_ids', []))
-    return [p['id'] for p in view.photos if p['id'] not in in_album]
+    return [p.id for p in view.photos if p.id not in in_album]
 
 
 def album_places(view):
@@ -6233,100 +6640,76 @@ def neighbours(view, ids, i):
     return near(-1), near(1)
 
 
-def step_links(out, prev_id, next_id, label):
-    out.append('<nav class="steps">')
-    out.append('<a rel="prev" href="%s">\u2190 Previous</a>' % esc(url_path(photo_page(prev_id)))
-               if prev_id else '<span class="off">\u2190 Previous</span>')
-    out.append('<span class="where">%s</span>' % label)
-    out.append('<a rel="next" href="%s">Next \u2192</a>' % esc(url_path(photo_page(next_id)))
-               if next_id else '<span class="off">Next \u2192</span>')
-    out.append('</nav>\n')
-
-
 def describe_place(detail):
     """'Locality, Region, Country (lat, lon)' from whatever the photo's metadata has."""
-    names = [clean_text(n).strip() for n in detail.get('place_names') or []]
+    names = [clean_text(n).strip() for n in detail.place_names]
     text = ', '.join(n for n in names if n)
-    lat, lon = detail.get('latitude'), detail.get('longitude')
+    lat, lon = detail.position
     if lat is not None and lon is not None:
         text += '%s(%.5f, %.5f)' % (' ' if text else '', lat, lon)
     return text
 
 
+def photo_href(photo_id):
+    """href of a photo's page from another page in dest/html/, or None (no such photo)."""
+    return url_path(photo_page(photo_id)) if photo_id else None
+
+
+def visible_to(privacy):
+    """Who may see the photo on Flickr, in words ('friend' -> 'your friends')."""
+    if not privacy:
+        return None
+    return {'public': 'everyone', 'private': 'you only'}.get(privacy, 'your ' + privacy.replace('friend', 'friends'))
+
+
+def flickr_link(url):
+    """The photo's page on Flickr, when it is one (nothing else is linked from a photo page)."""
+    return url if re.match(r'^https://[\w.-]*flickr\.com/', url or '') else None
+
+
+CAMERA_FACT_LABELS = (('camera', 'Camera'), ('lens', 'Lens'), ('exposure', 'Exposure'), ('iso', 'ISO'))
+
+
+def camera_facts_shown(facts):
+    """(key, label, text) of each of the original's own camera facts known (Originals.facts)."""
+    return [(key, label, facts[key]) for key, label in CAMERA_FACT_LABELS if facts.get(key)]
+
+
 def photo_page_parts(view, photo, stream_ids, index, places):
-    """A photo's own page: the original, its words, place, albums, comments, Flickr link."""
-    pid = photo['id']
-    title = title_of(photo)
+    """A photo's own page (photo.html): every read of the photo and of its details is here."""
+    pid = photo.id
+    title = shown_title(photo.title)
     rel, w, h = view.media(photo)
-    detail = view.details(pid) or {}
-    out = page_head(title, '../')
+    detail = view.details(pid) or Photo()
+    video = photo.media == 'video'
+    poster = view.grid_image(photo) if video else None
+    stream_prev, stream_next = neighbours(view, stream_ids, index)
+    albums = []
+    for album, i in places_of(view, places, pid):
+        ids = album.get('photo_ids', [])
+        prev_id, next_id = neighbours(view, ids, i)
+        albums.append(AlbumPlace(url_path(album_page(album['id'], i // view.page_size + 1)), title_of(album),
+                                 i + 1, len(ids), photo_href(prev_id), photo_href(next_id)))
+    comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.shown_comments]
     stream_page = photostream_page(index // view.page_size + 1)
-    heading(out, title, crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream')))
-    step_links(out, *neighbours(view, stream_ids, index), label='Photostream')
-    src = esc('../' + url_path(rel))
-    out.append('<figure class="original">')
-    if photo.get('media') == 'video':
-        poster = view.grid_image(photo)
-        out.append('<video controls preload="metadata" src="%s"%s></video>' % (
-            src, ' poster="%s"' % esc('../' + url_path(poster[0])) if poster else ''))
-    else:
-        size = ' width="%d" height="%d"' % (w, h) if w and h else ''
-        out.append('<a href="%s"><img src="%s" alt="%s"%s></a>' % (src, src, esc(title), size))
-    out.append('</figure>\n')
-    desc = rich_text(photo.get('description'))
-    if desc:
-        out.extend(('<p class="desc">', desc, '</p>\n'))
-    out.append('<dl class="facts">\n')
-    taken = photo.get('datetaken') or ''
-    if taken:
-        out.append('<dt>Taken</dt><dd>%s</dd>\n' % time_tag(taken, photo.get('datetakengranularity')))
-    else:   # unknown to Flickr, or no real date (the raw value stays in .metadata)
-        out.append('<dt>Taken</dt><dd class="unknown">date unknown</dd>\n')
-    place = describe_place(detail)
-    if place:
-        out.append('<dt>Place</dt><dd>%s</dd>\n' % esc(place))
-    tags = photo.get('tags') or []
-    if tags:
-        out.append('<dt>Tags</dt><dd><ul class="tags">%s</ul></dd>\n' % ''.join('<li>%s</li>' % esc(t) for t in tags))
-    in_albums = places_of(view, places, pid)
-    if in_albums:
-        out.append('<dt>Albums</dt><dd><ul class="albums">\n')
-        for album, i in in_albums:
-            ids = album.get('photo_ids', [])
-            prev_id, next_id = neighbours(view, ids, i)
-            link = '<a href="%s">%s</a>' % (esc(url_path(album_page(album['id'], i // view.page_size + 1))),
-                                            esc(title_of(album)))
-            out.append('<li>')
-            step_links(out, prev_id, next_id, '%s <span class="meta">%d of %d</span>' % (link, i + 1, len(ids)))
-            out.append('</li>\n')
-        out.append('</ul></dd>\n')
-    if detail.get('privacy'):
-        out.append('<dt>Visible to</dt><dd>%s</dd>\n' % esc({'public': 'everyone', 'private': 'you only'}.get(
-            detail['privacy'], 'your ' + detail['privacy'].replace('friend', 'friends'))))
-    out.append('<dt>File</dt><dd><a class="file" href="%s">%s</a></dd>\n' % (src, esc(rel.rsplit('/', 1)[-1])))
-    url = detail.get('url') or ''
-    if re.match(r'^https://[\w.-]*flickr\.com/', url):
-        out.append('<dt>On Flickr</dt><dd><a href="%s" rel="noopener noreferrer">%s</a></dd>\n'
-                   % (esc(url), esc(url)))
-    out.append('</dl>\n')
-    comments = detail.get('comments') or []
-    if comments:
-        out.append('<h2 class="section">%s</h2>\n<ol class="comments">\n' % esc(plural(len(comments), 'comment')))
-        for c in comments:
-            out.append('<li><span class="author">%s</span> <time>%s</time><div class="text">%s</div></li>\n'
-                       % (esc(c.get('author')), esc(c.get('date')), rich_text(c.get('text'))))
-        out.append('</ol>\n')
-    out.append(PAGE_FOOT)
-    return out
+    return render('photo.html', **page_context(
+        title, '../', crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream'))),
+        stream_prev=photo_href(stream_prev), stream_next=photo_href(stream_next),
+        src='../' + url_path(rel), video=video, poster=poster and '../' + url_path(poster[0]), width=w, height=h,
+        photo_description=sanitized(photo.description), taken=taken_of(photo), place=describe_place(detail),
+        tags=photo.tags, camera_facts=camera_facts_shown(view.camera_facts(pid)),
+        albums=albums, visible_to=visible_to(detail.privacy),
+        file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.url),
+        comments=comments, comments_heading=plural(len(comments), 'comment'))
 
 
 def photo_pages(view):
     """Yield (file name, parts) for every photo that is mirrored, one page at a time."""
-    stream_ids = [p['id'] for p in view.photos]
+    stream_ids = [p.id for p in view.photos]
     places = album_places(view)
     for index, photo in enumerate(view.photos):
         if view.media(photo)[0]:
-            yield photo_page(photo['id']), photo_page_parts(view, photo, stream_ids, index, places)
+            yield photo_page(photo.id), photo_page_parts(view, photo, stream_ids, index, places)
 
 
 # -- search without a server
@@ -6348,11 +6731,11 @@ def search_index(view):
     out = [b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [']
     size = 0
     for i, photo in enumerate(view.photos):
-        pid = photo['id']
-        title = clean_text(photo.get('title')).strip()
+        pid = photo.id
+        title = clean_text(photo.title).strip()
         page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
         image = view.grid_image(photo)
-        words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
+        words = ' '.join([title, html_to_text(photo.description), ' '.join(photo.tags)]
                          + [titles[n] for n in packed_values(album_titles.get(pid, ()))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
         line = valid_text((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
@@ -6366,15 +6749,8 @@ def search_index(view):
 
 
 def search_page():
-    out = page_head('Search', '../', scripts=(SEARCH_INDEX, SEARCH_SCRIPT))
-    heading(out, 'Search', crumbs=(('../index.html', 'Home'),))
-    out.append('<form class="bigsearch" role="search" action="%s"><input id="q" type="search" name="q" '
-               'placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" '
-               'autofocus></form>\n' % url_path(SEARCH_PAGE))
-    out.append('<p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>\n')
-    out.append('<ul class="grid covers" id="results"></ul>\n')
-    out.append(PAGE_FOOT)
-    return out
+    return render('search.html', **page_context('Search', '../', crumbs=(('../index.html', 'Home'),),
+                                                scripts=(SEARCH_INDEX, SEARCH_SCRIPT)))
 
 
 # Builds results with the DOM (textContent, never innerHTML): a title is never markup.
@@ -6466,7 +6842,7 @@ def all_pages(view):
     """Yield (path relative to dest, parts) for every page of the view, one at a time."""
     yield 'index.html', index_page(view)
     home = (('../index.html', 'Home'),)
-    inner = [photo_list_pages(view, 'Photostream', [p['id'] for p in view.photos], photostream_page,
+    inner = [photo_list_pages(view, 'Photostream', [p.id for p in view.photos], photostream_page,
                               crumbs=home),
              photo_list_pages(view, 'Not in any album', orphan_ids(view), orphan_page, crumbs=home)]
     for album in view.albums:
@@ -6491,26 +6867,25 @@ def remove_stale_pages(html_dir, keep, executor):
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, executor=None):
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, camera_facts=None,
+                    executor=None):
     """Write dest/index.html, one page per album, collection and mirrored photo, and the
     search page with its index under dest/html/.
 
-    photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
-            None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
-            HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
-            'datetakengranularity': Flickr's ('0' when absent: to the second);
-            'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
-            image header for size hints.
+    photos: the Photos in photostream order, as the run keeps them (their filename in
+            photostream/, None when not mirrored; has_thumb: its thumbnail is fetched)
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
             'primary': photo id or None, 'photo_ids': [ids in album order]}
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
-    details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
-            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
+    details: photo id -> the Photo read from its .metadata, or None: what only its photo
+            page shows (place, privacy, Flickr page, comments)
+    camera_facts: photo id -> its original's camera facts ({'camera', 'lens', 'exposure',
+            'iso'}, any of them), from its EXIF
     executor: what writes them (a dry run's prints them); by default one of its own.
     Returns the number of files written (only files whose content changed are rewritten)."""
     executor = executor or Executor(dest)
-    view = View(dest, photos, albums, collections, page_size, details, executor.has_file)
+    view = View(dest, photos, albums, collections, page_size, details, camera_facts, executor.has_file)
     html_dir = os.path.join(dest, HTML_DIR)
     executor.run(make_missing_dir(dest, HTML_DIR))
     written = 0
@@ -6546,7 +6921,7 @@ def thumb_path(photo_id, url):
 
 def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, executor=None):
     """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
-    dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
+    dest/html/thumbs/, set each photo's has_thumb when its file is there, and remove the
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
     for, and none is removed.  `executor` fetches and removes them (by default one of its
     own, with `fetcher`).  Returns (fetched, failed)."""
@@ -6561,13 +6936,13 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, execut
         for photo in photos:
             if stop is not None and stop.is_set():
                 return
-            url = photo.get('thumb_url')
+            url = photo.thumb_url
             if not url:
                 continue
-            name = thumb_name(photo['id'], url)
+            name = thumb_name(photo.id, url)
             wanted.add(name)
             if executor.has_file(os.path.join(thumbs_dir, name)):
-                photo['thumb'] = thumb_path(photo['id'], url)
+                photo.has_thumb = True
             else:
                 yield photo, name, url
     fetched = failed = 0
@@ -6576,7 +6951,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, execut
         nonlocal fetched, failed
         photo, url = key
         if future.result():
-            photo['thumb'] = thumb_path(photo['id'], url)
+            photo.has_thumb = True
             fetched += 1
         else:
             failed += 1
@@ -6598,6 +6973,282 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, execut
         stale = sorted(e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted)
     executor.run(Delete(thumbs_rel + '/' + name) for name in stale)
     return fetched, failed
+
+
+# -- previews and camera facts, read from the originals themselves
+# Where Flickr gives no thumbnail (an export-only mirror has no listing, so no url_n), the
+# grids show a preview made here from the original; every photo's page shows the camera,
+# lens, exposure and ISO of its original's own EXIF.  Each original is opened once per
+# version: html/ORIGINALS_STATE keeps, per photo, its file's name, size and mtime (which the
+# run sets to the date taken) with what was read from it, and a preview's name carries the
+# same key.  A view build then costs a stat per photo and opens only new or changed
+# originals: decoding 100,000 of them at every build would take hours.  (No inode in the key:
+# two mirrors of one account hold the same view, byte for byte.)
+
+ORIGINALS_STATE = 'originals.json'
+# Our own previews, beside Flickr's thumbnails but never taken for one of them (OUR_THUMB_RE).
+OWN_PREVIEW_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.own\.jpg$', re.ASCII)
+# Decompression bombs: no pixel is decoded of an original above this (its header says), and
+# Pillow's own guard refuses to open one above twice it.  A JPEG is decoded at a reduced
+# scale (draft mode: 1/2 to 1/8, still at least the preview's size); any other format whole,
+# so it must also stay under PREVIEW_DECODE_PIXELS once drafted (about 160 MB as RGBA).
+ORIGINAL_MAX_PIXELS = 250 * 1000 * 1000
+PREVIEW_DECODE_PIXELS = 40 * 1000 * 1000
+Image.MAX_IMAGE_PIXELS = ORIGINAL_MAX_PIXELS
+PREVIEW_QUALITY = 80
+# EXIF tags (TIFF/EXIF 2.3 numbers): in IFD0, then in the EXIF sub-IFD.
+EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
+EXIF_EXPOSURE_TIME, EXIF_F_NUMBER, EXIF_ISO, EXIF_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
+EXIF_LENS_MAKE, EXIF_LENS_MODEL = 0xA433, 0xA434
+CAMERA_FACTS = ('camera', 'lens', 'exposure', 'iso')
+EXIF_TEXT_MAX = 100   # a maker's string is short; a longer one is junk
+# Originals Pillow cannot read told one a line, up to this many a run; the rest in one line
+# (a library of HEIC files would otherwise fill the screen).
+UNREADABLE_TOLD = 10
+
+
+class PreviewRefused(Exception):
+    """An original no preview is made of (too large to decode safely)."""
+
+
+def is_image_name(name):
+    return name.rsplit('.', 1)[-1].lower() in IMAGE_FILE_EXTENSIONS
+
+
+def original_key(name, st):
+    """What tells one version of an original from another without reading it."""
+    return '%s\t%d\t%d' % (name, st.st_size, st.st_mtime_ns)
+
+
+def own_preview_name(photo_id, key):
+    digest = hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12]
+    return '%s-%s.own.jpg' % (page_id(photo_id), digest)
+
+
+def own_preview_path(name):
+    """An own preview's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, name))
+
+
+def exif_text(value):
+    """A maker's string as shown: NUL padding, control characters and junk left out."""
+    if isinstance(value, bytes):
+        value = value.decode('latin-1')
+    if not isinstance(value, str):
+        return ''
+    text = ' '.join(clean_text(value).split())
+    return text if len(text) <= EXIF_TEXT_MAX else ''
+
+
+def exif_number(value):
+    """A rational or integer EXIF value as a float; None when absent or not a number."""
+    if isinstance(value, tuple):   # ISO may be a list of values: the first counts
+        value = value[0] if value else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def camera_name(make, model):
+    """'Canon EOS R5', not 'Canon Canon EOS R5': most models repeat the maker's name."""
+    make, model = exif_text(make), exif_text(model)
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return ' '.join(part for part in (make, model) if part)
+
+
+def exposure_time_text(seconds):
+    """1/250 s, 0.3 s, 2.5 s, 30 s: as cameras show it."""
+    if seconds < 1:
+        denominator = 1 / seconds
+        if abs(denominator - round(denominator)) < 0.02 * denominator:
+            return '1/%d s' % round(denominator)
+    return '%g s' % round(seconds, 1)
+
+
+def exposure_text(exif_ifd):
+    """'1/250 s, f/2.8, 35 mm' from what the original says (each part when known)."""
+    parts = []
+    seconds = exif_number(exif_ifd.get(EXIF_EXPOSURE_TIME))
+    if seconds:
+        parts.append(exposure_time_text(seconds))
+    f_number = exif_number(exif_ifd.get(EXIF_F_NUMBER))
+    if f_number:
+        parts.append('f/%g' % round(f_number, 1))
+    focal = exif_number(exif_ifd.get(EXIF_FOCAL_LENGTH))
+    if focal:
+        parts.append('%g mm' % round(focal, 1))
+    return ', '.join(parts)
+
+
+def camera_facts(exif):
+    """[camera, lens, exposure, ISO] (each '' when unknown) from a Pillow Exif."""
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    lens = camera_name(sub.get(EXIF_LENS_MAKE), sub.get(EXIF_LENS_MODEL)) if sub.get(EXIF_LENS_MODEL) else ''
+    iso = exif_number(sub.get(EXIF_ISO))
+    return [camera_name(exif.get(EXIF_MAKE), exif.get(EXIF_MODEL)), lens, exposure_text(sub),
+            '%d' % iso if iso else '']
+
+
+def on_white(image):
+    """An image with transparency flattened on white (JPEG has no alpha: it would turn black)."""
+    if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
+        image = image.convert('RGBA')
+        flat = Image.new('RGB', image.size, 'white')
+        flat.paste(image, mask=image.getchannel('A'))
+        return flat
+    return image.convert('RGB')
+
+
+def preview_bytes(image):
+    """A JPEG at most THUMB_MAX_SIDE pixels on its longer side, upright, of an opened image
+    whose pixels are not decoded yet."""
+    width, height = image.size
+    if width * height > ORIGINAL_MAX_PIXELS:
+        raise PreviewRefused('%dx%d pixels, more than a preview is made of' % (width, height))
+    image.draft('RGB', (THUMB_MAX_SIDE, THUMB_MAX_SIDE))   # JPEG only: decoded scaled down
+    width, height = image.size
+    if width * height > PREVIEW_DECODE_PIXELS:
+        raise PreviewRefused('%dx%d pixels to decode, more than a preview is made of' % (width, height))
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
+    out = io.BytesIO()
+    on_white(image).save(out, 'JPEG', quality=PREVIEW_QUALITY)
+    return out.getvalue()
+
+
+def read_original(path, want_preview):
+    """(camera facts, preview JPEG bytes or None, why no preview or None) of an original;
+    raises whatever a broken or hostile file makes Pillow raise."""
+    with warnings.catch_warnings():
+        # Beyond ORIGINAL_MAX_PIXELS Pillow warns; preview_bytes() refuses such an image itself.
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            # A PNG's EXIF may follow its pixels: Pillow would decode them all to find it.
+            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else Image.Exif()
+            facts = camera_facts(exif)
+            try:
+                return facts, preview_bytes(image) if want_preview else None, None
+            except PreviewRefused as e:   # its camera facts are still shown
+                return facts, None, str(e)
+
+
+class Originals:
+    """What the HTML view reads from the originals themselves: the camera facts of each, and
+    a preview of each photo Flickr gives no thumbnail of (see the section's comment).  An
+    original Pillow cannot read gets the grid's placeholder and one warning, once: the
+    failure is remembered with its version.  An entry is one string a photo (a list would
+    weigh three times as much: 100,000 of them are held while the view is made):
+    'name<TAB>size<TAB>mtime_ns<TAB>camera<TAB>lens<TAB>exposure<TAB>ISO<TAB>why no preview'."""
+
+    FIELDS = 8
+
+    def __init__(self, dest, reporter=None):
+        self.dest, self.reporter = dest, reporter
+        self.thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+        self.path = os.path.join(dest, HTML_DIR, ORIGINALS_STATE)
+        self.known = None    # photo id -> its entry, as last saved
+        self.seen = {}       # ... those of the photos this view shows, as now
+        self.previews = set()
+        self.made = 0
+        self.unreadable = 0
+        self.executor = None   # what writes the previews and the state (the view's, set by it)
+        self.thumbs_dir_planned = False
+
+    def _load(self):
+        if self.known is None:
+            known = as_dict(read_json(self.path)).get('originals')
+            self.known = known if isinstance(known, dict) else {}
+
+    def _entry(self, photo_id, name, want_preview=False):
+        """(key, entry) of the photo, read from its original when new or changed; None when
+        it has no image file."""
+        if not is_image_name(name):   # a video: Pillow reads none
+            return None
+        self._load()
+        try:
+            st = os.stat(os.path.join(self.dest, PHOTOSTREAM_DIR, name))
+        except OSError:
+            return None
+        key = original_key(name, st)
+        entry = self.known.get(photo_id)
+        if not (isinstance(entry, str) and entry.startswith(key + '\t') and entry.count('\t') == self.FIELDS - 1):
+            entry = self._read(photo_id, name, key, want_preview)
+        elif want_preview and entry.endswith('\t'):   # readable: its preview is there, or made again
+            if not self.executor.has_file(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key))):
+                entry = self._read(photo_id, name, key, want_preview)
+        self.known[photo_id] = self.seen[photo_id] = entry
+        return key, entry
+
+    def _read(self, photo_id, name, key, want_preview):
+        facts = preview = problem = None
+        try:
+            facts, preview, problem = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
+        except KeyboardInterrupt:
+            raise
+        except UnidentifiedImageError:
+            problem = 'not an image Pillow reads'
+        except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
+            problem = ' '.join((first_line(e) or type(e).__name__).split())
+        if problem:
+            self._tell(name, problem, facts)
+        if preview is not None:
+            if not self.thumbs_dir_planned:
+                self.executor.run(make_missing_dir(self.dest, HTML_DIR) + make_missing_dir(self.dest, THUMBS_PATH))
+                self.thumbs_dir_planned = True
+            self.executor.apply(WriteFile(os.path.join(THUMBS_PATH, own_preview_name(photo_id, key)), preview))
+            self.made += 1
+        return '\t'.join([key] + (facts or [''] * len(CAMERA_FACTS)) + [problem or ''])
+
+    def _tell(self, name, problem, facts):
+        self.unreadable += 1
+        if self.reporter is not None and self.unreadable <= UNREADABLE_TOLD:
+            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
+                                                            PHOTOSTREAM_DIR, name, problem))
+
+    def tell_the_rest(self):
+        if self.reporter is not None and self.unreadable > UNREADABLE_TOLD:
+            self.reporter.warning('... and %s more that Pillow cannot read or that are too large: no preview '
+                                  'of them (the reason of each ends its line in %s/%s).'
+                                  % (plural(self.unreadable - UNREADABLE_TOLD, 'original'), HTML_DIR, ORIGINALS_STATE))
+        self.unreadable = 0
+
+    def preview(self, photo_id, name):
+        """The name of the photo's own preview in html/thumbs/, made if missing; None when its
+        original cannot be read."""
+        found = self._entry(photo_id, name, want_preview=True)
+        if found is None or not found[1].endswith('\t'):
+            return None
+        preview = own_preview_name(photo_id, found[0])
+        self.previews.add(preview)
+        return preview
+
+    def facts(self, photo_id, name):
+        """{'camera', 'lens', 'exposure', 'iso'} of the photo's original (only those known)."""
+        found = self._entry(photo_id, name)
+        if found is None:
+            return {}
+        return {k: v for k, v in zip(CAMERA_FACTS, found[1].split('\t')[3:]) if v}
+
+    def remove_stale_previews(self):
+        """Our own previews no photo shows any more (replaced, deleted, or Flickr now gives
+        a thumbnail): only files by our name pattern, never a user's."""
+        try:
+            with os.scandir(self.thumbs_dir) as entries:
+                stale = [e.name for e in entries if OWN_PREVIEW_RE.match(e.name) and e.name not in self.previews]
+        except OSError:
+            return
+        self.executor.run(Delete(os.path.join(THUMBS_PATH, name)) for name in stale)
+
+    def save(self):
+        """Only the photos this view shows are remembered: a deleted photo's entry goes.  Then
+        they are let go: the run holds them no longer than the view's making."""
+        data = json.dumps({'format': 1, 'originals': self.seen}, sort_keys=True, indent=0).encode('ascii')
+        self.executor.run(rewrite(self.dest, WriteFile, os.path.join(HTML_DIR, ORIGINALS_STATE), data))
+        self.known, self.seen, self.previews = None, {}, set()
+        self.thumbs_dir_planned = False
 
 
 STYLE = """\
@@ -6808,7 +7459,7 @@ ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
 def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
     """A sidecar's fields from a stored .metadata, through the one photo model.
     `own_orientation()`: the file's own EXIF orientation (asked only for a turned photo)."""
-    photo = Photo.from_metadata(metadata)
+    photo = Photo.from_metadata(metadata) or Photo()
     fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
                        longitude=photo.longitude, page_url=photo.url)
@@ -6938,7 +7589,7 @@ class Enricher:
     def run(self, photo_id, filename):
         """The photo's new metadata once rewritten, else None."""
         path = metadata_path_for(self.dir, filename)
-        stored = StoredPhoto.from_json(read_json(path))
+        stored = Photo.from_metadata(read_json(path), texts=False)
         if stored is None or not stored.listing:
             return None   # the files stage writes it first; nothing to enrich yet
         listing = stored.listing
@@ -6963,19 +7614,25 @@ class EnrichStage:
     """The last stage: getInfo and comments for the photos the plan marked, in the pool,
     paced within the hourly budget."""
 
-    def __init__(self, state, client, pool, executor, stats, reporter):
+    def __init__(self, state, client, pool, executor, stats, reporter, then=None):
         self.state = state
         self.client = client
         self.pool = pool
         self.executor = executor
         self.stats = stats
         self.reporter = reporter
+        self.then = then   # what is read after the photos (AccountLists.run), unless the quota is spent
+        self.spent = None
 
     def run(self):
-        """Returns True when any metadata was rewritten.  A dry run asks Flickr nothing
-        more: the photos are counted (count_planned)."""
-        if self.executor.dry:
-            return self.count_planned()
+        """Returns True when any metadata was rewritten.  A dry run asks Flickr for no
+        photo's metadata: they are counted (count_planned)."""
+        changed = self.count_planned() if self.executor.dry else self.enrich_photos()
+        if self.spent is None and self.then is not None:
+            changed = self.then() or changed
+        return changed
+
+    def enrich_photos(self):
         state = self.state
         failed = {pid for pid, _ in state.failed}
         todo = [s for s in state.to_enrich if state.files.get(s.id) and s.id not in failed]
@@ -7096,7 +7753,8 @@ def mirror_account(ctx, client):
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
 
-    enrich = EnrichStage(state, client, pool, executor, stats, reporter)
+    lists = AccountLists(state.dest, client, ctx.account, albums, builder.album_dir_names, executor, stats, reporter)
+    enrich = EnrichStage(state, client, pool, executor, stats, reporter, then=lists.run)
     # (after an incomplete listing make_all_views keeps the last views and asks for none)
     thumbnails = Thumbnails(state, executor, args.jobs, stats, reporter, wanted=not args.no_html)
     make_all_views(args, state, albums, tree, enrich, thumbnails, executor, stats, reporter)
@@ -7140,7 +7798,7 @@ def mirror_export(ctx):
                   'key.' % COLLECTIONS_DIR)
     stats.not_original = len(state.not_original)
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
-        ([] if args.no_html else [HtmlView(state, albums, [])])
+        ([] if args.no_html else [HtmlView(state, albums, [], reporter)])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
                ViewsState(executor, force=args.verify), stats, reporter)
     return state
@@ -7151,12 +7809,11 @@ def export_photostream(state):
     photostream order): what the views show in an export-only run."""
     photos = []
     for pid, name in state.files.items():
-        raw = read_json(metadata_path_for(state.photostream_dir, name))
-        stored = StoredPhoto.from_json(raw)
-        state.note_not_original(pid, stored.file if stored else None)
-        summary = PhotoSummary.of(Photo.from_metadata(raw, details=False), from_file=True)
-        summary.id = pid
-        photos.append(summary)
+        photo = Photo.from_metadata(read_json(metadata_path_for(state.photostream_dir, name))) or Photo()
+        state.note_not_original(pid, photo.file)
+        kept = photo.kept(from_file=True)
+        kept.id = pid
+        photos.append(kept)
     photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)
     return photos
 
@@ -7200,7 +7857,7 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, executor, stat
         return
     views_state = ViewsState(executor, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
-        ([] if args.no_html else [HtmlView(state, albums, tree)])
+        ([] if args.no_html else [HtmlView(state, albums, tree, reporter)])
     views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         with thumbnails.coming():
@@ -7345,7 +8002,7 @@ class RunContext:
     destination: str = ''        # the destination as resolved (absolute, ~ expanded)
     export: object = None        # the data export given with --import-export (ExportImport / ExportAlone)
     free_account: bool = False   # a free account: Flickr refuses its originals over 1024 px
-    account: str = None          # export-only: the NSID of the export's account
+    account: str = None          # the NSID of the account mirrored (its login, or the export's)
     started: bool = False        # the destination is claimed: an interrupted run has a mirror to resume
 
 
@@ -7393,6 +8050,7 @@ def run(ctx):
     if ctx.export is not None:
         ctx.export.check_account(user.get('id'))
     ctx.free_account = account_is_free(client, user.get('id'), reporter)
+    ctx.account = user.get('id')
     with destination_claimed(ctx):
         reporter.info("Mirroring the Flickr account of %s into '%s'" % (text_of(user.get('username')),
                                                                        ctx.destination))

@@ -1557,9 +1557,182 @@ def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
     albums = [{'id': str(a), 'title': 'Album %d' % a, 'description': '', 'primary': None,
                'photo_ids': [str(i) for i in range(a * 90, a * 90 + 90)]} for a in range(1000)]
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
-    assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
+    # index+css, albums, photostream, orphans (10,000), search; world.svg, the tag index and
+    # 50 tags of 2,000 photos (4 pages each), the archive, places and map pages
+    assert written == 2 + 1000 + 200 + 20 + 3 + 1 + 1 + 50 * 4 + 3
     assert (tmp_path / 'html' / 'album-999.html').is_file()
     assert 'Photo 89999' in (tmp_path / 'html' / 'album-999.html').read_text('utf-8')
+
+
+# -- tags, places, years taken and the world map
+# Expected values are written out from the photos and details given (never computed with
+# the program's own functions).
+
+def card_ids(path):
+    """The photo ids of a photo list page, in the order shown."""
+    return re.findall(r'<li class="photo" id="p([^"]+)">', Path(path).read_text('utf-8'))
+
+
+def listed_links(path):
+    """(href, name, count) of each entry of a tags.html / archive.html list."""
+    return [(href, html.unescape(name), count) for href, name, count in re.findall(
+        r'<li><a href="([^"]+)">(.*?)</a> <span class="meta">(.*?)</span></li>', Path(path).read_text('utf-8'))]
+
+
+def section_of(text, heading):
+    """The text of a page after an <h2> heading, up to the next one."""
+    return text.split('>%s</h2>' % heading, 1)[1].split('<h2', 1)[0]
+
+
+def test_a_page_per_tag_as_typed_with_machine_tags_apart(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    tags = {'103': ['Sky', 'camera:make=Canon'], '106': ['SKY', 'New York'], '107': ['newyork'],
+            '105': ['sky']}   # 105 is not mirrored: listed, without a page of its own
+    for photo in photos:
+        photo['tags'] += tags.get(photo['id'], [])
+    fm.write_html_view(dest, photos, albums, collections, page_size=2)
+    html_dir = Path(dest, 'html')
+    index = (html_dir / 'tags.html').read_text('utf-8')
+    plain = listed_links(html_dir / 'tags.html')
+    # one page per tag as Flickr counts them ('Sky', 'SKY', 'sky' are one), named as first typed
+    assert [(name, count) for _, name, count in plain] == [
+        ('<tag>', '1 photo'), ('New York', '2 photos'), ('orange & red', '1 photo'), ('sky', '4 photos'),
+        ('camera:make=Canon', '1 photo')]   # the machine tags' section
+    assert '&lt;tag&gt;' in index and '<tag>' not in index
+    machine = section_of(index, 'Machine tags')
+    assert 'camera:make=Canon' in machine and 'sky' not in machine
+    assert index.index('New York') < index.index('Machine tags')
+    href = {name: h for h, name, _ in plain}
+    for name, h in href.items():
+        assert re.fullmatch(r'tag-[a-z0-9-]*[0-9a-f]{8}\.html', h), h
+    assert href['sky'].startswith('tag-sky-') and href['New York'].startswith('tag-newyork-')
+    # its photos in photostream order, paginated as every list is (2 a page here)
+    sky = html_dir / href['sky']
+    assert card_ids(sky) == ['101', '103']
+    assert card_ids(html_dir / href['sky'].replace('.html', '.page2.html')) == ['105', '106']
+    assert '<h1>sky (page 1 of 2)</h1>' in sky.read_text('utf-8')
+    assert card_ids(html_dir / href['New York']) == ['106', '107']
+    # each photo's page links its tags' pages
+    page = (html_dir / 'photo-106.html').read_text('utf-8')
+    assert '<li><a href="%s">SKY</a></li>' % href['sky'] in page
+    assert '<li><a href="%s">New York</a></li>' % href['New York'] in page
+    # a tag no photo has any more: its page goes
+    for photo in photos:
+        photo['tags'] = [t for t in photo['tags'] if t.lower() != 'new york' and t != 'newyork']
+    fm.write_html_view(dest, photos, albums, collections, page_size=2)
+    assert not (html_dir / href['New York']).exists() and sky.exists()
+
+
+def test_the_archive_by_year_and_month_at_flickrs_granularity(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    taken = {'101': ('2019-07-20 20:15:00', '0'), '102': ('2020-01-02 03:04:05', '0'),
+             '103': ('1912-05-01 00:00:00', '4'),    # known to the month
+             '104': ('2019-07-05 10:00:00', '0'),
+             '106': ('1912-01-01 00:00:00', '6'),    # known to the year alone
+             '107': ('1915-01-01 00:00:00', '8'),    # circa 1915
+             '108': ('', '0')}
+    for photo in photos:
+        photo['datetaken'], photo['datetakengranularity'] = taken.get(photo['id'], ('', '0'))
+    fm.write_html_view(dest, photos, albums, collections)
+    html_dir = Path(dest, 'html')
+    archive = (html_dir / 'archive.html').read_text('utf-8')
+    assert re.findall(r'<h2 class="section" id="y(\d+)">', archive) == ['2020', '2019', '1915', '1912']
+    assert listed_links(html_dir / 'archive.html') == [
+        ('month-2020-01.html', 'January 2020', '1 photo'),
+        ('month-2019-07.html', 'July 2019', '1 photo, 1 video'),
+        ('year-1915.html', '1915, month unknown', '1 photo'),
+        ('month-1912-05.html', 'May 1912', '1 photo'),
+        ('year-1912.html', '1912, month unknown', '1 photo')]
+    assert '2 photos without a date taken.' in archive   # 105 (not mirrored) and 108
+    assert card_ids(html_dir / 'month-2019-07.html') == ['104', '101']   # in the order taken
+    assert card_ids(html_dir / 'year-1912.html') == ['106'] and card_ids(html_dir / 'month-1912-05.html') == ['103']
+    assert 'circa 1915' in (html_dir / 'year-1915.html').read_text('utf-8')
+    assert not (html_dir / 'month-1912-01.html').exists() and not (html_dir / 'month-1915-01.html').exists()
+
+
+PLACED = {   # what a photo's .metadata gives its page (HtmlView.photo_details)
+    '101': {'place': ('Switzerland', 'Z\u00fcrich', 'Z\u00fcrich'), 'latitude': 47.37, 'longitude': 8.54},
+    '102': {'place': ('Switzerland', 'Z\u00fcrich', 'Winterthur'), 'latitude': 47.5, 'longitude': 8.725},
+    '103': {'place': ('Japan', 'Tokyo Prefecture', '\u6771\u4eac'), 'latitude': 35.6895, 'longitude': 139.6917},
+    '106': {'latitude': -33.8688, 'longitude': 151.2093},                # coordinates alone (the export's)
+    '105': {'place': ('Iceland', '', 'Reykjav\u00edk'), 'latitude': 64.1, 'longitude': -21.9},   # no file
+}
+
+
+def test_places_country_region_locality_each_linking_its_photos_and_openstreetmap(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: PLACED.get(pid, {}))
+    html_dir = Path(dest, 'html')
+    places = (html_dir / 'places.html').read_text('utf-8')
+    entries = re.findall(r'<li>(?:<a href="([^"]+)">)?([^<]*)(?:</a>)? <span class="meta">([^<]*)</span>'
+                         r'(?: <a class="osm" href="([^"]+)")?', places)
+    assert [(name, count, osm) for _, name, count, osm in entries] == [
+        ('Japan', '1 photo', ''),
+        ('Tokyo Prefecture', '1 photo', ''),
+        ('\u6771\u4eac', '1 photo', 'https://www.openstreetmap.org/?mlat=35.68950&amp;mlon=139.69170'
+                                    '#map=12/35.68950/139.69170'),
+        ('Switzerland', '2 photos', ''),
+        ('Z\u00fcrich', '2 photos', ''),
+        ('Winterthur', '1 photo', 'https://www.openstreetmap.org/?mlat=47.50000&amp;mlon=8.72500'
+                                  '#map=12/47.50000/8.72500'),
+        ('Z\u00fcrich', '1 photo', 'https://www.openstreetmap.org/?mlat=47.37000&amp;mlon=8.54000'
+                                   '#map=12/47.37000/8.54000'),
+        ('Places without a name', '1 photo', '')]
+    # nested: Japan > Tokyo Prefecture > the locality
+    assert re.search('Japan.*?<ul class="places">.*?Tokyo Prefecture.*?<ul class="places">.*?\u6771\u4eac',
+                     places, re.S)
+    pages = {name: href for href, name, _, _ in entries if href}
+    assert set(pages) == {'\u6771\u4eac', 'Winterthur', 'Z\u00fcrich', 'Places without a name'}
+    assert card_ids(html_dir / pages['Winterthur']) == ['102']
+    assert card_ids(html_dir / pages['Places without a name']) == ['106']
+    winterthur = (html_dir / pages['Winterthur']).read_text('utf-8')
+    assert '<h1>Winterthur, Z\u00fcrich, Switzerland</h1>' in winterthur
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in winterthur and '<script>' not in winterthur
+    assert 'Iceland' not in places   # 105 has no file: no page to link
+
+
+def test_the_world_map_has_a_pin_per_placed_photo_and_each_photo_page_its_own(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: PLACED.get(pid, {}))
+    html_dir = Path(dest, 'html')
+    world = html_dir / 'map.html'
+    text = world.read_text('utf-8')
+    pins = re.findall(r'<a href="([^"]+)"><circle class="pin" cx="([^"]+)" cy="([^"]+)" r="[^"]+">'
+                      r'<title>(.*?)</title></circle></a>', text)
+    assert pins == [('photo-101.html', '8.54', '-47.37', 'Sunset'),
+                    ('photo-102.html', '8.72', '-47.50', '&lt;script&gt;alert(1)&lt;/script&gt;'),
+                    ('photo-103.html', '139.69', '-35.69', html.escape(UNICODE_TITLE)),
+                    ('photo-106.html', '151.21', '33.87', 'Orphan')]
+    assert '<script>' not in text and '<img src="world.svg" alt="">' in text
+    assert '<p class="count">4 photos on the map</p>' in text
+    # the outline: Natural Earth's countries as one path, in degrees, drawn offline
+    svg = (html_dir / 'world.svg').read_text('utf-8')
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="-180 -90 360 180"')
+    assert 20_000 < len(svg) < 45_000 and 'http' not in svg.replace('http://www.w3.org/2000/svg', '')
+    # a placed photo's page: its pin on a small map, OpenStreetMap linked (not loaded)
+    page = (html_dir / 'photo-103.html').read_text('utf-8')
+    assert re.findall(r'<circle class="pin" cx="([^"]+)" cy="([^"]+)"', page) == [('139.69', '-35.69')]
+    assert ('<a class="osm" href="https://www.openstreetmap.org/?mlat=35.68950&amp;mlon=139.69170'
+            '#map=12/35.68950/139.69170" rel="noopener noreferrer">OpenStreetMap</a>') in page
+    # no place (or hidden): no map, no pin
+    for pid in ('104', '107', '108'):
+        page = (html_dir / ('photo-%s.html' % pid)).read_text('utf-8')
+        assert 'worldmap' not in page and 'openstreetmap' not in page
+    # nothing changed: nothing written again
+    assert fm.write_html_view(dest, photos, albums, collections, details=lambda pid: PLACED.get(pid, {})) == 0
+
+
+def test_the_new_pages_are_in_every_pages_navigation(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    nav = ('<a href="%(h)stags.html">Tags</a><a href="%(h)splaces.html">Places</a>'
+           '<a href="%(h)sarchive.html">Archive</a><a href="%(h)smap.html">Map</a></nav>')
+    assert nav % {'h': 'html/'} in Path(dest, 'index.html').read_text('utf-8')
+    for name in ('tags.html', 'places.html', 'archive.html', 'map.html', 'photo-101.html', 'album-6789.html'):
+        assert nav % {'h': ''} in Path(dest, 'html', name).read_text('utf-8'), name
+    # with nothing to show, each says so
+    assert 'No photo has a place on Flickr.' in Path(dest, 'html', 'places.html').read_text('utf-8')
+    assert 'No photo has a place on Flickr.' in Path(dest, 'html', 'map.html').read_text('utf-8')
 
 
 # ---------------------------------------------------------------- real browser

@@ -27,6 +27,7 @@ import types
 import zipfile
 import zlib
 import xml.etree.ElementTree as ET
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -1735,6 +1736,102 @@ def test_the_new_pages_are_in_every_pages_navigation(html_mirror):
     assert 'No photo has a place on Flickr.' in Path(dest, 'html', 'map.html').read_text('utf-8')
 
 
+def placed_fake_photos(server):
+    """The fake account's photos made to show every case: the first two placed (Zagreb, no
+    other photo there, and Tokyo, with getInfo's names), the third not; one known to the year alone, one to the
+    month; a tag typed two ways and a machine tag."""
+    photos = [server.account.photos[pid] for pid in server.account.photostream_order()
+              if server.account.photos[pid].media == 'photo']
+    for photo in server.account.photos.values():   # the first alone in Zagreb: its pin clickable
+        if photo.latitude is not None and fakeflickr._place(photo) == fakeflickr.PLACES[1]:
+            photo.latitude = photo.longitude = None
+    for photo, place in zip(photos, (fakeflickr.PLACES[1], fakeflickr.PLACES[2], None)):
+        photo.latitude, photo.longitude = (place[0] + 0.013, place[1] - 0.013) if place else (None, None)
+    photos[0].tags, photos[1].tags, photos[2].tags = ['New York', 'bw'], ['new york'], ['NEW YORK']
+    photos[0].machine_tags = ['camera:make=canon']
+    photos[0].datetakengranularity, photos[0].datetaken, photos[0].datetakenunknown = 6, '1950-01-01 00:00:00', 0
+    photos[1].datetakengranularity, photos[1].datetaken, photos[1].datetakenunknown = 4, '1951-03-01 00:00:00', 0
+    photos[2].title = '<script>alert("pin")</script>'
+    return photos
+
+
+def media_count(items):
+    """'2 photos, 1 video', as the view counts fake photos (videos only when there are some)."""
+    videos = sum(p.media == 'video' for p in items)
+    said = ['%d photo%s' % (len(items) - videos, '' if len(items) - videos == 1 else 's')]
+    return ', '.join(said + (['%d video%s' % (videos, '' if videos == 1 else 's')] if videos else []))
+
+
+@pytest.mark.slow
+def test_tags_places_archive_and_map_of_a_mirror_of_flickr(plain_fake, tmp_path, dest):
+    """End to end: the pages say what the fake account holds (its model, written out)."""
+    first, second, third = placed_fake_photos(plain_fake)[:3]
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    html_dir = dest / 'html'
+    account = [plain_fake.account.photos[pid] for pid in plain_fake.account.photostream_order()]
+    # tags: one page per tag as Flickr counts them, as typed (getInfo's raw tags)
+    tagged = {}
+    for p in account:
+        for key in dict.fromkeys(fakeflickr.normalize_tag(t) for t in p.tags + p.machine_tags):
+            tagged.setdefault(key, []).append(p)
+    listed = listed_links(html_dir / 'tags.html')
+    assert {fakeflickr.normalize_tag(name): count for _, name, count in listed} == {
+        key: media_count(items) for key, items in tagged.items()}
+    assert {name for _, name, _ in listed} <= {t for p in account for t in p.tags + p.machine_tags}
+    assert 'New York' in {name for _, name, _ in listed}   # the newest photo's spelling
+    machine = section_of((html_dir / 'tags.html').read_text('utf-8'), 'Machine tags')
+    assert {name for _, name, _ in listed if name in machine} == {t for p in account for t in p.machine_tags}
+    new_york = next(href for href, name, _ in listed if name == 'New York')
+    assert card_ids(html_dir / new_york) == [p.id for p in tagged['newyork']]   # photostream order
+    assert card_ids(html_dir / new_york)[:3] == [first.id, second.id, third.id]
+    assert 'href="%s">new york</a>' % new_york in (html_dir / ('photo-%s.html' % second.id)).read_text('utf-8')
+    # the archive: 1950 known to the year alone, March 1951
+    assert card_ids(html_dir / 'year-1950.html') == [first.id]
+    assert card_ids(html_dir / 'month-1951-03.html') == [second.id]
+    assert not (html_dir / 'month-1950-01.html').exists()
+    dated = [p for p in account if not p.datetakenunknown]
+    months = Counter(p.datetaken[:7] for p in dated if p.datetakengranularity in (0, 4))
+    for month, n in months.items():
+        assert len(card_ids(html_dir / ('month-%s.html' % month))) == n, month
+    # places: getInfo's names, country > region > locality
+    placed = [p for p in account if p.latitude is not None]
+    places = (html_dir / 'places.html').read_text('utf-8')
+    for p in placed:
+        _, _, locality, _, region, country = fakeflickr._place(p)
+        assert re.search(re.escape(html.escape(country)) + '.*?' + re.escape(html.escape(region)) + '.*?'
+                         + re.escape(html.escape(locality)), places, re.S), (country, region, locality)
+    assert 'Zagreb' in places and '\u6771\u4eac' in places
+    # the map: a pin per placed photo, at its coordinates, linking its page; none for the others
+    pins = re.findall(r'<a href="photo-(\d+)\.html"><circle class="pin" cx="([^"]+)" cy="([^"]+)"',
+                      (html_dir / 'map.html').read_text('utf-8'))
+    assert sorted(pins) == sorted((p.id, '%.2f' % p.longitude, '%.2f' % -p.latitude) for p in placed)
+    page = (html_dir / ('photo-%s.html' % first.id)).read_text('utf-8')
+    assert 'https://www.openstreetmap.org/?mlat=%.5f&amp;mlon=%.5f#map=12/%.5f/%.5f' % (
+        first.latitude, first.longitude, first.latitude, first.longitude) in page
+    third_page = (html_dir / ('photo-%s.html' % third.id)).read_text('utf-8')
+    assert 'worldmap' not in third_page and 'openstreetmap' not in third_page
+    assert '<script>alert' not in (html_dir / new_york).read_text('utf-8')
+
+
+@pytest.mark.slow
+def test_places_and_pins_from_the_data_export_alone(plain_fake, tmp_path, dest):
+    """Without a key: the export's geo (coordinates, no names) places its photos on the map,
+    under places without a name."""
+    first, second, third = placed_fake_photos(plain_fake)[:3]
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+    assert_ok(export_only(plain_fake, tmp_path, dest, manifest['dir']))
+    html_dir = dest / 'html'
+    placed = [p for p in plain_fake.account.photos.values() if p.latitude is not None]
+    pins = re.findall(r'<a href="photo-(\d+)\.html"><circle class="pin" cx="([^"]+)" cy="([^"]+)"',
+                      (html_dir / 'map.html').read_text('utf-8'))
+    assert sorted(pins) == sorted((p.id, '%.2f' % p.longitude, '%.2f' % -p.latitude) for p in placed)
+    entries = listed_links(html_dir / 'places.html')
+    assert [(name, count) for _, name, count in entries] == [('Places without a name', media_count(placed))]
+    assert sorted(card_ids(html_dir / entries[0][0])) == sorted(p.id for p in placed)
+    assert 'worldmap' in (html_dir / ('photo-%s.html' % first.id)).read_text('utf-8')
+    assert 'worldmap' not in (html_dir / ('photo-%s.html' % third.id)).read_text('utf-8')
+
+
 # ---------------------------------------------------------------- real browser
 
 CHROMIUM = '/usr/bin/chromium'
@@ -1847,6 +1944,53 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             page.screenshot(path=str(tmp_path / 'album.png'))
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_the_map_in_a_real_browser(plain_fake, tmp_path, dest):
+    """Chromium, from disk: the map shows a pin per placed photo over the world outline, a
+    pin opens its photo, whose page shows its own pin and links OpenStreetMap; nothing is
+    loaded from the network."""
+    sync_playwright = require_browser()
+    first = placed_fake_photos(plain_fake)[0]
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    placed = [p for p in plain_fake.account.photos.values() if p.latitude is not None]
+    requests = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.on('request', lambda r: requests.append(r.url))
+            page.goto((dest / 'index.html').as_uri())
+            page.locator('header nav a', has_text='Map').click()
+            page.wait_for_url('**/html/map.html')
+            outline = page.locator('.worldmap img')
+            assert outline.evaluate('img => img.complete && img.naturalWidth > 0')
+            box = page.locator('.worldmap').bounding_box()
+            pins = page.locator('.worldmap circle.pin')
+            assert pins.count() == len(placed)
+            for i in range(pins.count()):   # each drawn, inside the map
+                pin = pins.nth(i).bounding_box()
+                assert pin['width'] > 0 and box['x'] <= pin['x'] <= box['x'] + box['width']
+                assert box['y'] <= pin['y'] <= box['y'] + box['height']
+            # Zagreb (15.97 E, 45.8 N) lies right of the middle and above it
+            zagreb = page.locator('a[href="photo-%s.html"] circle' % first.id).bounding_box()
+            assert zagreb['x'] > box['x'] + box['width'] / 2 and zagreb['y'] < box['y'] + box['height'] / 2
+            page.screenshot(path=str(tmp_path / 'map.png'))
+            page.locator('a[href="photo-%s.html"] circle' % first.id).click()
+            page.wait_for_url('**/html/photo-%s.html' % first.id)
+            assert page.locator('.worldmap circle.pin').count() == 1
+            assert page.locator('.worldmap circle.pin').bounding_box()['width'] > 0
+            osm = page.get_by_role('link', name='OpenStreetMap')
+            assert osm.get_attribute('href') == (
+                'https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=12/%.5f/%.5f'
+                % (first.latitude, first.longitude, first.latitude, first.longitude))
+            page.locator('.facts a', has_text='New York').click()
+            page.wait_for_url('**/html/tag-newyork-*.html')
+            assert page.locator('h1').inner_text() == 'New York'
+        finally:
+            browser.close()
+    assert requests and all(u.startswith('file://') for u in requests), requests
 
 
 # ---------------------------------------------------------------------------

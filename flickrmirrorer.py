@@ -6651,11 +6651,12 @@ def tag_key(tag):
 
 def named_page(kind, key, n=1, readable=None):
     """'<kind>-<readable>-<hash of key>.html' (.page<n> beyond the first): a file name for
-    any text, its ASCII letters and digits kept so that it reads as what it is."""
+    any text, its ASCII letters and digits kept so that it reads as what it is.  Names of
+    no ASCII letter (Japanese tags) differ by the hash alone: 48 bits keep them apart."""
     slug = re.sub(r'[^0-9a-z]+', '-', fold(readable if readable is not None else key).lower())
     slug = slug.encode('ascii', 'ignore').decode('ascii').strip('-')[:40].strip('-')
     name = '%s-%s%s' % (kind, slug + '-' if slug else '',
-                        hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:8])
+                        hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
     return name + ('.html' if n == 1 else '.page%d.html' % n)
 
 
@@ -6751,7 +6752,7 @@ def archive_pages(view):
     for year in sorted(years, reverse=True):
         months = years[year]
         parts = []
-        for month in sorted(months):
+        for month in sorted(months, key=lambda m: (not m, m)):   # the year's unknown month last
             ids = [pid for _, pid in sorted(months[month])]
             if month:
                 title = '%s %s' % (MONTHS[int(month) - 1], year)
@@ -6761,8 +6762,6 @@ def archive_pages(view):
                 name_of = functools.partial(year_page, year)
             parts.append((url_path(name_of(1)), title, view.media_counts(ids)))
             lists.append((title, ids, name_of))
-        if parts[0][1].endswith('month unknown'):
-            parts.append(parts.pop(0))   # after the months
         entries.append(ArchiveYear(year, view.media_counts([pid for m in months.values() for _, pid in m]), parts))
     yield ARCHIVE_PAGE, render('archive.html', **page_context('Archive', '../', crumbs=home), years=entries,
                                undated=plural(undated, 'photo') if undated else None)

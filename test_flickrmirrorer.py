@@ -1605,7 +1605,7 @@ def test_a_page_per_tag_as_typed_with_machine_tags_apart(html_mirror):
     assert index.index('New York') < index.index('Machine tags')
     href = {name: h for h, name, _ in plain}
     for name, h in href.items():
-        assert re.fullmatch(r'tag-[a-z0-9-]*[0-9a-f]{8}\.html', h), h
+        assert re.fullmatch(r'tag-[a-z0-9-]*[0-9a-f]{12}\.html', h), h
     assert href['sky'].startswith('tag-sky-') and href['New York'].startswith('tag-newyork-')
     # its photos in photostream order, paginated as every list is (2 a page here)
     sky = html_dir / href['sky']

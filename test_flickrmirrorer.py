@@ -1305,8 +1305,9 @@ def test_index_links_every_album_and_collection(html_mirror):
     assert 'html/not-in-any-album.html' in index.links
     assert 'html/style.css' in index.links
     # index, css, 3 albums, 2 collections, photostream, not-in-any-album, 7 photo pages,
-    # the search page, its script and its index
-    assert written == 19 == len(html_pages(dest)) + 3
+    # the search page, its script and its index; world.svg, the tag index and 3 tags, the
+    # archive and 3 months, places and the map
+    assert written == 30 == len(html_pages(dest)) + 4
     text = Path(dest, 'index.html').read_text('utf-8')
     assert HOSTILE_ESCAPED in text and HOSTILE not in text
     assert '>Untitled<' in text
@@ -1440,7 +1441,8 @@ def test_deleted_album_and_collection_pages_are_removed(html_mirror):
 
 def test_empty_account(tmp_path):
     dest = str(tmp_path)
-    assert fm.write_html_view(dest, [], [], []) == 7  # index, css, photostream, orphans, search (3)
+    # index, css, photostream, orphans, search (3); world.svg, tags, archive, places, map
+    assert fm.write_html_view(dest, [], [], []) == 12
     assert 'No albums.' in Path(dest, 'index.html').read_text('utf-8')
     assert 'Nothing here.' in Path(dest, 'html', 'photostream-1.html').read_text('utf-8')
 
@@ -5302,7 +5304,7 @@ def test_tags_read_the_same_in_the_photo_page_search_and_sidecar(plain_fake, tmp
     assert_ok(run_program(plain_fake, tokens, dest))
     page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text('utf-8')
     shown = [html.unescape(li) for li in re.findall(
-        r'<li>(.*?)</li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))]
+        r'<li><a href="tag-[^"]*">(.*?)</a></li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))]
     assert shown == typed
     assert xmp_subjects(dest / 'photostream' / (media_name(photo) + '.xmp')) == typed
     words = {entry[2]: entry[3] for entry in search_entries(dest)}[photo.title]

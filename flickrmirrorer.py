@@ -2672,6 +2672,15 @@ class Photo:
                 if text_of(location.get(k))]
 
     @property
+    def place(self):
+        """(country, region, locality) as getInfo names them ('' where it names none); () when
+        it names no place."""
+        if not self.place_names:
+            return ()
+        location = as_dict(self.fresh_info.get('location'))
+        return tuple(clean_text(text_of(location.get(k))).strip() for k in ('country', 'region', 'locality'))
+
+    @property
     def url(self):
         """Its Flickr page."""
         if self.export_alone:
@@ -5504,7 +5513,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 3
+VIEWS_FORMAT = 4
 
 
 def file_stamp(path):
@@ -5790,6 +5799,10 @@ def html_collections(tree):
 #     dest/html/not-in-any-album.html   photos in no album
 #     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
+#     dest/html/tags.html               every tag (machine tags apart); tag-<name>-<hash>.html each
+#     dest/html/places.html             country > region > locality; place-<name>-<hash>.html each
+#     dest/html/archive.html            years and months taken; year-<y>.html, month-<y>-<m>.html
+#     dest/html/map.html                a pin per placed photo on world.svg (Natural Earth)
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
 #     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
 #     dest/html/originals.json          what each original's EXIF says, read once per version
@@ -5807,7 +5820,8 @@ THUMB_MAX_SIDE = 320
 SMALL_ORIGINAL_BYTES = 100 * 1024
 # Only files matching these are ever deleted from dest/html/ (never a user's own files).
 OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
-                         r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+)\.html$', re.ASCII)
+                         r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+'
+                         r'|tags|places|archive|map|(?:tag|place|year|month)-[\w-]+(?:\.page\d+)?)\.html$', re.ASCII)
 OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
 # The HTML Flickr allows in descriptions and comments; everything else is removed by nh3
 # (scripts with their content, event handlers, javascript: links, styles, images).
@@ -6155,7 +6169,8 @@ VIEW_TEMPLATES = {
 </head>
 <body>
 <header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
-{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a>
+{#- #}<a href="{{ to_page(root, TAGS_PAGE) }}">Tags</a><a href="{{ to_page(root, PLACES_PAGE) }}">Places</a><a href="{{ to_page(root, ARCHIVE_PAGE) }}">Archive</a><a href="{{ to_page(root, MAP_PAGE) }}">Map</a></nav>
 {#- A plain form: it opens the search page with ?q=, which reads it. #}
 <form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
 {#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
@@ -6329,8 +6344,11 @@ VIEW_TEMPLATES = {
 {% if place %}
 <dt>Place</dt><dd>{{ place }}</dd>
 {% endif %}
+{% if pin %}
+<dt>Map</dt><dd>{% from 'maps.html' import world_map, osm_link %}{{ world_map([pin], 'small', 4) }}{{ osm_link(pin) }}</dd>
+{% endif %}
 {% if tags %}
-<dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li>{{ tag }}</li>{% endfor %}</ul></dd>
+<dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li><a href="{{ tag_href(tag) }}">{{ tag }}</a></li>{% endfor %}</ul></dd>
 {% endif %}
 {% for key, label, text in camera_facts %}
 <dt>{{ label }}</dt><dd class="{{ key }}">{{ text }}</dd>
@@ -6371,6 +6389,96 @@ VIEW_TEMPLATES = {
 <form class="bigsearch" role="search" action="{{ url_path(SEARCH_PAGE) }}"><input id="q" type="search" name="q" placeholder="Words from titles, descriptions, tags or album names" aria-label="Search" autofocus></form>
 <p class="count" id="status">Searching needs JavaScript, which is off in this browser.</p>
 <ul class="grid covers" id="results"></ul>
+{% endblock %}
+""",
+    # The world map (maps.html's world_map): world.svg (WORLD_OUTLINE) as an image, and
+    # above it one SVG in the same degrees (x = longitude, y = -latitude) whose pins
+    # (MapPin) link to their photos.  Nothing is fetched: OpenStreetMap is a link only.
+    'maps.html': """\
+{% macro world_map(pins, cls, radius) -%}
+<div class="worldmap {{ cls }}"><img src="{{ url_path(WORLD_SVG) }}" alt="">
+{#- #}<svg viewBox="-180 -90 360 180" role="img" aria-label="Photos on the world map">
+{%- for pin in pins %}<a href="{{ pin.href }}"><circle class="pin" cx="{{ pin.x }}" cy="{{ pin.y }}" r="{{ radius }}"><title>{{ pin.title }}</title></circle></a>{% endfor -%}
+</svg></div>
+{%- endmacro %}
+
+{# Nested places (PlaceNode): a name linking its photos, their count, OpenStreetMap. #}
+{% macro places(nodes) -%}
+<ul class="places">
+{% for node in nodes %}
+<li>{% if node.href %}<a href="{{ node.href }}">{{ node.name }}</a>{% else %}{{ node.name }}{% endif %} <span class="meta">{{ node.count }}</span>
+{%- if node.osm %} <a class="osm" href="{{ node.osm }}" rel="noopener noreferrer">OpenStreetMap</a>{% endif %}
+{%- if node.children +%}
+{{ places(node.children) }}
+{% endif %}</li>
+{% endfor %}
+</ul>
+{%- endmacro %}
+
+{% macro osm_link(pin) -%}
+<a class="osm" href="{{ pin.osm }}" rel="noopener noreferrer">OpenStreetMap</a>
+{%- endmacro %}
+""",
+    'map.html': """\
+{% extends 'base.html' %}
+{% from 'maps.html' import world_map %}
+{% block main %}
+{{ world_map(pins, 'big', 1.2) }}
+{% if not pins %}
+<p class="empty">No photo has a place on Flickr.</p>
+{% endif %}
+{% endblock %}
+""",
+    # html/tags.html: TagLinks, the machine tags (namespace:predicate=value) apart.
+    'tags.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% for heading, tags in sections %}
+{% if heading %}
+<h2 class="section">{{ heading }}</h2>
+{% endif %}
+{% if tags %}
+<ul class="cloud">
+{% for tag in tags %}
+<li><a href="{{ tag.href }}">{{ tag.name }}</a> <span class="meta">{{ tag.count }}</span></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">No tags.</p>
+{% endif %}
+{% endfor %}
+{% endblock %}
+""",
+    # html/places.html: countries, their regions, their localities (PlaceNodes), each with
+    # its page of photos and a link to OpenStreetMap.
+    'places.html': """\
+{% extends 'base.html' %}
+{% from 'maps.html' import places %}
+{% block main %}
+{% if nodes %}
+{{ places(nodes) }}
+{% else %}
+<p class="empty">No photo has a place on Flickr.</p>
+{% endif %}
+{% endblock %}
+""",
+    # html/archive.html: years taken, newest first, each with its months (ArchiveYear).
+    'archive.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% for year in years %}
+<h2 class="section" id="y{{ year.year }}">{{ year.year }} <span class="meta">{{ year.count }}</span></h2>
+<ul class="months">
+{% for href, label, count in year.parts %}
+<li><a href="{{ href }}">{{ label }}</a> <span class="meta">{{ count }}</span></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">No photo has a date taken.</p>
+{% endfor %}
+{% if undated %}
+<p class="meta">{{ undated }} without a date taken.</p>
+{% endif %}
 {% endblock %}
 """,
     # html/account.html: sections of (label, link or '', note), as the data export lists them.
@@ -6417,7 +6525,8 @@ def view_templates():
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined, auto_reload=False)
     env.globals.update(to_page=to_page, url_path=url_path, photostream_page=photostream_page,
-                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE)
+                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE, tag_href=tag_href, TAGS_PAGE=TAGS_PAGE,
+                       PLACES_PAGE=PLACES_PAGE, ARCHIVE_PAGE=ARCHIVE_PAGE, MAP_PAGE=MAP_PAGE, WORLD_SVG=WORLD_SVG)
     return env
 
 
@@ -6697,6 +6806,7 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         stream_prev=photo_href(stream_prev), stream_next=photo_href(stream_next),
         src='../' + url_path(rel), video=video, poster=poster and '../' + url_path(poster[0]), width=w, height=h,
         photo_description=sanitized(photo.description), taken=taken_of(photo), place=describe_place(detail),
+        pin=photo_pin(photo, detail),
         tags=photo.tags, camera_facts=camera_facts_shown(view.camera_facts(pid)),
         albums=albums, visible_to=visible_to(detail.privacy),
         file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.url),
@@ -6710,6 +6820,254 @@ def photo_pages(view):
     for index, photo in enumerate(view.photos):
         if view.media(photo)[0]:
             yield photo_page(photo.id), photo_page_parts(view, photo, stream_ids, index, places)
+
+
+# -- tags, places, years taken and the world map
+# Each is gathered in one pass over the photos, or (places) as each photo's page reads its
+# .metadata: never a pass over all the photos per tag, place or month.
+
+TAGS_PAGE = 'tags.html'
+PLACES_PAGE = 'places.html'
+ARCHIVE_PAGE = 'archive.html'
+MAP_PAGE = 'map.html'
+WORLD_SVG = 'world.svg'
+# Flickr's machine tags, namespace:predicate=value: listed apart on the tag index.
+MACHINE_TAG_RE = re.compile(r'^[A-Za-z_]\w*:[A-Za-z_]\w*=.', re.ASCII)
+MONTHS = ('January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September',
+          'October', 'November', 'December')
+# How near OpenStreetMap opens on a country, a region, a locality (or a photo).
+OSM_ZOOMS = (5, 8, 12)
+
+TagLink = namedtuple('TagLink', 'href name count')
+PlaceNode = namedtuple('PlaceNode', 'href name count osm children')
+ArchiveYear = namedtuple('ArchiveYear', 'year count parts')
+MapPin = namedtuple('MapPin', 'href title x y osm')
+
+
+def is_machine_tag(tag):
+    return MACHINE_TAG_RE.match(tag) is not None
+
+
+def tag_key(tag):
+    """Flickr's identity of a tag, so one page each: 'New York', 'new york' and 'newyork'
+    are one tag; a machine tag is only lower-cased."""
+    lower = tag.lower()
+    return lower if is_machine_tag(tag) else (re.sub(r'[^\w]', '', lower) or lower)
+
+
+def named_page(kind, key, n=1, readable=None):
+    """'<kind>-<readable>-<hash of key>.html' (.page<n> beyond the first): a file name for
+    any text, its ASCII letters and digits kept so that it reads as what it is.  Names of
+    no ASCII letter (Japanese tags) differ by the hash alone: 48 bits keep them apart."""
+    slug = re.sub(r'[^0-9a-z]+', '-', fold(readable if readable is not None else key).lower())
+    slug = slug.encode('ascii', 'ignore').decode('ascii').strip('-')[:40].strip('-')
+    name = '%s-%s%s' % (kind, slug + '-' if slug else '',
+                        hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
+    return name + ('.html' if n == 1 else '.page%d.html' % n)
+
+
+def tag_page(tag, n=1):
+    return named_page('tag', tag_key(tag), n)
+
+
+def tag_href(tag):
+    """href of a tag's page from another page in dest/html/."""
+    return url_path(tag_page(tag))
+
+
+def place_page(place, n=1):
+    """place: (country, region, locality); ('', '', '') holds the places Flickr names not."""
+    return named_page('place', '\n'.join(place), n, readable=' '.join(reversed(place)))
+
+
+def year_page(year, n=1):
+    return 'year-%s.html' % year if n == 1 else 'year-%s.page%d.html' % (year, n)
+
+
+def month_page(year, month, n=1):
+    return 'month-%s-%s.html' % (year, month) if n == 1 else 'month-%s-%s.page%d.html' % (year, month, n)
+
+
+def osm_url(lat, lon, zoom=OSM_ZOOMS[-1]):
+    """The place on OpenStreetMap: a link only, nothing of it is loaded by the view."""
+    return 'https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=%d/%.5f/%.5f' % (lat, lon, zoom, lat, lon)
+
+
+def map_pin(pid, title, lat, lon):
+    return MapPin(photo_href(pid), title, '%.2f' % lon, '%.2f' % -lat, osm_url(lat, lon))
+
+
+def photo_pin(photo, detail):
+    """The pin of a photo's own page, None when Flickr gives it no place (or hides it)."""
+    lat, lon = detail.position
+    return map_pin(photo.id, shown_title(photo.title), lat, lon) if lat is not None and lon is not None else None
+
+
+def photos_by_tag(view):
+    """tag key -> [the tag as first typed (photostream order), photo ids in photostream order]."""
+    tags = {}
+    for photo in view.photos:
+        pid = photo.id
+        for tag in photo.tags:
+            key = tag_key(tag)
+            entry = tags.get(key)
+            if entry is None:
+                tags[key] = [tag, [pid]]
+            elif entry[1][-1] != pid:
+                entry[1].append(pid)
+    return tags
+
+
+def tag_pages(view):
+    """Yield (file name, parts) for the tag index, then each tag's list of photos."""
+    tags = photos_by_tag(view)
+    home = (('../index.html', 'Home'),)
+    plain, machine = [], []
+    for key in sorted(tags, key=lambda k: (fold(tags[k][0]), k)):
+        name, ids = tags[key]
+        (machine if is_machine_tag(name) else plain).append(TagLink(tag_href(name), name, view.media_counts(ids)))
+    sections = [(None, plain)] + ([('Machine tags', machine)] if machine else [])
+    yield TAGS_PAGE, render('tags.html', **page_context('Tags', '../', crumbs=home, count=plural(len(tags), 'tag')),
+                            sections=sections)
+    crumbs = home + ((url_path(TAGS_PAGE), 'Tags'),)
+    for name, ids in tags.values():
+        yield from photo_list_pages(view, name, ids, lambda n, name=name: tag_page(name, n), crumbs=crumbs)
+
+
+def photos_by_date(view):
+    """(year -> {month '01'-'12', or '' when Flickr knows the year alone -> [(date taken,
+    photo id)]}, the number of photos without a date taken)."""
+    years, undated = {}, 0
+    for photo in view.photos:
+        taken = photo.taken or ''
+        if not taken:
+            undated += 1
+            continue
+        month = taken[5:7] if DATE_TAKEN_LENGTH.get(photo.granularity or '0', 19) >= 7 else ''
+        years.setdefault(taken[:4], {}).setdefault(month, []).append((taken, photo.id))
+    return years, undated
+
+
+def archive_pages(view):
+    """Yield (file name, parts) for the archive by year and month taken, then a list of
+    photos per month (in the order taken) and per year for those known to the year only."""
+    years, undated = photos_by_date(view)
+    home = (('../index.html', 'Home'),)
+    crumbs = home + ((url_path(ARCHIVE_PAGE), 'Archive'),)
+    entries, lists = [], []
+    for year in sorted(years, reverse=True):
+        months = years[year]
+        parts = []
+        for month in sorted(months, key=lambda m: (not m, m)):   # the year's unknown month last
+            ids = [pid for _, pid in sorted(months[month])]
+            if month:
+                title = '%s %s' % (MONTHS[int(month) - 1], year)
+                name_of = functools.partial(month_page, year, month)
+            else:
+                title = '%s, month unknown' % year
+                name_of = functools.partial(year_page, year)
+            parts.append((url_path(name_of(1)), title, view.media_counts(ids)))
+            lists.append((title, ids, name_of))
+        entries.append(ArchiveYear(year, view.media_counts([pid for m in months.values() for _, pid in m]), parts))
+    yield ARCHIVE_PAGE, render('archive.html', **page_context('Archive', '../', crumbs=home), years=entries,
+                               undated=plural(undated, 'photo') if undated else None)
+    for title, ids, name_of in lists:
+        yield from photo_list_pages(view, title, ids, name_of, crumbs=crumbs)
+
+
+class Locations:
+    """The place of each photo whose page is made, noted as its page reads its details (its
+    .metadata): the places and map pages read nothing of their own."""
+
+    def __init__(self, view):
+        self.details = view.details
+        self.pins = []     # (photo id, latitude, longitude), photostream order
+        self.named = {}    # (country, region, locality) -> [photo ids]; ('', '', ''): coordinates only
+        self.last = None
+        view.details = self.noted
+
+    def noted(self, pid):
+        detail = self.details(pid) or Photo()
+        if pid == self.last:
+            return detail
+        self.last = pid
+        lat, lon = detail.position
+        placed = lat is not None and lon is not None
+        if placed:
+            self.pins.append((pid, lat, lon))
+        place = tuple(detail.place or ('', '', ''))
+        if placed or any(place):
+            self.named.setdefault(place, []).append(pid)
+        return detail
+
+
+def place_name(place):
+    """'Locality, Region, Country' of what Flickr names."""
+    return ', '.join(name for name in reversed(place) if name) or 'Places without a name'
+
+
+def place_tree(named):
+    """{name: [place key or None, {children}]}: country > region > locality; a place
+    Flickr names only to the region is that region's own entry."""
+    root = {}
+    for place in named:
+        names = list(place)
+        while len(names) > 1 and not names[-1]:
+            names.pop()
+        if not any(names):
+            names = ['']
+        node = None
+        children = root
+        for name in names:
+            node = children.setdefault(name, [None, {}])
+            children = node[1]
+        node[0] = place
+    return root
+
+
+def place_nodes(view, tree, named, where, depth=0):
+    """PlaceNodes of a place_tree level, by name (the nameless last), and the ids under each."""
+    nodes, under = [], []
+    for name in sorted(tree, key=lambda n: (not n, fold(n), n)):
+        place, children = tree[name]
+        ids = list(named[place]) if place is not None else []
+        child_nodes, child_ids = place_nodes(view, children, named, where, depth + 1)
+        osm = None
+        if place is not None and any(place):
+            coords = [where[pid] for pid in ids if pid in where]
+            if coords:
+                osm = osm_url(sum(c[0] for c in coords) / len(coords), sum(c[1] for c in coords) / len(coords),
+                              OSM_ZOOMS[min(depth, len(OSM_ZOOMS) - 1)])
+        label = place_name(place) if place is not None and not any(place) else (
+            name or ('Unknown country', 'Unknown region', 'Unknown place')[min(depth, 2)])
+        nodes.append(PlaceNode(url_path(place_page(place)) if place is not None else None, label,
+                               view.media_counts(ids + child_ids), osm, child_nodes))
+        under += ids + child_ids
+    return nodes, under
+
+
+def place_pages(view, located):
+    """Yield (file name, parts) for the places, a list of photos per place, and the map:
+    from what the photo pages, made before, noted (located)."""
+    home = (('../index.html', 'Home'),)
+    where = {pid: (lat, lon) for pid, lat, lon in located.pins}
+    nodes, ids = place_nodes(view, place_tree(located.named), located.named, where)
+    yield PLACES_PAGE, render('places.html', **page_context('Places', '../', crumbs=home,
+                                                           count=view.media_counts(ids) if ids else None), nodes=nodes)
+    crumbs = home + ((url_path(PLACES_PAGE), 'Places'),)
+    for place, ids in located.named.items():
+        yield from photo_list_pages(view, place_name(place), ids, functools.partial(place_page, place), crumbs=crumbs)
+    pins = [map_pin(pid, shown_title(view.by_id[pid].title), lat, lon) for pid, lat, lon in located.pins]
+    yield MAP_PAGE, render('map.html', **page_context('Map', '../', crumbs=home,
+                                                     count=plural(len(pins), 'photo') + ' on the map'), pins=pins)
+
+
+def world_svg():
+    """html/world.svg: the outline the maps draw their pins on (degrees, y = -latitude)."""
+    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="-180 -90 360 180" preserveAspectRatio="none">'
+            '<rect x="-180" y="-90" width="360" height="180" fill="#d4e6f4"/>'
+            '<path fill="#efece3" stroke="#8a8a8a" stroke-width="0.25" stroke-linejoin="round" d="%s"/></svg>\n'
+            % WORLD_OUTLINE)
 
 
 # -- search without a server
@@ -6850,7 +7208,9 @@ def all_pages(view):
             view, title_of(album), list(album.get('photo_ids', [])),
             lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home))
     inner.append(collection_pages(view, view.collections))
+    located = Locations(view)
     inner.append(photo_pages(view))
+    inner += [tag_pages(view), archive_pages(view), place_pages(view, located)]
     inner.append([(SEARCH_PAGE, search_page())])
     for pages in inner:
         for name, parts in pages:
@@ -6898,6 +7258,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     with SyncBatch() as dirs:
         write(HTML_DIR + '/style.css', STYLE.encode('utf-8'), dirs)
         write(HTML_DIR + '/' + SEARCH_SCRIPT, SEARCH_JS.encode('utf-8'), dirs)
+        write(HTML_DIR + '/' + WORLD_SVG, world_svg().encode('utf-8'), dirs)
         written += executor.apply(WriteChunks(HTML_DIR + '/' + SEARCH_INDEX, search_index(view), dirs))
         names = set()
         for rel, parts in all_pages(view):
@@ -6905,6 +7266,351 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
             write(rel, valid_text(''.join(parts)).encode('utf-8'), dirs)
     remove_stale_pages(html_dir, names, executor)
     return written
+
+
+# -- the world outline of the maps (world.svg): see testdata/world/README.md
+
+# The world's coastlines and borders: Natural Earth 1:110m countries (public domain,
+# naturalearthdata.com), simplified by testdata/world/make_outline.py.  An SVG path in
+# degrees (x = longitude, y = -latitude) for the viewBox "-180 -90 360 180".
+WORLD_OUTLINE = (
+    'M33.9 1L39.2 4.7L39.2 8.5L40.3 10.3L39.5 10.9L34.6 11.5L33.7 9.4L30.7 8.3L29.6 6.5L29.3 4.5L30.8'
+    ' 3.4L30.4 1.1ZM-8.7 -27.7L-8.7 -25.9L-12 -25.9L-11.9 -23.4L-12.9 -23.3L-12.9 -21.3L-17.1 -21L-14'
+    '.8 -21.5L-11.4 -26.9ZM-122.8 -49L-127.4 -50.8L-127.9 -52.3L-130.5 -54.3L-130 -55.9L-135.5 -59.8L'
+    '-137.5 -58.9L-141 -60.3L-141 -69.7L-136.5 -68.9L-129.1 -69.8L-128.1 -70.5L-125.8 -69.5L-124.4 -7'
+    '0.2L-124.3 -69.4L-121.5 -69.8L-115.2 -68.9L-113.9 -68.4L-115.3 -67.9L-113.5 -67.7L-109.9 -68L-10'
+    '8.9 -67.4L-107.8 -67.9L-108.8 -68.3L-108.2 -68.7L-106.2 -68.8L-101.5 -67.6L-98.4 -67.8L-98.6 -68'
+    '.4L-97.7 -68.6L-96.1 -68.2L-96.1 -67.3L-94.2 -69.1L-96.5 -70.1L-96.4 -71.2L-95.2 -71.9L-92.9 -71'
+    '.3L-91.5 -70.2L-92.4 -69.7L-90.5 -69.5L-90.6 -68.5L-89.2 -69.3L-88 -68.6L-88.3 -67.9L-87.4 -67.2'
+    'L-85.6 -68.8L-85.5 -69.9L-82.6 -69.7L-81.3 -69.2L-82 -68.1L-81.4 -67.1L-85.8 -66.6L-87.3 -64.8L-'
+    '90.7 -63.6L-94.2 -60.9L-94.7 -58.9L-93.2 -58.8L-92.3 -57.1L-82.3 -55.1L-82.1 -53.3L-79.9 -51.2L-'
+    '78.6 -52.6L-79.8 -54.7L-76.5 -56.5L-78.5 -58.8L-77.3 -59.9L-78.1 -62.3L-73.8 -62.4L-69.6 -61.1L-'
+    '69.3 -59L-67.6 -58.2L-64.6 -60.3L-61.4 -57L-61.8 -56.3L-57.3 -54.6L-55.8 -53.3L-55.7 -52.1L-60 -'
+    '50.2L-66.4 -50.2L-71.1 -46.8L-65.1 -49.2L-64.2 -48.7L-65.1 -48.1L-64.5 -46.2L-61.5 -45.9L-60.5 -'
+    '47L-59.8 -45.9L-65.4 -43.5L-66.1 -43.6L-66.2 -44.5L-64.4 -45.3L-67.1 -45.1L-67.8 -47.1L-69.2 -47'
+    '.4L-71.5 -45L-74.9 -45L-82.4 -41.7L-83.1 -42L-82.1 -43.6L-82.6 -45.3L-88.4 -48.3L-91.6 -48.1L-94'
+    '.8 -49.4ZM-79.8 -72.8L-80.8 -73.7L-76.3 -72.8ZM-93.6 -75L-96.8 -74.9L-94.9 -75.6ZM-96.8 -78.8L-9'
+    '5.6 -78.4L-97.3 -77.9L-98.6 -78.9ZM-88.2 -74.4L-92.4 -74.8L-93.9 -76.3L-97.1 -76.8L-91.6 -76.8L-'
+    '89.2 -75.6L-81.1 -75.7L-79.8 -74.9ZM-111.3 -78.2L-109.9 -78L-113.5 -77.7ZM-55.6 -51.3L-56.8 -49.'
+    '8L-53.5 -49.2L-53.8 -48.5L-53.1 -48.7L-52.6 -47.5L-53.1 -46.7L-54.2 -46.8L-54.2 -47.8L-55.4 -46.'
+    '9L-56.3 -47.6L-59.3 -47.6L-57.4 -50.7ZM-83.9 -65.1L-80.1 -63.7L-83.1 -64.1L-85.5 -63.1L-87.2 -63'
+    '.5L-85.9 -65.7ZM-78.8 -72.4L-77.8 -72.7L-68.8 -70.5L-67 -69.2L-68.8 -68.7L-61.9 -66.9L-63.9 -65L'
+    '-66.7 -66.4L-68 -66.3L-68.1 -65.7L-64.7 -63.4L-65 -62.7L-68.8 -63.7L-66.2 -61.9L-68.9 -62.3L-74.'
+    '8 -64.7L-78.6 -64.6L-77.9 -65.3L-74 -65.5L-72.7 -67.3L-73.3 -68.1L-79 -70.2L-88.7 -70.4L-89.5 -7'
+    '0.8L-88.5 -71.2L-89.9 -71.2L-90.2 -72.2L-88.4 -73.5L-85.8 -73.8L-86.6 -73.2L-85.8 -72.5L-82.3 -7'
+    '3.8L-80.6 -72.7L-80.7 -72.1ZM-94.5 -74.1L-90.5 -73.9L-95.4 -72.1L-96 -73.4ZM-122.9 -76.1L-119.1 '
+    '-77.5L-116.2 -77.6L-117.1 -76.5ZM-132.7 -54L-131.7 -54.1L-132 -53L-131.2 -52.2L-133.1 -53.4ZM-10'
+    '5.5 -79.3L-100.8 -78.8L-99.7 -77.9L-105.2 -78.4L-104.2 -78.7ZM-123.5 -48.5L-125.7 -48.8L-128.4 -'
+    '50.8L-125.8 -50.3ZM-121.5 -74.4L-115.5 -73.5L-123.1 -70.9L-125.9 -71.9L-123.9 -73.7L-124.9 -74.3'
+    'ZM-107.8 -75.8L-105.7 -75.5L-112.2 -74.4L-113.9 -74.7L-111.8 -75.2L-117.7 -75.2L-115.4 -76.5L-10'
+    '9.1 -75.5L-110.5 -76.4L-109.6 -76.8ZM-106.5 -73.1L-105.4 -72.7L-104.5 -71L-101.1 -69.6L-102.7 -6'
+    '9.5L-102.4 -68.8L-113.3 -68.5L-117.3 -70L-112.4 -70.4L-117.9 -70.5L-118.4 -70.9L-116.1 -71.3L-11'
+    '9.4 -71.6L-115.2 -73.3L-114.2 -73.1L-114.7 -72.7L-109.9 -73L-108.2 -71.7L-107.7 -72.1L-108.4 -73'
+    '.1ZM-100.4 -72.7L-101.5 -73.4L-97.4 -73.8L-98.1 -73L-96.5 -72.6L-96.7 -71.7L-98.4 -71.3L-102.5 -'
+    '72.5ZM-106.6 -73.6L-104.5 -73.4L-105.4 -72.8ZM-98.5 -76.7L-97.7 -76.3L-98.2 -75L-102.5 -75.6L-10'
+    '2.6 -76.3ZM-96 -80.6L-92.4 -81.3L-85.8 -79.3L-89 -78.3L-92.9 -78.3L-94 -78.8L-93.1 -79.4L-96.7 -'
+    '80.2ZM-91.6 -81.9L-79.3 -83.1L-61.9 -82.6L-67.7 -81.5L-65.5 -81.5L-71.2 -79.8L-76.9 -79.3L-75.5 '
+    '-79.2L-76.2 -79L-75.4 -78.5L-79.8 -77.2L-77.9 -76.8L-80.6 -76.2L-89.5 -76.5L-87.8 -77.2L-88.3 -7'
+    '7.9L-85 -77.5L-88 -78.4L-85.1 -79.3L-86.9 -80.3L-81.8 -80.5L-87.6 -80.5ZM-75.2 -67.4L-77.2 -67.6'
+    'L-75.9 -68.3ZM-96.3 -69.5L-95.6 -69.1L-96.3 -68.8L-99.8 -69.4L-98.2 -70.1ZM-122.8 -49L-94.8 -49.'
+    '4L-91.6 -48.1L-88.4 -48.3L-82.6 -45.3L-82.7 -41.7L-74.9 -45L-71.5 -45L-69.2 -47.4L-67.8 -47.1L-6'
+    '7 -44.8L-70.1 -43.7L-70.8 -42.3L-70 -41.6L-73.7 -40.9L-71.9 -40.9L-74 -40.8L-74.9 -38.9L-75.5 -3'
+    '9.5L-75.1 -38.4L-75.9 -37.2L-76.4 -39.1L-76.3 -38.1L-77 -38.2L-75.7 -35.6L-81.3 -31.4L-80.1 -26.'
+    '9L-80.4 -25.2L-81.7 -25.9L-83.7 -29.9L-85.1 -29.6L-86.4 -30.4L-89.6 -30.2L-89.4 -29.2L-94.7 -29.'
+    '5L-97.1 -27.8L-97.5 -25.8L-99 -26.4L-101 -29.4L-103.9 -29.3L-106.5 -31.8L-111 -31.3L-114.7 -32.7'
+    'L-117.1 -32.5L-118.5 -34L-120.6 -34.6L-124.4 -40.3L-123.9 -45.5L-124.7 -48.2L-123.1 -48L-122.6 -'
+    '47.1ZM-153.2 -58L-152.1 -57.6L-154.5 -57ZM-141 -69.7L-141 -60.3L-137.5 -58.9L-135.5 -59.8L-130 -'
+    '55.9L-130.5 -54.8L-134.1 -58.1L-136.6 -58.2L-139.9 -59.5L-147.1 -60.9L-148.2 -60.7L-148 -60L-151'
+    '.7 -59.2L-150.6 -61.3L-154 -59.4L-153.3 -58.9L-154.2 -58.1L-158.4 -56L-164.9 -54.6L-158.7 -57L-1'
+    '57 -58.9L-162 -58.7L-162.5 -60L-165.3 -60.5L-166.1 -61.5L-165.7 -62.1L-164.6 -63.1L-160.8 -63.8L'
+    '-161.5 -64.4L-160.8 -64.8L-165 -64.4L-168.1 -65.7L-164.5 -66.6L-161.7 -66.1L-166.8 -68.4L-166.2 '
+    '-68.9L-156.6 -71.4ZM87.4 -49.2L85.8 -48.5L85.2 -47L83.2 -47.3L82.5 -45.5L80 -44.9L80.9 -43.2L80.'
+    '3 -42.3L74.2 -43.3L73.5 -42.5L71.2 -42.7L68.6 -40.7L66.7 -41.2L66.1 -43L64.9 -43.7L62 -43.5L58.5'
+    ' -45.6L55.9 -45L56 -41.3L54.1 -42.3L52.5 -41.8L52.5 -42.8L50.3 -44.6L53 -45.3L53 -46.9L49.1 -46.'
+    '4L46.5 -48.4L47.5 -50.5L48.6 -49.9L50.8 -51.7L55.7 -50.6L61.3 -50.8L61.6 -51.3L60 -52L61.7 -53L6'
+    '1 -53.7L61.4 -54L69.1 -55.4L70.9 -55.2L71.2 -54.1L73.5 -54L73.4 -53.5L76.9 -54.5L80 -50.9L83.4 -'
+    '51.1ZM56 -41.3L55.9 -45L58.5 -45.6L62 -43.5L64.9 -43.7L66.1 -43L66.7 -41.2L68.3 -40.7L71 -42.3L7'
+    '0.4 -41.5L73.1 -40.9L71.8 -40.1L70.6 -40.2L70.7 -41L69.3 -40.7L68.5 -39.5L67.7 -39.6L68.4 -38.2L'
+    '67.8 -37.1L58.6 -42.8L57.1 -41.3ZM141 2.6L144.6 3.9L147.6 6.1L147.2 7.4L150.7 10.6L147.9 10.1L14'
+    '4.7 7.6L142.6 9.3L141 9.1ZM152.6 3.7L152.8 4.8L150.7 2.7ZM151.3 5.8L149.7 6.3L148.3 5.7L150.1 5L'
+    '150.8 5.5L152.1 4.1ZM141 2.6L141 9.1L140.1 8.3L137.6 8.4L138.7 7.3L137.9 5.4L133.7 3.5L133 4.1L1'
+    '32 2.8L133.7 2.2L132.2 2.2L130.5 0.9L134 0.8L134.4 2.8L135.5 3.4L137.4 1.7ZM125 8.9L124.4 10.1L1'
+    '23.5 10.2ZM117.9 -4.1L117.3 -3.2L119 -0.9L117.8 -0.8L116.1 4L110.2 2.9L109 -0.4L109.7 -2L110.5 -'
+    '0.8L113.8 -1.2L114.6 -1.4L115.9 -4.3ZM129.4 2.8L130.8 3.9L127.9 3.4ZM127.9 -2.2L128.7 -1.1L128.1'
+    ' 0.9L127.4 -1ZM122.9 -0.9L125.2 -1.4L123.7 -0.2L120.2 -0.2L120 0.5L120.9 1.4L123.3 0.6L121.5 1.9'
+    'L123.2 5.3L122.2 5.3L122.7 4.5L121.5 4.6L121 2.6L120.3 2.9L120.4 5.5L119.8 5.7L118.8 2.8L119.8 -'
+    '0.2L120.9 -1.3ZM121.3 8.5L122.9 8.1L122.8 8.6L119.9 8.8ZM118.3 8.4L119.1 8.7L116.7 9ZM108.5 6.4L'
+    '112.6 6.9L115.7 8.4L114.6 8.8L105.4 6.9L106.1 5.9ZM104.4 1.1L106.1 3.1L105.8 5.9L104.7 5.9L102.6'
+    ' 4.2L95.3 -5.5L97.5 -5.2L100.6 -2.1L102.5 -1.4L103.8 -0.1L103.4 0.7ZM-68.6 52.6L-67.8 53.9L-65 5'
+    '4.7L-68.6 54.9ZM-57.6 30.2L-58.5 34.4L-57.2 35.3L-56.8 36.9L-59.2 38.7L-62.3 38.8L-62.1 40.7L-62'
+    '.7 41L-65.1 41.1L-65 42.1L-63.5 42.6L-65.2 43.5L-65.6 45L-67.3 45.6L-67.6 46.3L-65.6 47.2L-69.1 '
+    '50.7L-68.1 52.3L-71.9 52L-73.4 49.3L-72.3 48.2L-71.2 44.8L-72.1 42.3L-70.8 38.6L-71.1 36.7L-69.8'
+    ' 34.2L-70.5 31.4L-69.7 28.5L-68.3 26.9L-68.4 24.5L-67.3 24L-66.3 21.8L-64.4 22.8L-64 22L-62.8 22'
+    'L-60.8 23.9L-57.8 25.2L-58.6 27.1L-55.7 27.4L-54.1 25.5L-53.6 26.9ZM-68.6 52.6L-68.6 54.9L-67 54'
+    '.9L-68.1 55.6L-71 55.1L-74.7 52.8L-71.1 54.1L-70.3 52.9ZM-69.6 17.6L-68.4 19.4L-67.8 22.9L-67 23'
+    'L-68.4 24.5L-68.3 26.9L-69.7 28.5L-70.5 31.4L-69.8 34.2L-71.1 36.7L-70.8 38.6L-72.1 42.3L-71.2 4'
+    '4.8L-72.3 48.2L-73.4 49.3L-71.9 52L-68.6 52.3L-70.8 52.9L-71.4 53.9L-74.9 52.3L-75.6 48.7L-74.1 '
+    '46.9L-75.6 46.6L-74.4 44.1L-73.2 44.5L-72.7 42.4L-73.4 42.1L-73.7 43.4L-74.3 43.2L-73.2 39.3L-73'
+    '.6 37.2L-71.4 32.4L-70.1 21.4L-70.4 18.3ZM29.3 4.5L30.7 8.3L28.7 8.5L28.4 11.8L29.6 12.2L29.7 13'
+    '.3L27.2 11.6L22.2 11.1L21.7 7.3L20.1 6.9L19 8L17.5 8.1L16.3 5.9L12.2 5.8L13.6 4.5L14.6 5L16 3.5L'
+    '17.6 0.4L18.5 -4.2L19.5 -5L22.4 -4L25.7 -5.3L27.4 -5.2L28.4 -4.3L29.7 -4.6L31.2 -2.2L29.9 -0.6ZM'
+    '41.6 1.7L41 -2.8L42.1 -4.2L45 -5L48.9 -9.5L48.9 -11.4L51.1 -12L48.6 -5.3ZM39.2 4.7L33.9 1L35 -1.'
+    '9L34 -4.2L35.3 -5.5L38.1 -3.6L41.9 -3.9L41 -2.8L41.6 1.7ZM24.6 -8.2L23.5 -9L23.6 -10.1L21.9 -12.'
+    '6L23 -15.7L23.9 -15.6L23.9 -20L25 -20L25 -22L36.9 -22L37.5 -18.6L38.4 -18L36.9 -17L36.3 -13.6L34'
+    '.3 -10.6L34 -8.7L32.7 -12.2L31.4 -9.8L30 -10.3L29 -9.4L26.8 -9.5L25.1 -10.3L23.9 -8.6ZM23.8 -19.'
+    '6L23.9 -15.6L23 -15.7L21.9 -12.6L22.9 -11.1L18 -7.9L15.3 -7.4L14 -9.5L15.5 -10L14.6 -13.3L13.5 -'
+    '14.4L15.2 -16.6L15.9 -20.4L14.9 -22.9L15.9 -23.4ZM-71.7 -19.7L-71.7 -18L-74.5 -18.3L-72.3 -18.7L'
+    '-73.2 -19.9ZM-71.7 -18L-71.6 -19.9L-68.3 -18.6ZM48.6 -45.8L46.7 -44.6L48.6 -41.8L47.8 -41.2L45.5'
+    ' -42.5L40 -43.4L36.7 -45.2L38.2 -46.2L37.7 -46.6L39.1 -47L38.3 -47.5L39.7 -47.9L40.1 -49.6L35.4 '
+    '-50.6L33.8 -52.3L31.8 -52.1L31.3 -53.1L32.7 -53.4L30.8 -54.8L30.9 -55.6L28.2 -56.2L27.3 -57.5L27'
+    '.4 -58.7L29.1 -60L28.1 -60.5L31.5 -62.9L30 -63.6L30.4 -64.2L29.5 -64.9L30.2 -65.8L29.1 -66.9L30 '
+    '-67.7L28.4 -68.4L28.6 -69.1L32.1 -69.9L41.1 -67.5L41.1 -66.8L38.4 -66L33.2 -66.6L34.8 -65.9L34.9'
+    ' -64.4L37 -63.8L36.5 -64.8L37.2 -65.1L39.6 -64.5L40.4 -64.8L39.8 -65.5L42.1 -66.5L43.9 -66.1L44.'
+    '5 -66.8L43.5 -68.6L46.3 -68.2L46.8 -67.7L45.6 -67L46.3 -66.7L53.7 -68.9L54.5 -68.8L53.5 -68.2L58'
+    '.8 -68.9L59.9 -68.3L61.1 -68.9L60 -69.5L60.6 -69.9L68.5 -68.1L69.2 -68.6L66.9 -69.5L66.7 -71L69.'
+    '9 -73L72.8 -72.2L71.8 -71.4L72.8 -70.4L72.6 -69L73.7 -68.4L71.3 -66.3L72.4 -66.2L75.1 -67.8L74.5'
+    ' -68.3L74.9 -69L73.6 -69.6L74.4 -70.6L73.1 -71.4L74.9 -72.1L74.7 -72.8L75.7 -72.3L75.3 -71.3L76.'
+    '4 -71.2L75.9 -71.9L77.6 -72.3L81.5 -71.8L80.5 -73.6L86.8 -73.9L86 -74.5L87.2 -75.1L100.8 -76.4L1'
+    '04.4 -77.7L107.2 -76.5L111.1 -76.7L114.1 -75.8L109.4 -74.2L123.2 -73L123.3 -73.7L127 -73.6L128.6'
+    ' -73L129.1 -72.4L128.5 -72L131.3 -70.8L132.3 -71.8L139.9 -71.5L139.1 -72.4L140.5 -72.8L149.5 -72'
+    '.2L153 -70.8L159 -70.9L159.7 -69.7L160.9 -69.4L167.8 -69.6L169.6 -68.7L170.8 -69L170 -69.7L170.5'
+    ' -70.1L180 -69L180 -65L177.4 -64.6L179.4 -63L179.2 -62.3L173.7 -61.7L170.3 -59.9L168.9 -60.6L163'
+    '.5 -59.9L162 -58.2L163.2 -57.6L163.1 -56.2L161.7 -55.3L162.1 -54.9L160.4 -54.3L160 -53.2L158.5 -'
+    '53L156.8 -51L155.4 -55.4L155.9 -56.8L163.7 -61.1L164.5 -62.6L160.1 -60.5L159.3 -61.8L156.7 -61.4'
+    'L154.2 -59.8L155 -59.1L151.3 -58.8L151.3 -59.5L149.8 -59.7L142.2 -59L135.1 -54.7L138.2 -53.8L139'
+    '.9 -54.2L141.3 -53.1L140.1 -48.4L134.9 -43.4L133.5 -42.8L132.3 -43.3L130.8 -42.2L131 -45L133.1 -'
+    '45.1L135 -48.5L131 -47.8L129.4 -49.4L127.7 -49.8L125.9 -52.8L123.6 -53.5L120.2 -52.8L120.7 -52L1'
+    '17.9 -49.5L114.4 -50.2L110.7 -49.1L108.5 -49.3L106.9 -50.3L103.7 -50.1L98.9 -52L97.3 -49.7L92.2 '
+    '-50.8L87.4 -49.2L83.4 -51.1L80 -50.9L76.9 -54.5L73.4 -53.5L73.5 -54L71.2 -54.1L70.9 -55.2L69.1 -'
+    '55.4L61.4 -54L61 -53.7L61.7 -53L60 -52L61.6 -51.3L61.3 -50.8L55.7 -50.6L50.8 -51.7L48.6 -49.9L47'
+    '.5 -50.5L46.5 -48.4L48.7 -47.1ZM95.9 -81.3L100.2 -79.8L99.9 -78.9L95 -79L91.2 -80.3ZM105.4 -78.7'
+    'L99.4 -77.9L102.1 -79.3ZM141.5 -76.1L145.1 -75.6L144.3 -74.8L139 -74.6L137 -75.3L137.5 -75.9ZM14'
+    '0.8 -73.8L143.6 -73.2L139.9 -73.4ZM46.8 -80.8L51.5 -80.7L47.6 -80L44.8 -80.6ZM20.9 -54.3L19.7 -5'
+    '4.4L21.3 -55.2L22.8 -54.9L22.7 -54.3ZM55.9 -74.6L55.6 -75.1L61.2 -76.3L68.9 -76.5L58.5 -74.3L55.'
+    '4 -72.4L55.6 -71.5L57.5 -70.7L51.6 -71.5L52.4 -72.8L54.4 -73.6L53.5 -73.7ZM143.3 -52.7L144.7 -49'
+    'L143.2 -49.3L142.6 -47.9L143.5 -46.1L142.7 -46.7L142.1 -46L142.2 -51L141.6 -51.9L141.7 -53.3L142'
+    '.6 -53.8L142.2 -54.2ZM-175 -66.6L-171.9 -66.9L-169.9 -66L-172.5 -65.4L-173 -64.3L-178.4 -65.4L-1'
+    '78.7 -66.1L-179.9 -65.9L-179.4 -65.4L-180 -65L-180 -69L-174.9 -67.2ZM-180 -70.8L-179.9 -71.6L-17'
+    '7.6 -71.3ZM-61.2 51.9L-58.6 51.1L-57.8 51.5L-59.4 52.2ZM15.1 -79.7L17 -80.1L21.5 -79L19 -78.6L17'
+    '.1 -76.8L15.9 -76.8L10.4 -79.7ZM31.1 -69.6L28.6 -69.1L29 -69.8L27.7 -70.2L24.7 -68.6L21.2 -69.4L'
+    '19.9 -68.4L18 -68.6L13.6 -64.8L13.6 -64L12.6 -64.1L11.9 -63.1L12.3 -60.1L11 -58.9L10.4 -59.5L8.4'
+    ' -58.3L5.7 -58.6L5 -62L19.2 -69.8L28.2 -71.2L31.3 -70.5L30 -70.2ZM27.4 -80.1L23 -79.4L17.4 -80.3'
+    'ZM24.7 -77.9L20.7 -77.7L21.4 -77.9L20.8 -78.3L22.9 -78.5ZM-46.8 -82.6L-38.6 -83.5L-27.1 -83.5L-2'
+    '0.8 -82.7L-31.9 -82.2L-22.1 -81.7L-23.2 -81.2L-15.8 -81.9L-12.2 -81.3L-20 -80.2L-17.7 -80.1L-19.'
+    '7 -78.8L-19.7 -77.6L-18.5 -77L-21.7 -76.6L-19.8 -76.1L-19.6 -75.2L-20.7 -75.2L-19.4 -74.3L-23.6 '
+    '-73.3L-22.3 -72.2L-24.8 -72.3L-22.1 -71.5L-21.8 -70.7L-23.5 -70.5L-25.5 -71.4L-25.2 -70.8L-26.4 '
+    '-70.2L-22.3 -70.1L-39.8 -65.5L-41.2 -63.5L-42.8 -62.7L-42.4 -61.9L-43.4 -60.1L-48.3 -60.9L-51.6 '
+    '-63.6L-54 -67.2L-50.9 -69.9L-54.7 -69.6L-54.4 -70.8L-51.4 -70.6L-55.8 -71.7L-54.7 -72.6L-58.6 -7'
+    '5.5L-68.5 -76.1L-71.4 -77L-66.8 -77.4L-73.3 -78L-65.7 -79.4L-65.3 -79.8L-68 -80.1L-62.2 -81.3L-6'
+    '2.7 -81.8L-50.4 -82.4L-44.5 -81.7ZM68.9 48.6L70.6 49.3L68.7 49.8ZM125 8.9L127.3 8.4L125.1 9.4ZM1'
+    '6.3 28.6L16.8 28.1L18.5 29L19.9 28.5L19.9 24.8L20.9 26.8L21.6 26.7L23.3 25.3L25.7 25.5L29.4 22.1'
+    'L31.2 22.3L31.9 24.4L31.8 25.8L31 25.7L30.7 26.7L31.3 27.3L32.8 26.7L32.2 28.8L28.2 32.8L25.8 33'
+    '.9L22.6 33.9L20.1 34.8L18.4 34.1L18.2 31.7ZM29 29L27 29.9L28.1 30.5ZM29 29L28.1 30.5L27 29.9ZM-1'
+    '17.1 -32.5L-114.7 -32.7L-111 -31.3L-106.5 -31.8L-103.9 -29.3L-101.7 -29.8L-99 -26.4L-97.1 -25.9L'
+    '-97.9 -22.4L-95.9 -18.8L-94.4 -18.1L-91.4 -18.9L-90.3 -21L-87.1 -21.5L-87.8 -18.3L-91 -17.8L-91.'
+    '5 -17.3L-90.5 -16.1L-91.7 -16.1L-92.2 -14.5L-93.9 -15.9L-96.6 -15.7L-103.5 -18.3L-105.5 -19.9L-1'
+    '06 -22.8L-112.2 -29L-113.1 -31.2L-114.9 -31.4L-109.4 -23.4L-109.9 -22.8L-112.2 -24.7L-112.3 -26L'
+    '-115.1 -27.7L-114.2 -28.6ZM-57.6 30.2L-53.8 32L-53.2 32.7L-53.8 34.4L-56.2 34.9L-58.4 33.9ZM-53.'
+    '4 33.8L-53.8 32L-57.6 30.2L-53.6 26.9L-53.6 26.1L-54.6 25.7L-54.3 24L-55.4 24L-55.8 22.4L-57.9 2'
+    '2.1L-57.5 18.2L-58.2 16.3L-60.2 16.3L-60.5 13.8L-65.4 11.6L-65.3 9.8L-68.3 11L-70.5 11L-70.5 9.5'
+    'L-72.2 10.1L-73.2 9.5L-74 7.5L-72.9 5.3L-69.9 4.3L-69.4 1.1L-70 -0.5L-69.2 -1L-69.8 -1.7L-67.5 -'
+    '2L-67.1 -1.1L-65.5 -0.8L-63.4 -2.2L-64.3 -2.5L-64.8 -4.1L-63.1 -3.8L-60.7 -5.2L-60 -5L-60 -2.8L-'
+    '59 -1.3L-56 -1.8L-56 -2.5L-52.9 -2.1L-51.3 -4.2L-50 -1.7L-50.4 0.1L-48.6 0.2L-48.6 1.2L-47.8 0.6'
+    'L-44.9 1.6L-44.6 2.7L-40 2.9L-35.6 5.1L-34.7 7.3L-35.1 9L-38.7 13.1L-39.3 17.9L-40.9 21.9L-42 23'
+    'L-47.6 24.9L-48.9 28.7ZM-69.5 11L-65.3 9.8L-65.4 11.6L-60.5 13.8L-60.2 16.3L-58.2 16.3L-57.5 18.'
+    '2L-57.9 20L-59.1 19.4L-61.8 19.6L-62.7 22.2L-64 22L-64.4 22.8L-66.3 21.8L-67.8 22.9L-68.4 19.4L-'
+    '69.6 17.6L-68.7 12.6ZM-69.9 4.3L-72.9 5.3L-74 7.5L-73.2 9.5L-72.2 10.1L-70.5 9.5L-70.5 11L-69.5 '
+    '11L-68.7 12.6L-69 16.5L-70.4 18.3L-76 14.6L-79.8 7.2L-81.2 6.1L-81.4 4.7L-80.3 3.4L-80.4 4.4L-78'
+    '.6 4.5L-77.8 3L-75.5 1.6L-75.1 0.1L-73.1 2.3L-70 2.7L-70.7 3.7ZM-66.9 -1.3L-67.5 -2L-69.8 -1.7L-'
+    '69.2 -1L-70 -0.5L-69.4 1.1L-69.9 4.3L-70.7 3.7L-70 2.7L-73.1 2.3L-75.1 0.1L-77.4 -0.4L-79 -1.7L-'
+    '77.1 -3.8L-77.9 -7.2L-77.5 -8.5L-75.7 -9.4L-74.9 -11.1L-71.4 -12.4L-73.3 -9.2L-72 -7L-67.3 -6.1L'
+    '-67.8 -2.8ZM-77.4 -8.7L-77.9 -7.2L-79.1 -9L-80.9 -7.2L-82.9 -8.1L-82.9 -9.5L-81.4 -8.8L-79 -9.6Z'
+    'M-82.5 -9.6L-83 -8.2L-85.7 -9.9L-85.9 -10.9L-83.7 -10.9ZM-83.7 -10.9L-85.7 -11.1L-87.7 -12.9L-84'
+    '.9 -14.8L-83.1 -15ZM-83.1 -15L-84.9 -14.8L-87.3 -13L-89.4 -14.4L-87.9 -15.9L-85 -16ZM-89.4 -14.4'
+    'L-87.7 -13.8L-87.9 -13.1L-90.1 -13.7ZM-92.2 -14.5L-91.7 -16.1L-90.5 -16.1L-91.5 -17.3L-91 -17.8L'
+    '-89.1 -17.8L-89.2 -15.9L-88.2 -15.7L-89.4 -14.4L-90.1 -13.7ZM-89.1 -17.8L-88.1 -18.3L-88.9 -15.9'
+    'ZM-60.7 -5.2L-63.1 -3.8L-64.8 -4.1L-64.3 -2.5L-63.4 -2.2L-66.3 -0.7L-67.8 -2.8L-67.3 -6.1L-72 -7'
+    'L-73.3 -9.2L-72.9 -10.5L-71.3 -11.8L-72.1 -9.9L-71.3 -9.1L-71.4 -11L-69.9 -12.2L-68.2 -10.6L-64.'
+    '9 -10.1L-61.9 -10.7L-62.7 -10.4L-59.8 -8.4L-61.4 -6ZM-56.5 -1.9L-58.5 -1.3L-59.6 -1.8L-60 -5L-61'
+    '.4 -6L-59.8 -8.4L-57.1 -6L-58 -4.1ZM-54.5 -2.3L-56.5 -1.9L-57.6 -3.3L-58 -4.1L-57.1 -6L-54 -5.8Z'
+    'M-51.7 -4.2L-52.9 -2.1L-54.5 -2.3L-54 -5.8ZM6.2 -49.5L8.1 -49L6 -46.7L7.4 -43.7L1.8 -42.3L-1.9 -'
+    '43.4L-1.2 -46L-4.5 -48L-4.6 -48.7L-1.6 -48.6L-1.9 -49.8L-1 -49.3L2.5 -51.1ZM8.7 -42.6L9.4 -43L9.'
+    '2 -41.4ZM-75.4 0.2L-75.5 1.6L-77.8 3L-78.6 4.5L-80.4 4.4L-79.8 2.7L-81 2.2L-80.9 1.1L-80.1 -0.8L'
+    '-78.9 -1.4ZM-77.6 -18.5L-76.2 -17.9L-78.3 -18.2ZM-82.3 -23.2L-78.3 -22.5L-74.2 -20.3L-77.8 -19.9'
+    'L-77.1 -20.4L-78.7 -21.6L-81.8 -22.6L-85 -21.9ZM31.2 22.3L28 21.5L25.3 17.7L27 17.9L30.3 15.5L32'
+    '.8 16.7L32.7 20.3ZM29.4 22.1L25.7 25.5L23.3 25.3L21.6 26.7L20.9 26.8L19.9 24.8L19.9 21.8L20.9 21'
+    '.8L20.9 18.3L25.3 17.7L28 21.5ZM19.9 24.8L19.9 28.5L18.5 29L16.8 28.1L16.3 28.6L15.2 27.1L14.3 2'
+    '2.1L11.7 17.3L25.1 17.6L20.9 18.3L20.9 21.8L19.9 21.8ZM-16.7 -13.6L-17.6 -14.7L-16.1 -16.5L-14.6'
+    ' -16.6L-12.2 -14.6L-11.5 -12.4L-16.7 -12.4L-16.8 -13.2L-13.8 -13.5ZM-11.5 -12.4L-12.2 -14.6L-11.'
+    '7 -15.4L-5.5 -15.5L-6.5 -25L-4.9 -25L3.1 -19.7L3.2 -19.1L4.3 -19.2L3.6 -15.6L-1.1 -15L-4 -13.5L-'
+    '5.4 -10.4L-8 -10.2L-9.1 -12.3L-10.2 -11.8ZM-17.1 -21L-12.9 -21.3L-12.9 -23.3L-11.9 -23.4L-12 -25'
+    '.9L-8.7 -25.9L-8.7 -27.4L-4.9 -25L-6.5 -25L-5.5 -15.5L-11.7 -15.4L-12.2 -14.6L-14.6 -16.6L-16.5 '
+    '-16.1L-16.3 -20.1ZM2.7 -6.3L1.9 -6.1L1.7 -9.1L0.8 -10.5L2.8 -12.2L3.8 -10.7L2.7 -8.5ZM14.9 -22.9'
+    'L15.9 -20.4L15.2 -16.6L13.5 -14.4L14.6 -13.3L14.2 -12.5L13.1 -13.6L9 -12.8L5.4 -13.9L4.1 -13.5L3'
+    '.6 -11.7L1 -12.9L0.4 -14.9L3.6 -15.6L4.3 -19.2L12 -23.5L14.1 -22.5ZM2.7 -6.3L4.4 -13.7L9 -12.8L1'
+    '3.1 -13.6L14.6 -12.1L11.7 -7L9.2 -6.4L8.5 -4.8L5.9 -4.3L4.3 -6.3ZM14.5 -12.9L15.5 -10L14 -9.5L15'
+    '.4 -7.7L14.5 -4.7L15.9 -1.7L9.6 -2.3L8.5 -4.5L8.8 -5.5L10.1 -7L11.7 -7ZM0.9 -11L1.9 -6.1L1.1 -5.'
+    '9L0 -10.7ZM0 -11L1.1 -5.9L-2.9 -5L-2.9 -11ZM-8 -10.2L-6.2 -10.5L-2.8 -9.6L-2.9 -5L-7.7 -4.4L-7.6'
+    ' -5.7L-8.6 -6.5ZM-13.7 -12.6L-10.2 -11.8L-9.1 -12.3L-8 -10.2L-8.3 -7.7L-9.2 -7.3L-9.8 -8.5L-10.5'
+    ' -8.3L-11.1 -10L-13.2 -8.9L-15.1 -11ZM-16.7 -12.4L-13.7 -12.6L-13.7 -11.8L-15.1 -11ZM-8.4 -7.7L-'
+    '7.7 -4.4L-11.4 -6.8L-10.2 -8.4L-9.2 -7.3ZM-13.2 -8.9L-11.1 -10L-10.2 -8.4L-11.4 -6.8ZM-5.4 -10.4'
+    'L-4.3 -13.2L-1.1 -15L0.4 -14.9L1 -12.9L2.2 -12.6L0.9 -11L-2.9 -11L-2.8 -9.6ZM27.4 -5.2L24.4 -5.1'
+    'L22.4 -4L19.5 -5L18.5 -3.5L17.1 -3.7L16 -2.3L14.5 -5.5L15.3 -7.4L18 -7.9L22.9 -11.1L23.5 -9ZM18.'
+    '5 -3.5L17.6 0.4L16 3.5L14.6 5L12.6 4.4L11.9 5L11.1 4L11.9 3.4L11.5 2.8L12.6 1.9L14 2.5L14.4 1.3L'
+    '13.8 0L14.3 -1.2L13.3 -1.3L13.1 -2.3L15.9 -1.7L17.1 -3.7ZM11.3 -2.3L13 -2.3L13.3 -1.3L14.3 -1.2L'
+    '13.8 0L14.4 1.3L14 2.5L12.6 1.9L11.5 2.8L11.9 3.4L11.1 4L8.8 1.1L9.5 -1L11.3 -1.1ZM9.6 -2.3L11.3'
+    ' -2.3L11.3 -1.1L9.5 -1ZM30.7 8.3L33.2 9.7L32.7 13.7L33.2 14L30.2 14.8L30.3 15.5L27 17.9L23.2 17.'
+    '5L21.9 16.1L21.9 12.9L24 12.9L23.9 10.9L27.2 11.6L29.7 13.3L29.6 12.2L28.4 11.8L28.4 9.2L29 8.4Z'
+    'M32.8 9.2L34.3 10.2L34.6 13.6L35.7 14.6L35 16.8L34.5 14.6L32.7 13.7L33.5 10.5ZM34.6 11.5L37.5 11'
+    '.6L40.3 10.3L40.8 14.7L39.5 16.7L34.8 19.8L35.5 24.1L33 25.4L32.8 26.7L32.1 26.7L31.2 22.3L32.7 '
+    '20.3L32.8 16.7L30.3 15.9L30.2 14.8L33.2 14L34.5 14.6L35 16.8L35.7 14.6L34.6 13.6ZM32.1 26.7L31.3'
+    ' 27.3L30.7 26.7L31 25.7ZM12.3 6.1L16.3 5.9L17.5 8.1L19 8L20.1 6.9L21.7 7.3L22.2 11.1L24 11.2L24 '
+    '12.9L21.9 12.9L21.9 16.1L23.2 17.5L11.7 17.3L13.7 11.3ZM30.5 2.4L30.8 3.4L29.3 4.5L29 2.8ZM35.7 '
+    '-32.7L35 -31.9L34.9 -29.5L34.3 -31.2L35.1 -33.1L35.8 -33.3ZM49.5 12.5L50.4 15.7L49.7 15.7L47.1 2'
+    '4.9L45.4 25.6L44 25L43.3 22.8L44.5 19.4L44 17.4L44.4 16.2L46.3 15.8L49.2 12ZM9.5 -30.3L7.5 -34.1'
+    'L8.4 -36.9L9.5 -37.3L10.2 -36.7L11 -37.1L10.1 -34.3L11.5 -33.1ZM-8.7 -27.4L-8.7 -28.8L-1.3 -32.3'
+    'L-2.2 -35.2L-1.2 -35.7L1.5 -36.6L8.4 -36.9L7.5 -34.1L9.1 -32.1L9.8 -29.4L9.3 -26.1L10.3 -24.4L12'
+    ' -23.5L5.7 -19.6L3.2 -19.1L3.1 -19.7ZM35.5 -32.4L38.8 -33.4L39.2 -32.2L37 -31.5L38 -30.5L36.1 -2'
+    '9.2L34.9 -29.5ZM51.6 -24.2L54 -24.1L56.3 -25.7L55 -22.5L52 -23ZM50.8 -24.8L51.3 -26.1L51.6 -25.2'
+    'ZM48 -30L48.4 -28.6L46.6 -29.1ZM39.2 -32.2L38.8 -33.4L41 -34.4L41.3 -36.4L42.8 -37.4L44.8 -37.2L'
+    '46.1 -35.7L45.4 -34L47.3 -32.5L48.6 -29.9L44.7 -29.2ZM55.2 -22.7L56.4 -24.9L59.8 -22.3L57.8 -20.'
+    '2L57.7 -18.9L53.1 -16.7L52 -19L55 -20L55.7 -22ZM102.6 -12.2L103 -14.2L106 -13.9L106.5 -14.6L107.'
+    '6 -13.5L107.5 -12.3L105.8 -11.6L106.2 -11L103.5 -10.6ZM105.2 -14.3L103 -14.2L102.6 -12.2L100.1 -'
+    '13.4L99.2 -9.2L102.1 -6.2L101.2 -5.7L98.2 -8.4L99.6 -11.9L98.2 -15.1L98.9 -16.2L97.4 -18.4L98.3 '
+    '-19.7L100.1 -20.4L101.3 -19.5L101.1 -17.5L103.2 -18.3L104.7 -17.4L105.6 -15.6ZM107.4 -14.2L105.2'
+    ' -14.3L105.6 -15.6L104 -18.2L101.1 -17.5L101.3 -19.5L100.1 -20.4L101.8 -21.2L101.7 -22.3L103.2 -'
+    '20.8L104.4 -20.8L104.8 -19.9L103.9 -19.3L107.3 -15.9ZM100.1 -20.4L98.3 -19.7L97.4 -18.4L98.9 -16'
+    '.2L98.2 -15.1L99.6 -11.9L98.6 -9.9L98.5 -13.1L97.2 -16.9L95.4 -15.7L94.2 -16L94.3 -18.2L92.3 -21'
+    '.5L95.1 -26.6L97.1 -27.1L97.3 -28.3L98.7 -27.5L97.6 -23.9L98.7 -24.1L99.5 -22.9L99.2 -22.1L101.2'
+    ' -21.8ZM104.3 -10.5L106.2 -11L105.8 -11.6L107.5 -12.3L107.6 -15.2L103.9 -19.3L104.8 -19.9L104.4 '
+    '-20.8L103.2 -20.8L102.2 -22.5L105.3 -23.4L108.1 -21.6L105.7 -19.1L108.9 -15.3L109.2 -11.7L105.2 '
+    '-8.6ZM130.6 -42.4L129.7 -40.9L127.5 -39.8L128.2 -38.4L124.7 -38.1L125.4 -39.4L124.3 -39.9L125.1 '
+    '-40.6L126.9 -41.8L128.2 -41.5L128.1 -42L130 -43ZM126.2 -37.7L128.3 -38.6L129.5 -36.8L129.1 -35.1'
+    'L126.5 -34.4L126.1 -36.7L126.9 -36.9ZM87.8 -49.3L92.2 -50.8L97.3 -49.7L98.9 -52L103.7 -50.1L106.'
+    '9 -50.3L108.5 -49.3L110.7 -49.1L114.4 -50.2L116.7 -49.9L115.7 -47.7L118.1 -48.1L119.8 -47L113.5 '
+    '-44.8L111.9 -45.1L111.3 -44.5L111.8 -43.7L110.4 -42.9L105 -41.6L100.8 -42.7L96.3 -42.7L95.3 -44.'
+    '2L90.9 -45.3L91 -46.9ZM97.3 -28.3L97.1 -27.1L95.1 -26.6L92.7 -22L92.1 -23.6L91.7 -23L91.2 -23.5L'
+    '92.4 -25L89.9 -25.3L88.6 -26.4L88.2 -25.8L88.9 -25.2L88.1 -24.5L88.7 -24.2L88.9 -21.7L87 -21.5L8'
+    '6.5 -20.2L82.2 -16.6L80.3 -15.9L79.9 -10.4L77.5 -8L73.5 -16L72.6 -21.4L70.5 -20.9L68.2 -23.7L71 '
+    '-24.4L69.5 -26.9L70.6 -28L71.8 -27.9L75.3 -32.3L73.7 -34.3L76.9 -34.7L77.8 -35.5L78.9 -34.3L78.7'
+    ' -31.5L81.1 -30.2L80.1 -28.8L83.3 -27.4L88.1 -26.4L88.7 -28.1L88.8 -27.1L89.7 -26.7L92 -26.8L91.'
+    '7 -27.8L96.1 -29.5L96.2 -28.4ZM92.7 -22L92.4 -20.7L91.4 -22.8L90.5 -22.8L90.3 -21.8L89 -22.1L88.'
+    '1 -24.5L88.9 -25.2L88.2 -25.8L88.6 -26.4L89.9 -25.3L92.4 -25L91.2 -23.5L91.7 -23L92.1 -23.6ZM91.'
+    '7 -27.8L92 -26.8L88.8 -27.1L90 -28.3ZM88.1 -27.9L88.1 -26.4L87.2 -26.4L80.1 -28.8L81.5 -30.4L85.'
+    '8 -28.2ZM77.8 -35.5L76.9 -34.7L73.7 -34.3L75.3 -32.3L71.8 -27.9L70.6 -28L69.5 -26.9L71 -24.4L68.'
+    '2 -23.7L66.4 -25.4L61.5 -25.1L61.9 -26.2L63.3 -26.8L60.9 -29.8L62.5 -29.3L66.3 -29.9L66.9 -31.3L'
+    '69.3 -31.9L71.8 -36.5L75.2 -37.1L76.2 -35.9ZM66.5 -37.4L69.2 -37.2L70.8 -38.5L71.8 -36.7L73.3 -3'
+    '7.5L75.2 -37.1L71.3 -36.1L71.6 -35.2L70.9 -34L69.9 -34L70.3 -33.4L69.3 -31.9L66.9 -31.3L66.3 -29'
+    '.9L62.5 -29.3L60.9 -29.8L61.8 -30.7L60.5 -33L61.2 -35.7L63 -35.4L64.7 -37.1ZM67.8 -37.1L68.4 -38'
+    '.2L67.7 -39.6L70.7 -41L71 -40.2L69.5 -39.5L73.7 -39.4L75 -37.4L71.8 -36.7L70.8 -38.5L69.2 -37.2Z'
+    'M71 -42.3L73.5 -42.5L74.2 -43.3L80.3 -42.3L73.7 -39.4L69.5 -39.5L69.6 -40.1L73.1 -40.9L70.4 -41.'
+    '5ZM52.5 -41.8L54.1 -42.3L55.5 -41.3L57.1 -41.3L58.6 -42.8L66.5 -38L66.5 -37.4L65.7 -37.7L62.2 -3'
+    '5.3L61.2 -35.7L61.1 -36.5L57.3 -38L53.9 -37.2L53.9 -39L52.7 -40L52.9 -40.9L54.7 -41L53.7 -42.1L5'
+    '2.8 -41.1ZM48.6 -29.9L47.3 -32.5L45.4 -34L46.1 -35.7L44.2 -38L44.1 -39.4L46.1 -38.7L48.1 -39.6L4'
+    '9.2 -37.6L50.8 -36.9L53.8 -37L56.6 -38.1L61.1 -36.5L60.5 -33L61.8 -30.7L60.9 -29.8L63.3 -26.8L61'
+    '.9 -26.2L61.5 -25.1L57.4 -25.7L57 -27L53.5 -26.8L51.5 -27.9L50.1 -30.1ZM35.7 -32.7L36.6 -34.2L35'
+    '.9 -35.4L36.7 -36.8L42.3 -37.2L41.3 -36.4L41 -34.4L36.8 -32.3ZM46.5 -38.8L43.7 -40.3L43.6 -41.1L'
+    '45.6 -40.8ZM11 -58.9L12.6 -61.3L11.9 -63.1L12.6 -64.1L13.6 -64L16.8 -68L20.6 -69.1L23.5 -67.9L23'
+    '.9 -66L22.2 -65.7L21.4 -64.4L17.8 -62.7L17.1 -61.3L18.8 -60.1L16.8 -58.7L15.9 -56.1L12.9 -55.4ZM'
+    '28.2 -56.2L30.9 -55.6L30.8 -54.8L32.7 -53.4L31.3 -53.1L31.8 -52.1L30.6 -51.3L23.5 -51.6L23.5 -53'
+    '.9L25.5 -54.3L26.5 -55.6ZM32.2 -52.1L33.8 -52.3L35.4 -50.6L40.1 -49.6L39.7 -47.9L35 -46.3L36.3 -'
+    '45.1L33.9 -44.4L32.5 -45.3L33.6 -45.9L31.7 -46.7L29.6 -45.3L28.2 -45.5L28.9 -46.4L30 -46.4L28.7 '
+    '-48.1L24.9 -47.7L22.1 -48.4L23.9 -50.4L23.5 -51.6L30.6 -51.3ZM23.5 -53.9L23.8 -52.7L23.2 -52.5L2'
+    '4 -50.7L22.8 -49L16.2 -50.4L14.1 -53L14.1 -53.8L17.6 -54.9ZM17 -48.1L16 -46.7L14.6 -46.4L9.5 -47'
+    '.1L12.9 -47.5L13.6 -48.9L16.5 -48.8ZM22.1 -48.4L22.7 -47.9L21 -46.3L18.5 -45.8L16.2 -46.9L17 -48'
+    '.1ZM26.6 -48.2L28.7 -48.1L30 -46.4L28.9 -46.4L28.2 -45.5L28.1 -46.8ZM28.2 -45.5L29.6 -45.3L28.6 '
+    '-43.7L22.9 -43.8L20.2 -46.1L23.1 -48.1L26.6 -48.2L28.1 -46.8ZM26.5 -55.6L25.5 -54.3L23.5 -53.9L2'
+    '1.1 -56L24.9 -56.4ZM27.3 -57.5L28.2 -56.2L26.5 -55.6L24.9 -56.4L21.1 -56L22.5 -57.8L23.3 -57L25.'
+    '2 -58ZM28 -59.5L27.3 -57.5L24.3 -57.8L23.3 -59.2ZM14.1 -53.8L15 -51.1L12.2 -50.3L13.6 -48.9L12.9'
+    ' -47.5L7.5 -47.6L8.1 -49L6.7 -49.2L6 -50.1L6 -51.9L6.8 -52.2L7.1 -53.7L8.1 -53.5L8.8 -54L8.5 -55'
+    'L9.9 -55L10.9 -54L12.5 -54.5ZM22.7 -44.2L28.6 -43.7L28 -42L23 -41.3ZM23 -41.3L26.6 -41.6L26.1 -4'
+    '0.8L23.7 -40.7L24.4 -40.1L22.6 -40.3L24 -37.7L23.1 -37.9L23.2 -36.4L22.5 -36.4L20.2 -39.6L21 -40'
+    '.8ZM44.8 -37.2L36.7 -36.8L36.1 -35.8L36.2 -36.7L34.7 -36.8L29.7 -36.1L27.6 -36.7L26.2 -39.5L29.2'
+    ' -41.2L33.5 -42L38.3 -40.9L42.6 -41.6L44.8 -39.7L44.1 -39.4ZM26.1 -41.8L28 -42L29 -41.3L26.4 -40'
+    '.2ZM21 -40.8L20.2 -39.6L19.4 -40.3L19.7 -42.7ZM16.6 -46.5L19.4 -45.2L15.8 -44.8L18.5 -42.5L16 -4'
+    '3.5L14.9 -45.1L13.7 -45.1ZM9.6 -47.5L10.4 -46.5L7.3 -45.8L6 -46.3L6.7 -47.5ZM6.2 -50.8L5.7 -49.5'
+    'L2.5 -51.1L5 -51.5ZM6.9 -53.5L6.2 -50.8L3.3 -51.3L4.7 -53.1ZM-9 -41.9L-8.3 -42.3L-6.4 -41.4L-7.5'
+    ' -39.6L-7 -38.1L-7.9 -36.8L-8.9 -36.9L-8.8 -38.3L-9.5 -38.7ZM-7.5 -37.1L-7.5 -39.6L-6.4 -41.4L-8'
+    '.3 -42.3L-9 -41.9L-9.4 -43L-8 -43.7L3 -42.5L2.1 -41.2L0.8 -41L-0.3 -39.3L0.1 -38.7L-2.1 -36.7L-5'
+    '.4 -35.9ZM-6.2 -53.9L-6.8 -52.3L-10 -51.8L-9.2 -52.9L-9.7 -53.9L-7.6 -55.1L-7.6 -54.1ZM165.8 21.'
+    '1L167.1 22.2L165.5 21.7L164 20.1ZM176.9 40.1L176 41.3L174.7 41.3L175.2 40.5L173.8 39.5L174.7 37.'
+    '4L172.6 34.5L174.3 35.3L176 37.6L178.5 37.7ZM169.7 43.6L172.8 40.5L174.2 41.3L172.7 43.4L173.1 4'
+    '3.9L171.5 44.2L170.6 45.9L169.3 46.6L166.7 46.2L167 45.1ZM147.7 40.8L148.3 40.9L147.9 43.2L146 4'
+    '3.5L144.7 40.7ZM126.1 32.2L123.7 33.9L119.9 34L118 35.1L115 34.2L115.8 32.2L113.3 26.1L113.8 26.'
+    '5L113.4 25.6L114.2 26.3L113.4 24.4L113.7 22.5L116.7 20.7L120.9 19.7L123 16.4L123.9 17.1L123.5 16'
+    '.6L125.7 14.2L127.1 13.8L129.6 15L130.6 12.5L132.6 12.1L131.8 11.3L132.4 11.1L135.3 12.2L136.5 1'
+    '1.9L137 12.4L135.5 15L140.2 17.7L141.3 16.4L142.5 10.7L143.9 14.5L144.6 14.2L145.4 15L146.4 19L1'
+    '48.8 20.4L149.7 22.3L150.7 22.4L152.9 25.3L153.6 28.1L152.9 31.6L150 37.4L146.3 39L145 37.9L143.'
+    '6 38.8L140.6 38L139.6 36.1L138.1 35.6L138.2 34.4L136.8 35.3L137.8 32.9L136 34.9L134.3 32.6L131.3'
+    ' 31.5ZM81.8 -7.5L81.6 -6.5L80.3 -6L79.7 -8.2L80.1 -9.8ZM109.5 -18.2L108.6 -19.4L110.8 -20.1ZM80.'
+    '3 -42.3L80.9 -43.2L80 -44.9L82.5 -45.5L83.2 -47.3L85.2 -47L85.8 -48.5L87.8 -49.3L91 -46.9L90.9 -'
+    '45.3L95.3 -44.2L96.3 -42.7L100.8 -42.7L105 -41.6L109.2 -42.5L111.8 -43.7L111.3 -44.5L111.9 -45.1'
+    'L113.5 -44.8L117.4 -46.7L119.7 -46.7L118.1 -48.1L115.5 -48.1L116.7 -49.9L119.3 -50.1L120.7 -52L1'
+    '20.2 -52.8L122.2 -53.4L125.9 -52.8L127.7 -49.8L129.4 -49.4L131 -47.8L135 -48.5L133.1 -45.1L131 -'
+    '45L130.6 -42.4L130 -43L128.1 -42L128.2 -41.5L126.9 -41.8L124.3 -39.9L121.1 -38.9L122.2 -40.4L121'
+    '.6 -40.9L117.5 -38.7L119.7 -37.2L120.8 -37.9L122.4 -37.5L122.5 -36.9L119.2 -34.9L121.9 -31.7L121'
+    '.3 -30.7L122.1 -29.8L121.7 -28.2L118.7 -24.5L115.9 -22.8L110.8 -21.4L110.4 -20.3L109.9 -20.3L109'
+    '.9 -21.4L107 -21.8L106.7 -22.8L105.3 -23.4L101.7 -22.3L101.8 -21.2L99.2 -22.1L99.5 -22.9L98.7 -2'
+    '4.1L97.6 -23.9L98.7 -27.5L97.9 -28.3L96.2 -28.4L96.1 -29.5L92.5 -27.9L90 -28.3L88.8 -27.3L88.7 -'
+    '28.1L85.8 -28.2L78.7 -31.5L78.9 -34.3L76.2 -35.9L73.7 -39.4ZM121.8 -24.4L120.7 -22L120.1 -23.6L1'
+    '21.5 -25.3ZM10.4 -46.9L13.8 -46.5L13.9 -45.6L12.3 -45.4L12.6 -44.1L18.3 -39.8L16.9 -40.4L17.1 -3'
+    '8.9L15.7 -37.9L16.1 -39L15.4 -40L11.2 -42.4L10.2 -43.9L8.9 -44.4L7.4 -43.7L6.8 -46ZM14.8 -38.1L1'
+    '5.5 -38.2L15.1 -36.6L12.4 -37.6ZM8.7 -40.9L9.8 -40.5L9.7 -39.2L8.8 -38.9L8.2 -41ZM9.9 -55L8.5 -5'
+    '5L8.1 -56.5L10.6 -57.7L10.3 -56.9L10.9 -56.5ZM12.4 -56.1L12.1 -54.8L11 -55.4ZM-6.2 -53.9L-7.6 -5'
+    '4.1L-7.6 -55.1L-5.7 -54.6ZM-3.1 -53.4L-5 -55.8L-5.6 -55.3L-6.1 -56.8L-5 -58.6L-3 -58.6L-4.1 -57.'
+    '6L-2 -57.7L-3.1 -56L-2.1 -55.9L0.5 -52.9L1.7 -52.7L1.4 -51.3L-5.8 -50.2L-3.4 -51.4L-5.3 -52L-4.2'
+    ' -52.3L-4.6 -53.5ZM-14.5 -66.5L-14.7 -65.8L-13.6 -65.1L-18.7 -63.5L-22.8 -64L-21.8 -64.4L-24 -64'
+    '.9L-22.2 -65.4L-24.3 -65.6L-22.1 -66.4L-20.6 -65.7ZM46.4 -41.9L47.8 -41.2L48.6 -41.8L50.4 -40.3L'
+    '49.6 -40.2L48.9 -38.3L48.1 -39.6L46.5 -38.8L45.6 -39.9L45 -41.2L46.5 -41.1ZM40 -43.4L45.5 -42.5L'
+    '46.6 -41.2L41.6 -41.5L41.5 -42.6ZM122.6 -10L124.1 -11.2L123 -9ZM126.4 -8.4L126.5 -7.2L126.2 -6.3'
+    'L125.8 -7.3L125.4 -6.8L125.4 -5.6L124.2 -6.2L123.6 -7.8L121.9 -7.2L123.5 -8.7L125.5 -9L125.4 -9.'
+    '8ZM118.5 -9.3L117.2 -8.4L119.5 -11.4L119.7 -10.6ZM122.3 -18.2L121.7 -14.3L124 -13.8L124.1 -12.5L'
+    '122.9 -13.6L120.6 -13.9L121 -14.5L119.9 -15.4L120.7 -18.5ZM122 -11.4L121.9 -11.9L123.1 -11.6L122'
+    ' -10.4ZM125.5 -12.2L125.8 -11L125 -11.3L124.8 -10.1L124.3 -12.6ZM100.1 -6.5L103 -5.5L104.2 -1.3L'
+    '101.4 -2.8ZM117.9 -4.1L115.9 -4.3L114.6 -1.4L110.5 -0.8L109.8 -1.3L109.7 -2L111.2 -1.9L111.4 -2.'
+    '7L113 -3.1L114.2 -4.5L115.3 -4.3L116.7 -6.9L119.2 -5.4ZM13.8 -46.5L16.6 -46.5L15.3 -45.5L13.7 -4'
+    '5.5ZM28.6 -69.1L28.4 -68.4L30 -67.7L29.1 -66.9L30.2 -65.8L29.5 -64.9L30.4 -64.2L30 -63.6L31.5 -6'
+    '2.9L31.1 -62.4L28.1 -60.5L22.9 -59.8L21.3 -60.7L21.5 -63.2L25.4 -65.1L23.6 -66.4L23.5 -67.9L20.6'
+    ' -69.1L24.7 -68.6L27.7 -70.2L29 -69.8ZM22.6 -49.1L21.9 -48.3L17.9 -47.8L16.9 -48.5L18.6 -49.5ZM1'
+    '5 -51.1L18.9 -49.5L14.3 -48.6L12.5 -49.5L12.2 -50.3ZM36.4 -14.4L36.9 -17L38.4 -18L39.3 -15.9L43.'
+    '1 -12.7L42.4 -12.5L40 -14.5ZM141.9 -39.2L140.3 -35.1L137.2 -34.6L135.8 -33.5L135.1 -34.6L131 -33'
+    '.9L132 -33.1L131.3 -31.5L130.2 -31.4L130.4 -32.3L129.4 -33.3L132.6 -35.4L135.7 -35.5L136.7 -37.3'
+    'L137.4 -36.8L139.4 -38.2L140.3 -41.2L141.4 -41.4ZM144.6 -44L145.3 -44.4L145.5 -43.3L143.2 -42L14'
+    '1.6 -42.7L141.1 -41.6L140 -41.6L139.8 -42.6L141.4 -43.4L142 -45.6ZM132.4 -33.5L133.9 -34.4L134.8'
+    ' -33.8L133 -32.7ZM-58.2 20.2L-57.9 22.1L-55.8 22.4L-55.4 24L-54.3 24L-54.8 26.6L-55.7 27.4L-58.6'
+    ' 27.1L-57.8 25.2L-62.7 22.2L-61.8 19.6L-59.1 19.4ZM52 -19L53.1 -16.7L52.2 -15.6L43.5 -12.6L42.6 '
+    '-15.2L43.4 -17.6L47 -16.9L49.1 -18.6ZM35 -29.4L37.5 -30L38 -30.5L37 -31.5L39.2 -32.2L44.7 -29.2L'
+    '47.5 -29L50.2 -26.7L52 -23L55.2 -22.7L55.7 -22L55 -20L49.1 -18.6L47 -16.9L43.4 -17.6L42.8 -16.3L'
+    '39.1 -21.3L38.5 -23.7L34.6 -28.1ZM-48.7 78L-43.9 78.5L-43.3 80L-50.5 81L-54.2 80.6ZM-66.3 80.3L-'
+    '59.6 80L-60.2 81ZM-73.9 71.3L-72.1 71.2L-71.7 69.5L-70.3 68.9L-68.3 71.4L-68.8 72.2L-71.1 72.5L-'
+    '75 72.1ZM-102.3 71.9L-96.8 72L-96.2 72.5ZM-122.6 73.7L-118.7 73.5L-120.2 74.1ZM-163.7 78.6L-161.'
+    '2 78.4L-159.2 79.5L-161.1 79.6ZM180 84.7L180 90L-180 90L-180 84.7L-179.1 84.1L-174.4 84.5L-170 8'
+    '3.9L-158.1 85.4L-143.1 85L-142.9 84.6L-153.6 83.7L-152.9 82L-156.8 81.1L-150.6 81.3L-146.4 80.3L'
+    '-149.5 79.4L-155.3 79.1L-158.1 78L-158.4 76.9L-151.3 77.4L-146.1 76.5L-146.2 75.4L-135.2 74.3L-1'
+    '21.1 74.5L-113.9 73.7L-112.3 74.7L-107.6 75.2L-100.1 74.9L-102.5 74.1L-103.7 72.6L-96.3 73.6L-90'
+    '.1 73.3L-89.2 72.6L-81.5 73.9L-80.3 73.1L-74.9 73.9L-67.4 72.5L-68.5 69.7L-67.4 68.1L-67.7 67.3L'
+    '-63.6 64.9L-57.8 63.3L-57.2 63.5L-62 64.8L-62.6 65.5L-62.1 66.2L-65.7 68L-61.8 70.7L-60.8 73.7L-'
+    '70.6 76.6L-77.2 76.7L-73.7 77.9L-77.9 78.4L-78 79.2L-75.4 80.3L-59.7 82.4L-58.2 83.2L-49.8 81.7L'
+    '-42.8 82.1L-28.5 80.3L-29.7 79.3L-35.6 79.5L-35.8 78.3L-17.5 75.1L-15.7 74.5L-16.5 73.9L-15.4 73'
+    '.1L-10.3 71.3L-7.4 71.7L-6.9 70.9L-0.2 71.6L7.7 69.9L10.8 70.8L13.4 70L27.1 70.5L32 69.7L33.9 68'
+    '.5L38.6 69.8L54.5 65.8L61.4 68L64.1 67.4L68.9 67.9L69.7 69.2L67.8 70.3L69.1 70.7L67.9 71.9L69.9 '
+    '72.3L73.9 69.9L77.6 69.5L82.8 67.2L86.8 67.2L88 66.2L89.7 67.2L95.8 67.4L99.7 67.2L102.8 65.6L10'
+    '6.2 66.9L113.6 65.9L119.8 67.3L123.2 66.5L134.8 66.2L135.1 65.3L137.5 67L145.5 66.9L148.8 68.4L1'
+    '54.3 68.6L161.6 70.6L171.2 71.7L169.3 73.7L166.1 74.4L163.6 76.2L164.7 78.2L167 78.8L161.8 79.2L'
+    '159.8 80.9L169.4 83.8ZM-2.2 -35.2L-1.3 -32.3L-8.7 -28.8L-8.8 -27.1L-11.4 -26.9L-14.8 -21.5L-17 -'
+    '21.4L-14.4 -26.3L-9.6 -29.9L-9.8 -31.2L-8.7 -33.2L-6.9 -34.1L-5.9 -35.8ZM36.9 -22L25 -22L25.2 -3'
+    '1.6L28.9 -30.9L31 -31.6L32 -30.9L34.3 -31.2L34.9 -29.5L34.2 -27.8L32.3 -29.8L35.7 -23.9L35.5 -23'
+    '.1ZM25 -22L25 -20L23.8 -19.6L15.9 -23.4L14.1 -22.5L10.3 -24.4L9.3 -26.1L10 -31.4L11.5 -33.1L15.2'
+    ' -32.3L15.7 -31.4L19.1 -30.3L20.9 -32.7L24.9 -31.9ZM47.8 -8L45 -5L39.6 -3.4L36.2 -4.4L33 -7.8L36'
+    '.4 -14.4L37.6 -14.2L37.9 -15L41.6 -13.5L42.4 -12.5L41.8 -11.1L42.8 -10.9L43.7 -9.2ZM42.4 -12.5L4'
+    '3.3 -12.4L42.8 -10.9L41.8 -11.1ZM48.9 -11.4L48.9 -9.5L47.8 -8L43.7 -9.2L42.6 -10.6L43.1 -11.5L44'
+    '.1 -10.4ZM33.9 1L29.6 1.3L31.2 -3.8L34 -4.2L34.5 -3.6L35 -1.9ZM30.4 1.1L30.8 2.3L29 2.8L29.3 1.6'
+    'ZM18.6 -42.6L16 -45.2L19.4 -44.9L19.5 -43.6ZM22.4 -42.3L23 -41.3L20.6 -41.1L20.8 -42.1ZM18.8 -45'
+    '.9L20.2 -46.1L22.7 -44.6L22.5 -42.5L21.6 -42.2L20.8 -43.3L20.3 -42.8L19.2 -43.5ZM20.1 -42.6L19.4'
+    ' -41.9L18.5 -42.5L19.2 -43.5ZM20.6 -41.9L20.1 -42.6L20.6 -43.2L21.8 -42.7ZM30.8 -3.5L29.7 -4.6L2'
+    '8 -4.4L23.9 -8.6L25.8 -10.4L26.8 -9.5L29 -9.4L30 -10.3L31.4 -9.8L32.4 -11.1L32.1 -12L33.2 -12.2L'
+    '34 -8.7L33 -7.8L35.3 -5.5L33.4 -3.8Z'
+)
 
 
 # -- thumbnails: Flickr's own small size, fetched once per photo version
@@ -7351,7 +8057,18 @@ figure.original img, figure.original video {
 .comments li { margin: .6rem 0; }
 .comments .author { font-weight: 600; }
 .comments .text { overflow-wrap: anywhere; }
+.cloud, .months, .places { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; }
+.places { display: block; }
+.places ul { list-style: none; padding-left: 1.5rem; }
+.places li { margin: .25rem 0; }
+.osm { font-size: .85rem; margin-left: .4rem; }
+.worldmap { position: relative; aspect-ratio: 2 / 1; background: #d4e6f4; border-radius: 8px; overflow: hidden; }
+.worldmap img, .worldmap svg { position: absolute; inset: 0; width: 100%; height: 100%; display: block; }
+.worldmap .pin { fill: #d2232a; fill-opacity: .8; stroke: #fff; stroke-width: .3; }
+.worldmap a:hover .pin { fill: #0b63ce; }
+.worldmap.small { width: 320px; max-width: 100%; margin-bottom: .3rem; }
 """
+
 
 
 # ---------------------------------------------------------------------------

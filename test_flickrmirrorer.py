@@ -28,6 +28,7 @@ import types
 import zipfile
 import zlib
 import xml.etree.ElementTree as ET
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -1483,8 +1484,9 @@ def test_index_links_every_album_and_collection(html_mirror):
     assert 'html/not-in-any-album.html' in index.links
     assert 'html/style.css' in index.links
     # index, css, 3 albums, 2 collections, photostream, not-in-any-album, 7 photo pages,
-    # the search page, its script and its index
-    assert written == 19 == len(html_pages(dest)) + 3
+    # the search page, its script and its index; world.svg, the tag index and 3 tags, the
+    # archive and 3 months, places and the map
+    assert written == 30 == len(html_pages(dest)) + 4
     text = Path(dest, 'index.html').read_text('utf-8')
     assert HOSTILE_ESCAPED in text and HOSTILE not in text
     assert '>Untitled<' in text
@@ -1618,7 +1620,8 @@ def test_deleted_album_and_collection_pages_are_removed(html_mirror):
 
 def test_empty_account(tmp_path):
     dest = str(tmp_path)
-    assert fm.write_html_view(dest, [], [], []) == 7  # index, css, photostream, orphans, search (3)
+    # index, css, photostream, orphans, search (3); world.svg, tags, archive, places, map
+    assert fm.write_html_view(dest, [], [], []) == 12
     assert 'No albums.' in Path(dest, 'index.html').read_text('utf-8')
     assert 'Nothing here.' in Path(dest, 'html', 'photostream-1.html').read_text('utf-8')
 
@@ -1719,14 +1722,29 @@ def golden_view_pages(dest):
     return {os.path.relpath(p, dest): Path(p).read_text('utf-8') for p in html_pages(dest)}
 
 
+# What came after the golden files, taken out before comparing: the navigation to the tags,
+# places, archive and map; a photo page's tags linking their pages, and its map.
+NEW_NAVIGATION = ('<a href="%(h)stags.html">Tags</a><a href="%(h)splaces.html">Places</a>'
+                  '<a href="%(h)sarchive.html">Archive</a><a href="%(h)smap.html">Map</a>')
+NEW_PAGE_RE = re.compile(r'^(tags|places|archive|map|(tag|place|year|month)-.*)\.html$')
+
+
+def without_later_pages(text):
+    text = text.replace(NEW_NAVIGATION % {'h': 'html/'}, '').replace(NEW_NAVIGATION % {'h': ''}, '')
+    text = re.sub(r'<li><a href="tag-[^"]*">(.*?)</a></li>', r'<li>\1</li>', text)
+    return re.sub(r'<dt>Map</dt><dd>.*?</dd>\n', '', text)
+
+
 def test_the_templated_view_says_what_the_hand_joined_one_said(tmp_path):
     pages = golden_view_pages(str(tmp_path))
     golden = sorted(os.listdir(GOLDEN_DIR))
-    assert sorted(os.path.basename(p) for p in pages) == golden
+    assert sorted(os.path.basename(p) for p in pages if not NEW_PAGE_RE.match(os.path.basename(p))) == golden
     assert len(golden) == 20
     for rel, text in pages.items():
+        if NEW_PAGE_RE.match(os.path.basename(rel)):
+            continue
         expected = Path(GOLDEN_DIR, os.path.basename(rel)).read_text('utf-8')
-        assert text.replace('&#34;', '&quot;').replace('&#39;', '&#x27;') == expected, rel
+        assert without_later_pages(text).replace('&#34;', '&quot;').replace('&#39;', '&#x27;') == expected, rel
 
 @pytest.mark.slow
 def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
@@ -1736,9 +1754,288 @@ def test_100k_photos_in_1000_albums_make_every_page(tmp_path):
     albums = [{'id': str(a), 'title': 'Album %d' % a, 'description': '', 'primary': None,
                'photo_ids': [str(i) for i in range(a * 90, a * 90 + 90)]} for a in range(1000)]
     written = fm.write_html_view(str(tmp_path), photos, albums, [])
-    assert written == 2 + 1000 + 200 + 20 + 3  # index+css, albums, photostream, orphans (10,000), search
+    # index+css, albums, photostream, orphans (10,000), search; world.svg, the tag index and
+    # 50 tags of 2,000 photos (4 pages each), the archive, places and map pages
+    assert written == 2 + 1000 + 200 + 20 + 3 + 1 + 1 + 50 * 4 + 3
     assert (tmp_path / 'html' / 'album-999.html').is_file()
     assert 'Photo 89999' in (tmp_path / 'html' / 'album-999.html').read_text('utf-8')
+
+
+# -- tags, places, years taken and the world map
+# Expected values are written out from the photos and details given (never computed with
+# the program's own functions).
+
+def card_ids(path):
+    """The photo ids of a photo list page, in the order shown."""
+    return re.findall(r'<li class="photo" id="p([^"]+)">', Path(path).read_text('utf-8'))
+
+
+def listed_links(path):
+    """(href, name, count) of each entry of a tags.html / archive.html list."""
+    return [(href, html.unescape(name), count) for href, name, count in re.findall(
+        r'<li><a href="([^"]+)">(.*?)</a> <span class="meta">(.*?)</span></li>', Path(path).read_text('utf-8'))]
+
+
+def section_of(text, heading):
+    """The text of a page after an <h2> heading, up to the next one."""
+    return text.split('>%s</h2>' % heading, 1)[1].split('<h2', 1)[0]
+
+
+def test_a_page_per_tag_as_typed_with_machine_tags_apart(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    tags = {'103': ['Sky', 'camera:make=Canon'], '106': ['SKY', 'New York'], '107': ['newyork'],
+            '105': ['sky']}   # 105 is not mirrored: listed, without a page of its own
+    for photo in photos:
+        photo.tag_lines = '\n'.join(photo.tags + tags.get(photo.id, []))
+    fm.write_html_view(dest, photos, albums, collections, page_size=2)
+    html_dir = Path(dest, 'html')
+    index = (html_dir / 'tags.html').read_text('utf-8')
+    plain = listed_links(html_dir / 'tags.html')
+    # one page per tag as Flickr counts them ('Sky', 'SKY', 'sky' are one), named as first typed
+    assert [(name, count) for _, name, count in plain] == [
+        ('<tag>', '1 photo'), ('New York', '2 photos'), ('orange & red', '1 photo'), ('sky', '4 photos'),
+        ('camera:make=Canon', '1 photo')]   # the machine tags' section
+    assert '&lt;tag&gt;' in index and '<tag>' not in index
+    machine = section_of(index, 'Machine tags')
+    assert 'camera:make=Canon' in machine and 'sky' not in machine
+    assert index.index('New York') < index.index('Machine tags')
+    href = {name: h for h, name, _ in plain}
+    for name, h in href.items():
+        assert re.fullmatch(r'tag-[a-z0-9-]*[0-9a-f]{12}\.html', h), h
+    assert href['sky'].startswith('tag-sky-') and href['New York'].startswith('tag-newyork-')
+    # its photos in photostream order, paginated as every list is (2 a page here)
+    sky = html_dir / href['sky']
+    assert card_ids(sky) == ['101', '103']
+    assert card_ids(html_dir / href['sky'].replace('.html', '.page2.html')) == ['105', '106']
+    assert '<h1>sky (page 1 of 2)</h1>' in sky.read_text('utf-8')
+    assert card_ids(html_dir / href['New York']) == ['106', '107']
+    # each photo's page links its tags' pages
+    page = (html_dir / 'photo-106.html').read_text('utf-8')
+    assert '<li><a href="%s">SKY</a></li>' % href['sky'] in page
+    assert '<li><a href="%s">New York</a></li>' % href['New York'] in page
+    # a tag no photo has any more: its page goes
+    for photo in photos:
+        photo.tag_lines = '\n'.join(t for t in photo.tags if t.lower() != 'new york' and t != 'newyork')
+    fm.write_html_view(dest, photos, albums, collections, page_size=2)
+    assert not (html_dir / href['New York']).exists() and sky.exists()
+
+
+def test_the_archive_by_year_and_month_at_flickrs_granularity(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    taken = {'101': ('2019-07-20 20:15:00', '0'), '102': ('2020-01-02 03:04:05', '0'),
+             '103': ('1912-05-01 00:00:00', '4'),    # known to the month
+             '104': ('2019-07-05 10:00:00', '0'),
+             '106': ('1912-01-01 00:00:00', '6'),    # known to the year alone
+             '107': ('1915-01-01 00:00:00', '8'),    # circa 1915
+             '108': ('', '0')}
+    for photo in photos:
+        photo.taken, photo.granularity = taken.get(photo.id, ('', '0'))
+    fm.write_html_view(dest, photos, albums, collections)
+    html_dir = Path(dest, 'html')
+    archive = (html_dir / 'archive.html').read_text('utf-8')
+    assert re.findall(r'<h2 class="section" id="y(\d+)">', archive) == ['2020', '2019', '1915', '1912']
+    assert listed_links(html_dir / 'archive.html') == [
+        ('month-2020-01.html', 'January 2020', '1 photo'),
+        ('month-2019-07.html', 'July 2019', '1 photo, 1 video'),
+        ('year-1915.html', '1915, month unknown', '1 photo'),
+        ('month-1912-05.html', 'May 1912', '1 photo'),
+        ('year-1912.html', '1912, month unknown', '1 photo')]
+    assert '2 photos without a date taken.' in archive   # 105 (not mirrored) and 108
+    assert card_ids(html_dir / 'month-2019-07.html') == ['104', '101']   # in the order taken
+    assert card_ids(html_dir / 'year-1912.html') == ['106'] and card_ids(html_dir / 'month-1912-05.html') == ['103']
+    assert 'circa 1915' in (html_dir / 'year-1915.html').read_text('utf-8')
+    assert not (html_dir / 'month-1912-01.html').exists() and not (html_dir / 'month-1915-01.html').exists()
+
+
+def placed_photo(pid, latitude, longitude, country=None, region=None, locality=None):
+    """A photo as its enriched .metadata gives it to its page: getInfo's location."""
+    location = {'latitude': latitude, 'longitude': longitude}
+    location.update((k, {'_content': v}) for k, v in (('country', country), ('region', region),
+                                                      ('locality', locality)) if v is not None)
+    return fm.Photo.from_metadata({'flickrmirrorer': {'format': 2, 'enriched': '5'},
+                                   'photo': {'id': pid, 'location': location},
+                                   'listing': {'id': pid, 'lastupdate': '5'}})
+
+
+PLACED = {   # what a photo's .metadata gives its page (HtmlView.photo_details)
+    '101': placed_photo('101', 47.37, 8.54, 'Switzerland', 'Z\u00fcrich', 'Z\u00fcrich'),
+    '102': placed_photo('102', 47.5, 8.725, 'Switzerland', 'Z\u00fcrich', 'Winterthur'),
+    '103': placed_photo('103', 35.6895, 139.6917, 'Japan', 'Tokyo Prefecture', '\u6771\u4eac'),
+    '106': placed_photo('106', -33.8688, 151.2093),                # coordinates alone (the export's)
+    '105': placed_photo('105', 64.1, -21.9, 'Iceland', '', 'Reykjav\u00edk'),   # no file
+}
+
+
+def test_places_country_region_locality_each_linking_its_photos_and_openstreetmap(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, details=PLACED.get)
+    html_dir = Path(dest, 'html')
+    places = (html_dir / 'places.html').read_text('utf-8')
+    entries = re.findall(r'<li>(?:<a href="([^"]+)">)?([^<]*)(?:</a>)? <span class="meta">([^<]*)</span>'
+                         r'(?: <a class="osm" href="([^"]+)")?', places)
+    assert [(name, count, osm) for _, name, count, osm in entries] == [
+        ('Japan', '1 photo', ''),
+        ('Tokyo Prefecture', '1 photo', ''),
+        ('\u6771\u4eac', '1 photo', 'https://www.openstreetmap.org/?mlat=35.68950&amp;mlon=139.69170'
+                                    '#map=12/35.68950/139.69170'),
+        ('Switzerland', '2 photos', ''),
+        ('Z\u00fcrich', '2 photos', ''),
+        ('Winterthur', '1 photo', 'https://www.openstreetmap.org/?mlat=47.50000&amp;mlon=8.72500'
+                                  '#map=12/47.50000/8.72500'),
+        ('Z\u00fcrich', '1 photo', 'https://www.openstreetmap.org/?mlat=47.37000&amp;mlon=8.54000'
+                                   '#map=12/47.37000/8.54000'),
+        ('Places without a name', '1 photo', '')]
+    # nested: Japan > Tokyo Prefecture > the locality
+    assert re.search('Japan.*?<ul class="places">.*?Tokyo Prefecture.*?<ul class="places">.*?\u6771\u4eac',
+                     places, re.S)
+    pages = {name: href for href, name, _, _ in entries if href}
+    assert set(pages) == {'\u6771\u4eac', 'Winterthur', 'Z\u00fcrich', 'Places without a name'}
+    assert card_ids(html_dir / pages['Winterthur']) == ['102']
+    assert card_ids(html_dir / pages['Places without a name']) == ['106']
+    winterthur = (html_dir / pages['Winterthur']).read_text('utf-8')
+    assert '<h1>Winterthur, Z\u00fcrich, Switzerland</h1>' in winterthur
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in winterthur and '<script>' not in winterthur
+    assert 'Iceland' not in places   # 105 has no file: no page to link
+
+
+def test_the_world_map_has_a_pin_per_placed_photo_and_each_photo_page_its_own(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections, details=PLACED.get)
+    html_dir = Path(dest, 'html')
+    world = html_dir / 'map.html'
+    text = world.read_text('utf-8')
+    pins = re.findall(r'<a href="([^"]+)"><circle class="pin" cx="([^"]+)" cy="([^"]+)" r="[^"]+">'
+                      r'<title>(.*?)</title></circle></a>', text)
+    assert pins == [('photo-101.html', '8.54', '-47.37', 'Sunset'),
+                    ('photo-102.html', '8.72', '-47.50', '&lt;script&gt;alert(1)&lt;/script&gt;'),
+                    ('photo-103.html', '139.69', '-35.69', html.escape(UNICODE_TITLE)),
+                    ('photo-106.html', '151.21', '33.87', 'Orphan')]
+    assert '<script>' not in text and '<img src="world.svg" alt="">' in text
+    assert '<p class="count">4 photos on the map</p>' in text
+    # the outline: Natural Earth's countries as one path, in degrees, drawn offline
+    svg = (html_dir / 'world.svg').read_text('utf-8')
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="-180 -90 360 180"')
+    assert 20_000 < len(svg) < 45_000 and 'http' not in svg.replace('http://www.w3.org/2000/svg', '')
+    # a placed photo's page: its pin on a small map, OpenStreetMap linked (not loaded)
+    page = (html_dir / 'photo-103.html').read_text('utf-8')
+    assert re.findall(r'<circle class="pin" cx="([^"]+)" cy="([^"]+)"', page) == [('139.69', '-35.69')]
+    assert ('<a class="osm" href="https://www.openstreetmap.org/?mlat=35.68950&amp;mlon=139.69170'
+            '#map=12/35.68950/139.69170" rel="noopener noreferrer">OpenStreetMap</a>') in page
+    # no place (or hidden): no map, no pin
+    for pid in ('104', '107', '108'):
+        page = (html_dir / ('photo-%s.html' % pid)).read_text('utf-8')
+        assert 'worldmap' not in page and 'openstreetmap' not in page
+    # nothing changed: nothing written again
+    assert fm.write_html_view(dest, photos, albums, collections, details=PLACED.get) == 0
+
+
+def test_the_new_pages_are_in_every_pages_navigation(html_mirror):
+    dest, photos, albums, collections = html_mirror
+    fm.write_html_view(dest, photos, albums, collections)
+    nav = ('<a href="%(h)stags.html">Tags</a><a href="%(h)splaces.html">Places</a>'
+           '<a href="%(h)sarchive.html">Archive</a><a href="%(h)smap.html">Map</a></nav>')
+    assert nav % {'h': 'html/'} in Path(dest, 'index.html').read_text('utf-8')
+    for name in ('tags.html', 'places.html', 'archive.html', 'map.html', 'photo-101.html', 'album-6789.html'):
+        assert nav % {'h': ''} in Path(dest, 'html', name).read_text('utf-8'), name
+    # with nothing to show, each says so
+    assert 'No photo has a place on Flickr.' in Path(dest, 'html', 'places.html').read_text('utf-8')
+    assert 'No photo has a place on Flickr.' in Path(dest, 'html', 'map.html').read_text('utf-8')
+
+
+def placed_fake_photos(server):
+    """The fake account's photos made to show every case: the first two placed (Zagreb, no
+    other photo there, and Tokyo, with getInfo's names), the third not; one known to the year alone, one to the
+    month; a tag typed two ways and a machine tag."""
+    photos = [server.account.photos[pid] for pid in server.account.photostream_order()
+              if server.account.photos[pid].media == 'photo']
+    for photo in server.account.photos.values():   # the first alone in Zagreb: its pin clickable
+        if photo.latitude is not None and fakeflickr._place(photo) == fakeflickr.PLACES[1]:
+            photo.latitude = photo.longitude = None
+    for photo, place in zip(photos, (fakeflickr.PLACES[1], fakeflickr.PLACES[2], None)):
+        photo.latitude, photo.longitude = (place[0] + 0.013, place[1] - 0.013) if place else (None, None)
+    photos[0].tags, photos[1].tags, photos[2].tags = ['New York', 'bw'], ['new york'], ['NEW YORK']
+    photos[0].machine_tags = ['camera:make=canon']
+    photos[0].datetakengranularity, photos[0].datetaken, photos[0].datetakenunknown = 6, '1950-01-01 00:00:00', 0
+    photos[1].datetakengranularity, photos[1].datetaken, photos[1].datetakenunknown = 4, '1951-03-01 00:00:00', 0
+    photos[2].title = '<script>alert("pin")</script>'
+    return photos
+
+
+def media_count(items):
+    """'2 photos, 1 video', as the view counts fake photos (videos only when there are some)."""
+    videos = sum(p.media == 'video' for p in items)
+    said = ['%d photo%s' % (len(items) - videos, '' if len(items) - videos == 1 else 's')]
+    return ', '.join(said + (['%d video%s' % (videos, '' if videos == 1 else 's')] if videos else []))
+
+
+@pytest.mark.slow
+def test_tags_places_archive_and_map_of_a_mirror_of_flickr(plain_fake, tmp_path, dest):
+    """End to end: the pages say what the fake account holds (its model, written out)."""
+    first, second, third = placed_fake_photos(plain_fake)[:3]
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    html_dir = dest / 'html'
+    account = [plain_fake.account.photos[pid] for pid in plain_fake.account.photostream_order()]
+    # tags: one page per tag as Flickr counts them, as typed (getInfo's raw tags)
+    tagged = {}
+    for p in account:
+        for key in dict.fromkeys(fakeflickr.normalize_tag(t) for t in p.tags + p.machine_tags):
+            tagged.setdefault(key, []).append(p)
+    listed = listed_links(html_dir / 'tags.html')
+    assert {fakeflickr.normalize_tag(name): count for _, name, count in listed} == {
+        key: media_count(items) for key, items in tagged.items()}
+    assert {name for _, name, _ in listed} <= {t for p in account for t in p.tags + p.machine_tags}
+    assert 'New York' in {name for _, name, _ in listed}   # the newest photo's spelling
+    machine = section_of((html_dir / 'tags.html').read_text('utf-8'), 'Machine tags')
+    assert {name for _, name, _ in listed if name in machine} == {t for p in account for t in p.machine_tags}
+    new_york = next(href for href, name, _ in listed if name == 'New York')
+    assert card_ids(html_dir / new_york) == [p.id for p in tagged['newyork']]   # photostream order
+    assert card_ids(html_dir / new_york)[:3] == [first.id, second.id, third.id]
+    assert 'href="%s">new york</a>' % new_york in (html_dir / ('photo-%s.html' % second.id)).read_text('utf-8')
+    # the archive: 1950 known to the year alone, March 1951
+    assert card_ids(html_dir / 'year-1950.html') == [first.id]
+    assert card_ids(html_dir / 'month-1951-03.html') == [second.id]
+    assert not (html_dir / 'month-1950-01.html').exists()
+    dated = [p for p in account if not p.datetakenunknown]
+    months = Counter(p.datetaken[:7] for p in dated if p.datetakengranularity in (0, 4))
+    for month, n in months.items():
+        assert len(card_ids(html_dir / ('month-%s.html' % month))) == n, month
+    # places: getInfo's names, country > region > locality
+    placed = [p for p in account if p.latitude is not None]
+    places = (html_dir / 'places.html').read_text('utf-8')
+    for p in placed:
+        _, _, locality, _, region, country = fakeflickr._place(p)
+        assert re.search(re.escape(html.escape(country)) + '.*?' + re.escape(html.escape(region)) + '.*?'
+                         + re.escape(html.escape(locality)), places, re.S), (country, region, locality)
+    assert 'Zagreb' in places and '\u6771\u4eac' in places
+    # the map: a pin per placed photo, at its coordinates, linking its page; none for the others
+    pins = re.findall(r'<a href="photo-(\d+)\.html"><circle class="pin" cx="([^"]+)" cy="([^"]+)"',
+                      (html_dir / 'map.html').read_text('utf-8'))
+    assert sorted(pins) == sorted((p.id, '%.2f' % p.longitude, '%.2f' % -p.latitude) for p in placed)
+    page = (html_dir / ('photo-%s.html' % first.id)).read_text('utf-8')
+    assert 'https://www.openstreetmap.org/?mlat=%.5f&amp;mlon=%.5f#map=12/%.5f/%.5f' % (
+        first.latitude, first.longitude, first.latitude, first.longitude) in page
+    third_page = (html_dir / ('photo-%s.html' % third.id)).read_text('utf-8')
+    assert 'worldmap' not in third_page and 'openstreetmap' not in third_page
+    assert '<script>alert' not in (html_dir / new_york).read_text('utf-8')
+
+
+@pytest.mark.slow
+def test_places_and_pins_from_the_data_export_alone(plain_fake, tmp_path, dest):
+    """Without a key: the export's geo (coordinates, no names) places its photos on the map,
+    under places without a name."""
+    first, second, third = placed_fake_photos(plain_fake)[:3]
+    manifest = plain_fake.write_export(str(tmp_path / 'export'), files_per_zip=10)
+    assert_ok(export_only(plain_fake, tmp_path, dest, manifest['dir']))
+    html_dir = dest / 'html'
+    placed = [p for p in plain_fake.account.photos.values() if p.latitude is not None]
+    pins = re.findall(r'<a href="photo-(\d+)\.html"><circle class="pin" cx="([^"]+)" cy="([^"]+)"',
+                      (html_dir / 'map.html').read_text('utf-8'))
+    assert sorted(pins) == sorted((p.id, '%.2f' % p.longitude, '%.2f' % -p.latitude) for p in placed)
+    entries = listed_links(html_dir / 'places.html')
+    assert [(name, count) for _, name, count in entries] == [('Places without a name', media_count(placed))]
+    assert sorted(card_ids(html_dir / entries[0][0])) == sorted(p.id for p in placed)
+    assert 'worldmap' in (html_dir / ('photo-%s.html' % first.id)).read_text('utf-8')
+    assert 'worldmap' not in (html_dir / ('photo-%s.html' % third.id)).read_text('utf-8')
 
 
 # ---------------------------------------------------------------- real browser
@@ -1853,6 +2150,53 @@ def test_browsing_a_real_mirror(plain_fake, tmp_path, dest):
             page.screenshot(path=str(tmp_path / 'album.png'))
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_the_map_in_a_real_browser(plain_fake, tmp_path, dest):
+    """Chromium, from disk: the map shows a pin per placed photo over the world outline, a
+    pin opens its photo, whose page shows its own pin and links OpenStreetMap; nothing is
+    loaded from the network."""
+    sync_playwright = require_browser()
+    first = placed_fake_photos(plain_fake)[0]
+    assert_ok(run_program(plain_fake, tokens_for(plain_fake, tmp_path), dest))
+    placed = [p for p in plain_fake.account.photos.values() if p.latitude is not None]
+    requests = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.on('request', lambda r: requests.append(r.url))
+            page.goto((dest / 'index.html').as_uri())
+            page.locator('header nav a', has_text='Map').click()
+            page.wait_for_url('**/html/map.html')
+            outline = page.locator('.worldmap img')
+            assert outline.evaluate('img => img.complete && img.naturalWidth > 0')
+            box = page.locator('.worldmap').bounding_box()
+            pins = page.locator('.worldmap circle.pin')
+            assert pins.count() == len(placed)
+            for i in range(pins.count()):   # each drawn, inside the map
+                pin = pins.nth(i).bounding_box()
+                assert pin['width'] > 0 and box['x'] <= pin['x'] <= box['x'] + box['width']
+                assert box['y'] <= pin['y'] <= box['y'] + box['height']
+            # Zagreb (15.97 E, 45.8 N) lies right of the middle and above it
+            zagreb = page.locator('a[href="photo-%s.html"] circle' % first.id).bounding_box()
+            assert zagreb['x'] > box['x'] + box['width'] / 2 and zagreb['y'] < box['y'] + box['height'] / 2
+            page.screenshot(path=str(tmp_path / 'map.png'))
+            page.locator('a[href="photo-%s.html"] circle' % first.id).click()
+            page.wait_for_url('**/html/photo-%s.html' % first.id)
+            assert page.locator('.worldmap circle.pin').count() == 1
+            assert page.locator('.worldmap circle.pin').bounding_box()['width'] > 0
+            osm = page.get_by_role('link', name='OpenStreetMap')
+            assert osm.get_attribute('href') == (
+                'https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=12/%.5f/%.5f'
+                % (first.latitude, first.longitude, first.latitude, first.longitude))
+            page.locator('.facts a', has_text='New York').click()
+            page.wait_for_url('**/html/tag-newyork-*.html')
+            assert page.locator('h1').inner_text() == 'New York'
+        finally:
+            browser.close()
+    assert requests and all(u.startswith('file://') for u in requests), requests
 
 
 # ---------------------------------------------------------------------------
@@ -5204,7 +5548,7 @@ def test_tags_read_the_same_in_the_photo_page_search_and_sidecar(plain_fake, tmp
     assert_ok(run_program(plain_fake, tokens, dest))
     page = (dest / 'html' / ('photo-%s.html' % photo.id)).read_text('utf-8')
     shown = [html.unescape(li) for li in re.findall(
-        r'<li>(.*?)</li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))]
+        r'<li><a href="tag-[^"]*">(.*?)</a></li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))]
     assert shown == typed
     assert xmp_subjects(dest / 'photostream' / (media_name(photo) + '.xmp')) == typed
     words = {entry[2]: entry[3] for entry in search_entries(dest)}[photo.title]
@@ -5229,7 +5573,7 @@ def test_a_photo_left_as_it_is_keeps_its_texts_when_the_html_view_is_made_again(
         assert folded in entries[kept.title], (folded, entries[kept.title])
     page = (dest / 'html' / ('photo-%s.html' % kept.id)).read_text('utf-8')
     assert [html.unescape(li) for li in re.findall(
-        r'<li>(.*?)</li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))] == ['New York', 'Zürich Café']
+        r'<li><a href="tag-[^"]*">(.*?)</a></li>', re.search(r'<ul class="tags">(.*?)</ul>', page).group(1))] == ['New York', 'Zürich Café']
     assert html.escape(kept.title) in (dest / 'index.html').read_text('utf-8') + ''.join(
         p.read_text('utf-8') for p in (dest / 'html').glob('photostream-*.html'))
 

@@ -4,7 +4,8 @@
 Writes the view of a small made-up account with flickrmirrorer's own write_html_view
 (gradient pictures stand in for photos and their thumbnails), opens it from disk in
 headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) and saves 1200x800
-screenshots of the index, an album, a photo's page and a search.
+screenshots of the index, an album, a photo's page, a search, the map, the places, the
+archive and the tags.
 
     python docs/screenshots.py
 """
@@ -26,6 +27,13 @@ TITLES = ['Harbour at dawn', 'Old town', 'Granny\u2019s birthday', 'Snow on the 
           'The cat, again', 'Forest walk', 'Caf\u00e9 Central', 'Mountains', 'Beach day', 'Z\u00fcrich tram',
           'Kingfisher', 'Fog on the river', 'Night street', 'Tulips', 'Ferry to \u00c6r\u00f8']
 TAGS = ['travel', 'family', 'bw', 'summer', 'winter', 'river', 'birds', 'street', 'holiday']
+PLACES = [  # (locality, region, country, latitude, longitude)
+    ('\u00c6r\u00f8sk\u00f8bing', 'Syddanmark', 'Denmark', 54.8886, 10.4123),
+    ('Z\u00fcrich', 'Z\u00fcrich', 'Switzerland', 47.3769, 8.5417),
+    ('Reykjav\u00edk', 'Capital Region', 'Iceland', 64.1466, -21.9426),
+    ('Kyoto', 'Kyoto Prefecture', 'Japan', 35.0116, 135.7681),
+    ('Valpara\u00edso', 'Valpara\u00edso', 'Chile', -33.0472, -71.6127),
+]
 
 
 def gradient_png(width, height, hue):
@@ -61,12 +69,14 @@ def account(dest):
         thumb = 'html/thumbs/%s-%012x.jpg' % (pid, i)
         write(dest, thumb, gradient_png(w // 2, h // 2, i))
         photos.append({'id': pid, 'file': original, 'thumb': thumb, 'media': 'video' if video else 'photo',
-                       'title': title, 'datetaken': '2023-%02d-%02d 1%d:%02d:00' % (i % 12 + 1, i + 3, i % 10, i * 3),
+                       'title': title, 'datetaken': '%d-%02d-%02d 1%d:%02d:00' % (2023 - i % 4, i % 12 + 1, i + 3, i % 10, i * 3),
+                       'datetakengranularity': '6' if i == 7 else '0',
                        'description': '' if i % 3 else 'Seen from the <b>old bridge</b>, early.\n'
                                                         'More on <a href="https://example.com/">my blog</a>.',
                        'tags': rng.sample(TAGS, rng.randint(1, 3))})
-        details[pid] = {'place_names': ['\u00c6r\u00f8sk\u00f8bing', 'Denmark'], 'latitude': 54.8886,
-                        'longitude': 10.4123, 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
+        locality, region, country, lat, lon = PLACES[0 if i < 9 else i % len(PLACES)]
+        details[pid] = {'place_names': [locality, region, country], 'place': (country, region, locality),
+                        'latitude': lat + i * 0.01, 'longitude': lon, 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
                         'comments': [{'author': 'Ann', 'date': '2023-05-02 09:14 UTC', 'text': 'What <i>light</i>!'}]}
     ids = [p['id'] for p in photos]
     albums = [{'id': '72157001', 'title': 'Summer in Denmark', 'description': 'Two weeks on <b>\u00c6r\u00f8</b>.',
@@ -86,7 +96,9 @@ def main():
         fm.write_html_view(dest, photos, albums, collections, details=details.get)
         shots = [('html-index.png', 'index.html'), ('html-album.png', 'html/album-72157001.html'),
                  ('html-photo.png', 'html/photo-%s.html' % photos[0]['id']),
-                 ('html-search.png', 'html/search.html?q=bridge')]
+                 ('html-search.png', 'html/search.html?q=bridge'), ('html-map.png', 'html/map.html'),
+                 ('html-places.png', 'html/places.html'), ('html-archive.png', 'html/archive.html'),
+                 ('html-tags.png', 'html/tags.html')]
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=['--no-sandbox', '--disable-gpu'])

@@ -4610,6 +4610,198 @@ def test_photo_pages_link_neighbours_in_album_and_photostream_order(html_mirror)
     assert 'href="photo-105.html"' not in Path(dest, 'html', 'album-6789.html').read_text('utf-8')
 
 
+# --- notes and people: boxes over a photo's page, listed beside, in .metadata and the sidecar ---
+
+class MarkedElements(HTMLParser):
+    """Every element of one of `classes` (<a class="box note"> counts as 'box'): its tag,
+    attributes and text."""
+
+    def __init__(self, classes):
+        super().__init__(convert_charrefs=True)
+        self.classes, self.found, self.open = set(classes), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ('img', 'br', 'input', 'meta', 'link'):
+            return
+        for item in self.open:
+            item['depth'] += 1
+        if self.classes & set((attrs.get('class') or '').split()) or (
+                tag == 'li' and self.open and self.open[-1]['depth'] == 1 and self.open[-1]['list']):
+            self.open.append({'tag': tag, 'attrs': attrs, 'text': '', 'depth': 0,
+                              'list': tag in ('ol', 'ul')})
+
+    def handle_endtag(self, tag):
+        for item in list(self.open):
+            if item['depth'] == 0:
+                self.open.remove(item)
+                self.found.append(item)
+            else:
+                item['depth'] -= 1
+
+    def handle_data(self, data):
+        for item in self.open:
+            item['text'] += data
+
+
+def marked(path, *classes):
+    parser = MarkedElements(classes)
+    parser.feed(Path(path).read_text('utf-8'))
+    return parser.found
+
+
+def boxes_of(path, kind):
+    return [e for e in marked(path, 'box') if e['tag'] == 'a' and kind in e['attrs']['class'].split()]
+
+
+def list_items(path, cls):
+    """The text of each item of the page's <ol>/<ul> of that class."""
+    return [e['text'] for e in marked(path, cls) if e['tag'] == 'li']
+
+
+def style_percent(style):
+    return {k: float(v.rstrip('%')) for k, v in (part.split(':') for part in style.split(';'))}
+
+
+def frame_500(photo):
+    """Flickr's 500-pixel frame of an unturned photo, or its own size when it is smaller."""
+    scale = min(1, 500 / max(photo.width, photo.height))
+    return photo.width * scale, photo.height * scale
+
+
+def marked_account(fake):
+    """A photo with a note whose box and text we chose; the fake's boxed-people photo (the
+    owner and a user whose real name is hidden) and its photo of people without boxes."""
+    own = [p for p in fake.account.photos.values() if p.media == 'photo']
+    target = next(p for p in own[1:-1] if p.rotation == 0 and not p.people and len(p.notes) < 5)
+    fake.add_note(target.id, 'Granny & <b>me</b>\nat "the" lake', x=100, y=50, w=120, h=60, author=0)
+    return target, own[0], own[-1]
+
+
+@pytest.mark.slow
+def test_notes_and_people_in_the_files_the_pages_and_the_sidecars(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    target, boxed, plain = marked_account(fake)
+    other = fake.account.others[0]
+    with_people = [p for p in fake.account.photos.values() if p.people]
+    assert boxed.people and all(person.box for person in boxed.people)
+    assert plain.people and not any(person.box for person in plain.people)
+    assert_ok(run_mirror(fake, tokens, dest))
+    # people.getList is asked only where getInfo says haspeople
+    assert fake.stats()['api_calls']['flickr.photos.people.getList'] == len(with_people)
+    meta = metadata_of(dest, media_name(boxed))
+    assert [p['nsid'] for p in meta['people']['person']] == [person.nsid for person in boxed.people]
+    assert 'people' not in metadata_of(dest, media_name(target))
+    # The chosen note: a box where Flickr drew it, scaled from the 500-pixel frame to percent
+    # of the image; listed with its author and text.
+    page = dest / 'html' / ('photo-%s.html' % target.id)
+    fw, fh = frame_500(target)
+    notes = target.notes
+    boxes = boxes_of(page, 'note')
+    assert len(boxes) == len(notes) and len(list_items(page, 'notes')) == len(notes)
+    ours = boxes[[n.text for n in notes].index('Granny & <b>me</b>\nat "the" lake')]
+    where = style_percent(ours['attrs']['style'])
+    assert where == pytest.approx({'left': 100 / fw * 100, 'top': 50 / fh * 100,
+                                   'width': 120 / fw * 100, 'height': 60 / fh * 100}, abs=0.006)
+    assert ours['text'] == '%s: Granny & me\nat "the" lake' % other.username
+    assert ('%s' % other.username + 'Granny & me\nat "the" lakeShow on the photo') in list_items(page, 'notes')
+    text = page.read_text('utf-8')
+    assert 'Granny &amp; <b>me</b>' in text and '<script' not in text
+    assert ours['attrs']['href'] == '#' + ours['attrs']['id'][len('box-'):]
+    # The photo of boxed people: a box each and their names (a hidden real name: the username).
+    page = dest / 'html' / ('photo-%s.html' % boxed.id)
+    names = [person.realname or person.username for person in boxed.people]
+    assert [b['text'] for b in boxes_of(page, 'person')] == names
+    assert list_items(page, 'people') == [n + ' Show on the photo' for n in names]
+    page = dest / 'html' / ('photo-%s.html' % plain.id)
+    assert boxes_of(page, 'person') == []
+    assert list_items(page, 'people') == [person.realname or person.username for person in plain.people]
+    # The crowded photo: 32 notes, each listed and boxed inside the image.
+    crowded = max(fake.account.photos.values(), key=lambda p: len(p.notes))
+    page = dest / 'html' / ('photo-%s.html' % crowded.id)
+    assert len(crowded.notes) == 32 == len(list_items(page, 'notes')) == len(boxes_of(page, 'note'))
+    for box in boxes_of(page, 'note'):
+        where = style_percent(box['attrs']['style'])
+        assert 0 <= where['left'] and where['left'] + where['width'] <= 100.01
+        assert 0 <= where['top'] and where['top'] + where['height'] <= 100.01
+    # The sidecars name the people (exiftool reads IPTC Extension's PersonInImage).
+    require_exiftool()
+    read = exiftool_read([dest / 'photostream' / (media_name(p) + XMP_SUFFIX) for p in (boxed, plain, target)])
+    assert as_list(read[media_name(boxed) + XMP_SUFFIX].get('PersonInImage')) == names
+    assert as_list(read[media_name(plain) + XMP_SUFFIX].get('PersonInImage')) == [
+        person.realname or person.username for person in plain.people]
+    assert 'PersonInImage' not in read[media_name(target) + XMP_SUFFIX]
+    # Nothing changed: no people asked again.  A person added moves lastupdate: that photo's
+    # getInfo and people are read again, and the page and the sidecar name them.
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert fake.stats()['api_calls'].get('flickr.photos.people.getList', 0) == 0
+    fake.add_person(target.id, user=other.username, box=(10, 10, 40, 40))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert fake.stats()['api_calls'].get('flickr.photos.people.getList', 0) == 1
+    page = dest / 'html' / ('photo-%s.html' % target.id)
+    name = fakeflickr.OTHER_REALNAMES.get(other.username) or other.username
+    assert [b['text'] for b in boxes_of(page, 'person')] == [name]
+    read = exiftool_read([dest / 'photostream' / (media_name(target) + XMP_SUFFIX)])
+    assert as_list(read[media_name(target) + XMP_SUFFIX].get('PersonInImage')) == [name]
+
+
+@pytest.mark.slow
+def test_notes_from_the_export_without_a_key(export_only_mirror):
+    fake, dest, _ = export_only_mirror
+    noted = [p for p in fake.account.photos.values() if p.notes and p.media == 'photo']
+    assert noted
+    for photo in noted:
+        page = dest / 'html' / ('photo-%s.html' % photo.id)
+        items = list_items(page, 'notes')
+        # the export names a note's author by NSID only
+        assert items == ['%s%sShow on the photo' % (n.author, n.text.replace('<b>', '').replace('</b>', ''))
+                         for n in photo.notes]
+        assert len(boxes_of(page, 'note')) == len(photo.notes)
+
+
+@pytest.mark.slow
+def test_notes_readable_with_the_keyboard_in_a_real_browser(plain_fake, tmp_path, dest):
+    sync_playwright = require_browser()
+    fake = plain_fake
+    target, _, _ = marked_account(fake)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    fw, fh = frame_500(target)
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1200, 'height': 900})
+            page.goto((dest / 'html' / ('photo-%s.html' % target.id)).as_uri())
+            image = page.locator('figure.original img').bounding_box()
+            assert image['width'] > 100
+            index = [n.text for n in target.notes].index('Granny & <b>me</b>\nat "the" lake')
+            box = page.locator('a.box.note').nth(index)
+            # drawn where Flickr drew it, on the image as shown (whatever its scale)
+            drawn = box.bounding_box()
+            assert drawn['x'] - image['x'] == pytest.approx(100 / fw * image['width'], abs=1.5)
+            assert drawn['y'] - image['y'] == pytest.approx(50 / fh * image['height'], abs=1.5)
+            assert drawn['width'] == pytest.approx(120 / fw * image['width'], abs=1.5)
+            label = box.locator('span')
+            assert label.evaluate('e => getComputedStyle(e).opacity') == '0'
+            # Tab reaches each box in turn; the focused one shows its text
+            for _ in range(40):
+                page.keyboard.press('Tab')
+                if page.evaluate('() => document.activeElement.id') == box.get_attribute('id'):
+                    break
+            else:
+                pytest.fail('Tab never reached the note')
+            assert label.evaluate('e => getComputedStyle(e).opacity') == '1'
+            assert label.is_visible() and 'Granny & me' in label.inner_text()
+            # Enter follows it to the note in the list, which shows which note it is
+            page.keyboard.press('Enter')
+            listed = page.locator('ol.notes li').nth(index)
+            assert listed.evaluate('e => e.matches(":target")')
+            assert 'Granny & me' in listed.inner_text()
+        finally:
+            browser.close()
+
 def test_search_index_words():
     class FakeView:
         photos = [html_photo('1', None, 'Z\u00fcrich\x00 <b>', description='A <b>bold</b> &amp; brave day',

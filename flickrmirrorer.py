@@ -5625,8 +5625,15 @@ def title_of(item):
     return (item.get('title') or '').strip() or 'Untitled'
 
 
+# What quote() leaves as it is (with '/' between segments): most of our paths, a page's
+# links by the hundred thousand, need no encoding at all.
+_URL_PLAIN_RE = re.compile(r'[A-Za-z0-9_.~/-]*', re.ASCII)
+
+
 def url_path(path):
     """Percent-encode each segment of a relative '/'-separated path for href/src."""
+    if _URL_PLAIN_RE.fullmatch(path):
+        return path
     return '/'.join(quote(seg, safe='') for seg in path.split('/'))
 
 
@@ -5635,9 +5642,13 @@ def to_page(root, name):
     return (HTML_DIR + '/' if root == '' else '') + url_path(name)
 
 
+_NOT_PAGE_ID_RE = re.compile(r'[^0-9A-Za-z_-]')
+
+
 def page_id(item_id):
     """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
-    return re.sub(r'[^0-9A-Za-z_-]', '_', str(item_id))
+    item_id = str(item_id)
+    return item_id if item_id.isdigit() and item_id.isascii() else _NOT_PAGE_ID_RE.sub('_', item_id)
 
 
 def safe_relpath(rel):
@@ -5864,17 +5875,13 @@ VIEW_TEMPLATES = {
    scripts, its own files only ('self'; never inline). #}
 <meta http-equiv="Content-Security-Policy" content="{% if scripts %}script-src 'self'{% else %}script-src 'none'{% endif %}; object-src 'none'">
 <title>{{ title }} \u2013 Flickr backup</title>
-<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">
+{{ site_head }}
 {% for name in scripts %}
 <script defer src="{{ to_page(root, name) }}"></script>
 {% endfor %}
 </head>
 <body>
-<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
-{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
-{#- A plain form: it opens the search page with ?q=, which reads it. #}
-<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
-{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+{{ site_header }}
 <main>
 {% if crumbs %}
 <nav class="crumbs">{% for href, label in crumbs %}{% if not loop.first %} \u203a {% endif %}<a href="{{ href }}">{{ label }}</a>{% endfor %}</nav>
@@ -5890,6 +5897,17 @@ VIEW_TEMPLATES = {
 </main>
 </body>
 </html>
+""",
+    # What every page at one depth (root) shows alike, rendered once a run for each.
+    'site.html': """\
+{% macro head() %}<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">{% endmacro %}
+{% macro header() -%}
+<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
+{#- A plain form: it opens the search page with ?q=, which reads it. #}
+<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
+{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+{%- endmacro %}
 """,
     'parts.html': """\
 {# A grid image (GridImage): a thumbnail, or an original too small to have one. #}
@@ -6130,7 +6148,7 @@ def shown(value):
     characters, nothing for None; Markup (sanitized HTML) as it is."""
     if value is None:
         return ''
-    if type(value) is str and _UNCLEAN_RE.search(value):   # most text is clean: one scan
+    if type(value) is str and not value.isprintable() and _UNCLEAN_RE.search(value):   # most text is clean
         return clean_text(value)
     return value
 
@@ -6157,12 +6175,21 @@ def render(template, **context):
     return (view_templates().get_template(template).render(**context),)
 
 
+@functools.lru_cache(maxsize=None)
+def site_parts(root):
+    """(head, header) of every page at root, rendered once: the same on thousands of pages."""
+    site = view_templates().get_template('site.html').make_module({'root': root})
+    return site.head(), site.header()
+
+
 def page_context(title, root, heading=None, crumbs=(), count=None, description=None, scripts=()):
     """What base.html needs: root is '' for dest/index.html, '../' for pages in dest/html/;
     scripts: our own script files in dest/html/ (the search page's); every other page may
     run none at all; description: Flickr's HTML (sanitized here)."""
+    site_head, site_header = site_parts(root)
     return {'title': title, 'root': root, 'heading': title if heading is None else heading,
-            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts}
+            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts,
+            'site_head': site_head, 'site_header': site_header}
 
 
 # -- page pieces: the values the templates show
@@ -6435,7 +6462,7 @@ def photo_marks(notes, people, width, height):
         style = box_style(item['box'], item_frame) if item.get('box') and item_frame and frame else None
         if kind == 'note':
             mark = Mark(anchor, item['author'] or 'Someone', None, sanitized(item['text']), bool(style))
-            label = '%s: %s' % (mark.author, html_to_text(item['text']))
+            label = '%s: %s' % (mark.author, html_to_text(mark.text))   # what the list shows, as text
         else:
             mark = Mark(anchor, None, item['name'], None, bool(style))
             label = item['name']

@@ -4678,6 +4678,36 @@ def marked_account(fake):
     return target, own[0], own[-1]
 
 
+def test_note_and_person_boxes_scale_to_the_image_shown(html_mirror):
+    """Photo 102 is 160x120: smaller than Flickr's 500-pixel frame, so its own size is the
+    frame of its notes; a person's box is in people.getList's own frame."""
+    dest, photos, albums, collections = html_mirror
+    details = {'102': {
+        'notes': [{'author': 'Ann <x>', 'text': 'Hi <b>there</b> & <script>x()</script>', 'box': (16, 12, 80, 60)},
+                  {'author': '', 'text': 'Half out', 'box': (120, 90, 80, 60)},
+                  {'author': 'Bob', 'text': 'Outside', 'box': (400, 300, 10, 10)},
+                  {'author': 'Cy', 'text': 'No box', 'box': None}],
+        'people': [{'name': 'Dee "D"', 'box': (32, 24, 64, 48), 'frame': (320, 240)},
+                   {'name': 'Eve', 'box': None, 'frame': None}]}}
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: details.get(pid, {}))
+    page = Path(dest, 'html', 'photo-102.html')
+    notes = boxes_of(page, 'note')
+    assert [style_percent(b['attrs']['style']) for b in notes] == [
+        {'left': 10.0, 'top': 10.0, 'width': 50.0, 'height': 50.0},
+        {'left': 75.0, 'top': 75.0, 'width': 25.0, 'height': 25.0}]   # cut at the image's edge
+    assert [b['text'] for b in notes] == ['Ann <x>: Hi there &', 'Someone: Half out']
+    assert list_items(page, 'notes') == ['Ann <x>Hi there & Show on the photo', 'SomeoneHalf outShow on the photo',
+                                         'BobOutside', 'CyNo box']
+    people = boxes_of(page, 'person')
+    assert [(b['text'], style_percent(b['attrs']['style'])) for b in people] == [
+        ('Dee "D"', {'left': 10.0, 'top': 10.0, 'width': 20.0, 'height': 20.0})]
+    assert list_items(page, 'people') == ['Dee "D" Show on the photo', 'Eve']
+    text = page.read_text('utf-8')
+    assert '<script' not in text and 'Hi <b>there</b> &amp; ' in text
+    assert 'aspect-ratio:160/120;width:min(100%,160px,calc(75vh*160/120))' in text
+    # a page without notes or people keeps the plain figure
+    assert 'class="marked"' not in Path(dest, 'html', 'photo-101.html').read_text('utf-8')
+
 @pytest.mark.slow
 def test_notes_and_people_in_the_files_the_pages_and_the_sidecars(plain_fake, tmp_path, dest):
     fake = plain_fake

@@ -1859,6 +1859,7 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     assert calls['flickr.photos.getInfo'] == len(photos)
     assert calls.get('flickr.photos.getSizes', 0) == 0   # videos' addresses come from the listing too
     assert calls.get('flickr.photos.comments.getList', 0) == sum(1 for p in photos if p.comments)
+    assert calls.get('flickr.photos.people.getList', 0) == sum(1 for p in photos if p.people) > 0
     assert calls['flickr.people.getPhotos'] == 1   # 500 a page
     assert calls['flickr.photosets.getPhotos'] == len(fake.account.albums)
     assert calls['flickr.collections.getTree'] == 1 and calls['flickr.photosets.getList'] == 1
@@ -1867,7 +1868,7 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     result = run_mirror(fake, token_dir, dest.parent / 'second', '--statistics')
     assert 'API calls by stage: listing %d, files %d, metadata %d\n' % (
         2 + 1 + len(fake.account.albums) + 1 + 1, 0,   # + people.getInfo: is the account Pro?
-        len(photos) + sum(1 for p in photos if p.comments)) in result.stdout
+        len(photos) + sum(1 for p in photos if p.comments) + sum(1 for p in photos if p.people)) in result.stdout
 
 
 def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):

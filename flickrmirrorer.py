@@ -5268,7 +5268,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 2
+VIEWS_FORMAT = 3
 
 
 def file_stamp(path):
@@ -5525,7 +5525,7 @@ def html_collections(tree):
 #     dest/html/collection-<id>.html    a collection: sub-collections and albums
 #     dest/html/photostream-<n>.html    every photo, photostream order, 500 a page
 #     dest/html/not-in-any-album.html   photos in no album
-#     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
+#     dest/html/photo-<id>.html         one photo: the original with its notes, its words, people, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
 
@@ -6689,7 +6689,8 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
-            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
+            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}],
+            'notes' and 'people': as Photo holds them}
     Returns the number of files written (only files whose content changed are rewritten)."""
     view = View(dest, photos, albums, collections, page_size, details)
     html_dir = os.path.join(dest, HTML_DIR)

@@ -4777,6 +4777,17 @@ def test_notes_and_people_in_the_files_the_pages_and_the_sidecars(plain_fake, tm
     assert [b['text'] for b in boxes_of(page, 'person')] == [name]
     read = exiftool_read([dest / 'photostream' / (media_name(target) + XMP_SUFFIX)])
     assert as_list(read[media_name(target) + XMP_SUFFIX].get('PersonInImage')) == [name]
+    # A mirror enriched before people were read: its people are read once, getInfo not again.
+    path = dest / 'photostream' / (media_name(boxed) + METADATA_SUFFIX)
+    meta = json.loads(path.read_text())
+    del meta['people']
+    path.write_text(json.dumps(meta))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    calls = fake.stats()['api_calls']
+    assert calls.get('flickr.photos.people.getList', 0) == 1 and calls.get('flickr.photos.getInfo', 0) == 0
+    assert [p['nsid'] for p in metadata_of(dest, media_name(boxed))['people']['person']] == [
+        person.nsid for person in boxed.people]
 
 
 @pytest.mark.slow

@@ -5502,7 +5502,8 @@ def photo_details(metadata):
     photo = Photo.from_metadata(metadata)
     return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
             'privacy': photo.privacy,
-            'comments': photo.comments, 'url': photo.url, 'notes': photo.notes, 'people': photo.people}
+            'comments': photo.comments, 'url': photo.url, 'notes': photo.notes, 'people': photo.people,
+            'rotation': photo.rotation}
 
 
 def html_collections(tree):
@@ -6494,9 +6495,11 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         albums.append(AlbumPlace(url_path(album_page(album['id'], i // view.page_size + 1)), title_of(album),
                                  i + 1, len(ids), photo_href(prev_id), photo_href(next_id)))
     comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.get('comments') or []]
-    notes, people, boxes = photo_marks(detail.get('notes') or [], detail.get('people') or [], w, h)
-    if video:
-        boxes = []
+    # Boxes are drawn on a photo as Flickr shows it: not on a video, nor on a photo Flickr
+    # turns (its boxes are in the turned frame, the file shows it unturned).
+    drawn = not video and not detail.get('rotation')
+    notes, people, boxes = photo_marks(detail.get('notes') or [], detail.get('people') or [],
+                                       w if drawn else None, h if drawn else None)
     stream_page = photostream_page(index // view.page_size + 1)
     return render('photo.html', **page_context(
         title, '../', crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream'))),

@@ -4708,6 +4708,12 @@ def test_note_and_person_boxes_scale_to_the_image_shown(html_mirror):
     assert 'aspect-ratio:160/120;width:min(100%,160px,calc(75vh*160/120))' in text
     # a page without notes or people keeps the plain figure
     assert 'class="marked"' not in Path(dest, 'html', 'photo-101.html').read_text('utf-8')
+    # A photo Flickr turns: its boxes are in the turned frame, not the file's: listed, not drawn.
+    details['102']['rotation'] = 90
+    fm.write_html_view(dest, photos, albums, collections, details=lambda pid: details.get(pid, {}))
+    assert boxes_of(page, 'note') == boxes_of(page, 'person') == []
+    assert list_items(page, 'notes') == ['Ann <x>Hi there & ', 'SomeoneHalf out', 'BobOutside', 'CyNo box']
+    assert list_items(page, 'people') == ['Dee "D"', 'Eve']
 
 @pytest.mark.slow
 def test_notes_and_people_in_the_files_the_pages_and_the_sidecars(plain_fake, tmp_path, dest):
@@ -4798,10 +4804,11 @@ def test_notes_from_the_export_without_a_key(export_only_mirror):
     for photo in noted:
         page = dest / 'html' / ('photo-%s.html' % photo.id)
         items = list_items(page, 'notes')
-        # the export names a note's author by NSID only
-        assert items == ['%s%sShow on the photo' % (n.author, n.text.replace('<b>', '').replace('</b>', ''))
-                         for n in photo.notes]
-        assert len(boxes_of(page, 'note')) == len(photo.notes)
+        # the export names a note's author by NSID only; a photo Flickr turns has no boxes drawn
+        drawn = photo.rotation == 0
+        assert items == ['%s%s%s' % (n.author, n.text.replace('<b>', '').replace('</b>', ''),
+                                     'Show on the photo' if drawn else '') for n in photo.notes]
+        assert len(boxes_of(page, 'note')) == (len(photo.notes) if drawn else 0)
 
 
 @pytest.mark.slow

@@ -468,10 +468,11 @@ class Stats:
 
 
 # Which stage a Flickr method's calls belong to (for --statistics): the files stage asks
-# getSizes for videos only; enrichment reads getInfo and comments, then the galleries, groups
-# and album comments (AccountLists); the rest is listing.
+# getSizes for videos only; enrichment reads getInfo, comments and people, then the galleries,
+# groups and album comments (AccountLists); the rest is listing.
 STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': 'metadata',
-                   'flickr.photos.comments.getList': 'metadata', 'flickr.galleries.getList': 'metadata',
+                   'flickr.photos.comments.getList': 'metadata', 'flickr.photos.people.getList': 'metadata',
+                   'flickr.galleries.getList': 'metadata',
                    'flickr.galleries.getPhotos': 'metadata', 'flickr.people.getGroups': 'metadata',
                    'flickr.groups.pools.getPhotos': 'metadata', 'flickr.photosets.comments.getList': 'metadata'}
 
@@ -1322,6 +1323,11 @@ class FlickrClient:
 
     def photo_comments(self, photo_id):
         return self.call('flickr.photos.comments.getList', photo_id=photo_id)['comments'].get('comment', [])
+
+    def photo_people(self, photo_id):
+        """people.getList's `people`: {photo_width, photo_height (the frame of the boxes),
+        person: [{nsid, username, realname, x, y, w, h (with a box)}]}."""
+        return as_dict(self.call('flickr.photos.people.getList', photo_id=photo_id).get('people'))
 
     def albums(self, check):
         return self.paged('flickr.photosets.getList', 'photosets', 'photoset', check)
@@ -2395,13 +2401,18 @@ def urls_fit(urls):
     return items_fit(urls, 'url', url_fits)
 
 
+def notes_fit(notes):
+    return items_fit(notes, 'note', note_fits)
+
+
 def info_fits(info):
     """A stored getInfo answer (id, title, description, license, rotation, owner's nsid, tags,
-    dates, location, urls)."""
+    dates, location, urls, notes)."""
     return (isinstance(info, dict) and strings_fit(info, ('id',)) and texts_fit(info, ('title', 'description'))
             and scalars_fit(info, ('license', 'rotation')) and node_fits(info, 'owner', owner_fits)
             and node_fits(info, 'tags', tags_fit) and node_fits(info, 'dates', dates_fit)
-            and node_fits(info, 'location', location_fits) and node_fits(info, 'urls', urls_fit))
+            and node_fits(info, 'location', location_fits) and node_fits(info, 'urls', urls_fit)
+            and node_fits(info, 'notes', notes_fit))
 
 
 def comment_fits(comment):
@@ -2411,6 +2422,30 @@ def comment_fits(comment):
 
 def comments_fit(comments):
     return all_fit(comments, comment_fits)
+
+
+def box_fits(item):
+    """A note or a person with its box in Flickr's frame (x, y, w, h: numbers as strings)."""
+    return isinstance(item, dict) and scalars_fit(item, ('x', 'y', 'w', 'h'))
+
+
+def note_fits(note):
+    return box_fits(note) and strings_fit(note, ('author', 'authorname', 'authorrealname', '_content'))
+
+
+def person_fits(person):
+    return box_fits(person) and strings_fit(person, ('nsid', 'username', 'realname'))
+
+
+def people_fit(people):
+    """A stored people.getList answer."""
+    return (isinstance(people, dict) and scalars_fit(people, ('photo_width', 'photo_height'))
+            and items_fit(people, 'person', person_fits))
+
+
+def has_people(info):
+    """Does a getInfo answer say that people are marked in the photo?"""
+    return as_scalar(as_dict(as_dict(info).get('people')).get('haspeople')) == '1'
 
 
 def as_dict(value):
@@ -2508,6 +2543,7 @@ class Photo:
     listing: dict = None           # people.getPhotos' record
     info: dict = None              # photos.getInfo's answer (info_fits)
     comments: list = None          # photos.comments.getList's (comments_fit)
+    people: dict = None            # photos.people.getList's, read where getInfo says haspeople (people_fit)
     file: dict = None              # the file record (file_record_fits)
     export: dict = None            # its photo_<id>.json from Flickr's data export, kept as it is
     enriched: str = None           # the lastupdate at which getInfo was read, or None
@@ -2536,6 +2572,7 @@ class Photo:
         file = file_record_or_none(data.get('file'))
         photo = cls(listing=listing, info=info, file=file, export=export, enriched=as_scalar(enriched) or None,
                     comments=data.get('comments') if comments_fit(data.get('comments')) else None,
+                    people=data.get('people') if people_fit(data.get('people')) else None,
                     originalsecret=listing.get('originalsecret') if listing else export_secret(export),
                     file_broken='file' in data and file is None)
         if photo.export_alone:
@@ -2708,6 +2745,31 @@ class Photo:
             return [export_comment(as_dict(c)) for c in as_list(self.export.get('comments'))]
         return [listed_comment(c) for c in self.comments or []]
 
+    @property
+    def shown_notes(self):
+        """[{'author', 'text', 'box': (x, y, w, h) in Flickr's 500-pixel frame, or None}]."""
+        if self.export_alone:
+            return [{'author': first_text(n, ('user',)), 'text': text_of(n.get('note')), 'box': box_of(n)}
+                    for n in map(as_dict, as_list(self.export.get('notes')))]
+        return [{'author': first_text(n, ('authorname', 'authorrealname', 'author')), 'text': text_of(n),
+                 'box': box_of(n)} for n in as_list(as_dict(self.fresh_info.get('notes')).get('note'))
+                if note_fits(n)]
+
+    @property
+    def shown_people(self):
+        """[{'name', 'box': (x, y, w, h) in 'frame', or None, 'frame': (width, height) or None}]:
+        people.getList's, read with the getInfo answer it holds; the export's without boxes."""
+        if self.export_alone:
+            people = [{'name': first_text(p, ('realname', 'username', 'name', 'user', 'nsid')), 'box': None,
+                       'frame': None} for p in map(as_dict, as_list(self.export.get('people')))]
+            return [p for p in people if p['name']]
+        people = self.people
+        if not self.fresh_info or not people_fit(people):
+            return []
+        frame = box_of({'x': 0, 'y': 0, 'w': people.get('photo_width'), 'h': people.get('photo_height')})
+        return [{'name': first_text(p, ('realname', 'username', 'nsid')), 'box': box_of(p),
+                 'frame': frame and frame[2:]} for p in as_list(people.get('person'))]
+
 
 def listed_comment(c):
     when = to_int(c.get('datecreate'), None)
@@ -2722,6 +2784,21 @@ def export_comment(c):
     when = calendar_date(c.get('date'))
     return {'author': user.group(1) if user else text_of(c.get('user')),
             'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''}
+
+
+def first_text(node, keys):
+    """The first of node's keys that holds a text, stripped ('' when none does)."""
+    return next((text_of(node.get(k)).strip() for k in keys if text_of(node.get(k)).strip()), '')
+
+
+def box_of(item):
+    """(x, y, w, h) of a note's or a person's box, numbers (Flickr sends strings); None when
+    it has none or one of no size."""
+    try:
+        x, y, w, h = (float(as_scalar(item.get(k))) for k in ('x', 'y', 'w', 'h'))
+    except ValueError:
+        return None
+    return (x, y, w, h) if w > 0 and h > 0 and math.isfinite(x + y + w + h) else None
 
 
 def export_geo(geo):
@@ -2807,12 +2884,19 @@ def strip_volatile(record):
 def enrichment_calls(listing, stored):
     """The API calls a photo's enrichment will make: getInfo when never read or older than
     the photo's lastupdate; comments when their count changed (a comment does not change
-    lastupdate) and is not zero."""
+    lastupdate) and is not zero; people where getInfo says haspeople (read with a new
+    getInfo answer, or never read)."""
     info = (stored is None or stored.info is None
             or str(stored.enriched) != str(listing.get('lastupdate')))
     count = to_int(listing.get('count_comments'))
     stored_count = len(stored.comments) if stored and stored.comments else 0
-    return int(info) + int(count != stored_count and count > 0)
+    return int(info) + int(count != stored_count and count > 0) + int(not info and people_unread(stored))
+
+
+def people_unread(stored):
+    """getInfo says people are in the photo, and people.getList was not read with it (a
+    person added moves lastupdate: getInfo and then the people are read again)."""
+    return has_people(stored.info) and stored.people is None
 
 
 def needs_enrichment(listing, stored):
@@ -3349,12 +3433,12 @@ def describe_file(path):
     return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
 
 
-def build_photo_metadata(record, file_info, stored, info=None, comments=None, enriched=None):
-    """A photo's .metadata: the listing, the file, and what enrichment read (getInfo and
-    comments), with the lastupdate it was read at.  Without new enrichment, the stored one
-    is kept, so that a files-stage rewrite never loses it."""
+def build_photo_metadata(record, file_info, stored, info=None, comments=None, enriched=None, people=None):
+    """A photo's .metadata: the listing, the file, and what enrichment read (getInfo,
+    comments and people), with the lastupdate it was read at.  Without new enrichment, the
+    stored one is kept, so that a files-stage rewrite never loses it."""
     if enriched is None and stored is not None:
-        info, comments, enriched = stored.info, stored.comments, stored.enriched
+        info, comments, enriched, people = stored.info, stored.comments, stored.enriched, stored.people
     metadata = {
         'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': enriched},
         'listing': record,
@@ -3364,6 +3448,8 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
         metadata['photo'] = strip_volatile(info)
     if comments and to_int(record.get('count_comments')) > 0:
         metadata['comments'] = comments
+    if people and has_people(info):
+        metadata['people'] = people
     if stored is not None and stored.export:
         metadata[EXPORT_KEY] = stored.export
     return metadata
@@ -5513,7 +5599,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 4
+VIEWS_FORMAT = 5
 
 
 def file_stamp(path):
@@ -5797,7 +5883,7 @@ def html_collections(tree):
 #     dest/html/collection-<id>.html    a collection: sub-collections and albums
 #     dest/html/photostream-<n>.html    every photo, photostream order, 500 a page
 #     dest/html/not-in-any-album.html   photos in no album
-#     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
+#     dest/html/photo-<id>.html         one photo: the original with its notes, its words, people, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/tags.html               every tag (machine tags apart); tag-<name>-<hash>.html each
 #     dest/html/places.html             country > region > locality; place-<name>-<hash>.html each
@@ -5922,8 +6008,15 @@ def thumb_of(photo):
     return own_preview_path(photo.preview) if photo.preview else None
 
 
+# What quote() leaves as it is (with '/' between segments): most of our paths, a page's
+# links by the hundred thousand, need no encoding at all.
+_URL_PLAIN_RE = re.compile(r'[A-Za-z0-9_.~/-]*', re.ASCII)
+
+
 def url_path(path):
     """Percent-encode each segment of a relative '/'-separated path for href/src."""
+    if _URL_PLAIN_RE.fullmatch(path):
+        return path
     return '/'.join(quote(seg, safe='') for seg in path.split('/'))
 
 
@@ -5932,9 +6025,13 @@ def to_page(root, name):
     return (HTML_DIR + '/' if root == '' else '') + url_path(name)
 
 
+_NOT_PAGE_ID_RE = re.compile(r'[^0-9A-Za-z_-]')
+
+
 def page_id(item_id):
     """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
-    return re.sub(r'[^0-9A-Za-z_-]', '_', str(item_id))
+    item_id = str(item_id)
+    return item_id if item_id.isdigit() and item_id.isascii() else _NOT_PAGE_ID_RE.sub('_', item_id)
 
 
 def safe_relpath(rel):
@@ -6162,18 +6259,13 @@ VIEW_TEMPLATES = {
    scripts, its own files only ('self'; never inline). #}
 <meta http-equiv="Content-Security-Policy" content="{% if scripts %}script-src 'self'{% else %}script-src 'none'{% endif %}; object-src 'none'">
 <title>{{ title }} \u2013 Flickr backup</title>
-<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">
+{{ site_head }}
 {% for name in scripts %}
 <script defer src="{{ to_page(root, name) }}"></script>
 {% endfor %}
 </head>
 <body>
-<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
-{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a>
-{#- #}<a href="{{ to_page(root, TAGS_PAGE) }}">Tags</a><a href="{{ to_page(root, PLACES_PAGE) }}">Places</a><a href="{{ to_page(root, ARCHIVE_PAGE) }}">Archive</a><a href="{{ to_page(root, MAP_PAGE) }}">Map</a></nav>
-{#- A plain form: it opens the search page with ?q=, which reads it. #}
-<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
-{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+{{ site_header }}
 <main>
 {% if crumbs %}
 <nav class="crumbs">{% for href, label in crumbs %}{% if not loop.first %} \u203a {% endif %}<a href="{{ href }}">{{ label }}</a>{% endfor %}</nav>
@@ -6189,6 +6281,18 @@ VIEW_TEMPLATES = {
 </main>
 </body>
 </html>
+""",
+    # What every page at one depth (root) shows alike, rendered once a run for each.
+    'site.html': """\
+{% macro head() %}<link rel="stylesheet" href="{{ to_page(root, 'style.css') }}">{% endmacro %}
+{% macro header() -%}
+<header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a>
+{#- #}<a href="{{ to_page(root, TAGS_PAGE) }}">Tags</a><a href="{{ to_page(root, PLACES_PAGE) }}">Places</a><a href="{{ to_page(root, ARCHIVE_PAGE) }}">Archive</a><a href="{{ to_page(root, MAP_PAGE) }}">Map</a></nav>
+{#- A plain form: it opens the search page with ?q=, which reads it. #}
+<form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
+{#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
+{%- endmacro %}
 """,
     'parts.html': """\
 {# A grid image (GridImage): a thumbnail, or an original too small to have one. #}
@@ -6328,9 +6432,23 @@ VIEW_TEMPLATES = {
 </nav>
 <figure class="original">
 {%- if video %}<video controls preload="metadata" src="{{ src }}"{% if poster %} poster="{{ poster }}"{% endif %}></video>
+{%- elif boxes %}
+{#- The image in a frame of its own shape, the notes' and people's boxes on it in percent. #}
+<div class="marked" style="{{ marked_style }}"><a href="{{ src }}"><img src="{{ src }}" alt="{{ heading }}" width="{{ width }}" height="{{ height }}"></a>
+{%- for box in boxes %}<a class="box {{ box.kind }}" id="box-{{ box.anchor }}" href="#{{ box.anchor }}" style="{{ box.style }}"><span>{{ box.label }}</span></a>{% endfor -%}
+</div>
 {%- else %}<a href="{{ src }}"><img src="{{ src }}" alt="{{ heading }}"
 {%- if width and height %} width="{{ width }}" height="{{ height }}"{% endif %}></a>{% endif -%}
 </figure>
+{% if notes %}
+<h2 class="section">{{ notes_heading }}</h2>
+<ol class="notes">
+{% for note in notes %}
+<li id="{{ note.anchor }}"><span class="author">{{ note.author }}</span><div class="text">{{ note.text }}</div>
+{%- if note.boxed %}<a class="onphoto" href="#box-{{ note.anchor }}">Show on the photo</a>{% endif %}</li>
+{% endfor %}
+</ol>
+{% endif %}
 {% if photo_description %}
 <p class="desc">{{ photo_description }}</p>
 {% endif %}
@@ -6349,6 +6467,10 @@ VIEW_TEMPLATES = {
 {% endif %}
 {% if tags %}
 <dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li><a href="{{ tag_href(tag) }}">{{ tag }}</a></li>{% endfor %}</ul></dd>
+{% endif %}
+{% if people %}
+<dt>People</dt><dd><ul class="people">{% for person in people %}<li id="{{ person.anchor }}">{{ person.name }}
+{%- if person.boxed %} <a class="onphoto" href="#box-{{ person.anchor }}">Show on the photo</a>{% endif %}</li>{% endfor %}</ul></dd>
 {% endif %}
 {% for key, label, text in camera_facts %}
 <dt>{{ label }}</dt><dd class="{{ key }}">{{ text }}</dd>
@@ -6507,7 +6629,7 @@ def shown(value):
     characters, nothing for None; Markup (sanitized HTML) as it is."""
     if value is None:
         return ''
-    if type(value) is str and _UNCLEAN_RE.search(value):   # most text is clean: one scan
+    if type(value) is str and not value.isprintable() and _UNCLEAN_RE.search(value):   # most text is clean
         return clean_text(value)
     return value
 
@@ -6535,12 +6657,21 @@ def render(template, **context):
     return (view_templates().get_template(template).render(**context),)
 
 
+@functools.lru_cache(maxsize=None)
+def site_parts(root):
+    """(head, header) of every page at root, rendered once: the same on thousands of pages."""
+    site = view_templates().get_template('site.html').make_module({'root': root})
+    return site.head(), site.header()
+
+
 def page_context(title, root, heading=None, crumbs=(), count=None, description=None, scripts=()):
     """What base.html needs: root is '' for dest/index.html, '../' for pages in dest/html/;
     scripts: our own script files in dest/html/ (the search page's); every other page may
     run none at all; description: Flickr's HTML (sanitized here)."""
+    site_head, site_header = site_parts(root)
     return {'title': title, 'root': root, 'heading': title if heading is None else heading,
-            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts}
+            'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts,
+            'site_head': site_head, 'site_header': site_header}
 
 
 # -- page pieces: the values the templates show
@@ -6552,6 +6683,8 @@ PhotoCard = namedtuple('PhotoCard', 'anchor title href video image taken descrip
 Pager = namedtuple('Pager', 'prev numbers next')
 AlbumPlace = namedtuple('AlbumPlace', 'href title position size prev next')
 Comment = namedtuple('Comment', 'author date text')
+Mark = namedtuple('Mark', 'anchor author name text boxed')      # a note or a person, listed
+Box = namedtuple('Box', 'kind anchor label style')              # its box over the image
 
 
 def grid_image(view, photo, root):
@@ -6784,6 +6917,55 @@ def camera_facts_shown(facts):
     return [(key, label, facts[key]) for key, label in CAMERA_FACT_LABELS if facts.get(key)]
 
 
+# Flickr draws notes in the photo's 500-pixel size (the original's size when it is smaller).
+NOTE_FRAME = 500
+
+
+def note_frame(width, height):
+    scale = min(1.0, NOTE_FRAME / max(width, height))
+    return width * scale, height * scale
+
+
+def box_style(box, frame):
+    """A box as CSS percentages of the shown image; None when it lies outside the frame."""
+    x, y, w, h = box
+    fw, fh = frame
+    left, top = max(0.0, x / fw), max(0.0, y / fh)
+    right, bottom = min(1.0, (x + w) / fw), min(1.0, (y + h) / fh)
+    if right <= left or bottom <= top:
+        return None
+    return 'left:%.2f%%;top:%.2f%%;width:%.2f%%;height:%.2f%%' % (
+        left * 100, top * 100, (right - left) * 100, (bottom - top) * 100)
+
+
+def photo_marks(notes, people, width, height):
+    """(notes, people, boxes) of a photo page: Marks to list, Boxes to draw over the image
+    (only where its size is known, so that a box lands where Flickr drew it)."""
+    marks = {'note': [], 'person': []}
+    boxes = []
+    frame = note_frame(width, height) if width and height else None
+    items = [('note', n, frame) for n in notes] + [('person', p, p.get('frame') or frame) for p in people]
+    for kind, item, item_frame in items:
+        anchor = '%s-%d' % (kind, len(marks[kind]) + 1)
+        style = box_style(item['box'], item_frame) if item.get('box') and item_frame and frame else None
+        if kind == 'note':
+            mark = Mark(anchor, item['author'] or 'Someone', None, sanitized(item['text']), bool(style))
+            label = '%s: %s' % (mark.author, html_to_text(mark.text))   # what the list shows, as text
+        else:
+            mark = Mark(anchor, None, item['name'], None, bool(style))
+            label = item['name']
+        marks[kind].append(mark)
+        if style:
+            boxes.append(Box(kind, anchor, label, style))
+    return marks['note'], marks['person'], boxes
+
+
+def marked_style(width, height):
+    """The frame of an image with boxes: the image's shape, as large as the page shows the
+    image alone (never wider than it is, nor taller than 75% of the window)."""
+    return 'aspect-ratio:%d/%d;width:min(100%%,%dpx,calc(75vh*%d/%d))' % (width, height, width, width, height)
+
+
 def photo_page_parts(view, photo, stream_ids, index, places):
     """A photo's own page (photo.html): every read of the photo and of its details is here."""
     pid = photo.id
@@ -6800,6 +6982,11 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         albums.append(AlbumPlace(url_path(album_page(album['id'], i // view.page_size + 1)), title_of(album),
                                  i + 1, len(ids), photo_href(prev_id), photo_href(next_id)))
     comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.shown_comments]
+    # Boxes are drawn on a photo as Flickr shows it: not on a video, nor on a photo Flickr
+    # turns (its boxes are in the turned frame, the file shows it unturned).
+    drawn = not video and not detail.rotation
+    notes, people, boxes = photo_marks(detail.shown_notes, detail.shown_people,
+                                       w if drawn else None, h if drawn else None)
     stream_page = photostream_page(index // view.page_size + 1)
     return render('photo.html', **page_context(
         title, '../', crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream'))),
@@ -6810,7 +6997,9 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         tags=photo.tags, camera_facts=camera_facts_shown(view.camera_facts(pid)),
         albums=albums, visible_to=visible_to(detail.privacy),
         file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.url),
-        comments=comments, comments_heading=plural(len(comments), 'comment'))
+        comments=comments, comments_heading=plural(len(comments), 'comment'),
+        notes=notes, notes_heading=plural(len(notes), 'note'), people=people, boxes=boxes,
+        marked_style=marked_style(w, h) if boxes else None)
 
 
 def photo_pages(view):
@@ -7239,7 +7428,8 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> the Photo read from its .metadata, or None: what only its photo
-            page shows (place, privacy, Flickr page, comments)
+            page shows (place, privacy, Flickr page, comments, notes,
+            people)
     camera_facts: photo id -> its original's camera facts ({'camera', 'lens', 'exposure',
             'iso'}, any of them), from its EXIF
     executor: what writes them (a dry run's prints them); by default one of its own.
@@ -8067,6 +8257,27 @@ figure.original img, figure.original video {
 .worldmap .pin { fill: #d2232a; fill-opacity: .8; stroke: #fff; stroke-width: .3; }
 .worldmap a:hover .pin { fill: #0b63ce; }
 .worldmap.small { width: 320px; max-width: 100%; margin-bottom: .3rem; }
+/* Notes and people: boxes over the image where Flickr drew them.  A box is a link (Tab
+   reaches it); its text shows on hover, on focus and when the list links to it. */
+.marked { position: relative; margin: 0 auto; }
+figure.original .marked img { width: 100%; height: 100%; max-height: none; }
+.box { position: absolute; border: 2px solid rgba(255,255,255,.9); box-shadow: 0 0 0 1px rgba(0,0,0,.6);
+       border-radius: 3px; }
+.box.person { border-style: dashed; }
+.box span {
+  position: absolute; top: 100%; left: 0; margin-top: 4px; z-index: 1; width: max-content; max-width: 20rem;
+  background: rgba(0,0,0,.85); color: #fff; padding: .2rem .5rem; border-radius: 4px; font-size: .85rem;
+  opacity: 0; pointer-events: none; white-space: pre-line;
+}
+.box:hover span, .box:focus span, .box:target span { opacity: 1; }
+.box:focus, .box:target { outline: 3px solid var(--accent); outline-offset: 1px; }
+.notes { padding-left: 1.2rem; max-width: 70ch; }
+.notes li { margin: .4rem 0; }
+.notes .author { font-weight: 600; }
+.notes .text { overflow-wrap: anywhere; white-space: pre-line; }
+.notes li:target, .people li:target { background: var(--thumb); border-radius: 4px; }
+.people { list-style: none; padding: 0; margin: 0; }
+.onphoto { font-size: .85rem; margin-left: .4rem; }
 """
 
 
@@ -8167,8 +8378,10 @@ class XmpFields:
     license: tuple = None                             # (name, url, rights-managed)
     page_url: str = ''
     orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
+    people: list = field(default_factory=list)        # names of the people marked in the photo
 
 
+IPTC_EXTENSION_NS = 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/'
 # Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
 ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
 
@@ -8179,7 +8392,8 @@ def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
     photo = Photo.from_metadata(metadata) or Photo()
     fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
-                       longitude=photo.longitude, page_url=photo.url)
+                       longitude=photo.longitude, page_url=photo.url,
+                       people=list(dict.fromkeys(p['name'] for p in photo.shown_people)))
     if photo.taken:
         fields.date_taken = date_at_granularity(photo.taken, photo.granularity)
     if photo.license in FLICKR_LICENSES:
@@ -8213,6 +8427,8 @@ def xmp_packet(fields):
            ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n',
            '  <rdf:Description rdf:about=""']
     out.extend('\n    xmlns:%s="%s"' % ns for ns in XMP_NAMESPACES)
+    if fields.people:   # declared only where used: every other sidecar stays as it was
+        out.append('\n    xmlns:Iptc4xmpExt="%s"' % IPTC_EXTENSION_NS)
     simple = []
     if fields.date_taken:
         simple += [('exif:DateTimeOriginal', fields.date_taken), ('photoshop:DateCreated', fields.date_taken)]
@@ -8238,6 +8454,8 @@ def xmp_packet(fields):
         _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
     if fields.tags:
         _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
+    if fields.people:   # IPTC Extension's "Person shown": digiKam and Lightroom read it
+        _xmp_list(out, 'Iptc4xmpExt:PersonInImage', 'Bag', fields.people)
     # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone
     # when it is there, and digiKam and Lightroom list every keyword in these too.
     paths = [[tag] for tag in fields.tags] + fields.hierarchy
@@ -8311,16 +8529,18 @@ class Enricher:
             return None   # the files stage writes it first; nothing to enrich yet
         listing = stored.listing
         lastupdate = str(listing.get('lastupdate'))
-        info = stored.info
+        info, people = stored.info, stored.people
         if info is None or str(stored.enriched) != lastupdate:
-            info = self.client.photo_info(photo_id)
+            info, people = self.client.photo_info(photo_id), None
+        if has_people(info) and people is None:
+            people = self.client.photo_people(photo_id)
         comments = stored.comments
         count = to_int(listing.get('count_comments'))
         if count == 0:
             comments = None
         elif count != len(comments or []):
             comments = self.client.photo_comments(photo_id)
-        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate)
+        metadata = build_photo_metadata(listing, stored.file, stored, info, comments, lastupdate, people)
         changed = rewrite(self.executor.dest, WriteMetadata, metadata_path_for(PHOTOSTREAM_DIR, filename),
                           json_bytes(metadata))
         self.executor.run(changed)

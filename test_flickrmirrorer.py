@@ -2521,19 +2521,21 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
     assert calls['flickr.photos.getInfo'] == len(photos)
     assert calls.get('flickr.photos.getSizes', 0) == 0   # videos' addresses come from the listing too
     assert calls.get('flickr.photos.comments.getList', 0) == sum(1 for p in photos if p.comments)
+    assert calls.get('flickr.photos.people.getList', 0) == sum(1 for p in photos if p.people) > 0
     assert calls['flickr.people.getPhotos'] == 1   # 500 a page
     assert calls['flickr.photosets.getPhotos'] == len(fake.account.albums)
     assert calls['flickr.collections.getTree'] == 1 and calls['flickr.photosets.getList'] == 1
     assert not {'flickr.photos.getNotInSet', 'flickr.photos.getAllContexts', 'flickr.photos.getExif'} & set(calls)
     # --statistics: the files stage asks nothing beyond the listing; enrichment reads the rest
     result = run_mirror(fake, token_dir, dest.parent / 'second', '--statistics')
-    # metadata: getInfo, comments; then galleries.getList, each gallery's photos, getGroups, each
+    # metadata: getInfo, comments, people; then galleries.getList, each gallery's photos, getGroups, each
     # group's pool (none read before) and the comments of each album that has some
     account_lists = 1 + len(fake.account.galleries) + 1 + len(fake.account.groups) + sum(
         1 for a in fake.account.albums.values() if a.comment_list)
     assert 'API calls by stage: listing %d, files %d, metadata %d\n' % (
         2 + 1 + len(fake.account.albums) + 1 + 1, 0,   # + people.getInfo: is the account Pro?
-        len(photos) + sum(1 for p in photos if p.comments) + account_lists) in result.stdout
+        len(photos) + sum(1 for p in photos if p.comments) + sum(1 for p in photos if p.people)
+        + account_lists) in result.stdout
 
 
 def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
@@ -5279,6 +5281,264 @@ def test_photo_pages_link_neighbours_in_album_and_photostream_order(html_mirror)
     assert not os.path.exists(os.path.join(dest, 'html', 'photo-105.html'))   # not mirrored: no page
     assert 'href="photo-105.html"' not in Path(dest, 'html', 'album-6789.html').read_text('utf-8')
 
+
+# --- notes and people: boxes over a photo's page, listed beside, in .metadata and the sidecar ---
+
+class MarkedElements(HTMLParser):
+    """Every element of one of `classes` (<a class="box note"> counts as 'box'): its tag,
+    attributes and text."""
+
+    def __init__(self, classes):
+        super().__init__(convert_charrefs=True)
+        self.classes, self.found, self.open = set(classes), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ('img', 'br', 'input', 'meta', 'link'):
+            return
+        for item in self.open:
+            item['depth'] += 1
+        if self.classes & set((attrs.get('class') or '').split()) or (
+                tag == 'li' and self.open and self.open[-1]['depth'] == 1 and self.open[-1]['list']):
+            self.open.append({'tag': tag, 'attrs': attrs, 'text': '', 'depth': 0,
+                              'list': tag in ('ol', 'ul')})
+
+    def handle_endtag(self, tag):
+        for item in list(self.open):
+            if item['depth'] == 0:
+                self.open.remove(item)
+                self.found.append(item)
+            else:
+                item['depth'] -= 1
+
+    def handle_data(self, data):
+        for item in self.open:
+            item['text'] += data
+
+
+def marked(path, *classes):
+    parser = MarkedElements(classes)
+    parser.feed(Path(path).read_text('utf-8'))
+    return parser.found
+
+
+def boxes_of(path, kind):
+    return [e for e in marked(path, 'box') if e['tag'] == 'a' and kind in e['attrs']['class'].split()]
+
+
+def list_items(path, cls):
+    """The text of each item of the page's <ol>/<ul> of that class."""
+    return [e['text'] for e in marked(path, cls) if e['tag'] == 'li']
+
+
+def style_percent(style):
+    return {k: float(v.rstrip('%')) for k, v in (part.split(':') for part in style.split(';'))}
+
+
+def frame_500(photo):
+    """Flickr's 500-pixel frame of an unturned photo, or its own size when it is smaller."""
+    scale = min(1, 500 / max(photo.width, photo.height))
+    return photo.width * scale, photo.height * scale
+
+
+def marked_account(fake):
+    """A photo with a note whose box and text we chose; the fake's boxed-people photo (the
+    owner and a user whose real name is hidden) and its photo of people without boxes."""
+    own = [p for p in fake.account.photos.values() if p.media == 'photo']
+    target = next(p for p in own[1:-1] if p.rotation == 0 and not p.people and len(p.notes) < 5)
+    fake.add_note(target.id, 'Granny & <b>me</b>\nat "the" lake', x=100, y=50, w=120, h=60, author=0)
+    return target, own[0], own[-1]
+
+
+def marked_photo(pid, notes, people, rotation='0'):
+    """A photo as its enriched .metadata gives it to its own page: getInfo's notes
+    (author's name or '' for none, text, box or None) and people.getList's answer."""
+    def box(b):
+        return dict(zip('xywh', map(str, b))) if b else {'x': '0', 'y': '0', 'w': '0', 'h': '0'}
+    info = {'id': pid, 'rotation': rotation, 'people': {'haspeople': '1'},
+            'notes': {'note': [dict(box(b), id=str(i), _content=text, **(
+                {'author': '1@N01', 'authorname': author} if author else {}))
+                for i, (author, text, b) in enumerate(notes)]}}
+    return fm.Photo.from_metadata({'flickrmirrorer': {'format': 2, 'enriched': '5'}, 'photo': info,
+                                   'people': people, 'listing': {'id': pid, 'lastupdate': '5'}})
+
+
+def test_note_and_person_boxes_scale_to_the_image_shown(html_mirror):
+    """Photo 102 is 160x120: smaller than Flickr's 500-pixel frame, so its own size is the
+    frame of its notes; a person's box is in people.getList's own frame."""
+    dest, photos, albums, collections = html_mirror
+    notes = [('Ann <x>', 'Hi <b>there</b> & <script>x()</script>', (16, 12, 80, 60)),
+             ('', 'Half out', (120, 90, 80, 60)), ('Bob', 'Outside', (400, 300, 10, 10)), ('Cy', 'No box', None)]
+    people = {'photo_width': '320', 'photo_height': '240', 'person': [
+        {'nsid': '2@N01', 'username': 'dee', 'realname': 'Dee "D"', 'x': '32', 'y': '24', 'w': '64', 'h': '48'},
+        {'nsid': '3@N01', 'username': 'Eve', 'realname': ''}]}
+    details = {'102': marked_photo('102', notes, people)}
+    fm.write_html_view(dest, photos, albums, collections, details=details.get)
+    page = Path(dest, 'html', 'photo-102.html')
+    notes_drawn = boxes_of(page, 'note')
+    assert [style_percent(b['attrs']['style']) for b in notes_drawn] == [
+        {'left': 10.0, 'top': 10.0, 'width': 50.0, 'height': 50.0},
+        {'left': 75.0, 'top': 75.0, 'width': 25.0, 'height': 25.0}]   # cut at the image's edge
+    assert [b['text'] for b in notes_drawn] == ['Ann <x>: Hi there &', 'Someone: Half out']
+    assert list_items(page, 'notes') == ['Ann <x>Hi there & Show on the photo', 'SomeoneHalf outShow on the photo',
+                                         'BobOutside', 'CyNo box']
+    people_drawn = boxes_of(page, 'person')
+    assert [(b['text'], style_percent(b['attrs']['style'])) for b in people_drawn] == [
+        ('Dee "D"', {'left': 10.0, 'top': 10.0, 'width': 20.0, 'height': 20.0})]
+    assert list_items(page, 'people') == ['Dee "D" Show on the photo', 'Eve']
+    text = page.read_text('utf-8')
+    assert '<script' not in text and 'Hi <b>there</b> &amp; ' in text
+    assert 'aspect-ratio:160/120;width:min(100%,160px,calc(75vh*160/120))' in text
+    # a page without notes or people keeps the plain figure
+    assert 'class="marked"' not in Path(dest, 'html', 'photo-101.html').read_text('utf-8')
+    # A photo Flickr turns: its boxes are in the turned frame, not the file's: listed, not drawn.
+    details['102'] = marked_photo('102', notes, people, rotation='90')
+    fm.write_html_view(dest, photos, albums, collections, details=details.get)
+    assert boxes_of(page, 'note') == boxes_of(page, 'person') == []
+    assert list_items(page, 'notes') == ['Ann <x>Hi there & ', 'SomeoneHalf out', 'BobOutside', 'CyNo box']
+    assert list_items(page, 'people') == ['Dee "D"', 'Eve']
+    # A getInfo older than the photo's lastupdate: its notes and people are not shown.
+    stale = marked_photo('102', notes, people)
+    stale.listing['lastupdate'] = '6'
+    details['102'] = stale
+    fm.write_html_view(dest, photos, albums, collections, details=details.get)
+    assert list_items(page, 'notes') == list_items(page, 'people') == []
+
+@pytest.mark.slow
+def test_notes_and_people_in_the_files_the_pages_and_the_sidecars(plain_fake, tmp_path, dest):
+    fake = plain_fake
+    tokens = tokens_for(fake, tmp_path)
+    target, boxed, plain = marked_account(fake)
+    other = fake.account.others[0]
+    with_people = [p for p in fake.account.photos.values() if p.people]
+    assert boxed.people and all(person.box for person in boxed.people)
+    assert plain.people and not any(person.box for person in plain.people)
+    assert_ok(run_mirror(fake, tokens, dest))
+    # people.getList is asked only where getInfo says haspeople
+    assert fake.stats()['api_calls']['flickr.photos.people.getList'] == len(with_people)
+    meta = metadata_of(dest, media_name(boxed))
+    assert [p['nsid'] for p in meta['people']['person']] == [person.nsid for person in boxed.people]
+    assert 'people' not in metadata_of(dest, media_name(target))
+    # The chosen note: a box where Flickr drew it, scaled from the 500-pixel frame to percent
+    # of the image; listed with its author and text.
+    page = dest / 'html' / ('photo-%s.html' % target.id)
+    fw, fh = frame_500(target)
+    notes = target.notes
+    boxes = boxes_of(page, 'note')
+    assert len(boxes) == len(notes) and len(list_items(page, 'notes')) == len(notes)
+    ours = boxes[[n.text for n in notes].index('Granny & <b>me</b>\nat "the" lake')]
+    where = style_percent(ours['attrs']['style'])
+    assert where == pytest.approx({'left': 100 / fw * 100, 'top': 50 / fh * 100,
+                                   'width': 120 / fw * 100, 'height': 60 / fh * 100}, abs=0.006)
+    assert ours['text'] == '%s: Granny & me\nat "the" lake' % other.username
+    assert ('%s' % other.username + 'Granny & me\nat "the" lakeShow on the photo') in list_items(page, 'notes')
+    text = page.read_text('utf-8')
+    assert 'Granny &amp; <b>me</b>' in text and '<script' not in text
+    assert ours['attrs']['href'] == '#' + ours['attrs']['id'][len('box-'):]
+    # The photo of boxed people: a box each and their names (a hidden real name: the username).
+    page = dest / 'html' / ('photo-%s.html' % boxed.id)
+    names = [person.realname or person.username for person in boxed.people]
+    assert [b['text'] for b in boxes_of(page, 'person')] == names
+    assert list_items(page, 'people') == [n + ' Show on the photo' for n in names]
+    page = dest / 'html' / ('photo-%s.html' % plain.id)
+    assert boxes_of(page, 'person') == []
+    assert list_items(page, 'people') == [person.realname or person.username for person in plain.people]
+    # The crowded photo: 32 notes, each listed and boxed inside the image.
+    crowded = max(fake.account.photos.values(), key=lambda p: len(p.notes))
+    page = dest / 'html' / ('photo-%s.html' % crowded.id)
+    assert len(crowded.notes) == 32 == len(list_items(page, 'notes')) == len(boxes_of(page, 'note'))
+    for box in boxes_of(page, 'note'):
+        where = style_percent(box['attrs']['style'])
+        assert 0 <= where['left'] and where['left'] + where['width'] <= 100.01
+        assert 0 <= where['top'] and where['top'] + where['height'] <= 100.01
+    # The sidecars name the people (exiftool reads IPTC Extension's PersonInImage).
+    require_exiftool()
+    read = exiftool_read([dest / 'photostream' / (media_name(p) + XMP_SUFFIX) for p in (boxed, plain, target)])
+    assert as_list(read[media_name(boxed) + XMP_SUFFIX].get('PersonInImage')) == names
+    assert as_list(read[media_name(plain) + XMP_SUFFIX].get('PersonInImage')) == [
+        person.realname or person.username for person in plain.people]
+    assert 'PersonInImage' not in read[media_name(target) + XMP_SUFFIX]
+    # Nothing changed: no people asked again.  A person added moves lastupdate: that photo's
+    # getInfo and people are read again, and the page and the sidecar name them.
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert fake.stats()['api_calls'].get('flickr.photos.people.getList', 0) == 0
+    fake.add_person(target.id, user=other.username, box=(10, 10, 40, 40))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    assert fake.stats()['api_calls'].get('flickr.photos.people.getList', 0) == 1
+    page = dest / 'html' / ('photo-%s.html' % target.id)
+    name = fakeflickr.OTHER_REALNAMES.get(other.username) or other.username
+    assert [b['text'] for b in boxes_of(page, 'person')] == [name]
+    read = exiftool_read([dest / 'photostream' / (media_name(target) + XMP_SUFFIX)])
+    assert as_list(read[media_name(target) + XMP_SUFFIX].get('PersonInImage')) == [name]
+    # A mirror enriched before people were read: its people are read once, getInfo not again.
+    path = dest / 'photostream' / (media_name(boxed) + METADATA_SUFFIX)
+    meta = json.loads(path.read_text())
+    del meta['people']
+    path.write_text(json.dumps(meta))
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, tokens, dest))
+    calls = fake.stats()['api_calls']
+    assert calls.get('flickr.photos.people.getList', 0) == 1 and calls.get('flickr.photos.getInfo', 0) == 0
+    assert [p['nsid'] for p in metadata_of(dest, media_name(boxed))['people']['person']] == [
+        person.nsid for person in boxed.people]
+
+
+@pytest.mark.slow
+def test_notes_from_the_export_without_a_key(export_only_mirror):
+    fake, dest, _ = export_only_mirror
+    noted = [p for p in fake.account.photos.values() if p.notes and p.media == 'photo']
+    assert noted
+    for photo in noted:
+        page = dest / 'html' / ('photo-%s.html' % photo.id)
+        items = list_items(page, 'notes')
+        # the export names a note's author by NSID only; a photo Flickr turns has no boxes drawn
+        drawn = photo.rotation == 0
+        assert items == ['%s%s%s' % (n.author, n.text.replace('<b>', '').replace('</b>', ''),
+                                     'Show on the photo' if drawn else '') for n in photo.notes]
+        assert len(boxes_of(page, 'note')) == (len(photo.notes) if drawn else 0)
+
+
+@pytest.mark.slow
+def test_notes_readable_with_the_keyboard_in_a_real_browser(plain_fake, tmp_path, dest):
+    sync_playwright = require_browser()
+    fake = plain_fake
+    target, _, _ = marked_account(fake)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    fw, fh = frame_500(target)
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1200, 'height': 900})
+            page.goto((dest / 'html' / ('photo-%s.html' % target.id)).as_uri())
+            image = page.locator('figure.original img').bounding_box()
+            assert image['width'] > 100
+            index = [n.text for n in target.notes].index('Granny & <b>me</b>\nat "the" lake')
+            box = page.locator('a.box.note').nth(index)
+            # drawn where Flickr drew it, on the image as shown (whatever its scale)
+            drawn = box.bounding_box()
+            assert drawn['x'] - image['x'] == pytest.approx(100 / fw * image['width'], abs=1.5)
+            assert drawn['y'] - image['y'] == pytest.approx(50 / fh * image['height'], abs=1.5)
+            assert drawn['width'] == pytest.approx(120 / fw * image['width'], abs=1.5)
+            label = box.locator('span')
+            assert label.evaluate('e => getComputedStyle(e).opacity') == '0'
+            # Tab reaches each box in turn; the focused one shows its text
+            for _ in range(40):
+                page.keyboard.press('Tab')
+                if page.evaluate('() => document.activeElement.id') == box.get_attribute('id'):
+                    break
+            else:
+                pytest.fail('Tab never reached the note')
+            assert label.evaluate('e => getComputedStyle(e).opacity') == '1'
+            assert label.is_visible() and 'Granny & me' in label.inner_text()
+            # Enter follows it to the note in the list, which shows which note it is
+            page.keyboard.press('Enter')
+            listed = page.locator('ol.notes li').nth(index)
+            assert listed.evaluate('e => e.matches(":target")')
+            assert 'Granny & me' in listed.inner_text()
+        finally:
+            browser.close()
 
 def test_search_index_words():
     class FakeView:

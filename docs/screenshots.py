@@ -4,8 +4,9 @@
 Writes the view of a small made-up account with flickrmirrorer's own write_html_view
 (gradient pictures stand in for photos and their thumbnails), opens it from disk in
 headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) and saves 1200x800
-screenshots of the index, an album, a photo's page, a search, the map, the places, the
-archive and the tags.
+screenshots of the index, an album, a photo's page, a photo's page with notes and people
+(a note focused, as the Tab key leaves it), a search, the map, the places, the archive and
+the tags.
 
     python docs/screenshots.py
 """
@@ -78,6 +79,13 @@ def account(dest):
         details[pid] = {'place_names': [locality, region, country], 'place': (country, region, locality),
                         'latitude': lat + i * 0.01, 'longitude': lon, 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
                         'comments': [{'author': 'Ann', 'date': '2023-05-02 09:14 UTC', 'text': 'What <i>light</i>!'}]}
+    # Notes and people as Flickr gives them: boxes in the photo's 500-pixel frame.
+    details[photos[1]['id']].update(
+        notes=[{'author': 'Ann', 'text': 'The clock tower: <b>1612</b>', 'box': (262, 40, 70, 120)},
+               {'author': 'me', 'text': 'Our first flat was up here', 'box': (40, 150, 110, 80)},
+               {'author': 'Ann', 'text': 'Still the best bakery in town', 'box': (330, 250, 90, 70)}],
+        people=[{'name': 'Ann Example', 'box': (180, 230, 60, 100), 'frame': None},
+                {'name': 'Bob Example', 'box': None, 'frame': None}])
     ids = [p['id'] for p in photos]
     albums = [{'id': '72157001', 'title': 'Summer in Denmark', 'description': 'Two weeks on <b>\u00c6r\u00f8</b>.',
                'primary': ids[0], 'photo_ids': ids[:9]},
@@ -96,6 +104,7 @@ def main():
         fm.write_html_view(dest, photos, albums, collections, details=details.get)
         shots = [('html-index.png', 'index.html'), ('html-album.png', 'html/album-72157001.html'),
                  ('html-photo.png', 'html/photo-%s.html' % photos[0]['id']),
+                 ('html-photo-notes.png', 'html/photo-%s.html' % photos[1]['id']),
                  ('html-search.png', 'html/search.html?q=bridge'), ('html-map.png', 'html/map.html'),
                  ('html-places.png', 'html/places.html'), ('html-archive.png', 'html/archive.html'),
                  ('html-tags.png', 'html/tags.html')]
@@ -107,8 +116,10 @@ def main():
                 for name, rel in shots:
                     page.goto('file://' + os.path.join(dest, rel))
                     page.wait_for_load_state('load')
+                    if name == 'html-photo-notes.png':
+                        page.focus('a.box.note >> nth=1')
                     page.wait_for_timeout(300)
-                    page.screenshot(path=os.path.join(HERE, name), full_page=name == 'html-photo.png')
+                    page.screenshot(path=os.path.join(HERE, name), full_page=name.startswith('html-photo'))
                     print('wrote', os.path.join(HERE, name))
             finally:
                 browser.close()

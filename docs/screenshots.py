@@ -58,35 +58,51 @@ def write(dest, rel, data):
         f.write(data)
 
 
+def note(n, author, text, box):
+    return dict(zip('xywh', map(str, box)), id=str(n), author='%d@N01' % n, authorname=author, _content=text)
+
+
 def account(dest):
+    """(photos, albums, collections, details): the photos as the run keeps them, each one's
+    details as its enriched .metadata gives them (getInfo's place, page and notes; comments;
+    people.getList's people)."""
     rng = random.Random(4)
     photos, details = [], {}
     for i, title in enumerate(TITLES):
         pid = str(5001000000 + i)
         video = i == 5
         w, h = (640, 480) if i % 3 != 2 else (480, 640)
-        original = 'photostream/%s.%s' % (pid, 'mp4' if video else 'png')
-        write(dest, original, b'not a real video' if video else gradient_png(w, h, i))
-        thumb = 'html/thumbs/%s-%012x.jpg' % (pid, i)
-        write(dest, thumb, gradient_png(w // 2, h // 2, i))
-        photos.append({'id': pid, 'file': original, 'thumb': thumb, 'media': 'video' if video else 'photo',
-                       'title': title, 'datetaken': '%d-%02d-%02d 1%d:%02d:00' % (2023 - i % 4, i % 12 + 1, i + 3, i % 10, i * 3),
-                       'datetakengranularity': '6' if i == 7 else '0',
-                       'description': '' if i % 3 else 'Seen from the <b>old bridge</b>, early.\n'
-                                                        'More on <a href="https://example.com/">my blog</a>.',
-                       'tags': rng.sample(TAGS, rng.randint(1, 3))})
+        name = '%s.%s' % (pid, 'mp4' if video else 'png')
+        write(dest, 'photostream/' + name, b'not a real video' if video else gradient_png(w, h, i))
+        thumb_url = 'https://live.staticflickr.com/65535/%s_%012x_n.jpg' % (pid, i)
+        write(dest, fm.thumb_path(pid, thumb_url), gradient_png(w // 2, h // 2, i))
+        photos.append(fm.Photo(
+            id=pid, filename=name, media='video' if video else 'photo', title=title,
+            taken='%d-%02d-%02d 1%d:%02d:00' % (2023 - i % 4, i % 12 + 1, i + 3, i % 10, i * 3),
+            granularity='6' if i == 7 else '0', thumb_url=thumb_url, has_thumb=True,
+            description='' if i % 3 else 'Seen from the <b>old bridge</b>, early.\n'
+                                         'More on <a href="https://example.com/">my blog</a>.',
+            tag_lines='\n'.join(rng.sample(TAGS, rng.randint(1, 3)))))
         locality, region, country, lat, lon = PLACES[0 if i < 9 else i % len(PLACES)]
-        details[pid] = {'place_names': [locality, region, country], 'place': (country, region, locality),
-                        'latitude': lat + i * 0.01, 'longitude': lon, 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
-                        'comments': [{'author': 'Ann', 'date': '2023-05-02 09:14 UTC', 'text': 'What <i>light</i>!'}]}
-    # Notes and people as Flickr gives them: boxes in the photo's 500-pixel frame.
-    details[photos[1]['id']].update(
-        notes=[{'author': 'Ann', 'text': 'The clock tower: <b>1612</b>', 'box': (262, 40, 70, 120)},
-               {'author': 'me', 'text': 'Our first flat was up here', 'box': (40, 150, 110, 80)},
-               {'author': 'Ann', 'text': 'Still the best bakery in town', 'box': (330, 250, 90, 70)}],
-        people=[{'name': 'Ann Example', 'box': (180, 230, 60, 100), 'frame': None},
-                {'name': 'Bob Example', 'box': None, 'frame': None}])
-    ids = [p['id'] for p in photos]
+        info = {'id': pid, 'location': {'latitude': lat + i * 0.01, 'longitude': lon,
+                                        'locality': {'_content': locality}, 'region': {'_content': region},
+                                        'country': {'_content': country}},
+                'urls': {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/me/%s/' % pid}]}}
+        metadata = {'flickrmirrorer': {'format': 2, 'enriched': '1'}, 'photo': info,
+                    'listing': {'id': pid, 'lastupdate': '1', 'count_comments': '1'},
+                    'comments': [{'authorname': 'Ann', 'datecreate': '1683018840', '_content': 'What <i>light</i>!'}]}
+        if i == 1:   # notes and people as Flickr gives them: boxes in the photo's 500-pixel frame
+            info['notes'] = {'note': [note(n, *args) for n, args in enumerate((
+                ('Ann', 'The clock tower: <b>1612</b>', (262, 40, 70, 120)),
+                ('me', 'Our first flat was up here', (40, 150, 110, 80)),
+                ('Ann', 'Still the best bakery in town', (330, 250, 90, 70))))]}
+            info['people'] = {'haspeople': '1'}
+            metadata['people'] = {'photo_width': '500', 'photo_height': '375', 'person': [
+                {'nsid': '1@N01', 'username': 'ann', 'realname': 'Ann Example',
+                 'x': '180', 'y': '230', 'w': '60', 'h': '100'},
+                {'nsid': '2@N01', 'username': 'bob', 'realname': 'Bob Example'}]}
+        details[pid] = fm.Photo.from_metadata(metadata, texts=False)
+    ids = [p.id for p in photos]
     albums = [{'id': '72157001', 'title': 'Summer in Denmark', 'description': 'Two weeks on <b>\u00c6r\u00f8</b>.',
                'primary': ids[0], 'photo_ids': ids[:9]},
               {'id': '72157002', 'title': 'Birds', 'description': '', 'primary': ids[11], 'photo_ids': ids[9:14]},
@@ -103,8 +119,8 @@ def main():
         photos, albums, collections, details = account(dest)
         fm.write_html_view(dest, photos, albums, collections, details=details.get)
         shots = [('html-index.png', 'index.html'), ('html-album.png', 'html/album-72157001.html'),
-                 ('html-photo.png', 'html/photo-%s.html' % photos[0]['id']),
-                 ('html-photo-notes.png', 'html/photo-%s.html' % photos[1]['id']),
+                 ('html-photo.png', 'html/photo-%s.html' % photos[0].id),
+                 ('html-photo-notes.png', 'html/photo-%s.html' % photos[1].id),
                  ('html-search.png', 'html/search.html?q=bridge'), ('html-map.png', 'html/map.html'),
                  ('html-places.png', 'html/places.html'), ('html-archive.png', 'html/archive.html'),
                  ('html-tags.png', 'html/tags.html')]

@@ -118,6 +118,7 @@ import concurrent.futures
 import dataclasses
 import configparser
 import contextlib
+import contextvars
 import ctypes
 import errno
 import fcntl
@@ -6011,7 +6012,8 @@ VIEW_TEMPLATES = {
 </head>
 <body>
 <header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
-{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a></nav>
+{#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a>
+{%- for name, label in nav_sections() %}<a href="{{ to_page(root, name) }}">{{ label }}</a>{% endfor %}</nav>
 {#- A plain form: it opens the search page with ?q=, which reads it. #}
 <form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
 {#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
@@ -6325,6 +6327,12 @@ VIEW_TEMPLATES = {
 }
 
 
+# (page, label) of the sections this mirror has beyond its photos (galleries, groups), which
+# every page's header links: set by write_html_view around the pages it renders (they are
+# rendered far from the view that knows them).
+NAV_SECTIONS = contextvars.ContextVar('nav_sections', default=())
+
+
 def shown(value):
     """How a template shows a value (before autoescaping it): text without control
     characters, nothing for None; Markup (sanitized HTML) as it is."""
@@ -6348,7 +6356,7 @@ def view_templates():
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined, auto_reload=False)
     env.globals.update(to_page=to_page, url_path=url_path, photostream_page=photostream_page,
-                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE)
+                       orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE, nav_sections=NAV_SECTIONS.get)
     return env
 
 
@@ -6764,6 +6772,11 @@ def galleries_count(n):
     return '1 gallery' if n == 1 else plural(n, 'gallerie')   # plural() adds the 's'
 
 
+def nav_sections(view):
+    return [(page, label) for page, label, key in ((GALLERIES_PAGE, 'Galleries', 'galleries'),
+                                                   (GROUPS_PAGE, 'Groups', 'groups')) if view.lists.get(key)]
+
+
 def list_cards(view, root):
     """The index's cards of your galleries and groups (none when there is none of them)."""
     lists = view.lists
@@ -7015,7 +7028,9 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     view.lists = lists or {}
     html_dir = os.path.join(dest, HTML_DIR)
     make_dirs(html_dir)
-    with SyncBatch() as dirs:
+    sections = NAV_SECTIONS.set(nav_sections(view))
+    with SyncBatch() as dirs, contextlib.ExitStack() as stack:
+        stack.callback(NAV_SECTIONS.reset, sections)
         written = int(write_file_if_changed(os.path.join(html_dir, 'style.css'), STYLE.encode('utf-8'), dirs))
         written += write_file_if_changed(os.path.join(html_dir, SEARCH_SCRIPT), SEARCH_JS.encode('utf-8'), dirs)
         written += write_chunks_if_changed(os.path.join(html_dir, SEARCH_INDEX), search_index(view), dirs)

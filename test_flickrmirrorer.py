@@ -642,6 +642,8 @@ def test_galleries_groups_and_album_comments_pages(fake, token_dir, dest):
     html_dir = dest / 'html'
     index = parse_page(dest / 'index.html')
     assert 'html/galleries.html' in index.links and 'html/groups.html' in index.links
+    for page in ('photostream-1.html', 'photo-%s.html' % first_photo(fake).id, 'search.html'):   # every header
+        assert {'galleries.html', 'groups.html'} <= set(parse_page(html_dir / page).links), page
     listing = parse_page(html_dir / 'galleries.html')
     assert [link for link in listing.links if link.startswith('gallery-')] == \
         ['gallery-%s.html' % gid for gid in fake.account.galleries]
@@ -708,11 +710,13 @@ def test_gallery_and_album_comment_html_is_sanitized_and_pages_of_gone_ones_remo
     assert '&lt;b&gt;Eve&lt;/b&gt;' in album and '<i>fine</i>' in album
     assert '<script' not in album and 'javascript:' not in album
     assert Path(dest, 'html', 'group-7_N01.html').is_file()
+    assert {'galleries.html', 'groups.html'} <= set(parse_page(Path(dest, 'html', 'album-5.html')).links)
 
     fm.write_html_view(dest, photos, albums, [], lists={'galleries': [], 'groups': []})
     names = set(os.listdir(Path(dest, 'html')))
     assert not names & {'galleries.html', 'gallery-1-2.html', 'groups.html', 'group-7_N01.html'}
     assert 'html/galleries.html' not in parse_page(Path(dest, 'index.html')).links
+    assert not {'galleries.html', 'groups.html'} & set(parse_page(Path(dest, 'html', 'album-5.html')).links)
 
 
 @pytest.mark.slow

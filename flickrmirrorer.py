@@ -146,6 +146,7 @@ import termios
 import time
 import datetime
 import unicodedata
+import warnings
 import zipfile
 import zlib
 from collections import Counter, namedtuple
@@ -161,6 +162,7 @@ import nh3
 import requests
 import tenacity
 import tqdm
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
     signal.signal(signal.SIGINT, _sigint_before_imports)
@@ -2552,6 +2554,7 @@ class PhotoSummary:
     has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
     from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
     datetakengranularity: str = '0'   # Flickr's (Photo.granularity): how much of datetaken is known
+    preview: str = None      # without a Flickr thumbnail: its own preview's name in html/thumbs/ (Originals)
 
     @classmethod
     def of(cls, photo, from_file=False):
@@ -2585,7 +2588,9 @@ class PhotoSummary:
         if key == 'tags':
             return self.tags.split('\n') if self.tags else []
         if key == 'thumb':
-            return thumb_path(self.id, self.thumb_url) if self.has_thumb else None
+            if self.has_thumb:
+                return thumb_path(self.id, self.thumb_url)
+            return own_preview_path(self.preview) if self.preview else None
         if key == 'file':
             return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
         return getattr(self, key, default)
@@ -5363,7 +5368,7 @@ VIEWS_STATE = '.flickrmirrorer-views.json'
 
 # Raised whenever what the views write changes (a fix to a page, a new XMP field): every
 # view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 2
+VIEWS_FORMAT = 3
 
 
 def file_stamp(path):
@@ -5541,8 +5546,10 @@ class HtmlView:
     beforehand (Thumbnails), beside a quick enrichment."""
     name = 'html'
 
-    def __init__(self, state, albums, tree):
+    def __init__(self, state, albums, tree, reporter=None):
         self.state = state
+        self.originals = Originals(state.dest, reporter)
+        self.previews_stopped = None   # a LinkInTheWay met making the previews
         self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
                         'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
         self.collections = html_collections(tree)
@@ -5551,6 +5558,7 @@ class HtmlView:
         state = self.state
         for photo in state.photostream:
             photo.filename = state.files.get(photo.id)
+        self.make_previews()   # the pages show them: made before what the pages show is hashed
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
                             file_stamp(os.path.join(html_dir, ACCOUNT_PAGE)), self.list_stamps())
@@ -5563,7 +5571,9 @@ class HtmlView:
             else:
                 inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
                            p.filename, p.thumb_url, p.has_thumb, stamp)
+            inputs.add(p.preview)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
+        inputs.whole = inputs.whole and self.previews_stopped is None
         return inputs
 
     def up_to_date(self):
@@ -5617,14 +5627,37 @@ class HtmlView:
         albums, lists = self.read_lists()
         written = write_html_view(self.state.dest, self.state.photostream, albums, self.collections,
                                   details=self.photo_details, lists=lists)
-        return 'HTML view: %s fetched, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'),
-                                                      plural(written, 'page'))
+        self.originals.tell_the_rest()
+        if self.previews_stopped is not None:   # the pages are made, without the previews: told
+            raise self.previews_stopped
+        self.originals.remove_stale_previews()
+        self.originals.save()
+        made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
+        return 'HTML view: %s fetched%s, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'), made,
+                                                        plural(written, 'page'))
 
     def photo_details(self, photo_id):
-        """What a photo's own page shows beyond the listing, from its stored .metadata."""
+        """What a photo's own page shows beyond the listing, from its stored .metadata and
+        its original's EXIF."""
         name = self.state.files.get(photo_id)
         metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
-        return photo_details(metadata) if isinstance(metadata, dict) else {}
+        details = photo_details(metadata) if isinstance(metadata, dict) else {}
+        if name:
+            details['camera'] = self.originals.facts(photo_id, name)
+        return details
+
+    def make_previews(self):
+        """A preview of each photo Flickr gives no thumbnail of (every photo of an
+        export-only mirror), from its original.  A link in their way stops them alone: the
+        pages are still made, and it is told when they are."""
+        self.previews_stopped = None
+        for p in self.state.photostream:
+            p.preview = None
+            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
+                try:
+                    p.preview = self.originals.preview(p.id, p.filename)
+                except LinkInTheWay as e:
+                    self.previews_stopped = e
 
 
 def read_texts(state):
@@ -5667,6 +5700,8 @@ def html_collections(tree):
 #     dest/html/photo-<id>.html         one photo: the original, its words, albums, comments
 #     dest/html/search.html             search box; search.js over search-index.js
 #     dest/html/thumbs/<id>-<hash>.jpg  Flickr's 320-pixel size: grids never load originals
+#     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
+#     dest/html/originals.json          what each original's EXIF says, read once per version
 
 HTML_PAGE_SIZE = 500
 HTML_DIR = 'html'
@@ -6191,6 +6226,9 @@ VIEW_TEMPLATES = {
 {% if tags %}
 <dt>Tags</dt><dd><ul class="tags">{% for tag in tags %}<li>{{ tag }}</li>{% endfor %}</ul></dd>
 {% endif %}
+{% for key, label, text in camera_facts %}
+<dt>{{ label }}</dt><dd class="{{ key }}">{{ text }}</dd>
+{% endfor %}
 {% if albums %}
 <dt>Albums</dt><dd><ul class="albums">
 {% for album in albums %}
@@ -6611,6 +6649,14 @@ def flickr_link(url):
     return url if re.match(r'^https://[\w.-]*flickr\.com/', url or '') else None
 
 
+CAMERA_FACT_LABELS = (('camera', 'Camera'), ('lens', 'Lens'), ('exposure', 'Exposure'), ('iso', 'ISO'))
+
+
+def camera_facts_shown(facts):
+    """(key, label, text) of each of the original's own camera facts known (Originals.facts)."""
+    return [(key, label, facts[key]) for key, label in CAMERA_FACT_LABELS if facts.get(key)]
+
+
 def photo_page_parts(view, photo, stream_ids, index, places):
     """A photo's own page (photo.html): every read of the photo and of its details is here."""
     pid = photo['id']
@@ -6633,7 +6679,8 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         stream_prev=photo_href(stream_prev), stream_next=photo_href(stream_next),
         src='../' + url_path(rel), video=video, poster=poster and '../' + url_path(poster[0]), width=w, height=h,
         photo_description=sanitized(photo.get('description')), taken=taken_of(photo), place=describe_place(detail),
-        tags=photo.get('tags') or [], albums=albums, visible_to=visible_to(detail.get('privacy')),
+        tags=photo.get('tags') or [], camera_facts=camera_facts_shown(detail.get('camera') or {}),
+        albums=albums, visible_to=visible_to(detail.get('privacy')),
         file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.get('url')),
         comments=comments, comments_heading=plural(len(comments), 'comment'))
 
@@ -7105,6 +7152,278 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     for name in stale:
         try_unlink(os.path.join(thumbs_dir, name))
     return fetched, failed
+
+
+# -- previews and camera facts, read from the originals themselves
+# Where Flickr gives no thumbnail (an export-only mirror has no listing, so no url_n), the
+# grids show a preview made here from the original; every photo's page shows the camera,
+# lens, exposure and ISO of its original's own EXIF.  Each original is opened once per
+# version: html/ORIGINALS_STATE keeps, per photo, its file's name, size and mtime (which the
+# run sets to the date taken) with what was read from it, and a preview's name carries the
+# same key.  A view build then costs a stat per photo and opens only new or changed
+# originals: decoding 100,000 of them at every build would take hours.  (No inode in the key:
+# two mirrors of one account hold the same view, byte for byte.)
+
+ORIGINALS_STATE = 'originals.json'
+# Our own previews, beside Flickr's thumbnails but never taken for one of them (OUR_THUMB_RE).
+OWN_PREVIEW_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.own\.jpg$', re.ASCII)
+# Decompression bombs: no pixel is decoded of an original above this (its header says), and
+# Pillow's own guard refuses to open one above twice it.  A JPEG is decoded at a reduced
+# scale (draft mode: 1/2 to 1/8, still at least the preview's size); any other format whole,
+# so it must also stay under PREVIEW_DECODE_PIXELS once drafted (about 160 MB as RGBA).
+ORIGINAL_MAX_PIXELS = 250 * 1000 * 1000
+PREVIEW_DECODE_PIXELS = 40 * 1000 * 1000
+Image.MAX_IMAGE_PIXELS = ORIGINAL_MAX_PIXELS
+PREVIEW_QUALITY = 80
+# EXIF tags (TIFF/EXIF 2.3 numbers): in IFD0, then in the EXIF sub-IFD.
+EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
+EXIF_EXPOSURE_TIME, EXIF_F_NUMBER, EXIF_ISO, EXIF_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
+EXIF_LENS_MAKE, EXIF_LENS_MODEL = 0xA433, 0xA434
+CAMERA_FACTS = ('camera', 'lens', 'exposure', 'iso')
+EXIF_TEXT_MAX = 100   # a maker's string is short; a longer one is junk
+# Originals Pillow cannot read told one a line, up to this many a run; the rest in one line
+# (a library of HEIC files would otherwise fill the screen).
+UNREADABLE_TOLD = 10
+
+
+class PreviewRefused(Exception):
+    """An original no preview is made of (too large to decode safely)."""
+
+
+def is_image_name(name):
+    return name.rsplit('.', 1)[-1].lower() in IMAGE_FILE_EXTENSIONS
+
+
+def original_key(name, st):
+    """What tells one version of an original from another without reading it."""
+    return '%s\t%d\t%d' % (name, st.st_size, st.st_mtime_ns)
+
+
+def own_preview_name(photo_id, key):
+    digest = hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:12]
+    return '%s-%s.own.jpg' % (page_id(photo_id), digest)
+
+
+def own_preview_path(name):
+    """An own preview's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, name))
+
+
+def exif_text(value):
+    """A maker's string as shown: NUL padding, control characters and junk left out."""
+    if isinstance(value, bytes):
+        value = value.decode('latin-1')
+    if not isinstance(value, str):
+        return ''
+    text = ' '.join(clean_text(value).split())
+    return text if len(text) <= EXIF_TEXT_MAX else ''
+
+
+def exif_number(value):
+    """A rational or integer EXIF value as a float; None when absent or not a number."""
+    if isinstance(value, tuple):   # ISO may be a list of values: the first counts
+        value = value[0] if value else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def camera_name(make, model):
+    """'Canon EOS R5', not 'Canon Canon EOS R5': most models repeat the maker's name."""
+    make, model = exif_text(make), exif_text(model)
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return ' '.join(part for part in (make, model) if part)
+
+
+def exposure_time_text(seconds):
+    """1/250 s, 0.3 s, 2.5 s, 30 s: as cameras show it."""
+    if seconds < 1:
+        denominator = 1 / seconds
+        if abs(denominator - round(denominator)) < 0.02 * denominator:
+            return '1/%d s' % round(denominator)
+    return '%g s' % round(seconds, 1)
+
+
+def exposure_text(exif_ifd):
+    """'1/250 s, f/2.8, 35 mm' from what the original says (each part when known)."""
+    parts = []
+    seconds = exif_number(exif_ifd.get(EXIF_EXPOSURE_TIME))
+    if seconds:
+        parts.append(exposure_time_text(seconds))
+    f_number = exif_number(exif_ifd.get(EXIF_F_NUMBER))
+    if f_number:
+        parts.append('f/%g' % round(f_number, 1))
+    focal = exif_number(exif_ifd.get(EXIF_FOCAL_LENGTH))
+    if focal:
+        parts.append('%g mm' % round(focal, 1))
+    return ', '.join(parts)
+
+
+def camera_facts(exif):
+    """[camera, lens, exposure, ISO] (each '' when unknown) from a Pillow Exif."""
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    lens = camera_name(sub.get(EXIF_LENS_MAKE), sub.get(EXIF_LENS_MODEL)) if sub.get(EXIF_LENS_MODEL) else ''
+    iso = exif_number(sub.get(EXIF_ISO))
+    return [camera_name(exif.get(EXIF_MAKE), exif.get(EXIF_MODEL)), lens, exposure_text(sub),
+            '%d' % iso if iso else '']
+
+
+def on_white(image):
+    """An image with transparency flattened on white (JPEG has no alpha: it would turn black)."""
+    if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
+        image = image.convert('RGBA')
+        flat = Image.new('RGB', image.size, 'white')
+        flat.paste(image, mask=image.getchannel('A'))
+        return flat
+    return image.convert('RGB')
+
+
+def preview_bytes(image):
+    """A JPEG at most THUMB_MAX_SIDE pixels on its longer side, upright, of an opened image
+    whose pixels are not decoded yet."""
+    width, height = image.size
+    if width * height > ORIGINAL_MAX_PIXELS:
+        raise PreviewRefused('%dx%d pixels, more than a preview is made of' % (width, height))
+    image.draft('RGB', (THUMB_MAX_SIDE, THUMB_MAX_SIDE))   # JPEG only: decoded scaled down
+    width, height = image.size
+    if width * height > PREVIEW_DECODE_PIXELS:
+        raise PreviewRefused('%dx%d pixels to decode, more than a preview is made of' % (width, height))
+    image = ImageOps.exif_transpose(image)
+    image.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
+    out = io.BytesIO()
+    on_white(image).save(out, 'JPEG', quality=PREVIEW_QUALITY)
+    return out.getvalue()
+
+
+def read_original(path, want_preview):
+    """(camera facts, preview JPEG bytes or None, why no preview or None) of an original;
+    raises whatever a broken or hostile file makes Pillow raise."""
+    with warnings.catch_warnings():
+        # Beyond ORIGINAL_MAX_PIXELS Pillow warns; preview_bytes() refuses such an image itself.
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            # A PNG's EXIF may follow its pixels: Pillow would decode them all to find it.
+            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else Image.Exif()
+            facts = camera_facts(exif)
+            try:
+                return facts, preview_bytes(image) if want_preview else None, None
+            except PreviewRefused as e:   # its camera facts are still shown
+                return facts, None, str(e)
+
+
+class Originals:
+    """What the HTML view reads from the originals themselves: the camera facts of each, and
+    a preview of each photo Flickr gives no thumbnail of (see the section's comment).  An
+    original Pillow cannot read gets the grid's placeholder and one warning, once: the
+    failure is remembered with its version.  An entry is one string a photo (a list would
+    weigh three times as much: 100,000 of them are held while the view is made):
+    'name<TAB>size<TAB>mtime_ns<TAB>camera<TAB>lens<TAB>exposure<TAB>ISO<TAB>why no preview'."""
+
+    FIELDS = 8
+
+    def __init__(self, dest, reporter=None):
+        self.dest, self.reporter = dest, reporter
+        self.thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+        self.path = os.path.join(dest, HTML_DIR, ORIGINALS_STATE)
+        self.known = None    # photo id -> its entry, as last saved
+        self.seen = {}       # ... those of the photos this view shows, as now
+        self.previews = set()
+        self.made = 0
+        self.unreadable = 0
+
+    def _load(self):
+        if self.known is None:
+            known = as_dict(read_json(self.path)).get('originals')
+            self.known = known if isinstance(known, dict) else {}
+
+    def _entry(self, photo_id, name, want_preview=False):
+        """(key, entry) of the photo, read from its original when new or changed; None when
+        it has no image file."""
+        if not is_image_name(name):   # a video: Pillow reads none
+            return None
+        self._load()
+        try:
+            st = os.stat(os.path.join(self.dest, PHOTOSTREAM_DIR, name))
+        except OSError:
+            return None
+        key = original_key(name, st)
+        entry = self.known.get(photo_id)
+        if not (isinstance(entry, str) and entry.startswith(key + '\t') and entry.count('\t') == self.FIELDS - 1):
+            entry = self._read(photo_id, name, key, want_preview)
+        elif want_preview and entry.endswith('\t'):   # readable: its preview is there, or made again
+            if not os.path.exists(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key))):
+                entry = self._read(photo_id, name, key, want_preview)
+        self.known[photo_id] = self.seen[photo_id] = entry
+        return key, entry
+
+    def _read(self, photo_id, name, key, want_preview):
+        facts = preview = problem = None
+        try:
+            facts, preview, problem = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
+        except KeyboardInterrupt:
+            raise
+        except UnidentifiedImageError:
+            problem = 'not an image Pillow reads'
+        except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
+            problem = ' '.join((first_line(e) or type(e).__name__).split())
+        if problem:
+            self._tell(name, problem, facts)
+        if preview is not None:
+            make_dirs(self.thumbs_dir)
+            atomic_write_bytes(os.path.join(self.thumbs_dir, own_preview_name(photo_id, key)), preview)
+            self.made += 1
+        return '\t'.join([key] + (facts or [''] * len(CAMERA_FACTS)) + [problem or ''])
+
+    def _tell(self, name, problem, facts):
+        self.unreadable += 1
+        if self.reporter is not None and self.unreadable <= UNREADABLE_TOLD:
+            self.reporter.warning('No %s of %s/%s: %s.' % ('preview' if facts else 'preview or camera facts',
+                                                            PHOTOSTREAM_DIR, name, problem))
+
+    def tell_the_rest(self):
+        if self.reporter is not None and self.unreadable > UNREADABLE_TOLD:
+            self.reporter.warning('... and %s more that Pillow cannot read or that are too large: no preview '
+                                  'of them (the reason of each ends its line in %s/%s).'
+                                  % (plural(self.unreadable - UNREADABLE_TOLD, 'original'), HTML_DIR, ORIGINALS_STATE))
+        self.unreadable = 0
+
+    def preview(self, photo_id, name):
+        """The name of the photo's own preview in html/thumbs/, made if missing; None when its
+        original cannot be read."""
+        found = self._entry(photo_id, name, want_preview=True)
+        if found is None or not found[1].endswith('\t'):
+            return None
+        preview = own_preview_name(photo_id, found[0])
+        self.previews.add(preview)
+        return preview
+
+    def facts(self, photo_id, name):
+        """{'camera', 'lens', 'exposure', 'iso'} of the photo's original (only those known)."""
+        found = self._entry(photo_id, name)
+        if found is None:
+            return {}
+        return {k: v for k, v in zip(CAMERA_FACTS, found[1].split('\t')[3:]) if v}
+
+    def remove_stale_previews(self):
+        """Our own previews no photo shows any more (replaced, deleted, or Flickr now gives
+        a thumbnail): only files by our name pattern, never a user's."""
+        try:
+            with os.scandir(self.thumbs_dir) as entries:
+                stale = [e.name for e in entries if OWN_PREVIEW_RE.match(e.name) and e.name not in self.previews]
+        except OSError:
+            return
+        for name in stale:
+            try_unlink(os.path.join(self.thumbs_dir, name))
+
+    def save(self):
+        """Only the photos this view shows are remembered: a deleted photo's entry goes.  Then
+        they are let go: the run holds them no longer than the view's making."""
+        write_file_if_changed(self.path, json.dumps({'format': 1, 'originals': self.seen}, sort_keys=True,
+                                                    indent=0).encode('ascii'))
+        self.known, self.seen, self.previews = None, {}, set()
 
 
 STYLE = """\
@@ -7646,7 +7965,7 @@ def mirror_export(ctx):
     if fx.dry:
         return state
     shown = ([] if args.no_xmp else [XmpView(state, albums, [])]) + \
-        ([] if args.no_html else [HtmlView(state, albums, [])])
+        ([] if args.no_html else [HtmlView(state, albums, [], reporter)])
     make_views([PhotostreamOrderView(state), NotOriginalView(state)] + shown,
                ViewsState(state.dest, force=args.verify), stats, reporter)
     return state
@@ -7712,7 +8031,7 @@ def make_all_views(args, state, albums, tree, enrich, thumbnails, stats, reporte
         return
     views_state = ViewsState(state.dest, force=args.verify)
     shown = ([] if args.no_xmp else [XmpView(state, albums, tree)]) + \
-        ([] if args.no_html else [HtmlView(state, albums, tree)])
+        ([] if args.no_html else [HtmlView(state, albums, tree, reporter)])
     views = [PhotostreamOrderView(state), NotOriginalView(state)] + shown
     if enrich.seconds_needed() < QUICK_ENRICHMENT:   # the views once, with what it read
         with thumbnails.coming():

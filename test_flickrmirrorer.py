@@ -9,6 +9,7 @@ import ctypes
 import errno
 import hashlib
 import html
+import io
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import flickrapi.tokencache
 import pytest
 import requests
 
+from PIL import Image, TiffImagePlugin
 import fakeflickr
 import flickrmirrorer as fm
 
@@ -726,13 +728,13 @@ def test_galleries_groups_and_album_comments_pages_follow_their_files(fake, toke
     html_dir = dest / 'html'
     before = html_snapshot(str(dest))
     assert_ok(run_mirror(fake, token_dir, dest))
-    assert not {p for p in html_changed(str(dest), before) if p.startswith('html')}
+    assert not {p for p in html_changed(str(dest), before) if p.endswith('.html')}
     album = next(a for a in fake.account.albums.values() if not a.comment_list)
     gallery_id = list(fake.account.galleries)[-1]
     fake.add_album_comment(album.id, 'A <b>new</b> word')
     fake.add_to_gallery(gallery_id, first_photo(fake).id, comment='Found it')
     assert_ok(run_mirror(fake, token_dir, dest))
-    changed = {os.path.basename(p) for p in html_changed(str(dest), before) if p.startswith('html')}
+    changed = {os.path.basename(p) for p in html_changed(str(dest), before) if p.endswith('.html')}
     assert {'album-%s.html' % album.id, 'gallery-%s.html' % gallery_id, 'galleries.html'} <= changed
     assert 'A new word' in page_words(html_dir / ('album-%s.html' % album.id))
     assert 'Found it' in page_words(html_dir / ('gallery-%s.html' % gallery_id))
@@ -782,7 +784,7 @@ def test_galleries_groups_and_album_comments_in_a_real_browser(fake, token_dir, 
             page = browser.new_page(viewport={'width': 1280, 'height': 800})
             page.on('request', lambda r: requests_made.append(r.url))
             page.goto((dest / 'index.html').as_uri())
-            page.locator('a[href="html/galleries.html"]').click()
+            page.locator('header a', has_text='Galleries').click()   # the header's link
             page.wait_for_url('**/html/galleries.html')
             page.get_by_role('link', name=gallery.title, exact=True).click()
             page.wait_for_url('**/html/gallery-%s.html' % gallery.id)
@@ -793,7 +795,8 @@ def test_galleries_groups_and_album_comments_in_a_real_browser(fake, token_dir, 
             page.locator('li.photo:not(.other) a.frame').first.click()
             page.wait_for_url('**/html/photo-%s.html' % gallery.items[0][0])
 
-            page.goto((dest / 'html' / 'groups.html').as_uri())
+            page.locator('header a', has_text='Groups').click()
+            page.wait_for_url('**/html/groups.html')
             page.get_by_role('link', name=group.name, exact=True).click()
             page.wait_for_url('**/html/%s' % group_page_name(group.nsid))
             assert page.locator('a.frame').count() == len(own_pool_photos(fake, group))
@@ -6769,6 +6772,249 @@ def export_only_mirror(plain_fake, tmp_path):
     dest = tmp_path / 'mirror'
     assert_ok(export_only(plain_fake, tmp_path, dest, tmp_path / 'export'))
     return plain_fake, dest, manifest
+
+
+# ---------------------------------------------------------------------------
+# Previews and camera facts from the originals themselves: where Flickr gives no thumbnail
+# (an export-only mirror) the grids show a preview made from the original; a photo's page
+# shows the camera, lens, exposure and ISO of its original's own EXIF
+# ---------------------------------------------------------------------------
+
+# The view's own previews, as the README names them: html/thumbs/<id>-<12 hex>.own.jpg
+OWN_PREVIEW_NAME = re.compile(r'^(\d+)-[0-9a-f]{12}\.own\.jpg$')
+# An original's size -> its preview's: 320 px on the longer side, the aspect kept (rounded down).
+PREVIEW_SIZE_OF = {(4000, 3000): (320, 240), (3000, 4000): (240, 320), (6000, 4000): (320, 213),
+                   (640, 480): (320, 240), (800, 800): (320, 320), (1024, 768): (320, 240),
+                   (1200, 800): (320, 213)}
+
+
+def own_previews(dest):
+    """photo id -> the file name of its own preview."""
+    thumbs = dest / 'html' / 'thumbs'
+    found = {}
+    for name in (os.listdir(thumbs) if thumbs.is_dir() else ()):
+        match = OWN_PREVIEW_NAME.match(name)
+        if match:
+            assert match.group(1) not in found, 'two previews of photo %s' % match.group(1)
+            found[match.group(1)] = name
+    return found
+
+
+def grid_pages(dest):
+    return [dest / 'index.html'] + sorted(p for p in (dest / 'html').glob('*.html')
+                                          if not p.name.startswith('photo-'))
+
+
+def assert_no_broken_grid_image(dest):
+    """Every <img> of the grids is a file inside the mirror."""
+    for page in grid_pages(dest):
+        for img in parse_page(page).imgs:
+            target = (page.parent / unquote(img['src'])).resolve()
+            assert target.is_file() and str(target).startswith(str(dest.resolve()) + os.sep), (page, img['src'])
+
+
+def exif_jpeg(size, make, model, lens, exposure, f_number, focal, iso, orientation=1):
+    """A real JPEG of `size` (as stored: `orientation` 6 shows it turned by 90 degrees) whose
+    EXIF says what a camera would (rationals as (num, den))."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
+    sub = exif.get_ifd(0x8769)
+    sub[0x829A] = TiffImagePlugin.IFDRational(*exposure)
+    sub[0x829D] = TiffImagePlugin.IFDRational(*f_number)
+    sub[0x920A] = TiffImagePlugin.IFDRational(*focal)
+    sub[0x8827] = iso
+    sub[0xA434] = lens
+    out = io.BytesIO()
+    Image.new('RGB', size, (200, 80, 30)).save(out, 'JPEG', exif=exif)
+    return out.getvalue()
+
+
+def png_header_only(width, height):
+    """A PNG whose header claims width x height, with a tiny IDAT: a decompression bomb's
+    shape (no pixel of it is ever decoded)."""
+    def chunk(kind, data):
+        return (len(data).to_bytes(4, 'big') + kind + data
+                + (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, 'big'))
+    ihdr = width.to_bytes(4, 'big') + height.to_bytes(4, 'big') + bytes([8, 2, 0, 0, 0])
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\x00' * 64))
+            + chunk(b'IEND', b''))
+
+
+def replace_export_media(manifest, replacements):
+    """The export's media members of the given photos (photo id -> new bytes) replaced."""
+    by_zip = {}
+    for pid, data in replacements.items():
+        zname, member = manifest['files'][pid]
+        by_zip.setdefault(zname, {})[member] = data
+    for zname, members in by_zip.items():
+        rewrite_zip(Path(manifest['dir']) / zname, (2024, 1, 1, 0, 0, 0),
+                    lambda name, data, members=members: members.get(name, data))
+
+
+def photo_page_facts(dest, pid):
+    """The photo page's facts list: label -> text."""
+    text = (dest / 'html' / ('photo-%s.html' % pid)).read_text('utf-8')
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', text, re.S).group(1)
+    return {html.unescape(dt): dd for dt, dd in re.findall(r'<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>', facts)}
+
+
+def test_an_export_only_mirror_has_a_preview_of_every_photo_and_a_placeholder_for_each_video(
+        export_only_mirror):
+    fake, dest, manifest = export_only_mirror
+    photos = {pid for pid, p in fake.account.photos.items() if p.media == 'photo'}
+    videos = {pid for pid, p in fake.account.photos.items() if p.media == 'video'}
+    assert photos and videos
+    previews = own_previews(dest)
+    assert set(previews) == photos   # every photo, no video (Pillow reads no video)
+    for pid, name in previews.items():
+        with Image.open(dest / 'photostream' / original_name(fake.account.photos[pid])) as original:
+            expected = PREVIEW_SIZE_OF[original.size]
+        with Image.open(dest / 'html' / 'thumbs' / name) as preview:
+            assert (preview.format, preview.size) == ('JPEG', expected), name
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    for pid, name in previews.items():
+        assert '<a class="frame" href="photo-%s.html"><img src="../html/thumbs/%s"' % (pid, name) in stream
+    for pid in videos:   # a clear box with a label, never an image that cannot load
+        assert ('<a class="frame video" href="photo-%s.html"><span class="nocover">Video</span>'
+                '<span class="play" title="Video">\u25b6</span></a>' % pid) in stream
+    assert_no_broken_grid_image(dest)
+    index = parse_page(dest / 'index.html')
+    assert any('/thumbs/' in img['src'] for img in index.imgs)   # album covers too
+
+
+@pytest.mark.slow
+def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once(plain_fake, tmp_path):
+    fake = plain_fake
+    manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=4)
+    jpgs = [pid for pid, (_, member) in sorted(manifest['files'].items()) if member.endswith('_o.jpg')]
+    png = next(pid for pid, (_, member) in manifest['files'].items() if member.endswith('_o.png'))
+    canon, nikon, hostile, broken = jpgs[:4]
+    replace_export_media(manifest, {
+        canon: exif_jpeg((1200, 800), 'Canon', 'Canon EOS 5D Mark IV', 'EF24-70mm f/2.8L II USM',
+                         (1, 250), (28, 10), (35, 1), 400, orientation=6),
+        nikon: exif_jpeg((800, 800), 'NIKON CORPORATION', 'NIKON D750', 'AF-S NIKKOR 50mm f/1.8G',
+                         (25, 10), (8, 1), (50, 1), 6400),
+        hostile: exif_jpeg((640, 480), 'Evil', '<script>alert(1)</script>', '\x00\x07\x00', (1, 3), (4, 1),
+                           (42, 10), 100),
+        broken: b'\xff\xd8\xff\xfe\x00\x06junk' + bytes(range(256)) * 4 + b'\xff\xd9',
+        png: png_header_only(20000, 20000),   # 400 megapixels: a decompression bomb
+    })
+    dest = tmp_path / 'mirror'
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)
+    assert photo_page_facts(dest, canon)['Camera'] == 'Canon EOS 5D Mark IV'
+    assert {k: photo_page_facts(dest, canon)[k] for k in ('Lens', 'Exposure', 'ISO')} == {
+        'Lens': 'EF24-70mm f/2.8L II USM', 'Exposure': '1/250 s, f/2.8, 35 mm', 'ISO': '400'}
+    assert {k: photo_page_facts(dest, nikon)[k] for k in ('Camera', 'Lens', 'Exposure', 'ISO')} == {
+        'Camera': 'NIKON D750', 'Lens': 'AF-S NIKKOR 50mm f/1.8G', 'Exposure': '2.5 s, f/8, 50 mm', 'ISO': '6400'}
+    with Image.open(dest / 'html' / 'thumbs' / own_previews(dest)[canon]) as preview:
+        assert preview.size == (213, 320)   # upright: 1200x800 as stored, turned by its orientation
+    facts = photo_page_facts(dest, hostile)   # a maker's string is text, never markup
+    assert facts['Camera'] == 'Evil &lt;script&gt;alert(1)&lt;/script&gt;' and 'Lens' not in facts
+    assert facts['Exposure'] == '1/3 s, f/4, 4.2 mm'
+    for pid in (broken, png):   # a placeholder and one warning each
+        assert 'Camera' not in photo_page_facts(dest, pid)
+        assert pid not in own_previews(dest)
+        assert ('<a class="frame" href="photo-%s.html"><span class="nocover">No preview</span>' % pid
+                in (dest / 'html' / 'photostream-1.html').read_text('utf-8'))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith('Warning: No preview')]
+    assert sorted(warnings) == sorted([
+        'Warning: No preview or camera facts of photostream/%s.jpg: not an image Pillow reads.' % broken,
+        'Warning: No preview of photostream/%s.png: 20000x20000 pixels, more than a preview is made of.' % png])
+    assert_no_broken_grid_image(dest)
+    # Read once per version: what was read is kept in html/originals.json with the original's
+    # name, size and mtime; made again, every page shows what is kept there, no original
+    # being opened again (here the kept camera of one photo, edited) ...
+    kept_path = dest / 'html' / 'originals.json'
+    kept = json.loads(kept_path.read_text())
+    st = (dest / 'photostream' / (canon + '.jpg')).stat()
+    assert kept['originals'][canon] == '%s.jpg\t%d\t%d\t%s\t' % (
+        canon, st.st_size, st.st_mtime_ns, 'Canon EOS 5D Mark IV\tEF24-70mm f/2.8L II USM\t1/250 s, f/2.8, 35 mm\t400')
+    kept['originals'][canon] = kept['originals'][canon].replace('Canon EOS 5D Mark IV', 'Kept camera')
+    kept_path.write_text(json.dumps(kept))
+    (dest / VIEWS_STATE).unlink()
+    again = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',))
+    assert_ok(again)
+    assert 'Warning: No preview' not in again.stderr   # nor the broken ones, told once
+    assert photo_page_facts(dest, canon)['Camera'] == 'Kept camera'
+    # ... until the original is another version (another size): then it is read again.
+    kept = json.loads(kept_path.read_text())
+    kept['originals'][canon] = kept['originals'][canon].replace('\t%d\t' % st.st_size, '\t%d\t' % (st.st_size + 1))
+    kept_path.write_text(json.dumps(kept))
+    (dest / VIEWS_STATE).unlink()
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--offline',)))
+    assert photo_page_facts(dest, canon)['Camera'] == 'Canon EOS 5D Mark IV'
+    assert_no_broken_grid_image(dest)
+
+
+@pytest.mark.slow
+def test_many_unreadable_originals_are_told_ten_a_line_and_the_rest_in_one(tmp_path):
+    with fakeflickr.FakeFlickr(seed=5, photos=16, videos=0, albums=1, collections=0, file_size=1000) as fake:
+        manifest = fake.write_export(str(tmp_path / 'export'), files_per_zip=8)
+        jpgs = [pid for pid, (_, member) in manifest['files'].items() if member.endswith('_o.jpg')]
+        assert len(jpgs) > 11
+        replace_export_media(manifest, {pid: b'\xff\xd8\xff\xfe\x00\x06junk' + bytes(range(256)) + b'\xff\xd9'
+                                        for pid in jpgs})
+        dest = tmp_path / 'mirror'
+        result = export_only(fake, tmp_path, dest, tmp_path / 'export')
+    assert_ok(result)   # warnings, not failures: the mirror itself is whole
+    told = [line for line in result.stderr.splitlines() if line.startswith('Warning: ')]
+    assert len(told) == 11 and all(line.endswith('.jpg: not an image Pillow reads.') for line in told[:10])
+    assert told[10] == ('Warning: ... and %d originals more that Pillow cannot read or that are too large: no '
+                        'preview of them (the reason of each ends its line in html/originals.json).' % (len(jpgs) - 10))
+    kept = json.loads((dest / 'html' / 'originals.json').read_text())['originals']
+    assert sorted(pid for pid, entry in kept.items() if entry.endswith('\tnot an image Pillow reads')) == sorted(jpgs)
+
+
+@pytest.mark.slow
+def test_no_image_of_an_export_only_mirrors_grids_is_broken_in_a_real_browser(export_only_mirror):
+    sync_playwright = require_browser()
+    fake, dest, manifest = export_only_mirror
+    photos = sum(1 for p in fake.account.photos.values() if p.media == 'photo')
+    failures = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.on('requestfailed', lambda r: failures.append(r.url))
+            for grid in grid_pages(dest):
+                page.goto(grid.as_uri())
+                loaded = assert_images_loaded(page)   # each <img> decoded, none broken
+                if grid.name == 'photostream-1.html':
+                    assert loaded == photos
+                    assert page.locator('a.frame.video .nocover').count() == len(fake.account.photos) - photos
+        finally:
+            browser.close()
+    assert failures == []
+
+
+@pytest.mark.slow
+def test_the_api_adopting_an_export_only_mirror_replaces_its_previews_by_flickrs_thumbnails(
+        export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    assert own_previews(dest)
+    assert_ok(run_mirror(fake, tokens_for(fake, tmp_path), dest))
+    assert own_previews(dest) == {}
+    assert len(list((dest / 'html' / 'thumbs').glob('*.jpg'))) == len(fake.account.photos)
+    assert_no_broken_grid_image(dest)
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_html_thumbs_stops_an_export_only_mirrors_previews_alone(export_only_mirror, tmp_path):
+    fake, dest, manifest = export_only_mirror
+    elsewhere = user_files_elsewhere(tmp_path, 'elsewhere')
+    link_in_place_of(dest / 'html' / 'thumbs', elsewhere)
+    before = untouched_state(elsewhere)
+    (dest / VIEWS_STATE).unlink()   # every view made again
+    result = export_only(fake, tmp_path, dest, tmp_path / 'export', args=('--statistics',))
+    assert_ok(result, 1)
+    assert untouched_state(elsewhere) == before
+    assert said_once(dest / 'html' / 'thumbs', result.stderr)
+    assert statistics(result.stdout)['Parts not made (a symbolic link in the way)'] == 1
+    # the pages were made, showing the placeholder where no preview could be made
+    stream = (dest / 'html' / 'photostream-1.html').read_text('utf-8')
+    assert '/thumbs/' not in stream and '<span class="nocover">No preview</span>' in stream
+    assert all((dest / 'photostream' / (original_name(p) + '.xmp')).is_file() for p in fake.account.photos.values())
 
 
 def test_offline_reads_nothing_from_flickr_even_with_a_key(plain_fake, tmp_path):

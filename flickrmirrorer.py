@@ -5355,6 +5355,40 @@ class AccountLists:
 
 
 # ---------------------------------------------------------------------------
+# Favourites (--favorites): other people's photos you marked, kept apart in DEST/Favorites/
+# ---------------------------------------------------------------------------
+#
+#     dest/Favorites/<id>.<ext>            the largest file Flickr gives this account
+#     dest/Favorites/<id>.<ext>.metadata   its listing, the file record and 'favorite': the
+#                                          owner, licence, page on Flickr and when you faved it
+#     dest/Favorites/<id>.<ext>.xmp        a sidecar crediting the owner and the licence
+
+FAVORITES_DIR = 'Favorites'
+FAVORITE_KEY = 'favorite'
+
+
+def favorite_shown(metadata, name):
+    """A stored favourite as the view shows it ({} when its .metadata is not one)."""
+    listing, fave = as_dict(metadata.get('listing')), as_dict(metadata.get(FAVORITE_KEY))
+    if not valid_id(listing.get('id')):
+        return {}
+    return {'id': listing['id'], 'title': clean_text(text_of(listing.get('title'))).strip(),
+            'owner': text_of(fave.get('ownername')) or text_of(fave.get('owner')),
+            'license': as_scalar(listing.get('license')), 'url': text_of(fave.get('page')),
+            'file': FAVORITES_DIR + '/' + name, 'media': as_scalar(listing.get('media')),
+            'faved': text_of(fave.get('faved')), 'when': to_int(fave.get('date_faved'))}
+
+
+def exported_favorite(entry):
+    """An entry of the export's faves_part*.json ({photo_id, photo_url, favedate}): a
+    favourite known by its page on Flickr alone."""
+    pid = as_scalar(entry.get('photo_id'))
+    return {'id': pid, 'title': text_of(entry.get('title')), 'owner': '', 'license': None,
+            'url': text_of(entry.get('photo_url')) or flickr_photo_url(None, pid), 'file': None,
+            'media': None, 'faved': text_of(entry.get('favedate'))} if valid_id(pid) else {}
+
+
+# ---------------------------------------------------------------------------
 # Views: what is derived from the mirror, each made again only when its inputs change
 # ---------------------------------------------------------------------------
 # A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
@@ -5584,13 +5618,20 @@ class HtmlView:
         dest = self.state.dest
         account_dir = os.path.join(dest, ACCOUNT_DIR)
         try:
-            set_comments = sorted(n for n in os.listdir(account_dir) if re.match(r'^sets_comments.*\.json$', n))
+            exported = sorted(n for n in os.listdir(account_dir) if re.match(r'^(?:sets_comments|faves).*\.json$', n))
         except OSError:
-            set_comments = []
+            exported = []
         return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
-                + [os.path.join(account_dir, name) for name in ('galleries.json', 'groups.json')]
-                + [os.path.join(account_dir, name) for name in set_comments]
-                + [self.album_metadata_path(album) for album in self.albums])
+                + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
+                + [self.album_metadata_path(album) for album in self.albums] + self.favorite_files())
+
+    def favorite_files(self):
+        directory = os.path.join(self.state.dest, FAVORITES_DIR)
+        try:
+            return [os.path.join(directory, name) for name in sorted(os.listdir(directory))
+                    if name.endswith(METADATA_SUFFIX)]
+        except OSError:
+            return []
 
     def list_stamps(self):
         return [(os.path.relpath(path, self.state.dest), file_stamp(path)) for path in self.list_files()]
@@ -5608,19 +5649,33 @@ class HtmlView:
         api = read_json(os.path.join(dest, GROUPS_FILE))
         groups = api_groups(api) if api is not None else export_groups(
             read_json(os.path.join(account_dir, 'groups.json')), self.state.export_groups)
-        exported = {}
+        exported, exported_faves = {}, []
         for path in self.list_files():
-            if os.path.basename(path).startswith('sets_comments'):
-                data = read_json(path)
+            data, base = read_json(path), os.path.basename(path)
+            if base.startswith('sets_comments'):
                 for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
                     exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
+            elif base.startswith('faves') and os.path.dirname(path) == account_dir:
+                entries = data if isinstance(data, list) else next(
+                    (as_dict(data)[k] for k in ('faves', 'favorites') if as_dict(data).get(k) is not None), [])
+                exported_faves.extend(f for f in map(exported_favorite, map(as_dict, as_list(entries))) if f)
         albums = []
         for album in self.albums:
             stored = as_dict(read_json(self.album_metadata_path(album)))
             comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
                 if 'comments' in stored else exported.get(album['id'], [])
             albums.append(dict(album, comments=comments))
-        return albums, {'galleries': galleries, 'groups': groups}
+        return albums, {'galleries': galleries, 'groups': groups, 'favorites': self.favorites() or exported_faves}
+
+    def favorites(self):
+        """The favourites kept in DEST/Favorites/, newest fave first."""
+        faves = []
+        for path in self.favorite_files():
+            fave = favorite_shown(as_dict(read_json(path)), os.path.basename(path)[:-len(METADATA_SUFFIX)])
+            if fave and os.path.isfile(path[:-len(METADATA_SUFFIX)]):
+                faves.append(fave)
+        faves.sort(key=lambda f: (f['when'], int(f['id'])), reverse=True)
+        return faves
 
     def write(self):
         read_texts(self.state)
@@ -5716,7 +5771,7 @@ SMALL_ORIGINAL_BYTES = 100 * 1024
 # Only files matching these are ever deleted from dest/html/ (never a user's own files).
 OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
                          r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+'
-                         r'|galleries|gallery-[\w-]+|groups|group-[\w-]+(?:\.page\d+)?)\.html$', re.ASCII)
+                         r'|galleries|gallery-[\w-]+|groups|group-[\w-]+(?:\.page\d+)?|favorites)\.html$', re.ASCII)
 OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
 # The HTML Flickr allows in descriptions and comments; everything else is removed by nh3
 # (scripts with their content, event handlers, javascript: links, styles, images).
@@ -6329,6 +6384,33 @@ VIEW_TEMPLATES = {
 {% endif %}
 {% endblock %}
 """,
+    # html/favorites.html: FavoriteTiles, newest fave first.  The files are other people's
+    # originals, so no grid loads them: a tile opens the file, or the photo on Flickr.
+    'favorites.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% if tiles %}
+<ul class="grid photos favorites">
+{% for t in tiles %}
+<li class="photo other">
+{%- if t.file -%}
+<a class="frame" href="{{ t.file }}"><span class="nocover">{% if t.video %}Play the video{% else %}Open the photo{% endif %}</span></a>
+{%- else -%}
+<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>
+{%- endif -%}
+<div class="info"><h2>{{ t.title }}</h2>
+{%- if t.owner %}<p class="owner">by {{ t.owner }}</p>{% endif %}
+{%- if t.license %}<p class="license">{% if t.license[1] %}<a href="{{ t.license[1] }}" rel="noopener noreferrer">{{ t.license[0] }}</a>{% else %}{{ t.license[0] }}{% endif %}</p>{% endif %}
+{%- if t.faved %}<p class="meta">Faved {{ t.faved }}</p>{% endif %}
+{%- if t.file and t.url %}<p><a href="{{ t.url }}" rel="noopener noreferrer">On Flickr</a></p>{% endif -%}
+</div></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">None.</p>
+{% endif %}
+{% endblock %}
+""",
     # A gallery: GalleryTiles in its order.  Others' photos are text tiles linking to Flickr:
     # their images are on Flickr's servers, and the view loads nothing from the network.
     'gallery.html': """\
@@ -6706,9 +6788,11 @@ def photo_pages(view):
 
 GALLERIES_PAGE = 'galleries.html'
 GROUPS_PAGE = 'groups.html'
+FAVORITES_PAGE = 'favorites.html'
 
 ListEntry = namedtuple('ListEntry', 'href title meta flickr_url')
 GalleryTile = namedtuple('GalleryTile', 'title href remote image owner comment')
+FavoriteTile = namedtuple('FavoriteTile', 'title file url owner license faved video')
 
 
 def gallery_page(gallery_id):
@@ -6821,7 +6905,8 @@ def galleries_count(n):
 
 def nav_sections(view):
     return [(page, label) for page, label, key in ((GALLERIES_PAGE, 'Galleries', 'galleries'),
-                                                   (GROUPS_PAGE, 'Groups', 'groups')) if view.lists.get(key)]
+                                                   (GROUPS_PAGE, 'Groups', 'groups'),
+                                                   (FAVORITES_PAGE, 'Favourites', 'favorites')) if view.lists.get(key)]
 
 
 def list_cards(view, root):
@@ -6831,7 +6916,8 @@ def list_cards(view, root):
     for title, page, items, ids_of, what in (
             ('Galleries', GALLERIES_PAGE, lists.get('galleries'), lambda g: [p['id'] for p in g['photos']],
              galleries_count),
-            ('Groups', GROUPS_PAGE, lists.get('groups'), lambda g: g['photo_ids'], lambda n: plural(n, 'group'))):
+            ('Groups', GROUPS_PAGE, lists.get('groups'), lambda g: g['photo_ids'], lambda n: plural(n, 'group')),
+            ('Favourites', FAVORITES_PAGE, lists.get('favorites'), lambda f: (), lambda n: plural(n, 'favourite'))):
         if items:
             cover = next((c for c in (view.first_image(ids_of(item)) for item in items) if c), None)
             cards.append(cover_card(view, to_page(root, page), title, what(len(items)), cover, root))
@@ -6891,6 +6977,24 @@ def group_pages(view):
         yield from photo_list_pages(view, g['name'] or g['id'], g['photo_ids'],
                                     lambda n, gid=g['id']: group_page(gid, n), crumbs=crumbs,
                                     template='group.html', extra={'flickr_url': flickr_url_or_none(g['url'])})
+
+
+def favorite_tile(fave):
+    license = FLICKR_LICENSES.get(fave.get('license'))
+    rel = safe_relpath(fave.get('file'))
+    return FavoriteTile(fave.get('title') or 'Photo %s' % fave['id'], rel and '../' + url_path(rel),
+                        flickr_url_or_none(fave.get('url')), fave.get('owner'), license, fave.get('faved'),
+                        fave.get('media') == 'video')
+
+
+def favorite_pages(view):
+    """Yield (file name, parts) of the favourites' page (none without favourites)."""
+    faves = view.lists.get('favorites')
+    if faves:
+        yield FAVORITES_PAGE, render('favorites.html', **page_context(
+            'Favourites', '../', crumbs=(('../index.html', 'Home'),), count=plural(len(faves), 'favourite'),
+            description='Other people\'s photos you marked as favourites on Flickr.'),
+            tiles=[favorite_tile(f) for f in faves])
 
 
 # -- search without a server
@@ -7035,6 +7139,7 @@ def all_pages(view):
     inner.append(collection_pages(view, view.collections))
     inner.append(gallery_pages(view))
     inner.append(group_pages(view))
+    inner.append(favorite_pages(view))
     inner.append(photo_pages(view))
     inner.append([(SEARCH_PAGE, search_page())])
     for pages in inner:
@@ -7069,7 +7174,8 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
             'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
-    lists: {'galleries': api_galleries()'s shape, 'groups': api_groups()'s} (optional)
+    lists: {'galleries': api_galleries()'s shape, 'groups': api_groups()'s, 'favorites':
+            favorite_shown()'s} (optional)
     Returns the number of files written (only files whose content changed are rewritten)."""
     view = View(dest, photos, albums, collections, page_size, details)
     view.lists = lists or {}
@@ -7625,6 +7731,8 @@ class XmpFields:
     license: tuple = None                             # (name, url, rights-managed)
     page_url: str = ''
     orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
+    creator: str = ''                                 # dc:creator: another owner's photo (a favourite)
+    rights: str = ''                                  # dc:rights: who owns it, under which licence
 
 
 # Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
@@ -7694,6 +7802,10 @@ def xmp_packet(fields):
         out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
     if fields.license:
         _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
+    if fields.creator:
+        _xmp_list(out, 'dc:creator', 'Seq', [fields.creator])
+    if fields.rights:
+        _xmp_list(out, 'dc:rights', 'Alt', [fields.rights], lang=True)
     if fields.tags:
         _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
     # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone

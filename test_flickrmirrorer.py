@@ -768,6 +768,13 @@ def test_export_only_galleries_groups_and_album_comments_pages(plain_fake, tmp_p
         text = page_words(html_dir / ('album-%s.html' % album.id))
         for c in album.comment_list:
             assert c.author in text and re.sub(r'<[^>]+>', '', c.text) in text
+    # the export's faves: each a link to its page on Flickr, newest first; no file is fetched
+    faves = parse_page(html_dir / 'favorites.html')
+    assert [link for link in faves.links if link.startswith('https://')] == \
+        ['https://www.flickr.com/photos/%s/%s/' % (photo.owner, photo.id)
+         for photo, _when in sorted(fake.account.favorites, key=lambda f: f[1], reverse=True)]
+    assert 'favorites.html' in parse_page(html_dir / 'groups.html').links   # in every header
+    assert not (dest / 'Favorites').exists()
 
 
 @pytest.mark.slow

@@ -5355,40 +5355,6 @@ class AccountLists:
 
 
 # ---------------------------------------------------------------------------
-# Favourites (--favorites): other people's photos you marked, kept apart in DEST/Favorites/
-# ---------------------------------------------------------------------------
-#
-#     dest/Favorites/<id>.<ext>            the largest file Flickr gives this account
-#     dest/Favorites/<id>.<ext>.metadata   its listing, the file record and 'favorite': the
-#                                          owner, licence, page on Flickr and when you faved it
-#     dest/Favorites/<id>.<ext>.xmp        a sidecar crediting the owner and the licence
-
-FAVORITES_DIR = 'Favorites'
-FAVORITE_KEY = 'favorite'
-
-
-def favorite_shown(metadata, name):
-    """A stored favourite as the view shows it ({} when its .metadata is not one)."""
-    listing, fave = as_dict(metadata.get('listing')), as_dict(metadata.get(FAVORITE_KEY))
-    if not valid_id(listing.get('id')):
-        return {}
-    return {'id': listing['id'], 'title': clean_text(text_of(listing.get('title'))).strip(),
-            'owner': text_of(fave.get('ownername')) or text_of(fave.get('owner')),
-            'license': as_scalar(listing.get('license')), 'url': text_of(fave.get('page')),
-            'file': FAVORITES_DIR + '/' + name, 'media': as_scalar(listing.get('media')),
-            'faved': text_of(fave.get('faved')), 'when': to_int(fave.get('date_faved'))}
-
-
-def exported_favorite(entry):
-    """An entry of the export's faves_part*.json ({photo_id, photo_url, favedate}): a
-    favourite known by its page on Flickr alone."""
-    pid = as_scalar(entry.get('photo_id'))
-    return {'id': pid, 'title': text_of(entry.get('title')), 'owner': '', 'license': None,
-            'url': text_of(entry.get('photo_url')) or flickr_photo_url(None, pid), 'file': None,
-            'media': None, 'faved': text_of(entry.get('favedate'))} if valid_id(pid) else {}
-
-
-# ---------------------------------------------------------------------------
 # Views: what is derived from the mirror, each made again only when its inputs change
 # ---------------------------------------------------------------------------
 # A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
@@ -5623,15 +5589,7 @@ class HtmlView:
             exported = []
         return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
                 + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
-                + [self.album_metadata_path(album) for album in self.albums] + self.favorite_files())
-
-    def favorite_files(self):
-        directory = os.path.join(self.state.dest, FAVORITES_DIR)
-        try:
-            return [os.path.join(directory, name) for name in sorted(os.listdir(directory))
-                    if name.endswith(METADATA_SUFFIX)]
-        except OSError:
-            return []
+                + [self.album_metadata_path(album) for album in self.albums])
 
     def list_stamps(self):
         return [(os.path.relpath(path, self.state.dest), file_stamp(path)) for path in self.list_files()]
@@ -5655,7 +5613,7 @@ class HtmlView:
             if base.startswith('sets_comments'):
                 for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
                     exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
-            elif base.startswith('faves') and os.path.dirname(path) == account_dir:
+            elif base.startswith('faves'):
                 entries = data if isinstance(data, list) else next(
                     (as_dict(data)[k] for k in ('faves', 'favorites') if as_dict(data).get(k) is not None), [])
                 exported_faves.extend(f for f in map(exported_favorite, map(as_dict, as_list(entries))) if f)
@@ -5665,17 +5623,7 @@ class HtmlView:
             comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
                 if 'comments' in stored else exported.get(album['id'], [])
             albums.append(dict(album, comments=comments))
-        return albums, {'galleries': galleries, 'groups': groups, 'favorites': self.favorites() or exported_faves}
-
-    def favorites(self):
-        """The favourites kept in DEST/Favorites/, newest fave first."""
-        faves = []
-        for path in self.favorite_files():
-            fave = favorite_shown(as_dict(read_json(path)), os.path.basename(path)[:-len(METADATA_SUFFIX)])
-            if fave and os.path.isfile(path[:-len(METADATA_SUFFIX)]):
-                faves.append(fave)
-        faves.sort(key=lambda f: (f['when'], int(f['id'])), reverse=True)
-        return faves
+        return albums, {'galleries': galleries, 'groups': groups, 'favorites': exported_faves}
 
     def write(self):
         read_texts(self.state)
@@ -6384,8 +6332,8 @@ VIEW_TEMPLATES = {
 {% endif %}
 {% endblock %}
 """,
-    # html/favorites.html: FavoriteTiles, newest fave first.  The files are other people's
-    # originals, so no grid loads them: a tile opens the file, or the photo on Flickr.
+    # html/favorites.html: FavoriteTiles as the data export lists them, newest fave first:
+    # other people's photos, each a link to its page on Flickr (never loaded).
     'favorites.html': """\
 {% extends 'base.html' %}
 {% block main %}
@@ -6393,16 +6341,9 @@ VIEW_TEMPLATES = {
 <ul class="grid photos favorites">
 {% for t in tiles %}
 <li class="photo other">
-{%- if t.file -%}
-<a class="frame" href="{{ t.file }}"><span class="nocover">{% if t.video %}Play the video{% else %}Open the photo{% endif %}</span></a>
-{%- else -%}
-<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>
-{%- endif -%}
+{%- if t.url %}<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>{% endif -%}
 <div class="info"><h2>{{ t.title }}</h2>
-{%- if t.owner %}<p class="owner">by {{ t.owner }}</p>{% endif %}
-{%- if t.license %}<p class="license">{% if t.license[1] %}<a href="{{ t.license[1] }}" rel="noopener noreferrer">{{ t.license[0] }}</a>{% else %}{{ t.license[0] }}{% endif %}</p>{% endif %}
-{%- if t.faved %}<p class="meta">Faved {{ t.faved }}</p>{% endif %}
-{%- if t.file and t.url %}<p><a href="{{ t.url }}" rel="noopener noreferrer">On Flickr</a></p>{% endif -%}
+{%- if t.faved %}<p class="meta">Faved {{ t.faved }}</p>{% endif -%}
 </div></li>
 {% endfor %}
 </ul>
@@ -6792,7 +6733,7 @@ FAVORITES_PAGE = 'favorites.html'
 
 ListEntry = namedtuple('ListEntry', 'href title meta flickr_url')
 GalleryTile = namedtuple('GalleryTile', 'title href remote image owner comment')
-FavoriteTile = namedtuple('FavoriteTile', 'title file url owner license faved video')
+FavoriteTile = namedtuple('FavoriteTile', 'title url faved')
 
 
 def gallery_page(gallery_id):
@@ -6895,6 +6836,14 @@ def export_album_comment(comment):
             'date': when[:16] + ' UTC' if when else ''}
 
 
+def exported_favorite(entry):
+    """An entry of the export's faves_part*.json ({photo_id, photo_url, favedate}): a
+    favourite, other people's photo, known by its page on Flickr alone."""
+    pid = as_scalar(entry.get('photo_id'))
+    return {'id': pid, 'url': text_of(entry.get('photo_url')) or flickr_photo_url(None, pid),
+            'faved': text_of(entry.get('favedate'))} if valid_id(pid) else {}
+
+
 def comments_shown(comments):
     return [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in comments]
 
@@ -6980,11 +6929,7 @@ def group_pages(view):
 
 
 def favorite_tile(fave):
-    license = FLICKR_LICENSES.get(fave.get('license'))
-    rel = safe_relpath(fave.get('file'))
-    return FavoriteTile(fave.get('title') or 'Photo %s' % fave['id'], rel and '../' + url_path(rel),
-                        flickr_url_or_none(fave.get('url')), fave.get('owner'), license, fave.get('faved'),
-                        fave.get('media') == 'video')
+    return FavoriteTile('Photo %s' % fave['id'], flickr_url_or_none(fave['url']), fave['faved'])
 
 
 def favorite_pages(view):
@@ -6993,7 +6938,8 @@ def favorite_pages(view):
     if faves:
         yield FAVORITES_PAGE, render('favorites.html', **page_context(
             'Favourites', '../', crumbs=(('../index.html', 'Home'),), count=plural(len(faves), 'favourite'),
-            description='Other people\'s photos you marked as favourites on Flickr.'),
+            description='Other people\'s photos you marked as favourites on Flickr, as Flickr\'s data export lists '
+                        'them.'),
             tiles=[favorite_tile(f) for f in faves])
 
 
@@ -7175,7 +7121,7 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
     details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
             'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
     lists: {'galleries': api_galleries()'s shape, 'groups': api_groups()'s, 'favorites':
-            favorite_shown()'s} (optional)
+            exported_favorite()'s} (optional)
     Returns the number of files written (only files whose content changed are rewritten)."""
     view = View(dest, photos, albums, collections, page_size, details)
     view.lists = lists or {}
@@ -7731,8 +7677,6 @@ class XmpFields:
     license: tuple = None                             # (name, url, rights-managed)
     page_url: str = ''
     orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
-    creator: str = ''                                 # dc:creator: another owner's photo (a favourite)
-    rights: str = ''                                  # dc:rights: who owns it, under which licence
 
 
 # Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
@@ -7802,10 +7746,6 @@ def xmp_packet(fields):
         out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
     if fields.license:
         _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
-    if fields.creator:
-        _xmp_list(out, 'dc:creator', 'Seq', [fields.creator])
-    if fields.rights:
-        _xmp_list(out, 'dc:rights', 'Alt', [fields.rights], lang=True)
     if fields.tags:
         _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
     # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone

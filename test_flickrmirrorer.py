@@ -774,6 +774,7 @@ def test_export_only_galleries_groups_and_album_comments_pages(plain_fake, tmp_p
         ['https://www.flickr.com/photos/%s/%s/' % (photo.owner, photo.id)
          for photo, _when in sorted(fake.account.favorites, key=lambda f: f[1], reverse=True)]
     assert 'favorites.html' in parse_page(html_dir / 'groups.html').links   # in every header
+    assert not faves.imgs
     assert not (dest / 'Favorites').exists()
 
 

@@ -17,8 +17,8 @@ and the reporting every stage uses):
                 not see every photo (or saw the total change) is incomplete: nothing is
                 deleted after it.  Then the albums and the collection tree.
   4. plan       compare each listed photo with what the destination holds (its .metadata,
-                read through StoredPhoto; the views read it through Photo, and what the
-                run keeps of every photo is a PhotoSummary):
+                read as a Photo, the one class of a photo, which the views read too;
+                what the run keeps of every photo is a Photo without its records):
                 download, adopt an original put there by hand, ask again for a refused
                 video original, rewrite metadata, enrich, or nothing (a PhotoTask).
   5. files      FilesStage: plan and download in parallel from the listing alone (url_o;
@@ -2141,47 +2141,6 @@ def dict_or_none(value):
     return value if isinstance(value, dict) else None
 
 
-@dataclass
-class StoredPhoto:
-    """What a .metadata file says about its photo; legacy files (the original flickrmirrorer
-    stored the listing record itself) are read too.  Fields of the wrong type count as
-    missing: the photo is then fetched again rather than the run crashing."""
-    originalsecret: str = None
-    lastupdate: str = None
-    listing: dict = None
-    info: dict = None
-    comments: list = None
-    file: dict = None
-    enriched: str = None     # the lastupdate at which photos.getInfo was read, or None
-    legacy: bool = False
-    file_broken: bool = False   # a file record of the wrong shape: fetch the file again
-    export: dict = None      # its photo_<id>.json from Flickr's data export, kept as it is
-
-    @classmethod
-    def from_json(cls, data):
-        if not isinstance(data, dict):
-            return None
-        if 'flickrmirrorer' not in data:
-            return cls(originalsecret=data.get('originalsecret'), lastupdate=data.get('lastupdate'),
-                       legacy=True)
-        header = data['flickrmirrorer']
-        if not isinstance(header, dict) or not isinstance(header.get('format'), int):
-            return None   # damaged: fetched again
-        listing = dict_or_none(data.get('listing')) or {}
-        info = data.get('photo') if info_fits(data.get('photo')) else None
-        comments = data.get('comments') if comments_fit(data.get('comments')) else None
-        enriched = header.get('enriched')
-        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
-            enriched = listing.get('lastupdate')
-        export = dict_or_none(data.get(EXPORT_KEY))
-        secret = listing.get('originalsecret') if listing else export_secret(export)
-        file = file_record_or_none(data.get('file'))
-        return cls(originalsecret=secret, lastupdate=listing.get('lastupdate'),
-                   listing=listing, info=info, comments=comments, file=file,
-                   file_broken='file' in data and file is None,
-                   enriched=as_scalar(enriched) or None, export=export)
-
-
 def file_record_fits(record):
     """A file record's fields, where present, of their types.  A record with any of them wrong
     is no record, and its file is fetched again: what it said (the original or not) cannot
@@ -2195,10 +2154,10 @@ def file_record_or_none(value):
 
 
 # ---------------------------------------------------------------------------
-# One photo: what every view knows of a photo, from its .metadata
+# One photo: what the plan, the run and every view know of a photo
 # ---------------------------------------------------------------------------
-# The HTML view, the XMP sidecars, the search index and photostream.json read a photo
-# through this one record, so that they cannot disagree.  getInfo's answer is used where it
+# The plan, the HTML view, the XMP sidecars, the search index and photostream.json read a
+# photo through this one class, so that they cannot disagree.  getInfo's answer is used where it
 # was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
 # (a damaged or hand-edited file) counts as missing: never a traceback.
 
@@ -2367,62 +2326,97 @@ def clean_tag(tag):
     return ' '.join(clean_text(tag).split())
 
 
-@dataclass
+@dataclass(slots=True)
 class Photo:
-    """One photo as every view shows it."""
+    """One photo, as the plan, the run and every view know it: read from its .metadata
+    (from_metadata), a listing record (from_listing) or its photo_<id>.json in Flickr's data
+    export (from_export).
+
+    The run keeps one for every listed photo (kept()), so a photo holds few objects: its tags
+    are one string, and what only its own page and sidecar show (licence, place, Flickr page,
+    privacy, comments) is derived when asked from the records it was read from, which a kept
+    photo lets go.  Records that do not fit (a damaged or hand-edited .metadata) count as
+    missing: the photo is then fetched or enriched again, never a traceback."""
     id: str = ''
-    owner: str = ''
-    media: str = 'photo'
-    title: str = ''
-    description: str = ''          # Flickr's HTML
-    tags: list = field(default_factory=list)   # as the owner wrote them, machine tags too
+    media: str = 'photo'           # one of two shared strings, not a copy per photo
+    dateupload: str = ''
     taken: str = ''                # 'YYYY-MM-DD HH:MM:SS', '' when unknown or not a date
     granularity: str = '0'         # Flickr's: 0 second, 4 month, 6 year, 8 circa
-    dateupload: str = ''
-    latitude: float = None
-    longitude: float = None
-    place_names: list = field(default_factory=list)
-    license: str = ''
-    url: str = ''                  # its Flickr page
-    thumb_url: str = ''
-    rotation: int = 0              # how far Flickr turns it (getInfo): its smaller sizes are turned
-    privacy: str = ''              # the export's: public, private, friend, family, friend & family
-    comments: list = field(default_factory=list)   # [{'author', 'date', 'text'}]
+    title: str = ''                # None, as the other texts: not read yet (texts_unread)
+    description: str = ''          # Flickr's HTML
+    tag_lines: str = ''            # its tags one a line, as the owner wrote them, machine tags too
+    thumb_url: str = None          # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
+    filename: str = None           # its media file in photostream/ (the run's own string, shared)
+    has_thumb: bool = False        # its thumbnail is in html/thumbs/ (its path comes from the URL)
+    preview: str = None            # without a Flickr thumbnail: its own preview's name in html/thumbs/ (Originals)
+    from_file: bool = False        # its texts are its .metadata's: the file's stamp stands for them
+    # The records it was read from: what the plan compares with the listing, and what a
+    # rewrite of its .metadata keeps.
+    listing: dict = None           # people.getPhotos' record
+    info: dict = None              # photos.getInfo's answer (info_fits)
+    comments: list = None          # photos.comments.getList's (comments_fit)
+    file: dict = None              # the file record (file_record_fits)
+    export: dict = None            # its photo_<id>.json from Flickr's data export, kept as it is
+    enriched: str = None           # the lastupdate at which getInfo was read, or None
+    originalsecret: str = None     # of the original last fetched (or the export's)
+    file_broken: bool = False      # a file record of the wrong shape: fetch the file again
+
+    @classmethod
+    def from_metadata(cls, data, texts=True):
+        """The photo its .metadata describes; legacy files (the original flickrmirrorer stored
+        the listing record itself) give only the original's secret.  None when `data` is no
+        .metadata (its header damaged: the photo is fetched again).  texts=False: its title,
+        description, tags and date taken are left unread (the plan needs none of them)."""
+        if not isinstance(data, dict):
+            return None
+        if 'flickrmirrorer' not in data:
+            return cls(originalsecret=data.get('originalsecret'))
+        header = data['flickrmirrorer']
+        if not isinstance(header, dict) or not isinstance(header.get('format'), int):
+            return None
+        listing = dict_or_none(data.get('listing')) or {}
+        info = data.get('photo') if info_fits(data.get('photo')) else None
+        enriched = header.get('enriched')
+        if header.get('format') == 1 and info:   # format 1 always read getInfo with the file
+            enriched = listing.get('lastupdate')
+        export = dict_or_none(data.get(EXPORT_KEY))
+        file = file_record_or_none(data.get('file'))
+        photo = cls(listing=listing, info=info, file=file, export=export, enriched=as_scalar(enriched) or None,
+                    comments=data.get('comments') if comments_fit(data.get('comments')) else None,
+                    originalsecret=listing.get('originalsecret') if listing else export_secret(export),
+                    file_broken='file' in data and file is None)
+        if photo.export_alone:
+            photo.read_export(texts)
+        else:
+            photo.read_listing(texts)
+        return photo
 
     @classmethod
     def from_listing(cls, record):
-        return cls.from_metadata({'listing': record})
+        photo = cls(listing=record)
+        photo.read_listing(texts=True)
+        return photo
 
     @classmethod
-    def from_metadata(cls, metadata, stored=None, details=True, texts=True):
-        """`stored`: the same .metadata as StoredPhoto read it, whose getInfo answer is
-        checked already (the files stage has one for every photo).  details=False: only
-        what a PhotoSummary holds (not the licence, rotation, place, page, privacy and
-        comments), for the summary the files stage makes of every listed photo; texts=False:
-        not its title, description, tags and dates either (PhotoSummary.unread)."""
-        metadata = as_dict(metadata)
-        listing = as_dict(metadata.get('listing'))
-        info = as_dict(metadata.get('photo'))
-        if not listing and not info and isinstance(metadata.get(EXPORT_KEY), dict):
-            return cls.from_export(metadata)
-        if stored is not None:
-            info = stored.info or {}
-        elif not info_fits(info):
-            info = {}
-        header = as_dict(metadata.get('flickrmirrorer'))
-        enriched = listing.get('lastupdate') if header.get('format') == 1 else header.get('enriched')
-        if listing and as_scalar(enriched) != as_scalar(listing.get('lastupdate')):
-            info = {}   # read at an older lastupdate: the listing is fresher
-        photo = cls(id=as_scalar(listing.get('id')) or as_scalar(info.get('id')),
-                    owner=as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid')),
-                    media='video' if (listing.get('media') or info.get('media')) == 'video' else 'photo',
-                    dateupload=as_scalar(listing.get('dateupload')),
-                    thumb_url=as_scalar(listing.get(THUMB_EXTRA)))
+    def from_export(cls, photo_json, file=None):
+        """A photo known from Flickr's data export alone (no listing, no getInfo): its
+        photo_<id>.json (see the export section) says as much as getInfo does."""
+        photo = cls(export=as_dict(photo_json), file=file_record_or_none(file))
+        photo.read_export(texts=True)
+        return photo
+
+    def read_listing(self, texts):
+        listing, info = self.listing or {}, self.fresh_info
+        self.id = as_scalar(listing.get('id')) or as_scalar(info.get('id'))
+        self.media = 'video' if (listing.get('media') or info.get('media')) == 'video' else 'photo'
+        self.dateupload = as_scalar(listing.get('dateupload'))
+        self.thumb_url = as_scalar(listing.get(THUMB_EXTRA)) or None
         if not texts:
-            return photo
+            self.title = self.description = self.tag_lines = self.taken = None
+            return
         source = info or listing
-        photo.title = clean_text(text_of(source.get('title'))).strip()
-        photo.description = text_of(source.get('description'))
+        self.title = clean_text(text_of(source.get('title'))).strip()
+        self.description = text_of(source.get('description'))
         if info:
             tags = [t.get('raw') or text_of(t) for t in as_list(as_dict(info.get('tags')).get('tag'))]
             dates = as_dict(info.get('dates'))
@@ -2431,67 +2425,141 @@ class Photo:
             tags = (as_scalar(listing.get('tags')).split() + as_scalar(listing.get('machine_tags')).split())
             taken, granularity = listing.get('datetaken'), listing.get('datetakengranularity')
             unknown = listing.get('datetakenunknown')
-        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
-        photo.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
-        photo.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
-        if details:
-            photo.add_details(metadata, listing, info)
-        return photo
+        self.tag_lines = '\n'.join(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        self.taken = '' if as_scalar(unknown) == '1' else calendar_date(taken)
+        self.granularity = GRANULARITIES.get(as_scalar(granularity), '0')
 
-    def add_details(self, metadata, listing, info):
-        """The rest of the photo: what the HTML pages and the sidecars show beyond the summary."""
-        source = info or listing
-        self.license = as_scalar(source.get('license'))
-        self.rotation = to_int(as_scalar(info.get('rotation')), 0) % 360
-        location = as_dict(info.get('location')) if info else listing
-        self.latitude, self.longitude = position_of(location)
-        self.place_names = [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
-                            if text_of(location.get(k))] if info else []
-        self.url = photo_page_url({'id': self.id, 'owner': self.owner}, info) if self.id else ''
-        self.privacy = privacy_of(listing)
-        for c in as_list(metadata.get('comments')):
-            c = as_dict(c)
-            when = to_int(c.get('datecreate'), None)
-            author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
-                           if isinstance(a, str) and a), '')
-            self.comments.append({'author': author, 'text': text_of(c),
-                                  'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''})
-
-    @classmethod
-    def from_export(cls, metadata):
-        """A photo known from Flickr's data export alone (no listing, no getInfo): its
-        photo_<id>.json (see the export section) says as much as getInfo does."""
-        data = as_dict(metadata.get(EXPORT_KEY))
-        record = as_dict(metadata.get('file'))
-        photo = cls(id=as_scalar(data.get('id')), title=clean_text(text_of(data.get('name'))).strip(),
-                    description=text_of(data.get('description')),
-                    media='video' if record.get('label') == VIDEO_ORIGINAL else 'photo')
-        page = text_of(data.get('photopage'))
-        photo.url = page if re.match(r'^https://www\.flickr\.com/', page) else (
-            photo_page_url({'id': photo.id, 'owner': None}) if photo.id else '')
-        owner = re.match(r'^https://www\.flickr\.com/photos/([^/]+)/', page)
-        photo.owner = owner.group(1) if owner else ''
+    def read_export(self, texts):
+        data = self.export
+        self.id = as_scalar(data.get('id'))
+        self.media = 'video' if (self.file or {}).get('label') == VIDEO_ORIGINAL else 'photo'
+        self.dateupload = export_epoch(data.get('date_imported'))
+        if not texts:
+            self.title = self.description = self.tag_lines = self.taken = None
+            return
+        self.title = clean_text(text_of(data.get('name'))).strip()
+        self.description = text_of(data.get('description'))
         tags = [text_of(as_dict(t).get('tag')) for t in as_list(data.get('tags'))]
-        photo.tags = list(dict.fromkeys(t for t in map(clean_tag, tags) if t))
-        photo.taken = calendar_date(data.get('date_taken'))
-        photo.dateupload = export_epoch(data.get('date_imported'))
-        geo = export_geo(data.get('geo'))
-        try:   # integer micro-degrees as strings
-            photo.latitude, photo.longitude = position_of(
-                {'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
-                 'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
-        except ValueError:
-            pass
-        photo.license = EXPORT_LICENSE_IDS.get(as_scalar(data.get('license')), '')
-        photo.privacy = as_scalar(data.get('privacy'))
-        photo.rotation = to_int(as_scalar(data.get('rotation')), 0) % 360
-        for c in as_list(data.get('comments')):
-            c = as_dict(c)
-            user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
-            when = calendar_date(c.get('date'))
-            photo.comments.append({'author': user.group(1) if user else text_of(c.get('user')),
-                                   'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''})
-        return photo
+        self.tag_lines = '\n'.join(dict.fromkeys(t for t in map(clean_tag, tags) if t))
+        self.taken = calendar_date(data.get('date_taken'))
+
+    def kept(self, from_file=False):
+        """What the run keeps of it while it runs: no records (for 100,000 photos they
+        would be hundreds of megabytes)."""
+        return Photo(self.id, self.media, self.dateupload, self.taken, self.granularity, self.title,
+                     self.description, self.tag_lines, self.thumb_url, from_file=from_file)
+
+    @property
+    def texts_unread(self):
+        return self.title is None
+
+    def refresh(self, metadata):
+        """Its texts from its .metadata as now written (enriched, or edited on Flickr)."""
+        photo = Photo.from_metadata(metadata) or Photo()
+        self.taken, self.granularity, self.title = photo.taken, photo.granularity, photo.title
+        self.description, self.tag_lines = photo.description, photo.tag_lines
+        self.from_file = True
+
+    @property
+    def tags(self):
+        return self.tag_lines.split('\n') if self.tag_lines else []
+
+    # -- what its own page and sidecar show, from its records
+
+    @property
+    def export_alone(self):
+        """Known from Flickr's data export alone: no listing, no getInfo."""
+        return not self.listing and not self.info and self.export is not None
+
+    @property
+    def fresh_info(self):
+        """getInfo's answer where it was read at the photo's current lastupdate, else {}: the
+        listing is fresher."""
+        if self.listing and as_scalar(self.enriched) != as_scalar(self.listing.get('lastupdate')):
+            return {}
+        return self.info or {}
+
+    @property
+    def license(self):
+        if self.export_alone:
+            return EXPORT_LICENSE_IDS.get(as_scalar(self.export.get('license')), '')
+        return as_scalar((self.fresh_info or self.listing or {}).get('license'))
+
+    @property
+    def rotation(self):
+        """How far Flickr turns it (clockwise degrees): its smaller sizes are turned."""
+        source = self.export if self.export_alone else self.fresh_info
+        return to_int(as_scalar(source.get('rotation')), 0) % 360
+
+    @property
+    def position(self):
+        """(latitude, longitude), or (None, None) when it has no place."""
+        if self.export_alone:   # integer micro-degrees as strings
+            geo = export_geo(self.export.get('geo'))
+            try:
+                return position_of({'latitude': int(as_scalar(geo.get('latitude'))) / 1e6,
+                                    'longitude': int(as_scalar(geo.get('longitude'))) / 1e6})
+            except ValueError:
+                return None, None
+        info = self.fresh_info
+        return position_of(as_dict(info.get('location')) if info else self.listing or {})
+
+    @property
+    def latitude(self):
+        return self.position[0]
+
+    @property
+    def longitude(self):
+        return self.position[1]
+
+    @property
+    def place_names(self):
+        location = as_dict(self.fresh_info.get('location')) if not self.export_alone else {}
+        return [text_of(location.get(k)) for k in ('locality', 'county', 'region', 'country')
+                if text_of(location.get(k))]
+
+    @property
+    def url(self):
+        """Its Flickr page."""
+        if self.export_alone:
+            page = text_of(self.export.get('photopage'))
+            if re.match(r'^https://www\.flickr\.com/', page):
+                return page
+            return photo_page_url({'id': self.id, 'owner': None}) if self.id else ''
+        if not self.id:
+            return ''
+        listing, info = self.listing or {}, self.fresh_info
+        owner = as_scalar(listing.get('owner')) or as_scalar(as_dict(info.get('owner')).get('nsid'))
+        return photo_page_url({'id': self.id, 'owner': owner}, info)
+
+    @property
+    def privacy(self):
+        """Who may see it, in the export's words: public, private, friend, family, friend & family."""
+        if self.export_alone:
+            return as_scalar(self.export.get('privacy'))
+        return privacy_of(self.listing or {})
+
+    @property
+    def shown_comments(self):
+        """[{'author', 'date', 'text'}], as its page shows them."""
+        if self.export_alone:
+            return [export_comment(as_dict(c)) for c in as_list(self.export.get('comments'))]
+        return [listed_comment(c) for c in self.comments or []]
+
+
+def listed_comment(c):
+    when = to_int(c.get('datecreate'), None)
+    author = next((a for a in (c.get('authorname'), c.get('realname'), c.get('author'))
+                   if isinstance(a, str) and a), '')
+    return {'author': author, 'text': text_of(c),
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''}
+
+
+def export_comment(c):
+    user = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', text_of(c.get('user')))
+    when = calendar_date(c.get('date'))
+    return {'author': user.group(1) if user else text_of(c.get('user')),
+            'text': text_of(c.get('comment')), 'date': when[:16] + ' UTC' if when else ''}
 
 
 def export_geo(geo):
@@ -2536,73 +2604,6 @@ def position_of(where):
     return lat, lon
 
 
-@dataclass(slots=True)
-class PhotoSummary:
-    """The little the run keeps about every listed photo: its order, its file and what the
-    HTML view shows.  Memory stays about this per photo, however large the account.  The texts
-    (datetaken, title, description, tags) of a photo whose .metadata the run leaves as it is
-    are None until a view is written (read_texts): an unchanged re-run needs none of them."""
-    id: str
-    media: str               # one of two shared strings, not a copy per photo
-    dateupload: str
-    datetaken: str
-    title: str
-    description: str
-    tags: str                # one a line, as the owner wrote them
-    filename: str = None     # its media file in photostream/ (the run's own string, shared)
-    thumb_url: str = None    # Flickr's small size (THUMB_EXTRA), for the HTML view's grids
-    has_thumb: bool = False  # its local copy is in html/thumbs/ (its path is derived from the URL)
-    from_file: bool = False  # its texts are those of its .metadata: the file's stamp stands for them
-    datetakengranularity: str = '0'   # Flickr's (Photo.granularity): how much of datetaken is known
-    preview: str = None      # without a Flickr thumbnail: its own preview's name in html/thumbs/ (Originals)
-
-    @classmethod
-    def of(cls, photo, from_file=False):
-        """The summary of a Photo (the one model): the views show what the sidecars hold."""
-        return cls(photo.id, photo.media, photo.dateupload, photo.taken, photo.title, photo.description,
-                   '\n'.join(photo.tags), thumb_url=photo.thumb_url or None, from_file=from_file,
-                   datetakengranularity=photo.granularity)
-
-    @classmethod
-    def unread(cls, metadata, stored):
-        """The summary of a photo whose .metadata stays as it is, its texts left unread."""
-        photo = Photo.from_metadata(metadata, stored, details=False, texts=False)
-        return cls(photo.id, photo.media, photo.dateupload, None, None, None, None,
-                   thumb_url=photo.thumb_url or None, from_file=True)
-
-    @property
-    def texts_unread(self):
-        return self.title is None
-
-    def refresh(self, metadata):
-        """The same photo from its .metadata as now written (enriched, or edited on Flickr)."""
-        photo = Photo.from_metadata(metadata, details=False)
-        self.datetaken, self.title, self.description = photo.taken, photo.title, photo.description
-        self.datetakengranularity = photo.granularity
-        self.tags = '\n'.join(photo.tags)
-        self.from_file = True
-
-    def get(self, key, default=None):
-        """The mapping interface the HTML view reads photos through (no copy per photo:
-        what is derived is derived when asked)."""
-        if key == 'tags':
-            return self.tags.split('\n') if self.tags else []
-        if key == 'thumb':
-            if self.has_thumb:
-                return thumb_path(self.id, self.thumb_url)
-            return own_preview_path(self.preview) if self.preview else None
-        if key == 'file':
-            return PHOTOSTREAM_DIR + '/' + self.filename if self.filename else None
-        return getattr(self, key, default)
-
-    __getitem__ = get
-
-    def __setitem__(self, key, value):
-        """Only 'thumb' is ever set (by fetch_thumbnails): 100,000 paths are not kept."""
-        assert key == 'thumb', key
-        self.has_thumb = value is not None
-
-
 # ---------------------------------------------------------------------------
 # Plan: what each listed photo needs
 # ---------------------------------------------------------------------------
@@ -2611,13 +2612,13 @@ class PhotoSummary:
 class PhotoTask:
     record: dict                 # the listing record (people.getPhotos with extras)
     filename: str = None         # the current local media file, if any
-    stored: StoredPhoto = None
+    stored: Photo = None         # its .metadata as read (texts unread)
     need_file: bool = False      # download it (new, replaced on Flickr, or damaged)
     need_enrich: bool = False    # photos.getInfo / comments, in the enrichment stage
     try_original: bool = False   # kept as a rendition: ask once more for the original
     hand_original: str = None    # an original the user put into photostream/ by hand
     verify: bool = False
-    summary: object = None       # its PhotoSummary, refreshed from the metadata written
+    summary: Photo = None        # what the run keeps of it (Photo.kept), refreshed from the metadata written
     repair: bool = False         # --verify found its file damaged or missing
 
     @property
@@ -2639,7 +2640,7 @@ def enrichment_calls(listing, stored):
     """The API calls a photo's enrichment will make: getInfo when never read or older than
     the photo's lastupdate; comments when their count changed (a comment does not change
     lastupdate) and is not zero."""
-    info = (stored is None or stored.legacy or stored.info is None
+    info = (stored is None or stored.info is None
             or str(stored.enriched) != str(listing.get('lastupdate')))
     count = to_int(listing.get('count_comments'))
     stored_count = len(stored.comments) if stored and stored.comments else 0
@@ -3184,7 +3185,7 @@ def build_photo_metadata(record, file_info, stored, info=None, comments=None, en
     """A photo's .metadata: the listing, the file, and what enrichment read (getInfo and
     comments), with the lastupdate it was read at.  Without new enrichment, the stored one
     is kept, so that a files-stage rewrite never loses it."""
-    if enriched is None and stored is not None and not stored.legacy:
+    if enriched is None and stored is not None:
         info, comments, enriched = stored.info, stored.comments, stored.enriched
     metadata = {
         'flickrmirrorer': {'format': PHOTO_METADATA_FORMAT, 'enriched': enriched},
@@ -3320,10 +3321,10 @@ def judge_thumbnail(response, url):
 class RunState:
     """What the listing and the files stage found, which the later stages read."""
     dest: str
-    photostream: list = field(default_factory=list)   # PhotoSummary of every listed photo, Flickr's order
+    photostream: list = field(default_factory=list)   # Photo.kept() of every listed photo, Flickr's order
     files: dict = field(default_factory=dict)         # photo id -> media file name, every listed photo held
     unlisted: dict = field(default_factory=dict)      # ... and the local photos the listing did not show
-    to_enrich: list = field(default_factory=list)     # PhotoSummary of each photo to enrich
+    to_enrich: list = field(default_factory=list)     # ... of each photo to enrich
     enrich_calls: int = 0                             # ... and the API calls it will take (for the ETA)
     not_original: dict = field(default_factory=dict)  # photo id -> file record of a file not the original
     newly_not_original: int = 0                       # ... of which kept so for the first time this run
@@ -3447,10 +3448,9 @@ class FilesStage:
                 self.pool.item_failed(shown_id(photo_id), 'Flickr listed it with an id that is not a number; refused')
                 continue
             state.owner = state.owner or record.get('owner')
-            task, held, stored = self.plan(record, local, photo_id)
-            # as the views will read it: the stored .metadata where the files stage keeps it
-            summary = (PhotoSummary.unread(held, stored) if held is not None
-                       else PhotoSummary.of(Photo.from_listing(record)))
+            task, left = self.plan(record, local, photo_id)
+            # as the views will read it: its .metadata where the files stage leaves it as it is
+            summary = left.kept(from_file=True) if left is not None else Photo.from_listing(record).kept()
             state.photostream.append(summary)
             if task is not None:
                 task.summary = summary
@@ -3481,22 +3481,21 @@ class FilesStage:
         self.state.files.update(local.unlisted())
 
     def plan(self, record, local, photo_id):
-        """(the photo's PhotoTask or None, its stored .metadata where the files stage will
-        leave it as it is and that .metadata as StoredPhoto reads it, else None and None)."""
+        """(the photo's PhotoTask or None, the photo its .metadata describes where the files
+        stage leaves that file as it is, else None)."""
         state = self.state
         filename = local.take(photo_id)
         if filename:
             state.files[photo_id] = filename   # linked from albums even when its media type is ignored
         if not wanted_media(record, self.args):
             self.stats.skipped += 1
-            return None, None, None
+            return None, None
         if photo_id in local.orphaned_metadata:   # the file went missing since it was mirrored
             self.stats.missing += 1
             state.missing.add(photo_id)
-        stored = raw = None
+        stored = None
         if filename:
-            raw = read_json(metadata_path_for(state.photostream_dir, filename))
-            stored = StoredPhoto.from_json(raw)
+            stored = Photo.from_metadata(read_json(metadata_path_for(state.photostream_dir, filename)), texts=False)
         task = plan_photo(record, filename, stored, local.hand_originals.get(photo_id),
                           misfit=functools.partial(export_file_misfit, state.photostream_dir))
         if task is None and self.args.verify:
@@ -3505,8 +3504,8 @@ class FilesStage:
             task.verify = self.args.verify
         if task is None or not task.files_stage:   # else the files stage tells (finish)
             state.note_not_original(photo_id, stored.file if stored else None)
-            return (task, raw, stored) if stored is not None else (task, None, None)
-        return task, None, None
+            return task, stored
+        return task, None
 
     def finish(self, task, future):
         photo_id = task.photo_id
@@ -4366,7 +4365,7 @@ class ExportImport(DataExport):
             return self._unmatched(member, 'a second file for %s %s (the first was taken)' % (media, pid))
         name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, name)) if name else None
-        stored = StoredPhoto.from_json(raw)
+        stored = Photo.from_metadata(raw, texts=False)
         if stored is None or not stored.listing or not os.path.isfile(os.path.join(self.dir, name)):
             return self._unmatched(member, 'the mirror has no %s %s yet (its download failed?): run again'
                                    % (media, pid))
@@ -4425,7 +4424,7 @@ class ExportImport(DataExport):
             if pid not in self.listed or not name or not self.wanted(self.listed[pid]):
                 continue
             raw = read_json(metadata_path_for(self.dir, name))
-            stored = StoredPhoto.from_json(raw)
+            stored = Photo.from_metadata(raw, texts=False)
             if stored is None or not stored.listing:
                 continue
             if (stored.file or {}).get('original') is False:
@@ -4551,7 +4550,7 @@ class ExportAlone(DataExport):
             photo_json = {'id': pid}
         old_name = self.files.get(pid)
         raw = read_json(metadata_path_for(self.dir, old_name)) if old_name else None
-        stored = StoredPhoto.from_json(raw)
+        stored = Photo.from_metadata(raw, texts=False)
         if stored is not None and held_original(self.dir, old_name, stored.file) and (self.older or not (
                 stored.originalsecret and export_replaced({'originalsecret': stored.originalsecret}, photo_json))):
             self.counts.held += 1
@@ -5569,7 +5568,7 @@ class HtmlView:
             if stamp and p.from_file:   # its texts are the file's, maybe not read yet
                 inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
             else:
-                inputs.add(p.id, p.media, p.datetaken, p.datetakengranularity, p.title, p.description, p.tags,
+                inputs.add(p.id, p.media, p.taken, p.granularity, p.title, p.description, p.tag_lines,
                            p.filename, p.thumb_url, p.has_thumb, stamp)
             inputs.add(p.preview)
             inputs.whole = inputs.whole and not (stamp and not os.path.exists(os.path.join(html_dir, photo_page(p.id))))
@@ -5629,7 +5628,7 @@ class HtmlView:
         read_texts(self.state)
         albums, lists = self.read_lists()
         written = write_html_view(self.state.dest, self.state.photostream, albums, self.collections,
-                                  details=self.photo_details, lists=lists)
+                                  details=self.photo_details, camera_facts=self.camera_facts, lists=lists)
         self.originals.tell_the_rest()
         if self.previews_stopped is not None:   # the pages are made, without the previews: told
             raise self.previews_stopped
@@ -5640,14 +5639,16 @@ class HtmlView:
                                                         plural(written, 'page'))
 
     def photo_details(self, photo_id):
-        """What a photo's own page shows beyond the listing, from its stored .metadata and
-        its original's EXIF."""
+        """The photo as its .metadata has it, for what its own page shows beyond the grids
+        (its texts are those of the kept photo already: not read twice)."""
         name = self.state.files.get(photo_id)
         metadata = read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
-        details = photo_details(metadata) if isinstance(metadata, dict) else {}
-        if name:
-            details['camera'] = self.originals.facts(photo_id, name)
-        return details
+        return Photo.from_metadata(metadata, texts=False)
+
+    def camera_facts(self, photo_id):
+        """Its original's camera, lens, exposure and ISO, from its EXIF."""
+        name = self.state.files.get(photo_id)
+        return self.originals.facts(photo_id, name) if name else {}
 
     def make_previews(self):
         """A preview of each photo Flickr gives no thumbnail of (every photo of an
@@ -5670,14 +5671,6 @@ def read_texts(state):
         if photo.texts_unread:
             name = state.files.get(photo.id)
             photo.refresh(read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
-
-
-def photo_details(metadata):
-    """What a photo's own page shows beyond the listing, through the one photo model."""
-    photo = Photo.from_metadata(metadata)
-    return {'place_names': photo.place_names, 'latitude': photo.latitude, 'longitude': photo.longitude,
-            'privacy': photo.privacy,
-            'comments': photo.comments, 'url': photo.url}
 
 
 def html_collections(tree):
@@ -5800,7 +5793,24 @@ def rich_text(markup):
 
 
 def title_of(item):
-    return (item.get('title') or '').strip() or 'Untitled'
+    return shown_title(item.get('title'))
+
+
+def shown_title(title):
+    return (title or '').strip() or 'Untitled'
+
+
+def media_path(photo):
+    """Its media file's path relative to dest, or None when it is not mirrored."""
+    return PHOTOSTREAM_DIR + '/' + photo.filename if photo.filename else None
+
+
+def thumb_of(photo):
+    """Its grid image's path relative to dest: Flickr's thumbnail, else a preview of ours
+    (None when neither is there)."""
+    if photo.has_thumb:
+        return thumb_path(photo.id, photo.thumb_url)
+    return own_preview_path(photo.preview) if photo.preview else None
 
 
 def url_path(path):
@@ -5935,17 +5945,18 @@ def _exif_orientation(data):
 class View:
     """What every page needs, computed once: lookups, cover choice, image sizes."""
 
-    def __init__(self, dest, photos, albums, collections, page_size, details=None):
+    def __init__(self, dest, photos, albums, collections, page_size, details=None, camera_facts=None):
         self.dest = dest
         self.page_size = max(1, int(page_size))
         self.photos = photos
-        self.by_id = {p['id']: p for p in photos}
+        self.by_id = {p.id: p for p in photos}
         self.albums = albums
         self.album_by_id = {a['id']: a for a in albums}
         self.collections = collections
         self._media = {}  # photo id -> MISSING, or its (width, height) (0: unknown)
         self._sizes = {}  # one tuple for each size: most photos of a camera share a few
-        self.details = details or (lambda pid: {})
+        self.details = details or (lambda pid: None)
+        self.camera_facts = camera_facts or (lambda pid: {})
         self.lists = {}   # {'galleries': [...], 'groups': [...]} (see api_galleries, api_groups)
 
     MISSING = ()   # no file: no size
@@ -5953,12 +5964,12 @@ class View:
     def media(self, photo):
         """(relative path, width, height) of a photo's file on disk; path None if missing.
         What is cached is a shared size a photo: 100,000 paths would be 20 MB."""
-        rel = safe_relpath(photo.get('file'))
+        rel = safe_relpath(media_path(photo))
         if not rel:
             return None, None, None
-        known = self._media.get(photo['id'])
+        known = self._media.get(photo.id)
         if known is None:
-            known = self._media[photo['id']] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
+            known = self._media[photo.id] = self._measure(photo, os.path.join(self.dest, *rel.split('/')))
         if known == self.MISSING:
             return None, None, None
         w, h = known
@@ -5968,9 +5979,7 @@ class View:
         if not os.path.isfile(path):
             return self.MISSING
         w = h = 0
-        if photo.get('width') and photo.get('height'):
-            w, h = int(photo['width']), int(photo['height'])
-        elif photo.get('media') != 'video':
+        if photo.media != 'video':
             w, h = image_size(path) or (0, 0)
         return self._sizes.setdefault((w, h), (w, h))
 
@@ -5979,11 +5988,11 @@ class View:
         its thumbnail, or an original too small to have one.  Never a large original.
         Not cached (a stat is cheap; 100,000 cached answers are not), and a thumbnail's
         size is not read: grid cells have a fixed shape."""
-        thumb = safe_relpath(photo.get('thumb'))
+        thumb = safe_relpath(thumb_of(photo))
         if thumb and os.path.isfile(os.path.join(self.dest, *thumb.split('/'))):
             return thumb, None, None
         rel, w, h = self.media(photo)
-        if rel and photo.get('media') != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
+        if rel and photo.media != 'video' and w and h and max(w, h) <= THUMB_MAX_SIDE:
             try:
                 if os.path.getsize(os.path.join(self.dest, *rel.split('/'))) <= SMALL_ORIGINAL_BYTES:
                     return rel, w, h
@@ -6016,7 +6025,7 @@ class View:
         return None
 
     def media_counts(self, photo_ids):
-        videos = sum(1 for pid in photo_ids if self.by_id.get(pid, {}).get('media') == 'video')
+        videos = sum(1 for pid in photo_ids if pid in self.by_id and self.by_id[pid].media == 'video')
         parts = [plural(len(photo_ids) - videos, 'photo')]
         if videos:
             parts.append(plural(videos, 'video'))
@@ -6488,22 +6497,20 @@ def collection_tree(view, colls, root):
 def taken_of(photo):
     """(machine-readable date, as shown) of a photo's date taken, as precise as Flickr knows
     it ('circa 1912'); None when unknown."""
-    taken = photo.get('datetaken') or ''
-    if not taken:
+    if not photo.taken:
         return None
-    granularity = photo.get('datetakengranularity')
-    return date_at_granularity(taken, granularity), date_taken_text(taken, granularity)
+    return date_at_granularity(photo.taken, photo.granularity), date_taken_text(photo.taken, photo.granularity)
 
 
 def photo_card(view, pid, root):
     """One photo or video of a list: its thumbnail (linking to its own page), title, date
     taken, tags and description."""
-    photo = view.by_id.get(pid) or {'id': pid, 'title': 'Photo %s' % pid}
+    photo = view.by_id.get(pid) or Photo(id=pid, title='Photo %s' % pid)
     rel = view.media(photo)[0] if pid in view.by_id else None
     image = view.grid_image(photo) if rel else None
-    return PhotoCard(page_id(pid), title_of(photo), to_page(root, photo_page(pid)) if rel else None,
-                     photo.get('media') == 'video', image and GridImage(root + url_path(image[0]), image[1], image[2]),
-                     taken_of(photo), sanitized(photo.get('description')), photo.get('tags') or [])
+    return PhotoCard(page_id(pid), shown_title(photo.title), to_page(root, photo_page(pid)) if rel else None,
+                     photo.media == 'video', image and GridImage(root + url_path(image[0]), image[1], image[2]),
+                     taken_of(photo), sanitized(photo.description), photo.tags)
 
 
 def pager(page, pages, name_of):
@@ -6552,7 +6559,7 @@ SEARCH_INDEX = 'search-index.js'
 # -- whole pages
 
 def index_page(view):
-    all_ids = [p['id'] for p in view.photos]
+    all_ids = [p.id for p in view.photos]
     orphans = orphan_ids(view)
     account = os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE))   # from Flickr's data export
     return render('index.html', **page_context(
@@ -6602,7 +6609,7 @@ def orphan_ids(view):
     in_album = set()
     for album in view.albums:
         in_album.update(album.get('photo_ids', []))
-    return [p['id'] for p in view.photos if p['id'] not in in_album]
+    return [p.id for p in view.photos if p.id not in in_album]
 
 
 def album_places(view):
@@ -6647,9 +6654,9 @@ def neighbours(view, ids, i):
 
 def describe_place(detail):
     """'Locality, Region, Country (lat, lon)' from whatever the photo's metadata has."""
-    names = [clean_text(n).strip() for n in detail.get('place_names') or []]
+    names = [clean_text(n).strip() for n in detail.place_names]
     text = ', '.join(n for n in names if n)
-    lat, lon = detail.get('latitude'), detail.get('longitude')
+    lat, lon = detail.position
     if lat is not None and lon is not None:
         text += '%s(%.5f, %.5f)' % (' ' if text else '', lat, lon)
     return text
@@ -6682,11 +6689,11 @@ def camera_facts_shown(facts):
 
 def photo_page_parts(view, photo, stream_ids, index, places):
     """A photo's own page (photo.html): every read of the photo and of its details is here."""
-    pid = photo['id']
-    title = title_of(photo)
+    pid = photo.id
+    title = shown_title(photo.title)
     rel, w, h = view.media(photo)
-    detail = view.details(pid) or {}
-    video = photo.get('media') == 'video'
+    detail = view.details(pid) or Photo()
+    video = photo.media == 'video'
     poster = view.grid_image(photo) if video else None
     stream_prev, stream_next = neighbours(view, stream_ids, index)
     albums = []
@@ -6695,26 +6702,26 @@ def photo_page_parts(view, photo, stream_ids, index, places):
         prev_id, next_id = neighbours(view, ids, i)
         albums.append(AlbumPlace(url_path(album_page(album['id'], i // view.page_size + 1)), title_of(album),
                                  i + 1, len(ids), photo_href(prev_id), photo_href(next_id)))
-    comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.get('comments') or []]
+    comments = [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in detail.shown_comments]
     stream_page = photostream_page(index // view.page_size + 1)
     return render('photo.html', **page_context(
         title, '../', crumbs=(('../index.html', 'Home'), (url_path(stream_page), 'Photostream'))),
         stream_prev=photo_href(stream_prev), stream_next=photo_href(stream_next),
         src='../' + url_path(rel), video=video, poster=poster and '../' + url_path(poster[0]), width=w, height=h,
-        photo_description=sanitized(photo.get('description')), taken=taken_of(photo), place=describe_place(detail),
-        tags=photo.get('tags') or [], camera_facts=camera_facts_shown(detail.get('camera') or {}),
-        albums=albums, visible_to=visible_to(detail.get('privacy')),
-        file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.get('url')),
+        photo_description=sanitized(photo.description), taken=taken_of(photo), place=describe_place(detail),
+        tags=photo.tags, camera_facts=camera_facts_shown(view.camera_facts(pid)),
+        albums=albums, visible_to=visible_to(detail.privacy),
+        file_name=rel.rsplit('/', 1)[-1], flickr_url=flickr_link(detail.url),
         comments=comments, comments_heading=plural(len(comments), 'comment'))
 
 
 def photo_pages(view):
     """Yield (file name, parts) for every photo that is mirrored, one page at a time."""
-    stream_ids = [p['id'] for p in view.photos]
+    stream_ids = [p.id for p in view.photos]
     places = album_places(view)
     for index, photo in enumerate(view.photos):
         if view.media(photo)[0]:
-            yield photo_page(photo['id']), photo_page_parts(view, photo, stream_ids, index, places)
+            yield photo_page(photo.id), photo_page_parts(view, photo, stream_ids, index, places)
 
 
 # -- galleries, groups and album comments
@@ -6887,7 +6894,7 @@ def gallery_tile(view, photo):
                            photo['owner'], sanitized(photo['comment']))
     href = own_photo_href(view, photo['id'])
     image = view.grid_image(own) if href else None
-    return GalleryTile(title_of(own), href, False, image and GridImage('../' + url_path(image[0]), None, None),
+    return GalleryTile(shown_title(own.title), href, False, image and GridImage('../' + url_path(image[0]), None, None),
                        None, sanitized(photo['comment']))
 
 
@@ -6962,11 +6969,11 @@ def search_index(view):
     out = [b'/* flickrmirrorer search index: [page, image, title, words] */\nwindow.FLICKR_SEARCH = [']
     size = 0
     for i, photo in enumerate(view.photos):
-        pid = photo['id']
-        title = clean_text(photo.get('title')).strip()
+        pid = photo.id
+        title = clean_text(photo.title).strip()
         page = url_path(photo_page(pid)) if view.media(photo)[0] else ''
         image = view.grid_image(photo)
-        words = ' '.join([title, html_to_text(photo.get('description')), ' '.join(photo.get('tags') or [])]
+        words = ' '.join([title, html_to_text(photo.description), ' '.join(photo.tags)]
                          + [titles[n] for n in packed_values(album_titles.get(pid, ()))])
         entry = [page, '../' + url_path(image[0]) if image else '', title, fold(clean_text(words))]
         line = valid_text((',\n' if i else '\n') + json.dumps(entry, ensure_ascii=False)).encode('utf-8')
@@ -7073,7 +7080,7 @@ def all_pages(view):
     """Yield (path relative to dest, parts) for every page of the view, one at a time."""
     yield 'index.html', index_page(view)
     home = (('../index.html', 'Home'),)
-    inner = [photo_list_pages(view, 'Photostream', [p['id'] for p in view.photos], photostream_page,
+    inner = [photo_list_pages(view, 'Photostream', [p.id for p in view.photos], photostream_page,
                               crumbs=home),
              photo_list_pages(view, 'Not in any album', orphan_ids(view), orphan_page, crumbs=home)]
     for album in view.albums:
@@ -7103,27 +7110,26 @@ def remove_stale_pages(html_dir, keep):
     return removed
 
 
-def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, lists=None):
+def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, camera_facts=None,
+                    lists=None):
     """Write dest/index.html, one page per album, collection and mirrored photo, and the
     search page with its index under dest/html/.
 
-    photos: list in photostream order of dicts {'id', 'file': 'photostream/12345.jpg' or
-            None (not mirrored), 'media': 'photo'|'video', 'title', 'description' (Flickr's
-            HTML), 'datetaken': 'YYYY-MM-DD HH:MM:SS' or '', 'tags': [str, ...]}; optional
-            'datetakengranularity': Flickr's ('0' when absent: to the second);
-            'thumb': its thumbnail, relative to dest; 'width'/'height' spare reading the
-            image header for size hints.
+    photos: the Photos in photostream order, as the run keeps them (their filename in
+            photostream/, None when not mirrored; has_thumb: its thumbnail is fetched)
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
             'primary': photo id or None, 'photo_ids': [ids in album order]}; optional
             'comments': [{'author', 'date', 'text' (Flickr's HTML)}]
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
-    details: photo id -> what only its photo page shows: {'place_names': [str], 'latitude',
-            'longitude', 'url': its Flickr page, 'comments': [{'author', 'date', 'text'}]}
+    details: photo id -> the Photo read from its .metadata, or None: what only its photo
+            page shows (place, privacy, Flickr page, comments)
+    camera_facts: photo id -> its original's camera facts ({'camera', 'lens', 'exposure',
+            'iso'}, any of them), from its EXIF
     lists: {'galleries': api_galleries()'s shape, 'groups': api_groups()'s, 'favorites':
             exported_favorite()'s} (optional)
     Returns the number of files written (only files whose content changed are rewritten)."""
-    view = View(dest, photos, albums, collections, page_size, details)
+    view = View(dest, photos, albums, collections, page_size, details, camera_facts)
     view.lists = lists or {}
     html_dir = os.path.join(dest, HTML_DIR)
     make_dirs(html_dir)
@@ -7156,7 +7162,7 @@ def thumb_path(photo_id, url):
 
 def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
     """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
-    dest/html/thumbs/, set each photo's 'thumb' when its file is there, and remove the
+    dest/html/thumbs/, set each photo's has_thumb when its file is there, and remove the
     thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
     for, and none is removed.  Returns (fetched, failed)."""
     thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
@@ -7168,13 +7174,13 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
         for photo in photos:
             if stop is not None and stop.is_set():
                 return
-            url = photo.get('thumb_url')
+            url = photo.thumb_url
             if not url:
                 continue
-            name = thumb_name(photo['id'], url)
+            name = thumb_name(photo.id, url)
             wanted.add(name)
             if os.path.exists(os.path.join(thumbs_dir, name)):
-                photo['thumb'] = thumb_path(photo['id'], url)
+                photo.has_thumb = True
             else:
                 yield photo, name, url
     fetched = failed = 0
@@ -7183,7 +7189,7 @@ def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None):
         nonlocal fetched, failed
         photo, url = key
         if future.result():
-            photo['thumb'] = thumb_path(photo['id'], url)
+            photo.has_thumb = True
             fetched += 1
         else:
             failed += 1
@@ -7686,7 +7692,7 @@ ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
 def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
     """A sidecar's fields from a stored .metadata, through the one photo model.
     `own_orientation()`: the file's own EXIF orientation (asked only for a turned photo)."""
-    photo = Photo.from_metadata(metadata)
+    photo = Photo.from_metadata(metadata) or Photo()
     fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
                        hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
                        longitude=photo.longitude, page_url=photo.url)
@@ -7808,7 +7814,7 @@ class Enricher:
     def run(self, photo_id, filename):
         """The photo's new metadata once rewritten, else None."""
         path = metadata_path_for(self.dir, filename)
-        stored = StoredPhoto.from_json(read_json(path))
+        stored = Photo.from_metadata(read_json(path), texts=False)
         if stored is None or not stored.listing:
             return None   # the files stage writes it first; nothing to enrich yet
         listing = stored.listing
@@ -8029,11 +8035,11 @@ def export_photostream(state):
     photos = []
     for pid, name in state.files.items():
         raw = read_json(metadata_path_for(state.photostream_dir, name))
-        stored = StoredPhoto.from_json(raw)
-        state.note_not_original(pid, stored.file if stored else None)
-        summary = PhotoSummary.of(Photo.from_metadata(raw, details=False), from_file=True)
-        summary.id = pid
-        photos.append(summary)
+        photo = Photo.from_metadata(raw) or Photo()
+        state.note_not_original(pid, photo.file)
+        kept = photo.kept(from_file=True)
+        kept.id = pid
+        photos.append(kept)
         for group in map(as_dict, as_list(as_dict(as_dict(raw).get(EXPORT_KEY)).get('groups'))):
             if as_scalar(group.get('id')):
                 state.export_groups.setdefault(str(as_scalar(group['id'])), []).append(pid)

@@ -128,6 +128,7 @@ import concurrent.futures
 import dataclasses
 import configparser
 import contextlib
+import contextvars
 import ctypes
 import errno
 import fcntl
@@ -3587,6 +3588,7 @@ class RunState:
     missing: set = field(default_factory=set)         # photo ids whose file went missing (--verify)
     thumbnails: tuple = (0, 0)                        # (fetched, failed) for the HTML view
     owner: str = None                                 # the account's NSID, for photo page URLs
+    export_groups: dict = field(default_factory=dict)  # group id -> photo ids, from the export (export-only)
 
     @functools.cached_property
     def photostream_dir(self):   # asked for a few times a photo
@@ -5796,7 +5798,7 @@ class HtmlView:
         self.make_previews()   # the pages show them: made before what the pages show is hashed
         html_dir = os.path.join(state.dest, HTML_DIR)
         inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
-                            executor.stamp(os.path.join(html_dir, ACCOUNT_PAGE)))
+                            executor.stamp(os.path.join(html_dir, ACCOUNT_PAGE)), self.list_stamps(executor))
         inputs.whole = all(executor.has_file(path) for path in (os.path.join(state.dest, 'index.html'),
                                                                 os.path.join(html_dir, SEARCH_PAGE)))
         for p in state.photostream:
@@ -5814,11 +5816,60 @@ class HtmlView:
     def up_to_date(self):
         return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
 
+    def list_files(self):
+        """The files the galleries, groups and album comments are read from (see read_lists)."""
+        dest = self.state.dest
+        account_dir = os.path.join(dest, ACCOUNT_DIR)
+        try:
+            exported = sorted(n for n in os.listdir(account_dir) if re.match(r'^(?:sets_comments|faves).*\.json$', n))
+        except OSError:
+            exported = []
+        return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
+                + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
+                + [self.album_metadata_path(album) for album in self.albums])
+
+    def list_stamps(self, executor):
+        return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files()]
+
+    def album_metadata_path(self, album):
+        return os.path.join(self.state.dest, ALBUMS_DIR, safe_name(album['title'], album['id']), DIR_METADATA_NAME)
+
+    def read_lists(self, executor):
+        """(albums with their comments, {'galleries', 'groups'}): the API's files first, else
+        the data export's (as the run leaves them: a dry run's would-be files too)."""
+        read_json = executor.read_json
+        dest, account_dir = self.state.dest, os.path.join(self.state.dest, ACCOUNT_DIR)
+        api = read_json(os.path.join(dest, GALLERIES_FILE))
+        galleries = api_galleries(api) if api is not None else export_galleries(
+            read_json(os.path.join(account_dir, 'galleries.json')))
+        api = read_json(os.path.join(dest, GROUPS_FILE))
+        groups = api_groups(api) if api is not None else export_groups(
+            read_json(os.path.join(account_dir, 'groups.json')), self.state.export_groups)
+        exported, exported_faves = {}, []
+        for path in self.list_files():
+            data, base = read_json(path), os.path.basename(path)
+            if base.startswith('sets_comments'):
+                for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
+                    exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
+            elif base.startswith('faves'):
+                entries = data if isinstance(data, list) else next(
+                    (as_dict(data)[k] for k in ('faves', 'favorites') if as_dict(data).get(k) is not None), [])
+                exported_faves.extend(f for f in map(exported_favorite, map(as_dict, as_list(entries))) if f)
+        albums = []
+        for album in self.albums:
+            stored = as_dict(read_json(self.album_metadata_path(album)))
+            comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
+                if 'comments' in stored else exported.get(album['id'], [])
+            albums.append(dict(album, comments=comments))
+        return albums, {'galleries': galleries, 'groups': groups, 'favorites': exported_faves}
+
     def write(self, executor):
         read_texts(self.state, executor)
         self.executor = executor
-        written = write_html_view(self.state.dest, self.state.photostream, self.albums, self.collections,
-                                  details=self.photo_details, camera_facts=self.camera_facts, executor=executor)
+        albums, lists = self.read_lists(executor)
+        written = write_html_view(self.state.dest, self.state.photostream, albums, self.collections,
+                                  details=self.photo_details, camera_facts=self.camera_facts, lists=lists,
+                                  executor=executor)
         self.originals.tell_the_rest()
         if self.previews_stopped is not None:   # the pages are made, without the previews: told
             raise self.previews_stopped
@@ -5907,7 +5958,8 @@ SMALL_ORIGINAL_BYTES = 100 * 1024
 # Only files matching these are ever deleted from dest/html/ (never a user's own files).
 OUR_PAGE_RE = re.compile(r'^(?:album-[\w-]+(?:\.page\d+)?|collection-[\w-]+|photostream-\d+'
                          r'|not-in-any-album(?:\.page\d+)?|photo-[\w-]+'
-                         r'|tags|places|archive|map|(?:tag|place|year|month)-[\w-]+(?:\.page\d+)?)\.html$', re.ASCII)
+                         r'|tags|places|archive|map|(?:tag|place|year|month)-[\w-]+(?:\.page\d+)?'
+                         r'|galleries|gallery-[\w-]+|groups|group-[\w-]+(?:\.page\d+)?|favorites)\.html$', re.ASCII)
 OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
 # The HTML Flickr allows in descriptions and comments; everything else is removed by nh3
 # (scripts with their content, event handlers, javascript: links, styles, images).
@@ -6165,6 +6217,7 @@ class View:
         self._sizes = {}  # one tuple for each size: most photos of a camera share a few
         self.details = details or (lambda pid: None)
         self.camera_facts = camera_facts or (lambda pid: {})
+        self.lists = {}   # {'galleries': [...], 'groups': [...]} (see api_galleries, api_groups)
 
     MISSING = ()   # no file: no size
 
@@ -6288,7 +6341,8 @@ VIEW_TEMPLATES = {
 {% macro header() -%}
 <header class="site"><a class="home" href="{{ root }}index.html">Flickr backup</a>
 {#- #}<nav><a href="{{ to_page(root, photostream_page(1)) }}">Photostream</a><a href="{{ to_page(root, orphan_page(1)) }}">Not in any album</a>
-{#- #}<a href="{{ to_page(root, TAGS_PAGE) }}">Tags</a><a href="{{ to_page(root, PLACES_PAGE) }}">Places</a><a href="{{ to_page(root, ARCHIVE_PAGE) }}">Archive</a><a href="{{ to_page(root, MAP_PAGE) }}">Map</a></nav>
+{#- #}<a href="{{ to_page(root, TAGS_PAGE) }}">Tags</a><a href="{{ to_page(root, PLACES_PAGE) }}">Places</a><a href="{{ to_page(root, ARCHIVE_PAGE) }}">Archive</a><a href="{{ to_page(root, MAP_PAGE) }}">Map</a>
+{%- for name, label in sections %}<a href="{{ to_page(root, name) }}">{{ label }}</a>{% endfor %}</nav>
 {#- A plain form: it opens the search page with ?q=, which reads it. #}
 <form class="search" role="search" action="{{ to_page(root, SEARCH_PAGE) }}">
 {#- #}<input type="search" name="q" placeholder="Search titles, tags, albums" aria-label="Search"></form></header>
@@ -6404,6 +6458,7 @@ VIEW_TEMPLATES = {
 {% if pages %}
 {{ pager(pages) }}
 {% endif %}
+{% block after_list %}{% endblock %}
 {% endblock %}
 """,
     'collection.html': """\
@@ -6620,8 +6675,111 @@ VIEW_TEMPLATES = {
 {% endif %}
 {% endfor %}
 {% endblock %}
+""",    # Galleries, groups and album comments: an album's page (photos.html) with its comments, a
+    # group's page with its link to Flickr, the lists of galleries and groups, a gallery.
+    'comments.html': """\
+{% macro comment_list(heading, comments) -%}
+<h2 class="section">{{ heading }}</h2>
+<ol class="comments">
+{% for c in comments %}
+<li><span class="author">{{ c.author }}</span> <time>{{ c.date }}</time><div class="text">{{ c.text }}</div></li>
+{% endfor %}
+</ol>
+{%- endmacro %}
+""",
+    'album.html': """\
+{% extends 'photos.html' %}
+{% from 'comments.html' import comment_list %}
+{% block after_list %}
+{% if comments %}
+{{ comment_list(comments_heading, comments) }}
+{% endif %}
+{% endblock %}
+""",
+    'group.html': """\
+{% extends 'photos.html' %}
+{% block after_list %}
+{% if flickr_url %}
+<p class="flickr"><a href="{{ flickr_url }}" rel="noopener noreferrer">This group on Flickr</a></p>
+{% endif %}
+{% endblock %}
+""",
+    # html/galleries.html and html/groups.html: ListEntry rows.
+    'lists.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% if entries %}
+<ul class="account lists">
+{% for e in entries %}
+<li><a href="{{ e.href }}">{{ e.title }}</a> <span class="meta">{{ e.meta }}</span>
+{%- if e.flickr_url %} <a class="flickr" href="{{ e.flickr_url }}" rel="noopener noreferrer">on Flickr</a>{% endif %}</li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">None.</p>
+{% endif %}
+{% endblock %}
+""",
+    # html/favorites.html: FavoriteTiles as the data export lists them, newest fave first:
+    # other people's photos, each a link to its page on Flickr (never loaded).
+    'favorites.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% if tiles %}
+<ul class="grid photos favorites">
+{% for t in tiles %}
+<li class="photo other">
+{%- if t.url %}<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>{% endif -%}
+<div class="info"><h2>{{ t.title }}</h2>
+{%- if t.faved %}<p class="meta">Faved {{ t.faved }}</p>{% endif -%}
+</div></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">None.</p>
+{% endif %}
+{% endblock %}
+""",
+    # A gallery: GalleryTiles in its order.  Others' photos are text tiles linking to Flickr:
+    # their images are on Flickr's servers, and the view loads nothing from the network.
+    'gallery.html': """\
+{% extends 'base.html' %}
+{% block main %}
+{% if flickr_url %}
+<p class="flickr"><a href="{{ flickr_url }}" rel="noopener noreferrer">This gallery on Flickr</a></p>
+{% endif %}
+{% if tiles %}
+<ul class="grid photos gallery">
+{% for t in tiles %}
+<li class="photo{% if t.remote %} other{% endif %}">
+{%- if t.remote -%}
+<a class="frame remote" href="{{ t.href }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>
+{%- elif t.href -%}
+<a class="frame" href="{{ t.href }}">
+{%- if t.image %}<img src="{{ t.image.src }}" alt="{{ t.title }}" loading="lazy" decoding="async">
+{%- else %}<span class="nocover">No preview</span>{% endif -%}
+</a>
+{%- else -%}
+<span class="frame missing">Not mirrored</span>
+{%- endif -%}
+<div class="info"><h2>{{ t.title }}</h2>
+{%- if t.owner %}<p class="owner">by {{ t.owner }}</p>{% endif %}
+{%- if t.comment %}<div class="comment">{{ t.comment }}</div>{% endif -%}
+</div></li>
+{% endfor %}
+</ul>
+{% else %}
+<p class="empty">This gallery is empty.</p>
+{% endif %}
+{% endblock %}
 """,
 }
+
+
+# (page, label) of the sections this mirror has beyond its photos (galleries, groups), which
+# every page's header links: set by write_html_view around the pages it renders (they are
+# rendered far from the view that knows them).
+NAV_SECTIONS = contextvars.ContextVar('nav_sections', default=())
 
 
 def shown(value):
@@ -6658,9 +6816,10 @@ def render(template, **context):
 
 
 @functools.lru_cache(maxsize=None)
-def site_parts(root):
-    """(head, header) of every page at root, rendered once: the same on thousands of pages."""
-    site = view_templates().get_template('site.html').make_module({'root': root})
+def site_parts(root, sections=()):
+    """(head, header) of every page at root, rendered once: the same on thousands of pages.
+    sections: the header's links to what the mirror has (galleries, groups...)."""
+    site = view_templates().get_template('site.html').make_module({'root': root, 'sections': sections})
     return site.head(), site.header()
 
 
@@ -6668,7 +6827,7 @@ def page_context(title, root, heading=None, crumbs=(), count=None, description=N
     """What base.html needs: root is '' for dest/index.html, '../' for pages in dest/html/;
     scripts: our own script files in dest/html/ (the search page's); every other page may
     run none at all; description: Flickr's HTML (sanitized here)."""
-    site_head, site_header = site_parts(root)
+    site_head, site_header = site_parts(root, tuple(NAV_SECTIONS.get()))
     return {'title': title, 'root': root, 'heading': title if heading is None else heading,
             'crumbs': crumbs, 'count': count, 'description': sanitized(description), 'scripts': scripts,
             'site_head': site_head, 'site_header': site_header}
@@ -6801,22 +6960,25 @@ def index_page(view):
         special=[cover_card(view, to_page('', photostream_page(1)), 'Photostream', view.media_counts(all_ids),
                             view.first_image(all_ids), ''),
                  cover_card(view, to_page('', orphan_page(1)), 'Not in any album', view.media_counts(orphans),
-                            view.first_image(orphans), '')],
+                            view.first_image(orphans), '')] + list_cards(view, ''),
         account=to_page('', ACCOUNT_PAGE) if account else None,
         collections=collection_tree(view, view.collections, ''),
         albums=album_cards(view, [a['id'] for a in view.albums], ''))
 
 
-def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=()):
-    """Yield (file name, parts) for a paginated list of photos, one page in memory at a time."""
+def photo_list_pages(view, title, photo_ids, name_of, description=None, crumbs=(), template='photos.html',
+                     extra=None):
+    """Yield (file name, parts) for a paginated list of photos, one page in memory at a time;
+    extra: what the first page alone shows beyond the list (a template extending photos.html)."""
     pages = max(1, -(-len(photo_ids) // view.page_size))
     counts = view.media_counts(photo_ids)   # once, not once a page: 200 pages of 100,000 photos
     for n in range(1, pages + 1):
         chunk = photo_ids[(n - 1) * view.page_size:n * view.page_size]
         page_title = title if pages == 1 else '%s (page %d of %d)' % (title, n, pages)
-        yield name_of(n), render('photos.html', **page_context(
+        more = extra if n == 1 else dict.fromkeys(extra or (), None)
+        yield name_of(n), render(template, **page_context(
             page_title, '../', crumbs=crumbs, count=counts, description=description if n == 1 else None),
-            pages=pager(n, pages, name_of), cards=[photo_card(view, pid, '../') for pid in chunk])
+            pages=pager(n, pages, name_of), cards=[photo_card(view, pid, '../') for pid in chunk], **(more or {}))
 
 
 def collection_pages(view, colls, parents=()):
@@ -7259,6 +7421,232 @@ def world_svg():
             % WORLD_OUTLINE)
 
 
+# -- galleries, groups and album comments
+# From the mirror's galleries.json, groups.json and album metadata (the API's), else from the
+# data export's account files (an export-only mirror; its photos' groups come from each
+# photo_<id>.json).  HtmlView reads them into the shapes below; every page is O(its items).
+#
+#     dest/html/galleries.html          your galleries
+#     dest/html/gallery-<id>.html       a gallery: yours linked here, others' to Flickr
+#     dest/html/groups.html             the groups you are in
+#     dest/html/group-<id>.html         your photos in a group's pool (.page<n> beyond 500)
+
+GALLERIES_PAGE = 'galleries.html'
+GROUPS_PAGE = 'groups.html'
+FAVORITES_PAGE = 'favorites.html'
+
+ListEntry = namedtuple('ListEntry', 'href title meta flickr_url')
+GalleryTile = namedtuple('GalleryTile', 'title href remote image owner comment')
+FavoriteTile = namedtuple('FavoriteTile', 'title url faved')
+
+
+def gallery_page(gallery_id):
+    return 'gallery-%s.html' % page_id(gallery_id)
+
+
+def group_page(group_id, n=1):
+    return 'group-%s.html' % page_id(group_id) if n == 1 else 'group-%s.page%d.html' % (page_id(group_id), n)
+
+
+def flickr_photo_url(owner, photo_id):
+    """Another owner's photo on Flickr; photo.gne finds a photo by its id alone (the export
+    names no owner)."""
+    if owner:
+        return 'https://www.flickr.com/photos/%s/%s/' % (quote(owner, safe='@'), photo_id)
+    return 'https://www.flickr.com/photo.gne?id=%s' % photo_id
+
+
+def flickr_url_or_none(url):
+    return url if re.match(r'^https://(?:[\w-]+\.)*flickr\.com/', url or '') else None
+
+
+def api_galleries(data):
+    """galleries.json (the API's) as [{'id', 'title', 'description', 'url', 'photos':
+    [{'id', 'title', 'owner', 'url', 'comment'}]}]."""
+    galleries = []
+    for entry in map(as_dict, as_list(as_dict(data).get('galleries'))):
+        gallery = as_dict(entry.get('gallery'))
+        if not isinstance(gallery.get('id'), str) or not gallery['id']:
+            continue
+        photos = [{'id': p['id'], 'title': text_of(p.get('title')),
+                   'owner': text_of(p.get('ownername')) or as_scalar(p.get('owner')),
+                   'url': flickr_photo_url(as_scalar(p.get('path_alias')) or as_scalar(p.get('owner')), p['id']),
+                   'comment': text_of(p.get('comment'))}
+                  for p in map(as_dict, as_list(entry.get('photos'))) if valid_id(p.get('id'))]
+        galleries.append({'id': gallery['id'], 'title': text_of(gallery.get('title')),
+                          'description': text_of(gallery.get('description')), 'url': text_of(gallery.get('url')),
+                          'photos': photos})
+    return galleries
+
+
+def export_galleries(data):
+    """The export's account/galleries.json in the same shape (its photos are ids alone)."""
+    galleries = []
+    for gallery in map(as_dict, as_list(as_dict(data).get('galleries'))):
+        gid = as_scalar(gallery.get('id'))
+        if not gid:
+            continue
+        photos = [{'id': pid, 'title': '', 'owner': '', 'url': flickr_photo_url(None, pid), 'comment': ''}
+                  for pid in map(as_scalar, as_list(gallery.get('photos'))) if valid_id(pid)]
+        galleries.append({'id': str(gid), 'title': text_of(gallery.get('title')),
+                          'description': text_of(gallery.get('description')), 'url': text_of(gallery.get('url')),
+                          'photos': photos})
+    return galleries
+
+
+def api_groups(data):
+    """groups.json (the API's) as [{'id', 'name', 'url', 'photo_ids'}]."""
+    groups = []
+    for entry in map(as_dict, as_list(as_dict(data).get('groups'))):
+        group = as_dict(entry.get('group'))
+        gid = as_scalar(group.get('id')) or as_scalar(group.get('nsid'))
+        if not gid:
+            continue
+        groups.append({'id': str(gid), 'name': text_of(group.get('name')),
+                       'url': 'https://www.flickr.com/groups/%s/' % quote(str(gid), safe='@'),
+                       'photo_ids': [p['id'] for p in map(as_dict, as_list(entry.get('photos'))) if valid_id(p.get('id'))]})
+    return groups
+
+
+def export_groups(data, photos_in):
+    """The export's account/groups.json in the same shape; photos_in: group id -> [photo
+    ids], from each photo's own photo_<id>.json."""
+    groups = []
+    for group in map(as_dict, as_list(as_dict(data).get('groups'))):
+        gid = as_scalar(group.get('id'))
+        if not gid:
+            continue
+        groups.append({'id': str(gid), 'name': text_of(group.get('name')), 'url': text_of(group.get('url')),
+                       'photo_ids': list(photos_in.get(str(gid), ()))})
+    return groups
+
+
+def api_album_comment(comment):
+    """A photosets.comments.getList comment as pages show it (author, date, Flickr's HTML)."""
+    when = to_int(comment.get('date_create'), None)
+    author = next((a for a in (comment.get('authorname'), comment.get('realname'), comment.get('author'))
+                   if isinstance(a, str) and a), '')
+    return {'author': author, 'text': text_of(comment),
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when)) if when else ''}
+
+
+def export_album_comment(comment):
+    """An entry of the export's sets_comments*.json: {photoset_id, comment_id, date, user
+    (a profile's address), comment, url}."""
+    user = text_of(comment.get('user'))
+    name = re.match(r'^https://www\.flickr\.com/(?:photos|people)/([^/]+)/?$', user)
+    when = calendar_date(comment.get('date'))
+    return {'author': name.group(1) if name else user, 'text': text_of(comment.get('comment')),
+            'date': when[:16] + ' UTC' if when else ''}
+
+
+def exported_favorite(entry):
+    """An entry of the export's faves_part*.json ({photo_id, photo_url, favedate}): a
+    favourite, other people's photo, known by its page on Flickr alone."""
+    pid = as_scalar(entry.get('photo_id'))
+    return {'id': pid, 'url': text_of(entry.get('photo_url')) or flickr_photo_url(None, pid),
+            'faved': text_of(entry.get('favedate'))} if valid_id(pid) else {}
+
+
+def comments_shown(comments):
+    return [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in comments]
+
+
+def galleries_count(n):
+    return '1 gallery' if n == 1 else plural(n, 'gallerie')   # plural() adds the 's'
+
+
+def nav_sections(view):
+    return [(page, label) for page, label, key in ((GALLERIES_PAGE, 'Galleries', 'galleries'),
+                                                   (GROUPS_PAGE, 'Groups', 'groups'),
+                                                   (FAVORITES_PAGE, 'Favourites', 'favorites')) if view.lists.get(key)]
+
+
+def list_cards(view, root):
+    """The index's cards of your galleries and groups (none when there is none of them)."""
+    lists = view.lists
+    cards = []
+    for title, page, items, ids_of, what in (
+            ('Galleries', GALLERIES_PAGE, lists.get('galleries'), lambda g: [p['id'] for p in g['photos']],
+             galleries_count),
+            ('Groups', GROUPS_PAGE, lists.get('groups'), lambda g: g['photo_ids'], lambda n: plural(n, 'group')),
+            ('Favourites', FAVORITES_PAGE, lists.get('favorites'), lambda f: (), lambda n: plural(n, 'favourite'))):
+        if items:
+            cover = next((c for c in (view.first_image(ids_of(item)) for item in items) if c), None)
+            cards.append(cover_card(view, to_page(root, page), title, what(len(items)), cover, root))
+    return cards
+
+
+def own_photo_href(view, pid):
+    photo = view.by_id.get(pid)
+    return photo_href(pid) if photo is not None and view.media(photo)[0] else None
+
+
+def gallery_tile(view, photo):
+    """One photo of a gallery: yours (held here) as a card of your own; another owner's as
+    text linking to Flickr."""
+    own = view.by_id.get(photo['id'])
+    if own is None:
+        return GalleryTile(photo['title'] or 'Photo %s' % photo['id'], photo['url'], True, None,
+                           photo['owner'], sanitized(photo['comment']))
+    href = own_photo_href(view, photo['id'])
+    image = view.grid_image(own) if href else None
+    return GalleryTile(shown_title(own.title), href, False, image and GridImage('../' + url_path(image[0]), None, None),
+                       None, sanitized(photo['comment']))
+
+
+def gallery_pages(view):
+    """Yield (file name, parts) of the galleries' list and of each gallery."""
+    galleries = view.lists.get('galleries')
+    if not galleries:
+        return
+    home = (('../index.html', 'Home'),)
+    yield GALLERIES_PAGE, render('lists.html', **page_context('Galleries', '../', crumbs=home,
+                                                              count=galleries_count(len(galleries))),
+                                 entries=[ListEntry(url_path(gallery_page(g['id'])), g['title'] or 'Untitled',
+                                                    plural(len(g['photos']), 'photo'), flickr_url_or_none(g['url']))
+                                          for g in galleries])
+    crumbs = home + ((url_path(GALLERIES_PAGE), 'Galleries'),)
+    for g in galleries:
+        yield gallery_page(g['id']), render('gallery.html', **page_context(
+            g['title'] or 'Untitled', '../', crumbs=crumbs, count=plural(len(g['photos']), 'photo'),
+            description=g['description']),
+            flickr_url=flickr_url_or_none(g['url']), tiles=[gallery_tile(view, p) for p in g['photos']])
+
+
+def group_pages(view):
+    """Yield (file name, parts) of the groups' list and of each group: your photos in it."""
+    groups = view.lists.get('groups')
+    if not groups:
+        return
+    home = (('../index.html', 'Home'),)
+    yield GROUPS_PAGE, render('lists.html', **page_context('Groups', '../', crumbs=home,
+                                                           count=plural(len(groups), 'group')),
+                              entries=[ListEntry(url_path(group_page(g['id'])), g['name'] or g['id'],
+                                                 '%s of yours' % plural(len(g['photo_ids']), 'photo'),
+                                                 flickr_url_or_none(g['url'])) for g in groups])
+    crumbs = home + ((url_path(GROUPS_PAGE), 'Groups'),)
+    for g in groups:
+        yield from photo_list_pages(view, g['name'] or g['id'], g['photo_ids'],
+                                    lambda n, gid=g['id']: group_page(gid, n), crumbs=crumbs,
+                                    template='group.html', extra={'flickr_url': flickr_url_or_none(g['url'])})
+
+
+def favorite_tile(fave):
+    return FavoriteTile('Photo %s' % fave['id'], flickr_url_or_none(fave['url']), fave['faved'])
+
+
+def favorite_pages(view):
+    """Yield (file name, parts) of the favourites' page (none without favourites)."""
+    faves = view.lists.get('favorites')
+    if faves:
+        yield FAVORITES_PAGE, render('favorites.html', **page_context(
+            'Favourites', '../', crumbs=(('../index.html', 'Home'),), count=plural(len(faves), 'favourite'),
+            description='Other people\'s photos you marked as favourites on Flickr, as Flickr\'s data export lists '
+                        'them.'),
+            tiles=[favorite_tile(f) for f in faves])
+
+
 # -- search without a server
 # The index is a script (browsers refuse to fetch local JSON from file://), one photo per
 # line: [page, grid image, title, words].  "words" is title, description, tags and album
@@ -7393,10 +7781,15 @@ def all_pages(view):
                               crumbs=home),
              photo_list_pages(view, 'Not in any album', orphan_ids(view), orphan_page, crumbs=home)]
     for album in view.albums:
+        comments = comments_shown(album.get('comments') or ())
         inner.append(photo_list_pages(
             view, title_of(album), list(album.get('photo_ids', [])),
-            lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home))
+            lambda n, aid=album['id']: album_page(aid, n), album.get('description'), home, template='album.html',
+            extra={'comments': comments, 'comments_heading': plural(len(comments), 'comment')}))
     inner.append(collection_pages(view, view.collections))
+    inner.append(gallery_pages(view))
+    inner.append(group_pages(view))
+    inner.append(favorite_pages(view))
     located = Locations(view)
     inner.append(photo_pages(view))
     inner += [tag_pages(view), archive_pages(view), place_pages(view, located)]
@@ -7417,14 +7810,15 @@ def remove_stale_pages(html_dir, keep, executor):
 
 
 def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE, details=None, camera_facts=None,
-                    executor=None):
+                    lists=None, executor=None):
     """Write dest/index.html, one page per album, collection and mirrored photo, and the
     search page with its index under dest/html/.
 
     photos: the Photos in photostream order, as the run keeps them (their filename in
             photostream/, None when not mirrored; has_thumb: its thumbnail is fetched)
     albums: list in Flickr's album order of dicts {'id', 'title', 'description',
-            'primary': photo id or None, 'photo_ids': [ids in album order]}
+            'primary': photo id or None, 'photo_ids': [ids in album order]}; optional
+            'comments': [{'author', 'date', 'text' (Flickr's HTML)}]
     collections: the collection tree, list of dicts {'id', 'title', 'description',
             'album_ids': [...], 'children': [same shape...]}
     details: photo id -> the Photo read from its .metadata, or None: what only its photo
@@ -7432,10 +7826,13 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
             people)
     camera_facts: photo id -> its original's camera facts ({'camera', 'lens', 'exposure',
             'iso'}, any of them), from its EXIF
+    lists: {'galleries': api_galleries()'s shape, 'groups': api_groups()'s, 'favorites':
+            exported_favorite()'s} (optional)
     executor: what writes them (a dry run's prints them); by default one of its own.
     Returns the number of files written (only files whose content changed are rewritten)."""
     executor = executor or Executor(dest)
     view = View(dest, photos, albums, collections, page_size, details, camera_facts, executor.has_file)
+    view.lists = lists or {}
     html_dir = os.path.join(dest, HTML_DIR)
     executor.run(make_missing_dir(dest, HTML_DIR))
     written = 0
@@ -7445,7 +7842,9 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
         changed = rewrite(dest, WriteFile, rel, data, batch=batch)
         executor.run(changed)
         written += len(changed)
-    with SyncBatch() as dirs:
+    sections = NAV_SECTIONS.set(nav_sections(view))
+    with SyncBatch() as dirs, contextlib.ExitStack() as stack:
+        stack.callback(NAV_SECTIONS.reset, sections)
         write(HTML_DIR + '/style.css', STYLE.encode('utf-8'), dirs)
         write(HTML_DIR + '/' + SEARCH_SCRIPT, SEARCH_JS.encode('utf-8'), dirs)
         write(HTML_DIR + '/' + WORLD_SVG, world_svg().encode('utf-8'), dirs)
@@ -8746,12 +9145,19 @@ def export_photostream(state):
     photostream order): what the views show in an export-only run."""
     photos = []
     for pid, name in state.files.items():
-        photo = Photo.from_metadata(read_json(metadata_path_for(state.photostream_dir, name))) or Photo()
+        raw = read_json(metadata_path_for(state.photostream_dir, name))
+        photo = Photo.from_metadata(raw) or Photo()
         state.note_not_original(pid, photo.file)
         kept = photo.kept(from_file=True)
         kept.id = pid
         photos.append(kept)
+        for group in map(as_dict, as_list(as_dict(as_dict(raw).get(EXPORT_KEY)).get('groups'))):
+            if as_scalar(group.get('id')):
+                state.export_groups.setdefault(str(as_scalar(group['id'])), []).append(pid)
     photos.sort(key=lambda p: (to_int(p.dateupload), to_int(p.id)), reverse=True)
+    order = {p.id: i for i, p in enumerate(photos)}
+    for ids in state.export_groups.values():   # each pool in photostream order too
+        ids.sort(key=order.get)
     return photos
 
 

@@ -620,6 +620,205 @@ def test_galleries_not_read_keep_the_last_ones_and_fail_the_run(fake, token_dir,
     assert read_json_file(dest / 'galleries.json')['galleries'][0]['gallery']['title']['_content'] == 'A new gallery'
 
 
+# ---------------------------------------------------------------------------
+# Galleries, groups and album comments in the browsable view
+# ---------------------------------------------------------------------------
+
+def page_words(path):
+    """A page's text as a reader sees it: tags dropped, entities read."""
+    return html.unescape(re.sub(r'<[^>]+>', '', Path(path).read_text('utf-8')))
+
+
+def tile_links(page):
+    """The links of a gallery's tiles: our photo pages and photos on Flickr."""
+    return [link for link in page.links if link.startswith('photo-')
+            or re.match(r'^https://www\.flickr\.com/(?:photos/[^/]+/\d+/|photo\.gne\?id=\d+)$', link)]
+
+
+def group_page_name(nsid):
+    return 'group-%s.html' % nsid.replace('@', '_')   # '@' is no character of a page name
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_pages(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    html_dir = dest / 'html'
+    index = parse_page(dest / 'index.html')
+    assert 'html/galleries.html' in index.links and 'html/groups.html' in index.links
+    for page in ('photostream-1.html', 'photo-%s.html' % first_photo(fake).id, 'search.html'):   # every header
+        assert {'galleries.html', 'groups.html'} <= set(parse_page(html_dir / page).links), page
+    listing = parse_page(html_dir / 'galleries.html')
+    assert [link for link in listing.links if link.startswith('gallery-')] == \
+        ['gallery-%s.html' % gid for gid in fake.account.galleries]
+    owners = {o.nsid: o.username for o in fake.account.others}
+    for gid, gallery in fake.account.galleries.items():
+        path = html_dir / ('gallery-%s.html' % gid)
+        page, text = parse_page(path), page_words(path)
+        expected = []
+        for pid, comment in gallery.items:
+            other = fake.account.others_photos.get(pid)
+            expected.append('photo-%s.html' % pid if other is None else
+                            'https://www.flickr.com/photos/%s/%s/' % (other.owner, pid))
+            if other is not None:
+                assert 'by ' + owners[other.owner] in text
+            if comment:
+                assert comment in text
+        assert tile_links(page) == expected
+        assert gallery.title in text
+        # nothing is loaded from Flickr: others' photos are text tiles
+        assert all(not img['src'].startswith(('http:', 'https:', '//')) for img in page.imgs)
+        assert len(page.imgs) == sum(pid in fake.account.photos for pid, _comment in gallery.items)
+
+    groups = parse_page(html_dir / 'groups.html')
+    assert [link for link in groups.links if link.startswith('group-')] == \
+        [group_page_name(nsid) for nsid in fake.account.groups]
+    for nsid, group in fake.account.groups.items():
+        page = parse_page(html_dir / group_page_name(nsid))
+        assert [link for link in page.links if link.startswith('photo-')] == \
+            ['photo-%s.html' % pid for pid in own_pool_photos(fake, group)]
+        assert 'https://www.flickr.com/groups/%s/' % nsid in page.links
+
+    commented = [a for a in fake.account.albums.values() if a.comment_list]
+    assert commented
+    for album in fake.account.albums.values():
+        text = page_words(html_dir / ('album-%s.html' % album.id))
+        for c in album.comment_list:
+            assert c.authorname in text and re.sub(r'<[^>]+>', '', c.text) in text
+        has_list = '<ol class="comments">' in (html_dir / ('album-%s.html' % album.id)).read_text('utf-8')
+        assert has_list == bool(album.comment_list)
+    page = (html_dir / ('album-%s.html' % commented[0].id)).read_text('utf-8')
+    assert page.count('<span class="author">') == len(commented[0].comment_list)
+
+
+def test_gallery_and_album_comment_html_is_sanitized_and_pages_of_gone_ones_removed(tmp_path):
+    dest = str(tmp_path)
+    photos = [html_photo('101', None, 'Mine')]
+    albums = [{'id': '5', 'title': 'A', 'description': '', 'primary': None, 'photo_ids': ['101'],
+               'comments': [{'author': '<b>Eve</b>', 'date': '2020-01-01 10:00 UTC',
+                             'text': '<script>x()</script><a href="javascript:x()">bad</a> <i>fine</i>'}]}]
+    lists = {'galleries': [{'id': '1-2', 'title': '<b>G</b>', 'description': 'd <i>ok</i>', 'url': 'javascript:x()',
+                            'photos': [{'id': '101', 'title': '', 'owner': '', 'url': '', 'comment': ''},
+                                       {'id': '999', 'title': '<img src=x>', 'owner': 'Ann & Bob',
+                                        'url': 'https://www.flickr.com/photos/ann/999/',
+                                        'comment': '<script>y()</script>Nice'}]}],
+             'groups': [{'id': '7@N01', 'name': 'Pool', 'url': 'https://www.flickr.com/groups/7@N01/',
+                         'photo_ids': ['101']}]}
+    fm.write_html_view(dest, photos, albums, [], lists=lists)
+    gallery = Path(dest, 'html', 'gallery-1-2.html').read_text('utf-8')
+    assert '&lt;b&gt;G&lt;/b&gt;' in gallery and '&lt;img src=x&gt;' in gallery and 'Ann &amp; Bob' in gallery
+    assert '<script' not in gallery and 'javascript:' not in gallery and 'Nice' in gallery
+    assert '<i>ok</i>' in gallery   # Flickr's own HTML in a description stays
+    assert '<span class="frame missing">Not mirrored</span>' in gallery   # 101 has no file here
+    album = Path(dest, 'html', 'album-5.html').read_text('utf-8')
+    assert '&lt;b&gt;Eve&lt;/b&gt;' in album and '<i>fine</i>' in album
+    assert '<script' not in album and 'javascript:' not in album
+    assert Path(dest, 'html', 'group-7_N01.html').is_file()
+    assert {'galleries.html', 'groups.html'} <= set(parse_page(Path(dest, 'html', 'album-5.html')).links)
+
+    fm.write_html_view(dest, photos, albums, [], lists={'galleries': [], 'groups': []})
+    names = set(os.listdir(Path(dest, 'html')))
+    assert not names & {'galleries.html', 'gallery-1-2.html', 'groups.html', 'group-7_N01.html'}
+    assert 'html/galleries.html' not in parse_page(Path(dest, 'index.html')).links
+    assert not {'galleries.html', 'groups.html'} & set(parse_page(Path(dest, 'html', 'album-5.html')).links)
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_pages_follow_their_files(fake, token_dir, dest):
+    """Pages are made again when what they show moved, and not otherwise."""
+    assert_ok(run_mirror(fake, token_dir, dest))
+    html_dir = dest / 'html'
+    before = html_snapshot(str(dest))
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert not {p for p in html_changed(str(dest), before) if p.endswith('.html')}
+    album = next(a for a in fake.account.albums.values() if not a.comment_list)
+    gallery_id = list(fake.account.galleries)[-1]
+    fake.add_album_comment(album.id, 'A <b>new</b> word')
+    fake.add_to_gallery(gallery_id, first_photo(fake).id, comment='Found it')
+    assert_ok(run_mirror(fake, token_dir, dest))
+    changed = {os.path.basename(p) for p in html_changed(str(dest), before) if p.endswith('.html')}
+    assert {'album-%s.html' % album.id, 'gallery-%s.html' % gallery_id, 'galleries.html'} <= changed
+    assert 'A new word' in page_words(html_dir / ('album-%s.html' % album.id))
+    assert 'Found it' in page_words(html_dir / ('gallery-%s.html' % gallery_id))
+
+
+@pytest.mark.slow
+def test_export_only_galleries_groups_and_album_comments_pages(plain_fake, tmp_path):
+    fake = plain_fake
+    fake.write_export(str(tmp_path / 'export'), files_per_zip=4, galleries=True)
+    dest = tmp_path / 'mirror'
+    assert_ok(export_only(fake, tmp_path, dest, tmp_path / 'export'))
+    html_dir = dest / 'html'
+    index = parse_page(dest / 'index.html')
+    assert 'html/galleries.html' in index.links and 'html/groups.html' in index.links
+    listing = parse_page(html_dir / 'galleries.html')
+    galleries = list(fake.account.galleries.values())
+    assert [link for link in listing.links if link.startswith('gallery-')] == \
+        ['gallery-%s.html' % g.gallery_id for g in galleries]   # the export names a gallery by its short id
+    for gallery in galleries:
+        page = parse_page(html_dir / ('gallery-%s.html' % gallery.gallery_id))
+        assert tile_links(page) == ['photo-%s.html' % pid if pid in fake.account.photos else
+                                    'https://www.flickr.com/photo.gne?id=%s' % pid for pid, _c in gallery.items]
+        assert all(not img['src'].startswith(('http:', 'https:', '//')) for img in page.imgs)
+    order = [p.id for p in sorted(fake.account.photos.values(), key=lambda p: (p.dateupload, int(p.id)), reverse=True)]
+    for nsid, group in fake.account.groups.items():
+        page = parse_page(html_dir / group_page_name(nsid))
+        mine = {pid for pid, _added in group.pool if pid in fake.account.photos}
+        assert [link for link in page.links if link.startswith('photo-')] == \
+            ['photo-%s.html' % pid for pid in order if pid in mine]   # photostream order
+    for album in fake.account.albums.values():
+        text = page_words(html_dir / ('album-%s.html' % album.id))
+        for c in album.comment_list:
+            assert c.author in text and re.sub(r'<[^>]+>', '', c.text) in text
+    # the export's faves: each a link to its page on Flickr, newest first; no file is fetched
+    faves = parse_page(html_dir / 'favorites.html')
+    assert [link for link in faves.links if link.startswith('https://')] == \
+        ['https://www.flickr.com/photos/%s/%s/' % (photo.owner, photo.id)
+         for photo, _when in sorted(fake.account.favorites, key=lambda f: f[1], reverse=True)]
+    assert 'favorites.html' in parse_page(html_dir / 'groups.html').links   # in every header
+    assert not faves.imgs
+    assert not (dest / 'Favorites').exists()
+
+
+@pytest.mark.slow
+def test_galleries_groups_and_album_comments_in_a_real_browser(fake, token_dir, dest, tmp_path):
+    sync_playwright = require_browser()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    gallery = next(iter(fake.account.galleries.values()))   # yours and others'
+    album = next(a for a in fake.account.albums.values() if a.comment_list)
+    group = next(g for g in fake.account.groups.values() if own_pool_photos(fake, g))
+    requests_made = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.on('request', lambda r: requests_made.append(r.url))
+            page.goto((dest / 'index.html').as_uri())
+            page.locator('header a', has_text='Galleries').click()   # the header's link
+            page.wait_for_url('**/html/galleries.html')
+            page.get_by_role('link', name=gallery.title, exact=True).click()
+            page.wait_for_url('**/html/gallery-%s.html' % gallery.id)
+            assert page.locator('li.photo.other').count() == sum(pid not in fake.account.photos
+                                                                 for pid, _c in gallery.items)
+            assert assert_images_loaded(page) == sum(pid in fake.account.photos for pid, _c in gallery.items)
+            page.screenshot(path=str(tmp_path / 'gallery.png'), full_page=True)
+            page.locator('li.photo:not(.other) a.frame').first.click()
+            page.wait_for_url('**/html/photo-%s.html' % gallery.items[0][0])
+
+            page.locator('header a', has_text='Groups').click()
+            page.wait_for_url('**/html/groups.html')
+            page.get_by_role('link', name=group.name, exact=True).click()
+            page.wait_for_url('**/html/%s' % group_page_name(group.nsid))
+            assert page.locator('a.frame').count() == len(own_pool_photos(fake, group))
+
+            page.goto((dest / 'html' / ('album-%s.html' % album.id)).as_uri())
+            comments = page.locator('ol.comments li')
+            assert comments.count() == len(album.comment_list)
+            assert album.comment_list[0].authorname in comments.first.inner_text()
+        finally:
+            browser.close()
+    assert requests_made and all(u.startswith('file://') for u in requests_made), requests_made
+
+
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'

@@ -113,17 +113,38 @@ def account(dest):
     return photos, albums, collections, details
 
 
+def galleries_and_groups(photos):
+    """A gallery of yours and others' photos (others' are shown as text: the view never loads
+    Flickr's images), and two groups."""
+    ids = [p['id'] for p in photos]
+    others = [('Kingfisher at the weir', 'Ann Larsen', 'Wonderful timing'),
+              ('Old harbour, 1968', 'Harbour Museum', ''), ('Morning fog', 'jens_p', 'Lovely light')]
+    gallery = [{'id': pid, 'title': '', 'owner': '', 'url': '', 'comment': comment}
+               for pid, comment in ((ids[0], 'Where it started'), (ids[3], ''), (ids[12], ''))]
+    gallery += [{'id': str(9001000000 + i), 'title': title, 'owner': owner,
+                 'url': 'https://www.flickr.com/photos/someone/%d/' % (9001000000 + i), 'comment': comment}
+                for i, (title, owner, comment) in enumerate(others)]
+    return {'galleries': [{'id': '5001-72157101', 'title': 'Water and light',
+                           'description': 'Harbours, rivers and <i>fog</i>, mine and others\u2019.',
+                           'url': 'https://www.flickr.com/photos/me/galleries/72157101/', 'photos': gallery}],
+            'groups': [{'id': '1234@N20', 'name': 'Birds of Denmark', 'url': 'https://www.flickr.com/groups/1234@N20/',
+                        'photo_ids': ids[9:14]},
+                       {'id': '5678@N21', 'name': 'Black and white', 'url': 'https://www.flickr.com/groups/5678@N21/',
+                        'photo_ids': ids[2:4]}]}
+
+
 def main():
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as dest:
         photos, albums, collections, details = account(dest)
-        fm.write_html_view(dest, photos, albums, collections, details=details.get)
+        fm.write_html_view(dest, photos, albums, collections, details=details.get,
+                           lists=galleries_and_groups(photos))
         shots = [('html-index.png', 'index.html'), ('html-album.png', 'html/album-72157001.html'),
                  ('html-photo.png', 'html/photo-%s.html' % photos[0].id),
                  ('html-photo-notes.png', 'html/photo-%s.html' % photos[1].id),
                  ('html-search.png', 'html/search.html?q=bridge'), ('html-map.png', 'html/map.html'),
                  ('html-places.png', 'html/places.html'), ('html-archive.png', 'html/archive.html'),
-                 ('html-tags.png', 'html/tags.html')]
+                 ('html-tags.png', 'html/tags.html'), ('html-gallery.png', 'html/gallery-5001-72157101.html')]
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                         args=['--no-sandbox', '--disable-gpu'])

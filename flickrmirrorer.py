@@ -3,8 +3,12 @@
 
     ./flickrmirrorer.py /mnt/backup/flickr/
 
-The pipeline, one section of this file per stage, in data-flow order (after the errors
-and the reporting every stage uses):
+The file reads one way: a section uses only names defined in the sections above it (a test
+parses the module to check): plain text helpers, errors and reporting; configuration, the
+transport, the API client and the login; the destination, the typed actions, the one photo
+model; the planners (what each photo needs, file checks, the files, free accounts, the data
+export, the trees, galleries and groups); the executor; the views (XMP, HTML, the registry);
+enrichment; the report; the run and the command line.  The pipeline, stage by stage:
 
   1. configure  API key, endpoints (FLICKR_API_BASE), destination lock
   2. login      OAuth 1.0a through flickrapi, read-only, token cached on disk
@@ -222,6 +226,11 @@ def program_name():
     return os.path.basename(sys.argv[0] or '') or 'flickrmirrorer'
 
 
+def import_command(dest):
+    """The command that imports the data export into this mirror."""
+    return '%s %s --import-export FOLDER' % (program_name(), shlex.quote(dest))
+
+
 # Since early 2025 Flickr gives new API keys to Pro members only ("API key creation is
 # currently disabled for free accounts"); a key made before keeps working.  Without one,
 # Flickr's data export alone makes the whole mirror (mirror_export), and a later run with a
@@ -264,6 +273,164 @@ AUTH_ERROR_ADVICE[97] = AUTH_ERROR_ADVICE[96]
 FLICKR_TRANSIENT_CODES = (0, 105, 106, 201)
 SERVICE_UNAVAILABLE_RE = re.compile(r'not currently available|service unavailable|temporarily unavailable', re.I)
 TRANSIENT_HTTP_STATUSES = (429, 500, 502, 503, 504)
+
+
+# ---------------------------------------------------------------------------
+# Text and shapes: plain helpers every section uses
+# ---------------------------------------------------------------------------
+
+def human_minutes(seconds):
+    return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
+
+
+def human_duration(seconds):
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return '%d min' % max(minutes, 1)
+    return '%d h %d min' % (minutes // 60, minutes % 60)
+
+
+def human_elapsed(seconds):
+    if seconds < 60:
+        return '%.1f s' % seconds
+    minutes, seconds = divmod(int(seconds), 60)
+    return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
+
+
+def plural(n, word):
+    """'1 photo', '2 photos': every count the program says goes through here."""
+    return '%s %s%s' % ('{:,}'.format(n) if n >= 10000 else n, word, '' if n == 1 else 's')
+
+
+def human_bytes(n):
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if n < 1024 or unit == 'GiB':
+            return ('%d %s' if unit == 'B' else '%.1f %s') % (n, unit)
+        n /= 1024.0
+
+
+def first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__
+
+
+def to_int(value, default=0):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def text_of(value):
+    """Flickr text nodes come as {'_content': ...} in some answers and plain strings in
+    others; anything else (a damaged file) is no text."""
+    if isinstance(value, dict):
+        value = value.get('_content')
+    return value if isinstance(value, str) else ''
+
+
+# A title cut inside an emoji reaches us as a JSON escape without its partner ("\\ud800"):
+# JSON decodes it to a lone surrogate, which no file name and no UTF-8 file can hold.
+LONE_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+
+
+def valid_text(text):
+    """Text that can be written anywhere: each lone surrogate becomes U+FFFD."""
+    return LONE_SURROGATE_RE.sub('\ufffd', text)
+
+
+def escape_surrogates(json_text):
+    """JSON text with each lone surrogate written as its escape: the value as received,
+    kept (a .metadata), in valid UTF-8."""
+    return LONE_SURROGATE_RE.sub(lambda m: '\\u%04x' % ord(m.group()), json_text)
+
+
+def as_dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else []
+
+
+def as_scalar(value):
+    """A string or a number as a string; anything else ''."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ''
+
+
+# What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
+# junk (tab and newline stay: descriptions have lines).
+_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
+
+
+def clean_text(text):
+    """Text without control characters (NUL included) or what XML cannot hold."""
+    return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
+
+# -- small helpers
+
+def add_packed(mapping, key, value):
+    """mapping[key] holds one int as itself and several as a tuple: for 100,000 photos a
+    small int each, not a list each.  Read it back with packed_values()."""
+    held = mapping.get(key)
+    mapping[key] = value if held is None else packed_values(held) + (value,)
+
+
+def packed_values(held):
+    return held if isinstance(held, tuple) else (held,)
+
+
+def albums_by_photo(albums):
+    """photo id -> the number of its album in `albums` ((album, photo ids) pairs), packed."""
+    held = {}
+    for n, (_, photo_ids) in enumerate(albums):
+        for pid in photo_ids:
+            add_packed(held, pid, n)
+    return held
+
+
+class _TextOfHTML(html.parser.HTMLParser):
+    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
+    address written after its text when the text does not already show it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == 'br':
+            self.parts.append('\n')
+        elif tag == 'a':
+            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
+
+    def handle_endtag(self, tag):
+        if tag == 'a' and self.links:
+            href, start = self.links.pop()
+            shown = ''.join(self.parts[start:])
+            if href and href not in shown:
+                self.parts.append(' (%s)' % href)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(markup):
+    parser = _TextOfHTML()
+    parser.feed(markup or '')
+    parser.close()
+    return clean_text(''.join(parser.parts)).strip()
+
+
+_NOT_PAGE_ID_RE = re.compile(r'[^0-9A-Za-z_-]')
+
+
+def page_id(item_id):
+    """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
+    item_id = str(item_id)
+    return item_id if item_id.isdigit() and item_id.isascii() else _NOT_PAGE_ID_RE.sub('_', item_id)
 
 
 # ---------------------------------------------------------------------------
@@ -478,36 +645,6 @@ STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': '
                    'flickr.groups.pools.getPhotos': 'metadata', 'flickr.photosets.comments.getList': 'metadata'}
 
 
-def human_minutes(seconds):
-    return '%d min' % round(seconds / 60) if seconds >= 90 else '%d s' % round(seconds)
-
-
-def human_duration(seconds):
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return '%d min' % max(minutes, 1)
-    return '%d h %d min' % (minutes // 60, minutes % 60)
-
-
-def human_elapsed(seconds):
-    if seconds < 60:
-        return '%.1f s' % seconds
-    minutes, seconds = divmod(int(seconds), 60)
-    return '%d min %02d s' % (minutes, seconds) if minutes < 60 else '%d h %02d min' % divmod(minutes, 60)
-
-
-def plural(n, word):
-    """'1 photo', '2 photos': every count the program says goes through here."""
-    return '%s %s%s' % ('{:,}'.format(n) if n >= 10000 else n, word, '' if n == 1 else 's')
-
-
-def human_bytes(n):
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if n < 1024 or unit == 'GiB':
-            return ('%d %s' if unit == 'B' else '%.1f %s') % (n, unit)
-        n /= 1024.0
-
-
 class Reporter:
     """Thread-safe output: info to stdout (not under -q), details under -v, errors to stderr.
 
@@ -686,128 +823,6 @@ def configure_endpoints(base):
     oauth.REQUEST_TOKEN_URL = base + '/oauth/request_token'
     oauth.AUTHORIZE_URL = base + '/oauth/authorize'
     oauth.ACCESS_TOKEN_URL = base + '/oauth/access_token'
-
-
-# ---------------------------------------------------------------------------
-# Login: OAuth 1.0a with read permission, token cached by flickrapi
-# ---------------------------------------------------------------------------
-
-CONSOLE_LOGIN_PROMPT = """\
-%s needs read access to your Flickr account.
-
-1. Open this address in a web browser (on any computer) and log in to Flickr:
-   %s
-2. Click "OK, I'll authorize it".
-3. Type the code Flickr shows you here and press Enter.
-"""
-
-
-def token_cache_dir(args):
-    return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
-
-
-TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
-
-
-def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
-    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
-    token stays stored until a new one replaces it: a failed login loses nothing."""
-    try:
-        cache = open_token_cache(api_key, token_dir)
-        token = None if relogin else cache.token
-    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
-        raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    if token is not None:
-        return token
-    try:
-        token = oauth_flow(api_key, api_secret, reporter, use_browser)
-    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
-        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
-    try:
-        cache.token = token
-    except (OSError, sqlite3.Error) as e:
-        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
-    finally:
-        protect_token_database(token_dir)
-    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
-    return token
-
-
-def open_token_cache(api_key, token_dir):
-    """flickrapi's token database, made readable by its owner only before a token goes in.
-    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
-    if not os.path.isdir(token_dir):
-        os.makedirs(token_dir, mode=0o700)
-        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
-    database = os.path.join(token_dir, TOKEN_DB_NAME)
-    if not os.path.lexists(database):   # born private; an existing one may be read-only
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    protect_token_database(token_dir)
-    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
-
-
-def protect_token_database(token_dir):
-    """The token is a password: only its owner may read the database that holds it (0600;
-    one its owner made read-only stays so)."""
-    path = os.path.join(token_dir, TOKEN_DB_NAME)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if mode & 0o077:
-            os.chmod(path, mode & 0o700)
-    except OSError:
-        pass
-
-
-def oauth_flow(api_key, api_secret, reporter, use_browser):
-    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
-    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
-    try:
-        if use_browser:
-            try:
-                flickr.authenticate_via_browser(perms='read')
-            except flickrapi.FlickrError:  # no browser after all
-                console_login(flickr, reporter)
-        else:
-            console_login(flickr, reporter)
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: %s' % first_line(e))
-    except requests.RequestException as e:
-        raise AuthError('Login failed, cannot reach Flickr: %s' % network_error_text(e, 'the login'))
-    token = flickr.token_cache.token
-    if token is None:
-        raise AuthError('Login failed: Flickr gave no token.')
-    return token
-
-
-def console_login(flickr, reporter):
-    try:
-        flickr.get_request_token(oauth_callback='oob')
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
-                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
-                        % first_line(e).replace('do_request: ', '')) from None
-    reporter.prompt(CONSOLE_LOGIN_PROMPT % (program_name(), flickr.auth_url(perms='read')))
-    sys.stderr.write('Code: ')
-    sys.stderr.flush()
-    verifier = sys.stdin.readline().strip()
-    if not verifier:
-        raise AuthError('Not logged in: no code was typed.  Run %s by hand once to log in '
-                        '(cron jobs reuse the token it stores).' % program_name())
-    try:
-        flickr.get_access_token(verifier)
-    except flickrapi.FlickrError as e:
-        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
-                        'used, or has expired (a code is good for a few minutes).  Run %s '
-                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''),
-                                                     program_name())) from None
-
-
-def browser_available():
-    if os.environ.get('BROWSER'):
-        return True
-    if sys.platform in ('darwin', 'win32'):
-        return True
-    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
 
 
 # ---------------------------------------------------------------------------
@@ -1198,6 +1213,7 @@ class Transport:
 # ---------------------------------------------------------------------------
 # Flickr API: one method per Flickr method, paced, retried, errors classified
 # ---------------------------------------------------------------------------
+GALLERY_PHOTO_EXTRAS = 'owner_name,license,media,url_q,url_n,path_alias'
 
 class FlickrClient:
     """A thin wrapper around flickrapi, safe to share between worker threads.
@@ -1411,44 +1427,10 @@ def classify_flickr_error(method, error):
     return ItemError(message)
 
 
-def first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else error.__class__.__name__
-
-
-def to_int(value, default=0):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def text_of(value):
-    """Flickr text nodes come as {'_content': ...} in some answers and plain strings in
-    others; anything else (a damaged file) is no text."""
-    if isinstance(value, dict):
-        value = value.get('_content')
-    return value if isinstance(value, str) else ''
-
-
-# A title cut inside an emoji reaches us as a JSON escape without its partner ("\\ud800"):
-# JSON decodes it to a lone surrogate, which no file name and no UTF-8 file can hold.
-LONE_SURROGATE_RE = re.compile('[\ud800-\udfff]')
 # A photo id names its files: only digits (a hostile or broken answer could send '../x').
 PHOTO_ID_RE = re.compile(r'^[0-9]+$')
 ALBUM_ID_RE = PHOTO_ID_RE
 COLLECTION_ID_RE = re.compile(r'^[0-9]+-[0-9]+$')
-
-
-def valid_text(text):
-    """Text that can be written anywhere: each lone surrogate becomes U+FFFD."""
-    return LONE_SURROGATE_RE.sub('\ufffd', text)
-
-
-def escape_surrogates(json_text):
-    """JSON text with each lone surrogate written as its escape: the value as received,
-    kept (a .metadata), in valid UTF-8."""
-    return LONE_SURROGATE_RE.sub(lambda m: '\\u%04x' % ord(m.group()), json_text)
 
 
 def valid_id(value, pattern=PHOTO_ID_RE):
@@ -1462,8 +1444,213 @@ def shown_id(value):
 
 
 # ---------------------------------------------------------------------------
+# Login: OAuth 1.0a with read permission, token cached by flickrapi
+# ---------------------------------------------------------------------------
+
+CONSOLE_LOGIN_PROMPT = """\
+%s needs read access to your Flickr account.
+
+1. Open this address in a web browser (on any computer) and log in to Flickr:
+   %s
+2. Click "OK, I'll authorize it".
+3. Type the code Flickr shows you here and press Enter.
+"""
+
+
+def token_cache_dir(args):
+    return os.path.abspath(os.path.expanduser(args.token_dir or '~/.flickr'))
+
+
+TOKEN_DB_NAME = 'oauth-tokens.sqlite'   # flickrapi's name for its token database
+
+
+def login(api_key, api_secret, token_dir, reporter, use_browser, relogin=False):
+    """Return the stored access token, or run the OAuth flow to get one.  With relogin the old
+    token stays stored until a new one replaces it: a failed login loses nothing."""
+    try:
+        cache = open_token_cache(api_key, token_dir)
+        token = None if relogin else cache.token
+    except (OSError, sqlite3.Error, flickrapi.FlickrError) as e:  # includes a corrupt token database
+        raise FatalError('Cannot use the token cache in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    if token is not None:
+        return token
+    try:
+        token = oauth_flow(api_key, api_secret, reporter, use_browser)
+    except KeyboardInterrupt:   # Ctrl+C at the Code: prompt: nothing was started yet
+        raise FatalError('interrupted; not logged in, the mirror was not touched.', EXIT_INTERRUPTED) from None
+    try:
+        cache.token = token
+    except (OSError, sqlite3.Error) as e:
+        raise FatalError('Cannot store the token in %s: %s' % (token_dir, first_line(e)), EXIT_USAGE)
+    finally:
+        protect_token_database(token_dir)
+    reporter.info('Logged in to Flickr as %s; the token is kept in %s.' % (token.username, token_dir))
+    return token
+
+
+def open_token_cache(api_key, token_dir):
+    """flickrapi's token database, made readable by its owner only before a token goes in.
+    Only a directory we create is made private: a user's own --token-dir keeps its modes."""
+    if not os.path.isdir(token_dir):
+        os.makedirs(token_dir, mode=0o700)
+        os.chmod(token_dir, 0o700)   # makedirs' mode is filtered by the umask
+    database = os.path.join(token_dir, TOKEN_DB_NAME)
+    if not os.path.lexists(database):   # born private; an existing one may be read-only
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    protect_token_database(token_dir)
+    return flickrapi.tokencache.OAuthTokenCache(api_key, '', path=token_dir)
+
+
+def protect_token_database(token_dir):
+    """The token is a password: only its owner may read the database that holds it (0600;
+    one its owner made read-only stays so)."""
+    path = os.path.join(token_dir, TOKEN_DB_NAME)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        pass
+
+
+def oauth_flow(api_key, api_secret, reporter, use_browser):
+    """Ask Flickr for a new read-only token, which the user approves in a web browser."""
+    flickr = flickrapi.FlickrAPI(api_key, api_secret, format='parsed-json', store_token=False)
+    try:
+        if use_browser:
+            try:
+                flickr.authenticate_via_browser(perms='read')
+            except flickrapi.FlickrError:  # no browser after all
+                console_login(flickr, reporter)
+        else:
+            console_login(flickr, reporter)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: %s' % first_line(e))
+    except requests.RequestException as e:
+        raise AuthError('Login failed, cannot reach Flickr: %s' % network_error_text(e, 'the login'))
+    token = flickr.token_cache.token
+    if token is None:
+        raise AuthError('Login failed: Flickr gave no token.')
+    return token
+
+
+def console_login(flickr, reporter):
+    try:
+        flickr.get_request_token(oauth_callback='oob')
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr refused the API key or secret (%s).  Check both: they are '
+                        'the "Key" and "Secret" of your app at https://www.flickr.com/services/apps/.'
+                        % first_line(e).replace('do_request: ', '')) from None
+    reporter.prompt(CONSOLE_LOGIN_PROMPT % (program_name(), flickr.auth_url(perms='read')))
+    sys.stderr.write('Code: ')
+    sys.stderr.flush()
+    verifier = sys.stdin.readline().strip()
+    if not verifier:
+        raise AuthError('Not logged in: no code was typed.  Run %s by hand once to log in '
+                        '(cron jobs reuse the token it stores).' % program_name())
+    try:
+        flickr.get_access_token(verifier)
+    except flickrapi.FlickrError as e:
+        raise AuthError('Login failed: Flickr did not accept the code %r (%s): it was mistyped, already '
+                        'used, or has expired (a code is good for a few minutes).  Run %s '
+                        'again to get a new one.' % (verifier, first_line(e).replace('do_request: ', ''),
+                                                     program_name())) from None
+
+
+def browser_available():
+    if os.environ.get('BROWSER'):
+        return True
+    if sys.platform in ('darwin', 'win32'):
+        return True
+    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+# ---------------------------------------------------------------------------
 # Destination: lock, leftover temporary files, safe names, atomic writes
 # ---------------------------------------------------------------------------
+
+def describe_file(path):
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(DOWNLOAD_CHUNK), b''):
+            sha.update(chunk)
+            size += len(chunk)
+    return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
+
+
+def set_mtime(path, timestamp):
+    """The file's time, never a link's target's (a link dropped in its place is refused)."""
+    if timestamp is None:
+        return
+    guarded(path)
+    try:
+        if os.stat(path, follow_symlinks=False).st_mtime != timestamp:
+            os.utime(path, (timestamp, timestamp), follow_symlinks=False)
+    except (OSError, OverflowError, ValueError):
+        pass
+
+
+def remove_our_dir(path):
+    """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
+    Anything else in it is kept, and so is the directory then.  A symlink to a directory is
+    never followed: what it points to is not ours."""
+    if os.path.islink(path):
+        return False
+    for entry in list(os.scandir(guarded(path))):
+        if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
+            try_unlink(entry.path, link=entry.is_symlink())
+        elif entry.is_dir(follow_symlinks=False) and COLLECTION_NAME_RE.search(entry.name):
+            remove_our_dir(entry.path)
+    try:
+        remove_dir(path)
+        return True
+    except OSError:
+        return False
+
+def dirs_by_id(parent, pattern):
+    """Map item id -> existing directory name, recognised by the ' - <id>' suffix."""
+    found = {}
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        match = pattern.search(entry.name)
+        if match and entry.is_dir(follow_symlinks=False):
+            found[match.group(1)] = entry.name
+    return found
+
+
+def file_bytes(path):
+    """A file's content; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def file_stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+HTML_DIR = 'html'
+THUMBS_DIR = 'thumbs'
+THUMBS_PATH = os.path.join(HTML_DIR, THUMBS_DIR)   # relative to dest
+
+XMP_SUFFIX = '.xmp'
+
+
+def xmp_path_for(photostream_dir, filename):
+    return os.path.join(photostream_dir, filename + XMP_SUFFIX)
+
+
+NOT_ORIGINAL_LIST = 'not-original.txt'
 
 def check_destination(dest, quiet):
     """Refuse a destination that looks like a typo or an unmounted disk before anything is
@@ -1817,15 +2004,8 @@ def atomic_symlink(target, path):
 
 
 # ---------------------------------------------------------------------------
-# The plan: typed actions on the destination, and the one executor that applies them
+# Actions: the typed changes of the destination that planners yield
 # ---------------------------------------------------------------------------
-# Planners read Flickr's listing and the destination as it is and yield actions, each naming
-# its paths relative to the destination; they change nothing.  The Executor applies them
-# (or, in a dry run, prints them one a line, "would VERB: PATH") and counts each one the same
-# way in both, so a dry run's counts are the real run's.  An action's `counts` names the
-# statistic it adds one to and what that is about: (counter, name); a file's `tally`, the
-# statistics it adds one to once it is in place.  What only a fetch can tell (a refused
-# original, a video's name) is told by the Download's answer, printed when it comes.
 
 class Action:
     """What every action is: its `path` is what the dry run prints, unless it says more."""
@@ -2009,296 +2189,105 @@ COUNT_WORDS = {
 }
 
 
-class Executor:
-    """The one place that applies the plan's actions to the destination (each path through
-    the guard: inside it, through no link) and counts them.  A dry run's executor prints
-    them instead and counts them alike."""
+# ---------------------------------------------------------------------------
+# One photo: what the plan, the run and every view know of a photo
+# ---------------------------------------------------------------------------
+# The plan, the HTML view, the XMP sidecars, the search index and photostream.json read a
+# photo through this one class, so that they cannot disagree.  getInfo's answer is used where it
+# was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
+# (a damaged or hand-edited file) counts as missing: never a traceback.
+EXPORT_KEY = 'export'                           # a photo's photo_<id>.json in its .metadata
+EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
+EXPORT_ORIGINAL_SOURCE = 'original address in the data export'   # fetched from its photo_<id>.json
 
-    def __init__(self, dest, stats=None, reporter=None, dry=False, downloader=None, thumbnails=None):
-        self.dest = dest
-        self.stats = stats if stats is not None else Stats()
-        self.reporter = reporter if reporter is not None else Reporter(quiet=True)
-        self.dry = dry
-        self.downloader = downloader   # fetches a Download's file (a Downloader)
-        self.thumbnails = thumbnails   # fetches a thumbnail (a ThumbnailFetcher)
-        self._lock = threading.Lock()   # the files stage applies its actions from many threads
-        # A dry run's destination as the actions printed so far would leave it, for the
-        # planners that come after them (the views read the metadata the files stage wrote):
-        # the metadata it would write (full path -> content), the files it would bring, the
-        # paths it would remove.
-        self.would_write, self.would_bring, self.would_remove = {}, set(), set()
 
-    def run(self, actions):
-        for action in actions:
-            self.apply(action)
+def export_secret(photo_json):
+    """The original's secret in a photo_<id>.json's 'original' URL, or None."""
+    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
+    return match.group(2) if match else None
 
-    def apply(self, action):
-        """Apply one action; returns what it tells (a download: its name, size and hash)."""
-        if action.counts:
-            self._count(*action.counts)
-        kind = type(action).__name__
-        if self.dry:
-            predict = getattr(self, '_would_' + kind, None)
-            if predict is not None:
-                return predict(action)
-            self._would(action.verb, action.line())
-            self._foresee(action)
-            return None
-        return getattr(self, '_' + kind)(action)
 
-    def _foresee(self, action):
-        """Keep what a dry run's action would change, for has_file(), read_json() and stamp()."""
-        full = os.path.normpath(os.path.join(self.dest, action.path))
-        if isinstance(action, WriteMetadata):
-            self.would_write[full] = action.data
-        elif isinstance(action, (Delete, Unlink, RemoveDir)):
-            self.would_remove.add(full)
-            self.would_write.pop(full, None)
-            self.would_bring.discard(full)
-        elif isinstance(action, (Import, Adopt, WriteFile, WriteChunks, FetchThumbnail)):
-            self.would_bring.add(full)
-            if isinstance(action, Adopt):
-                self.would_remove.add(os.path.normpath(os.path.join(self.dest, action.source)))
+VIDEO_ORIGINAL = 'Video Original'
+# Flickr's "Small 320" size, from the listing (url_n costs no API call).  320 px fills a
+# grid cell; 100 of them weigh about 3-4 MB where the originals weigh gigabytes.  For videos
+# it is the poster frame.
+THUMB_EXTRA = 'url_n'
+# flickr.photos.licenses.getInfo, as Flickr answered it on 19 Jun 2025 (the tests hold that
+# answer: testdata/flickr-api-samples/flickr.photos.licenses.getInfo.2025.xml).
+FLICKR_LICENSES = {
+    '0': ('All Rights Reserved',
+          'https://www.flickrhelp.com/hc/en-us/articles/10710266545556-Using-Flickr-images-shared-by-other-members'),
+    '1': ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
+    '2': ('CC BY-NC 2.0', 'https://creativecommons.org/licenses/by-nc/2.0/'),
+    '3': ('CC BY-NC-ND 2.0', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
+    '4': ('CC BY 2.0', 'https://creativecommons.org/licenses/by/2.0/'),
+    '5': ('CC BY-SA 2.0', 'https://creativecommons.org/licenses/by-sa/2.0/'),
+    '6': ('CC BY-ND 2.0', 'https://creativecommons.org/licenses/by-nd/2.0/'),
+    '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
+    '8': ('United States Government Work', 'https://www.usa.gov/government-copyright'),
+    '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
+    '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
+    '11': ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/'),
+    '12': ('CC BY-SA 4.0', 'https://creativecommons.org/licenses/by-sa/4.0/'),
+    '13': ('CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
+    '14': ('CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
+    '15': ('CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
+    '16': ('CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
+}
+# The names Flickr gave the same licences before: the data export names a photo's licence,
+# and an export made then (or now: its names are undocumented) may use these.
+EARLIER_LICENSE_NAMES = {
+    '1': 'Attribution-NonCommercial-ShareAlike License', '2': 'Attribution-NonCommercial License',
+    '3': 'Attribution-NonCommercial-NoDerivs License', '4': 'Attribution License',
+    '5': 'Attribution-ShareAlike License', '6': 'Attribution-NoDerivs License',
+    '11': 'Attribution 4.0 International', '12': 'Attribution-ShareAlike 4.0 International',
+    '13': 'Attribution-NoDerivs 4.0 International', '14': 'Attribution-NonCommercial 4.0 International',
+    '15': 'Attribution-NonCommercial-ShareAlike 4.0 International',
+    '16': 'Attribution-NonCommercial-NoDerivs 4.0 International',
+}
+PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
+# The export names a photo's licence; the model (and the sidecars) know it by its id.
+EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
+EXPORT_LICENSE_IDS.update((name, lid) for lid, name in EARLIER_LICENSE_NAMES.items())
 
-    # -- the destination as the planners after an action see it (a dry run's: as it would be)
-    def has_file(self, path):
-        if self.dry:
-            path = os.path.normpath(path)
-            if path in self.would_write or path in self.would_bring:
-                return True
-            if path in self.would_remove:
-                return False
-        return os.path.isfile(path)
 
-    def read_json(self, path):
-        if self.dry:
-            path = os.path.normpath(path)
-            if path in self.would_write:
-                return json.loads(self.would_write[path].decode('utf-8'))
-            if path in self.would_remove:
-                return None
-        return read_json(path)
+def photo_page_url(record, info=None):
+    for url in as_list(as_dict(as_dict(info).get('urls')).get('url')):
+        if as_dict(url).get('type') == 'photopage' and text_of(url):
+            return text_of(url)
+    return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
 
-    def stamp(self, path):
-        """file_stamp(path); a dry run's metadata it would write: one of its own, as a new
-        file's stamp is (so that a view made from it is made again)."""
-        if self.dry:
-            path = os.path.normpath(path)
-            if path in self.would_write:
-                return 'would write', zlib.crc32(self.would_write[path])
-            if path in self.would_remove:
-                return None
-        return file_stamp(path)
 
-    def _would(self, verb, line):
-        self.reporter.info('would %s: %s' % (verb, line))
+def known_datetaken(record):
+    """The date taken of a listing record, or '' when Flickr does not know it (some videos
+    carry '0000-00-00 00:00:00') or it is no real date."""
+    if as_scalar(record.get('datetakenunknown')) == '1':
+        return ''
+    return calendar_date(record.get('datetaken'))
 
-    def _tally(self, counters, size=0):
-        with self._lock:
-            for counter in counters:
-                setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-            self.stats.bytes += size
 
-    def _count(self, counter, what):
-        with self._lock:
-            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        words = COUNT_WORDS.get(counter)
-        if words:
-            self.reporter.info('would %s %s' % (words[1], what)) if self.dry else \
-                self.reporter.detail('%s %s' % (words[0], what))
-
-    def _done(self, action):
-        self.reporter.detail('%s %s' % (action.did, action.line()))
-
-    def _MakeDir(self, action):
-        make_dirs(os.path.join(self.dest, action.path))
-        self._done(action)
-
-    def _RenameDir(self, action):
-        os.rename(guarded(os.path.join(self.dest, action.path)), guarded(os.path.join(self.dest, action.new)))
-        self._done(action)
-
-    def _RemoveDir(self, action):
-        path = os.path.join(self.dest, action.path)
-        if remove_our_dir(path):
-            self._done(action)
-        else:
-            self.reporter.warning('Kept %s: it holds files %s did not make' % (path, program_name()))
-
-    def _Link(self, action):
-        atomic_symlink(action.target, os.path.join(self.dest, action.path))
-        self._done(action)
-
-    def _Unlink(self, action):
-        try_unlink(os.path.join(self.dest, action.path), link=True)
-        self._done(action)
-
-    def _Adopt(self, action):
-        target = os.path.join(self.dest, action.path)
-        os.replace(guarded(os.path.join(self.dest, action.source)), guarded(target))
-        fsync_dir(os.path.dirname(target))
-        self._tally(action.tally)
-        self.reporter.info('Adopted %s as the original of %s' % (os.path.basename(action.source),
-                                                               os.path.basename(action.path)))
-
-    def _Download(self, action):
-        directory = os.path.join(self.dest, action.path)
-        name, size, digest = self.downloader.fetch(action.choice, directory, action.name_for, action.check)
-        self._tally(action.tally, size)
-        (self.reporter.info if action.loud else self.reporter.detail)('%s %s (%s%s)' % (
-            'Updated' if action.replacing else 'Downloaded', name, human_bytes(size),
-            ', ' + action.note if action.note else ''))
-        return name, size, digest
-
-    def _would_Download(self, action):
-        """Only a video's answer tells whether Flickr gives it (and its name): a dry run asks
-        for a video's file and reads none of its body; any other file it does not ask for."""
-        name, size = self.downloader.probe(action.choice, action.name_for)
-        self._tally(action.tally, size)
-        path = os.path.join(action.path, name)
-        self._would(action.verb, '%s <- %s%s' % (path, action.choice.url, ' (%s)' % action.note if action.note else ''))
-        self.would_bring.add(os.path.normpath(os.path.join(self.dest, path)))
-        return name, size, None
-
-    def _FetchThumbnail(self, action):
-        """True when the thumbnail is now in place (its directory synced with its batch's)."""
-        return self.thumbnails.fetch(action.url, os.path.join(self.dest, action.path), action.batch)
-
-    def _would_FetchThumbnail(self, action):
-        self._would(action.verb, action.line())
-        self._foresee(action)
-        return True
-
-    def _would_Adopt(self, action):
-        self._tally(action.tally)
-        self._would(action.verb, action.line())
-        self._foresee(action)
-
-    def _Import(self, action):
-        size, digest = atomic_write(os.path.join(self.dest, action.path), action.copy)
-        self._tally(action.tally)
-        self.reporter.detail('Imported %s as %s (%s)' % (action.member.where, os.path.basename(action.path),
-                                                        human_bytes(size)))
-        return size, digest
-
-    def _would_Import(self, action):
-        """The member is not read: its size is the one its zip declares."""
-        self._tally(action.tally)
-        self._would(action.verb, action.line())
-        self._foresee(action)
-        return action.member.size, None
-
-    def _WriteFile(self, action):
-        atomic_write_bytes(os.path.join(self.dest, action.path), action.data, action.batch)
-        self._done(action)
-
-    def _WriteChunks(self, action):
-        written = write_chunks_if_changed(os.path.join(self.dest, action.path), action.chunks, action.batch)
-        if written:
-            self._done(action)
-        return written
-
-    def _would_WriteChunks(self, action):
-        path = os.path.join(self.dest, action.path)
+def taken_timestamp(record):
+    """The photo's date taken as a local-time epoch, falling back to the upload date."""
+    taken = known_datetaken(record)
+    if taken:
+        when = datetime.datetime.strptime(taken, '%Y-%m-%d %H:%M:%S')
         try:
-            old = describe_file(guarded(path))['sha256']
-        except OSError:
-            old = None
-        new = hashlib.sha256()
-        for chunk in action.chunks:
-            new.update(chunk)
-        if new.hexdigest() == old:
-            return False
-        self._would(action.verb, action.line())
-        self._foresee(action)
-        return True
-
-    def _SetTime(self, action):
-        set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
-
-    def _WriteMetadata(self, action):
-        atomic_write_bytes(os.path.join(self.dest, action.path), action.data)
-        self._done(action)
-
-    def _Delete(self, action):
-        try_unlink(os.path.join(self.dest, action.path))
-        if action.reason:
-            self.reporter.info('Deleted %s (%s)' % (action.path, action.reason))
-        else:
-            self._done(action)
-
-
-# ---------------------------------------------------------------------------
-# Local state: what the destination already holds
-# ---------------------------------------------------------------------------
-
-PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$', re.ASCII)
-# A video's original that the user downloaded by hand from its Flickr page and put into
-# photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
-# name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
-HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$', re.ASCII)
-HAND_ORIGINAL_NAME = '<id>.original.<ext>'
-
-
-@dataclass
-class LocalPhotos:
-    files: dict               # photo id -> media file name; the listing takes its photos out
-    orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
-    hand_originals: dict      # photo id -> a video original the user put there by hand
-
-    def __post_init__(self):
-        self.count = len(self.files)   # media files found, taken or not
-
-    def take(self, photo_id):
-        """The file of a listed photo, no longer kept here: after the listing, `files` holds
-        only what Flickr did not list, and a big mirror's scan is not held twice."""
-        return self.files.pop(photo_id, None)
-
-    def unlisted(self):
-        """photo id -> file name of what the listing did not take (compacted: a dict keeps
-        its size after pops)."""
-        self.files = dict(self.files)
-        return self.files
-
-
-def scan_photostream(photostream_dir, find_orphans=False):
-    """What photostream/ holds, from one scandir and no file reads.  Orphans are looked
-    for only on request (--verify reports them, --delete-unknown removes them): they cost
-    memory on a big mirror."""
-    files = {}
-    metadata_names = {}
-    hand_originals = {}
-    try:
-        entries = os.scandir(photostream_dir)
-    except FileNotFoundError:
-        return LocalPhotos({}, {}, {})
-    with entries:
-        for entry in entries:
-            name = entry.name
-            is_metadata = name.endswith(METADATA_SUFFIX)
-            match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
-            if not match:
-                hand = HAND_ORIGINAL_RE.match(name)
-                if hand and not entry.is_dir(follow_symlinks=False):   # a link too: refused, named
-                    hand_originals[hand.group(1)] = name
-                continue
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            if is_metadata:
-                if find_orphans:
-                    metadata_names[match.group(1)] = name
-            else:
-                files[match.group(1)] = name
-    return LocalPhotos(files, {pid: name for pid, name in metadata_names.items() if pid not in files},
-                       hand_originals)
-
-
-def metadata_path_for(photostream_dir, filename):
-    return os.path.join(photostream_dir, filename + METADATA_SUFFIX)
+            return when.timestamp()   # local time; before 1970 too (negative)
+        except (ValueError, OverflowError, OSError):   # before year 2 or so: read as UTC
+            return (when - datetime.datetime(1970, 1, 1)).total_seconds()
+    upload = to_int(record.get('dateupload'), None)
+    return float(upload) if upload else None
 
 
 def dict_or_none(value):
     return value if isinstance(value, dict) else None
+
+
+def file_record_or_none(value):
+    return value if file_record_fits(value) else None
+
+
+EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.(\w+)$')
 
 
 def file_record_fits(record):
@@ -2309,17 +2298,32 @@ def file_record_fits(record):
             and isinstance(record.get('size', 0), int) and isinstance(record.get('original', False), bool))
 
 
-def file_record_or_none(value):
-    return value if file_record_fits(value) else None
+# What a file's extension may be: a NUL or a control character in Flickr's originalformat
+# never reaches a file name.
+EXTENSION_RE = re.compile(r'^[a-z0-9]{2,5}$', re.ASCII)
 
 
-# ---------------------------------------------------------------------------
-# One photo: what the plan, the run and every view know of a photo
-# ---------------------------------------------------------------------------
-# The plan, the HTML view, the XMP sidecars, the search index and photostream.json read a
-# photo through this one class, so that they cannot disagree.  getInfo's answer is used where it
-# was read at the photo's current lastupdate, else the listing's.  A field of the wrong type
-# (a damaged or hand-edited file) counts as missing: never a traceback.
+def listed_format(record):
+    """The listing's originalformat, lower-cased, when it can be a file's extension; else ''
+    (as when Flickr leaves it out)."""
+    listed = str(record.get('originalformat') or '').lower()
+    return listed if EXTENSION_RE.fullmatch(listed) else ''
+
+
+def is_video(record):
+    return record.get('media') == 'video'
+
+
+VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvideo': 'avi',
+                    'video/mpeg': 'mpg', 'video/x-m4v': 'm4v', 'video/3gpp': '3gp',
+                    'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
+VIDEO_FILE_EXTENSIONS = set(VIDEO_EXTENSIONS.values()) | {'mts', 'm2ts', 'mkv', 'ogv', 'qt'}
+IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
+
+
+def dims_of(width, height):
+    w, h = to_int(width, 0), to_int(height, 0)
+    return (w, h) if w > 0 and h > 0 else None
 
 # What the program reads of a stored getInfo answer and of a comment, checked field by field:
 # a field may be absent, never null nor of another type.  A stored answer that does not fit
@@ -2449,21 +2453,6 @@ def has_people(info):
     return as_scalar(as_dict(as_dict(info).get('people')).get('haspeople')) == '1'
 
 
-def as_dict(value):
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value):
-    return value if isinstance(value, list) else []
-
-
-def as_scalar(value):
-    """A string or a number as a string; anything else ''."""
-    if isinstance(value, str):
-        return value
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else ''
-
-
 DATE_TIME = re.compile(r'([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})')
 
 
@@ -2478,14 +2467,6 @@ def calendar_date(taken):
     except ValueError:
         return ''
     return taken
-
-
-def known_datetaken(record):
-    """The date taken of a listing record, or '' when Flickr does not know it (some videos
-    carry '0000-00-00 00:00:00') or it is no real date."""
-    if as_scalar(record.get('datetakenunknown')) == '1':
-        return ''
-    return calendar_date(record.get('datetaken'))
 
 
 # Flickr's date taken granularity: 0 second, 4 month, 6 year, 8 circa (a year).  A date
@@ -2851,6 +2832,75 @@ def position_of(where):
 
 
 # ---------------------------------------------------------------------------
+# Local state: what the destination already holds
+# ---------------------------------------------------------------------------
+
+PHOTO_FILE_RE = re.compile(r'^(\d+)\.[^./]+$', re.ASCII)
+# A video's original that the user downloaded by hand from its Flickr page and put into
+# photostream/: '<id>.original.<ext>' (the name our messages and README give), or the
+# name Flickr's own download gives it, '<id>_<originalsecret>_o.<ext>'.
+HAND_ORIGINAL_RE = re.compile(r'^(\d+)(?:\.original|_[0-9a-f]+_o)\.([A-Za-z0-9]{2,5})$', re.ASCII)
+HAND_ORIGINAL_NAME = '<id>.original.<ext>'
+
+
+@dataclass
+class LocalPhotos:
+    files: dict               # photo id -> media file name; the listing takes its photos out
+    orphaned_metadata: dict   # photo id -> its .metadata that has lost its media file (on request)
+    hand_originals: dict      # photo id -> a video original the user put there by hand
+
+    def __post_init__(self):
+        self.count = len(self.files)   # media files found, taken or not
+
+    def take(self, photo_id):
+        """The file of a listed photo, no longer kept here: after the listing, `files` holds
+        only what Flickr did not list, and a big mirror's scan is not held twice."""
+        return self.files.pop(photo_id, None)
+
+    def unlisted(self):
+        """photo id -> file name of what the listing did not take (compacted: a dict keeps
+        its size after pops)."""
+        self.files = dict(self.files)
+        return self.files
+
+
+def scan_photostream(photostream_dir, find_orphans=False):
+    """What photostream/ holds, from one scandir and no file reads.  Orphans are looked
+    for only on request (--verify reports them, --delete-unknown removes them): they cost
+    memory on a big mirror."""
+    files = {}
+    metadata_names = {}
+    hand_originals = {}
+    try:
+        entries = os.scandir(photostream_dir)
+    except FileNotFoundError:
+        return LocalPhotos({}, {}, {})
+    with entries:
+        for entry in entries:
+            name = entry.name
+            is_metadata = name.endswith(METADATA_SUFFIX)
+            match = PHOTO_FILE_RE.match(name[:-len(METADATA_SUFFIX)] if is_metadata else name)
+            if not match:
+                hand = HAND_ORIGINAL_RE.match(name)
+                if hand and not entry.is_dir(follow_symlinks=False):   # a link too: refused, named
+                    hand_originals[hand.group(1)] = name
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if is_metadata:
+                if find_orphans:
+                    metadata_names[match.group(1)] = name
+            else:
+                files[match.group(1)] = name
+    return LocalPhotos(files, {pid: name for pid, name in metadata_names.items() if pid not in files},
+                       hand_originals)
+
+
+def metadata_path_for(photostream_dir, filename):
+    return os.path.join(photostream_dir, filename + METADATA_SUFFIX)
+
+
+# ---------------------------------------------------------------------------
 # Plan: what each listed photo needs
 # ---------------------------------------------------------------------------
 
@@ -2946,6 +2996,285 @@ def wanted_media(record, args):
 
 
 # ---------------------------------------------------------------------------
+# File checks: what a file holds (magic bytes, image sizes, a medium's end)
+# ---------------------------------------------------------------------------
+
+def sniff_image(head):
+    """The image format of a file's first bytes ('jpg', 'png', ...), or None."""
+    if head.startswith(b'\xff\xd8\xff'):
+        return 'jpg'
+    if head.startswith(b'\x89PNG\r\n\x1a\n'):
+        return 'png'
+    if head[:6] in (b'GIF87a', b'GIF89a'):
+        return 'gif'
+    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        return 'webp'
+    if head[:4] in (b'II*\x00', b'MM\x00*'):
+        return 'tif'
+    if head[4:8] == b'ftyp' and head[8:12] in (b'heic', b'heix', b'mif1', b'msf1', b'heif'):
+        return 'heic'
+    if head[:2] == b'BM':
+        return 'bmp'
+    return None
+
+
+def is_video_container(head):
+    """Do a file's first bytes open a video container (ISO BMFF / QuickTime, AVI, Matroska /
+    WebM, MPEG, FLV, ASF)?"""
+    return (head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip') and sniff_image(head) != 'heic'
+            or head[:4] == b'RIFF' and head[8:12] == b'AVI '
+            or head[:4] == b'\x1a\x45\xdf\xa3' or head[:4] in (b'\x00\x00\x01\xba', b'\x00\x00\x01\xb3')
+            or head[:3] == b'FLV' or head[:8] == b'\x30\x26\xb2\x75\x8e\x66\xcf\x11'
+            or len(head) > 188 and head[0] == 0x47 and head[188] == 0x47)
+
+
+# -- image sizes
+
+def image_size(path):
+    """(width, height) as displayed, from the file header; None if unknown.
+
+    Only a few hundred bytes are read (JPEG segments are skipped by seeking), so this
+    stays cheap for 100,000 photos."""
+    try:
+        with open(path, 'rb') as f:
+            return image_size_of(f)
+    except OSError:
+        return None
+
+
+def image_size_of(f):
+    """image_size() of an open binary file (or a download's first bytes in a BytesIO)."""
+    try:
+        head = f.read(26)
+        if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
+            return struct.unpack('>II', head[16:24])
+        if head[:6] in (b'GIF87a', b'GIF89a'):
+            return struct.unpack('<HH', head[6:10])
+        if head.startswith(b'\xff\xd8'):
+            f.seek(2)
+            return _jpeg_size(f)
+    except (OSError, struct.error):
+        pass
+    return None
+
+
+# JPEG start-of-frame markers (C4, C8, CC are other things).
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_header(f):
+    """(width, height as stored, EXIF orientation or None) from a JPEG after its first two
+    bytes; None when no frame header comes."""
+    orientation = None
+    while True:
+        byte = f.read(1)
+        if byte != b'\xff':
+            return None
+        marker = f.read(1)
+        while marker == b'\xff':  # fill bytes
+            marker = f.read(1)
+        if not marker:
+            return None
+        m = marker[0]
+        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
+            continue
+        if m in (0xD9, 0xDA):  # end of image / start of scan before any frame
+            return None
+        (length,) = struct.unpack('>H', f.read(2))
+        if m in _SOF:
+            _, h, w = struct.unpack('>BHH', f.read(5))
+            return w, h, orientation
+        if m == 0xE1 and length > 8:
+            data = f.read(length - 2)
+            orientation = _exif_orientation(data) or orientation
+        else:
+            f.seek(length - 2, os.SEEK_CUR)
+
+
+def _exif_orientation(data):
+    """The orientation tag (0x0112) of IFD0 in an APP1 'Exif' segment, or None."""
+    if not data.startswith(b'Exif\0\0') or len(data) < 14:
+        return None
+    tiff = data[6:]
+    order = {b'II': '<', b'MM': '>'}.get(tiff[:2])
+    if order is None:
+        return None
+    try:
+        (ifd,) = struct.unpack(order + 'I', tiff[4:8])
+        (count,) = struct.unpack(order + 'H', tiff[ifd:ifd + 2])
+        for i in range(count):
+            entry = tiff[ifd + 2 + 12 * i:ifd + 14 + 12 * i]
+            tag, typ, _, value = struct.unpack(order + 'HHIH', entry[:10])
+            if tag == 0x0112 and typ == 3:
+                return value
+    except struct.error:
+        return None
+    return None
+
+
+def image_orientation(path):
+    """A JPEG's own EXIF orientation (1-8), or None when it has none (or is no JPEG)."""
+    try:
+        with open(path, 'rb') as f:
+            if f.read(2) != b'\xff\xd8':
+                return None
+            header = _jpeg_header(f)
+    except (OSError, struct.error):
+        return None
+    return header[2] if header else None
+
+
+def _jpeg_size(f):
+    header = _jpeg_header(f)
+    if header is None:
+        return None
+    w, h, orientation = header
+    # EXIF orientations 5-8 are displayed rotated by 90 degrees.
+    return (h, w) if (orientation or 1) >= 5 else (w, h)
+
+
+SAME_FORMAT = {'jpeg': 'jpg', 'tiff': 'tif', 'heif': 'heic'}
+MAX_VIDEO_BYTES = 1 << 30
+# What Flickr accepts (its upload limits): a bigger file is no original of Flickr's.
+MAX_PHOTO_BYTES = 200 << 20
+
+
+class MediaRefused(Exception):
+    """A media file that is not an original Flickr could have stored (said with why)."""
+
+
+class MediaCheck:
+    """Fed a media file as it is copied, it refuses (MediaRefused) what is larger than
+    Flickr accepts, and at the end what does not decode to its end: a JPEG without its end
+    marker, a PNG without IEND, a GIF without its trailer, an MP4 / QuickTime file whose
+    boxes do not add up to its size (truncated, or padded with something else)."""
+
+    TAIL = 1 << 16   # a JPEG may carry a few bytes after its end marker
+
+    def __init__(self, ext, video):
+        self.ext = SAME_FORMAT.get(ext, ext)
+        self.video = video
+        self.limit = MAX_VIDEO_BYTES if video else MAX_PHOTO_BYTES
+        self.size = 0
+        self.tail = b''
+        self.head = b''       # the first 8 bytes: is it ISO BMFF (MP4, QuickTime)?
+        self.boxes = None     # ISO BMFF: the offset of the next top-level box (None: to the end)
+        self.carry = b''
+
+    def declared(self, size):
+        if size > self.limit:
+            raise MediaRefused('%s, more than Flickr accepts for a %s (%s)' % (
+                human_bytes(size), 'video' if self.video else 'photo', human_bytes(self.limit)))
+
+    def feed(self, chunk):
+        if len(self.head) < 8:
+            before, self.head = self.head, (self.head + chunk)[:8]
+            if self.video and self.head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip'):
+                self.boxes, self.carry = 0, before   # walked from the first byte
+        start = self.size
+        self.size += len(chunk)
+        self.declared(self.size)
+        self.tail = (self.tail + chunk)[-self.TAIL:]
+        if self.boxes is not None:
+            self._walk_boxes(chunk, start)
+
+    def _walk_boxes(self, chunk, start):
+        data = self.carry + chunk
+        base = start - len(self.carry)
+        while self.boxes is not None:
+            at = self.boxes - base
+            if at + 8 > len(data):
+                break
+            size = int.from_bytes(data[at:at + 4], 'big')
+            if not re.match(rb'^[ -~]{4}$', data[at + 4:at + 8]):
+                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
+            if size == 1:
+                if at + 16 > len(data):
+                    break
+                size = int.from_bytes(data[at + 8:at + 16], 'big')
+            if size == 0:
+                self.boxes = None   # the last box runs to the end of the file
+                break
+            if size < 8:
+                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
+            self.boxes += size
+        at = self.boxes - base if self.boxes is not None else len(data)
+        self.carry = data[at:] if 0 <= at < len(data) else b''
+
+    def finish(self):
+        tail = self.tail
+        end = tail.rfind(b'\xff\xd9')
+        # (some cameras write a trailer after the end marker; zeros are no trailer)
+        if self.ext == 'jpg' and (end < 0 or not tail[end + 2:].strip(b'\x00') and len(tail) > end + 2):
+            raise MediaRefused('a JPEG without its end marker (truncated, padded, or not an image)')
+        if self.ext == 'png' and not tail.endswith(b'IEND\xaeB`\x82'):
+            raise MediaRefused('a PNG without its IEND end (truncated, or not an image)')
+        if self.ext == 'gif' and not tail.endswith(b';'):
+            raise MediaRefused('a GIF without its trailer (truncated, or not an image)')
+        if self.boxes is not None and self.boxes != self.size:
+            raise MediaRefused('a video whose boxes %s (truncated, or padded)' % (
+                'run past its end' if self.boxes > self.size else 'end before its end'))
+
+
+HEAD_BYTES = 1 << 16   # kept in memory while downloading, to read an image's dimensions
+
+
+def export_misfit(listing, ext, head):
+    """Why a member does not fit what Flickr says of its photo (None when it fits): a video
+    must be a video container; a photo's format must agree with originalformat, and its
+    header's dimensions with o_width / o_height where given."""
+    if is_video(listing):
+        if ext not in VIDEO_FILE_EXTENSIONS or not is_video_container(head):
+            return 'not a video file (a .%s file%s)' % (
+                ext, '' if is_video_container(head) else ' without a video header')
+        return None
+    said = listed_format(listing)
+    said = SAME_FORMAT.get(said, said)
+    ext = SAME_FORMAT.get(ext, ext)
+    sniffed = sniff_image(head)
+    if ext not in IMAGE_FILE_EXTENSIONS:
+        return 'not an image (a .%s file)' % ext
+    if said and ext != said:
+        return 'a .%s file where Flickr says the original is %s' % (ext, said)
+    if sniffed != ext and (sniffed or ext in ('jpg', 'png', 'gif')):
+        return 'its content is %s, not %s' % (sniffed or 'no image Flickr stores', ext)
+    dims = dims_of(listing.get('o_width') or listing.get('width_o'), listing.get('o_height') or listing.get('height_o'))
+    size = image_size_of(io.BytesIO(head))
+    if dims and size and sorted(size) != sorted(dims):
+        return '%dx%d where Flickr says the original is %dx%d' % (tuple(size) + dims)
+    return None
+
+
+def held_original(photostream_dir, name, record):
+    """Does the mirror hold the verified original: recorded as the original and still hashing
+    to what was recorded (a damaged file is less than the original)?"""
+    if not record or record.get('original') is not True or record.get('name') != name:
+        return False
+    path = os.path.join(photostream_dir, name)
+    try:
+        if os.stat(path).st_size != record.get('size'):
+            return False
+        return describe_file(path)['sha256'] == record.get('sha256')
+    except OSError:
+        return False
+
+
+def export_file_misfit(photostream_dir, listing, name, record):
+    """A file the export put there, before any listing: why it is not the original Flickr
+    lists now (its size not the one recorded, its format, a video's container, its
+    dimensions), or None when it is."""
+    ext = os.path.splitext(name)[1].lstrip('.').lower()
+    try:
+        with open(os.path.join(photostream_dir, name), 'rb') as f:
+            if os.fstat(f.fileno()).st_size != record.get('size'):
+                return 'its size is not the one recorded when it was imported'
+            head = f.read(HEAD_BYTES)
+    except OSError as e:
+        return 'cannot be read (%s)' % (e.strerror or e)
+    return export_misfit(listing, ext, head)
+
+
+# ---------------------------------------------------------------------------
 # Fetch files: what to fetch for a photo or a video, and fetching it
 # ---------------------------------------------------------------------------
 # Flickr gives API clients every photo original, but often not a video's: its getSizes
@@ -2953,7 +3282,6 @@ def wanted_media(record, args):
 # best rendition it does give is then kept, and the original asked for on later runs.
 
 ORIGINAL = 'Original'
-VIDEO_ORIGINAL = 'Video Original'
 # The one table of what to fetch for a video: its renditions, best first, each with the
 # height it stands for when getSizes leaves width and height empty (as it does for the
 # stream labels '1080p', '700', 'iphone_wifi', ...), the order breaking ties, and its play
@@ -2969,14 +3297,10 @@ NOT_A_FILE = ('Video Player',)
 
 IMAGE_EXTENSIONS = {'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif',
                     'image/webp': 'webp', 'image/heic': 'heic', 'image/tiff': 'tif'}
-VIDEO_EXTENSIONS = {'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/x-msvideo': 'avi',
-                    'video/mpeg': 'mpg', 'video/x-m4v': 'm4v', 'video/3gpp': '3gp',
-                    'video/webm': 'webm', 'video/x-ms-wmv': 'wmv', 'video/x-flv': 'flv'}
 # Where Flickr sends a request for an image it will not serve (a small grey GIF).
 PLACEHOLDER_RE = re.compile(r'/images/|photo_unavailable', re.I)
 # Where Flickr sends a program that asks for a video original it keeps for browsers.
 SIGN_IN_RE = re.compile(r'sign-?in|login|identity\.flickr', re.I)
-HEAD_BYTES = 1 << 16   # kept in memory while downloading, to read an image's dimensions
 
 
 @dataclass
@@ -2989,15 +3313,6 @@ class Choice:
     original: bool = True
     guessed: bool = False      # an address built from the listing: a 404 says "not offered"
     cdn_bursts: bool = True    # a 403 on this original may be a passing burst: retried patiently
-
-
-def dims_of(width, height):
-    w, h = to_int(width, 0), to_int(height, 0)
-    return (w, h) if w > 0 and h > 0 else None
-
-
-def is_video(record):
-    return record.get('media') == 'video'
 
 
 def listing_choices(record):
@@ -3196,18 +3511,6 @@ class Downloader:
         return size, sha.hexdigest()
 
 
-# What a file's extension may be: a NUL or a control character in Flickr's originalformat
-# never reaches a file name.
-EXTENSION_RE = re.compile(r'^[a-z0-9]{2,5}$', re.ASCII)
-
-
-def listed_format(record):
-    """The listing's originalformat, lower-cased, when it can be a file's extension; else ''
-    (as when Flickr leaves it out)."""
-    listed = str(record.get('originalformat') or '').lower()
-    return listed if EXTENSION_RE.fullmatch(listed) else ''
-
-
 def extension_for(record, choice, response):
     """The file's extension: the photo's originalformat, else the final URL's, else the
     Content-Type's (Flickr leaves originalformat out at times, and always for videos)."""
@@ -3222,26 +3525,6 @@ def extension_for(record, choice, response):
 
     table = VIDEO_EXTENSIONS if choice.kind == 'video' else IMAGE_EXTENSIONS
     return table.get(content_type, 'mp4' if choice.kind == 'video' else 'jpg')
-
-
-def photo_page_url(record, info=None):
-    for url in as_list(as_dict(as_dict(info).get('urls')).get('url')):
-        if as_dict(url).get('type') == 'photopage' and text_of(url):
-            return text_of(url)
-    return 'https://www.flickr.com/photos/%s/%s/' % (record.get('owner') or 'me', record['id'])
-
-
-def taken_timestamp(record):
-    """The photo's date taken as a local-time epoch, falling back to the upload date."""
-    taken = known_datetaken(record)
-    if taken:
-        when = datetime.datetime.strptime(taken, '%Y-%m-%d %H:%M:%S')
-        try:
-            return when.timestamp()   # local time; before 1970 too (negative)
-        except (ValueError, OverflowError, OSError):   # before year 2 or so: read as UTC
-            return (when - datetime.datetime(1970, 1, 1)).total_seconds()
-    upload = to_int(record.get('dateupload'), None)
-    return float(upload) if upload else None
 
 
 class PhotoMirror:
@@ -3424,16 +3707,6 @@ def original_marks(file_info):
     return {k: v for k, v in (file_info or {}).items() if k in ('label', 'original', 'original_url', 'source')}
 
 
-def describe_file(path):
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(DOWNLOAD_CHUNK), b''):
-            sha.update(chunk)
-            size += len(chunk)
-    return {'name': os.path.basename(path), 'size': size, 'sha256': sha.hexdigest()}
-
-
 def build_photo_metadata(record, file_info, stored, info=None, comments=None, enriched=None, people=None):
     """A photo's .metadata: the listing, the file, and what enrichment read (getInfo,
     comments and people), with the lastupdate it was read at.  Without new enrichment, the
@@ -3464,27 +3737,6 @@ def file_mtime(path):
         return None
 
 
-def file_bytes(path):
-    """A file's content; None when it cannot be read."""
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def set_mtime(path, timestamp):
-    """The file's time, never a link's target's (a link dropped in its place is refused)."""
-    if timestamp is None:
-        return
-    guarded(path)
-    try:
-        if os.stat(path, follow_symlinks=False).st_mtime != timestamp:
-            os.utime(path, (timestamp, timestamp), follow_symlinks=False)
-    except (OSError, OverflowError, ValueError):
-        pass
-
-
 # -- thumbnails
 
 class ThumbnailFetcher:
@@ -3511,49 +3763,6 @@ class ThumbnailFetcher:
             self.transport.reporter.detail('No thumbnail for %s this time: %s'
                                            % (os.path.basename(path), first_line(e)))
             return False
-
-
-class Thumbnails:
-    """The HTML view's thumbnails, fetched on a thread of their own while the run goes on
-    (`with thumbnails.coming(): ...`): CDN requests, not API calls, so enrichment need not
-    wait for them nor they for it (a first mirror of 2,000 photos spent about 17 s on each,
-    one after the other).  Ctrl+C or an error in the block stops them at once, through the
-    run's stop event, which also wakes a thumbnail waiting to be retried."""
-
-    def __init__(self, state, executor, jobs, stats, reporter, wanted=True):
-        self.state, self.executor, self.jobs, self.stats, self.reporter = state, executor, jobs, stats, reporter
-        self.wanted = wanted
-        self.stop_event = executor.thumbnails.transport.stop_event
-        self.error = None
-
-    def _fetch(self):
-        try:
-            self.state.thumbnails = fetch_thumbnails(self.state.dest, self.state.photostream, self.executor.thumbnails,
-                                                     self.jobs, self.stop_event, self.executor)
-        except BaseException as e:   # handed to the run's thread in coming()
-            self.error = e
-
-    @contextlib.contextmanager
-    def coming(self):
-        if not self.wanted:
-            yield
-            return
-        thread = threading.Thread(target=self._fetch, name='thumbnails', daemon=True)
-        thread.start()
-        try:
-            yield
-            thread.join()
-        finally:
-            if thread.is_alive():   # an error or Ctrl+C in the block or the wait: the run ends
-                self.stop_event.set()
-                thread.join()
-        if isinstance(self.error, LinkInTheWay):   # the pages show no previews; the rest goes on
-            part_stopped(self.error, self.stats, self.reporter)
-        elif self.error is not None:
-            raise self.error
-        if self.state.thumbnails[1]:
-            self.reporter.info('%s could not be fetched; their photos show without a preview until the next run.'
-                               % plural(self.state.thumbnails[1], 'thumbnail'))
 
 
 def judge_thumbnail(response, url):
@@ -3807,11 +4016,6 @@ def account_is_free(client, nsid, reporter):
     return {'0': True, '1': False}.get(as_scalar(person.get('ispro')))
 
 
-def import_command(dest):
-    """The command that imports the data export into this mirror."""
-    return '%s %s --import-export FOLDER' % (program_name(), shlex.quote(dest))
-
-
 def not_original_warning(photos, videos, dest, free, smaller=0):
     """The run's warning about the items kept as another version than the original: on a free
     account the 1024 px limit, named, and how many photos are kept at it and how many
@@ -3873,26 +4077,16 @@ ACCOUNT_DIR = 'account'
 ACCOUNT_PAGE = 'account.html'
 ACCOUNT_STAMP = '.flickrmirrorer-export.json'   # which export dest/account/ holds
 EXPORT_REPORT = 'export-report.txt'              # what the export lacks (DataExport._report_completeness)
-EXPORT_KEY = 'export'                           # a photo's photo_<id>.json in its .metadata
-EXPORT_SOURCE = 'Flickr data export'            # the file record's 'source'
-EXPORT_ORIGINAL_SOURCE = 'original address in the data export'   # fetched from its photo_<id>.json
 EXPORT_META_ZIP_RE = re.compile(r'^\d+_[0-9a-f]+_part\d+\.zip$', re.I)
 EXPORT_MEDIA_ZIP_RE = re.compile(r'^(?:data_\d+_[0-9a-f]+_\d+|data-download-\d+)\.zip$', re.I)
 EXPORT_PHOTO_JSON_RE = re.compile(r'^photo_(\d+)\.json$', re.I | re.ASCII)   # PHOTO_<id>.JSON too (flickr-unbox's samples)
 EXPORT_ACCOUNT_FILE_RE = re.compile(r'^[a-z][a-z0-9_]*\.json$')
 EXPORT_EXT_RE = re.compile(r'\.([A-Za-z0-9]{2,5})$')
 EXPORT_DIGITS_RE = re.compile(r'(?<![0-9])[0-9]+(?![0-9])')
-EXPORT_ORIGINAL_URL_RE = re.compile(r'/(\d+)_([0-9a-f]+)_o\.(\w+)$')
 # Where an export's 'original' address may point: Flickr's image servers, nowhere else.
 EXPORT_ORIGINAL_HOST_RE = re.compile(r'^https?://((?:[a-z0-9-]+\.)*staticflickr\.com)/((?:\d+/)+\d+_[0-9a-f]+_o\.[a-z0-9]+)$')
 # Flickr's own catch-alls in albums.json ("not in an album 1", 2, ...): not albums.
 SYNTHETIC_ALBUM_RE = re.compile(r'^not in an album \d+$', re.I)
-IMAGE_FILE_EXTENSIONS = {'jpg', 'jpeg', 'png', 'gif', 'webp', 'tif', 'tiff', 'heic', 'heif', 'bmp'}
-VIDEO_FILE_EXTENSIONS = set(VIDEO_EXTENSIONS.values()) | {'mts', 'm2ts', 'mkv', 'ogv', 'qt'}
-SAME_FORMAT = {'jpeg': 'jpg', 'tiff': 'tif', 'heif': 'heic'}
-# What Flickr accepts (its upload limits): a bigger file is no original of Flickr's.
-MAX_PHOTO_BYTES = 200 << 20
-MAX_VIDEO_BYTES = 1 << 30
 # No member of a zip comes near this; a zip that says otherwise is damaged or hostile, and
 # never inflated.
 MAX_EXPORT_MEDIA_BYTES = 64 << 30
@@ -4168,61 +4362,6 @@ def classify_export_source(source, members):
     return {role for role, yes in (('metadata', metadata), ('media', media)) if yes}
 
 
-def sniff_image(head):
-    """The image format of a file's first bytes ('jpg', 'png', ...), or None."""
-    if head.startswith(b'\xff\xd8\xff'):
-        return 'jpg'
-    if head.startswith(b'\x89PNG\r\n\x1a\n'):
-        return 'png'
-    if head[:6] in (b'GIF87a', b'GIF89a'):
-        return 'gif'
-    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
-        return 'webp'
-    if head[:4] in (b'II*\x00', b'MM\x00*'):
-        return 'tif'
-    if head[4:8] == b'ftyp' and head[8:12] in (b'heic', b'heix', b'mif1', b'msf1', b'heif'):
-        return 'heic'
-    if head[:2] == b'BM':
-        return 'bmp'
-    return None
-
-
-def is_video_container(head):
-    """Do a file's first bytes open a video container (ISO BMFF / QuickTime, AVI, Matroska /
-    WebM, MPEG, FLV, ASF)?"""
-    return (head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip') and sniff_image(head) != 'heic'
-            or head[:4] == b'RIFF' and head[8:12] == b'AVI '
-            or head[:4] == b'\x1a\x45\xdf\xa3' or head[:4] in (b'\x00\x00\x01\xba', b'\x00\x00\x01\xb3')
-            or head[:3] == b'FLV' or head[:8] == b'\x30\x26\xb2\x75\x8e\x66\xcf\x11'
-            or len(head) > 188 and head[0] == 0x47 and head[188] == 0x47)
-
-
-def export_misfit(listing, ext, head):
-    """Why a member does not fit what Flickr says of its photo (None when it fits): a video
-    must be a video container; a photo's format must agree with originalformat, and its
-    header's dimensions with o_width / o_height where given."""
-    if is_video(listing):
-        if ext not in VIDEO_FILE_EXTENSIONS or not is_video_container(head):
-            return 'not a video file (a .%s file%s)' % (
-                ext, '' if is_video_container(head) else ' without a video header')
-        return None
-    said = listed_format(listing)
-    said = SAME_FORMAT.get(said, said)
-    ext = SAME_FORMAT.get(ext, ext)
-    sniffed = sniff_image(head)
-    if ext not in IMAGE_FILE_EXTENSIONS:
-        return 'not an image (a .%s file)' % ext
-    if said and ext != said:
-        return 'a .%s file where Flickr says the original is %s' % (ext, said)
-    if sniffed != ext and (sniffed or ext in ('jpg', 'png', 'gif')):
-        return 'its content is %s, not %s' % (sniffed or 'no image Flickr stores', ext)
-    dims = dims_of(listing.get('o_width') or listing.get('width_o'), listing.get('o_height') or listing.get('height_o'))
-    size = image_size_of(io.BytesIO(head))
-    if dims and size and sorted(size) != sorted(dims):
-        return '%dx%d where Flickr says the original is %dx%d' % (tuple(size) + dims)
-    return None
-
-
 def export_original_url(photo_json):
     """The address to fetch a photo's original from: its photo_<id>.json's 'original', when
     that is on Flickr's image servers (on the emulation's when FLICKR_API_BASE points
@@ -4235,46 +4374,11 @@ def export_original_url(photo_json):
     return 'https://%s/%s' % match.groups()   # (older exports say http)
 
 
-def export_secret(photo_json):
-    """The original's secret in a photo_<id>.json's 'original' URL, or None."""
-    match = EXPORT_ORIGINAL_URL_RE.search(text_of(as_dict(photo_json).get('original')))
-    return match.group(2) if match else None
-
-
 def export_replaced(listing, photo_json):
     """Does the export's photo_<id>.json name another original than Flickr has now (the photo
     replaced after the export was made)?"""
     theirs, secret = export_secret(photo_json), listing.get('originalsecret')
     return bool(theirs and secret and theirs != secret)
-
-
-def export_file_misfit(photostream_dir, listing, name, record):
-    """A file the export put there, before any listing: why it is not the original Flickr
-    lists now (its size not the one recorded, its format, a video's container, its
-    dimensions), or None when it is."""
-    ext = os.path.splitext(name)[1].lstrip('.').lower()
-    try:
-        with open(os.path.join(photostream_dir, name), 'rb') as f:
-            if os.fstat(f.fileno()).st_size != record.get('size'):
-                return 'its size is not the one recorded when it was imported'
-            head = f.read(HEAD_BYTES)
-    except OSError as e:
-        return 'cannot be read (%s)' % (e.strerror or e)
-    return export_misfit(listing, ext, head)
-
-
-def held_original(photostream_dir, name, record):
-    """Does the mirror hold the verified original: recorded as the original and still hashing
-    to what was recorded (a damaged file is less than the original)?"""
-    if not record or record.get('original') is not True or record.get('name') != name:
-        return False
-    path = os.path.join(photostream_dir, name)
-    try:
-        if os.stat(path).st_size != record.get('size'):
-            return False
-        return describe_file(path)['sha256'] == record.get('sha256')
-    except OSError:
-        return False
 
 
 @dataclass
@@ -4440,7 +4544,7 @@ class DataExport:
             for source in self.metadata:
                 source.close()
         try:
-            executor.run(account_file_actions(self.metadata, dest, args.no_html, self.reporter, self._failed))
+            executor.run(account_file_actions(self.metadata, dest, self.reporter, self._failed))
         except LinkInTheWay as e:
             part_stopped(e, self.stats, self.reporter)
         self._report_completeness()
@@ -4859,83 +4963,6 @@ def read_member(src, member, n):
         raise ExportReadError('%s cannot be read: %s' % (member.where, e.strerror or e)) from None
 
 
-class MediaRefused(Exception):
-    """A media file that is not an original Flickr could have stored (said with why)."""
-
-
-class MediaCheck:
-    """Fed a media file as it is copied, it refuses (MediaRefused) what is larger than
-    Flickr accepts, and at the end what does not decode to its end: a JPEG without its end
-    marker, a PNG without IEND, a GIF without its trailer, an MP4 / QuickTime file whose
-    boxes do not add up to its size (truncated, or padded with something else)."""
-
-    TAIL = 1 << 16   # a JPEG may carry a few bytes after its end marker
-
-    def __init__(self, ext, video):
-        self.ext = SAME_FORMAT.get(ext, ext)
-        self.video = video
-        self.limit = MAX_VIDEO_BYTES if video else MAX_PHOTO_BYTES
-        self.size = 0
-        self.tail = b''
-        self.head = b''       # the first 8 bytes: is it ISO BMFF (MP4, QuickTime)?
-        self.boxes = None     # ISO BMFF: the offset of the next top-level box (None: to the end)
-        self.carry = b''
-
-    def declared(self, size):
-        if size > self.limit:
-            raise MediaRefused('%s, more than Flickr accepts for a %s (%s)' % (
-                human_bytes(size), 'video' if self.video else 'photo', human_bytes(self.limit)))
-
-    def feed(self, chunk):
-        if len(self.head) < 8:
-            before, self.head = self.head, (self.head + chunk)[:8]
-            if self.video and self.head[4:8] in (b'ftyp', b'moov', b'mdat', b'wide', b'free', b'skip'):
-                self.boxes, self.carry = 0, before   # walked from the first byte
-        start = self.size
-        self.size += len(chunk)
-        self.declared(self.size)
-        self.tail = (self.tail + chunk)[-self.TAIL:]
-        if self.boxes is not None:
-            self._walk_boxes(chunk, start)
-
-    def _walk_boxes(self, chunk, start):
-        data = self.carry + chunk
-        base = start - len(self.carry)
-        while self.boxes is not None:
-            at = self.boxes - base
-            if at + 8 > len(data):
-                break
-            size = int.from_bytes(data[at:at + 4], 'big')
-            if not re.match(rb'^[ -~]{4}$', data[at + 4:at + 8]):
-                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
-            if size == 1:
-                if at + 16 > len(data):
-                    break
-                size = int.from_bytes(data[at + 8:at + 16], 'big')
-            if size == 0:
-                self.boxes = None   # the last box runs to the end of the file
-                break
-            if size < 8:
-                raise MediaRefused('a video whose boxes are damaged (at byte %d)' % self.boxes)
-            self.boxes += size
-        at = self.boxes - base if self.boxes is not None else len(data)
-        self.carry = data[at:] if 0 <= at < len(data) else b''
-
-    def finish(self):
-        tail = self.tail
-        end = tail.rfind(b'\xff\xd9')
-        # (some cameras write a trailer after the end marker; zeros are no trailer)
-        if self.ext == 'jpg' and (end < 0 or not tail[end + 2:].strip(b'\x00') and len(tail) > end + 2):
-            raise MediaRefused('a JPEG without its end marker (truncated, padded, or not an image)')
-        if self.ext == 'png' and not tail.endswith(b'IEND\xaeB`\x82'):
-            raise MediaRefused('a PNG without its IEND end (truncated, or not an image)')
-        if self.ext == 'gif' and not tail.endswith(b';'):
-            raise MediaRefused('a GIF without its trailer (truncated, or not an image)')
-        if self.boxes is not None and self.boxes != self.size:
-            raise MediaRefused('a video whose boxes %s (truncated, or padded)' % (
-                'run past its end' if self.boxes > self.size else 'end before its end'))
-
-
 def copy_member(src, f, head, member, stop_event, check=None):
     """Copy an export member to `f` after its first bytes `head`; (size, sha256).  Its
     declared size is checked: a damaged zip never gives a short file.  `check`, a
@@ -4968,11 +4995,11 @@ def copy_member(src, f, head, member, stop_event, check=None):
     return size, sha.hexdigest()
 
 
-def account_file_actions(metadata_sources, dest, no_html, reporter, failed):
+def account_file_actions(metadata_sources, dest, reporter, failed):
     """The newest metadata zip's account-level files, verbatim, into dest/account/ (an
-    older export never replaces a newer one); then html/account.html: the actions, each
-    yielded as its content is known (the page reads the account files written before it).
-    failed(message): a member that cannot be read."""
+    older export never replaces a newer one; the HTML view shows them as html/account.html):
+    the actions, each yielded as its content is known.  failed(message): a member that
+    cannot be read."""
     newest = None
     for source in metadata_sources:
         try:
@@ -5017,72 +5044,11 @@ def account_file_actions(metadata_sources, dest, no_html, reporter, failed):
             yield Delete(os.path.join(ACCOUNT_DIR, name))   # from an older export
     yield from rewrite(dest, WriteFile, os.path.join(ACCOUNT_DIR, ACCOUNT_STAMP),
                        json_bytes({'zip': source.name, 'date': date}))
-    if not no_html and os.path.isdir(account_dir):   # (a dry run's new mirror has none yet)
-        if not os.path.isdir(os.path.join(dest, HTML_DIR)):
-            yield MakeDir(HTML_DIR)
-        yield from rewrite(dest, WriteFile, os.path.join(HTML_DIR, ACCOUNT_PAGE),
-                           valid_text(''.join(account_page(account_dir))).encode('utf-8'))
-
-
-# -- the account page: contacts, followers, favourites and galleries, from dest/account/
-
-def account_entries(account_dir, prefix, keys):
-    """[(label, link or '', note)] from every '<prefix>*.json' of dest/account/, in each shape
-    exports have: under one of `keys` (or the file itself a bare list), a mapping name ->
-    link or a list of records."""
-    entries = []
-    for name in sorted(os.listdir(account_dir)):
-        if not (name.startswith(prefix) and name.endswith('.json')):
-            continue
-        data = read_json(os.path.join(account_dir, name))
-        value = data if isinstance(data, list) else next(
-            (as_dict(data)[k] for k in keys if as_dict(data).get(k) is not None), None)
-        if isinstance(value, dict):
-            entries.extend((str(k), text_of(v) if isinstance(v, (str, dict)) else '', '') for k, v in value.items())
-        for item in as_list(value):
-            item = as_dict(item)
-            label = next((text_of(item.get(k)) for k in ('title', 'name', 'screen_name', 'username', 'photo_id')
-                          if text_of(item.get(k))), '')
-            link = next((text_of(item.get(k)) for k in ('url', 'photo_url', 'profile_url', 'link')
-                         if text_of(item.get(k))), '')
-            note = next((text_of(item.get(k)) for k in ('favedate', 'date', 'date_create', 'created')
-                         if text_of(item.get(k))), '')
-            entries.append((label or link or '?', link, note))
-    return entries
-
-
-def account_page(account_dir):
-    """html/account.html: the account's contacts, followers, favourites (each a link to
-    Flickr) and galleries, as the export lists them."""
-    sections = []
-    for title, prefix, keys in (('Contacts', 'contacts', ('contacts',)), ('Followers', 'followers', ('followers',)),
-                                ('Favourites', 'faves', ('faves', 'favorites')),
-                                ('Galleries', 'galleries', ('galleries',))):
-        entries = [(label, link if re.match(r'^https?://', link) else '', note)
-                   for label, link, note in account_entries(account_dir, prefix, keys)]
-        sections.append({'title': title, 'entries': entries})
-    return render('account.html', **page_context(
-        'Account', '../', crumbs=(('../index.html', 'Home'),), description='From Flickr\'s data export.'),
-        sections=sections)
 
 
 # ---------------------------------------------------------------------------
 # Albums, "Not in any album" and collections: directories of relative symlinks
 # ---------------------------------------------------------------------------
-
-def dirs_by_id(parent, pattern):
-    """Map item id -> existing directory name, recognised by the ' - <id>' suffix."""
-    found = {}
-    try:
-        entries = list(os.scandir(parent))
-    except FileNotFoundError:
-        return found
-    for entry in entries:
-        match = pattern.search(entry.name)
-        if match and entry.is_dir(follow_symlinks=False):
-            found[match.group(1)] = entry.name
-    return found
-
 
 def plan_links(dest, source, directory, wanted, reporter, keep=(DIR_METADATA_NAME,), remove=True):
     """The actions that make `directory` hold exactly the symlinks in `wanted` (name -> target),
@@ -5147,24 +5113,6 @@ def counted(actions, counter_new, counter_updated, old_name, name):
     if actions:
         actions[0] = dataclasses.replace(actions[0], counts=(counter_updated if old_name else counter_new, name))
     return actions
-
-
-def remove_our_dir(path):
-    """Remove a directory of ours (symlinks, our metadata, subdirectories of the same kind).
-    Anything else in it is kept, and so is the directory then.  A symlink to a directory is
-    never followed: what it points to is not ours."""
-    if os.path.islink(path):
-        return False
-    for entry in list(os.scandir(guarded(path))):
-        if entry.is_symlink() or entry.name == DIR_METADATA_NAME or entry.name.startswith(TMP_PREFIX):
-            try_unlink(entry.path, link=entry.is_symlink())
-        elif entry.is_dir(follow_symlinks=False) and COLLECTION_NAME_RE.search(entry.name):
-            remove_our_dir(entry.path)
-    try:
-        remove_dir(path)
-        return True
-    except OSError:
-        return False
 
 
 def album_link_names(photo_ids, files):
@@ -5466,7 +5414,6 @@ class Tidier:
 
 GALLERIES_FILE = 'galleries.json'
 GROUPS_FILE = 'groups.json'
-GALLERY_PHOTO_EXTRAS = 'owner_name,license,media,url_q,url_n,path_alias'
 
 
 def read_kept(dest, name, key, kind):
@@ -5588,336 +5535,417 @@ class AccountLists:
 
 
 # ---------------------------------------------------------------------------
-# Views: what is derived from the mirror, each made again only when its inputs change
+# The executor: the one place that changes the destination
 # ---------------------------------------------------------------------------
-# A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
-# paths, writes itself and removes what it no longer owns.  A view that declares its
-# inputs is made again only when their hash changes, or when its output is not whole.
-# Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
-# not.  The inputs are the views' format number, the listing's fields, albums and
-# collections, and every .metadata file's size and mtime.  --verify makes them all again.
+# Planners read Flickr's listing and the destination as it is and yield actions, each naming
+# its paths relative to the destination; they change nothing.  The Executor applies them
+# (or, in a dry run, prints them one a line, "would VERB: PATH") and counts each one the same
+# way in both, so a dry run's counts are the real run's.  An action's `counts` names the
+# statistic it adds one to and what that is about: (counter, name); a file's `tally`, the
+# statistics it adds one to once it is in place.  What only a fetch can tell (a refused
+# original, a video's name) is told by the Download's answer, printed when it comes.
 
-VIEWS_STATE = '.flickrmirrorer-views.json'
+class Executor:
+    """The one place that applies the plan's actions to the destination (each path through
+    the guard: inside it, through no link) and counts them.  A dry run's executor prints
+    them instead and counts them alike."""
 
-# Raised whenever what the views write changes (a fix to a page, a new XMP field): every
-# view of every mirror is then made again by its next run.
-VIEWS_FORMAT = 5
+    def __init__(self, dest, stats=None, reporter=None, dry=False, downloader=None, thumbnails=None):
+        self.dest = dest
+        self.stats = stats if stats is not None else Stats()
+        self.reporter = reporter if reporter is not None else Reporter(quiet=True)
+        self.dry = dry
+        self.downloader = downloader   # fetches a Download's file (a Downloader)
+        self.thumbnails = thumbnails   # fetches a thumbnail (a ThumbnailFetcher)
+        self._lock = threading.Lock()   # the files stage applies its actions from many threads
+        # A dry run's destination as the actions printed so far would leave it, for the
+        # planners that come after them (the views read the metadata the files stage wrote):
+        # the metadata it would write (full path -> content), the files it would bring, the
+        # paths it would remove.
+        self.would_write, self.would_bring, self.would_remove = {}, set(), set()
 
+    def run(self, actions):
+        for action in actions:
+            self.apply(action)
 
-def file_stamp(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
+    def apply(self, action):
+        """Apply one action; returns what it tells (a download: its name, size and hash)."""
+        if action.counts:
+            self._count(*action.counts)
+        kind = type(action).__name__
+        if self.dry:
+            predict = getattr(self, '_would_' + kind, None)
+            if predict is not None:
+                return predict(action)
+            self._would(action.verb, action.line())
+            self._foresee(action)
+            return None
+        return getattr(self, '_' + kind)(action)
 
+    def _foresee(self, action):
+        """Keep what a dry run's action would change, for has_file(), read_json() and stamp()."""
+        full = os.path.normpath(os.path.join(self.dest, action.path))
+        if isinstance(action, WriteMetadata):
+            self.would_write[full] = action.data
+        elif isinstance(action, (Delete, Unlink, RemoveDir)):
+            self.would_remove.add(full)
+            self.would_write.pop(full, None)
+            self.would_bring.discard(full)
+        elif isinstance(action, (Import, Adopt, WriteFile, WriteChunks, FetchThumbnail)):
+            self.would_bring.add(full)
+            if isinstance(action, Adopt):
+                self.would_remove.add(os.path.normpath(os.path.join(self.dest, action.source)))
 
-class ViewInputs:
-    """The hash of what a view is made from, fed piece by piece (never all in memory)."""
+    # -- the destination as the planners after an action see it (a dry run's: as it would be)
+    def has_file(self, path):
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write or path in self.would_bring:
+                return True
+            if path in self.would_remove:
+                return False
+        return os.path.isfile(path)
 
-    def __init__(self, *parts):
-        self.hash = hashlib.sha256(b'views format %d' % VIEWS_FORMAT)
-        self.whole = True   # are the view's outputs all there?
-        self.add(*parts)
+    def read_json(self, path):
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write:
+                return json.loads(self.would_write[path].decode('utf-8'))
+            if path in self.would_remove:
+                return None
+        return read_json(path)
 
-    def add(self, *parts):
-        self.hash.update(repr(parts).encode('utf-8', 'surrogatepass'))
+    def stamp(self, path):
+        """file_stamp(path); a dry run's metadata it would write: one of its own, as a new
+        file's stamp is (so that a view made from it is made again)."""
+        if self.dry:
+            path = os.path.normpath(path)
+            if path in self.would_write:
+                return 'would write', zlib.crc32(self.would_write[path])
+            if path in self.would_remove:
+                return None
+        return file_stamp(path)
 
-    def hexdigest(self):
-        return self.hash.hexdigest()
+    def _would(self, verb, line):
+        self.reporter.info('would %s: %s' % (verb, line))
 
+    def _tally(self, counters, size=0):
+        with self._lock:
+            for counter in counters:
+                setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+            self.stats.bytes += size
 
-class ViewsState:
-    """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
+    def _count(self, counter, what):
+        with self._lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        words = COUNT_WORDS.get(counter)
+        if words:
+            self.reporter.info('would %s %s' % (words[1], what)) if self.dry else \
+                self.reporter.detail('%s %s' % (words[0], what))
 
-    def __init__(self, executor, force=False):
-        self.executor = executor   # (a dry run's remembers in memory what it would write)
-        self.force = force
-        self.state = None
+    def _done(self, action):
+        self.reporter.detail('%s %s' % (action.did, action.line()))
 
-    def read(self):
-        if self.state is None:
-            state = read_json(os.path.join(self.executor.dest, VIEWS_STATE))
-            self.state = state if isinstance(state, dict) else {}
-        return self.state
+    def _MakeDir(self, action):
+        make_dirs(os.path.join(self.dest, action.path))
+        self._done(action)
 
-    def current(self, name, digest):
-        return not self.force and self.read().get(name) == digest
+    def _RenameDir(self, action):
+        os.rename(guarded(os.path.join(self.dest, action.path)), guarded(os.path.join(self.dest, action.new)))
+        self._done(action)
 
-    def remember(self, name, digest):
-        self.read()[name] = digest
-        self.executor.run(rewrite(self.executor.dest, WriteFile, VIEWS_STATE, json_bytes(self.state)))
+    def _RemoveDir(self, action):
+        path = os.path.join(self.dest, action.path)
+        if remove_our_dir(path):
+            self._done(action)
+        else:
+            self.reporter.warning('Kept %s: it holds files %s did not make' % (path, program_name()))
 
+    def _Link(self, action):
+        atomic_symlink(action.target, os.path.join(self.dest, action.path))
+        self._done(action)
 
-def make_views(views, views_state, stats, reporter):
-    """The one driver: each view is made unless its inputs are unchanged and it is whole; a
-    link in one view's way stops that view alone.  Each writes through the executor."""
-    executor = views_state.executor
-    for view in views:
-        inputs = view.inputs(executor)
-        digest = inputs.hexdigest() if inputs is not None else None
-        if inputs is not None and inputs.whole and views_state.current(view.name, digest):
-            reporter.detail(view.up_to_date())
-            continue
+    def _Unlink(self, action):
+        try_unlink(os.path.join(self.dest, action.path), link=True)
+        self._done(action)
+
+    def _Adopt(self, action):
+        target = os.path.join(self.dest, action.path)
+        os.replace(guarded(os.path.join(self.dest, action.source)), guarded(target))
+        fsync_dir(os.path.dirname(target))
+        self._tally(action.tally)
+        self.reporter.info('Adopted %s as the original of %s' % (os.path.basename(action.source),
+                                                               os.path.basename(action.path)))
+
+    def _Download(self, action):
+        directory = os.path.join(self.dest, action.path)
+        name, size, digest = self.downloader.fetch(action.choice, directory, action.name_for, action.check)
+        self._tally(action.tally, size)
+        (self.reporter.info if action.loud else self.reporter.detail)('%s %s (%s%s)' % (
+            'Updated' if action.replacing else 'Downloaded', name, human_bytes(size),
+            ', ' + action.note if action.note else ''))
+        return name, size, digest
+
+    def _would_Download(self, action):
+        """Only a video's answer tells whether Flickr gives it (and its name): a dry run asks
+        for a video's file and reads none of its body; any other file it does not ask for."""
+        name, size = self.downloader.probe(action.choice, action.name_for)
+        self._tally(action.tally, size)
+        path = os.path.join(action.path, name)
+        self._would(action.verb, '%s <- %s%s' % (path, action.choice.url, ' (%s)' % action.note if action.note else ''))
+        self.would_bring.add(os.path.normpath(os.path.join(self.dest, path)))
+        return name, size, None
+
+    def _FetchThumbnail(self, action):
+        """True when the thumbnail is now in place (its directory synced with its batch's)."""
+        return self.thumbnails.fetch(action.url, os.path.join(self.dest, action.path), action.batch)
+
+    def _would_FetchThumbnail(self, action):
+        self._would(action.verb, action.line())
+        self._foresee(action)
+        return True
+
+    def _would_Adopt(self, action):
+        self._tally(action.tally)
+        self._would(action.verb, action.line())
+        self._foresee(action)
+
+    def _Import(self, action):
+        size, digest = atomic_write(os.path.join(self.dest, action.path), action.copy)
+        self._tally(action.tally)
+        self.reporter.detail('Imported %s as %s (%s)' % (action.member.where, os.path.basename(action.path),
+                                                        human_bytes(size)))
+        return size, digest
+
+    def _would_Import(self, action):
+        """The member is not read: its size is the one its zip declares."""
+        self._tally(action.tally)
+        self._would(action.verb, action.line())
+        self._foresee(action)
+        return action.member.size, None
+
+    def _WriteFile(self, action):
+        atomic_write_bytes(os.path.join(self.dest, action.path), action.data, action.batch)
+        self._done(action)
+
+    def _WriteChunks(self, action):
+        written = write_chunks_if_changed(os.path.join(self.dest, action.path), action.chunks, action.batch)
+        if written:
+            self._done(action)
+        return written
+
+    def _would_WriteChunks(self, action):
+        path = os.path.join(self.dest, action.path)
         try:
-            said = view.write(executor)
-        except LinkInTheWay as e:
-            part_stopped(e, stats, reporter)
-            continue
-        if digest is not None:
-            views_state.remember(view.name, digest)
-        if said:
-            reporter.detail(said)
-
-
-def held_files(state):
-    """(photo id, file name) of every media file the run holds, listed or not, in the same
-    order on every run (the order files arrive in is not)."""
-    for photo in state.photostream:
-        name = state.files.get(photo.id)
-        if name:
-            yield photo.id, name
-    for pid in sorted(state.unlisted):
-        yield pid, state.unlisted[pid]
-
-
-class PhotostreamOrderView:
-    """dest/photostream.json: the photostream's order, which no directory can show.  One
-    photo a line, streamed in chunks (for 100,000 photos the file is 10 MB), rewritten only
-    when its hash changes: no inputs to declare."""
-    name = 'photostream.json'
-
-    def __init__(self, state):
-        self.state = state
-
-    def inputs(self, executor):
-        return None
-
-    def write(self, executor):
-        state = self.state
-
-        def chunks():
-            out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
-            for i, p in enumerate(state.photostream):
-                entry = {'id': p.id, 'dateupload': p.dateupload, 'file': state.files.get(p.id)}
-                out.append(valid_text((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
-                           .encode('utf-8'))
-                if len(out) >= 5000:
-                    yield b''.join(out)
-                    out = []
-            out.append(b'\n]}\n')
-            yield b''.join(out)
-        executor.apply(WriteChunks(self.name, chunks()))
-
-
-NOT_ORIGINAL_LIST = 'not-original.txt'
-NOT_ORIGINAL_HEADER = '''\
-# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
-# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
-# programs, and since 15 May 2025 gives a free account's photos at most 1024 px.  Flickr's
-# data export holds every original: ask for it at https://www.flickr.com/account ("Request my
-# Flickr data") and run flickrmirrorer DEST --import-export FOLDER-OF-ITS-ZIPS.  A video's
-# original can also be downloaded from its page (last column: Download > Original) into
-# photostream/ as <id>.original.<ext> (for example 12345.original.mp4; the name Flickr's
-# download gives, <id>_<secret>_o.<ext>, works too): the next run adopts it.  Every run asks
-# Flickr for a video's original once more.
-# id\tfile\tkept\tFlickr page'''
-
-
-class NotOriginalView:
-    """dest/not-original.txt: every item kept as another version than its original, with
-    what to do about it.  Removed when there is none."""
-    name = NOT_ORIGINAL_LIST
-
-    def __init__(self, state):
-        self.state = state
-
-    def inputs(self, executor):
-        return None
-
-    def write(self, executor):
-        not_original = self.state.not_original
-        if not not_original:
-            if os.path.lexists(os.path.join(self.state.dest, NOT_ORIGINAL_LIST)):
-                executor.apply(Delete(NOT_ORIGINAL_LIST))
-            return
-        lines = [NOT_ORIGINAL_HEADER]
-        for pid in sorted(not_original, key=int):
-            info = not_original[pid]
-            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
-                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
-                photo_page_url({'id': pid, 'owner': self.state.owner})))
-        executor.run(rewrite(self.state.dest, WriteFile, NOT_ORIGINAL_LIST,
-                             valid_text('\n'.join(lines) + '\n').encode('utf-8')))
-
-
-class XmpView:
-    """The sidecars beside every media file the run holds (see the XMP section)."""
-    name = 'xmp'
-
-    def __init__(self, state, albums, tree):
-        self.state, self.albums, self.tree = state, albums, tree
-
-    def inputs(self, executor):
-        directory = self.state.photostream_dir
-        inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in self.albums],
-                            self.tree)
-        for pid, name in held_files(self.state):
-            stamp = executor.stamp(metadata_path_for(directory, name))
-            inputs.add(pid, name, stamp)
-            inputs.whole = inputs.whole and not (stamp and not executor.has_file(xmp_path_for(directory, name)))
-        return inputs
-
-    def up_to_date(self):
-        return 'XMP sidecars: up to date'
-
-    def write(self, executor):
-        written, removed = write_xmp_sidecars(self.state.photostream_dir, held_files(self.state),
-                                              self.albums, self.tree, executor)
-        return 'XMP sidecars: %d written, %d removed' % (written, removed)
-
-
-class HtmlView:
-    """dest/index.html and dest/html/ (see the HTML section); its thumbnails are fetched
-    beforehand (Thumbnails), beside a quick enrichment."""
-    name = 'html'
-
-    def __init__(self, state, albums, tree, reporter=None):
-        self.state = state
-        self.originals = Originals(state.dest, reporter)
-        self.previews_stopped = None   # a LinkInTheWay met making the previews
-        self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
-                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
-        self.collections = html_collections(tree)
-
-    def inputs(self, executor):
-        state = self.state
-        for photo in state.photostream:
-            photo.filename = state.files.get(photo.id)
-        self.originals.executor = executor
-        self.make_previews()   # the pages show them: made before what the pages show is hashed
-        html_dir = os.path.join(state.dest, HTML_DIR)
-        inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
-                            executor.stamp(os.path.join(html_dir, ACCOUNT_PAGE)), self.list_stamps(executor))
-        inputs.whole = all(executor.has_file(path) for path in (os.path.join(state.dest, 'index.html'),
-                                                                os.path.join(html_dir, SEARCH_PAGE)))
-        for p in state.photostream:
-            stamp = executor.stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
-            if stamp and p.from_file:   # its texts are the file's, maybe not read yet
-                inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
-            else:
-                inputs.add(p.id, p.media, p.taken, p.granularity, p.title, p.description, p.tag_lines,
-                           p.filename, p.thumb_url, p.has_thumb, stamp)
-            inputs.add(p.preview)
-            inputs.whole = inputs.whole and not (stamp and not executor.has_file(os.path.join(html_dir, photo_page(p.id))))
-        inputs.whole = inputs.whole and self.previews_stopped is None
-        return inputs
-
-    def up_to_date(self):
-        return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
-
-    def list_files(self):
-        """The files the galleries, groups and album comments are read from (see read_lists)."""
-        dest = self.state.dest
-        account_dir = os.path.join(dest, ACCOUNT_DIR)
-        try:
-            exported = sorted(n for n in os.listdir(account_dir) if re.match(r'^(?:sets_comments|faves).*\.json$', n))
+            old = describe_file(guarded(path))['sha256']
         except OSError:
-            exported = []
-        return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
-                + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
-                + [self.album_metadata_path(album) for album in self.albums])
+            old = None
+        new = hashlib.sha256()
+        for chunk in action.chunks:
+            new.update(chunk)
+        if new.hexdigest() == old:
+            return False
+        self._would(action.verb, action.line())
+        self._foresee(action)
+        return True
 
-    def list_stamps(self, executor):
-        return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files()]
+    def _SetTime(self, action):
+        set_mtime(os.path.join(self.dest, action.path), action.when)   # said by the file's own line
 
-    def album_metadata_path(self, album):
-        return os.path.join(self.state.dest, ALBUMS_DIR, safe_name(album['title'], album['id']), DIR_METADATA_NAME)
+    def _WriteMetadata(self, action):
+        atomic_write_bytes(os.path.join(self.dest, action.path), action.data)
+        self._done(action)
 
-    def read_lists(self, executor):
-        """(albums with their comments, {'galleries', 'groups'}): the API's files first, else
-        the data export's (as the run leaves them: a dry run's would-be files too)."""
-        read_json = executor.read_json
-        dest, account_dir = self.state.dest, os.path.join(self.state.dest, ACCOUNT_DIR)
-        api = read_json(os.path.join(dest, GALLERIES_FILE))
-        galleries = api_galleries(api) if api is not None else export_galleries(
-            read_json(os.path.join(account_dir, 'galleries.json')))
-        api = read_json(os.path.join(dest, GROUPS_FILE))
-        groups = api_groups(api) if api is not None else export_groups(
-            read_json(os.path.join(account_dir, 'groups.json')), self.state.export_groups)
-        exported, exported_faves = {}, []
-        for path in self.list_files():
-            data, base = read_json(path), os.path.basename(path)
-            if base.startswith('sets_comments'):
-                for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
-                    exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
-            elif base.startswith('faves'):
-                entries = data if isinstance(data, list) else next(
-                    (as_dict(data)[k] for k in ('faves', 'favorites') if as_dict(data).get(k) is not None), [])
-                exported_faves.extend(f for f in map(exported_favorite, map(as_dict, as_list(entries))) if f)
-        albums = []
-        for album in self.albums:
-            stored = as_dict(read_json(self.album_metadata_path(album)))
-            comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
-                if 'comments' in stored else exported.get(album['id'], [])
-            albums.append(dict(album, comments=comments))
-        return albums, {'galleries': galleries, 'groups': groups, 'favorites': exported_faves}
-
-    def write(self, executor):
-        read_texts(self.state, executor)
-        self.executor = executor
-        albums, lists = self.read_lists(executor)
-        written = write_html_view(self.state.dest, self.state.photostream, albums, self.collections,
-                                  details=self.photo_details, camera_facts=self.camera_facts, lists=lists,
-                                  executor=executor)
-        self.originals.tell_the_rest()
-        if self.previews_stopped is not None:   # the pages are made, without the previews: told
-            raise self.previews_stopped
-        self.originals.remove_stale_previews()
-        self.originals.save()
-        made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
-        return 'HTML view: %s fetched%s, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'), made,
-                                                        plural(written, 'page'))
-
-    def photo_details(self, photo_id):
-        """The photo as its .metadata has it, for what its own page shows beyond the grids
-        (its texts are those of the kept photo already: not read twice)."""
-        name = self.state.files.get(photo_id)
-        metadata = self.executor.read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
-        return Photo.from_metadata(metadata, texts=False)
-
-    def camera_facts(self, photo_id):
-        """Its original's camera, lens, exposure and ISO, from its EXIF."""
-        name = self.state.files.get(photo_id)
-        return self.originals.facts(photo_id, name) if name else {}
-
-    def make_previews(self):
-        """A preview of each photo Flickr gives no thumbnail of (every photo of an
-        export-only mirror), from its original.  A link in their way stops them alone: the
-        pages are still made, and it is told when they are."""
-        self.previews_stopped = None
-        for p in self.state.photostream:
-            p.preview = None
-            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
-                try:
-                    p.preview = self.originals.preview(p.id, p.filename)
-                except LinkInTheWay as e:
-                    self.previews_stopped = e
+    def _Delete(self, action):
+        try_unlink(os.path.join(self.dest, action.path))
+        if action.reason:
+            self.reporter.info('Deleted %s (%s)' % (action.path, action.reason))
+        else:
+            self._done(action)
 
 
-def read_texts(state, executor):
-    """The texts of the photos whose .metadata the run left as it is, read now that the HTML
-    view is written: the unchanged re-run, which writes no view, reads none of them."""
-    for photo in state.photostream:
-        if photo.texts_unread:
-            name = state.files.get(photo.id)
-            photo.refresh(executor.read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
+# ---------------------------------------------------------------------------
+# Views: XMP sidecars that other photo managers read
+# ---------------------------------------------------------------------------
+# Beside every media file, '<file>.xmp' (the 'photo.jpg.xmp' naming digiKam, darktable and
+# Immich look for): title, description as text, tags, albums and collections as
+# hierarchical keywords, date taken, GPS, license and the Flickr page.  Derived from the
+# stored .metadata files alone (no API call), so an adopted or older mirror gets them on
+# its next run; rewritten only when their content changes.  Originals are never touched.
+XMP_HIERARCHY_ROOT = 'Flickr'
+XMP_NAMESPACES = (
+    ('dc', 'http://purl.org/dc/elements/1.1/'),
+    ('digiKam', 'http://www.digikam.org/ns/1.0/'),
+    ('exif', 'http://ns.adobe.com/exif/1.0/'),
+    ('lr', 'http://ns.adobe.com/lightroom/1.0/'),
+    ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
+    ('tiff', 'http://ns.adobe.com/tiff/1.0/'),
+    ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
+)
 
 
-def html_collections(tree):
-    return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
-             'album_ids': [a['id'] for a in c.get('set') or []],
-             'children': html_collections(c.get('collection') or [])} for c in tree]
+def xml_text(text):
+    return html.escape(clean_text(text), quote=True)
+
+
+def album_keyword_paths(albums, tree):
+    """album id -> the hierarchical keywords it gives its photos: ['Flickr', 'Albums', title]
+    and ['Flickr', 'Collections', collection, ..., title] for every collection holding it."""
+    titles = {a['id']: text_of(a.get('title')) for a, _ in albums}
+    paths = {aid: [[XMP_HIERARCHY_ROOT, 'Albums', title]] for aid, title in titles.items()}
+
+    def walk(collections, above):
+        for coll in collections:
+            here = above + [text_of(coll.get('title'))]
+            for album in coll.get('set') or []:
+                if album['id'] in paths:
+                    paths[album['id']].append([XMP_HIERARCHY_ROOT, 'Collections'] + here + [titles[album['id']]])
+            walk(coll.get('collection') or [], here)
+    walk(tree or [], [])
+    return paths
+
+
+def keyword_path(path, separator):
+    """'Flickr|Albums|Title': the separator inside a title would split it, so it becomes '_'."""
+    return separator.join(clean_text(p).replace(separator, '_').strip() or 'Untitled' for p in path)
+
+
+@dataclass
+class XmpFields:
+    """What a sidecar holds, in plain Python values (tests compare these with exiftool)."""
+    title: str = ''
+    description: str = ''
+    tags: list = field(default_factory=list)
+    hierarchy: list = field(default_factory=list)    # lists of path segments
+    date_taken: str = ''                              # XMP date: 'YYYY', 'YYYY-MM' or 'YYYY-MM-DDThh:mm:ss'
+    latitude: float = None
+    longitude: float = None
+    license: tuple = None                             # (name, url, rights-managed)
+    page_url: str = ''
+    orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
+    people: list = field(default_factory=list)        # names of the people marked in the photo
+
+
+IPTC_EXTENSION_NS = 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/'
+# Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
+ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
+
+
+def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
+    """A sidecar's fields from a stored .metadata, through the one photo model.
+    `own_orientation()`: the file's own EXIF orientation (asked only for a turned photo)."""
+    photo = Photo.from_metadata(metadata) or Photo()
+    fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
+                       hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
+                       longitude=photo.longitude, page_url=photo.url,
+                       people=list(dict.fromkeys(p['name'] for p in photo.shown_people)))
+    if photo.taken:
+        fields.date_taken = date_at_granularity(photo.taken, photo.granularity)
+    if photo.license in FLICKR_LICENSES:
+        name, url = FLICKR_LICENSES[photo.license]
+        fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)
+    # A photo turned on Flickr is shown turned by photo managers too, unless the file has an
+    # orientation of its own: that one is the owner's, and stays (Flickr's is in .metadata).
+    if photo.media == 'photo' and photo.rotation in ORIENTATION_OF_ROTATION and own_orientation() in (None, 1):
+        fields.orientation = ORIENTATION_OF_ROTATION[photo.rotation]
+    return fields
+
+
+def xmp_coordinate(value, positive, negative):
+    """XMP's GPSCoordinate notation: 'DDD,MM.mmmmmmmmR' (degrees, decimal minutes, N/S/E/W)."""
+    degrees = int(abs(value))
+    minutes = (abs(value) - degrees) * 60
+    return '%d,%.8f%s' % (degrees, minutes, positive if value >= 0 else negative)
+
+
+def _xmp_list(out, name, kind, items, lang=False):
+    out.append('   <%s>\n    <rdf:%s>\n' % (name, kind))
+    for item in items:
+        out.append('     <rdf:li%s>%s</rdf:li>\n' % (' xml:lang="x-default"' if lang else '', xml_text(item)))
+    out.append('    </rdf:%s>\n   </%s>\n' % (kind, name))
+
+
+def xmp_packet(fields):
+    """A complete XMP packet (UTF-8 bytes), deterministic for the same fields."""
+    out = ['<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n',
+           '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="flickrmirrorer %s">\n' % VERSION,
+           ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n',
+           '  <rdf:Description rdf:about=""']
+    out.extend('\n    xmlns:%s="%s"' % ns for ns in XMP_NAMESPACES)
+    if fields.people:   # declared only where used: every other sidecar stays as it was
+        out.append('\n    xmlns:Iptc4xmpExt="%s"' % IPTC_EXTENSION_NS)
+    simple = []
+    if fields.date_taken:
+        simple += [('exif:DateTimeOriginal', fields.date_taken), ('photoshop:DateCreated', fields.date_taken)]
+    if fields.latitude is not None:
+        simple += [('exif:GPSLatitude', xmp_coordinate(fields.latitude, 'N', 'S')),
+                   ('exif:GPSLongitude', xmp_coordinate(fields.longitude, 'E', 'W')),
+                   ('exif:GPSMapDatum', 'WGS-84'), ('exif:GPSVersionID', '2.2.0.0')]
+    if fields.orientation:
+        simple.append(('tiff:Orientation', str(fields.orientation)))
+    if fields.license:
+        simple.append(('xmpRights:Marked', 'True' if fields.license[2] else 'False'))
+        if fields.license[1]:
+            simple.append(('xmpRights:WebStatement', fields.license[1]))
+    out.extend('\n    %s="%s"' % (name, xml_text(value)) for name, value in simple)
+    out.append('>\n')
+    if fields.title:
+        _xmp_list(out, 'dc:title', 'Alt', [fields.title], lang=True)
+    if fields.description:
+        _xmp_list(out, 'dc:description', 'Alt', [fields.description], lang=True)
+    if fields.page_url:
+        out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
+    if fields.license:
+        _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
+    if fields.tags:
+        _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
+    if fields.people:   # IPTC Extension's "Person shown": digiKam and Lightroom read it
+        _xmp_list(out, 'Iptc4xmpExt:PersonInImage', 'Bag', fields.people)
+    # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone
+    # when it is there, and digiKam and Lightroom list every keyword in these too.
+    paths = [[tag] for tag in fields.tags] + fields.hierarchy
+    if paths:
+        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
+        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
+    out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
+    return valid_text(''.join(out)).encode('utf-8')
+
+
+def write_xmp_sidecars(photostream_dir, files, albums, tree, executor=None):
+    """Write '<file>.xmp' beside every media file of `files` ((photo id, file name) pairs, what
+    the run holds) that has its .metadata, and remove our sidecars whose media file is gone.
+    albums: [(album record, photo ids)]; tree: the collection tree; executor: what writes
+    them (by default one of its own, its destination the folder above).  Returns (written,
+    removed)."""
+    photostream_dir = os.path.normpath(photostream_dir)
+    executor = executor or Executor(os.path.dirname(photostream_dir))
+    dest, rel_dir = executor.dest, os.path.basename(photostream_dir)
+    by_id = album_keyword_paths(albums, tree)
+    keyword_paths = [by_id[album['id']] for album, _ in albums]
+    photo_albums = albums_by_photo(albums)
+    written = removed = 0
+    with SyncBatch() as dirs:
+        for photo_id, filename in files:
+            metadata = executor.read_json(metadata_path_for(photostream_dir, filename))
+            if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
+                continue   # not mirrored yet, or a legacy file that the next download upgrades
+            paths = [p for n in packed_values(photo_albums.get(photo_id, ())) for p in keyword_paths[n]]
+            packet = xmp_packet(xmp_fields(metadata, paths,
+                                           lambda: image_orientation(os.path.join(photostream_dir, filename))))
+            changed = rewrite(dest, WriteFile, xmp_path_for(rel_dir, filename), packet, batch=dirs)
+            executor.run(changed)
+            written += len(changed)
+    del photo_albums
+    if not os.path.isdir(photostream_dir):   # a dry run's new mirror
+        return written, removed
+    with os.scandir(photostream_dir) as entries:   # streamed: 300,000 names are not listed at once
+        for entry in entries:
+            media = entry.name[:-len(XMP_SUFFIX)]
+            if entry.name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(media) \
+                    and not executor.has_file(os.path.join(photostream_dir, media)) and executor.has_file(entry.path):
+                executor.apply(Delete(os.path.join(rel_dir, entry.name)))
+                removed += 1
+    return written, removed
 
 
 # ---------------------------------------------------------------------------
@@ -5944,14 +5972,166 @@ def html_collections(tree):
 #     dest/html/thumbs/<id>-<hash>.own.jpg  ... or, where Flickr gives none, a preview of ours
 #     dest/html/originals.json          what each original's EXIF says, read once per version
 
+# -- the account page: contacts, followers, favourites and galleries, from dest/account/
+
+def account_files_stamp(dest, executor):
+    """What html/account.html is made from: the stamps of dest/account/'s files."""
+    account_dir = os.path.join(dest, ACCOUNT_DIR)
+    names = sorted(os.listdir(account_dir)) if os.path.isdir(account_dir) else []
+    return [(name, executor.stamp(os.path.join(account_dir, name))) for name in names]
+
+
+def account_entries(account_dir, prefix, keys):
+    """[(label, link or '', note)] from every '<prefix>*.json' of dest/account/, in each shape
+    exports have: under one of `keys` (or the file itself a bare list), a mapping name ->
+    link or a list of records."""
+    entries = []
+    for name in sorted(os.listdir(account_dir)):
+        if not (name.startswith(prefix) and name.endswith('.json')):
+            continue
+        data = read_json(os.path.join(account_dir, name))
+        value = data if isinstance(data, list) else next(
+            (as_dict(data)[k] for k in keys if as_dict(data).get(k) is not None), None)
+        if isinstance(value, dict):
+            entries.extend((str(k), text_of(v) if isinstance(v, (str, dict)) else '', '') for k, v in value.items())
+        for item in as_list(value):
+            item = as_dict(item)
+            label = next((text_of(item.get(k)) for k in ('title', 'name', 'screen_name', 'username', 'photo_id')
+                          if text_of(item.get(k))), '')
+            link = next((text_of(item.get(k)) for k in ('url', 'photo_url', 'profile_url', 'link')
+                         if text_of(item.get(k))), '')
+            note = next((text_of(item.get(k)) for k in ('favedate', 'date', 'date_create', 'created')
+                         if text_of(item.get(k))), '')
+            entries.append((label or link or '?', link, note))
+    return entries
+
+
+def account_page(account_dir):
+    """html/account.html: the account's contacts, followers, favourites (each a link to
+    Flickr) and galleries, as the export lists them."""
+    sections = []
+    for title, prefix, keys in (('Contacts', 'contacts', ('contacts',)), ('Followers', 'followers', ('followers',)),
+                                ('Favourites', 'faves', ('faves', 'favorites')),
+                                ('Galleries', 'galleries', ('galleries',))):
+        entries = [(label, link if re.match(r'^https?://', link) else '', note)
+                   for label, link, note in account_entries(account_dir, prefix, keys)]
+        sections.append({'title': title, 'entries': entries})
+    return render('account.html', **page_context(
+        'Account', '../', crumbs=(('../index.html', 'Home'),), description='From Flickr\'s data export.'),
+        sections=sections)
+
+
+# -- thumbnails: Flickr's own small size, fetched once per photo version
+
+def thumb_name(photo_id, url):
+    """A replaced photo has new secrets, so a new URL and a new thumbnail."""
+    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
+
+
+def thumb_path(photo_id, url):
+    """The thumbnail's path relative to dest."""
+    return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
+
+
+def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, executor=None):
+    """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
+    dest/html/thumbs/, set each photo's has_thumb when its file is there, and remove the
+    thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
+    for, and none is removed.  `executor` fetches and removes them (by default one of its
+    own, with `fetcher`).  Returns (fetched, failed)."""
+    executor = executor or Executor(dest, thumbnails=fetcher)
+    thumbs_rel = HTML_DIR + '/' + THUMBS_DIR
+    thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
+    new_dir = not os.path.isdir(thumbs_dir)
+    executor.run(make_missing_dir(dest, thumbs_rel))
+    wanted = set()
+
+    def missing():   # a generator: 100,000 pending items at once would be heavy
+        for photo in photos:
+            if stop is not None and stop.is_set():
+                return
+            url = photo.thumb_url
+            if not url:
+                continue
+            name = thumb_name(photo.id, url)
+            wanted.add(name)
+            if executor.has_file(os.path.join(thumbs_dir, name)):
+                photo.has_thumb = True
+            else:
+                yield photo, name, url
+    fetched = failed = 0
+
+    def finish(key, future):
+        nonlocal fetched, failed
+        photo, url = key
+        if future.result():
+            photo.has_thumb = True
+            fetched += 1
+        else:
+            failed += 1
+    try:
+        with SyncBatch() as dirs:
+            run_bounded(jobs, (((photo, url), executor.apply, FetchThumbnail(thumbs_rel + '/' + name, url, dirs))
+                               for photo, name, url in missing()), finish)
+    except KeyboardInterrupt:   # SIGTERM or Ctrl+C before the first thumbnail: no empty directory stays
+        if new_dir:
+            remove_if_empty(thumbs_dir)
+        raise
+    if stop is not None and stop.is_set():
+        if new_dir:
+            remove_if_empty(thumbs_dir)
+        return fetched, failed   # `wanted` is partial: what it lacks is not stale
+    if new_dir:
+        return fetched, failed
+    with os.scandir(thumbs_dir) as entries:
+        stale = sorted(e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted)
+    executor.run(Delete(thumbs_rel + '/' + name) for name in stale)
+    return fetched, failed
+
+
+class Thumbnails:
+    """The HTML view's thumbnails, fetched on a thread of their own while the run goes on
+    (`with thumbnails.coming(): ...`): CDN requests, not API calls, so enrichment need not
+    wait for them nor they for it (a first mirror of 2,000 photos spent about 17 s on each,
+    one after the other).  Ctrl+C or an error in the block stops them at once, through the
+    run's stop event, which also wakes a thumbnail waiting to be retried."""
+
+    def __init__(self, state, executor, jobs, stats, reporter, wanted=True):
+        self.state, self.executor, self.jobs, self.stats, self.reporter = state, executor, jobs, stats, reporter
+        self.wanted = wanted
+        self.stop_event = executor.thumbnails.transport.stop_event
+        self.error = None
+
+    def _fetch(self):
+        try:
+            self.state.thumbnails = fetch_thumbnails(self.state.dest, self.state.photostream, self.executor.thumbnails,
+                                                     self.jobs, self.stop_event, self.executor)
+        except BaseException as e:   # handed to the run's thread in coming()
+            self.error = e
+
+    @contextlib.contextmanager
+    def coming(self):
+        if not self.wanted:
+            yield
+            return
+        thread = threading.Thread(target=self._fetch, name='thumbnails', daemon=True)
+        thread.start()
+        try:
+            yield
+            thread.join()
+        finally:
+            if thread.is_alive():   # an error or Ctrl+C in the block or the wait: the run ends
+                self.stop_event.set()
+                thread.join()
+        if isinstance(self.error, LinkInTheWay):   # the pages show no previews; the rest goes on
+            part_stopped(self.error, self.stats, self.reporter)
+        elif self.error is not None:
+            raise self.error
+        if self.state.thumbnails[1]:
+            self.reporter.info('%s could not be fetched; their photos show without a preview until the next run.'
+                               % plural(self.state.thumbnails[1], 'thumbnail'))
+
 HTML_PAGE_SIZE = 500
-HTML_DIR = 'html'
-THUMBS_DIR = 'thumbs'
-THUMBS_PATH = os.path.join(HTML_DIR, THUMBS_DIR)   # relative to dest
-# Flickr's "Small 320" size, from the listing (url_n costs no API call).  320 px fills a
-# grid cell; 100 of them weigh about 3-4 MB where the originals weigh gigabytes.  For videos
-# it is the poster frame.
-THUMB_EXTRA = 'url_n'
 THUMB_MAX_SIDE = 320
 # An original this small (no Flickr size exists below it) is its own thumbnail.
 SMALL_ORIGINAL_BYTES = 100 * 1024
@@ -5966,70 +6146,8 @@ OUR_THUMB_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.jpg$', re.ASCII)
 FLICKR_HTML_TAGS = {'a', 'abbr', 'acronym', 'b', 'blockquote', 'br', 'cite', 'code', 'del', 'em',
                     'i', 'ins', 'q', 's', 'strike', 'strong', 'sub', 'sup', 'tt', 'u'}
 FLICKR_HTML_ATTRIBUTES = {'a': {'href', 'title'}, 'abbr': {'title'}, 'acronym': {'title'}}
-# What XML 1.0 cannot carry and the C0/C1 controls a page or a photo manager would show as
-# junk (tab and newline stay: descriptions have lines).
-_NOT_TEXT_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]')
 # What clean_text() changes: those, a carriage return, a lone surrogate.
 _UNCLEAN_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
-
-# -- small helpers
-
-def add_packed(mapping, key, value):
-    """mapping[key] holds one int as itself and several as a tuple: for 100,000 photos a
-    small int each, not a list each.  Read it back with packed_values()."""
-    held = mapping.get(key)
-    mapping[key] = value if held is None else packed_values(held) + (value,)
-
-
-def packed_values(held):
-    return held if isinstance(held, tuple) else (held,)
-
-
-def albums_by_photo(albums):
-    """photo id -> the number of its album in `albums` ((album, photo ids) pairs), packed."""
-    held = {}
-    for n, (_, photo_ids) in enumerate(albums):
-        for pid in photo_ids:
-            add_packed(held, pid, n)
-    return held
-
-
-def clean_text(text):
-    """Text without control characters (NUL included) or what XML cannot hold."""
-    return _NOT_TEXT_RE.sub('', valid_text(text or '')).replace('\r\n', '\n').replace('\r', '\n')
-
-
-class _TextOfHTML(html.parser.HTMLParser):
-    """Flickr's description HTML as plain text: tags dropped, line breaks kept, a link's
-    address written after its text when the text does not already show it."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts = []
-        self.links = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == 'br':
-            self.parts.append('\n')
-        elif tag == 'a':
-            self.links.append((dict(attrs).get('href') or '', len(self.parts)))
-
-    def handle_endtag(self, tag):
-        if tag == 'a' and self.links:
-            href, start = self.links.pop()
-            shown = ''.join(self.parts[start:])
-            if href and href not in shown:
-                self.parts.append(' (%s)' % href)
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_to_text(markup):
-    parser = _TextOfHTML()
-    parser.feed(markup or '')
-    parser.close()
-    return clean_text(''.join(parser.parts)).strip()
 
 
 def rich_text(markup):
@@ -6077,125 +6195,11 @@ def to_page(root, name):
     return (HTML_DIR + '/' if root == '' else '') + url_path(name)
 
 
-_NOT_PAGE_ID_RE = re.compile(r'[^0-9A-Za-z_-]')
-
-
-def page_id(item_id):
-    """An id as used in a file name; Flickr ids are digits (collections 'N-M')."""
-    item_id = str(item_id)
-    return item_id if item_id.isdigit() and item_id.isascii() else _NOT_PAGE_ID_RE.sub('_', item_id)
-
-
 def safe_relpath(rel):
     """The photo's path inside dest, or None if it could point outside it."""
     if not rel or rel.startswith('/') or '\\' in rel or '..' in rel.split('/'):
         return None
     return rel
-
-
-# -- image sizes
-
-def image_size(path):
-    """(width, height) as displayed, from the file header; None if unknown.
-
-    Only a few hundred bytes are read (JPEG segments are skipped by seeking), so this
-    stays cheap for 100,000 photos."""
-    try:
-        with open(path, 'rb') as f:
-            return image_size_of(f)
-    except OSError:
-        return None
-
-
-def image_size_of(f):
-    """image_size() of an open binary file (or a download's first bytes in a BytesIO)."""
-    try:
-        head = f.read(26)
-        if head.startswith(b'\x89PNG\r\n\x1a\n') and head[12:16] == b'IHDR':
-            return struct.unpack('>II', head[16:24])
-        if head[:6] in (b'GIF87a', b'GIF89a'):
-            return struct.unpack('<HH', head[6:10])
-        if head.startswith(b'\xff\xd8'):
-            f.seek(2)
-            return _jpeg_size(f)
-    except (OSError, struct.error):
-        pass
-    return None
-
-
-# JPEG start-of-frame markers (C4, C8, CC are other things).
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_size(f):
-    header = _jpeg_header(f)
-    if header is None:
-        return None
-    w, h, orientation = header
-    # EXIF orientations 5-8 are displayed rotated by 90 degrees.
-    return (h, w) if (orientation or 1) >= 5 else (w, h)
-
-
-def image_orientation(path):
-    """A JPEG's own EXIF orientation (1-8), or None when it has none (or is no JPEG)."""
-    try:
-        with open(path, 'rb') as f:
-            if f.read(2) != b'\xff\xd8':
-                return None
-            header = _jpeg_header(f)
-    except (OSError, struct.error):
-        return None
-    return header[2] if header else None
-
-
-def _jpeg_header(f):
-    """(width, height as stored, EXIF orientation or None) from a JPEG after its first two
-    bytes; None when no frame header comes."""
-    orientation = None
-    while True:
-        byte = f.read(1)
-        if byte != b'\xff':
-            return None
-        marker = f.read(1)
-        while marker == b'\xff':  # fill bytes
-            marker = f.read(1)
-        if not marker:
-            return None
-        m = marker[0]
-        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
-            continue
-        if m in (0xD9, 0xDA):  # end of image / start of scan before any frame
-            return None
-        (length,) = struct.unpack('>H', f.read(2))
-        if m in _SOF:
-            _, h, w = struct.unpack('>BHH', f.read(5))
-            return w, h, orientation
-        if m == 0xE1 and length > 8:
-            data = f.read(length - 2)
-            orientation = _exif_orientation(data) or orientation
-        else:
-            f.seek(length - 2, os.SEEK_CUR)
-
-
-def _exif_orientation(data):
-    """The orientation tag (0x0112) of IFD0 in an APP1 'Exif' segment, or None."""
-    if not data.startswith(b'Exif\0\0') or len(data) < 14:
-        return None
-    tiff = data[6:]
-    order = {b'II': '<', b'MM': '>'}.get(tiff[:2])
-    if order is None:
-        return None
-    try:
-        (ifd,) = struct.unpack(order + 'I', tiff[4:8])
-        (count,) = struct.unpack(order + 'H', tiff[ifd:ifd + 2])
-        for i in range(count):
-            entry = tiff[ifd + 2 + 12 * i:ifd + 14 + 12 * i]
-            tag, typ, _, value = struct.unpack(order + 'HHIH', entry[:10])
-            if tag == 0x0112 and typ == 3:
-                return value
-    except struct.error:
-        return None
-    return None
 
 
 # -- the model
@@ -6953,7 +6957,7 @@ SEARCH_INDEX = 'search-index.js'
 def index_page(view):
     all_ids = [p.id for p in view.photos]
     orphans = orphan_ids(view)
-    account = os.path.isfile(os.path.join(view.dest, HTML_DIR, ACCOUNT_PAGE))   # from Flickr's data export
+    account = os.path.isdir(os.path.join(view.dest, ACCOUNT_DIR))   # from Flickr's data export
     return render('index.html', **page_context(
         'Home', '', heading='Flickr backup', count='%s, %s, %s' % (
             view.media_counts(all_ids), plural(len(view.albums), 'album'), plural(len(view.collections), 'collection'))),
@@ -7794,6 +7798,8 @@ def all_pages(view):
     inner.append(photo_pages(view))
     inner += [tag_pages(view), archive_pages(view), place_pages(view, located)]
     inner.append([(SEARCH_PAGE, search_page())])
+    if os.path.isdir(os.path.join(view.dest, ACCOUNT_DIR)):   # from Flickr's data export
+        inner.append([(ACCOUNT_PAGE, account_page(os.path.join(view.dest, ACCOUNT_DIR)))])
     for pages in inner:
         for name, parts in pages:
             yield HTML_DIR + '/' + name, parts
@@ -8200,74 +8206,6 @@ WORLD_OUTLINE = (
     '8 -4.4L23.9 -8.6L25.8 -10.4L26.8 -9.5L29 -9.4L30 -10.3L31.4 -9.8L32.4 -11.1L32.1 -12L33.2 -12.2L'
     '34 -8.7L33 -7.8L35.3 -5.5L33.4 -3.8Z'
 )
-
-
-# -- thumbnails: Flickr's own small size, fetched once per photo version
-
-def thumb_name(photo_id, url):
-    """A replaced photo has new secrets, so a new URL and a new thumbnail."""
-    return '%s-%s.jpg' % (page_id(photo_id), hashlib.sha1(url.encode('utf-8', 'surrogatepass')).hexdigest()[:12])
-
-
-def thumb_path(photo_id, url):
-    """The thumbnail's path relative to dest."""
-    return '/'.join((HTML_DIR, THUMBS_DIR, thumb_name(photo_id, url)))
-
-
-def fetch_thumbnails(dest, photos, fetcher, jobs=DEFAULT_JOBS, stop=None, executor=None):
-    """Fetch the missing thumbnails (each photo's THUMB_EXTRA URL, from the listing) into
-    dest/html/thumbs/, set each photo's has_thumb when its file is there, and remove the
-    thumbnails no listed photo uses any more.  `stop` (an Event) set: no more are asked
-    for, and none is removed.  `executor` fetches and removes them (by default one of its
-    own, with `fetcher`).  Returns (fetched, failed)."""
-    executor = executor or Executor(dest, thumbnails=fetcher)
-    thumbs_rel = HTML_DIR + '/' + THUMBS_DIR
-    thumbs_dir = os.path.join(dest, HTML_DIR, THUMBS_DIR)
-    new_dir = not os.path.isdir(thumbs_dir)
-    executor.run(make_missing_dir(dest, thumbs_rel))
-    wanted = set()
-
-    def missing():   # a generator: 100,000 pending items at once would be heavy
-        for photo in photos:
-            if stop is not None and stop.is_set():
-                return
-            url = photo.thumb_url
-            if not url:
-                continue
-            name = thumb_name(photo.id, url)
-            wanted.add(name)
-            if executor.has_file(os.path.join(thumbs_dir, name)):
-                photo.has_thumb = True
-            else:
-                yield photo, name, url
-    fetched = failed = 0
-
-    def finish(key, future):
-        nonlocal fetched, failed
-        photo, url = key
-        if future.result():
-            photo.has_thumb = True
-            fetched += 1
-        else:
-            failed += 1
-    try:
-        with SyncBatch() as dirs:
-            run_bounded(jobs, (((photo, url), executor.apply, FetchThumbnail(thumbs_rel + '/' + name, url, dirs))
-                               for photo, name, url in missing()), finish)
-    except KeyboardInterrupt:   # SIGTERM or Ctrl+C before the first thumbnail: no empty directory stays
-        if new_dir:
-            remove_if_empty(thumbs_dir)
-        raise
-    if stop is not None and stop.is_set():
-        if new_dir:
-            remove_if_empty(thumbs_dir)
-        return fetched, failed   # `wanted` is partial: what it lacks is not stale
-    if new_dir:
-        return fetched, failed
-    with os.scandir(thumbs_dir) as entries:
-        stale = sorted(e.name for e in entries if OUR_THUMB_RE.match(e.name) and e.name not in wanted)
-    executor.run(Delete(thumbs_rel + '/' + name) for name in stale)
-    return fetched, failed
 
 
 # -- previews and camera facts, read from the originals themselves
@@ -8680,230 +8618,328 @@ figure.original .marked img { width: 100%; height: 100%; max-height: none; }
 """
 
 
-
 # ---------------------------------------------------------------------------
-# Views: XMP sidecars that other photo managers read
+# Views: what is derived from the mirror, each made again only when its inputs change
 # ---------------------------------------------------------------------------
-# Beside every media file, '<file>.xmp' (the 'photo.jpg.xmp' naming digiKam, darktable and
-# Immich look for): title, description as text, tags, albums and collections as
-# hierarchical keywords, date taken, GPS, license and the Flickr page.  Derived from the
-# stored .metadata files alone (no API call), so an adopted or older mirror gets them on
-# its next run; rewritten only when their content changes.  Originals are never touched.
+# A view (photostream.json, not-original.txt, the XMP sidecars, the HTML view) owns its
+# paths, writes itself and removes what it no longer owns.  A view that declares its
+# inputs is made again only when their hash changes, or when its output is not whole.
+# Re-deriving 100,000 sidecars and photo pages takes a minute; an unchanged weekly run need
+# not.  The inputs are the views' format number, the listing's fields, albums and
+# collections, and every .metadata file's size and mtime.  --verify makes them all again.
 
-XMP_SUFFIX = '.xmp'
-XMP_HIERARCHY_ROOT = 'Flickr'
-# flickr.photos.licenses.getInfo, as Flickr answered it on 19 Jun 2025 (the tests hold that
-# answer: testdata/flickr-api-samples/flickr.photos.licenses.getInfo.2025.xml).
-FLICKR_LICENSES = {
-    '0': ('All Rights Reserved',
-          'https://www.flickrhelp.com/hc/en-us/articles/10710266545556-Using-Flickr-images-shared-by-other-members'),
-    '1': ('CC BY-NC-SA 2.0', 'https://creativecommons.org/licenses/by-nc-sa/2.0/'),
-    '2': ('CC BY-NC 2.0', 'https://creativecommons.org/licenses/by-nc/2.0/'),
-    '3': ('CC BY-NC-ND 2.0', 'https://creativecommons.org/licenses/by-nc-nd/2.0/'),
-    '4': ('CC BY 2.0', 'https://creativecommons.org/licenses/by/2.0/'),
-    '5': ('CC BY-SA 2.0', 'https://creativecommons.org/licenses/by-sa/2.0/'),
-    '6': ('CC BY-ND 2.0', 'https://creativecommons.org/licenses/by-nd/2.0/'),
-    '7': ('No known copyright restrictions', 'https://www.flickr.com/commons/usage/'),
-    '8': ('United States Government Work', 'https://www.usa.gov/government-copyright'),
-    '9': ('Public Domain Dedication (CC0)', 'https://creativecommons.org/publicdomain/zero/1.0/'),
-    '10': ('Public Domain Mark', 'https://creativecommons.org/publicdomain/mark/1.0/'),
-    '11': ('CC BY 4.0', 'https://creativecommons.org/licenses/by/4.0/'),
-    '12': ('CC BY-SA 4.0', 'https://creativecommons.org/licenses/by-sa/4.0/'),
-    '13': ('CC BY-ND 4.0', 'https://creativecommons.org/licenses/by-nd/4.0/'),
-    '14': ('CC BY-NC 4.0', 'https://creativecommons.org/licenses/by-nc/4.0/'),
-    '15': ('CC BY-NC-SA 4.0', 'https://creativecommons.org/licenses/by-nc-sa/4.0/'),
-    '16': ('CC BY-NC-ND 4.0', 'https://creativecommons.org/licenses/by-nc-nd/4.0/'),
-}
-# The names Flickr gave the same licences before: the data export names a photo's licence,
-# and an export made then (or now: its names are undocumented) may use these.
-EARLIER_LICENSE_NAMES = {
-    '1': 'Attribution-NonCommercial-ShareAlike License', '2': 'Attribution-NonCommercial License',
-    '3': 'Attribution-NonCommercial-NoDerivs License', '4': 'Attribution License',
-    '5': 'Attribution-ShareAlike License', '6': 'Attribution-NoDerivs License',
-    '11': 'Attribution 4.0 International', '12': 'Attribution-ShareAlike 4.0 International',
-    '13': 'Attribution-NoDerivs 4.0 International', '14': 'Attribution-NonCommercial 4.0 International',
-    '15': 'Attribution-NonCommercial-ShareAlike 4.0 International',
-    '16': 'Attribution-NonCommercial-NoDerivs 4.0 International',
-}
-PUBLIC_DOMAIN_LICENSES = ('7', '8', '9', '10')
-# The export names a photo's licence; the model (and the sidecars) know it by its id.
-EXPORT_LICENSE_IDS = {name: lid for lid, (name, url) in FLICKR_LICENSES.items()}
-EXPORT_LICENSE_IDS.update((name, lid) for lid, name in EARLIER_LICENSE_NAMES.items())
-XMP_NAMESPACES = (
-    ('dc', 'http://purl.org/dc/elements/1.1/'),
-    ('digiKam', 'http://www.digikam.org/ns/1.0/'),
-    ('exif', 'http://ns.adobe.com/exif/1.0/'),
-    ('lr', 'http://ns.adobe.com/lightroom/1.0/'),
-    ('photoshop', 'http://ns.adobe.com/photoshop/1.0/'),
-    ('tiff', 'http://ns.adobe.com/tiff/1.0/'),
-    ('xmpRights', 'http://ns.adobe.com/xap/1.0/rights/'),
-)
-def xml_text(text):
-    return html.escape(clean_text(text), quote=True)
+VIEWS_STATE = '.flickrmirrorer-views.json'
+
+# Raised whenever what the views write changes (a fix to a page, a new XMP field): every
+# view of every mirror is then made again by its next run.
+VIEWS_FORMAT = 5
 
 
-def album_keyword_paths(albums, tree):
-    """album id -> the hierarchical keywords it gives its photos: ['Flickr', 'Albums', title]
-    and ['Flickr', 'Collections', collection, ..., title] for every collection holding it."""
-    titles = {a['id']: text_of(a.get('title')) for a, _ in albums}
-    paths = {aid: [[XMP_HIERARCHY_ROOT, 'Albums', title]] for aid, title in titles.items()}
+class ViewInputs:
+    """The hash of what a view is made from, fed piece by piece (never all in memory)."""
 
-    def walk(collections, above):
-        for coll in collections:
-            here = above + [text_of(coll.get('title'))]
-            for album in coll.get('set') or []:
-                if album['id'] in paths:
-                    paths[album['id']].append([XMP_HIERARCHY_ROOT, 'Collections'] + here + [titles[album['id']]])
-            walk(coll.get('collection') or [], here)
-    walk(tree or [], [])
-    return paths
+    def __init__(self, *parts):
+        self.hash = hashlib.sha256(b'views format %d' % VIEWS_FORMAT)
+        self.whole = True   # are the view's outputs all there?
+        self.add(*parts)
+
+    def add(self, *parts):
+        self.hash.update(repr(parts).encode('utf-8', 'surrogatepass'))
+
+    def hexdigest(self):
+        return self.hash.hexdigest()
 
 
-def keyword_path(path, separator):
-    """'Flickr|Albums|Title': the separator inside a title would split it, so it becomes '_'."""
-    return separator.join(clean_text(p).replace(separator, '_').strip() or 'Untitled' for p in path)
+class ViewsState:
+    """DEST/.flickrmirrorer-views.json: view name -> the hash of its inputs when last made."""
+
+    def __init__(self, executor, force=False):
+        self.executor = executor   # (a dry run's remembers in memory what it would write)
+        self.force = force
+        self.state = None
+
+    def read(self):
+        if self.state is None:
+            state = read_json(os.path.join(self.executor.dest, VIEWS_STATE))
+            self.state = state if isinstance(state, dict) else {}
+        return self.state
+
+    def current(self, name, digest):
+        return not self.force and self.read().get(name) == digest
+
+    def remember(self, name, digest):
+        self.read()[name] = digest
+        self.executor.run(rewrite(self.executor.dest, WriteFile, VIEWS_STATE, json_bytes(self.state)))
 
 
-@dataclass
-class XmpFields:
-    """What a sidecar holds, in plain Python values (tests compare these with exiftool)."""
-    title: str = ''
-    description: str = ''
-    tags: list = field(default_factory=list)
-    hierarchy: list = field(default_factory=list)    # lists of path segments
-    date_taken: str = ''                              # XMP date: 'YYYY', 'YYYY-MM' or 'YYYY-MM-DDThh:mm:ss'
-    latitude: float = None
-    longitude: float = None
-    license: tuple = None                             # (name, url, rights-managed)
-    page_url: str = ''
-    orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
-    people: list = field(default_factory=list)        # names of the people marked in the photo
+def make_views(views, views_state, stats, reporter):
+    """The one driver: each view is made unless its inputs are unchanged and it is whole; a
+    link in one view's way stops that view alone.  Each writes through the executor."""
+    executor = views_state.executor
+    for view in views:
+        inputs = view.inputs(executor)
+        digest = inputs.hexdigest() if inputs is not None else None
+        if inputs is not None and inputs.whole and views_state.current(view.name, digest):
+            reporter.detail(view.up_to_date())
+            continue
+        try:
+            said = view.write(executor)
+        except LinkInTheWay as e:
+            part_stopped(e, stats, reporter)
+            continue
+        if digest is not None:
+            views_state.remember(view.name, digest)
+        if said:
+            reporter.detail(said)
 
 
-IPTC_EXTENSION_NS = 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/'
-# Flickr's rotation (clockwise degrees) as the EXIF orientation that shows it so.
-ORIENTATION_OF_ROTATION = {90: 6, 180: 3, 270: 8}
+def held_files(state):
+    """(photo id, file name) of every media file the run holds, listed or not, in the same
+    order on every run (the order files arrive in is not)."""
+    for photo in state.photostream:
+        name = state.files.get(photo.id)
+        if name:
+            yield photo.id, name
+    for pid in sorted(state.unlisted):
+        yield pid, state.unlisted[pid]
 
 
-def xmp_fields(metadata, keyword_paths=(), own_orientation=lambda: None):
-    """A sidecar's fields from a stored .metadata, through the one photo model.
-    `own_orientation()`: the file's own EXIF orientation (asked only for a turned photo)."""
-    photo = Photo.from_metadata(metadata) or Photo()
-    fields = XmpFields(title=photo.title, description=html_to_text(photo.description), tags=list(photo.tags),
-                       hierarchy=[list(p) for p in keyword_paths], latitude=photo.latitude,
-                       longitude=photo.longitude, page_url=photo.url,
-                       people=list(dict.fromkeys(p['name'] for p in photo.shown_people)))
-    if photo.taken:
-        fields.date_taken = date_at_granularity(photo.taken, photo.granularity)
-    if photo.license in FLICKR_LICENSES:
-        name, url = FLICKR_LICENSES[photo.license]
-        fields.license = (name, url, photo.license not in PUBLIC_DOMAIN_LICENSES)
-    # A photo turned on Flickr is shown turned by photo managers too, unless the file has an
-    # orientation of its own: that one is the owner's, and stays (Flickr's is in .metadata).
-    if photo.media == 'photo' and photo.rotation in ORIENTATION_OF_ROTATION and own_orientation() in (None, 1):
-        fields.orientation = ORIENTATION_OF_ROTATION[photo.rotation]
-    return fields
+class PhotostreamOrderView:
+    """dest/photostream.json: the photostream's order, which no directory can show.  One
+    photo a line, streamed in chunks (for 100,000 photos the file is 10 MB), rewritten only
+    when its hash changes: no inputs to declare."""
+    name = 'photostream.json'
+
+    def __init__(self, state):
+        self.state = state
+
+    def inputs(self, executor):
+        return None
+
+    def write(self, executor):
+        state = self.state
+
+        def chunks():
+            out = [b'{"flickrmirrorer": {"format": %d}, "photos": [' % METADATA_FORMAT]
+            for i, p in enumerate(state.photostream):
+                entry = {'id': p.id, 'dateupload': p.dateupload, 'file': state.files.get(p.id)}
+                out.append(valid_text((',\n' if i else '\n') + json.dumps(entry, sort_keys=True, ensure_ascii=False))
+                           .encode('utf-8'))
+                if len(out) >= 5000:
+                    yield b''.join(out)
+                    out = []
+            out.append(b'\n]}\n')
+            yield b''.join(out)
+        executor.apply(WriteChunks(self.name, chunks()))
 
 
-def xmp_coordinate(value, positive, negative):
-    """XMP's GPSCoordinate notation: 'DDD,MM.mmmmmmmmR' (degrees, decimal minutes, N/S/E/W)."""
-    degrees = int(abs(value))
-    minutes = (abs(value) - degrees) * 60
-    return '%d,%.8f%s' % (degrees, minutes, positive if value >= 0 else negative)
+NOT_ORIGINAL_HEADER = '''\
+# Flickr did not give flickrmirrorer the original file of these items: each is kept as the
+# best version Flickr does give (the "kept" column).  Flickr refuses most video originals to
+# programs, and since 15 May 2025 gives a free account's photos at most 1024 px.  Flickr's
+# data export holds every original: ask for it at https://www.flickr.com/account ("Request my
+# Flickr data") and run flickrmirrorer DEST --import-export FOLDER-OF-ITS-ZIPS.  A video's
+# original can also be downloaded from its page (last column: Download > Original) into
+# photostream/ as <id>.original.<ext> (for example 12345.original.mp4; the name Flickr's
+# download gives, <id>_<secret>_o.<ext>, works too): the next run adopts it.  Every run asks
+# Flickr for a video's original once more.
+# id\tfile\tkept\tFlickr page'''
 
 
-def _xmp_list(out, name, kind, items, lang=False):
-    out.append('   <%s>\n    <rdf:%s>\n' % (name, kind))
-    for item in items:
-        out.append('     <rdf:li%s>%s</rdf:li>\n' % (' xml:lang="x-default"' if lang else '', xml_text(item)))
-    out.append('    </rdf:%s>\n   </%s>\n' % (kind, name))
+class NotOriginalView:
+    """dest/not-original.txt: every item kept as another version than its original, with
+    what to do about it.  Removed when there is none."""
+    name = NOT_ORIGINAL_LIST
+
+    def __init__(self, state):
+        self.state = state
+
+    def inputs(self, executor):
+        return None
+
+    def write(self, executor):
+        not_original = self.state.not_original
+        if not not_original:
+            if os.path.lexists(os.path.join(self.state.dest, NOT_ORIGINAL_LIST)):
+                executor.apply(Delete(NOT_ORIGINAL_LIST))
+            return
+        lines = [NOT_ORIGINAL_HEADER]
+        for pid in sorted(not_original, key=int):
+            info = not_original[pid]
+            lines.append('%s\t%s/%s\tkept: %s\t%s' % (
+                pid, PHOTOSTREAM_DIR, info.get('name'), info.get('label') or '?',
+                photo_page_url({'id': pid, 'owner': self.state.owner})))
+        executor.run(rewrite(self.state.dest, WriteFile, NOT_ORIGINAL_LIST,
+                             valid_text('\n'.join(lines) + '\n').encode('utf-8')))
 
 
-def xmp_packet(fields):
-    """A complete XMP packet (UTF-8 bytes), deterministic for the same fields."""
-    out = ['<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n',
-           '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="flickrmirrorer %s">\n' % VERSION,
-           ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n',
-           '  <rdf:Description rdf:about=""']
-    out.extend('\n    xmlns:%s="%s"' % ns for ns in XMP_NAMESPACES)
-    if fields.people:   # declared only where used: every other sidecar stays as it was
-        out.append('\n    xmlns:Iptc4xmpExt="%s"' % IPTC_EXTENSION_NS)
-    simple = []
-    if fields.date_taken:
-        simple += [('exif:DateTimeOriginal', fields.date_taken), ('photoshop:DateCreated', fields.date_taken)]
-    if fields.latitude is not None:
-        simple += [('exif:GPSLatitude', xmp_coordinate(fields.latitude, 'N', 'S')),
-                   ('exif:GPSLongitude', xmp_coordinate(fields.longitude, 'E', 'W')),
-                   ('exif:GPSMapDatum', 'WGS-84'), ('exif:GPSVersionID', '2.2.0.0')]
-    if fields.orientation:
-        simple.append(('tiff:Orientation', str(fields.orientation)))
-    if fields.license:
-        simple.append(('xmpRights:Marked', 'True' if fields.license[2] else 'False'))
-        if fields.license[1]:
-            simple.append(('xmpRights:WebStatement', fields.license[1]))
-    out.extend('\n    %s="%s"' % (name, xml_text(value)) for name, value in simple)
-    out.append('>\n')
-    if fields.title:
-        _xmp_list(out, 'dc:title', 'Alt', [fields.title], lang=True)
-    if fields.description:
-        _xmp_list(out, 'dc:description', 'Alt', [fields.description], lang=True)
-    if fields.page_url:
-        out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
-    if fields.license:
-        _xmp_list(out, 'xmpRights:UsageTerms', 'Alt', [fields.license[0]], lang=True)
-    if fields.tags:
-        _xmp_list(out, 'dc:subject', 'Bag', fields.tags)
-    if fields.people:   # IPTC Extension's "Person shown": digiKam and Lightroom read it
-        _xmp_list(out, 'Iptc4xmpExt:PersonInImage', 'Bag', fields.people)
-    # The tags again, as one-level paths: Immich reads its tags from digiKam:TagsList alone
-    # when it is there, and digiKam and Lightroom list every keyword in these too.
-    paths = [[tag] for tag in fields.tags] + fields.hierarchy
-    if paths:
-        _xmp_list(out, 'lr:hierarchicalSubject', 'Bag', [keyword_path(p, '|') for p in paths])
-        _xmp_list(out, 'digiKam:TagsList', 'Seq', [keyword_path(p, '/') for p in paths])
-    out.append('  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>\n')
-    return valid_text(''.join(out)).encode('utf-8')
+class XmpView:
+    """The sidecars beside every media file the run holds (see the XMP section)."""
+    name = 'xmp'
+
+    def __init__(self, state, albums, tree):
+        self.state, self.albums, self.tree = state, albums, tree
+
+    def inputs(self, executor):
+        directory = self.state.photostream_dir
+        inputs = ViewInputs([(album['id'], text_of(album.get('title')), ids) for album, ids in self.albums],
+                            self.tree)
+        for pid, name in held_files(self.state):
+            stamp = executor.stamp(metadata_path_for(directory, name))
+            inputs.add(pid, name, stamp)
+            inputs.whole = inputs.whole and not (stamp and not executor.has_file(xmp_path_for(directory, name)))
+        return inputs
+
+    def up_to_date(self):
+        return 'XMP sidecars: up to date'
+
+    def write(self, executor):
+        written, removed = write_xmp_sidecars(self.state.photostream_dir, held_files(self.state),
+                                              self.albums, self.tree, executor)
+        return 'XMP sidecars: %d written, %d removed' % (written, removed)
 
 
-def xmp_path_for(photostream_dir, filename):
-    return os.path.join(photostream_dir, filename + XMP_SUFFIX)
+class HtmlView:
+    """dest/index.html and dest/html/ (see the HTML section); its thumbnails are fetched
+    beforehand (Thumbnails), beside a quick enrichment."""
+    name = 'html'
+
+    def __init__(self, state, albums, tree, reporter=None):
+        self.state = state
+        self.originals = Originals(state.dest, reporter)
+        self.previews_stopped = None   # a LinkInTheWay met making the previews
+        self.albums = [{'id': a['id'], 'title': text_of(a.get('title')), 'description': text_of(a.get('description')),
+                        'primary': a.get('primary'), 'photo_ids': ids} for a, ids in albums]
+        self.collections = html_collections(tree)
+
+    def inputs(self, executor):
+        state = self.state
+        for photo in state.photostream:
+            photo.filename = state.files.get(photo.id)
+        self.originals.executor = executor
+        self.make_previews()   # the pages show them: made before what the pages show is hashed
+        html_dir = os.path.join(state.dest, HTML_DIR)
+        inputs = ViewInputs(HTML_PAGE_SIZE, self.albums, self.collections,
+                            account_files_stamp(state.dest, executor), self.list_stamps(executor))
+        inputs.whole = all(executor.has_file(path) for path in (os.path.join(state.dest, 'index.html'),
+                                                                os.path.join(html_dir, SEARCH_PAGE)))
+        for p in state.photostream:
+            stamp = executor.stamp(metadata_path_for(state.photostream_dir, p.filename)) if p.filename else None
+            if stamp and p.from_file:   # its texts are the file's, maybe not read yet
+                inputs.add(p.id, p.media, p.filename, p.thumb_url, p.has_thumb, stamp)
+            else:
+                inputs.add(p.id, p.media, p.taken, p.granularity, p.title, p.description, p.tag_lines,
+                           p.filename, p.thumb_url, p.has_thumb, stamp)
+            inputs.add(p.preview)
+            inputs.whole = inputs.whole and not (stamp and not executor.has_file(os.path.join(html_dir, photo_page(p.id))))
+        inputs.whole = inputs.whole and self.previews_stopped is None
+        return inputs
+
+    def up_to_date(self):
+        return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
+
+    def list_files(self):
+        """The files the galleries, groups and album comments are read from (see read_lists)."""
+        dest = self.state.dest
+        account_dir = os.path.join(dest, ACCOUNT_DIR)
+        try:
+            exported = sorted(n for n in os.listdir(account_dir) if re.match(r'^(?:sets_comments|faves).*\.json$', n))
+        except OSError:
+            exported = []
+        return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
+                + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
+                + [self.album_metadata_path(album) for album in self.albums])
+
+    def list_stamps(self, executor):
+        return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files()]
+
+    def album_metadata_path(self, album):
+        return os.path.join(self.state.dest, ALBUMS_DIR, safe_name(album['title'], album['id']), DIR_METADATA_NAME)
+
+    def read_lists(self, executor):
+        """(albums with their comments, {'galleries', 'groups'}): the API's files first, else
+        the data export's (as the run leaves them: a dry run's would-be files too)."""
+        read_json = executor.read_json
+        dest, account_dir = self.state.dest, os.path.join(self.state.dest, ACCOUNT_DIR)
+        api = read_json(os.path.join(dest, GALLERIES_FILE))
+        galleries = api_galleries(api) if api is not None else export_galleries(
+            read_json(os.path.join(account_dir, 'galleries.json')))
+        api = read_json(os.path.join(dest, GROUPS_FILE))
+        groups = api_groups(api) if api is not None else export_groups(
+            read_json(os.path.join(account_dir, 'groups.json')), self.state.export_groups)
+        exported, exported_faves = {}, []
+        for path in self.list_files():
+            data, base = read_json(path), os.path.basename(path)
+            if base.startswith('sets_comments'):
+                for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
+                    exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
+            elif base.startswith('faves'):
+                entries = data if isinstance(data, list) else next(
+                    (as_dict(data)[k] for k in ('faves', 'favorites') if as_dict(data).get(k) is not None), [])
+                exported_faves.extend(f for f in map(exported_favorite, map(as_dict, as_list(entries))) if f)
+        albums = []
+        for album in self.albums:
+            stored = as_dict(read_json(self.album_metadata_path(album)))
+            comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
+                if 'comments' in stored else exported.get(album['id'], [])
+            albums.append(dict(album, comments=comments))
+        return albums, {'galleries': galleries, 'groups': groups, 'favorites': exported_faves}
+
+    def write(self, executor):
+        read_texts(self.state, executor)
+        self.executor = executor
+        albums, lists = self.read_lists(executor)
+        written = write_html_view(self.state.dest, self.state.photostream, albums, self.collections,
+                                  details=self.photo_details, camera_facts=self.camera_facts, lists=lists,
+                                  executor=executor)
+        self.originals.tell_the_rest()
+        if self.previews_stopped is not None:   # the pages are made, without the previews: told
+            raise self.previews_stopped
+        self.originals.remove_stale_previews()
+        self.originals.save()
+        made = ', %s made from originals' % plural(self.originals.made, 'preview') if self.originals.made else ''
+        return 'HTML view: %s fetched%s, %s written' % (plural(self.state.thumbnails[0], 'thumbnail'), made,
+                                                        plural(written, 'page'))
+
+    def photo_details(self, photo_id):
+        """The photo as its .metadata has it, for what its own page shows beyond the grids
+        (its texts are those of the kept photo already: not read twice)."""
+        name = self.state.files.get(photo_id)
+        metadata = self.executor.read_json(metadata_path_for(self.state.photostream_dir, name)) if name else None
+        return Photo.from_metadata(metadata, texts=False)
+
+    def camera_facts(self, photo_id):
+        """Its original's camera, lens, exposure and ISO, from its EXIF."""
+        name = self.state.files.get(photo_id)
+        return self.originals.facts(photo_id, name) if name else {}
+
+    def make_previews(self):
+        """A preview of each photo Flickr gives no thumbnail of (every photo of an
+        export-only mirror), from its original.  A link in their way stops them alone: the
+        pages are still made, and it is told when they are."""
+        self.previews_stopped = None
+        for p in self.state.photostream:
+            p.preview = None
+            if p.filename and not p.thumb_url and p.media != 'video' and self.previews_stopped is None:
+                try:
+                    p.preview = self.originals.preview(p.id, p.filename)
+                except LinkInTheWay as e:
+                    self.previews_stopped = e
 
 
-def write_xmp_sidecars(photostream_dir, files, albums, tree, executor=None):
-    """Write '<file>.xmp' beside every media file of `files` ((photo id, file name) pairs, what
-    the run holds) that has its .metadata, and remove our sidecars whose media file is gone.
-    albums: [(album record, photo ids)]; tree: the collection tree; executor: what writes
-    them (by default one of its own, its destination the folder above).  Returns (written,
-    removed)."""
-    photostream_dir = os.path.normpath(photostream_dir)
-    executor = executor or Executor(os.path.dirname(photostream_dir))
-    dest, rel_dir = executor.dest, os.path.basename(photostream_dir)
-    by_id = album_keyword_paths(albums, tree)
-    keyword_paths = [by_id[album['id']] for album, _ in albums]
-    photo_albums = albums_by_photo(albums)
-    written = removed = 0
-    with SyncBatch() as dirs:
-        for photo_id, filename in files:
-            metadata = executor.read_json(metadata_path_for(photostream_dir, filename))
-            if not isinstance(metadata, dict) or 'flickrmirrorer' not in metadata:
-                continue   # not mirrored yet, or a legacy file that the next download upgrades
-            paths = [p for n in packed_values(photo_albums.get(photo_id, ())) for p in keyword_paths[n]]
-            packet = xmp_packet(xmp_fields(metadata, paths,
-                                           lambda: image_orientation(os.path.join(photostream_dir, filename))))
-            changed = rewrite(dest, WriteFile, xmp_path_for(rel_dir, filename), packet, batch=dirs)
-            executor.run(changed)
-            written += len(changed)
-    del photo_albums
-    if not os.path.isdir(photostream_dir):   # a dry run's new mirror
-        return written, removed
-    with os.scandir(photostream_dir) as entries:   # streamed: 300,000 names are not listed at once
-        for entry in entries:
-            media = entry.name[:-len(XMP_SUFFIX)]
-            if entry.name.endswith(XMP_SUFFIX) and PHOTO_FILE_RE.match(media) \
-                    and not executor.has_file(os.path.join(photostream_dir, media)) and executor.has_file(entry.path):
-                executor.apply(Delete(os.path.join(rel_dir, entry.name)))
-                removed += 1
-    return written, removed
+def read_texts(state, executor):
+    """The texts of the photos whose .metadata the run left as it is, read now that the HTML
+    view is written: the unchanged re-run, which writes no view, reads none of them."""
+    for photo in state.photostream:
+        if photo.texts_unread:
+            name = state.files.get(photo.id)
+            photo.refresh(executor.read_json(metadata_path_for(state.photostream_dir, name)) if name else None)
+
+
+def html_collections(tree):
+    return [{'id': c['id'], 'title': text_of(c.get('title')), 'description': text_of(c.get('description')),
+             'album_ids': [a['id'] for a in c.get('set') or []],
+             'children': html_collections(c.get('collection') or [])} for c in tree]
 
 
 # ---------------------------------------------------------------------------

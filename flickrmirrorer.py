@@ -8348,7 +8348,8 @@ def preview_bytes(image):
     image = ImageOps.exif_transpose(image)
     image.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
     out = io.BytesIO()
-    on_white(image).save(out, 'JPEG', quality=PREVIEW_QUALITY)
+    # (no comment: Pillow would carry the original's over, and a GIF's may exceed what a JPEG holds)
+    on_white(image).save(out, 'JPEG', quality=PREVIEW_QUALITY, comment=b'')
     return out.getvalue()
 
 

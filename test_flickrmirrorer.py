@@ -7788,6 +7788,18 @@ def photo_page_facts(dest, pid):
     return {html.unescape(dt): dd for dt, dd in re.findall(r'<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>', facts)}
 
 
+def test_a_gif_with_a_comment_longer_than_a_jpeg_holds_gets_its_preview(tmp_path):
+    """GIFs carry comments of any length (the emulation pads its files with one); Pillow would
+    copy it into the preview's JPEG, which holds at most 65,533 bytes of one."""
+    path = tmp_path / 'long-comment.gif'
+    Image.new('RGB', (640, 480), (200, 30, 30)).save(path, 'GIF', comment=b'x' * 70000)
+    with Image.open(path) as image:
+        assert len(image.info['comment']) == 70000
+        preview = fm.preview_bytes(image)
+    with Image.open(io.BytesIO(preview)) as made:
+        assert (made.format, made.size, 'comment' in made.info) == ('JPEG', (320, 240), False)
+
+
 def test_an_export_only_mirror_has_a_preview_of_every_photo_and_a_placeholder_for_each_video(
         export_only_mirror):
     fake, dest, manifest = export_only_mirror

@@ -405,6 +405,7 @@ def test_first_mirror_builds_the_whole_tree(fake, token_dir, dest):
     assert not [p for p in snapshot(dest) if TMP_PREFIX in p]
 
 
+@pytest.mark.slow
 def test_metadata_holds_getinfo_listing_and_file_hash(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     for photo in fake.account.photos.values():
@@ -427,6 +428,7 @@ def test_metadata_holds_getinfo_listing_and_file_hash(fake, token_dir, dest):
         assert data['flickrmirrorer'] == {'format': 2, 'enriched': str(photo.lastupdate)}
 
 
+@pytest.mark.slow
 def test_album_and_collection_metadata(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     for album in fake.account.albums.values():
@@ -547,6 +549,7 @@ def own_pool_photos(server, group):
     return [pid for pid, _added in group.pool if pid in server.account.photos]
 
 
+@pytest.mark.slow
 def test_galleries_groups_and_album_comments_are_kept(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     galleries = read_json_file(dest / 'galleries.json')['galleries']
@@ -820,6 +823,7 @@ def test_galleries_groups_and_album_comments_in_a_real_browser(fake, token_dir, 
     assert requests_made and all(u.startswith('file://') for u in requests_made), requests_made
 
 
+@pytest.mark.slow
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -844,6 +848,7 @@ def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest)
     assert fake.stats()['api_calls'].get('flickr.photosets.getPhotos', 0) == 2
 
 
+@pytest.mark.slow
 def test_hostile_titles_are_safe_names(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     names = os.listdir(dest / 'Albums')
@@ -1124,6 +1129,7 @@ def start_with_login(server, token_dir, dest, *args):
                             stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_at_a_terminal)
 
 
+@pytest.mark.slow
 def test_console_login_then_mirror(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tmp_path / 'tokens'
@@ -1168,6 +1174,7 @@ def test_login_without_a_code_fails_cleanly(plain_fake, tmp_path, dest):
     assert 'Not logged in' in result.stderr and 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_browser_login(plain_fake, tmp_path, dest):
     """The browser flow: flickrapi opens $BROWSER on the authorize page, which redirects to
     flickrapi's local callback server."""
@@ -2501,6 +2508,7 @@ def test_comments_are_kept_and_updated(fake, token_dir, dest):
     assert load_metadata(dest, quiet)['comments'][-1]['_content'] == 'A brand new comment'
 
 
+@pytest.mark.slow
 def test_order_files_follow_flickr(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -2528,6 +2536,7 @@ def test_order_files_follow_flickr(plain_fake, tmp_path, dest):
         [expected_dir_name(first.title, first.id), expected_dir_name(second.title, second.id)])
 
 
+@pytest.mark.slow
 def test_file_times_are_dates_taken(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     for photo in fake.account.photos.values():
@@ -2823,6 +2832,7 @@ def test_first_run_spends_about_one_call_per_photo(fake, token_dir, dest):
         + account_lists) in result.stdout
 
 
+@pytest.mark.slow
 def test_a_changed_album_alone_is_read_again(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -2935,7 +2945,7 @@ FAULT_CASES = [
     pytest.param({'fail_105_rate': 0.3}, ('105',), id='stat-fail-105'),
     pytest.param({'drop_rate': 0.25}, ('drop',), id='dropped-connections', marks=pytest.mark.slow),
     pytest.param({'truncate_rate': 0.25}, ('truncate',), id='truncated-bodies', marks=pytest.mark.slow),
-    pytest.param({'html_rate': 0.3, 'targets': 'api'}, ('html',), id='html-instead-of-json'),
+    pytest.param({'html_rate': 0.3, 'targets': 'api'}, ('html',), id='html-instead-of-json', marks=pytest.mark.slow),
     pytest.param({'html_rate': 0.3, 'targets': 'file'}, ('html',), id='html-instead-of-file', marks=pytest.mark.slow),
     pytest.param({'hourly_limit': 8, 'hourly_window': 1.0}, ('hourly_limit',), id='hourly-limit',
                  marks=pytest.mark.slow),
@@ -3207,6 +3217,7 @@ def test_delete_unknown_caps_deletion_unless_forced(big_fake, tmp_path):
     assert_tree_complete(fake, mirror)
 
 
+@pytest.mark.slow
 def test_unrelated_files_in_the_destination_are_never_touched(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -3368,7 +3379,7 @@ def test_disk_full_stops_cleanly_and_changes_nothing(plain_fake, tmp_path):
 
 MALFORMED_CASES = [
     pytest.param('html', None, id='html-for-every-call'),
-    pytest.param('truncate', 'flickr.people.getPhotos', id='truncated-photostream'),
+    pytest.param('truncate', 'flickr.people.getPhotos', id='truncated-photostream', marks=pytest.mark.slow),
     pytest.param('html', 'flickr.photosets.getList', id='html-album-list', marks=pytest.mark.slow),
     pytest.param('truncate', 'flickr.collections.getTree', id='truncated-collections', marks=pytest.mark.slow),
 ]
@@ -4088,6 +4099,7 @@ def test_sixty_refused_videos_are_no_failures(tmp_path):
             assert (dest / 'photostream' / ('%s.mp4' % video.id)).read_bytes() == fake.photo_file_bytes(video.id)
 
 
+@pytest.mark.slow
 def test_a_file_whose_getinfo_failed_is_not_downloaded_again(plain_fake, tmp_path, dest):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4186,6 +4198,7 @@ def read_until(stream, pattern, timeout):
 
 # -- nothing outside DEST, nothing crashes
 
+@pytest.mark.slow
 def test_symlinked_album_and_not_in_album_dirs_are_left_alone(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4503,6 +4516,7 @@ def test_network_errors_said_from_their_text_alone():
         assert fm.network_reason(error) == words
 
 
+@pytest.mark.slow
 def test_token_dir_keeps_its_modes_and_the_database_is_private(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tmp_path / 'my-tokens'
@@ -4644,6 +4658,7 @@ def test_metadata_left_by_a_kill_inside_delete_unknown_is_removed(plain_fake, tm
 
 # -- logins that keep working
 
+@pytest.mark.slow
 def test_wrong_secret_with_a_good_token_says_to_fix_the_secret(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4655,6 +4670,7 @@ def test_wrong_secret_with_a_good_token_says_to_fix_the_secret(plain_fake, tmp_p
     assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos'), 0)   # the token is intact
 
 
+@pytest.mark.slow
 def test_relogin_keeps_the_old_token_until_a_new_one_is_stored(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4853,6 +4869,7 @@ def test_dry_run_counts_equal_the_real_runs_for_every_kind_of_change(tmp_path):
             assert counts[label] > 0, (label, counts)
 
 
+@pytest.mark.slow
 def test_a_new_mirror_is_announced_with_its_path_quoted(plain_fake, tmp_path):
     fake = plain_fake
     tokens = tokens_for(fake, tmp_path)
@@ -4958,6 +4975,7 @@ def test_ctrl_c_at_the_api_key_prompt_says_only_that(plain_fake, tmp_path):
     assert not (tmp_path / 'mirror').exists() and not (tmp_path / 'config').exists()
 
 
+@pytest.mark.slow
 def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
     import pty
     fake = plain_fake
@@ -4996,6 +5014,7 @@ def test_api_key_typed_on_a_terminal_is_kept(plain_fake, tmp_path):
     assert_ok(run_mirror(fake, tokens, tmp_path / 'mirror', '--ignore-videos', env=env), 0)
 
 
+@pytest.mark.slow
 def test_files_that_need_an_api_call_do_not_hold_up_the_photos(quirky_fake, tmp_path, dest, monkeypatch):
     """A photo without url_o needs getSizes, which waits for the API budget; the other
     downloads must not wait behind it.  Every file the listing tells how to fetch is in
@@ -5088,6 +5107,7 @@ def mirrored_photos(server):
     return list(server.account.photos.values())   # every item is mirrored (a refused video as a rendition)
 
 
+@pytest.mark.slow
 def test_xmp_sidecars_read_back_by_exiftool(fake, token_dir, dest):
     require_exiftool()
     fake.edit_photo(first_photo(fake).id, title='a\x00b "q" <script>alert(1)</script>\x1f & \u590f \U0001f30a')
@@ -5192,6 +5212,7 @@ def test_an_album_change_reaches_the_sidecars_of_its_photos(plain_fake, tmp_path
             photo.tags + photo.machine_tags)
 
 
+@pytest.mark.slow
 def test_no_xmp_writes_none_and_a_later_run_adds_them_without_api_calls(plain_fake, tmp_path, dest):
     fake = plain_fake
     store_token(fake, tmp_path / 'tokens')
@@ -6101,6 +6122,7 @@ def test_tags_read_the_same_in_the_photo_page_search_and_sidecar(plain_fake, tmp
         assert folded in words, (folded, words)
 
 
+@pytest.mark.slow
 def test_a_photo_left_as_it_is_keeps_its_texts_when_the_html_view_is_made_again(plain_fake, tmp_path, dest):
     """A re-run reads the texts of the photos it leaves as they are only when the HTML view
     is made again (another photo changed): they are read from each .metadata, so the page
@@ -6201,6 +6223,7 @@ def test_every_metadata_field_of_the_wrong_type_is_fetched_again(tmp_path):
         assert checked > 50
 
 
+@pytest.mark.slow
 def test_verify_counts_only_the_files_it_could_not_repair(plain_fake, tmp_path, dest):
     """A photo whose getInfo fails is a failure of the run, not a file --verify could not
     repair."""
@@ -6265,6 +6288,7 @@ def grid_time(page_text, photo_id):
     return match and match.group(1)
 
 
+@pytest.mark.slow
 def test_the_views_show_a_date_taken_at_flickrs_granularity(plain_fake, tmp_path, dest):
     """Flickr's own photos of 1912 (circa) and 1950 (a year), as its API answered for them:
     their pages, the photostream's grid and the album's say 'circa 1912' and '1950', as the
@@ -6328,6 +6352,7 @@ def test_file_times_before_1901(plain_fake, tmp_path):
         shutil.rmtree(shm, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_flickrs_rotation_reaches_the_sidecar_unless_the_file_has_its_own(plain_fake, tmp_path, dest):
     tokens = tokens_for(plain_fake, tmp_path)
     assert_ok(run_program(plain_fake, tokens, dest))
@@ -6352,7 +6377,8 @@ def test_flickrs_rotation_reaches_the_sidecar_unless_the_file_has_its_own(plain_
     assert thumbs[photos[0].id] == plain_fake.size_file_bytes(photos[0].id, 'n')
 
 
-@pytest.mark.parametrize('mode', ['offered', '404', 'login'])
+@pytest.mark.parametrize('mode', ['offered', pytest.param('404', marks=pytest.mark.slow),
+                                  pytest.param('login', marks=pytest.mark.slow)])
 def test_the_files_stage_asks_the_api_nothing_beyond_the_listing(fake, token_dir, dest, mode):
     """A video's play addresses are built from the listing (play/orig/<originalsecret>/,
     and the renditions' play/<label>/<secret>/ tried best first): no getSizes, whether Flickr
@@ -6799,6 +6825,7 @@ def kept_large(server, dest, photo):
             and meta['file']['sha256'] == hashlib.sha256(path.read_bytes()).hexdigest())
 
 
+@pytest.mark.slow
 def test_a_truncated_or_damaged_zip_fails_alone_and_loses_nothing(free_mirror_and_export, tmp_path):
     fake, tokens, mirror, manifest = free_mirror_and_export
     export = Path(manifest['dir'])
@@ -6986,6 +7013,7 @@ def rewrite_zip(path, date_time, change):
                 zf.writestr(zipfile.ZipInfo(name, date_time=date_time), data)
 
 
+@pytest.mark.slow
 def test_account_files_are_replaced_by_a_newer_export_only(free_mirror_and_export, tmp_path):
     fake, tokens, mirror, manifest = free_mirror_and_export
     older = Path(manifest['dir'])
@@ -7474,6 +7502,7 @@ def test_twice_in_the_metadata_zip_the_last_copy_is_used_everywhere(plain_fake, 
     assert metadata_of(dest, original_name(photo))['export']['name'] == 'The last copy'
 
 
+@pytest.mark.slow
 def test_an_older_export_never_overrides_a_newer_one(plain_fake, tmp_path):
     fake = plain_fake
     photo = next(p for p in fake.account.photos.values() if p.media == 'photo')
@@ -8126,6 +8155,7 @@ PRIVACY_OF_FLAGS = {(1, 0, 0): 'public', (1, 1, 0): 'public', (1, 0, 1): 'public
                     (0, 1, 1): 'friend & family', (0, 1, 0): 'friend', (0, 0, 1): 'family', (0, 0, 0): 'private'}
 
 
+@pytest.mark.slow
 def test_the_one_photo_model_reads_the_export_as_it_reads_the_api(plain_fake, tmp_path):
     """What the views show of a photo from the export alone is what they show once the API
     has read it: each as the photo was made on Flickr (title, description, tags, date taken,

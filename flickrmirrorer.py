@@ -4770,7 +4770,9 @@ class ExportImport(DataExport):
             if photo_json is not None:
                 metadata[EXPORT_KEY] = photo_json
             return metadata
-        info = self._take(member, pid, ext, name, old_name, listing, taken_timestamp(listing), metadata_of)
+        # it replaces the version the mirror held: an update, in the end-of-run line too
+        info = self._take(member, pid, ext, name, old_name, listing, taken_timestamp(listing), metadata_of,
+                          tally=('updated',))
         self.on_adopted(pid, info)
         return None
 

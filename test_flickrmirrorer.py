@@ -6649,6 +6649,8 @@ def test_a_free_account_is_told_the_truth_and_its_export_gives_every_original(fa
     imported = len(limited) + len(videos) + 1
     assert ('Data export: %d originals imported (%d photos, %d videos), %d already held, 0 not matching.'
             % (imported, len(limited) + 1, len(videos), len(fake.account.photos) - imported)) in result.stdout
+    # each replaced the version the mirror held: the end-of-run line counts them as updated
+    assert re.search(r'^Done: 0 new, %d updated, 0 deleted, 0 failed, ' % imported, result.stdout, re.M), result.stdout
     assert not warnings_of(result.stderr), result.stderr
     assert_every_original(fake, dest)
     assert_links_resolve(dest)

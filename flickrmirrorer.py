@@ -5526,14 +5526,9 @@ class AccountLists:
 
     def _write(self, name, body):
         data = json_bytes(dict(body, flickrmirrorer=as_dict(body.get('flickrmirrorer')) or {'format': METADATA_FORMAT}))
-        try:
-            with open(guarded(os.path.join(self.dest, name)), 'rb') as f:
-                if f.read() == data:
-                    return
-        except OSError:
-            pass
-        self.executor.apply(WriteMetadata(name, data))
-        self.changed = True
+        changed = rewrite(self.dest, WriteMetadata, name, data)
+        self.executor.run(changed)
+        self.changed = self.changed or bool(changed)
 
 
 # ---------------------------------------------------------------------------

@@ -5884,8 +5884,8 @@ def test_a_429_on_a_thumbnail_pauses_the_other_downloads(plain_fake, tmp_path):
     worker = threading.Thread(target=lambda: fetched.append(
         fm.ThumbnailFetcher(transport).fetch(thumb, str(tmp_path / 'thumb.jpg'))))
     worker.start()
-    wait_until(lambda: plain_fake.stats()['faults'].get('file_429', 0) >= 1, 'the thumbnail to be asked for',
-               timeout=10)
+    # the 429 has reached the client (not only left the server): from then on the gate holds
+    wait_until(lambda: transport.gate.remaining() > 0, 'the thumbnail\'s 429 to pause the transport', timeout=10)
     choice = fm.Choice('Original', original, 'image')
     downloader = fm.Downloader(transport)
     name, size, _ = downloader.fetch(choice, str(tmp_path), lambda response: 'original.jpg')

@@ -48,7 +48,9 @@ enrichment; the report; the run and the command line.  The pipeline, stage by st
                 lastupdate, paced evenly within the hourly budget (a token bucket); each
                 photo's metadata rewritten as its answers arrive, so a killed run resumes.
                 Then AccountLists: galleries.json, groups.json and the albums' comments (each
-                list asked once a run; a gallery, a pool or comments read only when it moved).
+                list asked once a run; a gallery, a pool or comments read only when it moved),
+                and with --favorites FavoritesMirror: Favorites/ (a favourite's file fetched
+                only when new or replaced by its owner).
                 A quick enrichment comes before the views (made once), the HTML view's
                 thumbnails coming beside it (Thumbnails: CDN requests, not API calls); a
                 long one after them, and they are made again when it is done
@@ -202,6 +204,8 @@ PHOTOSTREAM_DIR = 'photostream'
 ALBUMS_DIR = 'Albums'
 COLLECTIONS_DIR = 'Collections'
 NOT_IN_ALBUM_DIR = 'Not in any album'
+FAVORITES_DIR = 'Favorites'       # --favorites: other people's photos, kept apart from yours
+FAVORITE_KEY = 'favorite'         # a favourite's .metadata: its owner, licence and page
 METADATA_SUFFIX = '.metadata'
 DIR_METADATA_NAME = 'metadata'
 TMP_PREFIX = '.flickrmirrorer-tmp-'
@@ -550,6 +554,9 @@ class Stats:
     export_unmatched: int = 0
     export_failed: int = 0
     extras_failed: int = 0       # the galleries or the groups could not be read
+    favorites_new: int = 0       # --favorites: files of others' photos downloaded
+    favorites_removed: int = 0
+    favorites_failed: int = 0
     api_calls: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -579,6 +586,9 @@ class Stats:
         ('Metadata not read (tried again next run)', 'metadata_failed', True),
         ('Listing incomplete (nothing deleted)', 'listing_incomplete', True),
         ('Galleries or groups not read (tried again next run)', 'extras_failed', True),
+        ('New favourites', 'favorites_new', False),
+        ('Removed favourites (no longer favourites)', 'favorites_removed', False),
+        ('Favourites not kept (tried again next run)', 'favorites_failed', True),
         ('Directories left alone (symlinks out of the mirror)', 'dirs_left_alone', True),
         ('Parts not made (a symbolic link in the way)', lambda s: len(s.links_in_the_way), True),
         ('Damaged or missing files not repaired', 'unrepaired', True),
@@ -642,7 +652,8 @@ STAGE_OF_METHOD = {'flickr.photos.getSizes': 'files', 'flickr.photos.getInfo': '
                    'flickr.photos.comments.getList': 'metadata', 'flickr.photos.people.getList': 'metadata',
                    'flickr.galleries.getList': 'metadata',
                    'flickr.galleries.getPhotos': 'metadata', 'flickr.people.getGroups': 'metadata',
-                   'flickr.groups.pools.getPhotos': 'metadata', 'flickr.photosets.comments.getList': 'metadata'}
+                   'flickr.groups.pools.getPhotos': 'metadata', 'flickr.photosets.comments.getList': 'metadata',
+                   'flickr.favorites.getList': 'metadata'}
 
 
 class Reporter:
@@ -1367,6 +1378,11 @@ class FlickrClient:
     def gallery_photos(self, gallery_id, check):
         return self.paged('flickr.galleries.getPhotos', 'photos', 'photo', check, gallery_id=gallery_id,
                           extras=GALLERY_PHOTO_EXTRAS)
+
+    def favorites(self, user_id, check):
+        """Your favourites, newest fave first, with the listing's extras (and date_faved)."""
+        return self.paged('flickr.favorites.getList', 'photos', 'photo', check, user_id=user_id,
+                          extras=LISTING_EXTRAS)
 
     def groups(self, user_id):
         return as_list(as_dict(self.call('flickr.people.getGroups', user_id=user_id).get('groups')).get('group'))
@@ -5612,6 +5628,20 @@ class Executor:
                 return None
         return read_json(path)
 
+    def names_in(self, directory):
+        """The names in `directory` as the actions so far leave it (a dry run's: as they would)."""
+        try:
+            names = set(os.listdir(directory))
+        except OSError:
+            names = set()
+        if self.dry:
+            directory = os.path.normpath(directory)
+            for path in self.would_write.keys() | self.would_bring:
+                if os.path.dirname(path) == directory:
+                    names.add(os.path.basename(path))
+            names -= {os.path.basename(p) for p in self.would_remove if os.path.dirname(p) == directory}
+        return sorted(names)
+
     def stamp(self, path):
         """file_stamp(path); a dry run's metadata it would write: one of its own, as a new
         file's stamp is (so that a view made from it is made again)."""
@@ -5821,6 +5851,8 @@ class XmpFields:
     page_url: str = ''
     orientation: int = None                           # tiff:Orientation, where Flickr turns the photo
     people: list = field(default_factory=list)        # names of the people marked in the photo
+    creator: str = ''                                 # set for a favourite: its owner
+    rights: str = ''                                  # ... and its copyright line
 
 
 IPTC_EXTENSION_NS = 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/'
@@ -5890,6 +5922,10 @@ def xmp_packet(fields):
         _xmp_list(out, 'dc:title', 'Alt', [fields.title], lang=True)
     if fields.description:
         _xmp_list(out, 'dc:description', 'Alt', [fields.description], lang=True)
+    if fields.creator:
+        _xmp_list(out, 'dc:creator', 'Seq', [fields.creator])
+    if fields.rights:
+        _xmp_list(out, 'dc:rights', 'Alt', [fields.rights], lang=True)
     if fields.page_url:
         out.append('   <dc:source>%s</dc:source>\n' % xml_text(fields.page_url))
     if fields.license:
@@ -6721,8 +6757,8 @@ VIEW_TEMPLATES = {
 {% endif %}
 {% endblock %}
 """,
-    # html/favorites.html: FavoriteTiles as the data export lists them, newest fave first:
-    # other people's photos, each a link to its page on Flickr (never loaded).
+    # html/favorites.html: FavoriteTiles, newest fave first: other people's photos, each a link
+    # to its file where --favorites keeps it (never loaded by the grid) and to its page on Flickr.
     'favorites.html': """\
 {% extends 'base.html' %}
 {% block main %}
@@ -6730,9 +6766,12 @@ VIEW_TEMPLATES = {
 <ul class="grid photos favorites">
 {% for t in tiles %}
 <li class="photo other">
-{%- if t.url %}<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>{% endif -%}
+{%- if t.local %}<a class="frame" href="{{ t.local }}"><span class="nocover">{{ t.kind }}</span></a>
+{%- elif t.url %}<a class="frame remote" href="{{ t.url }}" rel="noopener noreferrer"><span class="nocover">On Flickr</span></a>{% endif -%}
 <div class="info"><h2>{{ t.title }}</h2>
+{%- if t.owner %}<p class="meta">By {{ t.owner }}{% if t.license %} &middot; {{ t.license }}{% endif %}</p>{% endif -%}
 {%- if t.faved %}<p class="meta">Faved {{ t.faved }}</p>{% endif -%}
+{%- if t.local and t.url %}<p class="meta"><a href="{{ t.url }}" rel="noopener noreferrer">On Flickr</a></p>{% endif -%}
 </div></li>
 {% endfor %}
 </ul>
@@ -7438,7 +7477,8 @@ FAVORITES_PAGE = 'favorites.html'
 
 ListEntry = namedtuple('ListEntry', 'href title meta flickr_url')
 GalleryTile = namedtuple('GalleryTile', 'title href remote image owner comment')
-FavoriteTile = namedtuple('FavoriteTile', 'title url faved')
+FavoriteTile = namedtuple('FavoriteTile', 'title url faved local kind owner license',
+                          defaults=(None, '', '', ''))
 
 
 def gallery_page(gallery_id):
@@ -7549,6 +7589,19 @@ def exported_favorite(entry):
             'faved': text_of(entry.get('favedate'))} if valid_id(pid) else {}
 
 
+def kept_favorite(metadata, name):
+    """A favourite --favorites keeps (its .metadata; `name` its file in Favorites/)."""
+    listing, fave = as_dict(metadata.get('listing')), as_dict(metadata.get(FAVORITE_KEY))
+    pid = as_scalar(listing.get('id'))
+    if not valid_id(pid):
+        return {}
+    return {'id': pid, 'url': text_of(fave.get('page')) or flickr_photo_url(None, pid),
+            'faved': text_of(fave.get('faved')), 'title': text_of(listing.get('title')) or 'Photo %s' % pid,
+            'file': name, 'video': listing.get('media') == 'video',
+            'owner': text_of(fave.get('ownername')) or text_of(fave.get('owner')),
+            'license': text_of(fave.get('license_name')), 'when': to_int(listing.get('date_faved'))}
+
+
 def comments_shown(comments):
     return [Comment(c.get('author'), c.get('date'), sanitized(c.get('text'))) for c in comments]
 
@@ -7634,6 +7687,10 @@ def group_pages(view):
 
 
 def favorite_tile(fave):
+    if fave.get('file'):
+        return FavoriteTile(fave['title'], flickr_url_or_none(fave['url']), fave['faved'],
+                            '../%s/%s' % (FAVORITES_DIR, quote(fave['file'])), 'Video' if fave['video'] else 'Photo',
+                            fave['owner'], fave['license'])
     return FavoriteTile('Photo %s' % fave['id'], flickr_url_or_none(fave['url']), fave['faved'])
 
 
@@ -7643,8 +7700,9 @@ def favorite_pages(view):
     if faves:
         yield FAVORITES_PAGE, render('favorites.html', **page_context(
             'Favourites', '../', crumbs=(('../index.html', 'Home'),), count=plural(len(faves), 'favourite'),
-            description='Other people\'s photos you marked as favourites on Flickr, as Flickr\'s data export lists '
-                        'them.'),
+            description='Other people\'s photos you marked as favourites on Flickr, as %s.' % (
+                'kept in %s/ with their owner and licence' % FAVORITES_DIR if faves[0].get('file')
+                else 'Flickr\'s data export lists them')),
             tiles=[favorite_tile(f) for f in faves])
 
 
@@ -8836,8 +8894,9 @@ class HtmlView:
     def up_to_date(self):
         return 'HTML view: %s fetched, its pages are up to date' % plural(self.state.thumbnails[0], 'thumbnail')
 
-    def list_files(self):
-        """The files the galleries, groups and album comments are read from (see read_lists)."""
+    def list_files(self, executor):
+        """The files the galleries, groups, album comments and favourites are read from (see
+        read_lists), as the run leaves them."""
         dest = self.state.dest
         account_dir = os.path.join(dest, ACCOUNT_DIR)
         try:
@@ -8846,17 +8905,27 @@ class HtmlView:
             exported = []
         return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
                 + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
-                + [self.album_metadata_path(album) for album in self.albums])
+                + [self.album_metadata_path(album) for album in self.albums]
+                + self.favorite_files(executor))
+
+    def favorite_files(self, executor):
+        """The .metadata of every favourite --favorites keeps."""
+        directory = os.path.join(self.state.dest, FAVORITES_DIR)
+        names = executor.names_in(directory)
+        present = set(names)
+        return [os.path.join(directory, name + METADATA_SUFFIX) for name in names
+                if PHOTO_FILE_RE.match(name) and name + METADATA_SUFFIX in present]
 
     def list_stamps(self, executor):
-        return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files()]
+        return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files(executor)]
 
     def album_metadata_path(self, album):
         return os.path.join(self.state.dest, ALBUMS_DIR, safe_name(album['title'], album['id']), DIR_METADATA_NAME)
 
     def read_lists(self, executor):
-        """(albums with their comments, {'galleries', 'groups'}): the API's files first, else
-        the data export's (as the run leaves them: a dry run's would-be files too)."""
+        """(albums with their comments, {'galleries', 'groups', 'favorites'}): the API's files
+        (--favorites' for the favourites) first, else the data export's (as the run leaves
+        them: a dry run's would-be files too)."""
         read_json = executor.read_json
         dest, account_dir = self.state.dest, os.path.join(self.state.dest, ACCOUNT_DIR)
         api = read_json(os.path.join(dest, GALLERIES_FILE))
@@ -8865,10 +8934,14 @@ class HtmlView:
         api = read_json(os.path.join(dest, GROUPS_FILE))
         groups = api_groups(api) if api is not None else export_groups(
             read_json(os.path.join(account_dir, 'groups.json')), self.state.export_groups)
-        exported, exported_faves = {}, []
-        for path in self.list_files():
+        exported, exported_faves, kept_faves = {}, [], []
+        for path in self.list_files(executor):
             data, base = read_json(path), os.path.basename(path)
-            if base.startswith('sets_comments'):
+            if os.path.basename(os.path.dirname(path)) == FAVORITES_DIR:
+                fave = kept_favorite(as_dict(data), base[:-len(METADATA_SUFFIX)])
+                if fave:
+                    kept_faves.append(fave)
+            elif base.startswith('sets_comments'):
                 for c in map(as_dict, data if isinstance(data, list) else as_list(as_dict(data).get('comments'))):
                     exported.setdefault(as_scalar(c.get('photoset_id')), []).append(export_album_comment(c))
             elif base.startswith('faves'):
@@ -8881,7 +8954,8 @@ class HtmlView:
             comments = [api_album_comment(as_dict(c)) for c in as_list(stored.get('comments'))] \
                 if 'comments' in stored else exported.get(album['id'], [])
             albums.append(dict(album, comments=comments))
-        return albums, {'galleries': galleries, 'groups': groups, 'favorites': exported_faves}
+        kept_faves.sort(key=lambda f: (f['when'], to_int(f['id'])), reverse=True)   # newest fave first
+        return albums, {'galleries': galleries, 'groups': groups, 'favorites': kept_faves or exported_faves}
 
     def write(self, executor):
         read_texts(self.state, executor)
@@ -8991,7 +9065,7 @@ class EnrichStage:
         self.executor = executor
         self.stats = stats
         self.reporter = reporter
-        self.then = then   # what is read after the photos (AccountLists.run), unless the quota is spent
+        self.then = then   # what is read after the photos (the account's lists, favourites), unless the quota is spent
         self.spent = None
 
     def run(self):
@@ -9054,6 +9128,151 @@ class EnrichStage:
             self.reporter.info('would read the metadata (photos.getInfo) of %s'
                                % plural(len(self.state.to_enrich), 'photo'))
         return False
+
+
+# ---------------------------------------------------------------------------
+# Favourites (--favorites): other people's photos, kept apart with their owner and licence
+# ---------------------------------------------------------------------------
+# DEST/Favorites/<id>.<ext>, its .metadata (the listing, the file, and FAVORITE_KEY: owner,
+# licence, page) and a sidecar crediting the owner.  One favorites.getList call per 500 a
+# run, with the listing's extras: a favourite is downloaded when new or when its owner
+# replaced its file (its secrets moved), so an unchanged re-run fetches nothing.  Read after
+# the photos' metadata, within the same budget; off by default: they are not your photos.
+
+class FavoritesMirror:
+    """Keeps Favorites/ as favorites.getList lists them; one no longer listed is removed
+    only with --delete-unknown, and after a complete listing only."""
+
+    def __init__(self, dest, client, account, executor, delete_unknown, stats, reporter):
+        self.dest, self.client, self.account, self.executor = dest, client, account, executor
+        self.delete_unknown, self.stats, self.reporter = delete_unknown, stats, reporter
+        self.dir = os.path.join(dest, FAVORITES_DIR)
+        self.changed = False
+
+    def run(self):
+        """Returns True when it changed a file the views read."""
+        guarded(self.dir)
+        check = ListingCheck()
+        try:
+            faves = [strip_volatile(as_dict(r)) for r in self.client.favorites(self.account, check)]
+        except QuotaSpent:
+            return self.changed   # said by the enrichment's line; the next run reads them
+        except (ItemError, TransientError) as e:
+            self.stats.favorites_failed += 1
+            self.reporter.error('Could not list your favourites: %s; the ones kept stay, and the next run tries '
+                                'again.' % first_line(e))
+            return self.changed
+        faves = [r for r in faves if valid_id(r.get('id'))]
+        held = self.held()
+        self._run(make_missing_dir(self.dest, FAVORITES_DIR))
+        for record in faves:
+            try:
+                self.keep(record, held.pop(record['id'], None))
+            except QuotaSpent:
+                return self.changed
+            except (ItemError, TransientError, FilesHeldBack, MediaRefused) as e:
+                self.stats.favorites_failed += 1
+                self.reporter.error('could not keep favourite %s: %s' % (record['id'], first_line(e)))
+        problem = check.problem(len(faves), 'favourites')
+        if problem:
+            self.reporter.warning('The list of your favourites was incomplete (%s): none is removed.' % problem)
+        elif held:
+            self.gone(held)
+        return self.changed
+
+    def held(self):
+        """photo id -> file name of every favourite kept (one that has its .metadata)."""
+        held = {}
+        names = self.executor.names_in(self.dir)
+        present = set(names)
+        for name in names:
+            match = PHOTO_FILE_RE.match(name)
+            if match and name + METADATA_SUFFIX in present:
+                held[match.group(1)] = name
+        return held
+
+    def keep(self, record, name):
+        """The favourite's file (downloaded when new or replaced), metadata and sidecar."""
+        stored = as_dict(read_json(os.path.join(self.dir, name + METADATA_SUFFIX))) if name else {}
+        file_info = as_dict(stored.get('file'))
+        if not file_info.get('name') or file_replaced(as_dict(stored.get('listing')), record) \
+                or not os.path.isfile(os.path.join(self.dir, name)):
+            file_info = self.download(record, name)
+        new = file_info['name']
+        metadata = favorite_metadata(record, file_info)
+        self._run(rewrite(self.dest, WriteMetadata, favorite_path(new + METADATA_SUFFIX), json_bytes(metadata)))
+        self._run(rewrite(self.dest, WriteFile, favorite_path(new + XMP_SUFFIX),
+                          xmp_packet(favorite_xmp_fields(metadata))))
+        if name and name != new:   # another extension: the old file goes
+            self.remove(name, 'replaced by %s' % new)
+
+    def download(self, record, old):
+        """The file record of the best file Flickr gives this account: the listing's
+        original, else getSizes' (an owner may let no one download the original)."""
+        pid = record['id']
+        choices = listing_choices(record) or choices_from_sizes(record, self.client.photo_sizes(pid))
+        for choice in choices:
+            try:
+                name, size, digest = self.executor.apply(Download(
+                    FAVORITES_DIR, choice, lambda r, c=choice: '%s.%s' % (pid, extension_for(record, c, r)),
+                    note='favourite' if choice.original else 'favourite, ' + choice.label,
+                    tally=('favorites_new',) if old is None else (), replacing=old is not None))
+            except OriginalRefused:
+                continue
+            self.changed = True
+            return {'name': name, 'size': size, 'sha256': digest, 'label': choice.label, 'original': choice.original}
+        raise ItemError('Flickr offers no file of it')
+
+    def gone(self, held):
+        if not self.delete_unknown:
+            self.reporter.info('%s no longer among your favourites on Flickr: kept in %s/ (--delete-unknown '
+                               'removes them)' % (plural(len(held), 'photo'), FAVORITES_DIR))
+            return
+        for name in sorted(held.values()):
+            self.remove(name, 'no longer a favourite')
+            self.stats.favorites_removed += 1
+
+    def remove(self, name, reason):
+        self._run([Delete(favorite_path(n), reason=reason) for n in (name, name + METADATA_SUFFIX, name + XMP_SUFFIX)
+                   if self.executor.has_file(os.path.join(self.dir, n))])
+
+    def _run(self, actions):
+        self.executor.run(actions)
+        self.changed = self.changed or bool(actions)
+
+
+def favorite_path(name):
+    return FAVORITES_DIR + '/' + name
+
+
+def file_replaced(old, record):
+    """Has the owner replaced the photo's file since it was downloaded (new secrets)?"""
+    return any(old.get(k) != record.get(k) for k in ('secret', 'originalsecret'))
+
+
+def favorite_metadata(record, file_info):
+    owner = as_scalar(record.get('owner'))
+    license = as_scalar(record.get('license'))
+    name, url = FLICKR_LICENSES.get(license, ('', ''))
+    when = to_int(record.get('date_faved'), None)
+    return {'listing': record, 'file': file_info,
+            FAVORITE_KEY: {'owner': owner, 'ownername': text_of(record.get('ownername')),
+                           'license': license, 'license_name': name, 'license_url': url,
+                           'page': flickr_photo_url(as_scalar(record.get('pathalias')) or owner, record['id']),
+                           'faved': time.strftime('%Y-%m-%d', time.gmtime(when)) if when else ''},
+            'flickrmirrorer': {'format': METADATA_FORMAT}}
+
+
+def favorite_xmp_fields(metadata):
+    """A favourite's sidecar: as one of yours, with its owner as the creator and the
+    licence it was shared under in the rights."""
+    fave = as_dict(metadata.get(FAVORITE_KEY))
+    fields = xmp_fields(metadata)
+    fields.page_url = fave.get('page') or fields.page_url
+    fields.creator = fave.get('ownername') or fave.get('owner') or ''
+    if fields.creator:
+        fields.rights = '\u00a9 %s%s' % (fields.creator, ', ' + fave['license_name'] if fave.get('license_name') else '')
+    return fields
 
 
 # ---------------------------------------------------------------------------
@@ -9123,8 +9342,12 @@ def mirror_account(ctx, client):
     tidy.orphaned_metadata(local.orphaned_metadata)
     stats.listing_incomplete = len(state.incomplete)
 
-    lists = AccountLists(state.dest, client, ctx.account, albums, builder.album_dir_names, executor, stats, reporter)
-    enrich = EnrichStage(state, client, pool, executor, stats, reporter, then=lists.run)
+    readers = [AccountLists(state.dest, client, ctx.account, albums, builder.album_dir_names, executor, stats,
+                            reporter).run]
+    if args.favorites:
+        readers.append(FavoritesMirror(state.dest, client, ctx.account, executor, args.delete_unknown, stats,
+                                       reporter).run)
+    enrich = EnrichStage(state, client, pool, executor, stats, reporter, then=lambda: each_of(readers))
     # (after an incomplete listing make_all_views keeps the last views and asks for none)
     thumbnails = Thumbnails(state, executor, args.jobs, stats, reporter, wanted=not args.no_html)
     make_all_views(args, state, albums, tree, enrich, thumbnails, executor, stats, reporter)
@@ -9134,6 +9357,11 @@ def mirror_account(ctx, client):
     if args.verify:
         report_verification(stats, reporter, args.dry_run)
     return state
+
+
+def each_of(readers):
+    """Run every reader (none skipped when one changed something): did any change a file?"""
+    return any([read() for read in readers])
 
 
 def views_kept(state):
@@ -9321,6 +9549,9 @@ def build_parser():
                         help='make or update the mirror from the data export alone (--import-export), '
                              'without Flickr\'s API, even where an API key is configured (the default '
                              'when there is no key)')
+    parser.add_argument('--favorites', action='store_true',
+                        help='also keep your favourites, other people\'s photos, in DEST/%s/ with their owner and '
+                             'licence (--delete-unknown removes one you no longer fave)' % FAVORITES_DIR)
     parser.add_argument('--delete-unknown', action='store_true',
                         help='delete local photos that are no longer on Flickr (after a complete listing only)')
     parser.add_argument('--force', action='store_true',

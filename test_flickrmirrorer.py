@@ -823,6 +823,145 @@ def test_galleries_groups_and_album_comments_in_a_real_browser(fake, token_dir, 
     assert requests_made and all(u.startswith('file://') for u in requests_made), requests_made
 
 
+# ---------------------------------------------------------------------------
+# Favourites (--favorites): other people's photos, kept apart with their owner and licence
+# ---------------------------------------------------------------------------
+
+def favourites_newest_first(server):
+    return [photo for photo, _when in sorted(server.account.favorites, key=lambda f: f[1], reverse=True)]
+
+
+def favourite_files(dest):
+    """photo id -> the media file's name in Favorites/."""
+    return {name.split('.')[0]: name for name in os.listdir(dest / 'Favorites')
+            if re.fullmatch(r'\d+\.\w+', name)}
+
+
+@pytest.mark.slow
+def test_favourites_kept_with_their_owner_and_licence(fake, token_dir, dest):
+    require_exiftool()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert not (dest / 'Favorites').exists()   # off by default: they are other people's photos
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    assert fake.stats()['api_calls']['flickr.favorites.getList'] == 1
+    faves = favourites_newest_first(fake)
+    files = favourite_files(dest)
+    assert sorted(files) == sorted(p.id for p in faves)
+    sidecars = exiftool_read([dest / 'Favorites' / (files[p.id] + '.xmp') for p in faves])
+    kinds = set()
+    for photo in faves:
+        name = files[photo.id]
+        data = read_json_file(dest / 'Favorites' / (name + '.metadata'))
+        assert data['favorite']['owner'] == photo.owner and data['favorite']['ownername'] == photo.ownername
+        assert data['favorite']['license'] == str(photo.license)
+        assert data['favorite']['page'] == 'https://www.flickr.com/photos/%s/%s/' % (photo.owner, photo.id)
+        body = (dest / 'Favorites' / name).read_bytes()
+        if photo.media == 'video':
+            assert body == fake.video_file_bytes(photo.id) and name.endswith('.mp4')
+            kinds.add('video')
+        elif photo.no_original:   # its owner lets no one download the original: the largest size
+            assert data['file']['label'] != 'Original' and body.startswith(b'\xff\xd8')
+            kinds.add('no original')
+        else:
+            assert body == fake.photo_file_bytes(photo.id) and data['file']['label'] == 'Original'
+            kinds.add('original')
+        got = sidecars[name + '.xmp']
+        assert got['Creator'] == photo.ownername
+        assert got['Rights'] == '\u00a9 %s, %s' % (photo.ownername, LICENSE_NAMES[photo.license])
+        assert got['UsageTerms'] == LICENSE_NAMES[photo.license]
+        assert got['Source'] == 'https://www.flickr.com/photos/%s/%s/' % (photo.owner, photo.id)
+    assert kinds == {'video', 'no original', 'original'}
+
+    page = parse_page(dest / 'html' / 'favorites.html')
+    assert [link for link in page.links if link.startswith('../Favorites/')] == \
+        ['../Favorites/' + files[p.id] for p in faves]
+    assert [link for link in page.links if re.match(r'^https://www\.flickr\.com/photos/[^/]+/\d+/$', link)] == \
+        ['https://www.flickr.com/photos/%s/%s/' % (p.owner, p.id) for p in faves]
+    assert not page.imgs   # other people's originals are never loaded by a grid
+    assert 'html/favorites.html' in parse_page(dest / 'index.html').links
+
+    # a run without --favorites leaves them alone and asks for none
+    kept = snapshot(dest / 'Favorites', with_mtimes=True)
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert 'flickr.favorites.getList' not in fake.stats()['api_calls']
+    assert snapshot(dest / 'Favorites', with_mtimes=True) == kept
+    own_files = fake.stats()['file_requests']   # the one video whose original is asked for again each run
+    assert own_files == 1
+    # unchanged: one call for the list, no favourite's file asked for, nothing rewritten
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    assert fake.stats()['api_calls'].get('flickr.favorites.getList') == 1
+    assert fake.stats()['api_calls'].get('flickr.photos.getSizes', 0) == 0
+    assert fake.stats()['file_requests'] == own_files
+    assert snapshot(dest / 'Favorites', with_mtimes=True) == kept
+
+
+@pytest.mark.slow
+def test_a_favourite_no_longer_one_is_removed_only_with_delete_unknown(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    gone = favourites_newest_first(fake)[0]
+    name = favourite_files(dest)[gone.id]
+    fake.remove_favorite(gone.id)
+    new = fake.add_favorite(owner=1)
+    result = run_mirror(fake, token_dir, dest, '--favorites')
+    assert_ok(result)
+    assert '1 photo no longer among your favourites on Flickr' in result.stdout
+    files = favourite_files(dest)
+    assert gone.id in files and new in files
+    assert (dest / 'Favorites' / files[new]).read_bytes() == fake.photo_file_bytes(new)
+    result = run_mirror(fake, token_dir, dest, '--favorites', '--delete-unknown', '--statistics')
+    assert_ok(result)
+    assert 'Removed favourites (no longer favourites): 1' in result.stdout
+    assert not any(n.startswith(gone.id) for n in os.listdir(dest / 'Favorites'))
+    assert name not in (dest / 'html' / 'favorites.html').read_text('utf-8')
+    assert sorted(favourite_files(dest)) == sorted(p.id for p in favourites_newest_first(fake))
+
+
+@pytest.mark.slow
+def test_a_favourite_its_owner_replaced_is_fetched_again(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    photo = next(p for p in favourites_newest_first(fake) if p.media == 'photo' and not p.no_original)
+    name = favourite_files(dest)[photo.id]
+    before = (dest / 'Favorites' / name).read_bytes()
+    with fake.lock:   # its owner uploads a new version: new bytes, new secrets (as replace_photo does)
+        photo.version += 1
+        photo.secret, photo.originalsecret = 'feedc0de01', 'feedc0de02'
+    result = run_mirror(fake, token_dir, dest, '--favorites', '--statistics')
+    assert_ok(result)
+    after = (dest / 'Favorites' / name).read_bytes()
+    assert after != before and after == fake.photo_file_bytes(photo.id)
+    assert 'New favourites: 0' in result.stdout
+    assert read_json_file(dest / 'Favorites' / (name + '.metadata'))['listing']['secret'] == 'feedc0de01'
+
+
+@pytest.mark.slow
+def test_a_favourites_list_that_fails_removes_nothing(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    gone = favourites_newest_first(fake)[0]
+    fake.remove_favorite(gone.id)
+    kept = snapshot(dest / 'Favorites', with_mtimes=True)
+    fake.faults.schedule('500', count=50, target='api', method='flickr.favorites.getList')
+    result = run_mirror(fake, token_dir, dest, '--favorites', '--delete-unknown', '--statistics', '--retries', '2',
+                        '--retry-wait', '0.01')
+    assert result.returncode == 1, result.stderr
+    assert 'Could not list your favourites' in result.stderr
+    assert 'Favourites not kept (tried again next run): 1' in result.stdout
+    assert snapshot(dest / 'Favorites', with_mtimes=True) == kept   # the one no longer faved too
+
+
+@pytest.mark.slow
+def test_favourites_in_a_dry_run_are_named_not_fetched(fake, token_dir, dest):
+    assert_ok(run_mirror(fake, token_dir, dest))
+    fake.reset_stats()
+    result = run_mirror(fake, token_dir, dest, '--favorites', '--dry-run')
+    assert_ok(result)
+    assert not (dest / 'Favorites').exists()
+    for photo in favourites_newest_first(fake):
+        assert 'would download: Favorites/%s.' % photo.id in result.stdout
+
+
 @pytest.mark.slow
 def test_album_rename_reorder_delete_and_collections(plain_fake, tmp_path, dest):
     fake = plain_fake

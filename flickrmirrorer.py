@@ -5448,7 +5448,7 @@ def gallery_unchanged(kept, gallery):
 
 def pool_unchanged(kept, group):
     return as_dict(as_dict(kept).get('group')).get('pool_count') == group.get('pool_count') \
-        and 'photos' in as_dict(kept)
+        and isinstance(as_dict(kept).get('photo_ids'), list)
 
 
 def comments_to_read(stored, album):
@@ -5509,6 +5509,8 @@ class AccountLists:
         return photos
 
     def groups(self):
+        """groups.json: each group with the ids of your photos in its pool, newest post first
+        (ids alone: an account that posts every photo somewhere has 100,000 of them)."""
         kept = read_kept(self.dest, GROUPS_FILE, 'groups', 'group')
         entries = []
         for group in map(as_dict, self.client.groups(self.account)):
@@ -5517,13 +5519,13 @@ class AccountLists:
             group = dict(group, id=group['nsid'])
             old = kept.get(group['id'])
             if pool_unchanged(old, group):
-                photos = old['photos']
-            else:
-                photos = [{'id': p.get('id'), 'dateadded': p.get('dateadded')}
-                          for p in map(as_dict, self.client.pool_photos(group['id'], self.account, ListingCheck()))
-                          if valid_id(p.get('id'))]
-            entries.append({'group': group, 'photos': photos})
-        self._write(GROUPS_FILE, {'groups': entries})
+                entries.append(old if old.get('group') == group else {'group': group, 'photo_ids': old['photo_ids']})
+                continue
+            photo_ids = [as_scalar(p.get('id')) for p in map(as_dict, self.client.pool_photos(
+                group['id'], self.account, ListingCheck())) if valid_id(p.get('id'))]
+            entries.append({'group': group, 'photo_ids': photo_ids})
+        if len(entries) != len(kept) or any(entry is not kept.get(entry['group']['id']) for entry in entries):
+            self._write(GROUPS_FILE, {'groups': entries})   # (unchanged, it is not serialized to be compared)
 
     def album_comments(self):
         for album, _photo_ids in self.albums:
@@ -7535,6 +7537,14 @@ def export_galleries(data):
     return galleries
 
 
+def pool_photo_ids(entry):
+    """A groups.json entry's photo ids (as a list of ids, or as the {id, dateadded} records of
+    the first groups.json, until its next run reads the pool again)."""
+    if 'photo_ids' in entry:
+        return as_list(entry['photo_ids'])
+    return [as_dict(p).get('id') for p in as_list(entry.get('photos'))]
+
+
 def api_groups(data):
     """groups.json (the API's) as [{'id', 'name', 'url', 'photo_ids'}]."""
     groups = []
@@ -7545,7 +7555,7 @@ def api_groups(data):
             continue
         groups.append({'id': str(gid), 'name': text_of(group.get('name')),
                        'url': 'https://www.flickr.com/groups/%s/' % quote(str(gid), safe='@'),
-                       'photo_ids': [p['id'] for p in map(as_dict, as_list(entry.get('photos'))) if valid_id(p.get('id'))]})
+                       'photo_ids': [p for p in pool_photo_ids(entry) if valid_id(p)]})
     return groups
 
 

@@ -565,8 +565,8 @@ def test_galleries_groups_and_album_comments_are_kept(fake, token_dir, dest):
     assert [g['group']['id'] for g in groups] == list(fake.account.groups)
     for entry, group in zip(groups, fake.account.groups.values()):
         assert entry['group']['name'] == group.name
-        assert [p['id'] for p in entry['photos']] == own_pool_photos(fake, group)
-    assert any(entry['photos'] for entry in groups) and not groups[-1]['photos']   # one never posted to
+        assert entry['photo_ids'] == own_pool_photos(fake, group)
+    assert any(entry['photo_ids'] for entry in groups) and not groups[-1]['photo_ids']   # one never posted to
     commented = [a for a in fake.account.albums.values() if a.comment_list]
     assert commented
     for album in fake.account.albums.values():
@@ -602,9 +602,19 @@ def test_galleries_groups_and_album_comments_are_asked_again_only_when_they_move
                    if g['gallery']['id'] == gallery_id)
     assert (gallery['photos'][-1]['id'], gallery['photos'][-1]['comment']['_content']) == (photo.id, 'Lovely light')
     group = next(g for g in read_json_file(dest / 'groups.json')['groups'] if g['group']['id'] == group_id)
-    assert [p['id'] for p in group['photos']] == [photo.id]
+    assert group['photo_ids'] == [photo.id]
     data = read_json_file(dest / 'Albums' / expected_dir_name(album.title, album.id) / 'metadata')
     assert [c['_content'] for c in data['comments']] == ['First comment on this album']
+
+    # a group renamed, its pool as it was: the name is kept, the pool not asked for again
+    renamed = fake.account.groups[list(fake.account.groups)[0]]
+    with fake.lock:
+        renamed.name = 'Renamed group'
+    fake.reset_stats()
+    assert_ok(run_mirror(fake, token_dir, dest))
+    assert fake.stats()['api_calls'].get('flickr.groups.pools.getPhotos', 0) == 0
+    entry = read_json_file(dest / 'groups.json')['groups'][0]
+    assert entry['group']['name'] == 'Renamed group' and entry['photo_ids'] == own_pool_photos(fake, renamed)
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ another copy, alternating (A B, B A, ...), each into a fresh directory (a first 
 page written) and once more into the same one (an unchanged view: every page compared),
 and renders every page once more without writing it (CPU only: the figure least moved by
 other work on the machine).  Prints each run's wall and CPU time and the medians.  The
-other version must take photos as this one does (the one Photo class).
+other version takes photos as this one does (the one Photo class) or, before it (the
+hand-joined view of 58c5b82), as dicts: the same account, drawn from the same seed.
 
     python bench/view.py --photos 20000 --against /tmp/old.py --repeat 3
 """
@@ -37,7 +38,19 @@ def load(path, name):
     return module
 
 
+def takes_dicts(module):
+    """Does `module`'s view take photos as dicts (the view before the one Photo class)?"""
+    return 'filename' not in getattr(module.Photo, '__slots__', ()) and \
+        'filename' not in getattr(module.Photo, '__dataclass_fields__', {})
+
+
 def generate(module, files_dir, n_photos, n_albums, seed=1):
+    if takes_dicts(module):
+        return generate_dicts(files_dir, n_photos, n_albums, seed)
+    return generate_photos(module, files_dir, n_photos, n_albums, seed)
+
+
+def generate_photos(module, files_dir, n_photos, n_albums, seed=1):
     """(photos, albums, collections, details) as `module` takes them (its Photo class), the
     files written under files_dir (shared by every run: the view reads them, never writes
     them).  The same seed gives every module the same account."""
@@ -79,7 +92,44 @@ def generate(module, files_dir, n_photos, n_albums, seed=1):
     collections = [{'id': '1-%d' % c, 'title': 'Collection %d' % c, 'description': '',
                     'album_ids': [a['id'] for a in albums[c * step:(c + 1) * step]], 'children': []}
                    for c in range(10)]
-    return photos, albums, collections, details
+    return photos, albums, collections, details.get
+
+
+def generate_dicts(files_dir, n_photos, n_albums, seed=1):
+    """The account of generate_photos (the same draws of the same seed) as the view before
+    the one Photo class takes it: dicts, details as dicts (the thumbnails' names differ)."""
+    rng = random.Random(seed)
+    photos, details = [], {}
+    os.makedirs(os.path.join(files_dir, 'photostream'), exist_ok=True)
+    os.makedirs(os.path.join(files_dir, 'html', 'thumbs'), exist_ok=True)
+    for i in range(n_photos):
+        pid = str(5_000_000_000 + i)
+        rel = 'photostream/%s.jpg' % pid
+        open(os.path.join(files_dir, rel), 'wb').close()
+        photo = {'id': pid, 'file': rel, 'media': 'photo',
+                 'title': ' '.join(rng.sample(WORDS, rng.randint(1, 3))).capitalize(),
+                 'description': '' if rng.random() < 0.6 else 'A <b>%s</b> near the %s & "co"' % (
+                     rng.choice(WORDS), rng.choice(WORDS)),
+                 'datetaken': '20%02d-0%d-1%d 12:34:56' % (rng.randrange(24), rng.randint(1, 9), rng.randrange(10)),
+                 'tags': rng.sample(TAGS, rng.randint(0, 4))}
+        if rng.random() < 0.9:
+            photo['thumb'] = 'html/thumbs/%s-0123456789ab.jpg' % pid
+            open(os.path.join(files_dir, photo['thumb']), 'wb').close()
+        photos.append(photo)
+        details[pid] = {'place_names': ['Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
+                        'privacy': 'public', 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
+                        'comments': [{'author': 'Ann', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'}]
+                        if rng.random() < 0.2 else []}
+    per_album = max(1, n_photos * 9 // 10 // n_albums)
+    albums = [{'id': str(72157000000000 + a), 'title': '%s %d' % (rng.choice(WORDS).capitalize(), a),
+               'description': 'An <i>album</i>', 'primary': None,
+               'photo_ids': [p['id'] for p in photos[a * per_album:(a + 1) * per_album]]}
+              for a in range(n_albums)]
+    step = max(1, n_albums // 10)
+    collections = [{'id': '1-%d' % c, 'title': 'Collection %d' % c, 'description': '',
+                    'album_ids': [a['id'] for a in albums[c * step:(c + 1) * step]], 'children': []}
+                   for c in range(10)]
+    return photos, albums, collections, (lambda pid: details.get(pid, {}))
 
 
 def timed(module, files_dir, dest, account):
@@ -94,7 +144,7 @@ def timed(module, files_dir, dest, account):
         os.makedirs(os.path.join(dest, 'html'), exist_ok=True)
         os.symlink(os.path.join(files_dir, 'html', 'thumbs'), thumbs)
     wall, cpu = time.perf_counter(), time.process_time()
-    module.write_html_view(dest, photos, albums, collections, details=details.get)
+    module.write_html_view(dest, photos, albums, collections, details=details)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -102,8 +152,7 @@ def rendered(module, files_dir, account):
     """(wall, CPU) seconds of rendering every page of the view in memory, writing none."""
     photos, albums, collections, details = account
     wall, cpu = time.perf_counter(), time.process_time()
-    view = module.View(files_dir, photos, albums, collections, module.HTML_PAGE_SIZE,
-                       details.get)
+    view = module.View(files_dir, photos, albums, collections, module.HTML_PAGE_SIZE, details)
     for _, parts in module.all_pages(view):
         ''.join(parts)
     return time.perf_counter() - wall, time.process_time() - cpu

@@ -104,6 +104,7 @@ Output tree:
     dest/photostream/12345.jpg.xmp             XMP sidecar: title, tags, albums as keywords...
     dest/not-original.txt                      what is kept as another version, and what to do
     dest/account/                              Flickr's data export's account files (--import-export)
+    dest/Favorites/3000123.jpg                 with --favorites: others' photos you faved, credited
 """
 
 import signal
@@ -130,6 +131,7 @@ def quiet_interrupts_while_starting():
 _sigint_before_imports = quiet_interrupts_while_starting()
 
 import argparse
+import array
 import concurrent.futures
 import dataclasses
 import configparser
@@ -172,7 +174,6 @@ from urllib.parse import quote, urlsplit
 import dateutil.parser
 import flickrapi
 import flickrapi.auth
-import jinja2
 import markupsafe
 import nh3
 import requests
@@ -6640,7 +6641,7 @@ VIEW_TEMPLATES = {
 {% from 'maps.html' import world_map %}
 {% block main %}
 {{ world_map(pins, 'big', 1.2) }}
-{% if not pins %}
+{% if not pinned %}
 <p class="empty">No photo has a place on Flickr.</p>
 {% endif %}
 {% endblock %}
@@ -6842,7 +6843,9 @@ def sanitized(markup):
 
 @functools.lru_cache(maxsize=None)
 def view_templates():
-    """The view's template environment, made and compiled once."""
+    """The view's template environment, made and compiled once.  Jinja2 is imported here,
+    when a page is first made: 11 MiB that a run making no page (an unchanged re-run) spares."""
+    import jinja2
     env = jinja2.Environment(loader=jinja2.DictLoader(VIEW_TEMPLATES), autoescape=True, finalize=shown,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined, auto_reload=False)
@@ -7328,8 +7331,8 @@ def tag_pages(view):
 
 
 def photos_by_date(view):
-    """(year -> {month '01'-'12', or '' when Flickr knows the year alone -> [(date taken,
-    photo id)]}, the number of photos without a date taken)."""
+    """(year -> {month '01'-'12', or '' when Flickr knows the year alone -> [photo ids]},
+    the number of photos without a date taken)."""
     years, undated = {}, 0
     for photo in view.photos:
         taken = photo.taken or ''
@@ -7337,7 +7340,7 @@ def photos_by_date(view):
             undated += 1
             continue
         month = taken[5:7] if DATE_TAKEN_LENGTH.get(photo.granularity or '0', 19) >= 7 else ''
-        years.setdefault(taken[:4], {}).setdefault(month, []).append((taken, photo.id))
+        years.setdefault(taken[:4], {}).setdefault(month, []).append(photo.id)
     return years, undated
 
 
@@ -7352,7 +7355,7 @@ def archive_pages(view):
         months = years[year]
         parts = []
         for month in sorted(months, key=lambda m: (not m, m)):   # the year's unknown month last
-            ids = [pid for _, pid in sorted(months[month])]
+            ids = sorted(months[month], key=lambda pid: (view.by_id[pid].taken, pid))   # in the order taken
             if month:
                 title = '%s %s' % (MONTHS[int(month) - 1], year)
                 name_of = functools.partial(month_page, year, month)
@@ -7361,7 +7364,7 @@ def archive_pages(view):
                 name_of = functools.partial(year_page, year)
             parts.append((url_path(name_of(1)), title, view.media_counts(ids)))
             lists.append((title, ids, name_of))
-        entries.append(ArchiveYear(year, view.media_counts([pid for m in months.values() for _, pid in m]), parts))
+        entries.append(ArchiveYear(year, view.media_counts([pid for m in months.values() for pid in m]), parts))
     yield ARCHIVE_PAGE, render('archive.html', **page_context('Archive', '../', crumbs=home), years=entries,
                                undated=plural(undated, 'photo') if undated else None)
     for title, ids, name_of in lists:
@@ -7374,10 +7377,21 @@ class Locations:
 
     def __init__(self, view):
         self.details = view.details
-        self.pins = []     # (photo id, latitude, longitude), photostream order
+        # The pins in photostream order: ids and coordinates apart (a tuple a photo would
+        # weigh five times as much at 100,000 photos).
+        self.pin_ids, self.pin_lats, self.pin_lons = [], array.array('d'), array.array('d')
         self.named = {}    # (country, region, locality) -> [photo ids]; ('', '', ''): coordinates only
+        self.sums = {}     # ... -> [latitude sum, longitude sum, photos placed]: its centre
         self.last = None
         view.details = self.noted
+
+    def pins(self):
+        return zip(self.pin_ids, self.pin_lats, self.pin_lons)
+
+    def centre(self, place):
+        """(latitude, longitude) of the mean of the place's placed photos, or None."""
+        sums = self.sums.get(place)
+        return (sums[0] / sums[2], sums[1] / sums[2]) if sums else None
 
     def noted(self, pid):
         detail = self.details(pid) or Photo()
@@ -7386,9 +7400,15 @@ class Locations:
         self.last = pid
         lat, lon = detail.position
         placed = lat is not None and lon is not None
-        if placed:
-            self.pins.append((pid, lat, lon))
         place = tuple(detail.place or ('', '', ''))
+        if placed:
+            self.pin_ids.append(pid)
+            self.pin_lats.append(lat)
+            self.pin_lons.append(lon)
+            sums = self.sums.setdefault(place, [0.0, 0.0, 0])
+            sums[0] += lat
+            sums[1] += lon
+            sums[2] += 1
         if placed or any(place):
             self.named.setdefault(place, []).append(pid)
         return detail
@@ -7418,19 +7438,18 @@ def place_tree(named):
     return root
 
 
-def place_nodes(view, tree, named, where, depth=0):
+def place_nodes(view, tree, located, depth=0):
     """PlaceNodes of a place_tree level, by name (the nameless last), and the ids under each."""
     nodes, under = [], []
+    named = located.named
     for name in sorted(tree, key=lambda n: (not n, fold(n), n)):
         place, children = tree[name]
         ids = list(named[place]) if place is not None else []
-        child_nodes, child_ids = place_nodes(view, children, named, where, depth + 1)
+        child_nodes, child_ids = place_nodes(view, children, located, depth + 1)
         osm = None
-        if place is not None and any(place):
-            coords = [where[pid] for pid in ids if pid in where]
-            if coords:
-                osm = osm_url(sum(c[0] for c in coords) / len(coords), sum(c[1] for c in coords) / len(coords),
-                              OSM_ZOOMS[min(depth, len(OSM_ZOOMS) - 1)])
+        centre = located.centre(place) if place is not None and any(place) else None
+        if centre:
+            osm = osm_url(centre[0], centre[1], OSM_ZOOMS[min(depth, len(OSM_ZOOMS) - 1)])
         label = place_name(place) if place is not None and not any(place) else (
             name or ('Unknown country', 'Unknown region', 'Unknown place')[min(depth, 2)])
         nodes.append(PlaceNode(url_path(place_page(place)) if place is not None else None, label,
@@ -7443,16 +7462,15 @@ def place_pages(view, located):
     """Yield (file name, parts) for the places, a list of photos per place, and the map:
     from what the photo pages, made before, noted (located)."""
     home = (('../index.html', 'Home'),)
-    where = {pid: (lat, lon) for pid, lat, lon in located.pins}
-    nodes, ids = place_nodes(view, place_tree(located.named), located.named, where)
+    nodes, ids = place_nodes(view, place_tree(located.named), located)
     yield PLACES_PAGE, render('places.html', **page_context('Places', '../', crumbs=home,
                                                            count=view.media_counts(ids) if ids else None), nodes=nodes)
     crumbs = home + ((url_path(PLACES_PAGE), 'Places'),)
     for place, ids in located.named.items():
         yield from photo_list_pages(view, place_name(place), ids, functools.partial(place_page, place), crumbs=crumbs)
-    pins = [map_pin(pid, shown_title(view.by_id[pid].title), lat, lon) for pid, lat, lon in located.pins]
-    yield MAP_PAGE, render('map.html', **page_context('Map', '../', crumbs=home,
-                                                     count=plural(len(pins), 'photo') + ' on the map'), pins=pins)
+    pins = (map_pin(pid, shown_title(view.by_id[pid].title), lat, lon) for pid, lat, lon in located.pins())
+    yield MAP_PAGE, render('map.html', **page_context('Map', '../', crumbs=home, count=plural(
+        len(located.pin_ids), 'photo') + ' on the map'), pins=pins, pinned=bool(located.pin_ids))
 
 
 def world_svg():

@@ -146,6 +146,7 @@ import hashlib
 import html
 import html.parser
 import io
+import itertools
 import json
 import logging
 import math
@@ -6612,10 +6613,15 @@ VIEW_TEMPLATES = {
     # above it one SVG in the same degrees (x = longitude, y = -latitude) whose pins
     # (MapPin) link to their photos.  Nothing is fetched: OpenStreetMap is a link only.
     'maps.html': """\
-{% macro world_map(pins, cls, radius) -%}
+{% macro pin_marks(pins, radius) -%}
+{%- for pin in pins %}<a href="{{ pin.href }}"><circle class="pin" cx="{{ pin.x }}" cy="{{ pin.y }}" r="{{ radius }}"><title>{{ pin.title }}</title></circle></a>{% endfor -%}
+{%- endmacro %}
+
+{# marks: the pins already rendered (the map page's, a thousand at a time) #}
+{% macro world_map(pins, cls, radius, marks=none) -%}
 <div class="worldmap {{ cls }}"><img src="{{ url_path(WORLD_SVG) }}" alt="">
 {#- #}<svg viewBox="-180 -90 360 180" role="img" aria-label="Photos on the world map">
-{%- for pin in pins %}<a href="{{ pin.href }}"><circle class="pin" cx="{{ pin.x }}" cy="{{ pin.y }}" r="{{ radius }}"><title>{{ pin.title }}</title></circle></a>{% endfor -%}
+{%- if marks is none %}{{ pin_marks(pins, radius) }}{% else %}{{ marks }}{% endif -%}
 </svg></div>
 {%- endmacro %}
 
@@ -6640,12 +6646,14 @@ VIEW_TEMPLATES = {
 {% extends 'base.html' %}
 {% from 'maps.html' import world_map %}
 {% block main %}
-{{ world_map(pins, 'big', 1.2) }}
+{{ world_map((), 'big', MAP_RADIUS, marks=marks) }}
 {% if not pinned %}
 <p class="empty">No photo has a place on Flickr.</p>
 {% endif %}
 {% endblock %}
 """,
+    'pin_marks.html': """\
+{% from 'maps.html' import pin_marks %}{{ pin_marks(pins, MAP_RADIUS) }}""",
     # html/tags.html: TagLinks, the machine tags (namespace:predicate=value) apart.
     'tags.html': """\
 {% extends 'base.html' %}
@@ -6851,7 +6859,8 @@ def view_templates():
                              undefined=jinja2.StrictUndefined, auto_reload=False)
     env.globals.update(to_page=to_page, url_path=url_path, photostream_page=photostream_page,
                        orphan_page=orphan_page, SEARCH_PAGE=SEARCH_PAGE, tag_href=tag_href, TAGS_PAGE=TAGS_PAGE,
-                       PLACES_PAGE=PLACES_PAGE, ARCHIVE_PAGE=ARCHIVE_PAGE, MAP_PAGE=MAP_PAGE, WORLD_SVG=WORLD_SVG)
+                       PLACES_PAGE=PLACES_PAGE, ARCHIVE_PAGE=ARCHIVE_PAGE, MAP_PAGE=MAP_PAGE, WORLD_SVG=WORLD_SVG,
+                       MAP_RADIUS=MAP_RADIUS)
     return env
 
 
@@ -7238,6 +7247,9 @@ TagLink = namedtuple('TagLink', 'href name count')
 PlaceNode = namedtuple('PlaceNode', 'href name count osm children')
 ArchiveYear = namedtuple('ArchiveYear', 'year count parts')
 MapPin = namedtuple('MapPin', 'href title x y osm')
+MAP_RADIUS = 1.2   # the map page's pins (degrees)
+# Where a page made in parts is split (a NUL: no page holds one, valid_text takes them out).
+PARTS_SPLIT = '\x00parts\x00'
 
 
 def is_machine_tag(tag):
@@ -7468,9 +7480,24 @@ def place_pages(view, located):
     crumbs = home + ((url_path(PLACES_PAGE), 'Places'),)
     for place, ids in located.named.items():
         yield from photo_list_pages(view, place_name(place), ids, functools.partial(place_page, place), crumbs=crumbs)
-    pins = (map_pin(pid, shown_title(view.by_id[pid].title), lat, lon) for pid, lat, lon in located.pins())
-    yield MAP_PAGE, render('map.html', **page_context('Map', '../', crumbs=home, count=plural(
-        len(located.pin_ids), 'photo') + ' on the map'), pins=pins, pinned=bool(located.pin_ids))
+    yield MAP_PAGE, map_page_parts(view, located, home)
+
+
+def map_page_parts(view, located, home):
+    """The map page as parts: a pin a placed photo, 100,000 of them on a big account, so
+    rendered a thousand at a time between the page's head and tail, never held all at once."""
+    head, tail = render('map.html', **page_context('Map', '../', crumbs=home, count=plural(
+        len(located.pin_ids), 'photo') + ' on the map'), marks=markupsafe.Markup(PARTS_SPLIT),
+        pinned=bool(located.pin_ids))[0].split(PARTS_SPLIT)
+    yield head
+    pins = located.pins()
+    while True:
+        batch = [map_pin(pid, shown_title(view.by_id[pid].title), lat, lon)
+                 for pid, lat, lon in itertools.islice(pins, 1000)]
+        if not batch:
+            break
+        yield render('pin_marks.html', pins=batch)[0]
+    yield tail
 
 
 def world_svg():
@@ -7941,7 +7968,10 @@ def write_html_view(dest, photos, albums, collections, page_size=HTML_PAGE_SIZE,
         names = set()
         for rel, parts in all_pages(view):
             names.add(rel.split('/', 1)[1] if '/' in rel else rel)
-            write(rel, valid_text(''.join(parts)).encode('utf-8'), dirs)
+            if isinstance(parts, tuple):
+                write(rel, valid_text(''.join(parts)).encode('utf-8'), dirs)
+            else:   # a page too big to hold at once (the map's): written as it is made
+                written += executor.apply(WriteChunks(rel, (valid_text(part).encode('utf-8') for part in parts), dirs))
     remove_stale_pages(html_dir, names, executor)
     return written
 

@@ -2335,6 +2335,22 @@ def test_places_country_region_locality_each_linking_its_photos_and_openstreetma
     assert 'Iceland' not in places   # 105 has no file: no page to link
 
 
+def test_the_world_map_of_many_photos_is_made_in_parts_with_every_pin_in_order():
+    """2,500 pins: the map page comes as its head, three parts of pins and its tail, never
+    as one string of them all; joined, every pin is there in photostream order."""
+    ids = [str(9000 + i) for i in range(2500)]
+    located = types.SimpleNamespace(pin_ids=ids, pins=lambda: ((pid, i / 100, -i / 50) for i, pid in enumerate(ids)))
+    view = types.SimpleNamespace(by_id={pid: fm.Photo(id=pid, title='T%s' % pid) for pid in ids})
+    parts = list(fm.map_page_parts(view, located, (('../index.html', 'Home'),)))
+    assert len(parts) == 5
+    page = ''.join(parts)
+    pins = re.findall(r'<a href="photo-(\d+).html"><circle class="pin" cx="([^"]+)" cy="([^"]+)" r="1.2">'
+                      r'<title>T(\d+)</title></circle></a>', page)
+    # x = the longitude, y = minus the latitude (latitude i/100, longitude -i/50)
+    assert pins == [(pid, '%.2f' % (-i / 50), '%.2f' % -(i / 100), pid) for i, pid in enumerate(ids)]
+    assert '<p class="count">2500 photos on the map</p>' in page and page.endswith('</html>\n')
+
+
 def test_the_world_map_has_a_pin_per_placed_photo_and_each_photo_page_its_own(html_mirror):
     dest, photos, albums, collections = html_mirror
     fm.write_html_view(dest, photos, albums, collections, details=PLACED.get)

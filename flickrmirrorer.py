@@ -163,6 +163,7 @@ import struct
 import tempfile
 import termios
 import time
+import types
 import datetime
 import unicodedata
 import warnings
@@ -180,7 +181,6 @@ import nh3
 import requests
 import tenacity
 import tqdm
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 if _sigint_before_imports is not None:   # importing is not running: Ctrl+C is Python's again
     signal.signal(signal.SIGINT, _sigint_before_imports)
@@ -8340,7 +8340,6 @@ OWN_PREVIEW_RE = re.compile(r'^[\w-]+-[0-9a-f]{12}\.own\.jpg$', re.ASCII)
 # so it must also stay under PREVIEW_DECODE_PIXELS once drafted (about 160 MB as RGBA).
 ORIGINAL_MAX_PIXELS = 250 * 1000 * 1000
 PREVIEW_DECODE_PIXELS = 40 * 1000 * 1000
-Image.MAX_IMAGE_PIXELS = ORIGINAL_MAX_PIXELS
 PREVIEW_QUALITY = 80
 # EXIF tags (TIFF/EXIF 2.3 numbers): in IFD0, then in the EXIF sub-IFD.
 EXIF_MAKE, EXIF_MODEL = 0x010F, 0x0110
@@ -8351,6 +8350,16 @@ EXIF_TEXT_MAX = 100   # a maker's string is short; a longer one is junk
 # Originals Pillow cannot read told one a line, up to this many a run; the rest in one line
 # (a library of HEIC files would otherwise fill the screen).
 UNREADABLE_TOLD = 10
+
+
+@functools.lru_cache(maxsize=None)
+def pillow():
+    """Pillow, imported when the view first reads an original (4 MiB that a run reading none,
+    an unchanged re-run, spares), with its bomb guard at our limit."""
+    from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+    Image.MAX_IMAGE_PIXELS = ORIGINAL_MAX_PIXELS
+    return types.SimpleNamespace(ExifTags=ExifTags, Image=Image, ImageOps=ImageOps,
+                                 UnidentifiedImageError=UnidentifiedImageError)
 
 
 class PreviewRefused(Exception):
@@ -8431,7 +8440,7 @@ def exposure_text(exif_ifd):
 
 def camera_facts(exif):
     """[camera, lens, exposure, ISO] (each '' when unknown) from a Pillow Exif."""
-    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub = exif.get_ifd(pillow().ExifTags.IFD.Exif)
     lens = camera_name(sub.get(EXIF_LENS_MAKE), sub.get(EXIF_LENS_MODEL)) if sub.get(EXIF_LENS_MODEL) else ''
     iso = exif_number(sub.get(EXIF_ISO))
     return [camera_name(exif.get(EXIF_MAKE), exif.get(EXIF_MODEL)), lens, exposure_text(sub),
@@ -8442,7 +8451,7 @@ def on_white(image):
     """An image with transparency flattened on white (JPEG has no alpha: it would turn black)."""
     if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
         image = image.convert('RGBA')
-        flat = Image.new('RGB', image.size, 'white')
+        flat = pillow().Image.new('RGB', image.size, 'white')
         flat.paste(image, mask=image.getchannel('A'))
         return flat
     return image.convert('RGB')
@@ -8458,7 +8467,7 @@ def preview_bytes(image):
     width, height = image.size
     if width * height > PREVIEW_DECODE_PIXELS:
         raise PreviewRefused('%dx%d pixels to decode, more than a preview is made of' % (width, height))
-    image = ImageOps.exif_transpose(image)
+    image = pillow().ImageOps.exif_transpose(image)
     image.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE))
     out = io.BytesIO()
     # (no comment: Pillow would carry the original's over, and a GIF's may exceed what a JPEG holds)
@@ -8471,10 +8480,11 @@ def read_original(path, want_preview):
     raises whatever a broken or hostile file makes Pillow raise."""
     with warnings.catch_warnings():
         # Beyond ORIGINAL_MAX_PIXELS Pillow warns; preview_bytes() refuses such an image itself.
-        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-        with Image.open(path) as image:
+        image_module = pillow().Image
+        warnings.simplefilter('ignore', image_module.DecompressionBombWarning)
+        with image_module.open(path) as image:
             # A PNG's EXIF may follow its pixels: Pillow would decode them all to find it.
-            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else Image.Exif()
+            exif = image.getexif() if image.format != 'PNG' or 'exif' in image.info else image_module.Exif()
             facts = camera_facts(exif)
             try:
                 return facts, preview_bytes(image) if want_preview else None, None
@@ -8535,7 +8545,7 @@ class Originals:
             facts, preview, problem = read_original(os.path.join(self.dest, PHOTOSTREAM_DIR, name), want_preview)
         except KeyboardInterrupt:
             raise
-        except UnidentifiedImageError:
+        except pillow().UnidentifiedImageError:
             problem = 'not an image Pillow reads'
         except Exception as e:   # noqa: BLE001 -- a broken or hostile file: its photo shows a placeholder
             problem = ' '.join((first_line(e) or type(e).__name__).split())

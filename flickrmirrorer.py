@@ -9232,21 +9232,32 @@ class FavoritesMirror:
             return self.changed
         faves = [r for r in faves if valid_id(r.get('id'))]
         held = self.held()
+        new_before = self.stats.favorites_new
         self._run(make_missing_dir(self.dest, FAVORITES_DIR))
-        for record in faves:
-            try:
-                self.keep(record, held.pop(record['id'], None))
-            except QuotaSpent:
-                return self.changed
-            except (ItemError, TransientError, FilesHeldBack, MediaRefused) as e:
-                self.stats.favorites_failed += 1
-                self.reporter.error('could not keep favourite %s: %s' % (record['id'], first_line(e)))
+        if not self.keep_all(faves, held):
+            return self.changed   # the quota is spent: said by the enrichment's line, the rest next run
+        new = self.stats.favorites_new - new_before
+        self.reporter.info('Favourites: %s on Flickr%s, kept in %s/.' % (
+            plural(len(faves), 'photo'), ', %d new' % new if new else '', FAVORITES_DIR))
         problem = check.problem(len(faves), 'favourites')
         if problem:
             self.reporter.warning('The list of your favourites was incomplete (%s): none is removed.' % problem)
         elif held:
             self.gone(held)
         return self.changed
+
+    def keep_all(self, faves, held):
+        """Keep each listed favourite; `held` is left with the ones no longer listed.  False
+        when the hour's quota ran out first (`held` then still holds listed ones)."""
+        for record in faves:
+            try:
+                self.keep(record, held.pop(record['id'], None))
+            except QuotaSpent:
+                return False
+            except (ItemError, TransientError, FilesHeldBack, MediaRefused) as e:
+                self.stats.favorites_failed += 1
+                self.reporter.error('could not keep favourite %s: %s' % (record['id'], first_line(e)))
+        return True
 
     def held(self):
         """photo id -> file name of every favourite kept (one that has its .metadata)."""

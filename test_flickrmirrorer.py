@@ -853,9 +853,11 @@ def test_favourites_kept_with_their_owner_and_licence(fake, token_dir, dest):
     assert_ok(run_mirror(fake, token_dir, dest))
     assert not (dest / 'Favorites').exists()   # off by default: they are other people's photos
     fake.reset_stats()
-    assert_ok(run_mirror(fake, token_dir, dest, '--favorites'))
+    result = run_mirror(fake, token_dir, dest, '--favorites')
+    assert_ok(result)
     assert fake.stats()['api_calls']['flickr.favorites.getList'] == 1
     faves = favourites_newest_first(fake)
+    assert 'Favourites: %d photos on Flickr, %d new, kept in Favorites/.' % (len(faves), len(faves)) in result.stdout
     files = favourite_files(dest)
     assert sorted(files) == sorted(p.id for p in faves)
     sidecars = exiftool_read([dest / 'Favorites' / (files[p.id] + '.xmp') for p in faves])

@@ -8602,10 +8602,24 @@ class Originals:
     def save(self):
         """Only the photos this view shows are remembered: a deleted photo's entry goes.  Then
         they are let go: the run holds them no longer than the view's making."""
-        data = json.dumps({'format': 1, 'originals': self.seen}, sort_keys=True, indent=0).encode('ascii')
-        self.executor.run(rewrite(self.dest, WriteFile, os.path.join(HTML_DIR, ORIGINALS_STATE), data))
+        self.executor.apply(WriteChunks(os.path.join(HTML_DIR, ORIGINALS_STATE), originals_state_chunks(self.seen)))
         self.known, self.seen, self.previews = None, {}, set()
         self.thumbs_dir_planned = False
+
+
+def originals_state_chunks(seen):
+    """html/ORIGINALS_STATE as json.dumps({'format': 1, 'originals': seen}, sort_keys=True,
+    indent=0) writes it, a thousand entries a chunk: one string of 100,000 entries and the
+    encoder's pieces of it were the first mirror's peak."""
+    if not seen:
+        yield b'{\n"format": 1,\n"originals": {}\n}'
+        return
+    yield b'{\n"format": 1,\n"originals": {\n'
+    ids = sorted(seen)
+    for start in range(0, len(ids), 1000):
+        yield (',\n' if start else '').encode('ascii') + ',\n'.join(
+            '%s: %s' % (json.dumps(pid), json.dumps(seen[pid])) for pid in ids[start:start + 1000]).encode('ascii')
+    yield b'\n}\n}'
 
 
 STYLE = """\

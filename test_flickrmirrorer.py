@@ -8022,6 +8022,18 @@ def test_an_export_only_mirror_has_a_preview_of_every_photo_and_a_placeholder_fo
     assert any('/thumbs/' in img['src'] for img in index.imgs)   # album covers too
 
 
+def test_the_originals_state_is_written_in_parts_as_json_writes_it():
+    """html/originals.json comes a thousand entries a part; joined, the bytes json.dumps
+    makes of the same state (the oracle), so that a mirror's file is not rewritten."""
+    for seen in ({}, {'5': 'a.jpg\t200\t1'}, {str(1000 + i): 'Caf\u00e9 %d.jpg\t1\t2\tCanon\t\t\t\t' % i
+                                               for i in range(2500)}):
+        parts = list(fm.originals_state_chunks(seen))
+        assert b''.join(parts) == json.dumps({'format': 1, 'originals': seen}, sort_keys=True,
+                                             indent=0).encode('ascii')
+        assert len(parts) == (1 if not seen else 2 + -(-len(seen) // 1000))
+
+
+
 @pytest.mark.slow
 def test_a_photo_page_shows_the_camera_facts_of_its_originals_own_exif_read_once(plain_fake, tmp_path):
     fake = plain_fake

@@ -8831,6 +8831,19 @@ def make_views(views, views_state, stats, reporter):
             reporter.detail(said)
 
 
+def kept_favorites(dest, executor):
+    """photo id -> file name of every favourite --favorites keeps in Favorites/ (one with its
+    .metadata), as the run leaves the folder (a dry run's: as it would)."""
+    names = executor.names_in(os.path.join(dest, FAVORITES_DIR))
+    present = set(names)
+    kept = {}
+    for name in names:
+        match = PHOTO_FILE_RE.match(name)
+        if match and name + METADATA_SUFFIX in present:
+            kept[match.group(1)] = name
+    return kept
+
+
 def held_files(state):
     """(photo id, file name) of every media file the run holds, listed or not, in the same
     order on every run (the order files arrive in is not)."""
@@ -8988,15 +9001,8 @@ class HtmlView:
         return ([os.path.join(dest, name) for name in (GALLERIES_FILE, GROUPS_FILE)]
                 + [os.path.join(account_dir, name) for name in ['galleries.json', 'groups.json'] + exported]
                 + [self.album_metadata_path(album) for album in self.albums]
-                + self.favorite_files(executor))
-
-    def favorite_files(self, executor):
-        """The .metadata of every favourite --favorites keeps."""
-        directory = os.path.join(self.state.dest, FAVORITES_DIR)
-        names = executor.names_in(directory)
-        present = set(names)
-        return [os.path.join(directory, name + METADATA_SUFFIX) for name in names
-                if PHOTO_FILE_RE.match(name) and name + METADATA_SUFFIX in present]
+                + [os.path.join(dest, FAVORITES_DIR, name + METADATA_SUFFIX)
+                   for name in sorted(kept_favorites(dest, executor).values())])
 
     def list_stamps(self, executor):
         return [(os.path.relpath(path, self.state.dest), executor.stamp(path)) for path in self.list_files(executor)]
@@ -9245,7 +9251,7 @@ class FavoritesMirror:
                                 'again.' % first_line(e))
             return self.changed
         faves = [r for r in faves if valid_id(r.get('id'))]
-        held = self.held()
+        held = kept_favorites(self.dest, self.executor)
         new_before = self.stats.favorites_new
         self._run(make_missing_dir(self.dest, FAVORITES_DIR))
         if not self.keep_all(faves, held):
@@ -9272,17 +9278,6 @@ class FavoritesMirror:
                 self.stats.favorites_failed += 1
                 self.reporter.error('could not keep favourite %s: %s' % (record['id'], first_line(e)))
         return True
-
-    def held(self):
-        """photo id -> file name of every favourite kept (one that has its .metadata)."""
-        held = {}
-        names = self.executor.names_in(self.dir)
-        present = set(names)
-        for name in names:
-            match = PHOTO_FILE_RE.match(name)
-            if match and name + METADATA_SUFFIX in present:
-                held[match.group(1)] = name
-        return held
 
     def keep(self, record, name):
         """The favourite's file (downloaded when new or replaced), metadata and sidecar."""

@@ -45,34 +45,59 @@ def takes_dicts(module):
 
 
 def generate(module, files_dir, n_photos, n_albums, seed=1):
-    if takes_dicts(module):
-        return generate_dicts(files_dir, n_photos, n_albums, seed)
-    return generate_photos(module, files_dir, n_photos, n_albums, seed)
-
-
-def generate_photos(module, files_dir, n_photos, n_albums, seed=1):
-    """(photos, albums, collections, details) as `module` takes them (its Photo class), the
-    files written under files_dir (shared by every run: the view reads them, never writes
-    them).  The same seed gives every module the same account."""
-    rng = random.Random(seed)
-    photos, details = [], {}
+    """(photos, albums, collections, details) as `module` takes them, the files written under
+    files_dir (shared by every run: the view reads them, never writes them).  The same seed
+    gives every module the same account."""
+    records, albums, collections = draw_account(n_photos, n_albums, seed)
     os.makedirs(os.path.join(files_dir, 'photostream'), exist_ok=True)
     os.makedirs(os.path.join(files_dir, 'html', 'thumbs'), exist_ok=True)
+    build = as_dicts if takes_dicts(module) else as_photos
+    photos, details = build(module, files_dir, records)
+    return photos, albums, collections, details
+
+
+def draw_account(n_photos, n_albums, seed):
+    """(photo records, albums, collections) in plain values, drawn from `seed`."""
+    rng = random.Random(seed)
+    records = []
     for i in range(n_photos):
-        pid = str(5_000_000_000 + i)
-        name = '%s.jpg' % pid
-        open(os.path.join(files_dir, 'photostream', name), 'wb').close()
-        photo = module.Photo(
-            id=pid, filename=name, media='photo',
-            title=' '.join(rng.sample(WORDS, rng.randint(1, 3))).capitalize(),
-            description='' if rng.random() < 0.6 else 'A <b>%s</b> near the %s & "co"' % (
+        records.append({
+            'id': str(5_000_000_000 + i),
+            'title': ' '.join(rng.sample(WORDS, rng.randint(1, 3))).capitalize(),
+            'description': '' if rng.random() < 0.6 else 'A <b>%s</b> near the %s & "co"' % (
                 rng.choice(WORDS), rng.choice(WORDS)),
-            taken='20%02d-0%d-1%d 12:34:56' % (rng.randrange(24), rng.randint(1, 9), rng.randrange(10)),
-            tag_lines='\n'.join(rng.sample(TAGS, rng.randint(0, 4))))
-        if rng.random() < 0.9:
+            'taken': '20%02d-0%d-1%d 12:34:56' % (rng.randrange(24), rng.randint(1, 9), rng.randrange(10)),
+            'tags': rng.sample(TAGS, rng.randint(0, 4)),
+            'thumb': rng.random() < 0.9,
+            'commented': rng.random() < 0.2})
+    per_album = max(1, n_photos * 9 // 10 // n_albums)
+    albums = [{'id': str(72157000000000 + a), 'title': '%s %d' % (rng.choice(WORDS).capitalize(), a),
+               'description': 'An <i>album</i>', 'primary': None,
+               'photo_ids': [r['id'] for r in records[a * per_album:(a + 1) * per_album]]}
+              for a in range(n_albums)]
+    step = max(1, n_albums // 10)
+    collections = [{'id': '1-%d' % c, 'title': 'Collection %d' % c, 'description': '',
+                    'album_ids': [a['id'] for a in albums[c * step:(c + 1) * step]], 'children': []}
+                   for c in range(10)]
+    return records, albums, collections
+
+
+def touch(files_dir, rel):
+    open(os.path.join(files_dir, *rel.split('/')), 'wb').close()
+
+
+def as_photos(module, files_dir, records):
+    """(photos, details) as the one Photo class takes them."""
+    photos, details = [], {}
+    for r in records:
+        pid, name = r['id'], '%s.jpg' % r['id']
+        touch(files_dir, 'photostream/' + name)
+        photo = module.Photo(id=pid, filename=name, media='photo', title=r['title'], description=r['description'],
+                             taken=r['taken'], tag_lines='\n'.join(r['tags']))
+        if r['thumb']:
             photo.thumb_url = 'https://live.staticflickr.com/1/%s_abc_n.jpg' % pid
             photo.has_thumb = True
-            open(os.path.join(files_dir, *module.thumb_path(pid, photo.thumb_url).split('/')), 'wb').close()
+            touch(files_dir, module.thumb_path(pid, photo.thumb_url))
         photos.append(photo)
         comments = [{'authorname': 'Ann', 'datecreate': '1577872800', '_content': 'So <b>good</b>'}]
         info = {'id': pid, 'location': {'latitude': 47.37, 'longitude': 8.54, 'locality': {'_content': 'Z\u00fcrich'},
@@ -80,56 +105,30 @@ def generate_photos(module, files_dir, n_photos, n_albums, seed=1):
                 'urls': {'url': [{'type': 'photopage', '_content': 'https://www.flickr.com/photos/me/%s/' % pid}]}}
         details[pid] = module.Photo.from_metadata(
             {'flickrmirrorer': {'format': 2, 'enriched': '1'}, 'photo': info,
-             'comments': comments if rng.random() < 0.2 else None,
+             'comments': comments if r['commented'] else None,
              'listing': {'id': pid, 'lastupdate': '1', 'ispublic': '1', 'isfriend': '0', 'isfamily': '0'}},
             texts=False)
-    per_album = max(1, n_photos * 9 // 10 // n_albums)
-    albums = [{'id': str(72157000000000 + a), 'title': '%s %d' % (rng.choice(WORDS).capitalize(), a),
-               'description': 'An <i>album</i>', 'primary': None,
-               'photo_ids': [p.id for p in photos[a * per_album:(a + 1) * per_album]]}
-              for a in range(n_albums)]
-    step = max(1, n_albums // 10)
-    collections = [{'id': '1-%d' % c, 'title': 'Collection %d' % c, 'description': '',
-                    'album_ids': [a['id'] for a in albums[c * step:(c + 1) * step]], 'children': []}
-                   for c in range(10)]
-    return photos, albums, collections, details.get
+    return photos, details.get
 
 
-def generate_dicts(files_dir, n_photos, n_albums, seed=1):
-    """The account of generate_photos (the same draws of the same seed) as the view before
-    the one Photo class takes it: dicts, details as dicts (the thumbnails' names differ)."""
-    rng = random.Random(seed)
+def as_dicts(_module, files_dir, records):
+    """(photos, details) as the view before the one Photo class takes them: dicts (the
+    thumbnails' names differ)."""
     photos, details = [], {}
-    os.makedirs(os.path.join(files_dir, 'photostream'), exist_ok=True)
-    os.makedirs(os.path.join(files_dir, 'html', 'thumbs'), exist_ok=True)
-    for i in range(n_photos):
-        pid = str(5_000_000_000 + i)
-        rel = 'photostream/%s.jpg' % pid
-        open(os.path.join(files_dir, rel), 'wb').close()
-        photo = {'id': pid, 'file': rel, 'media': 'photo',
-                 'title': ' '.join(rng.sample(WORDS, rng.randint(1, 3))).capitalize(),
-                 'description': '' if rng.random() < 0.6 else 'A <b>%s</b> near the %s & "co"' % (
-                     rng.choice(WORDS), rng.choice(WORDS)),
-                 'datetaken': '20%02d-0%d-1%d 12:34:56' % (rng.randrange(24), rng.randint(1, 9), rng.randrange(10)),
-                 'tags': rng.sample(TAGS, rng.randint(0, 4))}
-        if rng.random() < 0.9:
+    for r in records:
+        pid, rel = r['id'], 'photostream/%s.jpg' % r['id']
+        touch(files_dir, rel)
+        photo = {'id': pid, 'file': rel, 'media': 'photo', 'title': r['title'], 'description': r['description'],
+                 'datetaken': r['taken'], 'tags': r['tags']}
+        if r['thumb']:
             photo['thumb'] = 'html/thumbs/%s-0123456789ab.jpg' % pid
-            open(os.path.join(files_dir, photo['thumb']), 'wb').close()
+            touch(files_dir, photo['thumb'])
         photos.append(photo)
         details[pid] = {'place_names': ['Z\u00fcrich', 'Switzerland'], 'latitude': 47.37, 'longitude': 8.54,
                         'privacy': 'public', 'url': 'https://www.flickr.com/photos/me/%s/' % pid,
                         'comments': [{'author': 'Ann', 'date': '2020-01-01 10:00 UTC', 'text': 'So <b>good</b>'}]
-                        if rng.random() < 0.2 else []}
-    per_album = max(1, n_photos * 9 // 10 // n_albums)
-    albums = [{'id': str(72157000000000 + a), 'title': '%s %d' % (rng.choice(WORDS).capitalize(), a),
-               'description': 'An <i>album</i>', 'primary': None,
-               'photo_ids': [p['id'] for p in photos[a * per_album:(a + 1) * per_album]]}
-              for a in range(n_albums)]
-    step = max(1, n_albums // 10)
-    collections = [{'id': '1-%d' % c, 'title': 'Collection %d' % c, 'description': '',
-                    'album_ids': [a['id'] for a in albums[c * step:(c + 1) * step]], 'children': []}
-                   for c in range(10)]
-    return photos, albums, collections, (lambda pid: details.get(pid, {}))
+                        if r['commented'] else []}
+    return photos, (lambda pid: details.get(pid, {}))
 
 
 def timed(module, files_dir, dest, account):
